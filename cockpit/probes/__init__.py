@@ -1,0 +1,1 @@
+"""Built-in checks against the real world (Alembic, PostgreSQL, DSNs, git, files)."""

@@ -1,0 +1,239 @@
+"""Consistency rules a well-typed runbook must still satisfy before anyone may run it.
+
+The model checks each value's type; these rules check how values relate: ids are unique,
+every reference resolves, every evidence file has a producer, and every line a person
+approves still shows the value the machine will act on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from cockpit.probes.catalog import PROBES
+from cockpit.runbook.model import (
+    AbortWatch,
+    AnyItem,
+    AttestationFileGate,
+    CheckStep,
+    CodeBlock,
+    CommandStep,
+    EnvVar,
+    EvidenceFile,
+    ProbeGate,
+    Runbook,
+    SetupScript,
+    SetupSection,
+    WorkingDirectory,
+    items_key,
+    section_items,
+)
+
+
+def path_name(path: str) -> str:
+    """The last component of a path written for either platform."""
+    return re.split(r"[\\/]", path.rstrip("\\/"))[-1]
+
+
+def walk_items(runbook: Runbook) -> Iterator[tuple[str, AnyItem]]:
+    """Every item of the runbook with its place (`phases[2].steps[0]`)."""
+    for place, section in runbook.sections():
+        key = items_key(section)
+        for index, item in enumerate(section_items(section)):
+            yield f"{place}.{key}[{index}]", item
+
+
+def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
+    """(place, message) for each rule the runbook breaks; empty when it is consistent."""
+    problems: list[tuple[str, str]] = []
+    add = lambda place, message: problems.append((place, message))  # noqa: E731
+
+    _check_unique_ids(runbook, add)
+    _check_abort_rules(runbook, add)
+    _check_phases(runbook, add)
+    _check_setup(runbook, add)
+    _check_evidence(runbook, add)
+    _check_scripts(runbook, add)
+    for place, item in walk_items(runbook):
+        if isinstance(item, CheckStep | ProbeGate):
+            _check_probe(place, item, add)
+        elif isinstance(item, AttestationFileGate) and path_name(item.path) not in item.text:
+            add(f"{place}.text", f"must name the attestation file `{path_name(item.path)}`")
+        elif isinstance(item, CodeBlock) and any(
+            line.lstrip().startswith("```") for line in item.text.split("\n")
+        ):
+            add(f"{place}.text", "a code block cannot contain a ``` fence line")
+        elif isinstance(item, CommandStep) and not 0 <= item.expect_exit <= 255:
+            add(f"{place}.expect_exit", f"exit status {item.expect_exit} is not in 0..255")
+    return problems
+
+
+def _check_unique_ids(runbook: Runbook, add) -> None:
+    seen: dict[str, str] = {}
+    for place, item in walk_items(runbook):
+        if item.id in seen:
+            add(f"{place}.id", f"duplicate id '{item.id}' (first used at {seen[item.id]})")
+        else:
+            seen[item.id] = place
+    phase_ids: dict[str, int] = {}
+    for index, phase in enumerate(runbook.phases):
+        if phase.id in phase_ids:
+            add(f"phases[{index}].id", f"duplicate phase id '{phase.id}'")
+        phase_ids.setdefault(phase.id, index)
+    rule_ids: set[str] = set()
+    for index, rule in enumerate(runbook.abort_rules):
+        if rule.id in rule_ids:
+            add(f"abort_rules[{index}].id", f"duplicate abort rule id '{rule.id}'")
+        rule_ids.add(rule.id)
+
+
+def _check_abort_rules(runbook: Runbook, add) -> None:
+    for index, rule in enumerate(runbook.abort_rules):
+        for p_index, pattern in enumerate(rule.patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                add(
+                    f"abort_rules[{index}].patterns[{p_index}]",
+                    f"not a valid regular expression ({exc})",
+                )
+    known = {rule.id for rule in runbook.abort_rules}
+    hint = f"defined: {', '.join(sorted(known))}" if known else "no [[abort_rules]] are defined"
+    for place, item in walk_items(runbook):
+        refs = item.rules if isinstance(item, AbortWatch) else (
+            item.abort_rules if isinstance(item, CommandStep) else []
+        )
+        key = "rules" if isinstance(item, AbortWatch) else "abort_rules"
+        for r_index, ref in enumerate(refs):
+            if ref not in known:
+                add(f"{place}.{key}[{r_index}]", f"unknown abort rule '{ref}' ({hint})")
+
+
+def _check_phases(runbook: Runbook, add) -> None:
+    logs: dict[str, str] = {}
+    for p_index, phase in enumerate(runbook.phases):
+        if not phase.steps:
+            add(f"phases[{p_index}].steps", "a phase needs at least one step")
+        for s_index, step in enumerate(phase.steps):
+            if isinstance(step, CommandStep) and step.log:
+                place = f"phases[{p_index}].steps[{s_index}].log"
+                if step.log in logs:
+                    add(place, f"log '{step.log}' is already written by {logs[step.log]}")
+                logs.setdefault(step.log, place)
+
+
+def _check_setup(runbook: Runbook, add) -> None:
+    setup = runbook.setup
+    if setup is None:
+        return
+    for kind, name in ((WorkingDirectory, "working_directory"), (SetupScript, "script")):
+        indices = [i for i, item in enumerate(setup.items) if isinstance(item, kind)]
+        for index in indices[1:]:
+            add(f"setup.items[{index}]", f"only one '{name}' item is allowed")
+    has_workdir = any(isinstance(i, WorkingDirectory) for i in setup.items)
+    for index, item in enumerate(setup.items):
+        place = f"setup.items[{index}]"
+        if isinstance(item, SetupScript) and not has_workdir:
+            add(place, "a setup script needs a 'working_directory' item to change into")
+        elif isinstance(item, WorkingDirectory):
+            if path_name(item.path) not in item.text:
+                add(f"{place}.text", f"must name the directory `{path_name(item.path)}`")
+            if setup.shell == "powershell" and '"' in item.path:
+                add(f"{place}.path", 'a PowerShell path cannot contain `"`')
+        elif isinstance(item, EnvVar):
+            _check_env(place, item, setup, add)
+
+
+def _check_env(place: str, item: EnvVar, setup: SetupSection, add) -> None:
+    placeholder = setup.password_placeholder
+    if "'" in item.template:
+        add(f"{place}.template", "a DSN template cannot contain a single quote")
+    parts = urlsplit(item.template.replace(placeholder, "PLACEHOLDER"))
+    if not parts.scheme.startswith("postgres") or not parts.hostname:
+        add(f"{place}.template", "expected a postgresql:// URL with a host")
+        return
+    if parts.password not in (None, "PLACEHOLDER"):
+        add(
+            f"{place}.template",
+            f"holds a clear-text password; write the placeholder {placeholder} instead "
+            "(secrets never touch disk)",
+        )
+    database = unquote(parts.path.lstrip("/"))
+    if database != item.database:
+        add(f"{place}.database", f"'{item.database}' but the template names '{database}'")
+    query = dict(parse_qsl(parts.query))
+    for key, value in item.require.items():
+        if query.get(key) != value:
+            add(f"{place}.require.{key}", f"the template does not set {key}={value}")
+    for shown in (item.name, item.database, *(f"{k}={v}" for k, v in item.require.items())):
+        if shown not in item.text:
+            add(f"{place}.text", f"must show `{shown}`")
+
+
+def _check_evidence(runbook: Runbook, add) -> None:
+    if runbook.evidence is None:
+        return
+    produced = {
+        path_name(item.log) for _, item in walk_items(runbook)
+        if isinstance(item, CommandStep) and item.log
+    }
+    named = {
+        path_name(item.path) for _, item in walk_items(runbook)
+        if isinstance(item, AttestationFileGate)
+    }
+    seen: set[str] = set()
+    for index, item in enumerate(runbook.evidence.items):
+        if not isinstance(item, EvidenceFile):
+            continue
+        place = f"evidence.items[{index}].name"
+        if item.name in seen:
+            add(place, f"'{item.name}' is listed twice")
+        seen.add(item.name)
+        if item.name not in produced | named:
+            add(place, f"'{item.name}' is produced by no step and named by no gate")
+
+
+def _check_scripts(runbook: Runbook, add) -> None:
+    commands = [item.command for _, item in walk_items(runbook) if isinstance(item, CommandStep)]
+    seen: set[str] = set()
+    for index, script in enumerate(runbook.scripts):
+        if script.path in seen:
+            add(f"scripts[{index}].path", f"'{script.path}' is listed twice")
+        seen.add(script.path)
+        if not any(script.path in command for command in commands):
+            add(f"scripts[{index}].path", f"no step runs '{script.path}'")
+
+
+def _check_probe(place: str, item: CheckStep | ProbeGate, add) -> None:
+    spec = PROBES.get(item.probe)
+    if spec is None:
+        add(f"{place}.probe", f"unknown probe '{item.probe}' (known: {', '.join(sorted(PROBES))})")
+        return
+    expected = item.expected
+    if expected is None:
+        if spec.expected != "none" and not (spec.expected_optional and isinstance(item, ProbeGate)):
+            add(f"{place}.expected", f"probe '{spec.name}' needs an expected {spec.expected}")
+        return
+    shape_ok = {
+        "text": isinstance(expected, str),
+        "integer": isinstance(expected, int) and not isinstance(expected, bool),
+        "list": isinstance(expected, list),
+        "boolean": isinstance(expected, bool),
+        "none": False,
+    }[spec.expected]
+    if not shape_ok:
+        wanted = "no expected value" if spec.expected == "none" else f"an expected {spec.expected}"
+        add(f"{place}.expected", f"probe '{spec.name}' takes {wanted}")
+        return
+    list_items = isinstance(item, CheckStep) and item.list_items
+    if list_items and not isinstance(expected, list):
+        add(f"{place}.list_items", "only a list of expected values can be shown as items")
+    shown = [] if list_items or isinstance(expected, bool) else (
+        expected if isinstance(expected, list) else [str(expected)]
+    )
+    for value in shown:
+        if value not in item.text:
+            add(f"{place}.text", f"must show the expected value `{value}` (what is approved "
+                "is what is checked)")
+
