@@ -237,3 +237,13 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add) -> None:
             add(f"{place}.text", f"must show the expected value `{value}` (what is approved "
                 "is what is checked)")
 
+
+
+def advisories(runbook: Runbook) -> list[tuple[str, str]]:
+    """Things that do not stop a load but will hold a session's gates closed."""
+    return [
+        (f"scripts[{index}].sha256", f"'{script.path}' is not pinned: the session keeps its "
+         "gates closed until the approved sha256 is written here")
+        for index, script in enumerate(runbook.scripts)
+        if script.sha256 is None
+    ]

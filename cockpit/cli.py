@@ -1,0 +1,137 @@
+"""The `cockpit` command line: parses, then calls into the parts. Thin on purpose.
+
+Heavy imports (pydantic, textual, sqlalchemy) happen inside the commands that need them, so
+`cockpit --help` answers at once. Errors a user can cause are printed as one message, with
+the exit code DESIGN gives them; a traceback only with `--debug`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _out(text: str) -> None:
+    """Exact bytes on stdout, whatever the terminal's encoding (transcripts are UTF-8)."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from cockpit.runbook.loader import load_runbook
+    from cockpit.runbook.render import render_markdown
+
+    _out(render_markdown(load_runbook(args.runbook)))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from cockpit.errors import Problem
+    from cockpit.runbook.identity import runbook_identity
+    from cockpit.runbook.loader import load_runbook
+    from cockpit.runbook.validate import advisories, walk_items
+
+    runbook = load_runbook(args.runbook)
+    identity = runbook_identity(args.runbook)
+    steps = sum(1 for _ in walk_items(runbook))
+    print(f"ok: {args.runbook}: '{runbook.id}', {len(runbook.phases)} phases, {steps} items"
+          f"{', production' if runbook.production else ''}")
+    print(f"runbook sha256:    {identity.runbook_sha256}")
+    print(f"transcript sha256: {identity.transcript_sha256}")
+    for place, message in advisories(runbook):
+        _err(f"note: {Problem(str(args.runbook), place, message)}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from cockpit.errors import CockpitError
+    from cockpit.runbook.importer import import_checklist
+
+    source = Path(args.checklist)
+    try:
+        text = source.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise CockpitError(f"{source}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise CockpitError(f"{source}: byte {exc.start}: not UTF-8 text") from None
+    if args.output and Path(args.output).exists() and not args.force:
+        raise CockpitError(f"{args.output}: already exists; choose another name or add --force")
+    result = import_checklist(text, str(source))
+    for note in result.notes:
+        _err(f"note: {note}")
+    if args.output:
+        Path(args.output).write_text(result.toml, encoding="utf-8")
+        _err(f"wrote {args.output}; it renders back to {source} byte for byte")
+    else:
+        _out(result.toml)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.resources import bundled_runbook
+    from cockpit.runbook.loader import load_runbook
+    from cockpit.tui.preview import RunbookPreviewApp
+
+    path = Path(args.runbook) if args.runbook else bundled_runbook("netz-prod-cutover.toml")
+    RunbookPreviewApp(load_runbook(path), str(path)).run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cockpit",
+        description="Cutover Cockpit: run an approved PostgreSQL/Alembic cutover checklist live.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("render", cmd_render, "print a runbook's one-page Markdown checklist (transcript)")
+    p.add_argument("runbook", help="runbook TOML file")
+
+    p = command("validate", cmd_validate, "check a runbook; print its two sha256 hashes")
+    p.add_argument("runbook", help="runbook TOML file")
+
+    p = command("import", cmd_import, "turn a one-page Markdown checklist into a runbook TOML")
+    p.add_argument("checklist", help="checklist Markdown file")
+    p.add_argument("-o", "--output", help="write the TOML here instead of to stdout")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+
+    p = command("demo", cmd_demo, "open the cockpit on the rehearsal (for now: a runbook preview)")
+    p.add_argument("--runbook", help="runbook to preview (default: the bundled reference)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        _err("cockpit: interrupted")
+        return 130
+    except Exception as exc:
+        from cockpit.errors import CockpitError
+
+        if args.debug:
+            raise
+        if isinstance(exc, CockpitError):
+            _err(exc.message)
+            return exc.exit_code
+        # An unexpected failure: its text may quote a DSN, so only its kind is printed.
+        _err(f"cockpit: internal error ({type(exc).__name__}); run with --debug for details")
+        return 1
+

@@ -1,0 +1,430 @@
+"""Turns a checklist in the one-page dialect into a runbook that renders back to the same bytes.
+
+Each item's meaning is inferred from its words and shape (`command` -> `log` is a command step,
+`current == R` a check, ...). What cannot be inferred becomes a manual confirmation, and a note
+says so, by line, so the author can type it more precisely. The import ends by rendering the
+result and comparing it with the input: it never hands back a runbook that would show the
+approver something else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from cockpit.errors import Problem, RunbookError
+from cockpit.runbook.abort_library import library_rule_for, literal_rule
+from cockpit.runbook.loader import parse_runbook
+from cockpit.runbook.markdown import MdChecklist, MdCode, MdItem, MdSection, parse_checklist
+from cockpit.runbook.model import Runbook, SetupSection
+from cockpit.runbook.render import render_markdown, setup_script_lines
+from cockpit.runbook.toml_writer import runbook_to_toml
+from cockpit.runbook.validate import path_name
+
+ORDER = ("boundary", "gates", "setup", "phase", "halt", "evidence", "decision")
+_HEADING_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("phase", ("phase",)),
+    ("halt", ("halt", "contain", "stop protocol", "rollback protocol")),
+    ("evidence", ("evidence", "artifact", "artefact")),
+    ("decision", ("decision", "sign-off record", "outcome")),
+    ("gates", ("gate", "go / no-go", "go/no-go", "precondition", "prerequisite")),
+    ("setup", ("setup", "set-up", "session", "environment")),
+    ("boundary", ("boundary", "control", "scope")),
+]
+_COMMAND = re.compile(r"^`(?P<command>[^`]+)`(?: -> `(?P<log>[^`]+)`)?$")
+_TICKS = re.compile(r"`([^`]+)`")
+_SCRIPT_FILE = re.compile(r"(?:^|\s)(?P<path>[^\s'\"]+\.(?:py|sh|ps1|sql|rb|pl))(?:\s|$)")
+_PS_CD = re.compile(r'^Set-Location "(?P<path>[^"]+)"$')
+_SH_CD = re.compile(r'^cd "(?P<path>[^"]+)"$')
+_PS_ENV = re.compile(r"^\$env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
+_SH_ENV = re.compile(r"^export (?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
+_PLACEHOLDER = re.compile(r"^(?:<[^>]+>|\$\{[^}]+\}|\{\{[^}]+\}\})$")
+
+
+@dataclass
+class ImportResult:
+    runbook: Runbook
+    toml: str
+    notes: list[str]
+
+
+@dataclass
+class _Builder:
+    name: str
+    notes: list[str] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)
+    # Where every command's log goes, if they share one folder: attestations likely live there.
+    log_folder: str = ""
+
+    def note(self, line: int, message: str) -> None:
+        self.notes.append(f"{self.name}: line {line}: {message}")
+
+    def new_id(self, hint: str, fallback: str, sep: str = "-") -> str:
+        words = re.sub(r"[^a-z0-9_]+", " ", hint.lower()).split()
+        base = ""
+        for word in words:  # whole words, about 40 characters: readable ids
+            if base and len(base) + len(word) > 40:
+                break
+            base = f"{base}{sep}{word}" if base else word
+        return self.claim(base[:60] or fallback)
+
+    def claim(self, wanted: str) -> str:
+        """`wanted` itself if free, else `wanted-2`, `wanted-3`, ..."""
+        candidate, n = wanted, 2
+        while candidate in self.ids:
+            candidate, n = f"{wanted}-{n}", n + 1
+        self.ids.add(candidate)
+        return candidate
+
+
+def import_checklist(text: str, name: str = "<checklist>") -> ImportResult:
+    """The runbook a checklist encodes, its TOML, and the notes for its author."""
+    checklist = parse_checklist(text, name)
+    builder = _Builder(name)
+    data = _build(checklist, builder)
+    try:
+        Runbook.model_validate(data)
+    except ValidationError as exc:  # the inference made something the model refuses
+        raise RunbookError([Problem(name, "", f"cannot be encoded: {exc}")]) from None
+    toml_text = runbook_to_toml(Runbook.model_validate(data), comment=_header(name))
+    runbook = parse_runbook(toml_text, name)  # consistency rules, as any load applies them
+    rendered = render_markdown(runbook)
+    if rendered != text:
+        raise RunbookError([_first_difference(name, text, rendered)])
+    return ImportResult(runbook, toml_text, builder.notes)
+
+
+def _header(name: str) -> str:
+    return (
+        f"Imported from {path_name(name)} by `cockpit import`.\n"
+        "Review every item's kind, pin each script's sha256, then `cockpit validate` it."
+    )
+
+
+def _first_difference(name: str, text: str, rendered: str) -> Problem:
+    want, got = text.split("\n"), rendered.split("\n")
+    for number, (a, b) in enumerate(zip(want, got, strict=False), start=1):
+        if a != b:
+            return Problem(
+                name, f"line {number}",
+                f"layout outside the dialect: the transcript would read {b!r} here, not {a!r}",
+            )
+    number = min(len(want), len(got))
+    if not text.endswith("\n"):
+        return Problem(name, f"line {number}", "the file must end with a newline")
+    return Problem(name, f"line {number}", "layout outside the dialect: blank lines differ "
+                   "(one blank line between sections and around code blocks, none inside lists)")
+
+
+# ------------------------------------------------------------------------ sections
+
+
+def _section_kind(section: MdSection) -> str:
+    heading = section.heading.lower()
+    for kind, words in _HEADING_WORDS:
+        if any(word in heading for word in words):
+            return kind
+    return "phase"  # a section of work nobody typed: its items become confirmations
+
+
+def _build(checklist: MdChecklist, b: _Builder) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "format": 1,
+        "id": b.new_id(checklist.title, "runbook"),
+        "title": checklist.title,
+        "production": "production" in checklist.title.lower(),
+        "phases": [],
+    }
+    b.ids.clear()  # the runbook id lives in its own namespace
+    b.log_folder = _common_log_folder(checklist)
+    last = -1
+    problems: list[Problem] = []
+    for section in checklist.sections:
+        kind = _section_kind(section)
+        rank = ORDER.index(kind)
+        if rank < last or (kind != "phase" and rank == last):
+            problems.append(Problem(
+                b.name, f"line {section.line}",
+                f"section '{section.heading}' reads as {kind}, out of order: a runbook has "
+                "boundary, gates, setup, phases, halt protocol, evidence, decision, in that order",
+            ))
+            continue
+        last = rank
+        if kind == "phase":
+            data["phases"].append(_phase(section, b, len(data["phases"])))
+        else:
+            data[kind] = _SECTION_BUILDERS[kind](section, b)
+    if problems:
+        raise RunbookError(problems)
+    if not data["phases"]:
+        raise RunbookError([Problem(b.name, "", "no phase: a runbook needs at least one section "
+                                    "of work (a heading with 'Phase', or command items)")])
+    data["abort_rules"] = b.rules
+    data["scripts"] = [{"path": path} for path in b.scripts]
+    for path in b.scripts:
+        b.notes.append(f"{b.name}: script {path}: pin the sha256 it was approved with")
+    return data
+
+
+def _common_log_folder(checklist: MdChecklist) -> str:
+    folders = set()
+    for section in checklist.sections:
+        for item in section.items():
+            if (m := _COMMAND.match(item.text)) and m["log"]:
+                folders.add(m["log"][: len(m["log"]) - len(path_name(m["log"]))])
+    return folders.pop() if len(folders) == 1 else ""
+
+
+def _code(block: MdCode, b: _Builder) -> dict[str, Any]:
+    text = "".join(line + "\n" for line in block.lines)
+    return {"kind": "code", "id": b.new_id("code", "code"), "lang": block.lang, "text": text}
+
+
+def _statement(item: MdItem, b: _Builder, kind: str = "statement") -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": kind, "id": b.new_id(item.text.replace("`", ""), kind),
+                           "text": item.text}
+    if item.children:
+        out["children"] = [_sub(child) for child in item.children]
+    return out
+
+
+def _sub(item: MdItem) -> dict[str, Any]:
+    return {"text": item.text, "children": [_sub(child) for child in item.children]}
+
+
+def _items(section: MdSection, b: _Builder, infer) -> list[dict[str, Any]]:
+    return [_code(block, b) if isinstance(block, MdCode) else infer(block, b)
+            for block in section.blocks]
+
+
+def _boundary(section: MdSection, b: _Builder) -> dict[str, Any]:
+    return {"heading": section.heading, "items": _items(section, b, _statement)}
+
+
+def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
+    words, ticks = item.text.lower(), _TICKS.findall(item.text)
+    if item.children or words.startswith("abort"):
+        return _statement(item, b)
+    base = {"id": b.new_id(item.text.replace("`", ""), "gate"), "text": item.text}
+    files = [t for t in ticks if re.search(r"\.[A-Za-z0-9]{1,5}$", t) and " " not in t]
+    if files:
+        where = b.log_folder or "the working directory"
+        b.note(item.line, f"attestation file `{files[0]}` is looked for in {where} (where the "
+               "logs go); check its real path")
+        return {"kind": "attestation_file", **base, "path": b.log_folder + files[0]}
+    if "single" in words and "head" in words and ticks:
+        return {"kind": "probe", **base, "probe": "alembic.single_head", "expected": ticks[-1]}
+    if "commit" in words or re.search(r"\btag\b", words):
+        return {"kind": "probe", **base, "probe": "git.commit_matches",
+                "prompt": "Commit or tag that passed the rehearsal"}
+    b.note(item.line, f"'{item.text}' became an operator attestation (asks for a reference)")
+    return {"kind": "attestation", **base}
+
+
+def _gates(section: MdSection, b: _Builder) -> dict[str, Any]:
+    return {"heading": section.heading, "items": _items(section, b, _gate)}
+
+
+def _parse_script(block: MdCode) -> tuple[str, str | None, dict[str, str]] | None:
+    """(shell, working directory, {name: value}) if the block is a plain setup script."""
+    shell = {"powershell": "powershell", "sh": "sh"}.get(block.lang)
+    if shell is None:
+        return None
+    cd_re, env_re = (_PS_CD, _PS_ENV) if shell == "powershell" else (_SH_CD, _SH_ENV)
+    workdir: str | None = None
+    env: dict[str, str] = {}
+    for line in block.lines:
+        if (m := cd_re.match(line)) and workdir is None and not env:
+            workdir = m["path"]
+        elif m := env_re.match(line):
+            env[m["name"]] = m["value"]
+        else:
+            return None
+    return shell, workdir, env
+
+
+def _setup(section: MdSection, b: _Builder) -> dict[str, Any]:
+    out: dict[str, Any] = {"heading": section.heading}
+    codes = [block for block in section.blocks if isinstance(block, MdCode)]
+    script = _parse_script(codes[0]) if len(codes) == 1 else None
+    shell, workdir, env = script or ("sh", None, {})
+    out["shell"] = shell
+    items: list[dict[str, Any]] = []
+    for block in section.blocks:
+        if isinstance(block, MdCode):
+            items.append({"kind": "script", "id": b.new_id("setup-script", "script")}
+                         if script else _code(block, b))
+            continue
+        items.append(_setup_item(block, b, workdir, env, out))
+    if script and _derived_script({**out, "items": items}) != codes[0].lines:
+        # The block says more (or in another order) than the items: keep it verbatim.
+        items = [_code(codes[0], b) if item["kind"] == "script" else item for item in items]
+    out["items"] = items
+    return out
+
+
+def _derived_script(setup: dict[str, Any]) -> list[str] | None:
+    try:
+        return setup_script_lines(SetupSection.model_validate(setup))
+    except ValidationError:
+        return None
+
+
+def _setup_item(item: MdItem, b: _Builder, workdir: str | None, env: dict[str, str],
+                out: dict[str, Any]) -> dict[str, Any]:
+    ticks = _TICKS.findall(item.text)
+    words = item.text.lower()
+    base = {"id": b.new_id(item.text.replace("`", ""), "setup"), "text": item.text}
+    if not item.children and "working directory" in words and ticks:
+        return {"kind": "working_directory", **base, "path": workdir or ticks[0]}
+    if not item.children and len(ticks) >= 2 and " set to " in item.text and ticks[0] in env:
+        template = env[ticks[0]]
+        password = re.match(r"^[^:]+://[^:@/]+:([^@]+)@", template)
+        if password and _PLACEHOLDER.match(password[1]):
+            out["password_placeholder"] = password[1]
+        require = dict(t.split("=", 1) for t in ticks[2:] if "=" in t)
+        return {"kind": "env", **base, "name": ticks[0], "template": template,
+                "database": ticks[1], "require": require}
+    b.note(item.line, f"'{item.text}' became a manual confirmation")
+    return _statement(item, b, "manual")
+
+
+def _phase(section: MdSection, b: _Builder, index: int) -> dict[str, Any]:
+    token = re.search(r"\bphase\s+([A-Za-z0-9][A-Za-z0-9_.-]*)", section.heading, re.I)
+    phase_id = b.claim(token[1] if token else f"P{index}")  # the author's spelling: P0
+    steps = _items(section, b, _step)
+    return {"id": phase_id, "heading": section.heading, "steps": steps}
+
+
+def _step(item: MdItem, b: _Builder) -> dict[str, Any]:
+    text, words, ticks = item.text, item.text.lower(), _TICKS.findall(item.text)
+    base = {"id": "", "text": text}
+    if not item.children and (m := _COMMAND.match(text)):
+        return _command(m["command"], m["log"], b)
+    if item.children and words.startswith("abort"):
+        return {"kind": "abort_watch", "id": b.new_id(text, "abort-watch"), "text": text,
+                "rules": [_rule(child, b) for child in item.children]}
+    if not item.children and words.startswith("abort"):
+        return _statement(item, b)
+    check = _check(item, words, ticks) if not item.children or _all_ticked(item) else None
+    if check is not None:
+        base["id"] = b.new_id(text.replace("`", ""), "check")
+        return {"kind": "check", **base, **check}
+    b.note(item.line, f"'{text}' became a manual confirmation; if a probe can answer it, "
+           "type it as a check")
+    return _statement(item, b, "manual")
+
+
+def _all_ticked(item: MdItem) -> bool:
+    return all(not c.children and re.fullmatch(r"`[^`]+`", c.text) for c in item.children)
+
+
+def _check(item: MdItem, words: str, ticks: list[str]) -> dict[str, Any] | None:
+    if item.children:
+        if "present" in words:
+            names = [child.text.strip("`") for child in item.children]
+            return {"probe": "db.objects_present", "expected": names, "list_items": True}
+        return None
+    if m := re.fullmatch(r"`current == ([^`\s]+)`", item.text):
+        return {"probe": "alembic.current_equals", "expected": m[1]}
+    if "single" in words and "head" in words and ticks:
+        return {"probe": "alembic.single_head", "expected": ticks[-1]}
+    if (m := re.search(r"version_num`? (?:length|width) = (\d+)$", item.text)) is not None:
+        return {"probe": "alembic.version_width", "expected": int(m[1])}
+    if words.startswith("upgrade path includes") and ticks:
+        return {"probe": "alembic.upgrade_path_includes", "expected": ticks}
+    return None
+
+
+def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
+    hint = re.sub(r"\.[A-Za-z0-9]+$", "", path_name(log)) if log else command
+    step: dict[str, Any] = {"kind": "command", "id": b.new_id(hint, "command"), "command": command}
+    if log:
+        step["log"] = log
+    for m in _SCRIPT_FILE.finditer(command):
+        if m["path"] not in b.scripts:
+            b.scripts.append(m["path"])
+    return step
+
+
+def _rule(item: MdItem, b: _Builder) -> str:
+    known = library_rule_for(item.text)
+    taken = {rule["id"] for rule in b.rules}
+    base = known.id if known else re.sub(r"[^a-z0-9]+", "-", item.text.lower()).strip("-")
+    rule_id, n = base or "rule", 2
+    while rule_id in taken:
+        rule_id, n = f"{base}-{n}", n + 1
+    if known is None:
+        b.note(item.line, f"abort rule '{item.text}' matches its own words only; give it the "
+               "error names and messages the tool really prints")
+        rule = literal_rule(rule_id, item.text)
+    else:
+        rule = known.model_copy(update={"id": rule_id, "label": item.text})
+    b.rules.append(rule.model_dump())
+    return rule_id
+
+
+def _halt_item(item: MdItem, b: _Builder) -> dict[str, Any]:
+    words = item.text.lower()
+    actions = [
+        ("no_further_commands", ("do not continue", "no further", "no additional")),
+        ("stop", ("stop",)),
+        ("preserve", ("preserve", "keep all")),
+        ("record_blocker", ("blocker", "root-cause", "root cause")),
+        ("escalate", ("escalat",)),
+    ]
+    action = next((a for a, keys in actions if any(k in words for k in keys)), "manual")
+    if action == "manual" or item.children:
+        b.note(item.line, f"'{item.text}' became a manual step of the halt protocol")
+        action = "manual"
+    return {"kind": "halt", "id": b.new_id(item.text, "halt"), "text": item.text,
+            "action": action}
+
+
+def _halt(section: MdSection, b: _Builder) -> dict[str, Any]:
+    return {"heading": section.heading, "items": _items(section, b, _halt_item)}
+
+
+def _evidence_item(item: MdItem, b: _Builder) -> dict[str, Any]:
+    m = re.fullmatch(r"`([^`/\\]+)`", item.text)
+    if m and not item.children:
+        return {"kind": "file", "id": b.new_id("ev-" + m[1].rsplit(".", 1)[0], "ev"), "name": m[1]}
+    b.note(item.line, f"'{item.text}' is not a `file name`; kept as a statement")
+    return _statement(item, b)
+
+
+def _evidence(section: MdSection, b: _Builder) -> dict[str, Any]:
+    return {"heading": section.heading, "items": _items(section, b, _evidence_item)}
+
+
+def _decision_item(item: MdItem, b: _Builder) -> dict[str, Any]:
+    m = re.fullmatch(r"(?P<label>[^:]+):(?: (?P<allowed>.+))?", item.text)
+    if m and not item.children and not m["label"].endswith(" "):
+        allowed = m["allowed"].split(" / ") if m["allowed"] else []
+        if all(a and a == a.strip() for a in allowed):
+            field_id = b.new_id(m["label"], "field", sep="_")
+            out: dict[str, Any] = {"kind": "field", "id": field_id, "label": m["label"]}
+            if allowed:
+                out["allowed"] = allowed
+            return out
+    b.note(item.line, f"'{item.text}' is not a 'Field:' line; kept as a statement")
+    return _statement(item, b)
+
+
+def _decision(section: MdSection, b: _Builder) -> dict[str, Any]:
+    return {"heading": section.heading, "items": _items(section, b, _decision_item)}
+
+
+_SECTION_BUILDERS = {
+    "boundary": _boundary,
+    "gates": _gates,
+    "setup": _setup,
+    "halt": _halt,
+    "evidence": _evidence,
+    "decision": _decision,
+}

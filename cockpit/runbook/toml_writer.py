@@ -1,0 +1,75 @@
+"""Writes a runbook as TOML an author can read and edit: one `[[...]]` table per item,
+literal strings for Windows paths, multi-line strings for code blocks, defaults left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel
+
+from cockpit.runbook.model import Phase, Runbook
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def toml_string(value: str) -> str:
+    """A TOML string for `value`: literal where that reads better and is allowed."""
+    if "\n" in value and "'''" not in value and not _CONTROL.search(value.replace("\n", "")):
+        return "'''\n" + value + "'''"
+    if ("\\" in value or '"' in value) and "'" not in value and not _CONTROL.search(value):
+        return f"'{value}'"
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else toml_string(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    # `kind` is required, so it survives exclude_defaults; empty children are left out.
+    return model.model_dump(mode="python", exclude_defaults=True)
+
+
+def _table(header: str, data: dict[str, Any]) -> list[str]:
+    lines = [header] if header else []
+    lines += [f"{_key(k)} = {_value(v)}" for k, v in data.items()]
+    return lines
+
+
+def runbook_to_toml(runbook: Runbook, comment: str = "") -> str:
+    """The runbook as TOML; loading it gives back an equal runbook."""
+    out: list[str] = [f"# {line}" if line else "#" for line in comment.splitlines()]
+    top = {k: getattr(runbook, k) for k in ("format", "id", "title", "production")}
+    out += _table("", top)
+    for place, section in runbook.sections():
+        name = "phases" if isinstance(section, Phase) else place
+        data = _dump(section)
+        key = "steps" if isinstance(section, Phase) else "items"
+        items = data.pop(key, [])
+        out += ["", *_table(f"[[{name}]]" if name == "phases" else f"[{name}]", data)]
+        for item in items:
+            out += ["", *_table(f"[[{name}.{key}]]", item)]
+    for rule in runbook.abort_rules:
+        out += ["", *_table("[[abort_rules]]", _dump(rule))]
+    for script in runbook.scripts:
+        out += ["", *_table("[[scripts]]", _dump(script))]
+    return "\n".join(out) + "\n"
