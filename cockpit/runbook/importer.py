@@ -382,8 +382,10 @@ def _halt_item(item: MdItem, b: _Builder) -> dict[str, Any]:
     if action == "manual" or item.children:
         b.note(item.line, f"'{item.text}' became a manual step of the halt protocol")
         action = "manual"
-    return {"kind": "halt", "id": b.new_id(item.text, "halt"), "text": item.text,
-            "action": action}
+    out = {"kind": "halt", "id": b.new_id(item.text, "halt"), "text": item.text, "action": action}
+    if item.children:
+        out["children"] = [_sub(child) for child in item.children]
+    return out
 
 
 def _halt(section: MdSection, b: _Builder) -> dict[str, Any]:

@@ -176,6 +176,7 @@ class HaltItem(_Model):
     id: Id
     text: Line
     action: HaltAction = "manual"
+    children: list[SubItem] = []
 
 
 class EvidenceFile(_Model):

@@ -13,16 +13,14 @@ from collections.abc import Callable
 from cockpit.runbook.model import (
     AbortWatch,
     AnyItem,
-    AttestationFileGate,
-    AttestationGate,
     CheckStep,
     CodeBlock,
     CommandStep,
     DecisionField,
     EnvVar,
     EvidenceFile,
+    HaltItem,
     Manual,
-    ProbeGate,
     Runbook,
     SetupScript,
     SetupSection,
@@ -57,7 +55,7 @@ def item_text(item: AnyItem, runbook: Runbook) -> str:
 
 def item_children(item: AnyItem, runbook: Runbook) -> list[SubItem]:
     """The nested lines shown under an item."""
-    if isinstance(item, Statement | Manual):
+    if isinstance(item, Statement | Manual | HaltItem):
         return item.children
     if isinstance(item, AbortWatch):
         return [

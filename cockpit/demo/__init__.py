@@ -1,0 +1,1 @@
+"""The rehearsal world: an embedded PostgreSQL, a demo backend, fault injection."""

