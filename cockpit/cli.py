@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -86,8 +87,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error; DESIGN gives 2 to BLOCKER/halted, usage is 1."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cockpit",
         description="Cutover Cockpit: run an approved PostgreSQL/Alembic cutover checklist live.",
     )

@@ -168,7 +168,9 @@ class AbortWatch(_Model):
 
 # ---------------------------------------------------------------- protocol, evidence, decision
 
-HaltAction = Literal["stop", "preserve", "record_blocker", "escalate", "no_further_commands", "manual"]
+HaltAction = Literal[
+    "stop", "preserve", "record_blocker", "escalate", "no_further_commands", "manual"
+]
 
 
 class HaltItem(_Model):

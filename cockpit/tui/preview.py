@@ -5,6 +5,8 @@ This is what `cockpit demo` opens until the rehearsal world and the operator's c
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -12,19 +14,27 @@ from textual.containers import Horizontal
 from textual.widgets import Footer, Header, Static, Tree
 
 from cockpit.resources import styles_dir
-from cockpit.runbook.model import AnyItem, Runbook
+from cockpit.runbook.model import AnyItem, CodeBlock, Runbook, SetupScript
+from cockpit.runbook.render import code_lines, setup_script_lines
 from cockpit.tui.checklist import ChecklistTree
 
 
-def describe(item: AnyItem) -> str:
-    """The item's typed fields, one per line, as the runbook gives them."""
-    data = item.model_dump(exclude_defaults=True, exclude={"children"})
-    return "\n".join(f"{key}: {value}" for key, value in data.items())
+def describe(item: AnyItem, runbook: Runbook) -> str:
+    """The item's typed fields, one per line, as the runbook gives them; code in full."""
+    data = item.model_dump(exclude_defaults=True, exclude={"children", "text"})
+    lines = [f"{key}: {value}" for key, value in data.items()]
+    if isinstance(item, SetupScript) and runbook.setup is not None:
+        lines += ["", *setup_script_lines(runbook.setup)]
+    elif isinstance(item, CodeBlock):
+        lines += ["", *code_lines(item.text)]
+    elif hasattr(item, "text"):
+        lines.insert(2, f"text: {item.text}")
+    return "\n".join(lines)
 
 
 class RunbookPreviewApp(App[None]):
-    CSS_PATH = [styles_dir() / "preview.tcss"]
-    BINDINGS = [Binding("q", "quit", "Quit", id="quit")]
+    CSS_PATH: ClassVar = [styles_dir() / "preview.tcss"]
+    BINDINGS: ClassVar = [Binding("q", "quit", "Quit", id="quit")]
     TITLE = "Cutover Cockpit"
 
     def __init__(self, runbook: Runbook, source: str) -> None:
@@ -48,5 +58,5 @@ class RunbookPreviewApp(App[None]):
     @on(Tree.NodeHighlighted, "#checklist")
     def show_detail(self, event: Tree.NodeHighlighted[AnyItem | None]) -> None:
         item = event.node.data
-        text = describe(item) if item is not None else str(event.node.label)
+        text = describe(item, self.runbook) if item is not None else str(event.node.label)
         self.query_one("#detail", Static).update(text)

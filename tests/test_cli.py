@@ -1,0 +1,73 @@
+"""The command line: lazy imports for instant help, DESIGN's exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REFERENCE, REPO
+
+HEAVY = ("pydantic", "textual", "sqlalchemy", "psycopg", "alembic")
+COMMANDS = ["", "render", "validate", "import", "demo"]
+
+
+def cockpit(*args: str, cwd=REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=60)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c or "top" for c in COMMANDS])
+def test_help_imports_nothing_heavy(command: str) -> None:
+    probe = (
+        "import sys\n"
+        "from cockpit.cli import main\n"
+        f"try:\n    main({[c for c in (command, '--help') if c]!r})\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert "usage: cockpit" in out.stdout
+
+
+def test_usage_error_exits_1_not_2() -> None:
+    result = cockpit("render")
+    assert result.returncode == 1
+    assert "the following arguments are required: runbook" in result.stderr
+
+
+def test_missing_runbook_is_a_clear_message_without_traceback(tmp_path) -> None:
+    result = cockpit("render", str(tmp_path / "nope.toml"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"{tmp_path / 'nope.toml'}: no such file"
+
+
+def test_validate_prints_both_hashes_and_pin_notes() -> None:
+    result = cockpit("validate", "runbooks/netz-prod-cutover.toml")
+    assert result.returncode == 0, result.stderr
+    assert "ok: runbooks/netz-prod-cutover.toml: 'netz-prod-cutover', 5 phases" in result.stdout
+    assert "transcript sha256: " in result.stdout and "runbook sha256: " in result.stdout
+    assert result.stderr.count("is not pinned") == 5
+
+
+def test_import_refuses_to_overwrite_without_force(tmp_path) -> None:
+    target = tmp_path / "out.toml"
+    target.write_text("precious\n")
+    result = cockpit("import", str(REFERENCE), "-o", str(target))
+    assert result.returncode == 1 and "already exists" in result.stderr
+    assert target.read_text() == "precious\n"
+    forced = cockpit("import", str(REFERENCE), "-o", str(target), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert cockpit("render", str(target)).stdout == REFERENCE.read_text(encoding="utf-8")
+
+
+def test_import_of_text_outside_the_dialect_names_the_line(tmp_path) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("# T\n\n## Phase P0\n- [ ] `a` -> `a.log`\nsome prose\n")
+    result = cockpit("import", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}: line 5: outside the dialect" in result.stderr
+    assert "Traceback" not in result.stderr
