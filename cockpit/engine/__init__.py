@@ -1,0 +1,1 @@
+"""The controller, gate evaluation, the step supervisor, redaction and abort rules."""

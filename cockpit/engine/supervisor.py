@@ -1,0 +1,245 @@
+"""The step supervisor: a small process of our own that runs one command step, detached from
+the cockpit, so that a crash of the UI neither kills a migration halfway nor stops the abort
+rules from firing.
+
+    python -m cockpit.engine.supervisor SPEC.json
+
+It runs the command through the platform shell (stdout and stderr merged), reads its output
+in large chunks, redacts every registered secret (passed in by environment, never written),
+writes the log in order, scans each complete line against the abort rules, stops the child
+on a match (SIGINT so psycopg cancels the server statement, then SIGTERM, then SIGKILL), and
+writes an exit record beside the log when the child ends. Standard library only, so it
+starts fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cockpit.engine.abort import AbortScanner
+from cockpit.engine.redact import Redactor
+
+SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
+CHUNK = 1 << 20
+TICK = 0.05  # seconds: how long a partial line may wait before it is written
+LINE_SCAN_LIMIT = 1 << 16  # a "line" longer than this is scanned in pieces
+MATCHED_LINE_LIMIT = 2000
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    if os.name != "nt":
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class StepRun:
+    """One run of one command, from spawn to exit record."""
+
+    def __init__(self, spec: dict[str, Any], secrets: list[str]) -> None:
+        self.spec = spec
+        self.redactor = Redactor(secrets)
+        self.scanner = AbortScanner(spec.get("rules", []))
+        self.grace = float(spec.get("grace", 5.0))
+        self.sha = hashlib.sha256()
+        self.bytes = 0
+        self.lines = 0
+        self.pending = b""  # output not yet written: the current partial line
+        self.line_start = b""  # the written head of the current line, for the abort scan
+        self.abort: dict[str, Any] | None = None
+        self.kill_plan: list[tuple[float, int]] = []
+        self.log_fd = -1
+
+    # ------------------------------------------------------------------ output path
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.log_fd, view):]
+        self.sha.update(data)
+        self.bytes += len(data)
+        self.lines += data.count(b"\n")
+
+    def _scan(self, complete: bytes) -> None:
+        if self.abort is not None or not self.scanner:
+            return
+        found = self.scanner.search(self.line_start + complete)
+        self.line_start = b""
+        if found is not None:
+            rule, line = found
+            self._abort(rule, line)
+
+    def feed(self, chunk: bytes) -> None:
+        """Take child output: write every complete line now, redacted and scanned."""
+        self.pending += chunk
+        cut = self.pending.rfind(b"\n")
+        if cut < 0:
+            if len(self.pending) > LINE_SCAN_LIMIT:
+                self.flush_partial()
+            return
+        complete, self.pending = self.pending[: cut + 1], self.pending[cut + 1 :]
+        complete = self.redactor.redact(complete) if self.redactor else complete
+        self._write(complete)
+        self._scan(complete)
+
+    def flush_partial(self, final: bool = False) -> None:
+        """Write a partial line that has waited long enough — except the bytes that could be
+        the start of a secret still arriving (all of it at the end)."""
+        if not self.pending:
+            return
+        data = self.redactor.redact(self.pending) if self.redactor else self.pending
+        keep = 0 if final else max(self.redactor.longest - 1, 0)
+        if len(data) <= keep:
+            return
+        head, self.pending = (data, b"") if keep == 0 else (data[:-keep], data[-keep:])
+        self._write(head)
+        self.line_start += head
+        if final or len(self.line_start) > LINE_SCAN_LIMIT:
+            self._scan(b"")
+
+    # ------------------------------------------------------------------ stopping
+
+    def _abort(self, rule: str, line: bytes) -> None:
+        text = line.decode("utf-8", errors="replace")[:MATCHED_LINE_LIMIT]
+        self.abort = {"rule": rule, "line": text, "at": utc_now()}
+        now = time.monotonic()
+        self.kill_plan = [(now, signal.SIGINT), (now + self.grace, signal.SIGTERM),
+                          (now + 2 * self.grace, getattr(signal, "SIGKILL", signal.SIGTERM))]
+
+    def _signal_due(self, child: subprocess.Popen[bytes]) -> None:
+        now = time.monotonic()
+        while self.kill_plan and self.kill_plan[0][0] <= now:
+            _, sig = self.kill_plan.pop(0)
+            if child.poll() is None:
+                _signal_group(child, sig)
+
+    def stop(self, *_: Any) -> None:
+        """Asked to stop (SIGTERM to the supervisor): stop the child the gentle way first."""
+        if not self.kill_plan:
+            now = time.monotonic()
+            self.kill_plan = [(now, signal.SIGINT), (now + self.grace, signal.SIGTERM),
+                              (now + 2 * self.grace, getattr(signal, "SIGKILL", signal.SIGTERM))]
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> dict[str, Any]:
+        spec = self.spec
+        env = dict(os.environ)
+        env.pop(SECRETS_ENV, None)
+        env["PYTHONUNBUFFERED"] = "1"
+        log = Path(spec["log"])
+        log.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: a log is evidence; an earlier one is never overwritten.
+        self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        started_at = utc_now()
+        child = subprocess.Popen(
+            spec["command"], shell=True, cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **_group_kwargs(),
+        )
+        write_json_atomic(Path(spec["started"]), {
+            "run": spec["run"], "step": spec["step"], "supervisor_pid": os.getpid(),
+            "child_pid": child.pid, "started_at": started_at,
+        })
+        chunks: queue.Queue[bytes] = queue.Queue(maxsize=64)
+        assert child.stdout is not None
+        reader = threading.Thread(target=_pump, args=(child.stdout.fileno(), chunks), daemon=True)
+        reader.start()
+        eof = False
+        exited_at: float | None = None
+        while not eof:
+            try:
+                chunk = chunks.get(timeout=TICK)
+            except queue.Empty:
+                self.flush_partial()
+                chunk = None
+            if chunk == b"":
+                eof = True
+            elif chunk:
+                self.feed(chunk)
+            self._signal_due(child)
+            if child.poll() is not None:
+                exited_at = exited_at or time.monotonic()
+                # A grandchild may hold the pipe open after the child is gone.
+                if time.monotonic() - exited_at > 2.0 and chunks.empty():
+                    break
+        self.flush_partial(final=True)
+        while child.poll() is None:
+            self._signal_due(child)
+            time.sleep(TICK)
+        os.fsync(self.log_fd)
+        os.close(self.log_fd)
+        record = {
+            "run": spec["run"], "step": spec["step"], "log": str(log),
+            "exit_code": child.returncode, "abort": self.abort,
+            "bytes": self.bytes, "lines": self.lines + (1 if self.line_start else 0),
+            "sha256": self.sha.hexdigest(), "started_at": started_at, "ended_at": utc_now(),
+            "child_pid": child.pid, "supervisor_pid": os.getpid(),
+        }
+        write_json_atomic(Path(spec["record"]), record)
+        return record
+
+
+def _pump(fd: int, chunks: queue.Queue[bytes]) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, CHUNK)
+        except OSError:
+            chunk = b""
+        chunks.put(chunk)
+        if not chunk:
+            return
+
+
+def _group_kwargs() -> dict[str, Any]:
+    if os.name == "nt":  # pragma: no cover
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        if os.name == "nt":  # pragma: no cover
+            child.send_signal(signal.CTRL_BREAK_EVENT if sig == signal.SIGINT else sig)
+        else:
+            os.killpg(child.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    secrets = json.loads(os.environ.get(SECRETS_ENV, "[]"))
+    run = StepRun(spec, secrets)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, run.stop)
+    signal.signal(signal.SIGINT, run.stop)
+    run.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,79 @@
+"""The events of a session: the one source of truth everything else is folded from.
+
+Each event is a fact, frozen once written: its sequence number, UTC time, actor, type, data,
+the hash of the event before it and its own hash over all of that (a tamper-evident chain).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+GENESIS = "0" * 64
+
+# Event types. Data keys are documented beside each; the fold (state.py) gives them meaning.
+SESSION_STARTED = "session_started"  # runbook_path, runbook_id, title, production, pins, workdir
+SESSION_RESUMED = "session_resumed"  # pid
+LOCK_TAKEN_OVER = "lock_taken_over"  # previous: the dead holder's lock info
+TORN_TAIL_SET_ASIDE = "torn_tail_set_aside"  # offset, bytes, sha256, file
+GATE_ATTESTED = "gate_attested"  # gate, reference
+GATE_EVALUATED = "gate_evaluated"  # gate, ok, expected, observed, detail
+SETUP_CHECKED = "setup_checked"  # item, ok, detail
+SCRIPT_CHECKED = "script_checked"  # path, ok, expected, observed
+STEP_STARTED = "step_started"  # step, phase, run, command, log
+STEP_FINISHED = "step_finished"  # step, run, exit_code, ok, bytes, lines, sha256, abort
+STEP_INTERRUPTED = "step_interrupted"  # step, run, detail
+STEP_RESOLVED = "step_resolved"  # step, run, outcome (passed|failed), note, probe
+LOG_PRESERVED = "log_preserved"  # step, log, moved_to, sha256 (an earlier run's log)
+CHECK_EVALUATED = "check_evaluated"  # step, ok, expected, observed, detail
+MANUAL_CONFIRMED = "manual_confirmed"  # step, note
+HALTED = "halted"  # reason, by (operator|abort_rule|failure), step, rule, line
+DIAGNOSTICS_CAPTURED = "diagnostics_captured"  # file, sha256, probes
+HALT_ITEM_DONE = "halt_item_done"  # item, note
+EVIDENCE_SEALED = "evidence_sealed"  # manifest, sha256, present, missing
+DECISION_RECORDED = "decision_recorded"  # status, fields, json, markdown (+ their sha256)
+
+
+class Actor(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    host: str
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: int
+    ts: str
+    actor: Actor
+    type: str
+    data: dict[str, Any]
+    prev: str
+    hash: str
+
+    def line(self) -> bytes:
+        """The event as one line of events.jsonl."""
+        return (canonical(self.model_dump()) + "\n").encode("utf-8")
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(seq: int, ts: str, actor: Actor, type_: str, data: dict[str, Any],
+               prev: str) -> str:
+    body = {"seq": seq, "ts": ts, "actor": actor.model_dump(), "type": type_, "data": data,
+            "prev": prev}
+    return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
+
+
+def make_event(seq: int, actor: Actor, type_: str, data: dict[str, Any], prev: str,
+               now: datetime | None = None) -> Event:
+    ts = (now or datetime.now(UTC)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return Event(seq=seq, ts=ts, actor=actor, type=type_, data=data, prev=prev,
+                 hash=event_hash(seq, ts, actor, type_, data, prev))

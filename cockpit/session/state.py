@@ -1,0 +1,181 @@
+"""The session's state: a pure fold of its events. `session.json` is this, written down, and
+can always be rebuilt from `events.jsonl`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cockpit.session import events as ev
+from cockpit.session.events import Event
+
+GateStatus = Literal["open", "passed", "failed"]
+StepStatus = Literal["pending", "running", "passed", "failed", "interrupted", "confirmed"]
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GateState(_State):
+    status: GateStatus = "open"
+    reference: str | None = None
+    expected: Any = None
+    observed: Any = None
+    detail: str | None = None
+    at: str | None = None
+    by: str | None = None
+
+
+class StepState(_State):
+    status: StepStatus = "pending"
+    run: str | None = None
+    attempts: int = 0
+    log: str | None = None
+    exit_code: int | None = None
+    bytes: int | None = None
+    lines: int | None = None
+    sha256: str | None = None
+    abort: dict[str, Any] | None = None
+    expected: Any = None
+    observed: Any = None
+    detail: str | None = None
+    note: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    by: str | None = None
+
+
+class HaltState(_State):
+    reason: str
+    by: str  # operator | abort_rule | failure
+    step: str | None = None
+    rule: str | None = None
+    line: str | None = None
+    at: str
+    actor: str
+
+
+class SessionState(_State):
+    session_id: str = ""
+    runbook_path: str = ""
+    runbook_id: str = ""
+    title: str = ""
+    production: bool = False
+    runbook_sha256: str = ""
+    transcript_sha256: str = ""
+    workdir: str = ""
+    operator: str = ""
+    host: str = ""
+    started_at: str = ""
+    gates: dict[str, GateState] = {}
+    setup: dict[str, GateState] = {}
+    scripts: dict[str, GateState] = {}
+    steps: dict[str, StepState] = {}
+    halt: HaltState | None = None
+    halt_items: dict[str, dict[str, Any]] = {}
+    diagnostics: list[dict[str, Any]] = []
+    evidence: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
+    preserved_logs: list[dict[str, Any]] = []
+    takeovers: list[dict[str, Any]] = []
+    torn_tails: list[dict[str, Any]] = []
+    resumes: int = 0
+    seq: int = 0
+    last_hash: str = ev.GENESIS
+    updated_at: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.decision is not None
+
+    def running_step(self) -> str | None:
+        return next((sid for sid, s in self.steps.items() if s.status == "running"), None)
+
+
+def _who(event: Event) -> str:
+    return f"{event.actor.name}@{event.actor.host}"
+
+
+def apply(state: SessionState, event: Event) -> SessionState:
+    """The state after one more event. Unknown event types change nothing but seq."""
+    d = event.data
+    s = state.model_copy(deep=True)
+    at, by = event.ts, _who(event)
+    t = event.type
+    if t == ev.SESSION_STARTED:
+        s.session_id = d["session_id"]
+        s.runbook_path, s.runbook_id, s.title = d["runbook_path"], d["runbook_id"], d["title"]
+        s.production = d["production"]
+        s.runbook_sha256, s.transcript_sha256 = d["runbook_sha256"], d["transcript_sha256"]
+        s.workdir = d["workdir"]
+        s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
+    elif t == ev.SESSION_RESUMED:
+        s.resumes += 1
+    elif t == ev.LOCK_TAKEN_OVER:
+        s.takeovers.append({**d, "at": at, "by": by})
+    elif t == ev.TORN_TAIL_SET_ASIDE:
+        s.torn_tails.append({**d, "at": at})
+    elif t == ev.GATE_ATTESTED:
+        s.gates[d["gate"]] = GateState(status="passed", reference=d["reference"], at=at, by=by)
+    elif t == ev.GATE_EVALUATED:
+        s.gates[d["gate"]] = _evaluated(d, at, by)
+    elif t == ev.SETUP_CHECKED:
+        s.setup[d["item"]] = _evaluated(d, at, by)
+    elif t == ev.SCRIPT_CHECKED:
+        s.scripts[d["path"]] = _evaluated(d, at, by)
+    elif t == ev.STEP_STARTED:
+        old = s.steps.get(d["step"], StepState())
+        s.steps[d["step"]] = StepState(status="running", run=d["run"], attempts=old.attempts + 1,
+                                       log=d.get("log"), started_at=at, by=by)
+    elif t == ev.STEP_FINISHED:
+        step = s.steps[d["step"]]
+        step.status = "passed" if d["ok"] else "failed"
+        step.exit_code, step.bytes, step.lines = d["exit_code"], d["bytes"], d["lines"]
+        step.sha256, step.abort, step.ended_at = d["sha256"], d.get("abort"), d["ended_at"]
+        step.detail = d.get("detail")
+    elif t == ev.STEP_INTERRUPTED:
+        step = s.steps[d["step"]]
+        step.status, step.detail, step.ended_at = "interrupted", d.get("detail"), at
+    elif t == ev.STEP_RESOLVED:
+        step = s.steps[d["step"]]
+        step.status = "passed" if d["outcome"] == "passed" else "failed"
+        step.note, step.observed, step.ended_at = d.get("note"), d.get("probe"), at
+    elif t == ev.LOG_PRESERVED:
+        s.preserved_logs.append({**d, "at": at})
+    elif t == ev.CHECK_EVALUATED:
+        s.steps[d["step"]] = StepState(
+            status="passed" if d["ok"] else "failed", expected=d.get("expected"),
+            observed=d.get("observed"), detail=d.get("detail"), ended_at=at, by=by,
+            attempts=s.steps.get(d["step"], StepState()).attempts + 1,
+        )
+    elif t == ev.MANUAL_CONFIRMED:
+        s.steps[d["step"]] = StepState(status="confirmed", note=d.get("note"), ended_at=at, by=by)
+    elif t == ev.HALTED:
+        s.halt = HaltState(reason=d["reason"], by=d["by"], step=d.get("step"),
+                           rule=d.get("rule"), line=d.get("line"), at=at, actor=by)
+    elif t == ev.DIAGNOSTICS_CAPTURED:
+        s.diagnostics.append({**d, "at": at})
+    elif t == ev.HALT_ITEM_DONE:
+        s.halt_items[d["item"]] = {"note": d.get("note"), "at": at, "by": by}
+    elif t == ev.EVIDENCE_SEALED:
+        s.evidence = {**d, "at": at, "by": by}
+    elif t == ev.DECISION_RECORDED:
+        s.decision = {**d, "at": at, "by": by}
+    s.seq, s.last_hash, s.updated_at = event.seq, event.hash, at
+    return s
+
+
+def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:
+    return GateState(status="passed" if d["ok"] else "failed", expected=d.get("expected"),
+                     observed=d.get("observed"), detail=d.get("detail"), at=at, by=by)
+
+
+def fold(events: Iterable[Event]) -> SessionState:
+    state = SessionState()
+    for event in events:
+        state = apply(state, event)
+    return state
