@@ -95,6 +95,78 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
+def _headless(ctl, args: argparse.Namespace) -> int:
+    from cockpit.engine.headless import Headless, load_answers
+
+    try:
+        runner = Headless(ctl, load_answers(args.answers), args.assume_yes, print)
+        return runner.drive()
+    finally:
+        ctl.close()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from cockpit.engine.controller import Controller
+
+    if not args.headless:
+        raise _no_screen_yet()
+    ctl = Controller.start(Path(args.runbook), folder=Path(args.session) if args.session else None,
+                           operator=args.operator,
+                           workdir=Path(args.workdir) if args.workdir else None)
+    print(f"session: {ctl.folder}", flush=True)
+    return _headless(ctl, args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from cockpit.engine.controller import Controller
+
+    if not args.headless:
+        raise _no_screen_yet()
+    ctl = Controller.resume(Path(args.session), operator=args.operator, take_over=args.take_over)
+    print(f"session: {ctl.folder}", flush=True)
+    return _headless(ctl, args)
+
+
+def _no_screen_yet() -> Exception:
+    from cockpit.errors import CockpitError
+
+    return CockpitError("the operator's screen is not built yet: add --headless")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from cockpit.evidence.status import status_json, status_lines
+    from cockpit.session.reader import open_session
+
+    view = open_session(Path(args.session))
+    if args.json:
+        _out(status_json(view) + "\n")
+    else:
+        print("\n".join(status_lines(view)))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from cockpit.evidence.verify import verify_session
+
+    problems, checked = verify_session(Path(args.session))
+    for problem in problems:
+        _err(f"MISMATCH: {problem}")
+    if problems:
+        _err(f"verify: {len(problems)} problem(s) in {args.session}")
+        return 1
+    print(f"verify: ok — {checked}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from cockpit.evidence.report import render_report
+    from cockpit.session.reader import open_session
+
+    view = open_session(Path(args.session))
+    _out(render_report(view.runbook, view.state))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cockpit",
@@ -118,6 +190,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checklist", help="checklist Markdown file")
     p.add_argument("-o", "--output", help="write the TOML here instead of to stdout")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+
+    def driving(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--headless", action="store_true",
+                       help="drive the session without a screen, printing events and output")
+        p.add_argument("--answers", type=Path, help="TOML file of attestations/confirmations")
+        p.add_argument("--assume-yes", action="store_true",
+                       help="attest and confirm everything (refused for production runbooks)")
+        p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)")
+
+    p = command("run", cmd_run, "start a new session on a runbook")
+    p.add_argument("runbook", help="runbook TOML file")
+    p.add_argument("--session", help="session folder (default: a new one under sessions/)")
+    p.add_argument("--workdir", help="working directory (default: the runbook's)")
+    driving(p)
+
+    p = command("resume", cmd_resume, "reopen a session where it stood")
+    p.add_argument("session", help="session folder")
+    p.add_argument("--take-over", action="store_true",
+                   help="take over a stale lock left by a dead cockpit (recorded as an event)")
+    driving(p)
+
+    p = command("status", cmd_status, "where a session stands")
+    p.add_argument("session", help="session folder")
+    p.add_argument("--json", action="store_true", help="as JSON")
+
+    p = command("verify", cmd_verify, "check a session's event chain and every evidence hash")
+    p.add_argument("session", help="session folder")
+
+    p = command("report", cmd_report, "the filled one-page checklist and the decision record")
+    p.add_argument("session", help="session folder")
 
     p = command("demo", cmd_demo, "open the cockpit on the rehearsal (for now: a runbook preview)")
     p.add_argument("--runbook", help="runbook to preview (default: the bundled reference)")

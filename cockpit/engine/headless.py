@@ -1,0 +1,235 @@
+"""Drives a session to its end without a screen, for rehearsals on clones and for CI.
+
+One line per event, and every line a step prints, prefixed by the step. Attestations and
+confirmations come from an answers file (or --assume-yes, which a production runbook
+refuses). It makes exactly the controller calls the TUI makes, and stops where a careful
+operator would: open gates (exit 3), a failure or an abort (halt, BLOCKER, exit 2).
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cockpit.engine import rules
+from cockpit.engine.controller import ActionRefused, Controller
+from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
+from cockpit.evidence.decision import BLOCKER, PASS, status_field
+from cockpit.runbook.model import (
+    AttestationGate,
+    CheckStep,
+    CommandStep,
+    HaltItem,
+    Manual,
+    ProbeGate,
+)
+from cockpit.runbook.validate import walk_items
+from cockpit.session.events import Event
+
+Print = Callable[[str], None]
+ANSWER_TABLES = ("gates", "confirm", "manual", "halt", "decision", "resolve")
+
+
+@dataclass
+class Answers:
+    gates: dict[str, str] = field(default_factory=dict)
+    confirm: dict[str, str] = field(default_factory=dict)
+    manual: dict[str, Any] = field(default_factory=dict)
+    halt: dict[str, str] = field(default_factory=dict)
+    decision: dict[str, str] = field(default_factory=dict)
+    resolve: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def load_answers(path: Path | None) -> Answers:
+    if path is None:
+        return Answers()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CockpitError(f"{path}: no such answers file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CockpitError(f"{path}: not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(ANSWER_TABLES))
+    if unknown:
+        raise CockpitError(f"{path}: unknown table(s) {', '.join(unknown)}; "
+                           f"expected: {', '.join(ANSWER_TABLES)}")
+    return Answers(**{k: dict(v) for k, v in data.items()})
+
+
+def format_event(event: Event) -> str:
+    data = {k: v for k, v in event.data.items() if v not in (None, "", [], {})}
+    summary = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("fields",))
+    return f"{event.ts[11:23]} {event.actor.name}@{event.actor.host} {event.type} {summary}"
+
+
+class Headless:
+    def __init__(self, ctl: Controller, answers: Answers, assume_yes: bool, out: Print) -> None:
+        self.ctl = ctl
+        self.answers = answers
+        self.assume_yes = assume_yes
+        self.out = out
+        if assume_yes and ctl.runbook.production:
+            raise ActionRefused("this runbook targets production: --assume-yes is refused; "
+                                "give the attestations in an --answers file")
+        self._check_answer_ids()
+        ctl.listeners.append(lambda event: out(format_event(event)))
+
+    def _check_answer_ids(self) -> None:
+        ids = {item.id for _p, item in walk_items(self.ctl.runbook)}
+        for table in ANSWER_TABLES:
+            if table == "decision":
+                continue
+            for key in getattr(self.answers, table):
+                if key not in ids:
+                    raise CockpitError(f"answers [{table}] names '{key}', which is not an item "
+                                       f"of runbook '{self.ctl.runbook.id}'")
+
+    # ------------------------------------------------------------------ the drive
+
+    def drive(self) -> int:
+        ctl = self.ctl
+        if ctl.running() is not None:
+            self.follow()
+        if ctl.state.ended:
+            return self._exit_for_decision()
+        if ctl.state.halt is None:
+            code = self._open_gates()
+            if code is not None:
+                return code
+            code = self._run_phases()
+            if code is not None:
+                return code
+        if ctl.state.halt is not None:
+            return self._contain()
+        ctl.seal_evidence()
+        return self._decide(PASS)
+
+    def _open_gates(self) -> int | None:
+        ctl = self.ctl
+        for gate in rules.gates(ctl.runbook):
+            if gate.id in ctl.state.gates and ctl.state.gates[gate.id].status == "passed":
+                continue
+            reference = self.answers.gates.get(gate.id)
+            if isinstance(gate, AttestationGate):
+                if reference is None and self.assume_yes:
+                    reference = "assumed (--assume-yes rehearsal)"
+                if reference:
+                    ctl.attest_gate(gate.id, reference)
+            elif isinstance(gate, ProbeGate) and gate.expected is None and reference:
+                ctl.attest_gate(gate.id, reference)
+        still_open = ctl.evaluate_gates()
+        if still_open:
+            self.out(f"NO-GO: {len(still_open)} open: {', '.join(still_open)}")
+            return EXIT_REFUSED
+        self.out("GO: every gate is green")
+        return None
+
+    def _run_phases(self) -> int | None:
+        ctl = self.ctl
+        while ctl.state.halt is None and (upcoming := rules.next_step(ctl.runbook, ctl.state)):
+            step = upcoming.step
+            current = ctl.state.steps.get(step.id)
+            if current is not None and current.status == "interrupted":
+                resolution = self.answers.resolve.get(step.id)
+                if resolution:
+                    ctl.resolve_interrupted(step.id, resolution.get("outcome", ""),
+                                            resolution.get("note", ""))
+                    continue
+                if not (isinstance(step, CommandStep) and step.idempotent):
+                    self.out(f"REFUSED: step {step.id} was interrupted and is not idempotent; "
+                             f"record what happened in answers [resolve.{step.id}] "
+                             "(outcome = passed|failed, note), or halt")
+                    return EXIT_REFUSED
+            if current is not None and current.status == "failed":
+                ctl.halt(f"step {step.id} failed: {current.detail}", by="failure", step=step.id)
+                break
+            if isinstance(step, CommandStep):
+                confirm = self.answers.confirm.get(step.id)
+                if confirm is None and self.assume_yes:
+                    confirm = step.confirm
+                ctl.run_step(step.id, confirm)
+                self.follow()
+                done = ctl.state.steps[step.id]
+                if done.status == "failed" and ctl.state.halt is None:
+                    ctl.halt(f"step {step.id} failed: {done.detail}", by="failure", step=step.id)
+            elif isinstance(step, CheckStep):
+                result = ctl.evaluate_check(step.id)
+                if not result.ok:
+                    ctl.halt(f"check {step.id} failed: expected {step.expected!r}, observed "
+                             f"{result.observed!r} ({result.detail})", by="failure", step=step.id)
+            elif isinstance(step, Manual):
+                note = self.answers.manual.get(step.id)
+                if note is None and not self.assume_yes:
+                    self.out(f"WAITING: manual confirmation '{step.id}' needs an answer "
+                             f"([manual] {step.id} = \"note\")")
+                    return EXIT_REFUSED
+                ctl.confirm_manual(step.id, "" if note in (None, True) else str(note),
+                                   assumed=note is None)
+        return None
+
+    def follow(self) -> None:
+        """Print the running step's log as it grows, until its exit record is recorded."""
+        ctl = self.ctl
+        current = ctl.running()
+        if current is None:
+            return
+        step_id = current[0]
+        log = Path(ctl.state.steps[step_id].log or "")
+        files = current[1]
+        offset, partial = 0, b""
+        while True:
+            # The exit record is written once the log is complete: read the log to its end
+            # before recording the outcome, so every line prints before the step's end does.
+            finished = files.exit_record() is not None or ctl.running() is None
+            if log.is_file():
+                with open(log, "rb") as handle:
+                    handle.seek(offset)
+                    data = handle.read()
+                offset += len(data)
+                partial += data
+                *lines, partial = partial.split(b"\n")
+                for line in lines:
+                    self.out(f"[{step_id}] {line.decode('utf-8', errors='replace')}")
+            if finished:
+                if partial:
+                    self.out(f"[{step_id}] {partial.decode('utf-8', errors='replace')}")
+                ctl.poll()
+                return
+            time.sleep(0.05)
+
+    # ------------------------------------------------------------------ the end
+
+    def _contain(self) -> int:
+        ctl = self.ctl
+        for item in ctl.runbook.halt.items if ctl.runbook.halt else []:
+            if isinstance(item, HaltItem) and item.id not in ctl.state.halt_items:
+                note = self.answers.halt.get(item.id)
+                if note and item.action != "record_blocker":
+                    ctl.complete_halt_item(item.id, note)
+        ctl.seal_evidence()
+        return self._decide(BLOCKER)
+
+    def _decide(self, status: str) -> int:
+        ctl = self.ctl
+        field_ = status_field(ctl.runbook)
+        values = {**ctl.decision_defaults(), **self.answers.decision}
+        values[field_.id if field_ else "status"] = status
+        try:
+            ctl.record_decision(values)
+        except ActionRefused as refused:
+            if status != PASS:
+                self.out(f"REFUSED: {refused.message}")
+                return EXIT_REFUSED
+            # PASS was not earned (e.g. the evidence pack is incomplete): that is a blocker.
+            ctl.halt(f"PASS refused: {refused.message}", by="failure")
+            return self._contain()
+        return self._exit_for_decision()
+
+    def _exit_for_decision(self) -> int:
+        status = (self.ctl.state.decision or {}).get("status")
+        self.out(f"DECISION: {status}")
+        return EXIT_OK if status == PASS else EXIT_BLOCKER

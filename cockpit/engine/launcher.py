@@ -1,0 +1,102 @@
+"""Starts step supervisors detached from the cockpit, and finds them again after a crash.
+
+The files of one run, in the session's `steps/` folder:
+  <run>.spec.json   what to run (no secrets: those go by environment)
+  <run>.run.json    written by the supervisor once the child is started (pids)
+  <run>.exit.json   written by the supervisor when the child has ended (the exit record)
+  <run>.err         the supervisor's own stderr, should it ever fail
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from cockpit.engine.supervisor import SECRETS_ENV, write_json_atomic
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    folder: Path
+    run: str
+
+    @property
+    def spec(self) -> Path:
+        return self.folder / f"{self.run}.spec.json"
+
+    @property
+    def started(self) -> Path:
+        return self.folder / f"{self.run}.run.json"
+
+    @property
+    def record(self) -> Path:
+        return self.folder / f"{self.run}.exit.json"
+
+    @property
+    def err(self) -> Path:
+        return self.folder / f"{self.run}.err"
+
+    def exit_record(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.record.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+
+def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
+    write_json_atomic(files.spec, {**spec, "run": files.run, "record": str(files.record),
+                                   "started": str(files.started)})
+
+
+def launch(files: RunFiles, env: dict[str, str], secrets: list[str]) -> subprocess.Popen[bytes]:
+    """Start the supervisor in a session of its own: closing the terminal or killing the
+    cockpit leaves it (and the migration it watches) running."""
+    child_env = {**env, SECRETS_ENV: json.dumps(secrets)}
+    kwargs: dict[str, Any]
+    if os.name == "nt":  # pragma: no cover
+        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        kwargs = {"creationflags": flags}
+    else:
+        kwargs = {"start_new_session": True}
+    with open(files.err, "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cockpit.engine.supervisor", str(files.spec)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+            env=child_env, close_fds=True, **kwargs,
+        )
+
+
+def find_supervisor(files: RunFiles) -> psutil.Process | None:
+    """The live supervisor of this run, found by its command line (pids can be reused)."""
+    spec = str(files.spec)
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if "cockpit.engine.supervisor" in cmdline and spec in cmdline:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    return proc
+            except psutil.NoSuchProcess:
+                continue
+    return None
+
+
+def stop_supervisor(files: RunFiles) -> bool:
+    """Ask a running supervisor to stop its child (it escalates SIGINT -> SIGTERM -> SIGKILL)."""
+    proc = find_supervisor(files)
+    if proc is None:
+        return False
+    try:
+        proc.terminate()
+    except psutil.NoSuchProcess:
+        return False
+    return True

@@ -1,0 +1,149 @@
+"""The cutover's rules as pure questions about a runbook and a session state.
+
+The controller asks them before every verb; the TUI and the report ask them to show what
+is allowed and what is done. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cockpit.runbook.model import (
+    AbortWatch,
+    AnyItem,
+    AttestationFileGate,
+    AttestationGate,
+    CheckStep,
+    CommandStep,
+    EnvVar,
+    Manual,
+    Phase,
+    ProbeGate,
+    Runbook,
+    SetupScript,
+    WorkingDirectory,
+)
+from cockpit.session.state import SessionState
+
+GateItem = AttestationGate | AttestationFileGate | ProbeGate
+SetupCheck = WorkingDirectory | EnvVar
+Actionable = CommandStep | CheckStep | Manual
+
+
+def gates(runbook: Runbook) -> list[GateItem]:
+    items = runbook.gates.items if runbook.gates else []
+    return [i for i in items if isinstance(i, AttestationGate | AttestationFileGate | ProbeGate)]
+
+
+def setup_checks(runbook: Runbook) -> list[SetupCheck]:
+    items = runbook.setup.items if runbook.setup else []
+    return [i for i in items if isinstance(i, WorkingDirectory | EnvVar)]
+
+
+def open_gates(runbook: Runbook, state: SessionState) -> list[str]:
+    """Everything that must be green before any phase step may run, by name."""
+    out = [f"gate {g.id}" for g in gates(runbook)
+           if (s := state.gates.get(g.id)) is None or s.status != "passed"]
+    out += [f"setup {c.id}" for c in setup_checks(runbook)
+            if (s := state.setup.get(c.id)) is None or s.status != "passed"]
+    out += [f"script {sc.path}" for sc in runbook.scripts
+            if (s := state.scripts.get(sc.path)) is None or s.status != "passed"]
+    return out
+
+
+def actionable(phase: Phase) -> list[Actionable]:
+    return [s for s in phase.steps if isinstance(s, CommandStep | CheckStep | Manual)]
+
+
+def step_done(state: SessionState, step_id: str) -> bool:
+    s = state.steps.get(step_id)
+    return s is not None and s.status in ("passed", "confirmed")
+
+
+def phase_complete(state: SessionState, phase: Phase) -> bool:
+    return all(step_done(state, s.id) for s in actionable(phase))
+
+
+def all_phases_complete(runbook: Runbook, state: SessionState) -> bool:
+    return all(phase_complete(state, p) for p in runbook.phases)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    phase: Phase
+    step: Actionable
+
+
+def next_step(runbook: Runbook, state: SessionState) -> NextStep | None:
+    """The one step that may run next: phases in order, steps in order."""
+    for phase in runbook.phases:
+        for step in actionable(phase):
+            if not step_done(state, step.id):
+                return NextStep(phase, step)
+    return None
+
+
+def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str) -> str | None:
+    """Why `step_id` may not be acted on now, or None if it may (invariants 1 and 2)."""
+    if state.halt is not None:
+        return (f"the session is halted ({state.halt.reason}); no further step may run — "
+                "follow the halt-and-contain protocol")
+    if state.ended:
+        return "the session has ended (decision recorded)"
+    blocking = open_gates(runbook, state)
+    if blocking:
+        return f"gates are open: {', '.join(blocking)}"
+    running = state.running_step()
+    if running is not None:
+        return f"step '{running}' is still running"
+    upcoming = next_step(runbook, state)
+    if upcoming is None:
+        return "every phase is complete"
+    if upcoming.step.id != step_id:
+        return (f"out of order: the next step is '{upcoming.step.id}' "
+                f"in phase {upcoming.phase.id}")
+    current = state.steps.get(step_id)
+    if current is not None and current.status in ("failed", "interrupted"):
+        is_command = isinstance(upcoming.step, CommandStep)
+        if is_command and not upcoming.step.idempotent:
+            return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
+                    "run again; record a decision after a reconciliation probe, or halt")
+    return None
+
+
+def item_done(runbook: Runbook, state: SessionState, item: AnyItem) -> bool:
+    """Whether a checklist line is ticked in the filled checklist."""
+    if isinstance(item, AttestationGate | AttestationFileGate | ProbeGate):
+        return (s := state.gates.get(item.id)) is not None and s.status == "passed"
+    if isinstance(item, WorkingDirectory | EnvVar):
+        return (s := state.setup.get(item.id)) is not None and s.status == "passed"
+    if isinstance(item, SetupScript):
+        return all(item_done(runbook, state, c) for c in setup_checks(runbook))
+    if isinstance(item, CommandStep | CheckStep | Manual):
+        return step_done(state, item.id)
+    for phase in runbook.phases:  # statements and abort watches hold when their phase does
+        if item in phase.steps:
+            return state.halt is None and phase_complete(state, phase)
+    if runbook.halt and item in runbook.halt.items:
+        return item.id in state.halt_items
+    if runbook.boundary and item in runbook.boundary.items:
+        return bool(state.started_at)
+    if runbook.gates and item in runbook.gates.items:  # "Abort if any unchecked."
+        return not open_gates(runbook, state)
+    if runbook.evidence and item in runbook.evidence.items:
+        present = set((state.evidence or {}).get("present", []))
+        return getattr(item, "name", None) in present
+    if runbook.decision and item in runbook.decision.items:
+        return state.decision is not None
+    return False
+
+
+def watched_rules(runbook: Runbook, step: CommandStep) -> list[str]:
+    """The abort rules that watch a command: its own and its phase's `abort_watch` items."""
+    rules = list(step.abort_rules)
+    for phase in runbook.phases:
+        if step in phase.steps:
+            for item in phase.steps:
+                if isinstance(item, AbortWatch):
+                    rules += [r for r in item.rules if r not in rules]
+    return rules

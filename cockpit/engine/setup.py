@@ -1,0 +1,82 @@
+"""Session setup checks: the working directory exists, and each DSN variable is set, parses,
+and names the host, port, user and database of its template with the required properties.
+
+(Whether TLS is really in use on a live connection is the env probe's job.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
+
+
+def masked(dsn: str) -> str:
+    """The DSN with its password replaced by ***, for showing and recording."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def dsn_passwords(runbook: Runbook, env: Mapping[str, str]) -> list[str]:
+    """The passwords inside the DSN variables the runbook names: secrets to redact."""
+    found: list[str] = []
+    for item in runbook.setup.items if runbook.setup else []:
+        if isinstance(item, EnvVar) and item.name in env:
+            try:
+                password = urlsplit(env[item.name]).password
+            except ValueError:
+                continue
+            if password:
+                found += [password, unquote(password)]
+    return found
+
+
+def environment_secrets(env: Mapping[str, str], names: list[str] | None = None) -> list[str]:
+    """Secrets found in an environment: PGPASSWORD, the password of any URL-shaped value,
+    and the whole value of each variable named in `names` (--secret-env)."""
+    found = [env["PGPASSWORD"]] if env.get("PGPASSWORD") else []
+    for value in env.values():
+        if "://" in value and "@" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                continue
+            if password:
+                found += [password, unquote(password)]
+    found += [env[name] for name in names or [] if env.get(name)]
+    return found
+
+
+def _identity(dsn: str) -> dict[str, Any]:
+    parts = urlsplit(dsn)
+    return {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port,
+            "user": unquote(parts.username or ""), "database": unquote(parts.path.lstrip("/")),
+            "query": dict(parse_qsl(parts.query))}
+
+
+def check_setup_item(item: WorkingDirectory | EnvVar, workdir: Path, env: Mapping[str, str],
+                     placeholder: str) -> tuple[bool, Any, str]:
+    """(ok, observed, detail) for one setup item."""
+    if isinstance(item, WorkingDirectory):
+        ok = workdir.is_dir()
+        return ok, str(workdir), "exists" if ok else f"{workdir}: no such directory"
+    value = env.get(item.name)
+    if not value:
+        return False, None, f"{item.name} is not set"
+    try:
+        have = _identity(value)
+        want = _identity(item.template.replace(placeholder, "x"))
+    except ValueError as exc:
+        return False, None, f"{item.name} does not parse as a URL ({exc})"
+    problems = [f"{key} is {have[key]!r}, expected {want[key]!r}"
+                for key in ("scheme", "host", "port", "user", "database") if have[key] != want[key]]
+    problems += [f"{key}={value!r} missing" for key, value in item.require.items()
+                 if have["query"].get(key) != value]
+    detail = "; ".join(problems) if problems else "matches the template"
+    return not problems, masked(value), detail

@@ -1,0 +1,1 @@
+"""Evidence manifest, decision record, filled checklist and verification."""

@@ -1,0 +1,79 @@
+"""Where a session stands, as lines for a person or as JSON for a program."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cockpit.engine import rules
+from cockpit.session.lock import holder_text, read_lock_info
+from cockpit.session.reader import SessionView
+
+
+def phase_status(view: SessionView) -> dict[str, str]:
+    state, runbook = view.state, view.runbook
+    out: dict[str, str] = {}
+    for phase in runbook.phases:
+        steps = [state.steps.get(s.id) for s in rules.actionable(phase)]
+        if rules.phase_complete(state, phase):
+            out[phase.id] = "complete"
+        elif any(s is not None and s.status == "running" for s in steps):
+            out[phase.id] = "running"
+        elif any(s is not None and s.status in ("failed", "interrupted") for s in steps):
+            out[phase.id] = "stopped"
+        elif any(s is not None for s in steps):
+            out[phase.id] = "in progress"
+        else:
+            out[phase.id] = "locked" if rules.open_gates(runbook, state) else "ready"
+    return out
+
+
+def derived(view: SessionView) -> dict[str, Any]:
+    state, runbook = view.state, view.runbook
+    upcoming = rules.next_step(runbook, state)
+    lock = read_lock_info(view.folder)
+    return {
+        "go": not rules.open_gates(runbook, state),
+        "open_gates": rules.open_gates(runbook, state),
+        "phases": phase_status(view),
+        "next_step": upcoming.step.id if upcoming and state.halt is None else None,
+        "running_step": state.running_step(),
+        "halted": state.halt is not None,
+        "ended": state.ended,
+        "decision": (state.decision or {}).get("status"),
+        "lock": lock,
+        "torn_tail_bytes": len(view.torn.data) if view.torn else 0,
+    }
+
+
+def status_json(view: SessionView) -> str:
+    return json.dumps({"state": view.state.model_dump(), "derived": derived(view)}, indent=2)
+
+
+def status_lines(view: SessionView) -> list[str]:
+    state, d = view.state, derived(view)
+    lines = [
+        f"session   {state.session_id}  ({view.folder})",
+        f"runbook   {state.title} [{state.runbook_id}]" + ("  PRODUCTION" if state.production
+                                                             else ""),
+        f"operator  {state.operator}@{state.host}, started {state.started_at}"
+        + (f", resumed {state.resumes}×" if state.resumes else ""),
+        "gates     GO" if d["go"] else f"gates     NO-GO ({len(d['open_gates'])} open: "
+        f"{', '.join(d['open_gates'])})",
+    ]
+    lines += [f"phase {pid:<4}{status}" for pid, status in d["phases"].items()]
+    if d["running_step"]:
+        lines.append(f"running   {d['running_step']}")
+    elif d["next_step"] and not state.ended:
+        lines.append(f"next      {d['next_step']}")
+    for sid, step in state.steps.items():
+        if step.status == "interrupted":
+            lines.append(f"INTERRUPTED {sid}: {step.detail}")
+    if state.halt is not None:
+        lines.append(f"HALTED    by {state.halt.by} at {state.halt.at}: {state.halt.reason}")
+    if state.decision is not None:
+        lines.append(f"decision  {state.decision['status']} ({state.decision['at']})")
+    lines.append(f"lock      {holder_text(d['lock']) if d['lock'] else 'free'}")
+    lines.append(f"events    {state.seq}" + (f"; torn last line ({d['torn_tail_bytes']} bytes, "
+                                              "ignored)" if d["torn_tail_bytes"] else ""))
+    return lines

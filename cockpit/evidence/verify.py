@@ -1,0 +1,90 @@
+"""`cockpit verify`: the event chain, and every file whose hash the session recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from cockpit.errors import CockpitError
+from cockpit.evidence.manifest import file_sha256
+from cockpit.session import events as ev
+from cockpit.session.reader import RUNBOOK_COPY
+from cockpit.session.state import SessionState, fold
+from cockpit.session.store import EVENTS, SNAPSHOT, read_event_log
+
+
+def _check_file(path: Path, recorded: str | None, what: str, problems: list[str]) -> None:
+    if recorded is None:
+        return
+    if not path.is_file():
+        problems.append(f"{what}: {path} is missing (recorded sha256 {recorded})")
+    elif (actual := file_sha256(path)) != recorded:
+        problems.append(f"{what}: {path} sha256 {actual} != recorded {recorded}")
+
+
+def verify_session(folder: Path) -> tuple[list[str], str]:
+    """(problems, summary of what was checked); no problems means intact."""
+    problems: list[str] = []
+    try:
+        log = read_event_log(folder / EVENTS)
+    except CockpitError as exc:
+        return [exc.message], ""
+    events = log.events
+    state = fold(events)
+    files = 0
+    started_logs: dict[str, str] = {}
+    for event in events:
+        d = event.data
+        if event.type == ev.SESSION_STARTED:
+            copy = folder / RUNBOOK_COPY
+            _check_file(copy, d["runbook_sha256"], "runbook copy", problems)
+            files += 1
+        elif event.type == ev.STEP_STARTED:
+            started_logs[d["run"]] = d["log"]
+        elif event.type == ev.STEP_FINISHED:
+            log_path = Path(started_logs.get(d["run"], ""))
+            _check_file(log_path, d["sha256"], f"log of {d['run']}", problems)
+            record = folder / "steps" / f"{d['run']}.exit.json"
+            if record.is_file():
+                if json.loads(record.read_text(encoding="utf-8")).get("sha256") != d["sha256"]:
+                    problems.append(f"exit record {record} disagrees with event {event.seq}")
+            else:
+                problems.append(f"exit record {record} is missing")
+            files += 2
+        elif event.type == ev.LOG_PRESERVED:
+            _check_file(Path(d["moved_to"]), d["sha256"], f"preserved log of {d['step']}",
+                        problems)
+            files += 1
+        elif event.type in (ev.DIAGNOSTICS_CAPTURED, ev.EVIDENCE_SEALED):
+            path = folder / (d.get("file") or d.get("manifest"))
+            _check_file(path, d["sha256"], event.type.replace("_", " "), problems)
+            files += 1
+        elif event.type == ev.DECISION_RECORDED:
+            _check_file(folder / d["json"], d["json_sha256"], "decision record (JSON)", problems)
+            _check_file(folder / d["markdown"], d["markdown_sha256"],
+                        "decision record (Markdown)", problems)
+            files += 2
+    _check_snapshot(folder, state, problems)
+    torn = f"; a torn last line of {len(log.torn.data)} bytes is ignored" if log.torn else ""
+    summary = (f"{len(events)} events chained, {files} recorded files match, "
+               f"last hash {state.last_hash[:16]}{torn}")
+    return problems, summary
+
+
+def _check_snapshot(folder: Path, state: SessionState, problems: list[str]) -> None:
+    """session.json is the fold of the events (or one event behind, after a crash)."""
+    try:
+        snapshot = SessionState.model_validate_json((folder / SNAPSHOT).read_bytes())
+    except FileNotFoundError:
+        return
+    except ValueError as exc:
+        problems.append(f"{folder / SNAPSHOT}: not a valid snapshot ({str(exc).splitlines()[0]})")
+        return
+    if snapshot.seq == state.seq and snapshot != state:
+        digest = hashlib.sha256((folder / SNAPSHOT).read_bytes()).hexdigest()[:16]
+        problems.append(f"{folder / SNAPSHOT} (sha256 {digest}…) differs from the fold of "
+                        "the events")
+    elif snapshot.seq > state.seq:
+        problems.append(f"{folder / SNAPSHOT} is ahead of the event log (seq {snapshot.seq} > "
+                        f"{state.seq})")
