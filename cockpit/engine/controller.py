@@ -95,7 +95,7 @@ class Controller:
         self.halt_hooks = list(halt_hooks)
         self.listeners: list[Callable[[Event], None]] = []
         self.state: SessionState = fold(store.events)
-        self._children: list[subprocess.Popen[bytes]] = []
+        self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> supervisor
 
     # ------------------------------------------------------------------ opening
 
@@ -167,7 +167,7 @@ class Controller:
 
     def close(self) -> None:
         """Release the session; running supervisors go on without us."""
-        for child in self._children:
+        for child in self._children.values():
             child.poll()
         self.lock.release()
 
@@ -297,7 +297,7 @@ class Controller:
         self.append(ev.STEP_STARTED, {"step": step_id, "phase": phase, "run": run,
                                       "command": step.command, "log": str(log),
                                       "abort_rules": rule_ids})
-        self._children.append(launch(files, self.env, self.secrets))
+        self._children[run] = launch(files, self.env, self.secrets)
         return run
 
     def running(self) -> tuple[str, RunFiles] | None:
@@ -310,17 +310,25 @@ class Controller:
 
     def poll(self) -> bool:
         """Record the running step's outcome if its exit record is there; True if it was."""
-        for child in self._children:
+        for child in self._children.values():
             child.poll()  # reap finished supervisors
         current = self.running()
         if current is None:
             return False
         step_id, files = current
         record = files.exit_record()
-        if record is None:
-            return False
-        self._finish(step_id, record)
-        return True
+        if record is not None:
+            self._finish(step_id, record)
+            return True
+        ours = self._children.get(files.run)
+        if ours is not None and ours.returncode is not None and files.exit_record() is None:
+            self.append(ev.STEP_INTERRUPTED, {
+                "step": step_id, "run": files.run,
+                "detail": f"its supervisor ended (status {ours.returncode}) without an exit "
+                          f"record; see {files.err}",
+            })
+            return True
+        return False
 
     def _finish(self, step_id: str, record: dict[str, Any]) -> None:
         step = self._item(step_id)

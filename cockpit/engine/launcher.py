@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,16 @@ def find_supervisor(files: RunFiles) -> psutil.Process | None:
     return None
 
 
-def stop_supervisor(files: RunFiles) -> bool:
-    """Ask a running supervisor to stop its child (it escalates SIGINT -> SIGTERM -> SIGKILL)."""
+def stop_supervisor(files: RunFiles, settle: float = 3.0) -> bool:
+    """Ask a running supervisor to stop its child (it escalates SIGINT -> SIGTERM -> SIGKILL).
+
+    A supervisor that has not yet written its run record may not have its signal handlers
+    yet; give it a moment, so the stop reaches the child instead of only killing it."""
+    deadline = time.monotonic() + settle
+    while not files.started.exists() and time.monotonic() < deadline:
+        if find_supervisor(files) is None:
+            return False
+        time.sleep(0.02)
     proc = find_supervisor(files)
     if proc is None:
         return False

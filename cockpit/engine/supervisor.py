@@ -130,10 +130,11 @@ class StepRun:
                           (now + 2 * self.grace, getattr(signal, "SIGKILL", signal.SIGTERM))]
 
     def _signal_due(self, child: subprocess.Popen[bytes]) -> None:
+        # The whole process group, not only the shell: the migration may be its grandchild.
         now = time.monotonic()
         while self.kill_plan and self.kill_plan[0][0] <= now:
             _, sig = self.kill_plan.pop(0)
-            if child.poll() is None:
+            if _group_alive(child):
                 _signal_group(child, sig)
 
     def stop(self, *_: Any) -> None:
@@ -183,10 +184,11 @@ class StepRun:
             if child.poll() is not None:
                 exited_at = exited_at or time.monotonic()
                 # A grandchild may hold the pipe open after the child is gone.
-                if time.monotonic() - exited_at > 2.0 and chunks.empty():
+                idle = time.monotonic() - exited_at > 2.0 and chunks.empty()
+                if idle and not (self.kill_plan and _group_alive(child)):
                     break
         self.flush_partial(final=True)
-        while child.poll() is None:
+        while child.poll() is None or (self.kill_plan and _group_alive(child)):
             self._signal_due(child)
             time.sleep(TICK)
         os.fsync(self.log_fd)
@@ -217,6 +219,16 @@ def _group_kwargs() -> dict[str, Any]:
     if os.name == "nt":  # pragma: no cover
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
+
+
+def _group_alive(child: subprocess.Popen[bytes]) -> bool:
+    if os.name == "nt":  # pragma: no cover
+        return child.poll() is None
+    try:
+        os.killpg(child.pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
 
 
 def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:

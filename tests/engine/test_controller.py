@@ -1,0 +1,210 @@
+"""DESIGN's invariants 1-3 through the controller: gates first, order, halt is final,
+the approved runbook is the one that runs, interrupted steps are never silently re-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cockpit.engine.controller import ActionRefused, Controller, RunbookChanged
+from cockpit.engine.headless import Answers, Headless
+from cockpit.engine.launcher import RunFiles, find_supervisor
+from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
+
+MIXED = [phase("P0", ORDINARY[:2], '  { kind = "manual", id = "looked", text = "Looked" },'),
+         phase("P1", [("migrate", "echo migrate >> ran.txt; sleep 2; echo migrated"),
+                      ("after", "echo after >> ran.txt")])]
+
+
+def _start(tmp_path: Path, phases=None, **kw) -> Controller:
+    runbook = write_world(tmp_path, phases or MIXED, **kw)
+    return Controller.start(runbook, folder=tmp_path / "s", operator="op", env=dict(os.environ))
+
+
+def _wait(ctl: Controller, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while ctl.running() is not None and time.monotonic() < deadline:
+        ctl.poll()
+        time.sleep(0.02)
+    assert ctl.running() is None
+
+
+def _open(ctl: Controller) -> None:
+    ctl.attest_gate("signoff", "GOV-1")
+    assert ctl.evaluate_gates() == []
+
+
+def test_no_step_runs_while_a_gate_is_open(tmp_path: Path) -> None:
+    ctl = _start(tmp_path)
+    with pytest.raises(ActionRefused, match="gates are open: gate signoff, gate freeze"):
+        ctl.run_step("hello")
+    ctl.attest_gate("signoff", "GOV-1")
+    with pytest.raises(ActionRefused, match="gate freeze"):
+        ctl.run_step("hello")
+    assert "step_started" not in [e.type for e in ctl.store.events]
+    assert ran(tmp_path / "world") == []
+    ctl.close()
+
+
+def test_phases_and_steps_run_in_order(tmp_path: Path) -> None:
+    ctl = _start(tmp_path)
+    _open(ctl)
+    for early in ("count", "looked", "migrate"):
+        with pytest.raises(ActionRefused, match="out of order: the next step is 'hello'"):
+            ctl.run_step(early) if early != "looked" else ctl.confirm_manual(early)
+    ctl.run_step("hello")
+    with pytest.raises(ActionRefused, match="still running"):
+        ctl.run_step("count")
+    _wait(ctl)
+    ctl.run_step("count")
+    _wait(ctl)
+    with pytest.raises(ActionRefused, match="next step is 'looked'"):
+        ctl.run_step("migrate")
+    ctl.confirm_manual("looked", "fine")
+    ctl.run_step("migrate")
+    _wait(ctl)
+    assert ran(tmp_path / "world") == ["hello", "count", "migrate"]
+    ctl.close()
+
+
+def test_failed_step_stops_its_phase(tmp_path: Path) -> None:
+    ctl = _start(tmp_path, [phase("P0", [("bad", "exit 4"), ("next", "echo next >> ran.txt")])])
+    _open(ctl)
+    ctl.run_step("bad")
+    _wait(ctl)
+    assert ctl.state.steps["bad"].status == "failed"
+    with pytest.raises(ActionRefused, match="next step is 'bad'"):
+        ctl.run_step("next")
+    with pytest.raises(ActionRefused, match="not idempotent"):
+        ctl.run_step("bad")
+    ctl.close()
+
+
+def test_halt_blocks_every_command_path(tmp_path: Path) -> None:
+    ctl = _start(tmp_path)
+    _open(ctl)
+    ctl.run_step("hello")
+    _wait(ctl)
+    ctl.halt("operator saw replication lag", by="operator")
+    for attempt in (lambda: ctl.run_step("count"), lambda: ctl.evaluate_check("count"),
+                    lambda: ctl.confirm_manual("looked"), lambda: ctl.run_step("migrate"),
+                    lambda: ctl.run_step("hello"), lambda: ctl.evaluate_gates(),
+                    lambda: ctl.attest_gate("signoff", "again")):
+        with pytest.raises(ActionRefused, match="halted"):
+            attempt()
+    automatic = sorted(ctl.state.halt_items)
+    assert automatic == ["h-no-more", "h-preserve", "h-stop"]
+    ctl.close()
+    # headless, resumed: nothing runs; the session ends BLOCKER once classified
+    resumed = Controller.resume(tmp_path / "s", operator="op2", env=dict(os.environ))
+    lines: list[str] = []
+    answers = Answers(decision={"root_cause": "replication lag on the primary"},
+                      halt={"h-escalate": "INC-7"})
+    assert Headless(resumed, answers, True, lines.append).drive() == 2
+    resumed.close()
+    assert ran(tmp_path / "world") == ["hello"]
+    # and the command line: resume after the end still runs nothing
+    again = cockpit("resume", str(tmp_path / "s"), "--headless", "--assume-yes")
+    assert again.returncode == 2 and ran(tmp_path / "world") == ["hello"]
+
+
+def test_halt_while_a_step_runs_stops_it(tmp_path: Path) -> None:
+    ctl = _start(tmp_path, [phase("P0", [("long", "echo start; sleep 30; echo end >> ran.txt")])])
+    _open(ctl)
+    ctl.run_step("long")
+    time.sleep(0.3)
+    ctl.halt("stop now")
+    _wait(ctl, timeout=15)
+    assert ctl.state.steps["long"].status == "failed" and ran(tmp_path / "world") == []
+    ctl.close()
+
+
+def test_resume_refuses_a_changed_runbook(tmp_path: Path) -> None:
+    ctl = _start(tmp_path)
+    ctl.close()
+    runbook = tmp_path / "world" / "runbook.toml"
+    runbook.write_text(runbook.read_text().replace("Sign-off received", "Sign-off maybe"))
+    with pytest.raises(RunbookChanged, match="changed since the session started"):
+        Controller.resume(tmp_path / "s", env=dict(os.environ))
+    result = cockpit("resume", str(tmp_path / "s"), "--headless", "--assume-yes")
+    assert result.returncode == 3 and "changed since the session started" in result.stderr
+    # a change that leaves the transcript alone is still a change of the approved file
+    runbook.write_text(runbook.read_text().replace("Sign-off maybe", "Sign-off received") + "#\n")
+    assert cockpit("resume", str(tmp_path / "s"), "--headless").returncode == 3
+
+
+def _kill_supervisor(ctl: Controller, step: str) -> None:
+    run = ctl.state.steps[step].run
+    files = RunFiles(ctl.folder / "steps", run)
+    deadline = time.monotonic() + 10
+    while not files.started.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc = find_supervisor(files)
+    child = json.loads(files.started.read_text())["child_pid"]
+    os.killpg(child, signal.SIGKILL)  # the migration's process group
+    proc.kill()
+    psutil.wait_procs([proc], timeout=5)
+
+
+def test_interrupted_step_is_never_rerun_silently(tmp_path: Path) -> None:
+    steps = [("once", "echo once >> ran.txt; sleep 30"), ("next", "echo next >> ran.txt")]
+    ctl = _start(tmp_path, [phase("P0", steps)])
+    _open(ctl)
+    ctl.run_step("once")
+    _kill_supervisor(ctl, "once")
+    ctl.close()
+    resumed = Controller.resume(tmp_path / "s", env=dict(os.environ))
+    assert resumed.state.steps["once"].status == "interrupted"
+    with pytest.raises(ActionRefused, match="not idempotent"):
+        resumed.run_step("once")
+    with pytest.raises(ActionRefused, match="next step is 'once'"):
+        resumed.run_step("next")
+    resumed.resolve_interrupted("once", "passed", "checked by hand: the marker is there")
+    resumed.run_step("next")
+    _wait(resumed)
+    assert ran(tmp_path / "world") == ["once", "next"]
+    resumed.close()
+
+
+def test_idempotent_interrupted_step_may_run_again_and_keeps_the_old_log(tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", [("heads", "echo heads >> ran.txt; sleep 30")])])
+    runbook.write_text(runbook.read_text().replace('log = "logs/heads.log" }',
+                                                   'log = "logs/heads.log", idempotent = true }'))
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env=dict(os.environ))
+    _open(ctl)
+    ctl.run_step("heads")
+    _kill_supervisor(ctl, "heads")
+    ctl.close()
+    resumed = Controller.resume(tmp_path / "s", env=dict(os.environ))
+    assert resumed.state.steps["heads"].status == "interrupted"
+    resumed.run_step("heads")
+    kept = tmp_path / "world" / "logs" / "heads.log.before-heads.2"
+    assert kept.exists()
+    assert any(e.type == "log_preserved" for e in resumed.store.events)
+    resumed.halt("enough")
+    _wait(resumed)
+    resumed.close()
+
+
+def test_decision_fails_closed(tmp_path: Path) -> None:
+    ctl = _start(tmp_path)
+    with pytest.raises(ActionRefused, match="PASS is impossible"):
+        ctl.record_decision({"status": "PASS"})
+    with pytest.raises(ActionRefused, match="BLOCKER needs the errors"):
+        ctl.record_decision({"status": "BLOCKER", "errors": "none"})
+    with pytest.raises(ActionRefused, match="root-cause"):
+        ctl.record_decision({"status": "BLOCKER", "errors": "replica lag"})
+    with pytest.raises(ActionRefused, match="one of PASS, BLOCKER"):
+        ctl.record_decision({"status": "MAYBE"})
+    ctl.record_decision({"status": "BLOCKER", "errors": "window missed",
+                         "root_cause": "change window closed"})
+    assert ctl.state.decision["status"] == "BLOCKER"
+    with pytest.raises(ActionRefused, match="already recorded"):
+        ctl.record_decision({"status": "BLOCKER", "errors": "x", "root_cause": "y"})
+    ctl.close()

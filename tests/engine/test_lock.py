@@ -1,0 +1,79 @@
+"""One writer per session: a second operator is refused by name; a dead holder's lock is
+taken over only on request, and the takeover is an event."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.engine.helpers import cockpit, ordinary_world, phase, write_world
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from cockpit.session.lock import SessionLock
+lock = SessionLock.acquire(Path(sys.argv[1]), take_over=True)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def _stopped_session(tmp_path: Path) -> Path:
+    """A session halted at an open gate (exit 3), so it can be resumed."""
+    runbook = write_world(tmp_path, [phase("P0", [("a", "echo a")])])
+    (runbook.parent / "freeze.log").unlink()
+    session = tmp_path / "s"
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes",
+                   "--session", str(session)).returncode == 3
+    return session
+
+
+def _holder(session: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(session)], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_operator_is_refused_naming_the_first(tmp_path: Path) -> None:
+    session = _stopped_session(tmp_path)
+    holder = _holder(session)
+    try:
+        result = cockpit("resume", str(session), "--headless", "--assume-yes")
+        assert result.returncode == 3
+        assert f"pid {holder.pid}" in result.stderr and "driven by" in result.stderr
+        # even with --take-over: the holder is alive
+        forced = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
+        assert forced.returncode == 3 and f"pid {holder.pid}" in forced.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_dead_holders_lock_is_taken_over_only_with_the_flag(tmp_path: Path) -> None:
+    session = _stopped_session(tmp_path)
+    holder = _holder(session)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    time.sleep(0.1)
+    refused = cockpit("resume", str(session), "--headless", "--assume-yes")
+    assert refused.returncode == 3 and "--take-over" in refused.stderr
+    assert f"pid {holder.pid}" in refused.stderr
+    taken = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
+    assert taken.returncode == 3  # still NO-GO (the freeze file is missing), but it ran
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    takeover = [e for e in events if e["type"] == "lock_taken_over"]
+    assert len(takeover) == 1 and takeover[0]["data"]["previous"]["pid"] == holder.pid
+
+
+def test_clean_exit_leaves_no_stale_lock(tmp_path: Path) -> None:
+    runbook = ordinary_world(tmp_path)
+    session = tmp_path / "s"
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes",
+                   "--session", str(session)).returncode == 0
+    assert cockpit("resume", str(session), "--headless").returncode == 0

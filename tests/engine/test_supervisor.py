@@ -1,0 +1,140 @@
+"""The step supervisor on real child processes: order, latency, redaction, stopping."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+from cockpit.engine.launcher import RunFiles, launch, write_spec
+from cockpit.engine.redact import secret_forms
+
+SECRET = "p@ss w0rd/%:+&'\"é~"
+
+
+def run_child(tmp_path: Path, code: str, *, rules=(), secrets=(), grace=5.0,
+              wait: bool = True) -> tuple[RunFiles, subprocess.Popen[bytes]]:
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent(code))
+    files = RunFiles(tmp_path, "step.1")
+    write_spec(files, {"step": "step", "command": f"{sys.executable} {script}",
+                       "cwd": str(tmp_path), "log": str(tmp_path / "step.log"),
+                       "rules": list(rules), "grace": grace})
+    proc = launch(files, dict(os.environ), list(secrets))
+    if wait:
+        proc.wait(60)
+    return files, proc
+
+
+def test_every_byte_reaches_the_log_in_order(tmp_path: Path) -> None:
+    files, _ = run_child(tmp_path, """
+        import sys
+        out = sys.stdout
+        for i in range(200_000):
+            out.write(f"line {i:06d} " + "x" * (i % 97) + "\\n")
+            if i % 1000 == 0:
+                out.write("partial-")  # a line written in two pieces
+                out.flush()
+                out.write("end\\n")
+        sys.stderr.write("to stderr\\n")
+        out.write("no newline at the end")
+    """)
+    expected = "".join(
+        f"line {i:06d} " + "x" * (i % 97) + "\n" + ("partial-end\n" if i % 1000 == 0 else "")
+        for i in range(200_000)) + "to stderr\nno newline at the end"
+    log = (tmp_path / "step.log").read_bytes()
+    assert log == expected.encode()
+    record = files.exit_record()
+    assert record is not None and record["exit_code"] == 0 and record["abort"] is None
+    assert record["bytes"] == len(log) and record["lines"] == expected.count("\n") + 1
+    import hashlib
+    assert record["sha256"] == hashlib.sha256(log).hexdigest()
+
+
+def test_a_tail_sees_each_line_within_100_ms(tmp_path: Path) -> None:
+    files, proc = run_child(tmp_path, """
+        import time
+        for i in range(8):
+            print(f"{time.time():.6f} line {i}", flush=True)
+            time.sleep(0.25)
+    """, wait=False)
+    log, seen, offset = tmp_path / "step.log", {}, 0
+    deadline = time.monotonic() + 30
+    while len(seen) < 8 and time.monotonic() < deadline:
+        if log.exists():
+            data = log.read_bytes()
+            for line in data[offset:].decode().splitlines():
+                seen[line] = time.time() - float(line.split()[0])
+            offset = len(data)
+        time.sleep(0.005)
+    proc.wait(30)
+    delays = sorted(seen.values())
+    assert len(delays) == 8
+    assert delays[len(delays) // 2] < 0.1, delays  # median
+    assert delays[-1] < 0.25, delays
+
+
+def test_secret_never_reaches_the_log_in_any_form(tmp_path: Path) -> None:
+    forms = {
+        "raw": SECRET, "quote": quote(SECRET, safe=""), "quote_slash": quote(SECRET),
+        "quote_plus": quote_plus(SECRET), "sqlalchemy": quote(SECRET, safe=" +"),
+        "ini": quote(SECRET, safe="").replace("%", "%%"), "json": json.dumps(SECRET)[1:-1],
+        "repr": repr(SECRET)[1:-1], "b64": base64.b64encode(SECRET.encode()).decode(),
+        "b64_inside": base64.b64encode(b"netzadmin:" + SECRET.encode() + b"@host").decode(),
+        "b64_url": base64.urlsafe_b64encode(SECRET.encode()).decode(),
+    }
+    files, _ = run_child(tmp_path, f"""
+        import sys, time
+        forms = {forms!r}
+        for name, text in forms.items():
+            print(f"{{name}}: before {{text}} after", flush=True)
+        # A secret that straddles two reads: half now, the rest a while later.
+        secret = {SECRET!r}
+        sys.stdout.write("split: " + secret[:5]); sys.stdout.flush(); time.sleep(0.3)
+        sys.stdout.write(secret[5:] + " tail\\n"); sys.stdout.flush()
+        sys.stdout.write("unterminated " + secret)
+    """, secrets=[SECRET])
+    log = (tmp_path / "step.log").read_bytes()
+    for form in secret_forms(SECRET):
+        assert form not in log, form
+    for name in forms:
+        assert f"{name}: before *** after".encode() in log or name.startswith("b64"), name
+    assert b"b64_inside: before *** after" in log
+    assert b"split: *** tail\n" in log and log.endswith(b"unterminated ***")
+    assert files.exit_record()["exit_code"] == 0
+
+
+def test_abort_sends_sigint_then_escalates(tmp_path: Path) -> None:
+    files, _ = run_child(tmp_path, """
+        import os, signal, sys, time
+        open("child.pid", "w").write(str(os.getpid()))
+        def note(sig, frame):
+            print("got", signal.Signals(sig).name, flush=True)
+        signal.signal(signal.SIGINT, note)
+        signal.signal(signal.SIGTERM, note)
+        print("LockNotAvailable: canceling statement due to lock timeout", flush=True)
+        for _ in range(200):
+            time.sleep(0.05)
+        print("never ignored long enough to get here", flush=True)
+    """, rules=[{"id": "lock", "patterns": [r"\bLockNotAvailable\b"]}], grace=0.4)
+    log = (tmp_path / "step.log").read_text()
+    assert "got SIGINT" in log and "got SIGTERM" in log and "never" not in log
+    record = files.exit_record()
+    assert record["abort"]["rule"] == "lock" and record["exit_code"] < 0
+    child_pids = [int(x) for x in (tmp_path / "child.pid").read_text().split()]
+    for pid in child_pids:  # the python grandchild under the shell is gone too
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_log_is_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "step.log").write_text("evidence from before\n")
+    files, proc = run_child(tmp_path, "print('new')")
+    assert proc.returncode == 1  # the supervisor refused to open the log
+    assert (tmp_path / "step.log").read_text() == "evidence from before\n"
+    assert files.exit_record() is None and "FileExistsError" in files.err.read_text()
