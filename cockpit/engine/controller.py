@@ -138,6 +138,9 @@ class Controller:
         lock = SessionLock.acquire(folder, take_over=take_over)
         try:
             store = SessionStore(folder)  # verifies the chain; sets a torn tail aside
+            if not store.events:
+                raise CockpitError(f"{folder}: this session never started (no events); "
+                                   "start a new one with `cockpit run`")
             state = fold(store.events)
             runbook_path = Path(state.runbook_path)
             try:

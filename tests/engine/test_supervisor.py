@@ -58,7 +58,7 @@ def test_every_byte_reaches_the_log_in_order(tmp_path: Path) -> None:
 
 
 def test_a_tail_sees_each_line_within_100_ms(tmp_path: Path) -> None:
-    files, proc = run_child(tmp_path, """
+    _files, proc = run_child(tmp_path, """
         import time
         for i in range(8):
             print(f"{time.time():.6f} line {i}", flush=True)
