@@ -208,3 +208,45 @@ def test_decision_fails_closed(tmp_path: Path) -> None:
     with pytest.raises(ActionRefused, match="already recorded"):
         ctl.record_decision({"status": "BLOCKER", "errors": "x", "root_cause": "y"})
     ctl.close()
+
+
+def test_abort_rule_halts_through_the_controller(tmp_path: Path) -> None:
+    watch = '  { kind = "abort_watch", id = "watch", text = "Abort on:", rules = ["duplicate-table"] },'
+    steps = [("up", "echo 'ERROR:  relation \"t\" already exists'; sleep 20; echo up >> ran.txt"),
+             ("later", "echo later >> ran.txt")]
+    seen: list[str] = []
+
+    def capture_locks(ctl: Controller) -> dict:
+        seen.append(ctl.state.halt.rule)
+        return {"pg_locks": [], "note": "test hook"}
+
+    runbook = write_world(tmp_path, [phase("P0", steps, watch)])
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env=dict(os.environ),
+                           halt_hooks=[capture_locks])
+    _open(ctl)
+    ctl.run_step("up")
+    _wait(ctl, timeout=10)
+    assert ctl.state.halt is not None and ctl.state.halt.rule == "duplicate-table"
+    assert seen == ["duplicate-table"]
+    diagnostics = ctl.state.diagnostics[0]
+    assert json.loads((ctl.folder / diagnostics["file"]).read_text())["capture_locks"]["note"]
+    with pytest.raises(ActionRefused, match="halted"):
+        ctl.run_step("later")
+    ctl.close()
+    assert ran(tmp_path / "world") == []
+
+
+def test_resume_reattaches_to_a_step_still_running(tmp_path: Path) -> None:
+    steps = [("slow", "echo slow >> ran.txt; sleep 1.5; echo finished")]
+    ctl = _start(tmp_path, [phase("P0", steps)])
+    _open(ctl)
+    ctl.run_step("slow")
+    ctl.close()  # the cockpit goes away; the supervisor does not
+    resumed = Controller.resume(tmp_path / "s", env=dict(os.environ))
+    assert resumed.reconcile() == "reattached"
+    assert resumed.state.steps["slow"].status == "running"
+    _wait(resumed)
+    assert resumed.state.steps["slow"].status == "passed"
+    assert (tmp_path / "world" / "logs" / "slow.log").read_text() == "finished\n"
+    assert ran(tmp_path / "world") == ["slow"]
+    resumed.close()
