@@ -33,6 +33,7 @@ from cockpit.runbook.model import (
     AttestationGate,
     CheckStep,
     CommandStep,
+    EnvVar,
     HaltItem,
     Manual,
     ProbeGate,
@@ -50,7 +51,20 @@ AUTOMATIC_HALT_ACTIONS = {
     "preserve": "the cockpit deletes and rewrites nothing; every log and record is kept",
     "no_further_commands": "the cockpit refuses every command step from now on, by any path",
 }
-HaltHook = Callable[["Controller"], dict[str, Any]]
+HaltHook = Callable[["Controller"], dict[str, Any] | None]
+
+
+def pg_halt_diagnostics(ctl: Controller) -> dict[str, Any] | None:
+    """PostgreSQL's pg_stat_activity and pg_locks, when the session has a DATABASE_URL."""
+    if "DATABASE_URL" not in ctl.env:
+        return None
+    from cockpit.probes.db_probes import pg_halt_diagnostics as capture  # heavy: on demand
+
+    return capture(ctl)
+
+
+def default_halt_hooks() -> list[HaltHook]:
+    return [pg_halt_diagnostics]
 
 
 class ActionRefused(CockpitError):
@@ -80,7 +94,7 @@ def resolve_workdir(runbook: Runbook, runbook_path: Path, override: Path | None)
 class Controller:
     def __init__(self, *, runbook: Runbook, folder: Path, store: SessionStore,
                  lock: SessionLock, actor: Actor, workdir: Path, env: Mapping[str, str],
-                 secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] = ()) -> None:
+                 secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] | None = None) -> None:
         self.runbook = runbook
         self.folder = folder
         self.store = store
@@ -92,7 +106,7 @@ class Controller:
                                *environment_secrets(self.env)})
         self.redactor = Redactor(self.secrets)
         store._redact = self.redactor.redact_text  # the store redacts every event it writes
-        self.halt_hooks = list(halt_hooks)
+        self.halt_hooks = list(default_halt_hooks() if halt_hooks is None else halt_hooks)
         self.listeners: list[Callable[[Event], None]] = []
         self.state: SessionState = fold(store.events)
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> supervisor
@@ -103,7 +117,8 @@ class Controller:
     def start(cls, runbook_path: Path, *, folder: Path | None = None,
               sessions_root: Path = Path("sessions"), operator: str | None = None,
               workdir: Path | None = None, env: Mapping[str, str] | None = None,
-              secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] = ()) -> Controller:
+              secrets: Iterable[str] = (),
+              halt_hooks: Iterable[HaltHook] | None = None) -> Controller:
         runbook = load_runbook(runbook_path)
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
@@ -132,7 +147,7 @@ class Controller:
     @classmethod
     def resume(cls, folder: Path, *, operator: str | None = None, take_over: bool = False,
                env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
-               halt_hooks: Iterable[HaltHook] = ()) -> Controller:
+               halt_hooks: Iterable[HaltHook] | None = None) -> Controller:
         if not (folder / EVENTS).exists():
             raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
         lock = SessionLock.acquire(folder, take_over=take_over)
@@ -221,9 +236,16 @@ class Controller:
                 self._evaluate_file_gate(gate)
             elif isinstance(gate, ProbeGate) and gate.expected is not None:
                 self._evaluate_probe_gate(gate, gate.expected)
-        for item in rules.setup_checks(self.runbook):
+        checks = rules.setup_checks(self.runbook)
+        env_names = [c.name for c in checks if isinstance(c, EnvVar)]
+        for item in checks:
             ok, observed, detail = check_setup_item(item, self.workdir, self.env,
                                                     self._placeholder())
+            if ok and isinstance(item, EnvVar):  # the string is right; is the link?
+                live = run_probe("env.dsn", self.probe_context(), None, {
+                    "var": item.name, "database": item.database, "require": item.require,
+                    "same_as": env_names})
+                ok, detail = live.ok, f"{detail}; {live.detail}"
             self.append(ev.SETUP_CHECKED, {"item": item.id, "ok": ok, "observed": observed,
                                            "detail": detail})
         for script in self.runbook.scripts:
@@ -343,6 +365,7 @@ class Controller:
             "step": step_id, "run": record["run"], "exit_code": record["exit_code"], "ok": ok,
             "bytes": record["bytes"], "lines": record["lines"], "sha256": record["sha256"],
             "abort": record.get("abort"), "ended_at": record["ended_at"], "detail": detail,
+            "last_line": record.get("last_line"),
         })
         abort = record.get("abort")
         if abort is not None and self.state.halt is None:
@@ -423,9 +446,11 @@ class Controller:
         for hook in self.halt_hooks:
             name = getattr(hook, "__name__", "hook")
             try:
-                captured[name] = hook(self)
+                result = hook(self)
             except Exception as exc:  # diagnostics must not stop the halt
-                captured[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            if result is not None:
+                captured[name] = result
         if not captured:
             return
         path = self.folder / "evidence" / f"halt-diagnostics-{self.state.seq}.json"

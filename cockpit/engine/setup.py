@@ -74,8 +74,11 @@ def check_setup_item(item: WorkingDirectory | EnvVar, workdir: Path, env: Mappin
         want = _identity(item.template.replace(placeholder, "x"))
     except ValueError as exc:
         return False, None, f"{item.name} does not parse as a URL ({exc})"
+    # A template that names no port leaves the port to the environment.
+    keys = ("scheme", "host", "port", "user", "database") if want["port"] else (
+        "scheme", "host", "user", "database")
     problems = [f"{key} is {have[key]!r}, expected {want[key]!r}"
-                for key in ("scheme", "host", "port", "user", "database") if have[key] != want[key]]
+                for key in keys if have[key] != want[key]]
     problems += [f"{key}={value!r} missing" for key, value in item.require.items()
                  if have["query"].get(key) != value]
     detail = "; ".join(problems) if problems else "matches the template"

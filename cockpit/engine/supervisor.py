@@ -70,6 +70,7 @@ class StepRun:
         self.pending = b""  # output not yet written: the current partial line
         self.line_start = b""  # the written head of the current line, for the abort scan
         self.abort: dict[str, Any] | None = None
+        self.last_line = b""  # the last non-empty line, for the record: often the error
         self.kill_plan: list[tuple[float, int]] = []
         self.log_fd = -1
 
@@ -103,6 +104,9 @@ class StepRun:
         complete, self.pending = self.pending[: cut + 1], self.pending[cut + 1 :]
         complete = self.redactor.redact(complete) if self.redactor else complete
         self._write(complete)
+        tail = complete.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+        if tail.strip():
+            self.last_line = tail[-MATCHED_LINE_LIMIT:]
         self._scan(complete)
 
     def flush_partial(self, final: bool = False) -> None:
@@ -199,6 +203,7 @@ class StepRun:
             "bytes": self.bytes, "lines": self.lines + (1 if self.line_start else 0),
             "sha256": self.sha.hexdigest(), "started_at": started_at, "ended_at": utc_now(),
             "child_pid": child.pid, "supervisor_pid": os.getpid(),
+            "last_line": (self.line_start or self.last_line).decode("utf-8", errors="replace"),
         }
         write_json_atomic(Path(spec["record"]), record)
         return record

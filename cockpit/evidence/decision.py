@@ -36,7 +36,8 @@ def session_errors(runbook: Runbook, state: SessionState) -> list[str]:
             if step.abort:
                 errors.append(f"{step_id}: abort rule {step.abort['rule']}: {step.abort['line']}")
             elif step.exit_code is not None:
-                errors.append(f"{step_id}: exited {step.exit_code}")
+                last = f" — last output: {step.last_line}" if step.last_line else ""
+                errors.append(f"{step_id}: exited {step.exit_code}{last}")
             else:
                 errors.append(f"{step_id}: expected {step.expected!r}, observed "
                               f"{step.observed!r}" + (f" ({step.detail})" if step.detail else ""))

@@ -34,7 +34,12 @@ class ProbeContext:
 
 ProbeFn = Callable[[ProbeContext, Any, Mapping[str, Any]], ProbeResult]
 REGISTRY: dict[str, ProbeFn] = {}
-BUILTIN_MODULES: list[str] = []  # filled as the real probe modules land
+BUILTIN_MODULES = [
+    "cockpit.probes.alembic_probes",
+    "cockpit.probes.db_probes",
+    "cockpit.probes.env_probe",
+    "cockpit.probes.git_probe",
+]
 
 
 def register(name: str, spec: ProbeSpec | None = None) -> Callable[[ProbeFn], ProbeFn]:

@@ -40,6 +40,7 @@ class StepState(_State):
     lines: int | None = None
     sha256: str | None = None
     abort: dict[str, Any] | None = None
+    last_line: str | None = None
     expected: Any = None
     observed: Any = None
     detail: str | None = None
@@ -136,7 +137,7 @@ def apply(state: SessionState, event: Event) -> SessionState:
         step.status = "passed" if d["ok"] else "failed"
         step.exit_code, step.bytes, step.lines = d["exit_code"], d["bytes"], d["lines"]
         step.sha256, step.abort, step.ended_at = d["sha256"], d.get("abort"), d["ended_at"]
-        step.detail = d.get("detail")
+        step.detail, step.last_line = d.get("detail"), d.get("last_line")
     elif t == ev.STEP_INTERRUPTED:
         step = s.steps[d["step"]]
         step.status, step.detail, step.ended_at = "interrupted", d.get("detail"), at

@@ -1,0 +1,117 @@
+"""Alembic, answered by Alembic's own API: the script directory (heads, upgrade path, the
+longest revision id) and the database (current revisions, the version column's width)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from cockpit.probes.db import ProbeUnreachable, connect, rows
+from cockpit.probes.registry import ProbeContext, ProbeResult, register
+
+
+def script_directory(workdir: Path, ini: str = "alembic.ini") -> ScriptDirectory:
+    path = workdir / ini
+    if not path.is_file():
+        raise ProbeUnreachable(f"{path}: no alembic.ini in the working directory")
+    config = Config(str(path))
+    config.set_main_option("script_location",
+                           str(workdir / config.get_main_option("script_location", "alembic")))
+    return ScriptDirectory.from_config(config)
+
+
+def heads(workdir: Path) -> list[str]:
+    return sorted(script_directory(workdir).get_heads())
+
+
+def upgrade_path(workdir: Path, start: str) -> list[str]:
+    """The revisions `alembic upgrade head` applies from `start`, in the order it applies them."""
+    script = script_directory(workdir)
+    return [rev.revision for rev in reversed(list(script.iterate_revisions("heads", start)))]
+
+
+def longest_revision(workdir: Path) -> str:
+    return max((rev.revision for rev in script_directory(workdir).walk_revisions()), key=len)
+
+
+def current_revisions(env: Mapping[str, str]) -> list[str]:
+    with connect(env) as conn:
+        return sorted(MigrationContext.configure(conn).get_current_heads())
+
+
+def version_width(env: Mapping[str, str]) -> int | None:
+    with connect(env) as conn:
+        found = rows(conn, """
+            SELECT character_maximum_length AS width FROM information_schema.columns
+            WHERE table_name = 'alembic_version' AND column_name = 'version_num'
+              AND table_schema = current_schema()""")
+    return found[0]["width"] if found else None
+
+
+def _matches(revision: str, wanted: str) -> bool:
+    return revision == wanted or revision.startswith(f"{wanted}_")
+
+
+def _guard(fn):
+    """A probe that cannot reach its target fails with the cause instead of raising."""
+
+    def probe(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
+        try:
+            return fn(ctx, expected, args)
+        except ProbeUnreachable as exc:
+            return ProbeResult(False, None, str(exc))
+
+    probe.__name__ = fn.__name__
+    return probe
+
+
+@register("alembic.single_head")
+@_guard
+def probe_single_head(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
+    found = heads(ctx.workdir)
+    ok = found == [expected]
+    detail = f"{len(found)} head(s): {', '.join(found)}"
+    return ProbeResult(ok, found[0] if len(found) == 1 else found, detail)
+
+
+@register("alembic.current_equals")
+@_guard
+def probe_current(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
+    current = current_revisions(ctx.env)
+    ok = current == [expected]
+    return ProbeResult(ok, current[0] if len(current) == 1 else current,
+                       f"current: {', '.join(current) or '(none)'}")
+
+
+@register("alembic.upgrade_path_includes")
+@_guard
+def probe_upgrade_path(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
+    path = upgrade_path(ctx.workdir, str(args.get("from", "base")))
+    missing = [want for want in expected if not any(_matches(rev, want) for rev in path)]
+    return ProbeResult(not missing, path, f"missing: {', '.join(missing)}" if missing
+                       else f"path of {len(path)}: {' -> '.join(path)}")
+
+
+@register("alembic.version_width")
+@_guard
+def probe_version_width(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
+    width = version_width(ctx.env)
+    return ProbeResult(width == expected, width, f"alembic_version.version_num is "
+                       f"varchar({width})" if width else "no alembic_version table")
+
+
+@register("alembic.width_fits")
+@_guard
+def probe_width_fits(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
+    longest = longest_revision(ctx.workdir)
+    width = version_width(ctx.env)
+    fits = width is None or len(longest) <= width
+    detail = (f"longest revision id {longest!r} is {len(longest)} characters; the column "
+              f"holds {width}" + ("" if fits else " — stamping it fails with "
+                                  "StringDataRightTruncation"))
+    return ProbeResult(fits == expected, fits, detail)

@@ -1,0 +1,78 @@
+"""PostgreSQL probes: objects present, structural parity against a reference snapshot, and
+the diagnostics captured when a session halts (who holds and who waits for which lock)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit.evidence.manifest import resolve
+from cockpit.probes.alembic_probes import _guard
+from cockpit.probes.db import ProbeUnreachable, connect, rows
+from cockpit.probes.registry import ProbeContext, ProbeResult, register
+from cockpit.probes.snapshot import compare, parity_report, take_snapshot
+
+
+@register("db.objects_present")
+@_guard
+def probe_objects_present(ctx: ProbeContext, expected: Any,
+                          args: Mapping[str, Any]) -> ProbeResult:
+    schema = str(args.get("schema", "public"))
+    with connect(ctx.env) as conn:
+        found = {r["name"]: r["kind"] for r in rows(conn, """
+            SELECT c.relname AS name, CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN
+                   'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' END AS kind
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'v', 'm')
+              AND c.relname = ANY(:names)""", schema=schema, names=list(expected))}
+    observed = {name: found.get(name, "missing") for name in expected}
+    missing = [name for name, kind in observed.items() if kind == "missing"]
+    detail = (f"missing: {', '.join(missing)}" if missing
+              else f"all {len(expected)} present")
+    return ProbeResult(not missing, observed, detail)
+
+
+@register("db.structural_parity")
+@_guard
+def probe_structural_parity(ctx: ProbeContext, expected: Any,
+                            args: Mapping[str, Any]) -> ProbeResult:
+    reference_path = resolve(ctx.workdir, str(args["reference"]))
+    try:
+        reference = json.loads(reference_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ProbeResult(False, None, f"{reference_path}: no reference snapshot")
+    with connect(ctx.env) as conn:
+        actual = take_snapshot(conn, str(args.get("schema", reference.get("schema", "public"))))
+    differences = compare(reference, actual)
+    ok, report = parity_report(differences)
+    drift = [f"{d.place}: {d.detail}" for d in differences if d.verdict == "drift"]
+    naming = [d.place for d in differences if d.verdict == "naming-only"]
+    observed = {"drift": drift, "naming_only": naming}
+    return ProbeResult(ok, observed, report)
+
+
+def pg_halt_diagnostics(ctl: Any) -> dict[str, Any] | None:
+    """pg_stat_activity and pg_locks at the moment of a halt, with who blocks whom."""
+    if "DATABASE_URL" not in ctl.env:
+        return None
+    try:
+        with connect(ctl.env) as conn:
+            activity = rows(conn, """
+                SELECT pid, usename, application_name, client_addr::text, state,
+                       wait_event_type, wait_event, backend_type,
+                       pg_blocking_pids(pid) AS blocked_by,
+                       xact_start::text, query_start::text, left(query, 1000) AS query
+                FROM pg_stat_activity WHERE datname = current_database()
+                ORDER BY pid""")
+            locks = rows(conn, """
+                SELECT l.pid, l.locktype, l.mode, l.granted, l.relation::regclass::text AS rel,
+                       l.transactionid::text AS xid
+                FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                WHERE a.datname = current_database() ORDER BY l.granted, l.pid""")
+    except ProbeUnreachable as exc:
+        return {"error": str(exc)}
+    waiting = [a for a in activity if a["blocked_by"]]
+    return {"pg_stat_activity": activity, "pg_locks": locks,
+            "blocked": [{"pid": a["pid"], "blocked_by": a["blocked_by"],
+                         "query": a["query"]} for a in waiting]}

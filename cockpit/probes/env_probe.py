@@ -1,0 +1,75 @@
+"""The session's DSNs: present, parseable, consistent with each other, the required database
+and properties — and, on a live connection, TLS really in use (pg_stat_ssl), since a
+`sslmode=require` in a string proves nothing by itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import psycopg
+import sqlalchemy
+
+from cockpit.probes.alembic_probes import _guard
+from cockpit.probes.db import CONNECT_TIMEOUT_S, connect, describe_failure
+from cockpit.probes.registry import ProbeContext, ProbeResult, register
+
+TLS_SQL = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+
+
+def _parts(dsn: str) -> dict[str, Any]:
+    p = urlsplit(dsn)
+    return {"host": p.hostname, "port": p.port or 5432, "user": unquote(p.username or ""),
+            "database": unquote(p.path.lstrip("/")), "query": dict(parse_qsl(p.query))}
+
+
+def _tls_in_use(env: Mapping[str, str], var: str) -> tuple[bool, str]:
+    value = env[var]
+    try:
+        if "+" in value.split("://", 1)[0]:  # SQLAlchemy form: through SQLAlchemy, as the app
+            with connect(env, var) as conn:
+                row = conn.execute(sqlalchemy.text(TLS_SQL)).one()
+        else:  # libpq form: through psycopg, as psql and the scripts would
+            with psycopg.connect(value, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+                row = conn.execute(TLS_SQL).fetchone()
+    except Exception as exc:
+        return False, f"cannot connect with {var}: {describe_failure(exc)}"
+    ok = bool(row and row[0])
+    return ok, f"{var}: TLS {row[1]}" if ok else f"{var}: connected WITHOUT TLS"
+
+
+@register("env.dsn")
+@_guard
+def probe_env_dsn(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
+    var = str(args.get("var", "DATABASE_URL"))
+    others = [str(v) for v in args.get("same_as", []) if v != var]
+    problems: list[str] = []
+    value = ctx.env.get(var)
+    if not value:
+        return ProbeResult(False, None, f"{var} is not set")
+    try:
+        mine = _parts(value)
+    except ValueError as exc:
+        return ProbeResult(False, None, f"{var} does not parse ({exc})")
+    if args.get("database") and mine["database"] != args["database"]:
+        problems.append(f"{var} names database {mine['database']!r}, the runbook requires "
+                        f"{args['database']!r}")
+    for key, want in dict(args.get("require", {})).items():
+        if mine["query"].get(key) != want:
+            problems.append(f"{var} lacks {key}={want}")
+    for other in others:
+        if other not in ctx.env:
+            problems.append(f"{other} is not set")
+            continue
+        theirs = _parts(ctx.env[other])
+        for key in ("host", "port", "user", "database"):
+            if theirs[key] != mine[key]:
+                problems.append(f"{var} and {other} differ in {key}: {mine[key]!r} vs "
+                                f"{theirs[key]!r}")
+    tls_ok, tls_detail = _tls_in_use(ctx.env, var)
+    if not tls_ok:
+        problems.append(tls_detail)
+    observed = {"host": mine["host"], "port": mine["port"], "user": mine["user"],
+                "database": mine["database"], "tls": tls_ok}
+    return ProbeResult(not problems, observed, "; ".join(problems) or tls_detail)

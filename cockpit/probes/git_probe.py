@@ -1,0 +1,38 @@
+"""The backend repository's HEAD is the commit (or tag) that passed the clone rehearsal, and
+the working tree holds nothing uncommitted that would run instead."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit.evidence.manifest import resolve
+from cockpit.probes.registry import ProbeContext, ProbeResult, register
+
+
+def _git(repo: str, *args: str) -> str:
+    done = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip() or f"git {' '.join(args)} failed")
+    return done.stdout.strip()
+
+
+@register("git.commit_matches")
+def probe_commit_matches(ctx: ProbeContext, expected: Any,
+                         args: Mapping[str, Any]) -> ProbeResult:
+    repo = str(resolve(ctx.workdir, str(args.get("repo", "."))))
+    try:
+        head = _git(repo, "rev-parse", "HEAD")
+        tags = _git(repo, "tag", "--points-at", "HEAD").split()
+        dirty = _git(repo, "status", "--porcelain", "--untracked-files=no")
+    except (RuntimeError, FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        return ProbeResult(False, None, f"cannot read the repository at {repo}: {exc}")
+    wanted = str(expected or "").strip()
+    matches = bool(wanted) and (wanted in tags or (len(wanted) >= 7 and head.startswith(wanted)))
+    observed = {"head": head, "tags": tags, "dirty": bool(dirty)}
+    if dirty:
+        return ProbeResult(False, observed, "the working tree has uncommitted changes")
+    detail = (f"HEAD {head[:12]} ({', '.join(tags) or 'no tag'})"
+              + ("" if matches else f" is not {wanted!r}"))
+    return ProbeResult(matches, observed, detail)
