@@ -78,12 +78,23 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cockpit.resources import bundled_runbook
+    from cockpit.demo.session import list_faults, run_demo
+
+    if args.list_faults:
+        return list_faults()
+    if not args.headless:
+        _err("cockpit demo: the operator's screen is not built yet; the rehearsal runs "
+             "headless")
+    return run_demo(args.fault, Path(args.session) if args.session else None,
+                    Path(args.workspace) if args.workspace else None, args.answers,
+                    args.operator)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
     from cockpit.runbook.loader import load_runbook
     from cockpit.tui.preview import RunbookPreviewApp
 
-    path = Path(args.runbook) if args.runbook else bundled_runbook("netz-prod-cutover.toml")
-    RunbookPreviewApp(load_runbook(path), str(path)).run()
+    RunbookPreviewApp(load_runbook(args.runbook), str(args.runbook)).run()
     return 0
 
 
@@ -118,13 +129,36 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from cockpit.demo.session import world_of
     from cockpit.engine.controller import Controller
+    from cockpit.session.reader import open_session
 
     if not args.headless:
         raise _no_screen_yet()
-    ctl = Controller.resume(Path(args.session), operator=args.operator, take_over=args.take_over)
-    print(f"session: {ctl.folder}", flush=True)
-    return _headless(ctl, args)
+    folder = Path(args.session)
+    workspace = world_of(Path(open_session(folder).state.workdir))
+    if workspace is None:
+        ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over)
+        print(f"session: {ctl.folder}", flush=True)
+        return _headless(ctl, args)
+    from cockpit.demo.world import World
+
+    world = World.open(workspace)  # brings its database back up if the cockpit died
+    try:
+        ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over,
+                                env=world.env(), secrets=[world.password])
+        print(f"session: {ctl.folder}", flush=True)
+        code = _headless(ctl, args)
+    finally:
+        if not _step_running(folder):
+            world.stop()
+    return code
+
+
+def _step_running(folder: Path) -> bool:
+    from cockpit.session.reader import open_session
+
+    return open_session(folder).state.running_step() is not None
 
 
 def _no_screen_yet() -> Exception:
@@ -221,8 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("report", cmd_report, "the filled one-page checklist and the decision record")
     p.add_argument("session", help="session folder")
 
-    p = command("demo", cmd_demo, "open the cockpit on the rehearsal (for now: a runbook preview)")
-    p.add_argument("--runbook", help="runbook to preview (default: the bundled reference)")
+    p = command("demo", cmd_demo, "build the rehearsal world (embedded PostgreSQL, demo "
+                "backend) and run the reference cutover on it")
+    p.add_argument("--headless", action="store_true", help="drive it to the end without a screen")
+    p.add_argument("--fault", help="build the world with one named failure (see --list-faults)")
+    p.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    p.add_argument("--workspace", help="where to build the world (default: beside the session)")
+    p.add_argument("--session", help="session folder (default: a new one under sessions/)")
+    p.add_argument("--answers", type=Path, help="answers file (default: the bundled one)")
+    p.add_argument("--operator", help="operator name")
+
+    p = command("preview", cmd_preview, "browse a runbook's checklist and each item's meaning")
+    p.add_argument("runbook", help="runbook TOML file")
     return parser
 
 

@@ -97,9 +97,27 @@ class PgCluster:
         self._run("initdb", "-D", str(self.data_dir), "-U", self.superuser, "--auth-local=trust",
                   "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync", "--no-instructions")
 
-    def start(self, extra_options: str = "") -> None:
+    def running(self) -> bool:
+        """Whether this cluster's postmaster is alive (after a crash it may well be)."""
+        pid_file = self.data_dir / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+        except FileNotFoundError:
+            return False
+        try:
+            os.kill(int(lines[0]), 0)
+        except (ValueError, ProcessLookupError, IndexError):
+            return False
+        except PermissionError:
+            return True
+        self.port = int(lines[3]) if len(lines) > 3 else self.port
+        return True
+
+    def start(self, tcp: bool = True) -> None:
+        """Start on a free port: loopback TCP and the local socket, or the socket alone."""
         self.port = self.port or free_port()
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off {extra_options}"
+        host = "127.0.0.1" if tcp else "''"
+        options = f"-h {host} -p {self.port} -k {self.root} -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w",
                   "-o", options, "start")
 

@@ -6,6 +6,7 @@ the session recorded when the step ended.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def producers(runbook: Runbook, workdir: Path) -> dict[str, tuple[str, Path]]:
 def resolve(workdir: Path, path: str) -> Path:
     """A runbook path (relative to the working directory) on this machine."""
     candidate = Path(path.replace("\\", "/")) if "\\" in path and "/" not in path else Path(path)
-    return candidate if candidate.is_absolute() else workdir / candidate
+    return Path(os.path.normpath(candidate if candidate.is_absolute() else workdir / candidate))
 
 
 def build_manifest(runbook: Runbook, state: SessionState, workdir: Path) -> dict[str, Any]:

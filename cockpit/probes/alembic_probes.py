@@ -30,9 +30,13 @@ def heads(workdir: Path) -> list[str]:
 
 
 def upgrade_path(workdir: Path, start: str) -> list[str]:
-    """The revisions `alembic upgrade head` applies from `start`, in the order it applies them."""
+    """The revisions `alembic upgrade heads` applies to a database at `start`, base first:
+    every ancestor of the heads that is not `start` or one of its ancestors — a branch
+    that left the trunk before `start` (0009b) included."""
     script = script_directory(workdir)
-    return [rev.revision for rev in reversed(list(script.iterate_revisions("heads", start)))]
+    applied = {r.revision for r in script.iterate_revisions(start, "base")}
+    to_heads = [r.revision for r in script.iterate_revisions("heads", "base")]
+    return [rev for rev in reversed(to_heads) if rev not in applied]
 
 
 def longest_revision(workdir: Path) -> str:

@@ -1,6 +1,7 @@
 """The session's DSNs: present, parseable, consistent with each other, the required database
-and properties — and, on a live connection, TLS really in use (pg_stat_ssl), since a
-`sslmode=require` in a string proves nothing by itself."""
+and properties — and, on a live connection, TLS really in use, since a `sslmode=require` in
+a string proves nothing by itself. The connection's own TLS state (libpq's) is the proof;
+pg_stat_ssl adds whether the server or something in front of it terminates TLS."""
 
 from __future__ import annotations
 
@@ -25,18 +26,25 @@ def _parts(dsn: str) -> dict[str, Any]:
 
 
 def _tls_in_use(env: Mapping[str, str], var: str) -> tuple[bool, str]:
+    """Whether the live connection `var` opens is encrypted — as libpq negotiated it on
+    this very connection — and whether the server itself terminates TLS (pg_stat_ssl)."""
     value = env[var]
     try:
         if "+" in value.split("://", 1)[0]:  # SQLAlchemy form: through SQLAlchemy, as the app
             with connect(env, var) as conn:
+                client = bool(conn.connection.dbapi_connection.pgconn.ssl_in_use)
                 row = conn.execute(sqlalchemy.text(TLS_SQL)).one()
         else:  # libpq form: through psycopg, as psql and the scripts would
             with psycopg.connect(value, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+                client = bool(conn.pgconn.ssl_in_use)
                 row = conn.execute(TLS_SQL).fetchone()
     except Exception as exc:
         return False, f"cannot connect with {var}: {describe_failure(exc)}"
-    ok = bool(row and row[0])
-    return ok, f"{var}: TLS {row[1]}" if ok else f"{var}: connected WITHOUT TLS"
+    if not client:
+        return False, f"{var}: connected WITHOUT TLS"
+    server = (f"the server terminates it ({row[1]})" if row and row[0]
+              else "terminated in front of the server (pg_stat_ssl shows none)")
+    return True, f"{var}: TLS in use on the live connection; {server}"
 
 
 @register("env.dsn")

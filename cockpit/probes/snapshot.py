@@ -20,6 +20,10 @@ from cockpit.probes.db import rows
 SNAPSHOT_FORMAT = 1
 
 
+# Alembic's own bookkeeping: its width is P1's business, not structural parity's.
+EXCLUDED_TABLES = ("alembic_version",)
+
+
 def take_snapshot(conn: Connection, schema: str = "public") -> dict[str, Any]:
     tables: dict[str, Any] = {}
     for r in rows(conn, """
@@ -60,6 +64,8 @@ def take_snapshot(conn: Connection, schema: str = "public") -> dict[str, Any]:
             JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
             WHERE n.nspname = :schema ORDER BY t.typname, e.enumsortorder""", schema=schema):
         enums.setdefault(r["name"], []).append(r["label"])
+    for name in EXCLUDED_TABLES:
+        tables.pop(name, None)
     return {"format": SNAPSHOT_FORMAT, "schema": schema, "tables": tables, "enums": enums}
 
 

@@ -67,9 +67,9 @@ def _problems_from(exc: ValidationError, data: dict[str, Any], name: str) -> lis
     problems: list[Problem] = []
     seen: set[str] = set()
     for error in exc.errors(include_url=False):
-        loc, model, field = _resolve(error["loc"], data)
+        loc, owner, annotation = _resolve(error["loc"], data)
         place = _place(loc)
-        message = _message(error, model, field)
+        message = _message(error, owner, annotation)
         if place in seen:  # a union reports one error per member; one line is enough
             continue
         seen.add(place)
@@ -77,15 +77,17 @@ def _problems_from(exc: ValidationError, data: dict[str, Any], name: str) -> lis
     return problems
 
 
-def _resolve(
-    loc: tuple[Any, ...], data: Any
-) -> tuple[list[Any], type[BaseModel] | None, str | None]:
-    """Strip union tags from a pydantic location and find the model that owns its last key."""
+_UNKNOWN = object()  # no annotation is known for a place
+
+
+def _resolve(loc: tuple[Any, ...], data: Any) -> tuple[list[Any], type[BaseModel] | None, Any]:
+    """Strip union tags from a pydantic location; find the model that owns its last key (for
+    an unknown key) and the annotation of the value expected there (`_UNKNOWN` if none)."""
     clean: list[Any] = []
     node: Any = data
     annotation: Any = Runbook
     model: type[BaseModel] | None = Runbook
-    field: str | None = None
+    owner: type[BaseModel] | None = None
     index = 0
     while index < len(loc):
         part = loc[index]
@@ -94,30 +96,28 @@ def _resolve(
             node = node[part] if isinstance(node, list) and part < len(node) else None
             annotation = _element(annotation)
             annotation, model = _pick(annotation, node)
+            owner = None
             # A discriminated union inserts its tag after the index: skip it.
-            if index + 1 < len(loc) and isinstance(node, dict) and node.get("kind") == loc[index + 1]:
+            tagged = isinstance(node, dict) and index + 1 < len(loc)
+            if tagged and node.get("kind") == loc[index + 1]:
                 index += 1
         elif model is not None and part in model.model_fields:
             clean.append(part)
-            field = part
-            annotation = model.model_fields[part].annotation
+            owner = model
             node = node.get(part) if isinstance(node, dict) else None
-            annotation, sub = _pick(annotation, node)
-            parent = model
-            model = sub
-            if index == len(loc) - 1:
-                return clean, parent, field
-        elif isinstance(node, dict) and part in node:
+            annotation, model = _pick(model.model_fields[part].annotation, node)
+        elif isinstance(node, dict) and part in node and _value_type(annotation) is not _UNKNOWN:
             clean.append(part)  # a key inside a free-form table (args, require)
-            field = None
+            owner = None
             node = node[part]
+            annotation, model = _pick(_value_type(annotation), node)
         else:
             if model is not None and isinstance(node, dict) and part not in _member_names():
                 clean.append(part)  # an unknown key: its owner is the current model
-                return clean, model, None
+                return clean, model, _UNKNOWN
             break  # a union member name: the place is already complete
         index += 1
-    return clean, model, field
+    return clean, owner, annotation
 
 
 def _member_names() -> set[str]:
@@ -129,6 +129,14 @@ def _element(annotation: Any) -> Any:
     if typing.get_origin(annotation) is list:
         return typing.get_args(annotation)[0]
     return annotation
+
+
+def _value_type(annotation: Any) -> Any:
+    """The type of the values of a free-form table (`dict[str, X]` gives X)."""
+    annotation = _unwrap(annotation)
+    if typing.get_origin(annotation) is dict:
+        return typing.get_args(annotation)[1]
+    return _UNKNOWN
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -172,9 +180,12 @@ def _describe(annotation: Any) -> str:
     if annotation is int:
         return "a whole number"
     if origin is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
+        values = typing.get_args(annotation)
+        return repr(values[0]) if len(values) == 1 else "one of " + ", ".join(map(repr, values))
     if origin is list:
-        return f"a list of {_describe(typing.get_args(annotation)[0])}"
+        element = _describe(typing.get_args(annotation)[0])
+        # "a table with kind = ..." -> "tables with kind = ...": plural, not "a list of a table"
+        return "a list of " + (f"tables{element[7:]}" if element.startswith("a table") else element)
     if origin is dict:
         return "a table"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
@@ -188,32 +199,39 @@ def _describe(annotation: Any) -> str:
         ]
         if tags:
             return "a table with kind = " + " | ".join(repr(t) for t in tags)
-        return " or ".join(_describe(k) for k in kinds)
+        names = [_describe(k) for k in kinds]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + ", or " + names[-1]
     return "a value"
 
 
-def _message(error: dict[str, Any], model: type[BaseModel] | None, field: str | None) -> str:
+def _message(error: dict[str, Any], owner: type[BaseModel] | None, annotation: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
-    info = model.model_fields.get(field) if model is not None and field else None
-    expected = _describe(info.annotation) if info is not None else None
+    expected = _describe(annotation) if annotation is not _UNKNOWN else None
     got = error.get("input")
     if kind == "missing":
         return f"missing; expected {expected}" if expected else "missing"
     if kind == "extra_forbidden":
-        allowed = ", ".join(model.model_fields) if model is not None else "?"
+        allowed = ", ".join(owner.model_fields) if owner is not None else "?"
         return f"unknown key (allowed here: {allowed})"
     if kind == "union_tag_invalid":
         return f"unknown kind {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
         return "missing 'kind': every item says what it is"
     if kind == "string_pattern_mismatch":
-        meaning = _PATTERN_MEANING.get(ctx.get("pattern", ""), f"text matching {ctx.get('pattern')}")
-        return f"expected {meaning}; got {got!r}"
+        pattern = ctx.get("pattern", "")
+        meaning = _PATTERN_MEANING.get(pattern, f"text matching {pattern}")
+        return f"expected {meaning}; got {_shown(got)}"
     if kind in ("too_short", "string_too_short"):
         return "must not be empty"
     if kind == "literal_error":
-        return f"expected {ctx.get('expected')}; got {got!r}"
+        return f"expected {ctx.get('expected')}; got {_shown(got)}"
     if expected:
-        return f"expected {expected}; got {type(got).__name__} {got!r}"
+        return f"expected {expected}; got {type(got).__name__} {_shown(got)}"
     return error["msg"]
+
+
+def _shown(value: Any, limit: int = 100) -> str:
+    """The offending value, cut short: a wrongly typed section is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,105 @@
+"""The named failures a rehearsal world can be built with, each ending where a careful
+operator would stop — and the data and database-side changes that cause them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg
+
+if TYPE_CHECKING:
+    from cockpit.demo.world import World
+
+# name -> (what goes wrong, where a careful operator stops)
+FAULTS: dict[str, tuple[str, str]] = {
+    "duplicate-table": ("the branch 0009b creates active_investments again",
+                        "P3 halts on DuplicateTable; BLOCKER"),
+    "missing-column": ("0022's backfill reads covenants.last_tested, which no migration made",
+                       "P3 halts on UndefinedColumn; BLOCKER"),
+    "enum-conflict": ("0009b defines the type drift_severity that 0021 defines too",
+                      "P3 halts on DuplicateObject; BLOCKER"),
+    "lock-timeout": ("another session holds a lock on facilities all along",
+                     "P3 halts on LockNotAvailable (lock_timeout via PGOPTIONS); BLOCKER"),
+    "drift": ("prod's monthly_report_packs fund FK says ON DELETE RESTRICT, not CASCADE",
+              "P0 parity finds drift: halt before anything is written; BLOCKER"),
+    "fk-renamed": ("prod's monthly_report_packs fund FK has another name, same definition",
+                   "accepted as naming-only; the run continues to PASS"),
+    "width": ("a view on alembic_version keeps the width correction from taking",
+              "P1's post-check finds width 32, not 64; BLOCKER"),
+    "multiple-heads": ("an unmerged hotfix revision gives the lineage two heads",
+                       "gate NO-GO (repo head not single); nothing runs; BLOCKER"),
+    "silent-no-commit": ("env.py sets lock_timeout before configure(): Alembic prints "
+                         "success and commits nothing",
+                         "P4's current == head check fails; BLOCKER"),
+}
+
+
+def seed(conn: psycopg.Connection) -> None:
+    """A little data, so backfills have rows to move."""
+    conn.execute("""
+        INSERT INTO funds (code, name) VALUES ('NPC1', 'Netz Private Credit I'),
+            ('NPC2', 'Netz Private Credit II'), ('NDL', 'Netz Direct Lending');
+        INSERT INTO facilities (fund_id, borrower, limit_amount, risk)
+            SELECT f.id, f.code || '-borrower-' || g, 1000000 * g,
+                   (ARRAY['low','medium','high'])[1 + g % 3]::risk_level
+            FROM funds f, generate_series(1, 4) g;
+        INSERT INTO covenants (facility_id, kind, threshold, tested_on)
+            SELECT id, 'leverage', 3.5, current_date - 30 FROM facilities;
+        INSERT INTO investors (fund_id, name)
+            SELECT f.id, 'investor ' || g FROM funds f, generate_series(1, 3) g;
+        INSERT INTO monthly_report_packs (fund_id, period)
+            SELECT id, date '2026-10-01' FROM funds;
+    """)
+
+
+def snapshot_anchor(world: World, path: Path) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from cockpit.probes.snapshot import take_snapshot
+
+    url = (f"postgresql+psycopg://{world.cluster.superuser}@/anchor_clone?"
+           f"host={world.cluster.root}&port={world.cluster.port}")
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as conn:
+        path.write_text(json.dumps(take_snapshot(conn), indent=2, sort_keys=True))
+    engine.dispose()
+
+
+LOCKER = """
+import sys, time, psycopg
+conn = psycopg.connect(sys.argv[1])
+conn.execute("LOCK TABLE facilities IN ACCESS SHARE MODE")  # a report that never ends
+print("locked", flush=True)
+time.sleep(86400)
+"""
+
+
+def apply_database_fault(world: World, conn: psycopg.Connection, fault: str | None) -> int | None:
+    """Change prod as the fault needs; returns the pid of a process that must be stopped."""
+    fk = "monthly_report_packs_fund_id_fkey"
+    if fault == "drift":
+        conn.execute(f"""ALTER TABLE monthly_report_packs DROP CONSTRAINT {fk},
+            ADD CONSTRAINT {fk} FOREIGN KEY (fund_id) REFERENCES funds(id) ON DELETE RESTRICT""")
+    elif fault == "fk-renamed":
+        conn.execute(f"ALTER TABLE monthly_report_packs RENAME CONSTRAINT {fk} TO fk_mrp_fund")
+    elif fault == "width":
+        conn.execute("CREATE VIEW v_version_audit AS SELECT version_num FROM alembic_version")
+    elif fault == "lock-timeout":
+        conninfo = psycopg.conninfo.make_conninfo(
+            host=str(world.cluster.root), port=world.cluster.port,
+            user=world.cluster.superuser, dbname="netzprod")
+        locker = subprocess.Popen([sys.executable, "-c", LOCKER, conninfo],
+                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        return locker.pid
+    return None
+
+
+def describe() -> list[str]:
+    return [f"{name:<17} {what}; {stop}" for name, (what, stop) in FAULTS.items()]
+

@@ -1,0 +1,47 @@
+"""`cockpit demo`: build a rehearsal world, open a session on the demo runbook over it, and
+drive it; and the world's part in resuming a demo session."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+from cockpit.demo.faults import describe
+from cockpit.demo.world import World
+from cockpit.engine.controller import Controller, utc_stamp
+from cockpit.engine.headless import Headless, load_answers
+from cockpit.resources import bundled_runbook
+
+
+def world_of(workdir: Path) -> Path | None:
+    """The rehearsal world a session's working directory belongs to, if any."""
+    workspace = workdir.parent
+    return workspace if (workspace / "world.json").exists() else None
+
+
+def list_faults() -> int:
+    print("\n".join(describe()))
+    return 0
+
+
+def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
+             answers: Path | None, operator: str | None) -> int:
+    name = f"{utc_stamp()}-demo{f'-{fault}' if fault else ''}-{secrets.token_hex(2)}"
+    session = session or Path("sessions") / name
+    workspace = workspace or session.with_name(f"{session.name}-world")
+    print(f"building the rehearsal world in {workspace} ...", file=sys.stderr, flush=True)
+    world = World.build(workspace, fault)
+    ctl: Controller | None = None
+    try:
+        ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
+                               operator=operator, workdir=world.backend, env=world.env(),
+                               secrets=[world.password])
+        print(f"session: {ctl.folder}", flush=True)
+        plan = load_answers(answers or bundled_runbook("demo-answers.toml"))
+        return Headless(ctl, plan, False, print).drive()
+    finally:
+        if ctl is not None:
+            ctl.close()
+        if ctl is None or ctl.running() is None:
+            world.stop()  # no cockpit uses it any more; a step still running keeps it up
