@@ -200,7 +200,10 @@ run_migrations_online()
 
 # Setting a timeout on the connection before configure() autobegins a transaction that
 # Alembic then treats as the caller's: it prints every "Running upgrade" and commits nothing.
-_SILENT_NO_COMMIT = '''        connection.execute(text("SET lock_timeout = '5s'"))
+# (Only for upgrades, as such a guard usually is: stamp and current behave.)
+_SILENT_NO_COMMIT = '''        opts = context.config.cmd_opts
+        if opts is not None and opts.cmd[0].__name__ == "upgrade":  # guard upgrades
+            connection.execute(text("SET lock_timeout = '5s'"))
 '''
 
 _INI = """[alembic]
@@ -241,15 +244,20 @@ format = %(levelname)-5.5s [%(name)s] %(message)s
 """
 
 
-def write_backend(backend: Path, fault: str | None = None) -> None:
-    """alembic.ini, migrations/env.py and one file per revision."""
-    versions = backend / "migrations" / "versions"
-    versions.mkdir(parents=True)
-    (backend / "alembic.ini").write_text(_INI)
+def write_env(backend: Path, fault: str | None = None) -> None:
     silent = fault == "silent-no-commit"
     (backend / "migrations" / "env.py").write_text(_ENV.format(
         extra_import=", text" if silent else "",
         before_configure=_SILENT_NO_COMMIT if silent else ""))
+
+
+def write_backend(backend: Path, fault: str | None = None) -> None:
+    """alembic.ini, migrations/env.py and one file per revision. The env.py is the sound
+    one: a world is built with it, and `write_env(backend, fault)` swaps in the fault's."""
+    versions = backend / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (backend / "alembic.ini").write_text(_INI)
+    write_env(backend)
     (backend / "migrations" / "script.py.mako").write_text("# not used: revisions are written\n")
     for index, rev in enumerate(lineage(fault)):
         body = "\n".join(f"    op.execute({' '.join(stmt.split())!r})" for stmt in rev.sql)

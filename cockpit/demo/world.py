@@ -29,7 +29,7 @@ import psutil
 import psycopg
 
 from cockpit.demo.faults import FAULTS
-from cockpit.demo.lineage import ANCHOR, write_backend
+from cockpit.demo.lineage import ANCHOR, write_backend, write_env
 from cockpit.demo.pgcluster import PgCluster, embedded_bin_dir, free_port
 from cockpit.demo.tls import write_self_signed
 from cockpit.errors import CockpitError
@@ -179,11 +179,17 @@ class World:
             holder.chmod(0o755)
             pg_root = holder / "pg"
         world = cls(workspace, WorldInfo(fault=fault, pg_root=str(pg_root), pg_port=0, port=0))
-        world._build_database()
-        world._build_backend()
-        world._build_tmp()
-        world._build_schemas()
-        world._save()
+        try:
+            world._build_database()
+            write_backend(world.backend, fault)
+            world._build_schemas()  # with the sound env.py: the fault is in what is deployed
+            write_env(world.backend, fault)
+            world._commit_backend()
+            world._build_tmp()
+            world._save()
+        except BaseException:
+            world.stop()
+            raise
         return world
 
     def _build_database(self) -> None:
@@ -202,8 +208,7 @@ class World:
         for name in (DATABASE, "anchor_clone"):
             self.cluster.create_database(name, owner=ROLE)
 
-    def _build_backend(self) -> None:
-        write_backend(self.backend, self.info.fault)
+    def _commit_backend(self) -> None:
         git = ["git", "-C", str(self.backend), "-c", "user.name=Cutover Rehearsal",
                "-c", "user.email=rehearsal@localhost", "-c", "init.defaultBranch=main"]
         for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "backend lineage"],
@@ -211,7 +216,6 @@ class World:
             subprocess.run([*git, *args], check=True, capture_output=True)
 
     def _build_tmp(self) -> None:
-        self.tmp.mkdir()
         for script in SCRIPTS.glob("*.py"):
             shutil.copyfile(script, self.tmp / script.name)
         from datetime import UTC, datetime
@@ -236,6 +240,7 @@ class World:
     def _build_schemas(self) -> None:
         from cockpit.demo.faults import apply_database_fault, seed, snapshot_anchor
 
+        self.tmp.mkdir()
         for database in ("anchor_clone", DATABASE):
             # A version table wide enough to reach the anchor; prod's is narrowed afterwards.
             with self._connect(database) as conn:

@@ -122,11 +122,23 @@ class Headless:
             elif isinstance(gate, ProbeGate) and gate.expected is None and reference:
                 ctl.attest_gate(gate.id, reference)
         still_open = ctl.evaluate_gates()
-        if still_open:
-            self.out(f"NO-GO: {len(still_open)} open: {', '.join(still_open)}")
-            return EXIT_REFUSED
-        self.out("GO: every gate is green")
+        if not still_open:
+            self.out("GO: every gate is green")
+            return None
+        self.out(f"NO-GO: {len(still_open)} open: {', '.join(still_open)}")
+        failed = self._failed_checks()
+        if not failed:
+            return EXIT_REFUSED  # only answers are missing: nothing to decide yet
+        # An automated gate that *failed* is a finding, not a missing answer: abort.
+        ctl.halt(f"NO-GO: {'; '.join(failed)}", by="failure")
         return None
+
+    def _failed_checks(self) -> list[str]:
+        state = self.ctl.state
+        found = [(f"gate {k}", v) for k, v in state.gates.items()]
+        found += [(f"setup {k}", v) for k, v in state.setup.items()]
+        found += [(f"script {k}", v) for k, v in state.scripts.items()]
+        return [f"{name} failed: {s.detail}" for name, s in found if s.status == "failed"]
 
     def _run_phases(self) -> int | None:
         ctl = self.ctl

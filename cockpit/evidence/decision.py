@@ -82,7 +82,9 @@ def _root_cause(state: SessionState) -> str:
     if state.halt.rule:
         return f"migration error: matched abort rule '{state.halt.rule}'"
     if state.halt.by == "failure":
-        return f"failed step or check: {state.halt.step or state.halt.reason}"
+        if state.halt.step is None:
+            return f"go/no-go gate failed: {state.halt.reason}"
+        return f"failed step or check: {state.halt.step}"
     return ""  # an operator's halt: only the operator can classify it
 
 
