@@ -201,6 +201,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from cockpit.errors import CockpitError
+    from cockpit.probes.db import ProbeUnreachable, connect
+    from cockpit.probes.snapshot import compare, parity_report, take_snapshot
+
+    target = args.dsn
+    if "://" in target:
+        _err("note: a DSN on the command line is visible to other users of this machine; "
+             "pass the name of an environment variable that holds it instead")
+        env = {"DATABASE_URL": target}
+    elif target in os.environ:
+        env = {"DATABASE_URL": os.environ[target]}
+    else:
+        raise CockpitError(f"{target}: neither a DSN nor a set environment variable")
+    try:
+        with connect(env) as conn:
+            snapshot = take_snapshot(conn, args.schema)
+    except ProbeUnreachable as exc:
+        raise CockpitError(str(exc)) from None
+    if args.compare:
+        reference = json.loads(Path(args.compare).read_text(encoding="utf-8"))
+        ok, report = parity_report(compare(reference, snapshot))
+        print(report)
+        return 0 if ok else 2
+    _out(json.dumps(snapshot, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cockpit",
@@ -264,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", help="session folder (default: a new one under sessions/)")
     p.add_argument("--answers", type=Path, help="answers file (default: the bundled one)")
     p.add_argument("--operator", help="operator name")
+
+    p = command("snapshot", cmd_snapshot, "print a schema snapshot as JSON, or compare one")
+    p.add_argument("dsn", help="name of an environment variable holding the DSN (or a DSN)")
+    p.add_argument("--schema", default="public", help="schema (default: public)")
+    p.add_argument("--compare", help="a reference snapshot: print the parity report instead")
 
     p = command("preview", cmd_preview, "browse a runbook's checklist and each item's meaning")
     p.add_argument("runbook", help="runbook TOML file")

@@ -25,23 +25,36 @@ def list_faults() -> int:
     return 0
 
 
-def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
-             answers: Path | None, operator: str | None) -> int:
+def open_demo(fault: str | None, session: Path | None = None, workspace: Path | None = None,
+              operator: str | None = None) -> tuple[World, Controller]:
+    """A new rehearsal world and a session on the demo runbook over it."""
     name = f"{utc_stamp()}-demo{f'-{fault}' if fault else ''}-{secrets.token_hex(2)}"
     session = session or Path("sessions") / name
     workspace = workspace or session.with_name(f"{session.name}-world")
     print(f"building the rehearsal world in {workspace} ...", file=sys.stderr, flush=True)
     world = World.build(workspace, fault)
-    ctl: Controller | None = None
     try:
         ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
                                operator=operator, workdir=world.backend, env=world.env(),
                                secrets=[world.password])
+    except BaseException:
+        world.stop()
+        raise
+    return world, ctl
+
+
+def close_demo(world: World, ctl: Controller) -> None:
+    ctl.close()
+    if ctl.running() is None:
+        world.stop()  # no cockpit uses it any more; a step still running keeps it up
+
+
+def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
+             answers: Path | None, operator: str | None) -> int:
+    world, ctl = open_demo(fault, session, workspace, operator)
+    try:
         print(f"session: {ctl.folder}", flush=True)
         plan = load_answers(answers or bundled_runbook("demo-answers.toml"))
         return Headless(ctl, plan, False, print).drive()
     finally:
-        if ctl is not None:
-            ctl.close()
-        if ctl is None or ctl.running() is None:
-            world.stop()  # no cockpit uses it any more; a step still running keeps it up
+        close_demo(world, ctl)

@@ -7,8 +7,9 @@
                     and the workspace is private to root)
 
 The prod database stands at the anchor's schema while its alembic_version, VARCHAR(32), is
-off that lineage: it says 0018, because 0019's id never fitted. The role `netzadmin` gets a fresh random password from every cockpit process
-that opens the world (set over the local socket): it lives in memory only.
+off that lineage: it says 0018, because 0019's id never fitted. The role `netzadmin` gets a
+fresh random password from every cockpit process that opens the world (set over the local
+socket): it lives in memory only.
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ class World:
         self.info.pg_port = self.cluster.port
         with self.cluster.admin() as conn:
             conn.execute(psycopg.sql.SQL("CREATE ROLE {} LOGIN").format(
+                psycopg.sql.Identifier(ROLE)))
+            # A DBA's account sees every session, so halt diagnostics can name the blocker.
+            conn.execute(psycopg.sql.SQL("GRANT pg_read_all_stats TO {}").format(
                 psycopg.sql.Identifier(ROLE)))
         self.ensure_running()
         for name in (DATABASE, "anchor_clone"):

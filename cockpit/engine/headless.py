@@ -134,10 +134,14 @@ class Headless:
         return None
 
     def _failed_checks(self) -> list[str]:
-        state = self.ctl.state
-        found = [(f"gate {k}", v) for k, v in state.gates.items()]
+        """Findings, as opposed to answers still missing: a probe gate that failed, a setup
+        check that failed, a script that changed since approval."""
+        state, runbook = self.ctl.state, self.ctl.runbook
+        probes = {g.id for g in rules.gates(runbook) if isinstance(g, ProbeGate)}
+        found = [(f"gate {k}", v) for k, v in state.gates.items() if k in probes]
         found += [(f"setup {k}", v) for k, v in state.setup.items()]
-        found += [(f"script {k}", v) for k, v in state.scripts.items()]
+        found += [(f"script {k}", v) for k, v in state.scripts.items()
+                  if v.expected is not None and v.observed is not None]
         return [f"{name} failed: {s.detail}" for name, s in found if s.status == "failed"]
 
     def _run_phases(self) -> int | None:

@@ -68,13 +68,13 @@ LIBRARY: list[AbortRule] = [
     ),
 ]
 
-# Words in a checklist's label that name each library rule.
-_LABEL_WORDS: dict[str, tuple[str, ...]] = {
-    "duplicate-table": ("duplicatetable", "duplicate table"),
-    "missing-column": ("missingcolumn", "undefinedcolumn", "missing column", "undefined column"),
-    "enum-type-redefinition": ("enum", "type redefinition"),
-    "lock-timeout-deadlock": ("lock", "deadlock"),
-    "unexpected-backfill-conflict": ("backfill", "unique violation", "uniqueviolation"),
+# Whole words in a checklist's label that name each library rule.
+_LABEL_WORDS: dict[str, str] = {
+    "duplicate-table": r"\bduplicate\s*table\b",
+    "missing-column": r"\b(?:missing|undefined)\s*column\b",
+    "enum-type-redefinition": r"\benum\b|\btype\s+redefinition\b|\bduplicate\s*object\b",
+    "lock-timeout-deadlock": r"\block\s*(?:timeout|wait|not\s*available)\b|\bdeadlock",
+    "unexpected-backfill-conflict": r"\bbackfill\b|\bunique\s*violation\b",
 }
 
 
@@ -82,7 +82,7 @@ def library_rule_for(label: str) -> AbortRule | None:
     """The library rule a checklist label names, if any."""
     words = label.replace("`", "").lower()
     for rule in LIBRARY:
-        if any(word in words for word in _LABEL_WORDS[rule.id]):
+        if re.search(_LABEL_WORDS[rule.id], words):
             return rule
     return None
 

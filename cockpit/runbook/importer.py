@@ -211,7 +211,8 @@ def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
     if item.children or words.startswith("abort"):
         return _statement(item, b)
     base = {"id": b.new_id(item.text.replace("`", ""), "gate"), "text": item.text}
-    files = [t for t in ticks if re.search(r"\.[A-Za-z0-9]{1,5}$", t) and " " not in t]
+    # A file name: an extension that starts with a letter (`release-1.4` is no file).
+    files = [t for t in ticks if re.search(r"\.[A-Za-z][A-Za-z0-9]{0,4}$", t) and " " not in t]
     if files:
         where = b.log_folder or "the working directory"
         b.note(item.line, f"attestation file `{files[0]}` is looked for in {where} (where the "
@@ -282,7 +283,8 @@ def _setup_item(item: MdItem, b: _Builder, workdir: str | None, env: dict[str, s
     base = {"id": b.new_id(item.text.replace("`", ""), "setup"), "text": item.text}
     if not item.children and "working directory" in words and ticks:
         return {"kind": "working_directory", **base, "path": workdir or ticks[0]}
-    if not item.children and len(ticks) >= 2 and " set to " in item.text and ticks[0] in env:
+    is_dsn = ticks and "://" in env.get(ticks[0], "")
+    if not item.children and len(ticks) >= 2 and " set to " in item.text and is_dsn:
         template = env[ticks[0]]
         password = re.match(r"^[^:]+://[^:@/]+:([^@]+)@", template)
         if password and _PLACEHOLDER.match(password[1]):
@@ -304,19 +306,23 @@ def _phase(section: MdSection, b: _Builder, index: int) -> dict[str, Any]:
 def _step(item: MdItem, b: _Builder) -> dict[str, Any]:
     text, words, ticks = item.text, item.text.lower(), _TICKS.findall(item.text)
     base = {"id": "", "text": text}
-    if not item.children and (m := _COMMAND.match(text)):
-        return _command(m["command"], m["log"], b)
-    if item.children and words.startswith("abort"):
-        return {"kind": "abort_watch", "id": b.new_id(text, "abort-watch"), "text": text,
-                "rules": [_rule(child, b) for child in item.children]}
-    if not item.children and words.startswith("abort"):
-        return _statement(item, b)
+    # Checks first: `current == R` is backticked too, and must never become a command.
     check = _check(item, words, ticks) if not item.children or _all_ticked(item) else None
     if check is not None:
         base["id"] = b.new_id(text.replace("`", ""), "check")
         return {"kind": "check", **base, **check}
+    # Only `command` -> `log` runs: a backticked line without a log is no command.
+    if not item.children and (m := _COMMAND.match(text)) and m["log"]:
+        return _command(m["command"], m["log"], b)
+    flat_children = all(not child.children for child in item.children)
+    if item.children and flat_children and words.startswith("abort"):
+        return {"kind": "abort_watch", "id": b.new_id(text, "abort-watch"), "text": text,
+                "rules": [_rule(child, b) for child in item.children]}
+    if not item.children and words.startswith("abort"):
+        return _statement(item, b)
     b.note(item.line, f"'{text}' became a manual confirmation; if a probe can answer it, "
-           "type it as a check")
+           "type it as a check" + ("; if it is a command, give it a `-> `log``"
+                                  if _COMMAND.match(text) else ""))
     return _statement(item, b, "manual")
 
 

@@ -91,13 +91,15 @@ def _check_unique_ids(runbook: Runbook, add) -> None:
 def _check_abort_rules(runbook: Runbook, add) -> None:
     for index, rule in enumerate(runbook.abort_rules):
         for p_index, pattern in enumerate(rule.patterns):
+            place = f"abort_rules[{index}].patterns[{p_index}]"
             try:
-                re.compile(pattern)
+                # As the supervisor uses it: on bytes, beside the other patterns.
+                compiled = re.compile(pattern.encode("utf-8"))
             except re.error as exc:
-                add(
-                    f"abort_rules[{index}].patterns[{p_index}]",
-                    f"not a valid regular expression ({exc})",
-                )
+                add(place, f"not a valid regular expression on output bytes ({exc})")
+                continue
+            if compiled.groupindex:
+                add(place, "named groups are reserved for the cockpit; use (?:...) instead")
     known = {rule.id for rule in runbook.abort_rules}
     hint = f"defined: {', '.join(sorted(known))}" if known else "no [[abort_rules]] are defined"
     for place, item in walk_items(runbook):

@@ -1,0 +1,154 @@
+"""`cockpit demo --headless` on a fresh rehearsal world: the whole reference sequence to
+PASS, each named fault to where a careful operator stops, and no password left on disk."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cockpit.demo.faults import FAULTS
+from cockpit.demo.lineage import AI4_OBJECTS, ANCHOR, HEAD
+from cockpit.demo.session import close_demo, open_demo
+from cockpit.engine.headless import Headless, load_answers
+from cockpit.engine.redact import secret_forms
+from cockpit.resources import bundled_runbook
+from tests.conftest import REPO
+
+# fault -> (exit code, the phase it stops in, words the decision record must carry)
+EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
+    None: (0, None, []),
+    "duplicate-table": (2, "P3", ["DuplicateTable", "active_investments"]),
+    "missing-column": (2, "P3", ["UndefinedColumn", "last_tested"]),
+    "enum-conflict": (2, "P3", ["DuplicateObject", "drift_severity"]),
+    "lock-timeout": (2, "P3", ["LockNotAvailable", "lock timeout"]),
+    "drift": (2, "P0", ["PARITY: DRIFT"]),
+    "fk-renamed": (0, None, []),
+    "width": (2, "P1", ["width-is-64", "observed 32"]),
+    "multiple-heads": (2, "gates", ["repo-single-head", "0024_hotfix"]),
+    "silent-no-commit": (2, "P4", ["AI-4 parity: 0/6"]),
+}
+
+
+@dataclass
+class Run:
+    fault: str | None
+    code: int
+    stdout: str
+    stderr: str
+    session: Path
+    seconds: float
+
+    def events(self) -> list[dict]:
+        lines = (self.session / "events.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    def decision(self) -> dict:
+        return json.loads((self.session / "evidence" / "decision.json").read_text())
+
+
+def _run(base: Path, fault: str | None) -> Run:
+    session = base / (fault or "pass")
+    args = ["--fault", fault] if fault else []
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--headless", *args,
+                           "--session", str(session)], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    return Run(fault, done.returncode, done.stdout, done.stderr, session,
+               time.monotonic() - started)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str | None, Run]:
+    base = tmp_path_factory.mktemp("demo")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        done = list(pool.map(lambda f: _run(base, f), EXPECTED))
+    return {run.fault: run for run in done}
+
+
+def test_demo_runs_the_reference_sequence_to_pass(runs: dict[str | None, Run]) -> None:
+    run = runs[None]
+    assert run.code == 0, run.stdout[-3000:] + run.stderr
+    assert run.stdout.splitlines()[0] == f"session: {run.session}"
+    fields = run.decision()["fields"]
+    assert fields["status"] == "PASS" and fields["final_revision"] == HEAD
+    assert fields["heads_state"] == f"single head {HEAD}"
+    checks = {e["data"]["step"]: e["data"] for e in run.events()
+              if e["type"] == "check_evaluated"}
+    assert checks["width-is-64"]["observed"] == 64
+    assert checks["current-is-anchor"]["observed"] == ANCHOR
+    assert checks["ai4-objects-present"]["observed"] == {
+        name: "view" if name == "board_monitoring_briefs" else "table" for name in AI4_OBJECTS}
+    manifest = json.loads((run.session / "evidence" / "manifest.json").read_text())
+    assert manifest["complete"] and len(manifest["present"]) == 15
+    verify = subprocess.run([sys.executable, "-m", "cockpit", "verify", str(run.session)],
+                            capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    print(f"demo --headless to PASS: {run.seconds:.1f} s")
+
+
+@pytest.mark.parametrize("fault", [f for f in EXPECTED if f], ids=str)
+def test_fault_ends_where_a_careful_operator_stops(runs: dict[str | None, Run],
+                                                   fault: str) -> None:
+    run = runs[fault]
+    code, phase, words = EXPECTED[fault]
+    assert run.code == code, run.stdout[-3000:] + run.stderr
+    decision = run.decision()["fields"]
+    assert decision["status"] == ("PASS" if code == 0 else "BLOCKER")
+    text = decision["errors"] + " " + decision["root_cause"]
+    for word in words:
+        assert word in text, text
+    events = run.events()
+    started = [e["data"]["phase"] for e in events if e["type"] == "step_started"]
+    if phase == "gates":
+        assert started == []  # NO-GO: nothing ran
+    elif phase is not None:
+        order = ["P0", "P1", "P2", "P3", "P4"]
+        assert started and max(order.index(p) for p in started) <= order.index(phase)
+        halted = next(e for e in events if e["type"] == "halted")
+        assert halted["data"]["step"] is not None
+    if fault == "drift":  # halted before anything was written: no P1 or later step
+        assert set(started) == {"P0"}
+
+
+def test_list_faults_names_each_fault() -> None:
+    done = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--list-faults"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0
+    assert [line.split()[0] for line in done.stdout.splitlines()] == list(FAULTS)
+
+
+@pytest.mark.parametrize("fault", [None, "lock-timeout"], ids=["pass", "lock-timeout"])
+def test_no_file_holds_the_demo_password(tmp_path: Path, fault: str | None) -> None:
+    world, ctl = open_demo(fault, tmp_path / "session", tmp_path / "world")
+    password = world.password
+    try:
+        lines: list[str] = []
+        answers = load_answers(bundled_runbook("demo-answers.toml"))
+        code = Headless(ctl, answers, False, lines.append).drive()
+    finally:
+        close_demo(world, ctl)
+    assert code == (0 if fault is None else 2)
+    forms = secret_forms(password)
+    roots = [tmp_path, Path(world.info.pg_root)]
+    files = [p for root in roots for p in root.rglob("*") if p.is_file()]
+    assert len(files) > 100
+    for path in files:
+        data = path.read_bytes()
+        for form in forms:
+            assert form not in data, f"{form!r} in {path}"
+    assert not any(password in line for line in lines)
+    if fault == "lock-timeout":
+        diagnostics = next((tmp_path / "session" / "evidence").glob("halt-diagnostics-*.json"))
+        captured = json.loads(diagnostics.read_text())["pg_halt_diagnostics"]
+        holders = {lock["pid"] for lock in captured["pg_locks"]
+                   if lock["rel"] == "facilities" and lock["granted"]}
+        assert any(a["pid"] in holders and re.search("LOCK TABLE facilities", a["query"] or "")
+                   for a in captured["pg_stat_activity"])  # the blocker, named
