@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.errors import RunbookError
 from cockpit.runbook.importer import ImportResult, import_checklist
 from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.model import (
