@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-COMMANDS = ["", "render", "validate", "import", "demo"]
+COMMANDS = ["", "render", "validate", "import", "demo", "run", "resume", "status", "verify",
+            "report", "snapshot", "preview"]
 
 
 def main() -> None:

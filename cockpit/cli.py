@@ -142,7 +142,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         print(f"session: {ctl.folder}", flush=True)
         return _headless(ctl, args)
     from cockpit.demo.world import World
+    from cockpit.resources import bundled_runbook
 
+    args.answers = args.answers or bundled_runbook("demo-answers.toml")
     world = World.open(workspace)  # brings its database back up if the cockpit died
     try:
         ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over,

@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import REFERENCE, REPO
 
 HEAVY = ("pydantic", "textual", "sqlalchemy", "psycopg", "alembic")
-COMMANDS = ["", "render", "validate", "import", "demo"]
+COMMANDS = ["", "render", "validate", "import", "demo", "run", "resume", "status", "verify",
+            "report", "snapshot", "preview"]
 
 
 def cockpit(*args: str, cwd=REPO) -> subprocess.CompletedProcess[str]:

@@ -152,3 +152,46 @@ def test_no_file_holds_the_demo_password(tmp_path: Path, fault: str | None) -> N
                    if lock["rel"] == "facilities" and lock["granted"]}
         assert any(a["pid"] in holders and re.search("LOCK TABLE facilities", a["query"] or "")
                    for a in captured["pg_stat_activity"])  # the blocker, named
+
+
+def test_a_killed_demo_resumes_and_brings_its_database_back(tmp_path: Path) -> None:
+    from cockpit.demo.pgcluster import PgCluster, embedded_bin_dir
+
+    session, workspace = tmp_path / "s", tmp_path / "s-world"
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "demo", "--headless",
+                             "--session", str(session)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    events = session / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # kill it once P1's post-check has passed
+        if events.exists() and '"width-is-64"' in events.read_text():
+            break
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    info = json.loads((workspace / "world.json").read_text())
+    cluster = PgCluster(root=Path(info["pg_root"]), bin_dir=embedded_bin_dir(),
+                        superuser="cockpit", port=info["pg_port"])
+    time.sleep(1.5)  # let a step that was running finish under its supervisor
+    cluster.stop()  # as if the machine had rebooted
+    os_kill_quietly(info["proxy_pid"])
+    assert not cluster.running()
+    resumed = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(session),
+                              "--headless", "--take-over"], cwd=REPO, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    assert "DECISION: PASS" in resumed.stdout
+    assert not cluster.running()  # stopped again: no cockpit uses it
+    kinds = [json.loads(line)["type"] for line in events.read_text().splitlines()]
+    assert "lock_taken_over" in kinds and "session_resumed" in kinds
+
+
+def os_kill_quietly(pid: int | None) -> None:
+    import os
+    import signal
+
+    try:
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
