@@ -324,7 +324,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, CockpitError):
             _err(exc.message)
             return exc.exit_code
-        # An unexpected failure: its text may quote a DSN, so only its kind is printed.
-        _err(f"cockpit: internal error ({type(exc).__name__}); run with --debug for details")
+        _err(f"cockpit: internal error: {_masked(exc)} (run with --debug for the traceback)")
         return 1
+
+
+def _masked(exc: BaseException) -> str:
+    """An unexpected error's text, with any password it might quote masked."""
+    import os
+    import re
+
+    from cockpit.engine.redact import Redactor
+    from cockpit.engine.setup import environment_secrets
+
+    text = f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    text = re.sub(r"(?i)(password\s*=\s*)\S+", r"\1***", text)
+    return Redactor(environment_secrets(dict(os.environ))).redact_text(text)[:2000]
 

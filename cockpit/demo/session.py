@@ -29,8 +29,8 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
               operator: str | None = None) -> tuple[World, Controller]:
     """A new rehearsal world and a session on the demo runbook over it."""
     name = f"{utc_stamp()}-demo{f'-{fault}' if fault else ''}-{secrets.token_hex(2)}"
-    session = session or Path("sessions") / name
-    workspace = workspace or session.with_name(f"{session.name}-world")
+    session = (session or Path("sessions") / name).resolve()
+    workspace = (workspace or session.with_name(f"{session.name}-world")).resolve()
     print(f"building the rehearsal world in {workspace} ...", file=sys.stderr, flush=True)
     world = World.build(workspace, fault)
     try:

@@ -171,6 +171,7 @@ class World:
         if fault is not None and fault not in FAULTS:
             raise CockpitError(f"unknown fault '{fault}'; `cockpit demo --list-faults` "
                                "lists them")
+        workspace = workspace.resolve()  # the server runs from /, and resume runs from anywhere
         if workspace.exists() and any(workspace.iterdir()):
             raise CockpitError(f"{workspace}: exists and is not empty; name a new --workspace")
         workspace.mkdir(parents=True, exist_ok=True)
