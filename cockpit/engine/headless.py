@@ -8,6 +8,7 @@ operator would: open gates (exit 3), a failure or an abort (halt, BLOCKER, exit 
 
 from __future__ import annotations
 
+import re
 import time
 import tomllib
 from collections.abc import Callable
@@ -60,9 +61,19 @@ def load_answers(path: Path | None) -> Answers:
     return Answers(**{k: dict(v) for k, v in data.items()})
 
 
+def _brief(value: Any) -> str:
+    """A value short enough for one line; the event log keeps it whole."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
+        return value[:12] + "…"
+    if isinstance(value, list) and len(value) > 4:
+        return f"[{len(value)} items]"
+    text = str(value)
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
 def format_event(event: Event) -> str:
     data = {k: v for k, v in event.data.items() if v not in (None, "", [], {})}
-    summary = " ".join(f"{k}={v}" for k, v in data.items() if k not in ("fields",))
+    summary = " ".join(f"{k}={_brief(v)}" for k, v in data.items() if k not in ("fields",))
     return f"{event.ts[11:23]} {event.actor.name}@{event.actor.host} {event.type} {summary}"
 
 
