@@ -82,12 +82,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.list_faults:
         return list_faults()
-    if not args.headless:
-        _err("cockpit demo: the operator's screen is not built yet; the rehearsal runs "
-             "headless")
     return run_demo(args.fault, Path(args.session) if args.session else None,
                     Path(args.workspace) if args.workspace else None, args.answers,
-                    args.operator)
+                    args.operator, headless=args.headless)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:

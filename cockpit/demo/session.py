@@ -50,11 +50,24 @@ def close_demo(world: World, ctl: Controller) -> None:
 
 
 def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
-             answers: Path | None, operator: str | None) -> int:
+             answers: Path | None, operator: str | None, headless: bool = True) -> int:
     world, ctl = open_demo(fault, session, workspace, operator)
     try:
+        if not headless:
+            from cockpit.tui.app import CockpitApp
+
+            CockpitApp(ctl).run()
+            return exit_code(ctl)
         print(f"session: {ctl.folder}", flush=True)
         plan = load_answers(answers or bundled_runbook("demo-answers.toml"))
         return Headless(ctl, plan, False, print).drive()
     finally:
         close_demo(world, ctl)
+
+
+def exit_code(ctl: Controller) -> int:
+    """DESIGN's exit code for where the session stands."""
+    status = (ctl.state.decision or {}).get("status")
+    if status == "PASS":
+        return 0
+    return 2 if status or ctl.state.halt is not None else 0

@@ -147,3 +147,19 @@ def watched_rules(runbook: Runbook, step: CommandStep) -> list[str]:
                 if isinstance(item, AbortWatch):
                     rules += [r for r in item.rules if r not in rules]
     return rules
+
+
+def item_status(runbook: Runbook, state: SessionState, item: AnyItem) -> str:
+    """What the checklist shows for an item: open, running, passed, failed, confirmed,
+    interrupted, or halted (skipped by the halt)."""
+    step = state.steps.get(item.id)
+    if step is not None and step.status != "pending":
+        return step.status
+    gate = state.gates.get(item.id) or state.setup.get(item.id)
+    if gate is not None and gate.status != "open":
+        return gate.status
+    if item_done(runbook, state, item):
+        return "confirmed" if isinstance(item, Manual) else "passed"
+    if state.halt is not None and isinstance(item, CommandStep | CheckStep | Manual):
+        return "halted"
+    return "open"

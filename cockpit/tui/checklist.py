@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from textual.widgets import Tree
+from typing import Any
 
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from cockpit.engine import rules
 from cockpit.runbook.model import AnyItem, CodeBlock, Runbook, SetupScript, section_items
 from cockpit.runbook.render import item_children, item_text
+from cockpit.session.state import SessionState
 
 # Never colour alone: every state has a symbol and a word.
 STATE_MARKS = {
@@ -14,6 +19,7 @@ STATE_MARKS = {
     "passed": "● passed",
     "failed": "✗ failed",
     "confirmed": "✓ confirmed",
+    "interrupted": "! interrupted",
     "halted": "⊘ skipped by halt",
 }
 
@@ -23,6 +29,7 @@ class ChecklistTree(Tree[AnyItem | None]):
 
     def show_runbook(self, runbook: Runbook, states: dict[str, str] | None = None) -> None:
         states = states or {}
+        self._item_nodes: dict[str, tuple[TreeNode[Any], str]] = {}
         self.clear()
         self.root.set_label(runbook.title)
         for _place, section in runbook.sections():
@@ -31,11 +38,33 @@ class ChecklistTree(Tree[AnyItem | None]):
                 if isinstance(item, CodeBlock | SetupScript):
                     branch.add_leaf("``` code block", data=item)
                     continue
+                text = item_text(item, runbook)
                 state = STATE_MARKS[states.get(item.id, "open")]
-                node = branch.add(f"{state}  {item_text(item, runbook)}", data=item)
+                node = branch.add(f"{state}  {text}", data=item)
+                self._item_nodes[item.id] = (node, text)
                 for child in item_children(item, runbook):
                     node.add_leaf(child.text, data=item)
                 if not node.children:
                     node.allow_expand = False
                 node.expand()
         self.root.expand()
+
+    def update_states(self, runbook: Runbook, state: SessionState) -> None:
+        """Relabel each item with its live state, keeping the cursor where it is."""
+        by_id = {item.id: item for _p, s in runbook.sections() for item in section_items(s)}
+        for item_id, (node, text) in getattr(self, "_item_nodes", {}).items():
+            status = rules.item_status(runbook, state, by_id[item_id])
+            node.set_label(f"{STATE_MARKS.get(status, status)}  {text}")
+
+    def detail(self, runbook: Runbook, state: SessionState, item: AnyItem) -> str:
+        """What an item runs or checks, and what the session recorded for it."""
+        data = item.model_dump(exclude_defaults=True, exclude={"children"})
+        lines = [f"{key}: {value}" for key, value in data.items()]
+        step = state.steps.get(item.id)
+        gate = state.gates.get(item.id) or state.setup.get(item.id)
+        recorded = step or gate
+        if recorded is not None:
+            lines.append("")
+            lines += [f"{key}: {value}" for key, value in recorded.model_dump(
+                exclude_defaults=True).items()]
+        return "\n".join(lines)

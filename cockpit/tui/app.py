@@ -1,0 +1,371 @@
+"""The operator's cockpit: the checklist as live panes, driven from the keyboard.
+
+Every rule lives in the engine: this app asks the controller to act (in a worker, one verb
+at a time), and redraws from the session's state whenever an event is appended.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane, Tree
+
+from cockpit.engine import rules
+from cockpit.engine.controller import Controller
+from cockpit.errors import CockpitError
+from cockpit.evidence.decision import decision_fields
+from cockpit.resources import styles_dir
+from cockpit.runbook.model import CheckStep, CommandStep, HaltItem, Manual
+from cockpit.tui.checklist import ChecklistTree
+from cockpit.tui.logtail import LogTail
+from cockpit.tui.messages import ActionFailed, SessionChanged
+from cockpit.tui.panes import EvidencePane, GatePanel, HaltBanner, PhaseRunner, SessionHeader
+from cockpit.tui.screens import AskText, DecisionForm, TextScreen, diagnostics_text
+
+TICK_S = 0.08  # ~12 Hz: output reaches the log pane in batches, never a write per line
+BATCH_LINES = 20_000
+
+# action -> (key, description); the verbs an operator has
+VERBS: dict[str, tuple[str, str]] = {
+    "gates": ("g", "Check gates"),
+    "attest": ("a", "Attest gate"),
+    "run_next": ("r", "Run next"),
+    "halt": ("x", "HALT"),
+    "protocol": ("e", "Protocol item"),
+    "resolve": ("i", "Resolve interrupted"),
+    "seal": ("s", "Seal evidence"),
+    "decision": ("d", "Decision"),
+}
+
+
+class CockpitApp(App[None]):
+    CSS_PATH: ClassVar = [styles_dir() / "cockpit.tcss"]
+    TITLE = "Cutover Cockpit"
+    BINDINGS: ClassVar = [
+        *[Binding(key, action, label, id=action) for action, (key, label) in VERBS.items()],
+        Binding("D", "diagnostics", "Diagnostics", id="diagnostics"),
+        Binding("1", "tab('gates-tab')", "Gates", id="tab-gates", show=False),
+        Binding("2", "tab('phase-tab')", "Phase", id="tab-phase", show=False),
+        Binding("3", "tab('evidence-tab')", "Evidence", id="tab-evidence", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit_cockpit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, controller: Controller, *, clock: bool = True,
+                 on_quit: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.ctl = controller
+        self.clock = clock
+        self.on_quit = on_quit
+        self._lock = threading.Lock()  # one controller call at a time
+        self._tail: LogTail | None = None
+        self._tail_run: str | None = None
+        controller.listeners.append(lambda _event: self.post_message(SessionChanged()))
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield SessionHeader(id="header")
+        yield HaltBanner(id="halt")
+        with Horizontal(id="body"):
+            yield ChecklistTree("checklist", id="checklist")
+            with Vertical(id="right"), TabbedContent(id="tabs", initial="phase-tab"):
+                with TabPane("Gates (1)", id="gates-tab"):
+                    yield GatePanel(id="gates")
+                with TabPane("Phase (2)", id="phase-tab"):
+                    yield PhaseRunner(id="runner")
+                with TabPane("Evidence (3)", id="evidence-tab"):
+                    yield EvidencePane(id="evidence")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.add_class("-operator")
+        self.query_one(ChecklistTree).show_runbook(self.ctl.runbook)
+        self.refresh_view()
+        self.set_interval(TICK_S, self._tick)
+        if self.clock:
+            self.set_interval(1.0, self._refresh_header)
+
+    # ------------------------------------------------------------------ drawing
+
+    @property
+    def state(self) -> Any:
+        return self.ctl.state
+
+    def _refresh_header(self) -> None:
+        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, "OPERATOR", self.clock)
+
+    @on(SessionChanged)
+    def refresh_view(self) -> None:
+        runbook, state = self.ctl.runbook, self.state
+        self._refresh_header()
+        self.query_one(HaltBanner).show(runbook, state)
+        self.set_class(state.halt is not None, "-halted")
+        self.query_one(ChecklistTree).update_states(runbook, state)
+        self.query_one(GatePanel).show(runbook, state)
+        self.query_one(PhaseRunner).show(runbook, state)
+        label = self.query_one(EvidencePane).show(runbook, state, self.ctl.workdir)
+        self.query_one("#tabs", TabbedContent).get_tab("evidence-tab").label = (
+            f"Evidence (3) · {label.split()[1]}/{label.split()[-2]}")
+        self._follow_running_step()
+        self.refresh_bindings()
+
+    def _follow_running_step(self) -> None:
+        current = self.ctl.running()
+        runner = self.query_one(PhaseRunner)
+        if current is not None and current[1].run != self._tail_run:
+            step = self.state.steps[current[0]]
+            self._tail = LogTail(Path(step.log or ""))
+            self._tail_run = current[1].run
+            runner.query_one("#output").clear()
+        runner.show_log(self._tail.path if self._tail else None,
+                        self._tail.lines if self._tail else 0)
+
+    def _tick(self) -> None:
+        """Feed the log pane in batches, and let the controller notice a step's end."""
+        if self._tail is not None:
+            running = self.ctl.running() is not None
+            lines = self._tail.read() if running else self._tail.flush()
+            if lines:
+                log = self.query_one("#output")
+                log.write_lines(lines[-BATCH_LINES:])
+                self.query_one(PhaseRunner).show_log(self._tail.path, self._tail.lines)
+            if not running and not lines:
+                self._tail = None
+        if self.ctl.running() is not None and self._lock.acquire(blocking=False):
+            try:
+                self.ctl.poll()
+            except CockpitError as exc:
+                self.post_message(ActionFailed(exc.message))
+            finally:
+                self._lock.release()
+
+    @on(ActionFailed)
+    def show_failure(self, message: ActionFailed) -> None:
+        self.notify(message.text, title="Refused", severity="error", timeout=8)
+
+    # ------------------------------------------------------------------ what is allowed
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in VERBS and action != "diagnostics":
+            return True
+        return self.allowed(action)
+
+    def allowed(self, action: str) -> bool:
+        runbook, state = self.ctl.runbook, self.state
+        halted, ended = state.halt is not None, state.ended
+        running = state.running_step() is not None
+        if action == "diagnostics":
+            return bool(state.diagnostics)
+        if action == "halt":
+            return not halted and not ended
+        if action == "gates":
+            return not halted and not ended and not running
+        if action == "attest":
+            return not halted and not ended and self._attestable() is not None
+        if action == "run_next":
+            upcoming = rules.next_step(runbook, state)
+            return upcoming is not None and rules.refusal_to_run(
+                runbook, state, upcoming.step.id) is None
+        if action == "resolve":
+            return not halted and any(s.status == "interrupted" for s in state.steps.values())
+        if action == "protocol":
+            return halted and not ended and self._open_protocol_item() is not None
+        if action == "seal":
+            return not ended and not running and (
+                halted or rules.all_phases_complete(runbook, state))
+        if action == "decision":
+            return not ended and not running and state.evidence is not None
+        return False
+
+    def _attestable(self) -> Any:
+        gates = self.query_one(GatePanel)
+        selected = None
+        if gates.row_count:
+            key = gates.coordinate_to_cell_key(gates.cursor_coordinate).row_key.value
+            selected = key
+        candidates = [g for g in rules.gates(self.ctl.runbook)
+                      if (g.kind == "attestation" or (g.kind == "probe" and g.expected is None))
+                      and not (self.state.gates.get(g.id) and
+                               self.state.gates[g.id].status == "passed")]
+        chosen = [g for g in candidates if g.id == selected]
+        return (chosen or candidates or [None])[0]
+
+    def _open_protocol_item(self) -> HaltItem | None:
+        for item in self.ctl.runbook.halt.items if self.ctl.runbook.halt else []:
+            if isinstance(item, HaltItem) and item.action in ("escalate", "manual") and \
+                    item.id not in self.state.halt_items:
+                return item
+        return None
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, (key, label) in VERBS.items():
+            if self.allowed(action):
+                yield SystemCommand(label, f"({key}) {label}",
+                                    lambda a=action: self.run_action(a))
+
+    # ------------------------------------------------------------------ verbs
+
+    @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
+    def _verb(self, fn: Callable[..., Any], *args: Any) -> None:
+        with self._lock:
+            try:
+                result = fn(*args)
+            except CockpitError as exc:
+                self.post_message(ActionFailed(exc.message))
+                return
+        if isinstance(result, list) and fn.__name__ == "evaluate_gates":
+            text = "every gate is green: GO" if not result else f"{len(result)} still open"
+            self.call_from_thread(self.notify, text, title="Gates")
+
+    def action_gates(self) -> None:
+        self._verb(self.ctl.evaluate_gates)
+
+    def action_attest(self) -> None:
+        gate = self._attestable()
+        if gate is None:
+            return
+        prompt = gate.prompt or "Reference"
+
+        def done(reference: str | None) -> None:
+            if reference:
+                self._verb(self.ctl.attest_gate, gate.id, reference)
+
+        self.push_screen(AskText(f"Attest: {gate.text}", prompt), done)
+
+    def action_run_next(self) -> None:
+        upcoming = rules.next_step(self.ctl.runbook, self.state)
+        if upcoming is None or not self.allowed("run_next"):
+            return
+        step = upcoming.step
+        if isinstance(step, CommandStep):
+            if step.confirm is None:
+                self._verb(self.ctl.run_step, step.id, None)
+                return
+            prompt = (f"{step.command}\n\nThis step changes the database. Type "
+                      f"{step.confirm} to run it.")
+            self.push_screen(
+                AskText(f"Run {step.id}?", prompt, must_equal=step.confirm),
+                lambda word: word and self._verb(self.ctl.run_step, step.id, word))
+        elif isinstance(step, CheckStep):
+            self._verb(self.ctl.evaluate_check, step.id)
+        elif isinstance(step, Manual):
+            self.push_screen(
+                AskText(f"Confirm: {step.text}", "An optional note, then Enter.",
+                        allow_empty=True),
+                lambda note: note is not None and self._verb(self.ctl.confirm_manual,
+                                                             step.id, note))
+
+    def action_halt(self) -> None:
+        def confirmed(reason: str) -> Callable[[str | None], None]:
+            return lambda word: word and self._verb(self.ctl.halt, reason, "operator")
+
+        def with_reason(reason: str | None) -> None:
+            if reason:
+                self.push_screen(AskText("Halt-and-contain is final for this session",
+                                         "Type HALT to halt.", must_equal="HALT"),
+                                 confirmed(reason))
+
+        self.push_screen(AskText("HALT: why?", "The reason, for the record."), with_reason)
+
+    def action_protocol(self) -> None:
+        item = self._open_protocol_item()
+        if item is not None:
+            self.push_screen(AskText(item.text, "Reference (ticket, call, person)."),
+                             lambda note: note and self._verb(self.ctl.complete_halt_item,
+                                                              item.id, note))
+
+    def action_resolve(self) -> None:
+        step_id = next((k for k, s in self.state.steps.items() if s.status == "interrupted"),
+                       None)
+        if step_id is None:
+            return
+
+        def with_outcome(outcome: str | None) -> None:
+            if outcome:
+                self.push_screen(
+                    AskText(f"{step_id}: what did reconciliation show?", "A note."),
+                    lambda note: note and self._verb(self.ctl.resolve_interrupted, step_id,
+                                                     outcome, note))
+
+        self.push_screen(AskText(f"{step_id} was interrupted",
+                                 "Did it take effect? Type passed or failed.",
+                                 must_equal=None), with_outcome)
+
+    def action_seal(self) -> None:
+        self._verb(self.ctl.seal_evidence)
+
+    def action_decision(self, values: dict[str, str] | None = None,
+                        error: str | None = None) -> None:
+        fields = decision_fields(self.ctl.runbook)
+        form = DecisionForm(fields, values or self.ctl.decision_defaults())
+
+        def submitted(result: dict[str, str] | None) -> None:
+            if result is not None:
+                self._record_decision(result)
+
+        self.push_screen(form, submitted)
+        if error:
+            self.call_after_refresh(form.show_error, error)
+
+    @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
+    def _record_decision(self, values: dict[str, str]) -> None:
+        with self._lock:
+            try:
+                self.ctl.record_decision(values)
+            except CockpitError as exc:
+                self.call_from_thread(self.action_decision, values, exc.message)
+                return
+        self.call_from_thread(self.notify, f"decision recorded: {values.get('status')}",
+                              title="Decision")
+
+    def action_diagnostics(self) -> None:
+        def read(name: str) -> Any:
+            return json.loads((self.ctl.folder / name).read_text(encoding="utf-8"))
+
+        self.push_screen(TextScreen("Halt diagnostics", diagnostics_text(
+            self.state.diagnostics, read)))
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        lines = [f"  {key:<3} {label}" for _a, (key, label) in VERBS.items()]
+        lines += ["  D   Diagnostics captured at a halt", "  1-3 Gates / Phase / Evidence",
+                  "  Enter on a checklist item: its detail", "  ctrl+p  command palette",
+                  "  q   Quit (a running step keeps running; `cockpit resume` re-attaches)"]
+        self.push_screen(TextScreen("Keys", "\n".join(lines)))
+
+    @on(Tree.NodeSelected, "#checklist")
+    def show_item(self, event: Tree.NodeSelected[Any]) -> None:
+        item = event.node.data
+        if item is not None and not event.node.children:
+            self.push_screen(TextScreen(item.id, self.query_one(ChecklistTree).detail(
+                self.ctl.runbook, self.state, item)))
+
+    def action_quit_cockpit(self) -> None:
+        if self.on_quit is not None:
+            self.on_quit()
+        self.exit()
+
+    # ------------------------------------------------------------------ crash safety
+
+    def _fatal_error(self) -> None:
+        """Textual's crash screen prints local variables, DSNs among them: print the error's
+        kind and its redacted message instead."""
+        import sys
+
+        error = sys.exc_info()[1]
+        text = self.ctl.redactor.redact_text(f"{type(error).__name__}: {error}")
+        self._exit_renderables.append(f"cockpit: internal error: {text}")
+        self._close_messages_no_wait()

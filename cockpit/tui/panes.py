@@ -1,0 +1,182 @@
+"""The cockpit's panes: each shows one part of the session and is told what to show by the
+app (attributes down); none of them decides anything."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from textual.containers import Vertical
+from textual.widgets import DataTable, Log, Static
+
+from cockpit.engine import rules
+from cockpit.evidence.manifest import producers
+from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook
+from cockpit.runbook.render import item_text
+from cockpit.session.state import SessionState
+from cockpit.tui.checklist import STATE_MARKS
+
+
+def mark(status: str) -> str:
+    return STATE_MARKS.get(status, f"· {status}")
+
+
+def _since(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    seconds = int((datetime.now(UTC) - start).total_seconds())
+    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class SessionHeader(Static):
+    """Runbook, session, operator, mode, GO / NO-GO and elapsed time, on one strip."""
+
+    def show(self, runbook: Runbook, state: SessionState, mode: str, clock: bool = True) -> None:
+        opened = rules.open_gates(runbook, state)
+        if state.halt is not None:
+            verdict = "⊘ HALTED"
+        elif state.decision is not None:
+            verdict = f"■ {state.decision['status']}"
+        else:
+            verdict = "● GO" if not opened else f"✗ NO-GO ({len(opened)} open)"
+        elapsed = f" · elapsed {_since(state.started_at)}" if clock else ""
+        self.update(f"[b]{runbook.title}[/b]\n{state.session_id} · {state.operator}@"
+                    f"{state.host} · [b]{mode}[/b] · [b]{verdict}[/b]{elapsed}")
+        self.set_class(state.halt is not None, "-halted")
+        self.set_class(not opened and state.halt is None, "-go")
+
+
+class HaltBanner(Static):
+    """When halted: what, where, which line — and the protocol as the work list."""
+
+    def show(self, runbook: Runbook, state: SessionState) -> None:
+        self.display = state.halt is not None
+        if state.halt is None:
+            return
+        halt = state.halt
+        lines = [f"[b]⊘ HALTED[/b] by {halt.by} at {halt.at}: {halt.reason}"]
+        if halt.line:
+            lines.append(f"  line: {halt.line}")
+        for item in runbook.halt.items if runbook.halt else []:
+            done = state.halt_items.get(item.id)
+            text = item_text(item, runbook)
+            lines.append(f"  {'✓ done' if done else '○ open'}  {text}"
+                         + (f" — {done['note']}" if done and done.get("note") else ""))
+        lines.append("  No command can start from this session. Keys: e protocol item, "
+                     "D diagnostics, s seal evidence, d decision.")
+        self.update("\n".join(lines))
+
+
+class GatePanel(DataTable):
+    """Each hard gate, setup check and script pin, with its state and evidence."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("state", "gate", "evidence")
+
+    def show(self, runbook: Runbook, state: SessionState) -> None:
+        cursor = self.cursor_row
+        self.clear()
+        for gate in rules.gates(runbook):
+            s = state.gates.get(gate.id)
+            evidence = (s.reference or s.detail or "") if s else _gate_hint(gate)
+            self.add_row(mark(s.status if s else "open"), item_text(gate, runbook),
+                         evidence, key=gate.id)
+        for check in rules.setup_checks(runbook):
+            s = state.setup.get(check.id)
+            self.add_row(mark(s.status if s else "open"), item_text(check, runbook),
+                         (s.detail or "") if s else "checked with g", key=check.id)
+        for script in runbook.scripts:
+            s = state.scripts.get(script.path)
+            self.add_row(mark(s.status if s else "open"), f"script {script.path}",
+                         (s.detail or "") if s else "sha256 checked with g",
+                         key=f"script:{script.path}")
+        if self.row_count:
+            self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
+
+
+def _gate_hint(gate: Any) -> str:
+    if gate.kind == "attestation":
+        return f"attest with a: {gate.prompt}"
+    if gate.kind == "attestation_file":
+        return f"file {gate.path}"
+    return "answered by the probe (g)" if gate.expected is not None else (
+        f"attest with a: {gate.prompt}")
+
+
+class PhaseRunner(Vertical):
+    """The current phase's steps, the abort rules watched, and the running step's output."""
+
+    def compose(self):
+        yield DataTable(id="steps", cursor_type="row")
+        yield Static(id="watch")
+        yield Static(id="logline")
+        yield Log(id="output", max_lines=5000, highlight=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#steps", DataTable).add_columns("state", "step", "result")
+
+    def show(self, runbook: Runbook, state: SessionState) -> Phase:
+        upcoming = rules.next_step(runbook, state)
+        running = state.running_step()
+        phase = upcoming.phase if upcoming else runbook.phases[-1]
+        if running:
+            phase = next(p for p in runbook.phases if any(s.id == running for s in p.steps))
+        table = self.query_one("#steps", DataTable)
+        table.clear()
+        for step in phase.steps:
+            if step.kind in ("code",):
+                continue
+            status = rules.item_status(runbook, state, step)
+            s = state.steps.get(step.id)
+            result = ""
+            if s is not None:
+                if s.exit_code is not None:
+                    result = f"exit {s.exit_code}, {s.lines} lines"
+                elif s.observed is not None or s.expected is not None:
+                    result = f"expected {s.expected!r}, observed {s.observed!r}"
+                if s.status == "running":
+                    result = f"running {_since(s.started_at)}"
+            table.add_row(mark(status), item_text(step, runbook)[:90], result, key=step.id)
+        watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
+                          for r in rules.watched_rules(runbook, step)})
+        labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
+        self.query_one("#watch", Static).update(
+            f"[b]{phase.heading}[/b]   abort rules watched: "
+            + (", ".join(labels) if labels else "none"))
+        abort_watch = [s for s in phase.steps if isinstance(s, AbortWatch)]
+        self.set_class(bool(abort_watch), "-watched")
+        return phase
+
+    def show_log(self, path: Path | None, lines: int) -> None:
+        text = f"log {path} · {lines:,} lines" if path else "no step has run in this phase yet"
+        self.query_one("#logline", Static).update(text)
+
+
+class EvidencePane(DataTable):
+    """The evidence pack: n of N present, each with size and hash, missing ones named."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("state", "file", "size", "sha256", "produced by")
+
+    def show(self, runbook: Runbook, state: SessionState, workdir: Path) -> str:
+        self.clear()
+        by_name = producers(runbook, workdir)
+        items = [i for i in (runbook.evidence.items if runbook.evidence else [])
+                 if i.kind == "file"]
+        present = 0
+        for item in items:
+            producer, path = by_name.get(item.name, ("", workdir / item.name))
+            exists = path.is_file() and path.stat().st_size > 0
+            present += exists
+            recorded = state.steps.get(producer)
+            digest = (recorded.sha256 or "")[:16] if recorded else ""
+            if not digest and state.evidence:
+                digest = "sealed" if item.name in state.evidence.get("present", []) else ""
+            size = f"{path.stat().st_size:,}" if exists else "—"
+            self.add_row(mark("passed" if exists else "open"), item.name, size, digest,
+                         producer, key=item.id)
+        return f"evidence {present} of {len(items)} present"

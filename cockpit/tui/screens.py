@@ -1,0 +1,126 @@
+"""Modal screens: typed confirmations, references, notes, the decision form, help, and the
+diagnostics captured at a halt. Each returns what the operator typed; the app decides."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+
+class AskText(ModalScreen[str | None]):
+    """Asks for one line: a reference, a note, a reason — or a word that must match."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="cancel")]
+
+    def __init__(self, title: str, prompt: str, *, must_equal: str | None = None,
+                 password: bool = False, allow_empty: bool = False) -> None:
+        super().__init__()
+        self.title_text = title
+        self.prompt = prompt
+        self.must_equal = must_equal
+        self.password = password
+        self.allow_empty = allow_empty
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, id="dialog-title")
+            yield Static(self.prompt, id="dialog-prompt")
+            yield Input(password=self.password, id="answer")
+            yield Static("", id="dialog-error")
+            yield Static("Enter to confirm · Esc to cancel", id="dialog-keys")
+
+    @on(Input.Submitted, "#answer")
+    def submit(self, event: Input.Submitted) -> None:
+        value = event.value.strip() if not self.password else event.value
+        error = self.query_one("#dialog-error", Static)
+        if self.must_equal is not None and value != self.must_equal:
+            error.update(f"✗ type exactly: {self.must_equal}")
+            return
+        if not value and not self.allow_empty:
+            error.update("✗ this cannot be empty")
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DecisionForm(ModalScreen[dict[str, str] | None]):
+    """Section J as a form, pre-filled from the session; the engine rules on the rest."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel", id="cancel"),
+                          Binding("ctrl+s", "save", "Save", id="save")]
+
+    def __init__(self, fields: list[Any], values: dict[str, str]) -> None:
+        super().__init__()
+        self.fields = fields
+        self.values = values
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="dialog"):
+            yield Label("Final decision record", id="dialog-title")
+            for field in self.fields:
+                yield Label(field.label)
+                value = self.values.get(field.id, "")
+                if field.allowed:
+                    options = [(a, a) for a in field.allowed]
+                    yield Select(options, value=value if value in field.allowed else
+                                 Select.BLANK, id=f"f-{field.id}", allow_blank=True)
+                else:
+                    yield Input(value=value, id=f"f-{field.id}")
+            yield Static("", id="dialog-error")
+            yield Button("Save (ctrl+s)", id="save", variant="primary")
+
+    def collect(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for field in self.fields:
+            widget = self.query_one(f"#f-{field.id}")
+            value = widget.value
+            out[field.id] = "" if value is Select.BLANK or value is None else str(value)
+        return out
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#dialog-error", Static).update(f"✗ {text}")
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        self.dismiss(self.collect())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextScreen(ModalScreen[None]):
+    """A scrollable page of text: help, diagnostics, an item's detail."""
+
+    BINDINGS: ClassVar = [Binding("escape,q,question_mark", "close", "Close", id="close")]
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="page"):
+            yield Label(self.title_text, id="dialog-title")
+            yield Static(self.text, markup=False)
+            yield Static("Esc to close", id="dialog-keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def diagnostics_text(captured: list[dict[str, Any]], read: Any) -> str:
+    """The halt diagnostics files, pretty-printed."""
+    parts = []
+    for entry in captured:
+        parts.append(f"{entry['file']} (sha256 {entry['sha256'][:16]}…) at {entry['at']}")
+        parts.append(json.dumps(read(entry["file"]), indent=2)[:20000])
+    return "\n".join(parts) or "No diagnostics were captured."
