@@ -63,7 +63,9 @@ def defaults(runbook: Runbook, state: SessionState) -> dict[str, str]:
     current = _last_observed(runbook, state, "alembic.current_equals")
     heads = _last_observed(runbook, state, "alembic.single_head")
     drift = _last_observed(runbook, state, "db.structural_parity")
-    status = BLOCKER if state.halt is not None or errors else ""
+    earned = (state.halt is None and not errors and rules.all_phases_complete(runbook, state)
+              and bool(state.evidence and state.evidence.get("complete")))
+    status = BLOCKER if state.halt is not None or errors else (PASS if earned else "")
     known = {
         "status": status,
         "final_revision": str(current) if current is not None else "",

@@ -69,6 +69,7 @@ class CockpitApp(App[None]):
         self._lock = threading.Lock()  # one controller call at a time
         self._tail: LogTail | None = None
         self._tail_run: str | None = None
+        self.busy = False  # a verb is in flight: keys typed ahead must not start another
         controller.listeners.append(lambda _event: self.post_message(SessionChanged()))
 
     # ------------------------------------------------------------------ layout
@@ -158,6 +159,8 @@ class CockpitApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in VERBS and action != "diagnostics":
             return True
+        if self.busy and action != "diagnostics":
+            return None  # shown, disabled, until the verb in flight has finished
         return self.allowed(action)
 
     def allowed(self, action: str) -> bool:
@@ -212,12 +215,27 @@ class CockpitApp(App[None]):
         for action, (key, label) in VERBS.items():
             if self.allowed(action):
                 yield SystemCommand(label, f"({key}) {label}",
-                                    lambda a=action: self.run_action(a))
+                                    lambda a=action: getattr(self, f"action_{a}")())
 
     # ------------------------------------------------------------------ verbs
 
-    @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
     def _verb(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.busy = True
+        self.refresh_bindings()
+        self._run_verb(fn, *args)
+
+    def _done(self) -> None:
+        self.busy = False
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
+    def _run_verb(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._call(fn, *args)
+        finally:
+            self.call_from_thread(self._done)
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
         with self._lock:
             try:
                 result = fn(*args)
