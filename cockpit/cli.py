@@ -113,14 +113,51 @@ def _headless(ctl, args: argparse.Namespace) -> int:
         ctl.close()
 
 
+def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
+    """The steps' environment: DSN variables the environment lacks are built from their
+    templates with a password asked once, masked; it lives in this process only."""
+    import getpass
+    import os
+    from urllib.parse import quote
+
+    from cockpit.runbook.loader import load_runbook
+    from cockpit.runbook.model import EnvVar
+
+    runbook = load_runbook(runbook_path)
+    env, secrets = dict(os.environ), []
+    setup = runbook.setup
+    missing = [i for i in (setup.items if setup else []) if isinstance(i, EnvVar)
+               and i.name not in env and setup and setup.password_placeholder in i.template]
+    if missing and setup is not None:
+        names = ", ".join(i.name for i in missing)
+        password = getpass.getpass(f"Database password for {names} (not stored): ")
+        secrets.append(password)
+        for item in missing:
+            env[item.name] = item.template.replace(setup.password_placeholder,
+                                                   quote(password, safe=""))
+    return env, secrets
+
+
+def _screen(ctl) -> int:
+    from cockpit.demo.session import exit_code
+    from cockpit.tui.app import CockpitApp
+
+    try:
+        CockpitApp(ctl).run()
+    finally:
+        ctl.close()
+    return exit_code(ctl)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
 
-    if not args.headless:
-        raise _no_screen_yet()
+    env, secrets = _environment(Path(args.runbook))
     ctl = Controller.start(Path(args.runbook), folder=Path(args.session) if args.session else None,
-                           operator=args.operator,
+                           operator=args.operator, env=env, secrets=secrets,
                            workdir=Path(args.workdir) if args.workdir else None)
+    if not args.headless:
+        return _screen(ctl)
     print(f"session: {ctl.folder}", flush=True)
     return _headless(ctl, args)
 
@@ -130,12 +167,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
     from cockpit.session.reader import open_session
 
-    if not args.headless:
-        raise _no_screen_yet()
     folder = Path(args.session)
-    workspace = world_of(Path(open_session(folder).state.workdir))
+    view = open_session(folder)
+    workspace = world_of(Path(view.state.workdir))
     if workspace is None:
-        ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over)
+        env, secrets = _environment(folder / "runbook.toml")
+        ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over,
+                                env=env, secrets=secrets)
+        if not args.headless:
+            return _screen(ctl)
         print(f"session: {ctl.folder}", flush=True)
         return _headless(ctl, args)
     from cockpit.demo.world import World
@@ -146,8 +186,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over,
                                 env=world.env(), secrets=[world.password])
-        print(f"session: {ctl.folder}", flush=True)
-        code = _headless(ctl, args)
+        if not args.headless:
+            code = _screen(ctl)
+        else:
+            print(f"session: {ctl.folder}", flush=True)
+            code = _headless(ctl, args)
     finally:
         if not _step_running(folder):
             world.stop()
@@ -158,12 +201,6 @@ def _step_running(folder: Path) -> bool:
     from cockpit.session.reader import open_session
 
     return open_session(folder).state.running_step() is not None
-
-
-def _no_screen_yet() -> Exception:
-    from cockpit.errors import CockpitError
-
-    return CockpitError("the operator's screen is not built yet: add --headless")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -519,8 +519,10 @@ class Controller:
 
 
 def make_actor(operator: str | None) -> Actor:
+    """Who acts: --operator or $COCKPIT_OPERATOR or the login; the host, or $COCKPIT_HOST
+    where the machine's name says nothing (a container id)."""
     name = operator or os.environ.get("COCKPIT_OPERATOR") or _login()
-    return Actor(name=name, host=socket.gethostname())
+    return Actor(name=name, host=os.environ.get("COCKPIT_HOST") or socket.gethostname())
 
 
 def _login() -> str:

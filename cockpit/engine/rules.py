@@ -160,6 +160,7 @@ def item_status(runbook: Runbook, state: SessionState, item: AnyItem) -> str:
         return gate.status
     if item_done(runbook, state, item):
         return "confirmed" if isinstance(item, Manual) else "passed"
-    if state.halt is not None and isinstance(item, CommandStep | CheckStep | Manual):
+    in_phase = any(item in phase.steps for phase in runbook.phases)
+    if state.halt is not None and in_phase and item.kind != "code":
         return "halted"
     return "open"

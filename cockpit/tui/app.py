@@ -88,10 +88,14 @@ class CockpitApp(App[None]):
                     yield EvidencePane(id="evidence")
         yield Footer()
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "-narrow")  # 80x24: the panes get the room
+
     def on_mount(self) -> None:
         self.add_class("-operator")
         self.query_one(ChecklistTree).show_runbook(self.ctl.runbook)
         self.refresh_view()
+        self._show_last_output()
         self.set_interval(TICK_S, self._tick)
         if self.clock:
             self.set_interval(1.0, self._refresh_header)
@@ -109,16 +113,32 @@ class CockpitApp(App[None]):
     def refresh_view(self) -> None:
         runbook, state = self.ctl.runbook, self.state
         self._refresh_header()
-        self.query_one(HaltBanner).show(runbook, state)
+        self.query_one(HaltBanner).show(runbook, state, self.clock)
         self.set_class(state.halt is not None, "-halted")
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)
-        self.query_one(PhaseRunner).show(runbook, state)
+        self.query_one(PhaseRunner).show(runbook, state, self.clock)
         label = self.query_one(EvidencePane).show(runbook, state, self.ctl.workdir)
         self.query_one("#tabs", TabbedContent).get_tab("evidence-tab").label = (
             f"Evidence (3) · {label.split()[1]}/{label.split()[-2]}")
         self._follow_running_step()
         self.refresh_bindings()
+
+    def _show_last_output(self, keep: int = 500) -> None:
+        """On opening (a resume), the latest step's last lines: often the line that halted."""
+        if self.ctl.running() is not None:
+            return
+        done = [s for s in self.state.steps.values() if s.log and s.started_at]
+        if not done:
+            return
+        latest = max(done, key=lambda s: s.started_at or "")
+        tail = LogTail(Path(latest.log or ""))
+        lines: list[str] = []
+        while chunk := tail.read():
+            lines = (lines + chunk)[-keep:]
+        lines = (lines + tail.flush())[-keep:]
+        self.query_one("#output").write_lines(lines)
+        self.query_one(PhaseRunner).show_log(tail.path, tail.lines)
 
     def _follow_running_step(self) -> None:
         current = self.ctl.running()
@@ -128,8 +148,8 @@ class CockpitApp(App[None]):
             self._tail = LogTail(Path(step.log or ""))
             self._tail_run = current[1].run
             runner.query_one("#output").clear()
-        runner.show_log(self._tail.path if self._tail else None,
-                        self._tail.lines if self._tail else 0)
+        if self._tail is not None:
+            runner.show_log(self._tail.path, self._tail.lines)
 
     def _tick(self) -> None:
         """Feed the log pane in batches, and let the controller notice a step's end."""

@@ -51,12 +51,25 @@ class SessionHeader(Static):
 class HaltBanner(Static):
     """When halted: what, where, which line — and the protocol as the work list."""
 
-    def show(self, runbook: Runbook, state: SessionState) -> None:
-        self.display = state.halt is not None
+    def show(self, runbook: Runbook, state: SessionState, clock: bool = True) -> None:
+        interrupted = {k: s for k, s in state.steps.items() if s.status == "interrupted"}
+        self.display = state.halt is not None or bool(interrupted)
+        self.set_class(state.halt is None and bool(interrupted), "-interrupted")
         if state.halt is None:
+            if interrupted:
+                step_id, step = next(iter(interrupted.items()))
+                idempotent = any(s.id == step_id and getattr(s, "idempotent", False)
+                                 for p in runbook.phases for s in p.steps)
+                self.update(
+                    f"[b]! INTERRUPTED[/b] {step_id} (run {step.run}): {step.detail}\n"
+                    "  It may or may not have taken effect; it is never run again silently.\n"
+                    "  Choices: i record what a reconciliation probe showed (passed/failed)"
+                    + (" · r run it again (idempotent)" if idempotent else "")
+                    + " · x halt")
             return
         halt = state.halt
-        lines = [f"[b]⊘ HALTED[/b] by {halt.by} at {halt.at}: {halt.reason}"]
+        when = f" at {halt.at}" if clock else ""
+        lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {halt.reason}"]
         if halt.line:
             lines.append(f"  line: {halt.line}")
         for item in runbook.halt.items if runbook.halt else []:
@@ -118,7 +131,7 @@ class PhaseRunner(Vertical):
     def on_mount(self) -> None:
         self.query_one("#steps", DataTable).add_columns("state", "step", "result")
 
-    def show(self, runbook: Runbook, state: SessionState) -> Phase:
+    def show(self, runbook: Runbook, state: SessionState, clock: bool = True) -> Phase:
         upcoming = rules.next_step(runbook, state)
         running = state.running_step()
         phase = upcoming.phase if upcoming else runbook.phases[-1]
@@ -138,7 +151,7 @@ class PhaseRunner(Vertical):
                 elif s.observed is not None or s.expected is not None:
                     result = f"expected {s.expected!r}, observed {s.observed!r}"
                 if s.status == "running":
-                    result = f"running {_since(s.started_at)}"
+                    result = f"running {_since(s.started_at)}" if clock else "running"
             table.add_row(mark(status), item_text(step, runbook)[:90], result, key=step.id)
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
                           for r in rules.watched_rules(runbook, step)})

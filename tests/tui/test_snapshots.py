@@ -1,0 +1,127 @@
+"""What the operator sees, as SVG snapshots (pytest-textual-snapshot). Deterministic: fixed
+folders, operator and host, no clock, fixed terminal sizes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from cockpit.engine.controller import Controller
+from cockpit.tui.app import CockpitApp
+from tests.engine.helpers import phase, write_world
+
+BASE = Path("/tmp/cockpit-snapshots")
+WATCH = '  { kind = "abort_watch", id = "watch", text = "Abort on any of:", rules = ["duplicate-table"] },'
+STREAM = "for n in $(seq 1 60); do echo \"INFO  [alembic] Running upgrade step $n\"; done; sleep 30"
+
+
+@pytest.fixture(autouse=True)
+def fixed_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COCKPIT_OPERATOR", "operator")
+    monkeypatch.setenv("COCKPIT_HOST", "rehearsal")
+
+
+def _controller(name: str, phases: list[str]) -> Controller:
+    root = BASE / name
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    runbook = write_world(root, phases)
+    return Controller.start(runbook, folder=root / "session", env=dict(os.environ),
+                            halt_hooks=[])
+
+
+def _ready(ctl: Controller) -> None:
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.evaluate_gates()
+
+
+def _wait(ctl: Controller) -> None:
+    while ctl.running() is not None:
+        ctl.poll()
+        time.sleep(0.02)
+
+
+def test_gates_open_no_go(snap_compare) -> None:
+    ctl = _controller("no-go", [phase("P0", [("hello", "echo hello")])])
+    try:
+        assert snap_compare(CockpitApp(ctl, clock=False), terminal_size=(120, 40))
+    finally:
+        ctl.close()
+
+
+def test_80x24(snap_compare) -> None:
+    ctl = _controller("narrow", [phase("P0", [("hello", "echo hello")])])
+    try:
+        assert snap_compare(CockpitApp(ctl, clock=False), terminal_size=(80, 24))
+    finally:
+        ctl.close()
+
+
+def test_p3_running_with_streamed_output(snap_compare) -> None:
+    ctl = _controller("running", [phase("P3", [("upgrade", STREAM)], WATCH)])
+    _ready(ctl)
+    ctl.run_step("upgrade")
+    log = BASE / "running" / "world" / "logs" / "upgrade.log"
+    app = CockpitApp(ctl, clock=False)
+
+    async def streamed(pilot) -> None:
+        while not log.exists() or log.read_text().count("\n") < 60:
+            await pilot.pause(0.05)
+        while app.query_one("#output").line_count < 60:
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(120, 40), run_before=streamed)
+    finally:
+        ctl.halt("snapshot taken")
+        _wait(ctl)
+        ctl.close()
+
+
+def test_halted(snap_compare) -> None:
+    abort = "echo 'psycopg.errors.DuplicateTable: relation \"active_investments\" already exists'; sleep 20"
+    ctl = _controller("halted", [phase("P3", [("upgrade", abort), ("after", "echo after")], WATCH)])
+    _ready(ctl)
+    ctl.run_step("upgrade")
+    _wait(ctl)
+    assert ctl.state.halt is not None
+    try:
+        assert snap_compare(CockpitApp(ctl, clock=False), terminal_size=(120, 40))
+    finally:
+        ctl.close()
+
+
+def test_interrupted_step_on_resume(snap_compare) -> None:
+    ctl = _controller("interrupted", [phase("P0", [("once", "echo once")])])
+    _ready(ctl)
+    # The cockpit died between recording the start and starting the supervisor.
+    from cockpit.session import events as ev
+
+    ctl.append(ev.STEP_STARTED, {"step": "once", "phase": "P0", "run": "once.1",
+                                 "command": "echo once", "log": None, "abort_rules": []})
+    ctl.close()
+    resumed = Controller.resume(BASE / "interrupted" / "session", env=dict(os.environ),
+                                halt_hooks=[])
+    assert resumed.state.steps["once"].status == "interrupted"
+    try:
+        assert snap_compare(CockpitApp(resumed, clock=False), terminal_size=(120, 40))
+    finally:
+        resumed.close()
+
+
+def test_decision_form_filled(snap_compare) -> None:
+    ctl = _controller("decision", [phase("P0", [("hello", "echo hello")])])
+    _ready(ctl)
+    ctl.run_step("hello")
+    _wait(ctl)
+    ctl.seal_evidence()
+    try:
+        assert snap_compare(CockpitApp(ctl, clock=False), press=["d"],
+                            terminal_size=(120, 40))
+    finally:
+        ctl.close()
