@@ -32,7 +32,7 @@ from cockpit.tui.panes import EvidencePane, GatePanel, HaltBanner, PhaseRunner, 
 from cockpit.tui.screens import AskText, DecisionForm, TextScreen, diagnostics_text
 
 TICK_S = 0.08  # ~12 Hz: output reaches the log pane in batches, never a write per line
-BATCH_LINES = 20_000
+KEEP_LINES = 2_000  # per tick at most: the pane keeps a bounded tail anyway
 
 # action -> (key, description); the verbs an operator has
 VERBS: dict[str, tuple[str, str]] = {
@@ -133,12 +133,8 @@ class CockpitApp(App[None]):
             return
         latest = max(done, key=lambda s: s.started_at or "")
         tail = LogTail(Path(latest.log or ""))
-        lines: list[str] = []
-        while chunk := tail.read():
-            lines = (lines + chunk)[-keep:]
-        lines = (lines + tail.flush())[-keep:]
-        self.query_one("#output").write_lines(lines)
-        self.query_one(PhaseRunner).show_log(tail.path, tail.lines)
+        self.query_one("#output").write_lines(tail.last(keep))
+        self.query_one(PhaseRunner).show_log(tail.path, latest.lines or 0)
 
     def _follow_running_step(self) -> None:
         current = self.ctl.running()
@@ -155,10 +151,10 @@ class CockpitApp(App[None]):
         """Feed the log pane in batches, and let the controller notice a step's end."""
         if self._tail is not None:
             running = self.ctl.running() is not None
-            lines = self._tail.read() if running else self._tail.flush()
+            lines = self._tail.read(KEEP_LINES) if running else self._tail.flush()
             if lines:
                 log = self.query_one("#output")
-                log.write_lines(lines[-BATCH_LINES:])
+                log.write_lines(lines)
                 self.query_one(PhaseRunner).show_log(self._tail.path, self._tail.lines)
             if not running and not lines:
                 self._tail = None

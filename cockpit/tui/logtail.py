@@ -1,11 +1,17 @@
-"""Follows a growing log file: each call returns the complete lines appended since the last.
-
-It reads only what was appended, and holds back a partial last line until it is complete.
-"""
+"""Follows a growing log file for the log pane: each call returns the complete lines appended
+since the last one — counted all, but only the last few decoded, since the pane keeps a
+bounded tail. A million lines cost a count in C, not a million Python strings."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+LINE_BYTES_GUESS = 400  # enough bytes per wanted line to find the last `keep` lines
+
+
+def _decode(lines: list[bytes]) -> list[str]:
+    return [line.decode("utf-8", errors="replace") for line in lines]
 
 
 class LogTail:
@@ -15,7 +21,7 @@ class LogTail:
         self.partial = b""
         self.lines = 0
 
-    def read(self, limit: int = 1 << 22) -> list[str]:
+    def read(self, keep: int = 2000, limit: int = 8 << 20) -> list[str]:
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self.offset)
@@ -23,16 +29,42 @@ class LogTail:
         except FileNotFoundError:
             return []
         self.offset += len(data)
-        chunks = (self.partial + data).split(b"\n")
-        self.partial = chunks.pop()
-        self.lines += len(chunks)
-        return [c.decode("utf-8", errors="replace") for c in chunks]
+        buffer = self.partial + data
+        cut = buffer.rfind(b"\n")
+        if cut < 0:
+            self.partial = buffer
+            return []
+        complete, self.partial = buffer[: cut + 1], buffer[cut + 1 :]
+        self.lines += complete.count(b"\n")
+        window = complete[-keep * LINE_BYTES_GUESS :]
+        lines = window.split(b"\n")[:-1]
+        if len(window) < len(complete):
+            lines = lines[1:]  # the window's first line may be cut
+        return _decode(lines[-keep:])
 
     def flush(self) -> list[str]:
-        """The held-back partial line, once the writer is done."""
+        """What is left once the writer is done, the held-back partial line included."""
         rest = self.read()
         if self.partial:
             rest.append(self.partial.decode("utf-8", errors="replace"))
             self.lines += 1
             self.partial = b""
         return rest
+
+    def last(self, keep: int) -> list[str]:
+        """The file's last `keep` lines, without reading the rest of it."""
+        try:
+            size = os.path.getsize(self.path)
+            with open(self.path, "rb") as handle:
+                start = max(0, size - keep * LINE_BYTES_GUESS)
+                handle.seek(start)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        self.offset = size
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        if start > 0:
+            lines = lines[1:]
+        return _decode(lines[-keep:])

@@ -1,0 +1,130 @@
+"""Responsiveness of the operator's cockpit while a step streams 1,000,000 lines.
+
+Drives the real app (Textual's test driver, 120x40) on a session whose step is a Python child
+printing 1,000,000 Alembic-like lines. While it streams, a key (down, up, ...) is sent to the
+focused checklist every 100 ms, as the terminal driver would, and the time until the cursor
+has moved is measured; Textual paints that at its next frame, at most 1/60 s later, which is
+added to every figure. (Pilot.press is not used: its own idle waits add ~60 ms even to an
+idle app.) The process's memory is sampled throughout. Separately, a fresh process resuming a
+session is timed from its spawn to its first screen. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from textual import events
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cockpit.engine.controller import Controller  # noqa: E402
+from cockpit.tui.app import CockpitApp  # noqa: E402
+from tests.engine.helpers import phase, write_world  # noqa: E402
+
+LINES = 1_000_000
+FRAME_S = 1 / 60
+CHILD = ("python3 -c \"line = 'INFO  [alembic.runtime.migration] Running upgrade 0019 -> 0020,"
+         f" backfill batch %07d ok'; [print(line % i) for i in range({LINES})]\"")
+STARTUP = """
+import asyncio, sys, time
+import psutil
+from textual import events
+from pathlib import Path
+from cockpit.engine.controller import Controller
+from cockpit.tui.app import CockpitApp
+started = psutil.Process().create_time()
+ctl = Controller.resume(Path(sys.argv[1]), take_over=True, halt_hooks=[])
+async def main():
+    async with CockpitApp(ctl, clock=False).run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        print(time.time())
+asyncio.run(main())
+ctl.close()
+"""
+
+
+async def stream(folder: Path) -> dict[str, float]:
+    folder.mkdir(parents=True)
+    runbook = write_world(folder, [phase("P0", [("stream", CHILD)])])
+    ctl = Controller.start(runbook, folder=folder / "session", env=dict(os.environ),
+                           halt_hooks=[])
+    ctl.attest_gate("signoff", "bench")
+    ctl.evaluate_gates()
+    app = CockpitApp(ctl, clock=False)
+    me = psutil.Process()
+    latencies: list[float] = []
+    peak = me.memory_info().rss
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        while ctl.running() is None:
+            await pilot.pause(0.01)
+        tree = app.query_one("#checklist")
+        tree.focus()
+        await pilot.pause()
+        while ctl.running() is not None:
+            key = "down" if len(latencies) % 2 == 0 else "up"
+            before = tree.cursor_line
+            start = time.perf_counter()
+            app.post_message(events.Key(key, None))
+            while tree.cursor_line == before:
+                await asyncio.sleep(0.0005)
+            latencies.append(time.perf_counter() - start + FRAME_S)
+            peak = max(peak, me.memory_info().rss)
+            await asyncio.sleep(0.1)
+        await pilot.pause(0.5)
+        shown = app.query_one("#output").line_count
+    ctl.close()
+    record = ctl.state.steps["stream"]
+    latencies.sort()
+    return {"lines": record.lines or 0, "presses": len(latencies),
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+            "max_ms": latencies[-1] * 1000, "peak_mib": peak / 2**20,
+            "log_pane_lines": shown}
+
+
+def startup(folder: Path) -> float:
+    folder.mkdir(parents=True)
+    runbook = write_world(folder, [phase("P0", [("hello", "echo hello")])])
+    ctl = Controller.start(runbook, folder=folder / "session", env=dict(os.environ),
+                           halt_hooks=[])
+    ctl.close()
+    times = []
+    for _ in range(3):
+        spawned = time.time()  # the same clock the child reads at its first screen
+        done = subprocess.run([sys.executable, "-c", STARTUP, str(folder / "session")],
+                              capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parents[1])
+        times.append(float(done.stdout.strip().splitlines()[-1]) - spawned)
+    return statistics.median(times)
+
+
+def main() -> None:
+    base = Path(tempfile.mkdtemp(prefix="cockpit-bench-ui-"))
+    try:
+        figures = asyncio.run(stream(base / "stream"))
+        first_screen = startup(base / "start")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"streamed {figures['lines']:,} lines; {figures['presses']} key presses while streaming")
+    print(f"key to screen: p50 {figures['p50_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, "
+          f"max {figures['max_ms']:.1f} ms (target p95 < 100 ms)")
+    print(f"peak memory {figures['peak_mib']:.0f} MiB (target < 300); log pane keeps "
+          f"{figures['log_pane_lines']:,} lines")
+    print(f"start to first screen {first_screen:.2f} s (target < 1.5 s)")
+    print(json.dumps({**{k: round(v, 1) for k, v in figures.items()},
+                      "first_screen_s": round(first_screen, 3)}))
+
+
+if __name__ == "__main__":
+    main()
