@@ -27,9 +27,9 @@ from textual import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cockpit.engine.controller import Controller  # noqa: E402
-from cockpit.tui.app import CockpitApp  # noqa: E402
-from tests.engine.helpers import phase, write_world  # noqa: E402
+from cockpit.engine.controller import Controller
+from cockpit.tui.app import CockpitApp
+from tests.engine.helpers import phase, write_world
 
 LINES = 1_000_000
 FRAME_S = 1 / 60
