@@ -72,10 +72,23 @@ def defaults(runbook: Runbook, state: SessionState) -> dict[str, str]:
         "heads_state": (f"single head {heads}" if isinstance(heads, str) else
                         str(heads) if heads is not None else ""),
         "errors": "; ".join(errors) if errors else "none",
-        "drift_detected": str(drift) if drift is not None else ("none" if not errors else ""),
+        "drift_detected": _drift_words(drift) if drift is not None else (
+            "none" if not errors else ""),
         "root_cause": _root_cause(state),
     }
     return {f.id: known.get(f.id, "") for f in decision_fields(runbook)}
+
+
+def _drift_words(observed: Any) -> str:
+    """The parity probe's finding, in words."""
+    if not isinstance(observed, dict):
+        return str(observed)
+    drift, naming = observed.get("drift") or [], observed.get("naming_only") or []
+    if not drift and not naming:
+        return "none"
+    parts = [f"drift: {'; '.join(drift)}"] if drift else []
+    parts += [f"naming-only (accepted): {', '.join(naming)}"] if naming else []
+    return " | ".join(parts)
 
 
 def _root_cause(state: SessionState) -> str:

@@ -175,9 +175,10 @@ class CockpitApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in VERBS and action != "diagnostics":
             return True
-        if self.busy and action != "diagnostics":
+        allowed = self.allowed(action)
+        if allowed and self.busy and action != "diagnostics":
             return None  # shown, disabled, until the verb in flight has finished
-        return self.allowed(action)
+        return allowed
 
     def allowed(self, action: str) -> bool:
         runbook, state = self.ctl.runbook, self.state

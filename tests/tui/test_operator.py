@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from cockpit.demo.session import close_demo, open_demo
@@ -120,3 +121,29 @@ async def test_after_a_halt_no_key_and_no_palette_command_starts_anything(
             assert "HALTED" in banner and "drift" in banner
     finally:
         close_demo(world, ctl)
+
+
+async def test_a_crash_shows_no_password_or_dsn(tmp_path: Path, capfd) -> None:
+    from cockpit.engine.controller import Controller
+    from tests.engine.helpers import ordinary_world
+
+    secret = "Sup3r-s3cret-pw"
+    dsn = f"postgresql://ops:{secret}@db.internal/prod"
+    runbook = ordinary_world(tmp_path)
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env={"DATABASE_URL": dsn},
+                           halt_hooks=[])
+
+    class Exploding(CockpitApp):
+        def action_help(self) -> None:
+            connection_string = dsn  # a local the stock crash screen would print
+            raise RuntimeError(f"cannot reach {connection_string}")
+
+    app = Exploding(ctl, clock=False)
+    with pytest.raises(RuntimeError):  # the test driver re-raises; a terminal prints
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause()
+    ctl.close()
+    shown = capfd.readouterr().err + " ".join(str(r) for r in app._exit_renderables)
+    assert "internal error: RuntimeError: cannot reach" in shown
+    assert secret not in shown and "connection_string" not in shown
