@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -31,19 +32,19 @@ class ChecklistTree(Tree[AnyItem | None]):
         states = states or {}
         self._item_nodes: dict[str, tuple[TreeNode[Any], str]] = {}
         self.clear()
-        self.root.set_label(runbook.title)
+        self.root.set_label(Text(runbook.title))
         for _place, section in runbook.sections():
-            branch = self.root.add(section.heading, data=None, expand=True)
+            branch = self.root.add(Text(section.heading), data=None, expand=True)
             for item in section_items(section):
                 if isinstance(item, CodeBlock | SetupScript):
                     branch.add_leaf("``` code block", data=item)
                     continue
                 text = item_text(item, runbook)
                 state = STATE_MARKS[states.get(item.id, "open")]
-                node = branch.add(f"{state}  {text}", data=item)
+                node = branch.add(Text(f"{state}  {text}"), data=item)
                 self._item_nodes[item.id] = (node, text)
                 for child in item_children(item, runbook):
-                    node.add_leaf(child.text, data=item)
+                    node.add_leaf(Text(child.text), data=item)
                 if not node.children:
                     node.allow_expand = False
                 node.expand()
@@ -54,7 +55,7 @@ class ChecklistTree(Tree[AnyItem | None]):
         by_id = {item.id: item for _p, s in runbook.sections() for item in section_items(s)}
         for item_id, (node, text) in getattr(self, "_item_nodes", {}).items():
             status = rules.item_status(runbook, state, by_id[item_id])
-            node.set_label(f"{STATE_MARKS.get(status, status)}  {text}")
+            node.set_label(Text(f"{STATE_MARKS.get(status, status)}  {text}"))
 
     def detail(self, runbook: Runbook, state: SessionState, item: AnyItem) -> str:
         """What an item runs or checks, and what the session recorded for it."""

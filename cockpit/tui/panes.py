@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable, Log, Static
 
@@ -42,8 +44,9 @@ class SessionHeader(Static):
         else:
             verdict = "● GO" if not opened else f"✗ NO-GO ({len(opened)} open)"
         elapsed = f" · elapsed {_since(state.started_at)}" if clock else ""
-        self.update(f"[b]{runbook.title}[/b]\n{state.session_id} · {state.operator}@"
-                    f"{state.host} · [b]{mode}[/b] · [b]{verdict}[/b]{elapsed}")
+        self.update(f"[b]{escape(runbook.title)}[/b]\n{escape(state.session_id)} · "
+                    f"{escape(state.operator)}@{escape(state.host)} · [b]{mode}[/b] · "
+                    f"[b]{verdict}[/b]{elapsed}")
         self.set_class(state.halt is not None, "-halted")
         self.set_class(not opened and state.halt is None, "-go")
 
@@ -61,7 +64,8 @@ class HaltBanner(Static):
                 idempotent = any(s.id == step_id and getattr(s, "idempotent", False)
                                  for p in runbook.phases for s in p.steps)
                 self.update(
-                    f"[b]! INTERRUPTED[/b] {step_id} (run {step.run}): {step.detail}\n"
+                    f"[b]! INTERRUPTED[/b] {escape(step_id)} (run {escape(step.run or '')}): "
+                    f"{escape(step.detail or '')}\n"
                     "  It may or may not have taken effect; it is never run again silently.\n"
                     "  Choices: i record what a reconciliation probe showed (passed/failed)"
                     + (" · r run it again (idempotent)" if idempotent else "")
@@ -69,14 +73,14 @@ class HaltBanner(Static):
             return
         halt = state.halt
         when = f" at {halt.at}" if clock else ""
-        lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {halt.reason}"]
+        lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {escape(halt.reason)}"]
         if halt.line:
-            lines.append(f"  line: {halt.line}")
+            lines.append(f"  line: {escape(halt.line)}")
         for item in runbook.halt.items if runbook.halt else []:
             done = state.halt_items.get(item.id)
             text = item_text(item, runbook)
-            lines.append(f"  {'✓ done' if done else '○ open'}  {text}"
-                         + (f" — {done['note']}" if done and done.get("note") else ""))
+            lines.append(f"  {'✓ done' if done else '○ open'}  {escape(text)}"
+                         + (f" — {escape(done['note'])}" if done and done.get("note") else ""))
         lines.append("  No command can start from this session. Keys: e protocol item, "
                      "D diagnostics, s seal evidence, d decision.")
         self.update("\n".join(lines))
@@ -95,16 +99,16 @@ class GatePanel(DataTable):
         for gate in rules.gates(runbook):
             s = state.gates.get(gate.id)
             evidence = (s.reference or s.detail or "") if s else _gate_hint(gate)
-            self.add_row(mark(s.status if s else "open"), item_text(gate, runbook),
-                         evidence, key=gate.id)
+            self.add_row(mark(s.status if s else "open"), Text(item_text(gate, runbook)),
+                         Text(str(evidence)), key=gate.id)
         for check in rules.setup_checks(runbook):
             s = state.setup.get(check.id)
-            self.add_row(mark(s.status if s else "open"), item_text(check, runbook),
-                         (s.detail or "") if s else "checked with g", key=check.id)
+            self.add_row(mark(s.status if s else "open"), Text(item_text(check, runbook)),
+                         Text((s.detail or "") if s else "checked with g"), key=check.id)
         for script in runbook.scripts:
             s = state.scripts.get(script.path)
-            self.add_row(mark(s.status if s else "open"), f"script {script.path}",
-                         (s.detail or "") if s else "sha256 checked with g",
+            self.add_row(mark(s.status if s else "open"), Text(f"script {script.path}"),
+                         Text((s.detail or "") if s else "sha256 checked with g"),
                          key=f"script:{script.path}")
         if self.row_count:
             self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
@@ -152,20 +156,21 @@ class PhaseRunner(Vertical):
                     result = f"expected {s.expected!r}, observed {s.observed!r}"
                 if s.status == "running":
                     result = f"running {_since(s.started_at)}" if clock else "running"
-            table.add_row(mark(status), item_text(step, runbook)[:90], result, key=step.id)
+            table.add_row(mark(status), Text(item_text(step, runbook)[:90]), Text(result),
+                          key=step.id)
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
                           for r in rules.watched_rules(runbook, step)})
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
         self.query_one("#watch", Static).update(
-            f"[b]{phase.heading}[/b]   abort rules watched: "
-            + (", ".join(labels) if labels else "none"))
+            f"[b]{escape(phase.heading)}[/b]   abort rules watched: "
+            + (escape(", ".join(labels)) if labels else "none"))
         abort_watch = [s for s in phase.steps if isinstance(s, AbortWatch)]
         self.set_class(bool(abort_watch), "-watched")
         return phase
 
     def show_log(self, path: Path | None, lines: int) -> None:
         text = f"log {path} · {lines:,} lines" if path else "no step has run in this phase yet"
-        self.query_one("#logline", Static).update(text)
+        self.query_one("#logline", Static).update(Text(text))
 
 
 class EvidencePane(DataTable):
@@ -190,6 +195,6 @@ class EvidencePane(DataTable):
             if not digest and state.evidence:
                 digest = "sealed" if item.name in state.evidence.get("present", []) else ""
             size = f"{path.stat().st_size:,}" if exists else "—"
-            self.add_row(mark("passed" if exists else "open"), item.name, size, digest,
-                         producer, key=item.id)
+            self.add_row(mark("passed" if exists else "open"), Text(item.name), size, digest,
+                         Text(producer), key=item.id)
         return f"evidence {present} of {len(items)} present"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -30,8 +31,8 @@ class AskText(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, id="dialog-title")
-            yield Static(self.prompt, id="dialog-prompt")
+            yield Label(self.title_text, id="dialog-title", markup=False)
+            yield Static(self.prompt, id="dialog-prompt", markup=False)
             yield Input(password=self.password, id="answer")
             yield Static("", id="dialog-error")
             yield Static("Enter to confirm · Esc to cancel", id="dialog-keys")
@@ -41,7 +42,7 @@ class AskText(ModalScreen[str | None]):
         value = event.value.strip() if not self.password else event.value
         error = self.query_one("#dialog-error", Static)
         if self.must_equal is not None and value != self.must_equal:
-            error.update(f"✗ type exactly: {self.must_equal}")
+            error.update(Text(f"✗ type exactly: {self.must_equal}"))
             return
         if not value and not self.allow_empty:
             error.update("✗ this cannot be empty")
@@ -67,7 +68,7 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
         with VerticalScroll(id="dialog"):
             yield Label("Final decision record", id="dialog-title")
             for field in self.fields:
-                yield Label(field.label)
+                yield Label(field.label, markup=False)
                 value = self.values.get(field.id, "")
                 if field.allowed:
                     options = [(a, a) for a in field.allowed]
@@ -87,7 +88,7 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
         return out
 
     def show_error(self, text: str) -> None:
-        self.query_one("#dialog-error", Static).update(f"✗ {text}")
+        self.query_one("#dialog-error", Static).update(Text(f"✗ {text}"))
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
@@ -109,7 +110,7 @@ class TextScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="page"):
-            yield Label(self.title_text, id="dialog-title")
+            yield Label(self.title_text, id="dialog-title", markup=False)
             yield Static(self.text, markup=False)
             yield Static("Esc to close", id="dialog-keys")
 

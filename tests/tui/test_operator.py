@@ -147,3 +147,20 @@ async def test_a_crash_shows_no_password_or_dsn(tmp_path: Path, capfd) -> None:
     shown = capfd.readouterr().err + " ".join(str(r) for r in app._exit_renderables)
     assert "internal error: RuntimeError: cannot reach" in shown
     assert secret not in shown and "connection_string" not in shown
+
+
+async def test_text_with_brackets_is_shown_as_text_not_markup(tmp_path: Path) -> None:
+    import os
+
+    from cockpit.engine.controller import Controller
+    from tests.engine.helpers import ordinary_world
+
+    ctl = Controller.start(ordinary_world(tmp_path), folder=tmp_path / "s",
+                           env=dict(os.environ), halt_hooks=[])
+    ctl.halt("sqlalchemy said [SQL: ALTER TABLE facilities] and [/b] [red]boom", "operator")
+    app = CockpitApp(ctl, clock=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        banner = app.query_one("#halt").render()
+        assert "[SQL: ALTER TABLE facilities] and [/b] [red]boom" in str(banner)
+    ctl.close()
