@@ -6,7 +6,9 @@ is allowed and what is done. Nothing here writes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cockpit.runbook.model import (
     AbortWatch,
@@ -164,3 +166,27 @@ def item_status(runbook: Runbook, state: SessionState, item: AnyItem) -> str:
     if state.halt is not None and in_phase and item.kind != "code":
         return "halted"
     return "open"
+
+
+_UNTIL_RELATIVE = re.compile(r"until\s*\+\s*(\d+)\s*(h|m|min)\b", re.I)
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})")
+
+
+def maintenance_window_end(runbook: Runbook, state: SessionState) -> datetime | None:
+    """When the maintenance window closes, if its attestation says so: an ISO time with a
+    zone ("... 2026-11-28T22:00Z") or "until +2h" (from the moment it was attested)."""
+    for gate in gates(runbook):
+        recorded = state.gates.get(gate.id)
+        words = f"{gate.id} {gate.text}".lower()
+        if "window" not in words or recorded is None or not recorded.reference:
+            continue
+        stamps = [datetime.fromisoformat(m.replace("Z", "+00:00").replace(" ", "T"))
+                  for m in _ISO.findall(recorded.reference)]
+        if stamps:
+            return max(stamps)
+        relative = _UNTIL_RELATIVE.search(recorded.reference)
+        if relative and recorded.at:
+            amount = int(relative[1]) * (60 if relative[2].lower() == "h" else 1)
+            return datetime.fromisoformat(recorded.at.replace("Z", "+00:00")) + timedelta(
+                minutes=amount)
+    return None

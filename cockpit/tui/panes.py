@@ -44,6 +44,11 @@ class SessionHeader(Static):
         else:
             verdict = "● GO" if not opened else f"✗ NO-GO ({len(opened)} open)"
         elapsed = f" · elapsed {_since(state.started_at)}" if clock else ""
+        window = rules.maintenance_window_end(runbook, state)
+        if window is not None and clock:
+            left = int((window - datetime.now(UTC)).total_seconds())
+            elapsed += (f" · window closes in {left // 3600:d}:{left // 60 % 60:02d}"
+                        if left > 0 else " · [b]WINDOW CLOSED[/b]")
         self.update(f"[b]{escape(runbook.title)}[/b]\n{escape(state.session_id)} · "
                     f"{escape(state.operator)}@{escape(state.host)} · [b]{mode}[/b] · "
                     f"[b]{verdict}[/b]{elapsed}")
@@ -161,8 +166,10 @@ class PhaseRunner(Vertical):
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
                           for r in rules.watched_rules(runbook, step)})
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
+        locked = "▣ LOCKED until every gate is green · " if rules.open_gates(runbook, state) \
+            else ""
         self.query_one("#watch", Static).update(
-            f"[b]{escape(phase.heading)}[/b]   abort rules watched: "
+            f"{locked}[b]{escape(phase.heading)}[/b]   abort rules watched: "
             + (escape(", ".join(labels)) if labels else "none"))
         abort_watch = [s for s in phase.steps if isinstance(s, AbortWatch)]
         self.set_class(bool(abort_watch), "-watched")
