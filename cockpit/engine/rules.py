@@ -18,6 +18,7 @@ from cockpit.runbook.model import (
     CheckStep,
     CommandStep,
     EnvVar,
+    HaltItem,
     Manual,
     Phase,
     ProbeGate,
@@ -190,3 +191,46 @@ def maintenance_window_end(runbook: Runbook, state: SessionState) -> datetime | 
             return datetime.fromisoformat(recorded.at.replace("Z", "+00:00")) + timedelta(
                 minutes=amount)
     return None
+
+
+def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:
+    """Open gates an operator answers: attestations, and probe gates whose value they give."""
+    return [g for g in gates(runbook)
+            if (isinstance(g, AttestationGate) or (isinstance(g, ProbeGate)
+                                                   and g.expected is None))
+            and not ((s := state.gates.get(g.id)) and s.status == "passed")]
+
+
+def open_protocol_item(runbook: Runbook, state: SessionState) -> HaltItem | None:
+    """The next halt-protocol item the operator must complete with a reference."""
+    for item in runbook.halt.items if runbook.halt else []:
+        if isinstance(item, HaltItem) and item.action in ("escalate", "manual") and \
+                item.id not in state.halt_items:
+            return item
+    return None
+
+
+def verb_allowed(runbook: Runbook, state: SessionState, verb: str) -> bool:
+    """Whether an operator's verb may be offered now (the controller still rules on it)."""
+    halted, ended = state.halt is not None, state.ended
+    running = state.running_step() is not None
+    if verb == "diagnostics":
+        return bool(state.diagnostics)
+    if verb == "halt":
+        return not halted and not ended
+    if verb == "gates":
+        return not halted and not ended and not running
+    if verb == "attest":
+        return not halted and not ended and bool(attestable_gates(runbook, state))
+    if verb == "run_next":
+        upcoming = next_step(runbook, state)
+        return upcoming is not None and refusal_to_run(runbook, state, upcoming.step.id) is None
+    if verb == "resolve":
+        return not halted and any(s.status == "interrupted" for s in state.steps.values())
+    if verb == "protocol":
+        return halted and not ended and open_protocol_item(runbook, state) is not None
+    if verb == "seal":
+        return not ended and not running and (halted or all_phases_complete(runbook, state))
+    if verb == "decision":
+        return not ended and not running and state.evidence is not None
+    return False

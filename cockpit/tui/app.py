@@ -181,51 +181,19 @@ class CockpitApp(App[None]):
         return allowed
 
     def allowed(self, action: str) -> bool:
-        runbook, state = self.ctl.runbook, self.state
-        halted, ended = state.halt is not None, state.ended
-        running = state.running_step() is not None
-        if action == "diagnostics":
-            return bool(state.diagnostics)
-        if action == "halt":
-            return not halted and not ended
-        if action == "gates":
-            return not halted and not ended and not running
-        if action == "attest":
-            return not halted and not ended and self._attestable() is not None
-        if action == "run_next":
-            upcoming = rules.next_step(runbook, state)
-            return upcoming is not None and rules.refusal_to_run(
-                runbook, state, upcoming.step.id) is None
-        if action == "resolve":
-            return not halted and any(s.status == "interrupted" for s in state.steps.values())
-        if action == "protocol":
-            return halted and not ended and self._open_protocol_item() is not None
-        if action == "seal":
-            return not ended and not running and (
-                halted or rules.all_phases_complete(runbook, state))
-        if action == "decision":
-            return not ended and not running and state.evidence is not None
-        return False
+        return rules.verb_allowed(self.ctl.runbook, self.state, action)
 
     def _attestable(self) -> Any:
+        """The gate selected in the gate panel if it is one to attest, else the first."""
+        candidates = rules.attestable_gates(self.ctl.runbook, self.state)
         gates = self.query_one(GatePanel)
-        selected = None
         if gates.row_count:
-            key = gates.coordinate_to_cell_key(gates.cursor_coordinate).row_key.value
-            selected = key
-        candidates = [g for g in rules.gates(self.ctl.runbook)
-                      if (g.kind == "attestation" or (g.kind == "probe" and g.expected is None))
-                      and not (self.state.gates.get(g.id) and
-                               self.state.gates[g.id].status == "passed")]
-        chosen = [g for g in candidates if g.id == selected]
-        return (chosen or candidates or [None])[0]
+            selected = gates.coordinate_to_cell_key(gates.cursor_coordinate).row_key.value
+            candidates = sorted(candidates, key=lambda g: g.id != selected)
+        return candidates[0] if candidates else None
 
     def _open_protocol_item(self) -> HaltItem | None:
-        for item in self.ctl.runbook.halt.items if self.ctl.runbook.halt else []:
-            if isinstance(item, HaltItem) and item.action in ("escalate", "manual") and \
-                    item.id not in self.state.halt_items:
-                return item
-        return None
+        return rules.open_protocol_item(self.ctl.runbook, self.state)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
