@@ -52,7 +52,3 @@ PROBES: dict[str, ProbeSpec] = {
         ),
     )
 }
-
-
-def probe_names() -> list[str]:
-    return sorted(PROBES)
