@@ -268,6 +268,16 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from cockpit.errors import CockpitError
+    from cockpit.mirror.plain import follow_plain
+
+    if not args.plain:
+        raise CockpitError("the mirror's screen is not built yet: add --plain")
+    return follow_plain(Path(args.session), lambda line: print(line, flush=True),
+                        from_start=args.from_start)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cockpit",
@@ -311,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--take-over", action="store_true",
                    help="take over a stale lock left by a dead cockpit (recorded as an event)")
     driving(p)
+
+    p = command("mirror", cmd_mirror, "watch a session, read-only, as it happens")
+    p.add_argument("session", help="session folder")
+    p.add_argument("--plain", action="store_true", help="as lines: events and step output")
+    p.add_argument("--from-start", action="store_true", help="replay the whole session first")
 
     p = command("status", cmd_status, "where a session stands")
     p.add_argument("session", help="session folder")

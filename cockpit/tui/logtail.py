@@ -51,6 +51,24 @@ class LogTail:
             self.partial = b""
         return rest
 
+    def read_all(self) -> list[str]:
+        """Every complete line appended since the last call (for the plain mirror)."""
+        lines: list[str] = []
+        while True:
+            chunk = self.read(keep=1 << 30, limit=8 << 20)
+            lines += chunk
+            if not chunk:
+                return lines
+
+    def flush_all(self) -> list[str]:
+        """Every line left, the last one even without its newline."""
+        lines = self.read_all()
+        if self.partial:
+            lines.append(self.partial.decode("utf-8", errors="replace"))
+            self.lines += 1
+            self.partial = b""
+        return lines
+
     def last(self, keep: int) -> list[str]:
         """The file's last `keep` lines, without reading the rest of it."""
         try:

@@ -1,0 +1,1 @@
+"""The reviewer's read-only mirror of a session."""

@@ -1,0 +1,66 @@
+"""The plain mirror beside a running operator: every event and every output line, in order,
+and nothing written to the session."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.engine.helpers import phase, write_world
+
+STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; done")
+         for i in range(3)]
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, float]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime) for p in folder.rglob("*")}
+
+
+def test_plain_mirror_prints_every_event_and_line_in_order(tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])
+    session = tmp_path / "s"
+    mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
+                               "--plain", "--from-start"], cwd=REPO, stdout=subprocess.PIPE,
+                              text=True)
+    operator = subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook),
+                               "--headless", "--assume-yes", "--session", str(session)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert operator.returncode == 0, operator.stdout + operator.stderr
+    out, _ = mirror.communicate(timeout=30)
+    assert mirror.returncode == 0
+    lines = out.splitlines()
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    printed = [line for line in lines if not line.startswith("[")]
+    assert [line.split()[2] for line in printed] == [e["type"] for e in events]
+    for step, _ in STEPS:
+        shown = [line for line in lines if line.startswith(f"[{step}] ")]
+        assert shown == [f"[{step}] {step} line {n}" for n in range(1, 31)]
+        finished = next(i for i, line in enumerate(lines)
+                        if " step_finished " in line and re.search(rf" step={step}\b", line))
+        assert max(i for i, line in enumerate(lines) if line.startswith(f"[{step}] ")) < finished
+
+
+def test_plain_mirror_writes_nothing_even_on_a_read_only_copy(tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", STEPS[:1])])
+    session = tmp_path / "s"
+    assert subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
+                           "--assume-yes", "--session", str(session)], cwd=REPO,
+                          capture_output=True).returncode == 0
+    subprocess.run(["chmod", "-R", "a-w", str(session)], check=True)
+    before = _snapshot(session)
+    env = {**os.environ}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "cockpit", "mirror", str(session), "--plain",
+                           "--from-start"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0 and "decision_recorded" in done.stdout
+    assert "[s0] s0 line 30" in done.stdout
+    assert _snapshot(session) == before
+    assert time.monotonic() - started < 30
+    subprocess.run(["chmod", "-R", "u+w", str(session)], check=True)
