@@ -269,13 +269,16 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
-    from cockpit.errors import CockpitError
     from cockpit.mirror.plain import follow_plain
 
-    if not args.plain:
-        raise CockpitError("the mirror's screen is not built yet: add --plain")
-    return follow_plain(Path(args.session), lambda line: print(line, flush=True),
-                        from_start=args.from_start)
+    if args.plain:
+        return follow_plain(Path(args.session), lambda line: print(line, flush=True),
+                            from_start=args.from_start)
+    from cockpit.mirror.source import MirrorSource
+    from cockpit.tui.app import CockpitApp
+
+    CockpitApp(MirrorSource(Path(args.session)), mirror=True).run()
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,10 +60,11 @@ class CockpitApp(App[None]):
         Binding("q", "quit_cockpit", "Quit", id="quit"),
     ]
 
-    def __init__(self, controller: Controller, *, clock: bool = True,
-                 on_quit: Callable[[], None] | None = None) -> None:
+    def __init__(self, controller: Controller | Any, *, clock: bool = True,
+                 on_quit: Callable[[], None] | None = None, mirror: bool = False) -> None:
         super().__init__()
-        self.ctl = controller
+        self.ctl = controller  # in mirror mode a read-only MirrorSource, which has no verbs
+        self.mirror = mirror
         self.clock = clock
         self.on_quit = on_quit
         self._lock = threading.Lock()  # one controller call at a time
@@ -92,7 +93,7 @@ class CockpitApp(App[None]):
         self.set_class(self.size.width < 100, "-narrow")  # 80x24: the panes get the room
 
     def on_mount(self) -> None:
-        self.add_class("-operator")
+        self.add_class("-mirror" if self.mirror else "-operator")
         self.query_one(ChecklistTree).show_runbook(self.ctl.runbook)
         self.refresh_view()
         self._show_last_output()
@@ -107,7 +108,12 @@ class CockpitApp(App[None]):
         return self.ctl.state
 
     def _refresh_header(self) -> None:
-        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, "OPERATOR", self.clock)
+        mode = "OPERATOR"
+        if self.mirror:
+            present = self.ctl.operator_present()
+            mode = "MIRROR — READ-ONLY" + (" · operator's cockpit is GONE"
+                                           if present is False and not self.state.ended else "")
+        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, mode, self.clock)
 
     @on(SessionChanged)
     def refresh_view(self) -> None:
@@ -158,6 +164,9 @@ class CockpitApp(App[None]):
                 self.query_one(PhaseRunner).show_log(self._tail.path, self._tail.lines)
             if not running and not lines:
                 self._tail = None
+        if self.mirror:
+            self.ctl.poll()  # reads what the operator appended; writes nothing
+            return
         if self.ctl.running() is not None and self._lock.acquire(blocking=False):
             try:
                 self.ctl.poll()
@@ -175,6 +184,8 @@ class CockpitApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in VERBS and action != "diagnostics":
             return True
+        if self.mirror and action in VERBS:
+            return False  # a mirror has no verb, by any path
         allowed = self.allowed(action)
         if allowed and self.busy and action != "diagnostics":
             return None  # shown, disabled, until the verb in flight has finished
@@ -197,6 +208,8 @@ class CockpitApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if self.mirror:
+            return
         for action, (key, label) in VERBS.items():
             if self.allowed(action):
                 yield SystemCommand(label, f"({key}) {label}",
@@ -205,6 +218,8 @@ class CockpitApp(App[None]):
     # ------------------------------------------------------------------ verbs
 
     def _verb(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.mirror:
+            return
         self.busy = True
         self.refresh_bindings()
         self._run_verb(fn, *args)
