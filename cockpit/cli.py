@@ -139,11 +139,11 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
 
 
 def _screen(ctl) -> int:
-    from cockpit.demo.session import exit_code
+    from cockpit.demo.session import exit_code, run_screen
     from cockpit.tui.app import CockpitApp
 
     try:
-        CockpitApp(ctl).run()
+        run_screen(CockpitApp(ctl))
     finally:
         ctl.close()
     return exit_code(ctl)

@@ -56,13 +56,25 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
         if not headless:
             from cockpit.tui.app import CockpitApp
 
-            CockpitApp(ctl).run()
+            run_screen(CockpitApp(ctl))
             return exit_code(ctl)
         print(f"session: {ctl.folder}", flush=True)
         plan = load_answers(answers or bundled_runbook("demo-answers.toml"))
         return Headless(ctl, plan, False, print).drive()
     finally:
         close_demo(world, ctl)
+
+
+def run_screen(app: object) -> None:
+    """Run a cockpit screen; a closed terminal (SIGHUP) ends it like `q`, so the session and
+    the world are closed properly — a running step goes on under its supervisor."""
+    import signal
+
+    previous = signal.signal(signal.SIGHUP, lambda *_: app.exit())  # type: ignore[attr-defined]
+    try:
+        app.run()  # type: ignore[attr-defined]
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def exit_code(ctl: Controller) -> int:
