@@ -118,24 +118,18 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
     templates with a password asked once, masked; it lives in this process only."""
     import getpass
     import os
-    from urllib.parse import quote
 
+    from cockpit.engine.setup import dsns_needing_password, with_password
     from cockpit.runbook.loader import load_runbook
-    from cockpit.runbook.model import EnvVar
 
     runbook = load_runbook(runbook_path)
-    env, secrets = dict(os.environ), []
-    setup = runbook.setup
-    missing = [i for i in (setup.items if setup else []) if isinstance(i, EnvVar)
-               and i.name not in env and setup and setup.password_placeholder in i.template]
-    if missing and setup is not None:
-        names = ", ".join(i.name for i in missing)
-        password = getpass.getpass(f"Database password for {names} (not stored): ")
-        secrets.append(password)
-        for item in missing:
-            env[item.name] = item.template.replace(setup.password_placeholder,
-                                                   quote(password, safe=""))
-    return env, secrets
+    env = dict(os.environ)
+    missing = dsns_needing_password(runbook, env)
+    if not missing:
+        return env, []
+    names = ", ".join(i.name for i in missing)
+    password = getpass.getpass(f"Database password for {names} (not stored): ")
+    return with_password(runbook, env, password), [password]
 
 
 def _screen(ctl) -> int:

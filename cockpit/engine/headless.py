@@ -30,6 +30,7 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.validate import walk_items
 from cockpit.session.events import Event
+from cockpit.session.logtail import LogTail
 
 Print = Callable[[str], None]
 ANSWER_TABLES = ("gates", "confirm", "manual", "halt", "decision", "resolve")
@@ -204,26 +205,16 @@ class Headless:
         current = ctl.running()
         if current is None:
             return
-        step_id = current[0]
-        log = Path(ctl.state.steps[step_id].log or "")
-        files = current[1]
-        offset, partial = 0, b""
+        step_id, files = current
+        tail = LogTail(Path(ctl.state.steps[step_id].log or ""))
         while True:
             # The exit record is written once the log is complete: read the log to its end
             # before recording the outcome, so every line prints before the step's end does.
             finished = files.exit_record() is not None or ctl.running() is None
-            if log.is_file():
-                with open(log, "rb") as handle:
-                    handle.seek(offset)
-                    data = handle.read()
-                offset += len(data)
-                partial += data
-                *lines, partial = partial.split(b"\n")
-                for line in lines:
-                    self.out(f"[{step_id}] {line.decode('utf-8', errors='replace')}")
+            lines = tail.flush(everything=True) if finished else tail.read_all()
+            for line in lines:
+                self.out(f"[{step_id}] {line}")
             if finished:
-                if partial:
-                    self.out(f"[{step_id}] {partial.decode('utf-8', errors='replace')}")
                 ctl.poll()
                 return
             time.sleep(0.05)

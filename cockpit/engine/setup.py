@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
 
@@ -83,3 +83,22 @@ def check_setup_item(item: WorkingDirectory | EnvVar, workdir: Path, env: Mappin
                  if have["query"].get(key) != value]
     detail = "; ".join(problems) if problems else "matches the template"
     return not problems, masked(value), detail
+
+
+def dsns_needing_password(runbook: Runbook, env: Mapping[str, str]) -> list[EnvVar]:
+    """DSN variables the environment lacks whose template holds the password placeholder."""
+    setup = runbook.setup
+    if setup is None:
+        return []
+    return [i for i in setup.items if isinstance(i, EnvVar) and i.name not in env
+            and setup.password_placeholder in i.template]
+
+
+def with_password(runbook: Runbook, env: Mapping[str, str], password: str) -> dict[str, str]:
+    """The environment with each missing DSN built from its template, the password
+    percent-encoded into it."""
+    out = dict(env)
+    placeholder = runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
+    for item in dsns_needing_password(runbook, env):
+        out[item.name] = item.template.replace(placeholder, quote(password, safe=""))
+    return out

@@ -12,9 +12,9 @@ from pathlib import Path
 from cockpit.engine.headless import format_event
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
+from cockpit.session.logtail import LogTail
 from cockpit.session.state import SessionState, apply
 from cockpit.session.store import EVENTS
-from cockpit.tui.logtail import LogTail
 
 TICK_S = 0.05  # polling: a new line or event is printed within 100 ms
 
@@ -38,7 +38,7 @@ def follow_plain(folder: Path, out: Callable[[str], None], from_start: bool = Fa
             if event.type == ev.STEP_FINISHED and event.data["run"] in tails:
                 step, tail = tails.pop(event.data["run"])  # its log is complete by now
                 if live:
-                    _print_lines(out, step, tail.flush_all())
+                    _print_lines(out, step, tail.flush(everything=True))
             state = apply(state, event)
             if live:
                 out(format_event(event))

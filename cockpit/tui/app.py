@@ -25,8 +25,8 @@ from cockpit.errors import CockpitError
 from cockpit.evidence.decision import decision_fields
 from cockpit.resources import styles_dir
 from cockpit.runbook.model import CheckStep, CommandStep, HaltItem, Manual
+from cockpit.session.logtail import LogTail
 from cockpit.tui.checklist import ChecklistTree
-from cockpit.tui.logtail import LogTail
 from cockpit.tui.messages import ActionFailed, SessionChanged
 from cockpit.tui.panes import EvidencePane, GatePanel, HaltBanner, PhaseRunner, SessionHeader
 from cockpit.tui.screens import AskText, DecisionForm, TextScreen, diagnostics_text
@@ -217,37 +217,39 @@ class CockpitApp(App[None]):
 
     # ------------------------------------------------------------------ verbs
 
-    def _verb(self, fn: Callable[..., Any], *args: Any) -> None:
+    def _verb(self, fn: Callable[..., Any], *args: Any,
+              then: Callable[[Any], None] | None = None) -> None:
+        """Run a controller verb in the worker; `then` gets its result on the UI thread."""
         if self.mirror:
             return
         self.busy = True
         self.refresh_bindings()
-        self._run_verb(fn, *args)
+        self._run_verb(fn, args, then)
 
     def _done(self) -> None:
         self.busy = False
         self.refresh_bindings()
 
     @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
-    def _run_verb(self, fn: Callable[..., Any], *args: Any) -> None:
+    def _run_verb(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                  then: Callable[[Any], None] | None) -> None:
         try:
-            self._call(fn, *args)
+            with self._lock:
+                result = fn(*args)
+        except CockpitError as exc:
+            self.post_message(ActionFailed(exc.message))
+        else:
+            if then is not None:
+                self.call_from_thread(then, result)
         finally:
             self.call_from_thread(self._done)
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        with self._lock:
-            try:
-                result = fn(*args)
-            except CockpitError as exc:
-                self.post_message(ActionFailed(exc.message))
-                return
-        if isinstance(result, list) and fn.__name__ == "evaluate_gates":
-            text = "every gate is green: GO" if not result else f"{len(result)} still open"
-            self.call_from_thread(self.notify, text, title="Gates")
-
     def action_gates(self) -> None:
-        self._verb(self.ctl.evaluate_gates)
+        def report(still_open: list[str]) -> None:
+            text = "every gate is green: GO" if not still_open else f"{len(still_open)} still open"
+            self.notify(text, title="Gates")
+
+        self._verb(self.ctl.evaluate_gates, then=report)
 
     def action_attest(self) -> None:
         gate = self._attestable()

@@ -1,6 +1,6 @@
-"""Follows a growing log file for the log pane: each call returns the complete lines appended
-since the last one — counted all, but only the last few decoded, since the pane keeps a
-bounded tail. A million lines cost a count in C, not a million Python strings."""
+"""Follows a growing step log: each call returns the complete lines appended since the last
+one. The log pane asks for a bounded tail (every line counted in C, only the last few
+decoded); the headless runner and the plain mirror ask for all of them."""
 
 from __future__ import annotations
 
@@ -42,32 +42,22 @@ class LogTail:
             lines = lines[1:]  # the window's first line may be cut
         return _decode(lines[-keep:])
 
-    def flush(self) -> list[str]:
-        """What is left once the writer is done, the held-back partial line included."""
-        rest = self.read()
+    def read_all(self) -> list[str]:
+        """Every complete line appended since the last call."""
+        lines: list[str] = []
+        while chunk := self.read(keep=1 << 30):
+            lines += chunk
+        return lines
+
+    def flush(self, everything: bool = False) -> list[str]:
+        """What is left once the writer is done, the held-back partial line included: the
+        bounded tail, or with `everything` every line."""
+        rest = self.read_all() if everything else self.read()
         if self.partial:
             rest.append(self.partial.decode("utf-8", errors="replace"))
             self.lines += 1
             self.partial = b""
         return rest
-
-    def read_all(self) -> list[str]:
-        """Every complete line appended since the last call (for the plain mirror)."""
-        lines: list[str] = []
-        while True:
-            chunk = self.read(keep=1 << 30, limit=8 << 20)
-            lines += chunk
-            if not chunk:
-                return lines
-
-    def flush_all(self) -> list[str]:
-        """Every line left, the last one even without its newline."""
-        lines = self.read_all()
-        if self.partial:
-            lines.append(self.partial.decode("utf-8", errors="replace"))
-            self.lines += 1
-            self.partial = b""
-        return lines
 
     def last(self, keep: int) -> list[str]:
         """The file's last `keep` lines, without reading the rest of it."""
