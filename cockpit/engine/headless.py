@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.engine import rules
-from cockpit.engine.controller import ActionRefused, Controller
+from cockpit.engine.controller import Controller
+from cockpit.engine.core import ActionRefused
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
 from cockpit.evidence.decision import BLOCKER, PASS, status_field
 from cockpit.runbook.model import (

@@ -12,7 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cockpit.engine.controller import ActionRefused, Controller, RunbookChanged
+from cockpit.engine.controller import Controller, RunbookChanged
+from cockpit.engine.core import ActionRefused
 from cockpit.engine.headless import Answers, Headless
 from cockpit.engine.launcher import RunFiles, find_supervisor
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world

@@ -1,0 +1,128 @@
+"""Halt-and-contain, the evidence pack and the decision record: how a session ends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cockpit.engine.core import ActionRefused, HaltHook, SessionCore
+from cockpit.engine.launcher import stop_supervisor
+from cockpit.evidence import decision as decisions
+from cockpit.evidence.manifest import build_manifest, file_sha256
+from cockpit.evidence.report import render_report
+from cockpit.runbook.model import HaltItem
+from cockpit.session import events as ev
+from cockpit.session.store import redact_values, write_atomic
+
+AUTOMATIC_HALT_ACTIONS = {
+    "stop": "the cockpit stopped execution (running step signalled, no step may start)",
+    "preserve": "the cockpit deletes and rewrites nothing; every log and record is kept",
+    "no_further_commands": "the cockpit refuses every command step from now on, by any path",
+}
+
+
+def pg_halt_diagnostics(ctl: SessionCore) -> dict[str, Any] | None:
+    """PostgreSQL's pg_stat_activity and pg_locks, when the session has a DATABASE_URL."""
+    if "DATABASE_URL" not in ctl.env:
+        return None
+    from cockpit.probes.db_probes import pg_halt_diagnostics as capture  # heavy: on demand
+
+    return capture(ctl)
+
+
+def default_halt_hooks() -> list[HaltHook]:
+    return [pg_halt_diagnostics]
+
+
+class CloseoutVerbs(SessionCore):
+    def halt(self, reason: str, by: str = "operator", step: str | None = None,
+             rule: str | None = None, line: str | None = None) -> None:
+        """Halt-and-contain. Final for the session: no command can start after this."""
+        if self.state.halt is not None:
+            return
+        current = self.running()
+        if current is not None:
+            stop_supervisor(current[1])
+        self.append(ev.HALTED, {"reason": reason, "by": by, "step": step, "rule": rule,
+                                "line": line})
+        self._capture_diagnostics()
+        items = self.runbook.halt.items if self.runbook.halt else []
+        for item in items:
+            if isinstance(item, HaltItem) and item.action in AUTOMATIC_HALT_ACTIONS:
+                self.append(ev.HALT_ITEM_DONE, {"item": item.id,
+                                                "note": AUTOMATIC_HALT_ACTIONS[item.action]})
+
+    def _capture_diagnostics(self) -> None:
+        captured: dict[str, Any] = {}
+        for hook in self.halt_hooks:
+            name = getattr(hook, "__name__", "hook")
+            try:
+                result = hook(self)
+            except Exception as exc:  # diagnostics must not stop the halt
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            if result is not None:
+                captured[name] = result
+        if not captured:
+            return
+        path = self.folder / "evidence" / f"halt-diagnostics-{self.state.seq}.json"
+        clean = redact_values(captured, self.redactor.redact_text)
+        write_atomic(path, json.dumps(clean, indent=2, default=str).encode())
+        self.append(ev.DIAGNOSTICS_CAPTURED, {"file": str(path.relative_to(self.folder)),
+                                              "sha256": file_sha256(path),
+                                              "probes": sorted(captured)})
+
+    def complete_halt_item(self, item_id: str, note: str) -> None:
+        if self.state.halt is None:
+            raise ActionRefused("the halt-and-contain protocol applies only after a halt")
+        item = self._item(item_id)
+        if not isinstance(item, HaltItem):
+            raise ActionRefused(f"'{item_id}' is not an item of the halt protocol")
+        if item.action == "record_blocker":
+            raise ActionRefused("the blocker is recorded with the decision record (BLOCKER)")
+        if not note.strip():
+            raise ActionRefused(f"'{item_id}' needs a note or reference")
+        self.append(ev.HALT_ITEM_DONE, {"item": item_id, "note": note.strip()})
+
+    def seal_evidence(self) -> dict[str, Any]:
+        manifest = build_manifest(self.runbook, self.state, self.workdir)
+        path = self.folder / "evidence" / "manifest.json"
+        write_atomic(path, json.dumps(manifest, indent=2).encode())
+        self.append(ev.EVIDENCE_SEALED, {
+            "manifest": "evidence/manifest.json", "sha256": file_sha256(path),
+            "present": manifest["present"], "missing": manifest["missing"],
+            "mismatched": manifest["mismatched"], "complete": manifest["complete"],
+        })
+        return manifest
+
+    def decision_defaults(self) -> dict[str, str]:
+        return decisions.defaults(self.runbook, self.state)
+
+    def record_decision(self, values: Mapping[str, str]) -> dict[str, Any]:
+        filled = {**self.decision_defaults(), **{k: v for k, v in values.items() if v}}
+        self._refuse_if(decisions.refusal(self.runbook, self.state, filled))
+        record = {"session_id": self.state.session_id, "runbook_id": self.runbook.id,
+                  "runbook_sha256": self.state.runbook_sha256,
+                  "transcript_sha256": self.state.transcript_sha256, "fields": filled,
+                  "recorded_by": f"{self.actor.name}@{self.actor.host}"}
+        record = redact_values(record, self.redactor.redact_text)
+        evidence = self.folder / "evidence"
+        write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
+        write_atomic(evidence / "decision.md",
+                     decisions.render_decision(self.runbook, record["fields"]).encode())
+        status_field = decisions.status_field(self.runbook)
+        status = filled.get(status_field.id if status_field else "status", "")
+        if status == decisions.BLOCKER:
+            for item in self.runbook.halt.items if self.runbook.halt else []:
+                if isinstance(item, HaltItem) and item.action == "record_blocker":
+                    self.append(ev.HALT_ITEM_DONE, {"item": item.id,
+                                                    "note": filled.get("root_cause", "")})
+        self.append(ev.DECISION_RECORDED, {
+            "status": status, "fields": record["fields"],
+            "json": "evidence/decision.json", "markdown": "evidence/decision.md",
+            "json_sha256": file_sha256(evidence / "decision.json"),
+            "markdown_sha256": file_sha256(evidence / "decision.md"),
+        })
+        report = render_report(self.runbook, self.state, self.redactor.redact_text)
+        write_atomic(evidence / "checklist.md", report.encode())
+        return record

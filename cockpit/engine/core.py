@@ -1,0 +1,82 @@
+"""What every verb of the controller stands on: the session's runbook, folded state and
+store, the append that records a fact, and the refusals. The verbs themselves live in
+gates.py, steps.py and closeout.py; controller.py opens and closes a session."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cockpit.engine.launcher import RunFiles
+from cockpit.engine.redact import Redactor
+from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.probes.registry import ProbeContext
+from cockpit.runbook.model import Runbook
+from cockpit.session.events import Actor, Event
+from cockpit.session.lock import SessionLock
+from cockpit.session.state import SessionState, apply
+from cockpit.session.store import SNAPSHOT, SessionStore, write_atomic
+
+HaltHook = Callable[["SessionCore"], dict[str, Any] | None]
+
+
+class ActionRefused(CockpitError):
+    exit_code = EXIT_REFUSED
+
+
+class SessionCore:
+    runbook: Runbook
+    folder: Path
+    store: SessionStore
+    lock: SessionLock
+    actor: Actor
+    workdir: Path
+    env: dict[str, str]
+    secrets: list[str]
+    redactor: Redactor
+    halt_hooks: list[HaltHook]
+    listeners: list[Callable[[Event], None]]
+    state: SessionState
+    _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
+
+    def append(self, type_: str, data: dict[str, Any]) -> Event:
+        event = self.store.append(self.actor, type_, data)
+        self.state = apply(self.state, event)
+        write_atomic(self.folder / SNAPSHOT, self.state.model_dump_json(indent=2).encode())
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def _refuse_if(self, reason: str | None) -> None:
+        if reason is not None:
+            raise ActionRefused(reason)
+
+    def _item(self, item_id: str) -> Any:
+        from cockpit.runbook.validate import walk_items
+
+        for _place, item in walk_items(self.runbook):
+            if item.id == item_id:
+                return item
+        raise CockpitError(f"no item '{item_id}' in runbook '{self.runbook.id}'")
+
+    def probe_context(self) -> ProbeContext:
+        return ProbeContext(workdir=self.workdir, env=self.env, session_folder=self.folder)
+
+    def _halted_reason(self) -> str | None:
+        if self.state.halt is not None:
+            return f"the session is halted ({self.state.halt.reason})"
+        return None
+
+    def running(self) -> tuple[str, RunFiles] | None:
+        step_id = self.state.running_step()
+        if step_id is None:
+            return None
+        run = self.state.steps[step_id].run
+        assert run is not None
+        return step_id, RunFiles(self.folder / "steps", run)
+
+    def halt(self, reason: str, by: str = "operator", step: str | None = None,
+             rule: str | None = None, line: str | None = None) -> None:
+        raise NotImplementedError  # closeout.py: an abort rule's match halts from steps.py

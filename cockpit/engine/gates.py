@@ -1,0 +1,89 @@
+"""Gate and setup verbs: attesting a gate, and evaluating every automated gate, setup item
+and script pin against the live environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cockpit.engine import rules
+from cockpit.engine.core import ActionRefused, SessionCore
+from cockpit.engine.setup import check_setup_item
+from cockpit.evidence.manifest import file_sha256, resolve
+from cockpit.probes.registry import run_probe
+from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, ProbeGate
+from cockpit.session import events as ev
+
+
+class GateVerbs(SessionCore):
+    def attest_gate(self, gate_id: str, reference: str) -> None:
+        self._refuse_if(self._halted_reason())
+        gate = self._item(gate_id)
+        if not reference.strip():
+            raise ActionRefused(f"gate '{gate_id}' needs a reference")
+        if isinstance(gate, AttestationGate):
+            self.append(ev.GATE_ATTESTED, {"gate": gate_id, "reference": reference.strip()})
+        elif isinstance(gate, ProbeGate) and gate.expected is None:
+            self._evaluate_probe_gate(gate, reference.strip())
+        else:
+            raise ActionRefused(f"gate '{gate_id}' is checked by the cockpit, not attested")
+
+    def evaluate_gates(self) -> list[str]:
+        """Evaluate every automated gate, setup item and script pin; returns what is open."""
+        self._refuse_if(self._halted_reason())
+        for gate in rules.gates(self.runbook):
+            if isinstance(gate, AttestationFileGate):
+                self._evaluate_file_gate(gate)
+            elif isinstance(gate, ProbeGate) and gate.expected is not None:
+                self._evaluate_probe_gate(gate, gate.expected)
+        checks = rules.setup_checks(self.runbook)
+        env_names = [c.name for c in checks if isinstance(c, EnvVar)]
+        for item in checks:
+            ok, observed, detail = check_setup_item(item, self.workdir, self.env,
+                                                    self._placeholder())
+            if ok and isinstance(item, EnvVar):  # the string is right; is the link?
+                live = run_probe("env.dsn", self.probe_context(), None, {
+                    "var": item.name, "database": item.database, "require": item.require,
+                    "same_as": env_names})
+                ok, detail = live.ok, f"{detail}; {live.detail}"
+            self.append(ev.SETUP_CHECKED, {"item": item.id, "ok": ok, "observed": observed,
+                                           "detail": detail})
+        for script in self.runbook.scripts:
+            self._check_script(script.path, script.sha256)
+        return rules.open_gates(self.runbook, self.state)
+
+    def _placeholder(self) -> str:
+        return self.runbook.setup.password_placeholder if self.runbook.setup else "<PASSWORD>"
+
+    def _evaluate_file_gate(self, gate: AttestationFileGate) -> None:
+        path = resolve(self.workdir, gate.path)
+        observed: dict[str, Any] = {"path": str(path)}
+        if not path.is_file():
+            ok, detail = False, f"{path}: no such file"
+        elif path.stat().st_size == 0:
+            ok, detail = False, f"{path}: empty"
+        else:
+            observed.update(size=path.stat().st_size, sha256=file_sha256(path))
+            text = path.read_text(encoding="utf-8", errors="replace")
+            ok = gate.must_contain is None or any(
+                gate.must_contain in line for line in text.splitlines())
+            detail = "present" if ok else f"no line contains {gate.must_contain!r}"
+        self.append(ev.GATE_EVALUATED, {"gate": gate.id, "ok": ok, "observed": observed,
+                                        "detail": detail})
+
+    def _evaluate_probe_gate(self, gate: ProbeGate, expected: Any) -> None:
+        result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
+        self.append(ev.GATE_EVALUATED, {"gate": gate.id, "ok": result.ok, "expected": expected,
+                                        "observed": result.observed, "detail": result.detail})
+
+    def _check_script(self, script_path: str, pinned: str | None) -> None:
+        path = resolve(self.workdir, script_path)
+        observed = file_sha256(path) if path.is_file() else None
+        if pinned is None:
+            ok, detail = False, "not pinned: the runbook gives no approved sha256"
+        elif observed is None:
+            ok, detail = False, f"{path}: no such file"
+        else:
+            ok = observed == pinned
+            detail = "matches the approved sha256" if ok else "CHANGED since approval"
+        self.append(ev.SCRIPT_CHECKED, {"path": script_path, "ok": ok, "expected": pinned,
+                                        "observed": observed, "detail": detail})

@@ -1,0 +1,135 @@
+"""Phase verbs: starting a command step under its supervisor, recording its end (or its
+interruption), reconciling after a crash, checks and manual confirmations."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from cockpit.engine import rules
+from cockpit.engine.core import ActionRefused, SessionCore
+from cockpit.engine.launcher import RunFiles, find_supervisor, launch, write_spec
+from cockpit.evidence.manifest import file_sha256, resolve
+from cockpit.probes.registry import ProbeResult, run_probe
+from cockpit.runbook.model import CheckStep, CommandStep, Manual
+from cockpit.session import events as ev
+
+
+class StepVerbs(SessionCore):
+    def run_step(self, step_id: str, confirm: str | None = None) -> str:
+        """Start a command step under its supervisor; returns the run id."""
+        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id))
+        step = self._item(step_id)
+        if not isinstance(step, CommandStep):
+            raise ActionRefused(f"'{step_id}' is not a command step")
+        if step.confirm is not None and confirm != step.confirm:
+            raise ActionRefused(f"step '{step_id}' changes the database: type "
+                                f"'{step.confirm}' to confirm it")
+        previous = self.state.steps.get(step_id)
+        run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
+        files = RunFiles(self.folder / "steps", run)
+        log = resolve(self.workdir, step.log) if step.log else files.folder / f"{run}.log"
+        if log.exists():  # evidence of an earlier run: kept under another name, never replaced
+            kept = log.with_name(f"{log.name}.before-{run}")
+            os.replace(log, kept)
+            self.append(ev.LOG_PRESERVED, {"step": step_id, "log": str(log),
+                                           "moved_to": str(kept), "sha256": file_sha256(kept)})
+        rule_ids = rules.watched_rules(self.runbook, step)
+        abort_rules = [r.model_dump() for rid in rule_ids if (r := self.runbook.abort_rule(rid))]
+        write_spec(files, {"step": step_id, "command": step.command, "cwd": str(self.workdir),
+                           "log": str(log), "rules": abort_rules, "grace": 5.0})
+        phase = next(p.id for p in self.runbook.phases if step in p.steps)
+        self.append(ev.STEP_STARTED, {"step": step_id, "phase": phase, "run": run,
+                                      "command": step.command, "log": str(log),
+                                      "abort_rules": rule_ids})
+        self._children[run] = launch(files, self.env, self.secrets)
+        return run
+
+    def poll(self) -> bool:
+        """Record the running step's outcome if its exit record is there; True if it was."""
+        for child in self._children.values():
+            child.poll()  # reap finished supervisors
+        current = self.running()
+        if current is None:
+            return False
+        step_id, files = current
+        record = files.exit_record()
+        if record is not None:
+            self._finish(step_id, record)
+            return True
+        ours = self._children.get(files.run)
+        if ours is not None and ours.returncode is not None and files.exit_record() is None:
+            self.append(ev.STEP_INTERRUPTED, {
+                "step": step_id, "run": files.run,
+                "detail": f"its supervisor ended (status {ours.returncode}) without an exit "
+                          f"record; see {files.err}",
+            })
+            return True
+        return False
+
+    def _finish(self, step_id: str, record: dict[str, Any]) -> None:
+        step = self._item(step_id)
+        ok = record["exit_code"] == step.expect_exit and record.get("abort") is None
+        detail = None if ok else (
+            f"abort rule {record['abort']['rule']}" if record.get("abort")
+            else f"exit status {record['exit_code']}, expected {step.expect_exit}")
+        self.append(ev.STEP_FINISHED, {
+            "step": step_id, "run": record["run"], "exit_code": record["exit_code"], "ok": ok,
+            "bytes": record["bytes"], "lines": record["lines"], "sha256": record["sha256"],
+            "abort": record.get("abort"), "ended_at": record["ended_at"], "detail": detail,
+            "last_line": record.get("last_line"),
+        })
+        abort = record.get("abort")
+        if abort is not None and self.state.halt is None:
+            self.halt(f"abort rule '{abort['rule']}' matched in step {step_id}",
+                      by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
+
+    def reconcile(self) -> str | None:
+        """After a crash: a running step is re-attached, finished from its exit record, or
+        marked interrupted — never run again silently. Returns what was done."""
+        current = self.running()
+        if current is None:
+            return None
+        step_id, files = current
+        if files.exit_record() is not None:
+            self.poll()
+            return "finished"
+        if find_supervisor(files) is not None:
+            return "reattached"
+        self.append(ev.STEP_INTERRUPTED, {
+            "step": step_id, "run": files.run,
+            "detail": "neither its supervisor nor an exit record survived the cockpit",
+        })
+        return "interrupted"
+
+    def resolve_interrupted(self, step_id: str, outcome: str, note: str,
+                            probe: dict[str, Any] | None = None) -> None:
+        """The operator's recorded decision on an interrupted step, after reconciliation."""
+        self._refuse_if(self._halted_reason())
+        current = self.state.steps.get(step_id)
+        if current is None or current.status != "interrupted":
+            raise ActionRefused(f"step '{step_id}' is not interrupted")
+        if outcome not in ("passed", "failed") or not note.strip():
+            raise ActionRefused("say whether the step 'passed' or 'failed', with a note")
+        self.append(ev.STEP_RESOLVED, {"step": step_id, "outcome": outcome, "note": note,
+                                       "probe": probe})
+
+    def evaluate_check(self, step_id: str) -> ProbeResult:
+        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id))
+        step = self._item(step_id)
+        if not isinstance(step, CheckStep):
+            raise ActionRefused(f"'{step_id}' is not a check")
+        result = run_probe(step.probe, self.probe_context(), step.expected, step.args)
+        self.append(ev.CHECK_EVALUATED, {"step": step_id, "ok": result.ok,
+                                         "expected": step.expected, "observed": result.observed,
+                                         "detail": result.detail})
+        return result
+
+    def confirm_manual(self, step_id: str, note: str = "", assumed: bool = False) -> None:
+        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id))
+        step = self._item(step_id)
+        if not isinstance(step, Manual):
+            raise ActionRefused(f"'{step_id}' is not a manual confirmation")
+        if assumed and self.runbook.production:
+            raise ActionRefused(f"'{step_id}': a production runbook forbids auto-confirmation")
+        self.append(ev.MANUAL_CONFIRMED, {"step": step_id, "note": note, "assumed": assumed})
