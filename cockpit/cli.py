@@ -265,13 +265,21 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def cmd_mirror(args: argparse.Namespace) -> int:
     from cockpit.mirror.plain import follow_plain
 
+    session = Path(args.session)
     if args.plain:
-        return follow_plain(Path(args.session), lambda line: print(line, flush=True),
+        return follow_plain(session, lambda line: print(line, flush=True),
                             from_start=args.from_start)
     from cockpit.mirror.source import MirrorSource
-    from cockpit.tui.app import CockpitApp
 
-    CockpitApp(MirrorSource(Path(args.session)), mirror=True).run()
+    source = MirrorSource(session)  # a clear error here, before any screen or server starts
+    if args.web:
+        from cockpit.mirror.web import serve
+
+        source.waiter.close()
+        return serve(session, args.host, args.port)
+    from cockpit.tui.mirror_app import MirrorApp
+
+    MirrorApp(source).run()
     return 0
 
 
@@ -323,6 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", help="session folder")
     p.add_argument("--plain", action="store_true", help="as lines: events and step output")
     p.add_argument("--from-start", action="store_true", help="replay the whole session first")
+    p.add_argument("--web", action="store_true",
+                   help="serve the mirror to browsers (textual-serve); one mirror per connection")
+    p.add_argument("--host", default="127.0.0.1", help="--web: address to listen on "
+                   "(default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="--web: port (default 8000)")
 
     p = command("status", cmd_status, "where a session stands")
     p.add_argument("session", help="session folder")

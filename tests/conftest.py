@@ -7,8 +7,10 @@ that one too. `COCKPIT_REQUIRE_SYSTEM_PG=1` (set by .ci/run) makes its absence a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -38,6 +40,25 @@ def pg_base() -> Iterator[Path]:
     base.chmod(0o755)
     yield base
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_pg_holders() -> Iterator[Path]:
+    """Demo worlds built as root under a private folder put their database elsewhere (the
+    server runs as another user): collect those here, for this process and the CLIs it
+    starts, and remove them at the end — with any server a failed test left running."""
+    base = Path(tempfile.mkdtemp(prefix="cockpit-test-worlds-"))
+    base.chmod(0o755)
+    os.environ["COCKPIT_DEMO_PG_TMP"] = str(base)
+    yield base
+    for pidfile in base.glob("*/pg/*/postmaster.pid"):
+        _stop_postmaster(pidfile)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _stop_postmaster(pidfile: Path) -> None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        os.kill(int(pidfile.read_text().split()[0]), signal.SIGQUIT)  # immediate shutdown
 
 
 @pytest.fixture(scope="session", params=_server_kinds())

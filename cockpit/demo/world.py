@@ -177,7 +177,9 @@ class World:
         workspace.mkdir(parents=True, exist_ok=True)
         pg_root = workspace / "pg"
         if os.geteuid() == 0 and not _traversable_by_others(workspace):
-            holder = Path(tempfile.mkdtemp(prefix="cockpit-demo-pg-"))
+            # $COCKPIT_DEMO_PG_TMP: where the test suite collects these, to remove them
+            holder = Path(tempfile.mkdtemp(prefix="cockpit-demo-pg-",
+                                           dir=os.environ.get("COCKPIT_DEMO_PG_TMP")))
             holder.chmod(0o755)
             pg_root = holder / "pg"
         world = cls(workspace, WorldInfo(fault=fault, pg_root=str(pg_root), pg_port=0, port=0))

@@ -1,19 +1,19 @@
 """A session opened read-only for the mirror's screen, kept current by following its event
-log. It offers what the screens read (runbook, state, the running step) and no verb at all."""
+log. It offers what the screens read (runbook, state, the running step, what is damaged) and
+no verb at all."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import psutil
 
 from cockpit.engine.launcher import RunFiles
 from cockpit.engine.redact import Redactor
+from cockpit.mirror.integrity import finished_logs, log_damage
+from cockpit.mirror.presence import operator_present
 from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
-from cockpit.session.lock import read_lock_info
+from cockpit.session.notify import ChangeWaiter
 from cockpit.session.reader import open_session
 from cockpit.session.state import SessionState, apply, fold
 from cockpit.session.store import EVENTS
@@ -29,6 +29,15 @@ class MirrorSource:
         self.workdir = Path(self.state.workdir)
         self.listeners: list[Callable[[Event], None]] = []
         self.redactor = Redactor()  # events reach a mirror already redacted
+        self.waiter = ChangeWaiter([folder])  # wakes the screen when the operator appends
+        self.log_damage: dict[str, str] = {}  # step -> what is wrong with its finished log
+        self._checked: set[tuple[str, str]] = set()  # (step, recorded sha256) looked at
+
+    @property
+    def damage(self) -> str | None:
+        """What is wrong with the event log; the mirror shows the session as it stood
+        before that point and follows no further."""
+        return self.follower.damage
 
     def poll(self) -> bool:
         """Take in what the operator appended; True if anything was."""
@@ -39,6 +48,20 @@ class MirrorSource:
                 listener(event)
         return bool(events)
 
+    def check_logs(self) -> bool:
+        """Compare every finished step's log, once, with what its supervisor recorded (a
+        file read: call it off the UI thread). True if a new damage was found."""
+        found = False
+        for step_id, (path, size, sha) in finished_logs(self.state).items():
+            if (step_id, sha or "") in self._checked:
+                continue
+            self._checked.add((step_id, sha or ""))
+            problem = log_damage(path, size, sha)
+            if problem is not None:
+                self.log_damage[step_id] = problem
+                found = True
+        return found
+
     def running(self) -> tuple[str, RunFiles] | None:
         step_id = self.state.running_step()
         if step_id is None:
@@ -48,10 +71,4 @@ class MirrorSource:
 
     def operator_present(self) -> bool | None:
         """Whether the operator's cockpit is alive (None: nobody holds the session)."""
-        info: dict[str, Any] | None = read_lock_info(self.folder)
-        if not info or "pid" not in info:
-            return None
-        try:
-            return psutil.pid_exists(int(info["pid"]))
-        except (TypeError, ValueError):
-            return None
+        return operator_present(self.folder)

@@ -4,8 +4,10 @@ misreading it, and reports damage without touching the file. Opens nothing for w
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from cockpit.errors import CockpitError
 from cockpit.session.events import Event
 from cockpit.session.store import check_link, parse_event_line
 
@@ -17,11 +19,24 @@ class EventFollower:
         self.partial = b""
         self.line = 0
         self.last: Event | None = None
+        self.damage: str | None = None  # once set, the follow stops there for good
 
     def poll(self) -> list[Event]:
-        """The complete events appended since the last call (raises SessionDamaged)."""
+        """The complete, well-chained events appended since the last call. At damage it
+        returns those before it, sets `damage`, and reads no further."""
+        if self.damage is not None:
+            return []
         try:
             with open(self.path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < self.offset:
+                    if size != self.offset - len(self.partial):
+                        self.damage = (f"{self.path}: shrank from {self.offset:,} to "
+                                       f"{size:,} bytes; complete events were removed")
+                        return []
+                    # Resume set the torn last line aside (into events.torn-at-N.bin) and
+                    # cut the log back to its last complete event: follow on from there.
+                    self.offset, self.partial = size, b""
                 handle.seek(self.offset)
                 data = handle.read()
         except FileNotFoundError:
@@ -30,9 +45,13 @@ class EventFollower:
         *lines, self.partial = (self.partial + data).split(b"\n")
         events: list[Event] = []
         for raw in lines:
+            try:
+                event = parse_event_line(raw, self.line + 1, self.path)
+                check_link(event, self.last, self.line + 1, self.path)
+            except CockpitError as exc:
+                self.damage = exc.message
+                return events
             self.line += 1
-            event = parse_event_line(raw, self.line, self.path)
-            check_link(event, self.last, self.line, self.path)
             self.last = event
             events.append(event)
         return events

@@ -20,10 +20,18 @@ class LogTail:
         self.offset = 0
         self.partial = b""
         self.lines = 0
+        self.damage: str | None = None  # the log shrank under us: shown, never papered over
 
     def read(self, keep: int = 2000, limit: int = 8 << 20) -> list[str]:
+        if self.damage is not None:
+            return []
         try:
             with open(self.path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < self.offset:
+                    self.damage = (f"{self.path} shrank from {self.offset:,} to {size:,} "
+                                   "bytes while it was being written")
+                    return []
                 handle.seek(self.offset)
                 data = handle.read(limit)
         except FileNotFoundError:

@@ -77,7 +77,7 @@ class CockpitApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield SessionHeader(id="header")
-        yield HaltBanner(id="halt")
+        yield from self.banners()
         with Horizontal(id="body"):
             yield ChecklistTree("checklist", id="checklist")
             with Vertical(id="right"), TabbedContent(id="tabs", initial="phase-tab"):
@@ -88,6 +88,9 @@ class CockpitApp(App[None]):
                 with TabPane("Evidence (3)", id="evidence-tab"):
                     yield EvidencePane(id="evidence")
         yield Footer()
+
+    def banners(self) -> ComposeResult:
+        yield HaltBanner(id="halt")
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "-narrow")  # 80x24: the panes get the room
@@ -107,13 +110,12 @@ class CockpitApp(App[None]):
     def state(self) -> Any:
         return self.ctl.state
 
+    def mode_text(self) -> str:
+        return "OPERATOR"
+
     def _refresh_header(self) -> None:
-        mode = "OPERATOR"
-        if self.mirror:
-            present = self.ctl.operator_present()
-            mode = "MIRROR — READ-ONLY" + (" · operator's cockpit is GONE"
-                                           if present is False and not self.state.ended else "")
-        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, mode, self.clock)
+        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, self.mode_text(),
+                                           self.clock)
 
     @on(SessionChanged)
     def refresh_view(self) -> None:
@@ -123,12 +125,19 @@ class CockpitApp(App[None]):
         self.set_class(state.halt is not None, "-halted")
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)
-        self.query_one(PhaseRunner).show(runbook, state, self.clock)
+        self.query_one(PhaseRunner).show(runbook, state, self.clock, self.damaged_logs())
         label = self.query_one(EvidencePane).show(runbook, state, self.ctl.workdir)
         self.query_one("#tabs", TabbedContent).get_tab("evidence-tab").label = (
             f"Evidence (3) · {label.split()[1]}/{label.split()[-2]}")
         self._follow_running_step()
         self.refresh_bindings()
+        self.after_refresh()
+
+    def damaged_logs(self) -> dict[str, str]:
+        return {}  # the operator's own logs are checked by `cockpit verify`
+
+    def after_refresh(self) -> None:
+        """What a subclass adds to a redraw (the mirror: what it found damaged)."""
 
     def _show_last_output(self, keep: int = 500) -> None:
         """On opening (a resume), the latest step's last lines: often the line that halted."""
@@ -164,9 +173,11 @@ class CockpitApp(App[None]):
                 self.query_one(PhaseRunner).show_log(self._tail.path, self._tail.lines)
             if not running and not lines:
                 self._tail = None
-        if self.mirror:
-            self.ctl.poll()  # reads what the operator appended; writes nothing
-            return
+        self.poll_session()
+
+    def poll_session(self) -> None:
+        """Let the controller notice the running step's end (the mirror: read what the
+        operator appended)."""
         if self.ctl.running() is not None and self._lock.acquire(blocking=False):
             try:
                 self.ctl.poll()
@@ -208,8 +219,6 @@ class CockpitApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if self.mirror:
-            return
         for action, (key, label) in VERBS.items():
             if self.allowed(action):
                 yield SystemCommand(label, f"({key}) {label}",

@@ -3,6 +3,7 @@ app (attributes down); none of them decides anything."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ def _since(stamp: str | None) -> str:
 class SessionHeader(Static):
     """Runbook, session, operator, mode, GO / NO-GO and elapsed time, on one strip."""
 
-    def show(self, runbook: Runbook, state: SessionState, mode: str, clock: bool = True) -> None:
+    def show(self, runbook: Runbook, state: SessionState, mode: str, clock: bool = True,
+             banner: str = "") -> None:
         opened = rules.open_gates(runbook, state)
         if state.halt is not None:
             verdict = "⊘ HALTED"
@@ -49,7 +51,8 @@ class SessionHeader(Static):
             left = int((window - datetime.now(UTC)).total_seconds())
             elapsed += (f" · window closes in {left // 3600:d}:{left // 60 % 60:02d}"
                         if left > 0 else " · [b]WINDOW CLOSED[/b]")
-        self.update(f"[b]{escape(runbook.title)}[/b]\n{escape(state.session_id)} · "
+        lead = f"▌{escape(banner)}▐  " if banner else ""
+        self.update(f"[b]{lead}{escape(runbook.title)}[/b]\n{escape(state.session_id)} · "
                     f"{escape(state.operator)}@{escape(state.host)} · [b]{mode}[/b] · "
                     f"[b]{verdict}[/b]{elapsed}")
         self.set_class(state.halt is not None, "-halted")
@@ -88,6 +91,21 @@ class HaltBanner(Static):
                          + (f" — {escape(done['note'])}" if done and done.get("note") else ""))
         lines.append("  No command can start from this session. Keys: e protocol item, "
                      "D diagnostics, s seal evidence, d decision.")
+        self.update("\n".join(lines))
+
+
+class DamageBanner(Static):
+    """The mirror's: what it read that is not as recorded. Shown, never repaired."""
+
+    def show(self, events: str | None, logs: Mapping[str, str]) -> None:
+        self.display = events is not None or bool(logs)
+        lines = []
+        if events is not None:
+            lines.append(f"[b]✗ EVENT LOG DAMAGED[/b]: {escape(events)}")
+            lines.append("  Shown as the session stood before that line; nothing past it is "
+                         "followed. `cockpit verify` names every mismatch.")
+        lines += [f"[b]✗ LOG DAMAGED[/b] {escape(step)}: {escape(problem)}"
+                  for step, problem in logs.items()]
         self.update("\n".join(lines))
 
 
@@ -140,7 +158,8 @@ class PhaseRunner(Vertical):
     def on_mount(self) -> None:
         self.query_one("#steps", DataTable).add_columns("state", "step", "result")
 
-    def show(self, runbook: Runbook, state: SessionState, clock: bool = True) -> Phase:
+    def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
+             damaged: Mapping[str, str] | None = None) -> Phase:
         upcoming = rules.next_step(runbook, state)
         running = state.running_step()
         phase = upcoming.phase if upcoming else runbook.phases[-1]
@@ -161,6 +180,8 @@ class PhaseRunner(Vertical):
                     result = f"expected {s.expected!r}, observed {s.observed!r}"
                 if s.status == "running":
                     result = f"running {_since(s.started_at)}" if clock else "running"
+                if damaged and step.id in damaged:
+                    result = f"✗ LOG DAMAGED · {result}"
             table.add_row(mark(status), Text(item_text(step, runbook)[:90]), Text(result),
                           key=step.id)
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)

@@ -32,7 +32,7 @@ def test_ordinary_commands_run_to_pass(tmp_path: Path) -> None:
 
 def test_output_lines_print_in_order_before_the_step_ends(tmp_path: Path) -> None:
     runbook = ordinary_world(tmp_path)
-    out = cockpit("run", str(runbook), "--headless", "--assume-yes").stdout.splitlines()
+    out = cockpit("run", str(runbook), "--headless", "--assume-yes", cwd=tmp_path).stdout.splitlines()
     ticks = [i for i, line in enumerate(out) if line.startswith("[count] tick")]
     finished = next(i for i, line in enumerate(out) if "step_finished step=count" in line)
     assert ticks == sorted(ticks) and len(ticks) == 3 and max(ticks) < finished
@@ -89,7 +89,7 @@ def _utc(stamp: str) -> float:
 
 def test_production_runbook_refuses_assume_yes(tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", ORDINARY)], production=True)
-    result = cockpit("run", str(runbook), "--headless", "--assume-yes")
+    result = cockpit("run", str(runbook), "--headless", "--assume-yes", cwd=tmp_path)
     assert result.returncode == 3
     assert "production: --assume-yes is refused" in result.stderr
     assert ran(runbook.parent) == []
@@ -98,7 +98,7 @@ def test_production_runbook_refuses_assume_yes(tmp_path: Path) -> None:
 def test_open_gate_is_no_go_and_runs_nothing(tmp_path: Path) -> None:
     runbook = ordinary_world(tmp_path)
     (runbook.parent / "freeze.log").unlink()
-    result = cockpit("run", str(runbook), "--headless", "--assume-yes")
+    result = cockpit("run", str(runbook), "--headless", "--assume-yes", cwd=tmp_path)
     assert result.returncode == 3
     assert "NO-GO" in result.stdout and "gate freeze" in result.stdout
     assert ran(runbook.parent) == []
@@ -119,6 +119,6 @@ def test_answers_naming_an_unknown_item_is_an_input_error(tmp_path: Path) -> Non
     runbook = ordinary_world(tmp_path)
     answers = tmp_path / "answers.toml"
     answers.write_text('[gates]\nsign-off = "typo"\n')
-    result = cockpit("run", str(runbook), "--headless", "--answers", str(answers))
+    result = cockpit("run", str(runbook), "--headless", "--answers", str(answers), cwd=tmp_path)
     assert result.returncode == 1 and "names 'sign-off'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -11,7 +11,8 @@ from pathlib import Path
 from cockpit.mirror.source import MirrorSource
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
-from cockpit.tui.app import VERBS, CockpitApp
+from cockpit.tui.app import VERBS
+from cockpit.tui.mirror_app import MirrorApp
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
 
@@ -32,7 +33,7 @@ async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
     while not (session / "runbook.toml").exists() or not (session / "events.jsonl").stat().st_size:
         time.sleep(0.01)
     source = MirrorSource(session)
-    app = CockpitApp(source, clock=False, mirror=True)
+    app = MirrorApp(source, clock=False)
     async with app.run_test(size=(120, 40)) as pilot:
         header = str(app.query_one("#header").render())
         assert "MIRROR — READ-ONLY" in header

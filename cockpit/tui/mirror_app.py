@@ -1,0 +1,91 @@
+"""The reviewer's mirror: the operator's panes over a read-only MirrorSource. No binding,
+palette command or form leads to a verb (the source has none to call); the header says
+MIRROR — READ-ONLY on a band of its own colour; what is damaged is shown as damaged."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.screen import Screen
+
+from cockpit.mirror.source import MirrorSource
+from cockpit.tui.app import VERBS, CockpitApp
+from cockpit.tui.messages import SessionChanged
+from cockpit.tui.panes import DamageBanner, HaltBanner, SessionHeader
+
+MIRROR_MARK = "MIRROR — READ-ONLY"  # first on the header's first line, on its own colour
+WAKE_GAP_S = 0.02  # notifications come per write: at most one extra look per 20 ms
+
+
+class MirrorApp(CockpitApp):
+    TITLE = "Cutover Cockpit — mirror (read-only)"
+
+    def __init__(self, source: MirrorSource, *, clock: bool = True) -> None:
+        super().__init__(source, clock=clock, mirror=True)
+        self.source = source
+        self._looked = 0.0
+
+    def banners(self) -> ComposeResult:
+        yield DamageBanner(id="damage")
+        yield HaltBanner(id="halt")
+
+    def on_mount(self) -> None:
+        # CockpitApp.on_mount runs as well: Textual calls every class's handler
+        fd = self.source.waiter.fd
+        if fd is not None:  # file notification; the tick is the polling fallback
+            asyncio.get_running_loop().add_reader(fd, self._notified)
+        self._check_logs()
+
+    def on_unmount(self) -> None:
+        if self.source.waiter.fd is not None:
+            asyncio.get_running_loop().remove_reader(self.source.waiter.fd)
+        self.source.waiter.close()
+
+    def _notified(self) -> None:
+        self.source.waiter.drain()
+        if time.monotonic() - self._looked >= WAKE_GAP_S:
+            self._tick()
+
+    def _refresh_header(self) -> None:
+        gone = self.source.operator_present() is False and not self.state.ended
+        mode = "operator's cockpit is GONE — waiting for resume" if gone else "watching"
+        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, mode, self.clock,
+                                           banner=MIRROR_MARK)
+        self.query_one(SessionHeader).set_class(gone, "-gone")
+
+    def poll_session(self) -> None:
+        self._looked = time.monotonic()
+        if self._tail is not None and self._tail.damage is not None:
+            step = self.state.running_step() or "running step"
+            self.source.log_damage.setdefault(step, self._tail.damage)
+        finished = self.source.poll()  # reads what the operator appended; writes nothing
+        if finished or self.source.damage is not None:
+            self._check_logs()
+
+    def after_refresh(self) -> None:
+        self.query_one(DamageBanner).show(self.source.damage, self.source.log_damage)
+
+    def damaged_logs(self) -> dict[str, str]:
+        return self.source.log_damage
+
+    @work(thread=True, exclusive=True, group="integrity", exit_on_error=False)
+    def _check_logs(self) -> None:
+        if self.source.check_logs():
+            self.post_message(SessionChanged())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in VERBS:
+            return False  # a mirror has no verb, by any path
+        return super().check_action(action, parameters)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Textual's own (theme, keys, screenshot, quit): no verb is offered here
+        yield from super(CockpitApp, self).get_system_commands(screen)
+
+    def _verb(self, *_args: Any, **_kwargs: Any) -> None:
+        return  # unreachable by design: no verb's action is allowed in a mirror

@@ -1,0 +1,111 @@
+"""The --web mirror in a real browser: `cockpit mirror SESSION --web` served by textual-serve
+on loopback, opened in headless Chromium; the screenshot shows the MIRROR marker, the
+session's title and its state, each connection runs one `cockpit mirror` and nothing else,
+and the session is unchanged afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from cockpit.mirror.web import is_loopback, mirror_command
+from tests.conftest import REPO
+from tests.engine.helpers import cockpit, ordinary_world
+from tests.mirror.browser import Chromium, read_text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def _wait_for_http(url: str, server: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert server.poll() is None, "the --web server exited at start"
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing answers on {url}"
+            time.sleep(0.1)
+
+
+def _mirrors_of(server: subprocess.Popen[bytes], session: Path) -> list[list[str]]:
+    """The command lines of the mirror processes the server started (through a shell)."""
+    found = []
+    for child in psutil.Process(server.pid).children(recursive=True):
+        try:
+            line = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if "mirror" in line and str(session.resolve()) in line and "-c" not in line:
+            found.append(line)
+    return found
+
+
+def test_web_mirror_in_headless_chromium(tmp_path: Path) -> None:
+    runbook = ordinary_world(tmp_path)
+    session = tmp_path / "s"
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(session))
+    assert done.returncode == 0, done.stdout + done.stderr
+    before = _files(session)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session), "--web",
+                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    browser = Chromium()
+    try:
+        url = f"http://127.0.0.1:{port}/?fontsize=20"
+        _wait_for_http(url, server)
+        page, header = tmp_path / "page.png", tmp_path / "header.png"
+        asyncio.run(browser.screenshot(url, page, settle_s=5))
+        mirrors = _mirrors_of(server, session)
+        asyncio.run(browser.screenshot(
+            url, header, settle_s=5, clip={"x": 0, "y": 0, "width": 1600, "height": 50,
+                                           "scale": 2}))
+        browser.close()
+        deadline = time.monotonic() + 15  # a closed page ends its mirror process
+        while (left := _mirrors_of(server, session)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert left == []
+    finally:
+        browser.close()
+        server.terminate()
+        server.wait(20)
+    assert page.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and page.stat().st_size > 20_000
+    seen = read_text(header)
+    assert "MIRROR" in seen and "READ-ONLY" in seen, seen
+    assert "Shell rehearsal" in seen and "PASS" in seen, seen
+    whole = read_text(page)
+    assert "passed" in whole and "hello" in whole, whole  # the checklist's states, a step
+    # One connection, one mirror process, and it is `cockpit mirror SESSION` — not a shell.
+    assert len(mirrors) == 1, mirrors
+    assert mirrors[0][1:] == ["-m", "cockpit", "mirror", str(session.resolve())]
+    assert _files(session) == before
+
+
+def test_web_mirror_listens_on_loopback_unless_told_otherwise() -> None:
+    help_text = cockpit("mirror", "--help").stdout
+    assert "default 127.0.0.1" in help_text
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    assert mirror_command(Path("/x y/s")).endswith("-m cockpit mirror '/x y/s'")
+
+
+def test_web_mirror_on_a_missing_session_is_a_clear_error(tmp_path: Path) -> None:
+    result = cockpit("mirror", str(tmp_path / "nope"), "--web", "--port", str(_free_port()))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert str(tmp_path / "nope") in result.stderr
