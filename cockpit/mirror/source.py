@@ -14,17 +14,17 @@ from cockpit.mirror.presence import operator_present
 from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
 from cockpit.session.notify import ChangeWaiter
-from cockpit.session.reader import open_session
+from cockpit.session.reader import session_events, session_runbook
 from cockpit.session.state import SessionState, apply, fold
-from cockpit.session.store import EVENTS
 
 
 class MirrorSource:
     def __init__(self, folder: Path) -> None:
-        view = open_session(folder)  # reads only; takes no lock; creates nothing
+        # Reads only; takes no lock; creates nothing. A damaged event log still opens: the
+        # follower stops at the damage, and the screen says so.
+        self.follower = EventFollower(session_events(folder))
+        self.runbook = session_runbook(folder)
         self.folder = folder
-        self.runbook = view.runbook
-        self.follower = EventFollower(folder / EVENTS)
         self.state: SessionState = fold(self.follower.poll())
         self.workdir = Path(self.state.workdir)
         self.listeners: list[Callable[[Event], None]] = []

@@ -26,12 +26,19 @@ class SessionView:
 
 
 def open_session(folder: Path) -> SessionView:
+    log = read_event_log(session_events(folder))
+    return SessionView(folder, log.events, fold(log.events), session_runbook(folder), log.torn)
+
+
+def session_events(folder: Path) -> Path:
     if not (folder / EVENTS).exists():
         raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
-    log = read_event_log(folder / EVENTS)
-    state = fold(log.events)
+    return folder / EVENTS
+
+
+def session_runbook(folder: Path) -> Runbook:
+    """The runbook as the session copied it at its start."""
     try:
-        runbook = parse_runbook((folder / RUNBOOK_COPY).read_bytes(), str(folder / RUNBOOK_COPY))
+        return parse_runbook((folder / RUNBOOK_COPY).read_bytes(), str(folder / RUNBOOK_COPY))
     except FileNotFoundError:
         raise CockpitError(f"{folder}: the session's copy of its runbook is missing") from None
-    return SessionView(folder, log.events, state, runbook, log.torn)

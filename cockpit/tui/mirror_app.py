@@ -19,6 +19,7 @@ from cockpit.tui.messages import SessionChanged
 from cockpit.tui.panes import DamageBanner, HaltBanner, SessionHeader
 
 MIRROR_MARK = "MIRROR — READ-ONLY"  # first on the header's first line, on its own colour
+PRESENCE_S = 1.0
 WAKE_GAP_S = 0.02  # notifications come per write: at most one extra look per 20 ms
 
 
@@ -36,6 +37,8 @@ class MirrorApp(CockpitApp):
 
     def on_mount(self) -> None:
         # CockpitApp.on_mount runs as well: Textual calls every class's handler
+        if not self.clock:  # with a clock the header is redrawn each second anyway
+            self.set_interval(PRESENCE_S, self._refresh_header)  # is the operator still there?
         fd = self.source.waiter.fd
         if fd is not None:  # file notification; the tick is the polling fallback
             asyncio.get_running_loop().add_reader(fd, self._notified)

@@ -1,0 +1,70 @@
+"""Drives the mirror's screen as a reviewer would, trying every way in: every key binding,
+every command-palette entry, every verb's action by name. Used in-process, and run as a
+script (`python -m tests.mirror.screen_driver SESSION`) where the test needs another user's
+permissions; it then prints what it saw as one JSON object."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cockpit.mirror.source import MirrorSource
+from cockpit.tui.app import VERBS
+from cockpit.tui.mirror_app import MirrorApp
+
+
+async def close_dialogs(app: MirrorApp, pilot: Any) -> None:
+    while app.screen is not app.screen_stack[0]:
+        await pilot.press("escape")
+
+
+async def try_every_way_in(app: MirrorApp, pilot: Any) -> list[str]:
+    """Every binding, palette entry and verb action; returns the palette titles tried."""
+    for binding in app.BINDINGS:
+        if binding.action != "quit_cockpit":
+            await pilot.press(binding.key)
+            await close_dialogs(app, pilot)
+    tried = []
+    for command in list(app.get_system_commands(app.screen)):
+        if command.title.lower() == "quit":
+            continue
+        tried.append(command.title)
+        result = command.callback()
+        if asyncio.iscoroutine(result):
+            await result
+        await pilot.pause()
+        await close_dialogs(app, pilot)
+    for verb in VERBS:
+        assert app.check_action(verb, ()) is False, verb
+        await app.run_action(verb)
+        await close_dialogs(app, pilot)
+    await pilot.pause()
+    return tried
+
+
+def header_text(app: MirrorApp) -> str:
+    return str(app.query_one("#header").render())
+
+
+async def drive(session: Path, wait_end_s: float = 60) -> dict[str, Any]:
+    source = MirrorSource(session)
+    app = MirrorApp(source, clock=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + wait_end_s
+        while not source.state.ended and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+        palette = await try_every_way_in(app, pilot)
+        return {"header": header_text(app), "ended": source.state.ended,
+                "seq": source.state.seq, "palette": palette,
+                "output": list(app.query_one("#output").lines),
+                "damage": source.damage, "log_damage": source.log_damage,
+                "crashed": app.return_code not in (None, 0)}
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(drive(Path(sys.argv[1])))))
