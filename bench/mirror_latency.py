@@ -4,9 +4,11 @@ ten mirrors cost the operator.
 An operator runs a headless session of steps that print time-stamped lines. A plain mirror
 (`cockpit mirror --plain --from-start`, a separate process) follows it; for every output line
 and every event, the delay from its writing (the stamp in the line, the event's own time) to
-the mirror printing it is measured. Then the same run is timed with no mirror and with ten
-mirrors at once (started, and waiting, before the operator starts). The last line is one
-JSON object.
+the mirror printing it is measured. The screen mirror (MirrorApp, headless, in this process)
+is measured the same way: a line counts as on screen when the log pane is given it, an event
+when the panes have been redrawn from it, each plus one 60 Hz frame. Then the same run is
+timed with no mirror, with ten plain mirrors and with ten screen mirrors at once (each
+started, and waiting, before the operator starts). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -35,15 +37,43 @@ def cockpit(*args: str, **kwargs) -> subprocess.Popen[str]:
                             **kwargs)
 
 
-def operator_run(base: Path, name: str, mirrors: int) -> tuple[float, list[float]]:
+FRAME_S = 1 / 60  # what a terminal adds after the widget has it: one frame at most
+SCREEN_MIRROR = """
+import asyncio, sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+session = Path(sys.argv[1])
+while not (session / "runbook.toml").exists() or not (session / "events.jsonl").stat().st_size:
+    time.sleep(0.02)
+from cockpit.mirror.source import MirrorSource
+from cockpit.tui.mirror_app import MirrorApp
+async def main():
+    source = MirrorSource(session)
+    app = MirrorApp(source)
+    async with app.run_test(size=(120, 40)) as pilot:
+        while not source.state.ended:
+            await pilot.pause(0.1)
+        print("ended", flush=True)
+asyncio.run(main())
+"""
+
+
+def operator_run(base: Path, name: str, mirrors: int,
+                 screen: bool = False) -> tuple[float, list[float]]:
     """Wall time of the operator's run, and the delays one mirror saw."""
     world = base / name
     world.mkdir()
     runbook = write_world(world, [phase("P0", STEPS)])
     session = world / "session"
     delays: list[float] = []
-    followers = [cockpit("mirror", str(session), "--plain", "--from-start",
-                         stdout=subprocess.PIPE) for _ in range(mirrors)]
+    if screen:
+        code = SCREEN_MIRROR.format(repo=str(REPO))
+        followers = [subprocess.Popen([sys.executable, "-c", code, str(session)], cwd=REPO,
+                                      text=True, stdout=subprocess.PIPE)
+                     for _ in range(mirrors)]
+    else:
+        followers = [cockpit("mirror", str(session), "--plain", "--from-start",
+                             stdout=subprocess.PIPE) for _ in range(mirrors)]
 
     def read(proc: subprocess.Popen[str], keep: bool) -> None:
         assert proc.stdout is not None
@@ -99,6 +129,55 @@ def event_delays(base: Path) -> list[float]:
     return delays
 
 
+def screen_delays(base: Path) -> tuple[list[float], list[float]]:
+    """The screen mirror, in this process: (line delays, event delays)."""
+    import asyncio
+
+    from cockpit.mirror.source import MirrorSource
+    from cockpit.tui.mirror_app import MirrorApp
+
+    world = base / "screen"
+    world.mkdir()
+    runbook = write_world(world, [phase("P0", STEPS[:2])])
+    session = world / "session"
+    operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
+                                 "--headless", "--assume-yes", "--session", str(session)],
+                                cwd=REPO, stdout=subprocess.DEVNULL)
+    while not (session / "runbook.toml").exists() or not (session / "events.jsonl").exists():
+        time.sleep(0.01)
+    lines: list[float] = []
+    events: list[float] = []
+
+    async def watch() -> None:
+        source = MirrorSource(session)
+        app = MirrorApp(source)
+        pending: list[float] = []  # event times taken in, not yet drawn
+        source.listeners.append(lambda event: pending.append(
+            datetime.fromisoformat(event.ts.replace("Z", "+00:00")).timestamp()))
+        async with app.run_test(size=(120, 40)) as pilot:
+            pane = app.query_one("#output")
+            write_lines = pane.write_lines
+
+            def on_screen(new: list[str], **kw: object) -> object:
+                now = time.time() + FRAME_S
+                lines.extend(now - float(line.split()[0]) for line in new if " line " in line)
+                return write_lines(new, **kw)
+
+            def drawn() -> None:
+                now = time.time() + FRAME_S
+                events.extend(now - stamp for stamp in pending)
+                pending.clear()
+
+            pane.write_lines = on_screen
+            app.after_refresh = drawn
+            while not source.state.ended:
+                await pilot.pause(0.05)
+
+    asyncio.run(watch())
+    operator.wait(60)
+    return lines, events
+
+
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, int(len(ordered) * 0.95) - 1)]
@@ -110,22 +189,37 @@ def main() -> None:
         alone, _ = operator_run(base, "alone", 0)
         _, line_delays = operator_run(base, "one", 1)
         crowded, _ = operator_run(base, "ten", 10)
+        screens, _ = operator_run(base, "ten-screens", 10, screen=True)
         ev_delays = event_delays(base)
+        screen_lines, screen_events = screen_delays(base)
     slowdown = crowded / alone - 1
     print(f"output lines: {len(line_delays)} seen; delay p50 "
           f"{statistics.median(line_delays) * 1000:.0f} ms, p95 {p95(line_delays) * 1000:.0f} ms"
           " (target p95 < 250 ms)")
     print(f"events: {len(ev_delays)} seen; delay p50 {statistics.median(ev_delays) * 1000:.0f} "
           f"ms, p95 {p95(ev_delays) * 1000:.0f} ms")
-    print(f"operator run alone {alone:.2f} s, with ten mirrors {crowded:.2f} s: "
-          f"{slowdown * 100:+.1f} % (target < 5 %)")
+    screen_slowdown = screens / alone - 1
+    print(f"screen mirror: {len(screen_lines)} lines, p50 "
+          f"{statistics.median(screen_lines) * 1000:.0f} ms, p95 "
+          f"{p95(screen_lines) * 1000:.0f} ms; {len(screen_events)} events, p50 "
+          f"{statistics.median(screen_events) * 1000:.0f} ms, p95 "
+          f"{p95(screen_events) * 1000:.0f} ms (target p95 < 250 ms)")
+    print(f"operator run alone {alone:.2f} s, with ten plain mirrors {crowded:.2f} s: "
+          f"{slowdown * 100:+.1f} % (target < 5 %); with ten screen mirrors {screens:.2f} s: "
+          f"{screen_slowdown * 100:+.1f} %")
     print(json.dumps({
         "line_p50_ms": round(statistics.median(line_delays) * 1000, 1),
         "line_p95_ms": round(p95(line_delays) * 1000, 1), "lines": len(line_delays),
         "event_p50_ms": round(statistics.median(ev_delays) * 1000, 1),
         "event_p95_ms": round(p95(ev_delays) * 1000, 1), "events": len(ev_delays),
+        "screen_line_p50_ms": round(statistics.median(screen_lines) * 1000, 1),
+        "screen_line_p95_ms": round(p95(screen_lines) * 1000, 1),
+        "screen_event_p50_ms": round(statistics.median(screen_events) * 1000, 1),
+        "screen_event_p95_ms": round(p95(screen_events) * 1000, 1),
         "operator_alone_s": round(alone, 3), "operator_ten_mirrors_s": round(crowded, 3),
-        "slowdown_pct": round(slowdown * 100, 1)}))
+        "slowdown_pct": round(slowdown * 100, 1),
+        "operator_ten_screen_mirrors_s": round(screens, 3),
+        "screen_slowdown_pct": round(screen_slowdown * 100, 1)}))
 
 
 if __name__ == "__main__":

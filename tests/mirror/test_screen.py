@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from textual.widgets import Log
+
 from cockpit.mirror.source import MirrorSource
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
@@ -15,6 +17,7 @@ from cockpit.tui.app import VERBS
 from cockpit.tui.mirror_app import MirrorApp
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
+from tests.mirror.screen_driver import try_every_way_in
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 20); do echo s{i} line $n; sleep 0.02; done")
          for i in range(3)]
@@ -34,29 +37,29 @@ async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
         time.sleep(0.01)
     source = MirrorSource(session)
     app = MirrorApp(source, clock=False)
+    seen_events: list[int] = []
+    source.listeners.append(lambda event: seen_events.append(event.seq))
     async with app.run_test(size=(120, 40)) as pilot:
-        header = str(app.query_one("#header").render())
-        assert "MIRROR — READ-ONLY" in header
+        shown: list[str] = []  # every line the log pane was given, in order
+        pane = app.query_one("#output", Log)
+        write_lines = pane.write_lines
+        pane.write_lines = lambda lines, **kw: (shown.extend(lines), write_lines(lines, **kw))[1]
+        assert str(app.query_one("#header").render()).startswith("▌MIRROR — READ-ONLY▐")
         while not source.state.ended:
             await pilot.pause(0.05)
         operator.wait(60)
-        await pilot.pause(0.2)
-        assert source.state == fold(read_event_log(session / "events.jsonl").events)
+        await pilot.pause(0.3)
+        events = read_event_log(session / "events.jsonl").events
+        assert source.state == fold(events)
+        assert seen_events == list(range(seen_events[0], len(events) + 1))  # each once, in order
+        # The operator started first, so the mirror joined at some line of s0; from there on
+        # it showed every line of every step, in order, once.
+        everything = [f"{step} line {n}" for step, _ in STEPS for n in range(1, 21)]
+        assert shown == everything[everything.index(shown[0]):]
         before = _files(session)
-        for binding in app.BINDINGS:
-            if binding.action == "quit_cockpit":
-                continue
-            await pilot.press(binding.key)
-            while app.screen is not app.screen_stack[0]:
-                await pilot.press("escape")
-        for verb in VERBS:
-            assert app.check_action(verb, ()) is False
-            await app.run_action(verb)
-            while app.screen is not app.screen_stack[0]:
-                await pilot.press("escape")
-        titles = {c.title for c in app.get_system_commands(app.screen)}
-        assert not titles & {label for _k, label in VERBS.values()}
-        await pilot.pause()
+        palette = await try_every_way_in(app, pilot)
+        assert {"Keys", "Screenshot", "Theme"} <= set(palette)
+        assert not set(palette) & {label for _k, label in VERBS.values()}
         assert _files(session) == before
         assert not hasattr(source, "run_step") and not hasattr(source, "halt")
     assert operator.returncode == 0
