@@ -8,6 +8,7 @@ the exit code DESIGN gives them; a traceback only with `--debug`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -267,8 +268,12 @@ def cmd_mirror(args: argparse.Namespace) -> int:
 
     session = Path(args.session)
     if args.plain:
-        return follow_plain(session, lambda line: print(line, flush=True),
-                            from_start=args.from_start)
+        try:
+            return follow_plain(session, lambda line: print(line, flush=True),
+                                from_start=args.from_start)
+        except BrokenPipeError:  # `| head`, a pager quit early: the reader has had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     from cockpit.mirror.source import MirrorSource
 
     source = MirrorSource(session)  # a clear error here, before any screen or server starts

@@ -69,7 +69,7 @@ def _brief(value: Any) -> str:
         return value[:12] + "…"
     if isinstance(value, list) and len(value) > 4:
         return f"[{len(value)} items]"
-    text = str(value)
+    text = " ⏎ ".join(str(value).splitlines())  # one event, one line, whatever it holds
     return text if len(text) <= 100 else text[:99] + "…"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from cockpit.runbook.model import (
     AbortWatch,
@@ -105,6 +105,10 @@ def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str) -> str |
     if upcoming.step.id != step_id:
         return (f"out of order: the next step is '{upcoming.step.id}' "
                 f"in phase {upcoming.phase.id}")
+    if isinstance(upcoming.step, CommandStep):
+        closed = window_refusal(current_window(runbook, state))
+        if closed is not None:
+            return closed
     current = state.steps.get(step_id)
     if current is not None and current.status in ("failed", "interrupted"):
         is_command = isinstance(upcoming.step, CommandStep)
@@ -173,24 +177,55 @@ _UNTIL_RELATIVE = re.compile(r"until\s*\+\s*(\d+)\s*(h|m|min)\b", re.I)
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})")
 
 
-def maintenance_window_end(runbook: Runbook, state: SessionState) -> datetime | None:
-    """When the maintenance window closes, if its attestation says so: an ISO time with a
-    zone ("... 2026-11-28T22:00Z") or "until +2h" (from the moment it was attested)."""
+def is_window_gate(gate: GateItem) -> bool:
+    return "maintenance window" in f"{gate.id.replace('-', ' ')} {gate.text}".lower()
+
+
+def attested_window(reference: str, at: str | None) -> tuple[datetime | None, datetime] | None:
+    """(start, end) of the window an attestation names: one ISO time with a zone is its end,
+    two or more give its start and end ("... 2026-11-28T20:00Z to 2026-11-28T22:00Z"), and
+    "until +2h" ends two hours after the moment it was attested. None if it names no end."""
+    stamps = sorted(datetime.fromisoformat(m.replace("Z", "+00:00").replace(" ", "T"))
+                    for m in _ISO.findall(reference))
+    if stamps:
+        return (stamps[0] if len(stamps) > 1 else None), stamps[-1]
+    relative = _UNTIL_RELATIVE.search(reference)
+    if relative and at:
+        amount = int(relative[1]) * (60 if relative[2].lower() == "h" else 1)
+        return None, datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(
+            minutes=amount)
+    return None
+
+
+def window_refusal(window: tuple[datetime | None, datetime] | None,
+                   now: datetime | None = None) -> str | None:
+    """Why no command may start now, by the attested maintenance window (None: it may)."""
+    if window is None:
+        return None
+    now = now or datetime.now(UTC)
+    start, end = window
+    if now >= end:
+        return (f"the attested maintenance window closed at {end:%Y-%m-%d %H:%M %Z}: no "
+                "command may start outside it — halt-and-contain (x), or record the decision")
+    if start is not None and now < start:
+        return (f"the attested maintenance window opens at {start:%Y-%m-%d %H:%M %Z}: no "
+                "command may start before it")
+    return None
+
+
+def current_window(runbook: Runbook, state: SessionState) -> tuple[datetime | None,
+                                                                     datetime] | None:
     for gate in gates(runbook):
         recorded = state.gates.get(gate.id)
-        words = f"{gate.id} {gate.text}".lower()
-        if "window" not in words or recorded is None or not recorded.reference:
-            continue
-        stamps = [datetime.fromisoformat(m.replace("Z", "+00:00").replace(" ", "T"))
-                  for m in _ISO.findall(recorded.reference)]
-        if stamps:
-            return max(stamps)
-        relative = _UNTIL_RELATIVE.search(recorded.reference)
-        if relative and recorded.at:
-            amount = int(relative[1]) * (60 if relative[2].lower() == "h" else 1)
-            return datetime.fromisoformat(recorded.at.replace("Z", "+00:00")) + timedelta(
-                minutes=amount)
+        if is_window_gate(gate) and recorded is not None and recorded.reference:
+            return attested_window(recorded.reference, recorded.at)
     return None
+
+
+def maintenance_window_end(runbook: Runbook, state: SessionState) -> datetime | None:
+    """When the maintenance window closes, if its attestation says so."""
+    window = current_window(runbook, state)
+    return window[1] if window else None
 
 
 def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:

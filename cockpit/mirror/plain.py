@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cockpit.engine.headless import format_event
 from cockpit.mirror.integrity import log_damage
-from cockpit.mirror.presence import operator_present
+from cockpit.mirror.presence import operator_present, presence_text
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
 from cockpit.session.logtail import LogTail
@@ -33,7 +33,7 @@ class PlainMirror:
         self.waiter = ChangeWaiter([folder])
         self.damaged = False
         self.reported: set[int] = set()  # tails whose damage was printed
-        self.present: bool | None = None
+        self.present: bool | None = True  # until seen otherwise
         self.looked = 0.0
 
     def take_events(self, live: bool) -> None:
@@ -79,9 +79,8 @@ class PlainMirror:
             return
         self.looked = time.monotonic()
         present = operator_present(self.folder)
-        if present is False and self.present is not False:
-            self.out("-- the operator's cockpit is GONE (its process died holding the "
-                     "session); waiting for `cockpit resume`")
+        if present is not True and present != self.present:
+            self.out(f"-- {presence_text(present, self.state.ended)}")
         self.present = present
 
     def follow(self) -> int:

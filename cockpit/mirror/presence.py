@@ -23,3 +23,15 @@ def operator_present(folder: Path) -> bool | None:
         return psutil.pid_exists(int(info["pid"]))
     except (TypeError, ValueError):
         return None
+
+
+WATCHING = "watching"
+
+
+def presence_text(present: bool | None, ended: bool) -> str:
+    """What the mirror says of the operator: watching, or why nothing will move."""
+    if ended or present is True:
+        return WATCHING
+    if present is False:
+        return "operator's cockpit is GONE (died holding the session) — waiting for resume"
+    return "operator's cockpit is CLOSED (session not ended) — waiting for resume"

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+import socket
 import sys
 from pathlib import Path
+
+from cockpit.errors import CockpitError
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,9 +30,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_free(host: str, port: int) -> None:
+    """A clear refusal now, rather than the server's error once it is up."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise CockpitError(f"--host {host}: {exc.strerror}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise CockpitError(f"{host}:{port}: {exc.strerror}; choose another --port") from None
+
+
 def serve(session: Path, host: str = LOOPBACK, port: int = 8000) -> int:
     from textual_serve.server import Server
 
+    check_free(host, port)
     if not is_loopback(host):
         print(f"cockpit: serving the mirror on {host}: anyone who can reach {host}:{port} "
               "can watch this session (read-only). Use --host 127.0.0.1 to keep it local.",

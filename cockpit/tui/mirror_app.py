@@ -13,13 +13,22 @@ from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.screen import Screen
 
+from cockpit.mirror.presence import WATCHING, presence_text
 from cockpit.mirror.source import MirrorSource
 from cockpit.tui.app import VERBS, CockpitApp
 from cockpit.tui.messages import SessionChanged
 from cockpit.tui.panes import DamageBanner, HaltBanner, SessionHeader
+from cockpit.tui.screens import TextScreen
 
 MIRROR_MARK = "MIRROR — READ-ONLY"  # first on the header's first line, on its own colour
 PRESENCE_S = 1.0
+MIRROR_HELP = """This is a read-only mirror of the operator's session: no key here changes it.
+
+  1-3     Gates / Phase / Evidence
+  D       Diagnostics captured at a halt
+  Enter   on a checklist item: its detail and what the session recorded
+  ctrl+p  command palette (theme, keys, screenshot)
+  q       quit the mirror (the operator's session goes on)"""
 WAKE_GAP_S = 0.02  # notifications come per write: at most one extra look per 20 ms
 
 
@@ -55,11 +64,13 @@ class MirrorApp(CockpitApp):
             self._tick()
 
     def _refresh_header(self) -> None:
-        gone = self.source.operator_present() is False and not self.state.ended
-        mode = "operator's cockpit is GONE — waiting for resume" if gone else "watching"
+        mode = presence_text(self.source.operator_present(), self.state.ended)
         self.query_one(SessionHeader).show(self.ctl.runbook, self.state, mode, self.clock,
                                            banner=MIRROR_MARK)
-        self.query_one(SessionHeader).set_class(gone, "-gone")
+        self.query_one(SessionHeader).set_class(mode != WATCHING, "-gone")
+
+    def action_help(self) -> None:
+        self.push_screen(TextScreen("Mirror keys", MIRROR_HELP))
 
     def poll_session(self) -> None:
         self._looked = time.monotonic()

@@ -189,6 +189,9 @@ class PhaseRunner(Vertical):
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
         locked = "▣ LOCKED until every gate is green · " if rules.open_gates(runbook, state) \
             else ""
+        if not locked and state.halt is None and not state.ended and (
+                refusal := rules.window_refusal(rules.current_window(runbook, state))):
+            locked = f"▣ {escape(refusal.split(':')[0]).upper()} · "
         self.query_one("#watch", Static).update(
             f"{locked}[b]{escape(phase.heading)}[/b]   abort rules watched: "
             + (escape(", ".join(labels)) if labels else "none"))

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -42,3 +43,31 @@ def test_plain_mirror_prints_every_event_and_line_in_order(tmp_path: Path) -> No
         finished = next(i for i, line in enumerate(lines)
                         if " step_finished " in line and re.search(rf" step={step}\b", line))
         assert max(i for i, line in enumerate(lines) if line.startswith(f"[{step}] ")) < finished
+
+
+def test_plain_mirror_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", STEPS[:1])])
+    session = tmp_path / "s"
+    assert subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
+                           "--assume-yes", "--session", str(session)], cwd=REPO,
+                          capture_output=True).returncode == 0
+    piped = subprocess.run(f"{sys.executable} -m cockpit mirror {session} --plain --from-start"
+                           " | head -2; exit ${PIPESTATUS[0]}", shell=True, executable="bash",
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and piped.stderr == "" and len(piped.stdout.splitlines()) == 2
+
+
+def test_plain_mirror_says_when_the_operator_closed_an_unfinished_session(
+        tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", STEPS[:1])])
+    (runbook.parent / "freeze.log").unlink()  # a gate stays open: the operator stops, NO-GO
+    session = tmp_path / "s"
+    assert subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
+                           "--assume-yes", "--session", str(session)], cwd=REPO,
+                          capture_output=True).returncode == 3
+    mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
+                               "--plain"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    mirror.terminate()
+    out, _ = mirror.communicate(timeout=10)
+    assert "-- operator's cockpit is CLOSED (session not ended) — waiting for resume" in out

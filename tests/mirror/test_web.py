@@ -109,3 +109,17 @@ def test_web_mirror_on_a_missing_session_is_a_clear_error(tmp_path: Path) -> Non
     result = cockpit("mirror", str(tmp_path / "nope"), "--web", "--port", str(_free_port()))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert str(tmp_path / "nope") in result.stderr
+
+
+def test_web_mirror_on_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    session = tmp_path / "s"
+    done = cockpit("run", str(ordinary_world(tmp_path)), "--headless", "--assume-yes",
+                   "--session", str(session))
+    assert done.returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cockpit("mirror", str(session), "--web", "--port", str(port))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"127.0.0.1:{port}: Address already in use; choose another --port" in result.stderr

@@ -1,14 +1,61 @@
-"""The maintenance window's end, read from its attestation, for the header's countdown."""
+"""The maintenance window, read from its attestation: the header's countdown, and no command
+starting outside it."""
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from cockpit.engine.controller import Controller
+from cockpit.engine.core import ActionRefused
 from cockpit.engine.rules import maintenance_window_end
 from tests.engine.helpers import ordinary_world
+
+
+def _stamp(offset: timedelta) -> str:
+    return (datetime.now(UTC) + offset).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _window_world(tmp_path: Path) -> Path:
+    runbook = ordinary_world(tmp_path)
+    runbook.write_text(runbook.read_text().replace(
+        '{ kind = "attestation", id = "signoff", text = "Sign-off received" },',
+        '{ kind = "attestation", id = "signoff", text = "Sign-off received" },\n'
+        '  { kind = "attestation", id = "window", text = "Maintenance window active" },'))
+    return runbook
+
+
+def test_no_command_starts_outside_the_attested_window(tmp_path: Path) -> None:
+    ctl = Controller.start(_window_world(tmp_path), folder=tmp_path / "s",
+                           env=dict(os.environ), halt_hooks=[])
+    with pytest.raises(ActionRefused, match="the window in this reference ended at"):
+        ctl.attest_gate("window", f"CHG-1 until {_stamp(-timedelta(days=365))}")  # a typo
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.attest_gate("window", f"CHG-1 from {_stamp(timedelta(hours=1))} to "
+                              f"{_stamp(timedelta(hours=2))}")
+    assert ctl.evaluate_gates() == []
+    with pytest.raises(ActionRefused, match="window opens at"):
+        ctl.run_step("hello")
+    ctl.close()
+    (tmp_path / "b").mkdir()
+    ctl = Controller.start(_window_world(tmp_path / "b"), folder=tmp_path / "s2",
+                           env=dict(os.environ), halt_hooks=[])
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.attest_gate("window", f"CHG-2 until {_stamp(timedelta(seconds=2))}")
+    assert ctl.evaluate_gates() == []
+    run = ctl.run_step("hello")  # inside the window
+    while ctl.running() is not None:
+        ctl.poll()
+        time.sleep(0.02)
+    assert ctl.state.steps["hello"].status == "passed" and run == "hello.1"
+    time.sleep(2.2)
+    with pytest.raises(ActionRefused, match="window closed at"):
+        ctl.run_step("count")
+    ctl.close()
 
 
 def test_window_end_from_an_iso_time_or_a_relative_until(tmp_path: Path) -> None:
@@ -22,9 +69,10 @@ def test_window_end_from_an_iso_time_or_a_relative_until(tmp_path: Path) -> None
     assert maintenance_window_end(ctl.runbook, ctl.state) is None
     ctl.attest_gate("signoff", "GOV 2026-11-28T23:00Z")  # not the window gate
     assert maintenance_window_end(ctl.runbook, ctl.state) is None
-    ctl.attest_gate("window", "CHG-9 from 2026-11-28T20:00Z to 2026-11-28T22:30Z")
-    assert maintenance_window_end(ctl.runbook, ctl.state) == datetime(2026, 11, 28, 22, 30,
-                                                                      tzinfo=UTC)
+    start, end = _stamp(timedelta(hours=1)), _stamp(timedelta(hours=3, minutes=30))
+    ctl.attest_gate("window", f"CHG-9 from {start} to {end}")
+    assert maintenance_window_end(ctl.runbook, ctl.state) == datetime.fromisoformat(
+        end.replace("Z", "+00:00"))
     ctl.close()
     ctl = Controller.start(runbook, folder=tmp_path / "s2", env=dict(os.environ),
                            halt_hooks=[])
