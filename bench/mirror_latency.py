@@ -42,11 +42,14 @@ SCREEN_MIRROR = """
 import asyncio, sys, time
 from pathlib import Path
 sys.path.insert(0, {repo!r})
-session = Path(sys.argv[1])
-while not (session / "runbook.toml").exists() or not (session / "events.jsonl").stat().st_size:
-    time.sleep(0.02)
+from cockpit.mirror.priority import yield_to_operator
 from cockpit.mirror.source import MirrorSource
 from cockpit.tui.mirror_app import MirrorApp
+yield_to_operator()  # as `cockpit mirror` does
+session = Path(sys.argv[1])  # started (imports done) before the operator, like the plain ones
+while not (session / "runbook.toml").exists() or not (session / "events.jsonl").exists() \
+        or not (session / "events.jsonl").stat().st_size:
+    time.sleep(0.02)
 async def main():
     source = MirrorSource(session)
     app = MirrorApp(source)
@@ -138,13 +141,14 @@ def screen_delays(base: Path) -> tuple[list[float], list[float]]:
 
     world = base / "screen"
     world.mkdir()
-    runbook = write_world(world, [phase("P0", STEPS[:2])])
+    runbook = write_world(world, [phase("P0", STEPS)])
     session = world / "session"
     operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
                                  "--headless", "--assume-yes", "--session", str(session)],
                                 cwd=REPO, stdout=subprocess.DEVNULL)
     while not (session / "runbook.toml").exists() or not (session / "events.jsonl").exists():
         time.sleep(0.01)
+    time.sleep(0.3)  # the session's first events, before the mirror opens
     lines: list[float] = []
     events: list[float] = []
 
@@ -155,6 +159,8 @@ def screen_delays(base: Path) -> tuple[list[float], list[float]]:
         source.listeners.append(lambda event: pending.append(
             datetime.fromisoformat(event.ts.replace("Z", "+00:00")).timestamp()))
         async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.5)
+            pending.clear()  # appended while the mirror was starting: not a follow delay
             pane = app.query_one("#output")
             write_lines = pane.write_lines
 

@@ -265,7 +265,9 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_mirror(args: argparse.Namespace) -> int:
     from cockpit.mirror.plain import follow_plain
+    from cockpit.mirror.priority import yield_to_operator
 
+    yield_to_operator()  # the web server and every mirror it starts inherit this
     session = Path(args.session)
     if args.plain:
         try:

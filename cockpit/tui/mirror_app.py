@@ -29,7 +29,7 @@ MIRROR_HELP = """This is a read-only mirror of the operator's session: no key he
   Enter   on a checklist item: its detail and what the session recorded
   ctrl+p  command palette (theme, keys, screenshot)
   q       quit the mirror (the operator's session goes on)"""
-WAKE_GAP_S = 0.02  # notifications come per write: at most one extra look per 20 ms
+WAKE_GAP_S = 0.1  # notifications come per write: at most one extra look per 100 ms
 
 
 class MirrorApp(CockpitApp):
@@ -64,6 +64,8 @@ class MirrorApp(CockpitApp):
             self._tick()
 
     def _refresh_header(self) -> None:
+        if not self.screen_stack or not self.query(SessionHeader):
+            return  # a timer firing while the app shuts down
         mode = presence_text(self.source.operator_present(), self.state.ended)
         self.query_one(SessionHeader).show(self.ctl.runbook, self.state, mode, self.clock,
                                            banner=MIRROR_MARK)
