@@ -79,7 +79,9 @@ class PlainMirror:
             return
         self.looked = time.monotonic()
         present = operator_present(self.folder)
-        if present is not True and present != self.present:
+        if present is not True:
+            self.take_events(live=True)  # it may have just ended the session and let go
+        if present is not True and present != self.present and not self.state.ended:
             self.out(f"-- {presence_text(present, self.state.ended)}")
         self.present = present
 

@@ -136,7 +136,7 @@ def test_an_event_written_in_two_parts_is_waited_for(tmp_path: Path) -> None:
             handle.write(line[len(line) // 2 :])
     follower.join(30)
     assert printed[-1] == "0"  # exit code: ended, all printed, nothing damaged
-    kinds = [line.split()[2] for line in printed[:-1] if not line.startswith(("[", "!!"))]
+    kinds = [line.split()[2] for line in printed[:-1] if not line.startswith(("[", "!!", "--"))]
     assert kinds == [json.loads(line)["type"] for line in raw]
 
 
@@ -149,7 +149,7 @@ async def test_a_damaged_event_log_is_shown_as_damaged_not_repaired(tmp_path: Pa
     before = _sha(session)
     out: list[str] = []
     assert follow_plain(session, out.append, from_start=True) == 1
-    assert len([line for line in out if not line.startswith(("[", "!!"))]) == 5
+    assert len([line for line in out if not line.startswith(("[", "!!", "--"))]) == 5
     assert out[-2].startswith("!! DAMAGED event log:") and "line 6" in out[-2]
     seen = await drive(session, wait_end_s=1)
     assert "line 6" in seen["damage"] and seen["seq"] == 5 and not seen["crashed"]
