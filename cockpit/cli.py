@@ -276,17 +276,17 @@ def cmd_mirror(args: argparse.Namespace) -> int:
         except BrokenPipeError:  # `| head`, a pager quit early: the reader has had enough
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
-    from cockpit.mirror.source import MirrorSource
-
-    source = MirrorSource(session)  # a clear error here, before any screen or server starts
     if args.web:
         from cockpit.mirror.web import serve
+        from cockpit.session.reader import session_events, session_runbook
 
-        source.waiter.close()
+        session_events(session)  # a clear error before serving: not a session folder,
+        session_runbook(session)  # or one without its runbook copy
         return serve(session, args.host, args.port)
+    from cockpit.mirror.source import MirrorSource
     from cockpit.tui.mirror_app import MirrorApp
 
-    MirrorApp(source).run()
+    MirrorApp(MirrorSource(session)).run()
     return 0
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cockpit.engine.launcher import RunFiles
+from cockpit.engine.launcher import RunFiles, running_files
 from cockpit.engine.redact import Redactor
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.probes.registry import ProbeContext
@@ -70,12 +70,7 @@ class SessionCore:
         return None
 
     def running(self) -> tuple[str, RunFiles] | None:
-        step_id = self.state.running_step()
-        if step_id is None:
-            return None
-        run = self.state.steps[step_id].run
-        assert run is not None
-        return step_id, RunFiles(self.folder / "steps", run)
+        return running_files(self.folder, self.state)
 
     def halt(self, reason: str, by: str = "operator", step: str | None = None,
              rule: str | None = None, line: str | None = None) -> None:

@@ -3,7 +3,6 @@ and script pin against the live environment."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.engine import rules
@@ -15,10 +14,6 @@ from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, 
 from cockpit.session import events as ev
 
 
-def utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
 class GateVerbs(SessionCore):
     def attest_gate(self, gate_id: str, reference: str) -> None:
         self._refuse_if(self._halted_reason())
@@ -26,12 +21,7 @@ class GateVerbs(SessionCore):
         if not reference.strip():
             raise ActionRefused(f"gate '{gate_id}' needs a reference")
         if isinstance(gate, AttestationGate):
-            if rules.is_window_gate(gate):  # a window already over is a typo, not a window
-                window = rules.attested_window(reference, utc_now_iso())
-                if window is not None and window[1] <= datetime.now(UTC):
-                    raise ActionRefused(f"gate '{gate_id}': the window in this reference "
-                                        f"ended at {window[1]:%Y-%m-%d %H:%M %Z}; check "
-                                        "the date")
+            self._refuse_if(rules.attestation_refusal(gate, reference))
             self.append(ev.GATE_ATTESTED, {"gate": gate_id, "reference": reference.strip()})
         elif isinstance(gate, ProbeGate) and gate.expected is None:
             self._evaluate_probe_gate(gate, reference.strip())

@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from cockpit.engine.supervisor import SECRETS_ENV, write_json_atomic
+from cockpit.session.state import SessionState
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ class RunFiles:
             return json.loads(self.record.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+
+
+def running_files(folder: Path, state: SessionState) -> tuple[str, RunFiles] | None:
+    """The running step of a session folder's state and its run's files, if one runs."""
+    step_id = state.running_step()
+    if step_id is None:
+        return None
+    return step_id, RunFiles(folder / "steps", state.steps[step_id].run or "")
 
 
 def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:

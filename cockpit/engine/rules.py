@@ -181,7 +181,7 @@ def is_window_gate(gate: GateItem) -> bool:
     return "maintenance window" in f"{gate.id.replace('-', ' ')} {gate.text}".lower()
 
 
-def attested_window(reference: str, at: str | None) -> tuple[datetime | None, datetime] | None:
+def attested_window(reference: str, at: str | None) -> Window | None:
     """(start, end) of the window an attestation names: one ISO time with a zone is its end,
     two or more give its start and end ("... 2026-11-28T20:00Z to 2026-11-28T22:00Z"), and
     "until +2h" ends two hours after the moment it was attested. None if it names no end."""
@@ -197,24 +197,47 @@ def attested_window(reference: str, at: str | None) -> tuple[datetime | None, da
     return None
 
 
-def window_refusal(window: tuple[datetime | None, datetime] | None,
-                   now: datetime | None = None) -> str | None:
-    """Why no command may start now, by the attested maintenance window (None: it may)."""
+Window = tuple[datetime | None, datetime]  # (start if named, end)
+
+
+def window_state(window: Window | None, now: datetime | None = None) -> str | None:
+    """"before", "open" or "closed" by the clock; None when no window was named."""
     if window is None:
         return None
     now = now or datetime.now(UTC)
     start, end = window
     if now >= end:
+        return "closed"
+    return "before" if start is not None and now < start else "open"
+
+
+def window_refusal(window: Window | None, now: datetime | None = None) -> str | None:
+    """Why no command may start now, by the attested maintenance window (None: it may)."""
+    state = window_state(window, now)
+    if window is None or state == "open":
+        return None
+    start, end = window
+    if state == "closed":
         return (f"the attested maintenance window closed at {end:%Y-%m-%d %H:%M %Z}: no "
                 "command may start outside it — halt-and-contain (x), or record the decision")
-    if start is not None and now < start:
-        return (f"the attested maintenance window opens at {start:%Y-%m-%d %H:%M %Z}: no "
-                "command may start before it")
+    return (f"the attested maintenance window opens at {start:%Y-%m-%d %H:%M %Z}: no "
+            "command may start before it")
+
+
+def attestation_refusal(gate: GateItem, reference: str,
+                        now: datetime | None = None) -> str | None:
+    """A maintenance window already over when it is attested is a typo, not a window."""
+    if not is_window_gate(gate):
+        return None
+    now = now or datetime.now(UTC)
+    window = attested_window(reference, now.isoformat())
+    if window is not None and window_state(window, now) == "closed":
+        return (f"gate '{gate.id}': the window in this reference ended at "
+                f"{window[1]:%Y-%m-%d %H:%M %Z}; check the date")
     return None
 
 
-def current_window(runbook: Runbook, state: SessionState) -> tuple[datetime | None,
-                                                                     datetime] | None:
+def current_window(runbook: Runbook, state: SessionState) -> Window | None:
     for gate in gates(runbook):
         recorded = state.gates.get(gate.id)
         if is_window_gate(gate) and recorded is not None and recorded.reference:

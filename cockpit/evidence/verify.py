@@ -14,13 +14,28 @@ from cockpit.session.state import SessionState, fold
 from cockpit.session.store import EVENTS, SNAPSHOT, read_event_log
 
 
+def file_problem(path: Path, recorded_sha256: str, recorded_bytes: int | None = None
+                 ) -> str | None:
+    """What differs between a file and what the session recorded of it; None if nothing.
+    `verify` and the mirror both ask; neither ever changes the file."""
+    try:
+        size = path.stat().st_size
+        if recorded_bytes is not None and size != recorded_bytes:
+            return f"{path} has {size:,} bytes; recorded {recorded_bytes:,}"
+        actual = file_sha256(path)
+    except FileNotFoundError:
+        return f"{path} is missing (recorded sha256 {recorded_sha256})"
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror})"
+    if actual != recorded_sha256:
+        return (f"{path} sha256 {actual} differs from the recorded {recorded_sha256} "
+                "(changed after it was written)")
+    return None
+
+
 def _check_file(path: Path, recorded: str | None, what: str, problems: list[str]) -> None:
-    if recorded is None:
-        return
-    if not path.is_file():
-        problems.append(f"{what}: {path} is missing (recorded sha256 {recorded})")
-    elif (actual := file_sha256(path)) != recorded:
-        problems.append(f"{what}: {path} sha256 {actual} != recorded {recorded}")
+    if recorded is not None and (problem := file_problem(path, recorded)) is not None:
+        problems.append(f"{what}: {problem}")
 
 
 def verify_session(folder: Path) -> tuple[list[str], str]:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cockpit.engine.headless import format_event
-from cockpit.mirror.integrity import log_damage
+from cockpit.evidence.verify import file_problem
 from cockpit.mirror.presence import operator_present, presence_text
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
@@ -31,8 +31,7 @@ class PlainMirror:
         self.state = SessionState()
         self.tails: dict[str, tuple[str, LogTail]] = {}  # run -> (step, its log)
         self.waiter = ChangeWaiter([folder])
-        self.damaged = False
-        self.reported: set[int] = set()  # tails whose damage was printed
+        self.said: set[str] = set()  # damages printed: runs, or "events"
         self.present: bool | None = True  # until seen otherwise
         self.looked = 0.0
 
@@ -42,7 +41,7 @@ class PlainMirror:
                 step, tail = self.tails.pop(event.data["run"])  # its log is complete by now
                 if live:
                     self.lines(step, tail.flush(everything=True))
-                    self.check_log(step, tail, event.data.get("bytes"),
+                    self.check_log(event.data["run"], step, tail, event.data.get("bytes"),
                                    event.data.get("sha256"))
             self.state = apply(self.state, event)
             if live:
@@ -51,24 +50,23 @@ class PlainMirror:
                 log = Path(event.data["log"])
                 self.waiter.watch(log.parent)
                 self.tails[event.data["run"]] = (event.data["step"], LogTail(log))
-        if self.follower.damage is not None and not self.damaged:
-            self.damaged = True
-            self.out(f"!! DAMAGED event log: {self.follower.damage}")
-            self.out("!! the session is shown as it stood before that line; nothing is "
-                     "followed past it (`cockpit verify` names every mismatch)")
+        if self.follower.damage is not None:
+            self.say_damage("events", f"!! DAMAGED event log: {self.follower.damage}",
+                            "!! the session is shown as it stood before that line; nothing is "
+                            "followed past it (`cockpit verify` names every mismatch)")
 
-    def check_log(self, step: str, tail: LogTail, size: int | None, sha: str | None) -> None:
-        if tail.damage is not None:
-            self.log_damaged(step, tail)
-        elif (problem := log_damage(tail.path, size, sha)) is not None:
-            self.damaged = True
-            self.out(f"!! [{step}] log DAMAGED: {problem}")
+    def check_log(self, run: str, step: str, tail: LogTail, size: int | None,
+                  sha: str | None) -> None:
+        problem = tail.damage or (file_problem(tail.path, sha, size) if sha else None)
+        if problem is not None:
+            self.say_damage(run, f"!! [{step}] log DAMAGED: {problem}")
 
-    def log_damaged(self, step: str, tail: LogTail) -> None:
-        if id(tail) not in self.reported:
-            self.reported.add(id(tail))
-            self.damaged = True
-            self.out(f"!! [{step}] log DAMAGED: {tail.damage}")
+    def say_damage(self, key: str, *lines: str) -> None:
+        """Each damage once (by run, or "events"); having seen any makes the exit code 1."""
+        if key not in self.said:
+            self.said.add(key)
+            for line in lines:
+                self.out(line)
 
     def lines(self, step: str, lines: list[str]) -> None:
         for line in lines:
@@ -95,14 +93,14 @@ class PlainMirror:
                 for _step, tail in self.tails.values():
                     tail.last(0)  # a running step: from its current end
             first = False
-            for step, tail in self.tails.values():
+            for run, (step, tail) in self.tails.items():
                 self.lines(step, tail.read_all())
-                if tail.damage is not None:
-                    self.log_damaged(step, tail)  # said once; the tail reads no further
+                if tail.damage is not None:  # said once; the tail reads no further
+                    self.say_damage(run, f"!! [{step}] log DAMAGED: {tail.damage}")
             if self.follower.damage is not None:
                 return 1
             if self.state.ended and not self.tails:
-                return 1 if self.damaged else 0
+                return 1 if self.said else 0
             self.look_for_operator()
             self.waiter.wait()
 

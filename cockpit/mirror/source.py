@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.engine.launcher import RunFiles
+from cockpit.engine.launcher import RunFiles, running_files
 from cockpit.engine.redact import Redactor
-from cockpit.mirror.integrity import finished_logs, log_damage
+from cockpit.evidence.verify import file_problem
 from cockpit.mirror.presence import operator_present
 from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
@@ -52,22 +52,23 @@ class MirrorSource:
         """Compare every finished step's log, once, with what its supervisor recorded (a
         file read: call it off the UI thread). True if a new damage was found."""
         found = False
-        for step_id, (path, size, sha) in finished_logs(self.state).items():
-            if (step_id, sha or "") in self._checked:
+        for step_id, step in self.state.steps.items():
+            if not step.log or step.sha256 is None or step.status == "running" \
+                    or (step_id, step.sha256) in self._checked:
                 continue
-            self._checked.add((step_id, sha or ""))
-            problem = log_damage(path, size, sha)
+            self._checked.add((step_id, step.sha256))
+            problem = file_problem(Path(step.log), step.sha256, step.bytes)
             if problem is not None:
                 self.log_damage[step_id] = problem
                 found = True
         return found
 
+    def running_log_damaged(self, problem: str) -> None:
+        """The running step's log went wrong under the follower (it shrank)."""
+        self.log_damage.setdefault(self.state.running_step() or "running step", problem)
+
     def running(self) -> tuple[str, RunFiles] | None:
-        step_id = self.state.running_step()
-        if step_id is None:
-            return None
-        run = self.state.steps[step_id].run or ""
-        return step_id, RunFiles(self.folder / "steps", run)
+        return running_files(self.folder, self.state)
 
     def operator_present(self) -> bool | None:
         """Whether the operator's cockpit is alive (None: nobody holds the session)."""

@@ -4,10 +4,10 @@ misreading it, and reports damage without touching the file. Opens nothing for w
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cockpit.errors import CockpitError
+from cockpit.session.appended import read_appended
 from cockpit.session.events import Event
 from cockpit.session.store import check_link, parse_event_line
 
@@ -26,21 +26,19 @@ class EventFollower:
         returns those before it, sets `damage`, and reads no further."""
         if self.damage is not None:
             return []
-        try:
-            with open(self.path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size < self.offset:
-                    if size != self.offset - len(self.partial):
-                        self.damage = (f"{self.path}: shrank from {self.offset:,} to "
-                                       f"{size:,} bytes; complete events were removed")
-                        return []
-                    # Resume set the torn last line aside (into events.torn-at-N.bin) and
-                    # cut the log back to its last complete event: follow on from there.
-                    self.offset, self.partial = size, b""
-                handle.seek(self.offset)
-                data = handle.read()
-        except FileNotFoundError:
+        got = read_appended(self.path, self.offset)
+        if got is not None and got[0] < self.offset:
+            if got[0] != self.offset - len(self.partial):
+                self.damage = (f"{self.path}: shrank from {self.offset:,} to "
+                               f"{got[0]:,} bytes; complete events were removed")
+                return []
+            # Resume set the torn last line aside (into events.torn-at-N.bin) and cut the
+            # log back to its last complete event: follow on from there.
+            self.offset, self.partial = got[0], b""
+            got = read_appended(self.path, self.offset)
+        if got is None:
             return []
+        data = got[1]
         self.offset += len(data)
         *lines, self.partial = (self.partial + data).split(b"\n")
         events: list[Event] = []

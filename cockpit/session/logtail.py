@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cockpit.session.appended import read_appended
+
 LINE_BYTES_GUESS = 400  # enough bytes per wanted line to find the last `keep` lines
 
 
@@ -25,16 +27,13 @@ class LogTail:
     def read(self, keep: int = 2000, limit: int = 8 << 20) -> list[str]:
         if self.damage is not None:
             return []
-        try:
-            with open(self.path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if size < self.offset:
-                    self.damage = (f"{self.path} shrank from {self.offset:,} to {size:,} "
-                                   "bytes while it was being written")
-                    return []
-                handle.seek(self.offset)
-                data = handle.read(limit)
-        except FileNotFoundError:
+        got = read_appended(self.path, self.offset, limit)
+        if got is None:
+            return []
+        size, data = got
+        if size < self.offset:
+            self.damage = (f"{self.path} shrank from {self.offset:,} to {size:,} bytes "
+                           "while it was being written")
             return []
         self.offset += len(data)
         buffer = self.partial + data

@@ -50,6 +50,7 @@ VERBS: dict[str, tuple[str, str]] = {
 class CockpitApp(App[None]):
     CSS_PATH: ClassVar = [styles_dir() / "cockpit.tcss"]
     TITLE = "Cutover Cockpit"
+    MODE_CLASS = "-operator"  # on the app, for the stylesheet
     BINDINGS: ClassVar = [
         *[Binding(key, action, label, id=action) for action, (key, label) in VERBS.items()],
         Binding("D", "diagnostics", "Diagnostics", id="diagnostics"),
@@ -61,10 +62,9 @@ class CockpitApp(App[None]):
     ]
 
     def __init__(self, controller: Controller | Any, *, clock: bool = True,
-                 on_quit: Callable[[], None] | None = None, mirror: bool = False) -> None:
+                 on_quit: Callable[[], None] | None = None) -> None:
         super().__init__()
-        self.ctl = controller  # in mirror mode a read-only MirrorSource, which has no verbs
-        self.mirror = mirror
+        self.ctl = controller  # in MirrorApp a read-only MirrorSource, which has no verbs
         self.clock = clock
         self.on_quit = on_quit
         self._lock = threading.Lock()  # one controller call at a time
@@ -96,7 +96,7 @@ class CockpitApp(App[None]):
         self.set_class(self.size.width < 100, "-narrow")  # 80x24: the panes get the room
 
     def on_mount(self) -> None:
-        self.add_class("-mirror" if self.mirror else "-operator")
+        self.add_class(self.MODE_CLASS)
         self.query_one(ChecklistTree).show_runbook(self.ctl.runbook)
         self.refresh_view()
         self._show_last_output()
@@ -110,11 +110,8 @@ class CockpitApp(App[None]):
     def state(self) -> Any:
         return self.ctl.state
 
-    def mode_text(self) -> str:
-        return "OPERATOR"
-
     def _refresh_header(self) -> None:
-        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, self.mode_text(),
+        self.query_one(SessionHeader).show(self.ctl.runbook, self.state, "OPERATOR",
                                            self.clock)
 
     @on(SessionChanged)
@@ -195,8 +192,6 @@ class CockpitApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in VERBS and action != "diagnostics":
             return True
-        if self.mirror and action in VERBS:
-            return False  # a mirror has no verb, by any path
         allowed = self.allowed(action)
         if allowed and self.busy and action != "diagnostics":
             return None  # shown, disabled, until the verb in flight has finished
@@ -229,8 +224,6 @@ class CockpitApp(App[None]):
     def _verb(self, fn: Callable[..., Any], *args: Any,
               then: Callable[[Any], None] | None = None) -> None:
         """Run a controller verb in the worker; `then` gets its result on the UI thread."""
-        if self.mirror:
-            return
         self.busy = True
         self.refresh_bindings()
         self._run_verb(fn, args, then)

@@ -34,9 +34,10 @@ WAKE_GAP_S = 0.1  # notifications come per write: at most one extra look per 100
 
 class MirrorApp(CockpitApp):
     TITLE = "Cutover Cockpit — mirror (read-only)"
+    MODE_CLASS = "-mirror"
 
     def __init__(self, source: MirrorSource, *, clock: bool = True) -> None:
-        super().__init__(source, clock=clock, mirror=True)
+        super().__init__(source, clock=clock)
         self.source = source
         self._looked = 0.0
 
@@ -77,10 +78,8 @@ class MirrorApp(CockpitApp):
     def poll_session(self) -> None:
         self._looked = time.monotonic()
         if self._tail is not None and self._tail.damage is not None:
-            step = self.state.running_step() or "running step"
-            self.source.log_damage.setdefault(step, self._tail.damage)
-        finished = self.source.poll()  # reads what the operator appended; writes nothing
-        if finished or self.source.damage is not None:
+            self.source.running_log_damaged(self._tail.damage)
+        if self.source.poll():  # reads what the operator appended; writes nothing
             self._check_logs()
 
     def after_refresh(self) -> None:

@@ -20,6 +20,9 @@ from cockpit.runbook.render import item_text
 from cockpit.session.state import SessionState
 from cockpit.tui.checklist import STATE_MARKS
 
+WINDOW_LOCKS = {"closed": "MAINTENANCE WINDOW CLOSED: no command may start",
+                "before": "MAINTENANCE WINDOW NOT YET OPEN: no command may start"}
+
 
 def mark(status: str) -> str:
     return STATE_MARKS.get(status, f"· {status}")
@@ -189,9 +192,9 @@ class PhaseRunner(Vertical):
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
         locked = "▣ LOCKED until every gate is green · " if rules.open_gates(runbook, state) \
             else ""
-        if not locked and state.halt is None and not state.ended and (
-                refusal := rules.window_refusal(rules.current_window(runbook, state))):
-            locked = f"▣ {escape(refusal.split(':')[0]).upper()} · "
+        window = rules.window_state(rules.current_window(runbook, state))
+        if not locked and state.halt is None and not state.ended and window in WINDOW_LOCKS:
+            locked = f"▣ {WINDOW_LOCKS[window]} · "
         self.query_one("#watch", Static).update(
             f"{locked}[b]{escape(phase.heading)}[/b]   abort rules watched: "
             + (escape(", ".join(labels)) if labels else "none"))

@@ -17,9 +17,6 @@ STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; don
          for i in range(3)]
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, float]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime) for p in folder.rglob("*")}
-
 
 def test_plain_mirror_prints_every_event_and_line_in_order(tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
+from tests.mirror.helpers import files_state
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 25); do echo s{i} line $n; sleep 0.02; done")
          for i in range(3)]
@@ -24,10 +25,6 @@ DROP = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_se
 def as_reviewer(command: list[str]) -> list[str]:
     return [*DROP, *command] if os.geteuid() == 0 else command
 
-
-def _files(folder: Path) -> dict[str, tuple[int, int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns, p.stat().st_mode)
-            for p in folder.rglob("*")}
 
 
 def _run_session(tmp_path: Path) -> tuple[Path, Path]:
@@ -47,7 +44,7 @@ def test_reviewer_with_read_permission_only(tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     subprocess.run(["cp", "-a", str(session), str(copy)], check=True)
     subprocess.run(["chmod", "-R", "a-w", str(copy), str(world)], check=True)
-    before = _files(copy)
+    before = files_state(copy)
     probe = subprocess.run(as_reviewer(["touch", str(copy / "x"), str(copy / "steps" / "x")]),
                            capture_output=True, text=True)
     assert probe.returncode != 0 and "Permission denied" in probe.stderr  # really read-only
@@ -68,7 +65,7 @@ def test_reviewer_with_read_permission_only(tmp_path: Path) -> None:
     assert seen["ended"] and not seen["crashed"] and seen["damage"] is None
     assert seen["output"] == [f"s2 line {n}" for n in range(1, 26)]  # the last step's log
     assert {"Keys", "Screenshot"} <= set(seen["palette"])
-    assert _files(copy) == before
+    assert files_state(copy) == before
 
 
 def test_live_mirror_on_a_read_only_mount(tmp_path: Path) -> None:

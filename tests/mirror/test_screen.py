@@ -17,14 +17,12 @@ from cockpit.tui.app import VERBS
 from cockpit.tui.mirror_app import MirrorApp
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
+from tests.mirror.helpers import files_state
 from tests.mirror.screen_driver import try_every_way_in
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 20); do echo s{i} line $n; sleep 0.02; done")
          for i in range(3)]
 
-
-def _files(folder: Path) -> dict[str, tuple[int, float]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
 async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
@@ -56,10 +54,10 @@ async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
         # it showed every line of every step, in order, once.
         everything = [f"{step} line {n}" for step, _ in STEPS for n in range(1, 21)]
         assert shown == everything[everything.index(shown[0]):]
-        before = _files(session)
+        before = files_state(session)
         palette = await try_every_way_in(app, pilot)
         assert {"Keys", "Screenshot", "Theme"} <= set(palette)
         assert not set(palette) & {label for _k, label in VERBS.values()}
-        assert _files(session) == before
+        assert files_state(session) == before
         assert not hasattr(source, "run_step") and not hasattr(source, "halt")
     assert operator.returncode == 0

@@ -19,6 +19,7 @@ from cockpit.mirror.web import is_loopback, mirror_command
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, ordinary_world
 from tests.mirror.browser import Chromium, read_text
+from tests.mirror.helpers import files_state
 
 
 def _free_port() -> int:
@@ -26,9 +27,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def _files(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
 def _wait_for_http(url: str, server: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -61,7 +59,7 @@ def test_web_mirror_in_headless_chromium(tmp_path: Path) -> None:
     session = tmp_path / "s"
     done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(session))
     assert done.returncode == 0, done.stdout + done.stderr
-    before = _files(session)
+    before = files_state(session)
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session), "--web",
                                "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
@@ -94,7 +92,7 @@ def test_web_mirror_in_headless_chromium(tmp_path: Path) -> None:
     # One connection, one mirror process, and it is `cockpit mirror SESSION` — not a shell.
     assert len(mirrors) == 1, mirrors
     assert mirrors[0][1:] == ["-m", "cockpit", "mirror", str(session.resolve())]
-    assert _files(session) == before
+    assert files_state(session) == before
 
 
 def test_web_mirror_listens_on_loopback_unless_told_otherwise() -> None:
