@@ -55,7 +55,7 @@ async def main():
     app = MirrorApp(source)
     async with app.run_test(size=(120, 40)) as pilot:
         while not source.state.ended:
-            await pilot.pause(0.1)
+            await asyncio.sleep(0.5)
         print("ended", flush=True)
 asyncio.run(main())
 """

@@ -70,6 +70,8 @@ class CockpitApp(App[None]):
         self._lock = threading.Lock()  # one controller call at a time
         self._tail: LogTail | None = None
         self._tail_run: str | None = None
+        self.tick_s = TICK_S
+        self._allowed: list[bool | None] | None = None  # the verbs' states the footer shows
         self.busy = False  # a verb is in flight: keys typed ahead must not start another
         controller.listeners.append(lambda _event: self.post_message(SessionChanged()))
 
@@ -100,7 +102,7 @@ class CockpitApp(App[None]):
         self.query_one(ChecklistTree).show_runbook(self.ctl.runbook)
         self.refresh_view()
         self._show_last_output()
-        self.set_interval(TICK_S, self._tick)
+        self.set_interval(self.tick_s, self._tick)
         if self.clock:
             self.set_interval(1.0, self._refresh_header)
 
@@ -124,10 +126,15 @@ class CockpitApp(App[None]):
         self.query_one(GatePanel).show(runbook, state)
         self.query_one(PhaseRunner).show(runbook, state, self.clock, self.damaged_logs())
         label = self.query_one(EvidencePane).show(runbook, state, self.ctl.workdir)
-        self.query_one("#tabs", TabbedContent).get_tab("evidence-tab").label = (
-            f"Evidence (3) · {label.split()[1]}/{label.split()[-2]}")
+        tab = self.query_one("#tabs", TabbedContent).get_tab("evidence-tab")
+        label = f"Evidence (3) · {label.split()[1]}/{label.split()[-2]}"
+        if str(tab.label) != label:
+            tab.label = label
         self._follow_running_step()
-        self.refresh_bindings()
+        allowed = [self.check_action(action, ()) for action in (*VERBS, "diagnostics")]
+        if allowed != self._allowed:  # the footer is rebuilt on a refresh: only on a change
+            self._allowed = allowed
+            self.refresh_bindings()
         self.after_refresh()
 
     def damaged_logs(self) -> dict[str, str]:

@@ -31,6 +31,7 @@ class ChecklistTree(Tree[AnyItem | None]):
     def show_runbook(self, runbook: Runbook, states: dict[str, str] | None = None) -> None:
         states = states or {}
         self._item_nodes: dict[str, tuple[TreeNode[Any], str]] = {}
+        self._shown: dict[str, str] = {}  # item -> the state its label shows
         self.clear()
         self.root.set_label(Text(runbook.title))
         for _place, section in runbook.sections():
@@ -40,7 +41,8 @@ class ChecklistTree(Tree[AnyItem | None]):
                     branch.add_leaf("``` code block", data=item)
                     continue
                 text = item_text(item, runbook)
-                state = STATE_MARKS[states.get(item.id, "open")]
+                self._shown[item.id] = states.get(item.id, "open")
+                state = STATE_MARKS[self._shown[item.id]]
                 node = branch.add(Text(f"{state}  {text}"), data=item)
                 self._item_nodes[item.id] = (node, text)
                 for child in item_children(item, runbook):
@@ -55,7 +57,9 @@ class ChecklistTree(Tree[AnyItem | None]):
         by_id = {item.id: item for _p, s in runbook.sections() for item in section_items(s)}
         for item_id, (node, text) in getattr(self, "_item_nodes", {}).items():
             status = rules.item_status(runbook, state, by_id[item_id])
-            node.set_label(Text(f"{STATE_MARKS.get(status, status)}  {text}"))
+            if self._shown.get(item_id) != status:  # a relabel repaints the whole tree
+                self._shown[item_id] = status
+                node.set_label(Text(f"{STATE_MARKS.get(status, status)}  {text}"))
 
     def detail(self, runbook: Runbook, state: SessionState, item: AnyItem) -> str:
         """What an item runs or checks, and what the session recorded for it."""

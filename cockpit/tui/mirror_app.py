@@ -29,7 +29,11 @@ MIRROR_HELP = """This is a read-only mirror of the operator's session: no key he
   Enter   on a checklist item: its detail and what the session recorded
   ctrl+p  command palette (theme, keys, screenshot)
   q       quit the mirror (the operator's session goes on)"""
-WAKE_GAP_S = 0.1  # notifications come per write: at most one extra look per 100 ms
+# A notification comes per write; the panes are fed at most once per FEED_GAP_S, so a busy
+# log costs ten mirrors little, and a line is still on screen within FEED_GAP_S of its write.
+FEED_GAP_S = 0.15
+POLL_S = 0.1  # without file notification: look this often
+SAFETY_S = 1.0  # with it: a look now and then anyway (a watch added just after a write)
 
 
 class MirrorApp(CockpitApp):
@@ -40,6 +44,8 @@ class MirrorApp(CockpitApp):
         super().__init__(source, clock=clock)
         self.source = source
         self._looked = 0.0
+        self._due: asyncio.TimerHandle | None = None  # a look booked for the gap's end
+        self.tick_s = SAFETY_S if source.waiter.fd is not None else POLL_S
 
     def banners(self) -> ComposeResult:
         yield DamageBanner(id="damage")
@@ -55,14 +61,28 @@ class MirrorApp(CockpitApp):
         self._check_logs()
 
     def on_unmount(self) -> None:
+        if self._due is not None:
+            self._due.cancel()
         if self.source.waiter.fd is not None:
             asyncio.get_running_loop().remove_reader(self.source.waiter.fd)
         self.source.waiter.close()
 
     def _notified(self) -> None:
         self.source.waiter.drain()
-        if time.monotonic() - self._looked >= WAKE_GAP_S:
+        wait = FEED_GAP_S - (time.monotonic() - self._looked)
+        if wait <= 0:
             self._tick()
+            return
+        # Within the gap: stop listening (a busy log notifies per write) and look at its end
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(self.source.waiter.fd)
+        self._due = loop.call_later(wait, self._look_when_due)
+
+    def _look_when_due(self) -> None:
+        self._due = None
+        self.source.waiter.drain()
+        asyncio.get_running_loop().add_reader(self.source.waiter.fd, self._notified)
+        self._tick()
 
     def _refresh_header(self) -> None:
         if not self.screen_stack or not self.query(SessionHeader):
@@ -83,6 +103,8 @@ class MirrorApp(CockpitApp):
             self._check_logs()
 
     def after_refresh(self) -> None:
+        if self._tail is not None:  # the running step's log: its writes notify too
+            self.source.waiter.watch(self._tail.path.parent)
         self.query_one(DamageBanner).show(self.source.damage, self.source.log_damage)
 
     def damaged_logs(self) -> dict[str, str]:

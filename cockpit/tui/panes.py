@@ -11,7 +11,7 @@ from typing import Any
 from rich.markup import escape
 from rich.text import Text
 from textual.containers import Vertical
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import DataTable, Static
 
 from cockpit.engine import rules
 from cockpit.evidence.manifest import producers
@@ -19,6 +19,7 @@ from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook
 from cockpit.runbook.render import item_text
 from cockpit.session.state import SessionState
 from cockpit.tui.checklist import STATE_MARKS
+from cockpit.tui.output_log import OutputLog
 
 WINDOW_LOCKS = {"closed": "MAINTENANCE WINDOW CLOSED: no command may start",
                 "before": "MAINTENANCE WINDOW NOT YET OPEN: no command may start"}
@@ -34,6 +35,31 @@ def _since(stamp: str | None) -> str:
     start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     seconds = int((datetime.now(UTC) - start).total_seconds())
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def redraw(widget: Static, text: str, markup: bool = True, layout: bool = False) -> None:
+    """Repaint a strip only when its text changed. A pane is redrawn on every event and a
+    clock tick; repainting what did not change (and a layout pass, which repaints the whole
+    screen) is most of what ten mirrors would cost the operator's machine. `layout` only for
+    a strip whose height follows its text."""
+    if getattr(widget, "_drawn", None) != text:
+        widget._drawn = text  # type: ignore[attr-defined]
+        widget.update(text if markup else Text(text), layout=layout)
+
+
+def fill(table: DataTable, rows: list[tuple[Any, ...]]) -> bool:
+    """Rebuild a table from (key, *cells) rows, keeping its cursor row; nothing is done
+    when the rows are what it already shows. True if it was rebuilt."""
+    if getattr(table, "_filled", None) == rows:
+        return False
+    table._filled = rows  # type: ignore[attr-defined]
+    cursor = table.cursor_row
+    table.clear()
+    for key, *cells in rows:
+        table.add_row(*cells, key=key)
+    if table.row_count:
+        table.move_cursor(row=min(max(cursor, 0), table.row_count - 1))
+    return True
 
 
 class SessionHeader(Static):
@@ -55,9 +81,9 @@ class SessionHeader(Static):
             elapsed += (f" · window closes in {left // 3600:d}:{left // 60 % 60:02d}"
                         if left > 0 else " · [b]WINDOW CLOSED[/b]")
         lead = f"▌{escape(banner)}▐  " if banner else ""
-        self.update(f"[b]{lead}{escape(runbook.title)}[/b]\n{escape(state.session_id)} · "
-                    f"{escape(state.operator)}@{escape(state.host)} · [b]{mode}[/b] · "
-                    f"[b]{verdict}[/b]{elapsed}")
+        redraw(self, f"[b]{lead}{escape(runbook.title)}[/b]\n{escape(state.session_id)} · "
+               f"{escape(state.operator)}@{escape(state.host)} · [b]{mode}[/b] · "
+               f"[b]{verdict}[/b]{elapsed}")
         self.set_class(state.halt is not None, "-halted")
         self.set_class(not opened and state.halt is None, "-go")
 
@@ -74,13 +100,13 @@ class HaltBanner(Static):
                 step_id, step = next(iter(interrupted.items()))
                 idempotent = any(s.id == step_id and getattr(s, "idempotent", False)
                                  for p in runbook.phases for s in p.steps)
-                self.update(
+                redraw(self, layout=True, text=(
                     f"[b]! INTERRUPTED[/b] {escape(step_id)} (run {escape(step.run or '')}): "
                     f"{escape(step.detail or '')}\n"
                     "  It may or may not have taken effect; it is never run again silently.\n"
                     "  Choices: i record what a reconciliation probe showed (passed/failed)"
                     + (" · r run it again (idempotent)" if idempotent else "")
-                    + " · x halt")
+                    + " · x halt"))
             return
         halt = state.halt
         when = f" at {halt.at}" if clock else ""
@@ -94,7 +120,7 @@ class HaltBanner(Static):
                          + (f" — {escape(done['note'])}" if done and done.get("note") else ""))
         lines.append("  No command can start from this session. Keys: e protocol item, "
                      "D diagnostics, s seal evidence, d decision.")
-        self.update("\n".join(lines))
+        redraw(self, "\n".join(lines), layout=True)
 
 
 class DamageBanner(Static):
@@ -109,7 +135,7 @@ class DamageBanner(Static):
                          "followed. `cockpit verify` names every mismatch.")
         lines += [f"[b]✗ LOG DAMAGED[/b] {escape(step)}: {escape(problem)}"
                   for step, problem in logs.items()]
-        self.update("\n".join(lines))
+        redraw(self, "\n".join(lines), layout=True)
 
 
 class GatePanel(DataTable):
@@ -120,24 +146,23 @@ class GatePanel(DataTable):
         self.add_columns("state", "gate", "evidence")
 
     def show(self, runbook: Runbook, state: SessionState) -> None:
-        cursor = self.cursor_row
-        self.clear()
+        rows: list[tuple[Any, ...]] = []
         for gate in rules.gates(runbook):
             s = state.gates.get(gate.id)
             evidence = (s.reference or s.detail or "") if s else _gate_hint(gate)
-            self.add_row(mark(s.status if s else "open"), Text(item_text(gate, runbook)),
-                         Text(str(evidence)), key=gate.id)
+            rows.append((gate.id, mark(s.status if s else "open"),
+                         Text(item_text(gate, runbook)), Text(str(evidence))))
         for check in rules.setup_checks(runbook):
             s = state.setup.get(check.id)
-            self.add_row(mark(s.status if s else "open"), Text(item_text(check, runbook)),
-                         Text((s.detail or "") if s else "checked with g"), key=check.id)
+            rows.append((check.id, mark(s.status if s else "open"),
+                         Text(item_text(check, runbook)),
+                         Text((s.detail or "") if s else "checked with g")))
         for script in runbook.scripts:
             s = state.scripts.get(script.path)
-            self.add_row(mark(s.status if s else "open"), Text(f"script {script.path}"),
-                         Text((s.detail or "") if s else "sha256 checked with g"),
-                         key=f"script:{script.path}")
-        if self.row_count:
-            self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
+            rows.append((f"script:{script.path}", mark(s.status if s else "open"),
+                         Text(f"script {script.path}"),
+                         Text((s.detail or "") if s else "sha256 checked with g")))
+        fill(self, rows)
 
 
 def _gate_hint(gate: Any) -> str:
@@ -156,7 +181,7 @@ class PhaseRunner(Vertical):
         yield DataTable(id="steps", cursor_type="row")
         yield Static(id="watch")
         yield Static(id="logline")
-        yield Log(id="output", max_lines=5000, highlight=False)
+        yield OutputLog(id="output", max_lines=5000, highlight=False)
 
     def on_mount(self) -> None:
         self.query_one("#steps", DataTable).add_columns("state", "step", "result")
@@ -168,8 +193,7 @@ class PhaseRunner(Vertical):
         phase = upcoming.phase if upcoming else runbook.phases[-1]
         if running:
             phase = next(p for p in runbook.phases if any(s.id == running for s in p.steps))
-        table = self.query_one("#steps", DataTable)
-        table.clear()
+        rows: list[tuple[Any, ...]] = []
         for step in phase.steps:
             if step.kind in ("code",):
                 continue
@@ -185,8 +209,9 @@ class PhaseRunner(Vertical):
                     result = f"running {_since(s.started_at)}" if clock else "running"
                 if damaged and step.id in damaged:
                     result = f"✗ LOG DAMAGED · {result}"
-            table.add_row(mark(status), Text(item_text(step, runbook)[:90]), Text(result),
-                          key=step.id)
+            rows.append((step.id, mark(status), Text(item_text(step, runbook)[:90]),
+                         Text(result)))
+        fill(self.query_one("#steps", DataTable), rows)
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
                           for r in rules.watched_rules(runbook, step)})
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
@@ -195,16 +220,16 @@ class PhaseRunner(Vertical):
         window = rules.window_state(rules.current_window(runbook, state))
         if not locked and state.halt is None and not state.ended and window in WINDOW_LOCKS:
             locked = f"▣ {WINDOW_LOCKS[window]} · "
-        self.query_one("#watch", Static).update(
-            f"{locked}[b]{escape(phase.heading)}[/b]   abort rules watched: "
-            + (escape(", ".join(labels)) if labels else "none"))
+        redraw(self.query_one("#watch", Static),
+               f"{locked}[b]{escape(phase.heading)}[/b]   abort rules watched: "
+               + (escape(", ".join(labels)) if labels else "none"))
         abort_watch = [s for s in phase.steps if isinstance(s, AbortWatch)]
         self.set_class(bool(abort_watch), "-watched")
         return phase
 
     def show_log(self, path: Path | None, lines: int) -> None:
         text = f"log {path} · {lines:,} lines" if path else "no step has run in this phase yet"
-        self.query_one("#logline", Static).update(Text(text))
+        redraw(self.query_one("#logline", Static), text, markup=False)
 
 
 class EvidencePane(DataTable):
@@ -215,7 +240,7 @@ class EvidencePane(DataTable):
         self.add_columns("state", "file", "size", "sha256", "produced by")
 
     def show(self, runbook: Runbook, state: SessionState, workdir: Path) -> str:
-        self.clear()
+        rows: list[tuple[Any, ...]] = []
         by_name = producers(runbook, workdir)
         items = [i for i in (runbook.evidence.items if runbook.evidence else [])
                  if i.kind == "file"]
@@ -229,6 +254,7 @@ class EvidencePane(DataTable):
             if not digest and state.evidence:
                 digest = "sealed" if item.name in state.evidence.get("present", []) else ""
             size = f"{path.stat().st_size:,}" if exists else "—"
-            self.add_row(mark("passed" if exists else "open"), Text(item.name), size, digest,
-                         Text(producer), key=item.id)
+            rows.append((item.id, mark("passed" if exists else "open"), Text(item.name), size,
+                         digest, Text(producer)))
+        fill(self, rows)
         return f"evidence {present} of {len(items)} present"

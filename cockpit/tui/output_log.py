@@ -1,0 +1,43 @@
+"""The running step's output pane: Textual's Log, made cheap to keep streaming. A pane that
+grows at 50 lines a second is redrawn several times a second, by the operator's cockpit and
+by every mirror; each redraw should cost that pane alone, once."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.geometry import Region, Size
+from textual.reactive import Reactive
+from textual.strip import Strip
+from textual.widgets import Log
+
+
+class OutputLog(Log):
+    """The running step's output. Its growth repaints the pane alone: Textual would lay out
+    the whole screen on each batch of lines (and repaint it twice), which is most of what a
+    mirror costs while a step streams. A layout is still done when a scrollbar appears."""
+
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        self._scroll_update(size)  # the scrollbars' ranges; their showing is a layout
+
+    _frame_style: Style | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_style = super().rich_style  # Log asks per line; it is the same all frame
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
+    @property
+    def rich_style(self) -> Style:
+        return self._frame_style or super().rich_style
+
+    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+        # Log (Textual 8.2) keeps a rendered line only while text is selected; keep it
+        # always (Log drops it itself when lines change), or every frame renders every line
+        strip = super()._render_line_strip(y, rich_style)
+        if self.text_selection is None:
+            self._render_line_cache[y] = strip
+        return strip

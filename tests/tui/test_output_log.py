@@ -1,0 +1,96 @@
+"""The output pane streams cheaply and still shows the right lines: a batch of lines repaints
+that pane alone, with no layout of the screen, and scrolling back (also after old lines were
+dropped) shows the lines that are there, not stale ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+
+from cockpit.mirror.source import MirrorSource
+from cockpit.tui.checklist import ChecklistTree
+from cockpit.tui.mirror_app import MirrorApp
+from cockpit.tui.output_log import OutputLog
+from cockpit.tui.panes import GatePanel, SessionHeader
+from tests.conftest import REPO
+from tests.engine.helpers import phase, write_world
+
+
+class OneLog(App[None]):
+    def compose(self) -> ComposeResult:
+        yield OutputLog(id="output", max_lines=50)
+
+
+def visible_rows(log: OutputLog) -> int:
+    return log.scrollable_content_region.height
+
+
+def visible(log: OutputLog) -> list[str]:
+    return [log.render_line(y).text.strip() for y in range(visible_rows(log))]
+
+
+async def test_the_pane_follows_the_end_and_scrolls_back_to_what_it_keeps() -> None:
+    app = OneLog()
+    async with app.run_test(size=(40, 12)) as pilot:
+        log = app.query_one(OutputLog)
+        for batch in range(6):
+            log.write_lines([f"line {n}" for n in range(batch * 5, batch * 5 + 5)])
+            await pilot.pause()
+        assert log.show_vertical_scrollbar  # 30 lines in a 12-row pane
+        assert log.max_scroll_y == 30 - visible_rows(log)
+        assert visible(log)[-1] == "line 29"
+        log.scroll_home(animate=False)
+        await pilot.pause()
+        assert visible(log)[0] == "line 0"
+        log.scroll_end(animate=False)
+        await pilot.pause()
+        # 100 more: only the last 50 are kept, and the rendered lines kept for the old
+        # numbering must not show up under the new one
+        for batch in range(20):
+            log.write_lines([f"line {n}" for n in range(30 + batch * 5, 35 + batch * 5)])
+            await pilot.pause()
+        assert visible(log)[-1] == "line 129"
+        log.scroll_home(animate=False)
+        await pilot.pause()
+        assert visible(log)[:3] == ["line 80", "line 81", "line 82"]
+
+
+async def test_a_batch_of_lines_repaints_the_output_pane_alone(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    runbook = write_world(tmp_path, [phase("P0", [("s0", "seq 1 200")])])
+    session = tmp_path / "s"
+    subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
+                    "--assume-yes", "--session", str(session)], cwd=REPO, check=True,
+                   capture_output=True)
+    app = MirrorApp(MirrorSource(session), clock=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.query_one("#tabs").active = "phase-tab"
+        await pilot.pause(0.3)
+        log = app.query_one(OutputLog)
+        assert log.show_vertical_scrollbar  # the last step's 200 lines, shown on opening
+        layouts: list[bool] = []
+        refresh_layout = app.screen._refresh_layout
+        monkeypatch.setattr(app.screen, "_refresh_layout",
+                            lambda *a, **k: (layouts.append(True), refresh_layout(*a, **k)))
+        drawn: list[str] = []  # lines whose content was drawn afresh (not from the cache)
+        for pane in (OutputLog, ChecklistTree, GatePanel, SessionHeader):
+            draw = pane.render_line
+            monkeypatch.setattr(pane, "render_line", lambda self, y, draw=draw: (
+                drawn.append(type(self).__name__), draw(self, y))[1])
+        processed: list[str] = []  # lines made into text (kept once made)
+        process = log._process_line
+        monkeypatch.setattr(log, "_process_line",
+                            lambda line: (processed.append(line), process(line))[1])
+        for batch in range(10):
+            log.write_lines([f"new {batch}.{n}" for n in range(5)])
+            await pilot.pause()
+        monkeypatch.undo()
+        assert log.lines[-1] == "new 9.4"
+        assert visible(log)[-1] == "new 9.4"
+        assert not layouts  # no layout of the screen for a batch of lines
+        assert drawn.count("OutputLog") >= 10 * visible_rows(log)  # the pane, each batch...
+        assert set(drawn) == {"OutputLog"}  # ...and nothing away from it
+        assert len(processed) <= 2 * 50 + visible_rows(log)  # each new line made once
