@@ -49,12 +49,15 @@ class ChangeWaiter:
     def notifying(self) -> bool:
         return self.fd is not None and bool(self.watched)
 
-    def watch(self, folder: Path) -> None:
+    def watch(self, folder: Path) -> bool:
+        """Watch one more folder; True if it was not watched before (and now is)."""
         folder = folder.resolve()
         if folder in self.watched or self.fd is None or self._libc is None:
-            return
-        if self._libc.inotify_add_watch(self.fd, os.fsencode(folder), _MASK) >= 0:
-            self.watched.add(folder)
+            return False
+        if self._libc.inotify_add_watch(self.fd, os.fsencode(folder), _MASK) < 0:
+            return False
+        self.watched.add(folder)
+        return True
 
     def drain(self) -> bool:
         """Consume pending notifications; True if there were any."""

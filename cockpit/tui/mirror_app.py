@@ -33,7 +33,7 @@ MIRROR_HELP = """This is a read-only mirror of the operator's session: no key he
 # log costs ten mirrors little, and a line is still on screen within FEED_GAP_S of its write.
 FEED_GAP_S = 0.15
 POLL_S = 0.1  # without file notification: look this often
-SAFETY_S = 1.0  # with it: a look now and then anyway (a watch added just after a write)
+SAFETY_S = 1.0  # with it: a look now and then all the same
 
 
 class MirrorApp(CockpitApp):
@@ -103,8 +103,10 @@ class MirrorApp(CockpitApp):
             self._check_logs()
 
     def after_refresh(self) -> None:
-        if self._tail is not None:  # the running step's log: its writes notify too
-            self.source.waiter.watch(self._tail.path.parent)
+        # the running step's log: its writes notify too; what it wrote before the watch
+        # is read now, not at the next write
+        if self._tail is not None and self.source.waiter.watch(self._tail.path.parent):
+            self.call_later(self._tick)
         self.query_one(DamageBanner).show(self.source.damage, self.source.log_damage)
 
     def damaged_logs(self) -> dict[str, str]:
