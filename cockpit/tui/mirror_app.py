@@ -29,10 +29,10 @@ MIRROR_HELP = """This is a read-only mirror of the operator's session: no key he
   Enter   on a checklist item: its detail and what the session recorded
   ctrl+p  command palette (theme, keys, screenshot)
   q       quit the mirror (the operator's session goes on)"""
-# A notification comes per write; the panes are fed at most once per FEED_GAP_S, so a busy
-# log costs ten mirrors little, and a line is still on screen within FEED_GAP_S of its write.
+# The log pane is fed at most once per FEED_GAP_S (a notification comes per write), so a
+# busy log costs ten mirrors little and a line is still on screen within FEED_GAP_S.
 FEED_GAP_S = 0.15
-POLL_S = 0.1  # without file notification: look this often
+POLL_S = 0.05  # without file notification: look this often (events at once, lines per gap)
 SAFETY_S = 1.0  # with it: a look now and then all the same
 
 
@@ -43,7 +43,7 @@ class MirrorApp(CockpitApp):
     def __init__(self, source: MirrorSource, *, clock: bool = True) -> None:
         super().__init__(source, clock=clock)
         self.source = source
-        self._looked = 0.0
+        self._fed = 0.0  # when the log pane was last fed
         self._due: asyncio.TimerHandle | None = None  # a look booked for the gap's end
         self.tick_s = SAFETY_S if source.waiter.fd is not None else POLL_S
 
@@ -67,21 +67,36 @@ class MirrorApp(CockpitApp):
             asyncio.get_running_loop().remove_reader(self.source.waiter.fd)
         self.source.waiter.close()
 
+    def _tick(self) -> None:
+        if time.monotonic() - self._fed < FEED_GAP_S:
+            self.poll_session()  # the events now; the log pane at the end of its gap
+            return
+        self._fed = time.monotonic()
+        super()._tick()
+
     def _notified(self) -> None:
         self.source.waiter.drain()
-        wait = FEED_GAP_S - (time.monotonic() - self._looked)
+        self._look_soon()
+
+    def _look_soon(self) -> None:
+        """Look now, or at the end of the feed gap if the pane was fed within it; till then
+        stop listening (a busy log notifies per write)."""
+        if self._due is not None:
+            return
+        wait = FEED_GAP_S - (time.monotonic() - self._fed)
         if wait <= 0:
             self._tick()
             return
-        # Within the gap: stop listening (a busy log notifies per write) and look at its end
         loop = asyncio.get_running_loop()
-        loop.remove_reader(self.source.waiter.fd)
+        if self.source.waiter.fd is not None:
+            loop.remove_reader(self.source.waiter.fd)
         self._due = loop.call_later(wait, self._look_when_due)
 
     def _look_when_due(self) -> None:
         self._due = None
-        self.source.waiter.drain()
-        asyncio.get_running_loop().add_reader(self.source.waiter.fd, self._notified)
+        if self.source.waiter.fd is not None:
+            self.source.waiter.drain()
+            asyncio.get_running_loop().add_reader(self.source.waiter.fd, self._notified)
         self._tick()
 
     def _refresh_header(self) -> None:
@@ -96,7 +111,6 @@ class MirrorApp(CockpitApp):
         self.push_screen(TextScreen("Mirror keys", MIRROR_HELP))
 
     def poll_session(self) -> None:
-        self._looked = time.monotonic()
         if self._tail is not None and self._tail.damage is not None:
             self.source.running_log_damaged(self._tail.damage)
         if self.source.poll():  # reads what the operator appended; writes nothing
@@ -106,7 +120,7 @@ class MirrorApp(CockpitApp):
         # the running step's log: its writes notify too; what it wrote before the watch
         # is read now, not at the next write
         if self._tail is not None and self.source.waiter.watch(self._tail.path.parent):
-            self.call_later(self._tick)
+            self.call_later(self._look_soon)
         self.query_one(DamageBanner).show(self.source.damage, self.source.log_damage)
 
     def damaged_logs(self) -> dict[str, str]:

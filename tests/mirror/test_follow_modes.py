@@ -1,0 +1,69 @@
+"""The screen mirror follows by file notification where there is one (the session folder and
+the running step's log folder are watched) and by looking every 100 ms where there is none;
+either way it shows every line and event, in order. A busy log is drawn in batches, not per
+line: the pane is fed at most once per FEED_GAP_S."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cockpit.mirror.source import MirrorSource
+from cockpit.session import notify
+from cockpit.session.state import fold
+from cockpit.session.store import read_event_log
+from cockpit.tui.mirror_app import FEED_GAP_S, POLL_S, SAFETY_S, MirrorApp
+from cockpit.tui.output_log import OutputLog
+from tests.conftest import REPO
+from tests.engine.helpers import phase, write_world
+
+STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; done")
+         for i in range(2)]
+
+
+@pytest.mark.parametrize("notifying", [True, False], ids=["inotify", "polling"])
+async def test_the_screen_mirror_follows_with_and_without_notification(
+        tmp_path: Path, monkeypatch, notifying: bool) -> None:
+    if not notifying:
+        monkeypatch.setattr(notify, "_libc", lambda: None)  # as where there is no inotify
+    runbook = write_world(tmp_path, [phase("P0", [("go", f"while [ ! -e {tmp_path / 'go'} ];"
+                                                         " do sleep 0.01; done"), *STEPS])])
+    session = tmp_path / "s"
+    operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
+                                 "--headless", "--assume-yes", "--session", str(session)],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not (session / "events.jsonl").exists() or not (session / "runbook.toml").exists():
+        time.sleep(0.01)
+    source = MirrorSource(session)
+    app = MirrorApp(source, clock=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.tick_s == (SAFETY_S if notifying else POLL_S)
+        assert (source.waiter.fd is not None) == notifying
+        pane = app.query_one("#output", OutputLog)
+        batches: list[tuple[float, list[str]]] = []
+        write_lines = pane.write_lines
+        pane.write_lines = lambda lines, **kw: (  # type: ignore[method-assign]
+            batches.append((time.monotonic(), list(lines))), write_lines(lines, **kw))[1]
+        (tmp_path / "go").touch()  # the mirror is up before the first line
+        deadline = time.monotonic() + 60
+        while not source.state.ended:
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        assert operator.wait(30) == 0
+        await pilot.pause(0.3)
+        assert source.state == fold(read_event_log(session / "events.jsonl").events)
+        shown = [line for _at, lines in batches for line in lines]
+        assert shown == [f"{step} line {n}" for step, _ in STEPS for n in range(1, 31)]
+        if notifying:  # the step's log folder is watched as well as the session's
+            log_folder = Path(source.state.steps["s0"].log or "").parent.resolve()
+            assert log_folder in source.waiter.watched
+        # batched: 60 lines written over ~1 s reached the pane in far fewer writes, and
+        # never two within the feed gap
+        assert len(batches) < 30
+        fed = [at for at, _lines in batches]
+        assert all(b - a >= FEED_GAP_S * 0.9 for a, b in itertools.pairwise(fed))
