@@ -47,11 +47,11 @@ def redraw(widget: Static, text: str, markup: bool = True, layout: bool = False)
         widget.update(text if markup else Text(text), layout=layout)
 
 
-def fill(table: DataTable, rows: list[tuple[Any, ...]]) -> bool:
+def fill(table: DataTable, rows: list[tuple[Any, ...]]) -> None:
     """Rebuild a table from (key, *cells) rows, keeping its cursor row; nothing is done
-    when the rows are what it already shows. True if it was rebuilt."""
+    when the rows are what it already shows (a rebuild is a layout of the screen)."""
     if getattr(table, "_filled", None) == rows:
-        return False
+        return
     table._filled = rows  # type: ignore[attr-defined]
     cursor = table.cursor_row
     table.clear()
@@ -59,7 +59,6 @@ def fill(table: DataTable, rows: list[tuple[Any, ...]]) -> bool:
         table.add_row(*cells, key=key)
     if table.row_count:
         table.move_cursor(row=min(max(cursor, 0), table.row_count - 1))
-    return True
 
 
 class SessionHeader(Static):
