@@ -21,6 +21,13 @@ class EventFollower:
         self.last: Event | None = None
         self.damage: str | None = None  # once set, the follow stops there for good
 
+    def grew(self) -> bool:
+        """Whether the log's size differs from what was read (a stat, no read)."""
+        try:
+            return self.damage is None and self.path.stat().st_size != self.offset
+        except OSError:
+            return False
+
     def poll(self) -> list[Event]:
         """The complete, well-chained events appended since the last call. At damage it
         returns those before it, sets `damage`, and reads no further."""

@@ -1,7 +1,7 @@
 """The screen mirror follows by file notification where there is one (the session folder and
 the running step's log folder are watched) and by looking every 100 ms where there is none;
 either way it shows every line and event, in order. A busy log is drawn in batches, not per
-line: the pane is fed at most once per FEED_GAP_S."""
+line: between events, the pane is fed at most once per FEED_GAP_S."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ async def test_the_screen_mirror_follows_with_and_without_notification(
         write_lines = pane.write_lines
         pane.write_lines = lambda lines, **kw: (  # type: ignore[method-assign]
             batches.append((time.monotonic(), list(lines))), write_lines(lines, **kw))[1]
+        events: list[int] = []
+        source.listeners.append(lambda event: events.append(event.seq))
         (tmp_path / "go").touch()  # the mirror is up before the first line
         deadline = time.monotonic() + 60
         while not source.state.ended:
@@ -62,8 +64,10 @@ async def test_the_screen_mirror_follows_with_and_without_notification(
         if notifying:  # the step's log folder is watched as well as the session's
             log_folder = Path(source.state.steps["s0"].log or "").parent.resolve()
             assert log_folder in source.waiter.watched
-        # batched: 60 lines written over ~1 s reached the pane in far fewer writes, and
-        # never two within the feed gap
+        # batched: 60 lines written over ~1 s reached the pane in far fewer writes, and two
+        # came within the feed gap only when an event came (it is taken in at once, after
+        # the running log is read)
         assert len(batches) < 30
         fed = [at for at, _lines in batches]
-        assert all(b - a >= FEED_GAP_S * 0.9 for a, b in itertools.pairwise(fed))
+        early = sum(b - a < FEED_GAP_S * 0.9 for a, b in itertools.pairwise(fed))
+        assert early <= len(events)
