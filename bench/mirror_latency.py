@@ -49,7 +49,7 @@ from cockpit.mirror.priority import yield_to_operator
 from cockpit.mirror.source import MirrorSource
 from cockpit.tui.mirror_app import MirrorApp
 yield_to_operator()  # as `cockpit mirror` does
-session = Path(sys.argv[1])  # started (imports done) before the operator, like the plain ones
+session = Path(sys.argv[1])  # waits for the session; prints "watching" once drawn
 while not (session / "runbook.toml").exists() or not (session / "events.jsonl").exists() \
         or not (session / "events.jsonl").stat().st_size:
     time.sleep(0.02)

@@ -39,6 +39,10 @@ class MirrorSource:
         before that point and follows no further."""
         return self.follower.damage
 
+    def has_new_events(self) -> bool:
+        """Whether the operator appended to the event log since the last poll (a stat)."""
+        return self.follower.grew()
+
     def poll(self) -> bool:
         """Take in what the operator appended; True if anything was."""
         events = self.follower.poll()

@@ -125,9 +125,9 @@ class CockpitApp(App[None]):
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)
         self.query_one(PhaseRunner).show(runbook, state, self.clock, self.damaged_logs())
-        label = self.query_one(EvidencePane).show(runbook, state, self.ctl.workdir)
+        present = self.query_one(EvidencePane).show(runbook, state, self.ctl.workdir)
         tab = self.query_one("#tabs", TabbedContent).get_tab("evidence-tab")
-        label = f"Evidence (3) · {label.split()[1]}/{label.split()[-2]}"
+        label = f"Evidence (3) · {present.split()[1]}/{present.split()[-2]}"
         if str(tab.label) != label:
             tab.label = label
         self._follow_running_step()

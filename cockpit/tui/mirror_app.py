@@ -68,7 +68,7 @@ class MirrorApp(CockpitApp):
         self.source.waiter.close()
 
     def _tick(self) -> None:
-        if time.monotonic() - self._fed < FEED_GAP_S and not self.source.follower.grew():
+        if time.monotonic() - self._fed < FEED_GAP_S and not self.source.has_new_events():
             return  # only log lines since the last feed: they wait for the gap's end
         # the running log is read before the events, so a step's last lines reach the pane
         # before its end (and the next step) does
