@@ -18,10 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.demo.pgcluster import PgCluster, embedded_bin_dir, system_bin_dir
+from cockpit.demo.pgcluster import PgCluster
+from cockpit.demo.pginstall import embedded_bin_dir, runnable_bin_dir, server_user, system_bin_dir
 
 REPO = Path(__file__).resolve().parents[1]
-REFERENCE = REPO.parent / "shared" / "reference" / "production-cutover-checklist.md"
+# The checklist the bundled reference runbook renders to, kept in the repository: a user's
+# clone has nothing beside it.
+REFERENCE = REPO / "runbooks" / "reference" / "production-cutover-checklist.md"
 
 
 def _server_kinds() -> list[str]:
@@ -65,6 +68,8 @@ def _stop_postmaster(pidfile: Path) -> None:
 def pg_cluster(request: pytest.FixtureRequest, pg_base: Path) -> Iterator[PgCluster]:
     bin_dir = embedded_bin_dir() if request.param == "embedded" else system_bin_dir()
     assert bin_dir is not None
+    # From a clone private to root, the server's user runs a copy of the binaries.
+    bin_dir = runnable_bin_dir(bin_dir, server_user(), pg_base / f"{request.param}-bin")
     cluster = PgCluster(root=pg_base / request.param, bin_dir=bin_dir)
     cluster.init()
     cluster.start()

@@ -62,9 +62,7 @@ def snapshot_anchor(world: World, path: Path) -> None:
 
     from cockpit.probes.snapshot import take_snapshot
 
-    url = (f"postgresql+psycopg://{world.cluster.superuser}@/anchor_clone?"
-           f"host={world.cluster.root}&port={world.cluster.port}")
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(world.cluster.socket_url("anchor_clone"), poolclass=NullPool)
     with engine.connect() as conn:
         path.write_text(json.dumps(take_snapshot(conn), indent=2, sort_keys=True))
     engine.dispose()
@@ -90,9 +88,7 @@ def apply_database_fault(world: World, conn: psycopg.Connection, fault: str | No
     elif fault == "width":
         conn.execute("CREATE VIEW v_version_audit AS SELECT version_num FROM alembic_version")
     elif fault == "lock-timeout":
-        conninfo = psycopg.conninfo.make_conninfo(
-            host=str(world.cluster.root), port=world.cluster.port,
-            user=world.cluster.superuser, dbname="netzprod")
+        conninfo = world.cluster.socket_conninfo("netzprod")
         locker = subprocess.Popen([sys.executable, "-c", LOCKER, conninfo],
                                   stdout=subprocess.PIPE, text=True, start_new_session=True)
         assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"

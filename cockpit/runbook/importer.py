@@ -306,14 +306,15 @@ def _phase(section: MdSection, b: _Builder, index: int) -> dict[str, Any]:
 def _step(item: MdItem, b: _Builder) -> dict[str, Any]:
     text, words, ticks = item.text, item.text.lower(), _TICKS.findall(item.text)
     base = {"id": "", "text": text}
-    # Checks first: `current == R` is backticked too, and must never become a command.
+    # Only `command` -> `log` runs, and that shape is a command whatever its words say
+    # (`head single` -> `x.log` must not become a check whose log nobody writes).
+    if not item.children and (m := _COMMAND.match(text)) and m["log"]:
+        return _command(m["command"], m["log"], b)
+    # A backticked line without a log is no command: `current == R` is a check.
     check = _check(item, words, ticks) if not item.children or _all_ticked(item) else None
     if check is not None:
         base["id"] = b.new_id(text.replace("`", ""), "check")
         return {"kind": "check", **base, **check}
-    # Only `command` -> `log` runs: a backticked line without a log is no command.
-    if not item.children and (m := _COMMAND.match(text)) and m["log"]:
-        return _command(m["command"], m["log"], b)
     flat_children = all(not child.children for child in item.children)
     if item.children and flat_children and words.startswith("abort"):
         return {"kind": "abort_watch", "id": b.new_id(text, "abort-watch"), "text": text,

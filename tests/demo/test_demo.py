@@ -155,7 +155,7 @@ def test_no_file_holds_the_demo_password(tmp_path: Path, fault: str | None) -> N
 
 
 def test_a_killed_demo_resumes_and_brings_its_database_back(tmp_path: Path) -> None:
-    from cockpit.demo.pgcluster import PgCluster, embedded_bin_dir
+    from cockpit.demo.world import WorldInfo, world_cluster
 
     session, workspace = tmp_path / "s", tmp_path / "s-world"
     proc = subprocess.Popen([sys.executable, "-m", "cockpit", "demo", "--headless",
@@ -170,8 +170,7 @@ def test_a_killed_demo_resumes_and_brings_its_database_back(tmp_path: Path) -> N
     proc.kill()
     proc.wait()
     info = json.loads((workspace / "world.json").read_text())
-    cluster = PgCluster(root=Path(info["pg_root"]), bin_dir=embedded_bin_dir(),
-                        superuser="cockpit", port=info["pg_port"])
+    cluster = world_cluster(WorldInfo(**info))
     time.sleep(1.5)  # let a step that was running finish under its supervisor
     cluster.stop()  # as if the machine had rebooted
     os_kill_quietly(info["proxy_pid"])

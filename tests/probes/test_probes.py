@@ -22,7 +22,7 @@ from cockpit.probes.registry import ProbeContext, run_probe
 
 def _url(cluster: PgCluster, conninfo: str) -> str:
     db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return f"postgresql+psycopg://{cluster.superuser}@/{db}?host={cluster.root}&port={cluster.port}"
+    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
 
 
 def _alembic(backend: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

