@@ -40,6 +40,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from cockpit.errors import Problem
     from cockpit.runbook.identity import runbook_identity
     from cockpit.runbook.loader import load_runbook
+    from cockpit.runbook.platform import foreign_paths
     from cockpit.runbook.validate import advisories, walk_items
 
     runbook = load_runbook(args.runbook)
@@ -49,7 +50,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
           f"{', production' if runbook.production else ''}")
     print(f"runbook sha256:    {identity.runbook_sha256}")
     print(f"transcript sha256: {identity.transcript_sha256}")
-    for place, message in advisories(runbook):
+    for place, message in [*advisories(runbook), *foreign_paths(runbook)]:
         _err(f"note: {Problem(str(args.runbook), place, message)}")
     return 0
 
@@ -146,7 +147,12 @@ def _screen(ctl) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
+    from cockpit.engine.setup import refuse_foreign_paths
+    from cockpit.runbook.loader import load_runbook
 
+    # Before the password is asked: a runbook that cannot run here is refused at once.
+    refuse_foreign_paths(load_runbook(Path(args.runbook)), Path(args.runbook),
+                         workdir_given=args.workdir is not None)
     env, secrets = _environment(Path(args.runbook))
     ctl = Controller.start(Path(args.runbook), folder=Path(args.session) if args.session else None,
                            operator=args.operator, env=env, secrets=secrets,

@@ -17,11 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.demo.pginstall import embedded_bin_dir, runnable_bin_dir, server_user, system_bin_dir
 
 REPO = Path(__file__).resolve().parents[1]
+# CI runs Hypothesis derandomized (.ci/run sets HYPOTHESIS_PROFILE=ci): a red CI is a real
+# regression, reproducible from its seed; locally every run explores new inputs.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
 # The checklist the bundled reference runbook renders to, kept in the repository: a user's
 # clone has nothing beside it.
 REFERENCE = REPO / "runbooks" / "reference" / "production-cutover-checklist.md"
@@ -43,6 +50,16 @@ def pg_base() -> Iterator[Path]:
     base.chmod(0o755)
     yield base
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def open_tmp() -> Iterator[Path]:
+    """A fresh folder every user can enter (pytest's tmp_path is private to its owner), so
+    that a world built there keeps its database there even when the tests run as root."""
+    folder = Path(tempfile.mkdtemp(prefix="cockpit-test-open-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

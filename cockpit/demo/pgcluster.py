@@ -48,6 +48,15 @@ def socket_directories(path: Path) -> str:
     return '"' + str(path).replace('"', '""') + '"'
 
 
+def pg_options(settings: dict[str, str]) -> str:
+    """A PGOPTIONS value setting each of `settings`: the server splits it at white space, so
+    a backslash and white space inside a value are backslash-escaped."""
+    def escaped(text: str) -> str:
+        return "".join(f"\\{c}" if c == "\\" or c.isspace() else c for c in text)
+
+    return " ".join(f"-c {escaped(name)}={escaped(value)}" for name, value in settings.items())
+
+
 @dataclass
 class PgCluster:
     """One PostgreSQL cluster in `root` (data, socket and log live there)."""
@@ -69,8 +78,9 @@ class PgCluster:
     @property
     def socket_dir(self) -> Path:
         """Where the local socket lives: in `root`, unless that path is too long for a socket
-        (a deep clone, say); then a short folder in the temporary folder, named by `root`."""
-        if len(os.fsencode(self.root)) <= _SOCKET_DIR_MAX:
+        (a deep clone, say) or holds a comma (libpq reads `host` as a list); then a short
+        folder in the temporary folder, named by `root`."""
+        if len(os.fsencode(self.root)) <= _SOCKET_DIR_MAX and "," not in str(self.root):
             return self.root
         digest = hashlib.sha256(os.fsencode(self.root)).hexdigest()[:16]
         return Path(tempfile.gettempdir()) / f"cockpit-pg-{digest}"

@@ -31,7 +31,7 @@ import psycopg
 
 from cockpit.demo.faults import FAULTS
 from cockpit.demo.lineage import ANCHOR, write_backend, write_env
-from cockpit.demo.pgcluster import PgCluster, free_port
+from cockpit.demo.pgcluster import PgCluster, free_port, pg_options
 from cockpit.demo.pginstall import embedded_bin_dir, runnable_bin_dir, runs_from, server_user
 from cockpit.demo.tls import write_self_signed
 from cockpit.errors import CockpitError
@@ -39,7 +39,7 @@ from cockpit.errors import CockpitError
 ROLE, DATABASE = "netzadmin", "netzprod"
 CLONE_TAG = "clone-pass"
 SCRIPTS = Path(__file__).parent / "scripts"
-PGOPTIONS = "-c lock_timeout=3s -c statement_timeout=120s"
+PGOPTIONS = pg_options({"lock_timeout": "3s", "statement_timeout": "120s"})
 ATTESTATIONS = {
     "prod_write_freeze_attestation.log": "WRITE FREEZE in force from {now} (rehearsal)\n",
     "prod_pitr_window_attestation.log": "PITR window verified: restore point before {now}\n",

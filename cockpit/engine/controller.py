@@ -21,7 +21,7 @@ from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
 from cockpit.engine.core import HaltHook
 from cockpit.engine.gates import GateVerbs
 from cockpit.engine.redact import Redactor
-from cockpit.engine.setup import dsn_passwords, environment_secrets
+from cockpit.engine.setup import dsn_passwords, environment_secrets, refuse_foreign_paths
 from cockpit.engine.steps import StepVerbs
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.evidence.manifest import resolve
@@ -87,6 +87,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
               secrets: Iterable[str] = (),
               halt_hooks: Iterable[HaltHook] | None = None) -> Controller:
         runbook = load_runbook(runbook_path)
+        refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
         folder = folder or sessions_root / session_id

@@ -20,8 +20,10 @@ from typing import Any
 
 import psutil
 
-from cockpit.engine.supervisor import SECRETS_ENV, write_json_atomic
+from cockpit.engine.supervisor import CREATE_NEW_PROCESS_GROUP, SECRETS_ENV, write_json_atomic
 from cockpit.session.state import SessionState
+
+DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Windows' value
 
 
 @dataclass(frozen=True)
@@ -69,18 +71,19 @@ def launch(files: RunFiles, env: dict[str, str], secrets: list[str]) -> subproce
     """Start the supervisor in a session of its own: closing the terminal or killing the
     cockpit leaves it (and the migration it watches) running."""
     child_env = {**env, SECRETS_ENV: json.dumps(secrets)}
-    kwargs: dict[str, Any]
-    if os.name == "nt":  # pragma: no cover
-        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
-        kwargs = {"creationflags": flags}
-    else:
-        kwargs = {"start_new_session": True}
     with open(files.err, "ab") as err:
         return subprocess.Popen(
             [sys.executable, "-m", "cockpit.engine.supervisor", str(files.spec)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            env=child_env, close_fds=True, **kwargs,
+            env=child_env, close_fds=True, **detach_kwargs(),
         )
+
+
+def detach_kwargs(os_name: str = os.name) -> dict[str, Any]:
+    """Popen keywords that detach the supervisor from the cockpit's terminal and signals."""
+    if os_name == "nt":
+        return {"creationflags": DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
 
 
 def find_supervisor(files: RunFiles) -> psutil.Process | None:

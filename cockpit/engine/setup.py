@@ -11,7 +11,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from cockpit.errors import CockpitError, Problem
 from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
+from cockpit.runbook.platform import foreign_paths
+
+
+def refuse_foreign_paths(runbook: Runbook, runbook_path: Path, workdir_given: bool) -> None:
+    """Refuse, before anything is made, a runbook whose paths cannot work on this machine
+    (one line per item), rather than failing at its first step."""
+    found = foreign_paths(runbook, workdir_given=workdir_given)
+    if found:
+        lines = [str(Problem(str(runbook_path), place, message)) for place, message in found]
+        raise CockpitError("\n".join([f"{runbook_path}: written for Windows; cannot run on "
+                                      "this machine:", *lines]))
 
 
 def masked(dsn: str) -> str:

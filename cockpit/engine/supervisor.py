@@ -138,8 +138,8 @@ class StepRun:
         now = time.monotonic()
         while self.kill_plan and self.kill_plan[0][0] <= now:
             _, sig = self.kill_plan.pop(0)
-            if _group_alive(child):
-                _signal_group(child, sig)
+            if group_alive(child):
+                signal_group(child, sig)
 
     def stop(self, *_: Any) -> None:
         """Asked to stop (SIGTERM to the supervisor): stop the child the gentle way first."""
@@ -162,7 +162,7 @@ class StepRun:
         started_at = utc_now()
         child = subprocess.Popen(
             spec["command"], shell=True, cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **_group_kwargs(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group_kwargs(),
         )
         write_json_atomic(Path(spec["started"]), {
             "run": spec["run"], "step": spec["step"], "supervisor_pid": os.getpid(),
@@ -189,10 +189,10 @@ class StepRun:
                 exited_at = exited_at or time.monotonic()
                 # A grandchild may hold the pipe open after the child is gone.
                 idle = time.monotonic() - exited_at > 2.0 and chunks.empty()
-                if idle and not (self.kill_plan and _group_alive(child)):
+                if idle and not (self.kill_plan and group_alive(child)):
                     break
         self.flush_partial(final=True)
-        while child.poll() is None or (self.kill_plan and _group_alive(child)):
+        while child.poll() is None or (self.kill_plan and group_alive(child)):
             self._signal_due(child)
             time.sleep(TICK)
         os.fsync(self.log_fd)
@@ -220,14 +220,20 @@ def _pump(fd: int, chunks: queue.Queue[bytes]) -> None:
             return
 
 
-def _group_kwargs() -> dict[str, Any]:
-    if os.name == "nt":  # pragma: no cover
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+# Windows' values, so the Windows branches can be tested anywhere.
+CREATE_NEW_PROCESS_GROUP = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x00000200)
+CTRL_BREAK_EVENT = getattr(signal, "CTRL_BREAK_EVENT", 1)
+
+
+def group_kwargs(os_name: str = os.name) -> dict[str, Any]:
+    """The child leads a process group of its own, so one signal reaches all it started."""
+    if os_name == "nt":
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
 
 
-def _group_alive(child: subprocess.Popen[bytes]) -> bool:
-    if os.name == "nt":  # pragma: no cover
+def group_alive(child: subprocess.Popen[bytes], os_name: str = os.name) -> bool:
+    if os_name == "nt":  # no group to ask: the child itself
         return child.poll() is None
     try:
         os.killpg(child.pid, 0)
@@ -236,10 +242,15 @@ def _group_alive(child: subprocess.Popen[bytes]) -> bool:
         return False
 
 
-def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
+def group_signal(sig: int, os_name: str = os.name) -> int:
+    """What stands for `sig` on the platform: Windows' group-wide Ctrl+Break for SIGINT."""
+    return CTRL_BREAK_EVENT if os_name == "nt" and sig == signal.SIGINT else sig
+
+
+def signal_group(child: subprocess.Popen[bytes], sig: int, os_name: str = os.name) -> None:
     try:
-        if os.name == "nt":  # pragma: no cover
-            child.send_signal(signal.CTRL_BREAK_EVENT if sig == signal.SIGINT else sig)
+        if os_name == "nt":
+            child.send_signal(group_signal(sig, os_name))
         else:
             os.killpg(child.pid, sig)
     except (ProcessLookupError, PermissionError):

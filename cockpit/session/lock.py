@@ -20,24 +20,28 @@ from cockpit.errors import EXIT_REFUSED, CockpitError
 
 LOCK = "lock"
 
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
-    import msvcrt
+def _try_lock_windows(fd: int, msvcrt: Any = None) -> bool:
+    """A non-blocking lock of the file's first byte (`locking` starts at the position, 0)."""
+    if msvcrt is None:
+        import msvcrt
+    try:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
 
-    def _try_lock(fd: int) -> bool:
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-else:
+
+def _try_lock_posix(fd: int) -> bool:
     import fcntl
 
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+_try_lock = _try_lock_windows if os.name == "nt" else _try_lock_posix
 
 
 class SessionLocked(CockpitError):

@@ -3,6 +3,7 @@ the very same bytes. Checklists are generated section by section, with awkward t
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,8 +104,19 @@ def checklists(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _round_trips(markdown: str) -> None:
+    result = import_checklist(markdown, "generated.md")
+    assert render_markdown(parse_runbook(result.toml, "generated.toml")) == markdown
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(checklists())
 def test_import_then_render_gives_the_checklist_back(markdown: str) -> None:
-    result = import_checklist(markdown, "generated.md")
-    assert render_markdown(parse_runbook(result.toml, "generated.toml")) == markdown
+    _round_trips(markdown)
+
+
+@pytest.mark.slow
+@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(checklists())
+def test_import_then_render_gives_the_checklist_back_over_many_inputs(markdown: str) -> None:
+    _round_trips(markdown)
