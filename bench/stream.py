@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -59,16 +60,17 @@ def main() -> None:
         folder = Path(tmp)
         child = folder / "child.py"
         child.write_text(CHILD)
-        run_child = f"{sys.executable} {child}"
-        tee_wall = timed(["sh", "-c", f"{run_child} | tee {folder / 'tee.log'} > /dev/null"],
-                            env)
+        run_child = shlex.join([sys.executable, str(child)])
+        tee = shlex.quote(str(folder / "tee.log"))
+        tee_wall = timed(["sh", "-c", f"{run_child} | tee {tee} > /dev/null"], env)
         size = (folder / "tee.log").stat().st_size
         sup_wall, sup_peak = supervised(run_child, folder, folder / "sup.log", env)
         assert (folder / "sup.log").read_bytes() == (folder / "tee.log").read_bytes()
         big = folder / "tee.log"
-        cat_tee = timed(["sh", "-c", f"cat {big} | tee {folder / 'cat-tee.log'} > /dev/null"],
-                           env)
-        cat_sup, cat_peak = supervised(f"cat {big}", folder, folder / "cat.log", env)
+        cat = f"cat {shlex.quote(str(big))}"
+        cat_tee = timed(["sh", "-c", f"{cat} | tee {shlex.quote(str(folder / 'cat-tee.log'))}"
+                         " > /dev/null"], env)
+        cat_sup, cat_peak = supervised(cat, folder, folder / "cat.log", env)
     ratio = sup_wall / tee_wall
     print(f"python child, {LINES:,} lines, {size / 1e6:.0f} MB")
     print(f"  through tee:        {tee_wall:6.2f} s")

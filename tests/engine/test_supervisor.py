@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,7 @@ def run_child(tmp_path: Path, code: str, *, rules=(), secrets=(), grace=5.0,
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(code))
     files = RunFiles(tmp_path, "step.1")
-    write_spec(files, {"step": "step", "command": f"{sys.executable} {script}",
+    write_spec(files, {"step": "step", "command": shlex.join([sys.executable, str(script)]),
                        "cwd": str(tmp_path), "log": str(tmp_path / "step.log"),
                        "rules": list(rules), "grace": grace})
     proc = launch(files, dict(os.environ), list(secrets))

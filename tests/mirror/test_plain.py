@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -48,8 +49,10 @@ def test_plain_mirror_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> N
     assert subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
                            "--assume-yes", "--session", str(session)], cwd=REPO,
                           capture_output=True).returncode == 0
-    piped = subprocess.run(f"{sys.executable} -m cockpit mirror {session} --plain --from-start"
-                           " | head -2; exit ${PIPESTATUS[0]}", shell=True, executable="bash",
+    mirror = shlex.join([sys.executable, "-m", "cockpit", "mirror", str(session), "--plain",
+                         "--from-start"])
+    piped = subprocess.run(f"{mirror} | head -2; exit ${{PIPESTATUS[0]}}", shell=True,
+                           executable="bash",
                            cwd=REPO, capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and piped.stderr == "" and len(piped.stdout.splitlines()) == 2
 
