@@ -55,10 +55,13 @@ WATCH = '  { kind = "abort_watch", id = "watch", text = "Abort on any of:", rule
 
 
 def test_abort_pattern_halts_within_a_second(tmp_path: Path) -> None:
-    # The child stamps the line with the time it printed it.
-    slow_child = ("echo start; sleep 0.2; "
-                  "echo \"$(date +%s.%N) psycopg.errors.DuplicateTable: relation \\\"x\\\" "
-                  "already exists\"; sleep 30; echo survived >> ran.txt")
+    # The child stamps the line with the time it printed it. One process, which the shell
+    # runs by exec: a shell that forks `sleep` can lose a SIGINT landing between its fork
+    # and exec (then the SIGTERM a grace period later stops it), and this test times SIGINT.
+    slow_child = ("exec python3 -c 'import time; print(\"start\", flush=True); time.sleep(0.2); "
+                  "print(f\"{time.time():.6f} psycopg.errors.DuplicateTable: relation x already "
+                  "exists\", flush=True); time.sleep(30); open(\"ran.txt\", \"a\").write("
+                  "\"survived\")'")
     runbook = write_world(tmp_path, [phase("P0", [("upgrade", slow_child), *ORDINARY[2:]],
                                            WATCH)])
     started = time.monotonic()
