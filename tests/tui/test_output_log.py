@@ -69,6 +69,10 @@ async def test_a_batch_of_lines_repaints_the_output_pane_alone(tmp_path: Path,
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one("#tabs").active = "phase-tab"
         await pilot.pause(0.3)
+        # Settled first: the opening's log check (a worker) and what it redraws, even on a
+        # loaded machine, so only the batches below are measured.
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
         log = app.query_one(OutputLog)
         assert log.show_vertical_scrollbar  # the last step's 200 lines, shown on opening
         layouts: list[bool] = []
