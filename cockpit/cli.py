@@ -105,12 +105,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
-def _headless(ctl, args: argparse.Namespace) -> int:
-    from cockpit.engine.headless import Headless, load_answers
+def _plan(runbook_path: Path, args: argparse.Namespace):
+    """A headless run's answers, checked before anything is made (None for the screen)."""
+    from cockpit.engine.headless import plan
+    from cockpit.runbook.loader import load_runbook
+
+    if not args.headless:
+        return None
+    return plan(load_runbook(runbook_path), args.answers, args.assume_yes)
+
+
+def _headless(ctl, answers, assume_yes: bool) -> int:
+    from cockpit.engine.headless import Headless
 
     try:
-        runner = Headless(ctl, load_answers(args.answers), args.assume_yes, print)
-        return runner.drive()
+        print(f"session: {ctl.folder}", flush=True)
+        return Headless(ctl, answers, assume_yes, print).drive()
     finally:
         ctl.close()
 
@@ -150,48 +160,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine.setup import refuse_foreign_paths
     from cockpit.runbook.loader import load_runbook
 
-    # Before the password is asked: a runbook that cannot run here is refused at once.
-    refuse_foreign_paths(load_runbook(Path(args.runbook)), Path(args.runbook),
-                         workdir_given=args.workdir is not None)
-    env, secrets = _environment(Path(args.runbook))
-    ctl = Controller.start(Path(args.runbook), folder=Path(args.session) if args.session else None,
+    runbook = Path(args.runbook)
+    # Before the password is asked or a folder made: what would be refused is refused now.
+    refuse_foreign_paths(load_runbook(runbook), runbook, workdir_given=args.workdir is not None)
+    answers = _plan(runbook, args)
+    env, secrets = _environment(runbook)
+    ctl = Controller.start(runbook, folder=Path(args.session) if args.session else None,
                            operator=args.operator, env=env, secrets=secrets,
                            workdir=Path(args.workdir) if args.workdir else None)
     if not args.headless:
         return _screen(ctl)
-    print(f"session: {ctl.folder}", flush=True)
-    return _headless(ctl, args)
+    return _headless(ctl, answers, args.assume_yes)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from cockpit.demo.session import world_of
-    from cockpit.engine.controller import Controller
-    from cockpit.session.reader import open_session
+    from cockpit.engine.controller import Controller, check_resumable
+    from cockpit.session.layout import RUNBOOK_COPY
+    from cockpit.session.lock import SessionLock
 
     folder = Path(args.session)
-    view = open_session(folder)
-    workspace = world_of(Path(view.state.workdir))
-    if workspace is None:
-        env, secrets = _environment(folder / "runbook.toml")
-        ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over,
-                                env=env, secrets=secrets)
-        if not args.headless:
-            return _screen(ctl)
-        print(f"session: {ctl.folder}", flush=True)
-        return _headless(ctl, args)
-    from cockpit.demo.world import World
-    from cockpit.resources import bundled_runbook
+    state, _ = check_resumable(folder)  # read-only: a refusal here touches nothing
+    workspace = world_of(Path(state.workdir))
+    if workspace is not None and args.headless and not args.answers:
+        from cockpit.resources import bundled_runbook
 
-    args.answers = args.answers or bundled_runbook("demo-answers.toml")
-    world = World.open(workspace)  # brings its database back up if the cockpit died
+        args.answers = bundled_runbook("demo-answers.toml")
+    answers = _plan(folder / RUNBOOK_COPY, args)
+    # The lock first: until it is ours, nothing the session uses may change (the rehearsal
+    # world's password above all, which a live cockpit's next step needs).
+    lock = SessionLock.acquire(folder, take_over=args.take_over)
+    if workspace is None:
+        try:
+            env, secrets = _environment(folder / RUNBOOK_COPY)
+        except BaseException:
+            lock.release()
+            raise
+        ctl = Controller.resume(folder, operator=args.operator, env=env, secrets=secrets,
+                                lock=lock)
+        return _screen(ctl) if not args.headless else _headless(ctl, answers, args.assume_yes)
+    from cockpit.demo.session import open_world_for_resume
+
     try:
-        ctl = Controller.resume(folder, operator=args.operator, take_over=args.take_over,
-                                env=world.env(), secrets=[world.password])
-        if not args.headless:
-            code = _screen(ctl)
-        else:
-            print(f"session: {ctl.folder}", flush=True)
-            code = _headless(ctl, args)
+        world = open_world_for_resume(folder, workspace, print)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        ctl = Controller.resume(folder, operator=args.operator, env=world.env(),
+                                secrets=[world.password], lock=lock)
+        code = (_screen(ctl) if not args.headless
+                else _headless(ctl, answers, args.assume_yes))
     finally:
         if not _step_running(folder):
             world.stop()
@@ -219,13 +238,30 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from cockpit.evidence.verify import verify_session
 
-    problems, checked = verify_session(Path(args.session))
-    for problem in problems:
+    target = Path(args.session)
+    if target.is_file():  # an exported pack
+        from cockpit.evidence.pack import verify_pack
+
+        result = verify_pack(target)
+    else:
+        result = verify_session(target)
+    for problem in result.problems:
         _err(f"MISMATCH: {problem}")
-    if problems:
-        _err(f"verify: {len(problems)} problem(s) in {args.session}")
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.problems:
+        _err(f"verify: {len(result.problems)} problem(s) in {args.session}")
         return 1
-    print(f"verify: ok — {checked}")
+    print(f"verify: ok — {result.summary}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from cockpit.evidence.pack import export_pack
+
+    files, size = export_pack(Path(args.session), Path(args.output), force=args.force)
+    _err(f"wrote {args.output}: {files} files, {size:,} bytes; `cockpit verify {args.output}` "
+         "checks it")
     return 0
 
 
@@ -355,7 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="as JSON")
 
     p = command("verify", cmd_verify, "check a session's event chain and every evidence hash")
+    p.add_argument("session", help="session folder, or a pack written by `cockpit export`")
+
+    p = command("export", cmd_export, "write a session's evidence pack as one .tar.gz "
+                "(the same bytes every time for the same session)")
     p.add_argument("session", help="session folder")
+    p.add_argument("-o", "--output", required=True, help="the pack to write (e.g. pack.tar.gz)")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
 
     p = command("report", cmd_report, "the filled one-page checklist and the decision record")
     p.add_argument("session", help="session folder")

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import secrets
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cockpit.demo.faults import describe
 from cockpit.demo.world import World
 from cockpit.engine.controller import Controller, utc_stamp
-from cockpit.engine.headless import Headless, load_answers
+from cockpit.engine.headless import Headless, plan
+from cockpit.engine.launcher import find_supervisor, running_files
+from cockpit.errors import CockpitError
 from cockpit.resources import bundled_runbook
+from cockpit.runbook.loader import load_runbook
+from cockpit.session.reader import open_session
 
 
 def world_of(workdir: Path) -> Path | None:
@@ -31,6 +37,8 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
     name = f"{utc_stamp()}-demo{f'-{fault}' if fault else ''}-{secrets.token_hex(2)}"
     session = (session or Path("sessions") / name).resolve()
     workspace = (workspace or session.with_name(f"{session.name}-world")).resolve()
+    if session.exists() and any(session.iterdir()):  # refused before a world is built
+        raise CockpitError(f"{session}: already exists and is not empty; name a new folder")
     print(f"building the rehearsal world in {workspace} ...", file=sys.stderr, flush=True)
     world = World.build(workspace, fault)
     try:
@@ -51,6 +59,8 @@ def close_demo(world: World, ctl: Controller) -> None:
 
 def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
              answers: Path | None, operator: str | None, headless: bool = True) -> int:
+    plan_ = plan(load_runbook(bundled_runbook("demo-cutover.toml")),
+                 answers or bundled_runbook("demo-answers.toml"), False) if headless else None
     world, ctl = open_demo(fault, session, workspace, operator)
     try:
         if not headless:
@@ -59,10 +69,29 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
             run_screen(CockpitApp(ctl))
             return exit_code(ctl)
         print(f"session: {ctl.folder}", flush=True)
-        plan = load_answers(answers or bundled_runbook("demo-answers.toml"))
-        return Headless(ctl, plan, False, print).drive()
+        assert plan_ is not None
+        return Headless(ctl, plan_, False, print).drive()
     finally:
         close_demo(world, ctl)
+
+
+def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], None]) -> World:
+    """The session's rehearsal world, its database up and a fresh password set — but only
+    once no step of the session is running: a step connects with the password it was given,
+    and a new one under it would fail it. So a running step is waited for, and said so."""
+    waited = False
+    while True:
+        state = open_session(folder).state
+        current = running_files(folder, state)
+        if current is None or current[1].exit_record() is not None \
+                or find_supervisor(current[1]) is None:
+            break
+        if not waited:
+            out(f"waiting for step {current[0]} to end before the rehearsal world's password "
+                "is reset (the step uses the current one) ...")
+            waited = True
+        time.sleep(0.2)
+    return World.open(workspace)  # brings its database back up if the cockpit died
 
 
 def run_screen(app: object) -> None:

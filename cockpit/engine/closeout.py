@@ -31,8 +31,26 @@ def pg_halt_diagnostics(ctl: SessionCore) -> dict[str, Any] | None:
     return capture(ctl)
 
 
+def alembic_state(ctl: SessionCore) -> dict[str, Any] | None:
+    """Where the database and the scripts stand at the halt: its current revision(s) and the
+    heads, so the decision record starts from what is, not from what was planned."""
+    if "DATABASE_URL" not in ctl.env:
+        return None
+    from cockpit.probes.alembic_probes import current_revisions, heads  # heavy: on demand
+    from cockpit.probes.db import ProbeUnreachable
+
+    found: dict[str, Any] = {}
+    for key, ask in (("current", lambda: current_revisions(ctl.env)),
+                     ("heads", lambda: heads(ctl.workdir))):
+        try:
+            found[key] = ask()
+        except ProbeUnreachable as exc:
+            found[f"{key}_error"] = str(exc)
+    return found
+
+
 def default_halt_hooks() -> list[HaltHook]:
-    return [pg_halt_diagnostics]
+    return [pg_halt_diagnostics, alembic_state]
 
 
 class CloseoutVerbs(SessionCore):
@@ -68,9 +86,11 @@ class CloseoutVerbs(SessionCore):
         path = self.folder / "evidence" / f"halt-diagnostics-{self.state.seq}.json"
         clean = redact_values(captured, self.redactor.redact_text)
         write_atomic(path, json.dumps(clean, indent=2, default=str).encode())
-        self.append(ev.DIAGNOSTICS_CAPTURED, {"file": str(path.relative_to(self.folder)),
-                                              "sha256": file_sha256(path),
-                                              "probes": sorted(captured)})
+        revisions = captured.get("alembic_state") or {}
+        self.append(ev.DIAGNOSTICS_CAPTURED, {
+            "file": str(path.relative_to(self.folder)), "sha256": file_sha256(path),
+            "probes": sorted(captured),
+            "revisions": {k: revisions[k] for k in ("current", "heads") if k in revisions}})
 
     def complete_halt_item(self, item_id: str, note: str) -> None:
         if self.state.halt is None:
@@ -85,7 +105,7 @@ class CloseoutVerbs(SessionCore):
         self.append(ev.HALT_ITEM_DONE, {"item": item_id, "note": note.strip()})
 
     def seal_evidence(self) -> dict[str, Any]:
-        manifest = build_manifest(self.runbook, self.state, self.workdir)
+        manifest = build_manifest(self.runbook, self.state, self.folder)
         path = self.folder / "evidence" / "manifest.json"
         write_atomic(path, json.dumps(manifest, indent=2).encode())
         self.append(ev.EVIDENCE_SEALED, {
@@ -98,27 +118,42 @@ class CloseoutVerbs(SessionCore):
     def decision_defaults(self) -> dict[str, str]:
         return decisions.defaults(self.runbook, self.state)
 
-    def record_decision(self, values: Mapping[str, str]) -> dict[str, Any]:
+    def record_decision(self, values: Mapping[str, str],
+                        note: str | None = None) -> dict[str, Any]:
+        """Record the final decision. A BLOCKER the rules refuse (a field that cannot be
+        filled) is still recorded when the operator gives a `note`, which the record keeps
+        with the refusal it overrode: no session is left undecidable. PASS never is."""
         filled = {**self.decision_defaults(), **{k: v for k, v in values.items() if v}}
-        self._refuse_if(decisions.refusal(self.runbook, self.state, filled))
+        status = filled.get(decisions.status_field(self.runbook).id, "")
+        refused = decisions.refusal(self.runbook, self.state, filled)
+        overridden = None
+        if refused is not None:
+            if status != decisions.BLOCKER or not (note or "").strip() or self.state.ended:
+                raise ActionRefused(refused if status != decisions.BLOCKER or self.state.ended
+                                    else f"{refused}; or give a note saying why it cannot be")
+            overridden = {"refusal": refused, "note": note.strip()}
         record = {"session_id": self.state.session_id, "runbook_id": self.runbook.id,
                   "runbook_sha256": self.state.runbook_sha256,
                   "transcript_sha256": self.state.transcript_sha256, "fields": filled,
                   "recorded_by": f"{self.actor.name}@{self.actor.host}"}
+        if overridden is not None:
+            record["recorded_with_note"] = overridden
         record = redact_values(record, self.redactor.redact_text)
         evidence = self.folder / "evidence"
         write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
-        write_atomic(evidence / "decision.md",
-                     decisions.render_decision(self.runbook, record["fields"]).encode())
-        status_field = decisions.status_field(self.runbook)
-        status = filled.get(status_field.id if status_field else "status", "")
+        markdown = decisions.render_decision(self.runbook, record["fields"])
+        if overridden is not None:
+            markdown += (f"\nRecorded with a note ({record['recorded_with_note']['note']}) "
+                         f"although: {record['recorded_with_note']['refusal']}\n")
+        write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
+            cause = decisions.value_of(self.runbook, filled, "root_cause") or (note or "")
             for item in self.runbook.halt.items if self.runbook.halt else []:
                 if isinstance(item, HaltItem) and item.action == "record_blocker":
-                    self.append(ev.HALT_ITEM_DONE, {"item": item.id,
-                                                    "note": filled.get("root_cause", "")})
+                    self.append(ev.HALT_ITEM_DONE, {"item": item.id, "note": cause})
         self.append(ev.DECISION_RECORDED, {
             "status": status, "fields": record["fields"],
+            "recorded_with_note": record.get("recorded_with_note"),
             "json": "evidence/decision.json", "markdown": "evidence/decision.md",
             "json_sha256": file_sha256(evidence / "decision.json"),
             "markdown_sha256": file_sha256(evidence / "decision.md"),

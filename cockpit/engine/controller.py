@@ -30,10 +30,10 @@ from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
 from cockpit.session.events import Actor, Event
+from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
-from cockpit.session.reader import RUNBOOK_COPY
 from cockpit.session.state import SessionState, fold
-from cockpit.session.store import EVENTS, SessionStore, write_atomic
+from cockpit.session.store import SessionStore, read_event_log, write_atomic
 
 
 class RunbookChanged(CockpitError):
@@ -54,6 +54,31 @@ def resolve_workdir(runbook: Runbook, runbook_path: Path, override: Path | None)
         if check.kind == "working_directory":
             return resolve(base, check.path)
     return base
+
+
+def check_resumable(folder: Path) -> tuple[SessionState, Runbook]:
+    """The session's state and its approved runbook, or the reason it cannot be resumed —
+    read-only: nothing is written, locked or started."""
+    if not (folder / EVENTS).exists():
+        raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
+    events = read_event_log(folder / EVENTS).events
+    if not events:
+        raise CockpitError(f"{folder}: this session never started (no events); "
+                           "start a new one with `cockpit run`")
+    state = fold(events)
+    runbook_path = Path(state.runbook_path)
+    try:
+        identity = runbook_identity(runbook_path)
+    except (OSError, CockpitError) as exc:
+        raise RunbookChanged(f"{runbook_path}: the session's runbook cannot be loaded "
+                             f"({exc}); resume refused") from None
+    if identity.runbook_sha256 != state.runbook_sha256:
+        raise RunbookChanged(f"{runbook_path}: changed since the session started "
+                             "(sha256 differs); the approved runbook is the one that "
+                             f"runs — restore it (a copy is in {folder / RUNBOOK_COPY})")
+    if identity.transcript_sha256 != state.transcript_sha256:
+        raise RunbookChanged(f"{runbook_path}: its transcript changed; resume refused")
+    return state, load_runbook(runbook_path)
 
 
 class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
@@ -115,29 +140,15 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
     @classmethod
     def resume(cls, folder: Path, *, operator: str | None = None, take_over: bool = False,
                env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
-               halt_hooks: Iterable[HaltHook] | None = None) -> Controller:
-        if not (folder / EVENTS).exists():
-            raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
-        lock = SessionLock.acquire(folder, take_over=take_over)
+               halt_hooks: Iterable[HaltHook] | None = None,
+               lock: SessionLock | None = None) -> Controller:
+        """Reopen a session. `lock`: already taken by the caller (who had to hold it before
+        touching anything the session uses, such as a rehearsal world's password)."""
+        check_resumable(folder)  # read-only: a refusal touches nothing, the lock included
+        lock = lock or SessionLock.acquire(folder, take_over=take_over)
         try:
+            state, runbook = check_resumable(folder)  # again, now that it is ours
             store = SessionStore(folder)  # verifies the chain; sets a torn tail aside
-            if not store.events:
-                raise CockpitError(f"{folder}: this session never started (no events); "
-                                   "start a new one with `cockpit run`")
-            state = fold(store.events)
-            runbook_path = Path(state.runbook_path)
-            try:
-                identity = runbook_identity(runbook_path)
-            except (OSError, CockpitError) as exc:
-                raise RunbookChanged(f"{runbook_path}: the session's runbook cannot be loaded "
-                                     f"({exc}); resume refused") from None
-            if identity.runbook_sha256 != state.runbook_sha256:
-                raise RunbookChanged(f"{runbook_path}: changed since the session started "
-                                     "(sha256 differs); the approved runbook is the one that "
-                                     f"runs — restore it (a copy is in {folder / RUNBOOK_COPY})")
-            if identity.transcript_sha256 != state.transcript_sha256:
-                raise RunbookChanged(f"{runbook_path}: its transcript changed; resume refused")
-            runbook = load_runbook(runbook_path)
         except BaseException:
             lock.release()
             raise

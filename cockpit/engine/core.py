@@ -15,9 +15,10 @@ from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.probes.registry import ProbeContext
 from cockpit.runbook.model import Runbook
 from cockpit.session.events import Actor, Event
+from cockpit.session.layout import SNAPSHOT
 from cockpit.session.lock import SessionLock
 from cockpit.session.state import SessionState, apply
-from cockpit.session.store import SNAPSHOT, SessionStore, write_atomic
+from cockpit.session.store import SessionStore, write_atomic
 
 HaltHook = Callable[["SessionCore"], dict[str, Any] | None]
 

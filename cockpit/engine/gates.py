@@ -3,6 +3,9 @@ and script pin against the live environment."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from cockpit.engine import rules
@@ -12,6 +15,7 @@ from cockpit.evidence.manifest import file_sha256, resolve
 from cockpit.probes.registry import run_probe
 from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, ProbeGate
 from cockpit.session import events as ev
+from cockpit.session.layout import INPUTS
 
 
 class GateVerbs(SessionCore):
@@ -60,16 +64,37 @@ class GateVerbs(SessionCore):
         observed: dict[str, Any] = {"path": str(path)}
         if not path.is_file():
             ok, detail = False, f"{path}: no such file"
-        elif path.stat().st_size == 0:
-            ok, detail = False, f"{path}: empty"
         else:
-            observed.update(size=path.stat().st_size, sha256=file_sha256(path))
-            text = path.read_text(encoding="utf-8", errors="replace")
-            ok = gate.must_contain is None or any(
-                gate.must_contain in line for line in text.splitlines())
-            detail = "present" if ok else f"no line contains {gate.must_contain!r}"
+            # What is judged is the session's copy: the file may change after this moment.
+            observed.update(self._capture(path))
+            copy = self.folder / observed["captured"]
+            text = copy.read_text(encoding="utf-8", errors="replace")
+            if not observed["size"]:
+                ok, detail = False, f"{path}: empty"
+            else:
+                ok = gate.must_contain is None or any(
+                    gate.must_contain in line for line in text.splitlines())
+                detail = "present" if ok else f"no line contains {gate.must_contain!r}"
         self.append(ev.GATE_EVALUATED, {"gate": gate.id, "ok": ok, "observed": observed,
                                         "detail": detail})
+
+    def _capture(self, source: Path) -> dict[str, Any]:
+        """Copy an input into the session (`evidence/inputs/`), named by its content, so the
+        session keeps it as it was when checked; returns where, its sha256 and size."""
+        inputs = self.folder / INPUTS
+        inputs.mkdir(parents=True, exist_ok=True)
+        temp = inputs / f".{source.name}.capturing"
+        shutil.copyfile(source, temp)
+        with open(temp, "rb") as handle:
+            os.fsync(handle.fileno())
+        digest, size = file_sha256(temp), temp.stat().st_size
+        final = inputs / f"{digest[:16]}-{source.name}"
+        if final.exists():  # the same content, captured before
+            temp.unlink()
+        else:
+            os.replace(temp, final)
+        return {"captured": final.relative_to(self.folder).as_posix(), "sha256": digest,
+                "size": size}
 
     def _evaluate_probe_gate(self, gate: ProbeGate, expected: Any) -> None:
         result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
@@ -78,7 +103,8 @@ class GateVerbs(SessionCore):
 
     def _check_script(self, script_path: str, pinned: str | None) -> None:
         path = resolve(self.workdir, script_path)
-        observed = file_sha256(path) if path.is_file() else None
+        captured = self._capture(path) if path.is_file() else None
+        observed = captured["sha256"] if captured else None
         if pinned is None:
             ok, detail = False, "not pinned: the runbook gives no approved sha256"
         elif observed is None:
@@ -87,4 +113,5 @@ class GateVerbs(SessionCore):
             ok = observed == pinned
             detail = "matches the approved sha256" if ok else "CHANGED since approval"
         self.append(ev.SCRIPT_CHECKED, {"path": script_path, "ok": ok, "expected": pinned,
-                                        "observed": observed, "detail": detail})
+                                        "observed": observed, "detail": detail,
+                                        "captured": captured["captured"] if captured else None})

@@ -20,7 +20,7 @@ from cockpit.engine import rules
 from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
-from cockpit.evidence.decision import BLOCKER, PASS, status_field
+from cockpit.evidence.decision import BLOCKER, PASS, decision_fields, status_field
 from cockpit.runbook.model import (
     AttestationGate,
     CheckStep,
@@ -28,9 +28,11 @@ from cockpit.runbook.model import (
     HaltItem,
     Manual,
     ProbeGate,
+    Runbook,
 )
 from cockpit.runbook.validate import walk_items
 from cockpit.session.events import Event
+from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
 
 Print = Callable[[str], None]
@@ -63,6 +65,39 @@ def load_answers(path: Path | None) -> Answers:
     return Answers(**{k: dict(v) for k, v in data.items()})
 
 
+def plan(runbook: Runbook, answers_path: Path | None, assume_yes: bool) -> Answers:
+    """The answers a headless run will give, checked against the runbook before anything
+    starts: a usage error leaves no session behind (invariant 10)."""
+    answers = load_answers(answers_path)
+    check_answers(runbook, answers, assume_yes)
+    return answers
+
+
+def check_answers(runbook: Runbook, answers: Answers, assume_yes: bool) -> None:
+    """--assume-yes is refused for production, and every key of an answers file names an
+    item of the runbook (a decision key: a field's id or role); a typo is refused."""
+    if assume_yes and runbook.production:
+        raise ActionRefused("this runbook targets production: --assume-yes is refused; "
+                            "give the attestations in an --answers file")
+    ids = {item.id for _p, item in walk_items(runbook)}
+    fields = decision_fields(runbook)
+    keys = {f.id for f in fields} | {f.role for f in fields if f.role} | {"note"}
+    for table in ANSWER_TABLES:
+        known = keys if table == "decision" else ids
+        for key in getattr(answers, table):
+            if key not in known:
+                what = "a decision field or role" if table == "decision" else "an item"
+                raise CockpitError(f"answers [{table}] names '{key}', which is not {what} "
+                                   f"of runbook '{runbook.id}'")
+
+
+def decision_answers(runbook: Runbook, answers: Answers) -> dict[str, str]:
+    """The answers' decision values by field id (a key may be a field's role)."""
+    by_role = {f.role: f.id for f in decision_fields(runbook) if f.role}
+    return {by_role.get(key, key): str(value) for key, value in answers.decision.items()
+            if key != "note"}
+
+
 def _brief(value: Any) -> str:
     """A value short enough for one line; the event log keeps it whole."""
     if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
@@ -85,21 +120,8 @@ class Headless:
         self.answers = answers
         self.assume_yes = assume_yes
         self.out = out
-        if assume_yes and ctl.runbook.production:
-            raise ActionRefused("this runbook targets production: --assume-yes is refused; "
-                                "give the attestations in an --answers file")
-        self._check_answer_ids()
+        check_answers(ctl.runbook, answers, assume_yes)  # the CLI checked; others call too
         ctl.listeners.append(lambda event: out(format_event(event)))
-
-    def _check_answer_ids(self) -> None:
-        ids = {item.id for _p, item in walk_items(self.ctl.runbook)}
-        for table in ANSWER_TABLES:
-            if table == "decision":
-                continue
-            for key in getattr(self.answers, table):
-                if key not in ids:
-                    raise CockpitError(f"answers [{table}] names '{key}', which is not an item "
-                                       f"of runbook '{self.ctl.runbook.id}'")
 
     # ------------------------------------------------------------------ the drive
 
@@ -207,7 +229,7 @@ class Headless:
         if current is None:
             return
         step_id, files = current
-        tail = LogTail(Path(ctl.state.steps[step_id].log or ""))
+        tail = LogTail(session_file(ctl.folder, ctl.state.steps[step_id].log or ""))
         while True:
             # The exit record is written once the log is complete: read the log to its end
             # before recording the outcome, so every line prints before the step's end does.
@@ -234,11 +256,10 @@ class Headless:
 
     def _decide(self, status: str) -> int:
         ctl = self.ctl
-        field_ = status_field(ctl.runbook)
-        values = {**ctl.decision_defaults(), **self.answers.decision}
-        values[field_.id if field_ else "status"] = status
+        values = {**ctl.decision_defaults(), **decision_answers(ctl.runbook, self.answers)}
+        values[status_field(ctl.runbook).id] = status
         try:
-            ctl.record_decision(values)
+            ctl.record_decision(values, note=self.answers.decision.get("note"))
         except ActionRefused as refused:
             if status != PASS:
                 self.out(f"REFUSED: {refused.message}")

@@ -1,7 +1,11 @@
 """Starts step supervisors detached from the cockpit, and finds them again after a crash.
 
 The files of one run, in the session's `steps/` folder:
+  <run>.log         the step's output as the session keeps it (the runbook's log path gets
+                    the same bytes: a published copy)
   <run>.spec.json   what to run (no secrets: those go by environment)
+  <run>.claim       taken by the supervisor before it starts the child (or voided by a
+                    resume that found the run never started)
   <run>.run.json    written by the supervisor once the child is started (pids)
   <run>.exit.json   written by the supervisor when the child has ended (the exit record)
   <run>.err         the supervisor's own stderr, should it ever fail
@@ -30,6 +34,17 @@ DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Window
 class RunFiles:
     folder: Path
     run: str
+
+    @property
+    def log(self) -> Path:
+        """The session's own copy of the step's output: the evidence."""
+        return self.folder / f"{self.run}.log"
+
+    @property
+    def claim(self) -> Path:
+        """Created once, exclusively: by the supervisor before it starts the child, or by
+        a resume that finds neither — then the run never started, and never will."""
+        return self.folder / f"{self.run}.claim"
 
     @property
     def spec(self) -> Path:
@@ -64,7 +79,22 @@ def running_files(folder: Path, state: SessionState) -> tuple[str, RunFiles] | N
 
 def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
     write_json_atomic(files.spec, {**spec, "run": files.run, "record": str(files.record),
-                                   "started": str(files.started)})
+                                   "started": str(files.started), "claim": str(files.claim)})
+
+
+def void_claim(files: RunFiles, why: str) -> bool:
+    """Claim a run for no one, so a supervisor arriving late starts nothing; True if it was
+    still unclaimed (its child never started), False if a supervisor claimed it first."""
+    try:
+        fd = os.open(files.claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, json.dumps({"void": why}).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
 
 
 def launch(files: RunFiles, env: dict[str, str], secrets: list[str]) -> subprocess.Popen[bytes]:

@@ -71,6 +71,24 @@ def all_phases_complete(runbook: Runbook, state: SessionState) -> bool:
     return all(phase_complete(state, p) for p in runbook.phases)
 
 
+def phase_state(runbook: Runbook, state: SessionState, phase: Phase) -> str:
+    """One word for a phase, the same in `status`, the report and the screens: complete,
+    running, stopped (a step failed or was interrupted), halted (the session halted before
+    it completed), in progress, locked (gates open) or ready."""
+    steps = [state.steps.get(s.id) for s in actionable(phase)]
+    if phase_complete(state, phase):
+        return "complete"
+    if any(s is not None and s.status == "running" for s in steps):
+        return "running"
+    if any(s is not None and s.status in ("failed", "interrupted") for s in steps):
+        return "stopped"
+    if state.halt is not None:
+        return "halted"
+    if any(s is not None and s.status != "pending" for s in steps):
+        return "in progress"
+    return "locked" if open_gates(runbook, state) else "ready"
+
+
 @dataclass(frozen=True)
 class NextStep:
     phase: Phase
@@ -128,9 +146,9 @@ def item_done(runbook: Runbook, state: SessionState, item: AnyItem) -> bool:
         return all(item_done(runbook, state, c) for c in setup_checks(runbook))
     if isinstance(item, CommandStep | CheckStep | Manual):
         return step_done(state, item.id)
-    for phase in runbook.phases:  # statements and abort watches hold when their phase does
-        if item in phase.steps:
-            return state.halt is None and phase_complete(state, phase)
+    for phase in runbook.phases:  # statements and abort watches hold when their phase did
+        if item in phase.steps:  # (a later halt does not undo a phase that completed)
+            return phase_complete(state, phase)
     if runbook.halt and item in runbook.halt.items:
         return item.id in state.halt_items
     if runbook.boundary and item in runbook.boundary.items:

@@ -3,16 +3,19 @@ interruption), reconciling after a crash, checks and manual confirmations."""
 
 from __future__ import annotations
 
-import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 from cockpit.engine import rules
 from cockpit.engine.core import ActionRefused, SessionCore
-from cockpit.engine.launcher import RunFiles, find_supervisor, launch, write_spec
+from cockpit.engine.launcher import RunFiles, find_supervisor, launch, void_claim, write_spec
+from cockpit.errors import CockpitError
 from cockpit.evidence.manifest import file_sha256, resolve
 from cockpit.probes.registry import ProbeResult, run_probe
 from cockpit.runbook.model import CheckStep, CommandStep, Manual
 from cockpit.session import events as ev
+from cockpit.session.layout import DISPLACED
 
 
 class StepVerbs(SessionCore):
@@ -28,22 +31,47 @@ class StepVerbs(SessionCore):
         previous = self.state.steps.get(step_id)
         run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
         files = RunFiles(self.folder / "steps", run)
-        log = resolve(self.workdir, step.log) if step.log else files.folder / f"{run}.log"
-        if log.exists():  # evidence of an earlier run: kept under another name, never replaced
-            kept = log.with_name(f"{log.name}.before-{run}")
-            os.replace(log, kept)
-            self.append(ev.LOG_PRESERVED, {"step": step_id, "log": str(log),
-                                           "moved_to": str(kept), "sha256": file_sha256(kept)})
+        published = resolve(self.workdir, step.log) if step.log else None
+        if published is not None:
+            self._displace(step_id, run, published)
         rule_ids = rules.watched_rules(self.runbook, step)
         abort_rules = [r.model_dump() for rid in rule_ids if (r := self.runbook.abort_rule(rid))]
         write_spec(files, {"step": step_id, "command": step.command, "cwd": str(self.workdir),
-                           "log": str(log), "rules": abort_rules, "grace": 5.0})
+                           "log": str(files.log),
+                           "publish": str(published) if published else None,
+                           "rules": abort_rules, "grace": 5.0})
         phase = next(p.id for p in self.runbook.phases if step in p.steps)
         self.append(ev.STEP_STARTED, {"step": step_id, "phase": phase, "run": run,
-                                      "command": step.command, "log": str(log),
+                                      "command": step.command,
+                                      "log": files.log.relative_to(self.folder).as_posix(),
+                                      "published": str(published) if published else None,
                                       "abort_rules": rule_ids})
-        self._children[run] = launch(files, self.env, self.secrets)
+        try:
+            self._children[run] = launch(files, self.env, self.secrets)
+        except OSError as exc:
+            void_claim(files, f"the supervisor could not be started: {exc}")
+            self.append(ev.STEP_NOT_STARTED, {"step": step_id, "run": run,
+                                              "detail": f"its supervisor could not be "
+                                                        f"started: {exc}"})
+            raise CockpitError(f"step '{step_id}' did not start: {exc}") from None
         return run
+
+    def _displace(self, step_id: str, run: str, published: Path) -> None:
+        """A file already where the runbook publishes this step's log — another session's
+        published copy, or anyone's — moves into this session's `displaced/`, recorded; it
+        is never part of this session's evidence, and never renamed beside the original."""
+        if not published.exists() and not published.is_symlink():
+            return
+        if published.is_symlink() or not published.is_file():
+            raise ActionRefused(f"{published}: where step '{step_id}' publishes its log is "
+                                "not a regular file; move it away first")
+        kept = self.folder / DISPLACED / run / published.name
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(published, kept)  # a copy and a removal across file systems
+        self.append(ev.LOG_DISPLACED, {
+            "step": step_id, "run": run, "from": str(published),
+            "to": kept.relative_to(self.folder).as_posix(), "sha256": file_sha256(kept),
+            "bytes": kept.stat().st_size})
 
     def poll(self) -> bool:
         """Record the running step's outcome if its exit record is there; True if it was."""
@@ -95,6 +123,14 @@ class StepVerbs(SessionCore):
             self.poll()
             return "finished"
         if find_supervisor(files) is not None:
+            return "reattached"
+        if void_claim(files, "resume found no supervisor, no claim and no exit record"):
+            self.append(ev.STEP_NOT_STARTED, {
+                "step": step_id, "run": files.run,
+                "detail": "the cockpit stopped before its supervisor started the command; "
+                          "nothing ran, so it may be started again"})
+            return "not started"
+        if find_supervisor(files) is not None:  # it claimed the run just now
             return "reattached"
         self.append(ev.STEP_INTERRUPTED, {
             "step": step_id, "run": files.run,

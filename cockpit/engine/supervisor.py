@@ -6,10 +6,11 @@ rules from firing.
 
 It runs the command through the platform shell (stdout and stderr merged), reads its output
 in large chunks, redacts every registered secret (passed in by environment, never written),
-writes the log in order, scans each complete line against the abort rules, stops the child
-on a match (SIGINT so psycopg cancels the server statement, then SIGTERM, then SIGKILL), and
-writes an exit record beside the log when the child ends. Standard library only, so it
-starts fast.
+writes the log in order — the session's own copy, the evidence, and the same bytes at the
+same time to the runbook's log path, a published copy — scans each complete line against
+the abort rules, stops the child on a match (SIGINT so psycopg cancels the server statement,
+then SIGTERM, then SIGKILL), and writes an exit record beside the log when the child ends.
+Standard library only, so it starts fast.
 """
 
 from __future__ import annotations
@@ -73,13 +74,18 @@ class StepRun:
         self.last_line = b""  # the last non-empty line, for the record: often the error
         self.kill_plan: list[tuple[float, int]] = []
         self.log_fd = -1
+        self.publish_fd = -1  # the published copy; given up (never the log) if it fails
+        self.publish_error: str | None = None
 
     # ------------------------------------------------------------------ output path
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.log_fd, view):]
+        _write_all(self.log_fd, data)
+        if self.publish_fd >= 0:
+            try:
+                _write_all(self.publish_fd, data)
+            except OSError as exc:  # a full disk there must not cost the evidence
+                self._stop_publishing(f"writing failed after {self.bytes:,} bytes: {exc}")
         self.sha.update(data)
         self.bytes += len(data)
         self.lines += data.count(b"\n")
@@ -124,6 +130,21 @@ class StepRun:
         if final or len(self.line_start) > LINE_SCAN_LIMIT:
             self._scan(b"")
 
+    def _stop_publishing(self, why: str) -> None:
+        self.publish_error = why
+        if self.publish_fd >= 0:
+            os.close(self.publish_fd)
+            self.publish_fd = -1
+
+    def _open_published(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: the cockpit moved any earlier file away; another writer is not ours.
+            self.publish_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND,
+                                      0o644)
+        except OSError as exc:
+            self._stop_publishing(f"cannot be created: {exc}")
+
     # ------------------------------------------------------------------ stopping
 
     def _abort(self, rule: str, line: bytes) -> None:
@@ -150,6 +171,20 @@ class StepRun:
 
     # ------------------------------------------------------------------ the run
 
+    def claim(self) -> bool:
+        """Take the run before anything starts; False if it is taken (a resume voided it:
+        the cockpit has recorded that this run never started, so it must not)."""
+        if not self.spec.get("claim"):
+            return True
+        try:
+            fd = os.open(self.spec["claim"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        os.write(fd, json.dumps({"supervisor_pid": os.getpid()}).encode("utf-8"))
+        os.fsync(fd)
+        os.close(fd)
+        return True
+
     def run(self) -> dict[str, Any]:
         spec = self.spec
         env = dict(os.environ)
@@ -159,6 +194,8 @@ class StepRun:
         log.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: a log is evidence; an earlier one is never overwritten.
         self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        if spec.get("publish"):
+            self._open_published(Path(spec["publish"]))
         started_at = utc_now()
         child = subprocess.Popen(
             spec["command"], shell=True, cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
@@ -197,8 +234,11 @@ class StepRun:
             time.sleep(TICK)
         os.fsync(self.log_fd)
         os.close(self.log_fd)
+        if self.publish_fd >= 0:
+            os.close(self.publish_fd)
         record = {
             "run": spec["run"], "step": spec["step"], "log": str(log),
+            "published": spec.get("publish"), "publish_error": self.publish_error,
             "exit_code": child.returncode, "abort": self.abort,
             "bytes": self.bytes, "lines": self.lines + (1 if self.line_start else 0),
             "sha256": self.sha.hexdigest(), "started_at": started_at, "ended_at": utc_now(),
@@ -207,6 +247,12 @@ class StepRun:
         }
         write_json_atomic(Path(spec["record"]), record)
         return record
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _pump(fd: int, chunks: queue.Queue[bytes]) -> None:
@@ -265,6 +311,10 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, run.stop)
     signal.signal(signal.SIGINT, run.stop)
+    if not run.claim():
+        print(f"run {spec['run']} was voided before it started; nothing was run",
+              file=sys.stderr)
+        return 3
     run.run()
     return 0
 

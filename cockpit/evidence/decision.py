@@ -1,7 +1,8 @@
 """The final decision record (the checklist's section J): what may be recorded, auto-filled
 from what the session knows, and written as JSON and as Markdown in the checklist's format.
 
-It fails closed: PASS only when every gate is green, every phase completed, every check
+Fields are known by their role (status, errors, root cause, ...), never by their id. It
+fails closed: PASS only when every gate is green, every phase completed, every check
 passed, nothing halted and the evidence pack is complete; BLOCKER needs the errors and a
 root-cause classification.
 """
@@ -11,20 +12,49 @@ from __future__ import annotations
 from typing import Any
 
 from cockpit.engine import rules
-from cockpit.runbook.model import CheckStep, DecisionField, Runbook
+from cockpit.runbook.model import (
+    BLOCKER,
+    IMPLICIT_FIELD_PREFIX,
+    PASS,
+    CheckStep,
+    DecisionField,
+    DecisionRole,
+    Runbook,
+)
 from cockpit.session.state import SessionState
 
-PASS, BLOCKER = "PASS", "BLOCKER"
+# Roles every record must hold, so that any session can be decided; where the runbook gives
+# no field that role, the cockpit adds one (recorded, shown after the runbook's own fields).
+CORE_ROLES: dict[DecisionRole, str] = {
+    "status": "Status", "errors": "Errors", "root_cause": "Root-cause classification"}
 
 
 def decision_fields(runbook: Runbook) -> list[DecisionField]:
+    """The fields a decision records: the runbook's, then the cockpit's for a missing core
+    role (a checklist without a status line can still record PASS or BLOCKER)."""
     items = runbook.decision.items if runbook.decision else []
-    return [i for i in items if isinstance(i, DecisionField)]
+    fields = [i for i in items if isinstance(i, DecisionField)]
+    given = {f.role for f in fields}
+    fields += [DecisionField(kind="field", id=f"{IMPLICIT_FIELD_PREFIX}{role}",
+                             label=f"{label} (cockpit)", role=role,
+                             allowed=[PASS, BLOCKER] if role == "status" else [])
+               for role, label in CORE_ROLES.items() if role not in given]
+    return fields
 
 
-def status_field(runbook: Runbook) -> DecisionField | None:
-    """The field whose allowed values hold PASS and BLOCKER."""
-    return next((f for f in decision_fields(runbook) if {PASS, BLOCKER} <= set(f.allowed)), None)
+def field_for(runbook: Runbook, role: DecisionRole) -> DecisionField | None:
+    return next((f for f in decision_fields(runbook) if f.role == role), None)
+
+
+def status_field(runbook: Runbook) -> DecisionField:
+    field = field_for(runbook, "status")
+    assert field is not None  # decision_fields adds one where the runbook has none
+    return field
+
+
+def value_of(runbook: Runbook, values: dict[str, str], role: DecisionRole) -> str:
+    field = field_for(runbook, role)
+    return values.get(field.id, "") if field is not None else ""
 
 
 def session_errors(runbook: Runbook, state: SessionState) -> list[str]:
@@ -58,25 +88,42 @@ def _last_observed(runbook: Runbook, state: SessionState, probe: str) -> Any:
 
 
 def defaults(runbook: Runbook, state: SessionState) -> dict[str, str]:
-    """What the session itself can say for each well-known field."""
+    """What the session itself can say for each field with a role."""
     errors = session_errors(runbook, state)
+    at_halt = _revisions_at_halt(state)
     current = _last_observed(runbook, state, "alembic.current_equals")
     heads = _last_observed(runbook, state, "alembic.single_head")
+    if state.halt is not None:  # the halt's own look at the database is the latest word
+        current = _one_or_list(at_halt.get("current"), current)
+        heads = _one_or_list(at_halt.get("heads"), heads)
     drift = _last_observed(runbook, state, "db.structural_parity")
     earned = (state.halt is None and not errors and rules.all_phases_complete(runbook, state)
               and bool(state.evidence and state.evidence.get("complete")))
     status = BLOCKER if state.halt is not None or errors else (PASS if earned else "")
-    known = {
+    known: dict[str, str] = {
         "status": status,
         "final_revision": str(current) if current is not None else "",
         "heads_state": (f"single head {heads}" if isinstance(heads, str) else
                         str(heads) if heads is not None else ""),
         "errors": "; ".join(errors) if errors else "none",
-        "drift_detected": _drift_words(drift) if drift is not None else (
+        "drift": _drift_words(drift) if drift is not None else (
             "none" if not errors else ""),
         "root_cause": _root_cause(state),
     }
-    return {f.id: known.get(f.id, "") for f in decision_fields(runbook)}
+    return {f.id: known.get(f.role or "", "") for f in decision_fields(runbook)}
+
+
+def _revisions_at_halt(state: SessionState) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for captured in state.diagnostics:
+        found.update(captured.get("revisions") or {})
+    return found
+
+
+def _one_or_list(found: list[str] | None, otherwise: Any) -> Any:
+    if found is None:
+        return otherwise
+    return found[0] if len(found) == 1 else (found or "(none)")
 
 
 def _drift_words(observed: Any) -> str:
@@ -108,9 +155,9 @@ def refusal(runbook: Runbook, state: SessionState, values: dict[str, str]) -> st
     if state.decision is not None:
         return "a decision is already recorded for this session"
     field = status_field(runbook)
-    status = values.get(field.id, "") if field else values.get("status", "")
-    if field is not None and status not in field.allowed:
-        return f"status must be one of {', '.join(field.allowed)}; got {status!r}"
+    status = values.get(field.id, "")
+    if status not in (PASS, BLOCKER):
+        return f"{field.label} must be {PASS} or {BLOCKER}; got {status!r}"
     if status == PASS:
         if state.halt is not None:
             return "PASS is impossible: the session was halted"
@@ -127,16 +174,18 @@ def refusal(runbook: Runbook, state: SessionState, values: dict[str, str]) -> st
         if not state.evidence.get("complete"):
             missing = state.evidence.get("missing", []) + state.evidence.get("mismatched", [])
             return f"PASS is impossible: evidence incomplete ({', '.join(missing)})"
-    elif status == BLOCKER:
-        if not values.get("errors", "").strip() or values.get("errors") == "none":
-            return "BLOCKER needs the errors that caused it"
-        if not values.get("root_cause", "").strip():
-            return "BLOCKER needs a root-cause classification"
+    else:
+        errors, cause = field_for(runbook, "errors"), field_for(runbook, "root_cause")
+        if errors is not None and value_of(runbook, values, "errors").strip() in ("", "none"):
+            return f"BLOCKER needs the errors that caused it ({errors.label})"
+        if cause is not None and not value_of(runbook, values, "root_cause").strip():
+            return f"BLOCKER needs a root-cause classification ({cause.label})"
     return None
 
 
 def render_decision(runbook: Runbook, values: dict[str, str]) -> str:
-    """Section J as the checklist writes it, each field ticked and filled in."""
+    """Section J as the checklist writes it, each field ticked and filled in; the fields the
+    cockpit added follow the runbook's own."""
     heading = runbook.decision.heading if runbook.decision else "Final Decision Record"
     lines = [f"## {heading}"]
     for field in decision_fields(runbook):

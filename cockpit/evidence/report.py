@@ -8,19 +8,22 @@ from collections.abc import Callable
 
 from cockpit.engine import rules
 from cockpit.evidence.decision import render_decision
+from cockpit.evidence.manifest import EvidenceEntry, evidence_entries
 from cockpit.runbook.model import CommandStep, Runbook
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.validate import walk_items
 from cockpit.session.state import SessionState
 
 
-def _annotation(runbook: Runbook, state: SessionState, item_id: str) -> str:
+def _annotation(runbook: Runbook, state: SessionState, item_id: str,
+                evidence: dict[str, EvidenceEntry]) -> str:
     step = state.steps.get(item_id)
     gate = state.gates.get(item_id) or state.setup.get(item_id)
     if step is not None and step.status != "pending":
         bits = [step.status, step.ended_at or step.started_at or "", step.by or ""]
         if step.log:
-            bits.append(f"log {step.log}")
+            bits.append(f"log {step.log}" + (f" (published {step.published})"
+                                             if step.published else ""))
         if step.sha256:
             bits.append(f"sha256 {step.sha256}")
         if step.observed is not None:
@@ -31,7 +34,12 @@ def _annotation(runbook: Runbook, state: SessionState, item_id: str) -> str:
     if gate is not None:
         bits = [gate.status, gate.at or "", gate.by or "", gate.reference or "",
                 gate.detail or ""]
+        if isinstance(gate.observed, dict) and gate.observed.get("captured"):
+            bits += [f"captured {gate.observed['captured']}", f"sha256 {gate.observed['sha256']}"]
         return " — " + " · ".join(b for b in bits if b)
+    entry = evidence.get(item_id)
+    if entry is not None and entry.present:
+        return f" — {entry.path} · sha256 {entry.sha256} · from {entry.produced_by}"
     if item_id in state.halt_items:
         done = state.halt_items[item_id]
         return f" — {done['at']} · {done['by']} · {done.get('note') or ''}"
@@ -48,12 +56,14 @@ def render_report(runbook: Runbook, state: SessionState,
     # One annotation per item, on its own line's end (nested lines carry none).
     lines, out = ticked.split("\n"), []
     order = [item.id for _p, item in walk_items(runbook) if item.kind not in ("code", "script")]
+    files = [i.id for i in (runbook.evidence.items if runbook.evidence else []) if i.kind == "file"]
+    evidence = dict(zip(files, evidence_entries(runbook, state), strict=True))
     index = 0
     for line in lines:
         if line.startswith("- [") and index < len(order):
             item_id = order[index]
             index += 1
-            note = _annotation(runbook, state, item_id)
+            note = _annotation(runbook, state, item_id, evidence)
             if item_id in commands or note:
                 line += note
         out.append(line)

@@ -6,26 +6,13 @@ import json
 from typing import Any
 
 from cockpit.engine import rules
-from cockpit.session.lock import holder_text, read_lock_info
+from cockpit.session.lock import holder_alive, holder_text, read_lock_info
 from cockpit.session.reader import SessionView
 
 
 def phase_status(view: SessionView) -> dict[str, str]:
-    state, runbook = view.state, view.runbook
-    out: dict[str, str] = {}
-    for phase in runbook.phases:
-        steps = [state.steps.get(s.id) for s in rules.actionable(phase)]
-        if rules.phase_complete(state, phase):
-            out[phase.id] = "complete"
-        elif any(s is not None and s.status == "running" for s in steps):
-            out[phase.id] = "running"
-        elif any(s is not None and s.status in ("failed", "interrupted") for s in steps):
-            out[phase.id] = "stopped"
-        elif any(s is not None for s in steps):
-            out[phase.id] = "in progress"
-        else:
-            out[phase.id] = "locked" if rules.open_gates(runbook, state) else "ready"
-    return out
+    return {phase.id: rules.phase_state(view.runbook, view.state, phase)
+            for phase in view.runbook.phases}
 
 
 def derived(view: SessionView) -> dict[str, Any]:
@@ -42,6 +29,7 @@ def derived(view: SessionView) -> dict[str, Any]:
         "ended": state.ended,
         "decision": (state.decision or {}).get("status"),
         "lock": lock,
+        "lock_stale": holder_alive(view.folder) is False,
         "torn_tail_bytes": len(view.torn.data) if view.torn else 0,
     }
 
@@ -73,7 +61,10 @@ def status_lines(view: SessionView) -> list[str]:
         lines.append(f"HALTED    by {state.halt.by} at {state.halt.at}: {state.halt.reason}")
     if state.decision is not None:
         lines.append(f"decision  {state.decision['status']} ({state.decision['at']})")
-    lines.append(f"lock      {holder_text(d['lock']) if d['lock'] else 'free'}")
+    holder = holder_text(d["lock"]) if d["lock"] else "free"
+    if d["lock_stale"]:
+        holder += " — STALE: that cockpit is gone; `cockpit resume --take-over` takes it"
+    lines.append(f"lock      {holder}")
     lines.append(f"events    {state.seq}" + (f"; torn last line ({d['torn_tail_bytes']} bytes, "
                                               "ignored)" if d["torn_tail_bytes"] else ""))
     return lines

@@ -1,17 +1,21 @@
-"""`cockpit verify`: the event chain, and every file whose hash the session recorded."""
+"""`cockpit verify`: the event chain, and every file whose hash the session recorded — all
+of them inside the session folder. A published copy in the working folder that changed
+since is noted, never counted as damage: the session's own copy is the evidence."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cockpit.errors import CockpitError
 from cockpit.evidence.manifest import file_sha256
 from cockpit.session import events as ev
-from cockpit.session.reader import RUNBOOK_COPY
+from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT, STEPS, session_file
 from cockpit.session.state import SessionState, fold
-from cockpit.session.store import EVENTS, SNAPSHOT, read_event_log
+from cockpit.session.store import read_event_log
 
 
 def file_problem(path: Path, recorded_sha256: str, recorded_bytes: int | None = None
@@ -38,17 +42,28 @@ def _check_file(path: Path, recorded: str | None, what: str, problems: list[str]
         problems.append(f"{what}: {problem}")
 
 
-def verify_session(folder: Path) -> tuple[list[str], str]:
-    """(problems, summary of what was checked); no problems means intact."""
+@dataclass(frozen=True)
+class Verification:
+    problems: list[str]  # what does not match: the session is damaged
+    notes: list[str]  # what changed outside the session and leaves it intact
+    summary: str
+
+
+def verify_session(folder: Path, published: bool = True) -> Verification:
+    """Every recorded hash against the session's own files; no problems means intact.
+    Published copies in the working folder are looked at too (unless `published` is False:
+    a pack away from its machine), and only noted."""
     problems: list[str] = []
     try:
         log = read_event_log(folder / EVENTS)
     except CockpitError as exc:
-        return [exc.message], ""
+        return Verification([exc.message], [], "")
     events = log.events
     state = fold(events)
     files = 0
-    started_logs: dict[str, str] = {}
+    started: dict[str, dict[str, Any]] = {}
+    copies: list[tuple[str, str, str]] = []  # published: (run, path, recorded sha256)
+    kept = {(e.data["from"], e.data["sha256"]) for e in events if e.type == ev.LOG_DISPLACED}
     for event in events:
         d = event.data
         if event.type == ev.SESSION_STARTED:
@@ -56,21 +71,31 @@ def verify_session(folder: Path) -> tuple[list[str], str]:
             _check_file(copy, d["runbook_sha256"], "runbook copy", problems)
             files += 1
         elif event.type == ev.STEP_STARTED:
-            started_logs[d["run"]] = d["log"]
+            started[d["run"]] = d
         elif event.type == ev.STEP_FINISHED:
-            log_path = Path(started_logs.get(d["run"], ""))
-            _check_file(log_path, d["sha256"], f"log of {d['run']}", problems)
-            record = folder / "steps" / f"{d['run']}.exit.json"
+            start = started.get(d["run"], {})
+            _check_file(session_file(folder, start.get("log") or ""), d["sha256"],
+                        f"log of {d['run']}", problems)
+            if start.get("published"):
+                copies.append((d["run"], start["published"], d["sha256"]))
+            record = folder / STEPS / f"{d['run']}.exit.json"
             if record.is_file():
                 if json.loads(record.read_text(encoding="utf-8")).get("sha256") != d["sha256"]:
                     problems.append(f"exit record {record} disagrees with event {event.seq}")
             else:
                 problems.append(f"exit record {record} is missing")
             files += 2
-        elif event.type == ev.LOG_PRESERVED:
-            _check_file(Path(d["moved_to"]), d["sha256"], f"preserved log of {d['step']}",
+        elif event.type == ev.LOG_DISPLACED:
+            _check_file(folder / d["to"], d["sha256"], f"file displaced by {d['run']}",
                         problems)
             files += 1
+        elif event.type in (ev.GATE_EVALUATED, ev.SCRIPT_CHECKED):
+            seen = d.get("observed") if event.type == ev.GATE_EVALUATED else d
+            capture = seen.get("captured") if isinstance(seen, dict) else None
+            if capture:
+                sha = seen["sha256"] if event.type == ev.GATE_EVALUATED else d["observed"]
+                _check_file(folder / capture, sha, "captured input", problems)
+                files += 1
         elif event.type in (ev.DIAGNOSTICS_CAPTURED, ev.EVIDENCE_SEALED):
             path = folder / (d.get("file") or d.get("manifest"))
             _check_file(path, d["sha256"], event.type.replace("_", " "), problems)
@@ -80,11 +105,25 @@ def verify_session(folder: Path) -> tuple[list[str], str]:
             _check_file(folder / d["markdown"], d["markdown_sha256"],
                         "decision record (Markdown)", problems)
             files += 2
+    notes = [f"published copy of {run} {note}; the session's copy is intact"
+             for run, path, sha in (copies if published else []) if (path, sha) not in kept
+             and (note := _published_note(Path(path), sha)) is not None]
     _check_snapshot(folder, state, problems)
     torn = f"; a torn last line of {len(log.torn.data)} bytes is ignored" if log.torn else ""
     summary = (f"{len(events)} events chained, {files} recorded files match, "
                f"last hash {state.last_hash[:16]}{torn}")
-    return problems, summary
+    return Verification(problems, notes, summary)
+
+
+def _published_note(path: Path, recorded: str) -> str | None:
+    """How a published copy differs from what the step wrote, in words; None if it does
+    not (a later session moving it away, or anyone editing it, leaves the evidence)."""
+    problem = file_problem(path, recorded)
+    if problem is None:
+        return None
+    if not path.exists():
+        return f"{path} is gone since (moved or removed)"
+    return f"{path} changed since"
 
 
 def _check_snapshot(folder: Path, state: SessionState, problems: list[str]) -> None:

@@ -14,10 +14,10 @@ from cockpit.evidence.verify import file_problem
 from cockpit.mirror.presence import operator_present, presence_text
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
+from cockpit.session.layout import EVENTS, session_file
 from cockpit.session.logtail import LogTail
 from cockpit.session.notify import POLL_S, ChangeWaiter
 from cockpit.session.state import SessionState, apply
-from cockpit.session.store import EVENTS
 
 PRESENCE_S = 1.0  # how often to look whether the operator's cockpit is still alive
 
@@ -47,7 +47,7 @@ class PlainMirror:
             if live:
                 self.out(format_event(event))
             if event.type == ev.STEP_STARTED and event.data.get("log"):
-                log = Path(event.data["log"])
+                log = session_file(self.folder, event.data["log"])
                 self.waiter.watch(log.parent)
                 self.tails[event.data["run"]] = (event.data["step"], LogTail(log))
         if self.follower.damage is not None:

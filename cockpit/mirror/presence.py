@@ -3,26 +3,15 @@ only reads (it never takes the lock)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
-import psutil
-
-from cockpit.session.lock import read_lock_info
+from cockpit.session.lock import holder_alive
 
 
 def operator_present(folder: Path) -> bool | None:
     """True or False for a holder on this machine; None when nobody holds the session or
     the holder is on another host (its pid means nothing here)."""
-    info = read_lock_info(folder)
-    if not info or "pid" not in info:
-        return None
-    if info.get("host") not in (None, socket.gethostname()):
-        return None
-    try:
-        return psutil.pid_exists(int(info["pid"]))
-    except (TypeError, ValueError):
-        return None
+    return holder_alive(folder)
 
 
 WATCHING = "watching"

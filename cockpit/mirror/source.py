@@ -13,6 +13,7 @@ from cockpit.evidence.verify import file_problem
 from cockpit.mirror.presence import operator_present
 from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
+from cockpit.session.layout import session_file
 from cockpit.session.notify import ChangeWaiter
 from cockpit.session.reader import session_events, session_runbook
 from cockpit.session.state import SessionState, apply, fold
@@ -61,7 +62,7 @@ class MirrorSource:
                     or (step_id, step.sha256) in self._checked:
                 continue
             self._checked.add((step_id, step.sha256))
-            problem = file_problem(Path(step.log), step.sha256, step.bytes)
+            problem = file_problem(session_file(self.folder, step.log), step.sha256, step.bytes)
             if problem is not None:
                 self.log_damage[step_id] = problem
                 found = True

@@ -60,6 +60,7 @@ class _Builder:
     scripts: list[str] = field(default_factory=list)
     # Where every command's log goes, if they share one folder: attestations likely live there.
     log_folder: str = ""
+    roles: set[str] = field(default_factory=set)  # decision roles already given
 
     def note(self, line: int, message: str) -> None:
         self.notes.append(f"{self.name}: line {line}: {message}")
@@ -420,9 +421,37 @@ def _decision_item(item: MdItem, b: _Builder) -> dict[str, Any]:
             out: dict[str, Any] = {"kind": "field", "id": field_id, "label": m["label"]}
             if allowed:
                 out["allowed"] = allowed
+            role = _decision_role(m["label"], allowed)
+            if role is not None and role not in b.roles:
+                b.roles.add(role)
+                out["role"] = role
             return out
     b.note(item.line, f"'{item.text}' is not a 'Field:' line; kept as a statement")
     return _statement(item, b)
+
+
+_ROLE_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    ("root_cause", ("root-cause", "root cause")),
+    ("final_revision", ("final revision", "revision")),
+    ("heads_state", ("heads",)),
+    ("errors", ("error",)),
+    ("drift", ("drift",)),
+    ("risk_tier", ("risk",)),
+    ("authorization", ("authoriz", "authoris")),
+    ("status", ("status", "result", "outcome", "decision")),
+]
+
+
+def _decision_role(label: str, allowed: list[str]) -> str | None:
+    """What a field means, from its label: the engine knows fields by role, not by id. A
+    status field must offer PASS and BLOCKER; otherwise the cockpit adds its own."""
+    words = label.lower()
+    role = next((r for r, keys in _ROLE_WORDS if any(k in words for k in keys)), None)
+    if role == "status" and not {"PASS", "BLOCKER"} <= set(allowed):
+        return None
+    if role != "status" and {"PASS", "BLOCKER"} <= set(allowed):
+        return "status"  # "Outcome: PASS / BLOCKER" and the like
+    return role
 
 
 def _decision(section: MdSection, b: _Builder) -> dict[str, Any]:

@@ -187,11 +187,20 @@ class EvidenceFile(_Model):
     name: str = Field(min_length=1, pattern=r"^[^`\r\n/\\]*$")
 
 
+# What a decision field means to the cockpit, whatever its id or label says: `status` holds
+# PASS / BLOCKER, and BLOCKER needs `errors` and `root_cause`; the others are pre-filled.
+PASS, BLOCKER = "PASS", "BLOCKER"
+IMPLICIT_FIELD_PREFIX = "decision."  # ids of the fields the cockpit adds where none has a role
+DecisionRole = Literal["status", "final_revision", "heads_state", "errors", "drift",
+                       "root_cause", "risk_tier", "authorization"]
+
+
 class DecisionField(_Model):
     kind: Literal["field"]
     id: Id
     label: str = Field(min_length=1, pattern=r"^[^:\r\n]*$")
     allowed: list[Annotated[str, StringConstraints(min_length=1)]] = []
+    role: DecisionRole | None = None
 
 
 # ---------------------------------------------------------------- sections

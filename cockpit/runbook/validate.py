@@ -13,12 +13,16 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cockpit.probes.catalog import PROBES
 from cockpit.runbook.model import (
+    BLOCKER,
+    IMPLICIT_FIELD_PREFIX,
+    PASS,
     AbortWatch,
     AnyItem,
     AttestationFileGate,
     CheckStep,
     CodeBlock,
     CommandStep,
+    DecisionField,
     EnvVar,
     EvidenceFile,
     ProbeGate,
@@ -55,6 +59,7 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     _check_setup(runbook, add)
     _check_evidence(runbook, add)
     _check_scripts(runbook, add)
+    _check_decision(runbook, add)
     for place, item in walk_items(runbook):
         if isinstance(item, CheckStep | ProbeGate):
             _check_probe(place, item, add)
@@ -194,6 +199,31 @@ def _check_evidence(runbook: Runbook, add) -> None:
         seen.add(item.name)
         if item.name not in produced | named:
             add(place, f"'{item.name}' is produced by no step and named by no gate")
+
+
+def _check_decision(runbook: Runbook, add) -> None:
+    """Every session must be decidable: the field with the status role can hold both PASS
+    and BLOCKER, and no role is given twice (the cockpit adds a field for a missing role)."""
+    if runbook.decision is None:
+        return
+    roles: dict[str, str] = {}
+    for index, item in enumerate(runbook.decision.items):
+        if not isinstance(item, DecisionField):
+            continue
+        place = f"decision.items[{index}]"
+        if item.id.startswith(IMPLICIT_FIELD_PREFIX):
+            add(f"{place}.id", f"ids starting with '{IMPLICIT_FIELD_PREFIX}' are the cockpit's own")
+        if item.role is None:
+            continue
+        if item.role in roles:
+            add(f"{place}.role", f"role '{item.role}' is already given to field "
+                f"'{roles[item.role]}'")
+        roles.setdefault(item.role, item.id)
+        if item.role == "status":
+            missing = [v for v in (PASS, BLOCKER) if v not in item.allowed]
+            if missing:
+                add(f"{place}.allowed", f"the status field must allow {' and '.join(missing)} "
+                    "(a session must be able to record both PASS and BLOCKER)")
 
 
 def _check_scripts(runbook: Runbook, add) -> None:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from cockpit.errors import EXIT_REFUSED, CockpitError
 
 LOCK = "lock"
@@ -62,6 +64,21 @@ def read_lock_info(folder: Path) -> dict[str, Any] | None:
         return json.loads(text) if text.strip() else None
     except ValueError:
         return {"raw": text[:200]}
+
+
+def holder_alive(folder: Path) -> bool | None:
+    """Whether the cockpit the lock file names is alive: True or False for a holder on this
+    machine; None when nobody holds the session or the holder is on another host (its pid
+    means nothing here). Read-only: no lock is taken, not even for a moment."""
+    info = read_lock_info(folder)
+    if not info or "pid" not in info:
+        return None
+    if info.get("host") not in (None, socket.gethostname()):
+        return None
+    try:
+        return psutil.pid_exists(int(info["pid"]))
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass

@@ -10,10 +10,9 @@ from cockpit.errors import CockpitError
 from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session.events import Event
+from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.state import SessionState, fold
-from cockpit.session.store import EVENTS, TornTail, read_event_log
-
-RUNBOOK_COPY = "runbook.toml"
+from cockpit.session.store import TornTail, read_event_log
 
 
 @dataclass(frozen=True)

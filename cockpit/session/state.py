@@ -34,7 +34,8 @@ class StepState(_State):
     status: StepStatus = "pending"
     run: str | None = None
     attempts: int = 0
-    log: str | None = None
+    log: str | None = None  # the session's copy, relative to the session folder
+    published: str | None = None  # where the runbook's log path put the same bytes
     exit_code: int | None = None
     bytes: int | None = None
     lines: int | None = None
@@ -81,7 +82,7 @@ class SessionState(_State):
     diagnostics: list[dict[str, Any]] = []
     evidence: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
-    preserved_logs: list[dict[str, Any]] = []
+    displaced: list[dict[str, Any]] = []
     takeovers: list[dict[str, Any]] = []
     torn_tails: list[dict[str, Any]] = []
     resumes: int = 0
@@ -131,7 +132,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
     elif t == ev.STEP_STARTED:
         old = s.steps.get(d["step"], StepState())
         s.steps[d["step"]] = StepState(status="running", run=d["run"], attempts=old.attempts + 1,
-                                       log=d.get("log"), started_at=at, by=by)
+                                       log=d.get("log"), published=d.get("published"),
+                                       started_at=at, by=by)
     elif t == ev.STEP_FINISHED:
         step = s.steps[d["step"]]
         step.status = "passed" if d["ok"] else "failed"
@@ -141,12 +143,15 @@ def apply(state: SessionState, event: Event) -> SessionState:
     elif t == ev.STEP_INTERRUPTED:
         step = s.steps[d["step"]]
         step.status, step.detail, step.ended_at = "interrupted", d.get("detail"), at
+    elif t == ev.STEP_NOT_STARTED:  # as if never asked: it may be started again
+        step = s.steps[d["step"]]
+        step.status, step.detail, step.ended_at = "pending", d.get("detail"), at
     elif t == ev.STEP_RESOLVED:
         step = s.steps[d["step"]]
         step.status = "passed" if d["outcome"] == "passed" else "failed"
         step.note, step.observed, step.ended_at = d.get("note"), d.get("probe"), at
-    elif t == ev.LOG_PRESERVED:
-        s.preserved_logs.append({**d, "at": at})
+    elif t == ev.LOG_DISPLACED:
+        s.displaced.append({**d, "at": at})
     elif t == ev.CHECK_EVALUATED:
         s.steps[d["step"]] = StepState(
             status="passed" if d["ok"] else "failed", expected=d.get("expected"),

@@ -27,9 +27,7 @@ from cockpit.session.events import (
     event_hash,
     make_event,
 )
-
-EVENTS = "events.jsonl"
-SNAPSHOT = "session.json"
+from cockpit.session.layout import EVENTS
 
 
 class SessionDamaged(CockpitError):

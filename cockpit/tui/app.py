@@ -25,11 +25,12 @@ from cockpit.errors import CockpitError
 from cockpit.evidence.decision import decision_fields
 from cockpit.resources import styles_dir
 from cockpit.runbook.model import CheckStep, CommandStep, HaltItem, Manual
+from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.messages import ActionFailed, SessionChanged
 from cockpit.tui.panes import EvidencePane, GatePanel, HaltBanner, PhaseRunner, SessionHeader
-from cockpit.tui.screens import AskText, DecisionForm, TextScreen, diagnostics_text
+from cockpit.tui.screens import NOTE, AskText, DecisionForm, TextScreen, diagnostics_text
 
 TICK_S = 0.08  # ~12 Hz: output reaches the log pane in batches, never a write per line
 KEEP_LINES = 2_000  # per tick at most: the pane keeps a bounded tail anyway
@@ -125,9 +126,9 @@ class CockpitApp(App[None]):
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)
         self.query_one(PhaseRunner).show(runbook, state, self.clock, self.damaged_logs())
-        present = self.query_one(EvidencePane).show(runbook, state, self.ctl.workdir)
+        present, total = self.query_one(EvidencePane).show(runbook, state)
         tab = self.query_one("#tabs", TabbedContent).get_tab("evidence-tab")
-        label = f"Evidence (3) · {present.split()[1]}/{present.split()[-2]}"
+        label = f"Evidence (3) · {present}/{total}"
         if str(tab.label) != label:
             tab.label = label
         self._follow_running_step()
@@ -151,20 +152,25 @@ class CockpitApp(App[None]):
         if not done:
             return
         latest = max(done, key=lambda s: s.started_at or "")
-        tail = LogTail(Path(latest.log or ""))
+        tail = LogTail(session_file(self.ctl.folder, latest.log or ""))
         self.query_one("#output").write_lines(tail.last(keep))
-        self.query_one(PhaseRunner).show_log(tail.path, latest.lines or 0)
+        self.query_one(PhaseRunner).show_log(self._in_session(tail.path), latest.lines or 0)
+
+    def _in_session(self, path: Path) -> str:
+        """A log as the session names it (`steps/upgrade.1.log`): short, and the evidence."""
+        folder = self.ctl.folder
+        return path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
 
     def _follow_running_step(self) -> None:
         current = self.ctl.running()
         runner = self.query_one(PhaseRunner)
         if current is not None and current[1].run != self._tail_run:
             step = self.state.steps[current[0]]
-            self._tail = LogTail(Path(step.log or ""))
+            self._tail = LogTail(session_file(self.ctl.folder, step.log or ""))
             self._tail_run = current[1].run
             runner.query_one("#output").clear()
         if self._tail is not None:
-            runner.show_log(self._tail.path, self._tail.lines)
+            runner.show_log(self._in_session(self._tail.path), self._tail.lines)
 
     def _tick(self) -> None:
         """Feed the log pane in batches, and let the controller notice a step's end."""
@@ -174,7 +180,8 @@ class CockpitApp(App[None]):
             if lines:
                 log = self.query_one("#output")
                 log.write_lines(lines)
-                self.query_one(PhaseRunner).show_log(self._tail.path, self._tail.lines)
+                self.query_one(PhaseRunner).show_log(self._in_session(self._tail.path),
+                                                     self._tail.lines)
             if not running and not lines:
                 self._tail = None
         self.poll_session()
@@ -349,14 +356,15 @@ class CockpitApp(App[None]):
 
     @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
     def _record_decision(self, values: dict[str, str]) -> None:
+        fields = {k: v for k, v in values.items() if k != NOTE}
         with self._lock:
             try:
-                self.ctl.record_decision(values)
+                self.ctl.record_decision(fields, note=values.get(NOTE) or None)
             except CockpitError as exc:
                 self.call_from_thread(self.action_decision, values, exc.message)
                 return
-        self.call_from_thread(self.notify, f"decision recorded: {values.get('status')}",
-                              title="Decision")
+        status = (self.state.decision or {}).get("status")
+        self.call_from_thread(self.notify, f"decision recorded: {status}", title="Decision")
 
     def action_diagnostics(self) -> None:
         def read(name: str) -> Any:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -14,7 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from cockpit.engine import rules
-from cockpit.evidence.manifest import producers
+from cockpit.evidence.manifest import evidence_entries
 from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook
 from cockpit.runbook.render import item_text
 from cockpit.session.state import SessionState
@@ -226,8 +225,8 @@ class PhaseRunner(Vertical):
         self.set_class(bool(abort_watch), "-watched")
         return phase
 
-    def show_log(self, path: Path | None, lines: int) -> None:
-        text = f"log {path} · {lines:,} lines" if path else "no step has run in this phase yet"
+    def show_log(self, name: str | None, lines: int) -> None:
+        text = f"log {name} · {lines:,} lines" if name else "no step has run in this phase yet"
         redraw(self.query_one("#logline", Static), text, markup=False)
 
 
@@ -238,22 +237,17 @@ class EvidencePane(DataTable):
         self.cursor_type = "row"
         self.add_columns("state", "file", "size", "sha256", "produced by")
 
-    def show(self, runbook: Runbook, state: SessionState, workdir: Path) -> str:
+    def show(self, runbook: Runbook, state: SessionState) -> tuple[int, int]:
+        """The pack as the session's events tell it (no file is read on the screen's
+        thread); returns how many files are present, of how many."""
         rows: list[tuple[Any, ...]] = []
-        by_name = producers(runbook, workdir)
-        items = [i for i in (runbook.evidence.items if runbook.evidence else [])
-                 if i.kind == "file"]
-        present = 0
-        for item in items:
-            producer, path = by_name.get(item.name, ("", workdir / item.name))
-            exists = path.is_file() and path.stat().st_size > 0
-            present += exists
-            recorded = state.steps.get(producer)
-            digest = (recorded.sha256 or "")[:16] if recorded else ""
-            if not digest and state.evidence:
-                digest = "sealed" if item.name in state.evidence.get("present", []) else ""
-            size = f"{path.stat().st_size:,}" if exists else "—"
-            rows.append((item.id, mark("passed" if exists else "open"), Text(item.name), size,
-                         digest, Text(producer)))
+        entries = evidence_entries(runbook, state)
+        ids = [i.id for i in (runbook.evidence.items if runbook.evidence else [])
+               if i.kind == "file"]
+        for item_id, entry in zip(ids, entries, strict=True):
+            size = f"{entry.size:,}" if entry.present and entry.size is not None else "—"
+            rows.append((item_id, mark("passed" if entry.present else "open"),
+                         Text(entry.name), size, (entry.sha256 or "")[:16],
+                         Text(entry.produced_by)))
         fill(self, rows)
-        return f"evidence {present} of {len(items)} present"
+        return sum(entry.present for entry in entries), len(entries)

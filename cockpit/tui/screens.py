@@ -53,6 +53,9 @@ class AskText(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+NOTE = "decision.note"  # the form's note, beside the field ids (no field has this id)
+
+
 class DecisionForm(ModalScreen[dict[str, str] | None]):
     """Section J as a form, pre-filled from the session; the engine rules on the rest."""
 
@@ -67,24 +70,28 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
             yield Label("Final decision record", id="dialog-title")
-            for field in self.fields:
+            for index, field in enumerate(self.fields):
                 yield Label(field.label, markup=False)
                 value = self.values.get(field.id, "")
                 if field.allowed:
                     options = [(a, a) for a in field.allowed]
                     yield Select(options, value=value if value in field.allowed else
-                                 Select.BLANK, id=f"f-{field.id}", allow_blank=True)
+                                 Select.BLANK, id=f"f-{index}", allow_blank=True)
                 else:
-                    yield Input(value=value, id=f"f-{field.id}")
+                    yield Input(value=value, id=f"f-{index}")
+            yield Label("Note — only for a BLOCKER whose fields cannot be filled: why",
+                        markup=False)
+            yield Input(value=self.values.get(NOTE, ""), id="f-note")
             yield Static("", id="dialog-error")
             yield Button("Save (ctrl+s)", id="save", variant="primary")
 
     def collect(self) -> dict[str, str]:
+        """The fields by id, and the note under NOTE."""
         out: dict[str, str] = {}
-        for field in self.fields:
-            widget = self.query_one(f"#f-{field.id}")
-            value = widget.value
+        for index, field in enumerate(self.fields):
+            value = self.query_one(f"#f-{index}").value  # type: ignore[attr-defined]
             out[field.id] = "" if value is Select.BLANK or value is None else str(value)
+        out[NOTE] = self.query_one("#f-note", Input).value
         return out
 
     def show_error(self, text: str) -> None:

@@ -25,6 +25,7 @@ from cockpit.demo.pginstall import (
 from cockpit.demo.session import close_demo, open_demo
 from cockpit.engine.headless import Headless, load_answers
 from cockpit.resources import bundled_runbook
+from cockpit.session.layout import session_file
 
 # Every character a shell, a conninfo string, a URL or a settings list treats specially
 # (but a comma: libpq reads a socket folder's path as a list of hosts; see below).
@@ -143,5 +144,9 @@ def test_the_demo_reaches_pass_with_its_world_and_session_in_awkward_folders(
     info = json.loads((base / "-world, 'two'" / "world.json").read_text())
     assert (base / "-world, 'two'" / "pg" / "data" / "PG_VERSION").exists()
     assert info["pg_root"] == str(base / "-world, 'two'" / "pg")
-    logs = [Path(step.log) for step in ctl.state.steps.values() if step.log]
-    assert len(logs) == 12 and all(log.is_relative_to(base) and log.stat().st_size for log in logs)
+    steps = [step for step in ctl.state.steps.values() if step.log]
+    assert len(steps) == 12
+    for step in steps:  # the session's copy, and the published one in the awkward world
+        own, published = session_file(ctl.folder, step.log or ""), Path(step.published or "")
+        assert own.is_relative_to(base / "-session, one") and own.stat().st_size
+        assert published.is_relative_to(base) and published.read_bytes() == own.read_bytes()

@@ -37,9 +37,9 @@ items = [
 [decision]
 heading = "Decision"
 items = [
-  { kind = "field", id = "status", label = "Status", allowed = ["PASS", "BLOCKER"] },
-  { kind = "field", id = "errors", label = "Errors" },
-  { kind = "field", id = "root_cause", label = "Root-cause classification" },
+  { kind = "field", id = "status", label = "Status", allowed = ["PASS", "BLOCKER"], role = "status" },
+  { kind = "field", id = "errors", label = "Errors", role = "errors" },
+  { kind = "field", id = "root_cause", label = "Root-cause classification", role = "root_cause" },
 ]
 
 [[abort_rules]]

@@ -185,12 +185,14 @@ def test_idempotent_interrupted_step_may_run_again_and_keeps_the_old_log(tmp_pat
     resumed = Controller.resume(tmp_path / "s", env=dict(os.environ))
     assert resumed.state.steps["heads"].status == "interrupted"
     resumed.run_step("heads")
-    kept = tmp_path / "world" / "logs" / "heads.log.before-heads.2"
-    assert kept.exists()
-    assert any(e.type == "log_preserved" for e in resumed.store.events)
+    # The first run's published copy moved into the session, never renamed beside it.
+    kept = tmp_path / "s" / "displaced" / "heads.2" / "heads.log"
+    assert kept.read_text() == (tmp_path / "s" / "steps" / "heads.1.log").read_text()
+    assert any(e.type == "log_displaced" for e in resumed.store.events)
     resumed.halt("enough")
     _wait(resumed)
     resumed.close()
+    assert sorted(p.name for p in (tmp_path / "world" / "logs").iterdir()) == ["heads.log"]
 
 
 def test_decision_fails_closed(tmp_path: Path) -> None:
@@ -201,7 +203,7 @@ def test_decision_fails_closed(tmp_path: Path) -> None:
         ctl.record_decision({"status": "BLOCKER", "errors": "none"})
     with pytest.raises(ActionRefused, match="root-cause"):
         ctl.record_decision({"status": "BLOCKER", "errors": "replica lag"})
-    with pytest.raises(ActionRefused, match="one of PASS, BLOCKER"):
+    with pytest.raises(ActionRefused, match="must be PASS or BLOCKER"):
         ctl.record_decision({"status": "MAYBE"})
     ctl.record_decision({"status": "BLOCKER", "errors": "window missed",
                          "root_cause": "change window closed"})

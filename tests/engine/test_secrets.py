@@ -63,3 +63,5 @@ def test_password_never_reaches_any_file(tmp_path: Path) -> None:
     assert len(leaks) == 11 and all("***" in line for line in leaks)
     assert "straddle: *** end" in log
     assert "stderr: ***" in log
+    # The session's own copy (the evidence) holds the very bytes of the published one.
+    assert (session / "steps" / "leaky.1.log").read_text() == log

@@ -82,12 +82,16 @@ def test_tampering_with_a_log_or_an_event_makes_verify_name_it(tmp_path: Path) -
     assert cockpit("run", str(runbook), "--headless", "--assume-yes",
                    "--session", str(session)).returncode == 0
     assert cockpit("verify", str(session)).returncode == 0
-    log = runbook.parent / "logs" / "count.log"
+    log = session / "steps" / "count.1.log"  # the session's copy: the evidence
     log.write_text(log.read_text().replace("tick 2", "tick 9"))
     result = cockpit("verify", str(session))
     assert result.returncode == 1 and f"log of count.1: {log}" in result.stderr
     log.write_text(log.read_text().replace("tick 9", "tick 2"))  # restored
     assert cockpit("verify", str(session)).returncode == 0
+    published = runbook.parent / "logs" / "count.log"  # only a published copy: noted
+    published.write_text(published.read_text().replace("tick 2", "tick 9"))
+    result = cockpit("verify", str(session))
+    assert result.returncode == 0 and f"{published} changed since" in result.stdout
     events = session / "events.jsonl"
     lines = events.read_text().splitlines()
     index = next(i for i, line in enumerate(lines) if '"step_finished"' in line)

@@ -20,12 +20,14 @@ SECRET = "p@ss w0rd/%:+&'\"é~"
 
 
 def run_child(tmp_path: Path, code: str, *, rules=(), secrets=(), grace=5.0,
-              wait: bool = True) -> tuple[RunFiles, subprocess.Popen[bytes]]:
+              wait: bool = True, publish: Path | None = None,
+              ) -> tuple[RunFiles, subprocess.Popen[bytes]]:
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(code))
     files = RunFiles(tmp_path, "step.1")
     write_spec(files, {"step": "step", "command": shlex.join([sys.executable, str(script)]),
                        "cwd": str(tmp_path), "log": str(tmp_path / "step.log"),
+                       "publish": str(publish) if publish else None,
                        "rules": list(rules), "grace": grace})
     proc = launch(files, dict(os.environ), list(secrets))
     if wait:
@@ -109,6 +111,39 @@ def test_secret_never_reaches_the_log_in_any_form(tmp_path: Path) -> None:
     assert b"b64_inside: before *** after" in log
     assert b"split: *** tail\n" in log and log.endswith(b"unterminated ***")
     assert files.exit_record()["exit_code"] == 0
+
+
+def test_the_published_copy_gets_the_same_bytes_and_matches_across_reads_are_caught(
+        tmp_path: Path) -> None:
+    published = tmp_path / "work" / "logs" / "upgrade.log"
+    files, _ = run_child(tmp_path, f"""
+        import sys, time
+        secret = {SECRET!r}
+        sys.stdout.write("split: " + secret[:5]); sys.stdout.flush(); time.sleep(0.3)
+        sys.stdout.write(secret[5:] + " tail\\n"); sys.stdout.flush()
+        sys.stdout.write("psycopg.errors.Duplicate"); sys.stdout.flush(); time.sleep(0.3)
+        sys.stdout.write("Table: relation already exists\\n"); sys.stdout.flush()
+        time.sleep(10)
+        print("never printed: the abort stopped it", flush=True)
+    """, secrets=[SECRET], rules=[{"id": "dup", "patterns": [r"\bDuplicateTable\b"]}],
+        grace=0.5, publish=published)
+    log = (tmp_path / "step.log").read_bytes()
+    assert published.read_bytes() == log  # the same bytes, written at the same time
+    assert b"split: *** tail\n" in log and SECRET.encode() not in log
+    assert b"never printed" not in log
+    record = files.exit_record()
+    assert record["abort"]["rule"] == "dup" and "DuplicateTable" in record["abort"]["line"]
+    assert record["published"] == str(published) and record["publish_error"] is None
+
+
+def test_a_published_copy_that_cannot_be_written_costs_nothing_of_the_evidence(
+        tmp_path: Path) -> None:
+    (tmp_path / "blocked").write_text("a file where the log's folder should be\n")
+    files, _ = run_child(tmp_path, "print('evidence', flush=True)",
+                         publish=tmp_path / "blocked" / "x.log")
+    assert (tmp_path / "step.log").read_text() == "evidence\n"
+    record = files.exit_record()
+    assert record["exit_code"] == 0 and "cannot be created" in record["publish_error"]
 
 
 def test_abort_sends_sigint_then_escalates(tmp_path: Path) -> None:

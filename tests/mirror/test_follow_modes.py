@@ -15,6 +15,7 @@ import pytest
 
 from cockpit.mirror.source import MirrorSource
 from cockpit.session import notify
+from cockpit.session.layout import session_file
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
 from cockpit.tui.mirror_app import FEED_GAP_S, POLL_S, SAFETY_S, MirrorApp
@@ -62,7 +63,7 @@ async def test_the_screen_mirror_follows_with_and_without_notification(
         shown = [line for _at, lines in batches for line in lines]
         assert shown == [f"{step} line {n}" for step, _ in STEPS for n in range(1, 31)]
         if notifying:  # the step's log folder is watched as well as the session's
-            log_folder = Path(source.state.steps["s0"].log or "").parent.resolve()
+            log_folder = session_file(session, source.state.steps["s0"].log or "").parent
             assert log_folder in source.waiter.watched
         # batched: 60 lines written over ~1 s reached the pane in far fewer writes, and two
         # came within the feed gap only when an event came (it is taken in at once, after

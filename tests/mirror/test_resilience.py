@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -121,6 +122,7 @@ def test_an_event_written_in_two_parts_is_waited_for(tmp_path: Path) -> None:
     growing.mkdir()
     for name in ("runbook.toml", "session.json"):
         (growing / name).write_bytes((source / name).read_bytes())
+    shutil.copytree(source / "steps", growing / "steps")  # the session's own logs
     events = growing / "events.jsonl"
     events.write_bytes(b"".join(raw[:3]))
     printed: list[str] = []
@@ -158,7 +160,7 @@ async def test_a_damaged_event_log_is_shown_as_damaged_not_repaired(tmp_path: Pa
 
 async def test_a_damaged_step_log_is_shown_as_damaged_not_repaired(tmp_path: Path) -> None:
     session = _finished(tmp_path)
-    log = tmp_path / "world" / "logs" / "q0.log"
+    log = session / "steps" / "q0.1.log"  # the session's copy: the evidence
     log.write_text(log.read_text().replace("q0 line 2", "q0 line 9"))  # same size, new text
     before = _sha(session) | {str(log): hashlib.sha256(log.read_bytes()).hexdigest()}
     out: list[str] = []

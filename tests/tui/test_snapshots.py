@@ -99,11 +99,14 @@ def test_halted(snap_compare) -> None:
 def test_interrupted_step_on_resume(snap_compare) -> None:
     ctl = _controller("interrupted", [phase("P0", [("once", "echo once")])])
     _ready(ctl)
-    # The cockpit died between recording the start and starting the supervisor.
+    # The supervisor claimed the run, and died with the cockpit before an exit record:
+    # whether the command ran cannot be known.
     from cockpit.session import events as ev
 
     ctl.append(ev.STEP_STARTED, {"step": "once", "phase": "P0", "run": "once.1",
                                  "command": "echo once", "log": None, "abort_rules": []})
+    (ctl.folder / "steps").mkdir(exist_ok=True)
+    (ctl.folder / "steps" / "once.1.claim").write_text('{"supervisor_pid": 1}')
     ctl.close()
     resumed = Controller.resume(BASE / "interrupted" / "session", env=dict(os.environ),
                                 halt_hooks=[])

@@ -1,0 +1,94 @@
+"""`cockpit export`: a session as one archive for the change ticket — its events, snapshot,
+approved runbook, step logs and records, captured inputs, manifest, decision record and the
+filled checklist — with the same bytes every time for the same session; and the check of
+such an archive by `cockpit verify PACK`, which reads it into a temporary folder itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from cockpit.errors import CockpitError
+from cockpit.evidence.report import render_report
+from cockpit.evidence.verify import Verification, verify_session
+from cockpit.session.lock import LOCK
+from cockpit.session.reader import open_session
+
+REPORT = "report.md"  # the filled checklist as it stood at export, beside the session's files
+
+
+def pack_members(folder: Path) -> list[Path]:
+    """The session's files, sorted: all but its lock and half-written temporaries."""
+    found = []
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder)
+        if path.is_dir() or path.is_symlink() or relative.as_posix() == LOCK:
+            continue
+        if path.name.startswith(".") and path.name.endswith((".tmp", ".capturing")):
+            continue
+        found.append(relative)
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, int]:
+    """Write the archive; returns (files, bytes). Reproducible: sorted members, one time
+    for all (the session's last event), no owner, fixed modes, no gzip name or time."""
+    view = open_session(folder)  # read-only, and a clear error for a folder that is none
+    if output.exists() and not force:
+        raise CockpitError(f"{output}: already exists; choose another name or add --force")
+    if output.resolve().is_relative_to(folder.resolve()):
+        raise CockpitError(f"{output}: inside the session folder; write the pack elsewhere")
+    stamp = int(datetime.fromisoformat(view.state.updated_at.replace("Z", "+00:00"))
+                .timestamp()) if view.state.updated_at else 0
+    top = view.state.session_id or folder.name
+    members = pack_members(folder)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for relative in members:
+            _add(tar, f"{top}/{relative.as_posix()}", (folder / relative).read_bytes(), stamp)
+        _add(tar, f"{top}/{REPORT}", render_report(view.runbook, view.state).encode(), stamp)
+    data = raw.getvalue()
+    temp = output.with_name(f".{output.name}.tmp")
+    with open(temp, "wb") as handle:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
+                           compresslevel=9) as zipped:
+            zipped.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, output)
+    return len(members) + 1, output.stat().st_size
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes, stamp: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), stamp, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def verify_pack(pack: Path) -> Verification:
+    """Verify an exported pack as its session: unpacked into a private temporary folder
+    (never beside the pack), checked, and removed. Messages name places in the pack."""
+    with tempfile.TemporaryDirectory(prefix="cockpit-pack-") as temp:
+        try:
+            with tarfile.open(pack, mode="r:gz") as tar:
+                tops = {name.split("/", 1)[0] for name in tar.getnames()}
+                if len(tops) != 1:
+                    raise CockpitError(f"{pack}: a pack holds one session folder; found "
+                                       f"{len(tops)} top-level entries")
+                tar.extractall(temp, filter="data")  # no links, devices or paths outside
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise CockpitError(f"{pack}: not a readable pack ({exc})") from None
+        folder = Path(temp) / tops.pop()
+        result = verify_session(folder, published=False)
+        where = f"{pack}:"
+        return Verification([p.replace(str(folder), where) for p in result.problems],
+                            [n.replace(str(folder), where) for n in result.notes],
+                            result.summary)

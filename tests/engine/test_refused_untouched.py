@@ -1,0 +1,90 @@
+"""Invariant 10 — refused means untouched: a refused or mistyped command changes no file,
+starts no process and leaves no session behind; and a step the cockpit died before starting
+is recorded as never started (and may start), never silently re-run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cockpit.engine import steps as steps_module
+from cockpit.engine.controller import Controller
+from tests.engine.helpers import ORDINARY, cockpit, ordinary_world, phase, ran, write_world
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["--assume-yes"], 3, "targets production: --assume-yes is refused"),
+    (["--answers", "missing.toml"], 1, "no such answers file"),
+    (["--answers", "typo.toml"], 1, "answers [gates] names 'signof', which is not an item"),
+    (["--answers", "bad-decision.toml"], 1, "names 'root_couse', which is not a decision"),
+], ids=["assume-yes-on-production", "missing-answers", "typo-in-answers", "typo-decision"])
+def test_a_refused_headless_run_leaves_no_session_and_touches_nothing(
+        tmp_path: Path, args: list[str], code: int, says: str) -> None:
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY)], production=True)
+    (tmp_path / "typo.toml").write_text('[gates]\nsignof = "GOV-1"\n')
+    (tmp_path / "bad-decision.toml").write_text('[decision]\nroot_couse = "x"\n')
+    before = _tree(tmp_path)
+    done = cockpit("run", str(runbook), "--headless", *args, "--session",
+                   str(tmp_path / "s"), cwd=tmp_path)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert "session:" not in done.stdout
+    assert _tree(tmp_path) == before and not (tmp_path / "s").exists()
+    assert not (tmp_path / "sessions").exists()
+
+
+def test_resume_refused_for_a_changed_runbook_leaves_the_lock_file_as_it_was(
+        tmp_path: Path) -> None:
+    runbook = ordinary_world(tmp_path)
+    (runbook.parent / "freeze.log").unlink()
+    session = tmp_path / "s"
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes",
+                   "--session", str(session)).returncode == 3  # gates open: it stays
+    runbook.write_text(runbook.read_text().replace("Sign-off received", "Sign-off got"))
+    before = _tree(session)
+    done = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
+    assert done.returncode == 3 and "changed since the session started" in done.stderr
+    assert _tree(session) == before
+
+
+def test_a_step_the_cockpit_died_before_starting_is_recorded_and_may_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runbook = ordinary_world(tmp_path)
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env=dict(os.environ))
+    ctl.attest_gate("signoff", "GOV-1")
+    assert ctl.evaluate_gates() == []
+
+    def die(*_: object) -> None:  # the cockpit killed between step_started and the launch
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(steps_module, "launch", die)
+    with pytest.raises(KeyboardInterrupt):
+        ctl.run_step("hello")
+    ctl.lock.release()
+    monkeypatch.undo()
+    resumed = Controller.resume(tmp_path / "s", env=dict(os.environ))
+    kinds = [e.type for e in resumed.store.events]
+    assert kinds[-1] == "step_not_started" and "nothing ran" in resumed.store.events[-1].data[
+        "detail"]
+    assert resumed.state.steps["hello"].status == "pending"
+    assert ran(runbook.parent) == []
+    run = resumed.run_step("hello")
+    assert run == "hello.2"
+    while resumed.running() is not None:
+        resumed.poll()
+    assert resumed.state.steps["hello"].status == "passed"
+    assert ran(runbook.parent) == ["hello"]  # once: the first run never started
+    # A supervisor that turns up late for the voided run starts nothing.
+    late = steps_module.RunFiles(tmp_path / "s" / "steps", "hello.1")
+    assert (tmp_path / "s" / "steps" / "hello.1.claim").read_text().startswith('{"void"')
+    proc = steps_module.launch(late, dict(os.environ), [])
+    assert proc.wait(30) == 3 and late.exit_record() is None
+    assert ran(runbook.parent) == ["hello"]
+    resumed.close()
