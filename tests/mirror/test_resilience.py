@@ -171,3 +171,15 @@ async def test_a_damaged_step_log_is_shown_as_damaged_not_repaired(tmp_path: Pat
     assert list(seen["log_damage"]) == ["q0"] and seen["damage"] is None
     after = _sha(session) | {str(log): hashlib.sha256(log.read_bytes()).hexdigest()}
     assert after == before
+
+
+async def test_a_published_copy_changed_later_is_no_damage_to_the_mirror(
+        tmp_path: Path) -> None:
+    session = _finished(tmp_path)
+    published = tmp_path / "world" / "logs" / "q0.log"  # what a later session would do
+    published.write_text("another session's output\n")
+    out: list[str] = []
+    assert follow_plain(session, out.append, from_start=True) == 0
+    assert not [line for line in out if "DAMAGED" in line]
+    seen = await drive(session)
+    assert seen["log_damage"] == {} and seen["damage"] is None
