@@ -58,7 +58,7 @@ def PHASES_ITEM(view, item_id: str):
 
 
 def test_status_says_a_dead_cockpits_lock_is_stale(tmp_path: Path) -> None:
-    runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 30")])])
+    runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 4")])])
     session = tmp_path / "s"
     proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
                              "--assume-yes", "--session", str(session)], cwd=REPO,
