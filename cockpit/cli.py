@@ -105,14 +105,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(1, f"{self.prog}: error: {message}\n")
 
 
-def _plan(runbook_path: Path, args: argparse.Namespace):
+def _plan(runbook_path: Path, args: argparse.Namespace, state=None):
     """A headless run's answers, checked before anything is made (None for the screen)."""
     from cockpit.engine.headless import plan
     from cockpit.runbook.loader import load_runbook
 
     if not args.headless:
         return None
-    return plan(load_runbook(runbook_path), args.answers, args.assume_yes)
+    return plan(load_runbook(runbook_path), args.answers, args.assume_yes, state)
 
 
 def _headless(ctl, answers, assume_yes: bool) -> int:
@@ -132,6 +132,7 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
     import os
 
     from cockpit.engine.setup import dsns_needing_password, with_password
+    from cockpit.errors import CockpitError
     from cockpit.runbook.loader import load_runbook
 
     runbook = load_runbook(runbook_path)
@@ -140,6 +141,9 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
     if not missing:
         return env, []
     names = ", ".join(i.name for i in missing)
+    if not sys.stdin.isatty():
+        raise CockpitError(f"{names} not set, and no terminal to ask for the database password "
+                           "on; export them (password included) before running without a screen")
     password = getpass.getpass(f"Database password for {names} (not stored): ")
     return with_password(runbook, env, password), [password]
 
@@ -186,7 +190,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         from cockpit.resources import bundled_runbook
 
         args.answers = bundled_runbook("demo-answers.toml")
-    answers = _plan(folder / RUNBOOK_COPY, args)
+    answers = _plan(folder / RUNBOOK_COPY, args, state)
     # The lock first: until it is ours, nothing the session uses may change (the rehearsal
     # world's password above all, which a live cockpit's next step needs).
     lock = SessionLock.acquire(folder, take_over=args.take_over)

@@ -34,6 +34,7 @@ from cockpit.runbook.validate import walk_items
 from cockpit.session.events import Event
 from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
+from cockpit.session.state import SessionState
 
 Print = Callable[[str], None]
 ANSWER_TABLES = ("gates", "confirm", "manual", "halt", "decision", "resolve")
@@ -65,12 +66,36 @@ def load_answers(path: Path | None) -> Answers:
     return Answers(**{k: dict(v) for k, v in data.items()})
 
 
-def plan(runbook: Runbook, answers_path: Path | None, assume_yes: bool) -> Answers:
+def plan(runbook: Runbook, answers_path: Path | None, assume_yes: bool,
+         state: SessionState | None = None) -> Answers:
     """The answers a headless run will give, checked against the runbook before anything
-    starts: a usage error leaves no session behind (invariant 10)."""
+    starts: a usage error leaves no session behind (invariant 10), and a run never stops
+    halfway for an answer it could have been told it lacks. `state`: a session being
+    resumed, whose done steps need no answer any more."""
     answers = load_answers(answers_path)
     check_answers(runbook, answers, assume_yes)
+    missing = missing_answers(runbook, answers, assume_yes, state or SessionState())
+    if missing:
+        where = f" ({answers_path})" if answers_path else " (no --answers file given)"
+        raise CockpitError(f"the answers{where} lack what the run will ask, so it would stop "
+                           f"halfway: {'; '.join(missing)}")
     return answers
+
+
+def missing_answers(runbook: Runbook, answers: Answers, assume_yes: bool,
+                    state: SessionState) -> list[str]:
+    """The confirmations and manual notes a headless run would stop for."""
+    out = []
+    for _place, item in walk_items(runbook):
+        if rules.step_done(state, item.id):
+            continue
+        if isinstance(item, CommandStep) and item.confirm is not None \
+                and item.id not in answers.confirm and not assume_yes:
+            out.append(f"[confirm] {item.id} = \"{item.confirm}\"")
+        elif isinstance(item, Manual) and any(item in p.steps for p in runbook.phases) \
+                and item.id not in answers.manual and not assume_yes:
+            out.append(f"[manual] {item.id} = \"note\"")
+    return out
 
 
 def check_answers(runbook: Runbook, answers: Answers, assume_yes: bool) -> None:

@@ -49,7 +49,7 @@ class MirrorApp(CockpitApp):
 
     def banners(self) -> ComposeResult:
         yield DamageBanner(id="damage")
-        yield HaltBanner(id="halt")
+        yield HaltBanner(id="halt", keys=False)
 
     def on_mount(self) -> None:
         # CockpitApp.on_mount runs as well: Textual calls every class's handler

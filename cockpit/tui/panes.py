@@ -28,11 +28,13 @@ def mark(status: str) -> str:
     return STATE_MARKS.get(status, f"· {status}")
 
 
-def _since(stamp: str | None) -> str:
+def _since(stamp: str | None, until: str | None = None) -> str:
+    """How long since `stamp` — or, for a session that ended, how long it took."""
     if not stamp:
         return ""
     start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    seconds = int((datetime.now(UTC) - start).total_seconds())
+    end = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else datetime.now(UTC)
+    seconds = int((end - start).total_seconds())
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
@@ -66,15 +68,18 @@ class SessionHeader(Static):
     def show(self, runbook: Runbook, state: SessionState, mode: str, clock: bool = True,
              banner: str = "") -> None:
         opened = rules.open_gates(runbook, state)
+        decided = f"■ {state.decision['status']}" if state.decision is not None else ""
         if state.halt is not None:
-            verdict = "⊘ HALTED"
-        elif state.decision is not None:
-            verdict = f"■ {state.decision['status']}"
+            verdict = "⊘ HALTED" + (f" · {decided}" if decided else "")
+        elif decided:
+            verdict = decided
         else:
             verdict = "● GO" if not opened else f"✗ NO-GO ({len(opened)} open)"
-        elapsed = f" · elapsed {_since(state.started_at)}" if clock else ""
+        ended_at = state.decision["at"] if state.decision is not None else None
+        elapsed = (f" · {'took' if ended_at else 'elapsed'} "
+                   f"{_since(state.started_at, ended_at)}" if clock else "")
         window = rules.maintenance_window_end(runbook, state)
-        if window is not None and clock:
+        if window is not None and clock and not ended_at:
             left = int((window - datetime.now(UTC)).total_seconds())
             elapsed += (f" · window closes in {left // 3600:d}:{left // 60 % 60:02d}"
                         if left > 0 else " · [b]WINDOW CLOSED[/b]")
@@ -89,6 +94,10 @@ class SessionHeader(Static):
 class HaltBanner(Static):
     """When halted: what, where, which line — and the protocol as the work list."""
 
+    def __init__(self, *args: Any, keys: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keys = keys  # the operator's keys; a mirror has none to offer
+
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True) -> None:
         interrupted = {k: s for k, s in state.steps.items() if s.status == "interrupted"}
         self.display = state.halt is not None or bool(interrupted)
@@ -102,9 +111,10 @@ class HaltBanner(Static):
                     f"[b]! INTERRUPTED[/b] {escape(step_id)} (run {escape(step.run or '')}): "
                     f"{escape(step.detail or '')}\n"
                     "  It may or may not have taken effect; it is never run again silently.\n"
-                    "  Choices: i record what a reconciliation probe showed (passed/failed)"
-                    + (" · r run it again (idempotent)" if idempotent else "")
-                    + " · x halt"))
+                    + ("  Choices: i record what a reconciliation probe showed (passed/failed)"
+                       + (" · r run it again (idempotent)" if idempotent else "") + " · x halt"
+                       if self.keys else "  The operator records what a reconciliation "
+                       "probe showed, or halts.")))
             return
         halt = state.halt
         when = f" at {halt.at}" if clock else ""
@@ -116,8 +126,15 @@ class HaltBanner(Static):
             text = item_text(item, runbook)
             lines.append(f"  {'✓ done' if done else '○ open'}  {escape(text)}"
                          + (f" — {escape(done['note'])}" if done and done.get("note") else ""))
-        lines.append("  No command can start from this session. Keys: e protocol item, "
-                     "D diagnostics, s seal evidence, d decision.")
+        if state.decision is not None:
+            lines.append(f"  Decision recorded: {escape(state.decision['status'])}. "
+                         "No command can start from this session.")
+        elif self.keys:
+            lines.append("  No command can start from this session. Keys: e protocol item, "
+                         "D diagnostics, s seal the evidence, then d record the decision.")
+        else:
+            lines.append("  No command can start from this session; the operator follows the "
+                         "protocol and records the decision.")
         redraw(self, "\n".join(lines), layout=True)
 
 

@@ -5,12 +5,15 @@ is recorded as never started (and may start), never silently re-run."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cockpit.engine import steps as steps_module
 from cockpit.engine.controller import Controller
+from tests.conftest import REPO
 from tests.engine.helpers import ORDINARY, cockpit, ordinary_world, phase, ran, write_world
 
 
@@ -38,6 +41,25 @@ def test_a_refused_headless_run_leaves_no_session_and_touches_nothing(
     assert "session:" not in done.stdout
     assert _tree(tmp_path) == before and not (tmp_path / "s").exists()
     assert not (tmp_path / "sessions").exists()
+
+
+def test_a_headless_run_that_would_stop_halfway_for_an_answer_is_refused_up_front(
+        tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY)], production=True)
+    runbook.write_text(runbook.read_text().replace(
+        'log = "logs/count.log" }', 'log = "logs/count.log", confirm = "GO" }'))
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[gates]\nsignoff = "GOV-1"\n')
+    before = _tree(tmp_path)
+    done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                   "--session", str(tmp_path / "s"), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert 'lack what the run will ask' in done.stderr and '[confirm] count = "GO"' in done.stderr
+    assert _tree(tmp_path) == before and ran(runbook.parent) == []
+    answers.write_text('[gates]\nsignoff = "GOV-1"\n[confirm]\ncount = "GO"\n')
+    done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                   "--session", str(tmp_path / "s"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
 
 
 def test_resume_refused_for_a_changed_runbook_leaves_the_lock_file_as_it_was(
@@ -88,3 +110,18 @@ def test_a_step_the_cockpit_died_before_starting_is_recorded_and_may_start(
     assert proc.wait(30) == 3 and late.exit_record() is None
     assert ran(runbook.parent) == ["hello"]
     resumed.close()
+
+
+def test_no_dsn_and_no_terminal_is_one_clear_line_and_no_session(tmp_path: Path) -> None:
+    runbook = REPO / "runbooks" / "demo-cutover.toml"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PG_DSN")}
+    done = subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
+                           "--answers", str(REPO / "runbooks" / "demo-answers.toml")],
+                          cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("export them (password included) before running "
+                                        "without a screen")
+    assert "DATABASE_URL, PG_DSN not set" in done.stderr
+    assert "Traceback" not in done.stderr and "EOFError" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
