@@ -131,7 +131,7 @@ class HaltBanner(Static):
                          "No command can start from this session.")
         elif self.keys:
             lines.append("  No command can start from this session. Keys: e protocol item, "
-                         "D diagnostics, s seal the evidence, then d record the decision.")
+                         "D diagnostics, s seal, then d decision.")
         else:
             lines.append("  No command can start from this session; the operator follows the "
                          "protocol and records the decision.")
