@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
@@ -115,13 +116,9 @@ class PgCluster:
 
     def running(self) -> bool:
         """Whether this cluster's postmaster is alive (after a crash it may well be)."""
-        lines = self._pid_lines()
-        try:
-            os.kill(int(lines[0]), 0)
-        except (ValueError, ProcessLookupError, IndexError):
+        if self._postmaster() is None:
             return False
-        except PermissionError:
-            return True
+        lines = self._pid_lines()
         self.port = int(lines[3]) if len(lines) > 3 else self.port
         return True
 
@@ -172,21 +169,31 @@ class PgCluster:
             return ""
         return " / ".join(lines[-3:])
 
+    def _postmaster(self) -> int | None:
+        """The pid in postmaster.pid, if that process is this cluster's server (a pid left
+        by a crash may belong to anything by now)."""
+        lines = self._pid_lines()
+        try:
+            proc = psutil.Process(int(lines[0]))
+            return proc.pid if str(self.data_dir) in proc.cmdline() else None
+        except (ValueError, IndexError, psutil.Error):
+            return None
+
     def stop(self, timeout: float = 60) -> None:
         """Fast shutdown (SIGINT: sessions rolled back, a clean checkpoint), and wait for it."""
-        lines = self._pid_lines()
-        with contextlib.suppress(ValueError, IndexError, ProcessLookupError):
-            pid = int(lines[0])
-            os.kill(pid, signal.SIGINT)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                os.kill(pid, 0)  # ProcessLookupError once it is gone
-                if not (self.data_dir / "postmaster.pid").exists():
-                    break
-                time.sleep(0.02)
-            else:
-                raise CockpitError(f"PostgreSQL in {self.root} did not stop within "
-                                   f"{timeout:.0f} s (pid {pid})")
+        pid = self._postmaster()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):  # gone already, or as we waited
+                os.kill(pid, signal.SIGINT)
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    os.kill(pid, 0)
+                    if not (self.data_dir / "postmaster.pid").exists():
+                        break
+                    time.sleep(0.02)
+                else:
+                    raise CockpitError(f"PostgreSQL in {self.root} did not stop within "
+                                       f"{timeout:.0f} s (pid {pid})")
         if self.socket_dir != self.root:
             with contextlib.suppress(OSError):
                 self.socket_dir.rmdir()  # empty once the server is gone

@@ -79,18 +79,15 @@ def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], No
     """The session's rehearsal world, its database up and a fresh password set — but only
     once no step of the session is running: a step connects with the password it was given,
     and a new one under it would fail it. So a running step is waited for, and said so."""
-    waited = False
-    while True:
-        state = open_session(folder).state
-        current = running_files(folder, state)
-        if current is None or current[1].exit_record() is not None \
-                or find_supervisor(current[1]) is None:
-            break
-        if not waited:
-            out(f"waiting for step {current[0]} to end before the rehearsal world's password "
-                "is reset (the step uses the current one) ...")
-            waited = True
-        time.sleep(0.2)
+    # The caller holds the session's lock: no event can be appended meanwhile, so the step
+    # that runs now is known once; its supervisor's end (or death) is what is waited for.
+    current = running_files(folder, open_session(folder).state)
+    if current is not None and current[1].exit_record() is None \
+            and (supervisor := find_supervisor(current[1])) is not None:
+        out(f"waiting for step {current[0]} to end before the rehearsal world's password is "
+            "reset (the step uses the current one) ...")
+        while supervisor.is_running() and current[1].exit_record() is None:
+            time.sleep(0.2)
     return World.open(workspace)  # brings its database back up if the cockpit died
 
 

@@ -74,6 +74,16 @@ def _alive(pid: int | None, marker: str) -> bool:
         return False
 
 
+def _only_ours(holder: Path, trees: list[Path]) -> bool:
+    """Whether nobody but us could have put anything in the copy of the binaries we made
+    under /tmp: the holder and those trees are ours and writable by no one else."""
+    for path in (holder, *trees, *(p for tree in trees for p in tree.rglob("*"))):
+        info = path.lstat()
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return False
+    return True
+
+
 def _traversable_by_others(path: Path) -> bool:
     return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents] if p.exists())
 
@@ -84,8 +94,13 @@ def world_cluster(info: WorldInfo) -> PgCluster:
     bin_dir = embedded_bin_dir()
     if info.pg_bin:
         copy = Path(info.pg_bin)
-        bin_dir = copy if (copy / "postgres").exists() else runnable_bin_dir(
-            bin_dir, server_user(), copy.parents[2])
+        holder, package = copy.parents[2], copy.parents[1]
+        trees = [package, *holder.glob(f"{package.name}.libs")]
+        if (copy / "postgres").exists() and _only_ours(holder, trees):
+            bin_dir = copy
+        else:  # gone, or not the copy we made: a fresh one, in a folder of our own
+            bin_dir = runnable_bin_dir(bin_dir, server_user(), _new_holder())
+            info.pg_bin = str(bin_dir)
     return PgCluster(root=Path(info.pg_root), bin_dir=bin_dir, superuser="cockpit",
                      port=info.pg_port)
 
@@ -194,7 +209,12 @@ class World:
             info.pg_root = str(holder / "pg")
         run_as, wheel = server_user(), embedded_bin_dir()
         if not runs_from(wheel, run_as):
-            info.pg_bin = str(runnable_bin_dir(wheel, run_as, holder or _new_holder()))
+            place = holder or _new_holder()
+            try:
+                info.pg_bin = str(runnable_bin_dir(wheel, run_as, place))
+            except BaseException:
+                shutil.rmtree(place, ignore_errors=True)
+                raise
         world = cls(workspace, info)
         try:
             world._build_database()

@@ -115,7 +115,9 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
-        folder = folder or sessions_root / session_id
+        # Absolute: the supervisors' command lines name their spec by this path, and a
+        # resume from another folder must find them by it.
+        folder = Path(os.path.abspath(folder or sessions_root / session_id))
         if folder.exists() and any(folder.iterdir()):
             raise CockpitError(f"{folder}: already exists and is not empty; name a new folder")
         if folder.exists():
@@ -144,8 +146,10 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
                lock: SessionLock | None = None) -> Controller:
         """Reopen a session. `lock`: already taken by the caller (who had to hold it before
         touching anything the session uses, such as a rehearsal world's password)."""
-        check_resumable(folder)  # read-only: a refusal touches nothing, the lock included
-        lock = lock or SessionLock.acquire(folder, take_over=take_over)
+        folder = Path(os.path.abspath(folder))
+        if lock is None:
+            check_resumable(folder)  # read-only: a refusal touches nothing, the lock included
+            lock = SessionLock.acquire(folder, take_over=take_over)
         try:
             state, runbook = check_resumable(folder)  # again, now that it is ours
             store = SessionStore(folder)  # verifies the chain; sets a torn tail aside

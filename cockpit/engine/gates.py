@@ -67,11 +67,14 @@ class GateVerbs(SessionCore):
         else:
             # What is judged is the session's copy: the file may change after this moment.
             observed.update(self._capture(path))
-            copy = self.folder / observed["captured"]
-            text = copy.read_text(encoding="utf-8", errors="replace")
-            if not observed["size"]:
+            if observed.get("secret"):
+                ok, detail = False, (f"{path}: holds a password the cockpit redacts; it is not "
+                                     "copied into the session — remove it from the file")
+            elif not observed["size"]:
                 ok, detail = False, f"{path}: empty"
             else:
+                copy = self.folder / observed["captured"]
+                text = copy.read_text(encoding="utf-8", errors="replace")
                 ok = gate.must_contain is None or any(
                     gate.must_contain in line for line in text.splitlines())
                 detail = "present" if ok else f"no line contains {gate.must_contain!r}"
@@ -88,6 +91,9 @@ class GateVerbs(SessionCore):
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         digest, size = file_sha256(temp), temp.stat().st_size
+        if self.redactor and self.redactor.redact(temp.read_bytes()) != temp.read_bytes():
+            temp.unlink()  # a secret never reaches the session: only its hash is kept
+            return {"sha256": digest, "size": size, "secret": True}
         final = inputs / f"{digest[:16]}-{source.name}"
         if final.exists():  # the same content, captured before
             temp.unlink()
@@ -105,7 +111,10 @@ class GateVerbs(SessionCore):
         path = resolve(self.workdir, script_path)
         captured = self._capture(path) if path.is_file() else None
         observed = captured["sha256"] if captured else None
-        if pinned is None:
+        if captured and captured.get("secret"):
+            ok, detail = False, (f"{path}: holds a password the cockpit redacts; it is not "
+                                 "copied into the session — remove it from the script")
+        elif pinned is None:
             ok, detail = False, "not pinned: the runbook gives no approved sha256"
         elif observed is None:
             ok, detail = False, f"{path}: no such file"
@@ -114,4 +123,4 @@ class GateVerbs(SessionCore):
             detail = "matches the approved sha256" if ok else "CHANGED since approval"
         self.append(ev.SCRIPT_CHECKED, {"path": script_path, "ok": ok, "expected": pinned,
                                         "observed": observed, "detail": detail,
-                                        "captured": captured["captured"] if captured else None})
+                                        "captured": (captured or {}).get("captured")})

@@ -24,7 +24,12 @@ from typing import Any
 
 import psutil
 
-from cockpit.engine.supervisor import CREATE_NEW_PROCESS_GROUP, SECRETS_ENV, write_json_atomic
+from cockpit.engine.supervisor import (
+    CREATE_NEW_PROCESS_GROUP,
+    SECRETS_ENV,
+    take_claim,
+    write_json_atomic,
+)
 from cockpit.session.state import SessionState
 
 DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Windows' value
@@ -85,16 +90,7 @@ def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
 def void_claim(files: RunFiles, why: str) -> bool:
     """Claim a run for no one, so a supervisor arriving late starts nothing; True if it was
     still unclaimed (its child never started), False if a supervisor claimed it first."""
-    try:
-        fd = os.open(files.claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    try:
-        os.write(fd, json.dumps({"void": why}).encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return True
+    return take_claim(files.claim, {"void": why})
 
 
 def launch(files: RunFiles, env: dict[str, str], secrets: list[str]) -> subprocess.Popen[bytes]:
@@ -117,20 +113,35 @@ def detach_kwargs(os_name: str = os.name) -> dict[str, Any]:
 
 
 def find_supervisor(files: RunFiles) -> psutil.Process | None:
-    """The live supervisor of this run, found by its command line (pids can be reused)."""
-    spec = str(files.spec)
-    for proc in psutil.process_iter(["cmdline"]):
+    """The live supervisor of this run: the process its claim names, if it is still that
+    supervisor (pids are reused); before the claim, one whose command line names this run's
+    spec — compared as paths, so a session named by a relative path is found too."""
+    claimed = _claimant(files)
+    candidates = [claimed] if claimed is not None else []
+    candidates += [p for p in psutil.process_iter(["cmdline"]) if p.pid != claimed]
+    spec = files.spec.resolve()
+    for candidate in candidates:
         try:
-            cmdline = proc.info["cmdline"] or []
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        if "cockpit.engine.supervisor" in cmdline and spec in cmdline:
-            try:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    return proc
-            except psutil.NoSuchProcess:
+            proc = psutil.Process(candidate) if isinstance(candidate, int) else candidate
+            cmdline = proc.cmdline()
+            if not cmdline or "cockpit.engine.supervisor" not in cmdline:
                 continue
+            named = Path(cmdline[-1])
+            if not named.is_absolute():
+                named = Path(proc.cwd()) / named
+            if named.resolve() == spec and proc.status() != psutil.STATUS_ZOMBIE:
+                return proc
+        except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+            continue
     return None
+
+
+def _claimant(files: RunFiles) -> int | None:
+    try:
+        pid = json.loads(files.claim.read_text(encoding="utf-8")).get("supervisor_pid")
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if isinstance(pid, int) else None
 
 
 def stop_supervisor(files: RunFiles, settle: float = 3.0) -> bool:

@@ -105,7 +105,7 @@ class StepVerbs(SessionCore):
             "step": step_id, "run": record["run"], "exit_code": record["exit_code"], "ok": ok,
             "bytes": record["bytes"], "lines": record["lines"], "sha256": record["sha256"],
             "abort": record.get("abort"), "ended_at": record["ended_at"], "detail": detail,
-            "last_line": record.get("last_line"),
+            "last_line": record.get("last_line"), "publish_error": record.get("publish_error"),
         })
         abort = record.get("abort")
         if abort is not None and self.state.halt is None:
@@ -132,6 +132,9 @@ class StepVerbs(SessionCore):
             return "not started"
         if find_supervisor(files) is not None:  # it claimed the run just now
             return "reattached"
+        if files.exit_record() is not None:  # ... or claimed, ran and ended meanwhile
+            self.poll()
+            return "finished"
         self.append(ev.STEP_INTERRUPTED, {
             "step": step_id, "run": files.run,
             "detail": "neither its supervisor nor an exit record survived the cockpit",

@@ -171,25 +171,34 @@ class StepRun:
 
     # ------------------------------------------------------------------ the run
 
+    def _not_run(self, spec: dict[str, Any], why: str) -> dict[str, Any]:
+        """The exit record of a run whose command never started: an empty log, failed."""
+        log = Path(spec["log"])
+        log.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        now = utc_now()
+        record = {"run": spec["run"], "step": spec["step"], "log": str(log),
+                  "published": None, "publish_error": None, "not_run": why,
+                  "exit_code": -int(signal.SIGTERM),
+                  "abort": None, "bytes": 0, "lines": 0, "sha256": hashlib.sha256().hexdigest(),
+                  "started_at": now, "ended_at": now, "child_pid": None,
+                  "supervisor_pid": os.getpid(), "last_line": why}
+        write_json_atomic(Path(spec["record"]), record)
+        return record
+
     def claim(self) -> bool:
         """Take the run before anything starts; False if it is taken (a resume voided it:
         the cockpit has recorded that this run never started, so it must not)."""
-        if not self.spec.get("claim"):
-            return True
-        try:
-            fd = os.open(self.spec["claim"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            return False
-        os.write(fd, json.dumps({"supervisor_pid": os.getpid()}).encode("utf-8"))
-        os.fsync(fd)
-        os.close(fd)
-        return True
+        return not self.spec.get("claim") or take_claim(
+            Path(self.spec["claim"]), {"supervisor_pid": os.getpid()})
 
     def run(self) -> dict[str, Any]:
         spec = self.spec
         env = dict(os.environ)
         env.pop(SECRETS_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"
+        if self.kill_plan:  # stopped (a halt) between its claim and now: start nothing
+            return self._not_run(spec, "stopped before the command started")
         log = Path(spec["log"])
         log.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: a log is evidence; an earlier one is never overwritten.
@@ -247,6 +256,20 @@ class StepRun:
         }
         write_json_atomic(Path(spec["record"]), record)
         return record
+
+
+def take_claim(path: Path, content: dict[str, Any]) -> bool:
+    """Create `path` exclusively with `content`; False if it exists (someone claimed it)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, json.dumps(content).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _write_all(fd: int, data: bytes) -> None:

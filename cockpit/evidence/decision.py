@@ -174,11 +174,12 @@ def refusal(runbook: Runbook, state: SessionState, values: dict[str, str]) -> st
         if not state.evidence.get("complete"):
             missing = state.evidence.get("missing", []) + state.evidence.get("mismatched", [])
             return f"PASS is impossible: evidence incomplete ({', '.join(missing)})"
-    else:
+    else:  # decision_fields gives every record an errors and a root-cause field
         errors, cause = field_for(runbook, "errors"), field_for(runbook, "root_cause")
-        if errors is not None and value_of(runbook, values, "errors").strip() in ("", "none"):
+        assert errors is not None and cause is not None
+        if value_of(runbook, values, "errors").strip() in ("", "none"):
             return f"BLOCKER needs the errors that caused it ({errors.label})"
-        if cause is not None and not value_of(runbook, values, "root_cause").strip():
+        if not value_of(runbook, values, "root_cause").strip():
             return f"BLOCKER needs a root-cause classification ({cause.label})"
     return None
 

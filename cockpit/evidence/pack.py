@@ -12,7 +12,8 @@ import os
 import tarfile
 import tempfile
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from cockpit.errors import CockpitError
 from cockpit.evidence.report import render_report
@@ -48,29 +49,34 @@ def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, i
                 .timestamp()) if view.state.updated_at else 0
     top = view.state.session_id or folder.name
     members = pack_members(folder)
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for relative in members:
-            _add(tar, f"{top}/{relative.as_posix()}", (folder / relative).read_bytes(), stamp)
-        _add(tar, f"{top}/{REPORT}", render_report(view.runbook, view.state).encode(), stamp)
-    data = raw.getvalue()
+    report = render_report(view.runbook, view.state).encode()
     temp = output.with_name(f".{output.name}.tmp")
-    with open(temp, "wb") as handle:
-        with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
-                           compresslevel=9) as zipped:
-            zipped.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, output)
+    try:  # streamed: a step's log may be large
+        with open(temp, "wb") as handle:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
+                               compresslevel=9) as zipped, \
+                    tarfile.open(fileobj=zipped, mode="w", format=tarfile.GNU_FORMAT) as tar:
+                for relative in members:
+                    path = folder / relative
+                    with open(path, "rb") as source:
+                        _add(tar, f"{top}/{relative.as_posix()}", source,
+                             path.stat().st_size, stamp)
+                _add(tar, f"{top}/{REPORT}", io.BytesIO(report), len(report), stamp)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, output)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return len(members) + 1, output.stat().st_size
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, stamp: int) -> None:
+def _add(tar: tarfile.TarFile, name: str, data: BinaryIO, size: int, stamp: int) -> None:
     info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), stamp, 0o644
+    info.size, info.mtime, info.mode = size, stamp, 0o644
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    tar.addfile(info, io.BytesIO(data))
+    tar.addfile(info, data)
 
 
 def verify_pack(pack: Path) -> Verification:
@@ -79,15 +85,21 @@ def verify_pack(pack: Path) -> Verification:
     with tempfile.TemporaryDirectory(prefix="cockpit-pack-") as temp:
         try:
             with tarfile.open(pack, mode="r:gz") as tar:
-                tops = {name.split("/", 1)[0] for name in tar.getnames()}
+                members = tar.getmembers()
+                tops = {m.name.split("/", 1)[0] for m in members}
                 if len(tops) != 1:
                     raise CockpitError(f"{pack}: a pack holds one session folder; found "
                                        f"{len(tops)} top-level entries")
-                tar.extractall(temp, filter="data")  # no links, devices or paths outside
+                for member in members:  # a pack holds files, inside its folder: no more
+                    name = PurePosixPath(member.name)
+                    if name.is_absolute() or ".." in name.parts or not member.isfile():
+                        raise CockpitError(f"{pack}: {member.name!r} is not a file inside "
+                                           "the pack's folder; this is no pack of ours")
+                tar.extractall(temp, members=members)
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise CockpitError(f"{pack}: not a readable pack ({exc})") from None
         folder = Path(temp) / tops.pop()
-        result = verify_session(folder, published=False)
+        result = verify_session(folder, contained=True)
         where = f"{pack}:"
         return Verification([p.replace(str(folder), where) for p in result.problems],
                             [n.replace(str(folder), where) for n in result.notes],

@@ -10,11 +10,6 @@ from cockpit.session.lock import holder_alive, holder_text, read_lock_info
 from cockpit.session.reader import SessionView
 
 
-def phase_status(view: SessionView) -> dict[str, str]:
-    return {phase.id: rules.phase_state(view.runbook, view.state, phase)
-            for phase in view.runbook.phases}
-
-
 def derived(view: SessionView) -> dict[str, Any]:
     state, runbook = view.state, view.runbook
     upcoming = rules.next_step(runbook, state)
@@ -22,7 +17,8 @@ def derived(view: SessionView) -> dict[str, Any]:
     return {
         "go": not rules.open_gates(runbook, state),
         "open_gates": rules.open_gates(runbook, state),
-        "phases": phase_status(view),
+        "phases": {phase.id: rules.phase_state(runbook, state, phase)
+                   for phase in runbook.phases},
         "next_step": upcoming.step.id if upcoming and state.halt is None else None,
         "running_step": state.running_step(),
         "halted": state.halt is not None,

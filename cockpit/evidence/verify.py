@@ -37,8 +37,12 @@ def file_problem(path: Path, recorded_sha256: str, recorded_bytes: int | None = 
     return None
 
 
-def _check_file(path: Path, recorded: str | None, what: str, problems: list[str]) -> None:
-    if recorded is not None and (problem := file_problem(path, recorded)) is not None:
+def _check_file(path: Path, recorded: str | None, what: str, problems: list[str],
+                inside: Path | None = None) -> None:
+    """`inside`: the folder the path must not leave (a pack's: nothing outside is read)."""
+    if inside is not None and not path.resolve().is_relative_to(inside.resolve()):
+        problems.append(f"{what}: the recorded path {path} leads outside the pack")
+    elif recorded is not None and (problem := file_problem(path, recorded)) is not None:
         problems.append(f"{what}: {problem}")
 
 
@@ -49,10 +53,11 @@ class Verification:
     summary: str
 
 
-def verify_session(folder: Path, published: bool = True) -> Verification:
+def verify_session(folder: Path, contained: bool = False) -> Verification:
     """Every recorded hash against the session's own files; no problems means intact.
-    Published copies in the working folder are looked at too (unless `published` is False:
-    a pack away from its machine), and only noted."""
+    Published copies in the working folder are looked at too, and only noted — unless
+    `contained` (a pack away from its machine): then nothing outside the folder is read,
+    and a recorded path that leads outside it is a problem."""
     problems: list[str] = []
     try:
         log = read_event_log(folder / EVENTS)
@@ -60,6 +65,11 @@ def verify_session(folder: Path, published: bool = True) -> Verification:
         return Verification([exc.message], [], "")
     events = log.events
     state = fold(events)
+    inside = folder if contained else None
+
+    def check(path: Path, recorded: str | None, what: str) -> None:
+        _check_file(path, recorded, what, problems, inside)
+
     files = 0
     started: dict[str, dict[str, Any]] = {}
     copies: list[tuple[str, str, str]] = []  # published: (run, path, recorded sha256)
@@ -68,14 +78,14 @@ def verify_session(folder: Path, published: bool = True) -> Verification:
         d = event.data
         if event.type == ev.SESSION_STARTED:
             copy = folder / RUNBOOK_COPY
-            _check_file(copy, d["runbook_sha256"], "runbook copy", problems)
+            check(copy, d["runbook_sha256"], "runbook copy")
             files += 1
         elif event.type == ev.STEP_STARTED:
             started[d["run"]] = d
         elif event.type == ev.STEP_FINISHED:
             start = started.get(d["run"], {})
-            _check_file(session_file(folder, start.get("log") or ""), d["sha256"],
-                        f"log of {d['run']}", problems)
+            check(session_file(folder, start.get("log") or ""), d["sha256"],
+                  f"log of {d['run']}")
             if start.get("published"):
                 copies.append((d["run"], start["published"], d["sha256"]))
             record = folder / STEPS / f"{d['run']}.exit.json"
@@ -85,28 +95,29 @@ def verify_session(folder: Path, published: bool = True) -> Verification:
             else:
                 problems.append(f"exit record {record} is missing")
             files += 2
+        elif event.type == ev.LOG_PRESERVED:  # an older session's renamed log
+            check(Path(d["moved_to"]), d["sha256"], f"preserved log of {d['step']}")
+            files += 1
         elif event.type == ev.LOG_DISPLACED:
-            _check_file(folder / d["to"], d["sha256"], f"file displaced by {d['run']}",
-                        problems)
+            check(folder / d["to"], d["sha256"], f"file displaced by {d['run']}")
             files += 1
         elif event.type in (ev.GATE_EVALUATED, ev.SCRIPT_CHECKED):
             seen = d.get("observed") if event.type == ev.GATE_EVALUATED else d
             capture = seen.get("captured") if isinstance(seen, dict) else None
             if capture:
                 sha = seen["sha256"] if event.type == ev.GATE_EVALUATED else d["observed"]
-                _check_file(folder / capture, sha, "captured input", problems)
+                check(folder / capture, sha, "captured input")
                 files += 1
         elif event.type in (ev.DIAGNOSTICS_CAPTURED, ev.EVIDENCE_SEALED):
             path = folder / (d.get("file") or d.get("manifest"))
-            _check_file(path, d["sha256"], event.type.replace("_", " "), problems)
+            check(path, d["sha256"], event.type.replace("_", " "))
             files += 1
         elif event.type == ev.DECISION_RECORDED:
-            _check_file(folder / d["json"], d["json_sha256"], "decision record (JSON)", problems)
-            _check_file(folder / d["markdown"], d["markdown_sha256"],
-                        "decision record (Markdown)", problems)
+            check(folder / d["json"], d["json_sha256"], "decision record (JSON)")
+            check(folder / d["markdown"], d["markdown_sha256"], "decision record (Markdown)")
             files += 2
     notes = [f"published copy of {run} {note}; the session's copy is intact"
-             for run, path, sha in (copies if published else []) if (path, sha) not in kept
+             for run, path, sha in ([] if contained else copies) if (path, sha) not in kept
              and (note := _published_note(Path(path), sha)) is not None]
     _check_snapshot(folder, state, problems)
     torn = f"; a torn last line of {len(log.torn.data)} bytes is ignored" if log.torn else ""

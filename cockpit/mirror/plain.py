@@ -11,10 +11,11 @@ from pathlib import Path
 
 from cockpit.engine.headless import format_event
 from cockpit.evidence.verify import file_problem
-from cockpit.mirror.presence import operator_present, presence_text
+from cockpit.mirror.presence import presence_text
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
 from cockpit.session.layout import EVENTS, session_file
+from cockpit.session.lock import holder_alive
 from cockpit.session.logtail import LogTail
 from cockpit.session.notify import POLL_S, ChangeWaiter
 from cockpit.session.state import SessionState, apply
@@ -43,6 +44,11 @@ class PlainMirror:
                     self.lines(step, tail.flush(everything=True))
                     self.check_log(event.data["run"], step, tail, event.data.get("bytes"),
                                    event.data.get("sha256"))
+            elif event.type in (ev.STEP_INTERRUPTED, ev.STEP_NOT_STARTED) \
+                    and event.data["run"] in self.tails:
+                step, tail = self.tails.pop(event.data["run"])  # no exit record will come
+                if live:
+                    self.lines(step, tail.flush(everything=True))
             self.state = apply(self.state, event)
             if live:
                 self.out(format_event(event))
@@ -76,7 +82,7 @@ class PlainMirror:
         if time.monotonic() - self.looked < PRESENCE_S or self.state.ended:
             return
         self.looked = time.monotonic()
-        present = operator_present(self.folder)
+        present = holder_alive(self.folder)
         if present is not True:
             self.take_events(live=True)  # it may have just ended the session and let go
         if present is not True and present != self.present and not self.state.ended:

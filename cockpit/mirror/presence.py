@@ -1,18 +1,7 @@
-"""Is the operator's cockpit alive? Read from the session's lock file, which the mirror
-only reads (it never takes the lock)."""
+"""What the mirror says of the operator's cockpit, alive or not (the lock file, read only:
+`session.lock.holder_alive`)."""
 
 from __future__ import annotations
-
-from pathlib import Path
-
-from cockpit.session.lock import holder_alive
-
-
-def operator_present(folder: Path) -> bool | None:
-    """True or False for a holder on this machine; None when nobody holds the session or
-    the holder is on another host (its pid means nothing here)."""
-    return holder_alive(folder)
-
 
 WATCHING = "watching"
 

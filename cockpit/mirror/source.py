@@ -10,10 +10,10 @@ from pathlib import Path
 from cockpit.engine.launcher import RunFiles, running_files
 from cockpit.engine.redact import Redactor
 from cockpit.evidence.verify import file_problem
-from cockpit.mirror.presence import operator_present
 from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
 from cockpit.session.layout import session_file
+from cockpit.session.lock import holder_alive
 from cockpit.session.notify import ChangeWaiter
 from cockpit.session.reader import session_events, session_runbook
 from cockpit.session.state import SessionState, apply, fold
@@ -77,4 +77,4 @@ class MirrorSource:
 
     def operator_present(self) -> bool | None:
         """Whether the operator's cockpit is alive (None: nobody holds the session)."""
-        return operator_present(self.folder)
+        return holder_alive(self.folder)

@@ -21,6 +21,7 @@ from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.markdown import MdChecklist, MdCode, MdItem, MdSection, parse_checklist
 from cockpit.runbook.model import Runbook, SetupSection
 from cockpit.runbook.render import render_markdown, setup_script_lines
+from cockpit.runbook.roles import role_for_label
 from cockpit.runbook.toml_writer import runbook_to_toml
 from cockpit.runbook.validate import path_name
 
@@ -421,37 +422,13 @@ def _decision_item(item: MdItem, b: _Builder) -> dict[str, Any]:
             out: dict[str, Any] = {"kind": "field", "id": field_id, "label": m["label"]}
             if allowed:
                 out["allowed"] = allowed
-            role = _decision_role(m["label"], allowed)
+            role = role_for_label(m["label"], allowed)
             if role is not None and role not in b.roles:
                 b.roles.add(role)
                 out["role"] = role
             return out
     b.note(item.line, f"'{item.text}' is not a 'Field:' line; kept as a statement")
     return _statement(item, b)
-
-
-_ROLE_WORDS: list[tuple[str, tuple[str, ...]]] = [
-    ("root_cause", ("root-cause", "root cause")),
-    ("final_revision", ("final revision", "revision")),
-    ("heads_state", ("heads",)),
-    ("errors", ("error",)),
-    ("drift", ("drift",)),
-    ("risk_tier", ("risk",)),
-    ("authorization", ("authoriz", "authoris")),
-    ("status", ("status", "result", "outcome", "decision")),
-]
-
-
-def _decision_role(label: str, allowed: list[str]) -> str | None:
-    """What a field means, from its label: the engine knows fields by role, not by id. A
-    status field must offer PASS and BLOCKER; otherwise the cockpit adds its own."""
-    words = label.lower()
-    role = next((r for r, keys in _ROLE_WORDS if any(k in words for k in keys)), None)
-    if role == "status" and not {"PASS", "BLOCKER"} <= set(allowed):
-        return None
-    if role != "status" and {"PASS", "BLOCKER"} <= set(allowed):
-        return "status"  # "Outcome: PASS / BLOCKER" and the like
-    return role
 
 
 def _decision(section: MdSection, b: _Builder) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from cockpit.runbook.model import (
     items_key,
     section_items,
 )
+from cockpit.runbook.roles import role_for_label
 
 
 def path_name(path: str) -> str:
@@ -272,10 +273,21 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add) -> None:
 
 
 def advisories(runbook: Runbook) -> list[tuple[str, str]]:
-    """Things that do not stop a load but will hold a session's gates closed."""
-    return [
+    """Things that do not stop a load but will hold a session's gates closed, or that
+    likely do not mean what the author thinks."""
+    notes = [
         (f"scripts[{index}].sha256", f"'{script.path}' is not pinned: the session keeps its "
          "gates closed until the approved sha256 is written here")
         for index, script in enumerate(runbook.scripts)
         if script.sha256 is None
     ]
+    items = runbook.decision.items if runbook.decision else []
+    given = {i.role for i in items if isinstance(i, DecisionField)}
+    for index, item in enumerate(items):
+        if isinstance(item, DecisionField) and item.role is None:
+            role = role_for_label(item.label, item.allowed)
+            if role is not None and role not in given:
+                notes.append((f"decision.items[{index}].role", f"'{item.label}' reads like the "
+                              f"{role} field but has no role; give it role = \"{role}\" (the "
+                              "cockpit otherwise records that role in a field of its own)"))
+    return notes

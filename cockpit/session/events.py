@@ -25,11 +25,13 @@ GATE_EVALUATED = "gate_evaluated"  # gate, ok, expected, observed, detail
 SETUP_CHECKED = "setup_checked"  # item, ok, detail
 SCRIPT_CHECKED = "script_checked"  # path, ok, expected, observed
 STEP_STARTED = "step_started"  # step, phase, run, command, log (in the session), published
-STEP_FINISHED = "step_finished"  # step, run, exit_code, ok, bytes, lines, sha256, abort
+STEP_FINISHED = "step_finished"  # step, run, exit_code, ok, bytes, lines, sha256, abort,
+#                                   publish_error (the published copy could not be written)
 STEP_INTERRUPTED = "step_interrupted"  # step, run, detail
 STEP_NOT_STARTED = "step_not_started"  # step, run, detail (its child provably never ran)
 STEP_RESOLVED = "step_resolved"  # step, run, outcome (passed|failed), note, probe
 LOG_DISPLACED = "log_displaced"  # step, run, from, to, sha256, bytes (a file at the log path)
+LOG_PRESERVED = "log_preserved"  # step, log, moved_to, sha256: sessions before LOG_DISPLACED
 CHECK_EVALUATED = "check_evaluated"  # step, ok, expected, observed, detail
 MANUAL_CONFIRMED = "manual_confirmed"  # step, note
 HALTED = "halted"  # reason, by (operator|abort_rule|failure), step, rule, line

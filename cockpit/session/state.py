@@ -83,6 +83,7 @@ class SessionState(_State):
     evidence: dict[str, Any] | None = None
     decision: dict[str, Any] | None = None
     displaced: list[dict[str, Any]] = []
+    preserved_logs: list[dict[str, Any]] = []  # sessions older than `displaced` kept these
     takeovers: list[dict[str, Any]] = []
     torn_tails: list[dict[str, Any]] = []
     resumes: int = 0
@@ -144,14 +145,16 @@ def apply(state: SessionState, event: Event) -> SessionState:
         step = s.steps[d["step"]]
         step.status, step.detail, step.ended_at = "interrupted", d.get("detail"), at
     elif t == ev.STEP_NOT_STARTED:  # as if never asked: it may be started again
-        step = s.steps[d["step"]]
-        step.status, step.detail, step.ended_at = "pending", d.get("detail"), at
+        old = s.steps[d["step"]]
+        s.steps[d["step"]] = StepState(attempts=old.attempts, detail=d.get("detail"))
     elif t == ev.STEP_RESOLVED:
         step = s.steps[d["step"]]
         step.status = "passed" if d["outcome"] == "passed" else "failed"
         step.note, step.observed, step.ended_at = d.get("note"), d.get("probe"), at
     elif t == ev.LOG_DISPLACED:
         s.displaced.append({**d, "at": at})
+    elif t == ev.LOG_PRESERVED:
+        s.preserved_logs.append({**d, "at": at})
     elif t == ev.CHECK_EVALUATED:
         s.steps[d["step"]] = StepState(
             status="passed" if d["ok"] else "failed", expected=d.get("expected"),

@@ -98,3 +98,16 @@ def test_a_blocker_the_fields_refuse_is_recorded_with_a_note_saying_why(tmp_path
     markdown = (tmp_path / "s" / "evidence" / "decision.md").read_text()
     assert "Recorded with a note (classified at the review board)" in markdown
     assert cockpit("verify", str(tmp_path / "s")).returncode == 0
+
+
+def test_validate_notes_a_field_that_reads_like_a_role_but_has_none(tmp_path: Path) -> None:
+    path = tmp_path / "runbook.toml"
+    path.write_text(NO_DECISION_SECTION + '\n[decision]\nheading = "Decision"\nitems = [\n'
+                    '  { kind = "field", id = "status", label = "Status", allowed = ["PASS", '
+                    '"BLOCKER"] },\n  { kind = "field", id = "why", label = "Root cause" },\n]\n')
+    done = cockpit("validate", str(path))
+    assert done.returncode == 0
+    notes = [line for line in done.stderr.splitlines() if "has no role" in line]
+    assert len(notes) == 2
+    assert 'decision.items[0].role' in notes[0] and 'role = "status"' in notes[0]
+    assert 'decision.items[1].role' in notes[1] and 'role = "root_cause"' in notes[1]

@@ -125,3 +125,26 @@ def test_no_dsn_and_no_terminal_is_one_clear_line_and_no_session(tmp_path: Path)
     assert "DATABASE_URL, PG_DSN not set" in done.stderr
     assert "Traceback" not in done.stderr and "EOFError" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_from_another_folder_by_another_spelling_finds_the_running_step(
+        tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 3; echo slow >> ran.txt"),
+                                                   ("after", "echo after >> ran.txt")])])
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
+                             "--assume-yes", "--session", "s"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "step_started step=slow" in line:
+            break
+    proc.kill()
+    proc.wait()
+    elsewhere = tmp_path / "elsewhere" / "deeper"
+    elsewhere.mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "cockpit", "resume", "../../s", "--headless",
+                           "--assume-yes", "--take-over"], cwd=elsewhere, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "step_interrupted" not in done.stdout  # re-attached, and recorded when it ended
+    assert ran(runbook.parent) == ["slow", "after"]

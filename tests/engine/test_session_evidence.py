@@ -158,3 +158,20 @@ def test_attestation_files_are_captured_as_they_were_when_checked(tmp_path: Path
     freeze = next(f for f in manifest["files"] if f["name"] == "freeze.log")
     assert (session / freeze["path"]).read_text() == "write freeze in force\n"
     assert verify_session(session).problems == []
+
+
+def test_an_attestation_file_holding_the_password_fails_its_gate_and_is_not_copied(
+        tmp_path: Path) -> None:
+    runbook = _world(tmp_path)
+    secret = "s3cr3t-Pa55word"
+    (runbook.parent / "freeze.log").write_text(f"freeze in force; DSN pw {secret}\n")
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env=dict(os.environ),
+                           secrets=[secret])
+    assert ctl.evaluate_gates() == ["gate freeze"]
+    ctl.close()
+    gate = ctl.state.gates["freeze"]
+    assert gate.status == "failed" and "holds a password" in (gate.detail or "")
+    assert "captured" not in gate.observed and gate.observed["secret"] is True
+    for path in (tmp_path / "s").rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path

@@ -112,3 +112,15 @@ def test_export_writes_the_same_bytes_and_verify_checks_the_pack(tmp_path: Path)
     junk.write_bytes(b"not a pack")
     broken = cockpit("verify", str(junk))
     assert broken.returncode == 1 and "not a readable pack" in broken.stderr
+
+
+def test_verify_refuses_a_pack_that_reaches_outside_its_folder(tmp_path: Path) -> None:
+    for name, kind in (("s/../../escape.txt", tarfile.REGTYPE), ("s/link", tarfile.SYMTYPE)):
+        pack = tmp_path / "evil.tar.gz"
+        with gzip.open(pack, "wb") as raw, tarfile.open(fileobj=raw, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, "/etc/passwd" if kind == tarfile.SYMTYPE else ""
+            tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+        done = cockpit("verify", str(pack))
+        assert done.returncode == 1 and "is not a file inside the pack's folder" in done.stderr
+        assert not (tmp_path.parent / "escape.txt").exists()
