@@ -1,4 +1,4 @@
-"""Invariant 7: kill -9 of the cockpit at 50 seeded moments of a run; each time `resume`
+"""Invariant 7: kill -9 of the cockpit at 20 seeded moments of a run (50 in the slow sweep); each time `resume`
 brings the session back consistent, `verify` passes, no line a child printed is lost and
 no step runs twice."""
 
@@ -12,6 +12,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
@@ -78,13 +80,22 @@ def _crash_once(base: Path, seed: int) -> dict:
     return outcome
 
 
-def test_kill_minus_9_at_50_points_loses_nothing(tmp_path: Path) -> None:
+def _sweep(tmp_path: Path, seeds: range) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = list(pool.map(lambda seed: _crash_once(tmp_path, seed), SEEDS))
-    assert len(outcomes) == 50
+        outcomes = list(pool.map(lambda seed: _crash_once(tmp_path, seed), seeds))
+    assert len(outcomes) == len(seeds)
     during = sum(o["during_step"] for o in outcomes)
     decided = [o for o in outcomes if o["final"] in ("PASS", "BLOCKER")]
-    print(f"kills during a running step: {during}/50; decided: {len(decided)}; "
+    print(f"kills during a running step: {during}/{len(seeds)}; decided: {len(decided)}; "
           f"PASS: {sum(o['final'] == 'PASS' for o in outcomes)}")
-    assert during >= 10  # the seeded moments do land inside running steps
-    assert len(decided) == 50  # every one resumed to a decision
+    assert during >= len(seeds) // 5  # the seeded moments do land inside running steps
+    assert len(decided) == len(seeds)  # every one resumed to a decision
+
+
+def test_kill_minus_9_at_20_points_loses_nothing(tmp_path: Path) -> None:
+    _sweep(tmp_path, SEEDS[:20])
+
+
+@pytest.mark.slow
+def test_kill_minus_9_at_50_points_loses_nothing(tmp_path: Path) -> None:
+    _sweep(tmp_path, SEEDS)

@@ -36,7 +36,7 @@ async def try_every_way_in(app: MirrorApp, pilot: Any) -> list[str]:
         result = command.callback()
         if asyncio.iscoroutine(result):
             await result
-        await pilot.pause()
+        await pilot.pause(0.2)  # some deliver on a timer (Screenshot: 0.1 s): let them land
         await close_dialogs(app, pilot)
     for verb in VERBS:
         assert app.check_action(verb, ()) is False, verb
