@@ -68,7 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CockpitError(f"{source}: byte {exc.start}: not UTF-8 text") from None
     if args.output and Path(args.output).exists() and not args.force:
         raise CockpitError(f"{args.output}: already exists; choose another name or add --force")
-    result = import_checklist(text, str(source))
+    result = import_checklist(text, str(source), production=not args.rehearsal)
     for note in result.notes:
         _err(f"note: {note}")
     if args.output:
@@ -359,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checklist", help="checklist Markdown file")
     p.add_argument("-o", "--output", help="write the TOML here instead of to stdout")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.add_argument("--rehearsal", action="store_true",
+                   help="import as a rehearsal runbook (production = false: no typed "
+                        "confirmations are added)")
 
     def driving(p: argparse.ArgumentParser) -> None:
         p.add_argument("--headless", action="store_true",

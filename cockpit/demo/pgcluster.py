@@ -49,15 +49,6 @@ def socket_directories(path: Path) -> str:
     return '"' + str(path).replace('"', '""') + '"'
 
 
-def pg_options(settings: dict[str, str]) -> str:
-    """A PGOPTIONS value setting each of `settings`: the server splits it at white space, so
-    a backslash and white space inside a value are backslash-escaped."""
-    def escaped(text: str) -> str:
-        return "".join(f"\\{c}" if c == "\\" or c.isspace() else c for c in text)
-
-    return " ".join(f"-c {escaped(name)}={escaped(value)}" for name, value in settings.items())
-
-
 @dataclass
 class PgCluster:
     """One PostgreSQL cluster in `root` (data, socket and log live there)."""

@@ -31,9 +31,10 @@ import psycopg
 
 from cockpit.demo.faults import FAULTS
 from cockpit.demo.lineage import ANCHOR, write_backend, write_env
-from cockpit.demo.pgcluster import PgCluster, free_port, pg_options
+from cockpit.demo.pgcluster import PgCluster, free_port
 from cockpit.demo.pginstall import embedded_bin_dir, runnable_bin_dir, runs_from, server_user
 from cockpit.demo.tls import write_self_signed
+from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
 
 ROLE, DATABASE = "netzadmin", "netzprod"

@@ -215,7 +215,7 @@ class Headless:
                     ctl.resolve_interrupted(step.id, resolution.get("outcome", ""),
                                             resolution.get("note", ""))
                     continue
-                if not (isinstance(step, CommandStep) and step.idempotent):
+                if not (isinstance(step, CommandStep) and step.rerunnable):
                     self.out(f"REFUSED: step {step.id} was interrupted and is not idempotent; "
                              f"record what happened in answers [resolve.{step.id}] "
                              "(outcome = passed|failed, note), or halt")

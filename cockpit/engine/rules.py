@@ -130,7 +130,7 @@ def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str) -> str |
     current = state.steps.get(step_id)
     if current is not None and current.status in ("failed", "interrupted"):
         is_command = isinstance(upcoming.step, CommandStep)
-        if is_command and not upcoming.step.idempotent:
+        if is_command and not upcoming.step.rerunnable:
             return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
                     "run again; record a decision after a reconciliation probe, or halt")
     return None

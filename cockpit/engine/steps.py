@@ -10,12 +10,30 @@ from typing import Any
 from cockpit.engine import rules
 from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.launcher import RunFiles, find_supervisor, launch, void_claim, write_spec
+from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
 from cockpit.evidence.manifest import file_sha256, resolve
 from cockpit.probes.registry import ProbeResult, run_probe
-from cockpit.runbook.model import CheckStep, CommandStep, Manual
+from cockpit.runbook.model import (
+    TIMEOUT_RULE,
+    CheckStep,
+    CommandStep,
+    Manual,
+    duration_seconds,
+)
 from cockpit.session import events as ev
 from cockpit.session.layout import DISPLACED
+
+
+def step_env(env: dict[str, str], step: CommandStep) -> dict[str, str]:
+    """The command's environment: the session's, with the step's PostgreSQL settings added
+    to PGOPTIONS (libpq reads it on every connection the command opens)."""
+    settings = step.pg_settings()
+    if not settings:
+        return env
+    added = pg_options(settings)
+    current = env.get("PGOPTIONS", "").strip()
+    return {**env, "PGOPTIONS": f"{current} {added}" if current else added}
 
 
 class StepVerbs(SessionCore):
@@ -39,7 +57,9 @@ class StepVerbs(SessionCore):
         write_spec(files, {"step": step_id, "command": step.command, "cwd": str(self.workdir),
                            "log": str(files.log),
                            "publish": str(published) if published else None,
-                           "rules": abort_rules, "grace": 5.0})
+                           "rules": abort_rules, "grace": 5.0,
+                           "timeout": duration_seconds(step.timeout) if step.timeout else None,
+                           "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE})
         phase = next(p.id for p in self.runbook.phases if step in p.steps)
         self.append(ev.STEP_STARTED, {"step": step_id, "phase": phase, "run": run,
                                       "command": step.command,
@@ -47,7 +67,7 @@ class StepVerbs(SessionCore):
                                       "published": str(published) if published else None,
                                       "abort_rules": rule_ids})
         try:
-            self._children[run] = launch(files, self.env, self.secrets)
+            self._children[run] = launch(files, step_env(self.env, step), self.secrets)
         except OSError as exc:
             void_claim(files, f"the supervisor could not be started: {exc}")
             self.append(ev.STEP_NOT_STARTED, {"step": step_id, "run": run,
@@ -98,8 +118,10 @@ class StepVerbs(SessionCore):
     def _finish(self, step_id: str, record: dict[str, Any]) -> None:
         step = self._item(step_id)
         ok = record["exit_code"] == step.expect_exit and record.get("abort") is None
+        abort = record.get("abort")
         detail = None if ok else (
-            f"abort rule {record['abort']['rule']}" if record.get("abort")
+            f"timeout: {abort['line']}" if abort and abort["rule"] == TIMEOUT_RULE
+            else f"abort rule {abort['rule']}" if abort
             else f"exit status {record['exit_code']}, expected {step.expect_exit}")
         self.append(ev.STEP_FINISHED, {
             "step": step_id, "run": record["run"], "exit_code": record["exit_code"], "ok": ok,
@@ -107,9 +129,10 @@ class StepVerbs(SessionCore):
             "abort": record.get("abort"), "ended_at": record["ended_at"], "detail": detail,
             "last_line": record.get("last_line"), "publish_error": record.get("publish_error"),
         })
-        abort = record.get("abort")
         if abort is not None and self.state.halt is None:
-            self.halt(f"abort rule '{abort['rule']}' matched in step {step_id}",
+            self.halt(f"step {step_id} reached its timeout ({step.timeout})"
+                      if abort["rule"] == TIMEOUT_RULE else
+                      f"abort rule '{abort['rule']}' matched in step {step_id}",
                       by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
 
     def reconcile(self) -> str | None:

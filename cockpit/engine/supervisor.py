@@ -65,6 +65,8 @@ class StepRun:
         self.redactor = Redactor(secrets)
         self.scanner = AbortScanner(spec.get("rules", []))
         self.grace = float(spec.get("grace", 5.0))
+        # The step's hard limit: reaching it stops the command as an abort rule's match does.
+        self.timeout: float | None = spec.get("timeout")
         self.sha = hashlib.sha256()
         self.bytes = 0
         self.lines = 0
@@ -164,6 +166,7 @@ class StepRun:
 
     def stop(self, *_: Any) -> None:
         """Asked to stop (SIGTERM to the supervisor): stop the child the gentle way first."""
+        self.timeout = None  # stopped by the operator: no timeout is recorded after this
         if not self.kill_plan:
             now = time.monotonic()
             self.kill_plan = [(now, signal.SIGINT), (now + self.grace, signal.SIGTERM),
@@ -220,7 +223,11 @@ class StepRun:
         reader.start()
         eof = False
         exited_at: float | None = None
+        deadline = time.monotonic() + self.timeout if self.timeout else None
         while not eof:
+            if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
+                self._abort(spec["timeout_rule"], f"no end within {spec.get('timeout_text')} (the "
+                            "step's timeout)".encode())
             try:
                 chunk = chunks.get(timeout=TICK)
             except queue.Empty:

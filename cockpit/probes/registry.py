@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cockpit.probes.catalog import PROBES, ProbeSpec
+from cockpit.runbook.probes import PROBES, ProbeSpec
 
 
 @dataclass(frozen=True)

@@ -17,27 +17,39 @@ from pydantic import ValidationError
 
 from cockpit.errors import Problem, RunbookError
 from cockpit.runbook.abort_library import library_rule_for, literal_rule
+from cockpit.runbook.commands import confirm_word, is_read_only, script_paths
 from cockpit.runbook.loader import parse_runbook
-from cockpit.runbook.markdown import MdChecklist, MdCode, MdItem, MdSection, parse_checklist
+from cockpit.runbook.markdown import (
+    Block,
+    MdChecklist,
+    MdCode,
+    MdItem,
+    MdSection,
+    MdText,
+    parse_checklist,
+)
 from cockpit.runbook.model import Runbook, SetupSection
 from cockpit.runbook.render import render_markdown, setup_script_lines
 from cockpit.runbook.roles import role_for_label
 from cockpit.runbook.toml_writer import runbook_to_toml
 from cockpit.runbook.validate import path_name
 
-ORDER = ("boundary", "gates", "setup", "phase", "halt", "evidence", "decision")
+# The usual order of a runbook's sections; a checklist may put them in any other.
+ORDER = ("boundary", "gates", "setup", "phase", "halt", "rollback", "evidence", "decision")
 _HEADING_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("phase", ("phase",)),
-    ("halt", ("halt", "contain", "stop protocol", "rollback protocol")),
+    ("halt", ("halt", "contain", "stop protocol", "rollback protocol", "abort protocol")),
+    ("rollback", ("rollback", "roll back", "roll-back", "back-out", "backout", "back out",
+                  "revert", "fallback")),
     ("evidence", ("evidence", "artifact", "artefact")),
-    ("decision", ("decision", "sign-off record", "outcome")),
-    ("gates", ("gate", "go / no-go", "go/no-go", "precondition", "prerequisite")),
-    ("setup", ("setup", "set-up", "session", "environment")),
+    ("decision", ("decision", "sign-off", "signoff", "sign off", "outcome")),
+    ("gates", ("gate", "go / no-go", "go/no-go", "go-no-go", "no-go", "precondition",
+               "prerequisite", "entry criteria", "readiness", "approval")),
+    ("setup", ("setup", "set-up", "set up", "session", "environment")),
     ("boundary", ("boundary", "control", "scope")),
 ]
 _COMMAND = re.compile(r"^`(?P<command>[^`]+)`(?: -> `(?P<log>[^`]+)`)?$")
 _TICKS = re.compile(r"`([^`]+)`")
-_SCRIPT_FILE = re.compile(r"(?:^|\s)(?P<path>[^\s'\"]+\.(?:py|sh|ps1|sql|rb|pl))(?:\s|$)")
 _PS_CD = re.compile(r'^Set-Location "(?P<path>[^"]+)"$')
 _SH_CD = re.compile(r'^cd "(?P<path>[^"]+)"$')
 _PS_ENV = re.compile(r"^\$env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
@@ -55,6 +67,7 @@ class ImportResult:
 @dataclass
 class _Builder:
     name: str
+    production: bool = True
     notes: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
     rules: list[dict[str, Any]] = field(default_factory=list)
@@ -84,10 +97,12 @@ class _Builder:
         return candidate
 
 
-def import_checklist(text: str, name: str = "<checklist>") -> ImportResult:
-    """The runbook a checklist encodes, its TOML, and the notes for its author."""
+def import_checklist(text: str, name: str = "<checklist>",
+                     production: bool = True) -> ImportResult:
+    """The runbook a checklist encodes, its TOML, and the notes for its author. A production
+    runbook (the default) asks for a typed confirmation before every changing command."""
     checklist = parse_checklist(text, name)
-    builder = _Builder(name)
+    builder = _Builder(name, production=production)
     data = _build(checklist, builder)
     try:
         Runbook.model_validate(data)
@@ -104,7 +119,8 @@ def import_checklist(text: str, name: str = "<checklist>") -> ImportResult:
 def _header(name: str) -> str:
     return (
         f"Imported from {path_name(name)} by `cockpit import`.\n"
-        "Review every item's kind, pin each script's sha256, then `cockpit validate` it."
+        "Review every item's kind, each changing command's `confirm` word and each\n"
+        "read-only one, pin each script's sha256, then `cockpit validate` it."
     )
 
 
@@ -128,10 +144,13 @@ def _first_difference(name: str, text: str, rendered: str) -> Problem:
 
 def _section_kind(section: MdSection) -> str:
     heading = section.heading.lower()
-    for kind, words in _HEADING_WORDS:
-        if any(word in heading for word in words):
-            return kind
-    return "phase"  # a section of work nobody typed: its items become confirmations
+    kind = next((k for k, words in _HEADING_WORDS if any(w in heading for w in words)), "phase")
+    if kind in ("boundary", "gates", "setup") and any(
+            (m := _COMMAND.match(item.text)) and m["log"] for item in section.items()):
+        return "phase"  # commands with logs run: they are work, whatever the heading says
+    if kind == "phase" and not section.items() and not heading.startswith("phase"):
+        return "boundary"  # prose only (contacts, notes): read, never confirmed
+    return kind
 
 
 def _build(checklist: MdChecklist, b: _Builder) -> dict[str, Any]:
@@ -139,38 +158,65 @@ def _build(checklist: MdChecklist, b: _Builder) -> dict[str, Any]:
         "format": 1,
         "id": b.new_id(checklist.title, "runbook"),
         "title": checklist.title,
-        "production": "production" in checklist.title.lower(),
+        "production": b.production,
         "phases": [],
     }
     b.ids.clear()  # the runbook id lives in its own namespace
     b.log_folder = _common_log_folder(checklist)
-    last = -1
-    problems: list[Problem] = []
+    if checklist.preface:
+        data["preface"] = [_block(block, b, _text_only) for block in checklist.preface]
+    order: list[str] = []
     for section in checklist.sections:
         kind = _section_kind(section)
-        rank = ORDER.index(kind)
-        if rank < last or (kind != "phase" and rank == last):
-            problems.append(Problem(
-                b.name, f"line {section.line}",
-                f"section '{section.heading}' reads as {kind}, out of order: a runbook has "
-                "boundary, gates, setup, phases, halt protocol, evidence, decision, in that order",
-            ))
-            continue
-        last = rank
+        if kind != "phase" and kind in data:
+            b.note(section.line, f"a second {kind} section: '{section.heading}' is imported as "
+                   "a phase (its items become confirmations); merge it into the first to type it")
+            kind = "phase"
         if kind == "phase":
+            if not section.blocks:
+                raise RunbookError([Problem(b.name, f"line {section.line}",
+                                            f"section '{section.heading}' is empty: a phase "
+                                            "needs at least one item")])
+            order.append(f"phases[{len(data['phases'])}]")
             data["phases"].append(_phase(section, b, len(data["phases"])))
         else:
+            order.append(kind)
             data[kind] = _SECTION_BUILDERS[kind](section, b)
-    if problems:
-        raise RunbookError(problems)
+        built = data["phases"][-1] if kind == "phase" else data[kind]
+        if section.spaced:
+            built["spaced"] = True
     if not data["phases"]:
         raise RunbookError([Problem(b.name, "", "no phase: a runbook needs at least one section "
                                     "of work (a heading with 'Phase', or command items)")])
+    usual = sorted(order, key=lambda place: ORDER.index(
+        "phase" if place.startswith("phases[") else place))  # stable: phases keep their order
+    if order != usual:
+        data["order"] = order
+    _evidence_from_producers(data, b)
     data["abort_rules"] = b.rules
     data["scripts"] = [{"path": path} for path in b.scripts]
     for path in b.scripts:
         b.notes.append(f"{b.name}: script {path}: pin the sha256 it was approved with")
     return data
+
+
+def _evidence_from_producers(data: dict[str, Any], b: _Builder) -> None:
+    """An evidence file no step writes and no gate names (a rollback's log, a screenshot)
+    cannot be checked by the cockpit: it stays on the page as a statement."""
+    evidence = data.get("evidence")
+    if evidence is None:
+        return
+    known = {path_name(step["log"]) for phase in data["phases"] for step in phase["steps"]
+             if step["kind"] == "command" and step.get("log")}
+    known |= {path_name(item["path"]) for item in data.get("gates", {}).get("items", [])
+              if item["kind"] == "attestation_file"}
+    for index, item in enumerate(evidence["items"]):
+        if item["kind"] == "file" and item["name"] not in known:
+            b.note(item.pop("_line"), f"`{item['name']}` is produced by no step and named by "
+                   "no gate: kept as a statement (the operator keeps it by hand)")
+            evidence["items"][index] = {"kind": "statement", "id": item["id"],
+                                        "text": f"`{item['name']}`"}
+        item.pop("_line", None)
 
 
 def _common_log_folder(checklist: MdChecklist) -> str:
@@ -199,9 +245,27 @@ def _sub(item: MdItem) -> dict[str, Any]:
     return {"text": item.text, "children": [_sub(child) for child in item.children]}
 
 
+def _text(block: MdText, b: _Builder) -> dict[str, Any]:
+    b.note(block.line, "kept as text (no checklist item): "
+           f"'{block.lines[0][:60]}'" + (f" and {len(block.lines) - 1} more lines"
+                                         if len(block.lines) > 1 else ""))
+    return {"kind": "text", "id": b.new_id("text", "text"), "text": "\n".join(block.lines)}
+
+
+def _text_only(item: MdItem, b: _Builder) -> dict[str, Any]:
+    raise AssertionError("the preface holds no items")  # the parser refuses them
+
+
+def _block(block: Block, b: _Builder, infer) -> dict[str, Any]:
+    if isinstance(block, MdCode):
+        return _code(block, b)
+    if isinstance(block, MdText):
+        return _text(block, b)
+    return infer(block, b)
+
+
 def _items(section: MdSection, b: _Builder, infer) -> list[dict[str, Any]]:
-    return [_code(block, b) if isinstance(block, MdCode) else infer(block, b)
-            for block in section.blocks]
+    return [_block(block, b, infer) for block in section.blocks]
 
 
 def _boundary(section: MdSection, b: _Builder) -> dict[str, Any]:
@@ -263,7 +327,8 @@ def _setup(section: MdSection, b: _Builder) -> dict[str, Any]:
             items.append({"kind": "script", "id": b.new_id("setup-script", "script")}
                          if script else _code(block, b))
             continue
-        items.append(_setup_item(block, b, workdir, env, out))
+        items.append(_text(block, b) if isinstance(block, MdText)
+                     else _setup_item(block, b, workdir, env, out))
     if script and _derived_script({**out, "items": items}) != codes[0].lines:
         # The block says more (or in another order) than the items: keep it verbatim.
         items = [_code(codes[0], b) if item["kind"] == "script" else item for item in items]
@@ -299,7 +364,8 @@ def _setup_item(item: MdItem, b: _Builder, workdir: str | None, env: dict[str, s
 
 
 def _phase(section: MdSection, b: _Builder, index: int) -> dict[str, Any]:
-    token = re.search(r"\bphase\s+([A-Za-z0-9][A-Za-z0-9_.-]*)", section.heading, re.I)
+    token = (re.search(r"\bphase\s+([A-Za-z0-9][A-Za-z0-9_.-]*)", section.heading, re.I)
+             or re.search(r"\b(P\d+[A-Za-z]?)\b", section.heading))
     phase_id = b.claim(token[1] if token else f"P{index}")  # the author's spelling: P0
     steps = _items(section, b, _step)
     return {"id": phase_id, "heading": section.heading, "steps": steps}
@@ -355,9 +421,13 @@ def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
     step: dict[str, Any] = {"kind": "command", "id": b.new_id(hint, "command"), "command": command}
     if log:
         step["log"] = log
-    for m in _SCRIPT_FILE.finditer(command):
-        if m["path"] not in b.scripts:
-            b.scripts.append(m["path"])
+    if is_read_only(command):
+        step["read_only"] = True
+    elif b.production:  # the operator types the target (or the script's name) to start it
+        step["confirm"] = confirm_word(command)
+    for path in script_paths(command):
+        if path not in b.scripts:
+            b.scripts.append(path)
     return step
 
 
@@ -401,10 +471,25 @@ def _halt(section: MdSection, b: _Builder) -> dict[str, Any]:
     return {"heading": section.heading, "items": _items(section, b, _halt_item)}
 
 
+def _rollback_item(item: MdItem, b: _Builder) -> dict[str, Any]:
+    out = {"kind": "halt", "id": b.new_id("rollback " + item.text.replace("`", ""), "rollback"),
+           "text": item.text, "action": "manual"}
+    if item.children:
+        out["children"] = [_sub(child) for child in item.children]
+    return out
+
+
+def _rollback(section: MdSection, b: _Builder) -> dict[str, Any]:
+    b.note(section.line, f"'{section.heading}': each item is confirmed by the operator after a "
+           "halt, with a note (done, or why not); the cockpit never runs a command after a halt")
+    return {"heading": section.heading, "items": _items(section, b, _rollback_item)}
+
+
 def _evidence_item(item: MdItem, b: _Builder) -> dict[str, Any]:
     m = re.fullmatch(r"`([^`/\\]+)`", item.text)
     if m and not item.children:
-        return {"kind": "file", "id": b.new_id("ev-" + m[1].rsplit(".", 1)[0], "ev"), "name": m[1]}
+        return {"kind": "file", "id": b.new_id("ev-" + m[1].rsplit(".", 1)[0], "ev"),
+                "name": m[1], "_line": item.line}
     b.note(item.line, f"'{item.text}' is not a `file name`; kept as a statement")
     return _statement(item, b)
 
@@ -440,6 +525,7 @@ _SECTION_BUILDERS = {
     "gates": _gates,
     "setup": _setup,
     "halt": _halt,
+    "rollback": _rollback,
     "evidence": _evidence,
     "decision": _decision,
 }

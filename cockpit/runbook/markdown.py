@@ -1,7 +1,9 @@
 """Reads a checklist written in the one-page dialect into blocks, with line numbers.
 
 The dialect: a `# title`, `## sections`, `- [ ] items` (nested two spaces per level) and
-fenced code blocks. Anything else is refused by line, so nothing is silently dropped.
+fenced code blocks. Any other run of non-blank lines (a paragraph, a `###` heading, a plain
+or numbered list, a table) is kept as verbatim text, so nothing is dropped; what cannot be
+kept (a ticked box, an item nested under nothing) is refused by line.
 """
 
 from __future__ import annotations
@@ -29,10 +31,20 @@ class MdCode:
 
 
 @dataclass
+class MdText:
+    line: int
+    lines: list[str]
+
+
+Block = MdItem | MdCode | MdText
+
+
+@dataclass
 class MdSection:
     line: int
     heading: str
-    blocks: list[MdItem | MdCode] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    spaced: bool = False  # a blank line between the heading and the first block
 
     def items(self) -> list[MdItem]:
         return [block for block in self.blocks if isinstance(block, MdItem)]
@@ -42,6 +54,7 @@ class MdSection:
 class MdChecklist:
     title: str
     sections: list[MdSection]
+    preface: list[Block] = field(default_factory=list)  # between the title and a section
 
 
 def parse_checklist(text: str, name: str = "<checklist>") -> MdChecklist:
@@ -58,20 +71,23 @@ def parse_checklist(text: str, name: str = "<checklist>") -> MdChecklist:
         raise RunbookError([Problem(name, "line 1", "expected the title line, '# Title'")])
     checklist = MdChecklist(title=lines[0][2:], sections=[])
     stack: list[MdItem] = []  # the open item at each nesting depth
+    blank = True  # whether the line before was blank
     index = 1
     while index < len(lines):
         number, line = index + 1, lines[index]
         index += 1
         section = checklist.sections[-1] if checklist.sections else None
+        blocks = section.blocks if section is not None else checklist.preface
         if not line.strip():
+            blank = True
             continue
+        after_blank, blank = blank, False
         if line.startswith("## "):
             checklist.sections.append(MdSection(number, line[3:]))
             stack = []
             continue
-        if section is None:
-            fail(number, "expected a '## Section' heading before any item or code block")
-            continue
+        if section is not None and not blocks:
+            section.spaced = after_blank
         if line.startswith("```"):
             body: list[str] = []
             while index < len(lines) and lines[index] != "```":
@@ -81,27 +97,34 @@ def parse_checklist(text: str, name: str = "<checklist>") -> MdChecklist:
                 fail(number, "code block is never closed with a ``` line")
                 break
             index += 1
-            section.blocks.append(MdCode(number, line[3:], body))
+            blocks.append(MdCode(number, line[3:], body))
             stack = []
             continue
         match = _ITEM.match(line)
         if match is None:
-            fail(number, "outside the dialect: expected '- [ ] item', '## Section' or a ``` block")
+            if blocks and isinstance(blocks[-1], MdText) and not after_blank:
+                blocks[-1].lines.append(line)
+            else:
+                blocks.append(MdText(number, [line]))
+            stack = []
             continue
         if match["box"] != " ":
             fail(number, f"item is marked '[{match['box']}]'; import takes a blank checklist")
+            continue
+        if section is None:
+            fail(number, "expected a '## Section' heading before any checklist item")
             continue
         indent = len(match["indent"])
         depth = indent // 2
         if indent % 2 or depth > len(stack):
             fail(number, "nested items are indented two spaces per level, under an item")
             continue
-        if not match["text"]:
+        if not match["text"].strip():
             fail(number, "item has no text")
             continue
         item = MdItem(number, match["text"])
         if depth == 0:
-            section.blocks.append(item)
+            blocks.append(item)
         else:
             stack[depth - 1].children.append(item)
         del stack[depth:]

@@ -13,6 +13,19 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+# A duration: 500ms, 30s, 10min (or 10m), 2h.
+Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,6}(?:ms|s|m|min|h)$")]
+# The abort rule a step's ending names when its `timeout` stopped it; no runbook rule has it.
+TIMEOUT_RULE = "timeout"
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def duration_seconds(duration: str) -> float:
+    """Seconds in a `Duration` ("500ms", "30s", "10m", "10min", "2h")."""
+    number = duration.rstrip("minsh")
+    return int(number) * _UNIT_SECONDS[duration[len(number):]]
+
+
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")]
 # One line of checklist text: not empty, no line break.
 Line = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\r\n]*$")]
@@ -43,6 +56,17 @@ class Statement(_Model):
     id: Id
     text: Line
     children: list[SubItem] = []
+
+
+class Text(_Model):
+    """Lines of the checklist kept verbatim that are no item: a paragraph, a `###` heading,
+    a plain or numbered list, a table. Shown to the reader; never acted on."""
+
+    kind: Literal["text"]
+    id: Id
+    # Non-blank lines, none of which the dialect reads as a heading, item or fence
+    # (`validate` checks each line).
+    text: str = Field(min_length=1)
 
 
 class CodeBlock(_Model):
@@ -138,10 +162,31 @@ class CommandStep(_Model):
     command: str = Field(min_length=1, pattern=r"^[^`\r\n]*$")
     log: str | None = Field(default=None, min_length=1, pattern=r"^[^`\r\n]*$")
     expect_exit: int = 0
+    # Reads only (alembic heads/current/history, a report): may be cancelled and run again,
+    # needs no typed confirmation. Every other command changes something.
+    read_only: bool = False
+    # Safe to run again after an interruption (resume re-runs it instead of asking).
     idempotent: bool = False
     abort_rules: list[Id] = []
-    # Steps that change the database demand that the operator types this word first.
-    confirm: str | None = None
+    # The word the operator types before a changing step starts; a production runbook needs
+    # one on every changing command.
+    confirm: str | None = Field(default=None, min_length=1, pattern=r"^\S+$")
+    # A hard limit: reaching it stops the command like an abort rule's match.
+    timeout: Duration | None = None
+    # Given to PostgreSQL through PGOPTIONS for the command's connections.
+    lock_timeout: Duration | None = None
+    statement_timeout: Duration | None = None
+
+    @property
+    def rerunnable(self) -> bool:
+        """May run again after an interruption: it only reads, or its author says so."""
+        return self.read_only or self.idempotent
+
+    def pg_settings(self) -> dict[str, str]:
+        """The settings its PostgreSQL connections get (through PGOPTIONS), in milliseconds."""
+        given = {"lock_timeout": self.lock_timeout, "statement_timeout": self.statement_timeout}
+        return {name: str(round(duration_seconds(value) * 1000))
+                for name, value in given.items() if value is not None}
 
 
 class CheckStep(_Model):
@@ -206,63 +251,65 @@ class DecisionField(_Model):
 # ---------------------------------------------------------------- sections
 
 Discriminated = Field(discriminator="kind")
-BoundaryItem = Annotated[Statement | CodeBlock, Discriminated]
+BoundaryItem = Annotated[Statement | CodeBlock | Text, Discriminated]
 GateItem = Annotated[
-    AttestationGate | AttestationFileGate | ProbeGate | Statement | CodeBlock, Discriminated
+    AttestationGate | AttestationFileGate | ProbeGate | Statement | CodeBlock | Text,
+    Discriminated,
 ]
 SetupItem = Annotated[
-    WorkingDirectory | EnvVar | SetupScript | Manual | Statement | CodeBlock, Discriminated
+    WorkingDirectory | EnvVar | SetupScript | Manual | Statement | CodeBlock | Text,
+    Discriminated,
 ]
 PhaseItem = Annotated[
-    CommandStep | CheckStep | Manual | AbortWatch | Statement | CodeBlock, Discriminated
+    CommandStep | CheckStep | Manual | AbortWatch | Statement | CodeBlock | Text,
+    Discriminated,
 ]
-HaltSectionItem = Annotated[HaltItem | CodeBlock, Discriminated]
-EvidenceItem = Annotated[EvidenceFile | Statement | CodeBlock, Discriminated]
-DecisionItem = Annotated[DecisionField | Statement | CodeBlock, Discriminated]
+HaltSectionItem = Annotated[HaltItem | CodeBlock | Text, Discriminated]
+EvidenceItem = Annotated[EvidenceFile | Statement | CodeBlock | Text, Discriminated]
+DecisionItem = Annotated[DecisionField | Statement | CodeBlock | Text, Discriminated]
 
 # Every item kind, for code that walks a runbook generically.
 AnyItem = (
-    Statement | CodeBlock | Manual | AttestationGate | AttestationFileGate | ProbeGate
+    Statement | CodeBlock | Text | Manual | AttestationGate | AttestationFileGate | ProbeGate
     | WorkingDirectory | EnvVar | SetupScript | CommandStep | CheckStep | AbortWatch
     | HaltItem | EvidenceFile | DecisionField
 )
 
 
-class BoundarySection(_Model):
+class _Section(_Model):
     heading: Line
+    # A blank line between the heading and the first block, as Markdown formatters write it.
+    spaced: bool = False
+
+
+class BoundarySection(_Section):
     items: list[BoundaryItem] = []
 
 
-class GateSection(_Model):
-    heading: Line
+class GateSection(_Section):
     items: list[GateItem] = []
 
 
-class SetupSection(_Model):
-    heading: Line
+class SetupSection(_Section):
     shell: Literal["powershell", "sh"] = "sh"
     password_placeholder: str = Field(default="<PASSWORD>", min_length=1)
     items: list[SetupItem] = []
 
 
-class Phase(_Model):
+class Phase(_Section):
     id: Id
-    heading: Line
     steps: list[PhaseItem]
 
 
-class HaltSection(_Model):
-    heading: Line
+class HaltSection(_Section):
     items: list[HaltSectionItem] = []
 
 
-class EvidenceSection(_Model):
-    heading: Line
+class EvidenceSection(_Section):
     items: list[EvidenceItem] = []
 
 
-class DecisionSection(_Model):
-    heading: Line
+class DecisionSection(_Section):
     items: list[DecisionItem] = []
 
 
@@ -287,19 +334,31 @@ class Script(_Model):
     sha256: Sha256 | None = None
 
 
+PrefaceItem = Annotated[Text | CodeBlock, Discriminated]
+
+
 class Runbook(_Model):
     format: Literal[1]
     id: Id
     title: Line
-    # A production runbook forbids auto-confirmation of gates and manual items.
+    # A production runbook forbids auto-confirmation and needs `confirm` on every command
+    # that is not read-only.
     production: bool
+    # Lines between the title and the first section.
+    preface: list[PrefaceItem] = []
     boundary: BoundarySection | None = None
     gates: GateSection | None = None
     setup: SetupSection | None = None
     phases: list[Phase] = Field(min_length=1)
     halt: HaltSection | None = None
+    # Steps of a rollback or back-out plan: after a halt the operator confirms each with a
+    # note (done, or why not); the cockpit itself never runs a command after a halt.
+    rollback: HaltSection | None = None
     evidence: EvidenceSection | None = None
     decision: DecisionSection | None = None
+    # The order the sections appear in on the page, by place name (`gates`, `phases[0]`,
+    # ...), when it is not the usual one. Phases keep their order; meaning never depends on it.
+    order: list[str] = []
     abort_rules: list[AbortRule] = []
     scripts: list[Script] = []
 
@@ -311,8 +370,17 @@ class Runbook(_Model):
             ("setup", self.setup),
         ]
         named += [(f"phases[{i}]", phase) for i, phase in enumerate(self.phases)]
-        named += [("halt", self.halt), ("evidence", self.evidence), ("decision", self.decision)]
-        return [(place, section) for place, section in named if section is not None]
+        named += [("halt", self.halt), ("rollback", self.rollback),
+                  ("evidence", self.evidence), ("decision", self.decision)]
+        present = {place: section for place, section in named if section is not None}
+        if self.order and set(self.order) == set(present) and len(self.order) == len(present):
+            return [(place, present[place]) for place in self.order]
+        return list(present.items())
+
+    def protocol_items(self) -> list[HaltItem]:
+        """The halt protocol's items, then the rollback plan's: what a halt asks for."""
+        sections = [s for s in (self.halt, self.rollback) if s is not None]
+        return [item for s in sections for item in s.items if isinstance(item, HaltItem)]
 
     def abort_rule(self, rule_id: str) -> AbortRule | None:
         return next((rule for rule in self.abort_rules if rule.id == rule_id), None)

@@ -22,10 +22,12 @@ from cockpit.runbook.model import (
     HaltItem,
     Manual,
     Runbook,
+    Section,
     SetupScript,
     SetupSection,
     Statement,
     SubItem,
+    Text,
     WorkingDirectory,
     section_items,
 )
@@ -48,8 +50,8 @@ def item_text(item: AnyItem, runbook: Runbook) -> str:
         return f"`{item.name}`"
     if isinstance(item, DecisionField):
         return f"{item.label}: {' / '.join(item.allowed)}" if item.allowed else f"{item.label}:"
-    if isinstance(item, CodeBlock | SetupScript):
-        raise TypeError("code blocks have no checklist line")
+    if isinstance(item, CodeBlock | SetupScript | Text):
+        raise TypeError("code blocks and verbatim text have no checklist line")
     return item.text
 
 
@@ -103,25 +105,35 @@ def _item_lines(item: AnyItem, runbook: Runbook, mark: Marker) -> list[str]:
     return lines
 
 
+def _chunks(items: list[AnyItem], section: Section | None, runbook: Runbook,
+            mark: Marker) -> list[list[str]]:
+    """A section's blocks: runs of checklist lines, code blocks and verbatim text."""
+    chunks: list[list[str]] = []
+    items_open = False  # whether the last chunk is a run of checklist lines
+    for item in items:
+        if isinstance(item, CodeBlock):
+            chunks.append(_fence(item.lang, code_lines(item.text)))
+        elif isinstance(item, Text):
+            chunks.append(item.text.split("\n"))
+        elif isinstance(item, SetupScript):
+            assert isinstance(section, SetupSection)
+            chunks.append(_fence(section.shell, setup_script_lines(section)))
+        elif items_open:
+            chunks[-1] += _item_lines(item, runbook, mark)
+        else:
+            chunks.append(_item_lines(item, runbook, mark))
+        items_open = not isinstance(item, CodeBlock | Text | SetupScript)
+    return chunks
+
+
 def render_markdown(runbook: Runbook, mark: Marker = _open) -> str:
     """The one-page checklist, byte for byte as the approver reads it."""
     out = [f"# {runbook.title}"]
+    for chunk in _chunks(list(runbook.preface), None, runbook, mark):
+        out += ["", *chunk]
     for _place, section in runbook.sections():
         out += ["", f"## {section.heading}"]
-        chunks: list[list[str]] = []
-        for item in section_items(section):
-            if isinstance(item, CodeBlock):
-                chunks.append(_fence(item.lang, code_lines(item.text)))
-            elif isinstance(item, SetupScript):
-                assert isinstance(section, SetupSection)
-                chunks.append(_fence(section.shell, setup_script_lines(section)))
-            elif chunks and not chunks[-1][0].startswith("```"):
-                chunks[-1] += _item_lines(item, runbook, mark)
-            else:
-                chunks.append(_item_lines(item, runbook, mark))
-        for index, chunk in enumerate(chunks):
-            if index:
-                out.append("")
-            out += chunk
+        for index, chunk in enumerate(_chunks(section_items(section), section, runbook, mark)):
+            out += ["", *chunk] if index or section.spaced else chunk
     return "\n".join(out) + "\n"
 

@@ -59,7 +59,11 @@ def runbook_to_toml(runbook: Runbook, comment: str = "") -> str:
     """The runbook as TOML; loading it gives back an equal runbook."""
     out: list[str] = [f"# {line}" if line else "#" for line in comment.splitlines()]
     top = {k: getattr(runbook, k) for k in ("format", "id", "title", "production")}
+    if runbook.order:
+        top["order"] = runbook.order
     out += _table("", top)
+    for item in runbook.preface:
+        out += ["", *_table("[[preface]]", _dump(item))]
     for place, section in runbook.sections():
         name = "phases" if isinstance(section, Phase) else place
         data = _dump(section)

@@ -11,13 +11,21 @@ import re
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from cockpit.probes.catalog import PROBES
+from cockpit.runbook.commands import (
+    CHANGING_ALEMBIC,
+    alembic_words,
+    confirm_word,
+    is_read_only,
+    script_paths,
+)
 from cockpit.runbook.model import (
     BLOCKER,
     IMPLICIT_FIELD_PREFIX,
     PASS,
+    TIMEOUT_RULE,
     AbortWatch,
     AnyItem,
+    ArgValue,
     AttestationFileGate,
     CheckStep,
     CodeBlock,
@@ -29,16 +37,31 @@ from cockpit.runbook.model import (
     Runbook,
     SetupScript,
     SetupSection,
+    Text,
     WorkingDirectory,
     items_key,
     section_items,
 )
+from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.roles import role_for_label
 
 
 def path_name(path: str) -> str:
     """The last component of a path written for either platform."""
     return re.split(r"[\\/]", path.rstrip("\\/"))[-1]
+
+
+_DIALECT_LINE = re.compile(r"^(?:```|## | *- \[.\] )")
+
+
+def text_line_problem(text: str) -> str | None:
+    """Why verbatim text would not read back as the same text, or None."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            return f"line {number} of the text is blank (text is one run of non-blank lines)"
+        if _DIALECT_LINE.match(line):
+            return f"line {number} of the text reads as a heading, item or code fence: {line!r}"
+    return None
 
 
 def walk_items(runbook: Runbook) -> Iterator[tuple[str, AnyItem]]:
@@ -61,6 +84,7 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     _check_evidence(runbook, add)
     _check_scripts(runbook, add)
     _check_decision(runbook, add)
+    _check_order(runbook, add)
     for place, item in walk_items(runbook):
         if isinstance(item, CheckStep | ProbeGate):
             _check_probe(place, item, add)
@@ -70,9 +94,47 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
             line.lstrip().startswith("```") for line in item.text.split("\n")
         ):
             add(f"{place}.text", "a code block cannot contain a ``` fence line")
-        elif isinstance(item, CommandStep) and not 0 <= item.expect_exit <= 255:
-            add(f"{place}.expect_exit", f"exit status {item.expect_exit} is not in 0..255")
+        elif isinstance(item, CommandStep):
+            _check_command(place, item, runbook.production, add)
+        elif isinstance(item, Text) and (why := text_line_problem(item.text)):
+            add(f"{place}.text", why)
+    for index, item in enumerate(runbook.preface):
+        if isinstance(item, Text) and (why := text_line_problem(item.text)):
+            add(f"preface[{index}].text", why)
     return problems
+
+
+def _check_command(place: str, step: CommandStep, production: bool, add) -> None:
+    if not 0 <= step.expect_exit <= 255:
+        add(f"{place}.expect_exit", f"exit status {step.expect_exit} is not in 0..255")
+    words = alembic_words(step.command) or []
+    if step.read_only and words and words[0] in CHANGING_ALEMBIC:
+        add(f"{place}.read_only", f"`alembic {words[0]}` changes the database; it is not "
+            "read-only")
+    elif step.read_only and step.confirm is not None:
+        add(f"{place}.confirm", "a read-only command asks for no confirmation; drop `confirm` "
+            "or `read_only`")
+    elif production and not step.read_only and step.confirm is None:
+        fix = ("`alembic " + words[0] + "` only reads: mark it read_only = true"
+               if is_read_only(step.command) else
+               f"add confirm = \"{confirm_word(step.command)}\" (the word the operator types), "
+               "or read_only = true if it only reads")
+        add(f"{place}.confirm", "a production runbook needs a typed confirmation before every "
+            f"command that changes something: {fix}")
+
+
+def _check_order(runbook: Runbook, add) -> None:
+    if not runbook.order:
+        return
+    present = [place for place, _ in Runbook.model_construct(
+        **{**dict(runbook), "order": []}).sections()]
+    if sorted(runbook.order) != sorted(present):
+        add("order", f"must list each section once: {', '.join(present)}")
+        return
+    phases = [place for place in runbook.order if place.startswith("phases[")]
+    if phases != [place for place in present if place.startswith("phases[")]:
+        add("order", "phases appear in the order they run: " + ", ".join(
+            p for p in present if p.startswith("phases[")))
 
 
 def _check_unique_ids(runbook: Runbook, add) -> None:
@@ -96,6 +158,9 @@ def _check_unique_ids(runbook: Runbook, add) -> None:
 
 def _check_abort_rules(runbook: Runbook, add) -> None:
     for index, rule in enumerate(runbook.abort_rules):
+        if rule.id == TIMEOUT_RULE:
+            add(f"abort_rules[{index}].id", f"'{TIMEOUT_RULE}' is the cockpit's own (a step "
+                "that reaches its timeout); choose another id")
         for p_index, pattern in enumerate(rule.patterns):
             place = f"abort_rules[{index}].patterns[{p_index}]"
             try:
@@ -238,11 +303,29 @@ def _check_scripts(runbook: Runbook, add) -> None:
             add(f"scripts[{index}].path", f"no step runs '{script.path}'")
 
 
+def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], add) -> None:
+    known = {arg.name: arg for arg in spec.args}
+    for name, value in args.items():
+        arg = known.get(name)
+        if arg is None:
+            takes = ", ".join(known) if known else "no arguments"
+            add(f"{place}.args.{name}", f"probe '{spec.name}' takes {takes}")
+        elif (arg.shape == "list") != isinstance(value, list) or (
+                arg.shape == "text" and not isinstance(value, str)):
+            wanted = "a list of texts" if arg.shape == "list" else "a text"
+            add(f"{place}.args.{name}", f"'{name}' is {wanted}")
+    for arg in spec.args:
+        if arg.default is None and arg.name not in args:
+            add(f"{place}.args", f"probe '{spec.name}' needs the argument '{arg.name}' "
+                f"({arg.summary})")
+
+
 def _check_probe(place: str, item: CheckStep | ProbeGate, add) -> None:
     spec = PROBES.get(item.probe)
     if spec is None:
         add(f"{place}.probe", f"unknown probe '{item.probe}' (known: {', '.join(sorted(PROBES))})")
         return
+    _check_probe_args(place, spec, item.args, add)
     expected = item.expected
     if expected is None:
         if spec.expected != "none" and not (spec.expected_optional and isinstance(item, ProbeGate)):
@@ -272,6 +355,19 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add) -> None:
 
 
 
+def unlisted_scripts(runbook: Runbook) -> list[tuple[str, str, str]]:
+    """(place, step id, path) of each script a command runs that `[[scripts]]` does not
+    list: it would run with no approved sha256."""
+    listed = {script.path for script in runbook.scripts}
+    found: list[tuple[str, str, str]] = []
+    for place, item in walk_items(runbook):
+        if isinstance(item, CommandStep):
+            for path in script_paths(item.command):
+                if path not in listed and path not in {f[2] for f in found}:
+                    found.append((f"{place}.command", item.id, path))
+    return found
+
+
 def advisories(runbook: Runbook) -> list[tuple[str, str]]:
     """Things that do not stop a load but will hold a session's gates closed, or that
     likely do not mean what the author thinks."""
@@ -281,6 +377,11 @@ def advisories(runbook: Runbook) -> list[tuple[str, str]]:
         for index, script in enumerate(runbook.scripts)
         if script.sha256 is None
     ]
+    for place, _step, path in unlisted_scripts(runbook):
+        held = ("the session keeps its gates closed until it is listed and pinned"
+                if runbook.production else "it runs unpinned")
+        notes.append((place, f"runs '{path}', which [[scripts]] does not list: {held} "
+                      f"(add [[scripts]] path = \"{path}\" with its sha256)"))
     items = runbook.decision.items if runbook.decision else []
     given = {i.role for i in items if isinstance(i, DecisionField)}
     for index, item in enumerate(items):

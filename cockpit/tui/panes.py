@@ -105,7 +105,7 @@ class HaltBanner(Static):
         if state.halt is None:
             if interrupted:
                 step_id, step = next(iter(interrupted.items()))
-                idempotent = any(s.id == step_id and getattr(s, "idempotent", False)
+                idempotent = any(s.id == step_id and getattr(s, "rerunnable", False)
                                  for p in runbook.phases for s in p.steps)
                 redraw(self, layout=True, text=(
                     f"[b]! INTERRUPTED[/b] {escape(step_id)} (run {escape(step.run or '')}): "

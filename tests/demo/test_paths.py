@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from cockpit.demo.pgcluster import PgCluster, pg_options
+from cockpit.demo.pgcluster import PgCluster
 from cockpit.demo.pginstall import (
     embedded_bin_dir,
     runnable_bin_dir,
@@ -24,6 +24,7 @@ from cockpit.demo.pginstall import (
 )
 from cockpit.demo.session import close_demo, open_demo
 from cockpit.engine.headless import Headless, load_answers
+from cockpit.engine.pgoptions import pg_options
 from cockpit.resources import bundled_runbook
 from cockpit.session.layout import session_file
 

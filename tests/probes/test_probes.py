@@ -197,6 +197,6 @@ def _blocked_query(conninfo: str) -> None:
 
 def test_every_catalogued_probe_is_implemented() -> None:
     registry.load_builtin_probes()
-    from cockpit.probes.catalog import PROBES
+    from cockpit.runbook.probes import PROBES
 
     assert set(PROBES) <= set(registry.REGISTRY)

@@ -135,7 +135,7 @@ def test_pg_upgrade_sections_and_gates() -> None:
     text, result = imported(PG_UPGRADE)
     rb = result.runbook
     assert rb.id == "ledger-cluster-major-upgrade-postgresql"
-    assert rb.production is False  # the title does not say production
+    assert rb.production is True  # an import is production unless --rehearsal says not
     assert rb.boundary.heading == "Scope of This Sheet"
     assert rb.gates.heading == "Preconditions"
     assert rb.setup.heading == "Environment"

@@ -182,13 +182,13 @@ CASES = [
     Case("format-2", broken("format = 1", "format = 2"), "format", "expected 1; got 2"),
     # --------------------------------------------------------------- keys and types
     Case("unknown-top-level-key", broken("production = false", 'production = false\nowner = "dba"'),
-         "owner", "unknown key (allowed here: format, id, title, production, boundary, gates,"),
+         "owner", "unknown key (allowed here: format, id, title, production, preface, boundary,"),
     Case("unknown-step-key-lgo", broken('log = "logs/upgrade.log"', 'lgo = "logs/upgrade.log"'),
          "phases[0].steps[1].lgo",
-         "unknown key (allowed here: kind, id, command, log, expect_exit, idempotent, "
-         "abort_rules, confirm)"),
+         "unknown key (allowed here: kind, id, command, log, expect_exit, read_only, "
+         "idempotent, abort_rules, confirm, timeout, lock_timeout, statement_timeout)"),
     Case("unknown-section-key", broken('heading = "Halt"', 'heading = "Halt"\ntitle = "x"'),
-         "halt.title", "unknown key (allowed here: heading, items)"),
+         "halt.title", "unknown key (allowed here: heading, spaced, items)"),
     Case("unknown-key-in-inline-item",
          broken('name = "heads.log" }', 'name = "heads.log", path = "logs/heads.log" }'),
          "evidence.items[0].path", "unknown key (allowed here: kind, id, name)"),
@@ -210,7 +210,7 @@ CASES = [
          broken('items = [{ kind = "statement", id = "rehearsal-only", text = "Rehearsal only." }]',
                 'items = ["Rehearsal only."]'),
          "boundary.items[0]",
-         "expected a table with kind = 'statement' | 'code'; got str 'Rehearsal only.'"),
+         "expected a table with kind = 'statement' | 'code' | 'text'; got str 'Rehearsal only.'"),
     Case("section-as-array-of-tables", broken("[boundary]", "[[boundary]]"),
          "boundary", "expected a table; got list"),
     Case("id-with-bad-characters", broken('id = "upgrade"', 'id = "upgrade step"'),

@@ -1,0 +1,64 @@
+"""What a command line says about itself: the scripts it runs, whether it only reads, and the
+word an operator should type before it changes something. Used by `validate`, the importer
+and `init`, so all three read commands the same way."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+# A script file on the command line, whatever runs it (`python x.py`, `psql -f y.sql`, `./z.sh`).
+_SCRIPT_FILE = re.compile(r"(?:^|\s)(?P<path>[^\s'\"]+\.(?:py|sh|ps1|sql|rb|pl|bash))(?=\s|$)")
+# `alembic X`, `python -m alembic X`, `uv run alembic X`, `poetry run alembic X`, with options.
+_ALEMBIC = re.compile(r"(?:^|[\s/\\])alembic(?:\.exe)?(?P<rest>(?:\s+.*)?)$")
+READ_ONLY_ALEMBIC = ("heads", "history", "current", "check", "show", "branches")
+CHANGING_ALEMBIC = ("upgrade", "downgrade", "stamp")
+
+
+def script_paths(command: str) -> list[str]:
+    """The script files a command runs, in order, each once."""
+    found: list[str] = []
+    for match in _SCRIPT_FILE.finditer(command):
+        if match["path"] not in found:
+            found.append(match["path"])
+    return found
+
+
+def alembic_words(command: str) -> list[str] | None:
+    """The words after `alembic` (options dropped) when the command runs Alembic, else None."""
+    match = _ALEMBIC.search(command)
+    if match is None:
+        return None
+    try:
+        words = shlex.split(match["rest"], posix=True)
+    except ValueError:
+        words = match["rest"].split()
+    out: list[str] = []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("-c", "--config", "-n", "--name", "-x"):
+            skip = True  # an option with a value
+        elif not word.startswith("-"):
+            out.append(word)
+    return out
+
+
+def is_read_only(command: str) -> bool:
+    """Whether the command is one of Alembic's reading commands (heads, current, ...)."""
+    words = alembic_words(command)
+    return bool(words) and words[0] in READ_ONLY_ALEMBIC and "--sql" not in command
+
+
+def confirm_word(command: str) -> str:
+    """The word to type before a changing command: the target revision of an Alembic
+    upgrade, downgrade or stamp; the script's name for a script; else the program's name."""
+    words = alembic_words(command) or []
+    if len(words) >= 2 and words[0] in CHANGING_ALEMBIC:
+        return words[1]
+    scripts = script_paths(command)
+    if scripts:
+        return re.split(r"[\\/]", scripts[0])[-1].rsplit(".", 1)[0]
+    program = re.split(r"[\\/]", command.split()[0])[-1]
+    return re.sub(r"[^A-Za-z0-9_.-]", "", program) or "run"

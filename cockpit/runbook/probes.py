@@ -1,0 +1,83 @@
+"""The probe catalogue: part of the runbook language. Each probe a runbook may name, the
+shape of the value it is checked against and the arguments it takes.
+
+`validate` checks runbooks against it with no probe loaded; `cockpit.probes` implements it
+(a test proves every entry has an implementation), and the runbook reference is made from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ExpectedShape = Literal["text", "integer", "list", "boolean", "none"]
+ArgShape = Literal["text", "list"]
+
+
+@dataclass(frozen=True)
+class ProbeArg:
+    name: str
+    shape: ArgShape
+    summary: str
+    default: str | None = None  # as the reference shows it; None: the argument is required
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    name: str
+    expected: ExpectedShape
+    summary: str
+    # When True the runbook may leave `expected` out and the operator supplies it at the gate.
+    expected_optional: bool = False
+    args: tuple[ProbeArg, ...] = ()
+
+
+_SCHEMA = ProbeArg("schema", "text", "the schema looked in", "public")
+
+PROBES: dict[str, ProbeSpec] = {
+    spec.name: spec
+    for spec in (
+        ProbeSpec("alembic.single_head", "text", "the script directory has exactly one head, R"),
+        ProbeSpec("alembic.current_equals", "text", "the database's current revision is R"),
+        ProbeSpec(
+            "alembic.upgrade_path_includes",
+            "list",
+            "the upgrade path from a revision to head contains these revisions",
+            args=(ProbeArg("from", "text", "the revision the path starts from", "base"),),
+        ),
+        ProbeSpec("alembic.version_width", "integer", "alembic_version.version_num has width N"),
+        ProbeSpec(
+            "alembic.width_fits",
+            "boolean",
+            "the longest revision id fits alembic_version.version_num",
+        ),
+        ProbeSpec("db.objects_present", "list", "these tables/views exist", args=(_SCHEMA,)),
+        ProbeSpec(
+            "db.structural_parity",
+            "none",
+            "the schema matches a reference snapshot (naming-only differences accepted)",
+            args=(
+                ProbeArg("reference", "text", "the snapshot file (JSON) to compare with, "
+                         "relative to the working directory"),
+                ProbeArg("schema", "text", "the schema compared", "the snapshot's"),
+            ),
+        ),
+        ProbeSpec(
+            "env.dsn", "none", "the session's DSNs are set, consistent and use TLS",
+            args=(
+                ProbeArg("var", "text", "the variable holding the DSN", "DATABASE_URL"),
+                ProbeArg("same_as", "list", "variables that must name the same server and "
+                         "database", "[]"),
+                ProbeArg("database", "text", "the database the DSN must name", "any"),
+            ),
+        ),
+        ProbeSpec(
+            "git.commit_matches",
+            "text",
+            "the backend repository's HEAD is the commit/tag that passed on the clone",
+            expected_optional=True,
+            args=(ProbeArg("repo", "text", "the repository, relative to the working directory",
+                           "."),),
+        ),
+    )
+}
