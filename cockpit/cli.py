@@ -79,6 +79,22 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from cockpit.runbook.reference import json_schema, reference_markdown
+
+    text = (reference_markdown() if args.markdown
+            else json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        _err(f"wrote {args.output}")
+    else:
+        _out(text)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from cockpit.demo.session import list_faults, run_demo
 
@@ -161,17 +177,20 @@ def _screen(ctl) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
-    from cockpit.engine.setup import refuse_foreign_paths
+    from cockpit.engine.setup import refuse_foreign_paths, workdir_override
     from cockpit.runbook.loader import load_runbook
 
     runbook = Path(args.runbook)
     # Before the password is asked or a folder made: what would be refused is refused now.
-    refuse_foreign_paths(load_runbook(runbook), runbook, workdir_given=args.workdir is not None)
+    loaded = load_runbook(runbook)
+    workdir = Path(args.workdir) if args.workdir else None
+    refuse_foreign_paths(loaded, runbook, workdir_given=workdir is not None)
+    workdir_override(loaded, runbook, workdir, args.override_workdir)
     answers = _plan(runbook, args)
     env, secrets = _environment(runbook)
     ctl = Controller.start(runbook, folder=Path(args.session) if args.session else None,
                            operator=args.operator, env=env, secrets=secrets,
-                           workdir=Path(args.workdir) if args.workdir else None)
+                           workdir=workdir, override_workdir=args.override_workdir)
     if not args.headless:
         return _screen(ctl)
     return _headless(ctl, answers, args.assume_yes)
@@ -363,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import as a rehearsal runbook (production = false: no typed "
                         "confirmations are added)")
 
+    p = command("schema", cmd_schema, "print the JSON Schema of a runbook TOML file (for "
+                "Taplo / Even Better TOML), or the runbook language reference")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the Markdown reference of the runbook language instead")
+    p.add_argument("-o", "--output", help="write it here instead of to stdout")
+
     def driving(p: argparse.ArgumentParser) -> None:
         p.add_argument("--headless", action="store_true",
                        help="drive the session without a screen, printing events and output")
@@ -375,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runbook", help="runbook TOML file")
     p.add_argument("--session", help="session folder (default: a new one under sessions/)")
     p.add_argument("--workdir", help="working directory (default: the runbook's)")
+    p.add_argument("--override-workdir", action="store_true",
+                   help="let --workdir replace a production runbook's approved working "
+                        "directory (recorded as an override in the session and the decision)")
     driving(p)
 
     p = command("resume", cmd_resume, "reopen a session where it stood")

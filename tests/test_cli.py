@@ -70,8 +70,29 @@ def test_import_of_text_outside_the_dialect_names_the_line(tmp_path) -> None:
     bad.write_text("# T\n\n## Phase P0\n- [ ] `a` -> `a.log`\nsome prose\n")
     result = cockpit("import", str(bad))
     assert result.returncode == 1
-    assert f"{bad}: line 5: outside the dialect" in result.stderr
+    assert f"{bad}: line 5: a blank line is needed before this line" in result.stderr
     assert "Traceback" not in result.stderr
+    bad.write_text("# T\n\n## Phase P0\n- [ ] `a` -> `a.log`\n- [x] done already\n")
+    result = cockpit("import", str(bad))
+    assert result.returncode == 1
+    assert f"{bad}: line 5: item is marked '[x]'; import takes a blank checklist" in result.stderr
+
+
+def test_validate_refuses_a_production_runbook_with_an_unconfirmed_changing_command(
+        tmp_path) -> None:
+    runbook = tmp_path / "r.toml"
+    text = (REPO / "runbooks" / "demo-cutover.toml").read_text()
+    assert text.count('confirm = "70a79686336c"\n') == 1
+    runbook.write_text(text.replace('confirm = "70a79686336c"\n', ""))
+    result = cockpit("validate", str(runbook))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (f"{runbook}: phases[3].steps[0].confirm: a production runbook needs a typed "
+            'confirmation before every command that changes something: add confirm = "head"'
+            ) in result.stderr
+    imported = tmp_path / "i.toml"  # an import is production, and asks for the target
+    assert cockpit("import", str(REFERENCE), "-o", str(imported)).returncode == 0
+    assert 'confirm = "head"' in imported.read_text()
+    assert cockpit("validate", str(imported)).returncode == 0
 
 
 def test_an_internal_error_is_one_line_with_passwords_masked(tmp_path) -> None:

@@ -43,7 +43,8 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
     world = World.build(workspace, fault)
     try:
         ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
-                               operator=operator, workdir=world.backend, env=world.env(),
+                               operator=operator, workdir=world.backend, override_workdir=True,
+                               env=world.env(),
                                secrets=[world.password])
     except BaseException:
         world.stop()

@@ -138,6 +138,8 @@ class CloseoutVerbs(SessionCore):
                   "recorded_by": f"{self.actor.name}@{self.actor.host}"}
         if overridden is not None:
             record["recorded_with_note"] = overridden
+        if self.state.workdir_override is not None:  # what ran is not what was approved
+            record["workdir_override"] = self.state.workdir_override
         record = redact_values(record, self.redactor.redact_text)
         evidence = self.folder / "evidence"
         write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
@@ -145,6 +147,10 @@ class CloseoutVerbs(SessionCore):
         if overridden is not None:
             markdown += (f"\nRecorded with a note ({record['recorded_with_note']['note']}) "
                          f"although: {record['recorded_with_note']['refusal']}\n")
+        if self.state.workdir_override is not None:
+            over = self.state.workdir_override
+            markdown += (f"\nWorking directory OVERRIDDEN: approved `{over['approved']}`, the "
+                         f"session ran in {over['used']} (--override-workdir by {over['by']})\n")
         write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
             cause = decisions.value_of(self.runbook, filled, "root_cause") or (note or "")

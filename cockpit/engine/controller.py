@@ -16,15 +16,19 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cockpit.engine import rules
 from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
 from cockpit.engine.core import HaltHook
 from cockpit.engine.gates import GateVerbs
 from cockpit.engine.redact import Redactor
-from cockpit.engine.setup import dsn_passwords, environment_secrets, refuse_foreign_paths
+from cockpit.engine.setup import (
+    approved_workdir,
+    dsn_passwords,
+    environment_secrets,
+    refuse_foreign_paths,
+    workdir_override,
+)
 from cockpit.engine.steps import StepVerbs
 from cockpit.errors import EXIT_REFUSED, CockpitError
-from cockpit.evidence.manifest import resolve
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
@@ -49,11 +53,7 @@ def resolve_workdir(runbook: Runbook, runbook_path: Path, override: Path | None)
     are taken from the runbook file's folder), else that folder."""
     if override is not None:
         return override.resolve()
-    base = runbook_path.resolve().parent
-    for check in rules.setup_checks(runbook):
-        if check.kind == "working_directory":
-            return resolve(base, check.path)
-    return base
+    return approved_workdir(runbook, runbook_path)[1]
 
 
 def check_resumable(folder: Path) -> tuple[SessionState, Runbook]:
@@ -108,11 +108,12 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
     @classmethod
     def start(cls, runbook_path: Path, *, folder: Path | None = None,
               sessions_root: Path = Path("sessions"), operator: str | None = None,
-              workdir: Path | None = None, env: Mapping[str, str] | None = None,
-              secrets: Iterable[str] = (),
+              workdir: Path | None = None, override_workdir: bool = False,
+              env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
               halt_hooks: Iterable[HaltHook] | None = None) -> Controller:
         runbook = load_runbook(runbook_path)
         refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
+        override = workdir_override(runbook, runbook_path, workdir, override_workdir)
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
         # Absolute: the supervisors' command lines name their spec by this path, and a
@@ -137,6 +138,8 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
             "transcript_sha256": identity.transcript_sha256, "workdir": str(ctl.workdir),
             "pid": os.getpid(),
         })
+        if override is not None:
+            ctl.append(ev.WORKDIR_OVERRIDDEN, override)
         return ctl
 
     @classmethod

@@ -45,6 +45,9 @@ class GateVerbs(SessionCore):
         for item in checks:
             ok, observed, detail = check_setup_item(item, self.workdir, self.env,
                                                     self._placeholder())
+            over = self.state.workdir_override
+            if over is not None and over["item"] == item.id:
+                detail = f"{detail}; OVERRIDDEN: the runbook approves `{over['approved']}`"
             if ok and isinstance(item, EnvVar):  # the string is right; is the link?
                 live = run_probe("env.dsn", self.probe_context(), None, {
                     "var": item.name, "database": item.database, "require": item.require,
@@ -52,8 +55,9 @@ class GateVerbs(SessionCore):
                 ok, detail = live.ok, f"{detail}; {live.detail}"
             self.append(ev.SETUP_CHECKED, {"item": item.id, "ok": ok, "observed": observed,
                                            "detail": detail})
-        for script in self.runbook.scripts:
-            self._check_script(script.path, script.sha256)
+        pins = {script.path: script.sha256 for script in self.runbook.scripts}
+        for path in rules.pinned_scripts(self.runbook):
+            self._check_script(path, pins.get(path), listed=path in pins)
         return rules.open_gates(self.runbook, self.state)
 
     def _placeholder(self) -> str:
@@ -107,13 +111,17 @@ class GateVerbs(SessionCore):
         self.append(ev.GATE_EVALUATED, {"gate": gate.id, "ok": result.ok, "expected": expected,
                                         "observed": result.observed, "detail": result.detail})
 
-    def _check_script(self, script_path: str, pinned: str | None) -> None:
+    def _check_script(self, script_path: str, pinned: str | None, listed: bool = True) -> None:
         path = resolve(self.workdir, script_path)
         captured = self._capture(path) if path.is_file() else None
         observed = captured["sha256"] if captured else None
         if captured and captured.get("secret"):
             ok, detail = False, (f"{path}: holds a password the cockpit redacts; it is not "
                                  "copied into the session — remove it from the script")
+        elif not listed:
+            ok, detail = False, ("a step runs it but [[scripts]] does not list it: it cannot "
+                                 "run unpinned in a production runbook; list it with the "
+                                 "sha256 it was approved with")
         elif pinned is None:
             ok, detail = False, "not pinned: the runbook gives no approved sha256"
         elif observed is None:

@@ -26,6 +26,7 @@ from cockpit.runbook.model import (
     SetupScript,
     WorkingDirectory,
 )
+from cockpit.runbook.validate import unlisted_scripts
 from cockpit.session.state import SessionState
 
 GateItem = AttestationGate | AttestationFileGate | ProbeGate
@@ -49,9 +50,18 @@ def open_gates(runbook: Runbook, state: SessionState) -> list[str]:
            if (s := state.gates.get(g.id)) is None or s.status != "passed"]
     out += [f"setup {c.id}" for c in setup_checks(runbook)
             if (s := state.setup.get(c.id)) is None or s.status != "passed"]
-    out += [f"script {sc.path}" for sc in runbook.scripts
-            if (s := state.scripts.get(sc.path)) is None or s.status != "passed"]
+    out += [f"script {path}" for path in pinned_scripts(runbook)
+            if (s := state.scripts.get(path)) is None or s.status != "passed"]
     return out
+
+
+def pinned_scripts(runbook: Runbook) -> list[str]:
+    """The scripts whose sha256 must match before a phase runs: those `[[scripts]]` lists and,
+    in a production runbook, any other a command runs (unlisted, it can never match)."""
+    listed = [script.path for script in runbook.scripts]
+    if not runbook.production:
+        return listed
+    return listed + [path for _place, _step, path in unlisted_scripts(runbook)]
 
 
 def actionable(phase: Phase) -> list[Actionable]:

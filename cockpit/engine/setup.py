@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from cockpit.errors import CockpitError, Problem
+from cockpit.evidence.manifest import resolve
 from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
 from cockpit.runbook.platform import foreign_paths
 
@@ -24,6 +25,32 @@ def refuse_foreign_paths(runbook: Runbook, runbook_path: Path, workdir_given: bo
         lines = [str(Problem(str(runbook_path), place, message)) for place, message in found]
         raise CockpitError("\n".join([f"{runbook_path}: written for Windows; cannot run on "
                                       "this machine:", *lines]))
+
+
+def approved_workdir(runbook: Runbook, runbook_path: Path) -> tuple[WorkingDirectory | None, Path]:
+    """The runbook's working-directory item and where it points (relative paths are taken
+    from the runbook file's folder); with no such item, that folder."""
+    base = runbook_path.resolve().parent
+    item = next((i for i in (runbook.setup.items if runbook.setup else [])
+                 if isinstance(i, WorkingDirectory)), None)
+    return item, (resolve(base, item.path) if item is not None else base)
+
+
+def workdir_override(runbook: Runbook, runbook_path: Path, workdir: Path | None,
+                     allowed: bool) -> dict[str, str] | None:
+    """What `--workdir` replaces: {item, approved, used}, or None when it replaces nothing.
+    A production runbook takes a replacement only when the operator says so (`allowed`):
+    the approved directory is part of what was signed."""
+    item, approved = approved_workdir(runbook, runbook_path)
+    if workdir is None or item is None or workdir.resolve() == approved:
+        return None
+    if runbook.production and not allowed:
+        raise CockpitError(
+            f"{runbook_path}: setup approves the working directory `{item.path}`; --workdir "
+            f"{workdir} replaces it. A production runbook takes that only with "
+            "--override-workdir, which records the override in the session, the report and "
+            "the decision record")
+    return {"item": item.id, "approved": item.path, "used": str(workdir.resolve())}
 
 
 def masked(dsn: str) -> str:

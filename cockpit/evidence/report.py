@@ -4,6 +4,7 @@ item followed by when, by whom, and its evidence file and hash; then the decisio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from cockpit.engine import rules
@@ -13,6 +14,8 @@ from cockpit.runbook.model import CommandStep, Runbook
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.validate import walk_items
 from cockpit.session.state import SessionState
+
+_ITEM_LINE = re.compile(r"^- \[[ x]\] ")  # verbatim text never holds such a line
 
 
 def _annotation(runbook: Runbook, state: SessionState, item_id: str,
@@ -34,6 +37,10 @@ def _annotation(runbook: Runbook, state: SessionState, item_id: str,
     if gate is not None:
         bits = [gate.status, gate.at or "", gate.by or "", gate.reference or "",
                 gate.detail or ""]
+        override = state.workdir_override
+        if override is not None and override.get("item") == item_id:
+            bits[0] = (f"OVERRIDDEN: approved `{override['approved']}`, used "
+                       f"{override['used']} (--override-workdir by {override['by']})")
         if isinstance(gate.observed, dict) and gate.observed.get("captured"):
             bits += [f"captured {gate.observed['captured']}", f"sha256 {gate.observed['sha256']}"]
         return " — " + " · ".join(b for b in bits if b)
@@ -55,12 +62,13 @@ def render_report(runbook: Runbook, state: SessionState,
     ticked = render_markdown(body_runbook, mark=lambda i: "x" if i in done else " ")
     # One annotation per item, on its own line's end (nested lines carry none).
     lines, out = ticked.split("\n"), []
-    order = [item.id for _p, item in walk_items(runbook) if item.kind not in ("code", "script")]
+    order = [item.id for _p, item in walk_items(runbook)
+             if item.kind not in ("code", "script", "text")]
     files = [i.id for i in (runbook.evidence.items if runbook.evidence else []) if i.kind == "file"]
     evidence = dict(zip(files, evidence_entries(runbook, state), strict=True))
     index = 0
     for line in lines:
-        if line.startswith("- [") and index < len(order):
+        if _ITEM_LINE.match(line) and index < len(order):
             item_id = order[index]
             index += 1
             note = _annotation(runbook, state, item_id, evidence)

@@ -28,7 +28,7 @@ from cockpit.runbook.markdown import (
     MdText,
     parse_checklist,
 )
-from cockpit.runbook.model import Runbook, SetupSection
+from cockpit.runbook.model import TIMEOUT_RULE, Runbook, SetupSection
 from cockpit.runbook.render import render_markdown, setup_script_lines
 from cockpit.runbook.roles import role_for_label
 from cockpit.runbook.toml_writer import runbook_to_toml
@@ -36,18 +36,23 @@ from cockpit.runbook.validate import path_name
 
 # The usual order of a runbook's sections; a checklist may put them in any other.
 ORDER = ("boundary", "gates", "setup", "phase", "halt", "rollback", "evidence", "decision")
+# Words in a heading that say what a section is, most specific first: "Phase 6: Sign-off"
+# is the decision, "Phase 1: Entry Criteria" a phase.
 _HEADING_WORDS: list[tuple[str, tuple[str, ...]]] = [
-    ("phase", ("phase",)),
-    ("halt", ("halt", "contain", "stop protocol", "rollback protocol", "abort protocol")),
+    ("halt", ("halt", "contain", "stop protocol", "rollback protocol", "abort protocol",
+              "goes wrong", "if it fails")),
     ("rollback", ("rollback", "roll back", "roll-back", "back-out", "backout", "back out",
-                  "revert", "fallback")),
+                  "revert", "fallback", "fall back", "fall-back")),
     ("evidence", ("evidence", "artifact", "artefact")),
     ("decision", ("decision", "sign-off", "signoff", "sign off", "outcome")),
-    ("gates", ("gate", "go / no-go", "go/no-go", "go-no-go", "no-go", "precondition",
-               "prerequisite", "entry criteria", "readiness", "approval")),
-    ("setup", ("setup", "set-up", "set up", "session", "environment")),
-    ("boundary", ("boundary", "control", "scope")),
+    ("phase", ("phase",)),
+    ("boundary", ("abort criteria", "abort conditions", "boundary", "control", "scope")),
+    ("gates", ("gate", "go criteria", "go / no-go", "go/no-go", "go-no-go", "no-go", "precondition",
+               "prerequisite", "entry criteria", "readiness", "approval", "before you start",
+               "before starting")),
+    ("setup", ("setup", "set-up", "set up", "session", "environment", "shell")),
 ]
+_FIELD_LINE = re.compile(r"^[^:`]+:(?: .+)?$")
 _COMMAND = re.compile(r"^`(?P<command>[^`]+)`(?: -> `(?P<log>[^`]+)`)?$")
 _TICKS = re.compile(r"`([^`]+)`")
 _PS_CD = re.compile(r'^Set-Location "(?P<path>[^"]+)"$')
@@ -127,6 +132,10 @@ def _header(name: str) -> str:
 def _first_difference(name: str, text: str, rendered: str) -> Problem:
     want, got = text.split("\n"), rendered.split("\n")
     for number, (a, b) in enumerate(zip(want, got, strict=False), start=1):
+        if a != b and not b and a.strip():
+            return Problem(name, f"line {number}", "a blank line is needed before this line "
+                           "(blocks — a list, a paragraph, a code block — are separated by one "
+                           "blank line, as Markdown formatters write them)")
         if a != b:
             return Problem(
                 name, f"line {number}",
@@ -150,6 +159,9 @@ def _section_kind(section: MdSection) -> str:
         return "phase"  # commands with logs run: they are work, whatever the heading says
     if kind == "phase" and not section.items() and not heading.startswith("phase"):
         return "boundary"  # prose only (contacts, notes): read, never confirmed
+    if kind == "phase" and section.items() and all(
+            _FIELD_LINE.match(i.text) and not i.children for i in section.items()):
+        return "decision"  # nothing but `Label:` lines: a record to fill in
     return kind
 
 
@@ -433,14 +445,15 @@ def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
 
 def _rule(item: MdItem, b: _Builder) -> str:
     known = library_rule_for(item.text)
-    taken = {rule["id"] for rule in b.rules}
+    taken = {rule["id"] for rule in b.rules} | {TIMEOUT_RULE}  # that one is the cockpit's
     base = known.id if known else re.sub(r"[^a-z0-9]+", "-", item.text.lower()).strip("-")
     rule_id, n = base or "rule", 2
     while rule_id in taken:
         rule_id, n = f"{base}-{n}", n + 1
-    if known is None:
+    if known is None and not re.fullmatch(r"`[^`]+`", item.text):  # quoted: the exact text
         b.note(item.line, f"abort rule '{item.text}' matches its own words only; give it the "
                "error names and messages the tool really prints")
+    if known is None:
         rule = literal_rule(rule_id, item.text)
     else:
         rule = known.model_copy(update={"id": rule_id, "label": item.text})

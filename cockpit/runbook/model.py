@@ -42,8 +42,13 @@ class _Model(BaseModel):
 class SubItem(_Model):
     """A nested checklist line, shown under its parent item."""
 
-    text: Line
-    children: list[SubItem] = []
+    text: Line = Field(
+        description="The nested line's text: one line, shown indented under its parent.",
+    )
+    children: list[SubItem] = Field(
+        default=[],
+        description="Lines nested one level further under this one.",
+    )
 
 
 # ---------------------------------------------------------------- items usable anywhere
@@ -53,9 +58,12 @@ class Statement(_Model):
     """A standing rule or declaration the operator reads (e.g. "Abort if any unchecked.")."""
 
     kind: Literal["statement"]
-    id: Id
-    text: Line
-    children: list[SubItem] = []
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(description="The line the operator reads.")
+    children: list[SubItem] = Field(
+        default=[],
+        description="Nested lines shown under the item's line.",
+    )
 
 
 class Text(_Model):
@@ -63,28 +71,40 @@ class Text(_Model):
     a plain or numbered list, a table. Shown to the reader; never acted on."""
 
     kind: Literal["text"]
-    id: Id
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
     # Non-blank lines, none of which the dialect reads as a heading, item or fence
     # (`validate` checks each line).
-    text: str = Field(min_length=1)
+    text: str = Field(
+        min_length=1,
+        description="The lines, kept verbatim: non-blank lines, none of which the dialect reads "
+        "as a heading, item or code fence (`validate` checks each line).",
+    )
 
 
 class CodeBlock(_Model):
     """A fenced code block kept verbatim."""
 
     kind: Literal["code"]
-    id: Id
-    lang: str = ""
-    text: str
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    lang: str = Field(
+        default="",
+        description="The fence's language tag (```` ```sh ````); empty for none.",
+    )
+    text: str = Field(
+        description="The block's lines, verbatim; none of them may be a ``` fence line.",
+    )
 
 
 class Manual(_Model):
     """A manual confirmation: the operator ticks it, optionally with a note."""
 
     kind: Literal["manual"]
-    id: Id
-    text: Line
-    children: list[SubItem] = []
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(description="What the operator confirms.")
+    children: list[SubItem] = Field(
+        default=[],
+        description="Nested lines shown under the item's line.",
+    )
 
 
 # ---------------------------------------------------------------- gates
@@ -94,61 +114,119 @@ class AttestationGate(_Model):
     """The operator attests, giving a reference (document id, ticket, link)."""
 
     kind: Literal["attestation"]
-    id: Id
-    text: Line
-    prompt: str = "Reference (document id, ticket or link)"
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(description="The gate's line: what is attested.")
+    prompt: str = Field(
+        default="Reference (document id, ticket or link)",
+        description="What the operator is asked for when attesting; the answer is recorded with "
+        "the gate as its reference.",
+    )
 
 
 class AttestationFileGate(_Model):
     """An attestation file must be present and non-empty (and may need a given line)."""
 
     kind: Literal["attestation_file"]
-    id: Id
-    text: Line
-    path: str = Field(min_length=1)
-    must_contain: str | None = None
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(
+        description="The gate's line; it must name the file (the last part of `path`).",
+    )
+    path: str = Field(
+        min_length=1,
+        description="The attestation file, relative to the working directory. When the gates are "
+        "evaluated it must exist and be non-empty; the session keeps a copy as "
+        "evidence.",
+    )
+    must_contain: str | None = Field(
+        default=None,
+        description="Text that some line of the file must contain; absent: any non-empty file "
+        "passes.",
+    )
 
 
 class ProbeGate(_Model):
     """An automated gate answered by a named probe."""
 
     kind: Literal["probe"]
-    id: Id
-    text: Line
-    probe: str
-    expected: Expected | None = None
-    args: dict[str, ArgValue] = {}
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(
+        description="The gate's line; it must show the expected value(s), unless the value is a "
+        "boolean (what is approved is what is checked).",
+    )
+    probe: str = Field(description="The probe's name (see Probes).")
+    expected: Expected | None = Field(
+        default=None,
+        description="The value the probe must observe, in the probe's expected shape. Absent: the "
+        "probe takes none, or (where the probe allows it) the operator gives the "
+        "value at the gate.",
+    )
+    args: dict[str, ArgValue] = Field(
+        default={},
+        description="The probe's arguments by name (see Probes: each probe lists the ones it "
+        "takes).",
+    )
     # Asked of the operator when `expected` is not pinned in the runbook.
-    prompt: str | None = None
+    prompt: str | None = Field(
+        default=None,
+        description="Asked of the operator when `expected` is not pinned in the runbook.",
+    )
 
 
 # ---------------------------------------------------------------- session setup
 
 
 class WorkingDirectory(_Model):
+    """The directory the session's commands run in (at most one, in `setup`); it must exist when
+    the gates are evaluated."""
+
     kind: Literal["working_directory"]
-    id: Id
-    text: Line
-    path: str = Field(min_length=1)
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(
+        description="The line; it must name the directory (the last part of `path`).",
+    )
+    path: str = Field(
+        min_length=1,
+        description="The directory the commands run in; a relative path is taken from the runbook "
+        "file's folder.",
+    )
 
 
 class EnvVar(_Model):
     """A required environment variable holding a DSN, given as a template."""
 
     kind: Literal["env"]
-    id: Id
-    text: Line
-    name: EnvName
-    template: str = Field(min_length=1)
-    database: str = Field(min_length=1)
-    require: dict[str, str] = {}
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(
+        description="The line; it must show the variable's name, the database and each `require` "
+        "pair as `key=value`.",
+    )
+    name: EnvName = Field(
+        description="The environment variable that holds the DSN (e.g. `DATABASE_URL`).",
+    )
+    template: str = Field(
+        min_length=1,
+        description="The DSN as a postgresql:// URL with a host, its password written as the "
+        "setup's `password_placeholder` (never in clear). The session checks that the "
+        "variable names the same scheme, host, port (if the template gives one), user "
+        "and database; a variable that is not set is built from the template with a "
+        "password asked once and never stored.",
+    )
+    database: str = Field(
+        min_length=1,
+        description="The database the DSN must name (the template must name it too).",
+    )
+    require: dict[str, str] = Field(
+        default={},
+        description="Query parameters the DSN must carry, e.g. `{ sslmode = \"require\" }`; the "
+        "template must set them too.",
+    )
 
 
 class SetupScript(_Model):
     """The setup code block, rendered from the working directory and env templates."""
 
     kind: Literal["script"]
-    id: Id
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
 
 
 # ---------------------------------------------------------------- phases
@@ -158,24 +236,66 @@ class CommandStep(_Model):
     """A command whose output is evidence; its line is `command` -> `log`."""
 
     kind: Literal["command"]
-    id: Id
-    command: str = Field(min_length=1, pattern=r"^[^`\r\n]*$")
-    log: str | None = Field(default=None, min_length=1, pattern=r"^[^`\r\n]*$")
-    expect_exit: int = 0
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    command: str = Field(
+        min_length=1, pattern=r"^[^`\r\n]*$",
+        description="The shell command (one line, no backticks), run in the working directory; "
+        "its checklist line is `command` -> `log`.",
+    )
+    log: str | None = Field(
+        default=None, min_length=1, pattern=r"^[^`\r\n]*$",
+        description="Where a copy of the command's output is published, relative to the working "
+        "directory; its file name is what `evidence` lists. Each step's log is its "
+        "own. Absent: the output is kept in the session only.",
+    )
+    expect_exit: int = Field(
+        default=0,
+        description="The exit status that counts as success (0..255).",
+    )
     # Reads only (alembic heads/current/history, a report): may be cancelled and run again,
     # needs no typed confirmation. Every other command changes something.
-    read_only: bool = False
+    read_only: bool = Field(
+        default=False,
+        description="Reads only (alembic heads/current/history, a report): may be cancelled and "
+        "run again, needs no typed confirmation. Every other command changes "
+        "something.",
+    )
     # Safe to run again after an interruption (resume re-runs it instead of asking).
-    idempotent: bool = False
-    abort_rules: list[Id] = []
+    idempotent: bool = Field(
+        default=False,
+        description="Safe to run again after an interruption (resume re-runs it instead of "
+        "asking).",
+    )
+    abort_rules: list[Id] = Field(
+        default=[],
+        description="Ids of `[[abort_rules]]` that watch this command's output, besides those of "
+        "its phase's `abort_watch` items.",
+    )
     # The word the operator types before a changing step starts; a production runbook needs
     # one on every changing command.
-    confirm: str | None = Field(default=None, min_length=1, pattern=r"^\S+$")
+    confirm: str | None = Field(
+        default=None, min_length=1, pattern=r"^\S+$",
+        description="The word the operator types before this changing step starts (one word, no "
+        "spaces); a production runbook needs one on every command that is not "
+        "read-only.",
+    )
     # A hard limit: reaching it stops the command like an abort rule's match.
-    timeout: Duration | None = None
+    timeout: Duration | None = Field(
+        default=None,
+        description="A hard limit (a duration): reaching it stops the command like an abort "
+        "rule's match (its rule is named `timeout`).",
+    )
     # Given to PostgreSQL through PGOPTIONS for the command's connections.
-    lock_timeout: Duration | None = None
-    statement_timeout: Duration | None = None
+    lock_timeout: Duration | None = Field(
+        default=None,
+        description="PostgreSQL's `lock_timeout` (a duration) for the command's connections, "
+        "given through PGOPTIONS.",
+    )
+    statement_timeout: Duration | None = Field(
+        default=None,
+        description="PostgreSQL's `statement_timeout` (a duration) for the command's connections, "
+        "given through PGOPTIONS.",
+    )
 
     @property
     def rerunnable(self) -> bool:
@@ -193,22 +313,42 @@ class CheckStep(_Model):
     """A named probe compared with an expected value."""
 
     kind: Literal["check"]
-    id: Id
-    text: Line
-    probe: str
-    expected: Expected | None = None
-    args: dict[str, ArgValue] = {}
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(
+        description="The check's line; it must show the expected value(s), unless the value is a "
+        "boolean or `list_items` shows them.",
+    )
+    probe: str = Field(description="The probe's name (see Probes).")
+    expected: Expected | None = Field(
+        default=None,
+        description="The value the probe must observe, in the probe's expected shape; absent only "
+        "for a probe that takes none.",
+    )
+    args: dict[str, ArgValue] = Field(
+        default={},
+        description="The probe's arguments by name (see Probes: each probe lists the ones it "
+        "takes).",
+    )
     # Show a list `expected` as nested items (`name`) under the text.
-    list_items: bool = False
+    list_items: bool = Field(
+        default=False,
+        description="Show a list `expected` as nested lines under the text, one per value.",
+    )
 
 
 class AbortWatch(_Model):
     """The abort rules watched on every command of the phase, shown as nested items."""
 
     kind: Literal["abort_watch"]
-    id: Id
-    text: Line
-    rules: list[Id] = Field(min_length=1)
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(
+        description="The line; the watched rules' labels are shown as nested lines under it.",
+    )
+    rules: list[Id] = Field(
+        min_length=1,
+        description="Ids of `[[abort_rules]]` watched on every command of the phase (at least "
+        "one).",
+    )
 
 
 # ---------------------------------------------------------------- protocol, evidence, decision
@@ -219,17 +359,33 @@ HaltAction = Literal[
 
 
 class HaltItem(_Model):
+    """A step of the halt-and-contain protocol or of the rollback plan: what is done after a
+    halt. Its `action` says who does it."""
+
     kind: Literal["halt"]
-    id: Id
-    text: Line
-    action: HaltAction = "manual"
-    children: list[SubItem] = []
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    text: Line = Field(description="The protocol step's line.")
+    action: HaltAction = Field(
+        default="manual",
+        description="Who does the step and how it is ticked (see Halt actions).",
+    )
+    children: list[SubItem] = Field(
+        default=[],
+        description="Nested lines shown under the item's line.",
+    )
 
 
 class EvidenceFile(_Model):
+    """A file the evidence pack must hold: a log a command step publishes or a file an
+    attestation gate names, by its file name."""
+
     kind: Literal["file"]
-    id: Id
-    name: str = Field(min_length=1, pattern=r"^[^`\r\n/\\]*$")
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    name: str = Field(
+        min_length=1, pattern=r"^[^`\r\n/\\]*$",
+        description="The file's name, no folder: the last part of a command step's `log` or of an "
+        "attestation gate's `path`.",
+    )
 
 
 # What a decision field means to the cockpit, whatever its id or label says: `status` holds
@@ -241,11 +397,23 @@ DecisionRole = Literal["status", "final_revision", "heads_state", "errors", "dri
 
 
 class DecisionField(_Model):
+    """A field of the final decision record, filled in when the session is decided."""
+
     kind: Literal["field"]
-    id: Id
-    label: str = Field(min_length=1, pattern=r"^[^:\r\n]*$")
-    allowed: list[Annotated[str, StringConstraints(min_length=1)]] = []
-    role: DecisionRole | None = None
+    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    label: str = Field(
+        min_length=1, pattern=r"^[^:\r\n]*$",
+        description="The field's label, without ':' (added when rendered).",
+    )
+    allowed: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default=[],
+        description="The values the field may take (shown as `A / B`); empty: free text.",
+    )
+    role: DecisionRole | None = Field(
+        default=None,
+        description="What the field means to the cockpit (see Decision roles); each role at most "
+        "once. Absent: the cockpit does not read the field.",
+    )
 
 
 # ---------------------------------------------------------------- sections
@@ -277,40 +445,74 @@ AnyItem = (
 
 
 class _Section(_Model):
-    heading: Line
+    """A `## ` section of the checklist."""
+
+    heading: Line = Field(description="The section's `## ` heading, without the hashes.")
     # A blank line between the heading and the first block, as Markdown formatters write it.
-    spaced: bool = False
+    spaced: bool = Field(
+        default=False,
+        description="A blank line between the heading and the first block, as Markdown formatters "
+        "write it.",
+    )
 
 
 class BoundarySection(_Section):
-    items: list[BoundaryItem] = []
+    """The control boundary: standing statements on what the document allows."""
+
+    items: list[BoundaryItem] = Field(default=[], description="The section's items, in order.")
 
 
 class GateSection(_Section):
-    items: list[GateItem] = []
+    """The go/no-go gates: until every gate has passed, no step may run."""
+
+    items: list[GateItem] = Field(default=[], description="The gates, in order.")
 
 
 class SetupSection(_Section):
-    shell: Literal["powershell", "sh"] = "sh"
-    password_placeholder: str = Field(default="<PASSWORD>", min_length=1)
-    items: list[SetupItem] = []
+    """Session setup: the working directory and the DSN variables, checked when the gates are
+    evaluated, and the setup script shown to the operator."""
+
+    shell: Literal["powershell", "sh"] = Field(
+        default="sh",
+        description="The shell the setup script is written for: `sh` (`cd`, `export`) or "
+        "`powershell` (`Set-Location`, `$env:`).",
+    )
+    password_placeholder: str = Field(
+        default="<PASSWORD>", min_length=1,
+        description="The text that stands for the database password in DSN templates.",
+    )
+    items: list[SetupItem] = Field(default=[], description="The section's items, in order.")
 
 
 class Phase(_Section):
-    id: Id
-    steps: list[PhaseItem]
+    """A phase of the cutover: its steps run one at a time, in order."""
+
+    id: Id = Field(description="The phase's id, unique among the phases.")
+    steps: list[PhaseItem] = Field(
+        description="The phase's steps, in the order they run; at least one.",
+    )
 
 
 class HaltSection(_Section):
-    items: list[HaltSectionItem] = []
+    """What is done after a halt: the halt-and-contain protocol (`halt`) or the rollback plan
+    (`rollback`)."""
+
+    items: list[HaltSectionItem] = Field(default=[], description="The protocol's steps, in order.")
 
 
 class EvidenceSection(_Section):
-    items: list[EvidenceItem] = []
+    """The evidence pack: the files a complete session must hold."""
+
+    items: list[EvidenceItem] = Field(
+        default=[],
+        description="The files of the evidence pack, in order.",
+    )
 
 
 class DecisionSection(_Section):
-    items: list[DecisionItem] = []
+    """The final decision record: its fields."""
+
+    items: list[DecisionItem] = Field(default=[], description="The record's fields, in order.")
 
 
 Section = (
@@ -322,45 +524,105 @@ Section = (
 class AbortRule(_Model):
     """A named pattern that stops a running command when a line of its output matches."""
 
-    id: Id
-    label: Line
-    patterns: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    id: Id = Field(
+        description="The rule's id, named by commands' `abort_rules` and `abort_watch` items' "
+        "`rules`; `timeout` is the cockpit's own and cannot be used.",
+    )
+    label: Line = Field(
+        description="How the checklist names the condition (shown under `abort_watch` items).",
+    )
+    patterns: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        min_length=1,
+        description="Regular expressions matched against each line of a watched command's output "
+        "(no named groups); a match stops the command and halts the session.",
+    )
 
 
 class Script(_Model):
     """An operator script the runbook runs, pinned by the sha256 it was approved with."""
 
-    path: str = Field(min_length=1)
-    sha256: Sha256 | None = None
+    path: str = Field(
+        min_length=1,
+        description="The script as the commands name it, relative to the working directory; some "
+        "command step must run it.",
+    )
+    sha256: Sha256 | None = Field(
+        default=None,
+        description="The sha256 the script was approved with (64 lowercase hex digits); absent: "
+        "not pinned, and the session keeps its gates closed until it is.",
+    )
 
 
 PrefaceItem = Annotated[Text | CodeBlock, Discriminated]
 
 
 class Runbook(_Model):
-    format: Literal[1]
-    id: Id
-    title: Line
+    """A runbook: one TOML file, the typed one-page cutover checklist."""
+
+    format: Literal[1] = Field(description="The runbook format version: 1.")
+    id: Id = Field(description="The runbook's id; a session's folder name carries it.")
+    title: Line = Field(description="The checklist's `# ` title line.")
     # A production runbook forbids auto-confirmation and needs `confirm` on every command
     # that is not read-only.
-    production: bool
+    production: bool = Field(
+        description="A production runbook forbids auto-confirmation and needs `confirm` on every "
+        "command that is not read-only.",
+    )
     # Lines between the title and the first section.
-    preface: list[PrefaceItem] = []
-    boundary: BoundarySection | None = None
-    gates: GateSection | None = None
-    setup: SetupSection | None = None
-    phases: list[Phase] = Field(min_length=1)
-    halt: HaltSection | None = None
+    preface: list[PrefaceItem] = Field(
+        default=[],
+        description="Lines between the title and the first section.",
+    )
+    boundary: BoundarySection | None = Field(
+        default=None,
+        description="The control boundary: standing statements.",
+    )
+    gates: GateSection | None = Field(default=None, description="The go/no-go gates.")
+    setup: SetupSection | None = Field(
+        default=None,
+        description="Session setup: working directory, DSN variables, setup script.",
+    )
+    phases: list[Phase] = Field(
+        min_length=1,
+        description="The phases, in the order they run; at least one.",
+    )
+    halt: HaltSection | None = Field(
+        default=None,
+        description="The halt-and-contain protocol: what is done after a halt.",
+    )
     # Steps of a rollback or back-out plan: after a halt the operator confirms each with a
     # note (done, or why not); the cockpit itself never runs a command after a halt.
-    rollback: HaltSection | None = None
-    evidence: EvidenceSection | None = None
-    decision: DecisionSection | None = None
+    rollback: HaltSection | None = Field(
+        default=None,
+        description="Steps of a rollback or back-out plan: after a halt the operator confirms "
+        "each with a note (done, or why not); the cockpit itself never runs a command "
+        "after a halt.",
+    )
+    evidence: EvidenceSection | None = Field(
+        default=None,
+        description="The evidence pack: the files a complete session holds.",
+    )
+    decision: DecisionSection | None = Field(
+        default=None,
+        description="The final decision record's fields.",
+    )
     # The order the sections appear in on the page, by place name (`gates`, `phases[0]`,
     # ...), when it is not the usual one. Phases keep their order; meaning never depends on it.
-    order: list[str] = []
-    abort_rules: list[AbortRule] = []
-    scripts: list[Script] = []
+    order: list[str] = Field(
+        default=[],
+        description="The order the sections appear in on the page, by place name (`gates`, "
+        "`phases[0]`, ...), when it is not the usual one. Phases keep their order; "
+        "meaning never depends on it.",
+    )
+    abort_rules: list[AbortRule] = Field(
+        default=[],
+        description="The abort rules commands and phases may name.",
+    )
+    scripts: list[Script] = Field(
+        default=[],
+        description="The operator scripts commands run, each pinned by the sha256 it was approved "
+        "with.",
+    )
 
     def sections(self) -> list[tuple[str, Section]]:
         """The sections in document order, each with its place name (`phases[1]`)."""
@@ -373,8 +635,10 @@ class Runbook(_Model):
         named += [("halt", self.halt), ("rollback", self.rollback),
                   ("evidence", self.evidence), ("decision", self.decision)]
         present = {place: section for place, section in named if section is not None}
-        if self.order and set(self.order) == set(present) and len(self.order) == len(present):
-            return [(place, present[place]) for place in self.order]
+        # A copy without a section (the report drops the decision) keeps the others' order.
+        ordered = [place for place in self.order if place in present]
+        if ordered and len(set(ordered)) == len(present) == len(ordered):
+            return [(place, present[place]) for place in ordered]
         return list(present.items())
 
     def protocol_items(self) -> list[HaltItem]:

@@ -54,7 +54,9 @@ def _posix_problems(runbook: Runbook, workdir_given: bool) -> Iterator[tuple[str
         if isinstance(item, WorkingDirectory) and windows_absolute(item.path):
             if not workdir_given:
                 yield (f"{place}.path", f"'{item.path}' is a Windows path; it cannot be the "
-                       "working directory here (give --workdir DIR, or run it on Windows)")
+                       "working directory here (give --workdir DIR"
+                       + (" --override-workdir" if runbook.production else "")
+                       + ", or run it on Windows)")
         elif isinstance(item, AttestationFileGate) and windows_absolute(item.path):
             yield (f"{place}.path", f"'{item.path}' is a Windows path; the file cannot be "
                    "found here (write it relative to the working directory)")

@@ -17,6 +17,7 @@ GENESIS = "0" * 64
 
 # Event types. Data keys are documented beside each; the fold (state.py) gives them meaning.
 SESSION_STARTED = "session_started"  # runbook_path, runbook_id, title, production, pins, workdir
+WORKDIR_OVERRIDDEN = "workdir_overridden"  # item, approved (the runbook's), used, by
 SESSION_RESUMED = "session_resumed"  # pid
 LOCK_TAKEN_OVER = "lock_taken_over"  # previous: the dead holder's lock info
 TORN_TAIL_SET_ASIDE = "torn_tail_set_aside"  # offset, bytes, sha256, file

@@ -70,6 +70,7 @@ class SessionState(_State):
     runbook_sha256: str = ""
     transcript_sha256: str = ""
     workdir: str = ""
+    workdir_override: dict[str, str] | None = None  # the runbook's directory was replaced
     operator: str = ""
     host: str = ""
     started_at: str = ""
@@ -116,6 +117,9 @@ def apply(state: SessionState, event: Event) -> SessionState:
         s.runbook_sha256, s.transcript_sha256 = d["runbook_sha256"], d["transcript_sha256"]
         s.workdir = d["workdir"]
         s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
+    elif t == ev.WORKDIR_OVERRIDDEN:
+        s.workdir_override = {"item": d["item"], "approved": d["approved"], "used": d["used"],
+                              "by": event.actor.name}
     elif t == ev.SESSION_RESUMED:
         s.resumes += 1
     elif t == ev.LOCK_TAKEN_OVER:

@@ -172,10 +172,10 @@ class GatePanel(DataTable):
             rows.append((check.id, mark(s.status if s else "open"),
                          Text(item_text(check, runbook)),
                          Text((s.detail or "") if s else "checked with g")))
-        for script in runbook.scripts:
-            s = state.scripts.get(script.path)
-            rows.append((f"script:{script.path}", mark(s.status if s else "open"),
-                         Text(f"script {script.path}"),
+        for path in rules.pinned_scripts(runbook):
+            s = state.scripts.get(path)
+            rows.append((f"script:{path}", mark(s.status if s else "open"),
+                         Text(f"script {path}"),
                          Text((s.detail or "") if s else "sha256 checked with g")))
         fill(self, rows)
 

@@ -56,12 +56,16 @@ ORDINARY = [
 ]
 
 
-def phase(phase_id: str, steps: list[tuple[str, str]], extra: str = "") -> str:
+def phase(phase_id: str, steps: list[tuple[str, str]], extra: str = "",
+          confirm: str | None = None, read_only: bool = False) -> str:
+    """A phase of command steps; `confirm`: the word each asks for, or `read_only` (a
+    production runbook needs one or the other on every command)."""
     lines = [f'[[phases]]\nid = "{phase_id}"\nheading = "Phase {phase_id}"\nsteps = [']
+    asked = f', confirm = "{confirm}"' if confirm else ", read_only = true" if read_only else ""
     for step_id, command in steps:
         escaped = command.replace("\\", "\\\\").replace('"', '\\"')
         lines.append(f'  {{ kind = "command", id = "{step_id}", command = "{escaped}", '
-                     f'log = "logs/{step_id}.log" }},')
+                     f'log = "logs/{step_id}.log"{asked} }},')
     if extra:
         lines.append(extra)
     lines.append("]")

@@ -91,7 +91,7 @@ def _utc(stamp: str) -> float:
 
 
 def test_production_runbook_refuses_assume_yes(tmp_path: Path) -> None:
-    runbook = write_world(tmp_path, [phase("P0", ORDINARY)], production=True)
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY, confirm="go")], production=True)
     result = cockpit("run", str(runbook), "--headless", "--assume-yes", cwd=tmp_path)
     assert result.returncode == 3
     assert "production: --assume-yes is refused" in result.stderr
@@ -108,9 +108,10 @@ def test_open_gate_is_no_go_and_runs_nothing(tmp_path: Path) -> None:
 
 
 def test_answers_file_drives_a_production_runbook(tmp_path: Path) -> None:
-    runbook = write_world(tmp_path, [phase("P0", ORDINARY)], production=True)
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY, confirm="go")], production=True)
     answers = tmp_path / "answers.toml"
-    answers.write_text('[gates]\nsignoff = "GOV-2026-114"\n')
+    answers.write_text('[gates]\nsignoff = "GOV-2026-114"\n'
+                       '[confirm]\nhello = "go"\ncount = "go"\nlast = "go"\n')
     result = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
                      "--session", str(tmp_path / "s"))
     assert result.returncode == 0, result.stdout + result.stderr

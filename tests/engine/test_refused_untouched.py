@@ -30,7 +30,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 ], ids=["assume-yes-on-production", "missing-answers", "typo-in-answers", "typo-decision"])
 def test_a_refused_headless_run_leaves_no_session_and_touches_nothing(
         tmp_path: Path, args: list[str], code: int, says: str) -> None:
-    runbook = write_world(tmp_path, [phase("P0", ORDINARY)], production=True)
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY, confirm="go")], production=True)
     (tmp_path / "typo.toml").write_text('[gates]\nsignof = "GOV-1"\n')
     (tmp_path / "bad-decision.toml").write_text('[decision]\nroot_couse = "x"\n')
     before = _tree(tmp_path)
@@ -45,9 +45,9 @@ def test_a_refused_headless_run_leaves_no_session_and_touches_nothing(
 
 def test_a_headless_run_that_would_stop_halfway_for_an_answer_is_refused_up_front(
         tmp_path: Path) -> None:
-    runbook = write_world(tmp_path, [phase("P0", ORDINARY)], production=True)
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY, read_only=True)], production=True)
     runbook.write_text(runbook.read_text().replace(
-        'log = "logs/count.log" }', 'log = "logs/count.log", confirm = "GO" }'))
+        'log = "logs/count.log", read_only = true }', 'log = "logs/count.log", confirm = "GO" }'))
     answers = tmp_path / "answers.toml"
     answers.write_text('[gates]\nsignoff = "GOV-1"\n')
     before = _tree(tmp_path)

@@ -338,6 +338,63 @@ CASES = [
     Case("script-no-step-runs",
          broken('[[scripts]]\npath = "tools/upgrade.py"', '[[scripts]]\npath = "tools/downgrade.py"'),
          "scripts[0].path", "no step runs 'tools/downgrade.py'"),
+    # --------------------------------------------------------------- read-only vs changing
+    Case("production-changing-command-without-confirm",
+         broken("production = false", "production = true"),
+         "phases[0].steps[1].confirm", "a production runbook needs a typed confirmation before "
+         'every command that changes something: add confirm = "upgrade"',
+         also=("phases[0].steps[0].confirm",)),
+    Case("production-reading-command-not-marked",
+         broken("production = false", "production = true"),
+         "phases[0].steps[0].confirm", "`alembic heads` only reads: mark it read_only = true",
+         also=("phases[0].steps[1].confirm",)),
+    Case("alembic-upgrade-marked-read-only",
+         broken('command = "python -m alembic heads"',
+                'command = "python -m alembic upgrade head"\nread_only = true'),
+         "phases[0].steps[0].read_only", "`alembic upgrade` changes the database; it is not "
+         "read-only"),
+    Case("read-only-with-confirm",
+         broken('command = "python -m alembic heads"',
+                'command = "python -m alembic heads"\nread_only = true\nconfirm = "go"'),
+         "phases[0].steps[0].confirm", "a read-only command asks for no confirmation"),
+    Case("confirm-with-space",
+         broken('command = "python tools/upgrade.py"',
+                'command = "python tools/upgrade.py"\nconfirm = "go on"'),
+         "phases[0].steps[1].confirm", "expected text matching"),
+    Case("timeout-in-words",
+         broken('command = "python tools/upgrade.py"',
+                'command = "python tools/upgrade.py"\ntimeout = "10 minutes"'),
+         "phases[0].steps[1].timeout", "expected text matching"),
+    Case("abort-rule-named-timeout", broken('id = "deadlock"\nlabel', 'id = "timeout"\nlabel'),
+         "abort_rules[0].id", "'timeout' is the cockpit's own",
+         also=("phases[0].steps[1].abort_rules[0]", "phases[0].steps[3].rules[0]")),
+    # --------------------------------------------------------------- probe arguments
+    Case("probe-argument-unknown",
+         broken(_CHECK_EXPECTED, _CHECK_EXPECTED.replace('"abc123"\n', '"abc123"\nargs = { frm = "x" }\n', 1)),
+         "phases[0].steps[2].args.frm", "probe 'alembic.current_equals' takes no arguments"),
+    Case("probe-argument-wrong-shape",
+         broken('probe = "alembic.current_equals"\nexpected = "abc123"',
+                'probe = "alembic.upgrade_path_includes"\nexpected = ["abc123"]\n'
+                'args = { from = ["x"] }'),
+         "phases[0].steps[2].args.from", "'from' is a text"),
+    Case("probe-argument-missing",
+         broken('probe = "alembic.current_equals"\nexpected = "abc123"',
+                'probe = "db.structural_parity"'),
+         "phases[0].steps[2].args", "probe 'db.structural_parity' needs the argument 'reference'"),
+    # --------------------------------------------------------------- text and order
+    Case("text-holding-an-item-line",
+         broken('items = [{ kind = "statement", id = "rehearsal-only", text = "Rehearsal only." }]',
+                'items = [{ kind = "text", id = "t", text = "Intro\\n- [ ] sneaky" }]'),
+         "boundary.items[0].text", "line 2 of the text reads as a heading, item or code fence"),
+    Case("order-missing-a-section", broken("production = false", 'production = false\norder = ["gates"]'),
+         "order", "must list each section once: boundary, gates, setup, phases[0], halt, "
+         "evidence, decision"),
+    Case("order-phases-swapped",
+         with_phase('[[phases]]\nid = "P1"\nheading = "Phase P1"\n\n'
+                    '[[phases.steps]]\nkind = "manual"\nid = "m"\ntext = "Done"\n').replace(
+             "production = false", 'production = false\norder = ["boundary", "gates", "setup", '
+             '"phases[1]", "phases[0]", "halt", "evidence", "decision"]'),
+         "order", "phases appear in the order they run: phases[0], phases[1]"),
 ]
 
 
