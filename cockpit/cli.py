@@ -82,7 +82,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from cockpit.runbook.reference import json_schema, reference_markdown
+    from cockpit.runbook.reference import reference_markdown
+    from cockpit.runbook.schema import json_schema
 
     text = (reference_markdown() if args.markdown
             else json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
@@ -92,6 +93,32 @@ def cmd_schema(args: argparse.Namespace) -> int:
         _err(f"wrote {args.output}")
     else:
         _out(text)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    import os
+
+    from cockpit.errors import CockpitError
+    from cockpit.probes.alembic_project import project_facts
+    from cockpit.runbook.loader import parse_runbook
+    from cockpit.runbook.starter import build_starter
+
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists() and not args.force:
+        raise CockpitError(f"{output}: already exists; choose another name or add --force")
+    runbook_dir = output.parent if output is not None else Path.cwd()
+    facts, notes = project_facts(Path(args.project), runbook_dir, args.dsn_env, os.environ)
+    starter = build_starter(facts)
+    parse_runbook(starter.toml, str(output or "<init>"))  # what it writes always validates
+    for note in [*notes, *starter.notes]:
+        _err(f"note: {note}")
+    if output is None:
+        _out(starter.toml)
+        return 0
+    output.write_text(starter.toml, encoding="utf-8")
+    _err(f"wrote {output}: {len(starter.runbook.phases)} phases, production; it validates. "
+         f"Next: cockpit render {output} (the checklist to approve), then cockpit run {output}")
     return 0
 
 
@@ -387,6 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", action="store_true",
                    help="print the Markdown reference of the runbook language instead")
     p.add_argument("-o", "--output", help="write it here instead of to stdout")
+
+    p = command("init", cmd_init, "write a starting runbook for your Alembic project")
+    p.add_argument("project", nargs="?", default=".",
+                   help="the Alembic project's folder, where alembic.ini is (default: .)")
+    p.add_argument("-o", "--output", help="write the TOML here instead of to stdout")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.add_argument("--dsn-env", default="DATABASE_URL",
+                   help="environment variable holding the database's DSN, read to learn its "
+                        "current revision (default: DATABASE_URL); its password is never "
+                        "written")
 
     def driving(p: argparse.ArgumentParser) -> None:
         p.add_argument("--headless", action="store_true",

@@ -11,7 +11,7 @@ from tests.conftest import REFERENCE, REPO
 
 HEAVY = ("pydantic", "textual", "sqlalchemy", "psycopg", "alembic")
 COMMANDS = ["", "render", "validate", "import", "demo", "run", "resume", "status", "verify",
-            "report", "export", "snapshot", "preview"]
+            "report", "export", "snapshot", "preview", "init", "schema"]
 
 
 def cockpit(*args: str, cwd=REPO) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,6 @@ from cockpit.runbook.model import (
     AttestationGate,
     CheckStep,
     CommandStep,
-    HaltItem,
     Manual,
     ProbeGate,
     Runbook,
@@ -271,8 +270,8 @@ class Headless:
 
     def _contain(self) -> int:
         ctl = self.ctl
-        for item in ctl.runbook.halt.items if ctl.runbook.halt else []:
-            if isinstance(item, HaltItem) and item.id not in ctl.state.halt_items:
+        for item in ctl.runbook.protocol_items():
+            if item.id not in ctl.state.halt_items:
                 note = self.answers.halt.get(item.id)
                 if note and item.action != "record_blocker":
                     ctl.complete_halt_item(item.id, note)

@@ -159,7 +159,7 @@ def item_done(runbook: Runbook, state: SessionState, item: AnyItem) -> bool:
     for phase in runbook.phases:  # statements and abort watches hold when their phase did
         if item in phase.steps:  # (a later halt does not undo a phase that completed)
             return phase_complete(state, phase)
-    if runbook.halt and item in runbook.halt.items:
+    if isinstance(item, HaltItem):  # the halt protocol's and the rollback plan's
         return item.id in state.halt_items
     if runbook.boundary and item in runbook.boundary.items:
         return bool(state.started_at)
@@ -289,9 +289,8 @@ def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:
 
 def open_protocol_item(runbook: Runbook, state: SessionState) -> HaltItem | None:
     """The next halt-protocol item the operator must complete with a reference."""
-    for item in runbook.halt.items if runbook.halt else []:
-        if isinstance(item, HaltItem) and item.action in ("escalate", "manual") and \
-                item.id not in state.halt_items:
+    for item in runbook.protocol_items():  # the halt protocol, then the rollback plan
+        if item.action in ("escalate", "manual") and item.id not in state.halt_items:
             return item
     return None
 

@@ -153,16 +153,16 @@ def _first_difference(name: str, text: str, rendered: str) -> Problem:
 
 def _section_kind(section: MdSection) -> str:
     heading = section.heading.lower()
-    kind = next((k for k, words in _HEADING_WORDS if any(w in heading for w in words)), "phase")
-    if kind in ("boundary", "gates", "setup") and any(
-            (m := _COMMAND.match(item.text)) and m["log"] for item in section.items()):
+    named = next((k for k, words in _HEADING_WORDS if any(w in heading for w in words)), None)
+    items = section.items()
+    if named in ("boundary", "gates", "setup") and any(
+            (m := _COMMAND.match(item.text)) and m["log"] for item in items):
         return "phase"  # commands with logs run: they are work, whatever the heading says
-    if kind == "phase" and not section.items() and not heading.startswith("phase"):
+    if named is None and not items:
         return "boundary"  # prose only (contacts, notes): read, never confirmed
-    if kind == "phase" and section.items() and all(
-            _FIELD_LINE.match(i.text) and not i.children for i in section.items()):
+    if named is None and all(_FIELD_LINE.match(i.text) and not i.children for i in items):
         return "decision"  # nothing but `Label:` lines: a record to fill in
-    return kind
+    return named or "phase"
 
 
 def _build(checklist: MdChecklist, b: _Builder) -> dict[str, Any]:

@@ -45,9 +45,10 @@ def _rehearsal_runbook(tmp_path: Path, world: World) -> Path:
     checklist = tmp_path / "rehearsal-checklist.md"
     checklist.write_text(text, encoding="utf-8")
     out = tmp_path / "rehearsal.toml"
-    done = cockpit("import", str(checklist), "-o", str(out))
+    done = cockpit("import", str(checklist), "-o", str(out), "--rehearsal")
     assert done.returncode == 0, done.stderr
-    toml = out.read_text(encoding="utf-8").replace("production = true", "production = false")
+    toml = out.read_text(encoding="utf-8")
+    assert "production = false" in toml and "confirm = " not in toml
     for script in sorted(world.tmp.glob("*.py")):  # pin what the rehearsal approved
         digest = hashlib.sha256(script.read_bytes()).hexdigest()
         toml = toml.replace(f"path = '../tmp/{script.name}'\n",

@@ -166,3 +166,40 @@ def test_the_approved_workdir_given_again_is_no_override(tmp_path: Path) -> None
         assert all(e.type != "workdir_overridden" for e in ctl.store.events)
     finally:
         ctl.close()
+
+
+ROLLBACK = """
+[rollback]
+heading = "Rollback (only if asked)"
+items = [
+  { kind = "halt", id = "rb-downgrade", text = "`alembic downgrade -1` -> `logs/rollback.log`" },
+]
+"""
+
+
+def test_a_rollback_plan_is_confirmed_by_hand_after_a_halt_and_never_run(
+        tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", [("boom", "echo DuplicateTable; exit 1")])])
+    runbook.write_text(runbook.read_text().replace("[decision]", ROLLBACK + "\n[decision]", 1))
+    ctl = Controller.start(runbook, folder=tmp_path / "s0", env=dict(os.environ), halt_hooks=[])
+    try:
+        refused = None
+        try:
+            ctl.complete_halt_item("rb-downgrade", "done")
+        except Exception as exc:  # the protocol applies only after a halt
+            refused = str(exc)
+        assert refused and "only after a halt" in refused
+    finally:
+        ctl.close()
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[gates]\nsignoff = "GOV-1"\n[halt]\nh-escalate = "told GOV"\n'
+                       'rb-downgrade = "not asked: the DBA chose PITR (INC-9)"\n')
+    done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                   "--session", str(tmp_path / "s"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    items = {e["data"]["item"]: e["data"]["note"] for e in _events(tmp_path / "s")
+             if e["type"] == "halt_item_done"}
+    assert items["rb-downgrade"] == "not asked: the DBA chose PITR (INC-9)"
+    assert not (runbook.parent / "logs" / "rollback.log").exists()  # nothing ran it
+    report = cockpit("report", str(tmp_path / "s")).stdout
+    assert "- [x] `alembic downgrade -1` -> `logs/rollback.log` — " in report

@@ -1,0 +1,68 @@
+"""What `cockpit init` learns about a team's Alembic project, by Alembic's own API: its heads,
+and — when a DSN is given — the database's current revision, the upgrade path from there
+and the tables that path leaves created. Read-only: nothing is written to the database."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from cockpit.errors import CockpitError
+from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
+from cockpit.probes.db import ProbeUnreachable
+from cockpit.runbook.starter import ProjectFacts
+
+_CREATE = re.compile(r"""op\.create_table\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
+_DROP = re.compile(r"""op\.drop_table\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
+
+
+def project_facts(project: Path, runbook_dir: Path, dsn_env: str,
+                  env: Mapping[str, str]) -> tuple[ProjectFacts, list[str]]:
+    """The project's facts and notes on what could not be learned."""
+    notes: list[str] = []
+    if not (project / "alembic.ini").is_file():
+        raise CockpitError(f"{project}: no alembic.ini here; give the folder of your Alembic "
+                           "project (where alembic.ini is): cockpit init PATH")
+    try:
+        script = script_directory(project.resolve())
+        heads = sorted(script.get_heads())
+        revisions = {rev.revision: rev for rev in script.walk_revisions()}
+    except Exception as exc:  # Alembic's own errors name the file and the problem
+        raise CockpitError(f"{project / 'alembic.ini'}: Alembic cannot read the project: "
+                           f"{type(exc).__name__}: {exc}") from None
+    if not heads:
+        raise CockpitError(f"{project}: the project has no revisions yet; a cutover needs one")
+    dsn = env.get(dsn_env) or None
+    current: list[str] | None = None
+    if dsn:
+        try:
+            current = current_revisions({"DATABASE_URL": dsn})
+        except ProbeUnreachable as exc:
+            notes.append(f"{dsn_env}: the database was not reached ({exc})")
+    else:
+        notes.append(f"{dsn_env} is not set: the runbook's DSN, current revision and upgrade "
+                     "path are left for you to fill in")
+    path = upgrade_path(project.resolve(), current[0] if current else "base") \
+        if current is not None else None
+    tables: set[str] = set()
+    for revision in path if path is not None else reversed(list(revisions)):
+        source = Path(revisions[revision].path).read_text(encoding="utf-8", errors="replace")
+        tables |= set(_CREATE.findall(source))
+        tables -= set(_DROP.findall(source))
+    workdir = os.path.relpath(project.resolve(), runbook_dir.resolve())
+    facts = ProjectFacts(
+        name=project.resolve().name, workdir=workdir, heads=heads, dsn_env=dsn_env, dsn=dsn,
+        current=current, path=path, tables=sorted(tables), git=_in_git(project))
+    return facts, notes
+
+
+def _in_git(project: Path) -> bool:
+    try:
+        done = subprocess.run(["git", "-C", str(project), "rev-parse", "--is-inside-work-tree"],
+                              capture_output=True, text=True, timeout=10)
+    except OSError:
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "true"

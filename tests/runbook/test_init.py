@@ -1,0 +1,179 @@
+"""`cockpit init` on a team's own Alembic project — generated here with `alembic init`, three
+revisions, git, and a PostgreSQL reached over TLS — writes a production runbook in the
+reference's shape that validates, renders, and runs to PASS with the real `cockpit run`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cockpit.demo.pgcluster import PgCluster, free_port
+from cockpit.demo.tls import write_self_signed
+from cockpit.runbook.loader import load_runbook
+from cockpit.runbook.model import CheckStep, CommandStep, ProbeGate
+from cockpit.runbook.starter import ProjectFacts, build_starter, dsn_template
+from cockpit.runbook.validate import walk_items
+from tests.engine.helpers import cockpit
+
+REVISIONS = [  # (id, down, body of upgrade())
+    ("a1_customers", None, 'op.create_table("customers", sa.Column("id", sa.Integer, '
+                           'primary_key=True))'),
+    ("b2_orders", "a1_customers", 'op.create_table("orders", sa.Column("id", sa.Integer, '
+                                  'primary_key=True))\n    op.create_table("scratch", '
+                                  'sa.Column("id", sa.Integer))'),
+    ("c3_invoices", "b2_orders", 'op.create_table("invoices", sa.Column("id", sa.Integer, '
+                                 'primary_key=True))\n    op.drop_table("scratch")'),
+]
+
+
+def make_project(root: Path) -> Path:
+    """An Alembic project as `alembic init` makes it, reading its URL from DATABASE_URL."""
+    project = root / "billing-service"
+    project.mkdir(parents=True)
+    subprocess.run([sys.executable, "-m", "alembic", "init", "migrations"], cwd=project,
+                   check=True, capture_output=True)
+    env_py = project / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace(
+        "config = context.config\n",
+        "config = context.config\nimport os\n"
+        "config.set_main_option('sqlalchemy.url', os.environ['DATABASE_URL'])\n", 1))
+    for rev, down, body in REVISIONS:
+        (project / "migrations" / "versions" / f"{rev}.py").write_text(
+            "from alembic import op\nimport sqlalchemy as sa\n\n"
+            f"revision = {rev!r}\ndown_revision = {down!r}\nbranch_labels = None\n"
+            "depends_on = None\n\n\n"
+            f"def upgrade():\n    {body}\n\n\ndef downgrade():\n    pass\n")
+    for args in (["init", "-q"], ["add", "-A"],
+                 ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "v1"]):
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+    return project
+
+
+@pytest.fixture
+def tls_dsn(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[str]:
+    """A fresh database behind a TLS terminator: `sslmode=require` holds for real."""
+    name = "billing"
+    with contextlib.suppress(Exception):  # the cluster is shared by the module's tests
+        pg_cluster.create_database(name)
+    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    write_self_signed(cert, key)
+    port = free_port()
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "cockpit.demo.tlsproxy", str(port), str(pg_cluster.socket_dir),
+         str(pg_cluster.port), str(cert), str(key)], stdout=subprocess.PIPE, text=True)
+    assert proxy.stdout is not None and proxy.stdout.readline().strip() == "listening"
+    try:
+        yield f"postgresql+psycopg://{pg_cluster.superuser}@127.0.0.1:{port}/{name}" \
+              "?sslmode=require"
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+
+
+def test_init_writes_a_runbook_that_runs_the_project_to_pass(tmp_path: Path,
+                                                             tls_dsn: str) -> None:
+    project = make_project(tmp_path)
+    env = {"DATABASE_URL": tls_dsn}
+    # "Production" stands at the first revision.
+    done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "a1_customers"],
+                          cwd=project, capture_output=True, text=True, env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    runbook = project / "cutover.toml"
+    made = cockpit("init", str(project), "-o", str(runbook), env=env)
+    assert made.returncode == 0, made.stderr
+    assert "password" not in runbook.read_text().lower() or "<PASSWORD>" in runbook.read_text()
+    loaded = load_runbook(runbook)
+    assert loaded.production is True
+    items = {item.id: item for _, item in walk_items(loaded)}
+    upgrade = items["upgrade"]
+    assert isinstance(upgrade, CommandStep)
+    assert (upgrade.command, upgrade.confirm) == ("python -m alembic upgrade c3_invoices",
+                                                  "c3_invoices")
+    assert (upgrade.lock_timeout, upgrade.statement_timeout, upgrade.timeout) == (
+        "5s", "10min", "30m")
+    assert all(step.read_only for step in items.values()
+               if isinstance(step, CommandStep) and step is not upgrade)
+    path, tables = items["upgrade-path"], items["tables-present"]
+    assert isinstance(path, CheckStep) and isinstance(tables, CheckStep)
+    assert path.expected == ["b2_orders", "c3_invoices"]
+    assert path.args == {"from": "a1_customers"}
+    assert tables.expected == ["invoices", "orders"]  # scratch was created, then dropped
+    assert isinstance(items["rehearsed-commit"], ProbeGate)
+    template = loaded.setup.items[1].template  # type: ignore[union-attr]
+    assert template.endswith("/billing?sslmode=require") and ":<PASSWORD>@127.0.0.1:" in template
+    assert cockpit("validate", str(runbook)).returncode == 0
+    rendered = cockpit("render", str(runbook))
+    assert rendered.returncode == 0 and "`python -m alembic upgrade c3_invoices`" in rendered.stdout
+
+    (project / "cutover").mkdir()
+    for name in ("write_freeze_attestation.log", "pitr_window_attestation.log"):
+        (project / "cutover" / name).write_text("attested by the DBA on duty\n")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    answers = tmp_path / "answers.toml"
+    answers.write_text(textwrap.dedent(f'''\
+        [gates]
+        governance-signoff = "GOV-7"
+        maintenance-window = "CHG-7, now until +2h"
+        rehearsed-commit = "{commit}"
+        [confirm]
+        upgrade = "c3_invoices"
+        [manual]
+        preflight-reviewed = "read it"
+        [decision]
+        risk_tier = "low"
+        authorization = "authorized"
+        '''))
+    session = tmp_path / "session"
+    done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                   "--session", str(session), env=env, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    decision = json.loads((session / "evidence" / "decision.json").read_text())
+    assert decision["fields"]["status"] == "PASS"
+    assert decision["fields"]["final_revision"] == "c3_invoices"
+    before = json.loads((project / "cutover" / "schema_before.json").read_text())
+    after = json.loads((project / "cutover" / "schema_after.json").read_text())
+    assert "invoices" not in before["tables"] and "invoices" in after["tables"]
+    assert cockpit("verify", str(session)).returncode == 0
+
+
+def test_without_a_database_init_leaves_notes_for_what_it_could_not_learn(
+        tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    made = subprocess.run([sys.executable, "-m", "cockpit", "init", str(project)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    data = tomllib.loads(made.stdout)
+    assert data["production"] is True
+    assert "DATABASE_URL is not set" in made.stderr
+    assert "replace USER, HOST and DATABASE" in made.stderr
+    steps = [s for phase in data["phases"] for s in phase["steps"]]
+    assert not any(s.get("id") == "upgrade-path" for s in steps)  # no current revision known
+    tables = next(s for s in steps if s.get("id") == "tables-present")
+    assert tables["expected"] == ["customers", "invoices", "orders"]
+
+
+def test_init_outside_an_alembic_project_says_where_to_point_it(tmp_path: Path) -> None:
+    made = cockpit("init", str(tmp_path))
+    assert made.returncode == 1 and "Traceback" not in made.stderr
+    assert f"{tmp_path}: no alembic.ini here; give the folder of your Alembic project" in \
+        made.stderr
+
+
+def test_a_dsn_without_tls_is_written_with_sslmode_require_and_no_password() -> None:
+    template, database, notes = dsn_template("postgresql://ops:s3cret@db.internal:6432/app")
+    assert template == "postgresql://ops:<PASSWORD>@db.internal:6432/app?sslmode=require"
+    assert database == "app" and "did not require TLS" in notes[0]
+    starter = build_starter(ProjectFacts(name="app", workdir=".", heads=["h1", "h2"]))
+    assert "s3cret" not in starter.toml
+    assert any("2 heads" in note for note in starter.notes)
