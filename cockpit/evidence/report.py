@@ -41,6 +41,7 @@ def _annotation(runbook: Runbook, state: SessionState, item_id: str,
         if override is not None and override.get("item") == item_id:
             bits[0] = (f"OVERRIDDEN: approved `{override['approved']}`, used "
                        f"{override['used']} (--override-workdir by {override['by']})")
+            bits[-1] = ""  # its detail says the same
         if isinstance(gate.observed, dict) and gate.observed.get("captured"):
             bits += [f"captured {gate.observed['captured']}", f"sha256 {gate.observed['sha256']}"]
         return " — " + " · ".join(b for b in bits if b)

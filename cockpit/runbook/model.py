@@ -51,6 +51,10 @@ class SubItem(_Model):
     )
 
 
+ItemId = Annotated[Id, Field(
+    description="The item's id, unique in the runbook (answers and reports use it).")]
+Children = Annotated[list[SubItem], Field(description="Nested lines shown under the item's line.")]
+
 # ---------------------------------------------------------------- items usable anywhere
 
 
@@ -58,12 +62,9 @@ class Statement(_Model):
     """A standing rule or declaration the operator reads (e.g. "Abort if any unchecked.")."""
 
     kind: Literal["statement"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(description="The line the operator reads.")
-    children: list[SubItem] = Field(
-        default=[],
-        description="Nested lines shown under the item's line.",
-    )
+    children: Children = []
 
 
 class Text(_Model):
@@ -71,7 +72,7 @@ class Text(_Model):
     a plain or numbered list, a table. Shown to the reader; never acted on."""
 
     kind: Literal["text"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     # Non-blank lines, none of which the dialect reads as a heading, item or fence
     # (`validate` checks each line).
     text: str = Field(
@@ -85,7 +86,7 @@ class CodeBlock(_Model):
     """A fenced code block kept verbatim."""
 
     kind: Literal["code"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     lang: str = Field(
         default="",
         description="The fence's language tag (```` ```sh ````); empty for none.",
@@ -99,12 +100,9 @@ class Manual(_Model):
     """A manual confirmation: the operator ticks it, optionally with a note."""
 
     kind: Literal["manual"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(description="What the operator confirms.")
-    children: list[SubItem] = Field(
-        default=[],
-        description="Nested lines shown under the item's line.",
-    )
+    children: Children = []
 
 
 # ---------------------------------------------------------------- gates
@@ -114,7 +112,7 @@ class AttestationGate(_Model):
     """The operator attests, giving a reference (document id, ticket, link)."""
 
     kind: Literal["attestation"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(description="The gate's line: what is attested.")
     prompt: str = Field(
         default="Reference (document id, ticket or link)",
@@ -127,7 +125,7 @@ class AttestationFileGate(_Model):
     """An attestation file must be present and non-empty (and may need a given line)."""
 
     kind: Literal["attestation_file"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(
         description="The gate's line; it must name the file (the last part of `path`).",
     )
@@ -148,7 +146,7 @@ class ProbeGate(_Model):
     """An automated gate answered by a named probe."""
 
     kind: Literal["probe"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(
         description="The gate's line; it must show the expected value(s), unless the value is a "
         "boolean (what is approved is what is checked).",
@@ -180,7 +178,7 @@ class WorkingDirectory(_Model):
     the gates are evaluated."""
 
     kind: Literal["working_directory"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(
         description="The line; it must name the directory (the last part of `path`).",
     )
@@ -195,7 +193,7 @@ class EnvVar(_Model):
     """A required environment variable holding a DSN, given as a template."""
 
     kind: Literal["env"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(
         description="The line; it must show the variable's name, the database and each `require` "
         "pair as `key=value`.",
@@ -226,7 +224,7 @@ class SetupScript(_Model):
     """The setup code block, rendered from the working directory and env templates."""
 
     kind: Literal["script"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
 
 
 # ---------------------------------------------------------------- phases
@@ -236,7 +234,7 @@ class CommandStep(_Model):
     """A command whose output is evidence; its line is `command` -> `log`."""
 
     kind: Literal["command"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     command: str = Field(
         min_length=1, pattern=r"^[^`\r\n]*$",
         description="The shell command (one line, no backticks), run in the working directory; "
@@ -313,7 +311,7 @@ class CheckStep(_Model):
     """A named probe compared with an expected value."""
 
     kind: Literal["check"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(
         description="The check's line; it must show the expected value(s), unless the value is a "
         "boolean or `list_items` shows them.",
@@ -340,7 +338,7 @@ class AbortWatch(_Model):
     """The abort rules watched on every command of the phase, shown as nested items."""
 
     kind: Literal["abort_watch"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(
         description="The line; the watched rules' labels are shown as nested lines under it.",
     )
@@ -363,16 +361,13 @@ class HaltItem(_Model):
     halt. Its `action` says who does it."""
 
     kind: Literal["halt"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     text: Line = Field(description="The protocol step's line.")
     action: HaltAction = Field(
         default="manual",
         description="Who does the step and how it is ticked (see Halt actions).",
     )
-    children: list[SubItem] = Field(
-        default=[],
-        description="Nested lines shown under the item's line.",
-    )
+    children: Children = []
 
 
 class EvidenceFile(_Model):
@@ -380,7 +375,7 @@ class EvidenceFile(_Model):
     attestation gate names, by its file name."""
 
     kind: Literal["file"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     name: str = Field(
         min_length=1, pattern=r"^[^`\r\n/\\]*$",
         description="The file's name, no folder: the last part of a command step's `log` or of an "
@@ -400,7 +395,7 @@ class DecisionField(_Model):
     """A field of the final decision record, filled in when the session is decided."""
 
     kind: Literal["field"]
-    id: Id = Field(description="The item's id, unique in the runbook (answers and reports use it).")
+    id: ItemId
     label: str = Field(
         min_length=1, pattern=r"^[^:\r\n]*$",
         description="The field's label, without ':' (added when rendered).",

@@ -24,7 +24,7 @@ from cockpit.runbook import model as m
 from cockpit.runbook.abort_library import LIBRARY
 from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.schema import SCHEMA_FILE
-from cockpit.runbook.toml_writer import toml_string
+from cockpit.runbook.toml_writer import toml_string, toml_value
 
 EXAMPLE_FILE = "minimal-cutover.toml"
 
@@ -215,21 +215,6 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    return repr(value)
-
-
 def _constraints(metadata: list[Any], is_list: bool) -> list[str]:
     words: list[str] = []
     for meta in metadata:
@@ -257,6 +242,11 @@ def _model_link(cls: type[BaseModel]) -> str:
 
 def type_words(hint: Any) -> str:
     """A field's type in words, for the reference's tables."""
+    if typing.get_origin(hint) is typing.Annotated:  # a description is no part of the type
+        base, *metadata = typing.get_args(hint)
+        kept = [meta for meta in metadata if not isinstance(meta, FieldInfo)]
+        if len(kept) < len(metadata):
+            hint = typing.Annotated[(base, *kept)] if kept else base
     for alias, name, _meaning in _NAMED:
         if hint == alias:
             return name
@@ -306,7 +296,7 @@ def _field_row(cls: type[BaseModel], name: str, hint: Any, info: FieldInfo) -> s
     elif info.default is None:
         default = "absent"
     else:
-        default = _code(_toml_value(info.default))
+        default = _code(toml_value(info.default))
     if name == "kind" and "kind" in cls.model_fields:
         description = f"Says what the item is: {_code(json.dumps(kind_of(cls)))}."
     else:

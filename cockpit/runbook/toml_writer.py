@@ -29,7 +29,8 @@ def _key(key: str) -> str:
     return key if _BARE_KEY.match(key) else toml_string(key)
 
 
-def _value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """A TOML value (inline) for `value`."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -37,9 +38,9 @@ def _value(value: Any) -> str:
     if isinstance(value, str):
         return toml_string(value)
     if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        inner = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items())
+        inner = ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items())
         return "{ " + inner + " }" if inner else "{}"
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
@@ -51,7 +52,7 @@ def _dump(model: BaseModel) -> dict[str, Any]:
 
 def _table(header: str, data: dict[str, Any]) -> list[str]:
     lines = [header] if header else []
-    lines += [f"{_key(k)} = {_value(v)}" for k, v in data.items()]
+    lines += [f"{_key(k)} = {toml_value(v)}" for k, v in data.items()]
     return lines
 
 

@@ -38,20 +38,34 @@ def code_block(draw) -> list[str]:
     return [f"```{lang}", *body, "```"]
 
 
+PROSE_LINE = st.one_of(
+    TEXT.map(lambda t: t.replace("`", "")), TEXT.map(lambda t: f"### {t}"),
+    TEXT.map(lambda t: f"- {t}"), TEXT.map(lambda t: f"1. {t}"),
+    TEXT.map(lambda t: f"> {t}"), st.just("| step | owner |"), st.just("|---|---|"))
+
+
+@st.composite
+def prose(draw) -> list[str]:
+    """A run of lines that are no checklist item: kept verbatim as text."""
+    return draw(st.lists(PROSE_LINE, min_size=1, max_size=3))
+
+
 @st.composite
 def body(draw, texts=TEXT, extra: list[list[str]] | None = None) -> list[str]:
-    """Chunks (item runs and code blocks), one blank line between them."""
+    """Chunks (item runs, code blocks, prose), one blank line between them."""
     chunks = [draw(items(texts=texts))]
     if draw(st.booleans()):
         chunks.append(draw(code_block()))
         if draw(st.booleans()):
             chunks.append(draw(items(texts=texts)))
+    if draw(st.booleans()) and draw(st.booleans()):
+        chunks.insert(draw(st.integers(0, len(chunks))), draw(prose()))
     chunks += extra or []
     out: list[str] = []
     for index, chunk in enumerate(chunks):
-        # Adjacent item runs are one list; only a code block is set off by blank lines.
-        code = chunk[0].startswith("```") or (index and chunks[index - 1][0].startswith("```"))
-        out += ([""] if index and code else []) + chunk
+        # Adjacent item runs are one list; anything else is set off by blank lines.
+        runs = [c[0].startswith("- [ ]") for c in chunks[max(index - 1, 0):index + 1]]
+        out += ([""] if index and not all(runs) else []) + chunk
     return out
 
 
@@ -93,14 +107,25 @@ def checklists(draw) -> str:
         names = draw(st.lists(st.sampled_from(logs), min_size=1, unique=True))
         sections.append(["## Evidence Pack", *[f"- [ ] `{n.split('/')[-1]}`" for n in names]])
     if draw(st.booleans()):
+        sections.append(["## 6) Rollback (only if asked)", *draw(body())])
+    if draw(st.booleans()):
         labels = draw(st.lists(NAME, min_size=1, max_size=4, unique=True))
         fields = [f"- [ ] {label.capitalize()}:" for label in labels]
         fields[0] += draw(st.sampled_from(["", " PASS / BLOCKER", " GO / NO-GO / HOLD"]))
-        sections.append(["## Final Decision Record", *fields])
+        sections.append([draw(st.sampled_from(["## Final Decision Record", "## 7. Sign-off"])),
+                         *fields])
+    if draw(st.booleans()):  # the team's own order; phases keep theirs
+        phases = [s for s in sections if s[0].startswith("## Phase")]
+        others = draw(st.permutations([s for s in sections if not s[0].startswith("## Phase")]))
+        at = draw(st.integers(0, len(others)))
+        sections = [*others[:at], *phases, *others[at:]]
+    spaced = draw(st.booleans())  # a blank line after each heading, as formatters write it
     title = draw(TEXT)
     lines = [f"# {title}"]
+    if draw(st.booleans()):
+        lines += ["", *draw(prose())]
     for section in sections:
-        lines += ["", *section]
+        lines += ["", section[0], *([""] if spaced and len(section) > 1 else []), *section[1:]]
     return "\n".join(lines) + "\n"
 
 
