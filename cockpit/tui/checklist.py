@@ -10,6 +10,7 @@ from textual.widgets.tree import TreeNode
 
 from cockpit.engine import rules
 from cockpit.runbook.model import AnyItem, CodeBlock, Runbook, SetupScript, section_items
+from cockpit.runbook.model import Text as TextBlock
 from cockpit.runbook.render import item_children, item_text
 from cockpit.session.state import SessionState
 
@@ -39,6 +40,9 @@ class ChecklistTree(Tree[AnyItem | None]):
             for item in section_items(section):
                 if isinstance(item, CodeBlock | SetupScript):
                     branch.add_leaf("``` code block", data=item)
+                    continue
+                if isinstance(item, TextBlock):  # verbatim prose: its first line
+                    branch.add_leaf(Text(f"¶ {item.text.split(chr(10))[0]}"), data=item)
                     continue
                 text = item_text(item, runbook)
                 self._shown[item.id] = states.get(item.id, "open")

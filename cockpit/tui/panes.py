@@ -121,7 +121,7 @@ class HaltBanner(Static):
         lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {escape(halt.reason)}"]
         if halt.line:
             lines.append(f"  line: {escape(halt.line)}")
-        for item in runbook.halt.items if runbook.halt else []:
+        for item in runbook.protocol_items():  # the halt protocol, then the rollback plan
             done = state.halt_items.get(item.id)
             text = item_text(item, runbook)
             lines.append(f"  {'✓ done' if done else '○ open'}  {escape(text)}"
@@ -210,7 +210,7 @@ class PhaseRunner(Vertical):
             phase = next(p for p in runbook.phases if any(s.id == running for s in p.steps))
         rows: list[tuple[Any, ...]] = []
         for step in phase.steps:
-            if step.kind in ("code",):
+            if step.kind in ("code", "text"):
                 continue
             status = rules.item_status(runbook, state, step)
             s = state.steps.get(step.id)
