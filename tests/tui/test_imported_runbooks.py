@@ -25,7 +25,7 @@ CHECKLISTS = sorted(FIXTURES.glob("*.md"))
 def _labels(tree: ChecklistTree) -> list[str]:
     out: list[str] = []
 
-    def walk(node) -> None:  # noqa: ANN001
+    def walk(node) -> None:
         out.append(str(node.label))
         for child in node.children:
             walk(child)
