@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.widgets.tree import TreeNode
 
 from cockpit.engine.controller import Controller
 from cockpit.runbook.importer import import_checklist
@@ -25,7 +27,7 @@ CHECKLISTS = sorted(FIXTURES.glob("*.md"))
 def _labels(tree: ChecklistTree) -> list[str]:
     out: list[str] = []
 
-    def walk(node) -> None:
+    def walk(node: TreeNode[Any]) -> None:
         out.append(str(node.label))
         for child in node.children:
             walk(child)
