@@ -199,6 +199,8 @@ def _screen(ctl) -> int:
         run_screen(CockpitApp(ctl))
     finally:
         ctl.close()
+        # The screen is gone: say where the session is, for report, mirror and resume.
+        _err(f"session: {ctl.folder}")
     return exit_code(ctl)
 
 

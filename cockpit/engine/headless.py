@@ -45,7 +45,7 @@ class Answers:
     confirm: dict[str, str] = field(default_factory=dict)
     manual: dict[str, Any] = field(default_factory=dict)
     halt: dict[str, str] = field(default_factory=dict)
-    decision: dict[str, str] = field(default_factory=dict)
+    decision: dict[str, Any] = field(default_factory=dict)  # [decision.PASS]: sub-tables
     resolve: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
@@ -108,18 +108,35 @@ def check_answers(runbook: Runbook, answers: Answers, assume_yes: bool) -> None:
     keys = {f.id for f in fields} | {f.role for f in fields if f.role} | {"note"}
     for table in ANSWER_TABLES:
         known = keys if table == "decision" else ids
-        for key in getattr(answers, table):
-            if key not in known:
+        entries = dict(getattr(answers, table))
+        for outcome in OUTCOMES if table == "decision" else ():
+            sub = entries.pop(outcome, None)
+            if sub is not None and not isinstance(sub, dict):
+                raise CockpitError(f"answers [decision] {outcome} must be a table: "
+                                   f"[decision.{outcome}] with the values for that outcome")
+            entries.update({f"{outcome}.{key}": value for key, value in (sub or {}).items()})
+        for key in entries:
+            if key.split(".", 1)[-1] not in known:
                 what = "a decision field or role" if table == "decision" else "an item"
                 raise CockpitError(f"answers [{table}] names '{key}', which is not {what} "
                                    f"of runbook '{runbook.id}'")
 
 
-def decision_answers(runbook: Runbook, answers: Answers) -> dict[str, str]:
-    """The answers' decision values by field id (a key may be a field's role)."""
+OUTCOMES = (PASS, BLOCKER)  # [decision.PASS] / [decision.BLOCKER]: values for one outcome
+
+
+def decision_answers(runbook: Runbook, answers: Answers, status: str) -> dict[str, str]:
+    """The answers' decision values by field id (a key may be a field's role) for a decision
+    of `status`: the plain [decision] values, then those of [decision.<status>] — so that an
+    "authorized" meant for a PASS never lands in a BLOCKER's record."""
     by_role = {f.role: f.id for f in decision_fields(runbook) if f.role}
-    return {by_role.get(key, key): str(value) for key, value in answers.decision.items()
-            if key != "note"}
+    plain = {k: v for k, v in answers.decision.items() if k not in OUTCOMES}
+    chosen = {**plain, **dict(answers.decision.get(status) or {})}
+    return {by_role.get(key, key): str(value) for key, value in chosen.items() if key != "note"}
+
+
+def decision_note(answers: Answers, status: str) -> str | None:
+    return dict(answers.decision.get(status) or {}).get("note") or answers.decision.get("note")
 
 
 def _brief(value: Any) -> str:
@@ -280,10 +297,11 @@ class Headless:
 
     def _decide(self, status: str) -> int:
         ctl = self.ctl
-        values = {**ctl.decision_defaults(), **decision_answers(ctl.runbook, self.answers)}
+        values = {**ctl.decision_defaults(),
+                  **decision_answers(ctl.runbook, self.answers, status)}
         values[status_field(ctl.runbook).id] = status
         try:
-            ctl.record_decision(values, note=self.answers.decision.get("note"))
+            ctl.record_decision(values, note=decision_note(self.answers, status))
         except ActionRefused as refused:
             if status != PASS:
                 self.out(f"REFUSED: {refused.message}")

@@ -4,8 +4,8 @@ and the tables that path leaves created. Read-only: nothing is written to the da
 
 from __future__ import annotations
 
+import ast
 import os
-import re
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,9 +14,6 @@ from cockpit.errors import CockpitError
 from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
 from cockpit.probes.db import ProbeUnreachable
 from cockpit.runbook.starter import ProjectFacts
-
-_CREATE = re.compile(r"""op\.create_table\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
-_DROP = re.compile(r"""op\.drop_table\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']""")
 
 
 def project_facts(project: Path, runbook_dir: Path, dsn_env: str,
@@ -49,14 +46,31 @@ def project_facts(project: Path, runbook_dir: Path, dsn_env: str,
         if current is not None else None
     tables: set[str] = set()
     for revision in path if path is not None else reversed(list(revisions)):
-        source = Path(revisions[revision].path).read_text(encoding="utf-8", errors="replace")
-        tables |= set(_CREATE.findall(source))
-        tables -= set(_DROP.findall(source))
+        created, dropped = upgrade_tables(Path(revisions[revision].path))
+        tables = (tables | created) - dropped
     workdir = os.path.relpath(project.resolve(), runbook_dir.resolve())
     facts = ProjectFacts(
         name=project.resolve().name, workdir=workdir, heads=heads, dsn_env=dsn_env, dsn=dsn,
         current=current, path=path, tables=sorted(tables), git=_in_git(project))
     return facts, notes
+
+
+def upgrade_tables(module: Path) -> tuple[set[str], set[str]]:
+    """(created, dropped): the tables a revision's `upgrade()` names in `op.create_table` and
+    `op.drop_table` with a literal name — its `downgrade()` is not read."""
+    try:
+        tree = ast.parse(module.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError:
+        return set(), set()
+    upgrade = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
+                    and node.name == "upgrade"), None)
+    found: dict[str, set[str]] = {"create_table": set(), "drop_table": set()}
+    for node in ast.walk(upgrade) if upgrade is not None else []:
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in found and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            found[node.func.attr].add(node.args[0].value)
+    return found["create_table"], found["drop_table"]
 
 
 def _in_git(project: Path) -> bool:

@@ -125,19 +125,19 @@ def build_starter(facts: ProjectFacts) -> Starter:
     preflight.append({"kind": "manual", "id": "preflight-reviewed",
                       "text": "Preflight output reviewed; no unapproved deviation"})
 
-    upgrade: list[dict[str, Any]] = [command(
+    # The path is checked before the upgrade: the operator confirms a path already seen.
+    upgrade: list[dict[str, Any]] = [] if not facts.path else [{
+        "kind": "check", "id": "upgrade-path",
+        "text": "Upgrade path includes: " + ", ".join(f"`{rev}`" for rev in facts.path),
+        "probe": "alembic.upgrade_path_includes", "expected": facts.path,
+        "args": {"from": facts.current[0] if facts.current else "base"}}]
+    upgrade.append(command(
         "upgrade", f"{a} upgrade {head}", "upgrade_to_head.log", confirm=head,
         abort_rules=[rule.id for rule in LIBRARY], timeout="30m", lock_timeout="5s",
-        statement_timeout="10min")]
+        statement_timeout="10min"))
     notes.append("the upgrade stops after 30m (timeout), waits at most 5s for a lock "
                  "(lock_timeout) and 10min for a statement (statement_timeout): set them to "
                  "your tables and your window")
-    if facts.path:
-        upgrade.append({"kind": "check", "id": "upgrade-path",
-                        "text": "Upgrade path includes: "
-                        + ", ".join(f"`{rev}`" for rev in facts.path),
-                        "probe": "alembic.upgrade_path_includes", "expected": facts.path,
-                        "args": {"from": facts.current[0] if facts.current else "base"}})
     upgrade.append({"kind": "abort_watch", "id": "abort-watch",
                     "text": "Abort immediately on any of:",
                     "rules": [rule.id for rule in LIBRARY]})

@@ -126,3 +126,30 @@ def test_answers_naming_an_unknown_item_is_an_input_error(tmp_path: Path) -> Non
     result = cockpit("run", str(runbook), "--headless", "--answers", str(answers), cwd=tmp_path)
     assert result.returncode == 1 and "names 'sign-off'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_decision_answers_for_one_outcome_never_land_in_the_other(tmp_path: Path) -> None:
+    """The answers may say what to record for a PASS and for a BLOCKER: a run that halts
+    records the BLOCKER's, never an "authorized" meant for the PASS."""
+    runbook = ordinary_world(tmp_path, [("boom", "echo DuplicateTable; exit 1")])
+    text = runbook.read_text().replace(
+        '{ kind = "field", id = "root_cause"',
+        '{ kind = "field", id = "auth", label = "Authorization", role = "authorization" },\n'
+        '  { kind = "field", id = "root_cause"')
+    runbook.write_text(text)
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[gates]\nsignoff = "GOV-1"\n[decision]\nerrors = "see log"\n'
+                       '[decision.PASS]\nauthorization = "authorized"\n'
+                       '[decision.BLOCKER]\nauthorization = "not authorized"\n'
+                       'note = "blocked"\n')
+    done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                   "--session", str(tmp_path / "s"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    record = json.loads((tmp_path / "s" / "evidence" / "decision.json").read_text())
+    assert record["fields"]["status"] == "BLOCKER"
+    assert record["fields"]["auth"] == "not authorized"
+    answers.write_text('[gates]\nsignoff = "GOV-1"\n[decision.BLOCKER]\nauthorisation = "x"\n')
+    typo = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                   "--session", str(tmp_path / "s2"))
+    assert typo.returncode == 1 and "names 'BLOCKER.authorisation'" in typo.stderr
+    assert not (tmp_path / "s2").exists()

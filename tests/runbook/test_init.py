@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -35,6 +36,13 @@ REVISIONS = [  # (id, down, body of upgrade())
 ]
 
 
+def undo(body: str) -> str:
+    """A downgrade as autogenerate writes it: it drops what the upgrade created (which no
+    reading of the created tables may count)."""
+    created = re.findall(r'op\.create_table\("(\w+)"', body)
+    return "\n    ".join(f'op.drop_table("{name}")' for name in reversed(created)) or "pass"
+
+
 def make_project(root: Path) -> Path:
     """An Alembic project as `alembic init` makes it, reading its URL from DATABASE_URL."""
     project = root / "billing-service"
@@ -51,7 +59,7 @@ def make_project(root: Path) -> Path:
             "from alembic import op\nimport sqlalchemy as sa\n\n"
             f"revision = {rev!r}\ndown_revision = {down!r}\nbranch_labels = None\n"
             "depends_on = None\n\n\n"
-            f"def upgrade():\n    {body}\n\n\ndef downgrade():\n    pass\n")
+            f"def upgrade():\n    {body}\n\n\ndef downgrade():\n    {undo(body)}\n")
     for args in (["init", "-q"], ["add", "-A"],
                  ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "v1"]):
         subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
@@ -102,6 +110,8 @@ def test_init_writes_a_runbook_that_runs_the_project_to_pass(tmp_path: Path,
         "5s", "10min", "30m")
     assert all(step.read_only for step in items.values()
                if isinstance(step, CommandStep) and step is not upgrade)
+    p1 = [step.id for step in loaded.phases[1].steps]
+    assert p1.index("upgrade-path") < p1.index("upgrade")  # seen before the confirmation
     path, tables = items["upgrade-path"], items["tables-present"]
     assert isinstance(path, CheckStep) and isinstance(tables, CheckStep)
     assert path.expected == ["b2_orders", "c3_invoices"]
