@@ -619,8 +619,8 @@ class Runbook(_Model):
         "with.",
     )
 
-    def sections(self) -> list[tuple[str, Section]]:
-        """The sections in document order, each with its place name (`phases[1]`)."""
+    def usual_sections(self) -> list[tuple[str, Section]]:
+        """The sections in the usual order, each with its place name (`phases[1]`)."""
         named: list[tuple[str, Section | None]] = [
             ("boundary", self.boundary),
             ("gates", self.gates),
@@ -629,7 +629,11 @@ class Runbook(_Model):
         named += [(f"phases[{i}]", phase) for i, phase in enumerate(self.phases)]
         named += [("halt", self.halt), ("rollback", self.rollback),
                   ("evidence", self.evidence), ("decision", self.decision)]
-        present = {place: section for place, section in named if section is not None}
+        return [(place, section) for place, section in named if section is not None]
+
+    def sections(self) -> list[tuple[str, Section]]:
+        """The sections in document order (`order`, when it names each once)."""
+        present = dict(self.usual_sections())
         # A copy without a section (the report drops the decision) keeps the others' order.
         ordered = [place for place in self.order if place in present]
         if ordered and len(set(ordered)) == len(present) == len(ordered):

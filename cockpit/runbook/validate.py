@@ -126,8 +126,7 @@ def _check_command(place: str, step: CommandStep, production: bool, add) -> None
 def _check_order(runbook: Runbook, add) -> None:
     if not runbook.order:
         return
-    present = [place for place, _ in Runbook.model_construct(
-        **{**dict(runbook), "order": []}).sections()]
+    present = [place for place, _ in runbook.usual_sections()]
     if sorted(runbook.order) != sorted(present):
         add("order", f"must list each section once: {', '.join(present)}")
         return
