@@ -45,6 +45,9 @@ def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, i
         raise CockpitError(f"{output}: already exists; choose another name or add --force")
     if output.resolve().is_relative_to(folder.resolve()):
         raise CockpitError(f"{output}: inside the session folder; write the pack elsewhere")
+    if not output.parent.is_dir():
+        raise CockpitError(f"{output.parent}: no such folder; make it first "
+                           f"(mkdir -p {output.parent}) or write the pack elsewhere")
     stamp = int(datetime.fromisoformat(view.state.updated_at.replace("Z", "+00:00"))
                 .timestamp()) if view.state.updated_at else 0
     top = view.state.session_id or folder.name

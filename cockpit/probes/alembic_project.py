@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cockpit.errors import CockpitError
 from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
-from cockpit.probes.db import ProbeUnreachable
+from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.runbook.starter import ProjectFacts
 
 
@@ -34,9 +34,11 @@ def project_facts(project: Path, runbook_dir: Path, dsn_env: str,
         raise CockpitError(f"{project}: the project has no revisions yet; a cutover needs one")
     dsn = env.get(dsn_env) or None
     current: list[str] | None = None
+    existing: set[str] = set()
     if dsn:
         try:
             current = current_revisions({"DATABASE_URL": dsn})
+            existing = existing_tables({"DATABASE_URL": dsn})
         except ProbeUnreachable as exc:
             notes.append(f"{dsn_env}: the database was not reached ({exc})")
     else:
@@ -47,12 +49,23 @@ def project_facts(project: Path, runbook_dir: Path, dsn_env: str,
     tables: set[str] = set()
     for revision in path if path is not None else reversed(list(revisions)):
         created, dropped = upgrade_tables(Path(revisions[revision].path))
+        for name in sorted(created & existing - tables):  # the upgrade would stop there
+            notes.append(f"revision {revision} creates table {name}, which the database "
+                         "already has: the upgrade would fail on it (DuplicateTable)")
         tables = (tables | created) - dropped
+    tables -= existing  # a check of tables already there would pass whatever ran
     workdir = os.path.relpath(project.resolve(), runbook_dir.resolve())
     facts = ProjectFacts(
         name=project.resolve().name, workdir=workdir, heads=heads, dsn_env=dsn_env, dsn=dsn,
         current=current, path=path, tables=sorted(tables), git=_in_git(project))
     return facts, notes
+
+
+def existing_tables(env: Mapping[str, str]) -> set[str]:
+    """The tables of the database's current schema (read-only)."""
+    with connect(env) as conn:
+        return {row["name"] for row in rows(conn, "SELECT tablename AS name FROM pg_tables "
+                                                  "WHERE schemaname = current_schema()")}
 
 
 def upgrade_tables(module: Path) -> tuple[set[str], set[str]]:

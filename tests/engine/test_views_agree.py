@@ -86,6 +86,9 @@ def test_export_writes_the_same_bytes_and_verify_checks_the_pack(tmp_path: Path)
     assert first.read_bytes() == second.read_bytes()
     refused = cockpit("export", str(session), "-o", str(first))
     assert refused.returncode == 1 and "already exists" in refused.stderr
+    nowhere = cockpit("export", str(session), "-o", str(tmp_path / "no" / "pack.tar.gz"))
+    assert nowhere.returncode == 1 and "Traceback" not in nowhere.stderr
+    assert f"{tmp_path / 'no'}: no such folder; make it first" in nowhere.stderr
     with tarfile.open(first) as tar:
         names = tar.getnames()
         top = names[0].split("/")[0]

@@ -53,7 +53,10 @@ def make_project(root: Path) -> Path:
     env_py.write_text(env_py.read_text().replace(
         "config = context.config\n",
         "config = context.config\nimport os\n"
-        "config.set_main_option('sqlalchemy.url', os.environ['DATABASE_URL'])\n", 1))
+        # As the walkthrough writes it: `%` (a percent-encoded password) doubled for
+        # configparser.
+        "config.set_main_option('sqlalchemy.url', "
+        "os.environ['DATABASE_URL'].replace('%', '%%'))\n", 1))
     for rev, down, body in REVISIONS:
         (project / "migrations" / "versions" / f"{rev}.py").write_text(
             "from alembic import op\nimport sqlalchemy as sa\n\n"
@@ -80,7 +83,8 @@ def tls_dsn(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[str]:
          str(pg_cluster.port), str(cert), str(key)], stdout=subprocess.PIPE, text=True)
     assert proxy.stdout is not None and proxy.stdout.readline().strip() == "listening"
     try:
-        yield f"postgresql+psycopg://{pg_cluster.superuser}@127.0.0.1:{port}/{name}" \
+        # A password with `!`, percent-encoded as the cockpit writes it (trust ignores it).
+        yield f"postgresql+psycopg://{pg_cluster.superuser}:p%21ss@127.0.0.1:{port}/{name}" \
               "?sslmode=require"
     finally:
         proxy.terminate()
@@ -154,6 +158,19 @@ def test_init_writes_a_runbook_that_runs_the_project_to_pass(tmp_path: Path,
     after = json.loads((project / "cutover" / "schema_after.json").read_text())
     assert "invoices" not in before["tables"] and "invoices" in after["tables"]
     assert cockpit("verify", str(session)).returncode == 0
+    assert "p!ss" not in made.stderr + done.stdout and "p%21ss" not in runbook.read_text()
+
+    # A revision creating a table the database already has: init says the upgrade would stop.
+    (project / "migrations" / "versions" / "d4_dup.py").write_text(
+        "from alembic import op\nimport sqlalchemy as sa\n\nrevision = 'd4_dup'\n"
+        "down_revision = 'c3_invoices'\nbranch_labels = None\ndepends_on = None\n\n\n"
+        "def upgrade():\n    op.create_table('customers', sa.Column('id', sa.Integer))\n\n\n"
+        "def downgrade():\n    op.drop_table('customers')\n")
+    again = cockpit("init", str(project), env=env)
+    assert again.returncode == 0, again.stderr
+    assert ("revision d4_dup creates table customers, which the database already has: the "
+            "upgrade would fail on it (DuplicateTable)") in again.stderr
+    assert "tables-present" not in again.stdout  # no check of tables that were there before
 
 
 def test_without_a_database_init_leaves_notes_for_what_it_could_not_learn(
