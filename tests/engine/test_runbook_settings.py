@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from cockpit.engine.controller import Controller
 from tests.engine.helpers import cockpit, phase, ran, write_world
 
-PY = sys.executable
+PY = shlex.quote(sys.executable)  # a clone's path may hold spaces
 
 
 def _events(session: Path) -> list[dict]:
