@@ -8,7 +8,6 @@ operator would: open gates (exit 3), a failure or an abort (halt, BLOCKER, exit 
 
 from __future__ import annotations
 
-import re
 import time
 import tomllib
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from cockpit.runbook.model import (
     Runbook,
 )
 from cockpit.runbook.validate import walk_items
-from cockpit.session.events import Event
+from cockpit.session.format import format_event
 from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
 from cockpit.session.state import SessionState
@@ -137,22 +136,6 @@ def decision_answers(runbook: Runbook, answers: Answers, status: str) -> dict[st
 
 def decision_note(answers: Answers, status: str) -> str | None:
     return dict(answers.decision.get(status) or {}).get("note") or answers.decision.get("note")
-
-
-def _brief(value: Any) -> str:
-    """A value short enough for one line; the event log keeps it whole."""
-    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
-        return value[:12] + "…"
-    if isinstance(value, list) and len(value) > 4:
-        return f"[{len(value)} items]"
-    text = " ⏎ ".join(str(value).splitlines())  # one event, one line, whatever it holds
-    return text if len(text) <= 100 else text[:99] + "…"
-
-
-def format_event(event: Event) -> str:
-    data = {k: v for k, v in event.data.items() if v not in (None, "", [], {})}
-    summary = " ".join(f"{k}={_brief(v)}" for k, v in data.items() if k not in ("fields",))
-    return f"{event.ts[11:23]} {event.actor.name}@{event.actor.host} {event.type} {summary}"
 
 
 class Headless:

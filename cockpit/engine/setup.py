@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from cockpit.errors import CockpitError, Problem
-from cockpit.evidence.manifest import resolve
 from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
+from cockpit.runbook.paths import resolve
 from cockpit.runbook.platform import foreign_paths
 
 

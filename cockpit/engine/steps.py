@@ -12,7 +12,7 @@ from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.launcher import RunFiles, find_supervisor, launch, void_claim, write_spec
 from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
-from cockpit.evidence.manifest import file_sha256, resolve
+from cockpit.evidence.manifest import file_sha256
 from cockpit.probes.registry import ProbeResult, run_probe
 from cockpit.runbook.model import (
     TIMEOUT_RULE,
@@ -21,6 +21,7 @@ from cockpit.runbook.model import (
     Manual,
     duration_seconds,
 )
+from cockpit.runbook.paths import resolve
 from cockpit.session import events as ev
 from cockpit.session.layout import DISPLACED
 

@@ -9,7 +9,6 @@ Files in the working folder do not count: they may be another session's, or anyo
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,6 @@ def file_sha256(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def resolve(workdir: Path, path: str) -> Path:
-    """A runbook path (relative to the working directory) on this machine."""
-    candidate = Path(path.replace("\\", "/")) if "\\" in path and "/" not in path else Path(path)
-    return Path(os.path.normpath(candidate if candidate.is_absolute() else workdir / candidate))
 
 
 @dataclass(frozen=True)

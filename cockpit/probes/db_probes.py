@@ -7,11 +7,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit.evidence.manifest import resolve
 from cockpit.probes.alembic_probes import _guard
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.probes.snapshot import compare, parity_report, take_snapshot
+from cockpit.runbook.paths import resolve
 
 
 @register("db.objects_present")

@@ -7,8 +7,8 @@ import subprocess
 from collections.abc import Mapping
 from typing import Any
 
-from cockpit.evidence.manifest import resolve
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
+from cockpit.runbook.paths import resolve
 
 
 def _git(repo: str, *args: str) -> str:

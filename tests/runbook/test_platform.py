@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.evidence.manifest import resolve
 from cockpit.runbook.loader import load_runbook
+from cockpit.runbook.paths import resolve
 from cockpit.runbook.platform import foreign_paths, windows_absolute, windows_paths_in
 from cockpit.runbook.validate import path_name
 from tests.conftest import REPO

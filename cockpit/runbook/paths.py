@@ -1,0 +1,14 @@
+"""How a runbook's paths resolve on this machine: part of the runbook language (a `log`, an
+attestation `path`, a script's `path` are relative to the working directory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def resolve(workdir: Path, path: str) -> Path:
+    """A runbook path (relative to the working directory) on this machine; a relative path
+    written with backslashes only is read with `/`."""
+    candidate = Path(path.replace("\\", "/")) if "\\" in path and "/" not in path else Path(path)
+    return Path(os.path.normpath(candidate if candidate.is_absolute() else workdir / candidate))

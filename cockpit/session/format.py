@@ -1,0 +1,24 @@
+"""One event as one line of text: what the headless runner and the plain mirror print."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cockpit.session.events import Event
+
+
+def _brief(value: Any) -> str:
+    """A value short enough for one line; the event log keeps it whole."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
+        return value[:12] + "…"
+    if isinstance(value, list) and len(value) > 4:
+        return f"[{len(value)} items]"
+    text = " ⏎ ".join(str(value).splitlines())  # one event, one line, whatever it holds
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def format_event(event: Event) -> str:
+    data = {k: v for k, v in event.data.items() if v not in (None, "", [], {})}
+    summary = " ".join(f"{k}={_brief(v)}" for k, v in data.items() if k not in ("fields",))
+    return f"{event.ts[11:23]} {event.actor.name}@{event.actor.host} {event.type} {summary}"
