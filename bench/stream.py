@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from cockpit.engine.launcher import RunFiles, write_spec
+from cockpit.engine.launcher import write_spec
 from cockpit.engine.supervisor import SECRETS_ENV
 from cockpit.runbook.abort_library import LIBRARY
+from cockpit.session.runfiles import RunFiles
 
 LINES = 1_000_000
 CHILD = f"""

@@ -521,8 +521,8 @@ def _masked(exc: BaseException) -> str:
     import os
     import re
 
-    from cockpit.engine.redact import Redactor
     from cockpit.engine.setup import environment_secrets
+    from cockpit.session.redact import Redactor
 
     text = f"{type(exc).__name__}: {exc}"
     text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)

@@ -13,11 +13,12 @@ from cockpit.demo.faults import describe
 from cockpit.demo.world import World
 from cockpit.engine.controller import Controller, utc_stamp
 from cockpit.engine.headless import Headless, plan
-from cockpit.engine.launcher import find_supervisor, running_files
+from cockpit.engine.launcher import find_supervisor
 from cockpit.errors import CockpitError
 from cockpit.resources import bundled_runbook
 from cockpit.runbook.loader import load_runbook
 from cockpit.session.reader import open_session
+from cockpit.session.runfiles import running_files
 
 
 def world_of(workdir: Path) -> Path | None:

@@ -19,7 +19,7 @@ try:  # the parser behind `re`; private, so every use of it has a safe fallback
 except ImportError:  # pragma: no cover
     _c = _p = None  # type: ignore[assignment]
 
-from cockpit.engine.fastre import compile_fast, group_name
+from cockpit.session.fastre import compile_fast, group_name
 
 
 def required_literals(pattern: str) -> list[str] | None:

@@ -1,6 +1,6 @@
 """The controller: a session opened (started or resumed) for the operator, with its verbs.
 
-Every verb checks the rules (engine/rules.py) against the folded state, then appends its
+Every verb checks the rules (session/rules.py) against the folded state, then appends its
 facts as events; the state is always the fold of those events. The verbs live in gates.py,
 steps.py and closeout.py; the TUI and the headless runner make the same calls. Nothing here
 draws anything.
@@ -19,7 +19,6 @@ from pathlib import Path
 from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
 from cockpit.engine.core import HaltHook
 from cockpit.engine.gates import GateVerbs
-from cockpit.engine.redact import Redactor
 from cockpit.engine.setup import (
     approved_workdir,
     dsn_passwords,
@@ -36,6 +35,7 @@ from cockpit.session import events as ev
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
+from cockpit.session.redact import Redactor
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import SessionStore, read_event_log, write_atomic
 

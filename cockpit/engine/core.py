@@ -9,14 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cockpit.engine.launcher import RunFiles, running_files
-from cockpit.engine.redact import Redactor
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.probes.registry import ProbeContext
 from cockpit.runbook.model import Runbook
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import SNAPSHOT
 from cockpit.session.lock import SessionLock
+from cockpit.session.redact import Redactor
+from cockpit.session.runfiles import RunFiles, running_files
 from cockpit.session.state import SessionState, apply
 from cockpit.session.store import SessionStore, write_atomic
 

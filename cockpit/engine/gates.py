@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cockpit.engine import rules
 from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.setup import check_setup_item
 from cockpit.evidence.manifest import file_sha256
@@ -16,6 +15,7 @@ from cockpit.probes.registry import run_probe
 from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, ProbeGate
 from cockpit.runbook.paths import resolve
 from cockpit.session import events as ev
+from cockpit.session import rules
 from cockpit.session.layout import INPUTS
 
 

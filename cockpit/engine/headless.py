@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cockpit.engine import rules
 from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
@@ -29,6 +28,7 @@ from cockpit.runbook.model import (
     Runbook,
 )
 from cockpit.runbook.validate import walk_items
+from cockpit.session import rules
 from cockpit.session.format import format_event
 from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail

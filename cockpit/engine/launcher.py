@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,56 +29,9 @@ from cockpit.engine.supervisor import (
     take_claim,
     write_json_atomic,
 )
-from cockpit.session.state import SessionState
+from cockpit.session.runfiles import RunFiles
 
 DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Windows' value
-
-
-@dataclass(frozen=True)
-class RunFiles:
-    folder: Path
-    run: str
-
-    @property
-    def log(self) -> Path:
-        """The session's own copy of the step's output: the evidence."""
-        return self.folder / f"{self.run}.log"
-
-    @property
-    def claim(self) -> Path:
-        """Created once, exclusively: by the supervisor before it starts the child, or by
-        a resume that finds neither — then the run never started, and never will."""
-        return self.folder / f"{self.run}.claim"
-
-    @property
-    def spec(self) -> Path:
-        return self.folder / f"{self.run}.spec.json"
-
-    @property
-    def started(self) -> Path:
-        return self.folder / f"{self.run}.run.json"
-
-    @property
-    def record(self) -> Path:
-        return self.folder / f"{self.run}.exit.json"
-
-    @property
-    def err(self) -> Path:
-        return self.folder / f"{self.run}.err"
-
-    def exit_record(self) -> dict[str, Any] | None:
-        try:
-            return json.loads(self.record.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-
-
-def running_files(folder: Path, state: SessionState) -> tuple[str, RunFiles] | None:
-    """The running step of a session folder's state and its run's files, if one runs."""
-    step_id = state.running_step()
-    if step_id is None:
-        return None
-    return step_id, RunFiles(folder / "steps", state.steps[step_id].run or "")
 
 
 def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:

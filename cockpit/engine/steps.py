@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cockpit.engine import rules
 from cockpit.engine.core import ActionRefused, SessionCore
-from cockpit.engine.launcher import RunFiles, find_supervisor, launch, void_claim, write_spec
+from cockpit.engine.launcher import find_supervisor, launch, void_claim, write_spec
 from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
 from cockpit.evidence.manifest import file_sha256
@@ -23,7 +22,9 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.paths import resolve
 from cockpit.session import events as ev
+from cockpit.session import rules
 from cockpit.session.layout import DISPLACED
+from cockpit.session.runfiles import RunFiles
 
 
 def step_env(env: dict[str, str], step: CommandStep) -> dict[str, str]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.engine.abort import AbortScanner
-from cockpit.engine.redact import Redactor
+from cockpit.session.redact import Redactor
 
 SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
 CHUNK = 1 << 20

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cockpit.engine import rules
 from cockpit.runbook.model import (
     BLOCKER,
     IMPLICIT_FIELD_PREFIX,
@@ -21,6 +20,7 @@ from cockpit.runbook.model import (
     DecisionRole,
     Runbook,
 )
+from cockpit.session import rules
 from cockpit.session.state import SessionState
 
 # Roles every record must hold, so that any session can be decided; where the runbook gives

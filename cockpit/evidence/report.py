@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from cockpit.engine import rules
 from cockpit.evidence.decision import render_decision
 from cockpit.evidence.manifest import EvidenceEntry, evidence_entries
 from cockpit.runbook.model import CommandStep, Runbook
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.validate import walk_items
+from cockpit.session import rules
 from cockpit.session.state import SessionState
 
 _ITEM_LINE = re.compile(r"^- \[[ x]\] ")  # verbatim text never holds such a line

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cockpit.engine import rules
+from cockpit.session import rules
 from cockpit.session.lock import holder_alive, holder_text, read_lock_info
 from cockpit.session.reader import SessionView
 

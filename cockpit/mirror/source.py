@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.engine.launcher import RunFiles, running_files
-from cockpit.engine.redact import Redactor
 from cockpit.evidence.verify import file_problem
 from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
@@ -16,6 +14,8 @@ from cockpit.session.layout import session_file
 from cockpit.session.lock import holder_alive
 from cockpit.session.notify import ChangeWaiter
 from cockpit.session.reader import session_events, session_runbook
+from cockpit.session.redact import Redactor
+from cockpit.session.runfiles import RunFiles, running_files
 from cockpit.session.state import SessionState, apply, fold
 
 

@@ -19,12 +19,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane, Tree
 
-from cockpit.engine import rules
 from cockpit.engine.controller import Controller
 from cockpit.errors import CockpitError
 from cockpit.evidence.decision import decision_fields
 from cockpit.resources import styles_dir
 from cockpit.runbook.model import CheckStep, CommandStep, HaltItem, Manual
+from cockpit.session import rules
 from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
 from cockpit.tui.checklist import ChecklistTree

@@ -8,10 +8,10 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from cockpit.engine import rules
 from cockpit.runbook.model import AnyItem, CodeBlock, Runbook, SetupScript, section_items
 from cockpit.runbook.model import Text as TextBlock
 from cockpit.runbook.render import item_children, item_text
+from cockpit.session import rules
 from cockpit.session.state import SessionState
 
 # Never colour alone: every state has a symbol and a word.

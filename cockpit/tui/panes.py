@@ -12,10 +12,10 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from cockpit.engine import rules
 from cockpit.evidence.manifest import evidence_entries
 from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook
 from cockpit.runbook.render import item_text
+from cockpit.session import rules
 from cockpit.session.state import SessionState
 from cockpit.tui.checklist import STATE_MARKS
 from cockpit.tui.output_log import OutputLog

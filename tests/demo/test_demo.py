@@ -18,8 +18,8 @@ from cockpit.demo.faults import FAULTS
 from cockpit.demo.lineage import AI4_OBJECTS, ANCHOR, HEAD
 from cockpit.demo.session import close_demo, open_demo
 from cockpit.engine.headless import Headless, load_answers
-from cockpit.engine.redact import secret_forms
 from cockpit.resources import bundled_runbook
+from cockpit.session.redact import secret_forms
 from tests.conftest import REPO
 
 # fault -> (exit code, the phase it stops in, words the decision record must carry)

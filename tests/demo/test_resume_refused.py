@@ -10,9 +10,9 @@ from pathlib import Path
 import psycopg
 
 from cockpit.demo.session import close_demo, open_demo
-from cockpit.engine import rules
 from cockpit.engine.headless import load_answers
 from cockpit.resources import bundled_runbook
+from cockpit.session import rules
 from tests.engine.helpers import cockpit
 
 

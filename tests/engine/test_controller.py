@@ -15,7 +15,8 @@ import pytest
 from cockpit.engine.controller import Controller, RunbookChanged
 from cockpit.engine.core import ActionRefused
 from cockpit.engine.headless import Answers, Headless
-from cockpit.engine.launcher import RunFiles, find_supervisor
+from cockpit.engine.launcher import find_supervisor
+from cockpit.session.runfiles import RunFiles
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
 
 MIXED = [phase("P0", ORDINARY[:2], '  { kind = "manual", id = "looked", text = "Looked" },'),

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-from cockpit.engine.redact import secret_forms
+from cockpit.session.redact import secret_forms
 from tests.engine.helpers import cockpit, phase, write_world
 
 PASSWORD = "Tr0ub4dor&3 /p%@ss:\"é'"

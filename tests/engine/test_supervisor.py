@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
-from cockpit.engine.launcher import RunFiles, launch, write_spec
-from cockpit.engine.redact import secret_forms
+from cockpit.engine.launcher import launch, write_spec
+from cockpit.session.redact import secret_forms
+from cockpit.session.runfiles import RunFiles
 
 SECRET = "p@ss w0rd/%:+&'\"é~"
 

@@ -14,8 +14,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from cockpit.engine import rules
 from cockpit.runbook.validate import walk_items
+from cockpit.session import rules
 from cockpit.session.reader import open_session
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world

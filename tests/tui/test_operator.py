@@ -9,7 +9,7 @@ import pytest
 from textual.pilot import Pilot
 
 from cockpit.demo.session import close_demo, open_demo
-from cockpit.engine import rules
+from cockpit.session import rules
 from cockpit.tui.app import VERBS, CockpitApp
 from cockpit.tui.screens import AskText, DecisionForm
 

@@ -12,7 +12,7 @@ import pytest
 
 from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
-from cockpit.engine.rules import maintenance_window_end
+from cockpit.session.rules import maintenance_window_end
 from tests.engine.helpers import ordinary_world
 
 

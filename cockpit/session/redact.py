@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote, quote_plus
 
-from cockpit.engine.fastre import compile_any
+from cockpit.session.fastre import compile_any
 
 MASK = b"***"
 # A base64 fragment shorter than this would mask ordinary text by accident.
