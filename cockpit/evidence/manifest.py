@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.runbook.model import AttestationFileGate, CommandStep, EvidenceFile, Runbook
-from cockpit.runbook.validate import path_name, walk_items
+from cockpit.runbook.paths import path_name
+from cockpit.runbook.validate import walk_items
 from cockpit.session.layout import session_file
 from cockpit.session.state import SessionState
 

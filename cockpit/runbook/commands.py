@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from cockpit.runbook.paths import path_name
+
 # A script file on the command line, whatever runs it (`python x.py`, `psql -f y.sql`, `./z.sh`).
 _SCRIPT_FILE = re.compile(r"(?:^|\s)(?P<path>[^\s'\"]+\.(?:py|sh|ps1|sql|rb|pl|bash))(?=\s|$)")
 # `alembic X`, `python -m alembic X`, `uv run alembic X`, `poetry run alembic X`, with options.
@@ -59,6 +61,6 @@ def confirm_word(command: str) -> str:
         return words[1]
     scripts = script_paths(command)
     if scripts:
-        return re.split(r"[\\/]", scripts[0])[-1].rsplit(".", 1)[0]
-    program = re.split(r"[\\/]", command.split()[0])[-1]
+        return path_name(scripts[0]).rsplit(".", 1)[0]
+    program = path_name(command.split()[0])
     return re.sub(r"[^A-Za-z0-9_.-]", "", program) or "run"

@@ -29,10 +29,10 @@ from cockpit.runbook.markdown import (
     parse_checklist,
 )
 from cockpit.runbook.model import TIMEOUT_RULE, Runbook, SetupSection
+from cockpit.runbook.paths import path_name
 from cockpit.runbook.render import render_markdown, setup_script_lines
 from cockpit.runbook.roles import role_for_label
 from cockpit.runbook.toml_writer import runbook_to_toml
-from cockpit.runbook.validate import path_name
 
 # The usual order of a runbook's sections; a checklist may put them in any other.
 ORDER = ("boundary", "gates", "setup", "phase", "halt", "rollback", "evidence", "decision")

@@ -4,6 +4,7 @@ attestation `path`, a script's `path` are relative to the working directory)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -12,3 +13,8 @@ def resolve(workdir: Path, path: str) -> Path:
     written with backslashes only is read with `/`."""
     candidate = Path(path.replace("\\", "/")) if "\\" in path and "/" not in path else Path(path)
     return Path(os.path.normpath(candidate if candidate.is_absolute() else workdir / candidate))
+
+
+def path_name(path: str) -> str:
+    """The last component of a path written for either platform."""
+    return re.split(r"[\\/]", path.rstrip("\\/"))[-1]

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cockpit.runbook.abort_library import LIBRARY
 from cockpit.runbook.model import Runbook
+from cockpit.runbook.paths import path_name
 from cockpit.runbook.toml_writer import runbook_to_toml
 
 LOGS = "cutover"  # the folder, inside the working directory, for logs and attestations
@@ -176,7 +177,7 @@ def build_starter(facts: ProjectFacts) -> Starter:
         "gates": {"heading": "A) Go / No-Go Hard Gates", "items": gates},
         "setup": {"heading": "B) Session Setup", "shell": "sh", "items": [
             {"kind": "working_directory", "id": "workdir",
-             "text": f"Working directory set to `{_last(facts.workdir)}`",
+             "text": f"Working directory set to `{path_name(facts.workdir)}`",
              "path": facts.workdir},
             {"kind": "env", "id": "dsn", "name": facts.dsn_env,
              "text": f"`{facts.dsn_env}` set to `{database}` with `sslmode={sslmode}`",
@@ -234,7 +235,3 @@ def build_starter(facts: ProjectFacts) -> Starter:
 def _slug(text: str) -> str:
     out = "".join(c if c.isalnum() else "-" for c in text.lower())
     return "-".join(part for part in out.split("-") if part)[:70] or "runbook"
-
-
-def _last(path: str) -> str:
-    return path.rstrip("/\\").replace("\\", "/").split("/")[-1] or path

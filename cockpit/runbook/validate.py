@@ -42,14 +42,9 @@ from cockpit.runbook.model import (
     items_key,
     section_items,
 )
+from cockpit.runbook.paths import path_name
 from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.roles import role_for_label
-
-
-def path_name(path: str) -> str:
-    """The last component of a path written for either platform."""
-    return re.split(r"[\\/]", path.rstrip("\\/"))[-1]
-
 
 _DIALECT_LINE = re.compile(r"^(?:```|## | *- \[.\] )")
 

@@ -29,8 +29,9 @@ from cockpit.runbook.model import (
     WorkingDirectory,
     section_items,
 )
+from cockpit.runbook.paths import path_name
 from cockpit.runbook.render import render_markdown
-from cockpit.runbook.validate import path_name, walk_items
+from cockpit.runbook.validate import walk_items
 from tests.conftest import REFERENCE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from cockpit.runbook.loader import load_runbook
-from cockpit.runbook.paths import resolve
+from cockpit.runbook.paths import path_name, resolve
 from cockpit.runbook.platform import foreign_paths, windows_absolute, windows_paths_in
-from cockpit.runbook.validate import path_name
 from tests.conftest import REPO
 
 NETZ = REPO / "runbooks" / "netz-prod-cutover.toml"
