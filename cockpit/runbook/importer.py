@@ -176,7 +176,8 @@ def _build(checklist: MdChecklist, b: _Builder) -> dict[str, Any]:
     b.ids.clear()  # the runbook id lives in its own namespace
     b.log_folder = _common_log_folder(checklist)
     if checklist.preface:
-        data["preface"] = [_block(block, b, _text_only) for block in checklist.preface]
+        # Text and code only: the parser refuses an item before the first section.
+        data["preface"] = [_block(block, b, _statement) for block in checklist.preface]
     order: list[str] = []
     for section in checklist.sections:
         kind = _section_kind(section)
@@ -262,10 +263,6 @@ def _text(block: MdText, b: _Builder) -> dict[str, Any]:
            f"'{block.lines[0][:60]}'" + (f" and {len(block.lines) - 1} more lines"
                                          if len(block.lines) > 1 else ""))
     return {"kind": "text", "id": b.new_id("text", "text"), "text": "\n".join(block.lines)}
-
-
-def _text_only(item: MdItem, b: _Builder) -> dict[str, Any]:
-    raise AssertionError("the preface holds no items")  # the parser refuses them
 
 
 def _block(block: Block, b: _Builder, infer) -> dict[str, Any]:
