@@ -202,7 +202,7 @@ def screen_delays(base: Path) -> tuple[list[float], list[float]]:
                 pending.clear()
 
             pane.write_lines = on_screen
-            app.after_refresh = drawn
+            app.mirror.after_refresh = drawn
             while not source.state.ended:
                 await pilot.pause(0.05)
 

@@ -12,12 +12,14 @@ from typing import Any
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.probes.registry import ProbeContext
 from cockpit.runbook.model import Runbook
+from cockpit.session import events as ev
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import SNAPSHOT
 from cockpit.session.lock import SessionLock
 from cockpit.session.redact import Redactor
 from cockpit.session.runfiles import RunFiles, running_files
 from cockpit.session.state import SessionState, apply
+from cockpit.session.stepfollow import StepLogFollower
 from cockpit.session.store import SessionStore, write_atomic
 
 HaltHook = Callable[["SessionCore"], dict[str, Any] | None]
@@ -72,6 +74,22 @@ class SessionCore:
 
     def running(self) -> tuple[str, RunFiles] | None:
         return running_files(self.folder, self.state)
+
+    def log_follower(self) -> StepLogFollower:
+        return StepLogFollower(self.folder)
+
+    def catch_up(self) -> bool:
+        return False  # the session's only writer: its state is current after each append
+
+    def note_fault(self, action: str, error: BaseException) -> str:
+        """Record that the cockpit itself failed at `action` (not a refusal: an error no
+        rule foresaw), redacted; returns the text recorded, for the screen."""
+        text = self.redactor.redact_text(f"{type(error).__name__}: {error}")
+        try:
+            self.append(ev.FAULT_NOTED, {"action": action, "error": text})
+        except Exception as exc:  # the log itself may be what failed: the screen still says
+            text += f" (not recorded: {self.redactor.redact_text(str(exc))})"
+        return text
 
     def halt(self, reason: str, by: str = "operator", step: str | None = None,
              rule: str | None = None, line: str | None = None) -> None:

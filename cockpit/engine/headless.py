@@ -30,9 +30,8 @@ from cockpit.runbook.model import (
 from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
 from cockpit.session.format import format_event
-from cockpit.session.layout import session_file
-from cockpit.session.logtail import LogTail
 from cockpit.session.state import SessionState
+from cockpit.session.stepfollow import StepLogFollower
 
 Print = Callable[[str], None]
 ANSWER_TABLES = ("gates", "confirm", "manual", "halt", "decision", "resolve")
@@ -249,22 +248,18 @@ class Headless:
     def follow(self) -> None:
         """Print the running step's log as it grows, until its exit record is recorded."""
         ctl = self.ctl
-        current = ctl.running()
-        if current is None:
+        follower = StepLogFollower(ctl.folder)
+        if not follower.attach(ctl.state):
             return
-        step_id, files = current
-        tail = LogTail(session_file(ctl.folder, ctl.state.steps[step_id].log or ""))
-        while True:
-            # The exit record is written once the log is complete: read the log to its end
-            # before recording the outcome, so every line prints before the step's end does.
-            finished = files.exit_record() is not None or ctl.running() is None
-            lines = tail.flush(everything=True) if finished else tail.read_all()
-            for line in lines:
+        step_id = follower.step
+        while follower.following:
+            # The follower reads the log to its end once the exit record is there (it is
+            # written after the log is complete), so every line prints before the end does.
+            for line in follower.pump(ctl.state):
                 self.out(f"[{step_id}] {line}")
-            if finished:
-                ctl.poll()
-                return
-            time.sleep(0.05)
+            if follower.following:
+                time.sleep(0.05)
+        ctl.poll()
 
     # ------------------------------------------------------------------ the end
 

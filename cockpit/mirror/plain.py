@@ -14,11 +14,11 @@ from cockpit.mirror.presence import presence_text
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
 from cockpit.session.format import format_event
-from cockpit.session.layout import EVENTS, session_file
+from cockpit.session.layout import EVENTS
 from cockpit.session.lock import holder_alive
-from cockpit.session.logtail import LogTail
 from cockpit.session.notify import POLL_S, ChangeWaiter
 from cockpit.session.state import SessionState, apply
+from cockpit.session.stepfollow import StepLogFollower
 
 PRESENCE_S = 1.0  # how often to look whether the operator's cockpit is still alive
 
@@ -30,40 +30,42 @@ class PlainMirror:
         self.from_start = from_start
         self.follower = EventFollower(folder / EVENTS)
         self.state = SessionState()
-        self.tails: dict[str, tuple[str, LogTail]] = {}  # run -> (step, its log)
+        self.logs = StepLogFollower(folder)  # the running step's log
         self.waiter = ChangeWaiter([folder])
         self.said: set[str] = set()  # damages printed: runs, or "events"
         self.present: bool | None = True  # until seen otherwise
         self.looked = 0.0
 
     def take_events(self, live: bool) -> None:
+        logs = self.logs
         for event in self.follower.poll():
-            if event.type == ev.STEP_FINISHED and event.data["run"] in self.tails:
-                step, tail = self.tails.pop(event.data["run"])  # its log is complete by now
-                if live:
-                    self.lines(step, tail.flush(everything=True))
-                    self.check_log(event.data["run"], step, tail, event.data.get("bytes"),
-                                   event.data.get("sha256"))
-            elif event.type in (ev.STEP_INTERRUPTED, ev.STEP_NOT_STARTED) \
-                    and event.data["run"] in self.tails:
-                step, tail = self.tails.pop(event.data["run"])  # no exit record will come
-                if live:
-                    self.lines(step, tail.flush(everything=True))
+            if event.type in (ev.STEP_FINISHED, ev.STEP_INTERRUPTED, ev.STEP_NOT_STARTED) \
+                    and logs.following and event.data["run"] == logs.run:
+                step, tail_damage = logs.step or "", logs.damage
+                if not live:
+                    logs.let_go()
+                else:
+                    # its log is complete by now (or will get no more)
+                    self.lines(step, logs.finish())
+                    if event.type == ev.STEP_FINISHED:
+                        self.check_log(event.data["run"], step, tail_damage,
+                                       event.data.get("bytes"), event.data.get("sha256"))
             self.state = apply(self.state, event)
             if live:
                 self.out(format_event(event))
             if event.type == ev.STEP_STARTED and event.data.get("log"):
-                log = session_file(self.folder, event.data["log"])
-                self.waiter.watch(log.parent)
-                self.tails[event.data["run"]] = (event.data["step"], LogTail(log))
+                logs.start(event.data["step"], event.data["run"], event.data["log"])
+                if logs.path is not None:
+                    self.waiter.watch(logs.path.parent)
         if self.follower.damage is not None:
             self.say_damage("events", f"!! DAMAGED event log: {self.follower.damage}",
                             "!! the session is shown as it stood before that line; nothing is "
                             "followed past it (`cockpit verify` names every mismatch)")
 
-    def check_log(self, run: str, step: str, tail: LogTail, size: int | None,
+    def check_log(self, run: str, step: str, tail_damage: str | None, size: int | None,
                   sha: str | None) -> None:
-        problem = tail.damage or (file_problem(tail.path, sha, size) if sha else None)
+        path = self.logs.path
+        problem = tail_damage or (file_problem(path, sha, size) if sha and path else None)
         if problem is not None:
             self.say_damage(run, f"!! [{step}] log DAMAGED: {problem}")
 
@@ -96,16 +98,20 @@ class PlainMirror:
             if first and not self.from_start and self.state.seq:
                 self.out(f"-- following session {self.state.session_id} from event "
                          f"{self.state.seq} (--from-start replays it all)")
-                for _step, tail in self.tails.values():
-                    tail.last(0)  # a running step: from its current end
+                if self.logs.following and self.logs.step is not None:
+                    # a running step: from its current end
+                    self.logs.start(self.logs.step, self.logs.run or "",
+                                    self.state.steps[self.logs.step].log or "", from_end=True)
             first = False
-            for run, (step, tail) in self.tails.items():
-                self.lines(step, tail.read_all())
-                if tail.damage is not None:  # said once; the tail reads no further
-                    self.say_damage(run, f"!! [{step}] log DAMAGED: {tail.damage}")
+            logs = self.logs
+            if logs.following:
+                self.lines(logs.step or "", logs.read())
+                if logs.damage is not None:  # said once; the tail reads no further
+                    self.say_damage(logs.run or "", f"!! [{logs.step}] log DAMAGED: "
+                                    f"{logs.damage}")
             if self.follower.damage is not None:
                 return 1
-            if self.state.ended and not self.tails:
+            if self.state.ended and not self.logs.following:
                 return 1 if self.said else 0
             self.look_for_operator()
             self.waiter.wait()

@@ -17,6 +17,7 @@ from cockpit.session.reader import session_events, session_runbook
 from cockpit.session.redact import Redactor
 from cockpit.session.runfiles import RunFiles, running_files
 from cockpit.session.state import SessionState, apply, fold
+from cockpit.session.stepfollow import StepLogFollower
 
 
 class MirrorSource:
@@ -44,7 +45,7 @@ class MirrorSource:
         """Whether the operator appended to the event log since the last poll (a stat)."""
         return self.follower.grew()
 
-    def poll(self) -> bool:
+    def catch_up(self) -> bool:
         """Take in what the operator appended; True if anything was."""
         events = self.follower.poll()
         for event in events:
@@ -74,6 +75,9 @@ class MirrorSource:
 
     def running(self) -> tuple[str, RunFiles] | None:
         return running_files(self.folder, self.state)
+
+    def log_follower(self) -> StepLogFollower:
+        return StepLogFollower(self.folder)
 
     def operator_present(self) -> bool | None:
         """Whether the operator's cockpit is alive (None: nobody holds the session)."""

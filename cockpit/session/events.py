@@ -40,6 +40,7 @@ DIAGNOSTICS_CAPTURED = "diagnostics_captured"  # file, sha256, probes
 HALT_ITEM_DONE = "halt_item_done"  # item, note
 EVIDENCE_SEALED = "evidence_sealed"  # manifest, sha256, present, missing
 DECISION_RECORDED = "decision_recorded"  # status, fields, json, markdown (+ their sha256)
+FAULT_NOTED = "fault_noted"  # action, error (redacted): the cockpit itself failed at a task
 
 
 class Actor(BaseModel):

@@ -87,6 +87,7 @@ class SessionState(_State):
     preserved_logs: list[dict[str, Any]] = []  # sessions older than `displaced` kept these
     takeovers: list[dict[str, Any]] = []
     torn_tails: list[dict[str, Any]] = []
+    faults: list[dict[str, Any]] = []  # the cockpit's own failures: action, error, at, by
     resumes: int = 0
     seq: int = 0
     last_hash: str = ev.GENESIS
@@ -178,6 +179,8 @@ def apply(state: SessionState, event: Event) -> SessionState:
         s.evidence = {**d, "at": at, "by": by}
     elif t == ev.DECISION_RECORDED:
         s.decision = {**d, "at": at, "by": by}
+    elif t == ev.FAULT_NOTED:
+        s.faults.append({**d, "at": at, "by": by})
     s.seq, s.last_hash, s.updated_at = event.seq, event.hash, at
     return s
 

@@ -13,7 +13,7 @@ from textual.widgets import Log
 from cockpit.mirror.source import MirrorSource
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
-from cockpit.tui.app import VERBS
+from cockpit.tui.operator_screen import VERBS
 from cockpit.tui.mirror_app import MirrorApp
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world

@@ -10,7 +10,8 @@ from textual.pilot import Pilot
 
 from cockpit.demo.session import close_demo, open_demo
 from cockpit.session import rules
-from cockpit.tui.app import VERBS, CockpitApp
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.operator_screen import VERBS
 from cockpit.tui.screens import AskText, DecisionForm
 
 ANSWERS = {"governance-signoff": "GOV-7", "maintenance-window": "CHG-7",
@@ -20,7 +21,7 @@ ANSWERS = {"governance-signoff": "GOV-7", "maintenance-window": "CHG-7",
 async def settle(pilot: Pilot, app: CockpitApp) -> None:
     """Until no verb is in flight and no step runs (the app polls on its own timer)."""
     await app.workers.wait_for_complete()
-    while app.busy or app.ctl.running() is not None:
+    while app.operator.busy or app.ctl.running() is not None:
         await pilot.pause(0.05)
         await app.workers.wait_for_complete()
     await pilot.pause()
@@ -34,7 +35,7 @@ async def open_gates(pilot: Pilot, app: CockpitApp) -> None:
     for _ in ANSWERS:
         await pilot.press("a")
         assert isinstance(app.screen, AskText)
-        gate = app._attestable()
+        gate = app.operator._attestable()
         await type_text(pilot, ANSWERS[gate.id])
         await settle(pilot, app)
     await pilot.press("g")
@@ -100,8 +101,8 @@ async def test_after_a_halt_no_key_and_no_palette_command_starts_anything(
             assert ctl.state.halt is not None and app.has_class("-halted")
             started = sum(e.type == "step_started" for e in ctl.store.events)
             for verb in ("run_next", "gates", "attest", "resolve", "halt"):
-                assert not app.allowed(verb)
-            keys = [b.key for b in app.BINDINGS if b.action not in ("quit_cockpit",)]
+                assert not app.operator.allowed(verb)
+            keys = [b.key for b in app.operator.BINDINGS if b.action != "app.quit_cockpit"]
             for key in keys:
                 await pilot.press(key)
                 while app.screen is not app.screen_stack[0]:
@@ -133,12 +134,12 @@ async def test_a_crash_shows_no_password_or_dsn(tmp_path: Path, capfd) -> None:
     ctl = Controller.start(runbook, folder=tmp_path / "s", env={"DATABASE_URL": dsn},
                            halt_hooks=[])
 
-    class Exploding(CockpitApp):
-        def action_help(self) -> None:
-            connection_string = dsn  # a local the stock crash screen would print
-            raise RuntimeError(f"cannot reach {connection_string}")
+    def explode() -> None:
+        connection_string = dsn  # a local the stock crash screen would print
+        raise RuntimeError(f"cannot reach {connection_string}")
 
-    app = Exploding(ctl, clock=False)
+    app = CockpitApp(ctl, clock=False)
+    app.operator.action_help = explode  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):  # the test driver re-raises; a terminal prints
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("question_mark")

@@ -1,0 +1,111 @@
+"""The one follower of a session's step logs, used by the operator's screen, the mirror's
+screen, the headless runner and the plain mirror: it follows the log of one run at a time,
+gives the complete lines appended since the last call, and once the run is over (its exit
+record written, or the state says it ended) everything left, the unterminated last line
+included — so a step's last line is always shown before its end is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cockpit.session.layout import session_file
+from cockpit.session.logtail import LogTail
+from cockpit.session.runfiles import RunFiles
+from cockpit.session.state import SessionState
+
+
+class StepLogFollower:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.tail: LogTail | None = None
+        self._done: LogTail | None = None  # the last run followed, once it is over
+        self.step: str | None = None
+        self.run: str | None = None
+
+    @property
+    def path(self) -> Path | None:
+        """The log followed, or the last one followed."""
+        tail = self.tail or self._done
+        return None if tail is None else tail.path
+
+    @property
+    def lines(self) -> int:
+        """Lines of that log taken in so far."""
+        tail = self.tail or self._done
+        return 0 if tail is None else tail.lines
+
+    @property
+    def damage(self) -> str | None:
+        """What went wrong with the followed log under us (it shrank)."""
+        return None if self.tail is None else self.tail.damage
+
+    def start(self, step: str, run: str, log: str, *, from_end: bool = False) -> None:
+        """Follow this run's log (`log` as the session names it), from its start or, for a
+        follower that joins late and has shown the past already, from its current end."""
+        self.tail = LogTail(session_file(self.folder, log))
+        self.step, self.run = step, run
+        if from_end:
+            self.tail.last(0)
+
+    def attach(self, state: SessionState) -> bool:
+        """Follow the state's running step, if it is not the run followed already; True when
+        a new run is followed (a pane showing the old one starts over)."""
+        step_id = state.running_step()
+        if step_id is None:
+            return False
+        step = state.steps[step_id]
+        if step.run is None or step.run == self.run or not step.log:
+            return False
+        self.start(step_id, step.run, step.log)
+        return True
+
+    def read(self, keep: int | None = None) -> list[str]:
+        """The complete lines appended since the last call (`keep`: only the last so many,
+        for a pane that shows a bounded tail anyway)."""
+        if self.tail is None:
+            return []
+        return self.tail.read_all() if keep is None else self.tail.read(keep)
+
+    def finish(self, keep: int | None = None) -> list[str]:
+        """The run is over: every line left (`keep`: the last so many), its unterminated
+        last line included; then the follower lets go of it. Its path and counts stay
+        readable until the next start."""
+        tail = self.tail
+        if tail is None:
+            return []
+        if keep is None:
+            lines = tail.flush(everything=True)
+        else:
+            lines = []
+            while chunk := tail.read(keep):
+                lines = (lines + chunk)[-keep:]
+            lines = (lines + tail.flush())[-keep:]
+        self.let_go()
+        return lines
+
+    def let_go(self) -> None:
+        """Follow the run no further, reading nothing more of it."""
+        self._done, self.tail, self.step = self.tail, None, None
+
+    def ended(self, state: SessionState) -> bool:
+        """Whether the followed run is over: its exit record is written (the log is complete
+        before it is), or the state no longer has it running."""
+        if self.tail is None or self.step is None:
+            return False
+        step = state.steps.get(self.step)
+        if step is None or step.run != self.run or step.status != "running":
+            return True
+        return RunFiles(self.folder / "steps", self.run or "").record.exists()
+
+    def pump(self, state: SessionState, keep: int | None = None) -> list[str]:
+        """What to show now: the lines since the last call, and once the run has ended
+        everything left (after which the follower is idle until the next `attach`)."""
+        if self.tail is None:
+            return []
+        if self.ended(state):
+            return self.finish(keep)
+        return self.read(keep)
+
+    @property
+    def following(self) -> bool:
+        return self.tail is not None

@@ -1,0 +1,279 @@
+"""The operator's screen: the session screen plus the verbs. Every rule lives in the engine:
+this screen asks the controller to act and redraws from the session's state when an event
+is appended. Every controller call — a verb, and the poll that notices a step's end (and may
+then halt, with diagnostics that wait on the database) — runs in a worker thread, so the
+screen answers keys throughout; one handler shows any failure of a worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from cockpit.engine.controller import Controller
+from cockpit.errors import CockpitError
+from cockpit.evidence.decision import decision_fields
+from cockpit.runbook.model import CheckStep, CommandStep, GateItem, HaltItem, Manual
+from cockpit.session import rules
+from cockpit.tui.messages import ActionFailed
+from cockpit.tui.panes import GatePanel
+from cockpit.tui.screens import NOTE, AskText, DecisionForm
+from cockpit.tui.session_screen import READ_BINDINGS, SessionScreen
+
+# action -> (key, description); the verbs an operator has
+VERBS: dict[str, tuple[str, str]] = {
+    "gates": ("g", "Check gates"),
+    "attest": ("a", "Attest gate"),
+    "run_next": ("r", "Run next"),
+    "halt": ("x", "HALT"),
+    "protocol": ("e", "Protocol item"),
+    "resolve": ("i", "Resolve interrupted"),
+    "seal": ("s", "Seal evidence"),
+    "decision": ("d", "Decision"),
+}
+WORKER_GROUPS = ("verbs", "poll")  # a failure in one of these is a failure of the cockpit
+
+
+class OperatorScreen(SessionScreen, inherit_bindings=False):
+    MODE = "OPERATOR"
+    # The verbs first in the footer, then what every session screen has (listed, not
+    # inherited, only for that order).
+    BINDINGS: ClassVar = [
+        *Screen.BINDINGS,
+        *[Binding(key, action, label, id=action) for action, (key, label) in VERBS.items()],
+        *READ_BINDINGS,
+    ]
+
+    def __init__(self, controller: Controller, *, clock: bool = True) -> None:
+        super().__init__(controller, clock=clock)
+        self.ctl = controller
+        self._lock = threading.Lock()  # one controller call at a time
+        self.busy = False  # a verb is in flight: keys typed ahead must not start another
+        self._polling = False  # a poll is in flight: the next tick does not start another
+
+    def footer_actions(self) -> tuple[str, ...]:
+        return (*VERBS, *super().footer_actions())
+
+    def help_lines(self) -> list[str]:
+        return [*[f"  {key:<3} {label}" for _a, (key, label) in VERBS.items()],
+                *super().help_lines()[:-1],
+                "  q   Quit (a running step keeps running; `cockpit resume` re-attaches)"]
+
+    # ------------------------------------------------------------------ taking in
+
+    def take_in(self) -> None:
+        if self.ctl.running() is not None and not self._polling and not self._lock.locked():
+            self._polling = True
+            self._poll()
+
+    @work(thread=True, group="poll", exit_on_error=False)
+    def _poll(self) -> None:
+        """Notice the running step's end; on an abort match the controller halts and
+        captures diagnostics, which may wait on the database: never on the event loop."""
+        try:
+            if self._lock.acquire(blocking=False):
+                try:
+                    self.ctl.poll()
+                except CockpitError as exc:
+                    self.post_message(ActionFailed(exc.message))
+                finally:
+                    self._lock.release()
+        finally:
+            self._polling = False
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """Any worker of this screen that raised what no rule foresaw: shown (redacted) and
+        recorded in the session's events; the cockpit goes on."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.group not in WORKER_GROUPS:
+            return
+        error = worker.error or RuntimeError("unknown failure")
+        text = self.ctl.redactor.redact_text(f"{type(error).__name__}: {error}")
+        self.notify(f"{text}\nRecorded in the session's events.",
+                    title="The cockpit failed at a task", severity="error", timeout=15)
+        self._note_fault(worker.name or worker.group, error)
+        self._done()
+
+    @work(thread=True, group="notes", exit_on_error=False)
+    def _note_fault(self, action: str, error: BaseException) -> None:
+        with self._lock:
+            self.ctl.note_fault(action, error)
+
+    @on(ActionFailed)
+    def show_failure(self, message: ActionFailed) -> None:
+        self.notify(message.text, title="Refused", severity="error", timeout=8)
+
+    # ------------------------------------------------------------------ what is allowed
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in VERBS:
+            return super().check_action(action, parameters)
+        allowed = self.allowed(action)
+        if allowed and self.busy:
+            return None  # shown, disabled, until the verb in flight has finished
+        return allowed
+
+    def allowed(self, action: str) -> bool:
+        return rules.verb_allowed(self.ctl.runbook, self.ctl.state, action)
+
+    def _attestable(self) -> GateItem | None:
+        """The gate selected in the gate panel if it is one to attest, else the first."""
+        candidates = rules.attestable_gates(self.ctl.runbook, self.ctl.state)
+        gates = self.query_one(GatePanel)
+        if gates.row_count:
+            selected = gates.coordinate_to_cell_key(gates.cursor_coordinate).row_key.value
+            candidates = sorted(candidates, key=lambda g: g.id != selected)
+        return candidates[0] if candidates else None
+
+    def _open_protocol_item(self) -> HaltItem | None:
+        return rules.open_protocol_item(self.ctl.runbook, self.ctl.state)
+
+    def verb_commands(self) -> Iterable[SystemCommand]:
+        """The verbs allowed now, for the command palette."""
+        for action, (key, label) in VERBS.items():
+            if self.allowed(action):
+                yield SystemCommand(label, f"({key}) {label}",
+                                    lambda a=action: getattr(self, f"action_{a}")())
+
+    # ------------------------------------------------------------------ verbs
+
+    def _verb(self, fn: Callable[..., Any], *args: Any,
+              then: Callable[[Any], None] | None = None) -> None:
+        """Run a controller verb in the worker; `then` gets its result on the UI thread."""
+        self.busy = True
+        self.refresh_bindings()
+        self._run_verb(fn, args, then)
+
+    def _done(self) -> None:
+        self.busy = False
+        self.refresh_bindings()
+
+    @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
+    def _run_verb(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                  then: Callable[[Any], None] | None) -> None:
+        with self._lock:
+            try:
+                result = fn(*args)
+            except CockpitError as exc:
+                self.post_message(ActionFailed(exc.message))
+                self.app.call_from_thread(self._done)
+                return
+        # anything else propagates: worker_failed shows it and records it
+        if then is not None:
+            self.app.call_from_thread(then, result)
+        self.app.call_from_thread(self._done)
+
+    def action_gates(self) -> None:
+        def report(still_open: list[str]) -> None:
+            text = "every gate is green: GO" if not still_open else f"{len(still_open)} still open"
+            self.notify(text, title="Gates")
+
+        self._verb(self.ctl.evaluate_gates, then=report)
+
+    def action_attest(self) -> None:
+        gate = self._attestable()
+        if gate is None:
+            return
+        prompt = gate.prompt or "Reference"
+
+        def done(reference: str | None) -> None:
+            if reference:
+                self._verb(self.ctl.attest_gate, gate.id, reference)
+
+        self.app.push_screen(AskText(f"Attest: {gate.text}", prompt), done)
+
+    def action_run_next(self) -> None:
+        upcoming = rules.next_step(self.ctl.runbook, self.ctl.state)
+        if upcoming is None or not self.allowed("run_next"):
+            return
+        step = upcoming.step
+        if isinstance(step, CommandStep):
+            if step.confirm is None:
+                self._verb(self.ctl.run_step, step.id, None)
+                return
+            prompt = (f"{step.command}\n\nThis step changes the database. Type "
+                      f"{step.confirm} to run it.")
+            self.app.push_screen(
+                AskText(f"Run {step.id}?", prompt, must_equal=step.confirm),
+                lambda word: word and self._verb(self.ctl.run_step, step.id, word))
+        elif isinstance(step, CheckStep):
+            self._verb(self.ctl.evaluate_check, step.id)
+        elif isinstance(step, Manual):
+            self.app.push_screen(
+                AskText(f"Confirm: {step.text}", "An optional note, then Enter.",
+                        allow_empty=True),
+                lambda note: note is not None and self._verb(self.ctl.confirm_manual,
+                                                             step.id, note))
+
+    def action_halt(self) -> None:
+        def confirmed(reason: str) -> Callable[[str | None], None]:
+            return lambda word: word and self._verb(self.ctl.halt, reason, "operator")
+
+        def with_reason(reason: str | None) -> None:
+            if reason:
+                self.app.push_screen(AskText("Halt-and-contain is final for this session",
+                                             "Type HALT to halt.", must_equal="HALT"),
+                                     confirmed(reason))
+
+        self.app.push_screen(AskText("HALT: why?", "The reason, for the record."),
+                             with_reason)
+
+    def action_protocol(self) -> None:
+        item = self._open_protocol_item()
+        if item is not None:
+            self.app.push_screen(AskText(item.text, "Reference (ticket, call, person)."),
+                                 lambda note: note and self._verb(
+                                     self.ctl.complete_halt_item, item.id, note))
+
+    def action_resolve(self) -> None:
+        step_id = next((k for k, s in self.ctl.state.steps.items()
+                        if s.status == "interrupted"), None)
+        if step_id is None:
+            return
+
+        def with_outcome(outcome: str | None) -> None:
+            if outcome:
+                self.app.push_screen(
+                    AskText(f"{step_id}: what did reconciliation show?", "A note."),
+                    lambda note: note and self._verb(self.ctl.resolve_interrupted, step_id,
+                                                     outcome, note))
+
+        self.app.push_screen(AskText(f"{step_id} was interrupted",
+                                     "Did it take effect? Type passed or failed.",
+                                     must_equal=None), with_outcome)
+
+    def action_seal(self) -> None:
+        self._verb(self.ctl.seal_evidence)
+
+    def action_decision(self, values: dict[str, str] | None = None,
+                        error: str | None = None) -> None:
+        fields = decision_fields(self.ctl.runbook)
+        form = DecisionForm(fields, values or self.ctl.decision_defaults())
+
+        def submitted(result: dict[str, str] | None) -> None:
+            if result is not None:
+                self._record_decision(result)
+
+        self.app.push_screen(form, submitted)
+        if error:
+            self.call_after_refresh(form.show_error, error)
+
+    @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
+    def _record_decision(self, values: dict[str, str]) -> None:
+        fields = {k: v for k, v in values.items() if k != NOTE}
+        with self._lock:
+            try:
+                self.ctl.record_decision(fields, note=values.get(NOTE) or None)
+            except CockpitError as exc:
+                self.app.call_from_thread(self.action_decision, values, exc.message)
+                return
+        status = (self.ctl.state.decision or {}).get("status")
+        self.app.call_from_thread(self.notify, f"decision recorded: {status}",
+                                  title="Decision")

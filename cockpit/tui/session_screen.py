@@ -1,0 +1,200 @@
+"""The session as live panes, read-only: header, banners, the checklist, gates, the running
+step's output and the evidence, redrawn from a SessionView whenever it takes in an event.
+
+It has no verb: the operator's screen (operator_screen.py) adds them; the reviewer's mirror
+(mirror_screen.py) adds only what a mirror shows. Neither removes anything from this one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane, Tree
+
+from cockpit.session import rules
+from cockpit.session.layout import session_file
+from cockpit.session.logtail import LogTail
+from cockpit.session.view import SessionView
+from cockpit.tui.checklist import ChecklistTree
+from cockpit.tui.messages import SessionChanged
+from cockpit.tui.panes import EvidencePane, GatePanel, HaltBanner, PhaseRunner, SessionHeader
+from cockpit.tui.screens import TextScreen, diagnostics_text
+
+TICK_S = 0.08  # ~12 Hz: output reaches the log pane in batches, never a write per line
+KEEP_LINES = 2_000  # per tick at most: the pane keeps a bounded tail anyway
+READ_KEYS = ["  D   Diagnostics captured at a halt", "  1-3 Gates / Phase / Evidence",
+             "  Enter on a checklist item: its detail", "  ctrl+p  command palette"]
+
+
+READ_BINDINGS = [
+    Binding("D", "diagnostics", "Diagnostics", id="diagnostics"),
+    Binding("1", "tab('gates-tab')", "Gates", id="tab-gates", show=False),
+    Binding("2", "tab('phase-tab')", "Phase", id="tab-phase", show=False),
+    Binding("3", "tab('evidence-tab')", "Evidence", id="tab-evidence", show=False),
+    Binding("question_mark", "help", "Help", id="help"),
+    Binding("q", "app.quit_cockpit", "Quit", id="quit"),
+]
+
+
+class SessionScreen(Screen[None]):
+    MODE = "SESSION"  # what the header's mode field says
+    BINDINGS: ClassVar = READ_BINDINGS
+
+    def __init__(self, view: SessionView, *, clock: bool = True) -> None:
+        super().__init__()
+        self.view = view
+        self.clock = clock
+        self.follower = view.log_follower()
+        self.tick_s = TICK_S
+        self._allowed: list[bool | None] | None = None  # the actions' states the footer shows
+        view.listeners.append(lambda _event: self.post_message(SessionChanged()))
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield SessionHeader(id="header")
+        yield from self.banners()
+        with Horizontal(id="body"):
+            yield ChecklistTree("checklist", id="checklist")
+            with Vertical(id="right"), TabbedContent(id="tabs", initial="phase-tab"):
+                with TabPane("Gates (1)", id="gates-tab"):
+                    yield GatePanel(id="gates")
+                with TabPane("Phase (2)", id="phase-tab"):
+                    yield PhaseRunner(id="runner")
+                with TabPane("Evidence (3)", id="evidence-tab"):
+                    yield EvidencePane(id="evidence")
+        yield Footer()
+
+    def banners(self) -> ComposeResult:
+        yield HaltBanner(id="halt")
+
+    def on_resize(self) -> None:
+        self.app.set_class(self.size.width < 100, "-narrow")  # 80x24: the panes get the room
+
+    def on_mount(self) -> None:
+        self.query_one(ChecklistTree).show_runbook(self.view.runbook)
+        self.refresh_view()
+        self._show_last_output()
+        self.set_interval(self.tick_s, self.tick)
+        if self.clock:
+            self.set_interval(1.0, self.refresh_header)
+
+    # ------------------------------------------------------------------ drawing
+
+    def refresh_header(self) -> None:
+        self.query_one(SessionHeader).show(self.view.runbook, self.view.state, self.MODE,
+                                           self.clock)
+
+    @on(SessionChanged)
+    def refresh_view(self) -> None:
+        runbook, state = self.view.runbook, self.view.state
+        self.refresh_header()
+        self.query_one(HaltBanner).show(runbook, state, self.clock)
+        self.app.set_class(state.halt is not None, "-halted")
+        self.query_one(ChecklistTree).update_states(runbook, state)
+        self.query_one(GatePanel).show(runbook, state)
+        self.query_one(PhaseRunner).show(runbook, state, self.clock, self.damaged_logs())
+        present, total = self.query_one(EvidencePane).show(runbook, state)
+        tab = self.query_one("#tabs", TabbedContent).get_tab("evidence-tab")
+        label = f"Evidence (3) · {present}/{total}"
+        if str(tab.label) != label:
+            tab.label = label
+        if self.follower.attach(state):
+            self.query_one("#output").clear()
+        self._show_log_name()
+        allowed = [self.check_action(action, ()) for action in self.footer_actions()]
+        if allowed != self._allowed:  # the footer is rebuilt on a refresh: only on a change
+            self._allowed = allowed
+            self.refresh_bindings()
+        self.after_refresh()
+
+    def footer_actions(self) -> tuple[str, ...]:
+        """The actions whose availability follows the session (the footer shows them)."""
+        return ("diagnostics",)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "diagnostics":  # only once a halt captured some
+            return rules.verb_allowed(self.view.runbook, self.view.state, action)
+        return True
+
+    def damaged_logs(self) -> dict[str, str]:
+        """Step -> what is wrong with its log, for the phase table (a mirror checks them;
+        the operator's own logs are checked by `cockpit verify`)."""
+        return {}
+
+    def after_refresh(self) -> None:
+        """What a screen built on this one adds to a redraw."""
+
+    def _show_last_output(self, keep: int = 500) -> None:
+        """On opening (a resume), the latest step's last lines: often the line that halted."""
+        if self.view.running() is not None:
+            return
+        done = [s for s in self.view.state.steps.values() if s.log and s.started_at]
+        if not done:
+            return
+        latest = max(done, key=lambda s: s.started_at or "")
+        tail = LogTail(session_file(self.view.folder, latest.log or ""))
+        self.query_one("#output").write_lines(tail.last(keep))
+        self.query_one(PhaseRunner).show_log(self._in_session(tail.path), latest.lines or 0)
+
+    def _in_session(self, path: Path) -> str:
+        """A log as the session names it (`steps/upgrade.1.log`): short, and the evidence."""
+        folder = self.view.folder
+        return path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+
+    def _show_log_name(self) -> None:
+        if self.follower.path is not None:
+            self.query_one(PhaseRunner).show_log(self._in_session(self.follower.path),
+                                                 self.follower.lines)
+
+    def tick(self) -> None:
+        """Feed the log pane in batches, then take in what happened."""
+        self.feed_log()
+        self.take_in()
+
+    def feed_log(self) -> None:
+        if not self.follower.following:
+            return
+        lines = self.follower.pump(self.view.state, KEEP_LINES)
+        if lines:
+            self.query_one("#output").write_lines(lines)
+            self._show_log_name()
+
+    def take_in(self) -> None:
+        """Take in what another process appended (a mirror: the operator's events). The
+        operator's screen instead asks its controller, in a worker, to notice a step's end."""
+        self.view.catch_up()
+
+    # ------------------------------------------------------------------ reading
+
+    def action_diagnostics(self) -> None:
+        folder = self.view.folder
+
+        def read(name: str) -> Any:
+            return json.loads((folder / name).read_text(encoding="utf-8"))
+
+        self.app.push_screen(TextScreen("Halt diagnostics", diagnostics_text(
+            self.view.state.diagnostics, read)))
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def help_lines(self) -> list[str]:
+        return [*READ_KEYS, "  q   Quit"]
+
+    def action_help(self) -> None:
+        self.app.push_screen(TextScreen("Keys", "\n".join(self.help_lines())))
+
+    @on(Tree.NodeSelected, "#checklist")
+    def show_item(self, event: Tree.NodeSelected[Any]) -> None:
+        item = event.node.data
+        if item is not None and not event.node.children:
+            self.app.push_screen(TextScreen(item.id, self.query_one(ChecklistTree).detail(
+                self.view.runbook, self.view.state, item)))
