@@ -77,5 +77,5 @@ def test_no_screen_has_a_verb_it_does_not_offer() -> None:
                 inherited = [base for base in cls.__mro__[1:] if name in vars(base)
                              and base.__module__.startswith("cockpit.")]
                 # check_action may only widen what the base allows (the operator's verbs)
-                assert not inherited or name == "check_action" and cls is OperatorScreen, \
+                assert not inherited or (name == "check_action" and cls is OperatorScreen), \
                     (cls, name)

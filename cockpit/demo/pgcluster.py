@@ -80,7 +80,7 @@ class PgCluster:
     def _run(self, tool: str, *args: str, timeout: float = 60) -> None:
         result = subprocess.run(
             [str(self.bin_dir / tool), *args], capture_output=True, text=True,
-            timeout=timeout, cwd="/", **as_user(self.run_as),  # type: ignore[arg-type]
+            timeout=timeout, cwd="/", **as_user(self.run_as),
         )
         if result.returncode != 0:
             raise CockpitError(f"PostgreSQL's {tool} failed in {self.root} "
@@ -137,7 +137,7 @@ class PgCluster:
         with open(self.log_file, "ab") as log:
             server = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
                                       stderr=subprocess.STDOUT, cwd="/", start_new_session=True,
-                                      **as_user(self.run_as))  # type: ignore[arg-type]
+                                      **as_user(self.run_as))
         # Reap it when it ends, so a dead server never lingers as a zombie that looks alive.
         threading.Thread(target=server.wait, daemon=True).start()
         deadline = time.monotonic() + _READY_TIMEOUT

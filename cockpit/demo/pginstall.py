@@ -15,6 +15,7 @@ import pwd
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TypedDict
 
 from cockpit.errors import CockpitError
 
@@ -56,7 +57,15 @@ def server_user() -> str | None:
     return _RUN_AS
 
 
-def as_user(run_as: str | None) -> dict[str, object]:
+class AsUser(TypedDict, total=False):
+    """The keywords of `subprocess.run` and `Popen` that set who a child runs as."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def as_user(run_as: str | None) -> AsUser:
     """subprocess keywords that run a child as `run_as`, without root's groups."""
     if run_as is None:
         return {}
@@ -75,7 +84,7 @@ def runs_from(bin_dir: Path, run_as: str | None) -> bool:
         return False
     try:
         done = subprocess.run([str(bin_dir / "initdb"), "--version"], capture_output=True,
-                              cwd="/", timeout=30, **as_user(run_as))  # type: ignore[arg-type]
+                              cwd="/", timeout=30, **as_user(run_as))
     except OSError:
         return False
     return done.returncode == 0

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from cockpit.demo.faults import describe
 from cockpit.demo.world import World
@@ -93,14 +94,22 @@ def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], No
     return World.open(workspace)  # brings its database back up if the cockpit died
 
 
-def run_screen(app: object) -> None:
+class Screen(Protocol):
+    """A cockpit screen, as `run_screen` drives it (a Textual app)."""
+
+    def run(self) -> object: ...
+
+    def exit(self) -> None: ...
+
+
+def run_screen(app: Screen) -> None:
     """Run a cockpit screen; a closed terminal (SIGHUP) ends it like `q`, so the session and
     the world are closed properly — a running step goes on under its supervisor."""
     import signal
 
-    previous = signal.signal(signal.SIGHUP, lambda *_: app.exit())  # type: ignore[attr-defined]
+    previous = signal.signal(signal.SIGHUP, lambda *_: app.exit())
     try:
-        app.run()  # type: ignore[attr-defined]
+        app.run()
     finally:
         signal.signal(signal.SIGHUP, previous)
 

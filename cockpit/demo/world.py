@@ -172,7 +172,7 @@ class World:
     def stop(self) -> None:
         for pid, name in ((self.info.locker_pid, "LOCK TABLE"),
                           (self.info.proxy_pid, "cockpit.demo.tlsproxy")):
-            if _alive(pid, name):
+            if pid is not None and _alive(pid, name):
                 os.kill(pid, signal.SIGTERM)
         self.cluster.stop()
 

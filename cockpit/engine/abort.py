@@ -13,13 +13,12 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-try:  # the parser behind `re`; private, so every use of it has a safe fallback
-    from re import _constants as _c
-    from re import _parser as _p
-except ImportError:  # pragma: no cover
-    _c = _p = None  # type: ignore[assignment]
-
 from cockpit.session.fastre import compile_fast, group_name
+
+# The parser behind `re` (typeshed does not describe it); private, so every use of it has
+# a safe fallback.
+_c: Any = getattr(re, "_constants", None)
+_p: Any = getattr(re, "_parser", None)
 
 
 def required_literals(pattern: str) -> list[str] | None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from cockpit.engine.core import ActionRefused, HaltHook, SessionCore
 from cockpit.engine.launcher import stop_supervisor
 from cockpit.evidence import decision as decisions
-from cockpit.evidence.manifest import build_manifest, file_sha256
+from cockpit.evidence.manifest import build_manifest
 from cockpit.evidence.report import render_report
 from cockpit.runbook.model import HaltItem
 from cockpit.session import events as ev
+from cockpit.session.integrity import file_sha256
 from cockpit.session.store import redact_values, write_atomic
 
 AUTOMATIC_HALT_ACTIONS = {
@@ -40,8 +41,9 @@ def alembic_state(ctl: SessionCore) -> dict[str, Any] | None:
     from cockpit.probes.db import ProbeUnreachable
 
     found: dict[str, Any] = {}
-    for key, ask in (("current", lambda: current_revisions(ctl.env)),
-                     ("heads", lambda: heads(ctl.workdir))):
+    asks: list[tuple[str, Callable[[], Any]]] = [
+        ("current", lambda: current_revisions(ctl.env)), ("heads", lambda: heads(ctl.workdir))]
+    for key, ask in asks:
         try:
             found[key] = ask()
         except ProbeUnreachable as exc:
@@ -131,11 +133,12 @@ class CloseoutVerbs(SessionCore):
             if status != decisions.BLOCKER or not (note or "").strip() or self.state.ended:
                 raise ActionRefused(refused if status != decisions.BLOCKER or self.state.ended
                                     else f"{refused}; or give a note saying why it cannot be")
-            overridden = {"refusal": refused, "note": note.strip()}
-        record = {"session_id": self.state.session_id, "runbook_id": self.runbook.id,
-                  "runbook_sha256": self.state.runbook_sha256,
-                  "transcript_sha256": self.state.transcript_sha256, "fields": filled,
-                  "recorded_by": f"{self.actor.name}@{self.actor.host}"}
+            overridden = {"refusal": refused, "note": (note or "").strip()}
+        record: dict[str, Any] = {
+            "session_id": self.state.session_id, "runbook_id": self.runbook.id,
+            "runbook_sha256": self.state.runbook_sha256,
+            "transcript_sha256": self.state.transcript_sha256, "fields": filled,
+            "recorded_by": f"{self.actor.name}@{self.actor.host}"}
         if overridden is not None:
             record["recorded_with_note"] = overridden
         if self.state.workdir_override is not None:  # what ran is not what was approved

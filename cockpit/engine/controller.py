@@ -32,6 +32,7 @@ from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
+from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
@@ -86,8 +87,10 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
 
     def __init__(self, *, runbook: Runbook, folder: Path, store: SessionStore,
                  lock: SessionLock, actor: Actor, workdir: Path, env: Mapping[str, str],
-                 secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] | None = None) -> None:
+                 secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] | None = None,
+                 clock: Clock = system_clock) -> None:
         self.runbook = runbook
+        self.clock = clock
         self.folder = folder
         self.store = store
         self.lock = lock
@@ -110,7 +113,8 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
               sessions_root: Path = Path("sessions"), operator: str | None = None,
               workdir: Path | None = None, override_workdir: bool = False,
               env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
-              halt_hooks: Iterable[HaltHook] | None = None) -> Controller:
+              halt_hooks: Iterable[HaltHook] | None = None,
+              clock: Clock = system_clock) -> Controller:
         runbook = load_runbook(runbook_path)
         refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
         override = workdir_override(runbook, runbook_path, workdir, override_workdir)
@@ -130,7 +134,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock, actor=actor,
                   workdir=resolve_workdir(runbook, runbook_path, workdir),
                   env=os.environ if env is None else env, secrets=secrets,
-                  halt_hooks=halt_hooks)
+                  halt_hooks=halt_hooks, clock=clock)
         ctl.append(ev.SESSION_STARTED, {
             "session_id": folder.name, "runbook_path": str(runbook_path.resolve()),
             "runbook_id": runbook.id, "title": runbook.title, "production": runbook.production,
@@ -146,7 +150,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
     def resume(cls, folder: Path, *, operator: str | None = None, take_over: bool = False,
                env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
                halt_hooks: Iterable[HaltHook] | None = None,
-               lock: SessionLock | None = None) -> Controller:
+               lock: SessionLock | None = None, clock: Clock = system_clock) -> Controller:
         """Reopen a session. `lock`: already taken by the caller (who had to hold it before
         touching anything the session uses, such as a rehearsal world's password)."""
         folder = Path(os.path.abspath(folder))
@@ -162,7 +166,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock,
                   actor=make_actor(operator), workdir=Path(state.workdir),
                   env=os.environ if env is None else env, secrets=secrets,
-                  halt_hooks=halt_hooks)
+                  halt_hooks=halt_hooks, clock=clock)
         if lock.taken_over is not None:
             ctl.append(ev.LOCK_TAKEN_OVER, {"previous": lock.taken_over})
         ctl.append(ev.SESSION_RESUMED, {"pid": os.getpid()})

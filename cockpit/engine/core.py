@@ -13,6 +13,7 @@ from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.probes.registry import ProbeContext
 from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
+from cockpit.session.clock import Clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import SNAPSHOT
 from cockpit.session.lock import SessionLock
@@ -42,6 +43,7 @@ class SessionCore:
     halt_hooks: list[HaltHook]
     listeners: list[Callable[[Event], None]]
     state: SessionState
+    clock: Clock  # what the rules take as now (a test moves it instead of sleeping)
     _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
 
     def append(self, type_: str, data: dict[str, Any]) -> Event:

@@ -10,12 +10,12 @@ from typing import Any
 
 from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.setup import check_setup_item
-from cockpit.evidence.manifest import file_sha256
 from cockpit.probes.registry import run_probe
 from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, ProbeGate
 from cockpit.runbook.paths import resolve
 from cockpit.session import events as ev
 from cockpit.session import rules
+from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import INPUTS
 
 
@@ -26,7 +26,7 @@ class GateVerbs(SessionCore):
         if not reference.strip():
             raise ActionRefused(f"gate '{gate_id}' needs a reference")
         if isinstance(gate, AttestationGate):
-            self._refuse_if(rules.attestation_refusal(gate, reference))
+            self._refuse_if(rules.attestation_refusal(gate, reference, self.clock()))
             self.append(ev.GATE_ATTESTED, {"gate": gate_id, "reference": reference.strip()})
         elif isinstance(gate, ProbeGate) and gate.expected is None:
             self._evaluate_probe_gate(gate, reference.strip())

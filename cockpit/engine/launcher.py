@@ -69,7 +69,7 @@ def find_supervisor(files: RunFiles) -> psutil.Process | None:
     supervisor (pids are reused); before the claim, one whose command line names this run's
     spec — compared as paths, so a session named by a relative path is found too."""
     claimed = _claimant(files)
-    candidates = [claimed] if claimed is not None else []
+    candidates: list[int | psutil.Process] = [claimed] if claimed is not None else []
     candidates += [p for p in psutil.process_iter(["cmdline"]) if p.pid != claimed]
     spec = files.spec.resolve()
     for candidate in candidates:

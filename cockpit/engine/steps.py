@@ -11,7 +11,6 @@ from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.launcher import find_supervisor, launch, void_claim, write_spec
 from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
-from cockpit.evidence.manifest import file_sha256
 from cockpit.probes.registry import ProbeResult, run_probe
 from cockpit.runbook.model import (
     TIMEOUT_RULE,
@@ -23,6 +22,7 @@ from cockpit.runbook.model import (
 from cockpit.runbook.paths import resolve
 from cockpit.session import events as ev
 from cockpit.session import rules
+from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import DISPLACED
 from cockpit.session.runfiles import RunFiles
 
@@ -41,7 +41,7 @@ def step_env(env: dict[str, str], step: CommandStep) -> dict[str, str]:
 class StepVerbs(SessionCore):
     def run_step(self, step_id: str, confirm: str | None = None) -> str:
         """Start a command step under its supervisor; returns the run id."""
-        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id))
+        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id, self.clock()))
         step = self._item(step_id)
         if not isinstance(step, CommandStep):
             raise ActionRefused(f"'{step_id}' is not a command step")
@@ -179,7 +179,7 @@ class StepVerbs(SessionCore):
                                        "probe": probe})
 
     def evaluate_check(self, step_id: str) -> ProbeResult:
-        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id))
+        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id, self.clock()))
         step = self._item(step_id)
         if not isinstance(step, CheckStep):
             raise ActionRefused(f"'{step_id}' is not a check")
@@ -190,7 +190,7 @@ class StepVerbs(SessionCore):
         return result
 
     def confirm_manual(self, step_id: str, note: str = "", assumed: bool = False) -> None:
-        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id))
+        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id, self.clock()))
         step = self._item(step_id)
         if not isinstance(step, Manual):
             raise ActionRefused(f"'{step_id}' is not a manual confirmation")

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+# `X as X`: BLOCKER and PASS are re-exported, the engine takes a decision's verdicts from here.
+from cockpit.runbook.model import BLOCKER as BLOCKER
 from cockpit.runbook.model import (
-    BLOCKER,
     IMPLICIT_FIELD_PREFIX,
-    PASS,
     CheckStep,
     DecisionField,
     DecisionRole,
     Runbook,
 )
+from cockpit.runbook.model import PASS as PASS
 from cockpit.session import rules
 from cockpit.session.state import SessionState
 

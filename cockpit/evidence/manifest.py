@@ -8,7 +8,6 @@ Files in the working folder do not count: they may be another session's, or anyo
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,16 +15,9 @@ from typing import Any
 from cockpit.runbook.model import AttestationFileGate, CommandStep, EvidenceFile, Runbook
 from cockpit.runbook.paths import path_name
 from cockpit.runbook.validate import walk_items
+from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import session_file
 from cockpit.session.state import SessionState
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from typing import Any
 
 from cockpit.session import rules
 from cockpit.session.lock import holder_alive, holder_text, read_lock_info
-from cockpit.session.reader import SessionView
+from cockpit.session.reader import SessionSnapshot
 
 
-def derived(view: SessionView) -> dict[str, Any]:
+def derived(view: SessionSnapshot) -> dict[str, Any]:
     state, runbook = view.state, view.runbook
     upcoming = rules.next_step(runbook, state)
     lock = read_lock_info(view.folder)
@@ -30,11 +30,11 @@ def derived(view: SessionView) -> dict[str, Any]:
     }
 
 
-def status_json(view: SessionView) -> str:
+def status_json(view: SessionSnapshot) -> str:
     return json.dumps({"state": view.state.model_dump(), "derived": derived(view)}, indent=2)
 
 
-def status_lines(view: SessionView) -> list[str]:
+def status_lines(view: SessionSnapshot) -> list[str]:
     state, d = view.state, derived(view)
     lines = [
         f"session   {state.session_id}  ({view.folder})",

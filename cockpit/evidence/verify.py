@@ -11,30 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.errors import CockpitError
-from cockpit.evidence.manifest import file_sha256
 from cockpit.session import events as ev
+from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT, STEPS, session_file
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import read_event_log
-
-
-def file_problem(path: Path, recorded_sha256: str, recorded_bytes: int | None = None
-                 ) -> str | None:
-    """What differs between a file and what the session recorded of it; None if nothing.
-    `verify` and the mirror both ask; neither ever changes the file."""
-    try:
-        size = path.stat().st_size
-        if recorded_bytes is not None and size != recorded_bytes:
-            return f"{path} has {size:,} bytes; recorded {recorded_bytes:,}"
-        actual = file_sha256(path)
-    except FileNotFoundError:
-        return f"{path} is missing (recorded sha256 {recorded_sha256})"
-    except OSError as exc:
-        return f"{path} cannot be read ({exc.strerror})"
-    if actual != recorded_sha256:
-        return (f"{path} sha256 {actual} differs from the recorded {recorded_sha256} "
-                "(changed after it was written)")
-    return None
 
 
 def _check_file(path: Path, recorded: str | None, what: str, problems: list[str],
@@ -103,15 +84,17 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
             files += 1
         elif event.type in (ev.GATE_EVALUATED, ev.SCRIPT_CHECKED):
             seen = d.get("observed") if event.type == ev.GATE_EVALUATED else d
-            capture = seen.get("captured") if isinstance(seen, dict) else None
-            if capture:
+            if isinstance(seen, dict) and (capture := seen.get("captured")):
                 sha = seen["sha256"] if event.type == ev.GATE_EVALUATED else d["observed"]
                 check(folder / capture, sha, "captured input")
                 files += 1
         elif event.type in (ev.DIAGNOSTICS_CAPTURED, ev.EVIDENCE_SEALED):
-            path = folder / (d.get("file") or d.get("manifest"))
-            check(path, d["sha256"], event.type.replace("_", " "))
-            files += 1
+            written = d.get("file") or d.get("manifest")
+            if written is None:  # no event the cockpit writes; reported, not a crash
+                problems.append(f"event {event.seq} ({event.type}) names no file")
+            else:
+                check(folder / written, d["sha256"], event.type.replace("_", " "))
+                files += 1
         elif event.type == ev.DECISION_RECORDED:
             check(folder / d["json"], d["json_sha256"], "decision record (JSON)")
             check(folder / d["markdown"], d["markdown_sha256"], "decision record (Markdown)")

@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.evidence.verify import file_problem
 from cockpit.mirror.presence import presence_text
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
 from cockpit.session.format import format_event
+from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS
 from cockpit.session.lock import holder_alive
 from cockpit.session.notify import POLL_S, ChangeWaiter

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.evidence.verify import file_problem
 from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
+from cockpit.session.integrity import file_problem
 from cockpit.session.layout import session_file
 from cockpit.session.lock import holder_alive
 from cockpit.session.notify import ChangeWaiter

@@ -5,7 +5,7 @@ pg_stat_ssl adds whether the server or something in front of it terminates TLS."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -29,10 +29,13 @@ def _tls_in_use(env: Mapping[str, str], var: str) -> tuple[bool, str]:
     """Whether the live connection `var` opens is encrypted — as libpq negotiated it on
     this very connection — and whether the server itself terminates TLS (pg_stat_ssl)."""
     value = env[var]
+    row: Sequence[Any] | None  # pg_stat_ssl's (ssl, version), if the server has a row
     try:
         if "+" in value.split("://", 1)[0]:  # SQLAlchemy form: through SQLAlchemy, as the app
             with connect(env, var) as conn:
-                client = bool(conn.connection.dbapi_connection.pgconn.ssl_in_use)
+                dbapi = conn.connection.dbapi_connection
+                assert dbapi is not None  # None only once the connection is closed
+                client = bool(dbapi.pgconn.ssl_in_use)
                 row = conn.execute(sqlalchemy.text(TLS_SQL)).one()
         else:  # libpq form: through psycopg, as psql and the scripts would
             with psycopg.connect(value, connect_timeout=CONNECT_TIMEOUT_S) as conn:

@@ -49,7 +49,7 @@ def alembic_words(command: str) -> list[str] | None:
 
 def is_read_only(command: str) -> bool:
     """Whether the command is one of Alembic's reading commands (heads, current, ...)."""
-    words = alembic_words(command)
+    words = alembic_words(command) or []
     return bool(words) and words[0] in READ_ONLY_ALEMBIC and "--sql" not in command
 
 

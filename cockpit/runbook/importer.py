@@ -10,6 +10,7 @@ approver something else.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,10 @@ class _Builder:
             candidate, n = f"{wanted}-{n}", n + 1
         self.ids.add(candidate)
         return candidate
+
+
+# What a section makes of each checklist item (its code blocks and text are kept as they are).
+_Infer = Callable[[MdItem, _Builder], dict[str, Any]]
 
 
 def import_checklist(text: str, name: str = "<checklist>",
@@ -265,7 +270,7 @@ def _text(block: MdText, b: _Builder) -> dict[str, Any]:
     return {"kind": "text", "id": b.new_id("text", "text"), "text": "\n".join(block.lines)}
 
 
-def _block(block: Block, b: _Builder, infer) -> dict[str, Any]:
+def _block(block: Block, b: _Builder, infer: _Infer) -> dict[str, Any]:
     if isinstance(block, MdCode):
         return _code(block, b)
     if isinstance(block, MdText):
@@ -273,7 +278,7 @@ def _block(block: Block, b: _Builder, infer) -> dict[str, Any]:
     return infer(block, b)
 
 
-def _items(section: MdSection, b: _Builder, infer) -> list[dict[str, Any]]:
+def _items(section: MdSection, b: _Builder, infer: _Infer) -> list[dict[str, Any]]:
     return [_block(block, b, infer) for block in section.blocks]
 
 
@@ -471,7 +476,8 @@ def _halt_item(item: MdItem, b: _Builder) -> dict[str, Any]:
     if action == "manual" or item.children:
         b.note(item.line, f"'{item.text}' became a manual step of the halt protocol")
         action = "manual"
-    out = {"kind": "halt", "id": b.new_id(item.text, "halt"), "text": item.text, "action": action}
+    out: dict[str, Any] = {"kind": "halt", "id": b.new_id(item.text, "halt"),
+                           "text": item.text, "action": action}
     if item.children:
         out["children"] = [_sub(child) for child in item.children]
     return out
@@ -482,8 +488,9 @@ def _halt(section: MdSection, b: _Builder) -> dict[str, Any]:
 
 
 def _rollback_item(item: MdItem, b: _Builder) -> dict[str, Any]:
-    out = {"kind": "halt", "id": b.new_id("rollback " + item.text.replace("`", ""), "rollback"),
-           "text": item.text, "action": "manual"}
+    out: dict[str, Any] = {
+        "kind": "halt", "id": b.new_id("rollback " + item.text.replace("`", ""), "rollback"),
+        "text": item.text, "action": "manual"}
     if item.children:
         out["children"] = [_sub(child) for child in item.children]
     return out

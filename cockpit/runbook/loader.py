@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from cockpit.errors import Problem, RunbookError
 from cockpit.runbook.model import Runbook
@@ -204,7 +205,7 @@ def _describe(annotation: Any) -> str:
     return "a value"
 
 
-def _message(error: dict[str, Any], owner: type[BaseModel] | None, annotation: Any) -> str:
+def _message(error: ErrorDetails, owner: type[BaseModel] | None, annotation: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     expected = _describe(annotation) if annotation is not _UNKNOWN else None

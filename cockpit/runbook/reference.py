@@ -66,7 +66,8 @@ def _item_models(hint: Any) -> list[type[BaseModel]]:
 
 
 def kind_of(cls: type[BaseModel]) -> str:
-    return typing.get_args(cls.model_fields["kind"].annotation)[0]
+    kind: str = typing.get_args(cls.model_fields["kind"].annotation)[0]  # Literal["..."]
+    return kind
 
 
 def item_models() -> list[type[BaseModel]]:
@@ -262,8 +263,8 @@ def type_words(hint: Any) -> str:
         element = typing.get_args(hint)[0]
         if _item_models(hint):
             return "list of items (see the kinds it accepts)"
-        words = type_words(element)
-        return f"list of {words}s" if words.endswith(" table") else f"list of {words}"
+        named = type_words(element)
+        return f"list of {named}s" if named.endswith(" table") else f"list of {named}"
     if origin is dict:
         return f"table of {type_words(typing.get_args(hint)[1])}"
     if isinstance(hint, types.UnionType) or origin is typing.Union:

@@ -28,19 +28,24 @@ def json_schema() -> dict[str, Any]:
         **{key: value for key, value in raw.items() if key not in ("title", "description")},
         "definitions": definitions,
     }
-    return _for_toml(schema)
+    return _dict_for_toml(schema)
 
 
 def _for_toml(node: Any) -> Any:
+    """`_dict_for_toml` applied to every object in a JSON value."""
+    if isinstance(node, list):
+        return [_for_toml(item) for item in node]
+    if isinstance(node, dict):
+        return _dict_for_toml(node)
+    return node
+
+
+def _dict_for_toml(node: dict[str, Any]) -> dict[str, Any]:
     """TOML has no null: an optional key is one left out. Drop the `null` alternatives and
     defaults pydantic writes for optional fields; keep a description beside a `$ref` (which
     draft-07 and Taplo ignore there) by wrapping the reference in `allOf`; write `const` as a
     one-value `enum`, which every draft reads (Taplo's documentation promises draft 4), and
     leave out OpenAPI's `discriminator`."""
-    if isinstance(node, list):
-        return [_for_toml(item) for item in node]
-    if not isinstance(node, dict):
-        return node
     # OpenAPI's `discriminator` is no JSON Schema keyword: `kind`'s one-value enum decides.
     node = {key: _for_toml(value) for key, value in node.items()
             if not (key == "discriminator" and isinstance(value, dict) and "propertyName" in value)}

@@ -8,7 +8,7 @@ approves still shows the value the machine will act on.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cockpit.runbook.commands import (
@@ -46,6 +46,9 @@ from cockpit.runbook.paths import path_name
 from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.roles import role_for_label
 
+# Records one broken rule: (place, message).
+Add = Callable[[str, str], None]
+
 _DIALECT_LINE = re.compile(r"^(?:```|## | *- \[.\] )")
 
 
@@ -70,7 +73,9 @@ def walk_items(runbook: Runbook) -> Iterator[tuple[str, AnyItem]]:
 def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     """(place, message) for each rule the runbook breaks; empty when it is consistent."""
     problems: list[tuple[str, str]] = []
-    add = lambda place, message: problems.append((place, message))  # noqa: E731
+
+    def add(place: str, message: str) -> None:
+        problems.append((place, message))
 
     _check_unique_ids(runbook, add)
     _check_abort_rules(runbook, add)
@@ -99,7 +104,7 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     return problems
 
 
-def _check_command(place: str, step: CommandStep, production: bool, add) -> None:
+def _check_command(place: str, step: CommandStep, production: bool, add: Add) -> None:
     if not 0 <= step.expect_exit <= 255:
         add(f"{place}.expect_exit", f"exit status {step.expect_exit} is not in 0..255")
     words = alembic_words(step.command) or []
@@ -118,7 +123,7 @@ def _check_command(place: str, step: CommandStep, production: bool, add) -> None
             f"command that changes something: {fix}")
 
 
-def _check_order(runbook: Runbook, add) -> None:
+def _check_order(runbook: Runbook, add: Add) -> None:
     if not runbook.order:
         return
     present = [place for place, _ in runbook.usual_sections()]
@@ -131,7 +136,7 @@ def _check_order(runbook: Runbook, add) -> None:
             p for p in present if p.startswith("phases[")))
 
 
-def _check_unique_ids(runbook: Runbook, add) -> None:
+def _check_unique_ids(runbook: Runbook, add: Add) -> None:
     seen: dict[str, str] = {}
     for place, item in walk_items(runbook):
         if item.id in seen:
@@ -150,7 +155,7 @@ def _check_unique_ids(runbook: Runbook, add) -> None:
         rule_ids.add(rule.id)
 
 
-def _check_abort_rules(runbook: Runbook, add) -> None:
+def _check_abort_rules(runbook: Runbook, add: Add) -> None:
     for index, rule in enumerate(runbook.abort_rules):
         if rule.id == TIMEOUT_RULE:
             add(f"abort_rules[{index}].id", f"'{TIMEOUT_RULE}' is the cockpit's own (a step "
@@ -177,7 +182,7 @@ def _check_abort_rules(runbook: Runbook, add) -> None:
                 add(f"{place}.{key}[{r_index}]", f"unknown abort rule '{ref}' ({hint})")
 
 
-def _check_phases(runbook: Runbook, add) -> None:
+def _check_phases(runbook: Runbook, add: Add) -> None:
     logs: dict[str, str] = {}
     for p_index, phase in enumerate(runbook.phases):
         if not phase.steps:
@@ -190,7 +195,7 @@ def _check_phases(runbook: Runbook, add) -> None:
                 logs.setdefault(step.log, place)
 
 
-def _check_setup(runbook: Runbook, add) -> None:
+def _check_setup(runbook: Runbook, add: Add) -> None:
     setup = runbook.setup
     if setup is None:
         return
@@ -212,7 +217,7 @@ def _check_setup(runbook: Runbook, add) -> None:
             _check_env(place, item, setup, add)
 
 
-def _check_env(place: str, item: EnvVar, setup: SetupSection, add) -> None:
+def _check_env(place: str, item: EnvVar, setup: SetupSection, add: Add) -> None:
     placeholder = setup.password_placeholder
     if "'" in item.template:
         add(f"{place}.template", "a DSN template cannot contain a single quote")
@@ -238,7 +243,7 @@ def _check_env(place: str, item: EnvVar, setup: SetupSection, add) -> None:
             add(f"{place}.text", f"must show `{shown}`")
 
 
-def _check_evidence(runbook: Runbook, add) -> None:
+def _check_evidence(runbook: Runbook, add: Add) -> None:
     if runbook.evidence is None:
         return
     produced = {
@@ -261,7 +266,7 @@ def _check_evidence(runbook: Runbook, add) -> None:
             add(place, f"'{item.name}' is produced by no step and named by no gate")
 
 
-def _check_decision(runbook: Runbook, add) -> None:
+def _check_decision(runbook: Runbook, add: Add) -> None:
     """Every session must be decidable: the field with the status role can hold both PASS
     and BLOCKER, and no role is given twice (the cockpit adds a field for a missing role)."""
     if runbook.decision is None:
@@ -286,7 +291,7 @@ def _check_decision(runbook: Runbook, add) -> None:
                     "(a session must be able to record both PASS and BLOCKER)")
 
 
-def _check_scripts(runbook: Runbook, add) -> None:
+def _check_scripts(runbook: Runbook, add: Add) -> None:
     commands = [item.command for _, item in walk_items(runbook) if isinstance(item, CommandStep)]
     seen: set[str] = set()
     for index, script in enumerate(runbook.scripts):
@@ -297,7 +302,7 @@ def _check_scripts(runbook: Runbook, add) -> None:
             add(f"scripts[{index}].path", f"no step runs '{script.path}'")
 
 
-def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], add) -> None:
+def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], add: Add) -> None:
     known = {arg.name: arg for arg in spec.args}
     for name, value in args.items():
         arg = known.get(name)
@@ -314,7 +319,7 @@ def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], ad
                 f"({arg.summary})")
 
 
-def _check_probe(place: str, item: CheckStep | ProbeGate, add) -> None:
+def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     spec = PROBES.get(item.probe)
     if spec is None:
         add(f"{place}.probe", f"unknown probe '{item.probe}' (known: {', '.join(sorted(PROBES))})")

@@ -16,7 +16,10 @@ from cockpit.session.store import TornTail, read_event_log
 
 
 @dataclass(frozen=True)
-class SessionView:
+class SessionSnapshot:
+    """A session as read once, whole (for `status`, `report`, `export`); the screens follow
+    a live one through a SessionView instead (view.py)."""
+
     folder: Path
     events: list[Event]
     state: SessionState
@@ -24,9 +27,9 @@ class SessionView:
     torn: TornTail | None
 
 
-def open_session(folder: Path) -> SessionView:
+def open_session(folder: Path) -> SessionSnapshot:
     log = read_event_log(session_events(folder))
-    return SessionView(folder, log.events, fold(log.events), session_runbook(folder), log.torn)
+    return SessionSnapshot(folder, log.events, fold(log.events), session_runbook(folder), log.torn)
 
 
 def session_events(folder: Path) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cockpit.runbook.model import (
     AbortWatch,
@@ -114,8 +114,9 @@ def next_step(runbook: Runbook, state: SessionState) -> NextStep | None:
     return None
 
 
-def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str) -> str | None:
-    """Why `step_id` may not be acted on now, or None if it may (invariants 1 and 2)."""
+def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str,
+                   now: datetime) -> str | None:
+    """Why `step_id` may not be acted on at `now`, or None if it may (invariants 1 and 2)."""
     if state.halt is not None:
         return (f"the session is halted ({state.halt.reason}); no further step may run — "
                 "follow the halt-and-contain protocol")
@@ -134,15 +135,15 @@ def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str) -> str |
         return (f"out of order: the next step is '{upcoming.step.id}' "
                 f"in phase {upcoming.phase.id}")
     if isinstance(upcoming.step, CommandStep):
-        closed = window_refusal(current_window(runbook, state))
+        closed = window_refusal(current_window(runbook, state), now)
         if closed is not None:
             return closed
     current = state.steps.get(step_id)
-    if current is not None and current.status in ("failed", "interrupted"):
-        is_command = isinstance(upcoming.step, CommandStep)
-        if is_command and not upcoming.step.rerunnable:
-            return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
-                    "run again; record a decision after a reconciliation probe, or halt")
+    step = upcoming.step
+    if (current is not None and current.status in ("failed", "interrupted")
+            and isinstance(step, CommandStep) and not step.rerunnable):
+        return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
+                "run again; record a decision after a reconciliation probe, or halt")
     return None
 
 
@@ -228,18 +229,17 @@ def attested_window(reference: str, at: str | None) -> Window | None:
 Window = tuple[datetime | None, datetime]  # (start if named, end)
 
 
-def window_state(window: Window | None, now: datetime | None = None) -> str | None:
-    """"before", "open" or "closed" by the clock; None when no window was named."""
+def window_state(window: Window | None, now: datetime) -> str | None:
+    """"before", "open" or "closed" at `now`; None when no window was named."""
     if window is None:
         return None
-    now = now or datetime.now(UTC)
     start, end = window
     if now >= end:
         return "closed"
     return "before" if start is not None and now < start else "open"
 
 
-def window_refusal(window: Window | None, now: datetime | None = None) -> str | None:
+def window_refusal(window: Window | None, now: datetime) -> str | None:
     """Why no command may start now, by the attested maintenance window (None: it may)."""
     state = window_state(window, now)
     if window is None or state == "open":
@@ -252,12 +252,10 @@ def window_refusal(window: Window | None, now: datetime | None = None) -> str | 
             "command may start before it")
 
 
-def attestation_refusal(gate: GateItem, reference: str,
-                        now: datetime | None = None) -> str | None:
+def attestation_refusal(gate: GateItem, reference: str, now: datetime) -> str | None:
     """A maintenance window already over when it is attested is a typo, not a window."""
     if not is_window_gate(gate):
         return None
-    now = now or datetime.now(UTC)
     window = attested_window(reference, now.isoformat())
     if window is not None and window_state(window, now) == "closed":
         return (f"gate '{gate.id}': the window in this reference ended at "
@@ -295,7 +293,7 @@ def open_protocol_item(runbook: Runbook, state: SessionState) -> HaltItem | None
     return None
 
 
-def verb_allowed(runbook: Runbook, state: SessionState, verb: str) -> bool:
+def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime) -> bool:
     """Whether an operator's verb may be offered now (the controller still rules on it)."""
     halted, ended = state.halt is not None, state.ended
     running = state.running_step() is not None
@@ -309,7 +307,8 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str) -> bool:
         return not halted and not ended and bool(attestable_gates(runbook, state))
     if verb == "run_next":
         upcoming = next_step(runbook, state)
-        return upcoming is not None and refusal_to_run(runbook, state, upcoming.step.id) is None
+        return upcoming is not None and refusal_to_run(runbook, state, upcoming.step.id,
+                                                      now) is None
     if verb == "resolve":
         return not halted and any(s.status == "interrupted" for s in state.steps.values())
     if verb == "protocol":

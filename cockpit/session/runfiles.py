@@ -45,9 +45,10 @@ class RunFiles:
 
     def exit_record(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.record.read_text(encoding="utf-8"))
+            record: dict[str, Any] = json.loads(self.record.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        return record
 
 
 def running_files(folder: Path, state: SessionState) -> tuple[str, RunFiles] | None:

@@ -106,9 +106,16 @@ def _who(event: Event) -> str:
 
 
 def apply(state: SessionState, event: Event) -> SessionState:
-    """The state after one more event. Unknown event types change nothing but seq."""
-    d = event.data
+    """The state after one more event (a new state: the one given is left as it was).
+    Unknown event types change nothing but seq."""
     s = state.model_copy(deep=True)
+    _take(s, event)
+    return s
+
+
+def _take(s: SessionState, event: Event) -> None:
+    """Fold one event into `s`, in place."""
+    d = event.data
     at, by = event.ts, _who(event)
     t = event.type
     if t == ev.SESSION_STARTED:
@@ -182,7 +189,6 @@ def apply(state: SessionState, event: Event) -> SessionState:
     elif t == ev.FAULT_NOTED:
         s.faults.append({**d, "at": at, "by": by})
     s.seq, s.last_hash, s.updated_at = event.seq, event.hash, at
-    return s
 
 
 def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:
@@ -191,7 +197,9 @@ def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:
 
 
 def fold(events: Iterable[Event]) -> SessionState:
+    """The state of a session from its events: one state, each event folded in (a copy per
+    event would make a long session's fold quadratic)."""
     state = SessionState()
     for event in events:
-        state = apply(state, event)
+        _take(state, event)
     return state

@@ -12,14 +12,21 @@ from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from cockpit.engine.controller import Controller
 from cockpit.errors import CockpitError
 from cockpit.evidence.decision import decision_fields
-from cockpit.runbook.model import CheckStep, CommandStep, GateItem, HaltItem, Manual
+from cockpit.runbook.model import (
+    AttestationGate,
+    CheckStep,
+    CommandStep,
+    HaltItem,
+    Manual,
+    ProbeGate,
+)
 from cockpit.session import rules
 from cockpit.tui.messages import ActionFailed
 from cockpit.tui.panes import GatePanel
@@ -40,11 +47,22 @@ VERBS: dict[str, tuple[str, str]] = {
 WORKER_GROUPS = ("verbs", "poll")  # a failure in one of these is a failure of the cockpit
 
 
+def given(then: Callable[[str], None], *, allow_empty: bool = False
+          ) -> Callable[[str | None], None]:
+    """A dialog's callback: `then` with the text typed, unless the dialog was cancelled
+    (or left empty, where an empty answer means nothing)."""
+    def answered(text: str | None) -> None:
+        if text is not None and (text or allow_empty):
+            then(text)
+
+    return answered
+
+
 class OperatorScreen(SessionScreen, inherit_bindings=False):
     MODE = "OPERATOR"
     # The verbs first in the footer, then what every session screen has (listed, not
     # inherited, only for that order).
-    BINDINGS: ClassVar = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         *Screen.BINDINGS,
         *[Binding(key, action, label, id=action) for action, (key, label) in VERBS.items()],
         *READ_BINDINGS,
@@ -121,11 +139,12 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         return allowed
 
     def allowed(self, action: str) -> bool:
-        return rules.verb_allowed(self.ctl.runbook, self.ctl.state, action)
+        return rules.verb_allowed(self.ctl.runbook, self.ctl.state, action, self.ctl.clock())
 
-    def _attestable(self) -> GateItem | None:
+    def _attestable(self) -> AttestationGate | ProbeGate | None:
         """The gate selected in the gate panel if it is one to attest, else the first."""
-        candidates = rules.attestable_gates(self.ctl.runbook, self.ctl.state)
+        candidates = [g for g in rules.attestable_gates(self.ctl.runbook, self.ctl.state)
+                      if isinstance(g, AttestationGate | ProbeGate)]
         gates = self.query_one(GatePanel)
         if gates.row_count:
             selected = gates.coordinate_to_cell_key(gates.cursor_coordinate).row_key.value
@@ -202,19 +221,19 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
                       f"{step.confirm} to run it.")
             self.app.push_screen(
                 AskText(f"Run {step.id}?", prompt, must_equal=step.confirm),
-                lambda word: word and self._verb(self.ctl.run_step, step.id, word))
+                given(lambda word: self._verb(self.ctl.run_step, step.id, word)))
         elif isinstance(step, CheckStep):
             self._verb(self.ctl.evaluate_check, step.id)
         elif isinstance(step, Manual):
             self.app.push_screen(
                 AskText(f"Confirm: {step.text}", "An optional note, then Enter.",
                         allow_empty=True),
-                lambda note: note is not None and self._verb(self.ctl.confirm_manual,
-                                                             step.id, note))
+                given(lambda note: self._verb(self.ctl.confirm_manual, step.id, note),
+                      allow_empty=True))
 
     def action_halt(self) -> None:
         def confirmed(reason: str) -> Callable[[str | None], None]:
-            return lambda word: word and self._verb(self.ctl.halt, reason, "operator")
+            return given(lambda _word: self._verb(self.ctl.halt, reason, "operator"))
 
         def with_reason(reason: str | None) -> None:
             if reason:
@@ -229,8 +248,8 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         item = self._open_protocol_item()
         if item is not None:
             self.app.push_screen(AskText(item.text, "Reference (ticket, call, person)."),
-                                 lambda note: note and self._verb(
-                                     self.ctl.complete_halt_item, item.id, note))
+                                 given(lambda note: self._verb(
+                                     self.ctl.complete_halt_item, item.id, note)))
 
     def action_resolve(self) -> None:
         step_id = next((k for k, s in self.ctl.state.steps.items()
@@ -242,8 +261,8 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
             if outcome:
                 self.app.push_screen(
                     AskText(f"{step_id}: what did reconciliation show?", "A note."),
-                    lambda note: note and self._verb(self.ctl.resolve_interrupted, step_id,
-                                                     outcome, note))
+                    given(lambda note: self._verb(self.ctl.resolve_interrupted, step_id,
+                                                  outcome, note)))
 
         self.app.push_screen(AskText(f"{step_id} was interrupted",
                                      "Did it take effect? Type passed or failed.",

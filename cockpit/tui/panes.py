@@ -232,7 +232,7 @@ class PhaseRunner(Vertical):
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
         locked = "▣ LOCKED until every gate is green · " if rules.open_gates(runbook, state) \
             else ""
-        window = rules.window_state(rules.current_window(runbook, state))
+        window = rules.window_state(rules.current_window(runbook, state), datetime.now(UTC))
         if not locked and state.halt is None and not state.ended and window in WINDOW_LOCKS:
             locked = f"▣ {WINDOW_LOCKS[window]} · "
         redraw(self.query_one("#watch", Static),

@@ -13,17 +13,20 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane, Tree
 
 from cockpit.session import rules
+from cockpit.session.clock import system_clock
+from cockpit.session.events import Event
 from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
 from cockpit.session.view import SessionView
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.messages import SessionChanged
+from cockpit.tui.output_log import OutputLog
 from cockpit.tui.panes import EvidencePane, GatePanel, HaltBanner, PhaseRunner, SessionHeader
 from cockpit.tui.screens import TextScreen, diagnostics_text
 
@@ -33,7 +36,7 @@ READ_KEYS = ["  D   Diagnostics captured at a halt", "  1-3 Gates / Phase / Evid
              "  Enter on a checklist item: its detail", "  ctrl+p  command palette"]
 
 
-READ_BINDINGS = [
+READ_BINDINGS: list[BindingType] = [
     Binding("D", "diagnostics", "Diagnostics", id="diagnostics"),
     Binding("1", "tab('gates-tab')", "Gates", id="tab-gates", show=False),
     Binding("2", "tab('phase-tab')", "Phase", id="tab-phase", show=False),
@@ -45,7 +48,7 @@ READ_BINDINGS = [
 
 class SessionScreen(Screen[None]):
     MODE = "SESSION"  # what the header's mode field says
-    BINDINGS: ClassVar = READ_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = READ_BINDINGS
 
     def __init__(self, view: SessionView, *, clock: bool = True) -> None:
         super().__init__()
@@ -54,7 +57,10 @@ class SessionScreen(Screen[None]):
         self.follower = view.log_follower()
         self.tick_s = TICK_S
         self._allowed: list[bool | None] | None = None  # the actions' states the footer shows
-        view.listeners.append(lambda _event: self.post_message(SessionChanged()))
+        view.listeners.append(self._changed)
+
+    def _changed(self, _event: Event) -> None:
+        self.post_message(SessionChanged())  # thread-safe: events come from workers too
 
     # ------------------------------------------------------------------ layout
 
@@ -107,7 +113,7 @@ class SessionScreen(Screen[None]):
         if str(tab.label) != label:
             tab.label = label
         if self.follower.attach(state):
-            self.query_one("#output").clear()
+            self.query_one("#output", OutputLog).clear()
         self._show_log_name()
         allowed = [self.check_action(action, ()) for action in self.footer_actions()]
         if allowed != self._allowed:  # the footer is rebuilt on a refresh: only on a change
@@ -121,7 +127,8 @@ class SessionScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "diagnostics":  # only once a halt captured some
-            return rules.verb_allowed(self.view.runbook, self.view.state, action)
+            return rules.verb_allowed(self.view.runbook, self.view.state, action,
+                                      system_clock())
         return True
 
     def damaged_logs(self) -> dict[str, str]:
@@ -141,7 +148,7 @@ class SessionScreen(Screen[None]):
             return
         latest = max(done, key=lambda s: s.started_at or "")
         tail = LogTail(session_file(self.view.folder, latest.log or ""))
-        self.query_one("#output").write_lines(tail.last(keep))
+        self.query_one("#output", OutputLog).write_lines(tail.last(keep))
         self.query_one(PhaseRunner).show_log(self._in_session(tail.path), latest.lines or 0)
 
     def _in_session(self, path: Path) -> str:
@@ -164,7 +171,7 @@ class SessionScreen(Screen[None]):
             return
         lines = self.follower.pump(self.view.state, KEEP_LINES)
         if lines:
-            self.query_one("#output").write_lines(lines)
+            self.query_one("#output", OutputLog).write_lines(lines)
             self._show_log_name()
 
     def take_in(self) -> None:

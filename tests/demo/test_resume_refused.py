@@ -4,7 +4,6 @@ next step still connect with the password it holds."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psycopg
@@ -14,6 +13,7 @@ from cockpit.engine.headless import load_answers
 from cockpit.resources import bundled_runbook
 from cockpit.session import rules
 from tests.engine.helpers import cockpit
+from tests.waiting import finish_running
 
 
 def _tree(*roots: Path) -> dict[str, bytes]:
@@ -45,9 +45,7 @@ def test_a_refused_resume_of_a_live_demo_changes_nothing(tmp_path: Path) -> None
         first = rules.next_step(ctl.runbook, ctl.state)
         assert first is not None
         ctl.run_step(first.step.id)
-        while ctl.running() is not None:
-            ctl.poll()
-            time.sleep(0.05)
+        finish_running(ctl)
         assert ctl.state.steps[first.step.id].status == "passed"
     finally:
         close_demo(world, ctl)

@@ -18,6 +18,7 @@ from cockpit.engine.headless import Answers, Headless
 from cockpit.engine.launcher import find_supervisor
 from cockpit.session.runfiles import RunFiles
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
+from tests.waiting import wait_until
 
 MIXED = [phase("P0", ORDINARY[:2], '  { kind = "manual", id = "looked", text = "Looked" },'),
          phase("P1", [("migrate", "echo migrate >> ran.txt; sleep 2; echo migrated"),
@@ -120,7 +121,8 @@ def test_halt_while_a_step_runs_stops_it(tmp_path: Path) -> None:
     ctl = _start(tmp_path, [phase("P0", [("long", "echo start; sleep 30; echo end >> ran.txt")])])
     _open(ctl)
     ctl.run_step("long")
-    time.sleep(0.3)
+    log = ctl.folder / "steps" / "long.1.log"
+    wait_until(lambda: log.exists() and b"start" in log.read_bytes(), "the step to start")
     ctl.halt("stop now")
     _wait(ctl, timeout=15)
     assert ctl.state.steps["long"].status == "failed" and ran(tmp_path / "world") == []

@@ -15,6 +15,7 @@ from cockpit.engine import steps as steps_module
 from cockpit.engine.controller import Controller
 from tests.conftest import REPO
 from tests.engine.helpers import ORDINARY, cockpit, ordinary_world, phase, ran, write_world
+from tests.waiting import finish_running
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -99,8 +100,7 @@ def test_a_step_the_cockpit_died_before_starting_is_recorded_and_may_start(
     assert ran(runbook.parent) == []
     run = resumed.run_step("hello")
     assert run == "hello.2"
-    while resumed.running() is not None:
-        resumed.poll()
+    finish_running(resumed)
     assert resumed.state.steps["hello"].status == "passed"
     assert ran(runbook.parent) == ["hello"]  # once: the first run never started
     # A supervisor that turns up late for the voided run starts nothing.

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.mirror.source import MirrorSource
-from cockpit.tui.operator_screen import VERBS
 from cockpit.tui.mirror_app import MirrorApp
+from cockpit.tui.operator_screen import VERBS
 
 
 async def close_dialogs(app: MirrorApp, pilot: Any) -> None:

@@ -23,6 +23,7 @@ from cockpit.tui.mirror_screen import FEED_GAP_S, POLL_S, SAFETY_S
 from cockpit.tui.output_log import OutputLog
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
+from tests.waiting import wait_until
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; done")
          for i in range(2)]
@@ -39,8 +40,8 @@ async def test_the_screen_mirror_follows_with_and_without_notification(
     operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
                                  "--headless", "--assume-yes", "--session", str(session)],
                                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not (session / "events.jsonl").exists() or not (session / "runbook.toml").exists():
-        time.sleep(0.01)
+    wait_until(lambda: (session / "events.jsonl").exists()
+               and (session / "runbook.toml").exists(), "the operator's session to start")
     source = MirrorSource(session)
     app = MirrorApp(source, clock=False)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -8,11 +8,11 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
+from tests.waiting import LineReader
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; done")
          for i in range(3)]
@@ -67,7 +67,8 @@ def test_plain_mirror_says_when_the_operator_closed_an_unfinished_session(
                           capture_output=True).returncode == 3
     mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
                                "--plain"], cwd=REPO, stdout=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    reader = LineReader(mirror.stdout)
+    reader.wait_for("-- operator's cockpit is CLOSED (session not ended) — waiting for resume")
     mirror.terminate()
-    out, _ = mirror.communicate(timeout=10)
-    assert "-- operator's cockpit is CLOSED (session not ended) — waiting for resume" in out
+    mirror.wait(10)
+    reader.text()

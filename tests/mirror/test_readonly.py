@@ -9,12 +9,12 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.mirror.helpers import files_state
+from tests.waiting import wait_until
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 25); do echo s{i} line $n; sleep 0.02; done")
          for i in range(3)]
@@ -75,9 +75,9 @@ def test_live_mirror_on_a_read_only_mount(tmp_path: Path) -> None:
     operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
                                  "--headless", "--assume-yes", "--session", str(session)],
                                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not (session / "events.jsonl").exists():
-        assert operator.poll() is None
-        time.sleep(0.01)
+    wait_until(lambda: (operator.poll() is None and (session / "events.jsonl").exists())
+               or operator.poll() is not None, "the operator's session to start")
+    assert operator.poll() is None
     # In a mount namespace of its own, the session and the logs are mounted read-only over
     # themselves; the operator, outside, goes on writing to the same files.
     mounts = " && ".join(f"mount --bind {shlex.quote(str(p))} {shlex.quote(str(p))} && "

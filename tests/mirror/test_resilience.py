@@ -23,6 +23,7 @@ from cockpit.tui.mirror_app import MirrorApp
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.mirror.screen_driver import drive, header_text
+from tests.waiting import LineReader
 
 SLOW = [("slow", "for n in $(seq 1 40); do echo slow line $n; sleep 0.1; done"),
         ("after", "echo after line 1")]
@@ -97,16 +98,16 @@ def test_plain_mirror_says_gone_and_follows_the_resumed_session(tmp_path: Path) 
                               text=True)
     _wait_for(lambda: (tmp_path / "world" / "logs" / "slow.log").exists()
               and b"line 5" in (tmp_path / "world" / "logs" / "slow.log").read_bytes())
+    reader = LineReader(mirror.stdout)
     operator.send_signal(signal.SIGKILL)
     operator.wait(10)
-    time.sleep(2.5)  # the mirror looks for the operator once a second
+    reader.wait_for("cockpit is GONE")  # the mirror looks for the operator once a second
     resumed = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(session),
                               "--headless", "--assume-yes", "--take-over"], cwd=REPO,
                              capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    out, _ = mirror.communicate(timeout=30)
-    assert mirror.returncode == 0
-    lines = out.splitlines()
+    lines = reader.text(30).splitlines()
+    assert mirror.wait(10) == 0
     gone = next(i for i, line in enumerate(lines) if "cockpit is GONE" in line)
     back = next(i for i, line in enumerate(lines) if " session_resumed " in line)
     assert gone < back

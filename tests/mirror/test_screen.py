@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from textual.widgets import Log
@@ -13,12 +12,13 @@ from textual.widgets import Log
 from cockpit.mirror.source import MirrorSource
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
-from cockpit.tui.operator_screen import VERBS
 from cockpit.tui.mirror_app import MirrorApp
+from cockpit.tui.operator_screen import VERBS
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
 from tests.mirror.helpers import files_state
 from tests.mirror.screen_driver import try_every_way_in
+from tests.waiting import pause_until, wait_until
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 20); do echo s{i} line $n; sleep 0.02; done")
          for i in range(3)]
@@ -31,8 +31,8 @@ async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
     operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
                                  "--headless", "--assume-yes", "--session", str(session)],
                                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not (session / "runbook.toml").exists() or not (session / "events.jsonl").stat().st_size:
-        time.sleep(0.01)
+    wait_until(lambda: (session / "runbook.toml").exists()
+               and (session / "events.jsonl").stat().st_size, "the operator's session to start")
     source = MirrorSource(session)
     app = MirrorApp(source, clock=False)
     seen_events: list[int] = []
@@ -43,8 +43,7 @@ async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
         write_lines = pane.write_lines
         pane.write_lines = lambda lines, **kw: (shown.extend(lines), write_lines(lines, **kw))[1]
         assert str(app.query_one("#header").render()).startswith("▌MIRROR — READ-ONLY▐")
-        while not source.state.ended:
-            await pilot.pause(0.05)
+        await pause_until(pilot, lambda: source.state.ended, "the session to end")
         operator.wait(60)
         await pilot.pause(0.3)
         events = read_event_log(session / "events.jsonl").events

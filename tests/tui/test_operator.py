@@ -13,6 +13,7 @@ from cockpit.session import rules
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.operator_screen import VERBS
 from cockpit.tui.screens import AskText, DecisionForm
+from tests.waiting import pause_until
 
 ANSWERS = {"governance-signoff": "GOV-7", "maintenance-window": "CHG-7",
            "clone-commit-match": "clone-pass"}
@@ -21,9 +22,9 @@ ANSWERS = {"governance-signoff": "GOV-7", "maintenance-window": "CHG-7",
 async def settle(pilot: Pilot, app: CockpitApp) -> None:
     """Until no verb is in flight and no step runs (the app polls on its own timer)."""
     await app.workers.wait_for_complete()
-    while app.operator.busy or app.ctl.running() is not None:
-        await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
+    await pause_until(pilot, lambda: not app.operator.busy and app.ctl.running() is None,
+                      "the verb in flight and the running step to end")
+    await app.workers.wait_for_complete()
     await pilot.pause()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from cockpit.engine.controller import Controller
 from cockpit.tui.app import CockpitApp
 from tests.engine.helpers import phase, write_world
+from tests.waiting import finish_running, pause_until
 
 BASE = Path("/tmp/cockpit-snapshots")
 WATCH = '  { kind = "abort_watch", id = "watch", text = "Abort on any of:", rules = ["duplicate-table"] },'
@@ -40,9 +40,7 @@ def _ready(ctl: Controller) -> None:
 
 
 def _wait(ctl: Controller) -> None:
-    while ctl.running() is not None:
-        ctl.poll()
-        time.sleep(0.02)
+    finish_running(ctl)
 
 
 def test_gates_open_no_go(snap_compare) -> None:
@@ -69,10 +67,10 @@ def test_p3_running_with_streamed_output(snap_compare) -> None:
     app = CockpitApp(ctl, clock=False)
 
     async def streamed(pilot) -> None:
-        while not log.exists() or log.read_text().count("\n") < 60:
-            await pilot.pause(0.05)
-        while app.query_one("#output").line_count < 60:
-            await pilot.pause(0.05)
+        await pause_until(pilot, lambda: log.exists() and log.read_text().count("\n") >= 60,
+                          "the step to print 60 lines")
+        await pause_until(pilot, lambda: app.query_one("#output").line_count >= 60,
+                          "the pane to show them")
         await pilot.pause()
 
     try:
