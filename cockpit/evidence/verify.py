@@ -48,8 +48,14 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
     state = fold(events)
     inside = folder if contained else None
 
+    looked: set[tuple[Path, str | None]] = set()
+
     def check(path: Path, recorded: str | None, what: str) -> None:
-        _check_file(path, recorded, what, problems, inside)
+        # A file recorded again with the same hash (an input captured at every gate check)
+        # is read once; its problem, if any, is reported at the first event naming it.
+        if (path, recorded) not in looked:
+            looked.add((path, recorded))
+            _check_file(path, recorded, what, problems, inside)
 
     files = 0
     started: dict[str, dict[str, Any]] = {}

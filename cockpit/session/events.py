@@ -66,8 +66,30 @@ class Event(BaseModel):
         return (canonical(self.model_dump()) + "\n").encode("utf-8")
 
 
+# One encoder for every event: json.dumps with options builds a new one per call, which
+# was a third of the time `status` took on a long session.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_HASH_FIELD = b',"hash":"'
+
+
 def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
+
+
+def line_hash_matches(line: bytes, recorded: str) -> bool:
+    """Whether a line as written (canonical JSON, keys sorted) hashes to `recorded` once its
+    own `"hash"` field is taken out — the same bytes `event_hash` would encode, without
+    encoding them again. False means "not shown this way"; the caller then checks the
+    canonical form, so a line written otherwise is still judged by its content."""
+    # Keys are sorted: after "hash" come only prev, seq, ts and type (strings and an int,
+    # whose values cannot hold an unescaped quote), so the last match is the top-level one.
+    cut = line.rfind(_HASH_FIELD)
+    if cut < 0:
+        return False
+    end = cut + len(_HASH_FIELD) + 65  # 64 hex digits and the closing quote
+    if line[end - 1 : end] != b'"':
+        return False
+    return hashlib.sha256(line[:cut] + line[end:]).hexdigest() == recorded
 
 
 def event_hash(seq: int, ts: str, actor: Actor, type_: str, data: dict[str, Any],

@@ -52,7 +52,7 @@ class EventFollower:
         for raw in lines:
             try:
                 event = parse_event_line(raw, self.line + 1, self.path)
-                check_link(event, self.last, self.line + 1, self.path)
+                check_link(event, self.last, self.line + 1, self.path, raw)
             except CockpitError as exc:
                 self.damage = exc.message
                 return events

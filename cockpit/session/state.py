@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from cockpit.session import events as ev
+from cockpit.session.bulk import collector_paused
 from cockpit.session.events import Event
 
 GateStatus = Literal["open", "passed", "failed"]
@@ -110,11 +111,12 @@ def apply(state: SessionState, event: Event) -> SessionState:
     Unknown event types change nothing but seq."""
     s = state.model_copy(deep=True)
     _take(s, event)
+    s.seq, s.last_hash, s.updated_at = event.seq, event.hash, event.ts
     return s
 
 
 def _take(s: SessionState, event: Event) -> None:
-    """Fold one event into `s`, in place."""
+    """Fold one event into `s`, in place (its seq, hash and time are the caller's to set)."""
     d = event.data
     at, by = event.ts, _who(event)
     t = event.type
@@ -188,7 +190,6 @@ def _take(s: SessionState, event: Event) -> None:
         s.decision = {**d, "at": at, "by": by}
     elif t == ev.FAULT_NOTED:
         s.faults.append({**d, "at": at, "by": by})
-    s.seq, s.last_hash, s.updated_at = event.seq, event.hash, at
 
 
 def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:
@@ -200,6 +201,10 @@ def fold(events: Iterable[Event]) -> SessionState:
     """The state of a session from its events: one state, each event folded in (a copy per
     event would make a long session's fold quadratic)."""
     state = SessionState()
-    for event in events:
-        _take(state, event)
+    last: Event | None = None
+    with collector_paused():
+        for last in events:
+            _take(state, last)
+    if last is not None:  # where the state stands: set once, not per event
+        state.seq, state.last_hash, state.updated_at = last.seq, last.hash, last.ts
     return state

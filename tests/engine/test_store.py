@@ -102,3 +102,29 @@ def test_tampering_with_a_log_or_an_event_makes_verify_name_it(tmp_path: Path) -
     result = cockpit("verify", str(session))
     assert result.returncode == 1 and f"line {index + 1}" in result.stderr
     assert "altered" in result.stderr
+
+
+def test_a_line_is_judged_by_its_content_whatever_its_layout(tmp_path: Path) -> None:
+    """The fast check hashes a line as written; a line laid out otherwise (spaces, another
+    key order) is still judged by its content, and a data key named "hash" fools neither."""
+    store = SessionStore.create(tmp_path / "s")
+    store.append(ACTOR, "gate_attested", {"gate": "g", "hash": "f" * 64, "reference": "R"})
+    store.append(ACTOR, "gate_attested", {"gate": "h", "reference": "S"})
+    lines = store.path.read_bytes().splitlines()
+    relaid = json.dumps(json.loads(lines[1]), indent=None, sort_keys=False).encode()
+    store.path.write_bytes(lines[0] + b"\n" + relaid + b"\n")
+    assert [e.data["gate"] for e in read_event_log(store.path).events] == ["g", "h"]
+    altered = lines[0].replace(b'"reference":"R"', b'"reference":"X"')
+    store.path.write_bytes(altered + b"\n" + lines[1] + b"\n")
+    with pytest.raises(SessionDamaged, match="line 1: event 1 was altered"):
+        read_event_log(store.path)
+
+
+def test_a_line_holding_two_events_is_damage_not_a_shift(tmp_path: Path) -> None:
+    """The whole log is parsed at once; a line with two JSON values must not shift every
+    later event by one — it is named as damaged."""
+    store = _store(tmp_path, 3)
+    lines = store.path.read_bytes().splitlines()
+    store.path.write_bytes(lines[0] + b"," + lines[1] + b"\n" + lines[2] + b"\n")
+    with pytest.raises(SessionDamaged, match="line 1: not a valid event"):
+        read_event_log(store.path)
