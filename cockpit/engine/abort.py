@@ -65,6 +65,8 @@ class AbortScanner:
                     slow.append(f"(?P<r{index}>{pattern})")
                 else:
                     literals.update(found)
+        # every rule in one pattern (the supervisor joins it to the secrets' for one pass)
+        self.pattern: bytes | None = "|".join(groups).encode() if groups else None
         self.full = re.compile("|".join(groups).encode()) if groups else None
         self.fast = compile_fast("|".join(groups).encode()) if groups else None
         ordered = sorted(literals, key=len, reverse=True)

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import queue
+import select
 import signal
 import subprocess
 import sys
@@ -29,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.engine.abort import AbortScanner
+from cockpit.session.fastre import compile_fast
 from cockpit.session.redact import Redactor
 
 SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
 CHUNK = 1 << 20
+PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: the child may run 1 MiB ahead
 TICK = 0.05  # seconds: how long a partial line may wait before it is written
 LINE_SCAN_LIMIT = 1 << 16  # a "line" longer than this is scanned in pieces
 MATCHED_LINE_LIMIT = 2000
@@ -64,6 +67,11 @@ class StepRun:
         self.spec = spec
         self.redactor = Redactor(secrets)
         self.scanner = AbortScanner(spec.get("rules", []))
+        # One RE2 pass over each block of lines for "any secret or any abort rule here?";
+        # the usual answer, no, then costs one scan instead of two.
+        both = [p for p in (self.redactor.pattern, self.scanner.pattern) if p]
+        self.quick = compile_fast(b"|".join(b"(?:" + p + b")" for p in both)) \
+            if len(both) == 2 else None
         self.grace = float(spec.get("grace", 5.0))
         # The step's hard limit: reaching it stops the command as an abort rule's match does.
         self.timeout: float | None = spec.get("timeout")
@@ -110,12 +118,17 @@ class StepRun:
                 self.flush_partial()
             return
         complete, self.pending = self.pending[: cut + 1], self.pending[cut + 1 :]
-        complete = self.redactor.redact(complete) if self.redactor else complete
-        self._write(complete)
+        if self.quick is not None and self.abort is None \
+                and self.quick.search(self.line_start + complete) is None:
+            self._write(complete)  # no secret to mask, no rule matched: nothing more to do
+            self.line_start = b""
+        else:
+            complete = self.redactor.redact(complete) if self.redactor else complete
+            self._write(complete)
+            self._scan(complete)
         tail = complete.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
         if tail.strip():
             self.last_line = tail[-MATCHED_LINE_LIMIT:]
-        self._scan(complete)
 
     def flush_partial(self, final: bool = False) -> None:
         """Write a partial line that has waited long enough — except the bytes that could be
@@ -217,10 +230,8 @@ class StepRun:
             "run": spec["run"], "step": spec["step"], "supervisor_pid": os.getpid(),
             "child_pid": child.pid, "started_at": started_at,
         })
-        chunks: queue.Queue[bytes] = queue.Queue(maxsize=64)
         assert child.stdout is not None
-        reader = threading.Thread(target=_pump, args=(child.stdout.fileno(), chunks), daemon=True)
-        reader.start()
+        chunks = ChunkReader(child.stdout.fileno())
         eof = False
         exited_at: float | None = None
         deadline = time.monotonic() + self.timeout if self.timeout else None
@@ -228,11 +239,9 @@ class StepRun:
             if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
                 self._abort(spec["timeout_rule"], f"no end within {spec.get('timeout_text')} (the "
                             "step's timeout)".encode())
-            try:
-                chunk = chunks.get(timeout=TICK)
-            except queue.Empty:
+            chunk = chunks.get(TICK)
+            if chunk is None:
                 self.flush_partial()
-                chunk = None
             if chunk == b"":
                 eof = True
             elif chunk:
@@ -285,15 +294,70 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _pump(fd: int, chunks: queue.Queue[bytes]) -> None:
-    while True:
-        try:
-            chunk = os.read(fd, CHUNK)
-        except OSError:
-            chunk = b""
-        chunks.put(chunk)
-        if not chunk:
+class ChunkReader:
+    """The child's output as it comes, in large chunks: `get` waits up to `timeout` and
+    gives a chunk, None (nothing yet) or b"" (the end). On POSIX the pipe is waited on
+    directly and enlarged (fewer, larger reads; the child blocks less); Windows cannot wait
+    on a pipe, so a thread reads it into a queue."""
+
+    def __init__(self, fd: int, os_name: str = os.name) -> None:
+        self.fd = fd
+        self.queue: queue.Queue[bytes] | None = None
+        self.ended = False
+        if os_name == "nt":
+            self.queue = queue.Queue(maxsize=64)
+            threading.Thread(target=self._pump, daemon=True).start()
             return
+        os.set_blocking(fd, False)
+        try:
+            import fcntl
+
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_SIZE)
+        except (ImportError, OSError):  # not Linux, or above the system's pipe-max-size
+            pass
+
+    def _pump(self) -> None:
+        assert self.queue is not None
+        while True:
+            chunk = _read(self.fd) or b""  # a blocking pipe: never "nothing now"
+            self.queue.put(chunk)
+            if not chunk:
+                return
+
+    def get(self, timeout: float) -> bytes | None:
+        if self.ended:
+            return b""
+        chunk: bytes | None
+        if self.queue is not None:
+            try:
+                chunk = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                return None
+        else:
+            chunk = _read(self.fd)
+            if chunk is None:
+                if not select.select([self.fd], [], [], timeout)[0]:
+                    return None
+                chunk = _read(self.fd)
+                if chunk is None:
+                    return None
+        self.ended = chunk == b""
+        return chunk
+
+    def empty(self) -> bool:
+        """Nothing read and not yet given out (the queue's side; a pipe keeps its own)."""
+        return self.queue is None or self.queue.empty()
+
+
+def _read(fd: int) -> bytes | None:
+    """One read of up to CHUNK bytes: b"" at the end (or a broken pipe), None if a
+    non-blocking pipe has nothing now."""
+    try:
+        return os.read(fd, CHUNK)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 # Windows' values, so the Windows branches can be tested anywhere.

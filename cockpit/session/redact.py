@@ -75,7 +75,8 @@ class Redactor:
         self.longest = max((len(f) for f in [*self.forms, *self.fragments]), default=0)
         # One alternation finds "nothing to do" at RE2 speed (the usual case).
         every = sorted({*self.forms, *self.fragments}, key=len, reverse=True)
-        self._any = compile_any(b"|".join(re.escape(f) for f in every)) if every else None
+        self.pattern: bytes | None = b"|".join(re.escape(f) for f in every) if every else None
+        self._any = compile_any(self.pattern) if self.pattern else None
 
     def __bool__(self) -> bool:
         return bool(self.forms)

@@ -175,3 +175,33 @@ def test_log_is_never_overwritten(tmp_path: Path) -> None:
     assert proc.returncode == 1  # the supervisor refused to open the log
     assert (tmp_path / "step.log").read_text() == "evidence from before\n"
     assert files.exit_record() is None and "FileExistsError" in files.err.read_text()
+
+
+def test_one_combined_scan_still_catches_what_straddles_two_reads(tmp_path: Path) -> None:
+    """The supervisor looks for "any secret or any rule" in one pass over each block of
+    lines; a secret or a rule's match cut in two by the pipe, at any byte, is still masked
+    and still stops the step — and clean lines around it are written as they came."""
+    from cockpit.engine.supervisor import StepRun
+
+    clean = b"".join(b"INFO  [alembic] Running upgrade %d -> %d\n" % (i, i + 1)
+                     for i in range(50))
+    hit = f"ERROR psycopg.errors.DuplicateTable: password {SECRET} rejected\n".encode()
+    output = clean + hit + clean
+    rules = [{"id": "dup", "patterns": [r"\bDuplicateTable\b"]}]
+    start = len(clean)
+    for cut in range(start, start + len(hit) + 1):
+        run = StepRun({"rules": rules, "grace": 1.0}, [SECRET])
+        assert run.quick is not None  # the combined pattern is in use
+        log = tmp_path / f"cut{cut}.log"
+        run.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            run.feed(output[:cut])
+            run.flush_partial()  # a pause between the two reads
+            run.feed(output[cut:])
+            run.flush_partial(final=True)
+        finally:
+            os.close(run.log_fd)
+        written = log.read_bytes()
+        assert SECRET.encode() not in written, cut
+        assert written == output.replace(SECRET.encode(), b"***"), cut
+        assert run.abort is not None and run.abort["rule"] == "dup", cut

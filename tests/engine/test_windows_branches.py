@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -132,3 +133,33 @@ def test_posix_lock_is_exclusive_between_processes(tmp_path: Path) -> None:
         assert other.stdout.strip() == "False"
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("os_name", ["posix", "nt"])
+def test_the_output_reader_gives_every_byte_then_the_end(os_name: str) -> None:
+    """Windows cannot wait on a pipe: its reader is a thread feeding a queue; POSIX waits
+    on the pipe itself. Both give every byte in order, None while nothing comes, then b""."""
+    from cockpit.engine.supervisor import ChunkReader
+
+    read_end, write_end = os.pipe()
+    reader = ChunkReader(read_end, os_name=os_name)
+    try:
+        assert reader.get(0.05) is None  # nothing written yet
+        sent = b"".join(b"line %d\n" % i for i in range(20000))
+
+        def write() -> None:  # beside the reader: a pipe holds only so much
+            for start in range(0, len(sent), 4096):
+                os.write(write_end, sent[start : start + 4096])
+            os.close(write_end)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        got = b""
+        deadline = time.monotonic() + 10
+        while (chunk := reader.get(0.05)) != b"":
+            assert time.monotonic() < deadline
+            got += chunk or b""
+        writer.join(10)
+        assert got == sent and reader.get(0.05) == b"" and reader.empty()
+    finally:
+        os.close(read_end)
