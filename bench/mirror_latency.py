@@ -40,6 +40,8 @@ def cockpit(*args: str, **kwargs) -> subprocess.Popen[str]:
                             **kwargs)
 
 
+from cockpit.tui.mirror_screen import FEED_GAP_S  # noqa: E402  (--feed-gap overrides)
+
 FRAME_S = 1 / 60  # what a terminal adds after the widget has it: one frame at most
 SCREEN_MIRROR = """
 import asyncio, sys, time
@@ -47,7 +49,9 @@ from pathlib import Path
 sys.path.insert(0, {repo!r})
 from cockpit.mirror.priority import yield_to_operator
 from cockpit.mirror.source import MirrorSource
+from cockpit.tui import mirror_screen
 from cockpit.tui.mirror_app import MirrorApp
+mirror_screen.FEED_GAP_S = {feed_gap!r}
 yield_to_operator()  # as `cockpit mirror` does
 session = Path(sys.argv[1])  # waits for the session; prints "watching" once drawn
 while not (session / "runbook.toml").exists() or not (session / "events.jsonl").exists() \
@@ -87,7 +91,7 @@ def operator_run(base: Path, name: str, mirrors: int, screen: bool = False,
                                 stderr=subprocess.PIPE, text=True) if settled else None
     delays: list[float] = []
     if screen:
-        code = SCREEN_MIRROR.format(repo=str(REPO))
+        code = SCREEN_MIRROR.format(repo=str(REPO), feed_gap=FEED_GAP_S)
         followers = [subprocess.Popen([sys.executable, "-c", code, str(session)], cwd=REPO,
                                       text=True, stdout=subprocess.PIPE)
                      for _ in range(mirrors)]
@@ -164,7 +168,10 @@ def screen_delays(base: Path) -> tuple[list[float], list[float]]:
     import asyncio
 
     from cockpit.mirror.source import MirrorSource
+    from cockpit.tui import mirror_screen
     from cockpit.tui.mirror_app import MirrorApp
+
+    mirror_screen.FEED_GAP_S = FEED_GAP_S
 
     world = base / "screen"
     world.mkdir()
@@ -224,6 +231,9 @@ def pct(slower: float, base: float) -> float:
 
 
 def main() -> None:
+    global FEED_GAP_S
+    if len(sys.argv) > 2 and sys.argv[1] == "--feed-gap":  # for the curve: gap vs cost
+        FEED_GAP_S = float(sys.argv[2])
     configs = {"alone": {"mirrors": 0}, "plain": {"mirrors": 10},
                "screens": {"mirrors": 10, "screen": True}}
     walls: dict[str, list[float]] = {name: [] for name in configs}
@@ -256,6 +266,7 @@ def main() -> None:
     print(f"ten screen mirrors opening as the run starts (once): {cold_screens:.2f} s against "
           f"{cold_alone:.2f} s alone ({pct(cold_screens, cold_alone):+.1f} %)")
     print(json.dumps({
+        "feed_gap_s": FEED_GAP_S,
         "line_p50_ms": round(statistics.median(line_delays) * 1000, 1),
         "line_p95_ms": round(p95(line_delays) * 1000, 1), "lines": len(line_delays),
         "event_p50_ms": round(statistics.median(ev_delays) * 1000, 1),
