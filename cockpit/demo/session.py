@@ -116,7 +116,7 @@ def run_screen(app: Screen) -> None:
 
 def exit_code(ctl: Controller) -> int:
     """DESIGN's exit code for where the session stands."""
-    status = (ctl.state.decision or {}).get("status")
+    status = ctl.state.decision.status if ctl.state.decision else None
     if status == "PASS":
         return 0
     return 2 if status or ctl.state.halt is not None else 0

@@ -12,7 +12,7 @@ from cockpit.evidence import decision as decisions
 from cockpit.evidence.manifest import build_manifest
 from cockpit.evidence.report import render_report
 from cockpit.runbook.model import HaltItem
-from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.integrity import file_sha256
 from cockpit.session.store import redact_values, write_atomic
 
@@ -64,14 +64,13 @@ class CloseoutVerbs(SessionCore):
         current = self.running()
         if current is not None:
             stop_supervisor(current[1])
-        self.append(ev.HALTED, {"reason": reason, "by": by, "step": step, "rule": rule,
-                                "line": line})
+        self.append(records.Halted(reason=reason, by=by, step=step, rule=rule, line=line))
         self._capture_diagnostics()
         items = self.runbook.halt.items if self.runbook.halt else []
         for item in items:
             if isinstance(item, HaltItem) and item.action in AUTOMATIC_HALT_ACTIONS:
-                self.append(ev.HALT_ITEM_DONE, {"item": item.id,
-                                                "note": AUTOMATIC_HALT_ACTIONS[item.action]})
+                self.append(records.HaltItemDone(
+                    item=item.id, note=AUTOMATIC_HALT_ACTIONS[item.action]))
 
     def _capture_diagnostics(self) -> None:
         captured: dict[str, Any] = {}
@@ -89,10 +88,10 @@ class CloseoutVerbs(SessionCore):
         clean = redact_values(captured, self.redactor.redact_text)
         write_atomic(path, json.dumps(clean, indent=2, default=str).encode())
         revisions = captured.get("alembic_state") or {}
-        self.append(ev.DIAGNOSTICS_CAPTURED, {
-            "file": str(path.relative_to(self.folder)), "sha256": file_sha256(path),
-            "probes": sorted(captured),
-            "revisions": {k: revisions[k] for k in ("current", "heads") if k in revisions}})
+        self.append(records.DiagnosticsCaptured(
+            file=str(path.relative_to(self.folder)), sha256=file_sha256(path),
+            probes=sorted(captured),
+            revisions={k: revisions[k] for k in ("current", "heads") if k in revisions}))
 
     def complete_halt_item(self, item_id: str, note: str) -> None:
         if self.state.halt is None:
@@ -104,17 +103,16 @@ class CloseoutVerbs(SessionCore):
             raise ActionRefused("the blocker is recorded with the decision record (BLOCKER)")
         if not note.strip():
             raise ActionRefused(f"'{item_id}' needs a note or reference")
-        self.append(ev.HALT_ITEM_DONE, {"item": item_id, "note": note.strip()})
+        self.append(records.HaltItemDone(item=item_id, note=note.strip()))
 
     def seal_evidence(self) -> dict[str, Any]:
         manifest = build_manifest(self.runbook, self.state, self.folder)
         path = self.folder / "evidence" / "manifest.json"
         write_atomic(path, json.dumps(manifest, indent=2).encode())
-        self.append(ev.EVIDENCE_SEALED, {
-            "manifest": "evidence/manifest.json", "sha256": file_sha256(path),
-            "present": manifest["present"], "missing": manifest["missing"],
-            "mismatched": manifest["mismatched"], "complete": manifest["complete"],
-        })
+        self.append(records.EvidenceSealed(
+            manifest="evidence/manifest.json", sha256=file_sha256(path),
+            present=manifest["present"], missing=manifest["missing"],
+            mismatched=manifest["mismatched"], complete=manifest["complete"]))
         return manifest
 
     def decision_defaults(self) -> dict[str, str]:
@@ -142,7 +140,7 @@ class CloseoutVerbs(SessionCore):
         if overridden is not None:
             record["recorded_with_note"] = overridden
         if self.state.workdir_override is not None:  # what ran is not what was approved
-            record["workdir_override"] = self.state.workdir_override
+            record["workdir_override"] = self.state.workdir_override.model_dump()
         record = redact_values(record, self.redactor.redact_text)
         evidence = self.folder / "evidence"
         write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
@@ -152,21 +150,19 @@ class CloseoutVerbs(SessionCore):
                          f"although: {record['recorded_with_note']['refusal']}\n")
         if self.state.workdir_override is not None:
             over = self.state.workdir_override
-            markdown += (f"\nWorking directory OVERRIDDEN: approved `{over['approved']}`, the "
-                         f"session ran in {over['used']} (--override-workdir by {over['by']})\n")
+            markdown += (f"\nWorking directory OVERRIDDEN: approved `{over.approved}`, the "
+                         f"session ran in {over.used} (--override-workdir by {over.by})\n")
         write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
             cause = decisions.value_of(self.runbook, filled, "root_cause") or (note or "")
             for item in self.runbook.halt.items if self.runbook.halt else []:
                 if isinstance(item, HaltItem) and item.action == "record_blocker":
-                    self.append(ev.HALT_ITEM_DONE, {"item": item.id, "note": cause})
-        self.append(ev.DECISION_RECORDED, {
-            "status": status, "fields": record["fields"],
-            "recorded_with_note": record.get("recorded_with_note"),
-            "json": "evidence/decision.json", "markdown": "evidence/decision.md",
-            "json_sha256": file_sha256(evidence / "decision.json"),
-            "markdown_sha256": file_sha256(evidence / "decision.md"),
-        })
+                    self.append(records.HaltItemDone(item=item.id, note=cause))
+        self.append(records.DecisionRecorded(
+            status=status, fields=record["fields"],
+            recorded_with_note=record.get("recorded_with_note"), json_="evidence/decision.json",
+            markdown="evidence/decision.md", json_sha256=file_sha256(evidence / "decision.json"),
+            markdown_sha256=file_sha256(evidence / "decision.md")))
         report = render_report(self.runbook, self.state, self.redactor.redact_text)
         write_atomic(evidence / "checklist.md", report.encode())
         return record

@@ -31,7 +31,7 @@ from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
-from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
@@ -135,15 +135,13 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
                   workdir=resolve_workdir(runbook, runbook_path, workdir),
                   env=os.environ if env is None else env, secrets=secrets,
                   halt_hooks=halt_hooks, clock=clock)
-        ctl.append(ev.SESSION_STARTED, {
-            "session_id": folder.name, "runbook_path": str(runbook_path.resolve()),
-            "runbook_id": runbook.id, "title": runbook.title, "production": runbook.production,
-            "runbook_sha256": identity.runbook_sha256,
-            "transcript_sha256": identity.transcript_sha256, "workdir": str(ctl.workdir),
-            "pid": os.getpid(),
-        })
+        ctl.append(records.SessionStarted(
+            session_id=folder.name, runbook_path=str(runbook_path.resolve()), runbook_id=runbook.id,
+            title=runbook.title, production=runbook.production,
+            runbook_sha256=identity.runbook_sha256, transcript_sha256=identity.transcript_sha256,
+            workdir=str(ctl.workdir), pid=os.getpid()))
         if override is not None:
-            ctl.append(ev.WORKDIR_OVERRIDDEN, override)
+            ctl.append(records.WorkdirOverridden(**override))
         return ctl
 
     @classmethod
@@ -168,8 +166,8 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
                   env=os.environ if env is None else env, secrets=secrets,
                   halt_hooks=halt_hooks, clock=clock)
         if lock.taken_over is not None:
-            ctl.append(ev.LOCK_TAKEN_OVER, {"previous": lock.taken_over})
-        ctl.append(ev.SESSION_RESUMED, {"pid": os.getpid()})
+            ctl.append(records.LockTakenOver(previous=lock.taken_over))
+        ctl.append(records.SessionResumed(pid=os.getpid()))
         ctl.reconcile()
         return ctl
 

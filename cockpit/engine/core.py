@@ -12,7 +12,7 @@ from typing import Any
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.probes.registry import ProbeContext
 from cockpit.runbook.model import Runbook
-from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.clock import Clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import SNAPSHOT
@@ -46,8 +46,9 @@ class SessionCore:
     clock: Clock  # what the rules take as now (a test moves it instead of sleeping)
     _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
 
-    def append(self, type_: str, data: dict[str, Any]) -> Event:
-        event = self.store.append(self.actor, type_, data)
+    def append(self, record: records.Record) -> Event:
+        """Record a fact: its event is written (fsync'd, chained), then folded in."""
+        event = self.store.append(self.actor, record.KIND, record.data())
         self.state = apply(self.state, event)
         write_atomic(self.folder / SNAPSHOT, self.state.model_dump_json(indent=2).encode())
         for listener in self.listeners:
@@ -88,7 +89,7 @@ class SessionCore:
         rule foresaw), redacted; returns the text recorded, for the screen."""
         text = self.redactor.redact_text(f"{type(error).__name__}: {error}")
         try:
-            self.append(ev.FAULT_NOTED, {"action": action, "error": text})
+            self.append(records.FaultNoted(action=action, error=text))
         except Exception as exc:  # the log itself may be what failed: the screen still says
             text += f" (not recorded: {self.redactor.redact_text(str(exc))})"
         return text

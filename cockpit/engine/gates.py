@@ -13,8 +13,7 @@ from cockpit.engine.setup import check_setup_item
 from cockpit.probes.registry import run_probe
 from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, ProbeGate
 from cockpit.runbook.paths import resolve
-from cockpit.session import events as ev
-from cockpit.session import rules
+from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import INPUTS
 
@@ -27,7 +26,7 @@ class GateVerbs(SessionCore):
             raise ActionRefused(f"gate '{gate_id}' needs a reference")
         if isinstance(gate, AttestationGate):
             self._refuse_if(rules.attestation_refusal(gate, reference, self.clock()))
-            self.append(ev.GATE_ATTESTED, {"gate": gate_id, "reference": reference.strip()})
+            self.append(records.GateAttested(gate=gate_id, reference=reference.strip()))
         elif isinstance(gate, ProbeGate) and gate.expected is None:
             self._evaluate_probe_gate(gate, reference.strip())
         else:
@@ -47,15 +46,14 @@ class GateVerbs(SessionCore):
             ok, observed, detail = check_setup_item(item, self.workdir, self.env,
                                                     self._placeholder())
             over = self.state.workdir_override
-            if over is not None and over["item"] == item.id:
-                detail = f"{detail}; OVERRIDDEN: the runbook approves `{over['approved']}`"
+            if over is not None and over.item == item.id:
+                detail = f"{detail}; OVERRIDDEN: the runbook approves `{over.approved}`"
             if ok and isinstance(item, EnvVar):  # the string is right; is the link?
                 live = run_probe("env.dsn", self.probe_context(), None, {
                     "var": item.name, "database": item.database, "require": item.require,
                     "same_as": env_names})
                 ok, detail = live.ok, f"{detail}; {live.detail}"
-            self.append(ev.SETUP_CHECKED, {"item": item.id, "ok": ok, "observed": observed,
-                                           "detail": detail})
+            self.append(records.SetupChecked(item=item.id, ok=ok, observed=observed, detail=detail))
         pins = {script.path: script.sha256 for script in self.runbook.scripts}
         for path in rules.pinned_scripts(self.runbook):
             self._check_script(path, pins.get(path), listed=path in pins)
@@ -83,8 +81,7 @@ class GateVerbs(SessionCore):
                 ok = gate.must_contain is None or any(
                     gate.must_contain in line for line in text.splitlines())
                 detail = "present" if ok else f"no line contains {gate.must_contain!r}"
-        self.append(ev.GATE_EVALUATED, {"gate": gate.id, "ok": ok, "observed": observed,
-                                        "detail": detail})
+        self.append(records.GateEvaluated(gate=gate.id, ok=ok, observed=observed, detail=detail))
 
     def _capture(self, source: Path) -> dict[str, Any]:
         """Copy an input into the session (`evidence/inputs/`), named by its content, so the
@@ -109,8 +106,9 @@ class GateVerbs(SessionCore):
 
     def _evaluate_probe_gate(self, gate: ProbeGate, expected: Any) -> None:
         result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
-        self.append(ev.GATE_EVALUATED, {"gate": gate.id, "ok": result.ok, "expected": expected,
-                                        "observed": result.observed, "detail": result.detail})
+        self.append(records.GateEvaluated(
+            gate=gate.id, ok=result.ok, expected=expected, observed=result.observed,
+            detail=result.detail))
 
     def _check_script(self, script_path: str, pinned: str | None, listed: bool = True) -> None:
         path = resolve(self.workdir, script_path)
@@ -130,6 +128,6 @@ class GateVerbs(SessionCore):
         else:
             ok = observed == pinned
             detail = "matches the approved sha256" if ok else "CHANGED since approval"
-        self.append(ev.SCRIPT_CHECKED, {"path": script_path, "ok": ok, "expected": pinned,
-                                        "observed": observed, "detail": detail,
-                                        "captured": (captured or {}).get("captured")})
+        self.append(records.ScriptChecked(
+            path=script_path, ok=ok, expected=pinned, observed=observed, detail=detail,
+            captured=(captured or {}).get("captured")))

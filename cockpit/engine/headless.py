@@ -290,6 +290,7 @@ class Headless:
         return self._exit_for_decision()
 
     def _exit_for_decision(self) -> int:
-        status = (self.ctl.state.decision or {}).get("status")
+        decision = self.ctl.state.decision
+        status = decision.status if decision else None
         self.out(f"DECISION: {status}")
         return EXIT_OK if status == PASS else EXIT_BLOCKER

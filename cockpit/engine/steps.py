@@ -20,8 +20,7 @@ from cockpit.runbook.model import (
     duration_seconds,
 )
 from cockpit.runbook.paths import resolve
-from cockpit.session import events as ev
-from cockpit.session import rules
+from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import DISPLACED
 from cockpit.session.runfiles import RunFiles
@@ -63,18 +62,16 @@ class StepVerbs(SessionCore):
                            "timeout": duration_seconds(step.timeout) if step.timeout else None,
                            "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE})
         phase = next(p.id for p in self.runbook.phases if step in p.steps)
-        self.append(ev.STEP_STARTED, {"step": step_id, "phase": phase, "run": run,
-                                      "command": step.command,
-                                      "log": files.log.relative_to(self.folder).as_posix(),
-                                      "published": str(published) if published else None,
-                                      "abort_rules": rule_ids})
+        self.append(records.StepStarted(
+            step=step_id, phase=phase, run=run, command=step.command,
+            log=files.log.relative_to(self.folder).as_posix(),
+            published=str(published) if published else None, abort_rules=rule_ids))
         try:
             self._children[run] = launch(files, step_env(self.env, step), self.secrets)
         except OSError as exc:
             void_claim(files, f"the supervisor could not be started: {exc}")
-            self.append(ev.STEP_NOT_STARTED, {"step": step_id, "run": run,
-                                              "detail": f"its supervisor could not be "
-                                                        f"started: {exc}"})
+            self.append(records.StepNotStarted(
+                step=step_id, run=run, detail=f"its supervisor could not be " f"started: {exc}"))
             raise CockpitError(f"step '{step_id}' did not start: {exc}") from None
         return run
 
@@ -90,10 +87,10 @@ class StepVerbs(SessionCore):
         kept = self.folder / DISPLACED / run / published.name
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(published, kept)  # a copy and a removal across file systems
-        self.append(ev.LOG_DISPLACED, {
-            "step": step_id, "run": run, "from": str(published),
-            "to": kept.relative_to(self.folder).as_posix(), "sha256": file_sha256(kept),
-            "bytes": kept.stat().st_size})
+        self.append(records.LogDisplaced(
+            step=step_id, run=run, from_=str(published),
+            to=kept.relative_to(self.folder).as_posix(), sha256=file_sha256(kept),
+            bytes=kept.stat().st_size))
 
     def poll(self) -> bool:
         """Record the running step's outcome if its exit record is there; True if it was."""
@@ -109,11 +106,10 @@ class StepVerbs(SessionCore):
             return True
         ours = self._children.get(files.run)
         if ours is not None and ours.returncode is not None and files.exit_record() is None:
-            self.append(ev.STEP_INTERRUPTED, {
-                "step": step_id, "run": files.run,
-                "detail": f"its supervisor ended (status {ours.returncode}) without an exit "
-                          f"record; see {files.err}",
-            })
+            self.append(records.StepInterrupted(
+                step=step_id, run=files.run,
+                detail=f"its supervisor ended (status {ours.returncode}) without an exit "
+                       f"record; see {files.err}"))
             return True
         return False
 
@@ -125,12 +121,11 @@ class StepVerbs(SessionCore):
             f"timeout: {abort['line']}" if abort and abort["rule"] == TIMEOUT_RULE
             else f"abort rule {abort['rule']}" if abort
             else f"exit status {record['exit_code']}, expected {step.expect_exit}")
-        self.append(ev.STEP_FINISHED, {
-            "step": step_id, "run": record["run"], "exit_code": record["exit_code"], "ok": ok,
-            "bytes": record["bytes"], "lines": record["lines"], "sha256": record["sha256"],
-            "abort": record.get("abort"), "ended_at": record["ended_at"], "detail": detail,
-            "last_line": record.get("last_line"), "publish_error": record.get("publish_error"),
-        })
+        self.append(records.StepFinished(
+            step=step_id, run=record["run"], exit_code=record["exit_code"], ok=ok,
+            bytes=record["bytes"], lines=record["lines"], sha256=record["sha256"],
+            abort=record.get("abort"), ended_at=record["ended_at"], detail=detail,
+            last_line=record.get("last_line"), publish_error=record.get("publish_error")))
         if abort is not None and self.state.halt is None:
             self.halt(f"step {step_id} reached its timeout ({step.timeout})"
                       if abort["rule"] == TIMEOUT_RULE else
@@ -150,20 +145,19 @@ class StepVerbs(SessionCore):
         if find_supervisor(files) is not None:
             return "reattached"
         if void_claim(files, "resume found no supervisor, no claim and no exit record"):
-            self.append(ev.STEP_NOT_STARTED, {
-                "step": step_id, "run": files.run,
-                "detail": "the cockpit stopped before its supervisor started the command; "
-                          "nothing ran, so it may be started again"})
+            self.append(records.StepNotStarted(
+                step=step_id, run=files.run,
+                detail="the cockpit stopped before its supervisor started the command; "
+                       "nothing ran, so it may be started again"))
             return "not started"
         if find_supervisor(files) is not None:  # it claimed the run just now
             return "reattached"
         if files.exit_record() is not None:  # ... or claimed, ran and ended meanwhile
             self.poll()
             return "finished"
-        self.append(ev.STEP_INTERRUPTED, {
-            "step": step_id, "run": files.run,
-            "detail": "neither its supervisor nor an exit record survived the cockpit",
-        })
+        self.append(records.StepInterrupted(
+            step=step_id, run=files.run,
+            detail="neither its supervisor nor an exit record survived the cockpit"))
         return "interrupted"
 
     def resolve_interrupted(self, step_id: str, outcome: str, note: str,
@@ -175,8 +169,7 @@ class StepVerbs(SessionCore):
             raise ActionRefused(f"step '{step_id}' is not interrupted")
         if outcome not in ("passed", "failed") or not note.strip():
             raise ActionRefused("say whether the step 'passed' or 'failed', with a note")
-        self.append(ev.STEP_RESOLVED, {"step": step_id, "outcome": outcome, "note": note,
-                                       "probe": probe})
+        self.append(records.StepResolved(step=step_id, outcome=outcome, note=note, probe=probe))
 
     def evaluate_check(self, step_id: str) -> ProbeResult:
         self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id, self.clock()))
@@ -184,9 +177,9 @@ class StepVerbs(SessionCore):
         if not isinstance(step, CheckStep):
             raise ActionRefused(f"'{step_id}' is not a check")
         result = run_probe(step.probe, self.probe_context(), step.expected, step.args)
-        self.append(ev.CHECK_EVALUATED, {"step": step_id, "ok": result.ok,
-                                         "expected": step.expected, "observed": result.observed,
-                                         "detail": result.detail})
+        self.append(records.CheckEvaluated(
+            step=step_id, ok=result.ok, expected=step.expected, observed=result.observed,
+            detail=result.detail))
         return result
 
     def confirm_manual(self, step_id: str, note: str = "", assumed: bool = False) -> None:
@@ -196,4 +189,4 @@ class StepVerbs(SessionCore):
             raise ActionRefused(f"'{step_id}' is not a manual confirmation")
         if assumed and self.runbook.production:
             raise ActionRefused(f"'{step_id}': a production runbook forbids auto-confirmation")
-        self.append(ev.MANUAL_CONFIRMED, {"step": step_id, "note": note, "assumed": assumed})
+        self.append(records.ManualConfirmed(step=step_id, note=note, assumed=assumed))

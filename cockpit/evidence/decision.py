@@ -99,7 +99,7 @@ def defaults(runbook: Runbook, state: SessionState) -> dict[str, str]:
         heads = _one_or_list(at_halt.get("heads"), heads)
     drift = _last_observed(runbook, state, "db.structural_parity")
     earned = (state.halt is None and not errors and rules.all_phases_complete(runbook, state)
-              and bool(state.evidence and state.evidence.get("complete")))
+              and bool(state.evidence and state.evidence.complete))
     status = BLOCKER if state.halt is not None or errors else (PASS if earned else "")
     known: dict[str, str] = {
         "status": status,
@@ -117,7 +117,7 @@ def defaults(runbook: Runbook, state: SessionState) -> dict[str, str]:
 def _revisions_at_halt(state: SessionState) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for captured in state.diagnostics:
-        found.update(captured.get("revisions") or {})
+        found.update(captured.revisions or {})
     return found
 
 
@@ -172,8 +172,8 @@ def refusal(runbook: Runbook, state: SessionState, values: dict[str, str]) -> st
             return f"PASS is impossible: step '{upcoming.step.id if upcoming else '?'}' is not done"
         if state.evidence is None:
             return "PASS is impossible: the evidence pack is not sealed"
-        if not state.evidence.get("complete"):
-            missing = state.evidence.get("missing", []) + state.evidence.get("mismatched", [])
+        if not state.evidence.complete:
+            missing = state.evidence.missing + state.evidence.mismatched
             return f"PASS is impossible: evidence incomplete ({', '.join(missing)})"
     else:  # decision_fields gives every record an errors and a root-cause field
         errors, cause = field_for(runbook, "errors"), field_for(runbook, "root_cause")

@@ -38,9 +38,9 @@ def _annotation(runbook: Runbook, state: SessionState, item_id: str,
         bits = [gate.status, gate.at or "", gate.by or "", gate.reference or "",
                 gate.detail or ""]
         override = state.workdir_override
-        if override is not None and override.get("item") == item_id:
-            bits[0] = (f"OVERRIDDEN: approved `{override['approved']}`, used "
-                       f"{override['used']} (--override-workdir by {override['by']})")
+        if override is not None and override.item == item_id:
+            bits[0] = (f"OVERRIDDEN: approved `{override.approved}`, used "
+                       f"{override.used} (--override-workdir by {override.by})")
             bits[-1] = ""  # its detail says the same
         if isinstance(gate.observed, dict) and gate.observed.get("captured"):
             bits += [f"captured {gate.observed['captured']}", f"sha256 {gate.observed['sha256']}"]
@@ -50,7 +50,7 @@ def _annotation(runbook: Runbook, state: SessionState, item_id: str,
         return f" — {entry.path} · sha256 {entry.sha256} · from {entry.produced_by}"
     if item_id in state.halt_items:
         done = state.halt_items[item_id]
-        return f" — {done['at']} · {done['by']} · {done.get('note') or ''}"
+        return f" — {done.at} · {done.by} · {done.note or ''}"
     return ""
 
 
@@ -86,5 +86,5 @@ def render_report(runbook: Runbook, state: SessionState,
         if state.halt.line:
             body += f"\n    {state.halt.line}\n"
     if state.decision is not None:
-        body += "\n" + render_decision(runbook, state.decision["fields"])
+        body += "\n" + render_decision(runbook, state.decision.fields)
     return redact("\n".join(header) + body)

@@ -23,7 +23,7 @@ def derived(view: SessionSnapshot) -> dict[str, Any]:
         "running_step": state.running_step(),
         "halted": state.halt is not None,
         "ended": state.ended,
-        "decision": (state.decision or {}).get("status"),
+        "decision": state.decision.status if state.decision else None,
         "lock": lock,
         "lock_stale": holder_alive(view.folder) is False,
         "torn_tail_bytes": len(view.torn.data) if view.torn else 0,
@@ -56,7 +56,7 @@ def status_lines(view: SessionSnapshot) -> list[str]:
     if state.halt is not None:
         lines.append(f"HALTED    by {state.halt.by} at {state.halt.at}: {state.halt.reason}")
     if state.decision is not None:
-        lines.append(f"decision  {state.decision['status']} ({state.decision['at']})")
+        lines.append(f"decision  {state.decision.status} ({state.decision.at})")
     holder = holder_text(d["lock"]) if d["lock"] else "free"
     if d["lock_stale"]:
         holder += " — STALE: that cockpit is gone; `cockpit resume --take-over` takes it"

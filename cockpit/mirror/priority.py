@@ -14,3 +14,8 @@ def yield_to_operator() -> None:
         # Where it is not permitted, the mirror still works, at normal priority.
         with contextlib.suppress(OSError):
             os.nice(max(0, MIRROR_NICENESS - os.nice(0)))
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        # Linux: run only on a CPU nothing else wants. Nice 19 still takes a share and
+        # delays the wake-up of the operator's short-lived commands; SCHED_IDLE does not.
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))

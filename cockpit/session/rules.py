@@ -167,7 +167,7 @@ def item_done(runbook: Runbook, state: SessionState, item: AnyItem) -> bool:
     if runbook.gates and item in runbook.gates.items:  # "Abort if any unchecked."
         return not open_gates(runbook, state)
     if runbook.evidence and item in runbook.evidence.items:
-        present = set((state.evidence or {}).get("present", []))
+        present = set(state.evidence.present if state.evidence else [])
         return getattr(item, "name", None) in present
     if runbook.decision and item in runbook.decision.items:
         return state.decision is not None

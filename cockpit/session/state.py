@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.bulk import collector_paused
 from cockpit.session.events import Event
 
@@ -62,6 +63,56 @@ class HaltState(_State):
     actor: str
 
 
+# What the state keeps of an event: its record, and when (and by whom) it was recorded.
+# A session.json written before these were typed holds the same keys, so it still reads.
+
+
+class Override(records.WorkdirOverridden):
+    by: str
+
+
+class Takeover(records.LockTakenOver):
+    at: str
+    by: str
+
+
+class SetAsideTail(records.TornTailSetAside):
+    at: str
+
+
+class Displaced(records.LogDisplaced):
+    at: str
+
+
+class Preserved(records.LogPreserved):
+    at: str
+
+
+class Diagnostics(records.DiagnosticsCaptured):
+    at: str
+
+
+class HaltItemState(_State):
+    note: str | None = None
+    at: str
+    by: str
+
+
+class Sealed(records.EvidenceSealed):
+    at: str
+    by: str
+
+
+class Decision(records.DecisionRecorded):
+    at: str
+    by: str
+
+
+class Fault(records.FaultNoted):
+    at: str
+    by: str
+
+
 class SessionState(_State):
     session_id: str = ""
     runbook_path: str = ""
@@ -71,7 +122,7 @@ class SessionState(_State):
     runbook_sha256: str = ""
     transcript_sha256: str = ""
     workdir: str = ""
-    workdir_override: dict[str, str] | None = None  # the runbook's directory was replaced
+    workdir_override: Override | None = None  # the runbook's directory was replaced
     operator: str = ""
     host: str = ""
     started_at: str = ""
@@ -80,15 +131,15 @@ class SessionState(_State):
     scripts: dict[str, GateState] = {}
     steps: dict[str, StepState] = {}
     halt: HaltState | None = None
-    halt_items: dict[str, dict[str, Any]] = {}
-    diagnostics: list[dict[str, Any]] = []
-    evidence: dict[str, Any] | None = None
-    decision: dict[str, Any] | None = None
-    displaced: list[dict[str, Any]] = []
-    preserved_logs: list[dict[str, Any]] = []  # sessions older than `displaced` kept these
-    takeovers: list[dict[str, Any]] = []
-    torn_tails: list[dict[str, Any]] = []
-    faults: list[dict[str, Any]] = []  # the cockpit's own failures: action, error, at, by
+    halt_items: dict[str, HaltItemState] = {}
+    diagnostics: list[Diagnostics] = []
+    evidence: Sealed | None = None
+    decision: Decision | None = None
+    displaced: list[Displaced] = []
+    preserved_logs: list[Preserved] = []  # sessions older than `displaced` kept these
+    takeovers: list[Takeover] = []
+    torn_tails: list[SetAsideTail] = []
+    faults: list[Fault] = []  # the cockpit's own failures
     resumes: int = 0
     seq: int = 0
     last_hash: str = ev.GENESIS
@@ -128,14 +179,14 @@ def _take(s: SessionState, event: Event) -> None:
         s.workdir = d["workdir"]
         s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
     elif t == ev.WORKDIR_OVERRIDDEN:
-        s.workdir_override = {"item": d["item"], "approved": d["approved"], "used": d["used"],
-                              "by": event.actor.name}
+        s.workdir_override = Override(item=d["item"], approved=d["approved"], used=d["used"],
+                                      by=event.actor.name)
     elif t == ev.SESSION_RESUMED:
         s.resumes += 1
     elif t == ev.LOCK_TAKEN_OVER:
-        s.takeovers.append({**d, "at": at, "by": by})
+        s.takeovers.append(Takeover.model_validate({**d, "at": at, "by": by}))
     elif t == ev.TORN_TAIL_SET_ASIDE:
-        s.torn_tails.append({**d, "at": at})
+        s.torn_tails.append(SetAsideTail.model_validate({**d, "at": at}))
     elif t == ev.GATE_ATTESTED:
         s.gates[d["gate"]] = GateState(status="passed", reference=d["reference"], at=at, by=by)
     elif t == ev.GATE_EVALUATED:
@@ -166,9 +217,9 @@ def _take(s: SessionState, event: Event) -> None:
         step.status = "passed" if d["outcome"] == "passed" else "failed"
         step.note, step.observed, step.ended_at = d.get("note"), d.get("probe"), at
     elif t == ev.LOG_DISPLACED:
-        s.displaced.append({**d, "at": at})
+        s.displaced.append(Displaced.model_validate({**d, "at": at}))
     elif t == ev.LOG_PRESERVED:
-        s.preserved_logs.append({**d, "at": at})
+        s.preserved_logs.append(Preserved.model_validate({**d, "at": at}))
     elif t == ev.CHECK_EVALUATED:
         s.steps[d["step"]] = StepState(
             status="passed" if d["ok"] else "failed", expected=d.get("expected"),
@@ -181,15 +232,15 @@ def _take(s: SessionState, event: Event) -> None:
         s.halt = HaltState(reason=d["reason"], by=d["by"], step=d.get("step"),
                            rule=d.get("rule"), line=d.get("line"), at=at, actor=by)
     elif t == ev.DIAGNOSTICS_CAPTURED:
-        s.diagnostics.append({**d, "at": at})
+        s.diagnostics.append(Diagnostics.model_validate({**d, "at": at}))
     elif t == ev.HALT_ITEM_DONE:
-        s.halt_items[d["item"]] = {"note": d.get("note"), "at": at, "by": by}
+        s.halt_items[d["item"]] = HaltItemState(note=d.get("note"), at=at, by=by)
     elif t == ev.EVIDENCE_SEALED:
-        s.evidence = {**d, "at": at, "by": by}
+        s.evidence = Sealed.model_validate({**d, "at": at, "by": by})
     elif t == ev.DECISION_RECORDED:
-        s.decision = {**d, "at": at, "by": by}
+        s.decision = Decision.model_validate({**d, "at": at, "by": by})
     elif t == ev.FAULT_NOTED:
-        s.faults.append({**d, "at": at, "by": by})
+        s.faults.append(Fault.model_validate({**d, "at": at, "by": by}))
 
 
 def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:

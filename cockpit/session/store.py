@@ -22,7 +22,6 @@ from cockpit.errors import CockpitError
 from cockpit.session.bulk import collector_paused
 from cockpit.session.events import (
     GENESIS,
-    TORN_TAIL_SET_ASIDE,
     Actor,
     Event,
     event_hash,
@@ -30,6 +29,7 @@ from cockpit.session.events import (
     make_event,
 )
 from cockpit.session.layout import EVENTS
+from cockpit.session.records import TornTailSetAside
 
 
 class SessionDamaged(CockpitError):
@@ -164,10 +164,9 @@ class SessionStore:
         with open(self.path, "r+b") as handle:
             handle.truncate(torn.offset)
             os.fsync(handle.fileno())
-        self._pending_torn = {
-            "offset": torn.offset, "bytes": len(torn.data), "file": aside.name,
-            "sha256": hashlib.sha256(torn.data).hexdigest(),
-        }
+        self._pending_torn = TornTailSetAside(
+            offset=torn.offset, bytes=len(torn.data), file=aside.name,
+            sha256=hashlib.sha256(torn.data).hexdigest()).data()
 
     @property
     def last(self) -> Event | None:
@@ -177,7 +176,7 @@ class SessionStore:
         """Write one event: redacted, one write, fsync'd before this returns."""
         pending, self._pending_torn = self._pending_torn, None
         if pending is not None:
-            self.append(actor, TORN_TAIL_SET_ASIDE, pending)
+            self.append(actor, TornTailSetAside.KIND, pending)
         clean = redact_values(data, self._redact)
         last = self.last
         event = make_event(last.seq + 1 if last else 1, actor, type_, clean,

@@ -293,6 +293,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
             except CockpitError as exc:
                 self.app.call_from_thread(self.action_decision, values, exc.message)
                 return
-        status = (self.ctl.state.decision or {}).get("status")
+        decision = self.ctl.state.decision
+        status = decision.status if decision else None
         self.app.call_from_thread(self.notify, f"decision recorded: {status}",
                                   title="Decision")

@@ -68,14 +68,14 @@ class SessionHeader(Static):
     def show(self, runbook: Runbook, state: SessionState, mode: str, clock: bool = True,
              banner: str = "") -> None:
         opened = rules.open_gates(runbook, state)
-        decided = f"■ {state.decision['status']}" if state.decision is not None else ""
+        decided = f"■ {state.decision.status}" if state.decision is not None else ""
         if state.halt is not None:
             verdict = "⊘ HALTED" + (f" · {decided}" if decided else "")
         elif decided:
             verdict = decided
         else:
             verdict = "● GO" if not opened else f"✗ NO-GO ({len(opened)} open)"
-        ended_at = state.decision["at"] if state.decision is not None else None
+        ended_at = state.decision.at if state.decision is not None else None
         elapsed = (f" · {'took' if ended_at else 'elapsed'} "
                    f"{_since(state.started_at, ended_at)}" if clock else "")
         window = rules.maintenance_window_end(runbook, state)
@@ -125,9 +125,9 @@ class HaltBanner(Static):
             done = state.halt_items.get(item.id)
             text = item_text(item, runbook)
             lines.append(f"  {'✓ done' if done else '○ open'}  {escape(text)}"
-                         + (f" — {escape(done['note'])}" if done and done.get("note") else ""))
+                         + (f" — {escape(done.note)}" if done and done.note else ""))
         if state.decision is not None:
-            lines.append(f"  Decision recorded: {escape(state.decision['status'])}. "
+            lines.append(f"  Decision recorded: {escape(state.decision.status)}. "
                          "No command can start from this session.")
         elif self.keys:
             lines.append("  No command can start from this session. Keys: e protocol item, "

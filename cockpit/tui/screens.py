@@ -4,6 +4,7 @@ diagnostics captured at a halt. Each returns what the operator typed; the app de
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -13,6 +14,8 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
+
+from cockpit.session.state import Diagnostics
 
 
 class AskText(ModalScreen[str | None]):
@@ -125,10 +128,12 @@ class TextScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def diagnostics_text(captured: list[dict[str, Any]], read: Any) -> str:
+def diagnostics_text(captured: list[Diagnostics], read: Callable[[str], Any]) -> str:
     """The halt diagnostics files, pretty-printed."""
     parts = []
     for entry in captured:
-        parts.append(f"{entry['file']} (sha256 {entry['sha256'][:16]}…) at {entry['at']}")
-        parts.append(json.dumps(read(entry["file"]), indent=2)[:20000])
+        if entry.file is None:
+            continue
+        parts.append(f"{entry.file} (sha256 {(entry.sha256 or '')[:16]}…) at {entry.at}")
+        parts.append(json.dumps(read(entry.file), indent=2)[:20000])
     return "\n".join(parts) or "No diagnostics were captured."

@@ -116,6 +116,6 @@ def _decide_on_screen(ctl: Controller) -> None:
         asyncio.run(drive())
     finally:
         ctl.close()
-    assert ctl.state.decision["status"] == "BLOCKER"
-    assert ctl.state.decision["fields"]["root_cause_classification"].startswith("environment")
+    assert ctl.state.decision is not None and ctl.state.decision.status == "BLOCKER"
+    assert ctl.state.decision.fields["root_cause_classification"].startswith("environment")
     assert os.path.exists(ctl.folder / "evidence" / "decision.md")

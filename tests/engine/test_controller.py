@@ -210,7 +210,7 @@ def test_decision_fails_closed(tmp_path: Path) -> None:
         ctl.record_decision({"status": "MAYBE"})
     ctl.record_decision({"status": "BLOCKER", "errors": "window missed",
                          "root_cause": "change window closed"})
-    assert ctl.state.decision["status"] == "BLOCKER"
+    assert ctl.state.decision is not None and ctl.state.decision.status == "BLOCKER"
     with pytest.raises(ActionRefused, match="already recorded"):
         ctl.record_decision({"status": "BLOCKER", "errors": "x", "root_cause": "y"})
     ctl.close()
@@ -235,7 +235,7 @@ def test_abort_rule_halts_through_the_controller(tmp_path: Path) -> None:
     assert ctl.state.halt is not None and ctl.state.halt.rule == "duplicate-table"
     assert seen == ["duplicate-table"]
     diagnostics = ctl.state.diagnostics[0]
-    assert json.loads((ctl.folder / diagnostics["file"]).read_text())["capture_locks"]["note"]
+    assert json.loads((ctl.folder / (diagnostics.file or "")).read_text())["capture_locks"]["note"]
     with pytest.raises(ActionRefused, match="halted"):
         ctl.run_step("later")
     ctl.close()

@@ -94,7 +94,7 @@ def test_a_blocker_the_fields_refuse_is_recorded_with_a_note_saying_why(tmp_path
     assert record["recorded_with_note"] == {
         "refusal": "BLOCKER needs a root-cause classification (Root-cause classification)",
         "note": "classified at the review board"}
-    assert ctl.state.decision is not None and ctl.state.decision["status"] == "BLOCKER"
+    assert ctl.state.decision is not None and ctl.state.decision.status == "BLOCKER"
     markdown = (tmp_path / "s" / "evidence" / "decision.md").read_text()
     assert "Recorded with a note (classified at the review board)" in markdown
     assert cockpit("verify", str(tmp_path / "s")).returncode == 0

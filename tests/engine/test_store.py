@@ -73,7 +73,7 @@ def test_snapshot_is_the_fold_of_the_events(tmp_path: Path) -> None:
                    "--session", str(tmp_path / "s")).returncode == 0
     snapshot = SessionState.model_validate_json((tmp_path / "s" / "session.json").read_bytes())
     rebuilt = fold(read_event_log(tmp_path / "s" / "events.jsonl").events)
-    assert snapshot == rebuilt and snapshot.decision["status"] == "PASS"
+    assert snapshot == rebuilt and snapshot.decision is not None and snapshot.decision.status == "PASS"
 
 
 def test_tampering_with_a_log_or_an_event_makes_verify_name_it(tmp_path: Path) -> None:

@@ -99,10 +99,10 @@ def test_interrupted_step_on_resume(snap_compare) -> None:
     _ready(ctl)
     # The supervisor claimed the run, and died with the cockpit before an exit record:
     # whether the command ran cannot be known.
-    from cockpit.session import events as ev
+    from cockpit.session.records import StepStarted
 
-    ctl.append(ev.STEP_STARTED, {"step": "once", "phase": "P0", "run": "once.1",
-                                 "command": "echo once", "log": None, "abort_rules": []})
+    ctl.append(StepStarted(step="once", phase="P0", run="once.1", command="echo once",
+                           log=None, abort_rules=[]))
     (ctl.folder / "steps").mkdir(exist_ok=True)
     (ctl.folder / "steps" / "once.1.claim").write_text('{"supervisor_pid": 1}')
     ctl.close()

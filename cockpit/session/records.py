@@ -1,0 +1,244 @@
+"""What each kind of event records: one pydantic model per event type.
+
+The controller appends records, never loose dicts: a misspelt key, a missing one or a value
+of the wrong type is refused before it reaches the log. A record is written as the dict of
+the fields it was given (`exclude_unset`), so `events.jsonl` holds the same bytes as before
+records existed, and sessions written before still read: fields a session may lack have
+defaults, and keys a record does not name are kept (extra="allow"), never dropped.
+Values are `Any` where the event keeps a probe's answer as it came (a number must stay a
+number: no coercion that would change a byte).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cockpit.session import events as ev
+from cockpit.session.events import Event
+
+
+class Record(BaseModel):
+    # A key that is a Python word or a BaseModel name ("from", "json") is a field with an
+    # alias: read by either, always written by the alias, as the event has it.
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True,
+                              serialize_by_alias=True)
+    KIND: ClassVar[str]
+
+    def data(self) -> dict[str, Any]:
+        """The event's data: exactly the fields given, as they were given."""
+        return self.model_dump(exclude_unset=True)
+
+
+class SessionStarted(Record):
+    KIND = ev.SESSION_STARTED
+    session_id: str
+    runbook_path: str
+    runbook_id: str
+    title: str
+    production: bool
+    runbook_sha256: str
+    transcript_sha256: str
+    workdir: str
+    pid: int | None = None
+
+
+class WorkdirOverridden(Record):
+    KIND = ev.WORKDIR_OVERRIDDEN
+    item: str
+    approved: str
+    used: str
+
+
+class SessionResumed(Record):
+    KIND = ev.SESSION_RESUMED
+    pid: int | None = None
+
+
+class LockTakenOver(Record):
+    KIND = ev.LOCK_TAKEN_OVER
+    previous: Any = None  # the dead holder's lock file, as it was
+
+
+class TornTailSetAside(Record):
+    KIND = ev.TORN_TAIL_SET_ASIDE
+    offset: int
+    bytes: int
+    sha256: str
+    file: str
+
+
+class GateAttested(Record):
+    KIND = ev.GATE_ATTESTED
+    gate: str
+    reference: str
+
+
+class GateEvaluated(Record):
+    KIND = ev.GATE_EVALUATED
+    gate: str
+    ok: bool
+    expected: Any = None
+    observed: Any = None
+    detail: str | None = None
+
+
+class SetupChecked(Record):
+    KIND = ev.SETUP_CHECKED
+    item: str
+    ok: bool
+    observed: Any = None
+    detail: str | None = None
+
+
+class ScriptChecked(Record):
+    KIND = ev.SCRIPT_CHECKED
+    path: str
+    ok: bool
+    expected: str | None = None
+    observed: str | None = None
+    detail: str | None = None
+    captured: str | None = None
+
+
+class StepStarted(Record):
+    KIND = ev.STEP_STARTED
+    step: str
+    phase: str | None = None
+    run: str
+    command: str | None = None
+    log: str | None = None
+    published: str | None = None
+    abort_rules: list[str] | None = None
+
+
+class StepFinished(Record):
+    KIND = ev.STEP_FINISHED
+    step: str
+    run: str
+    exit_code: int | None
+    ok: bool
+    bytes: int
+    lines: int
+    sha256: str
+    abort: dict[str, Any] | None = None
+    ended_at: str
+    detail: str | None = None
+    last_line: str | None = None
+    publish_error: str | None = None
+
+
+class StepInterrupted(Record):
+    KIND = ev.STEP_INTERRUPTED
+    step: str
+    run: str | None = None
+    detail: str | None = None
+
+
+class StepNotStarted(Record):
+    KIND = ev.STEP_NOT_STARTED
+    step: str
+    run: str | None = None
+    detail: str | None = None
+
+
+class StepResolved(Record):
+    KIND = ev.STEP_RESOLVED
+    step: str
+    outcome: str
+    note: str | None = None
+    probe: Any = None
+
+
+class LogDisplaced(Record):
+    KIND = ev.LOG_DISPLACED
+    step: str
+    run: str
+    from_: str = Field(alias="from")
+    to: str
+    sha256: str
+    bytes: int
+
+
+class LogPreserved(Record):
+    KIND = ev.LOG_PRESERVED
+    step: str
+    log: str | None = None
+    moved_to: str
+    sha256: str
+
+
+class CheckEvaluated(Record):
+    KIND = ev.CHECK_EVALUATED
+    step: str
+    ok: bool
+    expected: Any = None
+    observed: Any = None
+    detail: str | None = None
+
+
+class ManualConfirmed(Record):
+    KIND = ev.MANUAL_CONFIRMED
+    step: str
+    note: str | None = None
+    assumed: bool | None = None
+
+
+class Halted(Record):
+    KIND = ev.HALTED
+    reason: str
+    by: str
+    step: str | None = None
+    rule: str | None = None
+    line: str | None = None
+
+
+class DiagnosticsCaptured(Record):
+    KIND = ev.DIAGNOSTICS_CAPTURED
+    file: str | None = None
+    sha256: str | None = None
+    probes: list[str] | None = None
+    revisions: dict[str, Any] | None = None
+
+
+class HaltItemDone(Record):
+    KIND = ev.HALT_ITEM_DONE
+    item: str
+    note: str | None = None
+
+
+class EvidenceSealed(Record):
+    KIND = ev.EVIDENCE_SEALED
+    manifest: str | None = None
+    sha256: str | None = None
+    present: list[str] = []
+    missing: list[str] = []
+    mismatched: list[str] = []
+    complete: bool | None = None
+
+
+class DecisionRecorded(Record):
+    KIND = ev.DECISION_RECORDED
+    status: str
+    fields: dict[str, str] = {}
+    recorded_with_note: dict[str, str] | None = None
+    json_: str | None = Field(default=None, alias="json")
+    markdown: str | None = None
+    json_sha256: str | None = None
+    markdown_sha256: str | None = None
+
+
+class FaultNoted(Record):
+    KIND = ev.FAULT_NOTED
+    action: str
+    error: str
+
+
+RECORDS: dict[str, type[Record]] = {cls.KIND: cls for cls in Record.__subclasses__()}
+
+
+def record_of(event: Event) -> Record | None:
+    """The event's data as its record (None for a kind this version does not know)."""
+    kind = RECORDS.get(event.type)
+    return None if kind is None else kind.model_validate(event.data)
