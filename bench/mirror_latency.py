@@ -12,6 +12,9 @@ operator's session is open and every mirror has drawn it before the timed steps 
 first step waits for a "go" file). Each is run three times, interleaved, and the median
 kept. Once more, ten screen mirrors that open just as the run starts (their first drawing
 falls into it) are timed against a run alone. The last line is one JSON object.
+
+`--feed-gap SECONDS` runs it with another gap between the screen mirror's log-pane feeds
+(default: the mirror's own, FEED_GAP_S), for the curve of line delay against cost.
 """
 
 from __future__ import annotations

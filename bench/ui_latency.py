@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 from textual import events
@@ -57,6 +58,16 @@ ctl.close()
 """
 
 
+async def key_to_screen(app: CockpitApp, tree: Any, count: int) -> float:
+    """Seconds from a key (down, then up, ...) to the cursor having moved, plus a frame."""
+    before = tree.cursor_line
+    start = time.perf_counter()
+    app.post_message(events.Key("down" if count % 2 == 0 else "up", None))
+    while tree.cursor_line == before:
+        await asyncio.sleep(0.0005)
+    return time.perf_counter() - start + FRAME_S
+
+
 async def stream(folder: Path) -> dict[str, float]:
     folder.mkdir(parents=True)
     runbook = write_world(folder, [phase("P0", [("stream", CHILD)])])
@@ -76,13 +87,7 @@ async def stream(folder: Path) -> dict[str, float]:
         tree.focus()
         await pilot.pause()
         while ctl.running() is not None:
-            key = "down" if len(latencies) % 2 == 0 else "up"
-            before = tree.cursor_line
-            start = time.perf_counter()
-            app.post_message(events.Key(key, None))
-            while tree.cursor_line == before:
-                await asyncio.sleep(0.0005)
-            latencies.append(time.perf_counter() - start + FRAME_S)
+            latencies.append(await key_to_screen(app, tree, len(latencies)))
             peak = max(peak, me.memory_info().rss)
             await asyncio.sleep(0.1)
         await pilot.pause(0.5)
@@ -133,13 +138,7 @@ async def halt_case(folder: Path) -> dict[str, float]:
             await asyncio.sleep(0.01)
         halted = time.perf_counter()
         while not ctl.state.diagnostics:
-            key = "down" if len(latencies) % 2 == 0 else "up"
-            before = tree.cursor_line
-            start = time.perf_counter()
-            app.post_message(events.Key(key, None))
-            while tree.cursor_line == before:
-                await asyncio.sleep(0.0005)
-            latencies.append(time.perf_counter() - start + FRAME_S)
+            latencies.append(await key_to_screen(app, tree, len(latencies)))
             await asyncio.sleep(0.1)
         captured = time.perf_counter()
         await app.workers.wait_for_complete()

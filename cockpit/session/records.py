@@ -75,13 +75,18 @@ class GateAttested(Record):
     reference: str
 
 
-class GateEvaluated(Record):
-    KIND = ev.GATE_EVALUATED
-    gate: str
+class _Outcome(Record):
+    """What a check found: passed or not, what was expected and what was seen."""
+
     ok: bool
     expected: Any = None
     observed: Any = None
     detail: str | None = None
+
+
+class GateEvaluated(_Outcome):
+    KIND = ev.GATE_EVALUATED
+    gate: str
 
 
 class SetupChecked(Record):
@@ -169,13 +174,9 @@ class LogPreserved(Record):
     sha256: str
 
 
-class CheckEvaluated(Record):
+class CheckEvaluated(_Outcome):
     KIND = ev.CHECK_EVALUATED
     step: str
-    ok: bool
-    expected: Any = None
-    observed: Any = None
-    detail: str | None = None
 
 
 class ManualConfirmed(Record):
@@ -235,7 +236,17 @@ class FaultNoted(Record):
     error: str
 
 
-RECORDS: dict[str, type[Record]] = {cls.KIND: cls for cls in Record.__subclasses__()}
+def _kinds(base: type[Record]) -> list[type[Record]]:
+    """The record classes defined here (the state's subclasses elsewhere are not kinds)."""
+    found = []
+    for cls in base.__subclasses__():
+        if cls.__module__ == __name__:
+            found += [cls] if "KIND" in vars(cls) else []
+            found += _kinds(cls)
+    return found
+
+
+RECORDS: dict[str, type[Record]] = {cls.KIND: cls for cls in _kinds(Record)}
 
 
 def record_of(event: Event) -> Record | None:
