@@ -29,6 +29,7 @@ SAFETY_S = 1.0  # with it: a look now and then all the same
 
 
 class MirrorScreen(SessionScreen):
+    QUIT_HELP = "quit the mirror (the operator's session goes on)"
     def __init__(self, source: MirrorSource, *, clock: bool = True) -> None:
         super().__init__(source, clock=clock)
         self.source = source
@@ -98,9 +99,8 @@ class MirrorScreen(SessionScreen):
         header.show(self.source.runbook, state, mode, self.clock, banner=MIRROR_MARK)
         header.set_class(mode != WATCHING, "-gone")
 
-    def help_lines(self) -> list[str]:
-        return [*MIRROR_HELP, *super().help_lines()[:-1],
-                "  q   quit the mirror (the operator's session goes on)"]
+    def help_intro(self) -> list[str]:
+        return MIRROR_HELP
 
     def take_in(self) -> None:
         if self.follower.damage is not None:

@@ -60,6 +60,7 @@ def given(then: Callable[[str], None], *, allow_empty: bool = False
 
 class OperatorScreen(SessionScreen, inherit_bindings=False):
     MODE = "OPERATOR"
+    QUIT_HELP = "Quit (a running step keeps running; `cockpit resume` re-attaches)"
     # The verbs first in the footer, then what every session screen has (listed, not
     # inherited, only for that order).
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -78,10 +79,8 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
     def footer_actions(self) -> tuple[str, ...]:
         return (*VERBS, *super().footer_actions())
 
-    def help_lines(self) -> list[str]:
-        return [*[f"  {key:<3} {label}" for _a, (key, label) in VERBS.items()],
-                *super().help_lines()[:-1],
-                "  q   Quit (a running step keeps running; `cockpit resume` re-attaches)"]
+    def help_intro(self) -> list[str]:
+        return [f"  {key:<3} {label}" for _a, (key, label) in VERBS.items()]
 
     # ------------------------------------------------------------------ taking in
 

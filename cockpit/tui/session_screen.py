@@ -48,6 +48,7 @@ READ_BINDINGS: list[BindingType] = [
 
 class SessionScreen(Screen[None]):
     MODE = "SESSION"  # what the header's mode field says
+    QUIT_HELP = "Quit"
     BINDINGS: ClassVar[list[BindingType]] = READ_BINDINGS
 
     def __init__(self, view: SessionView, *, clock: bool = True) -> None:
@@ -194,7 +195,11 @@ class SessionScreen(Screen[None]):
         self.query_one("#tabs", TabbedContent).active = tab
 
     def help_lines(self) -> list[str]:
-        return [*READ_KEYS, "  q   Quit"]
+        """The keys, for the help screen: what this screen adds, then what every one has."""
+        return [*self.help_intro(), *READ_KEYS, f"  q   {self.QUIT_HELP}"]
+
+    def help_intro(self) -> list[str]:
+        return []
 
     def action_help(self) -> None:
         self.app.push_screen(TextScreen("Keys", "\n".join(self.help_lines())))
