@@ -27,6 +27,7 @@ from cockpit.engine.controller import Controller
 from cockpit.session import events as ev
 from cockpit.session.events import make_event
 from tests.engine.helpers import phase, write_world
+from tests.waiting import finish_running
 
 EVENTS = 100_000
 STEP_EVERY = 50  # one run of the step per this many events
@@ -40,9 +41,7 @@ def build(root: Path) -> Path:
     ctl.attest_gate("signoff", "GOV-1")
     ctl.evaluate_gates()
     ctl.run_step("probe")
-    while ctl.running() is not None:
-        ctl.poll()
-        time.sleep(0.02)
+    finish_running(ctl)
     ctl.close()
     folder = ctl.folder
     events = list(ctl.store.events)

@@ -87,7 +87,7 @@ class SessionCore:
     def note_fault(self, action: str, error: BaseException) -> str:
         """Record that the cockpit itself failed at `action` (not a refusal: an error no
         rule foresaw), redacted; returns the text recorded, for the screen."""
-        text = self.redactor.redact_text(f"{type(error).__name__}: {error}")
+        text = self.redactor.describe(error)
         try:
             self.append(records.FaultNoted(action=action, error=text))
         except Exception as exc:  # the log itself may be what failed: the screen still says

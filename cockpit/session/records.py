@@ -134,18 +134,20 @@ class StepFinished(Record):
     publish_error: str | None = None
 
 
-class StepInterrupted(Record):
+class _StepUnfinished(Record):
+    """A run that ended without its exit record, and why."""
+
+    step: str
+    run: str | None = None
+    detail: str | None = None
+
+
+class StepInterrupted(_StepUnfinished):
     KIND = ev.STEP_INTERRUPTED
-    step: str
-    run: str | None = None
-    detail: str | None = None
 
 
-class StepNotStarted(Record):
+class StepNotStarted(_StepUnfinished):
     KIND = ev.STEP_NOT_STARTED
-    step: str
-    run: str | None = None
-    detail: str | None = None
 
 
 class StepResolved(Record):

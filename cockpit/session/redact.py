@@ -93,6 +93,10 @@ class Redactor:
                 data = re.sub(_B64_CHARS + re.escape(fragment) + _B64_CHARS, MASK, data)
         return data
 
+    def describe(self, error: BaseException) -> str:
+        """An error as the operator reads it — its kind and message — with secrets masked."""
+        return self.redact_text(f"{type(error).__name__}: {error}")
+
     def redact_text(self, text: str) -> str:
         if not self.forms:
             return text

@@ -112,7 +112,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         if event.state != WorkerState.ERROR or worker.group not in WORKER_GROUPS:
             return
         error = worker.error or RuntimeError("unknown failure")
-        text = self.ctl.redactor.redact_text(f"{type(error).__name__}: {error}")
+        text = self.ctl.redactor.describe(error)
         self.notify(f"{text}\nRecorded in the session's events.",
                     title="The cockpit failed at a task", severity="error", timeout=15)
         self._note_fault(worker.name or worker.group, error)

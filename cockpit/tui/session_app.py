@@ -36,6 +36,6 @@ class SessionApp(App[None]):
         """Textual's crash screen prints local variables, DSNs among them: print the error's
         kind and its redacted message instead."""
         error = sys.exc_info()[1]
-        text = self.view.redactor.redact_text(f"{type(error).__name__}: {error}")
+        text = self.view.redactor.describe(error) if error is not None else "unknown error"
         self._exit_renderables.append(f"cockpit: internal error: {text}")
         self._close_messages_no_wait()

@@ -18,7 +18,7 @@ from cockpit.engine.headless import Answers, Headless
 from cockpit.engine.launcher import find_supervisor
 from cockpit.session.runfiles import RunFiles
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
-from tests.waiting import wait_until
+from tests.waiting import finish_running, wait_until
 
 MIXED = [phase("P0", ORDINARY[:2], '  { kind = "manual", id = "looked", text = "Looked" },'),
          phase("P1", [("migrate", "echo migrate >> ran.txt; sleep 2; echo migrated"),
@@ -28,14 +28,6 @@ MIXED = [phase("P0", ORDINARY[:2], '  { kind = "manual", id = "looked", text = "
 def _start(tmp_path: Path, phases=None, **kw) -> Controller:
     runbook = write_world(tmp_path, phases or MIXED, **kw)
     return Controller.start(runbook, folder=tmp_path / "s", operator="op", env=dict(os.environ))
-
-
-def _wait(ctl: Controller, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while ctl.running() is not None and time.monotonic() < deadline:
-        ctl.poll()
-        time.sleep(0.02)
-    assert ctl.running() is None
 
 
 def _open(ctl: Controller) -> None:
@@ -64,14 +56,14 @@ def test_phases_and_steps_run_in_order(tmp_path: Path) -> None:
     ctl.run_step("hello")
     with pytest.raises(ActionRefused, match="still running"):
         ctl.run_step("count")
-    _wait(ctl)
+    finish_running(ctl)
     ctl.run_step("count")
-    _wait(ctl)
+    finish_running(ctl)
     with pytest.raises(ActionRefused, match="next step is 'looked'"):
         ctl.run_step("migrate")
     ctl.confirm_manual("looked", "fine")
     ctl.run_step("migrate")
-    _wait(ctl)
+    finish_running(ctl)
     assert ran(tmp_path / "world") == ["hello", "count", "migrate"]
     ctl.close()
 
@@ -80,7 +72,7 @@ def test_failed_step_stops_its_phase(tmp_path: Path) -> None:
     ctl = _start(tmp_path, [phase("P0", [("bad", "exit 4"), ("next", "echo next >> ran.txt")])])
     _open(ctl)
     ctl.run_step("bad")
-    _wait(ctl)
+    finish_running(ctl)
     assert ctl.state.steps["bad"].status == "failed"
     with pytest.raises(ActionRefused, match="next step is 'bad'"):
         ctl.run_step("next")
@@ -93,7 +85,7 @@ def test_halt_blocks_every_command_path(tmp_path: Path) -> None:
     ctl = _start(tmp_path)
     _open(ctl)
     ctl.run_step("hello")
-    _wait(ctl)
+    finish_running(ctl)
     ctl.halt("operator saw replication lag", by="operator")
     for attempt in (lambda: ctl.run_step("count"), lambda: ctl.evaluate_check("count"),
                     lambda: ctl.confirm_manual("looked"), lambda: ctl.run_step("migrate"),
@@ -124,7 +116,7 @@ def test_halt_while_a_step_runs_stops_it(tmp_path: Path) -> None:
     log = ctl.folder / "steps" / "long.1.log"
     wait_until(lambda: log.exists() and b"start" in log.read_bytes(), "the step to start")
     ctl.halt("stop now")
-    _wait(ctl, timeout=15)
+    finish_running(ctl, deadline_s=15)
     assert ctl.state.steps["long"].status == "failed" and ran(tmp_path / "world") == []
     ctl.close()
 
@@ -171,7 +163,7 @@ def test_interrupted_step_is_never_rerun_silently(tmp_path: Path) -> None:
         resumed.run_step("next")
     resumed.resolve_interrupted("once", "passed", "checked by hand: the marker is there")
     resumed.run_step("next")
-    _wait(resumed)
+    finish_running(resumed)
     assert ran(tmp_path / "world") == ["once", "next"]
     resumed.close()
 
@@ -193,7 +185,7 @@ def test_idempotent_interrupted_step_may_run_again_and_keeps_the_old_log(tmp_pat
     assert kept.read_text() == (tmp_path / "s" / "steps" / "heads.1.log").read_text()
     assert any(e.type == "log_displaced" for e in resumed.store.events)
     resumed.halt("enough")
-    _wait(resumed)
+    finish_running(resumed)
     resumed.close()
     assert sorted(p.name for p in (tmp_path / "world" / "logs").iterdir()) == ["heads.log"]
 
@@ -231,7 +223,7 @@ def test_abort_rule_halts_through_the_controller(tmp_path: Path) -> None:
                            halt_hooks=[capture_locks])
     _open(ctl)
     ctl.run_step("up")
-    _wait(ctl, timeout=10)
+    finish_running(ctl, deadline_s=10)
     assert ctl.state.halt is not None and ctl.state.halt.rule == "duplicate-table"
     assert seen == ["duplicate-table"]
     diagnostics = ctl.state.diagnostics[0]
@@ -251,7 +243,7 @@ def test_resume_reattaches_to_a_step_still_running(tmp_path: Path) -> None:
     resumed = Controller.resume(tmp_path / "s", env=dict(os.environ))
     assert resumed.reconcile() == "reattached"
     assert resumed.state.steps["slow"].status == "running"
-    _wait(resumed)
+    finish_running(resumed)
     assert resumed.state.steps["slow"].status == "passed"
     assert (tmp_path / "world" / "logs" / "slow.log").read_text() == "finished\n"
     assert ran(tmp_path / "world") == ["slow"]

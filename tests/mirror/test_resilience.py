@@ -23,7 +23,7 @@ from cockpit.tui.mirror_app import MirrorApp
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.mirror.screen_driver import drive, header_text
-from tests.waiting import LineReader
+from tests.waiting import LineReader, wait_until
 
 SLOW = [("slow", "for n in $(seq 1 40); do echo slow line $n; sleep 0.1; done"),
         ("after", "echo after line 1")]
@@ -34,13 +34,6 @@ def _operator(runbook: Path, session: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
                              "--assume-yes", "--session", str(session)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _wait_for(predicate, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def _sha(folder: Path) -> dict[str, str]:
@@ -60,8 +53,9 @@ async def test_screen_mirror_survives_the_operator_crash_and_resume(tmp_path: Pa
     runbook = write_world(tmp_path, [phase("P0", SLOW)])
     session = tmp_path / "s"
     operator = _operator(runbook, session)
-    _wait_for(lambda: (session / "events.jsonl").exists()
-              and b'"step_started"' in (session / "events.jsonl").read_bytes())
+    wait_until(lambda: (session / "events.jsonl").exists()
+              and b'"step_started"' in (session / "events.jsonl").read_bytes(),
+              "the operator's first step", deadline_s=30)
     source = MirrorSource(session)
     app = MirrorApp(source, clock=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -92,12 +86,13 @@ def test_plain_mirror_says_gone_and_follows_the_resumed_session(tmp_path: Path) 
     runbook = write_world(tmp_path, [phase("P0", SLOW)])
     session = tmp_path / "s"
     operator = _operator(runbook, session)
-    _wait_for(lambda: (session / "events.jsonl").exists())
+    wait_until(lambda: (session / "events.jsonl").exists(), "the session to start", 30)
     mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
                                "--plain", "--from-start"], cwd=REPO, stdout=subprocess.PIPE,
                               text=True)
-    _wait_for(lambda: (tmp_path / "world" / "logs" / "slow.log").exists()
-              and b"line 5" in (tmp_path / "world" / "logs" / "slow.log").read_bytes())
+    wait_until(lambda: (tmp_path / "world" / "logs" / "slow.log").exists()
+              and b"line 5" in (tmp_path / "world" / "logs" / "slow.log").read_bytes(),
+              "the slow step's fifth line", deadline_s=30)
     reader = LineReader(mirror.stdout)
     operator.send_signal(signal.SIGKILL)
     operator.wait(10)

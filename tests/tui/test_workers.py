@@ -15,17 +15,11 @@ from cockpit.engine.controller import Controller
 from cockpit.session import events as ev
 from cockpit.tui.app import CockpitApp
 from tests.engine.helpers import phase, write_world
+from tests.waiting import pause_until
 
 WATCH = ('  { kind = "abort_watch", id = "watch", text = "Abort on any of:", '
          'rules = ["duplicate-table"] },')
 FAILING = "echo 'psycopg.errors.DuplicateTable: relation \"facilities\" already exists'"
-
-
-async def wait_for(pilot: Any, condition: Any, deadline_s: float = 30) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause(0.02)
 
 
 async def test_keys_are_answered_while_a_halt_waits_on_its_diagnostics(
@@ -46,7 +40,7 @@ async def test_keys_are_answered_while_a_halt_waits_on_its_diagnostics(
     app = CockpitApp(ctl, clock=False)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, entered.is_set)  # the poll noticed the match, halting
+            await pause_until(pilot, entered.is_set, "the halt to reach its diagnostics")  # the poll noticed the match, halting
             tabs = app.query_one("#tabs", TabbedContent)
             for key, tab in (("1", "gates-tab"), ("3", "evidence-tab"), ("2", "phase-tab")):
                 started = time.monotonic()
@@ -56,7 +50,7 @@ async def test_keys_are_answered_while_a_halt_waits_on_its_diagnostics(
             assert not release.is_set() and ctl.state.halt is not None
             release.set()
             await app.workers.wait_for_complete()
-            await wait_for(pilot, lambda: app.has_class("-halted"))
+            await pause_until(pilot, lambda: app.has_class("-halted"), "the halted screen")
     finally:
         release.set()
         ctl.close()
@@ -80,10 +74,10 @@ async def test_a_worker_failure_is_shown_redacted_and_recorded(tmp_path: Path) -
             notify = app.notify
             app.notify = lambda text, **kw: (shown.append(text), notify(text, **kw))[1]
             await pilot.press("g")
-            await wait_for(pilot, lambda: any(e.type == ev.FAULT_NOTED
-                                              for e in ctl.store.events))
+            await pause_until(pilot, lambda: any(e.type == ev.FAULT_NOTED
+                                                for e in ctl.store.events), "the fault recorded")
             await app.workers.wait_for_complete()
-            await wait_for(pilot, lambda: not app.operator.busy)
+            await pause_until(pilot, lambda: not app.operator.busy, "the verb to end")
             assert app.operator.check_action("gates", ()) is True  # the screen goes on
     finally:
         ctl.close()
