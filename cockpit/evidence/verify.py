@@ -48,25 +48,25 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
     state = fold(events)
     inside = folder if contained else None
 
-    looked: set[tuple[Path, str | None]] = set()
+    looked: set[tuple[str | Path, str | None]] = set()
 
-    def check(path: Path, recorded: str | None, what: str) -> None:
-        # A file recorded again with the same hash (an input captured at every gate check)
-        # is read once; its problem, if any, is reported at the first event naming it.
-        if (path, recorded) not in looked:
-            looked.add((path, recorded))
-            _check_file(path, recorded, what, problems, inside)
+    def check(name: str | Path, recorded: str | None, what: str) -> None:
+        # `name`: inside the folder, or absolute. A file recorded again with the same hash
+        # (an input captured at every gate check) is read once — keyed by its name as
+        # recorded, not by a Path, which a long session would build a hundred thousand
+        # times; its problem, if any, is reported at the first event naming it.
+        if (name, recorded) not in looked:
+            looked.add((name, recorded))
+            _check_file(folder / name, recorded, what, problems, inside)
 
-    files = 0
+    exits = 0
     started: dict[str, dict[str, Any]] = {}
     copies: list[tuple[str, str, str]] = []  # published: (run, path, recorded sha256)
     kept = {(e.data["from"], e.data["sha256"]) for e in events if e.type == ev.LOG_DISPLACED}
     for event in events:
         d = event.data
         if event.type == ev.SESSION_STARTED:
-            copy = folder / RUNBOOK_COPY
-            check(copy, d["runbook_sha256"], "runbook copy")
-            files += 1
+            check(RUNBOOK_COPY, d["runbook_sha256"], "runbook copy")
         elif event.type == ev.STEP_STARTED:
             started[d["run"]] = d
         elif event.type == ev.STEP_FINISHED:
@@ -76,35 +76,32 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
             if start.get("published"):
                 copies.append((d["run"], start["published"], d["sha256"]))
             record = folder / STEPS / f"{d['run']}.exit.json"
+            exits += 1
             if record.is_file():
                 if json.loads(record.read_text(encoding="utf-8")).get("sha256") != d["sha256"]:
                     problems.append(f"exit record {record} disagrees with event {event.seq}")
             else:
                 problems.append(f"exit record {record} is missing")
-            files += 2
         elif event.type == ev.LOG_PRESERVED:  # an older session's renamed log
             check(Path(d["moved_to"]), d["sha256"], f"preserved log of {d['step']}")
-            files += 1
         elif event.type == ev.LOG_DISPLACED:
-            check(folder / d["to"], d["sha256"], f"file displaced by {d['run']}")
-            files += 1
+            check(d["to"], d["sha256"], f"file displaced by {d['run']}")
         elif event.type in (ev.GATE_EVALUATED, ev.SCRIPT_CHECKED):
             seen = d.get("observed") if event.type == ev.GATE_EVALUATED else d
             if isinstance(seen, dict) and (capture := seen.get("captured")):
                 sha = seen["sha256"] if event.type == ev.GATE_EVALUATED else d["observed"]
-                check(folder / capture, sha, "captured input")
-                files += 1
+                check(capture, sha, "captured input")
         elif event.type in (ev.DIAGNOSTICS_CAPTURED, ev.EVIDENCE_SEALED):
             written = d.get("file") or d.get("manifest")
             if written is None:  # no event the cockpit writes; reported, not a crash
                 problems.append(f"event {event.seq} ({event.type}) names no file")
             else:
-                check(folder / written, d["sha256"], event.type.replace("_", " "))
-                files += 1
+                check(written, d["sha256"], event.type.replace("_", " "))
         elif event.type == ev.DECISION_RECORDED:
-            check(folder / d["json"], d["json_sha256"], "decision record (JSON)")
-            check(folder / d["markdown"], d["markdown_sha256"], "decision record (Markdown)")
-            files += 2
+            check(d["json"], d["json_sha256"], "decision record (JSON)")
+            check(d["markdown"], d["markdown_sha256"], "decision record (Markdown)")
+    # each file once, however often recorded: the runbook copy, logs, captures, records
+    files = sum(recorded is not None for _, recorded in looked) + exits
     notes = [f"published copy of {run} {note}; the session's copy is intact"
              for run, path, sha in ([] if contained else copies) if (path, sha) not in kept
              and (note := _published_note(Path(path), sha)) is not None]

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+import msgspec
 
 GENESIS = "0" * 64
 
@@ -43,16 +43,15 @@ DECISION_RECORDED = "decision_recorded"  # status, fields, json, markdown (+ the
 FAULT_NOTED = "fault_noted"  # action, error (redacted): the cockpit itself failed at a task
 
 
-class Actor(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+# The envelope is a msgspec Struct, not a pydantic model: reading a long session builds one
+# per line, and msgspec decodes and checks the whole log into these in a tenth of the time
+# (bench/resume.py). The typed content of `data` is pydantic's, in records.py.
+class Actor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     host: str
 
 
-class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seq: int
     ts: str
     actor: Actor
@@ -63,7 +62,12 @@ class Event(BaseModel):
 
     def line(self) -> bytes:
         """The event as one line of events.jsonl."""
-        return (canonical(self.model_dump()) + "\n").encode("utf-8")
+        return (canonical(msgspec.structs.asdict(self) | {"actor": _actor(self.actor)})
+                + "\n").encode("utf-8")
+
+
+def _actor(actor: Actor) -> dict[str, str]:
+    return {"name": actor.name, "host": actor.host}
 
 
 # One encoder for every event: json.dumps with options builds a new one per call, which
@@ -94,7 +98,7 @@ def line_hash_matches(line: bytes, recorded: str) -> bool:
 
 def event_hash(seq: int, ts: str, actor: Actor, type_: str, data: dict[str, Any],
                prev: str) -> str:
-    body = {"seq": seq, "ts": ts, "actor": actor.model_dump(), "type": type_, "data": data,
+    body = {"seq": seq, "ts": ts, "actor": _actor(actor), "type": type_, "data": data,
             "prev": prev}
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 

@@ -248,14 +248,38 @@ def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:
                      observed=d.get("observed"), detail=d.get("detail"), at=at, by=by)
 
 
+# Checks whose latest result replaces the one before: the part of the state each one sets.
+_LATEST = {ev.GATE_EVALUATED: ("gates", "gate"), ev.SETUP_CHECKED: ("setup", "item"),
+           ev.SCRIPT_CHECKED: ("scripts", "path")}
+
+
+_PENDING = GateState()  # replaced by the check's latest result before fold returns
+
+
 def fold(events: Iterable[Event]) -> SessionState:
     """The state of a session from its events: one state, each event folded in (a copy per
-    event would make a long session's fold quadratic)."""
+    event would make a long session's fold quadratic). A re-evaluated check replaces its
+    last result and nothing else reads it, so only its latest evaluation is turned into a
+    record — once, at the end, in the order the checks first appeared — rather than a
+    record for each of the thousands a long session holds."""
     state = SessionState()
+    parts = {"gates": state.gates, "setup": state.setup, "scripts": state.scripts}
+    latest: dict[tuple[str, str], Event] = {}
     last: Event | None = None
     with collector_paused():
         for last in events:
-            _take(state, last)
+            if (where := _LATEST.get(last.type)) is not None:
+                part, key = where
+                name = last.data[key]
+                if name not in parts[part]:  # a placeholder keeps the first-seen order
+                    parts[part][name] = _PENDING
+                latest[part, name] = last
+            else:
+                if last.type == ev.GATE_ATTESTED:
+                    latest.pop(("gates", last.data["gate"]), None)
+                _take(state, last)
+        for event in latest.values():
+            _take(state, event)
     if last is not None:  # where the state stands: set once, not per event
         state.seq, state.last_hash, state.updated_at = last.seq, last.hash, last.ts
     return state

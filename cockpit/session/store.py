@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pydantic_core
-from pydantic import ValidationError
+import msgspec
 
 from cockpit.errors import CockpitError
 from cockpit.session.bulk import collector_paused
@@ -53,44 +52,32 @@ class EventLog:
     size: int  # bytes of complete lines
 
 
+_ONE_EVENT = msgspec.json.Decoder(Event)
+_ALL_EVENTS = msgspec.json.Decoder(list[Event])
+
+
 def parse_event_line(raw: bytes, number: int, path: Path) -> Event:
     try:
-        value = pydantic_core.from_json(raw)
-    except ValueError as exc:
+        return _ONE_EVENT.decode(raw)
+    except msgspec.DecodeError as exc:  # not JSON, or (ValidationError) not an event's shape
         raise SessionDamaged(
             f"{path}: line {number}: not a valid event ({exc}); the log is damaged — "
             "restore it from a copy, the cockpit will not repair it"
         ) from None
-    try:
-        return Event.model_validate(value)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        reason = f"{where}: {first['msg']}" if where else first["msg"]
-        raise SessionDamaged(
-            f"{path}: line {number}: not a valid event ({reason}); the log is damaged — "
-            "restore it from a copy, the cockpit will not repair it"
-        ) from None
 
 
-def _parse_all(lines: list[bytes]) -> list[Any] | None:
-    """Every line's JSON in one parse (a long session's lines one by one cost twice as
-    much); None if any line is not JSON: then each is parsed alone, to name the bad one."""
+def _decode_all(lines: list[bytes]) -> list[Event] | None:
+    """Every line as an Event in one decode (one call for the whole log; line by line cost
+    several times as much); None if any line is not one: each is then read alone, to name
+    the bad one."""
     if not lines:
         return []
     try:
-        parsed = pydantic_core.from_json(b"[" + b",".join(lines) + b"]")
-    except ValueError:
+        events = _ALL_EVENTS.decode(b"[" + b",".join(lines) + b"]")
+    except msgspec.DecodeError:
         return None
     # a line holding two values ("{..},{..}") would shift every later one: count them
-    return parsed if isinstance(parsed, list) and len(parsed) == len(lines) else None
-
-
-def _event(value: Any, line: bytes, number: int, path: Path) -> Event:
-    try:
-        return Event.model_validate(value)
-    except ValidationError:
-        return parse_event_line(line, number, path)  # the same error, named as always
+    return events if len(events) == len(lines) else None
 
 
 def check_link(event: Event, previous: Event | None, number: int, path: Path,
@@ -111,26 +98,38 @@ def check_link(event: Event, previous: Event | None, number: int, path: Path,
         raise SessionDamaged(f"{where}: event {event.seq} was altered (its hash does not match)")
 
 
+def _check_chain(events: list[Event], lines: list[bytes], path: Path) -> None:
+    """check_link for every event, its common case (the next seq, the hash before, a line
+    that hashes as written) inline: a long session's hundred thousand calls add up."""
+    seq, prev = 0, GENESIS
+    previous: Event | None = None
+    for number, (event, line) in enumerate(zip(events, lines, strict=True), start=1):
+        if event.seq != seq + 1 or event.prev != prev or not line_hash_matches(line, event.hash):
+            check_link(event, previous, number, path, line)
+        seq, prev, previous = event.seq, event.hash, event
+
+
 def read_event_log(path: Path) -> EventLog:
     """Every complete event, chain-checked; a torn last line is reported, not an error."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise SessionNotFound(f"{path}: no such file; is this a session folder?") from None
-    events: list[Event] = []
     lines = raw.split(b"\n")
     tail = lines.pop()  # after the last newline: b"" when the file is whole
-    offset = 0
     with collector_paused():
-        parsed = _parse_all(lines)
-        for number, line in enumerate(lines, start=1):
-            event = parse_event_line(line, number, path) if parsed is None \
-                else _event(parsed[number - 1], line, number, path)
-            check_link(event, events[-1] if events else None, number, path, line)
-            events.append(event)
-            offset += len(line) + 1
+        valid = _decode_all(lines)
+        if valid is not None:
+            _check_chain(valid, lines, path)
+        else:  # some line is not an event: line by line, so the first damage is named
+            valid = []
+            for number, line in enumerate(lines, start=1):
+                event = parse_event_line(line, number, path)
+                check_link(event, valid[-1] if valid else None, number, path, line)
+                valid.append(event)
+    offset = sum(map(len, lines)) + len(lines)
     torn = TornTail(offset, tail) if tail else None
-    return EventLog(events, torn, offset)
+    return EventLog(valid, torn, offset)
 
 
 class SessionStore:

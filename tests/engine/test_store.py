@@ -128,3 +128,20 @@ def test_a_line_holding_two_events_is_damage_not_a_shift(tmp_path: Path) -> None
     store.path.write_bytes(lines[0] + b"," + lines[1] + b"\n" + lines[2] + b"\n")
     with pytest.raises(SessionDamaged, match="line 1: not a valid event"):
         read_event_log(store.path)
+
+
+@pytest.mark.parametrize(("good", "bad", "named"), [
+    (b'"seq":3,', b'"seq":"3",', "seq"),  # a number written as text is not coerced
+    (b'"seq":3,', b'"seq":true,', "seq"),
+    (b'"actor":{"host":"box","name":"op"}', b'"actor":{"host":"box","name":"op","x":1}', "x"),
+    (b'"type":"gate_attested"', b'"type":null', "type"),
+])
+def test_an_event_of_the_wrong_shape_is_named_with_its_field(tmp_path: Path, good: bytes,
+                                                             bad: bytes, named: str) -> None:
+    store = _store(tmp_path)
+    lines = store.path.read_bytes().split(b"\n")
+    assert good in lines[2]
+    lines[2] = lines[2].replace(good, bad)
+    store.path.write_bytes(b"\n".join(lines))
+    with pytest.raises(SessionDamaged, match=f"line 3: not a valid event .*{named}"):
+        read_event_log(store.path)
