@@ -1,23 +1,29 @@
 """Database connections for probes: SQLAlchemy 2 + psycopg 3, parameters hidden, a short
-connect timeout, and failures turned into a cause a person can act on (never a traceback).
+connect timeout, and failures turned into a cause a person can act on (connfail.py; never a
+traceback).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 import sqlalchemy
+from psycopg import errors as pg_errors
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
+
+from cockpit.probes.connfail import explain
 
 CONNECT_TIMEOUT_S = 5
 
 
 class ProbeUnreachable(Exception):
-    """The probe's target could not be reached; the message names the cause."""
+    """The probe's target could not be reached or read; the message names the cause and
+    the next step."""
 
 
 def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> str:
@@ -30,38 +36,47 @@ def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> str:
 
 
 def make_engine(env: Mapping[str, str], var: str = "DATABASE_URL") -> Engine:
-    return create_engine(sqlalchemy_url(env, var), hide_parameters=True, poolclass=NullPool,
-                         connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    try:
+        return create_engine(sqlalchemy_url(env, var), hide_parameters=True,
+                             poolclass=NullPool,
+                             connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+    except (sqlalchemy.exc.ArgumentError, ValueError):  # its words may quote the URL
+        raise ProbeUnreachable(
+            f"{var} does not parse as a database URL — write it as postgresql://user:password"
+            "@host:port/database?sslmode=require") from None
 
 
-def describe_failure(exc: BaseException) -> str:
-    """Why a connection failed, in words, without the DSN."""
-    original = getattr(exc, "orig", None) or exc
-    text = str(original).lower()
-    for needle, cause in (
-        ("password authentication failed", "authentication failed"),
-        ("connection refused", "connection refused"),
-        ("timeout expired", f"timeout after {CONNECT_TIMEOUT_S} s"),
-        ("could not translate host name", "host name not found"),
-        ("does not exist", "database or role does not exist"),
-        ("ssl", "TLS negotiation failed"),
-        ("no pg_hba.conf entry", "server refuses this client (pg_hba.conf)"),
-    ):
-        if needle in text:
-            return cause
-    return f"{type(original).__name__}"
+def _lost(exc: sqlalchemy.exc.DBAPIError) -> bool:
+    """The connection itself failed mid-query (no SQLSTATE: the server or the network went
+    away), rather than the query."""
+    return exc.connection_invalidated or (
+        isinstance(exc.orig, psycopg.OperationalError) and exc.orig.sqlstate is None)
 
 
 @contextmanager
 def connect(env: Mapping[str, str], var: str = "DATABASE_URL") -> Iterator[Connection]:
-    """A connection, or ProbeUnreachable with the cause."""
+    """A connection, or ProbeUnreachable naming the cause and the next step: when it cannot
+    be opened, when it is lost, and when the role lacks a privilege a query needs (other
+    errors of a query are the caller's)."""
     engine = make_engine(env, var)
+    dsn = env.get(var)
     try:
-        with engine.connect() as conn:
-            yield conn
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-            psycopg.OperationalError) as exc:
-        raise ProbeUnreachable(f"cannot reach the database: {describe_failure(exc)}") from None
+        try:
+            conn = engine.connect()
+        except (sqlalchemy.exc.DBAPIError, psycopg.Error) as exc:
+            failure = explain(exc, dsn, CONNECT_TIMEOUT_S)
+            raise ProbeUnreachable(failure.text(var, dsn)) from None
+        with conn:
+            try:
+                yield conn
+            except sqlalchemy.exc.DBAPIError as exc:
+                if isinstance(exc.orig, pg_errors.InsufficientPrivilege) or _lost(exc):
+                    failure = explain(exc, dsn, CONNECT_TIMEOUT_S)
+                    if _lost(exc):
+                        failure = replace(failure, cause=f"the connection was lost "
+                                          f"({failure.cause})", connected=True)
+                    raise ProbeUnreachable(failure.text(var, dsn)) from None
+                raise
     finally:
         engine.dispose()
 

@@ -13,7 +13,8 @@ import psycopg
 import sqlalchemy
 
 from cockpit.probes.alembic_probes import _guard
-from cockpit.probes.db import CONNECT_TIMEOUT_S, connect, describe_failure
+from cockpit.probes.connfail import explain
+from cockpit.probes.db import CONNECT_TIMEOUT_S, ProbeUnreachable, connect
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 
 TLS_SQL = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
@@ -41,8 +42,10 @@ def _tls_in_use(env: Mapping[str, str], var: str) -> tuple[bool, str]:
             with psycopg.connect(value, connect_timeout=CONNECT_TIMEOUT_S) as conn:
                 client = bool(conn.pgconn.ssl_in_use)
                 row = conn.execute(TLS_SQL).fetchone()
-    except Exception as exc:
-        return False, f"cannot connect with {var}: {describe_failure(exc)}"
+    except ProbeUnreachable as exc:  # through SQLAlchemy: the cause is named already
+        return False, str(exc)
+    except psycopg.Error as exc:
+        return False, explain(exc, value, CONNECT_TIMEOUT_S).text(var, value)
     if not client:
         return False, f"{var}: connected WITHOUT TLS"
     server = (f"the server terminates it ({row[1]})" if row and row[0]
