@@ -5,7 +5,7 @@ gates.py, steps.py and closeout.py; controller.py opens and closes a session."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,13 @@ class SessionCore:
     state: SessionState
     clock: Clock  # what the rules take as now (a test moves it instead of sleeping)
     _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
+
+    def add_secrets(self, more: Iterable[str]) -> None:
+        """Secrets to redact from now on as well (a password entered during the session):
+        from every event, log and record written after this call."""
+        self.secrets = sorted({*self.secrets, *(s for s in more if s)})
+        self.redactor = Redactor(self.secrets)
+        self.store._redact = self.redactor.redact_text
 
     def append(self, record: records.Record) -> Event:
         """Record a fact: its event is written (fsync'd, chained), then folded in."""

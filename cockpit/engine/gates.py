@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.engine.core import ActionRefused, SessionCore
-from cockpit.engine.setup import check_setup_item
+from cockpit.engine.setup import check_setup_item, dsn_passwords, with_entered_password
 from cockpit.probes.registry import run_probe
 from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, ProbeGate
 from cockpit.runbook.paths import resolve
@@ -31,6 +31,23 @@ class GateVerbs(SessionCore):
             self._evaluate_probe_gate(gate, reference.strip())
         else:
             raise ActionRefused(f"gate '{gate_id}' is checked by the cockpit, not attested")
+
+    def enter_password(self, password: str) -> list[str]:
+        """The database password, entered again before the first step (the one given was
+        wrong, say): put into each DSN that takes one, kept in memory only and redacted from
+        everything written; then every gate and setup item is checked again. Returns what
+        is still open."""
+        self._refuse_if(rules.password_refusal(self.runbook, self.state))
+        if not password:
+            raise ActionRefused("the password cannot be empty")
+        env, changed = with_entered_password(self.runbook, self.env, password)
+        if not changed:
+            raise ActionRefused("no DSN took the password: each is given in the environment "
+                                "in key=value form, with its own password")
+        self.add_secrets([password, *dsn_passwords(self.runbook, env)])
+        self.env = env
+        self.append(records.PasswordEntered(vars=changed))
+        return self.evaluate_gates()
 
     def evaluate_gates(self) -> list[str]:
         """Evaluate every automated gate, setup item and script pin; returns what is open."""
@@ -106,9 +123,10 @@ class GateVerbs(SessionCore):
 
     def _evaluate_probe_gate(self, gate: ProbeGate, expected: Any) -> None:
         result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
+        unreached = {} if result.reached else {"reached": False}
         self.append(records.GateEvaluated(
             gate=gate.id, ok=result.ok, expected=expected, observed=result.observed,
-            detail=result.detail))
+            detail=result.detail, **unreached))
 
     def _check_script(self, script_path: str, pinned: str | None, listed: bool = True) -> None:
         path = resolve(self.workdir, script_path)

@@ -184,23 +184,19 @@ class Headless:
             self.out("GO: every gate is green")
             return None
         self.out(f"NO-GO: {len(still_open)} open: {', '.join(still_open)}")
-        failed = self._failed_checks()
-        if not failed:
-            return EXIT_REFUSED  # only answers are missing: nothing to decide yet
-        # An automated gate that *failed* is a finding, not a missing answer: abort.
-        ctl.halt(f"NO-GO: {'; '.join(failed)}", by="failure")
-        return None
-
-    def _failed_checks(self) -> list[str]:
-        """Findings, as opposed to answers still missing: a probe gate that failed, a setup
-        check that failed, a script that changed since approval."""
-        state, runbook = self.ctl.state, self.ctl.runbook
-        probes = {g.id for g in rules.gates(runbook) if isinstance(g, ProbeGate)}
-        found = [(f"gate {k}", v) for k, v in state.gates.items() if k in probes]
-        found += [(f"setup {k}", v) for k, v in state.setup.items()]
-        found += [(f"script {k}", v) for k, v in state.scripts.items()
-                  if v.expected is not None and v.observed is not None]
-        return [f"{name} failed: {s.detail}" for name, s in found if s.status == "failed"]
+        failed = rules.failed_checks(ctl.runbook, ctl.state)
+        findings = [f"{f.name} failed: {f.detail}" for f in failed if f.finding]
+        if findings:  # a fact about the change itself: the cutover cannot go on
+            ctl.halt(f"NO-GO: {'; '.join(findings)}", by="failure")
+            return None
+        # Nothing has run, and each failure is the operator's to fix (a DSN, a password, an
+        # attestation, a database the probes could not reach): say what, and stop resumable.
+        for f in failed:
+            self.out(f"  {f.name}: {f.detail}")
+        if failed:
+            self.out(f"nothing has run; fix the above, then: cockpit resume {ctl.folder} "
+                     "--headless")
+        return EXIT_REFUSED
 
     def _run_phases(self) -> int | None:
         ctl = self.ctl

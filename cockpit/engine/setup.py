@@ -15,6 +15,7 @@ from cockpit.errors import CockpitError, Problem
 from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
 from cockpit.runbook.paths import resolve
 from cockpit.runbook.platform import foreign_paths
+from cockpit.session import rules
 
 
 def refuse_foreign_paths(runbook: Runbook, runbook_path: Path, workdir_given: bool) -> None:
@@ -122,6 +123,32 @@ def check_setup_item(item: WorkingDirectory | EnvVar, workdir: Path, env: Mappin
                  if have["query"].get(key) != value]
     detail = "; ".join(problems) if problems else "matches the template"
     return not problems, masked(value), detail
+
+
+def with_entered_password(runbook: Runbook, env: Mapping[str, str],
+                          password: str) -> tuple[dict[str, str], list[str]]:
+    """The environment with `password` in each DSN whose template holds the placeholder:
+    a URL given keeps everything but its password; a DSN not given is built from its
+    template. Returns the environment and the variables changed. A DSN given in another
+    form (key=value) is left as it is: its password is its own."""
+    out = dict(env)
+    placeholder = runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
+    changed: list[str] = []
+    for item in rules.password_dsns(runbook):
+        value = env.get(item.name)
+        if not value:
+            out[item.name] = item.template.replace(placeholder, quote(password, safe=""))
+        elif "://" in value:
+            parts = urlsplit(value)
+            host = parts.netloc.rpartition("@")[2]
+            user = parts.netloc.rpartition("@")[0].partition(":")[0] or quote(
+                urlsplit(item.template).username or "", safe="")
+            netloc = f"{user}:{quote(password, safe='')}@{host}"
+            out[item.name] = parts._replace(netloc=netloc).geturl()
+        else:
+            continue
+        changed.append(item.name)
+    return out, changed
 
 
 def dsns_needing_password(runbook: Runbook, env: Mapping[str, str]) -> list[EnvVar]:

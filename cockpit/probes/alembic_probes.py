@@ -68,7 +68,7 @@ def _guard(fn):
         try:
             return fn(ctx, expected, args)
         except ProbeUnreachable as exc:
-            return ProbeResult(False, None, str(exc))
+            return ProbeResult(False, None, str(exc), reached=False)
 
     probe.__name__ = fn.__name__
     return probe

@@ -21,6 +21,9 @@ class ProbeResult:
     ok: bool
     observed: Any = None
     detail: str = ""
+    # False: the probe could not answer (its database unreachable, say) — no finding about
+    # the change was made, and the operator may fix the cause and ask again
+    reached: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,4 +73,5 @@ def run_probe(name: str, ctx: ProbeContext, expected: Any,
     try:
         return fn(ctx, expected, args)
     except Exception as exc:  # a probe's failure is a failed check, never a crash
-        return ProbeResult(False, None, f"probe '{name}' failed: {type(exc).__name__}: {exc}")
+        return ProbeResult(False, None, f"probe '{name}' failed: {type(exc).__name__}: {exc}",
+                           reached=False)

@@ -41,6 +41,7 @@ HALT_ITEM_DONE = "halt_item_done"  # item, note
 EVIDENCE_SEALED = "evidence_sealed"  # manifest, sha256, present, missing
 DECISION_RECORDED = "decision_recorded"  # status, fields, json, markdown (+ their sha256)
 FAULT_NOTED = "fault_noted"  # action, error (redacted): the cockpit itself failed at a task
+PASSWORD_ENTERED = "password_entered"  # vars: the DSNs given a new password (never the value)
 
 
 # The envelope is a msgspec Struct, not a pydantic model: reading a long session builds one

@@ -87,6 +87,7 @@ class _Outcome(Record):
 class GateEvaluated(_Outcome):
     KIND = ev.GATE_EVALUATED
     gate: str
+    reached: bool = True  # written only when False: the probe could not answer
 
 
 class SetupChecked(Record):
@@ -230,6 +231,11 @@ class DecisionRecorded(Record):
     markdown: str | None = None
     json_sha256: str | None = None
     markdown_sha256: str | None = None
+
+
+class PasswordEntered(Record):
+    KIND = ev.PASSWORD_ENTERED
+    vars: list[str]
 
 
 class FaultNoted(Record):

@@ -55,6 +55,38 @@ def open_gates(runbook: Runbook, state: SessionState) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class FailedCheck:
+    name: str  # "gate single-head", "setup dsn", "script tools/x.py"
+    key: str  # the gate's or setup item's id, or the script's path
+    detail: str
+    # A finding about the change itself (a probe that answered no, a script changed since
+    # approval): the cutover cannot go on. Otherwise the operator can fix the cause before
+    # anything has run — a setup item (DSN, password, TLS, working directory), an
+    # attestation or its file, a probe that could not reach its target — and check again.
+    finding: bool
+
+
+def failed_checks(runbook: Runbook, state: SessionState) -> list[FailedCheck]:
+    """Every gate, setup item and script pin whose last check failed, in the runbook's
+    order."""
+    out: list[FailedCheck] = []
+    for gate in gates(runbook):
+        if (s := state.gates.get(gate.id)) is not None and s.status == "failed":
+            finding = isinstance(gate, ProbeGate) and s.reached
+            out.append(FailedCheck(f"gate {gate.id}", gate.id, s.detail or "", finding))
+    for check in setup_checks(runbook):
+        if (s := state.setup.get(check.id)) is not None and s.status == "failed":
+            out.append(FailedCheck(f"setup {check.id}", check.id, s.detail or "", False))
+    for path in pinned_scripts(runbook):
+        if (s := state.scripts.get(path)) is not None and s.status == "failed":
+            # a pinned script that is there and differs is a finding; a missing or unpinned
+            # one is the runbook's or the folder's to mend
+            finding = s.expected is not None and s.observed is not None
+            out.append(FailedCheck(f"script {path}", path, s.detail or "", finding))
+    return out
+
+
 def pinned_scripts(runbook: Runbook) -> list[str]:
     """The scripts whose sha256 must match before a phase runs: those `[[scripts]]` lists and,
     in a production runbook, any other a command runs (unlisted, it can never match)."""
@@ -293,6 +325,30 @@ def open_protocol_item(runbook: Runbook, state: SessionState) -> HaltItem | None
     return None
 
 
+def password_dsns(runbook: Runbook) -> list[EnvVar]:
+    """The DSN variables whose template holds the password placeholder."""
+    setup = runbook.setup
+    if setup is None:
+        return []
+    return [i for i in setup.items
+            if isinstance(i, EnvVar) and setup.password_placeholder in i.template]
+
+
+def password_refusal(runbook: Runbook, state: SessionState) -> str | None:
+    """Why the database password may not be entered again now, or None. Only before the
+    first step: every step after it must run with the environment the setup checked."""
+    if state.halt is not None:
+        return f"the session is halted ({state.halt.reason})"
+    if not password_dsns(runbook):
+        placeholder = runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
+        return (f"the runbook's setup names no DSN with a password ({placeholder} in its "
+                "template)")
+    if state.steps:
+        return ("a step has already been done with the password given; it can be entered "
+                "again only before the first step")
+    return None
+
+
 def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime) -> bool:
     """Whether an operator's verb may be offered now (the controller still rules on it)."""
     halted, ended = state.halt is not None, state.ended
@@ -303,6 +359,8 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
         return not halted and not ended
     if verb == "gates":
         return not halted and not ended and not running
+    if verb == "password":
+        return not ended and password_refusal(runbook, state) is None
     if verb == "attest":
         return not halted and not ended and bool(attestable_gates(runbook, state))
     if verb == "run_next":

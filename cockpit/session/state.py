@@ -30,6 +30,7 @@ class GateState(_State):
     detail: str | None = None
     at: str | None = None
     by: str | None = None
+    reached: bool = True  # False: its probe could not answer (nothing was found)
 
 
 class StepState(_State):
@@ -245,7 +246,8 @@ def _take(s: SessionState, event: Event) -> None:
 
 def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:
     return GateState(status="passed" if d["ok"] else "failed", expected=d.get("expected"),
-                     observed=d.get("observed"), detail=d.get("detail"), at=at, by=by)
+                     observed=d.get("observed"), detail=d.get("detail"), at=at, by=by,
+                     reached=d.get("reached", True))
 
 
 # Checks whose latest result replaces the one before: the part of the state each one sets.

@@ -36,6 +36,7 @@ from cockpit.tui.session_screen import READ_BINDINGS, SessionScreen
 # action -> (key, description); the verbs an operator has
 VERBS: dict[str, tuple[str, str]] = {
     "gates": ("g", "Check gates"),
+    "password": ("p", "Password"),
     "attest": ("a", "Attest gate"),
     "run_next": ("r", "Run next"),
     "halt": ("x", "HALT"),
@@ -195,6 +196,20 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
 
         self._verb(self.ctl.evaluate_gates, then=report)
 
+    def action_password(self) -> None:
+        names = ", ".join(item.name for item in rules.password_dsns(self.ctl.runbook))
+
+        def report(still_open: list[str]) -> None:
+            text = "every gate is green: GO" if not still_open else \
+                f"{len(still_open)} still open: " + ", ".join(still_open)
+            self.notify(text, title=f"Password entered for {names}; gates checked again")
+
+        self.app.push_screen(
+            AskText(f"Database password for {names}",
+                    "Typed, not shown; kept in this process only, never written. The gates "
+                    "and setup are checked again with it.", password=True),
+            given(lambda password: self._verb(self.ctl.enter_password, password, then=report)))
+
     def action_attest(self) -> None:
         gate = self._attestable()
         if gate is None:
@@ -211,6 +226,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         upcoming = rules.next_step(self.ctl.runbook, self.ctl.state)
         if upcoming is None or not self.allowed("run_next"):
             return
+        self.action_tab("phase-tab")  # where the step and its output show
         step = upcoming.step
         if isinstance(step, CommandStep):
             if step.confirm is None:

@@ -164,7 +164,8 @@ class GatePanel(DataTable):
         rows: list[tuple[Any, ...]] = []
         for gate in rules.gates(runbook):
             s = state.gates.get(gate.id)
-            evidence = (s.reference or s.detail or "") if s else _gate_hint(gate)
+            evidence = _gate_hint(gate) if s is None else (s.detail or "") \
+                if s.status == "failed" else (s.reference or s.detail or "")
             rows.append((gate.id, mark(s.status if s else "open"),
                          Text(item_text(gate, runbook)), Text(str(evidence))))
         for check in rules.setup_checks(runbook):
@@ -178,6 +179,20 @@ class GatePanel(DataTable):
                          Text(f"script {path}"),
                          Text((s.detail or "") if s else "sha256 checked with g")))
         fill(self, rows)
+
+
+class GateReasons(Static):
+    """Why each failed gate, setup item or script failed, in full (the table's evidence
+    column is beyond the pane's edge with a long item text)."""
+
+    def show(self, runbook: Runbook, state: SessionState) -> None:
+        texts = {gate.id: item_text(gate, runbook) for gate in rules.gates(runbook)}
+        texts |= {check.id: item_text(check, runbook) for check in rules.setup_checks(runbook)}
+        lines = [Text.assemble(("✗ ", "bold"), (texts.get(f.key, f.name), "bold"), "\n  ",
+                               f.detail or "failed")
+                 for f in rules.failed_checks(runbook, state)]
+        self.display = bool(lines)
+        self.update(Text("\n").join(lines))
 
 
 def _gate_hint(gate: Any) -> str:

@@ -27,7 +27,14 @@ from cockpit.session.view import SessionView
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.messages import SessionChanged
 from cockpit.tui.output_log import OutputLog
-from cockpit.tui.panes import EvidencePane, GatePanel, HaltBanner, PhaseRunner, SessionHeader
+from cockpit.tui.panes import (
+    EvidencePane,
+    GatePanel,
+    GateReasons,
+    HaltBanner,
+    PhaseRunner,
+    SessionHeader,
+)
 from cockpit.tui.screens import TextScreen, diagnostics_text
 
 TICK_S = 0.08  # ~12 Hz: output reaches the log pane in batches, never a write per line
@@ -73,6 +80,7 @@ class SessionScreen(Screen[None]):
             with Vertical(id="right"), TabbedContent(id="tabs", initial="phase-tab"):
                 with TabPane("Gates (1)", id="gates-tab"):
                     yield GatePanel(id="gates")
+                    yield GateReasons(id="gate-why")
                 with TabPane("Phase (2)", id="phase-tab"):
                     yield PhaseRunner(id="runner")
                 with TabPane("Evidence (3)", id="evidence-tab"):
@@ -87,6 +95,8 @@ class SessionScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(ChecklistTree).show_runbook(self.view.runbook)
+        if not self.view.state.steps and self.view.state.halt is None:
+            self.action_tab("gates-tab")  # nothing done yet: the gates are what comes first
         self.refresh_view()
         self._show_last_output()
         self.set_interval(self.tick_s, self.tick)
@@ -107,6 +117,7 @@ class SessionScreen(Screen[None]):
         self.app.set_class(state.halt is not None, "-halted")
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)
+        self.query_one(GateReasons).show(runbook, state)
         self.query_one(PhaseRunner).show(runbook, state, self.clock, self.damaged_logs())
         present, total = self.query_one(EvidencePane).show(runbook, state)
         tab = self.query_one("#tabs", TabbedContent).get_tab("evidence-tab")

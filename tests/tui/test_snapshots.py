@@ -51,6 +51,19 @@ def test_gates_open_no_go(snap_compare) -> None:
         ctl.close()
 
 
+def test_a_failed_gate_shows_its_reason(snap_compare) -> None:
+    """Nothing done yet, so the Gates tab is up; the freeze file is missing: the reason is
+    under the table in full, not beyond the pane's edge."""
+    ctl = _controller("gate-failed", [phase("P0", [("hello", "echo hello")])])
+    (BASE / "gate-failed" / "world" / "freeze.log").unlink()
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.evaluate_gates()
+    try:
+        assert snap_compare(CockpitApp(ctl, clock=False), terminal_size=(120, 40))
+    finally:
+        ctl.close()
+
+
 def test_80x24(snap_compare) -> None:
     ctl = _controller("narrow", [phase("P0", [("hello", "echo hello")])])
     try:
