@@ -366,7 +366,7 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     if args.plain:
         try:
             return follow_plain(session, lambda line: print(line, flush=True),
-                                from_start=args.from_start)
+                                from_start=args.from_start, wait_s=args.wait)
         except BrokenPipeError:  # `| head`, a pager quit early: the reader has had enough
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
@@ -454,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", help="session folder")
     p.add_argument("--plain", action="store_true", help="as lines: events and step output")
     p.add_argument("--from-start", action="store_true", help="replay the whole session first")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="--plain: wait this long for the session to be started (a mirror "
+                   "opened before the operator's run); default: a folder that is not a "
+                   "session is an error at once")
     p.add_argument("--web", action="store_true",
                    help="serve the mirror to browsers (textual-serve); one mirror per connection")
     p.add_argument("--host", default="127.0.0.1", help="--web: address to listen on "

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from cockpit.errors import CockpitError
 from cockpit.mirror.presence import presence_text
 from cockpit.session import events as ev
 from cockpit.session.follow import EventFollower
@@ -118,12 +119,17 @@ class PlainMirror:
 
 
 def follow_plain(folder: Path, out: Callable[[str], None], from_start: bool = False,
-                 wait_s: float = 30.0) -> int:
+                 wait_s: float = 0.0) -> int:
+    """Follow the session in `folder`; one that is not there yet is waited for `wait_s`,
+    then refused (exit 1, naming the folder) — at once by default: a mistyped path is not
+    left hanging with no word."""
     deadline = time.monotonic() + wait_s
     while not (folder / EVENTS).exists():
-        if time.monotonic() > deadline:
-            out(f"{folder}: no session here (no {EVENTS})")
-            return 1
+        if time.monotonic() >= deadline:
+            what = ("no such folder" if not folder.exists()
+                    else f"not a session folder (no {EVENTS})")
+            waited = f" after waiting {wait_s:g} s" if wait_s else ""
+            raise CockpitError(f"{folder}: {what}{waited}")
         time.sleep(POLL_S)
     mirror = PlainMirror(folder, out, from_start)
     try:

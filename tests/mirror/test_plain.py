@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -23,8 +24,8 @@ def test_plain_mirror_prints_every_event_and_line_in_order(tmp_path: Path) -> No
     runbook = write_world(tmp_path, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])
     session = tmp_path / "s"
     mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
-                               "--plain", "--from-start"], cwd=REPO, stdout=subprocess.PIPE,
-                              text=True)
+                               "--plain", "--from-start", "--wait", "60"], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
     operator = subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook),
                                "--headless", "--assume-yes", "--session", str(session)],
                               cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -72,3 +73,14 @@ def test_plain_mirror_says_when_the_operator_closed_an_unfinished_session(
     mirror.terminate()
     mirror.wait(10)
     reader.text()
+
+
+def test_a_folder_that_is_not_a_session_is_refused_at_once(tmp_path: Path) -> None:
+    for folder, said in ((tmp_path / "nope", "no such folder"),
+                         (tmp_path, "not a session folder (no events.jsonl)")):
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "cockpit", "mirror", str(folder),
+                               "--plain"], cwd=REPO, capture_output=True, text=True,
+                              timeout=30)
+        assert done.returncode == 1 and f"{folder}: {said}" in done.stderr
+        assert "Traceback" not in done.stderr and time.monotonic() - started < 10
