@@ -173,6 +173,7 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
     templates with a password asked once, masked; it lives in this process only."""
     import getpass
     import os
+    import warnings
 
     from cockpit.engine.setup import dsns_needing_password, with_password
     from cockpit.errors import CockpitError
@@ -184,10 +185,18 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
     if not missing:
         return env, []
     names = ", ".join(i.name for i in missing)
-    if not sys.stdin.isatty():
-        raise CockpitError(f"{names} not set, and no terminal to ask for the database password "
+    refused = CockpitError(f"{names} not set, and no terminal to ask for the database password "
                            "on; export them (password included) before running without a screen")
-    password = getpass.getpass(f"Database password for {names} (not stored): ")
+    if not sys.stdin.isatty():
+        raise refused
+    with warnings.catch_warnings():
+        # No terminal to read it from unseen: getpass would warn, then read it from stdin in
+        # plain sight (or meet its end). Neither: refuse as above.
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            password = getpass.getpass(f"Database password for {names} (not stored): ")
+        except (getpass.GetPassWarning, EOFError):
+            raise refused from None
     return with_password(runbook, env, password), [password]
 
 

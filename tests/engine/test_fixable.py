@@ -5,6 +5,9 @@ BLOCKER); a finding about the change itself (a probe that answered no) is still 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -140,3 +143,19 @@ def test_the_password_is_refused_without_a_dsn_or_after_a_step(tmp_path: Path) -
             ctl.enter_password("second")
     finally:
         ctl.close()
+
+
+def test_no_dsn_and_no_terminal_to_ask_on_is_one_line(tmp_path: Path) -> None:
+    """No DSN in the environment and no terminal to read a password on unseen: exit 1
+    naming the variable — no EOFError, no traceback, no session left behind."""
+    runbook = _world(tmp_path, setup=DSN_SETUP)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PGPASSWORD")}
+    done = subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
+                           "--assume-yes", "--session", str(tmp_path / "s")],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                          start_new_session=True, timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "DATABASE_URL not set, and no terminal to ask for the database password on; export "
+        "them (password included) before running without a screen"]
+    assert not (tmp_path / "s").exists()
