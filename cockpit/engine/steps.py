@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.engine.core import ActionRefused, SessionCore
-from cockpit.engine.launcher import find_supervisor, launch, void_claim, write_spec
+from cockpit.engine.launcher import (
+    find_supervisor,
+    launch,
+    stop_supervisor,
+    void_claim,
+    write_spec,
+)
 from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
 from cockpit.probes.registry import ProbeResult, run_probe
@@ -92,6 +98,16 @@ class StepVerbs(SessionCore):
             to=kept.relative_to(self.folder).as_posix(), sha256=file_sha256(kept),
             bytes=kept.stat().st_size))
 
+    def cancel_step(self, step_id: str) -> None:
+        """Stop a running read-only step the way the supervisor stops any (SIGINT, then
+        TERM, then KILL): when its exit record comes, it is recorded cancelled — its log
+        kept — and it may be run again. The cutover goes on."""
+        self._refuse_if(rules.cancel_refusal(self.runbook, self.state, step_id))
+        current = self.running()
+        assert current is not None  # cancel_refusal: it is running
+        self.append(records.StepCancelAsked(step=step_id, run=current[1].run))
+        stop_supervisor(current[1])
+
     def poll(self) -> bool:
         """Record the running step's outcome if its exit record is there; True if it was."""
         for child in self._children.values():
@@ -117,7 +133,12 @@ class StepVerbs(SessionCore):
         step = self._item(step_id)
         ok = record["exit_code"] == step.expect_exit and record.get("abort") is None
         abort = record.get("abort")
-        detail = None if ok else (
+        # Asked to stop and stopped (or failing anyway): not a pass, whatever the command
+        # made of the signal. A run that ended on its own first keeps its outcome.
+        cancelled = self.state.steps[step_id].cancel_asked and (
+            bool(record.get("signalled")) or not ok)
+        ok = ok and not cancelled
+        detail = None if ok else "cancelled by the operator" if cancelled else (
             f"timeout: {abort['line']}" if abort and abort["rule"] == TIMEOUT_RULE
             else f"abort rule {abort['rule']}" if abort
             else f"exit status {record['exit_code']}, expected {step.expect_exit}")

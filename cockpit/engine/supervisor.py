@@ -83,6 +83,7 @@ class StepRun:
         self.abort: dict[str, Any] | None = None
         self.last_line = b""  # the last non-empty line, for the record: often the error
         self.kill_plan: list[tuple[float, int]] = []
+        self.signalled: list[str] = []  # the signals sent to the child's group, in order
         self.log_fd = -1
         self.publish_fd = -1  # the published copy; given up (never the log) if it fails
         self.publish_error: str | None = None
@@ -176,6 +177,7 @@ class StepRun:
             _, sig = self.kill_plan.pop(0)
             if group_alive(child):
                 signal_group(child, sig)
+                self.signalled.append(signal.Signals(sig).name)
 
     def stop(self, *_: Any) -> None:
         """Asked to stop (SIGTERM to the supervisor): stop the child the gentle way first."""
@@ -268,6 +270,7 @@ class StepRun:
             "bytes": self.bytes, "lines": self.lines + (1 if self.line_start else 0),
             "sha256": self.sha.hexdigest(), "started_at": started_at, "ended_at": utc_now(),
             "child_pid": child.pid, "supervisor_pid": os.getpid(),
+            "signalled": self.signalled,
             "last_line": (self.line_start or self.last_line).decode("utf-8", errors="replace"),
         }
         write_json_atomic(Path(spec["record"]), record)

@@ -28,6 +28,8 @@ SCRIPT_CHECKED = "script_checked"  # path, ok, expected, observed
 STEP_STARTED = "step_started"  # step, phase, run, command, log (in the session), published
 STEP_FINISHED = "step_finished"  # step, run, exit_code, ok, bytes, lines, sha256, abort,
 #                                   publish_error (the published copy could not be written)
+STEP_CANCEL_ASKED = "step_cancel_asked"  # step, run: the operator stops a read-only step; its
+#                                          step_finished (not ok) then leaves it cancelled
 STEP_INTERRUPTED = "step_interrupted"  # step, run, detail
 STEP_NOT_STARTED = "step_not_started"  # step, run, detail (its child provably never ran)
 STEP_RESOLVED = "step_resolved"  # step, run, outcome (passed|failed), note, probe

@@ -119,6 +119,12 @@ class StepStarted(Record):
     abort_rules: list[str] | None = None
 
 
+class StepCancelAsked(Record):
+    KIND = ev.STEP_CANCEL_ASKED
+    step: str
+    run: str
+
+
 class StepFinished(Record):
     KIND = ev.STEP_FINISHED
     step: str

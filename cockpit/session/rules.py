@@ -325,6 +325,20 @@ def open_protocol_item(runbook: Runbook, state: SessionState) -> HaltItem | None
     return None
 
 
+def cancel_refusal(runbook: Runbook, state: SessionState, step_id: str) -> str | None:
+    """Why the running step `step_id` may not be cancelled, or None. Only a read-only step:
+    one that changes the database is stopped by halt-and-contain, never quietly."""
+    if state.running_step() != step_id:
+        return f"step '{step_id}' is not running"
+    step = next((s for phase in runbook.phases for s in phase.steps if s.id == step_id), None)
+    if not (isinstance(step, CommandStep) and step.read_only):
+        return (f"step '{step_id}' changes the database: it is stopped only by "
+                "halt-and-contain (x)")
+    if state.steps[step_id].cancel_asked:
+        return f"step '{step_id}' is being cancelled already"
+    return None
+
+
 def password_dsns(runbook: Runbook) -> list[EnvVar]:
     """The DSN variables whose template holds the password placeholder."""
     setup = runbook.setup
@@ -357,6 +371,8 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
         return bool(state.diagnostics)
     if verb == "halt":
         return not halted and not ended
+    if verb == "cancel":
+        return running and cancel_refusal(runbook, state, state.running_step() or "") is None
     if verb == "gates":
         return not halted and not ended and not running
     if verb == "password":

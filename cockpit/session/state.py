@@ -15,7 +15,8 @@ from cockpit.session.bulk import collector_paused
 from cockpit.session.events import Event
 
 GateStatus = Literal["open", "passed", "failed"]
-StepStatus = Literal["pending", "running", "passed", "failed", "interrupted", "confirmed"]
+StepStatus = Literal["pending", "running", "passed", "failed", "interrupted", "confirmed",
+                     "cancelled"]
 
 
 class _State(BaseModel):
@@ -52,6 +53,7 @@ class StepState(_State):
     started_at: str | None = None
     ended_at: str | None = None
     by: str | None = None
+    cancel_asked: bool = False  # the operator asked to stop this run (a read-only step)
 
 
 class HaltState(_State):
@@ -203,10 +205,13 @@ def _take(s: SessionState, event: Event) -> None:
                                        started_at=at, by=by)
     elif t == ev.STEP_FINISHED:
         step = s.steps[d["step"]]
-        step.status = "passed" if d["ok"] else "failed"
+        # stopped as asked: cancelled, to be run again (a run that passed first passed)
+        step.status = "passed" if d["ok"] else "cancelled" if step.cancel_asked else "failed"
         step.exit_code, step.bytes, step.lines = d["exit_code"], d["bytes"], d["lines"]
         step.sha256, step.abort, step.ended_at = d["sha256"], d.get("abort"), d["ended_at"]
         step.detail, step.last_line = d.get("detail"), d.get("last_line")
+    elif t == ev.STEP_CANCEL_ASKED:
+        s.steps[d["step"]].cancel_asked = True
     elif t == ev.STEP_INTERRUPTED:
         step = s.steps[d["step"]]
         step.status, step.detail, step.ended_at = "interrupted", d.get("detail"), at

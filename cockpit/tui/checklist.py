@@ -22,6 +22,7 @@ STATE_MARKS = {
     "failed": "✗ failed",
     "confirmed": "✓ confirmed",
     "interrupted": "! interrupted",
+    "cancelled": "⊖ cancelled",
     "halted": "⊘ skipped by halt",
 }
 

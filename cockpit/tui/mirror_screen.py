@@ -93,6 +93,9 @@ class MirrorScreen(SessionScreen):
     def refresh_header(self) -> None:
         if not self.is_attached or not self.query(SessionHeader):
             return  # a timer firing while the app shuts down
+        super().refresh_header()
+
+    def show_header(self) -> None:
         state = self.source.state
         mode = presence_text(self.source.operator_present(), state.ended)
         header = self.query_one(SessionHeader)

@@ -40,6 +40,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "attest": ("a", "Attest gate"),
     "run_next": ("r", "Run next"),
     "halt": ("x", "HALT"),
+    "cancel": ("c", "Cancel step"),
     "protocol": ("e", "Protocol item"),
     "resolve": ("i", "Resolve interrupted"),
     "seal": ("s", "Seal evidence"),
@@ -246,6 +247,17 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
                 given(lambda note: self._verb(self.ctl.confirm_manual, step.id, note),
                       allow_empty=True))
 
+    def action_cancel(self) -> None:
+        step_id = self.ctl.state.running_step()
+        if step_id is None or not self.allowed("cancel"):
+            return
+
+        def asked(_result: None) -> None:
+            self.notify(f"{step_id}: SIGINT, then TERM, then KILL; it is read-only — r runs "
+                        "it again once it has stopped.", title="Cancelling")
+
+        self._verb(self.ctl.cancel_step, step_id, then=asked)
+
     def action_halt(self) -> None:
         def confirmed(reason: str) -> Callable[[str | None], None]:
             return given(lambda _word: self._verb(self.ctl.halt, reason, "operator"))
@@ -256,7 +268,10 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
                                              "Type HALT to halt.", must_equal="HALT"),
                                      confirmed(reason))
 
-        self.app.push_screen(AskText("HALT: why?", "The reason, for the record."),
+        running = self.ctl.state.running_step()
+        hint = ("\n\nThe running step is read-only: c cancels it instead, and the cutover goes "
+                "on." if running and self.allowed("cancel") else "")
+        self.app.push_screen(AskText("HALT: why?", f"The reason, for the record.{hint}"),
                              with_reason)
 
     def action_protocol(self) -> None:

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from cockpit.evidence.manifest import evidence_entries
-from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook
+from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook, duration_seconds
 from cockpit.runbook.render import item_text
 from cockpit.session import rules
 from cockpit.session.state import SessionState
@@ -36,6 +36,28 @@ def _since(stamp: str | None, until: str | None = None) -> str:
     end = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else datetime.now(UTC)
     seconds = int((end - start).total_seconds())
     return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600:d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _running(step: Any, s: Any, quiet_s: float | None) -> Text:
+    """A running row's result: how long it has run (of its timeout), how long since its
+    last output; amber past half its timeout — the operator's cue to look."""
+    started = datetime.fromisoformat(s.started_at.replace("Z", "+00:00")) if s.started_at \
+        else datetime.now(UTC)
+    elapsed = max((datetime.now(UTC) - started).total_seconds(), 0.0)
+    text = f"running {_clock(elapsed)}"
+    limit = duration_seconds(step.timeout) if getattr(step, "timeout", None) else None
+    if limit:
+        text += f" of {step.timeout}"
+    if quiet_s is not None:
+        text += f" · last output {_clock(quiet_s)} ago"
+    if s.cancel_asked:
+        text += " · cancelling"
+    return Text(text, style="bold yellow" if limit and elapsed > limit / 2 else "")
 
 
 def redraw(widget: Static, text: str, markup: bool = True, layout: bool = False) -> None:
@@ -217,7 +239,8 @@ class PhaseRunner(Vertical):
         self.query_one("#steps", DataTable).add_columns("state", "step", "result")
 
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
-             damaged: Mapping[str, str] | None = None) -> Phase:
+             damaged: Mapping[str, str] | None = None, quiet_s: float | None = None) -> Phase:
+        """`quiet_s`: how long the running step's log has not grown (None: not known)."""
         upcoming = rules.next_step(runbook, state)
         running = state.running_step()
         phase = upcoming.phase if upcoming else runbook.phases[-1]
@@ -229,18 +252,17 @@ class PhaseRunner(Vertical):
                 continue
             status = rules.item_status(runbook, state, step)
             s = state.steps.get(step.id)
-            result = ""
+            result = Text("")
             if s is not None:
                 if s.exit_code is not None:
-                    result = f"exit {s.exit_code}, {s.lines} lines"
+                    result = Text(f"exit {s.exit_code}, {s.lines} lines")
                 elif s.observed is not None or s.expected is not None:
-                    result = f"expected {s.expected!r}, observed {s.observed!r}"
+                    result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
                 if s.status == "running":
-                    result = f"running {_since(s.started_at)}" if clock else "running"
+                    result = _running(step, s, quiet_s) if clock else Text("running")
                 if damaged and step.id in damaged:
-                    result = f"✗ LOG DAMAGED · {result}"
-            rows.append((step.id, mark(status), Text(item_text(step, runbook)[:90]),
-                         Text(result)))
+                    result = Text.assemble("✗ LOG DAMAGED · ", result)
+            rows.append((step.id, mark(status), Text(item_text(step, runbook)[:90]), result))
         fill(self.query_one("#steps", DataTable), rows)
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
                           for r in rules.watched_rules(runbook, step)})

@@ -8,6 +8,7 @@ It has no verb: the operator's screen (operator_screen.py) adds them; the review
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -106,8 +107,25 @@ class SessionScreen(Screen[None]):
     # ------------------------------------------------------------------ drawing
 
     def refresh_header(self) -> None:
+        self.show_header()
+        if self.clock and self.view.state.running_step() is not None:
+            self._show_runner()  # the running row's clocks
+
+    def show_header(self) -> None:
         self.query_one(SessionHeader).show(self.view.runbook, self.view.state, self.MODE,
                                            self.clock)
+
+    def _show_runner(self) -> None:
+        self.query_one(PhaseRunner).show(self.view.runbook, self.view.state, self.clock,
+                                         self.damaged_logs(), self._quiet_s())
+
+    def _quiet_s(self) -> float | None:
+        """How long the running step's log has not grown, by its file's time."""
+        path = self.follower.path if self.follower.following else None
+        try:
+            return max(time.time() - path.stat().st_mtime, 0.0) if path else None
+        except OSError:
+            return None
 
     @on(SessionChanged)
     def refresh_view(self) -> None:
@@ -118,7 +136,7 @@ class SessionScreen(Screen[None]):
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)
         self.query_one(GateReasons).show(runbook, state)
-        self.query_one(PhaseRunner).show(runbook, state, self.clock, self.damaged_logs())
+        self._show_runner()
         present, total = self.query_one(EvidencePane).show(runbook, state)
         tab = self.query_one("#tabs", TabbedContent).get_tab("evidence-tab")
         label = f"Evidence (3) · {present}/{total}"
