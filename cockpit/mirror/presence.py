@@ -10,6 +10,7 @@ def presence_text(present: bool | None, ended: bool) -> str:
     """What the mirror says of the operator: watching, or why nothing will move."""
     if ended or present is True:
         return WATCHING
+    # short enough for an 80-column header beside the verdict
     if present is False:
-        return "operator's cockpit is GONE (died holding the session) — waiting for resume"
-    return "operator's cockpit is CLOSED (session not ended) — waiting for resume"
+        return "operator's cockpit is GONE (died) — waiting for resume"
+    return "operator's cockpit is CLOSED — waiting for resume"

@@ -375,8 +375,10 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
         return running and cancel_refusal(runbook, state, state.running_step() or "") is None
     if verb == "gates":
         return not halted and not ended and not running
-    if verb == "password":
-        return not ended and password_refusal(runbook, state) is None
+    if verb == "password":  # offered once a DSN that takes it has failed its check
+        return not ended and password_refusal(runbook, state) is None and any(
+            (s := state.setup.get(i.id)) is not None and s.status == "failed"
+            for i in password_dsns(runbook))
     if verb == "attest":
         return not halted and not ended and bool(attestable_gates(runbook, state))
     if verb == "run_next":
@@ -392,3 +394,69 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
     if verb == "decision":
         return not ended and not running and state.evidence is not None
     return False
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What the operator can do now: a verb (the screen shows its key) and on what, or no
+    verb when the thing to do is to wait or to fix something outside the cockpit."""
+
+    verb: str | None
+    what: str
+    word: str | None = None  # the word the verb will ask to be typed
+
+
+def next_action(runbook: Runbook, state: SessionState, now: datetime) -> NextAction | None:
+    """The one thing to do next, as the rules see it; None once the session has ended."""
+    if state.ended:
+        return None
+    if state.halt is not None:
+        item = open_protocol_item(runbook, state)
+        if item is not None:
+            return NextAction("protocol", f"Halt protocol: {item.text}")
+        if state.evidence is None:
+            return NextAction("seal", "Seal the evidence (the halt protocol is done)")
+        return NextAction("decision", "Record the decision (BLOCKER)")
+    running = state.running_step()
+    if running is not None:
+        if cancel_refusal(runbook, state, running) is None:
+            return NextAction("cancel", f"Wait for {running}; it is read-only: it may be "
+                              "cancelled and run again")
+        return NextAction("halt", f"Wait for {running}; HALT if an abort condition shows")
+    interrupted = next((k for k, s in state.steps.items() if s.status == "interrupted"), None)
+    if interrupted is not None:
+        return NextAction("resolve", f"Resolve the interrupted step {interrupted}")
+    if open_gates(runbook, state):
+        return _next_for_gates(runbook, state)
+    upcoming = next_step(runbook, state)
+    if upcoming is None:
+        if state.evidence is None:
+            return NextAction("seal", "Seal the evidence: every phase is complete")
+        return NextAction("decision", "Record the decision")
+    refused = refusal_to_run(runbook, state, upcoming.step.id, now)
+    if refused is not None:
+        return NextAction(None, f"{upcoming.step.id} may not run: {refused}")
+    step = upcoming.step
+    where = f"{upcoming.phase.id} step {actionable(upcoming.phase).index(step) + 1}"
+    if isinstance(step, CommandStep):
+        again = " again" if (s := state.steps.get(step.id)) and s.attempts else ""
+        return NextAction("run_next", f"Run {where}{again}: {step.id}", step.confirm)
+    if isinstance(step, CheckStep):
+        return NextAction("run_next", f"Check {where}: {step.id}")
+    return NextAction("run_next", f"Confirm {where}: {step.text}")
+
+
+def _next_for_gates(runbook: Runbook, state: SessionState) -> NextAction:
+    failed = failed_checks(runbook, state)
+    if password_refusal(runbook, state) is None:
+        dsn = next((f for f in failed for i in password_dsns(runbook)
+                    if f.name == f"setup {i.id}"), None)
+        if dsn is not None:  # the cause may be the password, or the DSN's form outside
+            return NextAction("password", f"Fix {dsn.name} ({dsn.detail}) — or enter the "
+                              "database password again")
+    attestable = attestable_gates(runbook, state)
+    if attestable:
+        return NextAction("attest", f"Attest '{attestable[0].text}'")
+    if failed:
+        return NextAction("gates", f"Fix {failed[0].name} ({failed[0].detail}), then check again")
+    return NextAction("gates", "Check the gates and the setup")

@@ -10,10 +10,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
-from textual.app import SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from cockpit.engine.controller import Controller
@@ -77,6 +79,24 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         self._lock = threading.Lock()  # one controller call at a time
         self.busy = False  # a verb is in flight: keys typed ahead must not start another
         self._polling = False  # a poll is in flight: the next tick does not start another
+
+    def footer_lines(self) -> ComposeResult:
+        yield Static(id="next")
+
+    def after_refresh(self) -> None:
+        self.show_next()
+
+    def show_next(self) -> None:
+        """What to do now and which key does it — the rules' answer, in words."""
+        action = rules.next_action(self.ctl.runbook, self.ctl.state, self.ctl.clock())
+        if action is None:
+            text = Text("The session has ended: its decision is recorded. q quits.")
+        else:
+            key = VERBS[action.verb][0] if action.verb in VERBS else None
+            word = f" (you will type {action.word})" if action.word else ""
+            text = Text.assemble(("Next: ", "bold"), action.what,
+                                 (f" — {key}{word}", "bold") if key else "")
+        self.query_one("#next", Static).update(text)
 
     def footer_actions(self) -> tuple[str, ...]:
         return (*VERBS, *super().footer_actions())

@@ -106,9 +106,10 @@ class SessionHeader(Static):
             elapsed += (f" · window closes in {left // 3600:d}:{left // 60 % 60:02d}"
                         if left > 0 else " · [b]WINDOW CLOSED[/b]")
         lead = f"▌{escape(banner)}▐  " if banner else ""
-        redraw(self, f"[b]{lead}{escape(runbook.title)}[/b]\n{escape(state.session_id)} · "
-               f"{escape(state.operator)}@{escape(state.host)} · [b]{mode}[/b] · "
-               f"[b]{verdict}[/b]{elapsed}")
+        # what matters most first: a narrow terminal cuts the line's end
+        redraw(self, f"[b]{lead}{escape(runbook.title)}[/b]\n[b]{mode}[/b] · [b]{verdict}[/b]"
+               f"{elapsed} · {escape(state.session_id)} · "
+               f"{escape(state.operator)}@{escape(state.host)}")
         self.set_class(state.halt is not None, "-halted")
         self.set_class(not opened and state.halt is None, "-go")
 
@@ -120,10 +121,13 @@ class HaltBanner(Static):
         super().__init__(*args, **kwargs)
         self.keys = keys  # the operator's keys; a mirror has none to offer
 
-    def show(self, runbook: Runbook, state: SessionState, clock: bool = True) -> None:
+    def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
+             whole: bool = True) -> None:
+        """`whole`: every line; else the first, and how to see the rest (a small screen)."""
         interrupted = {k: s for k, s in state.steps.items() if s.status == "interrupted"}
         self.display = state.halt is not None or bool(interrupted)
         self.set_class(state.halt is None and bool(interrupted), "-interrupted")
+        self.set_class(state.halt is not None and not whole, "-line")
         if state.halt is None:
             if interrupted:
                 step_id, step = next(iter(interrupted.items()))
@@ -140,6 +144,13 @@ class HaltBanner(Static):
             return
         halt = state.halt
         when = f" at {halt.at}" if clock else ""
+        if not whole:
+            opened = sum(1 for item in runbook.protocol_items()
+                         if item.id not in state.halt_items)
+            redraw(self, layout=True, text=(
+                f"[b]⊘ HALTED[/b] · {opened} protocol item(s) open · h: whole · "
+                f"{escape(halt.reason)}"))
+            return
         lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {escape(halt.reason)}"]
         if halt.line:
             lines.append(f"  line: {escape(halt.line)}")

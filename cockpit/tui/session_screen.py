@@ -41,6 +41,7 @@ from cockpit.tui.screens import TextScreen, diagnostics_text
 TICK_S = 0.08  # ~12 Hz: output reaches the log pane in batches, never a write per line
 KEEP_LINES = 2_000  # per tick at most: the pane keeps a bounded tail anyway
 READ_KEYS = ["  D   Diagnostics captured at a halt", "  1-3 Gates / Phase / Evidence",
+             "  h   the halt banner, whole or on one line (one line when the screen is small)",
              "  Enter on a checklist item: its detail", "  ctrl+p  command palette"]
 
 
@@ -49,6 +50,7 @@ READ_BINDINGS: list[BindingType] = [
     Binding("1", "tab('gates-tab')", "Gates", id="tab-gates", show=False),
     Binding("2", "tab('phase-tab')", "Phase", id="tab-phase", show=False),
     Binding("3", "tab('evidence-tab')", "Evidence", id="tab-evidence", show=False),
+    Binding("h", "toggle_halt", "Halt banner", id="toggle-halt", show=False),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "app.quit_cockpit", "Quit", id="quit"),
 ]
@@ -66,6 +68,7 @@ class SessionScreen(Screen[None]):
         self.follower = view.log_follower()
         self.tick_s = TICK_S
         self._allowed: list[bool | None] | None = None  # the actions' states the footer shows
+        self.halt_whole: bool | None = None  # the halt banner: whole (h toggles); None: by size
         view.listeners.append(self._changed)
 
     def _changed(self, _event: Event) -> None:
@@ -86,13 +89,33 @@ class SessionScreen(Screen[None]):
                     yield PhaseRunner(id="runner")
                 with TabPane("Evidence (3)", id="evidence-tab"):
                     yield EvidencePane(id="evidence")
+        yield from self.footer_lines()
         yield Footer()
+
+    def footer_lines(self) -> ComposeResult:
+        """Lines above the footer (the operator's screen: what to do next)."""
+        yield from ()
 
     def banners(self) -> ComposeResult:
         yield HaltBanner(id="halt")
 
     def on_resize(self) -> None:
         self.app.set_class(self.size.width < 100, "-narrow")  # 80x24: the panes get the room
+        self._show_halt()
+
+    def action_toggle_halt(self) -> None:
+        self.halt_whole = not self._halt_whole()
+        self._show_halt()
+
+    def _halt_whole(self) -> bool:
+        """The halt banner whole, or on one line: on a small screen it would hide the panes,
+        so there it starts on one line (h shows it whole)."""
+        return self.halt_whole if self.halt_whole is not None else self.size.height >= 30
+
+    def _show_halt(self) -> None:
+        if self.is_mounted:
+            self.query_one(HaltBanner).show(self.view.runbook, self.view.state, self.clock,
+                                            whole=self._halt_whole())
 
     def on_mount(self) -> None:
         self.query_one(ChecklistTree).show_runbook(self.view.runbook)
@@ -131,7 +154,7 @@ class SessionScreen(Screen[None]):
     def refresh_view(self) -> None:
         runbook, state = self.view.runbook, self.view.state
         self.refresh_header()
-        self.query_one(HaltBanner).show(runbook, state, self.clock)
+        self._show_halt()
         self.app.set_class(state.halt is not None, "-halted")
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)

@@ -69,7 +69,7 @@ def test_plain_mirror_says_when_the_operator_closed_an_unfinished_session(
     mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
                                "--plain"], cwd=REPO, stdout=subprocess.PIPE, text=True)
     reader = LineReader(mirror.stdout)
-    reader.wait_for("-- operator's cockpit is CLOSED (session not ended) — waiting for resume")
+    reader.wait_for("-- operator's cockpit is CLOSED — waiting for resume")
     mirror.terminate()
     mirror.wait(10)
     reader.text()

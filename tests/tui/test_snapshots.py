@@ -12,7 +12,7 @@ import pytest
 from cockpit.engine.controller import Controller
 from cockpit.tui.app import CockpitApp
 from tests.engine.helpers import phase, write_world
-from tests.waiting import finish_running, pause_until
+from tests.waiting import finish_running, pause_until, wait_until
 
 BASE = Path("/tmp/cockpit-snapshots")
 WATCH = '  { kind = "abort_watch", id = "watch", text = "Abort on any of:", rules = ["duplicate-table"] },'
@@ -95,12 +95,7 @@ def test_p3_running_with_streamed_output(snap_compare) -> None:
 
 
 def test_halted(snap_compare) -> None:
-    abort = "echo 'psycopg.errors.DuplicateTable: relation \"active_investments\" already exists'; sleep 20"
-    ctl = _controller("halted", [phase("P3", [("upgrade", abort), ("after", "echo after")], WATCH)])
-    _ready(ctl)
-    ctl.run_step("upgrade")
-    _wait(ctl)
-    assert ctl.state.halt is not None
+    ctl = _halted("halted")
     try:
         assert snap_compare(CockpitApp(ctl, clock=False), terminal_size=(120, 40))
     finally:
@@ -137,5 +132,56 @@ def test_decision_form_filled(snap_compare) -> None:
     try:
         assert snap_compare(CockpitApp(ctl, clock=False), press=["d"],
                             terminal_size=(120, 40))
+    finally:
+        ctl.close()
+
+
+def _halted(name: str) -> Controller:
+    # it ends by itself: the exit status (shown) does not depend on when a signal lands
+    abort = "echo 'psycopg.errors.DuplicateTable: relation \"active_investments\" already exists'; exit 1"
+    ctl = _controller(name, [phase("P3", [("upgrade", abort), ("after", "echo after")], WATCH)])
+    _ready(ctl)
+    ctl.run_step("upgrade")
+    _wait(ctl)
+    assert ctl.state.halt is not None
+    return ctl
+
+
+def test_halted_at_80x24_on_one_line(snap_compare) -> None:
+    """A small screen: the halt banner on one line (h shows it whole), the panes visible."""
+    ctl = _halted("halted-narrow")
+    try:
+        assert snap_compare(CockpitApp(ctl, clock=False), terminal_size=(80, 24))
+    finally:
+        ctl.close()
+
+
+def test_cancelled_step(snap_compare) -> None:
+    """A read-only step cancelled by the operator: marked cancelled, next: run it again."""
+    ctl = _controller("cancelled", [phase("P0", [("preflight", "echo waiting; exec sleep 60"),
+                                                  ("after", "echo after")], read_only=True)])
+    _ready(ctl)
+    ctl.run_step("preflight")
+    log = BASE / "cancelled" / "session" / "steps" / "preflight.1.log"
+    wait_until(lambda: log.exists() and "waiting" in log.read_text(), "the step's first line")
+    ctl.cancel_step("preflight")
+    _wait(ctl)
+    assert ctl.state.steps["preflight"].status == "cancelled"
+    try:
+        assert snap_compare(CockpitApp(ctl, clock=False), terminal_size=(120, 40))
+    finally:
+        ctl.close()
+
+
+def test_mirror_at_80_columns(snap_compare) -> None:
+    """The reviewer's mirror on a small terminal: its header fits."""
+    ctl = _controller("mirror-narrow", [phase("P0", [("hello", "echo hello")])])
+    _ready(ctl)
+    from cockpit.mirror.source import MirrorSource
+    from cockpit.tui.mirror_app import MirrorApp
+
+    try:
+        app = MirrorApp(MirrorSource(BASE / "mirror-narrow" / "session"), clock=False)
+        assert snap_compare(app, terminal_size=(80, 24))
     finally:
         ctl.close()
