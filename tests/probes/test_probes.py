@@ -123,11 +123,14 @@ def test_structural_parity_identical_naming_only_and_drift(anchored: SimpleNames
 def test_unreachable_database_is_a_failed_check_with_its_cause(tmp_path: Path) -> None:
     backend = tmp_path / "backend"
     write_backend(backend)
-    dead = {"DATABASE_URL": f"postgresql+psycopg://u:pw@127.0.0.1:{free_port()}/db"}
+    port = free_port()
+    dead = {"DATABASE_URL": f"postgresql+psycopg://u:pw@127.0.0.1:{port}/db"}
     result = run_probe("alembic.current_equals", ProbeContext(backend, dead), HEAD, {})
-    assert not result.ok and result.detail == "cannot reach the database: connection refused"
+    assert not result.ok and not result.reached
+    assert result.detail.startswith(f"cannot connect with DATABASE_URL (u@127.0.0.1:{port}/db): "
+                                    f"connection refused at 127.0.0.1:{port} — check that")
     unset = run_probe("db.objects_present", ProbeContext(backend, {}), ["x"], {})
-    assert not unset.ok and unset.detail == "DATABASE_URL is not set"
+    assert not unset.ok and unset.detail == "DATABASE_URL is not set" and not unset.reached
 
 
 def test_wrong_password_is_named_without_the_password(tmp_path: Path,
