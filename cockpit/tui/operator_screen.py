@@ -237,9 +237,18 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
             return
         prompt = gate.prompt or "Reference"
 
+        def attested(_result: None) -> None:
+            s = self.ctl.state.gates.get(gate.id)
+            if s is not None and s.status == "passed":
+                self.notify(f"{gate.text}: {s.reference or s.observed or ''}",
+                            title="Attested")
+            elif s is not None:
+                self.notify(f"{gate.text}: {s.detail or 'failed'}", title="Not attested",
+                            severity="warning")
+
         def done(reference: str | None) -> None:
             if reference:
-                self._verb(self.ctl.attest_gate, gate.id, reference)
+                self._verb(self.ctl.attest_gate, gate.id, reference, then=attested)
 
         self.app.push_screen(AskText(f"Attest: {gate.text}", prompt), done)
 
@@ -319,7 +328,14 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
                                      must_equal=None), with_outcome)
 
     def action_seal(self) -> None:
-        self._verb(self.ctl.seal_evidence)
+        def sealed(_manifest: object) -> None:
+            seal = self.ctl.state.evidence
+            if seal is not None:
+                missing = f", {len(seal.missing)} missing" if seal.missing else ""
+                self.notify(f"{seal.manifest}: {len(seal.present)} files{missing}; d records "
+                            "the decision", title="Evidence sealed")
+
+        self._verb(self.ctl.seal_evidence, then=sealed)
 
     def action_decision(self, values: dict[str, str] | None = None,
                         error: str | None = None) -> None:
@@ -345,5 +361,6 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
                 return
         decision = self.ctl.state.decision
         status = decision.status if decision else None
-        self.app.call_from_thread(self.notify, f"decision recorded: {status}",
-                                  title="Decision")
+        where = decision.markdown if decision else ""
+        self.app.call_from_thread(self.notify, f"{status} — {where}; the session is closed",
+                                  title="Decision recorded")

@@ -69,6 +69,7 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
         super().__init__()
         self.fields = fields
         self.values = values
+        self._asked_to_discard = False  # Esc once on a changed form: a second one discards
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog"):
@@ -81,12 +82,24 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
                     yield Select(options, value=value if value in field.allowed else
                                  Select.BLANK, id=f"f-{index}", allow_blank=True)
                 else:
-                    yield Input(value=value, id=f"f-{index}")
+                    # pre-filled text is kept: typing adds to it, never replaces it whole
+                    yield Input(value=value, id=f"f-{index}", select_on_focus=False)
             yield Label("Note — only for a BLOCKER whose fields cannot be filled: why",
                         markup=False)
-            yield Input(value=self.values.get(NOTE, ""), id="f-note")
+            yield Input(value=self.values.get(NOTE, ""), id="f-note", select_on_focus=False)
             yield Static("", id="dialog-error")
             yield Button("Save (ctrl+s)", id="save", variant="primary")
+
+    def on_mount(self) -> None:
+        """The first field still to fill has the cursor (the first field if all are)."""
+        self._initial = self.collect()
+        inputs = [self.query_one(f"#f-{i}") for i in range(len(self.fields))]
+        empty = [w for w, f in zip(inputs, self.fields, strict=True)
+                 if not self._initial.get(f.id)]
+        target = (empty or inputs or [self.query_one("#f-note", Input)])[0]
+        target.focus()
+        if isinstance(target, Input):
+            target.cursor_position = len(target.value)
 
     def collect(self) -> dict[str, str]:
         """The fields by id, and the note under NOTE."""
@@ -105,6 +118,10 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
         self.dismiss(self.collect())
 
     def action_cancel(self) -> None:
+        if self.collect() != self._initial and not self._asked_to_discard:
+            self._asked_to_discard = True
+            self.show_error("the form has changed: Esc again discards it, ctrl+s saves it")
+            return
         self.dismiss(None)
 
 

@@ -1,0 +1,55 @@
+"""The decision form: the cursor starts in the first field still to fill; a pre-filled field
+keeps its text when typed into; Esc on a changed form asks before discarding it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input
+
+from cockpit.engine.controller import Controller
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.screens import DecisionForm
+from tests.engine.helpers import ORDINARY, phase, write_world
+from tests.tui.test_operator import settle
+from tests.waiting import finish_running
+
+
+async def test_the_form_focuses_what_is_left_and_keeps_what_was_filled(tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY)])
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.evaluate_gates()
+    for step_id, _command in ORDINARY:
+        ctl.run_step(step_id)
+        finish_running(ctl)
+    app = CockpitApp(ctl, clock=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await settle(pilot, app)
+            assert ctl.state.evidence is not None
+            await pilot.press("d")
+            form = app.screen
+            assert isinstance(form, DecisionForm)
+            await pilot.pause()
+            defaults = ctl.decision_defaults()
+            empty = [i for i, f in enumerate(form.fields) if not defaults.get(f.id)]
+            focused = app.focused
+            assert focused is not None
+            assert focused.id == (f"f-{empty[0]}" if empty else "f-0"), (focused.id, defaults)
+            # a pre-filled text field: typing adds at its end, never replaces it
+            index, field = next((i, f) for i, f in enumerate(form.fields)
+                                if not f.allowed and defaults.get(f.id))
+            box = form.query_one(f"#f-{index}", Input)
+            box.focus()
+            await pilot.pause()
+            await pilot.press("!")
+            assert box.value == defaults[field.id] + "!"
+            await pilot.press("escape")  # changed: asks first
+            assert app.screen is form
+            assert "Esc again discards" in str(form.query_one("#dialog-error").render())
+            await pilot.press("escape")
+            assert app.screen is not form and ctl.state.decision is None
+    finally:
+        ctl.close()
