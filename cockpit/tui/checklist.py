@@ -67,14 +67,39 @@ class ChecklistTree(Tree[AnyItem | None]):
                 node.set_label(Text(f"{STATE_MARKS.get(status, status)}  {text}"))
 
     def detail(self, runbook: Runbook, state: SessionState, item: AnyItem) -> str:
-        """What an item runs or checks, and what the session recorded for it."""
+        """What an item runs or checks, and what the session recorded for it, as text to
+        read: nested values indented, one fact per line."""
         data = item.model_dump(exclude_defaults=True, exclude={"children"})
-        lines = [f"{key}: {value}" for key, value in data.items()]
+        lines = ["In the runbook:", *[line for key, value in data.items()
+                                      for line in fact_lines(key, value, 1)]]
         step = state.steps.get(item.id)
         gate = state.gates.get(item.id) or state.setup.get(item.id)
         recorded = step or gate
         if recorded is not None:
-            lines.append("")
-            lines += [f"{key}: {value}" for key, value in recorded.model_dump(
-                exclude_defaults=True).items()]
+            lines += ["", "In the session:", *[
+                line for key, value in recorded.model_dump(exclude_defaults=True).items()
+                for line in fact_lines(key, value, 1)]]
         return "\n".join(lines)
+
+
+def fact_lines(key: str, value: Any, depth: int = 0) -> list[str]:
+    """`key: value` as lines: a mapping or a long list one entry per line, indented."""
+    pad = "  " * depth
+    if isinstance(value, dict):
+        return [f"{pad}{key}:", *[line for k, v in value.items()
+                                  for line in fact_lines(str(k), v, depth + 1)]] \
+            if value else [f"{pad}{key}: (none)"]
+    if isinstance(value, list):
+        simple = all(not isinstance(v, dict | list) for v in value)
+        if simple and len(", ".join(map(str, value))) <= 60:
+            return [f"{pad}{key}: {', '.join(map(str, value)) or '(none)'}"]
+        out = [f"{pad}{key}:"]
+        for entry in value:
+            if isinstance(entry, dict):
+                out.append(f"{pad}  -")
+                out += [line for k, v in entry.items() for line in fact_lines(str(k), v,
+                                                                                depth + 2)]
+            else:
+                out.append(f"{pad}  - {entry}")
+        return out
+    return [f"{pad}{key}: {value}"]

@@ -4,11 +4,16 @@ by every mirror; each redraw should cost that pane alone, once."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widgets import Log
+
+CUT_MARK = "›"  # the line goes on beyond the right edge
+MARK_STYLE = Style(bold=True, reverse=True)
 
 
 class OutputLog(Log):
@@ -33,6 +38,19 @@ class OutputLog(Log):
     @property
     def rich_style(self) -> Style:
         return self._frame_style or super().rich_style
+
+    def render_line(self, y: int) -> Strip:
+        """A line that goes on past the pane's right edge ends in a marker: the rest is
+        there, to scroll to (← →), not lost."""
+        strip = super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        index = scroll_y + y
+        if width > 1 and index < self.line_count and \
+                cell_len(self.lines[index].expandtabs(8)) > scroll_x + width:
+            strip = Strip.join([strip.crop(0, width - 1),
+                                Strip([Segment(CUT_MARK, self.rich_style + MARK_STYLE)])])
+        return strip
 
     def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
         # Log (Textual 8.2) keeps a rendered line only while text is selected; keep it

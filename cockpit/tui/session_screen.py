@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane, Tree
+from textual.widgets import Footer, Static, TabbedContent, TabPane, Tree
 
+from cockpit.runbook.render import item_text
 from cockpit.session import rules
 from cockpit.session.clock import system_clock
 from cockpit.session.events import Event
@@ -80,7 +82,9 @@ class SessionScreen(Screen[None]):
         yield SessionHeader(id="header")
         yield from self.banners()
         with Horizontal(id="body"):
-            yield ChecklistTree("checklist", id="checklist")
+            with Vertical(id="left"):
+                yield ChecklistTree("checklist", id="checklist")
+                yield Static(id="item-text")  # the highlighted line, whole
             with Vertical(id="right"), TabbedContent(id="tabs", initial="phase-tab"):
                 with TabPane("Gates (1)", id="gates-tab"):
                     yield GatePanel(id="gates")
@@ -255,6 +259,17 @@ class SessionScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(TextScreen("Keys", "\n".join(self.help_lines())))
+
+    @on(Tree.NodeHighlighted, "#checklist")
+    def show_item_text(self, event: Tree.NodeHighlighted[Any]) -> None:
+        item = event.node.data
+        try:
+            text = item_text(item, self.view.runbook) if item is not None else None
+        except TypeError:  # a code block or verbatim text: its tree label says it
+            text = None
+        line = self.query_one("#item-text", Static)
+        line.display = event.node.parent is not None  # not the root (old or new)
+        line.update(Text(text if text is not None else str(event.node.label)))
 
     @on(Tree.NodeSelected, "#checklist")
     def show_item(self, event: Tree.NodeSelected[Any]) -> None:

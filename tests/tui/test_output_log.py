@@ -98,3 +98,20 @@ async def test_a_batch_of_lines_repaints_the_output_pane_alone(tmp_path: Path,
         assert drawn.count("OutputLog") >= 10 * visible_rows(log)  # the pane, each batch...
         assert set(drawn) == {"OutputLog"}  # ...and nothing away from it
         assert len(processed) <= 2 * 50 + visible_rows(log)  # each new line made once
+
+
+async def test_a_line_longer_than_the_pane_is_marked_and_can_be_scrolled_to() -> None:
+    app = OneLog()
+    async with app.run_test(size=(40, 12)) as pilot:
+        log = app.query_one(OutputLog)
+        long = "INFO  [alembic.runtime.migration] Running upgrade a1_customers -> b2_orders"
+        log.write_lines(["short", long])
+        await pilot.pause()
+        width = log.size.width
+        short_row, long_row = (log.render_line(y).text for y in range(2))
+        assert not short_row.rstrip().endswith("›")
+        assert len(long_row) == width and long_row.endswith("›")
+        assert long_row[:-1] == long[: width - 1]
+        log.scroll_to(x=len(long), animate=False)  # the rest is there: no mark at its end
+        await pilot.pause()
+        assert log.render_line(1).text.rstrip().endswith("b2_orders")
