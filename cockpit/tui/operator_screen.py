@@ -240,7 +240,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         def attested(_result: None) -> None:
             s = self.ctl.state.gates.get(gate.id)
             if s is not None and s.status == "passed":
-                self.notify(f"{gate.text}: {s.reference or s.observed or ''}",
+                self.notify(f"{gate.text}: {s.reference or s.detail or ''}",
                             title="Attested")
             elif s is not None:
                 self.notify(f"{gate.text}: {s.detail or 'failed'}", title="Not attested",

@@ -44,7 +44,7 @@ class OutputLog(Log):
         there, to scroll to (← →), not lost."""
         strip = super().render_line(y)
         scroll_x, scroll_y = self.scroll_offset
-        width = self.size.width
+        width = self.scrollable_content_region.width  # inside any scrollbar
         index = scroll_y + y
         if width > 1 and index < self.line_count and \
                 cell_len(self.lines[index].expandtabs(8)) > scroll_x + width:
