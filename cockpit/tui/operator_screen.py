@@ -48,6 +48,16 @@ VERBS: dict[str, tuple[str, str]] = {
     "seal": ("s", "Seal evidence"),
     "decision": ("d", "Decision"),
 }
+# The cutover's course, for the help screen; the line above the footer says the next step.
+FLOW = [
+    "The flow (the line above the keys always says what comes next):",
+    "  1. Gates and setup: a attests a gate, g checks the rest; each failure says why",
+    "     (a wrong database password: p). Nothing runs until every gate is green.",
+    "  2. Phases in order: r runs the next step (a step that changes the database asks",
+    "     for its word first). A read-only step may be cancelled (c) and run again.",
+    "  3. x halts at any moment: halt-and-contain is final; e works the protocol.",
+    "  4. s seals the evidence, d records the decision: the session is closed.",
+]
 WORKER_GROUPS = ("verbs", "poll")  # a failure in one of these is a failure of the cockpit
 
 
@@ -102,7 +112,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         return (*VERBS, *super().footer_actions())
 
     def help_intro(self) -> list[str]:
-        return [f"  {key:<3} {label}" for _a, (key, label) in VERBS.items()]
+        return [*FLOW, "", "Keys:", *[f"  {key:<3} {label}" for _a, (key, label) in VERBS.items()]]
 
     # ------------------------------------------------------------------ taking in
 

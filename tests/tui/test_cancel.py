@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cockpit.engine.controller import Controller
 from cockpit.tui.app import CockpitApp
-from cockpit.tui.screens import DecisionForm
+from cockpit.tui.screens import DecisionForm, TextScreen
 from tests.engine.helpers import phase, write_world
 from tests.engine.test_cancel import HANGS_ONCE
 from tests.tui.test_operator import settle
@@ -22,6 +22,10 @@ async def test_cancel_a_hung_read_only_step_and_run_it_again_to_pass(tmp_path: P
     app = CockpitApp(ctl)  # with its clock: the running row counts
     try:
         async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("question_mark")  # the help: the flow, then the keys
+            assert isinstance(app.screen, TextScreen)
+            assert "The flow" in app.screen.text and "  c   Cancel step" in app.screen.text
+            await pilot.press("escape")
             await pilot.press("r")
             await pause_until(pilot, lambda: "waiting" in _log(ctl), "the step's first line")
             table = app.query_one("#steps")
