@@ -36,7 +36,6 @@ from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
-from cockpit.session.redact import Redactor
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import SessionStore, read_event_log, write_atomic
 
@@ -97,10 +96,10 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         self.actor = actor
         self.workdir = workdir
         self.env = dict(env)
-        self.secrets = sorted({*secrets, *dsn_passwords(runbook, self.env),
-                               *environment_secrets(self.env)})
-        self.redactor = Redactor(self.secrets)
-        store._redact = self.redactor.redact_text  # the store redacts every event it writes
+        self.secrets = []
+        # the store redacts every event it writes with these
+        self.add_secrets([*secrets, *dsn_passwords(runbook, self.env),
+                          *environment_secrets(self.env)])
         self.halt_hooks = list(default_halt_hooks() if halt_hooks is None else halt_hooks)
         self.listeners: list[Callable[[Event], None]] = []
         self.state: SessionState = fold(store.events)

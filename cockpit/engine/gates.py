@@ -40,7 +40,10 @@ class GateVerbs(SessionCore):
         self._refuse_if(rules.password_refusal(self.runbook, self.state))
         if not password:
             raise ActionRefused("the password cannot be empty")
-        env, changed = with_entered_password(self.runbook, self.env, password)
+        # only the DSNs not checked yet or failing: one that passed keeps its own password
+        targets = {i.name for i in rules.password_dsns(self.runbook)
+                   if (s := self.state.setup.get(i.id)) is None or s.status != "passed"}
+        env, changed = with_entered_password(self.runbook, self.env, password, targets)
         if not changed:
             raise ActionRefused("no DSN took the password: each is given in the environment "
                                 "in key=value form, with its own password")

@@ -185,17 +185,20 @@ class Headless:
             return None
         self.out(f"NO-GO: {len(still_open)} open: {', '.join(still_open)}")
         failed = rules.failed_checks(ctl.runbook, ctl.state)
-        findings = [f"{f.name} failed: {f.detail}" for f in failed if f.finding]
-        if findings:  # a fact about the change itself: the cutover cannot go on
+        # A fact about the change itself — or, once something has run, any automated check
+        # that fails (a resume whose database went away): the cutover cannot go on.
+        findings = [f"{f.name} failed: {f.detail}" for f in failed
+                    if f.finding or (ctl.state.steps and f.automated)]
+        if findings:
             ctl.halt(f"NO-GO: {'; '.join(findings)}", by="failure")
             return None
-        # Nothing has run, and each failure is the operator's to fix (a DSN, a password, an
-        # attestation, a database the probes could not reach): say what, and stop resumable.
+        # Each failure is the operator's to fix (a DSN, a password, an attestation, a
+        # database the probes could not reach): say what, and stop resumable.
         for f in failed:
             self.out(f"  {f.name}: {f.detail}")
         if failed:
-            self.out(f"nothing has run; fix the above, then: cockpit resume {ctl.folder} "
-                     "--headless")
+            done = "" if ctl.state.steps else "nothing has run; "
+            self.out(f"{done}fix the above, then: cockpit resume {ctl.folder} --headless")
         return EXIT_REFUSED
 
     def _run_phases(self) -> int | None:

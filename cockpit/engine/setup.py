@@ -125,24 +125,28 @@ def check_setup_item(item: WorkingDirectory | EnvVar, workdir: Path, env: Mappin
     return not problems, masked(value), detail
 
 
-def with_entered_password(runbook: Runbook, env: Mapping[str, str],
-                          password: str) -> tuple[dict[str, str], list[str]]:
-    """The environment with `password` in each DSN whose template holds the placeholder:
-    a URL given keeps everything but its password; a DSN not given is built from its
-    template. Returns the environment and the variables changed. A DSN given in another
-    form (key=value) is left as it is: its password is its own."""
+def with_entered_password(runbook: Runbook, env: Mapping[str, str], password: str,
+                          only: set[str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """The environment with `password` in each DSN whose template holds the placeholder
+    (of those named in `only`, if given): a URL given keeps everything but its password; a
+    DSN not given is built from its template. Returns the environment and the variables
+    changed. A DSN given in another form (key=value) is left as it is: its password is its
+    own."""
     out = dict(env)
     placeholder = runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
     changed: list[str] = []
     for item in rules.password_dsns(runbook):
+        if only is not None and item.name not in only:
+            continue
         value = env.get(item.name)
         if not value:
             out[item.name] = item.template.replace(placeholder, quote(password, safe=""))
         elif "://" in value:
             parts = urlsplit(value)
             host = parts.netloc.rpartition("@")[2]
-            user = parts.netloc.rpartition("@")[0].partition(":")[0] or quote(
-                urlsplit(item.template).username or "", safe="")
+            # both as written in a URL (percent-encoded): neither is decoded here
+            user = parts.netloc.rpartition("@")[0].partition(":")[0] or (
+                urlsplit(item.template).username or "")
             netloc = f"{user}:{quote(password, safe='')}@{host}"
             out[item.name] = parts._replace(netloc=netloc).geturl()
         else:
@@ -153,11 +157,7 @@ def with_entered_password(runbook: Runbook, env: Mapping[str, str],
 
 def dsns_needing_password(runbook: Runbook, env: Mapping[str, str]) -> list[EnvVar]:
     """DSN variables the environment lacks whose template holds the password placeholder."""
-    setup = runbook.setup
-    if setup is None:
-        return []
-    return [i for i in setup.items if isinstance(i, EnvVar) and i.name not in env
-            and setup.password_placeholder in i.template]
+    return [i for i in rules.password_dsns(runbook) if i.name not in env]
 
 
 def with_password(runbook: Runbook, env: Mapping[str, str], password: str) -> dict[str, str]:

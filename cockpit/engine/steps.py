@@ -105,8 +105,12 @@ class StepVerbs(SessionCore):
         self._refuse_if(rules.cancel_refusal(self.runbook, self.state, step_id))
         current = self.running()
         assert current is not None  # cancel_refusal: it is running
+        # the stop first: a cancel is recorded only once its supervisor has it (one verb or
+        # poll at a time, so the step's end cannot be recorded in between)
+        if not stop_supervisor(current[1]):
+            raise ActionRefused(f"step '{step_id}': its supervisor could not be reached (it "
+                                "may have just ended); its end is recorded at the next look")
         self.append(records.StepCancelAsked(step=step_id, run=current[1].run))
-        stop_supervisor(current[1])
 
     def poll(self) -> bool:
         """Record the running step's outcome if its exit record is there; True if it was."""
@@ -133,10 +137,11 @@ class StepVerbs(SessionCore):
         step = self._item(step_id)
         ok = record["exit_code"] == step.expect_exit and record.get("abort") is None
         abort = record.get("abort")
-        # Asked to stop and stopped (or failing anyway): not a pass, whatever the command
-        # made of the signal. A run that ended on its own first keeps its outcome.
-        cancelled = self.state.steps[step_id].cancel_asked and (
-            bool(record.get("signalled")) or not ok)
+        # Asked to stop and stopped by a signal: cancelled — not a pass, whatever the command
+        # made of the signal. A run that ended on its own before any signal keeps its
+        # outcome, and an abort rule's match stays a failure (and halts).
+        cancelled = (self.state.steps[step_id].cancel_asked and bool(record.get("signalled"))
+                     and abort is None)
         ok = ok and not cancelled
         detail = None if ok else "cancelled by the operator" if cancelled else (
             f"timeout: {abort['line']}" if abort and abort["rule"] == TIMEOUT_RULE
@@ -146,7 +151,8 @@ class StepVerbs(SessionCore):
             step=step_id, run=record["run"], exit_code=record["exit_code"], ok=ok,
             bytes=record["bytes"], lines=record["lines"], sha256=record["sha256"],
             abort=record.get("abort"), ended_at=record["ended_at"], detail=detail,
-            last_line=record.get("last_line"), publish_error=record.get("publish_error")))
+            last_line=record.get("last_line"), publish_error=record.get("publish_error"),
+            **({"cancelled": True} if cancelled else {})))
         if abort is not None and self.state.halt is None:
             self.halt(f"step {step_id} reached its timeout ({step.timeout})"
                       if abort["rule"] == TIMEOUT_RULE else

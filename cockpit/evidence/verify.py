@@ -53,8 +53,9 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
     def check(name: str | Path, recorded: str | None, what: str) -> None:
         # `name`: inside the folder, or absolute. A file recorded again with the same hash
         # (an input captured at every gate check) is read once — keyed by its name as
-        # recorded, not by a Path, which a long session would build a hundred thousand
-        # times; its problem, if any, is reported at the first event naming it.
+        # recorded (a str for the captures a long session holds a hundred thousand of: no
+        # Path built for each); its problem, if any, is reported at the first event naming
+        # it.
         if (name, recorded) not in looked:
             looked.add((name, recorded))
             _check_file(folder / name, recorded, what, problems, inside)

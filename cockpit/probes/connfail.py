@@ -11,11 +11,15 @@ among them) is shown as libpq wrote it — never as a class name.
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
+
+from cockpit.session.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,18 @@ def _conninfo(dsn: str) -> dict[str, object] | None:
         return dict(conninfo_to_dict(dsn))
     except psycopg.ProgrammingError:
         return None
+
+
+def _passwords(dsn: str | None) -> list[str]:
+    """The DSN's password as libpq reads it and as written in it, best effort (a DSN that
+    does not parse may still hold one)."""
+    if not dsn:
+        return []
+    found = [str((_conninfo(dsn) or {}).get("password") or "")]
+    with suppress(ValueError):
+        written = urlsplit(dsn).password or ""
+        found += [written, unquote(written)]
+    return [p for p in found if p]
 
 
 def target(dsn: str) -> Target | None:
@@ -96,15 +112,21 @@ def explain(exc: BaseException, dsn: str | None = None, timeout_s: float | None 
     where = target(dsn) if dsn else None
     host = where.host if where else "the server"
     port = where.port if where else "?"
-    message = _libpq_line(str(original))
-    secret = (_conninfo(dsn) or {}).get("password") if dsn else None
-    if secret:  # libpq does not quote a password; a message built from the DSN might
-        message = message.replace(str(secret), "***")
+    # libpq does not quote a password; a message about the DSN's form might: masked in
+    # every encoding, as the session masks it
+    message = Redactor(_passwords(dsn)).redact_text(_libpq_line(str(original)))
+    low = message.lower()
+    if any(n in low for n in ("invalid connection option", "invalid dsn", 'missing "="',
+                              "invalid uri", "invalid integer value", "invalid sslmode",
+                              "percent-encoded", "invalid value for parameter")):
+        # libpq's words quote the piece it choked on, which may be the password: not shown
+        return ConnectFailure("bad_dsn", "the DSN does not parse as a connection string",
+                              "write it as postgresql://user:password@host:port/database"
+                              "?sslmode=require (or as key=value pairs)")
     if isinstance(original, pg_errors.InsufficientPrivilege):
         return ConnectFailure("privilege", f"the role lacks a privilege ({message})",
                               "grant it to the role (a DBA), or connect as a role that has it",
                               connected=True)
-    low = message.lower()
     if "password authentication failed" in low:
         user = _quoted(message, "for user") or (where.user if where else "?")
         return ConnectFailure("auth", f'authentication failed for user "{user}"',
@@ -167,11 +189,5 @@ def explain(exc: BaseException, dsn: str | None = None, timeout_s: float | None 
         return ConnectFailure("no_socket", f"no server on the local socket in {host}, port "
                               f"{port}", "check the socket folder and port, or that the "
                               "server runs")
-    if any(n in low for n in ("invalid connection option", "invalid dsn", 'missing "="',
-                              "invalid uri", "invalid integer value", "invalid sslmode")):
-        # libpq's words quote the piece it choked on, which may be the password: not shown
-        return ConnectFailure("bad_dsn", "the DSN does not parse as a connection string",
-                              "write it as postgresql://user:password@host:port/database"
-                              "?sslmode=require (or as key=value pairs)")
     return ConnectFailure("other", message or type(original).__name__,
                           "the server's log may say more")

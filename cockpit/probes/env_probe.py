@@ -46,6 +46,8 @@ def _tls_in_use(env: Mapping[str, str], var: str) -> tuple[bool, str]:
         return False, str(exc)
     except psycopg.Error as exc:
         return False, explain(exc, value, CONNECT_TIMEOUT_S).text(var, value)
+    except Exception as exc:  # a query that failed once connected, say: named, not raised
+        return False, f"{var}: the live TLS check failed ({explain(exc, value).cause})"
     if not client:
         return False, f"{var}: connected WITHOUT TLS"
     server = (f"the server terminates it ({row[1]})" if row and row[0]
@@ -60,12 +62,14 @@ def probe_env_dsn(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> 
     others = [str(v) for v in args.get("same_as", []) if v != var]
     problems: list[str] = []
     value = ctx.env.get(var)
+    # Everything this probe checks is the operator's environment, not the change: a failure
+    # is theirs to fix and check again (reached=False), never a finding.
     if not value:
-        return ProbeResult(False, None, f"{var} is not set")
+        return ProbeResult(False, None, f"{var} is not set", reached=False)
     try:
         mine = _parts(value)
     except ValueError as exc:
-        return ProbeResult(False, None, f"{var} does not parse ({exc})")
+        return ProbeResult(False, None, f"{var} does not parse ({exc})", reached=False)
     if args.get("database") and mine["database"] != args["database"]:
         problems.append(f"{var} names database {mine['database']!r}, the runbook requires "
                         f"{args['database']!r}")
@@ -86,4 +90,5 @@ def probe_env_dsn(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> 
         problems.append(tls_detail)
     observed = {"host": mine["host"], "port": mine["port"], "user": mine["user"],
                 "database": mine["database"], "tls": tls_ok}
-    return ProbeResult(not problems, observed, "; ".join(problems) or tls_detail)
+    return ProbeResult(not problems, observed, "; ".join(problems) or tls_detail,
+                       reached=not problems)

@@ -21,8 +21,8 @@ class ProbeResult:
     ok: bool
     observed: Any = None
     detail: str = ""
-    # False: the probe could not answer (its database unreachable, say) — no finding about
-    # the change was made, and the operator may fix the cause and ask again
+    # False: the probe could not answer about the change (its database unreachable, its
+    # environment wrong) — the operator may fix the cause and ask again
     reached: bool = True
 
 
@@ -73,5 +73,5 @@ def run_probe(name: str, ctx: ProbeContext, expected: Any,
     try:
         return fn(ctx, expected, args)
     except Exception as exc:  # a probe's failure is a failed check, never a crash
-        return ProbeResult(False, None, f"probe '{name}' failed: {type(exc).__name__}: {exc}",
-                           reached=False)
+        # no rule foresaw it: a finding until someone says otherwise, never "fix and retry"
+        return ProbeResult(False, None, f"probe '{name}' failed: {type(exc).__name__}: {exc}")

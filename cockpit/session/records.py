@@ -139,6 +139,7 @@ class StepFinished(Record):
     detail: str | None = None
     last_line: str | None = None
     publish_error: str | None = None
+    cancelled: bool = False  # written only when True: stopped as the operator asked
 
 
 class _StepUnfinished(Record):

@@ -63,8 +63,10 @@ class FailedCheck:
     # A finding about the change itself (a probe that answered no, a script changed since
     # approval): the cutover cannot go on. Otherwise the operator can fix the cause before
     # anything has run — a setup item (DSN, password, TLS, working directory), an
-    # attestation or its file, a probe that could not reach its target — and check again.
+    # attestation or its file, a probe that could not answer (its database unreachable,
+    # its environment wrong) — and check again.
     finding: bool
+    automated: bool  # a probe or a setup check (not an attestation, not a script pin)
 
 
 def failed_checks(runbook: Runbook, state: SessionState) -> list[FailedCheck]:
@@ -73,17 +75,18 @@ def failed_checks(runbook: Runbook, state: SessionState) -> list[FailedCheck]:
     out: list[FailedCheck] = []
     for gate in gates(runbook):
         if (s := state.gates.get(gate.id)) is not None and s.status == "failed":
-            finding = isinstance(gate, ProbeGate) and s.reached
-            out.append(FailedCheck(f"gate {gate.id}", gate.id, s.detail or "", finding))
+            probe = isinstance(gate, ProbeGate)
+            out.append(FailedCheck(f"gate {gate.id}", gate.id, s.detail or "",
+                                   probe and s.reached, probe))
     for check in setup_checks(runbook):
         if (s := state.setup.get(check.id)) is not None and s.status == "failed":
-            out.append(FailedCheck(f"setup {check.id}", check.id, s.detail or "", False))
+            out.append(FailedCheck(f"setup {check.id}", check.id, s.detail or "", False, True))
     for path in pinned_scripts(runbook):
         if (s := state.scripts.get(path)) is not None and s.status == "failed":
             # a pinned script that is there and differs is a finding; a missing or unpinned
             # one is the runbook's or the folder's to mend
             finding = s.expected is not None and s.observed is not None
-            out.append(FailedCheck(f"script {path}", path, s.detail or "", finding))
+            out.append(FailedCheck(f"script {path}", path, s.detail or "", finding, False))
     return out
 
 
@@ -116,7 +119,8 @@ def all_phases_complete(runbook: Runbook, state: SessionState) -> bool:
 def phase_state(runbook: Runbook, state: SessionState, phase: Phase) -> str:
     """One word for a phase, the same in `status`, the report and the screens: complete,
     running, stopped (a step failed or was interrupted), halted (the session halted before
-    it completed), in progress, locked (gates open) or ready."""
+    it completed), in progress (a cancelled step among them), locked (gates open) or
+    ready."""
     steps = [state.steps.get(s.id) for s in actionable(phase)]
     if phase_complete(state, phase):
         return "complete"
@@ -219,7 +223,8 @@ def watched_rules(runbook: Runbook, step: CommandStep) -> list[str]:
 
 def item_status(runbook: Runbook, state: SessionState, item: AnyItem) -> str:
     """What the checklist shows for an item: open, running, passed, failed, confirmed,
-    interrupted, or halted (skipped by the halt)."""
+    interrupted, cancelled (a read-only step, to be run again), or halted (skipped by the
+    halt)."""
     step = state.steps.get(item.id)
     if step is not None and step.status != "pending":
         return step.status
@@ -317,6 +322,11 @@ def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:
             and not ((s := state.gates.get(g.id)) and s.status == "passed")]
 
 
+def open_protocol_items(runbook: Runbook, state: SessionState) -> list[HaltItem]:
+    """The halt protocol's and the rollback plan's items not yet done."""
+    return [item for item in runbook.protocol_items() if item.id not in state.halt_items]
+
+
 def open_protocol_item(runbook: Runbook, state: SessionState) -> HaltItem | None:
     """The next halt-protocol item the operator must complete with a reference."""
     for item in runbook.protocol_items():  # the halt protocol, then the rollback plan
@@ -328,6 +338,8 @@ def open_protocol_item(runbook: Runbook, state: SessionState) -> HaltItem | None
 def cancel_refusal(runbook: Runbook, state: SessionState, step_id: str) -> str | None:
     """Why the running step `step_id` may not be cancelled, or None. Only a read-only step:
     one that changes the database is stopped by halt-and-contain, never quietly."""
+    if state.halt is not None or state.ended:
+        return "the session is halted or ended: its running step is stopped by the halt"
     if state.running_step() != step_id:
         return f"step '{step_id}' is not running"
     step = next((s for phase in runbook.phases for s in phase.steps if s.id == step_id), None)
@@ -448,6 +460,10 @@ def next_action(runbook: Runbook, state: SessionState, now: datetime) -> NextAct
 
 def _next_for_gates(runbook: Runbook, state: SessionState) -> NextAction:
     failed = failed_checks(runbook, state)
+    finding = next((f for f in failed if f.finding), None)
+    if finding is not None:  # about the change itself: no retry makes it right
+        return NextAction("halt", f"NO-GO on a finding: {finding.name} ({finding.detail}); "
+                          "halt-and-contain")
     if password_refusal(runbook, state) is None:
         dsn = next((f for f in failed for i in password_dsns(runbook)
                     if f.name == f"setup {i.id}"), None)

@@ -205,8 +205,8 @@ def _take(s: SessionState, event: Event) -> None:
                                        started_at=at, by=by)
     elif t == ev.STEP_FINISHED:
         step = s.steps[d["step"]]
-        # stopped as asked: cancelled, to be run again (a run that passed first passed)
-        step.status = "passed" if d["ok"] else "cancelled" if step.cancel_asked else "failed"
+        # stopped as the operator asked: cancelled, to be run again
+        step.status = "passed" if d["ok"] else "cancelled" if d.get("cancelled") else "failed"
         step.exit_code, step.bytes, step.lines = d["exit_code"], d["bytes"], d["lines"]
         step.sha256, step.abort, step.ended_at = d["sha256"], d.get("abort"), d["ended_at"]
         step.detail, step.last_line = d.get("detail"), d.get("last_line")

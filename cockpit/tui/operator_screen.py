@@ -228,18 +228,20 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         self._verb(self.ctl.evaluate_gates, then=report)
 
     def action_password(self) -> None:
-        names = ", ".join(item.name for item in rules.password_dsns(self.ctl.runbook))
-
         def report(still_open: list[str]) -> None:
             text = "every gate is green: GO" if not still_open else \
                 f"{len(still_open)} still open: " + ", ".join(still_open)
-            self.notify(text, title=f"Password entered for {names}; gates checked again")
+            self.notify(text, title="Password entered; gates checked again")
 
         self.app.push_screen(
-            AskText(f"Database password for {names}",
-                    "Typed, not shown; kept in this process only, never written. The gates "
-                    "and setup are checked again with it.", password=True),
-            given(lambda password: self._verb(self.ctl.enter_password, password, then=report)))
+            AskText("Database password",
+                    "For each DSN whose check failed. Typed, not shown; kept in this process "
+                    "only, never written. The gates and setup are checked again with it.",
+                    password=True),
+            # a closure, not an argument: a worker's description (Textual's log, devtools)
+            # shows its arguments' repr
+            given(lambda password: self._verb(lambda: self.ctl.enter_password(password),
+                                              then=report)))
 
     def action_attest(self) -> None:
         gate = self._attestable()

@@ -145,8 +145,7 @@ class HaltBanner(Static):
         halt = state.halt
         when = f" at {halt.at}" if clock else ""
         if not whole:
-            opened = sum(1 for item in runbook.protocol_items()
-                         if item.id not in state.halt_items)
+            opened = len(rules.open_protocol_items(runbook, state))
             redraw(self, layout=True, text=(
                 f"[b]⊘ HALTED[/b] · {opened} protocol item(s) open · h: whole · "
                 f"{escape(halt.reason)}"))

@@ -87,3 +87,39 @@ def test_a_changing_step_is_not_cancelled_but_halted(tmp_path: Path) -> None:
         finish_running(ctl)
     finally:
         ctl.close()
+
+
+def test_an_abort_match_after_the_signal_is_a_failure_and_halts(tmp_path: Path) -> None:
+    """What the step prints on its way out is still watched: a match is not 'cancelled'."""
+    loud = ("trap 'echo psycopg.errors.DuplicateTable: relation x already exists; exit 1' INT; "
+            "echo started; while true; do sleep 0.1; done")
+    runbook = write_world(tmp_path, [phase("P0", [("loud", loud)], read_only=True,
+                                           extra='  { kind = "abort_watch", id = "w", text = '
+                                                 '"Abort on:", rules = ["duplicate-table"] },')])
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.evaluate_gates()
+    try:
+        ctl.run_step("loud")
+        _started(ctl, "loud", "started")
+        ctl.cancel_step("loud")
+        finish_running(ctl)
+        assert ctl.state.steps["loud"].status == "failed"
+        assert ctl.state.halt is not None and ctl.state.halt.rule == "duplicate-table"
+    finally:
+        ctl.close()
+
+
+def test_after_a_halt_the_running_step_is_not_cancelled(tmp_path: Path) -> None:
+    ctl = _controller(tmp_path, [("look", "echo started; sleep 60")], True)
+    try:
+        ctl.run_step("look")
+        _started(ctl, "look", "started")
+        ctl.halt("operator saw something")
+        assert not rules.verb_allowed(ctl.runbook, ctl.state, "cancel", system_clock())
+        with pytest.raises(CockpitError, match="halted"):
+            ctl.cancel_step("look")
+        finish_running(ctl)
+        assert ctl.state.steps["look"].status == "failed"
+    finally:
+        ctl.close()

@@ -19,6 +19,7 @@ from psycopg import sql
 from cockpit.demo.pgcluster import PgCluster, free_port
 from cockpit.demo.tls import write_self_signed
 from cockpit.probes import db
+from cockpit.probes.connfail import explain
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, run_probe
 
@@ -169,3 +170,15 @@ def test_the_env_probe_names_the_cause_in_both_dsn_forms(pg_cluster: PgCluster, 
         assert not result.ok
         assert f'authentication failed for user "{role}"' in result.detail, result.detail
         assert "nope" not in result.detail and "ProbeUnreachable" not in result.detail
+
+
+def test_a_password_libpq_cannot_read_is_not_shown() -> None:
+    """A bare % in a URL's password: libpq quotes the token it choked on — the password."""
+    dsn = f"postgresql://u:{SECRET}%zz@127.0.0.1:{free_port()}/db"
+    with pytest.raises(psycopg.Error) as caught:
+        psycopg.connect(dsn, connect_timeout=2)
+    assert SECRET in str(caught.value)  # libpq's own words hold it
+    failure = explain(caught.value, dsn)
+    assert failure.kind == "bad_dsn"
+    text = failure.text("PG_DSN", dsn)
+    assert SECRET not in text and "does not parse" in text
