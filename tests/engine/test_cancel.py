@@ -20,8 +20,9 @@ HANGS_ONCE = "if [ -e tried ]; then echo preflight ok; else touch tried; echo wa
 SHRUGS = "trap 'echo interrupted; exit 0' INT; echo started; while true; do sleep 0.1; done"
 
 
-def _controller(tmp_path: Path, steps: list[tuple[str, str]], read_only: bool) -> Controller:
-    runbook = write_world(tmp_path, [phase("P0", steps, read_only=read_only)])
+def _controller(tmp_path: Path, steps: list[tuple[str, str]], read_only: bool,
+                extra: str = "") -> Controller:
+    runbook = write_world(tmp_path, [phase("P0", steps, read_only=read_only, extra=extra)])
     ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
     ctl.attest_gate("signoff", "GOV-1")
     assert ctl.evaluate_gates() == []
@@ -93,12 +94,8 @@ def test_an_abort_match_after_the_signal_is_a_failure_and_halts(tmp_path: Path) 
     """What the step prints on its way out is still watched: a match is not 'cancelled'."""
     loud = ("trap 'echo psycopg.errors.DuplicateTable: relation x already exists; exit 1' INT; "
             "echo started; while true; do sleep 0.1; done")
-    runbook = write_world(tmp_path, [phase("P0", [("loud", loud)], read_only=True,
-                                           extra='  { kind = "abort_watch", id = "w", text = '
-                                                 '"Abort on:", rules = ["duplicate-table"] },')])
-    ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
-    ctl.attest_gate("signoff", "GOV-1")
-    ctl.evaluate_gates()
+    watch = '  { kind = "abort_watch", id = "w", text = "Abort on:", rules = ["duplicate-table"] },'
+    ctl = _controller(tmp_path, [("loud", loud)], True, extra=watch)
     try:
         ctl.run_step("loud")
         _started(ctl, "loud", "started")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from cockpit.engine.controller import Controller
 from cockpit.tui.app import CockpitApp
-from cockpit.tui.screens import DecisionForm, TextScreen
+from cockpit.tui.screens import TextScreen
 from tests.engine.helpers import phase, write_world
 from tests.engine.test_cancel import HANGS_ONCE
-from tests.tui.test_operator import settle
+from tests.tui.test_operator import seal_and_decide, settle
 from tests.waiting import pause_until
 
 
@@ -39,12 +39,7 @@ async def test_cancel_a_hung_read_only_step_and_run_it_again_to_pass(tmp_path: P
             await pilot.press("r")
             await settle(pilot, app)
             assert ctl.state.steps["preflight"].status == "passed"
-            await pilot.press("s")
-            await settle(pilot, app)
-            await pilot.press("d")
-            assert isinstance(app.screen, DecisionForm)
-            await pilot.press("ctrl+s")
-            await settle(pilot, app)
+            await seal_and_decide(pilot, app)
             assert ctl.state.decision is not None and ctl.state.decision.status == "PASS"
     finally:
         ctl.close()

@@ -57,6 +57,17 @@ async def run_steps(pilot: Pilot, app: CockpitApp, until_phase: str | None = Non
             return
 
 
+async def seal_and_decide(pilot: Pilot, app: CockpitApp) -> None:
+    """s, then d and ctrl+s on the form as filled: the session closes with its decision."""
+    await pilot.press("s")
+    await settle(pilot, app)
+    await pilot.press("d")
+    assert isinstance(app.screen, DecisionForm)
+    await pilot.press("ctrl+s")
+    await settle(pilot, app)
+    assert app.ctl.state.decision is not None
+
+
 async def test_keys_alone_drive_the_demo_to_pass(tmp_path: Path) -> None:
     world, ctl = open_demo(None, tmp_path / "s", tmp_path / "w")
     app = CockpitApp(ctl, clock=False)
@@ -70,13 +81,7 @@ async def test_keys_alone_drive_the_demo_to_pass(tmp_path: Path) -> None:
             assert rules.all_phases_complete(ctl.runbook, ctl.state)
             output = app.query_one("#output")
             assert output.line_count > 0
-            await pilot.press("s")
-            await settle(pilot, app)
-            await pilot.press("d")
-            assert isinstance(app.screen, DecisionForm)
-            await pilot.press("ctrl+s")
-            await settle(pilot, app)
-            assert ctl.state.decision is not None
+            await seal_and_decide(pilot, app)
     finally:
         close_demo(world, ctl)
     record = json.loads((tmp_path / "s" / "evidence" / "decision.json").read_text())
