@@ -66,7 +66,12 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
     kept = {(e.data["from"], e.data["sha256"]) for e in events if e.type == ev.LOG_DISPLACED}
     for event in events:
         d = event.data
-        if event.type == ev.SESSION_STARTED:
+        if event.type in (ev.GATE_EVALUATED, ev.SCRIPT_CHECKED):  # most events: first
+            seen = d.get("observed") if event.type == ev.GATE_EVALUATED else d
+            if isinstance(seen, dict) and (capture := seen.get("captured")):
+                sha = seen["sha256"] if event.type == ev.GATE_EVALUATED else d["observed"]
+                check(capture, sha, "captured input")
+        elif event.type == ev.SESSION_STARTED:
             check(RUNBOOK_COPY, d["runbook_sha256"], "runbook copy")
         elif event.type == ev.STEP_STARTED:
             started[d["run"]] = d
@@ -87,11 +92,6 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
             check(Path(d["moved_to"]), d["sha256"], f"preserved log of {d['step']}")
         elif event.type == ev.LOG_DISPLACED:
             check(d["to"], d["sha256"], f"file displaced by {d['run']}")
-        elif event.type in (ev.GATE_EVALUATED, ev.SCRIPT_CHECKED):
-            seen = d.get("observed") if event.type == ev.GATE_EVALUATED else d
-            if isinstance(seen, dict) and (capture := seen.get("captured")):
-                sha = seen["sha256"] if event.type == ev.GATE_EVALUATED else d["observed"]
-                check(capture, sha, "captured input")
         elif event.type in (ev.DIAGNOSTICS_CAPTURED, ev.EVIDENCE_SEALED):
             written = d.get("file") or d.get("manifest")
             if written is None:  # no event the cockpit writes; reported, not a crash
