@@ -102,7 +102,7 @@ def operator_run(base: Path, name: str, mirrors: int, screen: bool = False,
         if settled:
             while not (session / "events.jsonl").exists():
                 time.sleep(0.01)
-        followers = [cockpit("mirror", str(session), "--plain", "--from-start",
+        followers = [cockpit("mirror", str(session), "--plain", "--from-start", "--wait", "60",
                              stdout=subprocess.PIPE) for _ in range(mirrors)]
     ready = [threading.Event() for _ in followers]
 
@@ -144,7 +144,7 @@ def event_delays(base: Path) -> list[float]:
     world.mkdir()
     runbook = write_world(world, [phase("P0", STEPS[:2])])
     session = world / "session"
-    follower = cockpit("mirror", str(session), "--plain", "--from-start",
+    follower = cockpit("mirror", str(session), "--plain", "--from-start", "--wait", "60",
                        stdout=subprocess.PIPE)
     delays: list[float] = []
 
