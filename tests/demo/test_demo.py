@@ -125,7 +125,10 @@ def test_list_faults_names_each_fault() -> None:
     assert [line.split()[0] for line in done.stdout.splitlines()] == list(FAULTS)
 
 
-@pytest.mark.parametrize("fault", [None, "lock-timeout"], ids=["pass", "lock-timeout"])
+# the halted case (diagnostics, protocol records) under the slow marker: the fast suite's
+# 10-minute budget
+@pytest.mark.parametrize("fault", [None, pytest.param("lock-timeout", marks=pytest.mark.slow)],
+                         ids=["pass", "lock-timeout"])
 def test_no_file_holds_the_demo_password(tmp_path: Path, fault: str | None) -> None:
     world, ctl = open_demo(fault, tmp_path / "session", tmp_path / "world")
     password = world.password
