@@ -80,7 +80,7 @@ class GateVerbs(SessionCore):
         return rules.open_gates(self.runbook, self.state)
 
     def _placeholder(self) -> str:
-        return self.runbook.setup.password_placeholder if self.runbook.setup else "<PASSWORD>"
+        return rules.password_placeholder(self.runbook)
 
     def _evaluate_file_gate(self, gate: AttestationFileGate) -> None:
         path = resolve(self.workdir, gate.path)

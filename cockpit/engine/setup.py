@@ -133,7 +133,7 @@ def with_entered_password(runbook: Runbook, env: Mapping[str, str], password: st
     changed. A DSN given in another form (key=value) is left as it is: its password is its
     own."""
     out = dict(env)
-    placeholder = runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
+    placeholder = rules.password_placeholder(runbook)
     changed: list[str] = []
     for item in rules.password_dsns(runbook):
         if only is not None and item.name not in only:
@@ -163,8 +163,5 @@ def dsns_needing_password(runbook: Runbook, env: Mapping[str, str]) -> list[EnvV
 def with_password(runbook: Runbook, env: Mapping[str, str], password: str) -> dict[str, str]:
     """The environment with each missing DSN built from its template, the password
     percent-encoded into it."""
-    out = dict(env)
-    placeholder = runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
-    for item in dsns_needing_password(runbook, env):
-        out[item.name] = item.template.replace(placeholder, quote(password, safe=""))
-    return out
+    missing = {item.name for item in dsns_needing_password(runbook, env)}
+    return with_entered_password(runbook, env, password, missing)[0]

@@ -351,6 +351,11 @@ def cancel_refusal(runbook: Runbook, state: SessionState, step_id: str) -> str |
     return None
 
 
+def password_placeholder(runbook: Runbook) -> str:
+    """What a DSN template writes where the password goes."""
+    return runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
+
+
 def password_dsns(runbook: Runbook) -> list[EnvVar]:
     """The DSN variables whose template holds the password placeholder."""
     setup = runbook.setup
@@ -366,8 +371,8 @@ def password_refusal(runbook: Runbook, state: SessionState) -> str | None:
     if state.halt is not None:
         return f"the session is halted ({state.halt.reason})"
     if not password_dsns(runbook):
-        placeholder = runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
-        return (f"the runbook's setup names no DSN with a password ({placeholder} in its "
+        return (f"the runbook's setup names no DSN with a password "
+                f"({password_placeholder(runbook)} in its "
                 "template)")
     if state.steps:
         return ("a step has already been done with the password given; it can be entered "

@@ -28,14 +28,16 @@ def mark(status: str) -> str:
     return STATE_MARKS.get(status, f"· {status}")
 
 
-def _since(stamp: str | None, until: str | None = None) -> str:
-    """How long since `stamp` — or, for a session that ended, how long it took."""
-    if not stamp:
-        return ""
+def _seconds(stamp: str, until: str | None = None) -> float:
+    """Seconds from `stamp` to `until` (a recorded time) or to now."""
     start = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     end = datetime.fromisoformat(until.replace("Z", "+00:00")) if until else datetime.now(UTC)
-    seconds = int((end - start).total_seconds())
-    return f"{seconds // 3600:d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return (end - start).total_seconds()
+
+
+def _since(stamp: str | None, until: str | None = None) -> str:
+    """How long since `stamp` — or, for a session that ended, how long it took."""
+    return _clock(_seconds(stamp, until)) if stamp else ""
 
 
 def _clock(seconds: float) -> str:
@@ -46,9 +48,7 @@ def _clock(seconds: float) -> str:
 def _running(step: Any, s: Any, quiet_s: float | None) -> Text:
     """A running row's result: how long it has run (of its timeout), how long since its
     last output; amber past half its timeout — the operator's cue to look."""
-    started = datetime.fromisoformat(s.started_at.replace("Z", "+00:00")) if s.started_at \
-        else datetime.now(UTC)
-    elapsed = max((datetime.now(UTC) - started).total_seconds(), 0.0)
+    elapsed = max(_seconds(s.started_at), 0.0) if s.started_at else 0.0
     text = f"running {_clock(elapsed)}"
     limit = duration_seconds(step.timeout) if getattr(step, "timeout", None) else None
     if limit:
