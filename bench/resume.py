@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cockpit.engine.controller import Controller
 from cockpit.session import events as ev
 from cockpit.session.events import make_event
+from cockpit.session.state import fold
+from cockpit.session.store import read_event_log
 from tests.engine.helpers import phase, write_world
 from tests.waiting import finish_running
 
@@ -76,6 +78,9 @@ def build(root: Path) -> Path:
             prev = event.hash
     with open(folder / "events.jsonl", "ab") as handle:
         handle.write(b"".join(lines))
+    # as the operator's cockpit leaves it: session.json, the state after the last event
+    state = fold(read_event_log(folder / "events.jsonl").events)
+    (folder / "session.json").write_text(state.model_dump_json(indent=2))
     return folder
 
 

@@ -279,16 +279,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _step_running(folder: Path) -> bool:
-    from cockpit.session.reader import open_session
+    from cockpit.session.reader import session_at
 
-    return open_session(folder).state.running_step() is not None
+    return session_at(folder).state.running_step() is not None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from cockpit.evidence.status import status_json, status_lines
-    from cockpit.session.reader import open_session
+    from cockpit.session.reader import session_at
 
-    view = open_session(Path(args.session))
+    view = session_at(Path(args.session))
     if args.json:
         _out(status_json(view) + "\n")
     else:

@@ -18,7 +18,7 @@ from cockpit.engine.launcher import find_supervisor
 from cockpit.errors import CockpitError
 from cockpit.resources import bundled_runbook
 from cockpit.runbook.loader import load_runbook
-from cockpit.session.reader import open_session
+from cockpit.session.reader import session_at
 from cockpit.session.runfiles import running_files
 
 
@@ -84,7 +84,7 @@ def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], No
     and a new one under it would fail it. So a running step is waited for, and said so."""
     # The caller holds the session's lock: no event can be appended meanwhile, so the step
     # that runs now is known once; its supervisor's end (or death) is what is waited for.
-    current = running_files(folder, open_session(folder).state)
+    current = running_files(folder, session_at(folder).state)
     if current is not None and current[1].exit_record() is None \
             and (supervisor := find_supervisor(current[1])) is not None:
         out(f"waiting for step {current[0]} to end before the rehearsal world's password is "

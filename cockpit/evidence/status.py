@@ -7,10 +7,10 @@ from typing import Any
 
 from cockpit.session import rules
 from cockpit.session.lock import holder_alive, holder_text, read_lock_info
-from cockpit.session.reader import SessionSnapshot
+from cockpit.session.reader import SessionAt
 
 
-def derived(view: SessionSnapshot) -> dict[str, Any]:
+def derived(view: SessionAt) -> dict[str, Any]:
     state, runbook = view.state, view.runbook
     upcoming = rules.next_step(runbook, state)
     lock = read_lock_info(view.folder)
@@ -27,14 +27,15 @@ def derived(view: SessionSnapshot) -> dict[str, Any]:
         "lock": lock,
         "lock_stale": holder_alive(view.folder) is False,
         "torn_tail_bytes": len(view.torn.data) if view.torn else 0,
+        "read_from": view.source,
     }
 
 
-def status_json(view: SessionSnapshot) -> str:
+def status_json(view: SessionAt) -> str:
     return json.dumps({"state": view.state.model_dump(), "derived": derived(view)}, indent=2)
 
 
-def status_lines(view: SessionSnapshot) -> list[str]:
+def status_lines(view: SessionAt) -> list[str]:
     state, d = view.state, derived(view)
     lines = [
         f"session   {state.session_id}  ({view.folder})",
@@ -62,5 +63,6 @@ def status_lines(view: SessionSnapshot) -> list[str]:
         holder += " — STALE: that cockpit is gone; `cockpit resume --take-over` takes it"
     lines.append(f"lock      {holder}")
     lines.append(f"events    {state.seq}" + (f"; torn last line ({d['torn_tail_bytes']} bytes, "
-                                              "ignored)" if d["torn_tail_bytes"] else ""))
+                                              "ignored)" if d["torn_tail_bytes"] else "")
+                 + f" (read from {view.source}; the whole chain: cockpit verify)")
     return lines

@@ -66,11 +66,14 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
     kept = {(e.data["from"], e.data["sha256"]) for e in events if e.type == ev.LOG_DISPLACED}
     for event in events:
         d = event.data
-        if event.type in (ev.GATE_EVALUATED, ev.SCRIPT_CHECKED):  # most events: first
-            seen = d.get("observed") if event.type == ev.GATE_EVALUATED else d
-            if isinstance(seen, dict) and (capture := seen.get("captured")):
-                sha = seen["sha256"] if event.type == ev.GATE_EVALUATED else d["observed"]
-                check(capture, sha, "captured input")
+        if event.type == ev.GATE_EVALUATED:  # most events: first, and the least work
+            seen = d.get("observed")
+            if isinstance(seen, dict) and (capture := seen.get("captured")) and (
+                    capture, seen["sha256"]) not in looked:
+                check(capture, seen["sha256"], "captured input")
+        elif event.type == ev.SCRIPT_CHECKED:
+            if capture := d.get("captured"):
+                check(capture, d["observed"], "captured input")
         elif event.type == ev.SESSION_STARTED:
             check(RUNBOOK_COPY, d["runbook_sha256"], "runbook copy")
         elif event.type == ev.STEP_STARTED:

@@ -76,27 +76,31 @@ def _actor(actor: Actor) -> dict[str, str]:
 # One encoder for every event: json.dumps with options builds a new one per call, which
 # was a third of the time `status` took on a long session.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-_HASH_FIELD = b',"hash":"'
+HASH_FIELD = b',"hash":"'
 
 
 def canonical(value: Any) -> str:
     return _CANONICAL.encode(value)
 
 
-def line_hash_matches(line: bytes, recorded: str) -> bool:
-    """Whether a line as written (canonical JSON, keys sorted) hashes to `recorded` once its
-    own `"hash"` field is taken out — the same bytes `event_hash` would encode, without
-    encoding them again. False means "not shown this way"; the caller then checks the
-    canonical form, so a line written otherwise is still judged by its content."""
+def written_hash(raw: bytes, start: int = 0, stop: int | None = None) -> str | None:
+    """The hash of the line `raw[start:stop]` as written (canonical JSON, keys sorted) once
+    its own `"hash"` field is taken out — the same bytes `event_hash` would encode, without
+    encoding them again — if that field holds it; None when the line does not show it
+    this way, and the caller then checks the canonical form, so a line written otherwise
+    is still judged by its content."""
+    stop = len(raw) if stop is None else stop
     # Keys are sorted: after "hash" come only prev, seq, ts and type (strings and an int,
     # whose values cannot hold an unescaped quote), so the last match is the top-level one.
-    cut = line.rfind(_HASH_FIELD)
+    cut = raw.rfind(HASH_FIELD, start, stop)
     if cut < 0:
-        return False
-    end = cut + len(_HASH_FIELD) + 65  # 64 hex digits and the closing quote
-    if line[end - 1 : end] != b'"':
-        return False
-    return hashlib.sha256(line[:cut] + line[end:]).hexdigest() == recorded
+        return None
+    value = cut + len(HASH_FIELD)
+    after = value + 65  # 64 hex digits and the closing quote
+    if raw[after - 1:after] != b'"':
+        return None
+    digest = hashlib.sha256(raw[start:cut] + raw[after:stop]).hexdigest()
+    return digest if raw[value:after - 1] == digest.encode() else None
 
 
 def event_hash(seq: int, ts: str, actor: Actor, type_: str, data: dict[str, Any],

@@ -10,26 +10,53 @@ from cockpit.errors import CockpitError
 from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session.events import Event
-from cockpit.session.layout import EVENTS, RUNBOOK_COPY
+from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT
 from cockpit.session.state import SessionState, fold
-from cockpit.session.store import TornTail, read_event_log
+from cockpit.session.store import TornTail, read_event_log, read_events_after
 
 
 @dataclass(frozen=True)
-class SessionSnapshot:
-    """A session as read once, whole (for `status`, `report`, `export`); the screens follow
-    a live one through a SessionView instead (view.py)."""
+class SessionAt:
+    """Where a session stands (for `status`): its state, runbook and torn tail."""
 
     folder: Path
-    events: list[Event]
     state: SessionState
     runbook: Runbook
     torn: TornTail | None
+    source: str  # what the state was read from: the snapshot, or the whole event log
+
+
+@dataclass(frozen=True)
+class SessionSnapshot(SessionAt):
+    """A session as read once, whole (for `report`, `export`); the screens follow a live
+    one through a SessionView instead (view.py)."""
+
+    events: list[Event]
 
 
 def open_session(folder: Path) -> SessionSnapshot:
     log = read_event_log(session_events(folder))
-    return SessionSnapshot(folder, log.events, fold(log.events), session_runbook(folder), log.torn)
+    return SessionSnapshot(folder, fold(log.events), session_runbook(folder), log.torn, EVENTS,
+                           log.events)
+
+
+def session_at(folder: Path) -> SessionAt:
+    """The state as the operator's cockpit last wrote it down (session.json, for fast
+    status) with the events after it folded in, each chained from the event it stands at
+    (after a crash it is one behind); the whole log folded instead when the snapshot is
+    missing, unreadable or not on the log's chain. Checking the whole chain is `verify`'s."""
+    events = session_events(folder)
+    try:
+        snapshot = SessionState.model_validate_json((folder / SNAPSHOT).read_bytes())
+    except (OSError, ValueError):
+        snapshot = None
+    if snapshot is not None and snapshot.seq > 0:
+        log = read_events_after(events, snapshot.seq, snapshot.last_hash)
+        if log is not None:
+            return SessionAt(folder, fold(log.events, base=snapshot), session_runbook(folder),
+                             log.torn, SNAPSHOT)
+    whole = open_session(folder)
+    return SessionAt(whole.folder, whole.state, whole.runbook, whole.torn, whole.source)
 
 
 def session_events(folder: Path) -> Path:

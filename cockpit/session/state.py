@@ -263,13 +263,14 @@ _LATEST = {ev.GATE_EVALUATED: ("gates", "gate"), ev.SETUP_CHECKED: ("setup", "it
 _PENDING = GateState()  # replaced by the check's latest result before fold returns
 
 
-def fold(events: Iterable[Event]) -> SessionState:
-    """The state of a session from its events: one state, each event folded in (a copy per
-    event would make a long session's fold quadratic). A re-evaluated check replaces its
-    last result and nothing else reads it, so only its latest evaluation is turned into a
-    record — once, at the end, in the order the checks first appeared — rather than a
-    record for each of the thousands a long session holds."""
-    state = SessionState()
+def fold(events: Iterable[Event], base: SessionState | None = None) -> SessionState:
+    """The state of a session from its events (or of `base`, left as it was, and the events
+    after it): one state, each event folded in (a copy per event would make a long
+    session's fold quadratic). A re-evaluated check replaces its last result and nothing
+    else reads it, so only its latest evaluation is turned into a record — once, at the
+    end, in the order the checks first appeared — rather than a record for each of the
+    thousands a long session holds."""
+    state = base.model_copy(deep=True) if base is not None else SessionState()
     parts = {"gates": state.gates, "setup": state.setup, "scripts": state.scripts}
     latest: dict[tuple[str, str], Event] = {}
     last: Event | None = None

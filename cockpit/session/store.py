@@ -21,11 +21,12 @@ from cockpit.errors import CockpitError
 from cockpit.session.bulk import collector_paused
 from cockpit.session.events import (
     GENESIS,
+    HASH_FIELD,
     Actor,
     Event,
     event_hash,
-    line_hash_matches,
     make_event,
+    written_hash,
 )
 from cockpit.session.layout import EVENTS
 from cockpit.session.records import TornTailSetAside
@@ -53,7 +54,7 @@ class EventLog:
 
 
 _ONE_EVENT = msgspec.json.Decoder(Event)
-_ALL_EVENTS = msgspec.json.Decoder(list[Event])
+_ALL_LINES = _ONE_EVENT  # decode_lines: one Event per line of the log
 
 
 def parse_event_line(raw: bytes, number: int, path: Path) -> Event:
@@ -64,20 +65,6 @@ def parse_event_line(raw: bytes, number: int, path: Path) -> Event:
             f"{path}: line {number}: not a valid event ({exc}); the log is damaged — "
             "restore it from a copy, the cockpit will not repair it"
         ) from None
-
-
-def _decode_all(lines: list[bytes]) -> list[Event] | None:
-    """Every line as an Event in one decode (one call for the whole log; line by line cost
-    several times as much); None if any line is not one: each is then read alone, to name
-    the bad one."""
-    if not lines:
-        return []
-    try:
-        events = _ALL_EVENTS.decode(b"[" + b",".join(lines) + b"]")
-    except msgspec.DecodeError:
-        return None
-    # a line holding two values ("{..},{..}") would shift every later one: count them
-    return events if len(events) == len(lines) else None
 
 
 def check_link(event: Event, previous: Event | None, number: int, path: Path,
@@ -91,22 +78,47 @@ def check_link(event: Event, previous: Event | None, number: int, path: Path,
         raise SessionDamaged(f"{where}: event seq {event.seq}, expected {want_seq}")
     if event.prev != want_prev:
         raise SessionDamaged(f"{where}: event {event.seq} does not chain to the one before it")
-    if line is not None and line_hash_matches(line, event.hash):
+    if line is not None and written_hash(line) == event.hash:
         return
     expected = event_hash(event.seq, event.ts, event.actor, event.type, event.data, event.prev)
     if event.hash != expected:
         raise SessionDamaged(f"{where}: event {event.seq} was altered (its hash does not match)")
 
 
-def _check_chain(events: list[Event], lines: list[bytes], path: Path) -> None:
-    """check_link for every event, its common case (the next seq, the hash before, a line
-    that hashes as written) inline: a long session's hundred thousand calls add up."""
-    seq, prev = 0, GENESIS
-    previous: Event | None = None
-    for number, (event, line) in enumerate(zip(events, lines, strict=True), start=1):
-        if event.seq != seq + 1 or event.prev != prev or not line_hash_matches(line, event.hash):
-            check_link(event, previous, number, path, line)
-        seq, prev, previous = event.seq, event.hash, event
+def _read_fast(raw: bytes, end: int) -> list[Event] | None:
+    """Every line of `raw[:end]` as an Event, chain-checked, in one decode and one walk — or
+    None whenever anything is not exactly as the store writes it (a line that is no event,
+    a blank line, a line laid out otherwise, a broken link): the line-by-line read then
+    judges it and names the line. A long session is read this way: a hundred thousand
+    lines, no copy of each."""
+    try:
+        events = _ALL_LINES.decode_lines(memoryview(raw)[:end])
+    except msgspec.DecodeError:
+        return None
+    find = raw.find
+    start, seq, prev = 0, 0, GENESIS
+    for event in events:
+        stop = find(b"\n", start)
+        if (stop < 0 or event.seq != seq + 1 or event.prev != prev
+                or written_hash(raw, start, stop) != event.hash):
+            return None
+        start, seq, prev = stop + 1, event.seq, event.hash
+    # each event is the line it was walked with (its bytes hash to it) and no line is left
+    # over (decode_lines skips blank ones): the log is exactly these events
+    return events if start == end else None
+
+
+def _read_line_by_line(lines: list[bytes], path: Path, after: Event | None = None
+                       ) -> list[Event]:
+    """Each line parsed and linked on its own (to `after`, if the lines follow it): the
+    first damage is named with its line; a line written otherwise than canonically is
+    judged by its content."""
+    valid: list[Event] = []
+    for number, line in enumerate(lines, start=1):
+        event = parse_event_line(line, number, path)
+        check_link(event, valid[-1] if valid else after, number, path, line)
+        valid.append(event)
+    return valid
 
 
 def read_event_log(path: Path) -> EventLog:
@@ -115,21 +127,51 @@ def read_event_log(path: Path) -> EventLog:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise SessionNotFound(f"{path}: no such file; is this a session folder?") from None
-    lines = raw.split(b"\n")
-    tail = lines.pop()  # after the last newline: b"" when the file is whole
+    end = raw.rfind(b"\n") + 1  # the complete lines; after them, a torn one (or nothing)
     with collector_paused():
-        valid = _decode_all(lines)
-        if valid is not None:
-            _check_chain(valid, lines, path)
-        else:  # some line is not an event: line by line, so the first damage is named
-            valid = []
-            for number, line in enumerate(lines, start=1):
-                event = parse_event_line(line, number, path)
-                check_link(event, valid[-1] if valid else None, number, path, line)
-                valid.append(event)
-    offset = sum(map(len, lines)) + len(lines)
-    torn = TornTail(offset, tail) if tail else None
-    return EventLog(valid, torn, offset)
+        valid = _read_fast(raw, end)
+        if valid is None:
+            valid = _read_line_by_line(raw[:end].split(b"\n")[:-1], path)
+    torn = TornTail(end, raw[end:]) if end < len(raw) else None
+    return EventLog(valid, torn, end)
+
+
+# How far from the log's end `read_events_after` looks for the event a snapshot stands at:
+# it is the last event, or one before it after a crash, so a few lines suffice.
+_TAIL_BYTES = 1 << 16
+
+
+def read_events_after(path: Path, seq: int, hash_: str) -> EventLog | None:
+    """The events after the one numbered `seq` whose hash is `hash_` — looked for near the
+    log's end, whole, and checked to hash as recorded — each chained from it; a torn last
+    line is reported as by read_event_log. None when it is not found there or anything
+    after it is not exactly as the store writes it: the caller then reads the whole log,
+    which names any damage. Nothing before that event is read."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            offset = max(0, size - _TAIL_BYTES)
+            handle.seek(offset)
+            tail = handle.read()
+    except OSError:
+        return None
+    end = tail.rfind(b"\n") + 1
+    found = tail.rfind(HASH_FIELD + hash_.encode() + b'"', 0, end)
+    begin = tail.rfind(b"\n", 0, found) + 1
+    if found < 0 or (begin == 0 and offset > 0):  # not there, or its line starts before
+        return None
+    stop = tail.index(b"\n", found)
+    if written_hash(tail, begin, stop) != hash_:
+        return None
+    try:
+        anchor = parse_event_line(tail[begin:stop], 1, path)
+        if anchor.seq != seq:
+            return None
+        later = _read_line_by_line(tail[stop + 1:end].split(b"\n")[:-1], path, anchor)
+    except SessionDamaged:
+        return None
+    torn = TornTail(offset + end, tail[end:]) if end < len(tail) else None
+    return EventLog(later, torn, offset + end)
 
 
 class SessionStore:

@@ -51,6 +51,22 @@ def test_fold_is_apply_event_by_event_order_included(kinds: list[tuple[str, dict
         assert list(getattr(folded, part)) == list(getattr(applied, part))  # same order
 
 
+@given(st.lists(KINDS, max_size=30), st.integers(0, 30))
+def test_a_fold_from_a_snapshot_is_the_fold_of_the_whole(kinds: list[tuple[str, dict[str, object]]],
+                                                        at: int) -> None:
+    """`status` folds the events after session.json onto it: the same state as the whole
+    fold, order included, and the snapshot given is left as it was."""
+    events = _chain(kinds)
+    at = min(at, len(events))
+    snapshot = fold(events[:at])
+    kept = snapshot.model_copy(deep=True)
+    resumed = fold(events[at:], base=snapshot)
+    whole = fold(events)
+    assert resumed == whole and snapshot == kept
+    for part in ("gates", "setup", "scripts"):
+        assert list(getattr(resumed, part)) == list(getattr(whole, part))
+
+
 def test_a_gate_attested_after_failing_evaluations_stays_attested() -> None:
     events = _chain([(ev.GATE_EVALUATED, {"gate": "g", "ok": False, "detail": "no"}),
                      (ev.GATE_ATTESTED, {"gate": "g", "reference": "GOV-7"})])
