@@ -28,6 +28,7 @@ from cockpit.session.events import (
     make_event,
     written_hash,
 )
+from cockpit.session.forked import in_child
 from cockpit.session.layout import EVENTS
 from cockpit.session.records import TornTailSetAside
 
@@ -85,27 +86,52 @@ def check_link(event: Event, previous: Event | None, number: int, path: Path,
         raise SessionDamaged(f"{where}: event {event.seq} was altered (its hash does not match)")
 
 
+# From this size on, a log's lines are hashed in a forked child while the parent decodes
+# them: the two halves of reading a long session, on two cores.
+_FORK_BYTES = 4 << 20
+
+
 def _read_fast(raw: bytes, end: int) -> list[Event] | None:
     """Every line of `raw[:end]` as an Event, chain-checked, in one decode and one walk — or
     None whenever anything is not exactly as the store writes it (a line that is no event,
     a blank line, a line laid out otherwise, a broken link): the line-by-line read then
     judges it and names the line. A long session is read this way: a hundred thousand
     lines, no copy of each."""
+    def hashes() -> str | None:
+        return _hashes_as_written(raw, end)
+
+    written = in_child(hashes) if end >= _FORK_BYTES else hashes
     try:
-        events = _ALL_LINES.decode_lines(memoryview(raw)[:end])
+        events: list[Event] | None = _ALL_LINES.decode_lines(memoryview(raw)[:end])
     except msgspec.DecodeError:
+        events = None
+    shown = written()  # asked for in any case: a child is always reaped
+    if events is None or shown is None or len(shown) != 64 * len(events):
         return None
-    find = raw.find
-    start, seq, prev = 0, 0, GENESIS
-    for event in events:
-        stop = find(b"\n", start)
-        if (stop < 0 or event.seq != seq + 1 or event.prev != prev
-                or written_hash(raw, start, stop) != event.hash):
+    seq, prev = 0, GENESIS
+    for at, event in enumerate(events):
+        if (event.seq != seq + 1 or event.prev != prev
+                or shown[64 * at:64 * at + 64] != event.hash):
             return None
-        start, seq, prev = stop + 1, event.seq, event.hash
-    # each event is the line it was walked with (its bytes hash to it) and no line is left
-    # over (decode_lines skips blank ones): the log is exactly these events
-    return events if start == end else None
+        seq, prev = event.seq, event.hash
+    # line by line, each event is the hash its line shows and its bytes hash to: the log
+    # is exactly these events (a blank line, skipped by decode_lines, shows no hash)
+    return events
+
+
+def _hashes_as_written(raw: bytes, end: int) -> str | None:
+    """The hash each line of `raw[:end]` shows, in order, joined (64 digits each) — if each
+    line's bytes hash to it as written; None at the first that does not."""
+    found: list[str] = []
+    find, start = raw.find, 0
+    while start < end:
+        stop = find(b"\n", start)
+        digest = written_hash(raw, start, stop)
+        if digest is None:
+            return None
+        found.append(digest)
+        start = stop + 1
+    return "".join(found)
 
 
 def _read_line_by_line(lines: list[bytes], path: Path, after: Event | None = None
