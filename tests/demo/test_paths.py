@@ -129,6 +129,7 @@ def test_pgoptions_carries_values_with_spaces_and_backslashes(
     assert shown == (value, "3s")
 
 
+@pytest.mark.slow  # a whole demo (the fast suite's budget); the folders above stay fast
 def test_the_demo_reaches_pass_with_its_world_and_session_in_awkward_folders(
         open_tmp: Path) -> None:
     base = open_tmp / AWKWARD
