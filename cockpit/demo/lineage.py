@@ -187,6 +187,14 @@ if context.config.config_file_name:
     fileConfig(context.config.config_file_name)
 
 
+def run_migrations_offline() -> None:
+    """`alembic upgrade a:b --sql`: the SQL, written out, nothing connected."""
+    context.configure(url=os.environ["DATABASE_URL"], target_metadata=None,
+                      literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def run_migrations_online() -> None:
     engine = create_engine(os.environ["DATABASE_URL"], poolclass=NullPool)
     with engine.connect() as connection:
@@ -195,7 +203,10 @@ def run_migrations_online() -> None:
             context.run_migrations()
 
 
-run_migrations_online()
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
 '''
 
 # Setting a timeout on the connection before configure() autobegins a transaction that

@@ -4,18 +4,19 @@ gates.py, steps.py and closeout.py; controller.py opens and closes a session."""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from cockpit.errors import EXIT_REFUSED, CockpitError
-from cockpit.probes.registry import ProbeContext
+from cockpit.probes.registry import ProbeContext, ProbeResult
 from cockpit.runbook.model import Runbook
 from cockpit.session import records
 from cockpit.session.clock import Clock
 from cockpit.session.events import Actor, Event
-from cockpit.session.layout import SNAPSHOT
+from cockpit.session.layout import PROBE_FILES, SNAPSHOT
 from cockpit.session.lock import SessionLock
 from cockpit.session.redact import Redactor
 from cockpit.session.runfiles import RunFiles, running_files
@@ -75,7 +76,28 @@ class SessionCore:
         raise CockpitError(f"no item '{item_id}' in runbook '{self.runbook.id}'")
 
     def probe_context(self) -> ProbeContext:
-        return ProbeContext(workdir=self.workdir, env=self.env, session_folder=self.folder)
+        return ProbeContext(workdir=self.workdir, env=self.env, session_folder=self.folder,
+                            waivers=tuple(self.runbook.waivers))
+
+    def observed(self, result: ProbeResult) -> Any:
+        """What a probe observed, with the files it found written into the session
+        (`evidence/probes/`, named by their content, so `verify` checks them) and listed
+        under "files"; a file holding a secret is not written, only its hash kept."""
+        if not result.files:
+            return result.observed
+        kept = []
+        for name, data in result.files:
+            digest = hashlib.sha256(data).hexdigest()
+            if self.redactor.redact(data) != data:
+                kept.append({"name": name, "sha256": digest, "secret": True})
+                continue
+            path = self.folder / PROBE_FILES / f"{digest[:16]}-{name}"
+            if not path.exists():  # the same content, kept before
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(path, data)
+            kept.append({"captured": path.relative_to(self.folder).as_posix(),
+                         "sha256": digest, "size": len(data)})
+        return {**(result.observed or {}), "files": kept}
 
     def _halted_reason(self) -> str | None:
         if self.state.halt is not None:

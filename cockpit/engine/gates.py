@@ -27,7 +27,7 @@ class GateVerbs(SessionCore):
         if isinstance(gate, AttestationGate):
             self._refuse_if(rules.attestation_refusal(gate, reference, self.clock()))
             self.append(records.GateAttested(gate=gate_id, reference=reference.strip()))
-        elif isinstance(gate, ProbeGate) and gate.expected is None:
+        elif isinstance(gate, ProbeGate) and gate.asks_operator():
             self._evaluate_probe_gate(gate, reference.strip())
         else:
             raise ActionRefused(f"gate '{gate_id}' is checked by the cockpit, not attested")
@@ -58,7 +58,7 @@ class GateVerbs(SessionCore):
         for gate in rules.gates(self.runbook):
             if isinstance(gate, AttestationFileGate):
                 self._evaluate_file_gate(gate)
-            elif isinstance(gate, ProbeGate) and gate.expected is not None:
+            elif isinstance(gate, ProbeGate) and not gate.asks_operator():
                 self._evaluate_probe_gate(gate, gate.expected)
         checks = rules.setup_checks(self.runbook)
         env_names = [c.name for c in checks if isinstance(c, EnvVar)]
@@ -128,7 +128,7 @@ class GateVerbs(SessionCore):
         result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
         unreached = {} if result.reached else {"reached": False}
         self.append(records.GateEvaluated(
-            gate=gate.id, ok=result.ok, expected=expected, observed=result.observed,
+            gate=gate.id, ok=result.ok, expected=expected, observed=self.observed(result),
             detail=result.detail, **unreached))
 
     def _check_script(self, script_path: str, pinned: str | None, listed: bool = True) -> None:

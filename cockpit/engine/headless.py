@@ -177,7 +177,7 @@ class Headless:
                     reference = "assumed (--assume-yes rehearsal)"
                 if reference:
                     ctl.attest_gate(gate.id, reference)
-            elif isinstance(gate, ProbeGate) and gate.expected is None and reference:
+            elif isinstance(gate, ProbeGate) and gate.asks_operator() and reference:
                 ctl.attest_gate(gate.id, reference)
         still_open = ctl.evaluate_gates()
         if not still_open:

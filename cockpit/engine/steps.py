@@ -205,7 +205,7 @@ class StepVerbs(SessionCore):
             raise ActionRefused(f"'{step_id}' is not a check")
         result = run_probe(step.probe, self.probe_context(), step.expected, step.args)
         self.append(records.CheckEvaluated(
-            step=step_id, ok=result.ok, expected=step.expected, observed=result.observed,
+            step=step_id, ok=result.ok, expected=step.expected, observed=self.observed(result),
             detail=result.detail))
         return result
 

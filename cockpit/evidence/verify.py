@@ -60,6 +60,10 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
             looked.add((name, recorded))
             _check_file(folder / name, recorded, what, problems, inside)
 
+    def check_kept(kept: Any, kind: str) -> None:  # a file a probe found (a risk report)
+        if isinstance(kept, dict) and kept.get("captured"):
+            check(kept["captured"], kept.get("sha256"), f"file kept by a probe ({kind})")
+
     exits = 0
     started: dict[str, dict[str, Any]] = {}
     copies: list[tuple[str, str, str]] = []  # published: (run, path, recorded sha256)
@@ -68,9 +72,15 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
         d = event.data
         if event.type == ev.GATE_EVALUATED:  # most events: first, and the least work
             seen = d.get("observed")
-            if isinstance(seen, dict) and (capture := seen.get("captured")) and (
-                    capture, seen["sha256"]) not in looked:
-                check(capture, seen["sha256"], "captured input")
+            if isinstance(seen, dict):
+                if (capture := seen.get("captured")) and (capture, seen["sha256"]) not in looked:
+                    check(capture, seen["sha256"], "captured input")
+                for kept in seen.get("files") or ():
+                    check_kept(kept, event.type)
+        elif event.type == ev.CHECK_EVALUATED:
+            seen = d.get("observed")
+            for kept in seen.get("files") or () if isinstance(seen, dict) else ():
+                check_kept(kept, event.type)
         elif event.type == ev.SCRIPT_CHECKED:
             if capture := d.get("captured"):
                 check(capture, d["observed"], "captured input")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit.runbook.model import Waiver
 from cockpit.runbook.probes import PROBES, ProbeSpec
 
 
@@ -24,6 +25,9 @@ class ProbeResult:
     # False: the probe could not answer about the change (its database unreachable, its
     # environment wrong) — the operator may fix the cause and ask again
     reached: bool = True
+    # What it found, to keep as evidence: (file name, content). The engine writes each into
+    # the session, content-named, and records it in `observed` (a dict) under "files".
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class ProbeContext:
     workdir: Path
     env: Mapping[str, str] = field(default_factory=dict)
     session_folder: Path | None = None
+    waivers: tuple[Waiver, ...] = ()  # the runbook's accepted risk findings
 
 
 ProbeFn = Callable[[ProbeContext, Any, Mapping[str, Any]], ProbeResult]
@@ -42,6 +47,7 @@ BUILTIN_MODULES = [
     "cockpit.probes.db_probes",
     "cockpit.probes.env_probe",
     "cockpit.probes.git_probe",
+    "cockpit.probes.risk",
 ]
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from cockpit.runbook.probes import PROBES
+
 # A duration: 500ms, 30s, 10min (or 10m), 2h.
 Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,6}(?:ms|s|m|min|h)$")]
 # The abort rule a step's ending names when its `timeout` stopped it; no runbook rule has it.
@@ -168,6 +170,12 @@ class ProbeGate(_Model):
         default=None,
         description="Asked of the operator when `expected` is not pinned in the runbook.",
     )
+
+    def asks_operator(self) -> bool:
+        """Whether the operator types its expected value at the gate: the runbook leaves it
+        out and the probe takes one (a probe that takes none answers by itself)."""
+        spec = PROBES.get(self.probe)
+        return self.expected is None and (spec is None or spec.expected != "none")
 
 
 # ---------------------------------------------------------------- session setup
@@ -548,6 +556,26 @@ class Script(_Model):
     )
 
 
+class Waiver(_Model):
+    """A risk finding accepted for this cutover, with why and by whom: pinned with the
+    runbook, so adding one makes a new approved runbook (and a new session)."""
+
+    revision: str = Field(
+        min_length=1,
+        description="The revision the finding is in: its id, or the id's leading part before "
+        "an underscore (`0021` for `0021_add_flags`).",
+    )
+    rule: str = Field(
+        min_length=1,
+        description="The finding's rule, as the risk report names it (a squawk rule such as "
+        "`require-concurrent-index-creation`, or the cockpit's own: `access-exclusive-lock`, "
+        "`share-lock`, `index-without-concurrently`, `constraint-validation`, "
+        "`column-type-change`, `non-atomic-revision`, `not-analysable-offline`).",
+    )
+    reason: Line = Field(description="Why it is accepted for this cutover.")
+    approved_by: Line = Field(description="Who approved it.")
+
+
 PrefaceItem = Annotated[Text | CodeBlock, Discriminated]
 
 
@@ -617,6 +645,11 @@ class Runbook(_Model):
         default=[],
         description="The operator scripts commands run, each pinned by the sha256 it was approved "
         "with.",
+    )
+    waivers: list[Waiver] = Field(
+        default=[],
+        description="Risk findings of `migration.risk` accepted for this cutover; an error not "
+        "waived keeps its gate closed.",
     )
 
     def usual_sections(self) -> list[tuple[str, Section]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ExpectedShape = Literal["text", "integer", "list", "boolean", "none"]
-ArgShape = Literal["text", "list"]
+ArgShape = Literal["text", "list", "integer"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,22 @@ PROBES: dict[str, ProbeSpec] = {
                 ProbeArg("same_as", "list", "variables that must name the same server and "
                          "database", "[]"),
                 ProbeArg("database", "text", "the database the DSN must name", "any"),
+            ),
+        ),
+        ProbeSpec(
+            "migration.risk", "none",
+            "each revision the upgrade will run, linted (squawk) and its locks read "
+            "(PostgreSQL's parser) against the live size of the tables it touches: no error "
+            "left unwaived",
+            args=(
+                ProbeArg("from", "text", "the revision the upgrade starts from (the anchor "
+                         "stamped before it)", "the database's current revision"),
+                ProbeArg("to", "text", "the revision it ends at", "heads"),
+                ProbeArg("schema", "text", "the schema unqualified tables are in", "public"),
+                ProbeArg("max_rows", "integer", "a table this big (estimated rows) makes a "
+                         "blocking lock on it an error", "100000"),
+                ProbeArg("max_mb", "integer", "a table this big (MB, indexes included) makes "
+                         "a blocking lock on it an error", "100"),
             ),
         ),
         ProbeSpec(

@@ -234,7 +234,8 @@ def _model_link(cls: type[BaseModel]) -> str:
         return _kind_link(kind_of(cls))
     names = {m.SubItem: ("nested line", "Nested lines"),
              m.AbortRule: ("abort rule", "`[[abort_rules]]`"),
-             m.Script: ("script", "`[[scripts]]`")}
+             m.Script: ("script", "`[[scripts]]`"),
+             m.Waiver: ("waiver", "`[[waivers]]`")}
     if cls in names:
         word, heading = names[cls]
         return f"[{word}]({_anchor(heading)})"
@@ -518,6 +519,18 @@ def _scripts() -> list[str]:
             *_fields_table(m.Script)]
 
 
+def _waivers() -> list[str]:
+    return ["## `[[waivers]]`", "",
+            f"{_doc(m.Waiver)} The `migration.risk` probe marks each finding a waiver names "
+            "(by revision and rule) as waived, with the reason and the approver, in its report; "
+            "an error or a finding the cockpit cannot vouch for (`not-analysable-offline`, "
+            "`non-atomic-revision`) that no waiver names keeps the gate closed.", "",
+            *_fields_table(m.Waiver), "", "```toml", "[[waivers]]",
+            'revision = "0021"', 'rule = "index-without-concurrently"',
+            'reason = "built in the window; the table is read-only during it"',
+            'approved_by = "DBA lead (CHG-4821)"', "```"]
+
+
 def _halt_actions_section() -> list[str]:
     default = m.HaltItem.model_fields["action"].default
     lines = ["## Halt actions", "",
@@ -604,6 +617,7 @@ def reference_markdown() -> str:
         _probes(),
         _abort_rules(),
         _scripts(),
+        _waivers(),
         _halt_actions_section(),
         _decision_roles_section(),
         _value_types(),

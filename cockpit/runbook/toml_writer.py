@@ -77,4 +77,6 @@ def runbook_to_toml(runbook: Runbook, comment: str = "") -> str:
         out += ["", *_table("[[abort_rules]]", _dump(rule))]
     for script in runbook.scripts:
         out += ["", *_table("[[scripts]]", _dump(script))]
+    for waiver in runbook.waivers:
+        out += ["", *_table("[[waivers]]", _dump(waiver))]
     return "\n".join(out) + "\n"

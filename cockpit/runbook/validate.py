@@ -309,14 +309,20 @@ def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], ad
         if arg is None:
             takes = ", ".join(known) if known else "no arguments"
             add(f"{place}.args.{name}", f"probe '{spec.name}' takes {takes}")
-        elif (arg.shape == "list") != isinstance(value, list) or (
-                arg.shape == "text" and not isinstance(value, str)):
-            wanted = "a list of texts" if arg.shape == "list" else "a text"
+        elif not _arg_fits(arg.shape, value):
+            wanted = {"list": "a list of texts", "text": "a text",
+                      "integer": "a whole number, 0 or more"}[arg.shape]
             add(f"{place}.args.{name}", f"'{name}' is {wanted}")
     for arg in spec.args:
         if arg.default is None and arg.name not in args:
             add(f"{place}.args", f"probe '{spec.name}' needs the argument '{arg.name}' "
                 f"({arg.summary})")
+
+
+def _arg_fits(shape: str, value: ArgValue) -> bool:
+    if shape == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, list) if shape == "list" else isinstance(value, str)
 
 
 def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:

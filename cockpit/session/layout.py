@@ -11,6 +11,7 @@ RUNBOOK_COPY = "runbook.toml"
 STEPS = "steps"
 EVIDENCE = "evidence"
 INPUTS = "evidence/inputs"  # attestation files and scripts as they were when checked
+PROBE_FILES = "evidence/probes"  # what a probe found and kept (a risk report)
 DISPLACED = "displaced"  # files found where this session published a log: not its evidence
 
 

@@ -318,7 +318,7 @@ def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:
     """Open gates an operator answers: attestations, and probe gates whose value they give."""
     return [g for g in gates(runbook)
             if (isinstance(g, AttestationGate) or (isinstance(g, ProbeGate)
-                                                   and g.expected is None))
+                                                   and g.asks_operator()))
             and not ((s := state.gates.get(g.id)) and s.status == "passed")]
 
 

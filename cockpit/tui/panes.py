@@ -232,7 +232,7 @@ def _gate_hint(gate: Any) -> str:
         return f"attest with a: {gate.prompt}"
     if gate.kind == "attestation_file":
         return f"file {gate.path}"
-    return "answered by the probe (g)" if gate.expected is not None else (
+    return "answered by the probe (g)" if not gate.asks_operator() else (
         f"attest with a: {gate.prompt}")
 
 

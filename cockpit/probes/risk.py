@@ -1,0 +1,401 @@
+"""`migration.risk`: each revision the upgrade will run, before it runs — its offline SQL
+(Alembic's `upgrade start:target --sql`, run as the operator would), cut per revision,
+linted by squawk and read by PostgreSQL's parser for the locks it takes, weighed by the live
+size of the tables it touches (read-only). An error is a blocking lock on a big table; an
+error not waived by the runbook keeps the gate closed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pglast
+
+from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
+from cockpit.probes.db import ProbeUnreachable, connect, rows
+from cockpit.probes.registry import ProbeContext, ProbeResult, register
+from cockpit.probes.sqlrisk import ParseError, RevisionSQL, Statement, split_revisions, statements
+from cockpit.runbook.model import Waiver
+
+# Blocking locks: while one is held or queued for, the table's readers (ACCESS EXCLUSIVE)
+# or writers (SHARE) wait behind it.
+BLOCKING = ("ACCESS EXCLUSIVE", "SHARE")
+# squawk rules left out: the cockpit sets lock_timeout/statement_timeout on the step
+# (PGOPTIONS), and an Alembic revision runs once (alembic_version), so IF NOT EXISTS is moot
+EXCLUDED_RULES = ("require-timeout-settings", "require-lock-timeout",
+                  "require-statement-timeout", "prefer-robust-stmts")
+# findings that the cockpit cannot vouch for whatever the size: waived, or the gate stays shut
+MUST_WAIVE = ("not-analysable-offline", "non-atomic-revision")
+_RENDER_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Size:
+    rows: int | None  # the planner's estimate (reltuples); None: never analysed
+    bytes: int
+
+
+@dataclass
+class Finding:
+    revision: str
+    rule: str
+    source: str  # cockpit (the parser's lock reading) or squawk
+    message: str
+    statement: str = ""
+    line: int | None = None
+    lock: str | None = None
+    table: str | None = None
+    rows: int | None = None
+    bytes: int | None = None
+    severity: str = "warning"  # error | warning
+    waived: dict[str, str] | None = None  # reason, approved_by
+
+
+@dataclass(frozen=True)
+class Limits:
+    rows: int = 100_000
+    megabytes: int = 100
+
+    def big(self, size: Size | None) -> bool:
+        if size is None:
+            return False
+        return (size.rows is not None and size.rows >= self.rows) or \
+            size.bytes >= self.megabytes * 1024 * 1024
+
+
+def render_offline(workdir: Path, start: str, target: str,
+                   env: Mapping[str, str], expected: Sequence[str]
+                   ) -> tuple[list[RevisionSQL], dict[str, str]]:
+    """Each revision's offline SQL, and the revisions that could not be rendered (with
+    why). A revision whose upgrade fails offline (it reads data through op.get_bind()) is
+    set aside and rendering goes on after it."""
+    parts: dict[str, RevisionSQL] = {}
+    failed: dict[str, str] = {}
+    begin = start
+    for _ in range(len(expected) + 1):
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", f"{begin}:{target}", "--sql"],
+            cwd=workdir, env=dict(env), capture_output=True, text=True,
+            timeout=_RENDER_TIMEOUT_S)
+        found = split_revisions(done.stdout)
+        for part in found[:-1] if done.returncode else found:
+            parts.setdefault(part.revision, part)
+        if done.returncode == 0:
+            break
+        why = _last_line(done.stderr)
+        if not found:  # nothing rendered: the environment itself fails offline
+            for revision in expected:
+                if revision not in parts:
+                    failed.setdefault(revision, why)
+            break
+        failed[found[-1].revision] = why
+        begin = found[-1].revision
+    ordered = [parts[r] for r in expected if r in parts]
+    ordered += [p for r, p in parts.items() if r not in expected]  # flagged as unexpected
+    return ordered, failed
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def squawk_findings(parts: Sequence[RevisionSQL], wrapped: bool, pg_version: str | None
+                    ) -> dict[str, list[dict[str, Any]]]:
+    """squawk's findings per revision, its lines made 1-based in the revision's own SQL.
+    `wrapped`: the upgrade runs in one transaction, so each part is linted inside one."""
+    binary = _squawk()
+    if binary is None:
+        raise ProbeUnreachable("squawk is not installed (the squawk-cli package)")
+    found: dict[str, list[dict[str, Any]]] = {part.revision: [] for part in parts}
+    with tempfile.TemporaryDirectory(prefix="cockpit-risk-") as tmp:
+        files: dict[str, str] = {}
+        for index, part in enumerate(parts):
+            path = Path(tmp) / f"{index:04d}.sql"
+            path.write_text(f"BEGIN;\n{part.sql}\nCOMMIT;\n" if wrapped else part.sql)
+            files[str(path)] = part.revision
+        if not files:
+            return found
+        args = [binary, "--reporter", "json", f"--exclude={','.join(EXCLUDED_RULES)}"]
+        if pg_version:
+            args.append(f"--pg-version={pg_version}")
+        done = subprocess.run([*args, *files], capture_output=True, text=True,
+                              timeout=_RENDER_TIMEOUT_S)
+        try:
+            reported = json.loads(done.stdout or "[]")
+        except json.JSONDecodeError:
+            raise ProbeUnreachable(f"squawk gave no report: {_last_line(done.stderr)}") from None
+    for item in reported:
+        revision = files.get(item.get("file", ""))
+        if revision is None:
+            continue
+        line = int(item.get("line", 0)) + 1 - (1 if wrapped else 0)  # squawk counts from 0
+        found[revision].append({**item, "line": line})
+    return found
+
+
+def table_sizes(env: Mapping[str, str], tables: set[str], schema: str) -> dict[str, Size]:
+    """Each existing table's estimated rows and total size (indexes and TOAST included):
+    the planner's statistics, read-only, no scan."""
+    if not tables:
+        return {}
+    wanted = [_qualified(name, schema).split(".", 1) for name in tables]
+    with connect(env) as conn:
+        found = rows(conn, """
+            SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS rows,
+                   pg_total_relation_size(c.oid) AS bytes
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'm')
+              AND (n.nspname, c.relname) IN (
+                  SELECT * FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])))""",
+                     schemas=[s for s, _ in wanted], names=[t for _, t in wanted])
+    return {f"{r['schema']}.{r['name']}": Size(r["rows"] if r["rows"] >= 0 else None,
+                                               r["bytes"]) for r in found}
+
+
+def server_version(env: Mapping[str, str]) -> str | None:
+    with connect(env) as conn:
+        found = rows(conn, "SELECT current_setting('server_version') AS v")
+    return found[0]["v"].split()[0] if found else None
+
+
+def _qualified(name: str, schema: str) -> str:
+    return name if "." in name else f"{schema}.{name}"
+
+
+def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
+           parsed: Mapping[str, list[Statement] | str], linted: Mapping[str, list[dict[str, Any]]],
+           sizes: Mapping[str, Size], limits: Limits, schema: str,
+           expected: Sequence[str]) -> list[Finding]:
+    """Every finding, in the order the revisions run. `parsed`: each revision's statements,
+    or why the parser refused its SQL."""
+    findings: list[Finding] = []
+    created: set[str] = set()  # tables the path itself creates: new, empty, no one waits
+    for part in parts:
+        revision = part.revision
+        if expected and revision not in expected:
+            findings.append(Finding(revision, "unexpected-revision", "cockpit",
+                                    "rendered, but not on the path the lineage gives"))
+        found = parsed.get(revision, [])
+        if isinstance(found, str):
+            findings.append(Finding(revision, "not-analysable-offline", "cockpit",
+                                    f"its SQL does not parse: {found}"))
+            continue
+        for index, stmt in enumerate(found):
+            if stmt.creates:
+                created.add(_qualified(stmt.creates, schema))
+            if "transaction-commit" in stmt.flags and index + 1 < len(found):
+                findings.append(Finding(
+                    revision, "non-atomic-revision", "cockpit",
+                    "it commits part way (an autocommit block): a failure after this leaves "
+                    "the part before committed, and a retry fails on it (DuplicateTable)",
+                    stmt.text, stmt.line))
+            finding = _lock_finding(revision, stmt, created, sizes, limits, schema)
+            if finding is not None:
+                findings.append(finding)
+        for item in linted.get(revision, []):
+            at = _statement_at(found, item["line"])
+            table = _qualified(at.table, schema) if at and at.table else None
+            if table is not None and _ignored(table):
+                continue
+            size = None if table is None or table in created else sizes.get(table)
+            error = item.get("level") == "Error" and limits.big(size)
+            findings.append(Finding(
+                revision, item.get("rule_name") or "squawk", "squawk",
+                " ".join(filter(None, [item.get("message"), item.get("help")])),
+                at.text if at else "", item["line"], at.lock if at else None, table,
+                size.rows if size else None, size.bytes if size else None,
+                "error" if error else "warning"))
+    for revision, why in failed.items():
+        findings.append(Finding(revision, "not-analysable-offline", "cockpit",
+                                f"its upgrade cannot be rendered offline: {why}"))
+    return findings
+
+
+def _ignored(table: str) -> bool:
+    return table.rsplit(".", 1)[-1] == "alembic_version"  # Alembic's own bookkeeping
+
+
+def _statement_at(found: Sequence[Statement], line: int) -> Statement | None:
+    return next((s for s in found if s.line <= line <= s.end_line), None)
+
+
+_SPECIFIC = ("column-type-change", "index-without-concurrently", "constraint-validation",
+             "index-drop-locks-table")
+
+
+def _lock_finding(revision: str, stmt: Statement, created: set[str], sizes: Mapping[str, Size],
+                  limits: Limits, schema: str) -> Finding | None:
+    if stmt.table is None and "index-drop-locks-table" not in stmt.flags:
+        return None
+    table = _qualified(stmt.table, schema) if stmt.table else None
+    if table is not None and (table in created or _ignored(table)):
+        return None  # a table this upgrade creates holds nothing anyone waits for
+    flag = next((f for f in _SPECIFIC if f in stmt.flags), None)
+    if flag is None and stmt.lock not in BLOCKING:
+        return None
+    size = sizes.get(table) if table else None
+    big = limits.big(size)
+    rule = flag or f"{(stmt.lock or '').lower().replace(' ', '-')}-lock"
+    severity = "error" if big and (stmt.lock in BLOCKING or flag in (
+        "index-without-concurrently", "constraint-validation")) else "warning"
+    what = {"column-type-change": "changes a column's type (the table may be rewritten)",
+            "index-without-concurrently": "builds an index without CONCURRENTLY: writes wait "
+                                          "until it is built",
+            "constraint-validation": "checks every row for a constraint while it holds its "
+                                     "lock",
+            "index-drop-locks-table": "drops an index without CONCURRENTLY"}.get(
+        flag or "", f"takes {stmt.lock} on the table: everyone after it waits")
+    return Finding(revision, rule, "cockpit", what, stmt.text, stmt.line, stmt.lock, table,
+                   size.rows if size else None, size.bytes if size else None, severity)
+
+
+def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver]) -> None:
+    for finding in findings:
+        for waiver in waivers:
+            if waiver.rule == finding.rule and (
+                    finding.revision == waiver.revision
+                    or finding.revision.startswith(f"{waiver.revision}_")):
+                finding.waived = {"reason": waiver.reason, "approved_by": waiver.approved_by}
+                break
+
+
+def blocking(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings that keep the gate closed: errors, and what the cockpit cannot vouch
+    for, not waived."""
+    return [f for f in findings if f.waived is None
+            and (f.severity == "error" or f.rule in MUST_WAIVE)]
+
+
+def _size_text(finding: Finding) -> str:
+    if finding.bytes is None:
+        return "new" if finding.table else ""
+    rows = f"{finding.rows:,} rows" if finding.rows is not None else "rows unknown"
+    return f"{rows}, {finding.bytes / 1048576:.1f} MB"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# Migration risk: {report['from']} → {report['to']}", "",
+             f"{len(report['path'])} revision(s) on the path; tables of "
+             f"{report['limits']['rows']:,} rows or {report['limits']['megabytes']} MB make a "
+             "blocking lock an error. squawk rules left out: "
+             f"{', '.join(report['excluded_rules'])} (the runbook sets the timeouts).", "",
+             f"**{report['totals']['blocking']} blocking**, {report['totals']['errors']} "
+             f"error(s), {report['totals']['warnings']} warning(s), "
+             f"{report['totals']['waived']} waived.", ""]
+    by_revision: dict[str, list[dict[str, Any]]] = {}
+    for finding in report["findings"]:
+        by_revision.setdefault(finding["revision"], []).append(finding)
+    for revision in [*report["path"], *[r for r in by_revision if r not in report["path"]]]:
+        found = by_revision.get(revision, [])
+        lines += [f"## {revision}", ""]
+        if not found:
+            lines += ["No finding.", ""]
+            continue
+        lines += ["| severity | rule | line | statement | lock | table | size | waived |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for f in found:
+            waived = (f"{f['waived']['reason']} ({f['waived']['approved_by']})"
+                      if f["waived"] else "")
+            statement = (f["statement"] or f["message"])[:160].replace("|", "\\|")
+            lines.append(f"| {f['severity']} | {f['rule']} | {f['line'] or ''} | "
+                         f"`{statement}` | {f['lock'] or ''} | {f['table'] or ''} | "
+                         f"{_size_text(Finding(**f))} | {waived.replace('|', '/')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _summary(findings: Sequence[Finding]) -> str:
+    shut = blocking(findings)
+    if not shut:
+        errors = sum(f.severity == "error" for f in findings)
+        waived = sum(f.waived is not None for f in findings)
+        return (f"no blocking finding ({errors} error(s) waived, "
+                f"{len(findings) - errors} warning(s), {waived} waived in all)"
+                if errors else f"no error; {len(findings)} warning(s), {waived} waived")
+    named = "; ".join(f"{f.revision} {f.rule}" + (f" on {f.table} ({_size_text(f)})"
+                                                 if f.table else "") for f in shut[:4])
+    more = f"; and {len(shut) - 4} more" if len(shut) > 4 else ""
+    return (f"{len(shut)} finding(s) not waived: {named}{more} — make the change safe, or "
+            "waive it in the runbook ([[waivers]]: revision, rule, reason, approved_by)")
+
+
+@register("migration.risk")
+def probe_migration_risk(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]
+                         ) -> ProbeResult:
+    try:
+        return _probe(ctx, args)
+    except ProbeUnreachable as exc:
+        return ProbeResult(False, None, str(exc), reached=False)
+
+
+def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
+    schema = str(args.get("schema", "public"))
+    limits = Limits(int(args.get("max_rows", 100_000)), int(args.get("max_mb", 100)))
+    script_directory(ctx.workdir)  # a missing alembic.ini is named now
+    start = args.get("from")
+    if start is None:
+        current = current_revisions(ctx.env)
+        start = current[0] if len(current) == 1 else "base"
+    target = str(args.get("to", "heads"))
+    path = upgrade_path(ctx.workdir, str(start)) if target == "heads" else \
+        [r for r in upgrade_path(ctx.workdir, str(start))
+         if r in _ancestors(ctx.workdir, target)]
+    parts, failed = render_offline(ctx.workdir, str(start), target, ctx.env, path)
+    parsed: dict[str, list[Statement] | str] = {}
+    for part in parts:
+        try:
+            parsed[part.revision] = statements(part.sql)
+        except ParseError as exc:
+            parsed[part.revision] = str(exc)
+    touched = {s.table for found in parsed.values() if not isinstance(found, str)
+               for s in found if s.table}
+    sizes = table_sizes(ctx.env, touched, schema)
+    version = server_version(ctx.env)
+    linted = squawk_findings([p for p in parts if not isinstance(parsed[p.revision], str)],
+                             wrapped=True, pg_version=version)
+    findings = assess(parts, failed, parsed, linted, sizes, limits, schema, path)
+    apply_waivers(findings, ctx.waivers)
+    shut = blocking(findings)
+    totals = {"blocking": len(shut), "errors": sum(f.severity == "error" for f in findings),
+              "warnings": sum(f.severity == "warning" for f in findings),
+              "waived": sum(f.waived is not None for f in findings)}
+    report: dict[str, Any] = {
+        "from": str(start), "to": target, "path": path, "schema": schema,
+        "limits": asdict(limits), "excluded_rules": list(EXCLUDED_RULES),
+        "tools": {"squawk": _squawk_version(), "pglast": pglast.__version__,
+                  "postgresql": version},
+        "totals": totals,
+        "findings": [asdict(f) for f in findings],
+    }
+    files = (("migration-risk.json", (json.dumps(report, indent=2) + "\n").encode()),
+             ("migration-risk.md", report_markdown(report).encode()))
+    observed = {"revisions": len(path), **totals}
+    return ProbeResult(not shut, observed, _summary(findings), files=files)
+
+
+def _ancestors(workdir: Path, revision: str) -> set[str]:
+    script = script_directory(workdir)
+    return {r.revision for r in script.iterate_revisions(revision, "base")}
+
+
+def _squawk() -> str | None:
+    """squawk as the squawk-cli package installs it beside this Python, else on PATH."""
+    return shutil.which("squawk", path=str(Path(sys.executable).parent)) or \
+        shutil.which("squawk")
+
+
+def _squawk_version() -> str | None:
+    binary = _squawk()
+    if binary is None:
+        return None
+    done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    return done.stdout.strip().removeprefix("squawk ") or None

@@ -1,0 +1,160 @@
+"""What a migration's SQL does to the tables it touches, read by PostgreSQL's own parser
+(pglast): the offline SQL of an upgrade cut into one part per revision at Alembic's
+`-- Running upgrade a -> b` markers, and each statement's table and the lock it takes.
+
+Pure: text in, facts out. Sizes, squawk and severity are risk.py's."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from pglast import ast, parse_sql
+from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.parser import ParseError
+
+# PostgreSQL's table-level lock modes, weakest first (the docs' "Table-Level Locks").
+LOCKS = ("ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE",
+         "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE")
+
+# `-- Running upgrade 0023, 0009b -> 70a79686336c`: Alembic's comment before each revision
+_MARKER = re.compile(r"^-- Running upgrade (?P<down>.*?) ?-> (?P<rev>\S+)\s*$", re.MULTILINE)
+
+# ALTER TABLE forms that take less than ACCESS EXCLUSIVE (the docs' ALTER TABLE page)
+_ALTER_LOCKS = {
+    AlterTableType.AT_ValidateConstraint: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_SetStatistics: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_ClusterOn: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_DropCluster: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_SetRelOptions: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_ResetRelOptions: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_EnableTrig: "SHARE ROW EXCLUSIVE",
+    AlterTableType.AT_DisableTrig: "SHARE ROW EXCLUSIVE",
+    AlterTableType.AT_EnableTrigAll: "SHARE ROW EXCLUSIVE",
+    AlterTableType.AT_DisableTrigAll: "SHARE ROW EXCLUSIVE",
+    AlterTableType.AT_EnableTrigUser: "SHARE ROW EXCLUSIVE",
+    AlterTableType.AT_DisableTrigUser: "SHARE ROW EXCLUSIVE",
+}
+
+
+@dataclass(frozen=True)
+class RevisionSQL:
+    revision: str
+    down: str  # as the marker names it: "0023, 0009b" for a merge, "" from base
+    sql: str
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str  # the statement, on one line
+    line: int  # where it starts in its revision's SQL, 1-based
+    end_line: int
+    kind: str  # the parser's node name: IndexStmt, AlterTableStmt, ...
+    table: str | None = None  # schema-qualified when the SQL qualifies it
+    lock: str | None = None  # the strongest table lock it takes, None: none on a table
+    creates: str | None = None  # a table it creates (later statements on it touch no data)
+    flags: tuple[str, ...] = ()  # index-without-concurrently, constraint-validation, ...
+    references: tuple[str, ...] = field(default=())  # other tables it locks (a foreign key's)
+
+
+def split_revisions(sql: str) -> list[RevisionSQL]:
+    """The offline SQL cut at each `-- Running upgrade` marker: one part per revision, in
+    the order Alembic ran them. What comes before the first marker (the opening BEGIN) and
+    the closing COMMIT stay with no revision."""
+    marks = list(_MARKER.finditer(sql))
+    parts = []
+    for index, mark in enumerate(marks):
+        end = marks[index + 1].start() if index + 1 < len(marks) else len(sql)
+        body = sql[mark.end():end]
+        if index + 1 == len(marks):  # the whole upgrade's COMMIT, not this revision's
+            body = re.sub(r"\n\s*COMMIT;\s*\Z", "\n", body)
+        parts.append(RevisionSQL(mark["rev"], mark["down"].strip(), body))
+    return parts
+
+
+def statements(sql: str) -> list[Statement]:
+    """Each statement of one revision's SQL with the table it touches and the lock it
+    takes. Raises ParseError (with the position) for SQL the parser refuses."""
+    found = []
+    encoded = sql.encode()  # pglast's locations are byte offsets
+    for raw in parse_sql(sql):
+        start = raw.stmt_location or 0
+        # the last statement's length is 0: it runs to the end
+        text = encoded[start:start + raw.stmt_len if raw.stmt_len else None].decode(
+            errors="replace")
+        lead = len(text) - len(text.lstrip())
+        first = encoded[:start].count(b"\n") + text[:lead].count("\n") + 1
+        base = Statement(" ".join(text.split()), first, first + text.strip().count("\n"),
+                         type(raw.stmt).__name__)
+        found.append(_classified(raw.stmt, base))
+    return found
+
+
+def _name(relation: ast.RangeVar | None) -> str | None:
+    if relation is None:
+        return None
+    return f"{relation.schemaname}.{relation.relname}" if relation.schemaname \
+        else relation.relname
+
+
+def _classified(node: ast.Node | None, base: Statement) -> Statement:
+    if isinstance(node, ast.CreateStmt):
+        return replace(base, creates=_name(node.relation))
+    if isinstance(node, ast.IndexStmt):
+        if node.concurrent:
+            return replace(base, table=_name(node.relation), lock="SHARE UPDATE EXCLUSIVE")
+        return replace(base, table=_name(node.relation), lock="SHARE",
+                         flags=("index-without-concurrently",))
+    if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
+        return _alter_table(node, base)
+    if isinstance(node, ast.RenameStmt) and node.relation is not None:
+        return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
+    if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
+        names = [".".join(part.sval for part in obj) for obj in node.objects or ()]  # type: ignore[union-attr]
+        return replace(base, table=names[0] if names else None, lock="ACCESS EXCLUSIVE")
+    if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_INDEX:
+        if node.concurrent:
+            return base
+        return replace(base, lock="ACCESS EXCLUSIVE", flags=("index-drop-locks-table",))
+    if isinstance(node, ast.TruncateStmt):
+        first = next(iter(node.relations or ()), None)
+        return replace(base, table=_name(first), lock="ACCESS EXCLUSIVE")
+    if isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt):
+        return replace(base, table=_name(node.relation), lock="ROW EXCLUSIVE")
+    if isinstance(node, ast.LockStmt):
+        first = next(iter(node.relations or ()), None)
+        return replace(base, table=_name(first),
+                       lock=LOCKS[max(0, min((node.mode or 1) - 1, len(LOCKS) - 1))])
+    if isinstance(node, ast.TransactionStmt):
+        kind = node.kind.name.lower() if node.kind is not None else "other"
+        return replace(base, flags=(f"transaction-{kind.removeprefix('trans_stmt_')}",))
+    return base
+
+
+def _alter_table(node: ast.AlterTableStmt, base: Statement) -> Statement:
+    lock = "SHARE UPDATE EXCLUSIVE"
+    flags: list[str] = []
+    references: list[str] = []
+    for cmd in node.cmds or ():
+        this = _ALTER_LOCKS.get(cmd.subtype, "ACCESS EXCLUSIVE")
+        if cmd.subtype == AlterTableType.AT_AlterColumnType:
+            flags.append("column-type-change")
+        elif cmd.subtype in (AlterTableType.AT_SetNotNull,  # every row is checked now
+                             AlterTableType.AT_ValidateConstraint):
+            flags.append("constraint-validation")
+        elif cmd.subtype == AlterTableType.AT_AddConstraint and isinstance(cmd.def_,
+                                                                             ast.Constraint):
+            constraint = cmd.def_
+            if constraint.contype == ConstrType.CONSTR_FOREIGN:
+                this = "SHARE ROW EXCLUSIVE"  # on this table and the one it references
+                if constraint.pktable is not None:
+                    references.append(_name(constraint.pktable) or "")
+            if not constraint.skip_validation:  # no NOT VALID: every row is checked now
+                flags.append("constraint-validation")
+        if LOCKS.index(this) > LOCKS.index(lock):
+            lock = this
+    return replace(base, table=_name(node.relation), lock=lock,
+                   flags=tuple(dict.fromkeys(flags)), references=tuple(references))
+
+
+__all__ = ["LOCKS", "ParseError", "RevisionSQL", "Statement", "split_revisions", "statements"]
