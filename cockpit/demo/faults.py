@@ -32,6 +32,9 @@ FAULTS: dict[str, tuple[str, str]] = {
               "P1's post-check finds width 32, not 64; BLOCKER"),
     "multiple-heads": ("an unmerged hotfix revision gives the lineage two heads",
                        "gate NO-GO (repo head not single); nothing runs; BLOCKER"),
+    "risky-index": ("0023 builds an index on facilities without CONCURRENTLY; prod's "
+                    "facilities holds 150,000 rows",
+                    "gate NO-GO (migration risk not waived); nothing runs; BLOCKER"),
     "silent-no-commit": ("env.py sets lock_timeout before configure(): Alembic prints "
                          "success and commits nothing",
                          "P4's current == head check fails; BLOCKER"),
@@ -87,6 +90,10 @@ def apply_database_fault(world: World, conn: psycopg.Connection, fault: str | No
         conn.execute(f"ALTER TABLE monthly_report_packs RENAME CONSTRAINT {fk} TO fk_mrp_fund")
     elif fault == "width":
         conn.execute("CREATE VIEW v_version_audit AS SELECT version_num FROM alembic_version")
+    elif fault == "risky-index":  # enough rows that writes waiting on the build matter
+        conn.execute("""INSERT INTO facilities (fund_id, borrower, limit_amount)
+            SELECT 1 + g % 3, 'bulk-borrower-' || g, 1000 FROM generate_series(1, 150000) g""")
+        conn.execute("ANALYZE facilities")
     elif fault == "lock-timeout":
         conninfo = world.cluster.socket_conninfo("netzprod")
         locker = subprocess.Popen([sys.executable, "-c", LOCKER, conninfo],

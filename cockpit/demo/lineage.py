@@ -98,6 +98,9 @@ def _after_anchor(fault: str | None) -> list[Revision]:
     elif fault == "enum-conflict":  # the branch defines a type the trunk already defined
         branch_extra = ("CREATE TYPE drift_severity AS ENUM ('low', 'high')",)
     covenant_column = "last_tested" if fault == "missing-column" else "tested_on"
+    # an index built the blocking way on a table prod has filled (faults.py)
+    risky = ("CREATE INDEX ix_facilities_borrower ON facilities (borrower)",) \
+        if fault == "risky-index" else ()
     revisions = [
         r("0020", ANCHOR, "active investments (AI-4)", (
             "ALTER TABLE facilities ADD COLUMN active boolean NOT NULL DEFAULT true",
@@ -126,6 +129,7 @@ def _after_anchor(fault: str | None) -> list[Revision]:
             """CREATE TABLE cash_impact_flags (id serial PRIMARY KEY,
                investment_id int NOT NULL REFERENCES active_investments(id),
                amount numeric(18,2), flagged boolean NOT NULL DEFAULT false)""",
+            *risky,
         )),
         r("0009b", "0009", "investment risk registry (AI-4), a branch", (
             *branch_extra,

@@ -33,6 +33,8 @@ EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
     "fk-renamed": (0, None, []),
     "width": (2, "P1", ["width-is-64", "observed 32"]),
     "multiple-heads": (2, "gates", ["repo-single-head", "0024_hotfix"]),
+    "risky-index": (2, "gates", ["migration-risk", "0023 index-without-concurrently",
+                                 "public.facilities (150,"]),
     "silent-no-commit": (2, "P4", ["AI-4 parity: 0/6"]),
 }
 
@@ -86,6 +88,11 @@ def test_demo_runs_the_reference_sequence_to_pass(runs: dict[str | None, Run]) -
     assert checks["current-is-anchor"]["observed"] == ANCHOR
     assert checks["ai4-objects-present"]["observed"] == {
         name: "view" if name == "board_monitoring_briefs" else "table" for name in AI4_OBJECTS}
+    risk = [e["data"] for e in run.events() if e["type"] == "gate_evaluated"
+            and e["data"]["gate"] == "migration-risk"][-1]
+    assert risk["ok"] and risk["observed"]["revisions"] == 6, risk  # small tables: warnings
+    kept = {Path(f["captured"]).name.split("-", 1)[1] for f in risk["observed"]["files"]}
+    assert kept == {"migration-risk.json", "migration-risk.md"}
     manifest = json.loads((run.session / "evidence" / "manifest.json").read_text())
     assert manifest["complete"] and len(manifest["present"]) == 15
     verify = subprocess.run([sys.executable, "-m", "cockpit", "verify", str(run.session)],
