@@ -117,6 +117,8 @@ class StepStarted(Record):
     log: str | None = None
     published: str | None = None
     abort_rules: list[str] | None = None
+    # an Alembic upgrade: the revisions it is expected to run, in order ([]: not known)
+    path: list[str] | None = None
 
 
 class StepCancelAsked(Record):

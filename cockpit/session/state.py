@@ -54,6 +54,7 @@ class StepState(_State):
     ended_at: str | None = None
     by: str | None = None
     cancel_asked: bool = False  # the operator asked to stop this run (a read-only step)
+    path: list[str] | None = None  # an upgrade's expected revisions ([]: not known)
 
 
 class HaltState(_State):
@@ -202,7 +203,7 @@ def _take(s: SessionState, event: Event) -> None:
         old = s.steps.get(d["step"], StepState())
         s.steps[d["step"]] = StepState(status="running", run=d["run"], attempts=old.attempts + 1,
                                        log=d.get("log"), published=d.get("published"),
-                                       started_at=at, by=by)
+                                       started_at=at, by=by, path=d.get("path"))
     elif t == ev.STEP_FINISHED:
         step = s.steps[d["step"]]
         # stopped as the operator asked: cancelled, to be run again

@@ -6,10 +6,12 @@ included — so a step's last line is always shown before its end is."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
+from cockpit.session.progress import UpgradeProgress
 from cockpit.session.runfiles import RunFiles
 from cockpit.session.state import SessionState
 
@@ -21,6 +23,8 @@ class StepLogFollower:
         self._done: LogTail | None = None  # the last run followed, once it is over
         self.step: str | None = None
         self.run: str | None = None
+        # an upgrade's revisions counted off as its lines pass (None: no upgrade followed)
+        self.progress: UpgradeProgress | None = None
 
     @property
     def path(self) -> Path | None:
@@ -44,6 +48,7 @@ class StepLogFollower:
         follower that joins late and has shown the past already, from its current end."""
         self.tail = LogTail(session_file(self.folder, log))
         self.step, self.run = step, run
+        self.progress = None
         if from_end:
             self.tail.last(0)
 
@@ -57,6 +62,8 @@ class StepLogFollower:
         if step.run is None or step.run == self.run or not step.log:
             return False
         self.start(step_id, step.run, step.log)
+        if step.path is not None:  # an Alembic upgrade: count its revisions off
+            self.progress = UpgradeProgress(list(step.path))
         return True
 
     def read(self, keep: int | None = None) -> list[str]:
@@ -102,9 +109,10 @@ class StepLogFollower:
         everything left (after which the follower is idle until the next `attach`)."""
         if self.tail is None:
             return []
-        if self.ended(state):
-            return self.finish(keep)
-        return self.read(keep)
+        lines = self.finish(keep) if self.ended(state) else self.read(keep)
+        if self.progress is not None:
+            self.progress.feed(lines, time.monotonic())
+        return lines
 
     @property
     def following(self) -> bool:

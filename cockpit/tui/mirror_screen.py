@@ -99,7 +99,8 @@ class MirrorScreen(SessionScreen):
         state = self.source.state
         mode = presence_text(self.source.operator_present(), state.ended)
         header = self.query_one(SessionHeader)
-        header.show(self.source.runbook, state, mode, self.clock, banner=MIRROR_MARK)
+        header.show(self.source.runbook, state, mode, self.clock, banner=MIRROR_MARK,
+                    progress=self.upgrade_count())
         header.set_class(mode != WATCHING, "-gone")
 
     def help_intro(self) -> list[str]:

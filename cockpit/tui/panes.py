@@ -45,9 +45,10 @@ def _clock(seconds: float) -> str:
     return f"{whole // 3600:d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def _running(step: Any, s: Any, quiet_s: float | None) -> Text:
+def _running(step: Any, s: Any, quiet_s: float | None, progress: str = "") -> Text:
     """A running row's result: how long it has run (of its timeout), how long since its
-    last output; amber past half its timeout — the operator's cue to look."""
+    last output, an upgrade's revisions; amber past half its timeout — the operator's cue
+    to look — and red when a revision the path did not hold has started."""
     elapsed = max(_seconds(s.started_at), 0.0) if s.started_at else 0.0
     text = f"running {_clock(elapsed)}"
     limit = duration_seconds(step.timeout) if getattr(step, "timeout", None) else None
@@ -57,6 +58,10 @@ def _running(step: Any, s: Any, quiet_s: float | None) -> Text:
         text += f" · last output {_clock(quiet_s)} ago"
     if s.cancel_asked:
         text += " · cancelling"
+    if progress:
+        text += f" · {progress}"
+    if "UNEXPECTED" in progress:
+        return Text(text, style="bold red")
     return Text(text, style="bold yellow" if limit and elapsed > limit / 2 else "")
 
 
@@ -88,7 +93,8 @@ class SessionHeader(Static):
     """Runbook, session, operator, mode, GO / NO-GO and elapsed time, on one strip."""
 
     def show(self, runbook: Runbook, state: SessionState, mode: str, clock: bool = True,
-             banner: str = "") -> None:
+             banner: str = "", progress: str = "") -> None:
+        """`progress`: a running upgrade's count ("upgrade 3/6"), after the verdict."""
         opened = rules.open_gates(runbook, state)
         decided = f"■ {state.decision.status}" if state.decision is not None else ""
         if state.halt is not None:
@@ -107,8 +113,9 @@ class SessionHeader(Static):
                         if left > 0 else " · [b]WINDOW CLOSED[/b]")
         lead = f"▌{escape(banner)}▐  " if banner else ""
         # what matters most first: a narrow terminal cuts the line's end
+        upgrade = f" · [b]{escape(progress)}[/b]" if progress else ""
         redraw(self, f"[b]{lead}{escape(runbook.title)}[/b]\n[b]{mode}[/b] · [b]{verdict}[/b]"
-               f"{elapsed} · {escape(state.session_id)} · "
+               f"{upgrade}{elapsed} · {escape(state.session_id)} · "
                f"{escape(state.operator)}@{escape(state.host)}")
         self.set_class(state.halt is not None, "-halted")
         self.set_class(not opened and state.halt is None, "-go")
@@ -249,8 +256,10 @@ class PhaseRunner(Vertical):
         self.query_one("#steps", DataTable).add_columns("state", "step", "result")
 
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
-             damaged: Mapping[str, str] | None = None, quiet_s: float | None = None) -> Phase:
-        """`quiet_s`: how long the running step's log has not grown (None: not known)."""
+             damaged: Mapping[str, str] | None = None, quiet_s: float | None = None,
+             progress: str = "") -> Phase:
+        """`quiet_s`: how long the running step's log has not grown (None: not known);
+        `progress`: a running upgrade's revisions counted off."""
         upcoming = rules.next_step(runbook, state)
         running = state.running_step()
         phase = upcoming.phase if upcoming else runbook.phases[-1]
@@ -269,7 +278,8 @@ class PhaseRunner(Vertical):
                 elif s.observed is not None or s.expected is not None:
                     result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
                 if s.status == "running":
-                    result = _running(step, s, quiet_s) if clock else Text("running")
+                    result = _running(step, s, quiet_s, progress) if clock else Text(
+                        "running" + (f" · {progress}" if progress else ""))
                 if damaged and step.id in damaged:
                     result = Text.assemble("✗ LOG DAMAGED · ", result)
             rows.append((step.id, mark(status), Text(item_text(step, runbook)[:90]), result))

@@ -140,11 +140,22 @@ class SessionScreen(Screen[None]):
 
     def show_header(self) -> None:
         self.query_one(SessionHeader).show(self.view.runbook, self.view.state, self.MODE,
-                                           self.clock)
+                                           self.clock, progress=self.upgrade_count())
+
+    def upgrade_count(self) -> str:
+        """The header's word on a running upgrade: "upgrade 3/6" ("" when none runs)."""
+        progress = self.follower.progress if self.follower.following else None
+        if progress is None or progress.current is None:
+            return ""
+        total = f"/{len(progress.path)}" if progress.path else ""
+        flag = " UNEXPECTED REVISION" if progress.unexpected else ""
+        return f"upgrade {len(progress.seen)}{total}{flag}"
 
     def _show_runner(self) -> None:
-        self.query_one(PhaseRunner).show(self.view.runbook, self.view.state, self.clock,
-                                         self.damaged_logs(), self._quiet_s())
+        progress = self.follower.progress if self.follower.following else None
+        self.query_one(PhaseRunner).show(
+            self.view.runbook, self.view.state, self.clock, self.damaged_logs(),
+            self._quiet_s(), progress.text(time.monotonic()) if progress else "")
 
     def _quiet_s(self) -> float | None:
         """How long the running step's log has not grown, by its file's time."""
@@ -226,7 +237,14 @@ class SessionScreen(Screen[None]):
     def feed_log(self) -> None:
         if not self.follower.following:
             return
+        progress = self.follower.progress
+        flagged = len(progress.unexpected) if progress else 0
         lines = self.follower.pump(self.view.state, KEEP_LINES)
+        if progress is not None and len(progress.unexpected) > flagged:  # at once, loudly
+            self.notify(f"Revision {progress.unexpected[-1]} is not on the upgrade's path "
+                        f"({len(progress.path)} expected)", title="UNEXPECTED REVISION",
+                        severity="error", timeout=30)
+            self.refresh_header()
         if lines:
             self.query_one("#output", OutputLog).write_lines(lines)
             self._show_log_name()

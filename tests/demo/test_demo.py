@@ -88,6 +88,10 @@ def test_demo_runs_the_reference_sequence_to_pass(runs: dict[str | None, Run]) -
     assert checks["current-is-anchor"]["observed"] == ANCHOR
     assert checks["ai4-objects-present"]["observed"] == {
         name: "view" if name == "board_monitoring_briefs" else "table" for name in AI4_OBJECTS}
+    upgrade = next(e["data"] for e in run.events() if e["type"] == "step_started"
+                   and e["data"]["step"] == "prod_upgrade_0019_to_head")
+    assert upgrade["path"] == ["0009b", "0020", "0021", "0022", "0023", HEAD]
+    assert f"── revision 6 of 6 ▰▰▰▰▰▰▰▰▰▰ {HEAD}" in run.stdout  # counted off as it ran
     risk = [e["data"] for e in run.events() if e["type"] == "gate_evaluated"
             and e["data"]["gate"] == "migration-risk"][-1]
     assert risk["ok"] and risk["observed"]["revisions"] == 6, risk  # small tables: warnings

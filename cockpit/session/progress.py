@@ -1,0 +1,54 @@
+"""An upgrade's progress, counted off from Alembic's own output: each `Running upgrade a -> b`
+line starts revision b. Against the path the step was expected to take (recorded when it
+started), that is "revision k of N", the current revision and how long it has run — and a
+revision the path did not hold is flagged the moment its line appears."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# "INFO  [alembic.runtime.migration] Running upgrade 0020 -> 0021, performance drift flags"
+_RUNNING = re.compile(r"Running upgrade (?P<down>.*?) ?-> (?P<rev>[^\s,]+)")
+
+
+@dataclass
+class UpgradeProgress:
+    path: list[str]  # the revisions expected, in order; empty: not known
+    seen: list[str] = field(default_factory=list)  # each revision started, in order
+    unexpected: list[str] = field(default_factory=list)
+    since: float | None = None  # when the current revision's line was seen (monotonic)
+
+    def feed(self, lines: Iterable[str], now: float) -> list[str]:
+        """Take in a step's output lines; returns the revisions just found unexpected."""
+        found = []
+        for line in lines:
+            if (match := _RUNNING.search(line)) is None:
+                continue
+            revision = match["rev"]
+            self.seen.append(revision)
+            self.since = now
+            if self.path and revision not in self.path:
+                self.unexpected.append(revision)
+                found.append(revision)
+        return found
+
+    @property
+    def current(self) -> str | None:
+        return self.seen[-1] if self.seen else None
+
+    def text(self, now: float, bar: int = 10) -> str:
+        """"revision 3 of 6 ▰▰▰▰▰▱▱▱▱▱ 0021 (0:00:04)"; with no path known, without the
+        count of all; "" before the first revision starts."""
+        if self.current is None:
+            return ""
+        elapsed = max(now - (self.since if self.since is not None else now), 0.0)
+        clock = f"{int(elapsed) // 60}:{int(elapsed) % 60:02d}"
+        if not self.path:
+            return f"revision {len(self.seen)}: {self.current} ({clock})"
+        total = len(self.path)
+        filled = round(bar * min(len(self.seen), total) / total)
+        flag = f" · UNEXPECTED {', '.join(self.unexpected)}" if self.unexpected else ""
+        return (f"revision {len(self.seen)} of {total} {'▰' * filled}{'▱' * (bar - filled)} "
+                f"{self.current} ({clock}){flag}")

@@ -1,0 +1,60 @@
+"""An upgrade's progress, counted off from Alembic's `Running upgrade a -> b` lines by the
+one log follower every view uses, against the path recorded when the step started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+
+from cockpit.session.progress import UpgradeProgress
+from cockpit.session.state import SessionState, StepState
+from cockpit.session.stepfollow import StepLogFollower
+from cockpit.tui.panes import _running
+
+LINE = "INFO  [alembic.runtime.migration] Running upgrade {down} -> {rev}, {what}"
+
+
+def test_revisions_are_counted_off_against_the_path() -> None:
+    progress = UpgradeProgress(["0009b", "0020", "70a79686336c"])
+    assert progress.text(0.0) == ""  # nothing started yet
+    assert progress.feed(["INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.",
+                          LINE.format(down="0009", rev="0009b", what="a branch")], 10.0) == []
+    assert progress.text(14.0) == "revision 1 of 3 ▰▰▰▱▱▱▱▱▱▱ 0009b (0:04)"
+    progress.feed([LINE.format(down="0023, 0009b", rev="70a79686336c", what="merge")], 20.0)
+    assert progress.current == "70a79686336c" and progress.seen == ["0009b", "70a79686336c"]
+
+
+def test_a_revision_off_the_path_is_flagged_the_moment_it_starts() -> None:
+    progress = UpgradeProgress(["0020", "0021"])
+    found = progress.feed([LINE.format(down="0020", rev="0024_hotfix", what="hotfix")], 1.0)
+    assert found == ["0024_hotfix"] and progress.unexpected == ["0024_hotfix"]
+    assert progress.text(1.0).endswith("· UNEXPECTED 0024_hotfix")
+    step = StepState(status="running", started_at="2026-11-30T09:00:00Z")
+    row = _running(object(), step, None, progress.text(1.0))
+    assert isinstance(row, Text) and row.style == "bold red"
+
+
+def test_without_a_known_path_revisions_are_counted_without_a_total() -> None:
+    progress = UpgradeProgress([])
+    progress.feed([LINE.format(down="a", rev="b", what="x")], 0.0)
+    assert progress.text(61.0) == "revision 1: b (1:01)" and progress.unexpected == []
+
+
+def test_the_follower_counts_an_upgrade_as_its_log_grows(tmp_path: Path) -> None:
+    (tmp_path / "steps").mkdir()
+    log = tmp_path / "steps" / "up.1.log"
+    log.write_text(LINE.format(down="r1", rev="r2", what="two") + "\n")
+    state = SessionState(steps={"up": StepState(status="running", run="up.1",
+                                                log="steps/up.1.log", path=["r2", "r3"])})
+    follower = StepLogFollower(tmp_path)
+    assert follower.attach(state) and follower.progress is not None
+    follower.pump(state)
+    assert follower.progress.seen == ["r2"]
+    with open(log, "a") as handle:
+        handle.write(LINE.format(down="r2", rev="r3", what="three") + "\n")
+    follower.pump(state)
+    assert follower.progress.text(0.0).startswith("revision 2 of 2 ▰▰▰▰▰▰▰▰▰▰ r3")
+    # a step that is no upgrade (no path recorded) has no progress
+    state.steps["up"] = StepState(status="running", run="up.2", log="steps/up.1.log")
+    assert follower.attach(state) and follower.progress is None
