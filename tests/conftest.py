@@ -43,6 +43,15 @@ def _server_kinds() -> list[str]:
     return kinds
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked `system_slow` — a whole headless run per server — runs against the
+    embedded server in the fast step and against the machine's own in the slow one: CI
+    runs it on both, and the fast step keeps its 10-minute budget."""
+    for item in items:
+        if item.get_closest_marker("system_slow") and "[system" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def pg_base() -> Iterator[Path]:
     # Not under pytest's tmp_path: that is private to root, and the server runs as another user.

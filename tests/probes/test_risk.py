@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -88,11 +89,15 @@ def _project(root: Path) -> Path:
     return root
 
 
-@pytest.fixture
-def hazards(tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> SimpleNamespace:
+@pytest.fixture(scope="module")
+def hazards(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> SimpleNamespace:
     """The project at r1 for real, `accounts` filled past the default row limit and
-    analysed (the planner's estimate is what the probe reads)."""
-    project = _project(tmp_path / "project")
+    analysed (the planner's estimate is what the probe reads). Once per server: the probe
+    only reads."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    pg_cluster.create_database(name)
+    pg_db = pg_cluster.socket_conninfo(name)
+    project = _project(tmp_path_factory.mktemp("hazards") / "project")
     env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
     done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"], cwd=project,
                           env=env, capture_output=True, text=True)
@@ -222,6 +227,7 @@ approved_by = "DBA lead"
                       ("r4", "not-analysable-offline"), ("r5", "non-atomic-revision")])
 
 
+@pytest.mark.system_slow
 def test_as_a_gate_unwaived_errors_are_a_blocker_and_the_waived_report_is_evidence(
         hazards: SimpleNamespace, tmp_path: Path) -> None:
     world = tmp_path / "world"
