@@ -18,6 +18,7 @@ from cockpit.engine.launcher import (
 from cockpit.engine.pgoptions import pg_options
 from cockpit.engine.upgrade_path import expected_upgrade
 from cockpit.errors import CockpitError
+from cockpit.probes.radar import app_name
 from cockpit.probes.registry import ProbeResult, run_probe
 from cockpit.runbook.model import (
     TIMEOUT_RULE,
@@ -33,15 +34,20 @@ from cockpit.session.layout import DISPLACED
 from cockpit.session.runfiles import RunFiles
 
 
-def step_env(env: dict[str, str], step: CommandStep) -> dict[str, str]:
+def step_env(env: dict[str, str], step: CommandStep, run: str | None = None) -> dict[str, str]:
     """The command's environment: the session's, with the step's PostgreSQL settings added
-    to PGOPTIONS (libpq reads it on every connection the command opens)."""
+    to PGOPTIONS (libpq reads it on every connection the command opens) and, for a run,
+    its connections named `cockpit:<run>` (PGAPPNAME): the lock radar and the halt
+    diagnostics find the migration's backends by it in pg_stat_activity."""
+    out = dict(env)
+    if run is not None:
+        out["PGAPPNAME"] = app_name(run)
     settings = step.pg_settings()
-    if not settings:
-        return env
-    added = pg_options(settings)
-    current = env.get("PGOPTIONS", "").strip()
-    return {**env, "PGOPTIONS": f"{current} {added}" if current else added}
+    if settings:
+        added = pg_options(settings)
+        current = env.get("PGOPTIONS", "").strip()
+        out["PGOPTIONS"] = f"{current} {added}" if current else added
+    return out
 
 
 class StepVerbs(SessionCore):
@@ -76,7 +82,7 @@ class StepVerbs(SessionCore):
             published=str(published) if published else None, abort_rules=rule_ids,
             **({} if path is None else {"path": path})))
         try:
-            self._children[run] = launch(files, step_env(self.env, step), self.secrets)
+            self._children[run] = launch(files, step_env(self.env, step, run), self.secrets)
         except OSError as exc:
             void_claim(files, f"the supervisor could not be started: {exc}")
             self.append(records.StepNotStarted(

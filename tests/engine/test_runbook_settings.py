@@ -43,11 +43,12 @@ def test_a_step_that_reaches_its_timeout_is_stopped_and_halts_the_session(
     assert "begun" in (tmp_path / "world" / "logs" / "slow.log").read_text()
 
 
-def test_lock_and_statement_timeouts_reach_postgresql_through_pgoptions(
+def test_timeouts_reach_postgresql_through_pgoptions_and_the_run_names_its_connections(
         tmp_path: Path, pg_db: str) -> None:
     show = (f"{PY} -c \"import os, psycopg; c = psycopg.connect(os.environ['PG_TEST']); "
             "print('lock', c.execute('show lock_timeout').fetchone()[0]); "
-            "print('stmt', c.execute('show statement_timeout').fetchone()[0])\"")
+            "print('stmt', c.execute('show statement_timeout').fetchone()[0]); "
+            "print('app', c.execute('show application_name').fetchone()[0])\"")
     runbook = write_world(tmp_path, [phase("P0", [("show", show)])])
     runbook.write_text(runbook.read_text().replace(
         'log = "logs/show.log" }',
@@ -58,6 +59,8 @@ def test_lock_and_statement_timeouts_reach_postgresql_through_pgoptions(
     assert done.returncode == 0, done.stdout + done.stderr
     log = (tmp_path / "world" / "logs" / "show.log").read_text().split("\n")
     assert "lock 1500ms" in log and "stmt 2min" in log
+    # the run's connections are named for the lock radar (PGAPPNAME)
+    assert "app cockpit:show.1" in log
 
 
 UNLISTED = [("fix", "python3 fix.py")]

@@ -1,0 +1,107 @@
+"""The lock radar's eye: one read-only sample of what a step's database sessions (named
+`cockpit:<run>` through PGAPPNAME) wait on, who blocks them, how many sessions queue behind
+the locks they hold or ask for, and how far a long operation (an index build, a cluster, a
+vacuum, a copy) has come. PostgreSQL's own views answer; nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from cockpit.probes.db import rows
+
+# PostgreSQL keeps application_name to NAMEDATALEN - 1 bytes
+_APP_NAME_BYTES = 63
+
+
+def app_name(run: str) -> str:
+    """The application_name a run's connections carry: `cockpit:<run id>`, cut to what
+    PostgreSQL keeps (whole characters)."""
+    name = f"cockpit:{run}".encode()[:_APP_NAME_BYTES]
+    return name.decode(errors="ignore")
+
+
+# `pg_blocking_pids` names hard blockers (holding a conflicting lock) and soft ones (ahead
+# in the queue asking for one): a session queued behind the migration's own waiting
+# ACCESS EXCLUSIVE request counts as waiting behind it.
+_SAMPLE = """
+WITH mine AS (
+    SELECT pid, wait_event_type, wait_event, state, query,
+           extract(epoch FROM now() - xact_start) AS xact_s,
+           pg_blocking_pids(pid) AS blocked_by
+    FROM pg_stat_activity WHERE application_name = :app
+), behind AS (
+    SELECT a.pid, extract(epoch FROM now() - coalesce(a.query_start, a.state_change)) AS wait_s
+    FROM pg_stat_activity a
+    WHERE a.wait_event_type = 'Lock' AND a.pid NOT IN (SELECT pid FROM mine)
+      AND pg_blocking_pids(a.pid) && ARRAY(SELECT pid FROM mine)
+)
+SELECT
+    (SELECT coalesce(json_agg(json_build_object(
+        'pid', pid, 'wait_event_type', wait_event_type, 'wait_event', wait_event,
+        'state', state, 'xact_s', round(xact_s::numeric, 1), 'blocked_by', blocked_by,
+        'query', left(query, 200)) ORDER BY pid), '[]') FROM mine) AS sessions,
+    (SELECT count(*) FROM behind) AS waiting,
+    (SELECT round(coalesce(max(wait_s), 0)::numeric, 1) FROM behind) AS oldest_wait_s
+"""
+
+_PROGRESS = """
+SELECT 'create_index' AS kind, pid, phase,
+       CASE WHEN blocks_total > 0 THEN round(100.0 * blocks_done / blocks_total, 1)
+            WHEN tuples_total > 0 THEN round(100.0 * tuples_done / tuples_total, 1) END AS pct
+  FROM pg_stat_progress_create_index WHERE pid = ANY(CAST(:pids AS int[]))
+UNION ALL
+SELECT 'cluster', pid, phase, CASE WHEN heap_blks_total > 0
+       THEN round(100.0 * heap_blks_scanned / heap_blks_total, 1) END
+  FROM pg_stat_progress_cluster WHERE pid = ANY(CAST(:pids AS int[]))
+UNION ALL
+SELECT 'vacuum', pid, phase, CASE WHEN heap_blks_total > 0
+       THEN round(100.0 * heap_blks_scanned / heap_blks_total, 1) END
+  FROM pg_stat_progress_vacuum WHERE pid = ANY(CAST(:pids AS int[]))
+UNION ALL
+SELECT 'copy', pid, command, CASE WHEN bytes_total > 0
+       THEN round(100.0 * bytes_processed / bytes_total, 1) END
+  FROM pg_stat_progress_copy WHERE pid = ANY(CAST(:pids AS int[]))
+"""
+
+
+def sample(conn: Connection, app: str) -> dict[str, Any]:
+    """One look: the run's sessions (what each waits on and who blocks it), how many
+    sessions wait behind them and the oldest wait, and any long operation's progress."""
+    try:
+        found = rows(conn, _SAMPLE, app=app)[0]
+        sessions = list(found["sessions"] or [])
+        pids = [s["pid"] for s in sessions]
+        progress = rows(conn, _PROGRESS, pids=pids) if pids else []
+    finally:
+        # PostgreSQL keeps pg_stat_activity as it was for the rest of a transaction: end
+        # it, so the next look sees the next moment
+        conn.rollback()
+    return {
+        "sessions": sessions,
+        "waiting": int(found["waiting"]),
+        "oldest_wait_s": float(found["oldest_wait_s"]),
+        "blockers": sorted({pid for s in sessions for pid in s["blocked_by"] or []}),
+        "progress": [{**p, "pct": float(p["pct"]) if p["pct"] is not None else None}
+                     for p in progress],
+    }
+
+
+def radar_line(found: dict[str, Any]) -> str:
+    """A sample as one line: "waits on Lock/relation (blocked by 4242) · 12 waiting
+    behind, oldest 3.1 s · create_index 45%"."""
+    sessions = found.get("sessions") or []
+    if not sessions:
+        return "no session of this step connected"
+    waits = sorted({f"{s['wait_event_type']}/{s['wait_event']}" for s in sessions
+                    if s.get("wait_event_type")})
+    parts = [f"waits on {', '.join(waits)}" if waits else "running"]
+    if found.get("blockers"):
+        parts[0] += f" (blocked by {', '.join(map(str, found['blockers']))})"
+    parts.append(f"{found.get('waiting', 0)} waiting behind, oldest "
+                 f"{found.get('oldest_wait_s', 0.0):.1f} s")
+    for p in found.get("progress") or []:
+        pct = f" {p['pct']:.0f}%" if p.get("pct") is not None else ""
+        parts.append(f"{p['kind']}{pct}")
+    return " · ".join(parts)
