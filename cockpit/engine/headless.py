@@ -251,16 +251,13 @@ class Headless:
         if not follower.attach(ctl.state):
             return
         step_id = follower.step
-        counted = 0  # an upgrade's revisions already told
         while follower.following:
             # The follower reads the log to its end once the exit record is there (it is
             # written after the log is complete), so every line prints before the end does.
             for line in follower.pump(ctl.state):
                 self.out(f"[{step_id}] {line}")
-            progress = follower.progress
-            if progress is not None and len(progress.seen) > counted:
-                counted = len(progress.seen)
-                self.out(f"[{step_id}] ── {progress.text(time.monotonic())}")
+            if (news := follower.news()) is not None:  # an upgrade's revision started
+                self.out(f"[{step_id}] ── {news}")
             if follower.following:
                 time.sleep(0.05)
         ctl.poll()

@@ -55,7 +55,8 @@ class PlainMirror:
             if live:
                 self.out(format_event(event))
             if event.type == ev.STEP_STARTED and event.data.get("log"):
-                logs.start(event.data["step"], event.data["run"], event.data["log"])
+                logs.start(event.data["step"], event.data["run"], event.data["log"],
+                           path=event.data.get("path"))
                 if logs.path is not None:
                     self.waiter.watch(logs.path.parent)
         if self.follower.damage is not None:
@@ -80,6 +81,8 @@ class PlainMirror:
     def lines(self, step: str, lines: list[str]) -> None:
         for line in lines:
             self.out(f"[{step}] {line}")
+        if (news := self.logs.news()) is not None:  # an upgrade's revision started
+            self.out(f"[{step}] ── {news}")
 
     def look_for_operator(self) -> None:
         if time.monotonic() - self.looked < PRESENCE_S or self.state.ended:

@@ -25,6 +25,7 @@ class StepLogFollower:
         self.run: str | None = None
         # an upgrade's revisions counted off as its lines pass (None: no upgrade followed)
         self.progress: UpgradeProgress | None = None
+        self._told = 0
 
     @property
     def path(self) -> Path | None:
@@ -43,12 +44,16 @@ class StepLogFollower:
         """What went wrong with the followed log under us (it shrank)."""
         return None if self.tail is None else self.tail.damage
 
-    def start(self, step: str, run: str, log: str, *, from_end: bool = False) -> None:
+    def start(self, step: str, run: str, log: str, *, from_end: bool = False,
+              path: list[str] | None = None) -> None:
         """Follow this run's log (`log` as the session names it), from its start or, for a
-        follower that joins late and has shown the past already, from its current end."""
+        follower that joins late and has shown the past already, from its current end.
+        `path`: an upgrade's expected revisions, to count off (from its start only)."""
         self.tail = LogTail(session_file(self.folder, log))
         self.step, self.run = step, run
-        self.progress = None
+        self.progress = UpgradeProgress(list(path)) if path is not None and not from_end \
+            else None
+        self._told = 0  # revisions of it already told by `news`
         if from_end:
             self.tail.last(0)
 
@@ -61,9 +66,7 @@ class StepLogFollower:
         step = state.steps[step_id]
         if step.run is None or step.run == self.run or not step.log:
             return False
-        self.start(step_id, step.run, step.log)
-        if step.path is not None:  # an Alembic upgrade: count its revisions off
-            self.progress = UpgradeProgress(list(step.path))
+        self.start(step_id, step.run, step.log, path=step.path)  # an upgrade: counted off
         return True
 
     def read(self, keep: int | None = None) -> list[str]:
@@ -71,7 +74,21 @@ class StepLogFollower:
         for a pane that shows a bounded tail anyway)."""
         if self.tail is None:
             return []
-        return self.tail.read_all() if keep is None else self.tail.read(keep)
+        return self._counted(self.tail.read_all() if keep is None else self.tail.read(keep))
+
+    def _counted(self, lines: list[str]) -> list[str]:
+        if self.progress is not None:
+            self.progress.feed(lines, time.monotonic())
+        return lines
+
+    def news(self) -> str | None:
+        """The upgrade's progress as a line, when a revision has started since the last
+        call (for a follower that prints: headless, the plain mirror)."""
+        progress = self.progress
+        if progress is None or len(progress.seen) == self._told:
+            return None
+        self._told = len(progress.seen)
+        return progress.text(time.monotonic())
 
     def finish(self, keep: int | None = None) -> list[str]:
         """The run is over: every line left (`keep`: the last so many), its unterminated
@@ -88,7 +105,7 @@ class StepLogFollower:
                 lines = (lines + chunk)[-keep:]
             lines = (lines + tail.flush())[-keep:]
         self.let_go()
-        return lines
+        return self._counted(lines)
 
     def let_go(self) -> None:
         """Follow the run no further, reading nothing more of it."""
@@ -109,10 +126,7 @@ class StepLogFollower:
         everything left (after which the follower is idle until the next `attach`)."""
         if self.tail is None:
             return []
-        lines = self.finish(keep) if self.ended(state) else self.read(keep)
-        if self.progress is not None:
-            self.progress.feed(lines, time.monotonic())
-        return lines
+        return self.finish(keep) if self.ended(state) else self.read(keep)
 
     @property
     def following(self) -> bool:

@@ -51,6 +51,8 @@ def test_the_follower_counts_an_upgrade_as_its_log_grows(tmp_path: Path) -> None
     assert follower.attach(state) and follower.progress is not None
     follower.pump(state)
     assert follower.progress.seen == ["r2"]
+    told = follower.news()  # what headless and the plain mirror print, once per revision
+    assert told is not None and told.startswith("revision 1 of 2") and follower.news() is None
     with open(log, "a") as handle:
         handle.write(LINE.format(down="r2", rev="r3", what="three") + "\n")
     follower.pump(state)
