@@ -12,6 +12,7 @@ from typing import Any
 
 from cockpit.errors import CockpitError
 from cockpit.session import events as ev
+from cockpit.session.events import Event
 from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT, STEPS, session_file
 from cockpit.session.state import SessionState, fold
@@ -119,7 +120,7 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
     notes = [f"published copy of {run} {note}; the session's copy is intact"
              for run, path, sha in ([] if contained else copies) if (path, sha) not in kept
              and (note := _published_note(Path(path), sha)) is not None]
-    _check_snapshot(folder, state, problems)
+    _check_snapshot(folder, state, events, problems)
     torn = f"; a torn last line of {len(log.torn.data)} bytes is ignored" if log.torn else ""
     summary = (f"{len(events)} events chained, {files} recorded files match, "
                f"last hash {state.last_hash[:16]}{torn}")
@@ -137,8 +138,10 @@ def _published_note(path: Path, recorded: str) -> str | None:
     return f"{path} changed since"
 
 
-def _check_snapshot(folder: Path, state: SessionState, problems: list[str]) -> None:
-    """session.json is the fold of the events (or one event behind, after a crash)."""
+def _check_snapshot(folder: Path, state: SessionState, events: list[Event],
+                    problems: list[str]) -> None:
+    """session.json is the fold of the events — or, after a crash, of the events up to
+    its own (status stands on it, and folds the later ones in)."""
     try:
         snapshot = SessionState.model_validate_json((folder / SNAPSHOT).read_bytes())
     except FileNotFoundError:
@@ -146,6 +149,8 @@ def _check_snapshot(folder: Path, state: SessionState, problems: list[str]) -> N
     except ValueError as exc:
         problems.append(f"{folder / SNAPSHOT}: not a valid snapshot ({str(exc).splitlines()[0]})")
         return
+    if 0 <= snapshot.seq < state.seq:  # behind: the fold of the events up to its own
+        state = fold(events[:snapshot.seq])
     if snapshot.seq == state.seq and snapshot != state:
         digest = hashlib.sha256((folder / SNAPSHOT).read_bytes()).hexdigest()[:16]
         problems.append(f"{folder / SNAPSHOT} (sha256 {digest}…) differs from the fold of "

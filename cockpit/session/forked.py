@@ -16,8 +16,16 @@ def in_child(work: Callable[[], str | None]) -> Callable[[], str | None]:
     Call it exactly once: it also reaps the child."""
     if not hasattr(os, "fork") or threading.active_count() > 1:
         return work
-    read, write = os.pipe()
-    pid = os.fork()
+    try:
+        read, write = os.pipe()
+    except OSError:  # out of descriptors: in place
+        return work
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory: in place
+        os.close(read)
+        os.close(write)
+        return work
     if pid == 0:  # the child: nothing of the parent's (buffers, atexit) is run on its way out
         code = 1
         try:

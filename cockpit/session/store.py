@@ -61,6 +61,10 @@ _ALL_LINES = _ONE_EVENT  # decode_lines: one Event per line of the log
 def parse_event_line(raw: bytes, number: int, path: Path) -> Event:
     try:
         return _ONE_EVENT.decode(raw)
+    except RecursionError:
+        raise SessionDamaged(f"{path}: line {number}: not a valid event (nested too deep); "
+                             "the log is damaged — restore it from a copy, the cockpit will "
+                             "not repair it") from None
     except msgspec.DecodeError as exc:  # not JSON, or (ValidationError) not an event's shape
         raise SessionDamaged(
             f"{path}: line {number}: not a valid event ({exc}); the log is damaged — "
@@ -101,11 +105,13 @@ def _read_fast(raw: bytes, end: int) -> list[Event] | None:
         return _hashes_as_written(raw, end)
 
     written = in_child(hashes) if end >= _FORK_BYTES else hashes
+    events: list[Event] | None = None
     try:
-        events: list[Event] | None = _ALL_LINES.decode_lines(memoryview(raw)[:end])
-    except msgspec.DecodeError:
+        events = _ALL_LINES.decode_lines(memoryview(raw)[:end])
+    except (msgspec.DecodeError, RecursionError):  # a line nested past any event's depth
         events = None
-    shown = written()  # asked for in any case: a child is always reaped
+    finally:
+        shown = written()  # asked for in any case: a child is always reaped
     if events is None or shown is None or len(shown) != 64 * len(events):
         return None
     seq, prev = 0, GENESIS
@@ -126,6 +132,12 @@ def _hashes_as_written(raw: bytes, end: int) -> str | None:
     find, start = raw.find, 0
     while start < end:
         stop = find(b"\n", start)
+        # A line that opens and closes an object holds whole top-level values only: a line
+        # break after "}" and before "{" can be nowhere inside one. With as many values as
+        # lines (the caller counts), each line is exactly one — decode_lines alone reads
+        # any whitespace as a separator, so a value could span lines.
+        if raw[start] != 0x7B or raw[stop - 1] != 0x7D:
+            return None
         digest = written_hash(raw, start, stop)
         if digest is None:
             return None
@@ -182,9 +194,12 @@ def read_events_after(path: Path, seq: int, hash_: str) -> EventLog | None:
     except OSError:
         return None
     end = tail.rfind(b"\n") + 1
-    found = tail.rfind(HASH_FIELD + hash_.encode() + b'"', 0, end)
+    anchor_field = HASH_FIELD + hash_.encode() + b'"'
+    found = tail.find(anchor_field, 0, end)
     begin = tail.rfind(b"\n", 0, found) + 1
     if found < 0 or (begin == 0 and offset > 0):  # not there, or its line starts before
+        return None
+    if tail.find(anchor_field, found + 1, end) >= 0:  # there twice: the whole read judges
         return None
     stop = tail.index(b"\n", found)
     if written_hash(tail, begin, stop) != hash_:

@@ -4,6 +4,7 @@ only a shortcut; whatever it does not accept exactly, the line-by-line read judg
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -102,4 +103,25 @@ def test_a_blank_line_anywhere_is_named_as_damage(tmp_path: Path, where: str) ->
     lines.insert(at, b"")
     (tmp_path / PATH).write_bytes(b"".join(line + b"\n" for line in lines))
     with pytest.raises(SessionDamaged, match=f"line {at + 1}: not a valid event"):
+        read_event_log(tmp_path / PATH)
+
+
+def _sealed(before: bytes, after: bytes) -> tuple[bytes, str]:
+    """A line whose last "hash" field holds the sha256 of the line without it."""
+    digest = hashlib.sha256(before + after).hexdigest()
+    return before + b',"hash":"' + digest.encode() + b'"' + after, digest
+
+
+def test_an_event_spread_over_two_lines_each_hashing_as_written_is_damage(
+        tmp_path: Path) -> None:
+    """Each line may hash to the hash it shows and the values still not be one per line
+    (a JSON value may span lines): the first event's content is then not what its hash
+    covers. Both reads refuse it, naming line 1."""
+    head = b'{"actor":{"host":"h","name":"n"}'
+    first, digest = _sealed(head, b',"prev":"' + GENESIS.encode()
+                            + b'","seq":1,"ts":"t","type":"halted","data":')
+    second, _ = _sealed(b'{"by":"operator","reason":"FORGED"}} ' + head + b',"data":{}',
+                        b',"prev":"' + digest.encode() + b'","seq":2,"ts":"t","type":"x"}')
+    (tmp_path / PATH).write_bytes(first + b"\n" + second + b"\n")
+    with pytest.raises(SessionDamaged, match="line 1: not a valid event"):
         read_event_log(tmp_path / PATH)

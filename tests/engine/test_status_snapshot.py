@@ -100,3 +100,19 @@ def test_an_event_after_the_snapshot_that_does_not_chain_falls_back_and_is_named
     result = cockpit("status", str(session))
     assert result.returncode == 1
     assert f"line {len(events)}" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("behind", [1, 5])
+def test_verify_checks_a_snapshot_that_is_behind_the_log(session: Path, behind: int) -> None:
+    """Status stands on a snapshot that is behind (a crash leaves it one behind): verify
+    checks it against the fold of the events up to its own, so an altered one is named."""
+    events = read_event_log(session / "events.jsonl").events
+    honest = fold(events[:-behind])
+    (session / "session.json").write_text(honest.model_dump_json(indent=2))
+    assert cockpit("verify", str(session)).returncode == 0
+    forged = honest.model_copy(update={"operator": "mallory"})
+    (session / "session.json").write_text(forged.model_dump_json(indent=2))
+    assert session_at(session).state.operator == "mallory"  # what status would show...
+    result = cockpit("verify", str(session))  # ...and what verify says of it
+    assert result.returncode == 1 and "session.json" in result.stderr
+    assert "differs from the fold of the events" in result.stderr
