@@ -82,22 +82,23 @@ class SessionCore:
     def observed(self, result: ProbeResult) -> Any:
         """What a probe observed, with the files it found written into the session
         (`evidence/probes/`, named by their content, so `verify` checks them) and listed
-        under "files"; a file holding a secret is not written, only its hash kept."""
+        under "files" — redacted first, as everything the session writes is."""
         if not result.files:
             return result.observed
         kept = []
-        for name, data in result.files:
+        for name, found in result.files:
+            data = self.redactor.redact(found)
             digest = hashlib.sha256(data).hexdigest()
-            if self.redactor.redact(data) != data:
-                kept.append({"name": name, "sha256": digest, "secret": True})
-                continue
             path = self.folder / PROBE_FILES / f"{digest[:16]}-{name}"
             if not path.exists():  # the same content, kept before
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(path, data)
             kept.append({"captured": path.relative_to(self.folder).as_posix(),
                          "sha256": digest, "size": len(data)})
-        return {**(result.observed or {}), "files": kept}
+        observed = result.observed
+        if not isinstance(observed, dict):  # a probe that keeps files observes a table
+            observed = {} if observed is None else {"value": observed}
+        return {**observed, "files": kept}
 
     def _halted_reason(self) -> str | None:
         if self.state.halt is not None:

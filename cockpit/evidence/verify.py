@@ -62,8 +62,13 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
             _check_file(folder / name, recorded, what, problems, inside)
 
     def check_kept(kept: Any, kind: str) -> None:  # a file a probe found (a risk report)
-        if isinstance(kept, dict) and kept.get("captured"):
-            check(kept["captured"], kept.get("sha256"), f"file kept by a probe ({kind})")
+        if not (isinstance(kept, dict) and kept.get("captured")):
+            return
+        if not kept.get("sha256"):
+            problems.append(f"file kept by a probe ({kind}): {kept['captured']} has no "
+                            "recorded sha256")
+        else:
+            check(kept["captured"], kept["sha256"], f"file kept by a probe ({kind})")
 
     exits = 0
     started: dict[str, dict[str, Any]] = {}

@@ -8,6 +8,7 @@ error not waived by the runbook keeps the gate closed.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -22,18 +23,28 @@ import pglast
 from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
-from cockpit.probes.sqlrisk import ParseError, RevisionSQL, Statement, split_revisions, statements
+from cockpit.probes.sqlrisk import (
+    LOCKS,
+    ParseError,
+    RevisionSQL,
+    Statement,
+    split_revisions,
+    statements,
+)
 from cockpit.runbook.model import Waiver
 
-# Blocking locks: while one is held or queued for, the table's readers (ACCESS EXCLUSIVE)
-# or writers (SHARE) wait behind it.
-BLOCKING = ("ACCESS EXCLUSIVE", "SHARE")
+# Blocking locks: SHARE and every stronger one conflict with ROW EXCLUSIVE, so while one is
+# held (to the upgrade's COMMIT) or queued for, the table's writers — and under ACCESS
+# EXCLUSIVE its readers — wait behind it.
+BLOCKING = LOCKS[LOCKS.index("SHARE"):]
+# squawk rules whose finding fails the migration itself, whatever the table's size
+SQUAWK_ERRORS = ("ban-concurrent-index-creation-in-transaction", "syntax-error")
 # squawk rules left out: the cockpit sets lock_timeout/statement_timeout on the step
 # (PGOPTIONS), and an Alembic revision runs once (alembic_version), so IF NOT EXISTS is moot
 EXCLUDED_RULES = ("require-timeout-settings", "require-lock-timeout",
                   "require-statement-timeout", "prefer-robust-stmts")
 # findings that the cockpit cannot vouch for whatever the size: waived, or the gate stays shut
-MUST_WAIVE = ("not-analysable-offline", "non-atomic-revision")
+MUST_WAIVE = ("not-analysable-offline", "non-atomic-revision", "anonymous-code-block")
 _RENDER_TIMEOUT_S = 120
 
 
@@ -125,14 +136,17 @@ def squawk_findings(parts: Sequence[RevisionSQL], wrapped: bool, pg_version: str
         if not files:
             return found
         args = [binary, "--reporter", "json", f"--exclude={','.join(EXCLUDED_RULES)}"]
-        if pg_version:
-            args.append(f"--pg-version={pg_version}")
+        if pg_version and (number := re.match(r"\d+(?:\.\d+)?", pg_version)):
+            args.append(f"--pg-version={number[0]}")  # "17beta1", "18devel": the number
         done = subprocess.run([*args, *files], capture_output=True, text=True,
                               timeout=_RENDER_TIMEOUT_S)
-        try:
+        try:  # 0: nothing found, 1: findings; anything else is squawk failing
+            if done.returncode not in (0, 1):
+                raise ValueError(_last_line(done.stderr))
             reported = json.loads(done.stdout or "[]")
-        except json.JSONDecodeError:
-            raise ProbeUnreachable(f"squawk gave no report: {_last_line(done.stderr)}") from None
+        except ValueError as exc:
+            raise ProbeUnreachable(f"squawk gave no report (exit {done.returncode}): "
+                                   f"{exc}") from None
     for item in reported:
         revision = files.get(item.get("file", ""))
         if revision is None:
@@ -149,16 +163,26 @@ def table_sizes(env: Mapping[str, str], tables: set[str], schema: str) -> dict[s
         return {}
     wanted = [_qualified(name, schema).split(".", 1) for name in tables]
     with connect(env) as conn:
+        # a partitioned table holds nothing itself: its partitions' rows and bytes are its
         found = rows(conn, """
-            SELECT n.nspname AS schema, c.relname AS name, c.reltuples::bigint AS rows,
-                   pg_total_relation_size(c.oid) AS bytes
+            SELECT n.nspname AS schema, c.relname AS name,
+                   CASE WHEN c.relkind = 'p' THEN (
+                       SELECT CASE WHEN bool_and(l.reltuples >= 0) THEN sum(l.reltuples)
+                                   ELSE -1 END
+                       FROM pg_partition_tree(c.oid) t JOIN pg_class l ON l.oid = t.relid
+                       WHERE t.isleaf) ELSE c.reltuples END::bigint AS rows,
+                   CASE WHEN c.relkind = 'p' THEN (
+                       SELECT coalesce(sum(pg_total_relation_size(t.relid)), 0)
+                       FROM pg_partition_tree(c.oid) t)
+                        ELSE pg_total_relation_size(c.oid) END AS bytes
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p', 'm')
               AND (n.nspname, c.relname) IN (
                   SELECT * FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])))""",
                      schemas=[s for s, _ in wanted], names=[t for _, t in wanted])
-    return {f"{r['schema']}.{r['name']}": Size(r["rows"] if r["rows"] >= 0 else None,
-                                               r["bytes"]) for r in found}
+    return {f"{r['schema']}.{r['name']}": Size(
+        r["rows"] if r["rows"] is not None and r["rows"] >= 0 else None, int(r["bytes"]))
+        for r in found}
 
 
 def server_version(env: Mapping[str, str]) -> str | None:
@@ -198,16 +222,25 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
                     "it commits part way (an autocommit block): a failure after this leaves "
                     "the part before committed, and a retry fails on it (DuplicateTable)",
                     stmt.text, stmt.line))
-            finding = _lock_finding(revision, stmt, created, sizes, limits, schema)
-            if finding is not None:
-                findings.append(finding)
+            if "anonymous-code-block" in stmt.flags:
+                findings.append(Finding(
+                    revision, "anonymous-code-block", "cockpit",
+                    "a DO block: the parser cannot see what it locks", stmt.text, stmt.line))
+            for table, lock in ((stmt.table, stmt.lock), *stmt.also):
+                finding = _lock_finding(revision, stmt, table, lock, created, sizes, limits,
+                                        schema)
+                if finding is not None:
+                    findings.append(finding)
         for item in linted.get(revision, []):
             at = _statement_at(found, item["line"])
             table = _qualified(at.table, schema) if at and at.table else None
             if table is not None and _ignored(table):
                 continue
             size = None if table is None or table in created else sizes.get(table)
-            error = item.get("level") == "Error" and limits.big(size)
+            # squawk 2 reports its rules as warnings: the ones that fail the migration itself
+            # are errors here, whatever the size
+            error = item.get("rule_name") in SQUAWK_ERRORS or (
+                item.get("level") == "Error" and limits.big(size))
             findings.append(Finding(
                 revision, item.get("rule_name") or "squawk", "squawk",
                 " ".join(filter(None, [item.get("message"), item.get("help")])),
@@ -217,6 +250,11 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
     for revision, why in failed.items():
         findings.append(Finding(revision, "not-analysable-offline", "cockpit",
                                 f"its upgrade cannot be rendered offline: {why}"))
+    rendered = {part.revision for part in parts}
+    for revision in expected:  # on the path, yet neither rendered nor failed: unseen
+        if revision not in rendered and revision not in failed:
+            findings.append(Finding(revision, "not-analysable-offline", "cockpit",
+                                    "Alembic's offline SQL holds no part for it"))
     return findings
 
 
@@ -228,33 +266,32 @@ def _statement_at(found: Sequence[Statement], line: int) -> Statement | None:
     return next((s for s in found if s.line <= line <= s.end_line), None)
 
 
-_SPECIFIC = ("column-type-change", "index-without-concurrently", "constraint-validation",
-             "index-drop-locks-table")
+_SPECIFIC = ("column-type-change", "index-without-concurrently", "constraint-validation")
 
 
-def _lock_finding(revision: str, stmt: Statement, created: set[str], sizes: Mapping[str, Size],
-                  limits: Limits, schema: str) -> Finding | None:
-    if stmt.table is None and "index-drop-locks-table" not in stmt.flags:
+def _lock_finding(revision: str, stmt: Statement, name: str | None, lock: str | None,
+                  created: set[str], sizes: Mapping[str, Size], limits: Limits,
+                  schema: str) -> Finding | None:
+    """The finding for one table a statement locks: an error when the lock blocks writers
+    (or readers) and the table is big; else a warning, for a blocking lock or a rewrite."""
+    if name is None:
         return None
-    table = _qualified(stmt.table, schema) if stmt.table else None
-    if table is not None and (table in created or _ignored(table)):
+    table = _qualified(name, schema)
+    if table in created or _ignored(table):
         return None  # a table this upgrade creates holds nothing anyone waits for
-    flag = next((f for f in _SPECIFIC if f in stmt.flags), None)
-    if flag is None and stmt.lock not in BLOCKING:
+    flag = next((f for f in _SPECIFIC if f in stmt.flags), None) if name == stmt.table \
+        else None
+    if flag is None and lock not in BLOCKING:
         return None
-    size = sizes.get(table) if table else None
-    big = limits.big(size)
-    rule = flag or f"{(stmt.lock or '').lower().replace(' ', '-')}-lock"
-    severity = "error" if big and (stmt.lock in BLOCKING or flag in (
-        "index-without-concurrently", "constraint-validation")) else "warning"
+    size = sizes.get(table)
+    severity = "error" if lock in BLOCKING and limits.big(size) else "warning"
+    rule = flag or f"{(lock or '').lower().replace(' ', '-')}-lock"
     what = {"column-type-change": "changes a column's type (the table may be rewritten)",
             "index-without-concurrently": "builds an index without CONCURRENTLY: writes wait "
                                           "until it is built",
-            "constraint-validation": "checks every row for a constraint while it holds its "
-                                     "lock",
-            "index-drop-locks-table": "drops an index without CONCURRENTLY"}.get(
-        flag or "", f"takes {stmt.lock} on the table: everyone after it waits")
-    return Finding(revision, rule, "cockpit", what, stmt.text, stmt.line, stmt.lock, table,
+            "constraint-validation": "checks every row for a constraint"}.get(
+        flag or "", f"takes {lock} on the table: everyone after it waits")
+    return Finding(revision, rule, "cockpit", what, stmt.text, stmt.line, lock, table,
                    size.rows if size else None, size.bytes if size else None, severity)
 
 
@@ -344,7 +381,10 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     start = args.get("from")
     if start is None:
         current = current_revisions(ctx.env)
-        start = current[0] if len(current) == 1 else "base"
+        if len(current) > 1:
+            raise ProbeUnreachable(f"the database has {len(current)} current revisions "
+                                   f"({', '.join(current)}): give the probe's `from`")
+        start = current[0] if current else "base"
     target = str(args.get("to", "heads"))
     path = upgrade_path(ctx.workdir, str(start)) if target == "heads" else \
         [r for r in upgrade_path(ctx.workdir, str(start))
@@ -356,8 +396,8 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
             parsed[part.revision] = statements(part.sql)
         except ParseError as exc:
             parsed[part.revision] = str(exc)
-    touched = {s.table for found in parsed.values() if not isinstance(found, str)
-               for s in found if s.table}
+    touched = {table for found in parsed.values() if not isinstance(found, str)
+               for s in found for table, _ in ((s.table, None), *s.also) if table}
     sizes = table_sizes(ctx.env, touched, schema)
     version = server_version(ctx.env)
     linted = squawk_findings([p for p in parts if not isinstance(parsed[p.revision], str)],

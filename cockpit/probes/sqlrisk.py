@@ -7,6 +7,7 @@ Pure: text in, facts out. Sizes, squawk and severity are risk.py's."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pglast import ast, parse_sql
@@ -28,6 +29,9 @@ _ALTER_LOCKS = {
     AlterTableType.AT_DropCluster: "SHARE UPDATE EXCLUSIVE",
     AlterTableType.AT_SetRelOptions: "SHARE UPDATE EXCLUSIVE",
     AlterTableType.AT_ResetRelOptions: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_SetOptions: "SHARE UPDATE EXCLUSIVE",  # a column's n_distinct, ...
+    AlterTableType.AT_ResetOptions: "SHARE UPDATE EXCLUSIVE",
+    AlterTableType.AT_AttachPartition: "SHARE UPDATE EXCLUSIVE",  # on the parent
     AlterTableType.AT_EnableTrig: "SHARE ROW EXCLUSIVE",
     AlterTableType.AT_DisableTrig: "SHARE ROW EXCLUSIVE",
     AlterTableType.AT_EnableTrigAll: "SHARE ROW EXCLUSIVE",
@@ -54,7 +58,9 @@ class Statement:
     lock: str | None = None  # the strongest table lock it takes, None: none on a table
     creates: str | None = None  # a table it creates (later statements on it touch no data)
     flags: tuple[str, ...] = ()  # index-without-concurrently, constraint-validation, ...
-    references: tuple[str, ...] = field(default=())  # other tables it locks (a foreign key's)
+    # other tables it locks, each with its lock: a foreign key's referenced table, the
+    # second table of a TRUNCATE
+    also: tuple[tuple[str, str], ...] = field(default=())
 
 
 def split_revisions(sql: str) -> list[RevisionSQL]:
@@ -66,10 +72,16 @@ def split_revisions(sql: str) -> list[RevisionSQL]:
     for index, mark in enumerate(marks):
         end = marks[index + 1].start() if index + 1 < len(marks) else len(sql)
         body = sql[mark.end():end]
-        if index + 1 == len(marks):  # the whole upgrade's COMMIT, not this revision's
-            body = re.sub(r"\n\s*COMMIT;\s*\Z", "\n", body)
+        # the upgrade's own transaction edges, not this revision's: the closing COMMIT,
+        # and with transaction_per_migration each revision's BEGIN ... COMMIT
+        body = _LEADING_BEGIN.sub("\n", body, count=1)
+        body = _TRAILING_EDGES.sub("\n", body, count=1)
         parts.append(RevisionSQL(mark["rev"], mark["down"].strip(), body))
     return parts
+
+
+_LEADING_BEGIN = re.compile(r"\A\s*BEGIN;[ \t]*\n")
+_TRAILING_EDGES = re.compile(r"\n\s*COMMIT;(?:\s*BEGIN;)?\s*\Z")
 
 
 def statements(sql: str) -> list[Statement]:
@@ -98,8 +110,13 @@ def _name(relation: ast.RangeVar | None) -> str | None:
 
 
 def _classified(node: ast.Node | None, base: Statement) -> Statement:
-    if isinstance(node, ast.CreateStmt):
-        return replace(base, creates=_name(node.relation))
+    if isinstance(node, ast.CreateStmt):  # a new table; a foreign key locks the one it names
+        referenced = [_name(c.pktable) for element in node.tableElts or ()
+                      for c in (element.constraints or () if isinstance(element, ast.ColumnDef)
+                                else (element,) if isinstance(element, ast.Constraint) else ())
+                      if c.contype == ConstrType.CONSTR_FOREIGN]
+        return replace(base, creates=_name(node.relation),
+                       also=tuple((r, "SHARE ROW EXCLUSIVE") for r in referenced if r))
     if isinstance(node, ast.IndexStmt):
         if node.concurrent:
             return replace(base, table=_name(node.relation), lock="SHARE UPDATE EXCLUSIVE")
@@ -108,33 +125,57 @@ def _classified(node: ast.Node | None, base: Statement) -> Statement:
     if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
         return _alter_table(node, base)
     if isinstance(node, ast.RenameStmt) and node.relation is not None:
+        if node.renameType == ObjectType.OBJECT_INDEX:  # since PostgreSQL 12
+            return replace(base, lock="SHARE UPDATE EXCLUSIVE")
         return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
     if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
         names = [".".join(part.sval for part in obj) for obj in node.objects or ()]  # type: ignore[union-attr]
-        return replace(base, table=names[0] if names else None, lock="ACCESS EXCLUSIVE")
+        return _on_all(base, names, "ACCESS EXCLUSIVE")
     if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_INDEX:
         if node.concurrent:
             return base
         return replace(base, lock="ACCESS EXCLUSIVE", flags=("index-drop-locks-table",))
     if isinstance(node, ast.TruncateStmt):
-        first = next(iter(node.relations or ()), None)
-        return replace(base, table=_name(first), lock="ACCESS EXCLUSIVE")
+        return _on_all(base, [_name(rel) for rel in node.relations or ()], "ACCESS EXCLUSIVE")
+    if isinstance(node, ast.CreateTrigStmt):
+        return replace(base, table=_name(node.relation), lock="SHARE ROW EXCLUSIVE")
+    if isinstance(node, ast.RefreshMatViewStmt):
+        return replace(base, table=_name(node.relation),
+                       lock="EXCLUSIVE" if node.concurrent else "ACCESS EXCLUSIVE")
+    if isinstance(node, ast.ClusterStmt) and node.relation is not None:
+        return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
+    if isinstance(node, ast.VacuumStmt):
+        full = any(o.defname == "full" for o in node.options or ())
+        vacuumed = [_name(r.relation) for r in node.rels or () if r.relation is not None]
+        return _on_all(base, vacuumed, "ACCESS EXCLUSIVE" if full else "SHARE UPDATE EXCLUSIVE")
+    if isinstance(node, ast.ReindexStmt) and node.relation is not None:
+        concurrently = any(o.defname == "concurrently" for o in node.params or ())
+        return replace(base, table=_name(node.relation),
+                       lock="SHARE UPDATE EXCLUSIVE" if concurrently else "SHARE")
+    if isinstance(node, ast.DoStmt):  # code the parser cannot see into
+        return replace(base, flags=("anonymous-code-block",))
     if isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt):
         return replace(base, table=_name(node.relation), lock="ROW EXCLUSIVE")
     if isinstance(node, ast.LockStmt):
-        first = next(iter(node.relations or ()), None)
-        return replace(base, table=_name(first),
-                       lock=LOCKS[max(0, min((node.mode or 1) - 1, len(LOCKS) - 1))])
+        return _on_all(base, [_name(rel) for rel in node.relations or ()],
+                       LOCKS[max(0, min((node.mode or 1) - 1, len(LOCKS) - 1))])
     if isinstance(node, ast.TransactionStmt):
         kind = node.kind.name.lower() if node.kind is not None else "other"
         return replace(base, flags=(f"transaction-{kind.removeprefix('trans_stmt_')}",))
     return base
 
 
+def _on_all(base: Statement, names: Sequence[str | None], lock: str) -> Statement:
+    """A statement taking the same lock on each of several tables."""
+    found = [n for n in names if n]
+    return replace(base, table=found[0] if found else None, lock=lock,
+                   also=tuple((n, lock) for n in found[1:]))
+
+
 def _alter_table(node: ast.AlterTableStmt, base: Statement) -> Statement:
     lock = "SHARE UPDATE EXCLUSIVE"
     flags: list[str] = []
-    references: list[str] = []
+    also: list[tuple[str, str]] = []
     for cmd in node.cmds or ():
         this = _ALTER_LOCKS.get(cmd.subtype, "ACCESS EXCLUSIVE")
         if cmd.subtype == AlterTableType.AT_AlterColumnType:
@@ -147,14 +188,15 @@ def _alter_table(node: ast.AlterTableStmt, base: Statement) -> Statement:
             constraint = cmd.def_
             if constraint.contype == ConstrType.CONSTR_FOREIGN:
                 this = "SHARE ROW EXCLUSIVE"  # on this table and the one it references
-                if constraint.pktable is not None:
-                    references.append(_name(constraint.pktable) or "")
-            if not constraint.skip_validation:  # no NOT VALID: every row is checked now
+                if (referenced := _name(constraint.pktable)) is not None:
+                    also.append((referenced, "SHARE ROW EXCLUSIVE"))
+            # no NOT VALID: every row is checked now (not an index taken as it is)
+            if not constraint.skip_validation and not constraint.indexname:
                 flags.append("constraint-validation")
         if LOCKS.index(this) > LOCKS.index(lock):
             lock = this
     return replace(base, table=_name(node.relation), lock=lock,
-                   flags=tuple(dict.fromkeys(flags)), references=tuple(references))
+                   flags=tuple(dict.fromkeys(flags)), also=tuple(also))
 
 
 __all__ = ["LOCKS", "ParseError", "RevisionSQL", "Statement", "split_revisions", "statements"]

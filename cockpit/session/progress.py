@@ -27,6 +27,8 @@ class UpgradeProgress:
             if (match := _RUNNING.search(line)) is None:
                 continue
             revision = match["rev"]
+            if revision in self.seen:  # the same line twice (two log handlers): one start
+                continue
             self.seen.append(revision)
             self.since = now
             if self.path and revision not in self.path:

@@ -74,7 +74,9 @@ class StepLogFollower:
         for a pane that shows a bounded tail anyway)."""
         if self.tail is None:
             return []
-        return self._counted(self.tail.read_all() if keep is None else self.tail.read(keep))
+        if self.progress is not None:  # every line counted, only the last `keep` shown
+            return self._counted(self.tail.read_all())[-keep if keep else None:]
+        return self.tail.read_all() if keep is None else self.tail.read(keep)
 
     def _counted(self, lines: list[str]) -> list[str]:
         if self.progress is not None:
@@ -97,7 +99,7 @@ class StepLogFollower:
         tail = self.tail
         if tail is None:
             return []
-        if keep is None:
+        if keep is None or self.progress is not None:  # an upgrade: every line counted
             lines = tail.flush(everything=True)
         else:
             lines = []
@@ -105,7 +107,7 @@ class StepLogFollower:
                 lines = (lines + chunk)[-keep:]
             lines = (lines + tail.flush())[-keep:]
         self.let_go()
-        return self._counted(lines)
+        return self._counted(lines)[-keep if keep else None:]
 
     def let_go(self) -> None:
         """Follow the run no further, reading nothing more of it."""

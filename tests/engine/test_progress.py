@@ -60,3 +60,19 @@ def test_the_follower_counts_an_upgrade_as_its_log_grows(tmp_path: Path) -> None
     # a step that is no upgrade (no path recorded) has no progress
     state.steps["up"] = StepState(status="running", run="up.2", log="steps/up.1.log")
     assert follower.attach(state) and follower.progress is None
+
+
+def test_every_revision_is_counted_though_the_pane_keeps_only_the_last_lines(
+        tmp_path: Path) -> None:
+    (tmp_path / "steps").mkdir()
+    filler = "".join(f"SQL line {i}\n" for i in range(50))
+    (tmp_path / "steps" / "up.1.log").write_text(
+        LINE.format(down="r1", rev="r2", what="two") + "\n" + filler
+        + LINE.format(down="r2", rev="r3", what="three") + "\n" + filler)
+    state = SessionState(steps={"up": StepState(status="running", run="up.1",
+                                                log="steps/up.1.log", path=["r2", "r3"])})
+    follower = StepLogFollower(tmp_path)
+    follower.attach(state)
+    shown = follower.pump(state, keep=5)
+    assert shown == [f"SQL line {i}" for i in range(45, 50)]
+    assert follower.progress is not None and follower.progress.seen == ["r2", "r3"]

@@ -19,7 +19,8 @@ import pytest
 from cockpit.demo.lineage import ANCHOR, HEAD, write_backend
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.registry import ProbeContext, run_probe
-from cockpit.probes.sqlrisk import split_revisions, statements
+from cockpit.probes.risk import Limits, Size, assess, table_sizes
+from cockpit.probes.sqlrisk import RevisionSQL, Statement, split_revisions, statements
 from cockpit.runbook.model import Waiver
 from tests.engine.helpers import cockpit, phase, write_world
 
@@ -106,6 +107,14 @@ def hazards(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> 
         conn.execute("INSERT INTO accounts (email) SELECT 'u' || g || '@x' "
                      "FROM generate_series(1, 120000) g")
         conn.execute("ANALYZE accounts")
+        # no revision touches it: for the size of a partitioned table
+        conn.execute("CREATE TABLE ledger (id int) PARTITION BY RANGE (id)")
+        conn.execute("CREATE TABLE ledger_a PARTITION OF ledger FOR VALUES FROM (0) TO (100000)")
+        conn.execute("CREATE TABLE ledger_b PARTITION OF ledger FOR VALUES FROM (100000) TO "
+                     "(1000000)")
+        conn.execute("INSERT INTO ledger SELECT g FROM generate_series(1, 150000) g")
+        conn.execute("ANALYZE ledger_a")
+        conn.execute("ANALYZE ledger_b")
     return SimpleNamespace(project=project, env=env)
 
 
@@ -212,7 +221,72 @@ def test_the_demo_lineage_from_its_anchor_branch_and_merge_included(tmp_path: Pa
 def test_the_lock_each_statement_takes(sql: str, lock: str, flags: tuple[str, ...]) -> None:
     (stmt,) = statements(sql)
     assert (stmt.lock, stmt.flags) == (lock, flags)
-    assert stmt.table is not None and stmt.table.endswith("t")
+    assert stmt.table == "t"
+
+
+@pytest.mark.parametrize(("sql", "table", "lock", "also"), [
+    ("ALTER INDEX i RENAME TO j", None, "SHARE UPDATE EXCLUSIVE", ()),  # PostgreSQL 12 on
+    ("TRUNCATE small, big", "small", "ACCESS EXCLUSIVE", (("big", "ACCESS EXCLUSIVE"),)),
+    ("ALTER TABLE n ADD CONSTRAINT f FOREIGN KEY (a) REFERENCES big (id) NOT VALID",
+     "n", "SHARE ROW EXCLUSIVE", (("big", "SHARE ROW EXCLUSIVE"),)),
+    ("CREATE TABLE n (id int, a int REFERENCES big (id))", None, None,
+     (("big", "SHARE ROW EXCLUSIVE"),)),
+    ("CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", "t",
+     "SHARE ROW EXCLUSIVE", ()),
+    ("REFRESH MATERIALIZED VIEW t", "t", "ACCESS EXCLUSIVE", ()),
+    ("VACUUM FULL t", "t", "ACCESS EXCLUSIVE", ()),
+    ("REINDEX TABLE t", "t", "SHARE", ()),
+    ("ALTER TABLE t ATTACH PARTITION c FOR VALUES IN (1)", "t", "SHARE UPDATE EXCLUSIVE", ()),
+    ("ALTER TABLE t ALTER COLUMN c SET (n_distinct = 1)", "t", "SHARE UPDATE EXCLUSIVE", ()),
+])
+def test_more_locks_and_the_other_tables_a_statement_locks(
+        sql: str, table: str | None, lock: str | None, also: tuple[tuple[str, str], ...]
+) -> None:
+    (stmt,) = statements(sql)
+    assert (stmt.table, stmt.lock, stmt.also) == (table, lock, also)
+
+
+def test_a_unique_constraint_on_an_existing_index_checks_no_row_and_a_do_block_is_opaque(
+        ) -> None:
+    (unique,) = statements("ALTER TABLE t ADD CONSTRAINT u UNIQUE USING INDEX i")
+    assert "constraint-validation" not in unique.flags
+    (block,) = statements("DO $$ BEGIN PERFORM 1; END $$")
+    assert block.flags == ("anonymous-code-block",)
+
+
+def test_each_revisions_own_transaction_edges_are_not_its_content() -> None:
+    """With transaction_per_migration, Alembic wraps each revision in BEGIN ... COMMIT:
+    those edges are no partial commit; a COMMIT with statements after it is."""
+    sql = ("BEGIN;\n\n-- Running upgrade  -> a\n\nCREATE TABLE x (id int);\n\nCOMMIT;\n\n"
+           "BEGIN;\n\n-- Running upgrade a -> b\n\nCREATE TABLE y (id int);\n\nCOMMIT;\n\n"
+           "CREATE INDEX CONCURRENTLY iy ON y (id);\n\nBEGIN;\n\nCREATE TABLE z (id int);\n\n"
+           "COMMIT;\n\n")
+    parts = split_revisions(sql)
+    assert [p.revision for p in parts] == ["a", "b"]
+    first = statements(parts[0].sql)
+    assert [s.kind for s in first] == ["CreateStmt"]
+    kinds = [s.kind for s in statements(parts[1].sql)]
+    assert kinds[0] == "CreateStmt" and "TransactionStmt" in kinds[1:-1]  # commits part way
+    assert kinds[-1] == "CreateStmt"
+
+
+def test_the_referenced_table_of_a_new_tables_foreign_key_is_weighed() -> None:
+    parts = [RevisionSQL("r9", "r8", "CREATE TABLE n (id int, a int REFERENCES big (id));\n")]
+    parsed: dict[str, list[Statement] | str] = {"r9": statements(parts[0].sql)}
+    sizes = {"public.big": Size(rows=500_000, bytes=1 << 20)}
+    (finding,) = assess(parts, {}, parsed, {}, sizes, Limits(), "public", ["r9"])
+    assert (finding.table, finding.lock, finding.severity) == (
+        "public.big", "SHARE ROW EXCLUSIVE", "error")
+
+
+def test_a_revision_neither_rendered_nor_failed_is_not_passed_over() -> None:
+    findings = assess([], {}, {}, {}, {}, Limits(), "public", ["r1"])
+    assert [(f.revision, f.rule) for f in findings] == [("r1", "not-analysable-offline")]
+
+
+def test_a_partitioned_tables_size_is_its_partitions(hazards: SimpleNamespace) -> None:
+    sizes = table_sizes(hazards.env, {"ledger"}, "public")
+    assert sizes["public.ledger"].rows == 150_000 and sizes["public.ledger"].bytes > 1 << 20
 
 
 RISK_GATE = ('  { kind = "probe", id = "risk", text = "Migration risk reviewed", '
