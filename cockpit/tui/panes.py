@@ -282,8 +282,9 @@ class PhaseRunner(Vertical):
                         "running" + (f" · {progress}" if progress else ""))
                 if damaged and step.id in damaged:
                     result = Text.assemble("✗ LOG DAMAGED · ", result)
-            rows.append((step.id, mark(status), Text(item_text(step, runbook)[:90]), result))
-        fill(self.query_one("#steps", DataTable), rows)
+            rows.append((step.id, mark(status), item_text(step, runbook), result))
+        self._rows = rows
+        fill(self.query_one("#steps", DataTable), self._fitted(rows))
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
                           for r in rules.watched_rules(runbook, step)})
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
@@ -298,6 +299,20 @@ class PhaseRunner(Vertical):
         abort_watch = [s for s in phase.steps if isinstance(s, AbortWatch)]
         self.set_class(bool(abort_watch), "-watched")
         return phase
+
+    def on_resize(self) -> None:
+        if getattr(self, "_rows", None):
+            fill(self.query_one("#steps", DataTable), self._fitted(self._rows))
+
+    def _fitted(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The step's text cut so its result (a running step's time and revisions) stays
+        in view: a long command would push that column off the pane."""
+        width = self.size.width or 60  # before the first layout: a narrow guess
+        states = max((len(state) for _, state, _, _ in rows), default=10)
+        results = max((result.cell_len for *_, result in rows), default=0)
+        room = max(width - states - results - 8, 24)  # 8: the cells' padding, a scroll bar
+        return [(key, state, Text(text if len(text) <= room else text[:room - 1] + "…"),
+                 result) for key, state, text, result in rows]
 
     def show_log(self, name: str | None, lines: int) -> None:
         text = f"log {name} · {lines:,} lines" if name else "no step has run in this phase yet"
