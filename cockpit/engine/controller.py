@@ -104,6 +104,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         self.listeners: list[Callable[[Event], None]] = []
         self.state: SessionState = fold(store.events)
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> supervisor
+        self._watchers: dict[str, subprocess.Popen[bytes]] = {}  # run id -> radar watcher
 
     # ------------------------------------------------------------------ opening
 
@@ -172,7 +173,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
 
     def close(self) -> None:
         """Release the session; running supervisors go on without us."""
-        for child in self._children.values():
+        for child in [*self._children.values(), *self._watchers.values()]:
             child.poll()
         self.lock.release()
 

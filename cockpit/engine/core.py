@@ -46,6 +46,7 @@ class SessionCore:
     state: SessionState
     clock: Clock  # what the rules take as now (a test moves it instead of sleeping)
     _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
+    _watchers: dict[str, subprocess.Popen[bytes]]  # run id -> lock radar watcher
 
     def add_secrets(self, more: Iterable[str]) -> None:
         """Secrets to redact from now on as well (a password entered during the session):

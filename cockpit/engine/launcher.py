@@ -36,7 +36,8 @@ DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Window
 
 def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
     write_json_atomic(files.spec, {**spec, "run": files.run, "record": str(files.record),
-                                   "started": str(files.started), "claim": str(files.claim)})
+                                   "started": str(files.started), "claim": str(files.claim),
+                                   "stop_request": str(files.stop_request)})
 
 
 def void_claim(files: RunFiles, why: str) -> bool:
@@ -54,6 +55,21 @@ def launch(files: RunFiles, env: dict[str, str], secrets: list[str]) -> subproce
             [sys.executable, "-m", "cockpit.engine.supervisor", str(files.spec)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
             env=child_env, close_fds=True, **detach_kwargs(),
+        )
+
+
+def launch_watcher(files: RunFiles, env: dict[str, str], secrets: list[str],
+                   spec: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """Start the lock radar's watcher for a run, detached as its supervisor is."""
+    write_json_atomic(files.radar_spec, {
+        **spec, "run": files.run, "record": str(files.record), "started": str(files.started),
+        "series": str(files.radar), "done": str(files.radar_done),
+        "stop_request": str(files.stop_request)})
+    with open(files.err, "ab") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "cockpit.engine.watcher", str(files.radar_spec)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+            env={**env, SECRETS_ENV: json.dumps(secrets)}, close_fds=True, **detach_kwargs(),
         )
 
 

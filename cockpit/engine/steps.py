@@ -3,7 +3,9 @@ interruption), reconciling after a crash, checks and manual confirmations."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.launcher import (
     find_supervisor,
     launch,
+    launch_watcher,
     stop_supervisor,
     void_claim,
     write_spec,
@@ -22,6 +25,7 @@ from cockpit.probes.radar import app_name
 from cockpit.probes.registry import ProbeResult, run_probe
 from cockpit.runbook.model import (
     TIMEOUT_RULE,
+    AbortRule,
     CheckStep,
     CommandStep,
     Manual,
@@ -67,7 +71,9 @@ class StepVerbs(SessionCore):
         if published is not None:
             self._displace(step_id, run, published)
         rule_ids = rules.watched_rules(self.runbook, step)
-        abort_rules = [r.model_dump() for rid in rule_ids if (r := self.runbook.abort_rule(rid))]
+        watched = [r for rid in rule_ids if (r := self.runbook.abort_rule(rid))]
+        # the output's patterns are the supervisor's; the lock queue is the radar's
+        abort_rules = [r.model_dump() for r in watched if r.kind == "pattern"]
         write_spec(files, {"step": step_id, "command": step.command, "cwd": str(self.workdir),
                            "log": str(files.log),
                            "publish": str(published) if published else None,
@@ -88,7 +94,25 @@ class StepVerbs(SessionCore):
             self.append(records.StepNotStarted(
                 step=step_id, run=run, detail=f"its supervisor could not be " f"started: {exc}"))
             raise CockpitError(f"step '{step_id}' did not start: {exc}") from None
+        self._start_radar(step, files, [r for r in watched if r.kind == "lock_queue"])
         return run
+
+    def _start_radar(self, step: CommandStep, files: RunFiles,
+                     lock_rules: list[AbortRule]) -> None:
+        """The lock radar's watcher, for a step that changes the database and can reach
+        it; never a reason for the step not to run (a failure is noted)."""
+        var = rules.radar_dsn_var(self.runbook)
+        if step.read_only or not self.env.get(var):
+            return
+        spec = {"app": app_name(files.run), "dsn_var": var, "interval": 1.0,
+                "rules": [{"id": r.id, "label": r.label, "max_waiting": r.max_waiting,
+                           "max_wait_s": duration_seconds(r.max_wait) if r.max_wait else None,
+                           "samples": r.samples} for r in lock_rules]}
+        try:
+            self._watchers[files.run] = launch_watcher(files, self.env, self.secrets, spec)
+        except OSError as exc:
+            self.append(records.FaultNoted(action=f"lock radar of {files.run}",
+                                           error=f"the watcher could not be started: {exc}"))
 
     def _displace(self, step_id: str, run: str, published: Path) -> None:
         """A file already where the runbook publishes this step's log — another session's
@@ -161,12 +185,30 @@ class StepVerbs(SessionCore):
             bytes=record["bytes"], lines=record["lines"], sha256=record["sha256"],
             abort=record.get("abort"), ended_at=record["ended_at"], detail=detail,
             last_line=record.get("last_line"), publish_error=record.get("publish_error"),
-            **({"cancelled": True} if cancelled else {})))
+            **({"cancelled": True} if cancelled else {}),
+            **self._radar_kept(RunFiles(self.folder / "steps", record["run"]))))
         if abort is not None and self.state.halt is None:
             self.halt(f"step {step_id} reached its timeout ({step.timeout})"
                       if abort["rule"] == TIMEOUT_RULE else
                       f"abort rule '{abort['rule']}' matched in step {step_id}",
                       by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
+
+    def _radar_kept(self, files: RunFiles, wait_s: float = 3.0) -> dict[str, Any]:
+        """The radar's samples of a run, as evidence: once its watcher has seen the exit
+        record and stopped (a moment), the series' file, sha256 and number of samples."""
+        if not files.radar_spec.exists():
+            return {}
+        deadline = time.monotonic() + wait_s
+        while not files.radar_done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if (watcher := self._watchers.pop(files.run, None)) is not None:
+            watcher.poll()
+        if not files.radar.exists():
+            return {}
+        data = files.radar.read_bytes()  # what is there, even if the watcher is late
+        return {"radar": files.radar.relative_to(self.folder).as_posix(),
+                "radar_sha256": hashlib.sha256(data).hexdigest(),
+                "radar_samples": data.count(b"\n")}
 
     def reconcile(self) -> str | None:
         """After a crash: a running step is re-attached, finished from its exit record, or

@@ -87,6 +87,7 @@ class StepRun:
         self.log_fd = -1
         self.publish_fd = -1  # the published copy; given up (never the log) if it fails
         self.publish_error: str | None = None
+        self.requested = False  # the radar's watcher asked for a stop (SIGUSR1)
 
     # ------------------------------------------------------------------ output path
 
@@ -179,6 +180,22 @@ class StepRun:
                 signal_group(child, sig)
                 self.signalled.append(signal.Signals(sig).name)
 
+    def stop_requested(self, *_: Any) -> None:
+        """SIGUSR1: the lock radar's watcher asks for a stop (a lock_queue rule tripped);
+        taken in the loop, where the request file is read."""
+        self.requested = True
+
+    def _take_request(self) -> None:
+        self.requested = False
+        if self.abort is not None or not self.spec.get("stop_request"):
+            return
+        try:
+            request = json.loads(Path(self.spec["stop_request"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        self._abort(str(request.get("rule", "lock_queue")),
+                    str(request.get("line", "lock queue")).encode())
+
     def stop(self, *_: Any) -> None:
         """Asked to stop (SIGTERM to the supervisor): stop the child the gentle way first."""
         self.timeout = None  # stopped by the operator: no timeout is recorded after this
@@ -241,6 +258,8 @@ class StepRun:
             if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
                 self._abort(spec["timeout_rule"], f"no end within {spec.get('timeout_text')} (the "
                             "step's timeout)".encode())
+            if self.requested:
+                self._take_request()
             chunk = chunks.get(TICK)
             if chunk is None:
                 self.flush_partial()
@@ -408,6 +427,8 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, run.stop)
     signal.signal(signal.SIGINT, run.stop)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, run.stop_requested)
     if not run.claim():
         print(f"run {spec['run']} was voided before it started; nothing was run",
               file=sys.stderr)

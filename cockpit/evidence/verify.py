@@ -100,6 +100,8 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
                   f"log of {d['run']}")
             if start.get("published"):
                 copies.append((d["run"], start["published"], d["sha256"]))
+            if d.get("radar"):
+                check(d["radar"], d.get("radar_sha256"), f"lock radar of {d['run']}")
             record = folder / STEPS / f"{d['run']}.exit.json"
             exits += 1
             if record.is_file():

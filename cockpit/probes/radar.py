@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from cockpit.probes.db import rows
+from cockpit.session.radarview import radar_line
+
+__all__ = ["app_name", "radar_line", "sample"]
 
 # PostgreSQL keeps application_name to NAMEDATALEN - 1 bytes
 _APP_NAME_BYTES = 63
@@ -86,22 +89,3 @@ def sample(conn: Connection, app: str) -> dict[str, Any]:
         "progress": [{**p, "pct": float(p["pct"]) if p["pct"] is not None else None}
                      for p in progress],
     }
-
-
-def radar_line(found: dict[str, Any]) -> str:
-    """A sample as one line: "waits on Lock/relation (blocked by 4242) · 12 waiting
-    behind, oldest 3.1 s · create_index 45%"."""
-    sessions = found.get("sessions") or []
-    if not sessions:
-        return "no session of this step connected"
-    waits = sorted({f"{s['wait_event_type']}/{s['wait_event']}" for s in sessions
-                    if s.get("wait_event_type")})
-    parts = [f"waits on {', '.join(waits)}" if waits else "running"]
-    if found.get("blockers"):
-        parts[0] += f" (blocked by {', '.join(map(str, found['blockers']))})"
-    parts.append(f"{found.get('waiting', 0)} waiting behind, oldest "
-                 f"{found.get('oldest_wait_s', 0.0):.1f} s")
-    for p in found.get("progress") or []:
-        pct = f" {p['pct']:.0f}%" if p.get("pct") is not None else ""
-        parts.append(f"{p['kind']}{pct}")
-    return " · ".join(parts)

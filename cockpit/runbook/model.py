@@ -525,7 +525,8 @@ Section = (
 
 
 class AbortRule(_Model):
-    """A named pattern that stops a running command when a line of its output matches."""
+    """A named condition that stops a running command: a pattern a line of its output
+    matches, or (`kind = "lock_queue"`) a queue of sessions waiting behind its locks."""
 
     id: Id = Field(
         description="The rule's id, named by commands' `abort_rules` and `abort_watch` items' "
@@ -534,10 +535,31 @@ class AbortRule(_Model):
     label: Line = Field(
         description="How the checklist names the condition (shown under `abort_watch` items).",
     )
+    kind: Literal["pattern", "lock_queue"] = Field(
+        default="pattern",
+        description="`pattern`: matched against the output; `lock_queue`: the lock radar's "
+        "samples of the sessions waiting behind the step's locks (its connections are named "
+        "`cockpit:<run>`), taken once a second by a watcher of its own.",
+    )
     patterns: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
-        min_length=1,
-        description="Regular expressions matched against each line of a watched command's output "
-        "(no named groups); a match stops the command and halts the session.",
+        default=[],
+        description="`pattern` rules: regular expressions matched against each line of a "
+        "watched command's output (no named groups); a match stops the command and halts the "
+        "session.",
+    )
+    max_waiting: int | None = Field(
+        default=None, ge=1,
+        description="`lock_queue` rules: more sessions than this waiting behind the step's "
+        "locks (held or asked for).",
+    )
+    max_wait: Duration | None = Field(
+        default=None,
+        description="`lock_queue` rules: the oldest of those sessions waiting longer than this.",
+    )
+    samples: int = Field(
+        default=2, ge=1, le=60,
+        description="`lock_queue` rules: for this many samples in a row (one a second) before "
+        "the step is stopped.",
     )
 
 

@@ -160,6 +160,16 @@ def _check_abort_rules(runbook: Runbook, add: Add) -> None:
         if rule.id == TIMEOUT_RULE:
             add(f"abort_rules[{index}].id", f"'{TIMEOUT_RULE}' is the cockpit's own (a step "
                 "that reaches its timeout); choose another id")
+        if rule.kind == "pattern" and not rule.patterns:
+            add(f"abort_rules[{index}].patterns", "a pattern rule needs at least one pattern")
+        if rule.kind == "pattern" and (rule.max_waiting or rule.max_wait):
+            add(f"abort_rules[{index}]", "max_waiting and max_wait belong to lock_queue rules; "
+                "set kind = \"lock_queue\"")
+        if rule.kind == "lock_queue" and rule.patterns:
+            add(f"abort_rules[{index}].patterns", "a lock_queue rule watches the radar, not the "
+                "output: give it no patterns")
+        if rule.kind == "lock_queue" and not (rule.max_waiting or rule.max_wait):
+            add(f"abort_rules[{index}]", "a lock_queue rule needs max_waiting, max_wait or both")
         for p_index, pattern in enumerate(rule.patterns):
             place = f"abort_rules[{index}].patterns[{p_index}]"
             try:

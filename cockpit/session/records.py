@@ -142,6 +142,10 @@ class StepFinished(Record):
     last_line: str | None = None
     publish_error: str | None = None
     cancelled: bool = False  # written only when True: stopped as the operator asked
+    # the lock radar's samples of the run (written only when a watcher ran)
+    radar: str | None = None
+    radar_sha256: str | None = None
+    radar_samples: int | None = None
 
 
 class _StepUnfinished(Record):

@@ -481,3 +481,10 @@ def _next_for_gates(runbook: Runbook, state: SessionState) -> NextAction:
     if failed:
         return NextAction("gates", f"Fix {failed[0].name} ({failed[0].detail}), then check again")
     return NextAction("gates", "Check the gates and the setup")
+
+
+def radar_dsn_var(runbook: Runbook) -> str:
+    """The variable whose DSN the lock radar watches with: the setup's first DSN variable
+    (the one Alembic reads, in a runbook shaped like the reference), else DATABASE_URL."""
+    return next((item.name for item in setup_checks(runbook) if isinstance(item, EnvVar)),
+                "DATABASE_URL")

@@ -43,6 +43,26 @@ class RunFiles:
     def err(self) -> Path:
         return self.folder / f"{self.run}.err"
 
+    @property
+    def radar(self) -> Path:
+        """The lock radar's samples, one JSON line a second, while the run lasts."""
+        return self.folder / f"{self.run}.radar.jsonl"
+
+    @property
+    def radar_spec(self) -> Path:
+        return self.folder / f"{self.run}.radar.spec.json"
+
+    @property
+    def radar_done(self) -> Path:
+        """Written by the watcher when it has stopped: its samples are complete."""
+        return self.folder / f"{self.run}.radar.done.json"
+
+    @property
+    def stop_request(self) -> Path:
+        """Written by the watcher when a lock_queue rule trips: the rule and why; the
+        supervisor, signalled, stops the child as an abort rule's match does."""
+        return self.folder / f"{self.run}.stop-request.json"
+
     def exit_record(self) -> dict[str, Any] | None:
         try:
             record: dict[str, Any] = json.loads(self.record.read_text(encoding="utf-8"))

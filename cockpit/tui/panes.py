@@ -249,6 +249,7 @@ class PhaseRunner(Vertical):
     def compose(self):
         yield DataTable(id="steps", cursor_type="row")
         yield Static(id="watch")
+        yield Static(id="radar")
         yield Static(id="logline")
         yield OutputLog(id="output", max_lines=5000, highlight=False)
 
@@ -257,9 +258,10 @@ class PhaseRunner(Vertical):
 
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
              damaged: Mapping[str, str] | None = None, quiet_s: float | None = None,
-             progress: str = "") -> Phase:
+             progress: str = "", radar: str = "") -> Phase:
         """`quiet_s`: how long the running step's log has not grown (None: not known);
-        `progress`: a running upgrade's revisions counted off."""
+        `progress`: a running upgrade's revisions counted off; `radar`: the lock radar's
+        last look at the running step's sessions."""
         upcoming = rules.next_step(runbook, state)
         running = state.running_step()
         phase = upcoming.phase if upcoming else runbook.phases[-1]
@@ -296,6 +298,9 @@ class PhaseRunner(Vertical):
         redraw(self.query_one("#watch", Static),
                f"{locked}[b]{escape(phase.heading)}[/b]   abort rules watched: "
                + (escape(", ".join(labels)) if labels else "none"))
+        radar_strip = self.query_one("#radar", Static)
+        redraw(radar_strip, radar, markup=False)
+        radar_strip.display = bool(radar)
         abort_watch = [s for s in phase.steps if isinstance(s, AbortWatch)]
         self.set_class(bool(abort_watch), "-watched")
         return phase

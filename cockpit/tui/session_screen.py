@@ -26,6 +26,8 @@ from cockpit.session.clock import system_clock
 from cockpit.session.events import Event
 from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
+from cockpit.session.radarview import radar_text
+from cockpit.session.runfiles import RunFiles
 from cockpit.session.view import SessionView
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.messages import SessionChanged
@@ -155,7 +157,17 @@ class SessionScreen(Screen[None]):
         progress = self.follower.progress if self.follower.following else None
         self.query_one(PhaseRunner).show(
             self.view.runbook, self.view.state, self.clock, self.damaged_logs(),
-            self._quiet_s(), progress.text(time.monotonic()) if progress else "")
+            self._quiet_s(), progress.text(time.monotonic()) if progress else "",
+            self._radar())
+
+    def _radar(self) -> str:
+        """The lock radar's last look at the running step (its watcher's samples)."""
+        state = self.view.state
+        step_id = state.running_step()
+        run = state.steps[step_id].run if step_id else None
+        if not run or not self.clock:
+            return ""
+        return radar_text(RunFiles(self.view.folder / "steps", run).radar)
 
     def _quiet_s(self) -> float | None:
         """How long the running step's log has not grown, by its file's time."""

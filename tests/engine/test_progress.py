@@ -76,3 +76,17 @@ def test_every_revision_is_counted_though_the_pane_keeps_only_the_last_lines(
     shown = follower.pump(state, keep=5)
     assert shown == [f"SQL line {i}" for i in range(45, 50)]
     assert follower.progress is not None and follower.progress.seen == ["r2", "r3"]
+
+
+def test_the_radar_line_and_its_queue_sparkline(tmp_path: Path) -> None:
+    from cockpit.session.radarview import radar_text, sparkline
+
+    assert sparkline([0, 0]) == "▁▁" and sparkline([0, 4, 8]) == "▁▅█"
+    series = tmp_path / "up.1.radar.jsonl"
+    assert radar_text(series) == ""  # no watcher yet
+    samples = [{"sessions": [{"wait_event_type": "Lock", "wait_event": "relation"}],
+                "waiting": n, "oldest_wait_s": n / 2, "blockers": [4242], "progress": []}
+               for n in (0, 3, 6)]
+    series.write_text("".join(__import__("json").dumps(s) + "\n" for s in samples) + '{"tor')
+    assert radar_text(series) == ("radar: waits on Lock/relation (blocked by 4242) · 6 waiting "
+                                  "behind, oldest 3.0 s · queue ▁▅█")

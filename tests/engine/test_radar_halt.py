@@ -1,0 +1,102 @@
+"""The lock radar in a real run: a step that holds ACCESS EXCLUSIVE while application
+sessions queue behind it is stopped by a `lock_queue` rule — SIGINT first, so PostgreSQL
+rolls its transaction back — the halt names the queue, and the radar's samples are kept as
+evidence that `verify` checks. Against the real embedded PostgreSQL (and the machine's own)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from cockpit.demo.pgcluster import PgCluster
+from tests.conftest import REPO
+from tests.engine.helpers import cockpit, phase, write_world
+
+PY = shlex.quote(sys.executable)
+HOLD = """
+import os, time, psycopg
+conn = psycopg.connect(os.environ["PG_TEST"])
+conn.execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+print("locked", flush=True)
+time.sleep(60)
+conn.execute("INSERT INTO accounts VALUES (42)")
+conn.commit()
+print("committed", flush=True)
+"""
+RULE = """
+[[abort_rules]]
+id = "lock-queue"
+label = "Sessions queue behind the migration's locks"
+kind = "lock_queue"
+max_waiting = 2
+samples = 2
+"""
+
+
+def _url(cluster: PgCluster, conninfo: str) -> str:
+    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
+    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
+
+
+def _queue(conninfo: str, stop: threading.Event) -> None:
+    with psycopg.connect(conninfo, application_name="app", autocommit=True) as conn:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT count(*) FROM accounts")
+        stop.wait(30)
+
+
+@pytest.mark.system_slow
+def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
+        tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
+    with psycopg.connect(pg_db, autocommit=True) as conn:
+        conn.execute("CREATE TABLE accounts (id int)")
+    runbook = write_world(tmp_path, [phase("P0", [("hold", f"{PY} hold.py")])])
+    (runbook.parent / "hold.py").write_text(HOLD)
+    runbook.write_text(runbook.read_text().replace(
+        'log = "logs/hold.log" }', 'log = "logs/hold.log", abort_rules = ["lock-queue"] }')
+        + RULE)
+    session = tmp_path / "s"
+    env = {"PG_TEST": pg_db, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cockpit", "run", str(runbook), "--headless", "--assume-yes",
+         "--session", str(session)], cwd=REPO, env={**__import__("os").environ, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = runbook.parent / "logs" / "hold.log"
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "locked" in log.read_text()):
+        assert time.monotonic() < deadline and run.poll() is None, "the step never locked"
+        time.sleep(0.05)
+    stop = threading.Event()
+    queue = [threading.Thread(target=_queue, args=(pg_db, stop), daemon=True)
+             for _ in range(3)]
+    for thread in queue:
+        thread.start()
+    try:
+        out, _ = run.communicate(timeout=90)
+    finally:
+        stop.set()
+    assert run.returncode == 2, out
+    assert "halted reason=abort rule 'lock-queue' matched in step hold" in out
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    halted = next(e["data"] for e in events if e["type"] == "halted")
+    assert halted["rule"] == "lock-queue"
+    assert halted["line"].startswith("lock queue: 3 session(s) waiting behind the step's locks")
+    finished = next(e["data"] for e in events if e["type"] == "step_finished")
+    assert finished["abort"]["rule"] == "lock-queue" and finished["radar_samples"] >= 2
+    samples = [json.loads(line) for line in (session / finished["radar"]).read_text().splitlines()]
+    assert max(s.get("waiting", 0) for s in samples) == 3
+    assert "committed" not in log.read_text()  # stopped before it could commit
+    with psycopg.connect(pg_db, autocommit=True) as conn:  # and nothing of it stayed
+        assert conn.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
+    assert cockpit("verify", str(session)).returncode == 0
+    for thread in queue:
+        thread.join(10)
