@@ -24,6 +24,10 @@ FAULTS: dict[str, tuple[str, str]] = {
                       "P3 halts on DuplicateObject; BLOCKER"),
     "lock-timeout": ("another session holds a lock on facilities all along",
                      "P3 halts on LockNotAvailable (lock_timeout via PGOPTIONS); BLOCKER"),
+    "lock-queue": ("0020 holds its lock on facilities for 20 s while the application keeps "
+                   "reading it; the migration itself never errors",
+                   "P3 halted by the lock radar (sessions queue behind the migration), its "
+                   "transaction rolled back, before lock_timeout could help; BLOCKER"),
     "drift": ("prod's monthly_report_packs fund FK says ON DELETE RESTRICT, not CASCADE",
               "P0 parity finds drift: halt before anything is written; BLOCKER"),
     "fk-renamed": ("prod's monthly_report_packs fund FK has another name, same definition",
@@ -80,6 +84,20 @@ time.sleep(86400)
 """
 
 
+TRAFFIC = """
+import sys, threading, time, psycopg
+def reader():
+    conn = psycopg.connect(sys.argv[1], application_name="netz-app", autocommit=True)
+    while True:  # the application's reads, all along
+        conn.execute("SELECT count(*) FROM facilities")
+        time.sleep(0.2)
+for _ in range(6):
+    threading.Thread(target=reader, daemon=True).start()
+print("reading", flush=True)
+time.sleep(86400)
+"""
+
+
 def apply_database_fault(world: World, conn: psycopg.Connection, fault: str | None) -> int | None:
     """Change prod as the fault needs; returns the pid of a process that must be stopped."""
     fk = "monthly_report_packs_fund_id_fkey"
@@ -100,6 +118,12 @@ def apply_database_fault(world: World, conn: psycopg.Connection, fault: str | No
                                   stdout=subprocess.PIPE, text=True, start_new_session=True)
         assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
         return locker.pid
+    elif fault == "lock-queue":
+        conninfo = world.cluster.socket_conninfo("netzprod")
+        traffic = subprocess.Popen([sys.executable, "-c", TRAFFIC, conninfo],
+                                   stdout=subprocess.PIPE, text=True, start_new_session=True)
+        assert traffic.stdout is not None and traffic.stdout.readline().strip() == "reading"
+        return traffic.pid
     return None
 
 

@@ -98,12 +98,15 @@ def _after_anchor(fault: str | None) -> list[Revision]:
     elif fault == "enum-conflict":  # the branch defines a type the trunk already defined
         branch_extra = ("CREATE TYPE drift_severity AS ENUM ('low', 'high')",)
     covenant_column = "last_tested" if fault == "missing-column" else "tested_on"
+    # a long rewrite, as it were: the lock on facilities held while the application reads
+    held = ("SELECT pg_sleep(20)",) if fault == "lock-queue" else ()
     # an index built the blocking way on a table prod has filled (faults.py)
     risky = ("CREATE INDEX ix_facilities_borrower ON facilities (borrower)",) \
         if fault == "risky-index" else ()
     revisions = [
         r("0020", ANCHOR, "active investments (AI-4)", (
             "ALTER TABLE facilities ADD COLUMN active boolean NOT NULL DEFAULT true",
+            *held,
             """CREATE TABLE active_investments (id serial PRIMARY KEY,
                facility_id int NOT NULL REFERENCES facilities(id),
                fund_id int NOT NULL REFERENCES funds(id),

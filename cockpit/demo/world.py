@@ -170,7 +170,8 @@ class World:
         (self.workspace / "world.json").write_text(json.dumps(asdict(self.info), indent=2))
 
     def stop(self) -> None:
-        for pid, name in ((self.info.locker_pid, "LOCK TABLE"),
+        # the fault's database client (the locker, or the application's traffic)
+        for pid, name in ((self.info.locker_pid, "psycopg.connect(sys.argv[1]"),
                           (self.info.proxy_pid, "cockpit.demo.tlsproxy")):
             if pid is not None and _alive(pid, name):
                 os.kill(pid, signal.SIGTERM)

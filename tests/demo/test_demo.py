@@ -29,6 +29,7 @@ EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
     "missing-column": (2, "P3", ["UndefinedColumn", "last_tested"]),
     "enum-conflict": (2, "P3", ["DuplicateObject", "drift_severity"]),
     "lock-timeout": (2, "P3", ["LockNotAvailable", "lock timeout"]),
+    "lock-queue": (2, "P3", ["lock-queue", "lock queue:", "waiting behind the step's locks"]),
     "drift": (2, "P0", ["PARITY: DRIFT"]),
     "fk-renamed": (0, None, []),
     "width": (2, "P1", ["width-is-64", "observed 32"]),
