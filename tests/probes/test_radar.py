@@ -50,6 +50,7 @@ def _sample_when(conn: Connection, holds: Callable[[dict[str, Any]], bool],
     raise AssertionError(f"not seen within {deadline_s} s; last sample: {found}")
 
 
+@pytest.mark.system_slow
 def test_the_queue_behind_a_migration_holding_its_lock(pg_cluster: PgCluster, table: str) -> None:
     env = {"DATABASE_URL": _url(pg_cluster, table)}
     migration = psycopg.connect(table, application_name=APP)
@@ -74,6 +75,7 @@ def test_the_queue_behind_a_migration_holding_its_lock(pg_cluster: PgCluster, ta
             conn.close()
 
 
+@pytest.mark.system_slow
 def test_a_migration_waiting_on_a_blocker_and_the_sessions_queued_behind_its_request(
         pg_cluster: PgCluster, table: str) -> None:
     env = {"DATABASE_URL": _url(pg_cluster, table)}

@@ -165,6 +165,7 @@ def test_a_table_under_the_limits_makes_warnings_only(hazards: SimpleNamespace,
     assert rules[("r3", "access-exclusive-lock")] == "warning"
 
 
+@pytest.mark.system_slow
 def test_waivers_open_the_gate_and_are_recorded_with_who_and_why(hazards: SimpleNamespace,
                                                                    tmp_path: Path) -> None:
     waivers = (
