@@ -248,6 +248,7 @@ class PhaseRunner(Vertical):
 
     def compose(self):
         yield DataTable(id="steps", cursor_type="row")
+        yield Static(id="running")
         yield Static(id="watch")
         yield Static(id="radar")
         yield Static(id="logline")
@@ -268,6 +269,7 @@ class PhaseRunner(Vertical):
         if running:
             phase = next(p for p in runbook.phases if any(s.id == running for s in p.steps))
         rows: list[tuple[Any, ...]] = []
+        detail = Text("")
         for step in phase.steps:
             if step.kind in ("code", "text"):
                 continue
@@ -279,9 +281,11 @@ class PhaseRunner(Vertical):
                     result = Text(f"exit {s.exit_code}, {s.lines} lines")
                 elif s.observed is not None or s.expected is not None:
                     result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
-                if s.status == "running":
-                    result = _running(step, s, quiet_s, progress) if clock else Text(
+                if s.status == "running":  # the cell: its clock; the strip: the rest
+                    detail = _running(step, s, quiet_s, progress) if clock else Text(
                         "running" + (f" · {progress}" if progress else ""))
+                    result = Text(detail.plain.split(" · ")[0], style=detail.style)
+                    detail = Text.assemble(f"◐ {step.id} · ", detail)
                 if damaged and step.id in damaged:
                     result = Text.assemble("✗ LOG DAMAGED · ", result)
             rows.append((step.id, mark(status), item_text(step, runbook), result))
@@ -298,6 +302,13 @@ class PhaseRunner(Vertical):
         redraw(self.query_one("#watch", Static),
                f"{locked}[b]{escape(phase.heading)}[/b]   abort rules watched: "
                + (escape(", ".join(labels)) if labels else "none"))
+        # the running step's time, quiet time and revisions, whole: the table's cell would
+        # cut them on a narrow pane
+        strip = self.query_one("#running", Static)
+        if getattr(strip, "_shown", None) != (detail.plain, str(detail.style)):
+            strip._shown = (detail.plain, str(detail.style))  # type: ignore[attr-defined]
+            strip.update(detail)
+        strip.display = bool(detail.plain)
         radar_strip = self.query_one("#radar", Static)
         redraw(radar_strip, radar, markup=False)
         radar_strip.display = bool(radar)

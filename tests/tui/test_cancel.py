@@ -29,9 +29,11 @@ async def test_cancel_a_hung_read_only_step_and_run_it_again_to_pass(tmp_path: P
             await pilot.press("r")
             await pause_until(pilot, lambda: "waiting" in _log(ctl), "the step's first line")
             table = app.query_one("#steps")
-            await pause_until(pilot, lambda: "last output 0:00:0" in _row(table),
-                              "the running row's clocks")
-            assert "running 0:00:0" in _row(table)
+            strip = app.query_one("#running")
+            await pause_until(pilot, lambda: "last output 0:00:0" in str(strip.render()),
+                              "the running step's clocks")
+            assert "◐ preflight · running 0:00:0" in str(strip.render())
+            assert "running 0:00:0" in _row(table)  # the table's cell: the clock
             await pilot.press("c")
             await settle(pilot, app)
             assert ctl.state.steps["preflight"].status == "cancelled"
