@@ -282,10 +282,14 @@ class PhaseRunner(Vertical):
                 elif s.observed is not None or s.expected is not None:
                     result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
                 if s.status == "running":  # the cell: its clock; the strip: the rest
-                    detail = _running(step, s, quiet_s, progress) if clock else Text(
-                        "running" + (f" · {progress}" if progress else ""))
-                    result = Text(detail.plain.split(" · ")[0], style=detail.style)
-                    detail = Text.assemble(f"◐ {step.id} · ", detail)
+                    clocks = _running(step, s, quiet_s, progress) if clock else Text(
+                        "running", style="bold red" if "UNEXPECTED" in progress else "")
+                    result = Text(clocks.plain.split(" · ")[0], style=clocks.style)
+                    # revisions first: what a narrow pane cuts is the end
+                    rest = clocks.plain.removesuffix(f" · {progress}") if progress else \
+                        clocks.plain
+                    detail = Text(" · ".join(filter(None, [f"◐ {step.id}", progress, rest])),
+                                  style=clocks.style)
                 if damaged and step.id in damaged:
                     result = Text.assemble("✗ LOG DAMAGED · ", result)
             rows.append((step.id, mark(status), item_text(step, runbook), result))
@@ -326,7 +330,7 @@ class PhaseRunner(Vertical):
         width = self.size.width or 60  # before the first layout: a narrow guess
         states = max((len(state) for _, state, _, _ in rows), default=10)
         results = max((result.cell_len for *_, result in rows), default=0)
-        room = max(width - states - results - 8, 24)  # 8: the cells' padding, a scroll bar
+        room = max(width - states - results - 10, 24)  # the cells' padding, a scroll bar
         return [(key, state, Text(text if len(text) <= room else text[:room - 1] + "…"),
                  result) for key, state, text, result in rows]
 
