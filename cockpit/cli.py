@@ -517,6 +517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("cockpit: interrupted")
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the last flush too
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except Exception as exc:
         from cockpit.errors import CockpitError
 

@@ -108,3 +108,27 @@ def test_an_internal_error_is_one_line_with_passwords_masked(tmp_path) -> None:
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "hunter2" not in out.stderr
     assert "internal error: RuntimeError: connect to postgresql://ops:***@db/x" in out.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path, monkeypatch, capsys) -> None:
+    """`cockpit validate x.toml | head -1`: the pipe closes under the command; it stops as
+    other tools do (exit 141), with no "internal error"."""
+    from cockpit import cli
+
+    class Closed:  # a stdout whose reader is gone
+        def __init__(self) -> None:
+            self.file = open(tmp_path / "out", "w")  # noqa: SIM115 - a real descriptor
+
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            pass
+
+        def fileno(self) -> int:
+            return self.file.fileno()
+
+    monkeypatch.setattr(sys, "stdout", Closed())
+    runbook = REPO / "runbooks" / "minimal-cutover.toml"
+    assert cli.main(["validate", str(runbook)]) == 141
+    assert "internal error" not in capsys.readouterr().err
