@@ -113,18 +113,20 @@ def apply_database_fault(world: World, conn: psycopg.Connection, fault: str | No
             SELECT 1 + g % 3, 'bulk-borrower-' || g, 1000 FROM generate_series(1, 150000) g""")
         conn.execute("ANALYZE facilities")
     elif fault == "lock-timeout":
-        conninfo = world.cluster.socket_conninfo("netzprod")
-        locker = subprocess.Popen([sys.executable, "-c", LOCKER, conninfo],
-                                  stdout=subprocess.PIPE, text=True, start_new_session=True)
-        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-        return locker.pid
+        return _client(world, LOCKER, "locked")
     elif fault == "lock-queue":
-        conninfo = world.cluster.socket_conninfo("netzprod")
-        traffic = subprocess.Popen([sys.executable, "-c", TRAFFIC, conninfo],
-                                   stdout=subprocess.PIPE, text=True, start_new_session=True)
-        assert traffic.stdout is not None and traffic.stdout.readline().strip() == "reading"
-        return traffic.pid
+        return _client(world, TRAFFIC, "reading")
     return None
+
+
+def _client(world: World, script: str, ready: str) -> int:
+    """A database client of the fault's, in a session of its own, once it says it is
+    `ready`; its pid (the world stops it)."""
+    conninfo = world.cluster.socket_conninfo("netzprod")
+    client = subprocess.Popen([sys.executable, "-c", script, conninfo],
+                              stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert client.stdout is not None and client.stdout.readline().strip() == ready
+    return client.pid
 
 
 def describe() -> list[str]:
