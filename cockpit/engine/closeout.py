@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -14,6 +15,8 @@ from cockpit.evidence.report import render_report
 from cockpit.runbook.model import HaltItem
 from cockpit.session import records
 from cockpit.session.integrity import file_sha256
+from cockpit.session.radarview import last_samples
+from cockpit.session.runfiles import RunFiles
 from cockpit.session.store import redact_values, write_atomic
 
 AUTOMATIC_HALT_ACTIONS = {
@@ -51,8 +54,26 @@ def alembic_state(ctl: SessionCore) -> dict[str, Any] | None:
     return found
 
 
+def lock_radar(ctl: SessionCore) -> dict[str, Any] | None:
+    """The lock radar's last look at the halted step: the queue behind it and who blocked
+    it, and the stop a lock_queue rule asked for — what the database showed as it was
+    stopped (by the time the diagnostics run, the queue has drained)."""
+    halt = ctl.state.halt
+    step = ctl.state.steps.get(halt.step) if halt is not None and halt.step else None
+    if step is None or not step.run:
+        return None
+    files = RunFiles(ctl.folder / "steps", step.run)
+    samples = last_samples(files.radar, 10)
+    if not samples:
+        return None
+    found: dict[str, Any] = {"last_samples": samples}
+    with contextlib.suppress(OSError, ValueError):
+        found["stop_request"] = json.loads(files.stop_request.read_text(encoding="utf-8"))
+    return found
+
+
 def default_halt_hooks() -> list[HaltHook]:
-    return [pg_halt_diagnostics, alembic_state]
+    return [pg_halt_diagnostics, alembic_state, lock_radar]
 
 
 class CloseoutVerbs(SessionCore):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -66,9 +68,11 @@ class ChecklistTree(Tree[AnyItem | None]):
                 self._shown[item_id] = status
                 node.set_label(Text(f"{STATE_MARKS.get(status, status)}  {text}"))
 
-    def detail(self, runbook: Runbook, state: SessionState, item: AnyItem) -> str:
+    def detail(self, runbook: Runbook, state: SessionState, item: AnyItem,
+               folder: Path | None = None) -> str:
         """What an item runs or checks, and what the session recorded for it, as text to
-        read: nested values indented, one fact per line."""
+        read: nested values indented, one fact per line; then any report its probe kept
+        (the migration risk's table per revision), from the session `folder`."""
         data = item.model_dump(exclude_defaults=True, exclude={"children"})
         lines = ["In the runbook:", *[line for key, value in data.items()
                                       for line in fact_lines(key, value, 1)]]
@@ -79,6 +83,14 @@ class ChecklistTree(Tree[AnyItem | None]):
             lines += ["", "In the session:", *[
                 line for key, value in recorded.model_dump(exclude_defaults=True).items()
                 for line in fact_lines(key, value, 1)]]
+        observed = getattr(recorded, "observed", None)
+        kept = observed.get("files") if isinstance(observed, dict) else None
+        for found in kept or [] if folder is not None else []:
+            name = str(found.get("captured", "")) if isinstance(found, dict) else ""
+            if name.endswith(".md") and folder is not None:
+                with contextlib.suppress(OSError):
+                    lines += ["", f"Kept by the probe ({name}):", "",
+                              (folder / name).read_text(encoding="utf-8", errors="replace")]
         return "\n".join(lines)
 
 

@@ -306,4 +306,4 @@ class SessionScreen(Screen[None]):
         item = event.node.data
         if item is not None and not event.node.children:
             self.app.push_screen(TextScreen(item.id, self.query_one(ChecklistTree).detail(
-                self.view.runbook, self.view.state, item)))
+                self.view.runbook, self.view.state, item, self.view.folder)))

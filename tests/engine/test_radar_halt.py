@@ -97,6 +97,11 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
     assert "committed" not in log.read_text()  # stopped before it could commit
     with psycopg.connect(pg_db, autocommit=True) as conn:  # and nothing of it stayed
         assert conn.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
+    # the halt diagnostics name the queue as it was when the step was stopped
+    captured = next(e["data"] for e in events if e["type"] == "diagnostics_captured")
+    radar = json.loads((session / captured["file"]).read_text())["lock_radar"]
+    assert radar["stop_request"]["rule"] == "lock-queue"
+    assert radar["stop_request"]["sample"]["waiting"] == 3
     assert cockpit("verify", str(session)).returncode == 0
     for thread in queue:
         thread.join(10)

@@ -48,3 +48,22 @@ def _walk(node):
     yield node
     for child in node.children:
         yield from _walk(child)
+
+
+def test_a_gates_detail_shows_the_report_its_probe_kept(tmp_path: Path) -> None:
+    """The migration risk's table per revision, on screen: the detail of its gate reads the
+    Markdown the probe kept in the session."""
+    from cockpit.runbook.loader import load_runbook
+    from cockpit.session.state import GateState, SessionState
+
+    runbook = load_runbook(write_world(tmp_path, [phase("P0", [("a", "echo a")])]))
+    gate = next(g for g in runbook.gates.items if g.id == "freeze")  # any gate will do
+    kept = tmp_path / "evidence" / "probes" / "0123456789abcdef-migration-risk.md"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("# Migration risk: r1 → heads\n\n## r2\n\n| severity | rule |\n")
+    state = SessionState(gates={"freeze": GateState(status="failed", observed={
+        "blocking": 1, "files": [{"captured": kept.relative_to(tmp_path).as_posix(),
+                                  "sha256": "0" * 64, "size": 1}]})})
+    text = ChecklistTree("checklist").detail(runbook, state, gate, tmp_path)
+    assert "Kept by the probe (evidence/probes/0123456789abcdef-migration-risk.md):" in text
+    assert "## r2\n\n| severity | rule |" in text
