@@ -58,7 +58,14 @@ def why(rule: dict[str, Any], found: dict[str, Any], samples: int) -> str:
 
 @contextlib.contextmanager
 def _looking(env: dict[str, str], var: str) -> Iterator[Connection]:
+    """The watcher's connection: read-only, and never itself in a queue for long (its
+    queries take no table lock; the timeouts are a guard), named apart from the step's."""
     with connect(env, var) as conn:
+        for setting in ("SET default_transaction_read_only = on", "SET lock_timeout = '500ms'",
+                        "SET statement_timeout = '2s'",
+                        "SET application_name = 'cockpit-radar'"):
+            conn.exec_driver_sql(setting)
+        conn.commit()
         yield conn
 
 

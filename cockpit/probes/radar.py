@@ -1,7 +1,9 @@
 """The lock radar's eye: one read-only sample of what a step's database sessions (named
 `cockpit:<run>` through PGAPPNAME) wait on, who blocks them, how many sessions queue behind
 the locks they hold or ask for, and how far a long operation (an index build, a cluster, a
-vacuum, a copy) has come. PostgreSQL's own views answer; nothing is written."""
+vacuum, a copy) has come. PostgreSQL's own views answer (14 or later: pg_locks.waitstart);
+nothing is written. The queue is read from pg_locks, so a role without pg_read_all_stats
+still counts the other roles' sessions waiting behind its own."""
 
 from __future__ import annotations
 
@@ -35,10 +37,13 @@ WITH mine AS (
            pg_blocking_pids(pid) AS blocked_by
     FROM pg_stat_activity WHERE application_name = :app
 ), behind AS (
-    SELECT a.pid, extract(epoch FROM now() - coalesce(a.query_start, a.state_change)) AS wait_s
-    FROM pg_stat_activity a
-    WHERE a.wait_event_type = 'Lock' AND a.pid NOT IN (SELECT pid FROM mine)
-      AND pg_blocking_pids(a.pid) && ARRAY(SELECT pid FROM mine)
+    -- from pg_locks, which every role sees whole: pg_stat_activity hides the wait details
+    -- of other roles' sessions (the application's) without pg_read_all_stats
+    SELECT l.pid, max(extract(epoch FROM now() - l.waitstart)) AS wait_s
+    FROM pg_locks l
+    WHERE NOT l.granted AND l.pid NOT IN (SELECT pid FROM mine)
+      AND pg_blocking_pids(l.pid) && ARRAY(SELECT pid FROM mine)
+    GROUP BY l.pid
 )
 SELECT
     (SELECT coalesce(json_agg(json_build_object(

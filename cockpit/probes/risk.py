@@ -7,6 +7,7 @@ error not waived by the runbook keeps the gate closed.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -217,11 +218,7 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
             if stmt.creates:
                 created.add(_qualified(stmt.creates, schema))
             if "transaction-commit" in stmt.flags and index + 1 < len(found):
-                findings.append(Finding(
-                    revision, "non-atomic-revision", "cockpit",
-                    "it commits part way (an autocommit block): a failure after this leaves "
-                    "the part before committed, and a retry fails on it (DuplicateTable)",
-                    stmt.text, stmt.line))
+                findings.append(_commit_finding(revision, stmt, found[index + 1:]))
             if "anonymous-code-block" in stmt.flags:
                 findings.append(Finding(
                     revision, "anonymous-code-block", "cockpit",
@@ -256,6 +253,28 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
             findings.append(Finding(revision, "not-analysable-offline", "cockpit",
                                     "Alembic's offline SQL holds no part for it"))
     return findings
+
+
+# what an autocommit block may hold and still be only a concurrent build (or a validation)
+_CONCURRENT_KINDS = ("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt")
+
+
+def _commit_finding(revision: str, commit: Statement, after: Sequence[Statement]) -> Finding:
+    """A COMMIT inside a revision: an autocommit block that only builds, drops or
+    validates concurrently is the safe way to do so (a warning: an interrupted build
+    leaves an INVALID index); anything else commits part of the revision."""
+    block = list(itertools.takewhile(lambda s: "transaction-begin" not in s.flags
+                                     and "transaction-start" not in s.flags, after))
+    if block and all(s.kind in _CONCURRENT_KINDS and s.lock in (None, "SHARE UPDATE EXCLUSIVE")
+                     for s in block):
+        return Finding(revision, "concurrent-block", "cockpit",
+                       "runs outside the transaction (an autocommit block) to build or "
+                       "validate concurrently: interrupted, it leaves an INVALID index to drop",
+                       block[0].text, block[0].line)
+    return Finding(revision, "non-atomic-revision", "cockpit",
+                   "it commits part way (an autocommit block): a failure after this leaves "
+                   "the part before committed, and a retry fails on it (DuplicateTable)",
+                   commit.text, commit.line)
 
 
 def _ignored(table: str) -> bool:

@@ -62,7 +62,12 @@ def _item_models(hint: Any) -> list[type[BaseModel]]:
     if typing.get_origin(hint) is not list:
         return []
     return [c for c in _members(typing.get_args(hint)[0])
-            if isinstance(c, type) and issubclass(c, BaseModel) and "kind" in c.model_fields]
+            if isinstance(c, type) and issubclass(c, BaseModel) and _is_item(c)]
+
+
+def _is_item(cls: type[BaseModel]) -> bool:
+    """A checklist item, which its `kind` names; an abort rule's `kind` is a field like any."""
+    return "kind" in cls.model_fields and cls is not m.AbortRule
 
 
 def kind_of(cls: type[BaseModel]) -> str:
@@ -230,7 +235,7 @@ def _constraints(metadata: list[Any], is_list: bool) -> list[str]:
 
 
 def _model_link(cls: type[BaseModel]) -> str:
-    if "kind" in cls.model_fields:
+    if _is_item(cls):
         return _kind_link(kind_of(cls))
     names = {m.SubItem: ("nested line", "Nested lines"),
              m.AbortRule: ("abort rule", "`[[abort_rules]]`"),
@@ -299,7 +304,7 @@ def _field_row(cls: type[BaseModel], name: str, hint: Any, info: FieldInfo) -> s
         default = "absent"
     else:
         default = _code(toml_value(info.default))
-    if name == "kind" and "kind" in cls.model_fields:
+    if name == "kind" and _is_item(cls):
         description = f"Says what the item is: {_code(json.dumps(kind_of(cls)))}."
     else:
         description = " ".join((info.description or "").split())

@@ -180,6 +180,13 @@ def _check_abort_rules(runbook: Runbook, add: Add) -> None:
                 continue
             if compiled.groupindex:
                 add(place, "named groups are reserved for the cockpit; use (?:...) instead")
+    queue_rules = {rule.id for rule in runbook.abort_rules if rule.kind == "lock_queue"}
+    for place, item in walk_items(runbook):
+        if isinstance(item, CommandStep) and item.read_only:
+            for index, rule_id in enumerate(item.abort_rules):
+                if rule_id in queue_rules:
+                    add(f"{place}.abort_rules[{index}]", f"'{rule_id}' watches the lock queue; "
+                        "a read_only step has no lock radar (name it on a changing step)")
     known = {rule.id for rule in runbook.abort_rules}
     hint = f"defined: {', '.join(sorted(known))}" if known else "no [[abort_rules]] are defined"
     for place, item in walk_items(runbook):

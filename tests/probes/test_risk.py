@@ -69,8 +69,9 @@ HAZARDS = [
     ("r4_reads_data", "r3", '    rows = op.get_bind().execute(sa.text("SELECT 1")).fetchall()\n'
                             '    op.execute("ALTER TABLE notes ADD COLUMN n int")'),
     ("r5", "r4_reads_data",
-     '    with op.get_context().autocommit_block():\n'
+     '    with op.get_context().autocommit_block():  # data outside the transaction\n'
      '        op.execute("CREATE INDEX CONCURRENTLY ix_notes_body ON notes (body)")\n'
+     '        op.execute("INSERT INTO notes (body) VALUES (\'seed\')")\n'
      '    op.execute("ALTER TABLE notes ADD COLUMN m int")'),
 ]
 
@@ -278,6 +279,20 @@ def test_the_referenced_table_of_a_new_tables_foreign_key_is_weighed() -> None:
     (finding,) = assess(parts, {}, parsed, {}, sizes, Limits(), "public", ["r9"])
     assert (finding.table, finding.lock, finding.severity) == (
         "public.big", "SHARE ROW EXCLUSIVE", "error")
+
+
+@pytest.mark.parametrize(("block", "rule"), [
+    ("CREATE INDEX CONCURRENTLY i ON big (a);\n", "concurrent-block"),
+    ("INSERT INTO big SELECT 1;\n", "non-atomic-revision"),
+])
+def test_an_autocommit_block_that_only_builds_concurrently_is_no_partial_commit(
+        block: str, rule: str) -> None:
+    """The fix the gate asks for (CONCURRENTLY, in an autocommit block) must not close it
+    again: such a block is a warning; any other COMMIT inside a revision must be waived."""
+    sql = f"CREATE TABLE n (id int);\nCOMMIT;\n{block}BEGIN;\nCREATE TABLE m (id int);\n"
+    parts = [RevisionSQL("r9", "r8", sql)]
+    findings = assess(parts, {}, {"r9": statements(sql)}, {}, {}, Limits(), "public", ["r9"])
+    assert [f.rule for f in findings] == [rule]
 
 
 def test_a_revision_neither_rendered_nor_failed_is_not_passed_over() -> None:

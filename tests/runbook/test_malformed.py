@@ -313,6 +313,12 @@ CASES = [
          broken('patterns = ["deadlock detected", "\\\\b40P01\\\\b"]\n',
                 'kind = "lock_queue"\nmax_waiting = 5\npatterns = ["x"]\n'),
          "abort_rules[0].patterns", "a lock_queue rule watches the radar, not the output"),
+    Case("lock-queue-rule-on-a-read-only-step",
+         broken('patterns = ["deadlock detected", "\\\\b40P01\\\\b"]\n',
+                'kind = "lock_queue"\nmax_waiting = 5\n').replace(
+             'log = "logs/heads.log"',
+             'log = "logs/heads.log"\nread_only = true\nabort_rules = ["deadlock"]', 1),
+         "phases[0].steps[0].abort_rules[0]", "a read_only step has no lock radar"),
     Case("pattern-rule-with-a-queue-limit",
          broken('patterns = ["deadlock detected", "\\\\b40P01\\\\b"]\n',
                 'patterns = ["deadlock detected"]\nmax_wait = "5s"\n'),
