@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from cockpit.engine.supervisor import SECRETS_ENV, utc_now, write_json_atomic
-from cockpit.probes.db import ProbeUnreachable, connect
+from cockpit.probes.db import connect
 from cockpit.probes.radar import sample
 from cockpit.session.redact import Redactor
 
@@ -95,7 +95,7 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
                     conn_cm = _looking(env, spec.get("dsn_var", "DATABASE_URL"))
                     conn = conn_cm.__enter__()
                 found: dict[str, Any] = sample(conn, spec["app"])
-            except (ProbeUnreachable, Exception) as exc:
+            except Exception as exc:  # the radar's own trouble never fails the step
                 found = {"error": str(exc).splitlines()[0][:300] if str(exc) else
                          type(exc).__name__}
                 if conn_cm is not None:
@@ -103,8 +103,11 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
                         conn_cm.__exit__(None, None, None)
                 conn, conn_cm = None, None
             found["at"] = utc_now()
-            # a query's text or an error may hold a password: redacted before disk
-            out.write(redactor.redact((json.dumps(found, default=str) + "\n").encode()))
+            # a query's text or an error may hold a password: redacted before disk (the
+            # sample is kept redacted, in the series and in a stop request alike)
+            line = redactor.redact((json.dumps(found, default=str) + "\n").encode())
+            found = json.loads(line)
+            out.write(line)
             out.flush()
             count += 1
             for rule in rules:

@@ -26,6 +26,8 @@ HOLD = """
 import os, time, psycopg
 conn = psycopg.connect(os.environ["PG_TEST"])
 conn.execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")
+# its last query, as pg_stat_activity shows it, quotes the session's secret
+conn.execute("SELECT 'radar-secret-9f2' AS quoted")
 print("locked", flush=True)
 time.sleep(60)
 conn.execute("INSERT INTO accounts VALUES (42)")
@@ -65,7 +67,8 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
         'log = "logs/hold.log" }', 'log = "logs/hold.log", abort_rules = ["lock-queue"] }')
         + RULE)
     session = tmp_path / "s"
-    env = {"PG_TEST": pg_db, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {"PG_TEST": pg_db, "DATABASE_URL": _url(pg_cluster, pg_db),
+           "PGPASSWORD": "radar-secret-9f2"}  # a secret the cockpit redacts (socket: unused)
     run = subprocess.Popen(
         [sys.executable, "-m", "cockpit", "run", str(runbook), "--headless", "--assume-yes",
          "--session", str(session)], cwd=REPO, env={**__import__("os").environ, **env},
@@ -103,5 +106,10 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
     assert radar["stop_request"]["rule"] == "lock-queue"
     assert radar["stop_request"]["sample"]["waiting"] == 3
     assert cockpit("verify", str(session)).returncode == 0
+    # the sessions' queries are sampled, redacted: the secret is in no file of the session
+    assert any("SELECT '***' AS quoted" in s["sessions"][0]["query"] for s in samples
+               if s.get("sessions"))
+    for path in session.rglob("*"):
+        assert not path.is_file() or b"radar-secret-9f2" not in path.read_bytes(), path
     for thread in queue:
         thread.join(10)
