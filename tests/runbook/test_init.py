@@ -91,6 +91,7 @@ def tls_dsn(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[str]:
         proxy.wait(10)
 
 
+@pytest.mark.system_slow  # a whole run per server: the machine's own in the slow step
 def test_init_writes_a_runbook_that_runs_the_project_to_pass(tmp_path: Path,
                                                              tls_dsn: str) -> None:
     project = make_project(tmp_path)
