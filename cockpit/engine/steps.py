@@ -203,9 +203,9 @@ class StepVerbs(SessionCore):
             time.sleep(0.05)
         if (watcher := self._watchers.pop(files.run, None)) is not None:
             watcher.poll()
-        if not files.radar.exists():
-            return {}
-        data = files.radar.read_bytes()  # what is there, even if the watcher is late
+        if not files.radar_done.exists() or not files.radar.exists():
+            return {}  # a watcher not done (stuck in a connect) keeps a series not evidence
+        data = files.radar.read_bytes()
         return {"radar": files.radar.relative_to(self.folder).as_posix(),
                 "radar_sha256": hashlib.sha256(data).hexdigest(),
                 "radar_samples": data.count(b"\n")}

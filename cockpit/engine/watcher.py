@@ -107,6 +107,8 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
             # sample is kept redacted, in the series and in a stop request alike)
             line = redactor.redact((json.dumps(found, default=str) + "\n").encode())
             found = json.loads(line)
+            if record.exists():  # the step ended during this look (a slow connect): the
+                break            # series its finish hashes is complete without it
             out.write(line)
             out.flush()
             count += 1
