@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,16 @@ def step_env(env: dict[str, str], step: CommandStep, run: str | None = None) -> 
     return out
 
 
+RADAR_AFTER_S = 1.0  # a step running longer than this gets the lock radar's watcher
+
+
+def _sampled(series: Path) -> bool:
+    try:
+        return series.stat().st_size > 0
+    except OSError:
+        return False
+
+
 class StepVerbs(SessionCore):
     def run_step(self, step_id: str, confirm: str | None = None) -> str:
         """Start a command step under its supervisor; returns the run id."""
@@ -94,8 +105,28 @@ class StepVerbs(SessionCore):
             self.append(records.StepNotStarted(
                 step=step_id, run=run, detail=f"its supervisor could not be " f"started: {exc}"))
             raise CockpitError(f"step '{step_id}' did not start: {exc}") from None
-        self._start_radar(step, files, [r for r in watched if r.kind == "lock_queue"])
         return run
+
+    def start_radar_if_due(self) -> None:
+        """The lock radar's watcher for the running step, once it has run RADAR_AFTER_S (a
+        shorter step needs none, and most steps are shorter than a watcher's own start);
+        once per run — by whichever cockpit follows it then, a resumed one too."""
+        current = self.running()
+        if current is None:
+            return
+        step_id, files = current
+        started = self.state.steps[step_id].started_at
+        step = self._item(step_id)
+        if (not isinstance(step, CommandStep) or not started or files.radar_spec.exists()
+                or files.exit_record() is not None):
+            return
+        ran = (self.clock() - datetime.fromisoformat(started.replace("Z", "+00:00")))
+        if ran.total_seconds() < RADAR_AFTER_S:
+            return
+        rule_ids = rules.watched_rules(self.runbook, step)
+        lock_rules = [r for rid in rule_ids if (r := self.runbook.abort_rule(rid))
+                      and r.kind == "lock_queue"]
+        self._start_radar(step, files, lock_rules)
 
     def _start_radar(self, step: CommandStep, files: RunFiles,
                      lock_rules: list[AbortRule]) -> None:
@@ -157,6 +188,7 @@ class StepVerbs(SessionCore):
         if record is not None:
             self._finish(step_id, record)
             return True
+        self.start_radar_if_due()
         ours = self._children.get(files.run)
         if ours is not None and ours.returncode is not None and files.exit_record() is None:
             self.append(records.StepInterrupted(
@@ -196,8 +228,8 @@ class StepVerbs(SessionCore):
     def _radar_kept(self, files: RunFiles, wait_s: float = 3.0) -> dict[str, Any]:
         """The radar's samples of a run, as evidence: once its watcher has seen the exit
         record and stopped (a moment), the series' file, sha256 and number of samples."""
-        if not files.radar_spec.exists():
-            return {}
+        if not files.radar_spec.exists() or not _sampled(files.radar):
+            return {}  # a step shorter than the watcher's start: nothing seen, none kept
         deadline = time.monotonic() + wait_s
         while not files.radar_done.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
