@@ -86,22 +86,20 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
     count = 0
     series = Path(spec["series"])
     with open(series, "ab") as out:
-        conn_cm: contextlib.AbstractContextManager[Connection] | None = None
+        held = contextlib.ExitStack()  # the connection, while it works
         conn: Connection | None = None
         while not record.exists():
             begun = time.monotonic()
             try:
                 if conn is None:
-                    conn_cm = _looking(env, spec.get("dsn_var", "DATABASE_URL"))
-                    conn = conn_cm.__enter__()
+                    conn = held.enter_context(_looking(env, spec.get("dsn_var", "DATABASE_URL")))
                 found: dict[str, Any] = sample(conn, spec["app"])
             except Exception as exc:  # the radar's own trouble never fails the step
                 found = {"error": str(exc).splitlines()[0][:300] if str(exc) else
                          type(exc).__name__}
-                if conn_cm is not None:
-                    with contextlib.suppress(Exception):
-                        conn_cm.__exit__(None, None, None)
-                conn, conn_cm = None, None
+                with contextlib.suppress(Exception):
+                    held.close()  # a new one next time
+                conn = None
             found["at"] = utc_now()
             # a query's text or an error may hold a password: redacted before disk (the
             # sample is kept redacted, in the series and in a stop request alike)
@@ -126,9 +124,8 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
             next_at = begun + float(spec.get("interval", 1.0))
             while time.monotonic() < next_at and not record.exists():
                 time.sleep(0.05)
-        if conn_cm is not None:
-            with contextlib.suppress(Exception):
-                conn_cm.__exit__(None, None, None)
+        with contextlib.suppress(Exception):
+            held.close()
         out.flush()
         os.fsync(out.fileno())
     data = series.read_bytes()

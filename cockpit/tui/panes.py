@@ -45,24 +45,30 @@ def _clock(seconds: float) -> str:
     return f"{whole // 3600:d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-def _running(step: Any, s: Any, quiet_s: float | None, progress: str = "") -> Text:
-    """A running row's result: how long it has run (of its timeout), how long since its
-    last output, an upgrade's revisions; amber past half its timeout — the operator's cue
-    to look — and red when a revision the path did not hold has started."""
+def _running_parts(step: Any, s: Any, quiet_s: float | None) -> tuple[list[str], bool]:
+    """A running step's clocks: how long it has run (of its timeout), how long since its
+    last output, a cancel asked; and whether it is past half its timeout (amber)."""
     elapsed = max(_seconds(s.started_at), 0.0) if s.started_at else 0.0
-    text = f"running {_clock(elapsed)}"
     limit = duration_seconds(step.timeout) if getattr(step, "timeout", None) else None
-    if limit:
-        text += f" of {step.timeout}"
+    parts = [f"running {_clock(elapsed)}" + (f" of {step.timeout}" if limit else "")]
     if quiet_s is not None:
-        text += f" · last output {_clock(quiet_s)} ago"
+        parts.append(f"last output {_clock(quiet_s)} ago")
     if s.cancel_asked:
-        text += " · cancelling"
-    if progress:
-        text += f" · {progress}"
-    if "UNEXPECTED" in progress:
-        return Text(text, style="bold red")
-    return Text(text, style="bold yellow" if limit and elapsed > limit / 2 else "")
+        parts.append("cancelling")
+    return parts, bool(limit and elapsed > limit / 2)
+
+
+def _running_style(amber: bool, progress: str) -> str:
+    """Red once a revision the path did not hold has started; amber past half the timeout
+    — the operator's cue to look."""
+    return "bold red" if "UNEXPECTED" in progress else "bold yellow" if amber else ""
+
+
+def _running(step: Any, s: Any, quiet_s: float | None, progress: str = "") -> Text:
+    """A running row's result, whole: its clocks, then an upgrade's revisions."""
+    parts, amber = _running_parts(step, s, quiet_s)
+    return Text(" · ".join([*parts, progress] if progress else parts),
+                style=_running_style(amber, progress))
 
 
 def redraw(widget: Static, text: str, markup: bool = True, layout: bool = False) -> None:
@@ -282,14 +288,13 @@ class PhaseRunner(Vertical):
                 elif s.observed is not None or s.expected is not None:
                     result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
                 if s.status == "running":  # the cell: its clock; the strip: the rest
-                    clocks = _running(step, s, quiet_s, progress) if clock else Text(
-                        "running", style="bold red" if "UNEXPECTED" in progress else "")
-                    result = Text(clocks.plain.split(" · ")[0], style=clocks.style)
+                    parts, amber = _running_parts(step, s, quiet_s) if clock else (
+                        ["running"], False)
+                    style = _running_style(amber, progress)
+                    result = Text(parts[0], style=style)
                     # revisions first: what a narrow pane cuts is the end
-                    rest = clocks.plain.removesuffix(f" · {progress}") if progress else \
-                        clocks.plain
-                    detail = Text(" · ".join(filter(None, [f"◐ {step.id}", progress, rest])),
-                                  style=clocks.style)
+                    detail = Text(" · ".join(filter(None, [f"◐ {step.id}", progress, *parts])),
+                                  style=style)
                 if damaged and step.id in damaged:
                     result = Text.assemble("✗ LOG DAMAGED · ", result)
             rows.append((step.id, mark(status), item_text(step, runbook), result))
