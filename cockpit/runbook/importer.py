@@ -448,8 +448,11 @@ def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
 def _rule(item: MdItem, b: _Builder) -> str:
     known = library_rule_for(item.text)
     taken = {rule["id"] for rule in b.rules} | {TIMEOUT_RULE}  # that one is the cockpit's
-    base = known.id if known else re.sub(r"[^a-z0-9]+", "-", item.text.lower()).strip("-")
-    rule_id, n = base or "rule", 2
+    # Rule ids have their own namespace (not the steps'), with the same readable shape;
+    # a label of punctuation only ("—") still needs a valid id.
+    base = known.id if known else re.sub(r"[^a-z0-9]+", "-", item.text.lower()).strip("-")[:60]
+    base = base.strip("-") or "rule"
+    rule_id, n = base, 2
     while rule_id in taken:
         rule_id, n = f"{base}-{n}", n + 1
     if known is None and not re.fullmatch(r"`[^`]+`", item.text):  # quoted: the exact text
