@@ -3,6 +3,7 @@ app (attributes down); none of them decides anything."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from cockpit.evidence.manifest import evidence_entries
 from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook, duration_seconds
 from cockpit.runbook.render import item_text
 from cockpit.session import rules
+from cockpit.session.progress import UpgradeProgress
 from cockpit.session.state import SessionState
 from cockpit.tui.checklist import STATE_MARKS
 from cockpit.tui.output_log import OutputLog
@@ -58,17 +60,10 @@ def _running_parts(step: Any, s: Any, quiet_s: float | None) -> tuple[list[str],
     return parts, bool(limit and elapsed > limit / 2)
 
 
-def _running_style(amber: bool, progress: str) -> str:
+def _running_style(amber: bool, surprised: bool) -> str:
     """Red once a revision the path did not hold has started; amber past half the timeout
     — the operator's cue to look."""
-    return "bold red" if "UNEXPECTED" in progress else "bold yellow" if amber else ""
-
-
-def _running(step: Any, s: Any, quiet_s: float | None, progress: str = "") -> Text:
-    """A running row's result, whole: its clocks, then an upgrade's revisions."""
-    parts, amber = _running_parts(step, s, quiet_s)
-    return Text(" · ".join([*parts, progress] if progress else parts),
-                style=_running_style(amber, progress))
+    return "bold red" if surprised else "bold yellow" if amber else ""
 
 
 def redraw(widget: Static, text: str, markup: bool = True, layout: bool = False) -> None:
@@ -265,7 +260,7 @@ class PhaseRunner(Vertical):
 
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
              damaged: Mapping[str, str] | None = None, quiet_s: float | None = None,
-             progress: str = "", radar: str = "") -> Phase:
+             progress: UpgradeProgress | None = None, radar: str = "") -> Phase:
         """`quiet_s`: how long the running step's log has not grown (None: not known);
         `progress`: a running upgrade's revisions counted off; `radar`: the lock radar's
         last look at the running step's sessions."""
@@ -290,10 +285,11 @@ class PhaseRunner(Vertical):
                 if s.status == "running":  # the cell: its clock; the strip: the rest
                     parts, amber = _running_parts(step, s, quiet_s) if clock else (
                         ["running"], False)
-                    style = _running_style(amber, progress)
+                    counted = progress.text(time.monotonic()) if progress else ""
+                    style = _running_style(amber, bool(progress and progress.unexpected))
                     result = Text(parts[0], style=style)
                     # revisions first: what a narrow pane cuts is the end
-                    detail = Text(" · ".join(filter(None, [f"◐ {step.id}", progress, *parts])),
+                    detail = Text(" · ".join(filter(None, [f"◐ {step.id}", counted, *parts])),
                                   style=style)
                 if damaged and step.id in damaged:
                     result = Text.assemble("✗ LOG DAMAGED · ", result)

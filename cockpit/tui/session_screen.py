@@ -157,8 +157,7 @@ class SessionScreen(Screen[None]):
         progress = self.follower.progress if self.follower.following else None
         self.query_one(PhaseRunner).show(
             self.view.runbook, self.view.state, self.clock, self.damaged_logs(),
-            self._quiet_s(), progress.text(time.monotonic()) if progress else "",
-            self._radar())
+            self._quiet_s(), progress, self._radar())
 
     def _radar(self) -> str:
         """The lock radar's last look at the running step (its watcher's samples)."""

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.text import Text
-
 from cockpit.session.progress import UpgradeProgress
 from cockpit.session.state import SessionState, StepState
 from cockpit.session.stepfollow import StepLogFollower
-from cockpit.tui.panes import _running
+from cockpit.tui.panes import _running_style
 
 LINE = "INFO  [alembic.runtime.migration] Running upgrade {down} -> {rev}, {what}"
 
@@ -30,9 +28,9 @@ def test_a_revision_off_the_path_is_flagged_the_moment_it_starts() -> None:
     found = progress.feed([LINE.format(down="0020", rev="0024_hotfix", what="hotfix")], 1.0)
     assert found == ["0024_hotfix"] and progress.unexpected == ["0024_hotfix"]
     assert progress.text(1.0).endswith("· UNEXPECTED 0024_hotfix")
-    step = StepState(status="running", started_at="2026-11-30T09:00:00Z")
-    row = _running(object(), step, None, progress.text(1.0))
-    assert isinstance(row, Text) and row.style == "bold red"
+    # the running row turns red by the flag, before amber (past half its timeout)
+    assert _running_style(amber=True, surprised=bool(progress.unexpected)) == "bold red"
+    assert _running_style(amber=True, surprised=False) == "bold yellow"
 
 
 def test_without_a_known_path_revisions_are_counted_without_a_total() -> None:
