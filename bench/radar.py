@@ -9,6 +9,9 @@
    sessions then queue behind it (the rule: more than 2 waiting, 2 samples). From the
    first sample over the limit to the supervisor's SIGINT, and from the real crossing (the
    third session's query sent) to the SIGINT; p95 over ten runs.
+4. The demo's own upgrade, as `cockpit demo --headless` runs it: its duration and whether
+   the watcher ran (it starts once a step has run RADAR_AFTER_S: its own start costs more
+   CPU than a sub-second upgrade takes, so such an upgrade runs unwatched).
 
 Each run is a fresh `python -m cockpit run ... --headless` process, as the operator runs
 it. Targets: cost ≤ 2 %, first-sample-to-SIGINT p95 < 0.5 s, crossing-to-SIGINT p95 < 3 s.
@@ -37,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.demo.pginstall import embedded_bin_dir, runnable_bin_dir, server_user
+from cockpit.engine.steps import RADAR_AFTER_S
 from cockpit.probes.db import connect
 from cockpit.probes.radar import sample
 from tests.engine.helpers import phase, write_world
@@ -126,6 +130,27 @@ def cost(root: Path, env: dict[str, str], conninfo: str) -> dict[str, float]:
             "step_duration_ratio": round(statistics.median(ratios), 4)}
 
 
+def demo_upgrade(root: Path, runs: int) -> dict[str, float]:
+    """The demo's own upgrade step, as `cockpit demo --headless` runs it: its duration, and
+    whether the watcher ran (it starts once a step has run RADAR_AFTER_S)."""
+    durations, watched = [], 0
+    for attempt in range(runs):
+        session = root / f"demo-{attempt}"
+        subprocess.run([sys.executable, "-m", "cockpit", "demo", "--headless", "--session",
+                        str(session)], check=True, capture_output=True, timeout=300)
+        events = _events(session)
+        started = next(e for e in events if e["type"] == "step_started"
+                       and e["data"]["step"] == "prod_upgrade_0019_to_head")
+        finished = next(e["data"] for e in events if e["type"] == "step_finished"
+                        and e["data"]["run"] == started["data"]["run"])
+        durations.append(_stamp(finished["ended_at"]) - _stamp(started["ts"]))
+        watched += bool(finished.get("radar"))
+    return {"demo_upgrade_median_s": round(statistics.median(durations), 3),
+            "demo_upgrade_max_s": round(max(durations), 3),
+            "demo_upgrades_watched": watched, "demo_runs": runs,
+            "radar_after_s": RADAR_AFTER_S}
+
+
 def _wait_behind(conninfo: str, index: int, crossed: list[float],
                  stop: threading.Event) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -196,13 +221,17 @@ def main() -> None:
                 conn.execute("CREATE TABLE accounts (id int)")
             env = {"PG_TEST": conninfo, "DATABASE_URL": cluster.socket_url("bench")
                    .render_as_string(hide_password=False)}
-            figures = {**cost(root, env, conninfo), **reaction(root, env, conninfo, 10)}
+            figures = {**cost(root, env, conninfo), **reaction(root, env, conninfo, 10),
+                       **demo_upgrade(root, 3)}
         finally:
             cluster.destroy()
     print(f"one sample on the server: {figures['sample_ms_median']} ms (median of 200); "
           f"{figures['queries_per_s']} queries/s; watcher CPU "
           f"{figures['watcher_cpu_ms_per_s']} ms/s")
     print(f"a changing step watched vs not: x{figures['step_duration_ratio']} (median of 5)")
+    print(f"the demo's upgrade: median {figures['demo_upgrade_median_s']} s, max "
+          f"{figures['demo_upgrade_max_s']} s; watched in {figures['demo_upgrades_watched']} of "
+          f"{figures['demo_runs']} (the watcher starts after {figures['radar_after_s']} s)")
     print(f"the sample that trips the rule -> SIGINT: p95 "
           f"{figures['tripping_sample_to_sigint_p95_s']} s (median "
           f"{figures['tripping_sample_to_sigint_median_s']} s); from the first sample over the "
