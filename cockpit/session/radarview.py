@@ -13,21 +13,23 @@ _TAIL_BYTES = 1 << 15  # the last samples are enough for a line and its sparklin
 
 
 def radar_line(found: dict[str, Any]) -> str:
-    """A sample as one line: "waits on Lock/relation (blocked by 4242) · 12 waiting
-    behind, oldest 3.1 s · create_index 45%"."""
+    """A sample as one line, what the lock_queue rule weighs first: "12 waiting behind,
+    oldest 3.1 s · create_index 45% (building index: scanning table) · waits on
+    Lock/relation (blocked by 4242)"."""
     sessions = found.get("sessions") or []
     if not sessions:
         return "no session of this step connected"
-    waits = sorted({f"{s['wait_event_type']}/{s['wait_event']}" for s in sessions
-                    if s.get("wait_event_type")})
-    parts = [f"waits on {', '.join(waits)}" if waits else "running"]
-    if found.get("blockers"):
-        parts[0] += f" (blocked by {', '.join(map(str, found['blockers']))})"
-    parts.append(f"{found.get('waiting', 0)} waiting behind, oldest "
-                 f"{found.get('oldest_wait_s', 0.0):.1f} s")
+    parts = [f"{found.get('waiting', 0)} waiting behind, oldest "
+             f"{found.get('oldest_wait_s', 0.0):.1f} s"]
     for p in found.get("progress") or []:
         pct = f" {p['pct']:.0f}%" if p.get("pct") is not None else ""
-        parts.append(f"{p['kind']}{pct}")
+        phase = f" ({p['phase']})" if p.get("phase") else ""
+        parts.append(f"{p['kind']}{pct}{phase}")
+    waits = sorted({f"{s['wait_event_type']}/{s['wait_event']}" for s in sessions
+                    if s.get("wait_event_type")})
+    parts.append(f"waits on {', '.join(waits)}" if waits else "running")
+    if found.get("blockers"):
+        parts[-1] += f" (blocked by {', '.join(map(str, found['blockers']))})"
     return " · ".join(parts)
 
 
@@ -60,8 +62,9 @@ def last_samples(path: Path, count: int = 30) -> list[dict[str, Any]]:
     return found[-count:]
 
 
-def radar_text(path: Path, count: int = 30) -> str:
-    """"radar: <the last sample's line> · queue <sparkline>" ("" before any sample)."""
+def radar_text(path: Path, count: int = 15) -> str:
+    """"radar: <the queue's sparkline> <the last sample's line>" ("" before any sample): the
+    bars next to the count they draw, where a narrow pane still shows them."""
     samples = last_samples(path, count)
     if not samples:
         return ""
@@ -69,4 +72,4 @@ def radar_text(path: Path, count: int = 30) -> str:
     if "error" in latest:
         return f"radar: cannot look ({latest['error']})"
     queue = sparkline([int(s.get("waiting", 0)) for s in samples if "error" not in s])
-    return f"radar: {radar_line(latest)} · queue {queue}"
+    return f"radar: {queue} {radar_line(latest)}"

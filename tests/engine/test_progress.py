@@ -86,5 +86,11 @@ def test_the_radar_line_and_its_queue_sparkline(tmp_path: Path) -> None:
                 "waiting": n, "oldest_wait_s": n / 2, "blockers": [4242], "progress": []}
                for n in (0, 3, 6)]
     series.write_text("".join(__import__("json").dumps(s) + "\n" for s in samples) + '{"tor')
-    assert radar_text(series) == ("radar: waits on Lock/relation (blocked by 4242) · 6 waiting "
-                                  "behind, oldest 3.0 s · queue ▁▅█")
+    assert radar_text(series) == ("radar: ▁▅█ 6 waiting behind, oldest 3.0 s · waits on "
+                                  "Lock/relation (blocked by 4242)")
+    building = {"sessions": [{"wait_event_type": None}], "waiting": 0, "oldest_wait_s": 0.0,
+                "progress": [{"kind": "create_index", "phase": "building index: scanning table",
+                              "pct": 20.3}]}
+    series.write_text(__import__("json").dumps(building) + "\n")
+    assert radar_text(series) == ("radar: ▁ 0 waiting behind, oldest 0.0 s · create_index 20% "
+                                  "(building index: scanning table) · running")

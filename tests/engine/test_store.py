@@ -82,6 +82,10 @@ def test_tampering_with_a_log_or_an_event_makes_verify_name_it(tmp_path: Path) -
     assert cockpit("run", str(runbook), "--headless", "--assume-yes",
                    "--session", str(session)).returncode == 0
     assert cockpit("verify", str(session)).returncode == 0
+    # named as an operator types it, from the folder above (a relative name once made
+    # verify look for each log under the folder twice)
+    relative = cockpit("verify", "s", cwd=tmp_path)
+    assert relative.returncode == 0 and "verify: ok" in relative.stdout, relative.stderr
     log = session / "steps" / "count.1.log"  # the session's copy: the evidence
     log.write_text(log.read_text().replace("tick 2", "tick 9"))
     result = cockpit("verify", str(session))
