@@ -108,9 +108,11 @@ class StepVerbs(SessionCore):
         return run
 
     def start_radar_if_due(self) -> None:
-        """The lock radar's watcher for the running step, once it has run RADAR_AFTER_S (a
-        shorter step needs none, and most steps are shorter than a watcher's own start);
-        once per run — by whichever cockpit follows it then, a resumed one too."""
+        """The lock radar's watcher for the running step: at once when a `lock_queue` rule
+        watches it (the runbook asked for the radar's judgement, from the first second);
+        otherwise once it has run RADAR_AFTER_S (a shorter step needs no radar, and most
+        steps are shorter than a watcher's own start). Once per run — by whichever cockpit
+        follows it then, a resumed one too."""
         current = self.running()
         if current is None:
             return
@@ -120,12 +122,12 @@ class StepVerbs(SessionCore):
         if (not isinstance(step, CommandStep) or not started or files.radar_spec.exists()
                 or files.exit_record() is not None):
             return
-        ran = (self.clock() - datetime.fromisoformat(started.replace("Z", "+00:00")))
-        if ran.total_seconds() < RADAR_AFTER_S:
-            return
         rule_ids = rules.watched_rules(self.runbook, step)
         lock_rules = [r for rid in rule_ids if (r := self.runbook.abort_rule(rid))
                       and r.kind == "lock_queue"]
+        ran = (self.clock() - datetime.fromisoformat(started.replace("Z", "+00:00")))
+        if not lock_rules and ran.total_seconds() < RADAR_AFTER_S:
+            return
         self._start_radar(step, files, lock_rules)
 
     def _start_radar(self, step: CommandStep, files: RunFiles,

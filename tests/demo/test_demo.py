@@ -109,6 +109,13 @@ def test_demo_runs_the_reference_sequence_to_pass(runs: dict[str | None, Run]) -
                    and e["data"]["step"] == "prod_upgrade_0019_to_head")
     assert upgrade["path"] == ["0009b", "0020", "0021", "0022", "0023", HEAD]
     assert f"── revision 6 of 6 ▰▰▰▰▰▰▰▰▰▰ {HEAD}" in run.stdout  # counted off as it ran
+    finished = next(e["data"] for e in run.events() if e["type"] == "step_finished"
+                    and e["data"]["run"] == upgrade["run"])
+    # the lock radar watched the upgrade (its lock_queue rule): the series is evidence
+    assert finished["radar"] == f"steps/{upgrade['run']}.radar.jsonl", finished
+    samples = (run.session / finished["radar"]).read_text().splitlines()
+    assert len(samples) == finished["radar_samples"] >= 1
+    assert all(json.loads(line)["sessions"] is not None for line in samples)
     risk = [e["data"] for e in run.events() if e["type"] == "gate_evaluated"
             and e["data"]["gate"] == "migration-risk"][-1]
     assert risk["ok"] and risk["observed"]["revisions"] == 6, risk  # small tables: warnings
