@@ -129,7 +129,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return list_faults()
     return run_demo(args.fault, Path(args.session) if args.session else None,
                     Path(args.workspace) if args.workspace else None, args.answers,
-                    args.operator, headless=args.headless)
+                    args.operator, headless=args.headless, rehearsal=_rehearsal(args))
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -213,6 +213,18 @@ def _screen(ctl) -> int:
     return exit_code(ctl)
 
 
+def _rehearsal(args: argparse.Namespace) -> Path | None:
+    """The rehearsal named by --rehearsal, read once now: a folder that is no session is
+    refused before anything is asked or made."""
+    if not getattr(args, "rehearsal", None):
+        return None
+    from cockpit.evidence.rehearsal import link_to
+
+    folder = Path(args.rehearsal)
+    link_to(folder)
+    return folder
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
     from cockpit.engine.setup import refuse_foreign_paths, workdir_override
@@ -224,14 +236,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir) if args.workdir else None
     refuse_foreign_paths(loaded, runbook, workdir_given=workdir is not None)
     workdir_override(loaded, runbook, workdir, args.override_workdir)
+    rehearsal = _rehearsal(args)
     answers = _plan(runbook, args)
     env, secrets = _environment(runbook)
     ctl = Controller.start(runbook, folder=Path(args.session) if args.session else None,
                            operator=args.operator, env=env, secrets=secrets,
-                           workdir=workdir, override_workdir=args.override_workdir)
+                           workdir=workdir, override_workdir=args.override_workdir,
+                           rehearsal=rehearsal)
     if not args.headless:
         return _screen(ctl)
     return _headless(ctl, answers, args.assume_yes)
+
+
+def _same_rehearsal(state: typing.Any, given: Path) -> None:
+    """A session keeps the rehearsal it started with: resume may name it again, no other."""
+    from cockpit.engine.controller import RunbookChanged
+
+    linked = state.rehearsal
+    if linked is None or Path(linked.folder).resolve() != given.resolve():
+        raise RunbookChanged(  # refused (exit 3), as a changed runbook is
+            f"{given}: this session was started "
+            + (f"with rehearsal {linked.folder}" if linked else "without a rehearsal")
+            + "; a session's rehearsal is fixed at its start — resume without --rehearsal")
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -242,6 +268,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     folder = Path(args.session)
     state, _ = check_resumable(folder)  # read-only: a refusal here touches nothing
+    if args.rehearsal:
+        _same_rehearsal(state, Path(args.rehearsal))
     workspace = world_of(Path(state.workdir))
     if workspace is not None and args.headless and not args.answers:
         from cockpit.resources import bundled_runbook
@@ -332,6 +360,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     view = open_session(Path(args.session))
     _out(render_report(view.runbook, view.state))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from cockpit.evidence.compare import compare, render_comparison
+
+    a, b, rows = compare(Path(args.a), Path(args.b))
+    _out(render_comparison(a, b, rows))
     return 0
 
 
@@ -451,12 +487,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--override-workdir", action="store_true",
                    help="let --workdir replace a production runbook's approved working "
                         "directory (recorded as an override in the session and the decision)")
+    p.add_argument("--rehearsal", metavar="SESSION",
+                   help="the rehearsal session (PASS) that proves this cutover: a "
+                        "`rehearsal.pass` gate is answered from it, and its identity is "
+                        "recorded in the session and the decision record")
     driving(p)
 
     p = command("resume", cmd_resume, "reopen a session where it stood")
     p.add_argument("session", help="session folder")
     p.add_argument("--take-over", action="store_true",
                    help="take over a stale lock left by a dead cockpit (recorded as an event)")
+    p.add_argument("--rehearsal", metavar="SESSION",
+                   help="the rehearsal the session was started with (it cannot change)")
     driving(p)
 
     p = command("mirror", cmd_mirror, "watch a session, read-only, as it happens")
@@ -489,6 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("report", cmd_report, "the filled one-page checklist and the decision record")
     p.add_argument("session", help="session folder")
 
+    p = command("compare", cmd_compare, "two sessions side by side (a rehearsal and its "
+                "cutover): each step's outcome, duration, lines, exit code and output")
+    p.add_argument("a", help="session folder (e.g. the rehearsal)")
+    p.add_argument("b", help="session folder (e.g. the cutover)")
+
     p = command("demo", cmd_demo, "build the rehearsal world (embedded PostgreSQL, demo "
                 "backend) and run the reference cutover on it")
     p.add_argument("--headless", action="store_true", help="drive it to the end without a screen")
@@ -498,6 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", help="session folder (default: a new one under sessions/)")
     p.add_argument("--answers", type=Path, help="answers file (default: the bundled one)")
     p.add_argument("--operator", help="operator name")
+    p.add_argument("--rehearsal", metavar="SESSION",
+                   help="the rehearsal session (PASS) that proves this cutover: a "
+                        "`rehearsal.pass` gate is answered from it, and its identity is "
+                        "recorded in the session and the decision record")
 
     p = command("snapshot", cmd_snapshot, "print a schema snapshot as JSON, or compare one")
     p.add_argument("dsn", help="name of an environment variable holding the DSN (or a DSN)")

@@ -34,8 +34,10 @@ def list_faults() -> int:
 
 
 def open_demo(fault: str | None, session: Path | None = None, workspace: Path | None = None,
-              operator: str | None = None) -> tuple[World, Controller]:
-    """A new rehearsal world and a session on the demo runbook over it."""
+              operator: str | None = None, rehearsal: Path | None = None
+              ) -> tuple[World, Controller]:
+    """A new rehearsal world and a session on the demo runbook over it (`rehearsal`: an
+    earlier demo session that proves this one)."""
     name = f"{utc_stamp()}-demo{f'-{fault}' if fault else ''}-{secrets.token_hex(2)}"
     session = (session or Path("sessions") / name).resolve()
     workspace = (workspace or session.with_name(f"{session.name}-world")).resolve()
@@ -47,7 +49,7 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
         ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
                                operator=operator, workdir=world.backend, override_workdir=True,
                                env=world.env(),
-                               secrets=[world.password])
+                               secrets=[world.password], rehearsal=rehearsal)
     except BaseException:
         world.stop()
         raise
@@ -61,10 +63,11 @@ def close_demo(world: World, ctl: Controller) -> None:
 
 
 def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
-             answers: Path | None, operator: str | None, headless: bool = True) -> int:
+             answers: Path | None, operator: str | None, headless: bool = True,
+             rehearsal: Path | None = None) -> int:
     plan_ = plan(load_runbook(bundled_runbook("demo-cutover.toml")),
                  answers or bundled_runbook("demo-answers.toml"), False) if headless else None
-    world, ctl = open_demo(fault, session, workspace, operator)
+    world, ctl = open_demo(fault, session, workspace, operator, rehearsal)
     try:
         if not headless:
             from cockpit.tui.app import CockpitApp

@@ -48,6 +48,9 @@ ATTESTATIONS = {
 }
 
 
+GIT_DATE = "2026-01-15T09:00:00Z"  # the backend's commit date, the same in every world
+
+
 @dataclass
 class WorldInfo:
     fault: str | None
@@ -253,9 +256,12 @@ class World:
     def _commit_backend(self) -> None:
         git = ["git", "-C", str(self.backend), "-c", "user.name=Cutover Rehearsal",
                "-c", "user.email=rehearsal@localhost", "-c", "init.defaultBranch=main"]
+        # Fixed dates: two worlds of the same lineage have the same commit, as the clone
+        # rehearsal and the production cutover of one release do (`rehearsal.pass`).
+        dated = {**os.environ, "GIT_AUTHOR_DATE": GIT_DATE, "GIT_COMMITTER_DATE": GIT_DATE}
         for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "backend lineage"],
                      ["tag", CLONE_TAG]):
-            subprocess.run([*git, *args], check=True, capture_output=True)
+            subprocess.run([*git, *args], check=True, capture_output=True, env=dated)
 
     def _build_tmp(self) -> None:
         for script in SCRIPTS.glob("*.py"):

@@ -162,6 +162,8 @@ class CloseoutVerbs(SessionCore):
             record["recorded_with_note"] = overridden
         if self.state.workdir_override is not None:  # what ran is not what was approved
             record["workdir_override"] = self.state.workdir_override.model_dump()
+        if self.state.rehearsal is not None:  # the rehearsal that proved it, by its identity
+            record["rehearsal"] = self.state.rehearsal.model_dump()
         record = redact_values(record, self.redactor.redact_text)
         evidence = self.folder / "evidence"
         write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
@@ -173,6 +175,10 @@ class CloseoutVerbs(SessionCore):
             over = self.state.workdir_override
             markdown += (f"\nWorking directory OVERRIDDEN: approved `{over.approved}`, the "
                          f"session ran in {over.used} (--override-workdir by {over.by})\n")
+        if self.state.rehearsal is not None:
+            link = self.state.rehearsal
+            markdown += (f"\nProved by rehearsal {link.session_id} ({link.folder}), last event "
+                         f"hash {link.last_hash}\n")
         write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
             cause = decisions.value_of(self.runbook, filled, "root_cause") or (note or "")

@@ -28,6 +28,8 @@ from cockpit.engine.setup import (
 )
 from cockpit.engine.steps import StepVerbs
 from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.evidence.rehearsal import link_to
+from cockpit.probes.git_probe import git_head
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
@@ -114,10 +116,13 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
               workdir: Path | None = None, override_workdir: bool = False,
               env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
               halt_hooks: Iterable[HaltHook] | None = None,
-              clock: Clock = system_clock) -> Controller:
+              clock: Clock = system_clock, rehearsal: Path | None = None) -> Controller:
+        """A new session. `rehearsal`: the session that proves this cutover (its identity
+        is recorded now; a folder that is no session refuses the run, nothing made)."""
         runbook = load_runbook(runbook_path)
         refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
         override = workdir_override(runbook, runbook_path, workdir, override_workdir)
+        link = link_to(rehearsal) if rehearsal is not None else None
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
         # Absolute: the supervisors' command lines name their spec by this path, and a
@@ -139,7 +144,9 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
             session_id=folder.name, runbook_path=str(runbook_path.resolve()), runbook_id=runbook.id,
             title=runbook.title, production=runbook.production,
             runbook_sha256=identity.runbook_sha256, transcript_sha256=identity.transcript_sha256,
-            workdir=str(ctl.workdir), pid=os.getpid()))
+            workdir=str(ctl.workdir), pid=os.getpid(),
+            **{k: v for k, v in (("git_head", git_head(ctl.workdir)), ("rehearsal", link))
+               if v is not None}))
         if override is not None:
             ctl.append(records.WorkdirOverridden(**override))
         return ctl

@@ -10,8 +10,18 @@ from typing import Any
 
 from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.setup import check_setup_item, dsn_passwords, with_entered_password
+from cockpit.engine.upgrade_path import path_from, upgrade_target
+from cockpit.errors import CockpitError
+from cockpit.evidence.rehearsal import prove
+from cockpit.probes.git_probe import git_head
 from cockpit.probes.registry import run_probe
-from cockpit.runbook.model import AttestationFileGate, AttestationGate, EnvVar, ProbeGate
+from cockpit.runbook.model import (
+    AttestationFileGate,
+    AttestationGate,
+    CommandStep,
+    EnvVar,
+    ProbeGate,
+)
 from cockpit.runbook.paths import resolve
 from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
@@ -27,7 +37,7 @@ class GateVerbs(SessionCore):
         if isinstance(gate, AttestationGate):
             self._refuse_if(rules.attestation_refusal(gate, reference, self.clock()))
             self.append(records.GateAttested(gate=gate_id, reference=reference.strip()))
-        elif isinstance(gate, ProbeGate) and gate.asks_operator():
+        elif isinstance(gate, ProbeGate) and rules.asks_operator(self.state, gate):
             self._evaluate_probe_gate(gate, reference.strip())
         else:
             raise ActionRefused(f"gate '{gate_id}' is checked by the cockpit, not attested")
@@ -58,7 +68,7 @@ class GateVerbs(SessionCore):
         for gate in rules.gates(self.runbook):
             if isinstance(gate, AttestationFileGate):
                 self._evaluate_file_gate(gate)
-            elif isinstance(gate, ProbeGate) and not gate.asks_operator():
+            elif isinstance(gate, ProbeGate) and not rules.asks_operator(self.state, gate):
                 self._evaluate_probe_gate(gate, gate.expected)
         checks = rules.setup_checks(self.runbook)
         env_names = [c.name for c in checks if isinstance(c, EnvVar)]
@@ -125,11 +135,46 @@ class GateVerbs(SessionCore):
                 "size": size}
 
     def _evaluate_probe_gate(self, gate: ProbeGate, expected: Any) -> None:
+        if gate.probe == rules.REHEARSAL_PROBE:
+            self._evaluate_rehearsal_gate(gate, expected)
+            return
         result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
         unreached = {} if result.reached else {"reached": False}
         self.append(records.GateEvaluated(
             gate=gate.id, ok=result.ok, expected=expected, observed=self.observed(result),
             detail=result.detail, **unreached))
+
+    def _evaluate_rehearsal_gate(self, gate: ProbeGate, expected: Any) -> None:
+        """Proved by the linked rehearsal; with none linked, the commit/tag the operator
+        gives, as `git.commit_matches` checks it (recorded as not proved)."""
+        link = self.state.rehearsal
+        if link is None:
+            result = run_probe("git.commit_matches", self.probe_context(), expected, gate.args)
+            observed = self.observed(result)
+            self.append(records.GateEvaluated(
+                gate=gate.id, ok=result.ok, expected=expected,
+                observed={"proved": False, **observed} if isinstance(observed, dict) else
+                observed, detail=f"{result.detail} (attested: no rehearsal linked)"))
+            return
+        repo = resolve(self.workdir, str(gate.args.get("repo", ".")))
+        proof = prove(link, self.runbook, git_head(repo), self._rehearsed_path)
+        self.append(records.GateEvaluated(gate=gate.id, ok=proof.ok,
+                                          observed={"proved": proof.ok, **proof.observed()},
+                                          detail=proof.detail()))
+
+    def _rehearsed_path(self, step_id: str, start: list[str]) -> list[str] | None:
+        """This run's path for the rehearsal's upgrade step, from the rehearsal's start."""
+        try:
+            step = self._item(step_id)
+        except CockpitError:  # this runbook has no such step (the transcripts differ too)
+            return None
+        target = upgrade_target(step.command) if isinstance(step, CommandStep) else None
+        if target is None:
+            return None
+        try:
+            return path_from(target, self.workdir, start)
+        except Exception:  # an unreadable project: the item says "not known"
+            return None
 
     def _check_script(self, script_path: str, pinned: str | None, listed: bool = True) -> None:
         path = resolve(self.workdir, script_path)

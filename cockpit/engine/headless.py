@@ -177,7 +177,8 @@ class Headless:
                     reference = "assumed (--assume-yes rehearsal)"
                 if reference:
                     ctl.attest_gate(gate.id, reference)
-            elif isinstance(gate, ProbeGate) and gate.asks_operator() and reference:
+            elif isinstance(gate, ProbeGate) and rules.asks_operator(ctl.state, gate) \
+                    and reference:
                 ctl.attest_gate(gate.id, reference)
         still_open = ctl.evaluate_gates()
         if not still_open:

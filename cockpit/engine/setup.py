@@ -41,10 +41,13 @@ def workdir_override(runbook: Runbook, runbook_path: Path, workdir: Path | None,
                      allowed: bool) -> dict[str, str] | None:
     """What `--workdir` replaces: {item, approved, used}, or None when it replaces nothing.
     A production runbook takes a replacement only when the operator says so (`allowed`):
-    the approved directory is part of what was signed."""
+    the approved directory is part of what was signed — unless the runbook declares it
+    `per_environment`."""
     item, approved = approved_workdir(runbook, runbook_path)
     if workdir is None or item is None or workdir.resolve() == approved:
         return None
+    if runbook.setup is not None and item.id in runbook.setup.per_environment:
+        return None  # declared to differ by environment: the runbook approves any
     if runbook.production and not allowed:
         raise CockpitError(
             f"{runbook_path}: setup approves the working directory `{item.path}`; --workdir "

@@ -92,12 +92,12 @@ class StepVerbs(SessionCore):
                            "timeout": duration_seconds(step.timeout) if step.timeout else None,
                            "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE})
         phase = next(p.id for p in self.runbook.phases if step in p.steps)
-        path = expected_upgrade(step.command, self.workdir, step_env(self.env, step))
+        upgrade = expected_upgrade(step.command, self.workdir, step_env(self.env, step))
         self.append(records.StepStarted(
             step=step_id, phase=phase, run=run, command=step.command,
             log=files.log.relative_to(self.folder).as_posix(),
             published=str(published) if published else None, abort_rules=rule_ids,
-            **({} if path is None else {"path": path})))
+            **({} if upgrade is None else {"path": upgrade[0], "start": upgrade[1]})))
         try:
             self._children[run] = launch(files, step_env(self.env, step, run), self.secrets)
         except OSError as exc:

@@ -1,6 +1,7 @@
 """The revisions an `alembic upgrade` step is expected to run, worked out as it starts:
 from the database's current revision (read-only) along the lineage to the step's target —
-so the screens can count them off and flag one the path did not hold."""
+so the screens can count them off and flag one the path did not hold. The start is recorded
+too: a later session (the cutover a rehearsal proves) works out its own path from it."""
 
 from __future__ import annotations
 
@@ -11,25 +12,38 @@ from cockpit.probes.alembic_probes import current_revisions, script_directory, u
 from cockpit.runbook.commands import alembic_words
 
 
-def expected_upgrade(command: str, workdir: Path, env: Mapping[str, str]) -> list[str] | None:
-    """None for a command that is no Alembic upgrade; [] when the path cannot be known
-    (the database unreachable, the project unreadable, several current heads) — the step
-    runs all the same, its revisions counted without a total."""
+def upgrade_target(command: str) -> str | None:
+    """The revision an `alembic upgrade` command goes to; None for any other command, and
+    for an offline one or one from a given start (nothing runs there to count)."""
     words = alembic_words(command)
-    if not words or words[0] != "upgrade":
+    if not words or words[0] != "upgrade" or "--sql" in words:
         return None
     target = next((w for w in words[1:] if not w.startswith("-")), "heads")
-    if ":" in target or "--sql" in words:  # offline, or from a given start: nothing to count
+    return None if ":" in target else target
+
+
+def path_from(target: str, workdir: Path, start: list[str]) -> list[str]:
+    """The revisions from the database's revisions `start` to `target`, in order ([] for a
+    start of several heads: not one path)."""
+    if len(start) > 1:
+        return []
+    path = upgrade_path(workdir, start[0] if start else "base")
+    if target not in ("head", "heads"):
+        wanted = {r.revision for r in script_directory(workdir).iterate_revisions(target, "base")}
+        path = [r for r in path if r in wanted]
+    return path
+
+
+def expected_upgrade(command: str, workdir: Path, env: Mapping[str, str]
+                     ) -> tuple[list[str], list[str]] | None:
+    """(path, start) of an upgrade step; None for a command that is no Alembic upgrade;
+    ([], []) when the path cannot be known (the database unreachable, the project
+    unreadable) — the step runs all the same, its revisions counted without a total."""
+    target = upgrade_target(command)
+    if target is None:
         return None
     try:
-        current = current_revisions(env)
-        if len(current) > 1:
-            return []
-        path = upgrade_path(workdir, current[0] if current else "base")
-        if target not in ("head", "heads"):
-            script = script_directory(workdir)
-            wanted = {r.revision for r in script.iterate_revisions(target, "base")}
-            path = [r for r in path if r in wanted]
+        start = current_revisions(env)
+        return path_from(target, workdir, start), start
     except Exception:  # never a reason for the step not to start: counted without a total
-        return []
-    return path
+        return [], []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
@@ -16,6 +17,14 @@ def _git(repo: str, *args: str) -> str:
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip() or f"git {' '.join(args)} failed")
     return done.stdout.strip()
+
+
+def git_head(repo: Path) -> str | None:
+    """The repository's HEAD commit; None when it is no repository (or git is missing)."""
+    try:
+        return _git(str(repo), "rev-parse", "HEAD")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        return None
 
 
 @register("git.commit_matches")

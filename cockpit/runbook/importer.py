@@ -301,7 +301,7 @@ def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
     if "single" in words and "head" in words and ticks:
         return {"kind": "probe", **base, "probe": "alembic.single_head", "expected": ticks[-1]}
     if "commit" in words or re.search(r"\btag\b", words):
-        return {"kind": "probe", **base, "probe": "git.commit_matches",
+        return {"kind": "probe", **base, "probe": "rehearsal.pass",
                 "prompt": "Commit or tag that passed the rehearsal"}
     b.note(item.line, f"'{item.text}' became an operator attestation (asks for a reference)")
     return {"kind": "attestation", **base}

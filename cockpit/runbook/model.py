@@ -485,6 +485,14 @@ class SetupSection(_Section):
         description="The text that stands for the database password in DSN templates.",
     )
     items: list[SetupItem] = Field(default=[], description="The section's items, in order.")
+    per_environment: list[ItemId] = Field(
+        default=[],
+        description="Setup items whose values belong to the environment, not to the change: a "
+        "`working_directory`'s path, an `env` item's host, port and database. A rehearsal's "
+        "transcript is compared with this runbook's with these values set aside (probe "
+        "`rehearsal.pass`), and `--workdir` replaces a per-environment working directory "
+        "without `--override-workdir`.",
+    )
 
 
 class Phase(_Section):

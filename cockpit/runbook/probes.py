@@ -30,6 +30,9 @@ class ProbeSpec:
     # When True the runbook may leave `expected` out and the operator supplies it at the gate.
     expected_optional: bool = False
     args: tuple[ProbeArg, ...] = ()
+    # Answered by the engine from sessions (a rehearsal's record), not by a registered probe:
+    # a gate only.
+    gate_only: bool = False
 
 
 _SCHEMA = ProbeArg("schema", "text", "the schema looked in", "public")
@@ -86,6 +89,18 @@ PROBES: dict[str, ProbeSpec] = {
                 ProbeArg("max_mb", "integer", "a table this big (MB, indexes included) makes "
                          "a blocking lock on it an error", "100"),
             ),
+        ),
+        ProbeSpec(
+            "rehearsal.pass",
+            "text",
+            "the rehearsal linked with `--rehearsal` proves this cutover: its chain verifies, "
+            "its decision is PASS, its transcript is this runbook's (per-environment values "
+            "aside), its commit and its upgrade path are this run's. With no rehearsal linked, "
+            "the operator gives the commit/tag that passed (as `git.commit_matches`)",
+            expected_optional=True,
+            args=(ProbeArg("repo", "text", "the repository, relative to the working directory",
+                           "."),),
+            gate_only=True,
         ),
         ProbeSpec(
             "git.commit_matches",

@@ -584,7 +584,7 @@ PATHS = """\
   commands name it (some command must contain it). When the gates are evaluated its sha256
   is compared with the pin, and it is copied into `evidence/inputs/` like an attestation file.
 - **Probe arguments that name files** (`reference` of `db.structural_parity`, `repo` of
-  `git.commit_matches`) are relative to the working directory.
+  `git.commit_matches` and `rehearsal.pass`) are relative to the working directory.
 - **Either platform.** A relative path written with backslashes only (`..\\tmp\\x.log`) is
   read with `/` on POSIX. A drive or network path (`d:\\...`, `\\\\server\\share`) cannot work
   there: `cockpit validate` notes it and `cockpit run` refuses the runbook (a Windows working

@@ -98,8 +98,9 @@ def build_starter(facts: ProjectFacts) -> Starter:
     if facts.git:
         gates.append({"kind": "probe", "id": "rehearsed-commit",
                       "text": "Same migration commit/tag as the rehearsal's PASS",
-                      "probe": "git.commit_matches",
-                      "prompt": "Commit or tag that passed the rehearsal"})
+                      "probe": "rehearsal.pass",
+                      "prompt": "Commit or tag that passed the rehearsal (when no --rehearsal "
+                                "session proves it)"})
     else:
         notes.append("the project is not in a git repository: no gate pins the migration "
                      "commit that passed the rehearsal")

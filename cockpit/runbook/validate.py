@@ -232,6 +232,11 @@ def _check_setup(runbook: Runbook, add: Add) -> None:
                 add(f"{place}.path", 'a PowerShell path cannot contain `"`')
         elif isinstance(item, EnvVar):
             _check_env(place, item, setup, add)
+    kinds = {item.id: item for item in setup.items}
+    for index, item_id in enumerate(setup.per_environment):
+        if not isinstance(kinds.get(item_id), WorkingDirectory | EnvVar):
+            add(f"setup.per_environment[{index}]", f"'{item_id}' is no `working_directory` or "
+                "`env` item of the setup; only their values belong to an environment")
 
 
 def _check_env(place: str, item: EnvVar, setup: SetupSection, add: Add) -> None:
@@ -347,6 +352,8 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     if spec is None:
         add(f"{place}.probe", f"unknown probe '{item.probe}' (known: {', '.join(sorted(PROBES))})")
         return
+    if spec.gate_only and isinstance(item, CheckStep):
+        add(f"{place}.probe", f"probe '{spec.name}' answers a gate only (in [gates])")
     _check_probe_args(place, spec, item.args, add)
     expected = item.expected
     if expected is None:

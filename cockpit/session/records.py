@@ -31,6 +31,13 @@ class Record(BaseModel):
         return self.model_dump(exclude_unset=True)
 
 
+class RehearsalLink(BaseModel):
+    folder: str
+    session_id: str
+    last_hash: str  # its identity: the hash of its last event when linked
+    events: int
+
+
 class SessionStarted(Record):
     KIND = ev.SESSION_STARTED
     session_id: str
@@ -42,6 +49,10 @@ class SessionStarted(Record):
     transcript_sha256: str
     workdir: str
     pid: int | None = None
+    # the backend repository's HEAD as the session started (a later session proves against it)
+    git_head: str | None = None
+    # the rehearsal this cutover is proved by (`--rehearsal`): its folder, id and last hash
+    rehearsal: RehearsalLink | None = None
 
 
 class WorkdirOverridden(Record):
@@ -117,8 +128,10 @@ class StepStarted(Record):
     log: str | None = None
     published: str | None = None
     abort_rules: list[str] | None = None
-    # an Alembic upgrade: the revisions it is expected to run, in order ([]: not known)
+    # an Alembic upgrade: the revisions it is expected to run, in order ([]: not known), and
+    # the database's revisions it starts from (a later session's path is worked out from them)
     path: list[str] | None = None
+    start: list[str] | None = None
 
 
 class StepCancelAsked(Record):

@@ -314,11 +314,22 @@ def maintenance_window_end(runbook: Runbook, state: SessionState) -> datetime | 
     return window[1] if window else None
 
 
+REHEARSAL_PROBE = "rehearsal.pass"
+
+
+def asks_operator(state: SessionState, gate: ProbeGate) -> bool:
+    """Whether the operator types this probe gate's value: the runbook leaves it out and
+    nothing else answers it — a `rehearsal.pass` gate is answered by the linked rehearsal."""
+    if gate.probe == REHEARSAL_PROBE and state.rehearsal is not None:
+        return False
+    return gate.asks_operator()
+
+
 def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:
     """Open gates an operator answers: attestations, and probe gates whose value they give."""
     return [g for g in gates(runbook)
             if (isinstance(g, AttestationGate) or (isinstance(g, ProbeGate)
-                                                   and g.asks_operator()))
+                                                   and asks_operator(state, g)))
             and not ((s := state.gates.get(g.id)) and s.status == "passed")]
 
 

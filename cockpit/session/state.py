@@ -127,6 +127,8 @@ class SessionState(_State):
     transcript_sha256: str = ""
     workdir: str = ""
     workdir_override: Override | None = None  # the runbook's directory was replaced
+    git_head: str | None = None
+    rehearsal: records.RehearsalLink | None = None
     operator: str = ""
     host: str = ""
     started_at: str = ""
@@ -181,6 +183,9 @@ def _take(s: SessionState, event: Event) -> None:
         s.production = d["production"]
         s.runbook_sha256, s.transcript_sha256 = d["runbook_sha256"], d["transcript_sha256"]
         s.workdir = d["workdir"]
+        s.git_head = d.get("git_head")
+        if d.get("rehearsal"):
+            s.rehearsal = records.RehearsalLink.model_validate(d["rehearsal"])
         s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
     elif t == ev.WORKDIR_OVERRIDDEN:
         s.workdir_override = Override(item=d["item"], approved=d["approved"], used=d["used"],

@@ -204,7 +204,7 @@ class GatePanel(DataTable):
         rows: list[tuple[Any, ...]] = []
         for gate in rules.gates(runbook):
             s = state.gates.get(gate.id)
-            evidence = _gate_hint(gate) if s is None else (s.detail or "") \
+            evidence = _gate_hint(gate, state) if s is None else (s.detail or "") \
                 if s.status == "failed" else (s.reference or s.detail or "")
             rows.append((gate.id, mark(s.status if s else "open"),
                          Text(item_text(gate, runbook)), Text(str(evidence))))
@@ -235,11 +235,13 @@ class GateReasons(Static):
         self.update(Text("\n").join(lines))
 
 
-def _gate_hint(gate: Any) -> str:
+def _gate_hint(gate: Any, state: SessionState) -> str:
     if gate.kind == "attestation":
         return f"attest with a: {gate.prompt}"
     if gate.kind == "attestation_file":
         return f"file {gate.path}"
+    if gate.probe == rules.REHEARSAL_PROBE and state.rehearsal is not None:
+        return f"proved by rehearsal {state.rehearsal.session_id} (g)"
     return "answered by the probe (g)" if not gate.asks_operator() else (
         f"attest with a: {gate.prompt}")
 

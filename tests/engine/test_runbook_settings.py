@@ -207,3 +207,17 @@ def test_a_rollback_plan_is_confirmed_by_hand_after_a_halt_and_never_run(
     assert not (runbook.parent / "logs" / "rollback.log").exists()  # nothing ran it
     report = cockpit("report", str(tmp_path / "s")).stdout
     assert "- [x] `alembic downgrade -1` -> `logs/rollback.log` — " in report
+
+
+def test_a_per_environment_workdir_is_replaced_without_an_override(tmp_path: Path) -> None:
+    runbook = _workdir_world(tmp_path)
+    runbook.write_text(runbook.read_text().replace(
+        'heading = "Setup"\n', 'heading = "Setup"\nper_environment = ["wd"]\n'))
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[gates]\nsignoff = "GOV-1"\n[confirm]\nwhere = "go"\n')
+    done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                   "--workdir", str(tmp_path / "elsewhere"), "--session", str(tmp_path / "s"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not any(e["type"] == "workdir_overridden" for e in _events(tmp_path / "s"))
+    log = (tmp_path / "elsewhere" / "logs" / "where.log").read_text()
+    assert log.strip() == str((tmp_path / "elsewhere").resolve())

@@ -157,7 +157,7 @@ def test_pg_upgrade_sections_and_gates() -> None:
     writers = rb.gates.items[1]
     assert writers.path == "logs/ledger_writers_stopped.txt"  # beside the logs
     commit = rb.gates.items[3]
-    assert (commit.probe, commit.expected) == ("git.commit_matches", None)
+    assert (commit.probe, commit.expected) == ("rehearsal.pass", None)
     cab = "- [ ] Change ticket approved by the CAB (documented)"
     assert any(n.startswith(f"{PG_UPGRADE.name}: line {line_of(text, cab)}: ")
                and "became an operator attestation" in n for n in result.notes)
@@ -246,7 +246,7 @@ def test_django_release_gates_and_setup() -> None:
     assert kinds(rb.gates.items) == [
         "attestation", "attestation_file", "probe", "attestation_file", "statement"]
     assert rb.gates.items[1].path == "artifacts/replica_lag_check.txt"
-    assert rb.gates.items[2].probe == "git.commit_matches"  # "Release tag `...`"
+    assert rb.gates.items[2].probe == "rehearsal.pass"  # "Release tag `...`"
 
     setup = rb.setup
     assert kinds(setup.items) == ["working_directory", "env", "script"]
@@ -318,7 +318,7 @@ def test_warehouse_swap_on_a_windows_jump_host() -> None:
     assert setup.items[2].require == {"sslmode": "require", "application_name": "v7-cutover"}
     assert rb.gates.items[1].path == "logs\\etl_pause_confirmation.txt"
     assert (rb.gates.items[2].probe, rb.gates.items[2].text) == (
-        "git.commit_matches", "Sqitch plan at commit `b7e41c0`")
+        "rehearsal.pass", "Sqitch plan at commit `b7e41c0`")
 
 
 def test_warehouse_swap_phases_code_block_and_abort_list() -> None:

@@ -1,0 +1,146 @@
+"""A rehearsal as proof: the gate "same migration commit/tag as clone PASS" answered from the
+rehearsal's own hash-chained record instead of a typed reference.
+
+The rehearsal proves this cutover when, item by item: it is the session linked at start (its
+last event hash unchanged since), its chain and every recorded file verify, its decision is
+PASS, its transcript is this runbook's with the per-environment values set aside, its commit
+is this run's, and each upgrade it ran takes the same path here. Any item that does not hold
+is named, and the gate stays closed. Pure reading: nothing in either session is written."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cockpit.errors import CockpitError
+from cockpit.evidence.verify import verify_session
+from cockpit.runbook.environment import environment_neutral
+from cockpit.runbook.model import PASS, Runbook
+from cockpit.runbook.render import render_markdown
+from cockpit.session import events as ev
+from cockpit.session.reader import SessionSnapshot, open_session
+from cockpit.session.records import RehearsalLink
+
+# (step id, the rehearsal's start revisions) -> this run's path from them; None: not known
+PathFor = Callable[[str, list[str]], list[str] | None]
+_SHOWN_LINES = 6  # differing transcript lines named in the detail; the rest counted
+
+
+@dataclass(frozen=True)
+class ProofItem:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Proof:
+    items: list[ProofItem]
+    link: RehearsalLink | None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.items) and all(item.ok for item in self.items)
+
+    def detail(self) -> str:
+        failed = [i for i in self.items if not i.ok]
+        if not failed:
+            assert self.link is not None
+            return (f"proved by rehearsal {self.link.session_id}: "
+                    + "; ".join(i.detail for i in self.items))
+        return "; ".join(f"{i.name}: {i.detail}" for i in failed)
+
+    def observed(self) -> dict[str, Any]:
+        return {"rehearsal": self.link.model_dump() if self.link else None,
+                "items": {i.name: {"ok": i.ok, "detail": i.detail} for i in self.items}}
+
+
+def link_to(folder: Path) -> RehearsalLink:
+    """What a session records of its rehearsal when it starts; CockpitError when the folder
+    is no session or cannot be read (the run is then refused, nothing made)."""
+    found = open_session(folder)
+    return RehearsalLink(folder=str(folder.resolve()), session_id=found.state.session_id,
+                         last_hash=found.state.last_hash, events=found.state.seq)
+
+
+def prove(link: RehearsalLink, runbook: Runbook, head: str | None,
+          path_for: PathFor) -> Proof:
+    """Each item of the proof, against this run's runbook, its repository's HEAD (None: no
+    repository) and its upgrade paths."""
+    folder = Path(link.folder)
+    try:
+        found = open_session(folder)
+    except CockpitError as exc:
+        return Proof([ProofItem("rehearsal", False, exc.message)], link)
+    state = found.state
+    items = [ProofItem("identity", state.last_hash == link.last_hash,
+                       f"last event hash {state.last_hash[:16]}"
+                       if state.last_hash == link.last_hash else
+                       f"the rehearsal changed since it was linked: last hash "
+                       f"{state.last_hash[:16]} ({state.seq} events), linked "
+                       f"{link.last_hash[:16]} ({link.events} events)")]
+    checked = verify_session(folder)
+    items.append(ProofItem("chain", not checked.problems,
+                           checked.summary.split(",")[0] if not checked.problems
+                           else f"verify: {checked.problems[0]}"
+                           + (f" (+{len(checked.problems) - 1} more)"
+                              if len(checked.problems) > 1 else "")))
+    status = state.decision.status if state.decision else None
+    items.append(ProofItem("decision", status == PASS, f"decision {status}" if status
+                           else "the rehearsal has no decision recorded"))
+    items.append(_transcripts(found.runbook, runbook))
+    items.append(_commit(state.git_head, head))
+    items.extend(_paths(found, path_for))
+    return Proof(items, link)
+
+
+def _transcripts(rehearsed: Runbook, ours: Runbook) -> ProofItem:
+    theirs = render_markdown(environment_neutral(rehearsed)).splitlines()
+    mine = render_markdown(environment_neutral(ours)).splitlines()
+    if theirs == mine:
+        return ProofItem("runbook", True, "transcript equal (per-environment values aside)")
+    changes = [line for line in difflib.unified_diff(theirs, mine, lineterm="", n=0)
+               if line[:1] in "+-" and not line.startswith(("---", "+++"))]
+    shown = " | ".join(f"{'rehearsal' if c[0] == '-' else 'this runbook'}: {c[1:].strip()}"
+                       for c in changes[:_SHOWN_LINES])
+    more = f" (+{len(changes) - _SHOWN_LINES} more lines)" if len(changes) > _SHOWN_LINES else ""
+    return ProofItem("runbook", False, f"the transcripts differ: {shown}{more}")
+
+
+def _commit(rehearsed: str | None, ours: str | None) -> ProofItem:
+    if rehearsed is None:
+        return ProofItem("commit", False, "the rehearsal recorded no commit (its working "
+                         "directory was no git repository, or an older cockpit ran it)")
+    if ours is None:
+        return ProofItem("commit", False, "this run's working directory is no git repository")
+    if rehearsed != ours:
+        return ProofItem("commit", False, f"rehearsal at {rehearsed[:12]}, this run at "
+                         f"{ours[:12]}")
+    return ProofItem("commit", True, f"commit {ours[:12]}")
+
+
+def _paths(found: SessionSnapshot, path_for: PathFor) -> list[ProofItem]:
+    """Each upgrade the rehearsal ran to its end: the path it took, worked out here from the
+    same start."""
+    finished = {e.data["run"] for e in found.events
+                if e.type == ev.STEP_FINISHED and e.data.get("ok")}
+    items = []
+    for event in found.events:
+        d = event.data
+        if event.type != ev.STEP_STARTED or d.get("path") is None or d["run"] not in finished:
+            continue
+        if d.get("start") is None:
+            items.append(ProofItem(f"path of {d['step']}", False, "the rehearsal recorded no "
+                                   "start revision for it (an older cockpit ran it)"))
+            continue
+        here = path_for(d["step"], list(d["start"]))
+        same = here == d["path"]
+        items.append(ProofItem(
+            f"path of {d['step']}", same,
+            f"{len(d['path'])} revisions, {' → '.join(d['path'])}" if same else
+            f"the rehearsal ran {' → '.join(d['path']) or 'nothing counted'}; from the same "
+            f"start here: {' → '.join(here) if here else 'not known'}"))
+    return items

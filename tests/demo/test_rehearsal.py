@@ -1,0 +1,159 @@
+"""A rehearsal as proof (`rehearsal.pass`): a PASS demo proves a second demo's gate; a
+BLOCKER rehearsal, a broken chain, a changed runbook or another commit each keep it closed,
+naming why; the proved cutover records the rehearsal's identity, and `cockpit compare` sets
+the two side by side."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from cockpit.demo.world import World
+from cockpit.engine.controller import Controller
+from cockpit.resources import bundled_runbook
+from cockpit.session.state import GateState
+from tests.conftest import REPO
+
+GATE = "clone-commit-match"
+
+
+def _demo(base: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cockpit", "demo", "--headless", "--session",
+                           str(base / name), *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def rehearsals(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two rehearsal sessions: `pass` (PASS) and `drift` (BLOCKER, halted in P0)."""
+    base = tmp_path_factory.mktemp("rehearsals")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda f: _demo(base, f or "pass", *(["--fault", f] if f else [])),
+                             [None, "drift"]))
+    assert [d.returncode for d in done] == [0, 2], [d.stderr for d in done]
+    return base
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One production world for the cutovers the rehearsals are to prove."""
+    built = World.build(tmp_path_factory.mktemp("prod") / "world")
+    try:
+        yield built
+    finally:
+        built.stop()
+
+
+def _gate(world: World, session: Path, rehearsal: Path,
+          runbook: Path | None = None) -> GateState:
+    ctl = Controller.start(runbook or bundled_runbook("demo-cutover.toml"), folder=session,
+                           workdir=world.backend, override_workdir=True, env=world.env(),
+                           secrets=[world.password], rehearsal=rehearsal, halt_hooks=[])
+    try:
+        ctl.evaluate_gates()
+        return ctl.state.gates[GATE]
+    finally:
+        ctl.close()
+
+
+def test_a_pass_rehearsal_proves_the_gate(rehearsals: Path, world: World,
+                                          tmp_path: Path) -> None:
+    gate = _gate(world, tmp_path / "s", rehearsals / "pass")
+    assert gate.status == "passed", gate.detail
+    assert gate.detail is not None and gate.detail.startswith("proved by rehearsal pass: ")
+    for words in ("decision PASS", "transcript equal", "commit ",
+                  "6 revisions, 0009b → 0020 → 0021 → 0022 → 0023 → 70a79686336c"):
+        assert words in gate.detail
+    # the two worlds were built apart, yet from the same lineage: the same commit
+    assert gate.observed["items"]["commit"]["ok"]
+
+
+def test_a_blocker_rehearsal_keeps_the_gate_closed(rehearsals: Path, world: World,
+                                                   tmp_path: Path) -> None:
+    gate = _gate(world, tmp_path / "s", rehearsals / "drift")
+    assert gate.status == "failed" and gate.detail is not None
+    assert "decision: decision BLOCKER" in gate.detail
+
+
+def test_a_broken_chain_keeps_the_gate_closed(rehearsals: Path, world: World,
+                                              tmp_path: Path) -> None:
+    copy = tmp_path / "tampered"
+    shutil.copytree(rehearsals / "pass", copy)
+    log = next((copy / "steps").glob("prod_upgrade_0019_to_head.*.log"))
+    log.write_bytes(log.read_bytes().replace(b"0020", b"0O20", 1))
+    gate = _gate(world, tmp_path / "s", copy)
+    assert gate.status == "failed" and gate.detail is not None
+    assert "chain: verify: log of prod_upgrade_0019_to_head" in gate.detail, gate.detail
+
+
+def test_a_changed_runbook_keeps_the_gate_closed_naming_the_lines(
+        rehearsals: Path, world: World, tmp_path: Path) -> None:
+    changed = tmp_path / "changed.toml"
+    text = bundled_runbook("demo-cutover.toml").read_text()
+    assert "alembic heads" in text
+    changed.write_text(text.replace("alembic heads", "alembic heads --verbose", 1))
+    gate = _gate(world, tmp_path / "s", rehearsals / "pass", changed)
+    assert gate.status == "failed" and gate.detail is not None
+    assert "runbook: the transcripts differ: rehearsal: " in gate.detail
+    assert "this runbook: " in gate.detail and "alembic heads --verbose" in gate.detail
+
+
+def test_another_commit_keeps_the_gate_closed(rehearsals: Path, world: World,
+                                              tmp_path: Path) -> None:
+    git = ["git", "-C", str(world.backend), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "hotfix"], check=True)
+    try:
+        gate = _gate(world, tmp_path / "s", rehearsals / "pass")
+    finally:
+        subprocess.run([*git, "reset", "-q", "--hard", "HEAD~1"], check=True)
+    assert gate.status == "failed" and gate.detail is not None
+    assert "commit: rehearsal at " in gate.detail and ", this run at " in gate.detail
+
+
+def test_a_session_keeps_its_rehearsal_and_a_folder_that_is_none_is_refused(
+        rehearsals: Path, tmp_path: Path) -> None:
+    refused = _demo(tmp_path, "s", "--rehearsal", str(tmp_path / "nothing-here"))
+    assert refused.returncode == 1 and "not a session folder" in refused.stderr
+    assert not (tmp_path / "s").exists() and not (tmp_path / "s-world").exists()
+    events = (rehearsals / "drift" / "events.jsonl").read_bytes()
+    again = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(rehearsals / "drift"),
+                            "--headless", "--rehearsal", str(rehearsals / "pass")],
+                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert again.returncode == 3, again.stderr
+    assert "started without a rehearsal" in again.stderr and "Traceback" not in again.stderr
+    assert (rehearsals / "drift" / "events.jsonl").read_bytes() == events  # untouched
+
+
+def test_the_demo_proved_by_its_rehearsal_reaches_pass_and_compares_step_by_step(
+        rehearsals: Path, tmp_path: Path) -> None:
+    done = _demo(tmp_path, "cutover", "--rehearsal", str(rehearsals / "pass"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    session = tmp_path / "cutover"
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    gate = next(e["data"] for e in events if e["type"] == "gate_evaluated"
+                and e["data"]["gate"] == GATE)
+    assert gate["ok"] and gate["observed"]["proved"] is True
+    rehearsal = json.loads((rehearsals / "pass" / "session.json").read_text())
+    decision = json.loads((session / "evidence" / "decision.json").read_text())
+    assert decision["rehearsal"]["last_hash"] == rehearsal["last_hash"]
+    assert rehearsal["last_hash"] in (session / "evidence" / "decision.md").read_text()
+    compared = subprocess.run([sys.executable, "-m", "cockpit", "compare",
+                               str(rehearsals / "pass"), str(session)],
+                              capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert compared.returncode == 0, compared.stderr
+    steps = [e["data"]["step"] for e in events if e["type"] == "step_started"]
+    rehearsed = [json.loads(line)["data"].get("step") for line in
+                 (rehearsals / "pass" / "events.jsonl").read_text().splitlines()
+                 if '"step_started"' in line]
+    assert steps == rehearsed and len(steps) >= 10
+    for step in steps:
+        row = next(line for line in compared.stdout.splitlines() if line.startswith(step + " "))
+        assert row.count("passed") == 2, row
+    assert "↳ same output" in compared.stdout  # alembic heads: the same on both
