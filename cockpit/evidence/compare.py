@@ -35,7 +35,7 @@ def seconds(s: StepState) -> float | None:
 def _outcome(s: StepState | None) -> str:
     if s is None or s.status == "pending":
         return "—"
-    words = [s.status]
+    words: list[str] = [s.status]
     if (took := seconds(s)) is not None:
         words.append(f"{took:.2f} s")
     if s.lines is not None:
