@@ -107,6 +107,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         self.state: SessionState = fold(store.events)
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> supervisor
         self._watchers: dict[str, subprocess.Popen[bytes]] = {}  # run id -> radar watcher
+        self._rehearsed: dict[str, float] | None = None
 
     # ------------------------------------------------------------------ opening
 

@@ -47,6 +47,7 @@ class SessionCore:
     clock: Clock  # what the rules take as now (a test moves it instead of sleeping)
     _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
     _watchers: dict[str, subprocess.Popen[bytes]]  # run id -> lock radar watcher
+    _rehearsed: dict[str, float] | None  # the linked rehearsal's step durations, once read
 
     def add_secrets(self, more: Iterable[str]) -> None:
         """Secrets to redact from now on as well (a password entered during the session):

@@ -260,6 +260,7 @@ class Headless:
             if (news := follower.news()) is not None:  # an upgrade's revision started
                 self.out(f"[{step_id}] ── {news}")
             ctl.start_radar_if_due()
+            ctl.note_drift_if_due()
             if follower.following:
                 time.sleep(0.05)
         ctl.poll()

@@ -33,7 +33,7 @@ from cockpit.runbook.model import (
     duration_seconds,
 )
 from cockpit.runbook.paths import resolve
-from cockpit.session import records, rules
+from cockpit.session import records, rules, timing
 from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import DISPLACED
 from cockpit.session.runfiles import RunFiles
@@ -130,6 +130,34 @@ class StepVerbs(SessionCore):
             return
         self._start_radar(step, files, lock_rules)
 
+    def rehearsed(self) -> dict[str, float]:
+        """The linked rehearsal's step durations, read once."""
+        if self._rehearsed is None:
+            self._rehearsed = timing.rehearsed_durations(self.state)
+        return self._rehearsed
+
+    def note_drift_if_due(self) -> None:
+        """Record, once each, the moments the cutover falls behind its rehearsal: the running
+        step past twice its rehearsed time, the forecast end past the window's end."""
+        rehearsed = self.rehearsed()
+        found = timing.forecast(self.runbook, self.state, rehearsed, self.clock()) \
+            if rehearsed else None
+        if found is None:
+            return
+        if found.slow and found.running is not None:
+            run = self.state.steps[found.running].run
+            if not any(d.kind == "step_slow" and d.run == run for d in self.state.drifts):
+                self.append(records.DriftNoted(
+                    kind="step_slow", step=found.running, run=run,
+                    running_s=round(found.running_s or 0.0, 1),
+                    rehearsed_s=round(found.rehearsed_s or 0.0, 2)))
+        if found.late and not any(d.kind == "forecast_late" for d in self.state.drifts):
+            assert found.window_end is not None
+            self.append(records.DriftNoted(
+                kind="forecast_late", step=found.running,
+                forecast_end=found.end.isoformat().replace("+00:00", "Z"),
+                window_end=found.window_end.isoformat().replace("+00:00", "Z")))
+
     def _start_radar(self, step: CommandStep, files: RunFiles,
                      lock_rules: list[AbortRule]) -> None:
         """The lock radar's watcher, for a step that changes the database and can reach
@@ -191,6 +219,7 @@ class StepVerbs(SessionCore):
             self._finish(step_id, record)
             return True
         self.start_radar_if_due()
+        self.note_drift_if_due()
         ours = self._children.get(files.run)
         if ours is not None and ours.returncode is not None and files.exit_record() is None:
             self.append(records.StepInterrupted(

@@ -270,6 +270,20 @@ class FaultNoted(Record):
     error: str
 
 
+class DriftNoted(Record):
+    """The cutover is running behind its rehearsal: a step past twice its rehearsed time
+    (`step_slow`), or the forecast end past the maintenance window's (`forecast_late`)."""
+
+    KIND = ev.DRIFT_NOTED
+    kind: str
+    step: str | None = None
+    run: str | None = None
+    running_s: float | None = None
+    rehearsed_s: float | None = None
+    forecast_end: str | None = None
+    window_end: str | None = None
+
+
 def _kinds(base: type[Record]) -> list[type[Record]]:
     """The record classes defined here (the state's subclasses elsewhere are not kinds)."""
     found = []

@@ -117,6 +117,10 @@ class Fault(records.FaultNoted):
     by: str
 
 
+class Drift(records.DriftNoted):
+    at: str
+
+
 class SessionState(_State):
     session_id: str = ""
     runbook_path: str = ""
@@ -146,6 +150,7 @@ class SessionState(_State):
     takeovers: list[Takeover] = []
     torn_tails: list[SetAsideTail] = []
     faults: list[Fault] = []  # the cockpit's own failures
+    drifts: list[Drift] = []  # behind the rehearsal: slow steps, a late forecast
     resumes: int = 0
     seq: int = 0
     last_hash: str = ev.GENESIS
@@ -253,6 +258,8 @@ def _take(s: SessionState, event: Event) -> None:
         s.decision = Decision.model_validate({**d, "at": at, "by": by})
     elif t == ev.FAULT_NOTED:
         s.faults.append(Fault.model_validate({**d, "at": at, "by": by}))
+    elif t == ev.DRIFT_NOTED:
+        s.drifts.append(Drift.model_validate({**d, "at": at}))
 
 
 def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from cockpit.evidence.manifest import evidence_entries
 from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook, duration_seconds
 from cockpit.runbook.render import item_text
-from cockpit.session import rules
+from cockpit.session import rules, timing
 from cockpit.session.progress import UpgradeProgress
 from cockpit.session.state import SessionState
 from cockpit.tui.checklist import STATE_MARKS
@@ -262,7 +262,8 @@ class PhaseRunner(Vertical):
 
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
              damaged: Mapping[str, str] | None = None, quiet_s: float | None = None,
-             progress: UpgradeProgress | None = None, radar: str = "") -> Phase:
+             progress: UpgradeProgress | None = None, radar: str = "",
+             forecast: timing.Forecast | None = None) -> Phase:
         """`quiet_s`: how long the running step's log has not grown (None: not known);
         `progress`: a running upgrade's revisions counted off; `radar`: the lock radar's
         last look at the running step's sessions."""
@@ -288,6 +289,10 @@ class PhaseRunner(Vertical):
                     parts, amber = _running_parts(step, s, quiet_s) if clock else (
                         ["running"], False)
                     counted = progress.text(time.monotonic()) if progress else ""
+                    if forecast is not None:  # beside its rehearsal's time; SLOW past twice
+                        parts += [t for t in (timing.running_text(forecast),
+                                              timing.forecast_text(forecast)) if t]
+                        amber = amber or forecast.slow
                     style = _running_style(amber, bool(progress and progress.unexpected))
                     result = Text(parts[0], style=style)
                     # revisions first: what a narrow pane cuts is the end

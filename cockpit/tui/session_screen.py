@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, Tree
 
 from cockpit.runbook.render import item_text
-from cockpit.session import rules
+from cockpit.session import rules, timing
 from cockpit.session.clock import system_clock
 from cockpit.session.events import Event
 from cockpit.session.layout import session_file
@@ -62,6 +63,7 @@ READ_BINDINGS: list[BindingType] = [
 
 class SessionScreen(Screen[None]):
     MODE = "SESSION"  # what the header's mode field says
+    _rehearsed: dict[str, float] | None = None  # the linked rehearsal's step times, read once
     QUIT_HELP = "Quit"
     BINDINGS: ClassVar[list[BindingType]] = READ_BINDINGS
 
@@ -142,7 +144,23 @@ class SessionScreen(Screen[None]):
 
     def show_header(self) -> None:
         self.query_one(SessionHeader).show(self.view.runbook, self.view.state, self.MODE,
-                                           self.clock, progress=self.upgrade_count())
+                                           self.clock, progress=self.header_news())
+
+    def header_news(self) -> str:
+        """What runs, for the header: "upgrade 3/6 · ETA 0:04:10" (LATE past the window)."""
+        found = self.forecast()
+        eta = (f"ETA {timing.clock(found.cutover_left_s)}"
+               + (" LATE for the window" if found.late else "")) if found else ""
+        return " · ".join(filter(None, [self.upgrade_count(), eta]))
+
+    def forecast(self) -> timing.Forecast | None:
+        """The cutover against its rehearsal's times (None: no rehearsal linked)."""
+        if self._rehearsed is None:
+            self._rehearsed = timing.rehearsed_durations(self.view.state)
+        if not self._rehearsed or not self.clock:
+            return None
+        return timing.forecast(self.view.runbook, self.view.state, self._rehearsed,
+                               datetime.now(UTC))
 
     def upgrade_count(self) -> str:
         """The header's word on a running upgrade: "upgrade 3/6" ("" when none runs)."""
@@ -157,7 +175,7 @@ class SessionScreen(Screen[None]):
         progress = self.follower.progress if self.follower.following else None
         self.query_one(PhaseRunner).show(
             self.view.runbook, self.view.state, self.clock, self.damaged_logs(),
-            self._quiet_s(), progress, self._radar())
+            self._quiet_s(), progress, self._radar(), self.forecast())
 
     def _radar(self) -> str:
         """The lock radar's last look at the running step (its watcher's samples)."""
