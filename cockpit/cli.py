@@ -359,7 +359,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     from cockpit.session.reader import open_session
 
     view = open_session(Path(args.session))
-    _out(render_report(view.runbook, view.state))
+    if not args.html:
+        _out(render_report(view.runbook, view.state))
+        return 0
+    from cockpit.errors import CockpitError
+    from cockpit.evidence.htmlreport import html_report
+
+    page = html_report(view)
+    if not args.output:
+        _out(page)
+        return 0
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise CockpitError(f"{output}: exists; name another file or give --force")
+    output.write_text(page, encoding="utf-8")
+    _err(f"wrote {output}: the timeline and the filled checklist, one self-contained page")
     return 0
 
 
@@ -530,6 +544,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("report", cmd_report, "the filled one-page checklist and the decision record")
     p.add_argument("session", help="session folder")
+    p.add_argument("--html", action="store_true",
+                   help="one self-contained page: the timeline (steps over wall time, gates, "
+                        "the halt, the rehearsal's times, the lock queue), then the checklist")
+    p.add_argument("-o", "--output", help="--html: write the page here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
 
     p = command("compare", cmd_compare, "two sessions side by side (a rehearsal and its "
                 "cutover): each step's outcome, duration, lines, exit code and output")

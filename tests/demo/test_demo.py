@@ -8,8 +8,6 @@ import re
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from cockpit.engine.headless import Headless, load_answers
 from cockpit.resources import bundled_runbook
 from cockpit.session.redact import secret_forms
 from tests.conftest import REPO
+from tests.demo.conftest import Run
 
 # fault -> (exit code, the phase it stops in, words the decision record must carry)
 EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
@@ -40,56 +39,9 @@ EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
 }
 
 
-@dataclass
-class Run:
-    fault: str | None
-    code: int
-    stdout: str
-    stderr: str
-    session: Path
-    seconds: float
-
-    def events(self) -> list[dict]:
-        lines = (self.session / "events.jsonl").read_text().splitlines()
-        return [json.loads(line) for line in lines]
-
-    def decision(self) -> dict:
-        return json.loads((self.session / "evidence" / "decision.json").read_text())
-
-
-def _run(base: Path, fault: str | None) -> Run:
-    session = base / (fault or "pass")
-    args = ["--fault", fault] if fault else []
-    started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--headless", *args,
-                           "--session", str(session)], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
-    return Run(fault, done.returncode, done.stdout, done.stderr, session,
-               time.monotonic() - started)
-
-
 # One fault of each kind in the fast suite (a text rule in P3, the radar, P0's parity, a gate
 # on the lineage, the risk gate); the rest of the faults in the slow step.
 FAST_FAULTS = ["duplicate-table", "lock-queue", "drift", "multiple-heads", "risky-index"]
-
-
-def _faults_selected(session: pytest.Session) -> list[str | None]:
-    """The demos this run's selected tests look at (the pass, and each fault's test)."""
-    wanted: list[str | None] = [None]
-    for item in session.items:
-        fault = getattr(item, "callspec", None) and item.callspec.params.get("fault")
-        if item.module is not None and item.module.__name__ == __name__ and fault:
-            wanted.append(fault)
-    return [f for f in EXPECTED if f in wanted]
-
-
-@pytest.fixture(scope="module")
-def runs(request: pytest.FixtureRequest,
-         tmp_path_factory: pytest.TempPathFactory) -> dict[str | None, Run]:
-    base = tmp_path_factory.mktemp("demo")
-    with ThreadPoolExecutor(max_workers=3) as pool:  # each demo is mostly waiting
-        done = list(pool.map(lambda f: _run(base, f), _faults_selected(request.session)))
-    return {run.fault: run for run in done}
 
 
 def test_demo_runs_the_reference_sequence_to_pass(runs: dict[str | None, Run]) -> None:

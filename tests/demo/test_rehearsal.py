@@ -1,17 +1,20 @@
 """A rehearsal as proof (`rehearsal.pass`): a PASS demo proves a second demo's gate; a
 BLOCKER rehearsal, a broken chain, a changed runbook or another commit each keep it closed,
 naming why; the proved cutover records the rehearsal's identity, and `cockpit compare` sets
-the two side by side."""
+the two side by side; `report --html` draws each as one self-contained page."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import shutil
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -20,8 +23,11 @@ from cockpit.engine.controller import Controller
 from cockpit.resources import bundled_runbook
 from cockpit.session.state import GateState
 from tests.conftest import REPO
+from tests.demo.conftest import Runs
+from tests.mirror.browser import Chromium
 
 GATE = "clone-commit-match"
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _demo(base: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -31,13 +37,13 @@ def _demo(base: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture(scope="module")
-def rehearsals(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two rehearsal sessions: `pass` (PASS) and `drift` (BLOCKER, halted in P0)."""
+def rehearsals(runs: Runs, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two rehearsal sessions: `pass` (PASS) and `drift` (BLOCKER, halted in P0) — the demo
+    tests' own runs."""
+    assert (runs[None].code, runs["drift"].code) == (0, 2), runs["drift"].stderr
     base = tmp_path_factory.mktemp("rehearsals")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda f: _demo(base, f or "pass", *(["--fault", f] if f else [])),
-                             [None, "drift"]))
-    assert [d.returncode for d in done] == [0, 2], [d.stderr for d in done]
+    (base / "pass").symlink_to(runs[None].session)
+    (base / "drift").symlink_to(runs["drift"].session)
     return base
 
 
@@ -157,3 +163,53 @@ def test_the_demo_proved_by_its_rehearsal_reaches_pass_and_compares_step_by_step
         row = next(line for line in compared.stdout.splitlines() if line.startswith(step + " "))
         assert row.count("passed") == 2, row
     assert "↳ same output" in compared.stdout  # alembic heads: the same on both
+    page = subprocess.run([sys.executable, "-m", "cockpit", "report", str(session), "--html"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60).stdout
+    ghosts = re.findall(r'<rect class="ghost" data-step="([^"]+)"', page)
+    assert ghosts == steps  # the rehearsal's time beside each step's own
+
+
+def _ink(png: bytes) -> float:
+    """The share of the screenshot's decoded bytes that are not white (0: a blank page)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    data, at = b"", 8
+    while at < len(png):
+        size = int.from_bytes(png[at:at + 4], "big")
+        if png[at + 4:at + 8] == b"IDAT":
+            data += png[at + 8:at + 8 + size]
+        at += 12 + size
+    raw = zlib.decompress(data)
+    return sum(1 for byte in raw[::7] if byte != 0xFF) / len(raw[::7])
+
+
+@pytest.mark.parametrize("name", ["pass", "drift"])
+def test_the_html_report_draws_every_step_that_ran_and_the_halt(
+        rehearsals: Path, tmp_path: Path, name: str) -> None:
+    session, page = rehearsals / name, tmp_path / "report.html"
+    done = subprocess.run([sys.executable, "-m", "cockpit", "report", str(session), "--html",
+                           "-o", str(page)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert "<script" not in html and "src=" not in html and "@import" not in html  # one file
+    svg = ElementTree.fromstring(html[html.index("<svg"):html.index("</svg>") + len("</svg>")])
+    groups = list(svg.iter(f"{SVG}g"))
+    bars = [g for g in groups if g.get("class") == "bar"]
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    ran = [e["data"]["run"] for e in events if e["type"] == "step_started"]
+    assert [b.get("data-run") for b in bars] == ran and ran
+    for bar in bars:  # each bar names its step, on the picture and in its tooltip
+        assert bar.find(f"{SVG}text").text == bar.get("data-step")
+        assert bar.find(f"{SVG}title").text.startswith(bar.get("data-run") + ": ")
+    halts = [g for g in groups if g.get("class") == "halt"]
+    halted = [e["data"] for e in events if e["type"] == "halted"]
+    assert [h.get("data-step") for h in halts] == [h["step"] for h in halted]
+    if name == "drift":
+        assert halted and bars[-1].get("data-outcome") == "failed"
+        assert bars[-1].get("data-step") == halted[0]["step"]
+    shot = tmp_path / "report.png"
+    browser = Chromium(1200, 900)
+    try:
+        asyncio.run(browser.screenshot(page.as_uri(), shot, settle_s=1.0))
+    finally:
+        browser.close()
+    assert _ink(shot.read_bytes()) > 0.02  # drawn, not blank

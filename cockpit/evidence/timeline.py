@@ -1,0 +1,163 @@
+"""The session's timeline as a picture: one self-contained SVG. A row per step that ran (a
+bar over its wall time, coloured by outcome, named by its step), a band per phase, the gates'
+and confirmations' moments as markers, the halt as a red line, the rehearsal's durations as
+ghost bars beside each step's own, and the lock radar's queue under it when one was recorded.
+Pure: events in, SVG text out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+from cockpit.runbook.model import Runbook
+from cockpit.session import events as ev
+from cockpit.session.events import Event
+from cockpit.session.layout import session_file
+
+WIDTH, LABELS, ROW, TOP = 1100, 300, 22, 34
+COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "cancelled": "#9e9e9e",
+           "interrupted": "#ef6c00", "running": "#1565c0"}
+
+
+@dataclass(frozen=True)
+class Bar:
+    step: str
+    run: str
+    phase: str
+    start: float  # seconds from the session's start
+    end: float
+    outcome: str
+
+
+def _at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def bars(events: list[Event]) -> list[Bar]:
+    """Each step run, from its step_started to its end (or the last event: still running)."""
+    origin, last = _at(events[0].ts), _at(events[-1].ts)
+    started: dict[str, tuple[str, str, float]] = {}
+    found: list[Bar] = []
+    for event in events:
+        d = event.data
+        offset = (_at(event.ts) - origin).total_seconds()
+        if event.type == ev.STEP_STARTED:
+            started[d["run"]] = (d["step"], d.get("phase") or "", offset)
+        elif event.type in (ev.STEP_FINISHED, ev.STEP_INTERRUPTED) and d.get("run") in started:
+            step, phase, start = started.pop(d["run"])
+            end = (_at(d["ended_at"]) - origin).total_seconds() if d.get("ended_at") else offset
+            outcome = ("interrupted" if event.type == ev.STEP_INTERRUPTED else "passed"
+                       if d.get("ok") else "cancelled" if d.get("cancelled") else "failed")
+            found.append(Bar(step, d["run"], phase, start, max(end, start), outcome))
+    for run, (step, phase, start) in started.items():
+        found.append(Bar(step, run, phase, start, (last - origin).total_seconds(), "running"))
+    return sorted(found, key=lambda b: b.start)
+
+
+def _radar_points(folder: Path, events: list[Event], origin: datetime) -> list[tuple[float, int]]:
+    points = []
+    for event in events:
+        if event.type == ev.STEP_FINISHED and event.data.get("radar"):
+            try:
+                lines = session_file(folder, event.data["radar"]).read_text().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                try:
+                    sample = json.loads(line)
+                    points.append(((_at(sample["at"]) - origin).total_seconds(),
+                                   int(sample.get("waiting", 0))))
+                except (ValueError, KeyError, TypeError):
+                    continue
+    return sorted(points)
+
+
+def timeline_svg(runbook: Runbook, events: list[Event], folder: Path,
+                 rehearsed: dict[str, float] | None = None) -> str:
+    """The SVG: `rehearsed` (a step's duration in the rehearsal) draws its ghost bars."""
+    if not events:
+        return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
+    origin = _at(events[0].ts)
+    runs = bars(events)
+    total = max((_at(events[-1].ts) - origin).total_seconds(), 1.0)
+    if rehearsed:
+        total = max(total, *(b.start + rehearsed.get(b.step, 0.0) for b in runs), 1.0)
+    scale = (WIDTH - LABELS - 20) / total
+
+    def x(seconds: float) -> float:
+        return round(LABELS + seconds * scale, 1)
+
+    radar = _radar_points(folder, events, origin)
+    rows = len(runs) + 2  # the steps, then gates and confirmations
+    height = TOP + rows * ROW + (70 if radar else 0) + 30
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{WIDTH}" '
+           f'height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" '
+           'font-size="12">',
+           f'<title>{escape(runbook.title)}: the session over wall time</title>',
+           f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>']
+    for tick in range(0, int(total) + 1, max(1, int(total // 10) or 1)):  # the time axis
+        out.append(f'<line x1="{x(tick)}" y1="{TOP - 6}" x2="{x(tick)}" y2="{height - 30}" '
+                   'stroke="#eeeeee"/>')
+        out.append(f'<text x="{x(tick)}" y="{TOP - 10}" fill="#757575" '
+                   f'text-anchor="middle">{tick}s</text>')
+    phases: dict[str, list[int]] = {}
+    for index, bar in enumerate(runs):
+        phases.setdefault(bar.phase, []).append(index)
+    for phase, indices in phases.items():  # a band behind each phase's rows
+        y0 = TOP + indices[0] * ROW
+        out.append(f'<g class="phase" data-phase="{escape(phase)}"><rect x="0" y="{y0}" '
+                   f'width="{WIDTH}" height="{len(indices) * ROW}" fill="#f5f5f5" '
+                   f'stroke="#e0e0e0"/><text x="4" y="{y0 + 15}" fill="#616161" '
+                   f'font-weight="bold">{escape(phase)}</text></g>')
+    for index, bar in enumerate(runs):
+        y = TOP + index * ROW
+        ghost = (rehearsed or {}).get(bar.step)
+        if ghost is not None:  # the rehearsal's duration, from the same start
+            out.append(f'<rect class="ghost" data-step="{escape(bar.step)}" x="{x(bar.start)}" '
+                       f'y="{y + 3}" width="{max(round(ghost * scale, 1), 1)}" height="16" '
+                       'fill="none" stroke="#7e57c2" stroke-dasharray="4 2"/>')
+        width = max(round((bar.end - bar.start) * scale, 1), 2)
+        out.append(
+            f'<g class="bar" data-step="{escape(bar.step)}" data-run="{escape(bar.run)}" '
+            f'data-outcome="{bar.outcome}"><title>{escape(bar.run)}: {bar.outcome}, '
+            f'{bar.end - bar.start:.2f} s'
+            + (f" (rehearsal {ghost:.2f} s)" if ghost is not None else "") + '</title>'
+            f'<rect x="{x(bar.start)}" y="{y + 5}" width="{width}" height="12" '
+            f'fill="{COLOURS[bar.outcome]}"/><text x="{LABELS - 6}" y="{y + 15}" '
+            f'text-anchor="end">{escape(bar.step[:40])}</text></g>')
+    marks_y = TOP + len(runs) * ROW
+    out.append(f'<text x="{LABELS - 6}" y="{marks_y + 15}" text-anchor="end">gates</text>')
+    out.append(f'<text x="{LABELS - 6}" y="{marks_y + ROW + 15}" '
+               'text-anchor="end">confirmations</text>')
+    for event in events:
+        at = x((_at(event.ts) - origin).total_seconds())
+        d = event.data
+        if event.type in (ev.GATE_ATTESTED, ev.GATE_EVALUATED):
+            colour = "#2e7d32" if d.get("ok", True) else "#c62828"
+            out.append(f'<path class="gate" data-gate="{escape(d["gate"])}" d="M{at} '
+                       f'{marks_y + 4} l6 7 l-6 7 l-6 -7 z" fill="{colour}"><title>gate '
+                       f'{escape(d["gate"])}</title></path>')
+        elif event.type == ev.MANUAL_CONFIRMED:
+            out.append(f'<circle class="confirmation" data-step="{escape(d["step"])}" '
+                       f'cx="{at}" cy="{marks_y + ROW + 11}" r="5" fill="#1565c0"><title>'
+                       f'{escape(d["step"])} confirmed</title></circle>')
+        elif event.type == ev.HALTED:
+            # the words on the side of the line with room for them
+            side = (f'x="{at - 4}" text-anchor="end"' if at > (LABELS + WIDTH) / 2
+                    else f'x="{at + 4}"')
+            out.append(f'<g class="halt" data-step="{escape(d.get("step") or "")}"><line '
+                       f'x1="{at}" y1="{TOP - 6}" x2="{at}" y2="{height - 30}" stroke="#c62828" '
+                       f'stroke-width="3"/><text {side} y="{height - 16}" fill="#c62828" '
+                       f'font-weight="bold">HALT: {escape(d["reason"][:90])}</text></g>')
+    if radar:
+        base = marks_y + 2 * ROW + 60
+        most = max(v for _t, v in radar)
+        points = " ".join(f"{x(t)},{round(base - 50 * v / max(most, 1), 1)}" for t, v in radar)
+        out.append(f'<g class="radar"><text x="{LABELS - 6}" y="{base - 20}" '
+                   f'text-anchor="end">lock queue (max {most})</text><polyline points="{points}" '
+                   'fill="none" stroke="#ef6c00" stroke-width="2"/></g>')
+    out.append("</svg>")
+    return "\n".join(out)

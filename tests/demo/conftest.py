@@ -1,0 +1,86 @@
+"""Whole headless demos, shared by the demo tests: each one run once per test session, the
+ones the selected tests will look at started together up front (each demo is mostly
+waiting), any other on first use."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@dataclass
+class Run:
+    fault: str | None
+    code: int
+    stdout: str
+    stderr: str
+    session: Path
+    seconds: float
+
+    def events(self) -> list[dict]:
+        lines = (self.session / "events.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines]
+
+    def decision(self) -> dict:
+        return json.loads((self.session / "evidence" / "decision.json").read_text())
+
+
+def _run(base: Path, fault: str | None) -> Run:
+    session = base / (fault or "pass")
+    args = ["--fault", fault] if fault else []
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--headless", *args,
+                           "--session", str(session)], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    return Run(fault, done.returncode, done.stdout, done.stderr, session,
+               time.monotonic() - started)
+
+
+class Runs(dict[str | None, Run]):
+    """Demo runs by fault (None: the sound demo); a missing one is run when first asked."""
+
+    def __init__(self, base: Path) -> None:
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, fault: str | None) -> Run:
+        self[fault] = _run(self.base, fault)
+        return self[fault]
+
+    def start(self, faults: list[str | None]) -> None:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            for run in pool.map(lambda f: _run(self.base, f), faults):
+                self[run.fault] = run
+
+
+# What each module's tests look at beyond the faults they take as a parameter.
+ALSO = {"tests.demo.test_rehearsal": [None, "drift"]}
+
+
+def _wanted(session: pytest.Session) -> list[str | None]:
+    wanted: list[str | None] = []
+    for item in session.items:
+        module = item.module.__name__ if item.module is not None else ""
+        if module not in ("tests.demo.test_demo", *ALSO):
+            continue
+        fault = getattr(item, "callspec", None) and item.callspec.params.get("fault")
+        for one in [None, *ALSO.get(module, []), *([fault] if fault else [])]:
+            if one not in wanted:
+                wanted.append(one)
+    return wanted
+
+
+@pytest.fixture(scope="session")
+def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    found = Runs(tmp_path_factory.mktemp("demo"))
+    found.start(_wanted(request.session))
+    return found
