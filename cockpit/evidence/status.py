@@ -46,6 +46,14 @@ def status_lines(view: SessionAt) -> list[str]:
         "gates     GO" if d["go"] else f"gates     NO-GO ({len(d['open_gates'])} open: "
         f"{', '.join(d['open_gates'])})",
     ]
+    if state.rehearsal is not None:  # json: the state's own `rehearsal`
+        lines.insert(3, f"rehearsal {state.rehearsal.session_id} ({state.rehearsal.folder}), "
+                        f"last hash {state.rehearsal.last_hash[:16]}")
+    for drift in state.drifts:
+        lines.append(f"DRIFT     {drift.kind} at {drift.at}" + (
+            f": {drift.step} ran {drift.running_s} s, rehearsed {drift.rehearsed_s} s"
+            if drift.kind == "step_slow" else
+            f": forecast end {drift.forecast_end}, window ends {drift.window_end}"))
     lines += [f"phase {pid:<4}{status}" for pid, status in d["phases"].items()]
     if d["running_step"]:
         lines.append(f"running   {d['running_step']}")

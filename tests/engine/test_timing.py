@@ -57,6 +57,9 @@ def test_a_step_three_times_its_rehearsal_is_recorded_as_drift(tmp_path: Path) -
     assert drifts[0]["running_s"] > 2 * drifts[0]["rehearsed_s"]
     assert 0.3 <= drifts[0]["rehearsed_s"] < 1.5, rehearsed
     assert "drift_noted kind=step_slow step=work" in done.stdout  # shown as it happened
+    status = cockpit("status", str(tmp_path / "cs")).stdout
+    assert f"rehearsal rs ({(tmp_path / 'rs').resolve()})" in status
+    assert "DRIFT     step_slow at " in status and ": work ran " in status
 
 
 def _state(running_for: float, now: datetime, window_end: datetime) -> SessionState:
