@@ -13,7 +13,7 @@ from cockpit.engine.setup import check_setup_item, dsn_passwords, with_entered_p
 from cockpit.engine.upgrade_path import path_from, upgrade_target
 from cockpit.errors import CockpitError
 from cockpit.evidence.rehearsal import prove
-from cockpit.probes.git_probe import git_head
+from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.probes.registry import run_probe
 from cockpit.runbook.model import (
     AttestationFileGate,
@@ -157,7 +157,8 @@ class GateVerbs(SessionCore):
                 observed, detail=f"{result.detail} (attested: no rehearsal linked)"))
             return
         repo = resolve(self.workdir, str(gate.args.get("repo", ".")))
-        proof = prove(link, self.runbook, git_head(repo), self._rehearsed_path)
+        proof = prove(link, self.runbook, git_head(repo), self._rehearsed_path,
+                      dirty=git_dirty(repo))
         self.append(records.GateEvaluated(gate=gate.id, ok=proof.ok,
                                           observed={"proved": proof.ok, **proof.observed()},
                                           detail=proof.detail()))

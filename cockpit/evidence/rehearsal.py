@@ -67,9 +67,9 @@ def link_to(folder: Path) -> RehearsalLink:
 
 
 def prove(link: RehearsalLink, runbook: Runbook, head: str | None,
-          path_for: PathFor) -> Proof:
+          path_for: PathFor, dirty: bool = False) -> Proof:
     """Each item of the proof, against this run's runbook, its repository's HEAD (None: no
-    repository) and its upgrade paths."""
+    repository; `dirty`: tracked files changed since it) and its upgrade paths."""
     folder = Path(link.folder)
     try:
         found = open_session(folder)
@@ -92,7 +92,7 @@ def prove(link: RehearsalLink, runbook: Runbook, head: str | None,
     items.append(ProofItem("decision", status == PASS, f"decision {status}" if status
                            else "the rehearsal has no decision recorded"))
     items.append(_transcripts(found.runbook, runbook))
-    items.append(_commit(state.git_head, head))
+    items.append(_commit(state.git_head, head, dirty))
     items.extend(_paths(found, path_for))
     return Proof(items, link)
 
@@ -110,7 +110,7 @@ def _transcripts(rehearsed: Runbook, ours: Runbook) -> ProofItem:
     return ProofItem("runbook", False, f"the transcripts differ: {shown}{more}")
 
 
-def _commit(rehearsed: str | None, ours: str | None) -> ProofItem:
+def _commit(rehearsed: str | None, ours: str | None, dirty: bool) -> ProofItem:
     if rehearsed is None:
         return ProofItem("commit", False, "the rehearsal recorded no commit (its working "
                          "directory was no git repository, or an older cockpit ran it)")
@@ -119,6 +119,9 @@ def _commit(rehearsed: str | None, ours: str | None) -> ProofItem:
     if rehearsed != ours:
         return ProofItem("commit", False, f"rehearsal at {rehearsed[:12]}, this run at "
                          f"{ours[:12]}")
+    if dirty:  # what would run is not the commit that was rehearsed
+        return ProofItem("commit", False, f"this run's working tree has uncommitted changes "
+                         f"to tracked files (HEAD {ours[:12]})")
     return ProofItem("commit", True, f"commit {ours[:12]}")
 
 

@@ -27,6 +27,14 @@ def git_head(repo: Path) -> str | None:
         return None
 
 
+def git_dirty(repo: Path) -> bool:
+    """Whether tracked files differ from HEAD (what would run is not the commit)."""
+    try:
+        return bool(_git(str(repo), "status", "--porcelain", "--untracked-files=no"))
+    except (RuntimeError, OSError, subprocess.TimeoutExpired):
+        return False
+
+
 @register("git.commit_matches")
 def probe_commit_matches(ctx: ProbeContext, expected: Any,
                          args: Mapping[str, Any]) -> ProbeResult:

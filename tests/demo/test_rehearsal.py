@@ -121,6 +121,15 @@ def test_another_commit_keeps_the_gate_closed(rehearsals: Path, world: World,
         subprocess.run([*git, "reset", "-q", "--hard", "HEAD~1"], check=True)
     assert gate.status == "failed" and gate.detail is not None
     assert "commit: rehearsal at " in gate.detail and ", this run at " in gate.detail
+    env_py = world.backend / "migrations" / "env.py"
+    kept = env_py.read_bytes()
+    env_py.write_bytes(kept + b"\n# edited after the rehearsal\n")
+    try:  # the same commit, but a tracked file changed: not what was rehearsed
+        gate = _gate(world, tmp_path / "s2", rehearsals / "pass")
+    finally:
+        env_py.write_bytes(kept)
+    assert gate.status == "failed" and gate.detail is not None
+    assert "commit: this run's working tree has uncommitted changes" in gate.detail
 
 
 def test_a_session_keeps_its_rehearsal_and_a_folder_that_is_none_is_refused(
