@@ -39,7 +39,7 @@ def _outcome(s: StepState | None) -> str:
     if (took := seconds(s)) is not None:
         words.append(f"{took:.2f} s")
     if s.lines is not None:
-        words.append(f"{s.lines} lines")
+        words.append(f"{s.lines} line{'' if s.lines == 1 else 's'}")
     if s.exit_code is not None:
         words.append(f"exit {s.exit_code}")
     return ", ".join(words)

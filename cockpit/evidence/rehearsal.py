@@ -143,7 +143,8 @@ def _paths(found: SessionSnapshot, path_for: PathFor) -> list[ProofItem]:
         same = here == d["path"]
         items.append(ProofItem(
             f"path of {d['step']}", same,
-            f"{len(d['path'])} revisions, {' → '.join(d['path'])}" if same else
+            f"{len(d['path'])} revision{'' if len(d['path']) == 1 else 's'}, "
+            f"{' → '.join(d['path'])}" if same else
             f"the rehearsal ran {' → '.join(d['path']) or 'nothing counted'}; from the same "
             f"start here: {' → '.join(here) if here else 'not known'}"))
     return items
