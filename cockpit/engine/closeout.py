@@ -13,7 +13,7 @@ from cockpit.evidence import decision as decisions
 from cockpit.evidence.manifest import build_manifest
 from cockpit.evidence.report import render_report
 from cockpit.runbook.model import HaltItem
-from cockpit.session import records
+from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
 from cockpit.session.radarview import last_samples
 from cockpit.session.runfiles import RunFiles
@@ -162,8 +162,9 @@ class CloseoutVerbs(SessionCore):
             record["recorded_with_note"] = overridden
         if self.state.workdir_override is not None:  # what ran is not what was approved
             record["workdir_override"] = self.state.workdir_override.model_dump()
-        if self.state.rehearsal is not None:  # the rehearsal that proved it, by its identity
-            record["rehearsal"] = self.state.rehearsal.model_dump()
+        if self.state.rehearsal is not None:  # the rehearsal, by its identity
+            record["rehearsal"] = {**self.state.rehearsal.model_dump(),
+                                   "proved": rules.rehearsal_proved(self.runbook, self.state)}
         record = redact_values(record, self.redactor.redact_text)
         evidence = self.folder / "evidence"
         write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
@@ -177,8 +178,10 @@ class CloseoutVerbs(SessionCore):
                          f"session ran in {over.used} (--override-workdir by {over.by})\n")
         if self.state.rehearsal is not None:
             link = self.state.rehearsal
-            markdown += (f"\nProved by rehearsal {link.session_id} ({link.folder}), last event "
-                         f"hash {link.last_hash}\n")
+            said = ("Proved by rehearsal" if rules.rehearsal_proved(self.runbook, self.state)
+                    else "Linked to rehearsal (its proof did not hold)")
+            markdown += (f"\n{said} {link.session_id} ({link.folder}), last event hash "
+                         f"{link.last_hash}\n")
         write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
             cause = decisions.value_of(self.runbook, filled, "root_cause") or (note or "")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
 from cockpit.engine.core import HaltHook
-from cockpit.engine.gates import GateVerbs
+from cockpit.engine.gates import GateVerbs, rehearsal_repo
 from cockpit.engine.setup import (
     approved_workdir,
     dsn_passwords,
@@ -29,7 +29,7 @@ from cockpit.engine.setup import (
 from cockpit.engine.steps import StepVerbs
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.evidence.rehearsal import link_to
-from cockpit.probes.git_probe import git_head
+from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
@@ -141,12 +141,14 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
                   workdir=resolve_workdir(runbook, runbook_path, workdir),
                   env=os.environ if env is None else env, secrets=secrets,
                   halt_hooks=halt_hooks, clock=clock)
+        repo = rehearsal_repo(runbook, ctl.workdir)  # what a later cutover proves against
         ctl.append(records.SessionStarted(
             session_id=folder.name, runbook_path=str(runbook_path.resolve()), runbook_id=runbook.id,
             title=runbook.title, production=runbook.production,
             runbook_sha256=identity.runbook_sha256, transcript_sha256=identity.transcript_sha256,
             workdir=str(ctl.workdir), pid=os.getpid(),
-            **{k: v for k, v in (("git_head", git_head(ctl.workdir)), ("rehearsal", link))
+            **{k: v for k, v in (("git_head", git_head(repo)),
+                                 ("git_dirty", git_dirty(repo) or None), ("rehearsal", link))
                if v is not None}))
         if override is not None:
             ctl.append(records.WorkdirOverridden(**override))
@@ -156,9 +158,12 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
     def resume(cls, folder: Path, *, operator: str | None = None, take_over: bool = False,
                env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
                halt_hooks: Iterable[HaltHook] | None = None,
-               lock: SessionLock | None = None, clock: Clock = system_clock) -> Controller:
+               lock: SessionLock | None = None, clock: Clock = system_clock,
+               rehearsal_moved: Path | None = None) -> Controller:
         """Reopen a session. `lock`: already taken by the caller (who had to hold it before
-        touching anything the session uses, such as a rehearsal world's password)."""
+        touching anything the session uses, such as a rehearsal world's password);
+        `rehearsal_moved`: where the linked rehearsal is now (the caller checked it is the
+        same session)."""
         folder = Path(os.path.abspath(folder))
         if lock is None:
             check_resumable(folder)  # read-only: a refusal touches nothing, the lock included
@@ -176,6 +181,8 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         if lock.taken_over is not None:
             ctl.append(records.LockTakenOver(previous=lock.taken_over))
         ctl.append(records.SessionResumed(pid=os.getpid()))
+        if rehearsal_moved is not None:
+            ctl.append(records.RehearsalMoved(folder=str(rehearsal_moved.resolve())))
         ctl.reconcile()
         return ctl
 

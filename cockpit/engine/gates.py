@@ -12,7 +12,7 @@ from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.setup import check_setup_item, dsn_passwords, with_entered_password
 from cockpit.engine.upgrade_path import path_from, upgrade_target
 from cockpit.errors import CockpitError
-from cockpit.evidence.rehearsal import prove
+from cockpit.evidence.rehearsal import ProofItem, prove
 from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.probes.registry import run_probe
 from cockpit.runbook.model import (
@@ -21,11 +21,21 @@ from cockpit.runbook.model import (
     CommandStep,
     EnvVar,
     ProbeGate,
+    Runbook,
 )
 from cockpit.runbook.paths import resolve
 from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import INPUTS
+
+
+def rehearsal_repo(runbook: Runbook, workdir: Path) -> Path:
+    """The repository a `rehearsal.pass` gate looks at (its `repo`, else the working
+    directory): a session records its HEAD there as it starts, for a later proof."""
+    for gate in rules.gates(runbook):
+        if isinstance(gate, ProbeGate) and gate.probe == rules.REHEARSAL_PROBE:
+            return resolve(workdir, str(gate.args.get("repo", ".")))
+    return workdir
 
 
 class GateVerbs(SessionCore):
@@ -157,8 +167,12 @@ class GateVerbs(SessionCore):
                 observed, detail=f"{result.detail} (attested: no rehearsal linked)"))
             return
         repo = resolve(self.workdir, str(gate.args.get("repo", ".")))
+        pinned: tuple[ProofItem, ...] = ()
+        if expected:  # the runbook's own commit or tag holds too, proof or not
+            found = run_probe("git.commit_matches", self.probe_context(), expected, gate.args)
+            pinned = (ProofItem("pinned", found.ok, found.detail),)
         proof = prove(link, self.runbook, git_head(repo), self._rehearsed_path,
-                      dirty=git_dirty(repo))
+                      dirty=git_dirty(repo), extra=pinned)
         self.append(records.GateEvaluated(gate=gate.id, ok=proof.ok,
                                           observed={"proved": proof.ok, **proof.observed()},
                                           detail=proof.detail()))

@@ -97,7 +97,8 @@ class StepVerbs(SessionCore):
             step=step_id, phase=phase, run=run, command=step.command,
             log=files.log.relative_to(self.folder).as_posix(),
             published=str(published) if published else None, abort_rules=rule_ids,
-            **({} if upgrade is None else {"path": upgrade[0], "start": upgrade[1]})))
+            **({} if upgrade is None else {"path": upgrade[0]}),
+            **({} if upgrade is None or upgrade[1] is None else {"start": upgrade[1]})))
         try:
             self._children[run] = launch(files, step_env(self.env, step, run), self.secrets)
         except OSError as exc:
@@ -210,6 +211,7 @@ class StepVerbs(SessionCore):
         """Record the running step's outcome if its exit record is there; True if it was."""
         for child in self._children.values():
             child.poll()  # reap finished supervisors
+        self.note_drift_if_due()  # between steps too: a forecast past the window
         current = self.running()
         if current is None:
             return False
@@ -219,7 +221,6 @@ class StepVerbs(SessionCore):
             self._finish(step_id, record)
             return True
         self.start_radar_if_due()
-        self.note_drift_if_due()
         ours = self._children.get(files.run)
         if ours is not None and ours.returncode is not None and files.exit_record() is None:
             self.append(records.StepInterrupted(

@@ -35,15 +35,16 @@ def path_from(target: str, workdir: Path, start: list[str]) -> list[str]:
 
 
 def expected_upgrade(command: str, workdir: Path, env: Mapping[str, str]
-                     ) -> tuple[list[str], list[str]] | None:
+                     ) -> tuple[list[str], list[str] | None] | None:
     """(path, start) of an upgrade step; None for a command that is no Alembic upgrade;
-    ([], []) when the path cannot be known (the database unreachable, the project
+    ([], None) when the path cannot be known (the database unreachable, the project
     unreadable) — the step runs all the same, its revisions counted without a total."""
     target = upgrade_target(command)
     if target is None:
         return None
+    start: list[str] | None = None
     try:
         start = current_revisions(env)
         return path_from(target, workdir, start), start
     except Exception:  # never a reason for the step not to start: counted without a total
-        return [], []
+        return [], start

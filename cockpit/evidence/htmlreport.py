@@ -9,6 +9,7 @@ from html import escape
 
 from cockpit.evidence.report import render_report
 from cockpit.evidence.timeline import timeline_svg
+from cockpit.session import rules
 from cockpit.session.reader import SessionSnapshot
 from cockpit.session.timing import rehearsed_durations
 
@@ -30,7 +31,9 @@ def html_report(found: SessionSnapshot, redact: Callable[[str], str] = lambda s:
              f"operator {escape(state.operator)}@{escape(state.host)}",
              f"started {escape(state.started_at)}"]
     if state.rehearsal is not None:
-        facts.append(f"proved by rehearsal {escape(state.rehearsal.session_id)} (last hash "
+        said = ("proved by" if rules.rehearsal_proved(found.runbook, state)
+                else "linked to (not proved by)")
+        facts.append(f"{said} rehearsal {escape(state.rehearsal.session_id)} (last hash "
                      f"{escape(state.rehearsal.last_hash[:16])})")
     halted = (f'<p class="halted">HALTED: {escape(redact(state.halt.reason))}</p>'
               if state.halt is not None else "")

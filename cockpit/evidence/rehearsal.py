@@ -62,19 +62,33 @@ def link_to(folder: Path) -> RehearsalLink:
     """What a session records of its rehearsal when it starts; CockpitError when the folder
     is no session or cannot be read (the run is then refused, nothing made)."""
     found = open_session(folder)
+    status = found.state.decision.status if found.state.decision else None
+    if status != PASS:  # a link that could never prove anything: refused, nothing made
+        raise CockpitError(
+            f"{folder}: this rehearsal's decision is {status or 'not recorded yet'}; only a "
+            "rehearsal that reached PASS can prove a cutover")
     return RehearsalLink(folder=str(folder.resolve()), session_id=found.state.session_id,
                          last_hash=found.state.last_hash, events=found.state.seq)
 
 
 def prove(link: RehearsalLink, runbook: Runbook, head: str | None,
-          path_for: PathFor, dirty: bool = False) -> Proof:
+          path_for: PathFor, dirty: bool = False, extra: tuple[ProofItem, ...] = ()) -> Proof:
     """Each item of the proof, against this run's runbook, its repository's HEAD (None: no
-    repository; `dirty`: tracked files changed since it) and its upgrade paths."""
-    folder = Path(link.folder)
+    repository; `dirty`: tracked files changed since it) and its upgrade paths; `extra`:
+    items the caller proved (the runbook's own pinned commit). Never raises: what cannot be
+    read or compared is a failed item, so the gate stays closed and says why."""
     try:
-        found = open_session(folder)
+        return Proof([*_items(link, runbook, head, path_for, dirty), *extra], link)
     except CockpitError as exc:
-        return Proof([ProofItem("rehearsal", False, exc.message)], link)
+        return Proof([ProofItem("rehearsal", False, exc.message), *extra], link)
+    except Exception as exc:  # an unreadable rehearsal or runbook is no proof, never a crash
+        return Proof([ProofItem("rehearsal", False, f"cannot be read or compared: "
+                                f"{type(exc).__name__}: {exc}"), *extra], link)
+
+
+def _items(link: RehearsalLink, runbook: Runbook, head: str | None, path_for: PathFor,
+           dirty: bool) -> list[ProofItem]:
+    found = open_session(Path(link.folder))
     state = found.state
     items = [ProofItem("identity", state.last_hash == link.last_hash,
                        f"last event hash {state.last_hash[:16]}"
@@ -82,7 +96,7 @@ def prove(link: RehearsalLink, runbook: Runbook, head: str | None,
                        f"the rehearsal changed since it was linked: last hash "
                        f"{state.last_hash[:16]} ({state.seq} events), linked "
                        f"{link.last_hash[:16]} ({link.events} events)")]
-    checked = verify_session(folder)
+    checked = verify_session(Path(link.folder))
     items.append(ProofItem("chain", not checked.problems,
                            checked.summary.split(",")[0] if not checked.problems
                            else f"verify: {checked.problems[0]}"
@@ -92,16 +106,39 @@ def prove(link: RehearsalLink, runbook: Runbook, head: str | None,
     items.append(ProofItem("decision", status == PASS, f"decision {status}" if status
                            else "the rehearsal has no decision recorded"))
     items.append(_transcripts(found.runbook, runbook))
-    items.append(_commit(state.git_head, head, dirty))
+    items.append(_commit(state.git_head, state.git_dirty, head, dirty))
     items.extend(_paths(found, path_for))
-    return Proof(items, link)
+    return items
+
+
+def _flat(value: Any, place: str = "") -> dict[str, Any]:
+    """A runbook's every setting by its place (`abort_rules[3].patterns[0]`)."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items()
+                for k, v in _flat(item, f"{place}.{key}" if place else key).items()}
+    if isinstance(value, list):
+        return {k: v for index, item in enumerate(value)
+                for k, v in _flat(item, f"{place}[{index}]").items()}
+    return {place: value}
 
 
 def _transcripts(rehearsed: Runbook, ours: Runbook) -> ProofItem:
-    theirs = render_markdown(environment_neutral(rehearsed)).splitlines()
-    mine = render_markdown(environment_neutral(ours)).splitlines()
+    theirs_rb, mine_rb = environment_neutral(rehearsed), environment_neutral(ours)
+    theirs = render_markdown(theirs_rb).splitlines()
+    mine = render_markdown(mine_rb).splitlines()
     if theirs == mine:
-        return ProofItem("runbook", True, "transcript equal (per-environment values aside)")
+        # what the checklist does not print: abort rules' patterns, timeouts, limits, pins
+        a, b = _flat(theirs_rb.model_dump(mode="json")), _flat(mine_rb.model_dump(mode="json"))
+        settings = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if not settings:
+            return ProofItem("runbook", True, "transcript and settings equal (per-environment "
+                             "values aside)")
+        shown = " | ".join(f"{k}: rehearsal {a.get(k)!r}, this runbook {b.get(k)!r}"
+                           for k in settings[:_SHOWN_LINES])
+        more = (f" (+{len(settings) - _SHOWN_LINES} more)" if len(settings) > _SHOWN_LINES
+                else "")
+        return ProofItem("runbook", False, f"the transcripts are equal but settings differ: "
+                         f"{shown}{more}")
     changes = [line for line in difflib.unified_diff(theirs, mine, lineterm="", n=0)
                if line[:1] in "+-" and not line.startswith(("---", "+++"))]
     shown = " | ".join(f"{'rehearsal' if c[0] == '-' else 'this runbook'}: {c[1:].strip()}"
@@ -110,7 +147,8 @@ def _transcripts(rehearsed: Runbook, ours: Runbook) -> ProofItem:
     return ProofItem("runbook", False, f"the transcripts differ: {shown}{more}")
 
 
-def _commit(rehearsed: str | None, ours: str | None, dirty: bool) -> ProofItem:
+def _commit(rehearsed: str | None, rehearsed_dirty: bool | None, ours: str | None,
+            dirty: bool) -> ProofItem:
     if rehearsed is None:
         return ProofItem("commit", False, "the rehearsal recorded no commit (its working "
                          "directory was no git repository, or an older cockpit ran it)")
@@ -119,6 +157,9 @@ def _commit(rehearsed: str | None, ours: str | None, dirty: bool) -> ProofItem:
     if rehearsed != ours:
         return ProofItem("commit", False, f"rehearsal at {rehearsed[:12]}, this run at "
                          f"{ours[:12]}")
+    if rehearsed_dirty:  # what was rehearsed was not the commit
+        return ProofItem("commit", False, f"the rehearsal ran with uncommitted changes to "
+                         f"tracked files (HEAD {rehearsed[:12]})")
     if dirty:  # what would run is not the commit that was rehearsed
         return ProofItem("commit", False, f"this run's working tree has uncommitted changes "
                          f"to tracked files (HEAD {ours[:12]})")
@@ -135,9 +176,12 @@ def _paths(found: SessionSnapshot, path_for: PathFor) -> list[ProofItem]:
         d = event.data
         if event.type != ev.STEP_STARTED or d.get("path") is None or d["run"] not in finished:
             continue
-        if d.get("start") is None:
-            items.append(ProofItem(f"path of {d['step']}", False, "the rehearsal recorded no "
-                                   "start revision for it (an older cockpit ran it)"))
+        if d.get("start") is None or len(d["start"]) > 1 or not d["path"]:
+            items.append(ProofItem(f"path of {d['step']}", False, (
+                "the rehearsal recorded no start revision for it (it could not read it, or "
+                "an older cockpit ran it)" if d.get("start") is None else
+                f"the rehearsal started at several heads ({', '.join(d['start'])}): no one "
+                "path" if len(d["start"]) > 1 else "the rehearsal counted no revision")))
             continue
         here = path_for(d["step"], list(d["start"]))
         same = here == d["path"]

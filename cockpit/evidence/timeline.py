@@ -7,9 +7,10 @@ Pure: events in, SVG text out."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
+from html import escape as html_escape
 from pathlib import Path
 
 from cockpit.runbook.model import Runbook
@@ -30,6 +31,15 @@ class Bar:
     start: float  # seconds from the session's start
     end: float
     outcome: str
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def escape(text: str) -> str:
+    """Text for SVG (XML): escaped, and without the control characters XML cannot hold (an
+    escape sequence in a halt's line)."""
+    return html_escape(_CONTROL.sub("", text))
 
 
 def _at(stamp: str) -> datetime:

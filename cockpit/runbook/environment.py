@@ -6,6 +6,7 @@ are equal exactly when everything else is."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
@@ -15,19 +16,23 @@ PLACEHOLDER = "‹per-environment›"
 
 
 def _swap(text: str, values: list[str]) -> str:
+    """Each value where the line shows it: as a `code` span, or as a whole word of three
+    characters or more (a `.` or `db` inside other words is left alone)."""
     for value in sorted({v for v in values if v}, key=len, reverse=True):  # longest first
-        text = text.replace(value, PLACEHOLDER)
+        text = text.replace(f"`{value}`", f"`{PLACEHOLDER}`")
+        if len(value) >= 3:
+            text = re.sub(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", PLACEHOLDER, text)
     return text
 
 
 def _neutral_dsn(item: EnvVar) -> EnvVar:
     parts = urlsplit(item.template)
-    values = [item.database, parts.hostname or "", str(parts.port or "")]
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"{PLACEHOLDER}:{PLACEHOLDER}" if parts.port else PLACEHOLDER
-    template = parts._replace(
-        netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host,
-        path=f"/{PLACEHOLDER}").geturl()
+    # the hosts as written (a multi-host DSN, `pg1:5432,pg2:5432`, has no one port)
+    hosts = parts.netloc.rsplit("@", 1)[-1]
+    values = [item.database, hosts, *(h for host in hosts.split(",") for h in host.split(":"))]
+    user = parts.netloc.rsplit("@", 1)[0] if "@" in parts.netloc else ""
+    template = parts._replace(netloc=f"{user}@{PLACEHOLDER}" if user else PLACEHOLDER,
+                              path=f"/{PLACEHOLDER}").geturl()
     return item.model_copy(update={"template": template, "database": PLACEHOLDER,
                                    "text": _swap(item.text, values)})
 

@@ -43,6 +43,7 @@ HALT_ITEM_DONE = "halt_item_done"  # item, note
 EVIDENCE_SEALED = "evidence_sealed"  # manifest, sha256, present, missing
 DECISION_RECORDED = "decision_recorded"  # status, fields, json, markdown (+ their sha256)
 FAULT_NOTED = "fault_noted"  # action, error (redacted): the cockpit itself failed at a task
+REHEARSAL_MOVED = "rehearsal_moved"  # folder: the linked rehearsal, found (same identity) there
 DRIFT_NOTED = "drift_noted"  # kind (step_slow|forecast_late), step, run, running_s,
 #                               rehearsed_s, forecast_end, window_end: against the rehearsal
 PASSWORD_ENTERED = "password_entered"  # vars: the DSNs given a new password (never the value)

@@ -51,6 +51,7 @@ class SessionStarted(Record):
     pid: int | None = None
     # the backend repository's HEAD as the session started (a later session proves against it)
     git_head: str | None = None
+    git_dirty: bool | None = None  # tracked files differed from that HEAD
     # the rehearsal this cutover is proved by (`--rehearsal`): its folder, id and last hash
     rehearsal: RehearsalLink | None = None
 
@@ -268,6 +269,14 @@ class FaultNoted(Record):
     KIND = ev.FAULT_NOTED
     action: str
     error: str
+
+
+class RehearsalMoved(Record):
+    """The linked rehearsal is read from another folder from now on: the same session (its
+    id and last event hash), moved or archived since the link."""
+
+    KIND = ev.REHEARSAL_MOVED
+    folder: str
 
 
 class DriftNoted(Record):

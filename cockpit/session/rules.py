@@ -325,6 +325,15 @@ def asks_operator(state: SessionState, gate: ProbeGate) -> bool:
     return gate.asks_operator()
 
 
+def rehearsal_proved(runbook: Runbook, state: SessionState) -> bool:
+    """Whether the linked rehearsal proved this cutover: its gate passed on its proof."""
+    return state.rehearsal is not None and any(
+        isinstance(g, ProbeGate) and g.probe == REHEARSAL_PROBE
+        and (s := state.gates.get(g.id)) is not None and s.status == "passed"
+        and isinstance(s.observed, dict) and s.observed.get("proved") is True
+        for g in gates(runbook))
+
+
 def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:
     """Open gates an operator answers: attestations, and probe gates whose value they give."""
     return [g for g in gates(runbook)

@@ -132,6 +132,7 @@ class SessionState(_State):
     workdir: str = ""
     workdir_override: Override | None = None  # the runbook's directory was replaced
     git_head: str | None = None
+    git_dirty: bool | None = None
     rehearsal: records.RehearsalLink | None = None
     operator: str = ""
     host: str = ""
@@ -188,7 +189,7 @@ def _take(s: SessionState, event: Event) -> None:
         s.production = d["production"]
         s.runbook_sha256, s.transcript_sha256 = d["runbook_sha256"], d["transcript_sha256"]
         s.workdir = d["workdir"]
-        s.git_head = d.get("git_head")
+        s.git_head, s.git_dirty = d.get("git_head"), d.get("git_dirty")
         if d.get("rehearsal"):
             s.rehearsal = records.RehearsalLink.model_validate(d["rehearsal"])
         s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
@@ -258,6 +259,8 @@ def _take(s: SessionState, event: Event) -> None:
         s.decision = Decision.model_validate({**d, "at": at, "by": by})
     elif t == ev.FAULT_NOTED:
         s.faults.append(Fault.model_validate({**d, "at": at, "by": by}))
+    elif t == ev.REHEARSAL_MOVED and s.rehearsal is not None:
+        s.rehearsal = s.rehearsal.model_copy(update={"folder": d["folder"]})
     elif t == ev.DRIFT_NOTED:
         s.drifts.append(Drift.model_validate({**d, "at": at}))
 

@@ -7,7 +7,7 @@ window's end. Pure but for reading the rehearsal's own record once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cockpit.runbook.model import CommandStep, Runbook
@@ -67,7 +67,8 @@ class Forecast:
 
 def forecast(runbook: Runbook, state: SessionState, rehearsed: dict[str, float],
              now: datetime) -> Forecast | None:
-    """None with no rehearsal times, or once nothing is left to run."""
+    """None with no rehearsal times, or once nothing is left to run. Checks and manual
+    confirmations count no time, nor do the pauses between steps: the ETA is the commands'."""
     if not rehearsed or state.ended or state.halt is not None:
         return None
     running = state.running_step()
@@ -88,7 +89,7 @@ def forecast(runbook: Runbook, state: SessionState, rehearsed: dict[str, float],
                 running_s = (now - parse_at(s.started_at)).total_seconds()
                 rehearsed_s = rehearsed.get(step.id)
                 left = max(rehearsal - running_s, 0.0)
-            elif s is None or s.status in ("pending", "cancelled"):
+            elif s is None or s.status in ("pending", "cancelled", "interrupted"):
                 left = rehearsal
             else:
                 continue  # done (or failed: the halt ends the forecast)
@@ -107,9 +108,10 @@ def clock(seconds: float) -> str:
 
 def forecast_text(found: Forecast) -> str:
     """"ETA phase 0:00:04, cutover 0:00:09 · forecast end 02:10:33Z (window 03:00:00Z)"."""
-    end = f"forecast end {found.end:%H:%M:%S}Z"
+    end = f"forecast end {found.end.astimezone(UTC):%H:%M:%S}Z"
     if found.window_end is not None:
-        end += f" ({'PAST the window' if found.late else 'window'} {found.window_end:%H:%M:%S}Z)"
+        end += (f" ({'PAST the window' if found.late else 'window'} "
+                f"{found.window_end.astimezone(UTC):%H:%M:%S}Z)")
     return f"ETA phase {clock(found.phase_left_s)}, cutover {clock(found.cutover_left_s)} · {end}"
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from cockpit.demo.world import World
 from cockpit.engine.controller import Controller
+from cockpit.errors import CockpitError
 from cockpit.resources import bundled_runbook
 from cockpit.session.state import GateState
 from tests.conftest import REPO
@@ -74,18 +75,20 @@ def test_a_pass_rehearsal_proves_the_gate(rehearsals: Path, world: World,
     gate = _gate(world, tmp_path / "s", rehearsals / "pass")
     assert gate.status == "passed", gate.detail
     assert gate.detail is not None and gate.detail.startswith("proved by rehearsal pass: ")
-    for words in ("decision PASS", "transcript equal", "commit ",
+    for words in ("decision PASS", "transcript and settings equal", "commit ",
                   "6 revisions, 0009b → 0020 → 0021 → 0022 → 0023 → 70a79686336c"):
         assert words in gate.detail
     # the two worlds were built apart, yet from the same lineage: the same commit
     assert gate.observed["items"]["commit"]["ok"]
 
 
-def test_a_blocker_rehearsal_keeps_the_gate_closed(rehearsals: Path, world: World,
-                                                   tmp_path: Path) -> None:
-    gate = _gate(world, tmp_path / "s", rehearsals / "drift")
-    assert gate.status == "failed" and gate.detail is not None
-    assert "decision: decision BLOCKER" in gate.detail
+def test_a_blocker_rehearsal_is_refused_as_a_link(rehearsals: Path, world: World,
+                                                  tmp_path: Path) -> None:
+    """It could never prove anything: the run is refused before a session is made."""
+    with pytest.raises(CockpitError, match="decision is BLOCKER; only a rehearsal that "
+                                           "reached PASS can prove a cutover"):
+        _gate(world, tmp_path / "s", rehearsals / "drift")
+    assert not (tmp_path / "s").exists()
 
 
 def test_a_broken_chain_keeps_the_gate_closed(rehearsals: Path, world: World,
@@ -109,6 +112,65 @@ def test_a_changed_runbook_keeps_the_gate_closed_naming_the_lines(
     assert gate.status == "failed" and gate.detail is not None
     assert "runbook: the transcripts differ: rehearsal: " in gate.detail
     assert "this runbook: " in gate.detail and "alembic heads --verbose" in gate.detail
+
+
+def test_a_setting_the_checklist_does_not_print_keeps_the_gate_closed(
+        rehearsals: Path, world: World, tmp_path: Path) -> None:
+    changed = tmp_path / "changed.toml"
+    text = bundled_runbook("demo-cutover.toml").read_text()
+    assert "max_waiting = 3" in text
+    changed.write_text(text.replace("max_waiting = 3", "max_waiting = 10000"))
+    gate = _gate(world, tmp_path / "s", rehearsals / "pass", changed)
+    assert gate.status == "failed" and gate.detail is not None
+    assert "the transcripts are equal but settings differ: " in gate.detail
+    assert "max_waiting: rehearsal 3, this runbook 10000" in gate.detail
+
+
+def test_the_runbooks_own_pinned_tag_holds_too(rehearsals: Path, world: World,
+                                                tmp_path: Path) -> None:
+    pinned = tmp_path / "pinned.toml"
+    text = bundled_runbook("demo-cutover.toml").read_text()
+    anchor = 'text = "Same migration commit/tag as clone PASS"\nprobe = "rehearsal.pass"\n'
+    assert anchor in text
+    pinned.write_text(text.replace(anchor, 'text = "Same migration commit/tag as clone PASS '
+                                   '(`release-9`)"\nprobe = "rehearsal.pass"\n'
+                                   'expected = "release-9"\n'))
+    gate = _gate(world, tmp_path / "s", rehearsals / "pass", pinned)
+    assert gate.status == "failed" and gate.detail is not None
+    # (the transcript differs too: the line names the tag) the pin itself is checked
+    assert "; pinned: HEAD " in gate.detail and "is not 'release-9'" in gate.detail
+
+
+def test_a_moved_rehearsal_is_followed_when_it_is_the_same_session(
+        rehearsals: Path, world: World, tmp_path: Path) -> None:
+    from cockpit.cli import _same_rehearsal
+
+    first = tmp_path / "archive-1"
+    shutil.copytree(rehearsals / "pass", first)
+    ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=tmp_path / "s",
+                           workdir=world.backend, override_workdir=True, env=world.env(),
+                           secrets=[world.password], rehearsal=first, halt_hooks=[])
+    ctl.close()
+    moved = first.rename(tmp_path / "archive-2")
+    state = json.loads((tmp_path / "s" / "session.json").read_text())
+    from cockpit.session.state import SessionState
+
+    folded = SessionState.model_validate(state)
+    assert _same_rehearsal(folded, moved) == moved  # the same id and last hash: followed
+    assert folded.rehearsal is not None  # a session linked to another rehearsal: refused
+    other = folded.model_copy(update={"rehearsal": folded.rehearsal.model_copy(
+        update={"last_hash": "0" * 64})})
+    with pytest.raises(CockpitError, match=r"last hash 0000000000000000\), which .* is not"):
+        _same_rehearsal(other, moved)
+    ctl = Controller.resume(tmp_path / "s", env=world.env(), secrets=[world.password],
+                            halt_hooks=[], rehearsal_moved=moved)
+    try:
+        ctl.evaluate_gates()
+        assert ctl.state.rehearsal is not None
+        assert ctl.state.rehearsal.folder == str(moved.resolve())
+        assert ctl.state.gates[GATE].status == "passed", ctl.state.gates[GATE].detail
+    finally:
+        ctl.close()
 
 
 def test_another_commit_keeps_the_gate_closed(rehearsals: Path, world: World,
@@ -136,6 +198,9 @@ def test_a_session_keeps_its_rehearsal_and_a_folder_that_is_none_is_refused(
         rehearsals: Path, tmp_path: Path) -> None:
     refused = _demo(tmp_path, "s", "--rehearsal", str(tmp_path / "nothing-here"))
     assert refused.returncode == 1 and "not a session folder" in refused.stderr
+    assert not (tmp_path / "s").exists() and not (tmp_path / "s-world").exists()
+    refused = _demo(tmp_path, "s", "--rehearsal", str(rehearsals / "drift"))
+    assert refused.returncode == 1 and "only a rehearsal that reached PASS" in refused.stderr
     assert not (tmp_path / "s").exists() and not (tmp_path / "s-world").exists()
     events = (rehearsals / "drift" / "events.jsonl").read_bytes()
     again = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(rehearsals / "drift"),
@@ -218,7 +283,7 @@ def test_the_html_report_draws_every_step_that_ran_and_the_halt(
     shot = tmp_path / "report.png"
     browser = Chromium(1200, 900)
     try:
-        asyncio.run(browser.screenshot(page.as_uri(), shot, settle_s=1.0))
+        asyncio.run(browser.screenshot(page.as_uri(), shot, settle_s=2.0))
     finally:
         browser.close()
     assert _ink(shot.read_bytes()) > 0.02  # drawn, not blank

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from cockpit.runbook.loader import load_runbook
@@ -55,7 +56,7 @@ def test_a_step_three_times_its_rehearsal_is_recorded_as_drift(tmp_path: Path) -
     assert [d["kind"] for d in drifts] == ["step_slow"], drifts  # once, and not "late"
     assert drifts[0]["step"] == "work" and drifts[0]["run"] == "work.1"
     assert drifts[0]["running_s"] > 2 * drifts[0]["rehearsed_s"]
-    assert 0.3 <= drifts[0]["rehearsed_s"] < 1.5, rehearsed
+    assert 0.3 <= drifts[0]["rehearsed_s"] < 5, rehearsed  # the sleep and a Python start
     assert "drift_noted kind=step_slow step=work" in done.stdout  # shown as it happened
     status = cockpit("status", str(tmp_path / "cs")).stdout
     assert f"rehearsal rs ({(tmp_path / 'rs').resolve()})" in status
@@ -89,3 +90,12 @@ def test_the_forecast_counts_what_is_left_by_the_rehearsals_times(tmp_path: Path
     assert running_text(behind) == "rehearsal 0:00:10 · 3.0× SLOW"
     assert "PAST the window 01:00:15Z" in forecast_text(behind)
     assert forecast(runbook, _state(4.0, now, now), {}, now) is None  # no rehearsal: none
+    # before anything ran: the phase is P0's one step, the cutover all three
+    fresh = forecast(runbook, SessionState(), rehearsed, now)
+    assert fresh is not None and (fresh.phase_left_s, fresh.cutover_left_s) == (1.0, 31.0)
+    # a window attested in another zone is shown in UTC, as every time here is
+    east = timezone(timedelta(hours=2))
+    zoned = forecast(runbook, _state(4.0, now, now), rehearsed, now)
+    assert zoned is not None
+    zoned = replace(zoned, window_end=datetime(2026, 11, 30, 3, 0, tzinfo=east))
+    assert forecast_text(zoned).endswith("(PAST the window 01:00:00Z)")
