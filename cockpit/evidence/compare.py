@@ -5,7 +5,6 @@ each, and whether their outputs agree — else the first line where they part. R
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import zip_longest
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from cockpit.runbook.model import CheckStep, CommandStep
 from cockpit.session.layout import session_file
 from cockpit.session.reader import SessionAt, session_at
 from cockpit.session.state import StepState
+from cockpit.session.timing import took
 
 _CUT = 70  # a differing line is shown up to this many characters
 
@@ -25,19 +25,12 @@ class StepComparison:
     output: str  # "same output" / "differs at line 3: ..." / "" (no log to compare)
 
 
-def seconds(s: StepState) -> float | None:
-    if not (s.started_at and s.ended_at):
-        return None
-    start = datetime.fromisoformat(s.started_at.replace("Z", "+00:00"))
-    return (datetime.fromisoformat(s.ended_at.replace("Z", "+00:00")) - start).total_seconds()
-
-
 def _outcome(s: StepState | None) -> str:
     if s is None or s.status == "pending":
         return "—"
     words: list[str] = [s.status]
-    if (took := seconds(s)) is not None:
-        words.append(f"{took:.2f} s")
+    if (seconds := took(s)) is not None:
+        words.append(f"{seconds:.2f} s")
     if s.lines is not None:
         words.append(f"{s.lines} line{'' if s.lines == 1 else 's'}")
     if s.exit_code is not None:

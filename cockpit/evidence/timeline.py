@@ -17,6 +17,7 @@ from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
 from cockpit.session.events import Event
 from cockpit.session.layout import session_file
+from cockpit.session.timing import parse_at
 
 WIDTH, LABELS, ROW, TOP = 1100, 300, 22, 34
 COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "cancelled": "#9e9e9e",
@@ -42,23 +43,20 @@ def escape(text: str) -> str:
     return html_escape(_CONTROL.sub("", text))
 
 
-def _at(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def bars(events: list[Event]) -> list[Bar]:
     """Each step run, from its step_started to its end (or the last event: still running)."""
-    origin, last = _at(events[0].ts), _at(events[-1].ts)
+    origin, last = parse_at(events[0].ts), parse_at(events[-1].ts)
     started: dict[str, tuple[str, str, float]] = {}
     found: list[Bar] = []
     for event in events:
         d = event.data
-        offset = (_at(event.ts) - origin).total_seconds()
+        offset = (parse_at(event.ts) - origin).total_seconds()
         if event.type == ev.STEP_STARTED:
             started[d["run"]] = (d["step"], d.get("phase") or "", offset)
         elif event.type in (ev.STEP_FINISHED, ev.STEP_INTERRUPTED) and d.get("run") in started:
             step, phase, start = started.pop(d["run"])
-            end = (_at(d["ended_at"]) - origin).total_seconds() if d.get("ended_at") else offset
+            ended = d.get("ended_at")
+            end = (parse_at(ended) - origin).total_seconds() if ended else offset
             outcome = ("interrupted" if event.type == ev.STEP_INTERRUPTED else "passed"
                        if d.get("ok") else "cancelled" if d.get("cancelled") else "failed")
             found.append(Bar(step, d["run"], phase, start, max(end, start), outcome))
@@ -78,7 +76,7 @@ def _radar_points(folder: Path, events: list[Event], origin: datetime) -> list[t
             for line in lines:
                 try:
                     sample = json.loads(line)
-                    points.append(((_at(sample["at"]) - origin).total_seconds(),
+                    points.append(((parse_at(sample["at"]) - origin).total_seconds(),
                                    int(sample.get("waiting", 0))))
                 except (ValueError, KeyError, TypeError):
                     continue
@@ -90,9 +88,9 @@ def timeline_svg(runbook: Runbook, events: list[Event], folder: Path,
     """The SVG: `rehearsed` (a step's duration in the rehearsal) draws its ghost bars."""
     if not events:
         return '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
-    origin = _at(events[0].ts)
+    origin = parse_at(events[0].ts)
     runs = bars(events)
-    total = max((_at(events[-1].ts) - origin).total_seconds(), 1.0)
+    total = max((parse_at(events[-1].ts) - origin).total_seconds(), 1.0)
     if rehearsed:
         total = max(total, *(b.start + rehearsed.get(b.step, 0.0) for b in runs), 1.0)
     scale = (WIDTH - LABELS - 20) / total
@@ -143,7 +141,7 @@ def timeline_svg(runbook: Runbook, events: list[Event], folder: Path,
     out.append(f'<text x="{LABELS - 6}" y="{marks_y + ROW + 15}" '
                'text-anchor="end">confirmations</text>')
     for event in events:
-        at = x((_at(event.ts) - origin).total_seconds())
+        at = x((parse_at(event.ts) - origin).total_seconds())
         d = event.data
         if event.type in (ev.GATE_ATTESTED, ev.GATE_EVALUATED):
             colour = "#2e7d32" if d.get("ok", True) else "#c62828"
