@@ -248,36 +248,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _headless(ctl, answers, args.assume_yes)
 
 
-def _same_rehearsal(state: typing.Any, given: Path) -> Path | None:
-    """A session keeps the rehearsal it started with: resume may name it again — or the same
-    session (its id and last event hash) moved to another folder, returned to be recorded."""
-    from cockpit.engine.controller import RunbookChanged
-    from cockpit.evidence.rehearsal import link_to
-
-    linked = state.rehearsal
-    if linked is not None and Path(linked.folder).resolve() == given.resolve():
-        return None
-    if linked is not None:
-        found = link_to(given)
-        if (found.session_id, found.last_hash) == (linked.session_id, linked.last_hash):
-            return given
-    raise RunbookChanged(  # refused (exit 3), as a changed runbook is
-        f"{given}: this session was started "
-        + (f"with rehearsal {linked.session_id} (last hash {linked.last_hash[:16]}), "
-           f"which {given} is not" if linked else "without a rehearsal")
-        + "; a session's rehearsal is fixed at its start — resume without --rehearsal, or "
-        "name where that same rehearsal is now")
-
-
 def cmd_resume(args: argparse.Namespace) -> int:
     from cockpit.demo.session import world_of
-    from cockpit.engine.controller import Controller, check_resumable
+    from cockpit.engine.controller import Controller, check_resumable, same_rehearsal
     from cockpit.session.layout import RUNBOOK_COPY
     from cockpit.session.lock import SessionLock
 
     folder = Path(args.session)
     state, _ = check_resumable(folder)  # read-only: a refusal here touches nothing
-    moved = _same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
+    moved = same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
     workspace = world_of(Path(state.workdir))
     if workspace is not None and args.headless and not args.answers:
         from cockpit.resources import bundled_runbook

@@ -46,6 +46,25 @@ class RunbookChanged(CockpitError):
     exit_code = EXIT_REFUSED
 
 
+def same_rehearsal(state: SessionState, given: Path) -> Path | None:
+    """A session keeps the rehearsal it started with: resume may name it again — or the same
+    session (its id and last event hash) moved to another folder, returned to be recorded.
+    Anything else is refused (exit 3), as a changed runbook is."""
+    linked = state.rehearsal
+    if linked is not None and Path(linked.folder).resolve() == given.resolve():
+        return None
+    if linked is not None:
+        found = link_to(given)
+        if (found.session_id, found.last_hash) == (linked.session_id, linked.last_hash):
+            return given
+    raise RunbookChanged(
+        f"{given}: this session was started "
+        + (f"with rehearsal {linked.session_id} (last hash {linked.last_hash[:16]}), "
+           f"which {given} is not" if linked else "without a rehearsal")
+        + "; a session's rehearsal is fixed at its start — resume without --rehearsal, or "
+        "name where that same rehearsal is now")
+
+
 def utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 

@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 import pytest
 
 from cockpit.demo.world import World
-from cockpit.engine.controller import Controller
+from cockpit.engine.controller import Controller, same_rehearsal
 from cockpit.errors import CockpitError
 from cockpit.resources import bundled_runbook
 from cockpit.session.state import GateState
@@ -143,8 +143,6 @@ def test_the_runbooks_own_pinned_tag_holds_too(rehearsals: Path, world: World,
 
 def test_a_moved_rehearsal_is_followed_when_it_is_the_same_session(
         rehearsals: Path, world: World, tmp_path: Path) -> None:
-    from cockpit.cli import _same_rehearsal
-
     first = tmp_path / "archive-1"
     shutil.copytree(rehearsals / "pass", first)
     ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=tmp_path / "s",
@@ -156,12 +154,12 @@ def test_a_moved_rehearsal_is_followed_when_it_is_the_same_session(
     from cockpit.session.state import SessionState
 
     folded = SessionState.model_validate(state)
-    assert _same_rehearsal(folded, moved) == moved  # the same id and last hash: followed
+    assert same_rehearsal(folded, moved) == moved  # the same id and last hash: followed
     assert folded.rehearsal is not None  # a session linked to another rehearsal: refused
     other = folded.model_copy(update={"rehearsal": folded.rehearsal.model_copy(
         update={"last_hash": "0" * 64})})
     with pytest.raises(CockpitError, match=r"last hash 0000000000000000\), which .* is not"):
-        _same_rehearsal(other, moved)
+        same_rehearsal(other, moved)
     ctl = Controller.resume(tmp_path / "s", env=world.env(), secrets=[world.password],
                             halt_hooks=[], rehearsal_moved=moved)
     try:
