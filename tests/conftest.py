@@ -7,6 +7,7 @@ that one too. `COCKPIT_REQUIRE_SYSTEM_PG=1` (set by .ci/run) makes its absence a
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import shutil
@@ -50,6 +51,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("system_slow") and "[system" in item.nodeid:
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The cockpit's own modules compiled once: the suite starts hundreds of cockpit
+    processes (supervisors, watchers, whole runs), and where PYTHONDONTWRITEBYTECODE is set
+    each would compile them again. (The dependencies are compiled by `uv sync`:
+    pyproject's [tool.uv] compile-bytecode.)"""
+    compileall.compile_dir(REPO / "cockpit", quiet=1)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,13 @@ import psycopg
 from cockpit.demo.faults import FAULTS
 from cockpit.demo.lineage import ANCHOR, write_backend, write_env
 from cockpit.demo.pgcluster import PgCluster, free_port
-from cockpit.demo.pginstall import embedded_bin_dir, runnable_bin_dir, runs_from, server_user
+from cockpit.demo.pginstall import (
+    embedded_bin_dir,
+    runnable_bin_dir,
+    runs_from,
+    server_user,
+    shared_runnable_bin_dir,
+)
 from cockpit.demo.tls import write_self_signed
 from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
@@ -102,8 +108,8 @@ def world_cluster(info: WorldInfo) -> PgCluster:
         trees = [package, *holder.glob(f"{package.name}.libs")]
         if (copy / "postgres").exists() and _only_ours(holder, trees):
             bin_dir = copy
-        else:  # gone, or not the copy we made: a fresh one, in a folder of our own
-            bin_dir = runnable_bin_dir(bin_dir, server_user(), _new_holder())
+        else:  # gone, or not the copy we made: a fresh one
+            bin_dir = _runnable_copy(bin_dir, server_user(), None)
             info.pg_bin = str(bin_dir)
     return PgCluster(root=Path(info.pg_root), bin_dir=bin_dir, superuser="cockpit",
                      port=info.pg_port)
@@ -214,12 +220,7 @@ class World:
             info.pg_root = str(holder / "pg")
         run_as, wheel = server_user(), embedded_bin_dir()
         if not runs_from(wheel, run_as):
-            place = holder or _new_holder()
-            try:
-                info.pg_bin = str(runnable_bin_dir(wheel, run_as, place))
-            except BaseException:
-                shutil.rmtree(place, ignore_errors=True)
-                raise
+            info.pg_bin = str(_runnable_copy(wheel, run_as, holder))
         world = cls(workspace, info)
         try:
             world._build_database()
@@ -310,6 +311,21 @@ class World:
     def _connect(self, database: str) -> psycopg.Connection:
         return psycopg.connect(host=str(self.cluster.socket_dir), port=self.cluster.port,
                                user=self.cluster.superuser, dbname=database, autocommit=True)
+
+
+def _runnable_copy(wheel: Path, run_as: str | None, holder: Path | None) -> Path:
+    """A copy of the binaries the server's user can run: the machine's shared one, made once
+    (see shared_runnable_bin_dir); else one of this world's own, in `holder` or a new one."""
+    shared = shared_runnable_bin_dir(
+        wheel, run_as, Path(os.environ.get("COCKPIT_DEMO_PG_TMP") or tempfile.gettempdir()))
+    if shared is not None:
+        return shared
+    place = holder or _new_holder()
+    try:
+        return runnable_bin_dir(wheel, run_as, place)
+    except BaseException:
+        shutil.rmtree(place, ignore_errors=True)
+        raise
 
 
 def _new_holder() -> Path:
