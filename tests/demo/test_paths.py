@@ -152,3 +152,20 @@ def test_the_demo_reaches_pass_with_its_world_and_session_in_awkward_folders(
         own, published = session_file(ctl.folder, step.log or ""), Path(step.published or "")
         assert own.is_relative_to(base / "-session, one") and own.stat().st_size
         assert published.is_relative_to(base) and published.read_bytes() == own.read_bytes()
+
+
+def test_one_shared_copy_of_the_binaries_is_made_once_and_trusted_only_while_ours(
+        open_tmp: Path) -> None:
+    """Worlds in private folders share one copy of the embedded server's binaries, made
+    aside and renamed whole; a copy anyone else could have written into is not used."""
+    from cockpit.demo.pginstall import shared_runnable_bin_dir
+
+    wheel, run_as = embedded_bin_dir(), server_user()
+    first = shared_runnable_bin_dir(wheel, run_as, open_tmp)
+    assert first is not None and (first / "postgres").is_file()
+    made = (first / "postgres").stat().st_mtime_ns
+    again = shared_runnable_bin_dir(wheel, run_as, open_tmp)
+    assert again == first and (again / "postgres").stat().st_mtime_ns == made  # not re-copied
+    assert [p.name for p in open_tmp.iterdir()] == [first.parents[2].name]  # nothing aside
+    (first / "pg_ctl").chmod(0o777)  # writable by others: no longer trusted
+    assert shared_runnable_bin_dir(wheel, run_as, open_tmp) is None
