@@ -56,8 +56,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """The cockpit's own modules compiled once: the suite starts hundreds of cockpit
     processes (supervisors, watchers, whole runs), and where PYTHONDONTWRITEBYTECODE is set
-    each would compile them again. (The dependencies are compiled by `uv sync`:
-    pyproject's [tool.uv] compile-bytecode.)"""
+    each would compile them again. (CI installs the dependencies with theirs: `.ci/run`.)"""
     compileall.compile_dir(REPO / "cockpit", quiet=1)
 
 

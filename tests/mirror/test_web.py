@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import pytest
 
 from cockpit.mirror.web import is_loopback, mirror_command
 from tests.conftest import REPO
@@ -54,6 +55,9 @@ def _mirrors_of(server: subprocess.Popen[bytes], session: Path) -> list[list[str
     return found
 
 
+# slow: a real Chromium and OCR of its screenshot (26 s), for the fast step's 10-minute
+# budget; the fast step keeps the web mirror's refusals (port in use) and the screen mirror
+@pytest.mark.slow
 def test_web_mirror_in_headless_chromium(tmp_path: Path) -> None:
     runbook = ordinary_world(tmp_path)
     session = tmp_path / "s"

@@ -90,6 +90,9 @@ async def test_keys_alone_drive_the_demo_to_pass(tmp_path: Path) -> None:
     assert (tmp_path / "s" / "evidence" / "checklist.md").exists()
 
 
+# slow, for the fast step's budget (24 s: every key and palette command tried): invariant
+# 2's fast tests are tests/engine/test_controller.py's (every command path after a halt)
+@pytest.mark.slow
 async def test_after_a_halt_no_key_and_no_palette_command_starts_anything(
         tmp_path: Path) -> None:
     world, ctl = open_demo("drift", tmp_path / "s", tmp_path / "w")
