@@ -164,5 +164,7 @@ def copy_installation(bin_dir: Path, place: Path) -> Path:
     for path in place.rglob("*"):
         if path.is_file() and not path.is_symlink():
             mode = path.stat().st_mode
-            path.chmod(mode | 0o444 | (0o111 if mode & 0o100 else 0))
+            # readable by all, writable by us alone (a group-writable source, umask 002,
+            # would leave a copy nobody may trust)
+            path.chmod((mode | 0o444 | (0o111 if mode & 0o100 else 0)) & ~0o022)
     return target / "bin"

@@ -140,6 +140,9 @@ class StepVerbs(SessionCore):
     def note_drift_if_due(self) -> None:
         """Record, once each, the moments the cutover falls behind its rehearsal: the running
         step past twice its rehearsed time, the forecast end past the window's end."""
+        current = self.running()
+        if current is not None and current[1].exit_record() is not None:
+            return  # it has ended (its finish not yet recorded): its time is the record's
         rehearsed = self.rehearsed()
         found = timing.forecast(self.runbook, self.state, rehearsed, self.clock()) \
             if rehearsed else None
@@ -211,9 +214,9 @@ class StepVerbs(SessionCore):
         """Record the running step's outcome if its exit record is there; True if it was."""
         for child in self._children.values():
             child.poll()  # reap finished supervisors
-        self.note_drift_if_due()  # between steps too: a forecast past the window
         current = self.running()
         if current is None:
+            self.note_drift_if_due()  # between steps too: a forecast past the window
             return False
         step_id, files = current
         record = files.exit_record()
@@ -221,6 +224,7 @@ class StepVerbs(SessionCore):
             self._finish(step_id, record)
             return True
         self.start_radar_if_due()
+        self.note_drift_if_due()
         ours = self._children.get(files.run)
         if ours is not None and ours.returncode is not None and files.exit_record() is None:
             self.append(records.StepInterrupted(

@@ -241,7 +241,7 @@ def _gate_hint(gate: Any, state: SessionState) -> str:
     if gate.kind == "attestation_file":
         return f"file {gate.path}"
     if gate.probe == rules.REHEARSAL_PROBE and state.rehearsal is not None:
-        return f"proved by rehearsal {state.rehearsal.session_id} (g)"
+        return f"answered from rehearsal {state.rehearsal.session_id} (g)"
     return "answered by the probe (g)" if not gate.asks_operator() else (
         f"attest with a: {gate.prompt}")
 

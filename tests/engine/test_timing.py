@@ -99,3 +99,38 @@ def test_the_forecast_counts_what_is_left_by_the_rehearsals_times(tmp_path: Path
     assert zoned is not None
     zoned = replace(zoned, window_end=datetime(2026, 11, 30, 3, 0, tzinfo=east))
     assert forecast_text(zoned).endswith("(PAST the window 01:00:00Z)")
+
+
+def test_a_step_that_ended_before_it_was_looked_at_is_not_drift(tmp_path: Path) -> None:
+    """A cockpit that polls late (resumed after a crash, say) judges a step by its exit
+    record, not by the time it looked: no drift for a step that took its rehearsed time."""
+    from cockpit.engine.controller import Controller
+    from tests.waiting import wait_until
+
+    answers = tmp_path / "answers.toml"
+    until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    answers.write_text(f'[gates]\nsignoff = "GOV-1"\nmaintenance-window = "CHG-1 until {until}"\n')
+    rehearsal = _world(tmp_path / "r", {"work": 0.3})
+    done = cockpit("run", str(rehearsal), "--headless", "--answers", str(answers),
+                   "--session", str(tmp_path / "rs"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    later = [datetime.now(UTC)]
+    ctl = Controller.start(_world(tmp_path / "c", {"work": 0.3}), folder=tmp_path / "cs",
+                           env={}, halt_hooks=[], clock=lambda: later[0],
+                           rehearsal=tmp_path / "rs")
+    try:
+        ctl.attest_gate("signoff", "GOV-1")
+        ctl.attest_gate("maintenance-window", f"CHG-1 until {until}")
+        assert ctl.evaluate_gates() == []
+        ctl.run_step("quick")
+        wait_until(lambda: ctl.poll() and ctl.running() is None, "quick to end")
+        ctl.run_step("work")
+        files = ctl.running()[1]
+        wait_until(lambda: files.exit_record() is not None, "work's exit record")
+        later[0] = datetime.now(UTC) + timedelta(minutes=10)  # looked at ten minutes on
+        ctl.note_drift_if_due()
+        assert ctl.poll() and ctl.state.steps["work"].status == "passed"
+        ctl.note_drift_if_due()
+        assert ctl.state.drifts == []
+    finally:
+        ctl.close()
