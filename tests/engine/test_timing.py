@@ -38,7 +38,9 @@ def _events(session: Path) -> list[dict]:
     return [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
 
 
-def test_a_step_three_times_its_rehearsal_is_recorded_as_drift(tmp_path: Path) -> None:
+def _rehearsal(tmp_path: Path) -> tuple[Path, str]:
+    """A rehearsal session `rs` whose `work` step sleeps 0.3 s; the answers file (a window
+    open two hours) and the window's end."""
     answers = tmp_path / "answers.toml"
     until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     answers.write_text(f'[gates]\nsignoff = "GOV-1"\nmaintenance-window = "CHG-1 until {until}"\n')
@@ -46,6 +48,11 @@ def test_a_step_three_times_its_rehearsal_is_recorded_as_drift(tmp_path: Path) -
     done = cockpit("run", str(rehearsal), "--headless", "--answers", str(answers),
                    "--session", str(tmp_path / "rs"))
     assert done.returncode == 0, done.stdout + done.stderr
+    return answers, until
+
+
+def test_a_step_three_times_its_rehearsal_is_recorded_as_drift(tmp_path: Path) -> None:
+    answers, _until = _rehearsal(tmp_path)
     rehearsed = next(e for e in _events(tmp_path / "rs") if e["type"] == "step_finished"
                      and e["data"]["step"] == "work")
     cutover = _world(tmp_path / "c", {"work": 3.0})
@@ -107,13 +114,7 @@ def test_a_step_that_ended_before_it_was_looked_at_is_not_drift(tmp_path: Path) 
     from cockpit.engine.controller import Controller
     from tests.waiting import wait_until
 
-    answers = tmp_path / "answers.toml"
-    until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    answers.write_text(f'[gates]\nsignoff = "GOV-1"\nmaintenance-window = "CHG-1 until {until}"\n')
-    rehearsal = _world(tmp_path / "r", {"work": 0.3})
-    done = cockpit("run", str(rehearsal), "--headless", "--answers", str(answers),
-                   "--session", str(tmp_path / "rs"))
-    assert done.returncode == 0, done.stdout + done.stderr
+    _answers, until = _rehearsal(tmp_path)
     later = [datetime.now(UTC)]
     ctl = Controller.start(_world(tmp_path / "c", {"work": 0.3}), folder=tmp_path / "cs",
                            env={}, halt_hooks=[], clock=lambda: later[0],
