@@ -4,7 +4,6 @@ font fetched from anywhere: it opens the same on an air-gapped machine and in an
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 
 from cockpit.evidence.report import render_report
@@ -24,7 +23,8 @@ pre { background: #fafafa; border: 1px solid #e0e0e0; padding: 12px; white-space
 """
 
 
-def html_report(found: SessionSnapshot, redact: Callable[[str], str] = lambda s: s) -> str:
+def html_report(found: SessionSnapshot) -> str:
+    """The page; what it shows was redacted when the session wrote it."""
     state = found.state
     decision = state.decision.status if state.decision else "no decision yet"
     facts = [f"session {escape(state.session_id)}", f"runbook {escape(state.runbook_id)}",
@@ -35,7 +35,7 @@ def html_report(found: SessionSnapshot, redact: Callable[[str], str] = lambda s:
                 else "linked to (not proved by)")
         facts.append(f"{said} rehearsal {escape(state.rehearsal.session_id)} (last hash "
                      f"{escape(state.rehearsal.last_hash[:16])})")
-    halted = (f'<p class="halted">HALTED: {escape(redact(state.halt.reason))}</p>'
+    halted = (f'<p class="halted">HALTED: {escape(state.halt.reason)}</p>'
               if state.halt is not None else "")
     svg = timeline_svg(found.runbook, found.events, found.folder, rehearsed_durations(state))
     legend = ('<p class="legend"><span style="color:#2e7d32">■ passed</span>'
@@ -44,7 +44,7 @@ def html_report(found: SessionSnapshot, redact: Callable[[str], str] = lambda s:
               '<span style="color:#2e7d32">◆ gate</span>'
               '<span style="color:#1565c0">● confirmation</span>'
               '<span style="color:#c62828">| halt</span></p>')
-    checklist = escape(render_report(found.runbook, state, redact))
+    checklist = escape(render_report(found.runbook, state))
     return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(found.runbook.title)} — {escape(state.session_id)}</title>"
             f"<style>{_STYLE}</style></head><body>\n"
