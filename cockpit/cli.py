@@ -129,7 +129,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return list_faults()
     return run_demo(args.fault, Path(args.session) if args.session else None,
                     Path(args.workspace) if args.workspace else None, args.answers,
-                    args.operator, headless=args.headless, rehearsal=_rehearsal(args))
+                    args.operator, headless=args.headless, rehearsal=_rehearsal(args),
+                    signer=_signer(args))
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -213,6 +214,22 @@ def _screen(ctl) -> int:
     return exit_code(ctl)
 
 
+def _signer(args: argparse.Namespace):
+    """The operator's --sign-key, checked before anything is made: it must read, and sign
+    without a prompt (the screen owns the terminal): a key with a passphrase is signed with
+    by the agent that holds it."""
+    if not getattr(args, "sign_key", None):
+        return None
+    from dataclasses import replace
+
+    from cockpit.engine.controller import make_actor
+    from cockpit.evidence.signing import load_key, sign
+
+    key = load_key(Path(args.sign_key))
+    sign(key, b"cutover-cockpit: can this key sign?\n")  # refused now, not at the decision
+    return key if key.identity else replace(key, identity=make_actor(args.operator).name)
+
+
 def _rehearsal(args: argparse.Namespace) -> Path | None:
     """The rehearsal named by --rehearsal, read once now: a folder that is no session is
     refused before anything is asked or made."""
@@ -237,12 +254,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     refuse_foreign_paths(loaded, runbook, workdir_given=workdir is not None)
     workdir_override(loaded, runbook, workdir, args.override_workdir)
     rehearsal = _rehearsal(args)
+    signer = _signer(args)
     answers = _plan(runbook, args)
     env, secrets = _environment(runbook)
     ctl = Controller.start(runbook, folder=Path(args.session) if args.session else None,
                            operator=args.operator, env=env, secrets=secrets,
                            workdir=workdir, override_workdir=args.override_workdir,
-                           rehearsal=rehearsal)
+                           rehearsal=rehearsal, signer=signer)
     if not args.headless:
         return _screen(ctl)
     return _headless(ctl, answers, args.assume_yes)
@@ -257,6 +275,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
     folder = Path(args.session)
     state, _ = check_resumable(folder)  # read-only: a refusal here touches nothing
     moved = same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
+    signer = _signer(args)
+    if state.sign_keys and signer is None and state.decision is None and not args.no_sign:
+        from cockpit.errors import CockpitError
+
+        declared = state.sign_keys[-1]
+        raise CockpitError(f"{folder}: this session signs its decision with "
+                           f"{declared.identity}'s key {declared.fingerprint}; resume with "
+                           "--sign-key KEY (or --no-sign to record the decision unsigned)")
     workspace = world_of(Path(state.workdir))
     if workspace is not None and args.headless and not args.answers:
         from cockpit.resources import bundled_runbook
@@ -273,7 +299,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             lock.release()
             raise
         ctl = Controller.resume(folder, operator=args.operator, env=env, secrets=secrets,
-                                lock=lock, rehearsal_moved=moved)
+                                lock=lock, rehearsal_moved=moved, signer=signer)
         return _screen(ctl) if not args.headless else _headless(ctl, answers, args.assume_yes)
     from cockpit.demo.session import open_world_for_resume
 
@@ -284,7 +310,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise
     try:
         ctl = Controller.resume(folder, operator=args.operator, env=world.env(),
-                                secrets=[world.password], lock=lock, rehearsal_moved=moved)
+                                secrets=[world.password], lock=lock, rehearsal_moved=moved,
+                                signer=signer)
         code = (_screen(ctl) if not args.headless
                 else _headless(ctl, answers, args.assume_yes))
     finally:
@@ -315,20 +342,59 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from cockpit.evidence.verify import verify_session
 
     target = Path(args.session)
+    allowed = Path(args.allowed_signers) if args.allowed_signers else None
+    if allowed is not None and not allowed.is_file():
+        from cockpit.errors import CockpitError
+
+        raise CockpitError(f"{allowed}: no such allowed_signers file (lines of `IDENTITY "
+                           "namespaces=\"cutover-cockpit\" KEY`; see the README)")
     if target.is_file():  # an exported pack
         from cockpit.evidence.pack import verify_pack
 
-        result = verify_pack(target)
+        result = verify_pack(target, allowed)
     else:
-        result = verify_session(target)
+        result = verify_session(target, allowed_signers=allowed)
     for problem in result.problems:
         _err(f"MISMATCH: {problem}")
     for note in result.notes:
         print(f"note: {note}")
+    for line in result.signed:
+        print(f"signed: {line}")
     if result.problems:
         _err(f"verify: {len(result.problems)} problem(s) in {args.session}")
         return 1
     print(f"verify: ok — {result.summary}")
+    return 0
+
+
+def cmd_countersign(args: argparse.Namespace) -> int:
+    from cockpit.evidence.countersign import countersign
+
+    return countersign(Path(args.session), Path(args.key), kind="transcript"
+                       if args.transcript else "decision", output=args.output,
+                       confirm=args.confirm, identity=args.identity, force=args.force,
+                       say=_err, out=_out)
+
+
+def cmd_attach_signature(args: argparse.Namespace) -> int:
+    from cockpit.engine.controller import Controller
+    from cockpit.engine.signatures import check_attachment, read_signature_file
+    from cockpit.session import rules
+    from cockpit.session.reader import open_session
+
+    raw = read_signature_file(Path(args.file))
+    view = open_session(Path(args.session))  # refused now, read-only, before the lock
+    check_attachment(view.state, view.events, raw, args.file, Path(args.session))
+    ctl = Controller.for_signatures(Path(args.session), args.operator)
+    try:
+        record = ctl.attach_signature(raw, args.file)
+        waiting = rules.awaiting_countersign(ctl.runbook, ctl.state)
+    finally:
+        ctl.close()
+    print(f"attached {record.file}: {record.identity} ({record.fingerprint}) countersigned "
+          f"the {record.kind}")
+    if waiting is not None:
+        print(f"AWAITING COUNTERSIGN: {waiting[0]} of {waiting[1]} countersignature(s)")
     return 0
 
 
@@ -480,6 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--assume-yes", action="store_true",
                        help="attest and confirm everything (refused for production runbooks)")
         p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)")
+        p.add_argument("--sign-key", metavar="KEY",
+                       help="sign the decision with this SSH key (ssh-keygen -Y, namespace "
+                            "cutover-cockpit): a private key without a passphrase, or KEY.pub "
+                            "with the key in ssh-agent")
 
     p = command("run", cmd_run, "start a new session on a runbook")
     p.add_argument("runbook", help="runbook TOML file")
@@ -500,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="take over a stale lock left by a dead cockpit (recorded as an event)")
     p.add_argument("--rehearsal", metavar="SESSION",
                    help="the rehearsal the session was started with (it cannot change)")
+    p.add_argument("--no-sign", action="store_true",
+                   help="resume a session started with --sign-key without a key: its "
+                        "decision is recorded unsigned")
     driving(p)
 
     p = command("mirror", cmd_mirror, "watch a session, read-only, as it happens")
@@ -522,6 +595,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("verify", cmd_verify, "check a session's event chain and every evidence hash")
     p.add_argument("session", help="session folder, or a pack written by `cockpit export`")
+    p.add_argument("--allowed-signers", metavar="FILE",
+                   help="check each signature's key against this allowed_signers file "
+                        "(identities, namespace, validity) and report who signed what")
+
+    p = command("countersign", cmd_countersign, "as a reviewer, with read access only: "
+                "verify the session, show what is signed, and sign it with your SSH key")
+    p.add_argument("session", help="session folder (read, never written)")
+    p.add_argument("--key", required=True, help="your SSH key (or KEY.pub with the key in "
+                   "ssh-agent); a passphrase is asked on this terminal")
+    p.add_argument("-o", "--output", help="write the countersignature here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.add_argument("--transcript", action="store_true",
+                   help="countersign the session's runbook transcript (before GO) instead "
+                        "of its decision")
+    p.add_argument("--confirm", metavar="WORD", help="the word `countersign`, for scripts "
+                   "(default: asked on the terminal)")
+    p.add_argument("--identity", help="who you are, as your allowed_signers line names you "
+                   "(default: the key's comment)")
+
+    p = command("attach-signature", cmd_attach_signature, "add a reviewer's countersignature "
+                "file to the session (when no cockpit holds it; in the cockpit: k)")
+    p.add_argument("session", help="session folder")
+    p.add_argument("file", help="the file `cockpit countersign` wrote")
+    p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)")
 
     p = command("export", cmd_export, "write a session's evidence pack as one .tar.gz "
                 "(the same bytes every time for the same session)")

@@ -16,6 +16,7 @@ from cockpit.engine.controller import Controller, utc_stamp
 from cockpit.engine.headless import Headless, plan
 from cockpit.engine.launcher import find_supervisor
 from cockpit.errors import CockpitError
+from cockpit.evidence.signing import SigningKey
 from cockpit.resources import bundled_runbook
 from cockpit.runbook.loader import load_runbook
 from cockpit.session.reader import session_at
@@ -34,8 +35,8 @@ def list_faults() -> int:
 
 
 def open_demo(fault: str | None, session: Path | None = None, workspace: Path | None = None,
-              operator: str | None = None, rehearsal: Path | None = None
-              ) -> tuple[World, Controller]:
+              operator: str | None = None, rehearsal: Path | None = None,
+              signer: SigningKey | None = None) -> tuple[World, Controller]:
     """A new rehearsal world and a session on the demo runbook over it (`rehearsal`: an
     earlier demo session that proves this one)."""
     name = f"{utc_stamp()}-demo{f'-{fault}' if fault else ''}-{secrets.token_hex(2)}"
@@ -49,7 +50,7 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
         ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
                                operator=operator, workdir=world.backend, override_workdir=True,
                                env=world.env(),
-                               secrets=[world.password], rehearsal=rehearsal)
+                               secrets=[world.password], rehearsal=rehearsal, signer=signer)
     except BaseException:
         world.stop()
         raise
@@ -64,10 +65,10 @@ def close_demo(world: World, ctl: Controller) -> None:
 
 def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
              answers: Path | None, operator: str | None, headless: bool = True,
-             rehearsal: Path | None = None) -> int:
+             rehearsal: Path | None = None, signer: SigningKey | None = None) -> int:
     plan_ = plan(load_runbook(bundled_runbook("demo-cutover.toml")),
                  answers or bundled_runbook("demo-answers.toml"), False) if headless else None
-    world, ctl = open_demo(fault, session, workspace, operator, rehearsal)
+    world, ctl = open_demo(fault, session, workspace, operator, rehearsal, signer)
     try:
         if not headless:
             from cockpit.tui.app import CockpitApp

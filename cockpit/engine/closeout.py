@@ -9,7 +9,9 @@ from typing import Any
 
 from cockpit.engine.core import ActionRefused, HaltHook, SessionCore
 from cockpit.engine.launcher import stop_supervisor
+from cockpit.engine.signatures import SignatureVerbs
 from cockpit.evidence import decision as decisions
+from cockpit.evidence.inventory import inventory
 from cockpit.evidence.manifest import build_manifest
 from cockpit.evidence.report import render_report
 from cockpit.runbook.model import HaltItem
@@ -76,7 +78,7 @@ def default_halt_hooks() -> list[HaltHook]:
     return [pg_halt_diagnostics, alembic_state, lock_radar]
 
 
-class CloseoutVerbs(SessionCore):
+class CloseoutVerbs(SignatureVerbs):
     def halt(self, reason: str, by: str = "operator", step: str | None = None,
              rule: str | None = None, line: str | None = None) -> None:
         """Halt-and-contain. Final for the session: no command can start after this."""
@@ -182,6 +184,7 @@ class CloseoutVerbs(SessionCore):
                     else "Linked to rehearsal (its proof did not hold)")
             markdown += (f"\n{said} {link.session_id} ({link.folder}), last event hash "
                          f"{link.last_hash}\n")
+        markdown += self._signing_note()
         write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
             cause = decisions.value_of(self.runbook, filled, "root_cause") or (note or "")
@@ -192,7 +195,32 @@ class CloseoutVerbs(SessionCore):
             status=status, fields=record["fields"],
             recorded_with_note=record.get("recorded_with_note"), json_="evidence/decision.json",
             markdown="evidence/decision.md", json_sha256=file_sha256(evidence / "decision.json"),
-            markdown_sha256=file_sha256(evidence / "decision.md")))
+            markdown_sha256=file_sha256(evidence / "decision.md"), files=inventory(self.folder)))
+        self.finish_closing()
+        return record
+
+    def finish_closing(self) -> None:
+        """After the decision event: the operator's signature, then the filled checklist
+        (which names it) — the last event of a closing. A resume after a crash in between
+        finishes it."""
+        if self.state.closed or self.state.decision is None:
+            return
+        self.sign_decision()
+        evidence = self.folder / "evidence"
         report = render_report(self.runbook, self.state, self.redactor.redact_text)
         write_atomic(evidence / "checklist.md", report.encode())
-        return record
+        self.append(records.ChecklistWritten(file="evidence/checklist.md",
+                                             sha256=file_sha256(evidence / "checklist.md")))
+
+    def _signing_note(self) -> str:
+        """What the record says of its signatures: they come after it (each signs it)."""
+        if self.signer is not None:
+            said = (f"\nSigned by the operator, {self.signer.identity} (SSH key "
+                    f"{self.signer.fingerprint}): the signature follows in evidence/signatures/\n")
+        else:
+            said = "\nUnsigned: no signing key was given (--sign-key)\n"
+        need = rules.countersignatures_required(self.runbook)
+        if need:
+            said += (f"Requires {need} countersignature(s) of this record by reviewers "
+                     "(cockpit countersign)\n")
+        return said

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
 from cockpit.engine.core import HaltHook
-from cockpit.engine.gates import GateVerbs, rehearsal_repo
+from cockpit.engine.gates import rehearsal_repo
 from cockpit.engine.setup import (
     approved_workdir,
     dsn_passwords,
@@ -29,6 +29,7 @@ from cockpit.engine.setup import (
 from cockpit.engine.steps import StepVerbs
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.evidence.rehearsal import link_to
+from cockpit.evidence.signing import SigningKey
 from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
@@ -38,6 +39,7 @@ from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
+from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import SessionStore, read_event_log, write_atomic
 
@@ -102,14 +104,16 @@ def check_resumable(folder: Path) -> tuple[SessionState, Runbook]:
     return state, load_runbook(runbook_path)
 
 
-class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
-    """A session open for the operator: the verbs of gates.py, steps.py and closeout.py."""
+class Controller(StepVerbs, CloseoutVerbs):
+    """A session open for the operator: the verbs of gates.py, steps.py, signatures.py and
+    closeout.py."""
 
     def __init__(self, *, runbook: Runbook, folder: Path, store: SessionStore,
                  lock: SessionLock, actor: Actor, workdir: Path, env: Mapping[str, str],
                  secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] | None = None,
-                 clock: Clock = system_clock) -> None:
+                 clock: Clock = system_clock, signer: SigningKey | None = None) -> None:
         self.runbook = runbook
+        self.signer = signer
         self.clock = clock
         self.folder = folder
         self.store = store
@@ -136,9 +140,11 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
               workdir: Path | None = None, override_workdir: bool = False,
               env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
               halt_hooks: Iterable[HaltHook] | None = None,
-              clock: Clock = system_clock, rehearsal: Path | None = None) -> Controller:
+              clock: Clock = system_clock, rehearsal: Path | None = None,
+              signer: SigningKey | None = None) -> Controller:
         """A new session. `rehearsal`: the session that proves this cutover (its identity
-        is recorded now; a folder that is no session refuses the run, nothing made)."""
+        is recorded now; a folder that is no session refuses the run, nothing made);
+        `signer`: the operator's key the decision will be signed with (declared now)."""
         runbook = load_runbook(runbook_path)
         refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
         override = workdir_override(runbook, runbook_path, workdir, override_workdir)
@@ -159,7 +165,7 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock, actor=actor,
                   workdir=resolve_workdir(runbook, runbook_path, workdir),
                   env=os.environ if env is None else env, secrets=secrets,
-                  halt_hooks=halt_hooks, clock=clock)
+                  halt_hooks=halt_hooks, clock=clock, signer=signer)
         repo = rehearsal_repo(runbook, ctl.workdir)  # what a later cutover proves against
         ctl.append(records.SessionStarted(
             session_id=folder.name, runbook_path=str(runbook_path.resolve()), runbook_id=runbook.id,
@@ -167,7 +173,8 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
             runbook_sha256=identity.runbook_sha256, transcript_sha256=identity.transcript_sha256,
             workdir=str(ctl.workdir), pid=os.getpid(),
             **{k: v for k, v in (("git_head", git_head(repo)),
-                                 ("git_dirty", git_dirty(repo) or None), ("rehearsal", link))
+                                 ("git_dirty", git_dirty(repo) or None), ("rehearsal", link),
+                                 ("sign_key", _key_ref(signer)))
                if v is not None}))
         if override is not None:
             ctl.append(records.WorkdirOverridden(**override))
@@ -178,7 +185,8 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
                env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
                halt_hooks: Iterable[HaltHook] | None = None,
                lock: SessionLock | None = None, clock: Clock = system_clock,
-               rehearsal_moved: Path | None = None) -> Controller:
+               rehearsal_moved: Path | None = None,
+               signer: SigningKey | None = None) -> Controller:
         """Reopen a session. `lock`: already taken by the caller (who had to hold it before
         touching anything the session uses, such as a rehearsal world's password);
         `rehearsal_moved`: where the linked rehearsal is now (the caller checked it is the
@@ -196,20 +204,47 @@ class Controller(GateVerbs, StepVerbs, CloseoutVerbs):
         ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock,
                   actor=make_actor(operator), workdir=Path(state.workdir),
                   env=os.environ if env is None else env, secrets=secrets,
-                  halt_hooks=halt_hooks, clock=clock)
+                  halt_hooks=halt_hooks, clock=clock, signer=signer)
         if lock.taken_over is not None:
             ctl.append(records.LockTakenOver(previous=lock.taken_over))
-        ctl.append(records.SessionResumed(pid=os.getpid()))
+        key = _key_ref(signer)
+        ctl.append(records.SessionResumed(pid=os.getpid(), **({"sign_key": key} if key else {})))
         if rehearsal_moved is not None:
             ctl.append(records.RehearsalMoved(folder=str(rehearsal_moved.resolve())))
         ctl.reconcile()
+        ctl.finish_closing()
         return ctl
+
+    @classmethod
+    def for_signatures(cls, folder: Path, operator: str | None = None) -> Controller:
+        """A session opened only to attach a signature (`cockpit attach-signature`): its
+        lock taken, its approved copy of the runbook, no step started or polled, no
+        database. A decided session is attached to long after its runbook file moved on."""
+        folder = Path(os.path.abspath(folder))
+        if not (folder / EVENTS).exists():
+            raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
+        lock = SessionLock.acquire(folder)
+        try:
+            store = SessionStore(folder)
+            runbook = session_runbook(folder)
+        except BaseException:
+            lock.release()
+            raise
+        state = fold(store.events)
+        return cls(runbook=runbook, folder=folder, store=store, lock=lock,
+                   actor=make_actor(operator), workdir=Path(state.workdir or folder), env={})
 
     def close(self) -> None:
         """Release the session; running supervisors go on without us."""
         for child in [*self._children.values(), *self._watchers.values()]:
             child.poll()
         self.lock.release()
+
+
+def _key_ref(signer: SigningKey | None) -> records.SigningKeyRef | None:
+    if signer is None:
+        return None
+    return records.SigningKeyRef(fingerprint=signer.fingerprint, identity=signer.identity)
 
 
 def make_actor(operator: str | None) -> Actor:

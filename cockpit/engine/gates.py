@@ -148,11 +148,30 @@ class GateVerbs(SessionCore):
         if gate.probe == rules.REHEARSAL_PROBE:
             self._evaluate_rehearsal_gate(gate, expected)
             return
+        if gate.probe == rules.COUNTERSIGN_PROBE:
+            self._evaluate_countersign_gate(gate)
+            return
         result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
         unreached = {} if result.reached else {"reached": False}
         self.append(records.GateEvaluated(
             gate=gate.id, ok=result.ok, expected=expected, observed=self.observed(result),
             detail=result.detail, **unreached))
+
+    def _evaluate_countersign_gate(self, gate: ProbeGate) -> None:
+        """Answered by the transcript's countersignatures attached so far (re-evaluated as
+        each one is attached): `count` reviewers, none of them the operator."""
+        count = gate.args.get("count", 1)
+        need = count if isinstance(count, int) else 1
+        signers = rules.countersigners(self.state, "transcript")
+        ok = len(signers) >= need
+        names = ", ".join(f"{next(iter(s.identities), '?')} ({s.fingerprint})" for s in signers)
+        detail = (f"countersigned by {names}" if ok else
+                  f"awaiting {need - len(signers)} countersignature(s) of the transcript "
+                  f"({len(signers)} of {need}): `cockpit countersign {self.folder}`, then "
+                  "attach the file")
+        self.append(records.GateEvaluated(
+            gate=gate.id, ok=ok, expected=need,
+            observed={"countersigned_by": [s.fingerprint for s in signers]}, detail=detail))
 
     def _evaluate_rehearsal_gate(self, gate: ProbeGate, expected: Any) -> None:
         """Proved by the linked rehearsal; with none linked, the commit/tag the operator

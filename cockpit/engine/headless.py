@@ -19,6 +19,7 @@ from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
 from cockpit.evidence.decision import BLOCKER, PASS, decision_fields, status_field
+from cockpit.evidence.report import signature_lines
 from cockpit.runbook.model import (
     AttestationGate,
     CheckStep,
@@ -296,5 +297,8 @@ class Headless:
     def _exit_for_decision(self) -> int:
         decision = self.ctl.state.decision
         status = decision.status if decision else None
+        if decision is not None:  # its signatures; then the decision, always the last line
+            for line in signature_lines(self.ctl.runbook, self.ctl.state):
+                self.out(line)
         self.out(f"DECISION: {status}")
         return EXIT_OK if status == PASS else EXIT_BLOCKER

@@ -110,6 +110,8 @@ def defaults(runbook: Runbook, state: SessionState) -> dict[str, str]:
         "drift": _drift_words(drift) if drift is not None else (
             "none" if not errors else ""),
         "root_cause": _root_cause(state),
+        # who signs: the identity of the key declared last (--sign-key), else the operator
+        "operator": state.sign_keys[-1].identity if state.sign_keys else state.operator,
     }
     return {f.id: known.get(f.role or "", "") for f in decision_fields(runbook)}
 

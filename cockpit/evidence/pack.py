@@ -11,30 +11,18 @@ import io
 import os
 import tarfile
 import tempfile
+import zlib
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from cockpit.errors import CockpitError
+from cockpit.evidence.inventory import session_files
 from cockpit.evidence.report import render_report
 from cockpit.evidence.verify import Verification, verify_session
-from cockpit.session.lock import LOCK
 from cockpit.session.reader import open_session
 
 REPORT = "report.md"  # the filled checklist as it stood at export, beside the session's files
-
-
-def pack_members(folder: Path) -> list[Path]:
-    """The session's files, sorted: all but its lock and half-written temporaries."""
-    found = []
-    for path in folder.rglob("*"):
-        relative = path.relative_to(folder)
-        if path.is_dir() or path.is_symlink() or relative.as_posix() == LOCK:
-            continue
-        if path.name.startswith(".") and path.name.endswith((".tmp", ".capturing")):
-            continue
-        found.append(relative)
-    return sorted(found, key=lambda p: p.as_posix())
 
 
 def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, int]:
@@ -51,7 +39,7 @@ def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, i
     stamp = int(datetime.fromisoformat(view.state.updated_at.replace("Z", "+00:00"))
                 .timestamp()) if view.state.updated_at else 0
     top = view.state.session_id or folder.name
-    members = pack_members(folder)
+    members = session_files(folder)
     report = render_report(view.runbook, view.state).encode()
     temp = output.with_name(f".{output.name}.tmp")
     try:  # streamed: a step's log may be large
@@ -82,11 +70,12 @@ def _add(tar: tarfile.TarFile, name: str, data: BinaryIO, size: int, stamp: int)
     tar.addfile(info, data)
 
 
-def verify_pack(pack: Path) -> Verification:
+def verify_pack(pack: Path, allowed_signers: Path | None = None) -> Verification:
     """Verify an exported pack as its session: unpacked into a private temporary folder
     (never beside the pack), checked, and removed. Messages name places in the pack."""
     with tempfile.TemporaryDirectory(prefix="cockpit-pack-") as temp:
         try:
+            _read_through(pack)
             with tarfile.open(pack, mode="r:gz") as tar:
                 members = tar.getmembers()
                 tops = {m.name.split("/", 1)[0] for m in members}
@@ -99,11 +88,35 @@ def verify_pack(pack: Path) -> Verification:
                         raise CockpitError(f"{pack}: {member.name!r} is not a file inside "
                                            "the pack's folder; this is no pack of ours")
                 tar.extractall(temp, members=members)
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CockpitError(f"{pack}: not a readable pack ({exc})") from None
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise CockpitError(f"{pack}: the archive itself is damaged or is no pack ({exc}); "
+                               "nothing in it can be checked") from None
         folder = Path(temp) / tops.pop()
-        result = verify_session(folder, contained=True)
+        result = verify_session(folder, contained=True, allowed_signers=allowed_signers)
         where = f"{pack}:"
-        return Verification([p.replace(str(folder), where) for p in result.problems],
-                            [n.replace(str(folder), where) for n in result.notes],
-                            result.summary)
+        problems = [p.replace(str(folder), where) for p in result.problems]
+        problems += _report_problem(folder, pack)
+        return Verification(problems, [n.replace(str(folder), where) for n in result.notes],
+                            result.summary, result.signed)
+
+
+def _read_through(pack: Path) -> None:
+    """Decompress the whole archive once, so gzip checks its CRC and length: tarfile alone
+    stops quietly at the first damaged header and would check a truncated session."""
+    with gzip.open(pack, "rb") as stream:
+        while stream.read(1 << 20):
+            pass
+
+
+def _report_problem(folder: Path, pack: Path) -> list[str]:
+    """The pack's report.md is the session's report rendered at export: it must still be."""
+    try:
+        view = open_session(folder)
+        again = render_report(view.runbook, view.state).encode()
+        held = (folder / REPORT).read_bytes()
+    except (CockpitError, OSError) as exc:
+        return [f"{pack}: {REPORT} cannot be checked ({exc})"]
+    if held != again:
+        return [f"{pack}: member {folder.name}/{REPORT} differs from the session's report "
+                "(changed after export)"]
+    return []

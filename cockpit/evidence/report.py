@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from cockpit.evidence.decision import render_decision
+from cockpit.evidence.decision import field_for, render_decision
 from cockpit.evidence.manifest import EvidenceEntry, evidence_entries
 from cockpit.runbook.model import CommandStep, Runbook
 from cockpit.runbook.render import render_markdown
@@ -54,6 +54,38 @@ def _annotation(runbook: Runbook, state: SessionState, item_id: str,
     return ""
 
 
+def signed_fields(runbook: Runbook, state: SessionState) -> dict[str, str]:
+    """The decision's fields, the sign-off ones filled from the signatures: the operator's
+    from their signature, the reviewers' from their countersignatures as they arrive."""
+    assert state.decision is not None
+    values = dict(state.decision.fields)
+    by_role = {"operator": [s.identity for s in state.signatures
+                            if s.role == "operator" and s.kind == "decision"],
+               "reviewer": [s.identity for s in state.signatures
+                            if s.role == "reviewer" and s.kind == "decision"]}
+    for role, identities in by_role.items():
+        field = field_for(runbook, role)  # type: ignore[arg-type]
+        if field is not None and identities:
+            values[field.id] = ", ".join(identities) + " (signed)"
+    return values
+
+
+def signature_lines(runbook: Runbook, state: SessionState) -> list[str]:
+    """Who signed what, for the report, status and the screens."""
+    lines = []
+    for sig in state.signatures:
+        who = "operator" if sig.role == "operator" else "reviewer"
+        lines.append(f"Signed ({who}, {sig.kind}): {sig.identity or '?'} · SSH key "
+                     f"{sig.fingerprint} · {sig.at} · {sig.file}")
+    if state.decision is not None and not rules.operator_signed(state):
+        lines.append("Decision unsigned by the operator")
+    waiting = rules.awaiting_countersign(runbook, state)
+    if waiting is not None:
+        lines.append(f"AWAITING COUNTERSIGN: {waiting[0]} of {waiting[1]} countersignature(s) "
+                     "of the decision")
+    return lines
+
+
 def render_report(runbook: Runbook, state: SessionState,
                   redact: Callable[[str], str] = lambda s: s) -> str:
     done = {item.id for _p, item in walk_items(runbook) if rules.item_done(runbook, state, item)}
@@ -86,5 +118,7 @@ def render_report(runbook: Runbook, state: SessionState,
         if state.halt.line:
             body += f"\n    {state.halt.line}\n"
     if state.decision is not None:
-        body += "\n" + render_decision(runbook, state.decision.fields)
+        body += "\n" + render_decision(runbook, signed_fields(runbook, state))
+        body += "".join(f"\n{line}" for line in signature_lines(runbook, state)) + (
+            "\n" if state.signatures or rules.countersignatures_required(runbook) else "")
     return redact("\n".join(header) + body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cockpit.evidence.report import signature_lines
 from cockpit.session import rules
 from cockpit.session.lock import holder_alive, holder_text, read_lock_info
 from cockpit.session.reader import SessionAt
@@ -24,6 +25,8 @@ def derived(view: SessionAt) -> dict[str, Any]:
         "halted": state.halt is not None,
         "ended": state.ended,
         "decision": state.decision.status if state.decision else None,
+        "awaiting_countersign": list(waiting) if (
+            waiting := rules.awaiting_countersign(runbook, state)) else None,
         "lock": lock,
         "lock_stale": holder_alive(view.folder) is False,
         "torn_tail_bytes": len(view.torn.data) if view.torn else 0,
@@ -66,6 +69,7 @@ def status_lines(view: SessionAt) -> list[str]:
         lines.append(f"HALTED    by {state.halt.by} at {state.halt.at}: {state.halt.reason}")
     if state.decision is not None:
         lines.append(f"decision  {state.decision.status} ({state.decision.at})")
+    lines += [f"signature {line}" for line in signature_lines(view.runbook, state)]
     holder = holder_text(d["lock"]) if d["lock"] else "free"
     if d["lock_stale"]:
         holder += " — STALE: that cockpit is gone; `cockpit resume --take-over` takes it"

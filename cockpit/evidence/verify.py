@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.errors import CockpitError
+from cockpit.evidence.foureyes import check_signatures
+from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
 from cockpit.session.events import Event
 from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT, STEPS
+from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import read_event_log
 
@@ -33,9 +36,11 @@ class Verification:
     problems: list[str]  # what does not match: the session is damaged
     notes: list[str]  # what changed outside the session and leaves it intact
     summary: str
+    signed: tuple[str, ...] = ()  # who signed what
 
 
-def verify_session(folder: Path, contained: bool = False) -> Verification:
+def verify_session(folder: Path, contained: bool = False,
+                   allowed_signers: Path | None = None) -> Verification:
     """Every recorded hash against the session's own files; no problems means intact.
     Published copies in the working folder are looked at too, and only noted — unless
     `contained` (a pack away from its machine): then nothing outside the folder is read,
@@ -121,16 +126,48 @@ def verify_session(folder: Path, contained: bool = False) -> Verification:
         elif event.type == ev.DECISION_RECORDED:
             check(d["json"], d["json_sha256"], "decision record (JSON)")
             check(d["markdown"], d["markdown_sha256"], "decision record (Markdown)")
+            for name, sha in (d.get("files") or {}).items():  # every file, as decided
+                check(name, sha, "file pinned by the decision")
+        elif event.type == ev.CHECKLIST_WRITTEN:
+            check(d["file"], d["sha256"], "filled checklist")
+        elif event.type == ev.SIGNATURE_ATTACHED:
+            check(d["file"], d["sha256"], f"signature ({d['role']}, {d['kind']})")
     # each file once, however often recorded: the runbook copy, logs, captures, records
     files = sum(recorded is not None for _, recorded in looked) + exits
     notes = [f"published copy of {run} {note}; the session's copy is intact"
              for run, path, sha in ([] if contained else copies) if (path, sha) not in kept
              and (note := _published_note(Path(path), sha)) is not None]
     _check_snapshot(folder, state, events, problems)
+    eyes = check_signatures(folder, events, state, _runbook(folder), allowed_signers)
+    problems += eyes.problems
+    notes += eyes.notes
+    if log.torn is not None and _whole_event(log.torn.data):
+        # a crash tears an append short; a whole event without its newline was edited
+        problems.append(f"{folder / EVENTS}: its last {len(log.torn.data)} bytes are a whole "
+                        "event without the newline every append writes: changed after writing")
     torn = f"; a torn last line of {len(log.torn.data)} bytes is ignored" if log.torn else ""
     summary = (f"{len(events)} events chained, {files} recorded files match, "
                f"last hash {state.last_hash[:16]}{torn}")
-    return Verification(problems, notes, summary)
+    return Verification(problems, notes, summary, tuple(eyes.signed))
+
+
+def _runbook(folder: Path) -> Runbook | None:
+    try:
+        return session_runbook(folder)
+    except CockpitError:  # its copy is checked by hash above; the count of
+        return None  # countersignatures it requires is then not known
+
+
+def _whole_event(data: bytes) -> bool:
+    """Whether a "torn" tail is a whole event, its newline missing or changed."""
+    for candidate in (data, data[:-1]):
+        try:
+            parsed = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict) and {"seq", "hash", "prev"} <= parsed.keys():
+            return True
+    return False
 
 
 def _published_note(path: Path, recorded: str) -> str | None:

@@ -12,12 +12,14 @@ from pathlib import Path
 from cockpit.errors import CockpitError
 from cockpit.mirror.presence import presence_text
 from cockpit.session import events as ev
+from cockpit.session import rules
 from cockpit.session.follow import EventFollower
 from cockpit.session.format import format_event
 from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS
 from cockpit.session.lock import holder_alive
 from cockpit.session.notify import POLL_S, ChangeWaiter
+from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, apply
 from cockpit.session.stepfollow import StepLogFollower
 
@@ -115,10 +117,23 @@ class PlainMirror:
                                     f"{logs.damage}")
             if self.follower.damage is not None:
                 return 1
-            if self.state.ended and not self.logs.following:
+            if self.state.closed and not self.logs.following:
+                self.say_awaiting()
                 return 1 if self.said else 0
             self.look_for_operator()
             self.waiter.wait()
+
+
+    def say_awaiting(self) -> None:
+        """A decision still waiting for its reviewers, said as the follow ends."""
+        try:
+            runbook = session_runbook(self.folder)
+        except CockpitError:
+            return
+        waiting = rules.awaiting_countersign(runbook, self.state)
+        if waiting is not None:
+            self.out(f"-- AWAITING COUNTERSIGN: {waiting[0]} of {waiting[1]} "
+                     "countersignature(s) of the decision")
 
 
 def follow_plain(folder: Path, out: Callable[[str], None], from_start: bool = False,

@@ -396,7 +396,7 @@ class EvidenceFile(_Model):
 PASS, BLOCKER = "PASS", "BLOCKER"
 IMPLICIT_FIELD_PREFIX = "decision."  # ids of the fields the cockpit adds where none has a role
 DecisionRole = Literal["status", "final_revision", "heads_state", "errors", "drift",
-                       "root_cause", "risk_tier", "authorization"]
+                       "root_cause", "risk_tier", "authorization", "operator", "reviewer"]
 
 
 class DecisionField(_Model):
@@ -524,6 +524,12 @@ class DecisionSection(_Section):
     """The final decision record: its fields."""
 
     items: list[DecisionItem] = Field(default=[], description="The record's fields, in order.")
+    countersignatures: int = Field(
+        default=0, ge=0, le=9,
+        description="How many reviewers must countersign the decision (`cockpit countersign`, "
+        "attached with `cockpit attach-signature`), each with an SSH key other than the "
+        "operator's: until they have, the session is AWAITING COUNTERSIGN.",
+    )
 
 
 Section = (

@@ -103,6 +103,15 @@ PROBES: dict[str, ProbeSpec] = {
             gate_only=True,
         ),
         ProbeSpec(
+            "review.countersigned",
+            "none",
+            "reviewers countersigned this session's runbook transcript before GO (`cockpit "
+            "countersign`, attached): the governance gate answered by SSH signatures, none by "
+            "the operator's own key or identity",
+            args=(ProbeArg("count", "integer", "how many reviewers", "1"),),
+            gate_only=True,
+        ),
+        ProbeSpec(
             "git.commit_matches",
             "text",
             "the backend repository's HEAD is the commit/tag that passed on the clone",

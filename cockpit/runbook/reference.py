@@ -171,6 +171,10 @@ DECISION_ROLES: dict[str, str] = {
     "risk_tier": "The change's risk tier, as the operator records it; not pre-filled.",
     "authorization": "The authorization the outcome rests on, as the operator records it; not "
                      "pre-filled.",
+    "operator": "The operator who signs the decision: filled from the identity of their SSH "
+                "signing key (`--sign-key`), else from the operator's name.",
+    "reviewer": "The reviewer(s) who countersigned the decision: filled from their "
+                "countersignatures as they are attached (the report shows them).",
 }
 
 _DURATION_EXAMPLES = ["500ms", "30s", "10m", "10min", "2h"]

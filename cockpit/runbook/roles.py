@@ -13,6 +13,8 @@ _ROLE_WORDS: list[tuple[DecisionRole, tuple[str, ...]]] = [
     ("drift", ("drift",)),
     ("risk_tier", ("risk",)),
     ("authorization", ("authoriz", "authoris")),
+    ("reviewer", ("reviewer", "countersign")),
+    ("operator", ("operator",)),
     ("status", ("status", "result", "outcome", "decision")),
 ]
 

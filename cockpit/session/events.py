@@ -46,6 +46,9 @@ FAULT_NOTED = "fault_noted"  # action, error (redacted): the cockpit itself fail
 REHEARSAL_MOVED = "rehearsal_moved"  # folder: the linked rehearsal, found (same identity) there
 DRIFT_NOTED = "drift_noted"  # kind (step_slow|forecast_late), step, run, running_s,
 #                               rehearsed_s, forecast_end, window_end: against the rehearsal
+SIGNATURE_ATTACHED = "signature_attached"  # role (operator|reviewer), kind (decision|transcript),
+#                                         file, sha256, fingerprint, identity, statement_sha256
+CHECKLIST_WRITTEN = "checklist_written"  # file, sha256: the filled checklist at the decision
 PASSWORD_ENTERED = "password_entered"  # vars: the DSNs given a new password (never the value)
 
 

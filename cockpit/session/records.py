@@ -38,6 +38,14 @@ class RehearsalLink(BaseModel):
     events: int
 
 
+class SigningKeyRef(BaseModel):
+    """The operator's signing key, declared with --sign-key: its fingerprint and identity
+    (never the key)."""
+
+    fingerprint: str
+    identity: str
+
+
 class SessionStarted(Record):
     KIND = ev.SESSION_STARTED
     session_id: str
@@ -54,6 +62,7 @@ class SessionStarted(Record):
     git_dirty: bool | None = None  # tracked files differed from that HEAD
     # the rehearsal this cutover is proved by (`--rehearsal`): its folder, id and last hash
     rehearsal: RehearsalLink | None = None
+    sign_key: SigningKeyRef | None = None  # --sign-key: the decision will be signed with it
 
 
 class WorkdirOverridden(Record):
@@ -66,6 +75,7 @@ class WorkdirOverridden(Record):
 class SessionResumed(Record):
     KIND = ev.SESSION_RESUMED
     pid: int | None = None
+    sign_key: SigningKeyRef | None = None
 
 
 class LockTakenOver(Record):
@@ -258,6 +268,29 @@ class DecisionRecorded(Record):
     markdown: str | None = None
     json_sha256: str | None = None
     markdown_sha256: str | None = None
+    # every other file of the session as the decision found it (name -> sha256): after the
+    # decision, a byte changed anywhere in the folder is a mismatch `verify` names
+    files: dict[str, str] | None = None
+
+
+class ChecklistWritten(Record):
+    KIND = ev.CHECKLIST_WRITTEN
+    file: str
+    sha256: str
+
+
+class SignatureAttached(Record):
+    """A signature kept in the session (evidence/signatures/): the operator's of the
+    decision, or a reviewer's countersignature of the decision or of the transcript."""
+
+    KIND = ev.SIGNATURE_ATTACHED
+    role: str
+    kind: str
+    file: str
+    sha256: str
+    fingerprint: str
+    identity: str
+    statement_sha256: str
 
 
 class PasswordEntered(Record):

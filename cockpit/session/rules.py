@@ -75,7 +75,8 @@ def failed_checks(runbook: Runbook, state: SessionState) -> list[FailedCheck]:
     out: list[FailedCheck] = []
     for gate in gates(runbook):
         if (s := state.gates.get(gate.id)) is not None and s.status == "failed":
-            probe = isinstance(gate, ProbeGate)
+            # awaiting a reviewer's countersignature is like awaiting an attestation
+            probe = isinstance(gate, ProbeGate) and gate.probe != COUNTERSIGN_PROBE
             out.append(FailedCheck(f"gate {gate.id}", gate.id, s.detail or "",
                                    probe and s.reached, probe))
     for check in setup_checks(runbook):
@@ -430,7 +431,15 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
         return not ended and not running and (halted or all_phases_complete(runbook, state))
     if verb == "decision":
         return not ended and not running and state.evidence is not None
+    if verb == "countersignature":  # the decision's, or the transcript's before GO
+        return ended or (not halted and bool(open_countersign_gates(runbook, state)))
     return False
+
+
+def open_countersign_gates(runbook: Runbook, state: SessionState) -> list[ProbeGate]:
+    return [g for g in gates(runbook) if isinstance(g, ProbeGate)
+            and g.probe == COUNTERSIGN_PROBE
+            and ((s := state.gates.get(g.id)) is None or s.status != "passed")]
 
 
 @dataclass(frozen=True)
@@ -444,9 +453,15 @@ class NextAction:
 
 
 def next_action(runbook: Runbook, state: SessionState, now: datetime) -> NextAction | None:
-    """The one thing to do next, as the rules see it; None once the session has ended."""
+    """The one thing to do next, as the rules see it; None once the session has ended
+    (and has the countersignatures its runbook requires)."""
     if state.ended:
-        return None
+        waiting = awaiting_countersign(runbook, state)
+        if waiting is None:
+            return None
+        return NextAction("countersignature", f"AWAITING COUNTERSIGN ({waiting[0]} of "
+                          f"{waiting[1]}): attach the file a reviewer's `cockpit countersign` "
+                          "wrote")
     if state.halt is not None:
         item = open_protocol_item(runbook, state)
         if item is not None:
@@ -498,6 +513,10 @@ def _next_for_gates(runbook: Runbook, state: SessionState) -> NextAction:
     attestable = attestable_gates(runbook, state)
     if attestable:
         return NextAction("attest", f"Attest '{attestable[0].text}'")
+    if open_countersign_gates(runbook, state):
+        gate = open_countersign_gates(runbook, state)[0]
+        return NextAction("countersignature", f"'{gate.text}': attach the file a reviewer's "
+                          "`cockpit countersign --transcript` wrote")
     if failed:
         return NextAction("gates", f"Fix {failed[0].name} ({failed[0].detail}), then check again")
     return NextAction("gates", "Check the gates and the setup")
@@ -508,3 +527,67 @@ def radar_dsn_var(runbook: Runbook) -> str:
     (the one Alembic reads, in a runbook shaped like the reference), else DATABASE_URL."""
     return next((item.name for item in setup_checks(runbook) if isinstance(item, EnvVar)),
                 "DATABASE_URL")
+
+
+# ---------------------------------------------------------------- four eyes
+
+COUNTERSIGN_PROBE = "review.countersigned"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who made a signature: its key, and every identity known for it (the one it claims,
+    and under `verify --allowed-signers` the principals that file gives its key)."""
+
+    fingerprint: str
+    identities: frozenset[str]
+
+
+def self_approval(operators: list[Signer], reviewer: Signer) -> str | None:
+    """The one choke point of "no self-approval": a reviewer sharing a key or an identity
+    with the operator is not a second pair of eyes. None: four eyes."""
+    for operator in operators:
+        if operator.fingerprint == reviewer.fingerprint:
+            return f"key {reviewer.fingerprint} is the operator's own signing key"
+        shared = {i.lower() for i in operator.identities} & {
+            i.lower() for i in reviewer.identities}
+        if shared:
+            return f"identity {sorted(shared)[0]} is the operator's"
+    return None
+
+
+def operator_signers(state: SessionState) -> list[Signer]:
+    """The operator's keys: declared with --sign-key, and any that signed as operator."""
+    found = [Signer(k.fingerprint, frozenset({k.identity} - {""})) for k in state.sign_keys]
+    found += [Signer(s.fingerprint, frozenset({s.identity} - {""}))
+              for s in state.signatures if s.role == "operator"]
+    return found
+
+
+def countersigners(state: SessionState, kind: str) -> list[Signer]:
+    """The reviewers who count for `kind`: one per key, none of them the operator."""
+    operators = operator_signers(state)
+    counted: dict[str, Signer] = {}
+    for sig in state.signatures:
+        signer = Signer(sig.fingerprint, frozenset({sig.identity} - {""}))
+        if (sig.role == "reviewer" and sig.kind == kind and sig.fingerprint not in counted
+                and self_approval(operators, signer) is None):
+            counted[sig.fingerprint] = signer
+    return list(counted.values())
+
+
+def countersignatures_required(runbook: Runbook) -> int:
+    return runbook.decision.countersignatures if runbook.decision else 0
+
+
+def awaiting_countersign(runbook: Runbook, state: SessionState) -> tuple[int, int] | None:
+    """(countersignatures attached, required) while a recorded decision waits for them."""
+    need = countersignatures_required(runbook)
+    if state.decision is None or not need:
+        return None
+    have = len(countersigners(state, "decision"))
+    return (have, need) if have < need else None
+
+
+def operator_signed(state: SessionState) -> bool:
+    return any(s.role == "operator" and s.kind == "decision" for s in state.signatures)

@@ -110,6 +110,10 @@ class Sealed(records.EvidenceSealed):
 class Decision(records.DecisionRecorded):
     at: str
     by: str
+    # its event pinned every file (sessions since four eyes): its closing ends with the
+    # filled checklist, recorded after the operator's signature
+    pinned: bool | None = None
+    checklist: str | None = None
 
 
 class Fault(records.FaultNoted):
@@ -119,6 +123,11 @@ class Fault(records.FaultNoted):
 
 class Drift(records.DriftNoted):
     at: str
+
+
+class Signature(records.SignatureAttached):
+    at: str
+    by: str
 
 
 class SessionState(_State):
@@ -152,6 +161,8 @@ class SessionState(_State):
     torn_tails: list[SetAsideTail] = []
     faults: list[Fault] = []  # the cockpit's own failures
     drifts: list[Drift] = []  # behind the rehearsal: slow steps, a late forecast
+    sign_keys: list[records.SigningKeyRef] = []  # the operator's, declared with --sign-key
+    signatures: list[Signature] = []  # kept in evidence/signatures/, in attach order
     resumes: int = 0
     seq: int = 0
     last_hash: str = ev.GENESIS
@@ -160,6 +171,14 @@ class SessionState(_State):
     @property
     def ended(self) -> bool:
         return self.decision is not None
+
+    @property
+    def closed(self) -> bool:
+        """Ended, and its closing written: the operator's signature and the filled
+        checklist, the last events a cockpit writes at the decision (a session from before
+        them closed with its decision)."""
+        decision = self.decision
+        return decision is not None and (not decision.pinned or decision.checklist is not None)
 
     def running_step(self) -> str | None:
         return next((sid for sid, s in self.steps.items() if s.status == "running"), None)
@@ -193,11 +212,13 @@ def _take(s: SessionState, event: Event) -> None:
         if d.get("rehearsal"):
             s.rehearsal = records.RehearsalLink.model_validate(d["rehearsal"])
         s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
+        _declare_key(s, d)
     elif t == ev.WORKDIR_OVERRIDDEN:
         s.workdir_override = Override(item=d["item"], approved=d["approved"], used=d["used"],
                                       by=event.actor.name)
     elif t == ev.SESSION_RESUMED:
         s.resumes += 1
+        _declare_key(s, d)
     elif t == ev.LOCK_TAKEN_OVER:
         s.takeovers.append(Takeover.model_validate({**d, "at": at, "by": by}))
     elif t == ev.TORN_TAIL_SET_ASIDE:
@@ -256,13 +277,27 @@ def _take(s: SessionState, event: Event) -> None:
     elif t == ev.EVIDENCE_SEALED:
         s.evidence = Sealed.model_validate({**d, "at": at, "by": by})
     elif t == ev.DECISION_RECORDED:
-        s.decision = Decision.model_validate({**d, "at": at, "by": by})
+        # the decision's file inventory stays in its event: verify reads it there
+        s.decision = Decision.model_validate(
+            {**{k: v for k, v in d.items() if k != "files"}, "at": at, "by": by,
+             **({"pinned": True} if "files" in d else {})})
     elif t == ev.FAULT_NOTED:
         s.faults.append(Fault.model_validate({**d, "at": at, "by": by}))
     elif t == ev.REHEARSAL_MOVED and s.rehearsal is not None:
         s.rehearsal = s.rehearsal.model_copy(update={"folder": d["folder"]})
     elif t == ev.DRIFT_NOTED:
         s.drifts.append(Drift.model_validate({**d, "at": at}))
+    elif t == ev.CHECKLIST_WRITTEN and s.decision is not None:
+        s.decision = s.decision.model_copy(update={"checklist": d["file"]})
+    elif t == ev.SIGNATURE_ATTACHED:
+        s.signatures.append(Signature.model_validate({**d, "at": at, "by": by}))
+
+
+def _declare_key(s: SessionState, d: dict[str, Any]) -> None:
+    if d.get("sign_key"):
+        key = records.SigningKeyRef.model_validate(d["sign_key"])
+        if key not in s.sign_keys:
+            s.sign_keys.append(key)
 
 
 def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from cockpit.engine.controller import Controller
+from cockpit.engine.signatures import read_signature_file
 from cockpit.errors import CockpitError
 from cockpit.evidence.decision import decision_fields
 from cockpit.runbook.model import (
@@ -47,6 +49,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "resolve": ("i", "Resolve interrupted"),
     "seal": ("s", "Seal evidence"),
     "decision": ("d", "Decision"),
+    "countersignature": ("k", "Countersignature"),
 }
 # The cutover's course, for the help screen; the line above the footer says the next step.
 FLOW = [
@@ -57,6 +60,8 @@ FLOW = [
     "     for its word first). A read-only step may be cancelled (c) and run again.",
     "  3. x halts at any moment: halt-and-contain is final; e works the protocol.",
     "  4. s seals the evidence, d records the decision: the session is closed.",
+    "  5. k attaches a reviewer's countersignature (`cockpit countersign` wrote it): of",
+    "     the transcript before GO, or of the decision, as the runbook requires.",
 ]
 WORKER_GROUPS = ("verbs", "poll")  # a failure in one of these is a failure of the cockpit
 
@@ -362,6 +367,21 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         if error:
             self.call_after_refresh(form.show_error, error)
 
+    def action_countersignature(self) -> None:
+        def attached(record: Any) -> None:
+            self.notify(f"{record.identity} ({record.fingerprint}) countersigned the "
+                        f"{record.kind}", title="Countersignature attached")
+
+        def attach(path: str) -> None:
+            self._verb(self._attach_file, path.strip(), then=attached)
+
+        self.app.push_screen(AskText("Attach a countersignature",
+                                     "The file a reviewer's `cockpit countersign` wrote "
+                                     "(its path on this machine)."), given(attach))
+
+    def _attach_file(self, path: str) -> Any:
+        return self.ctl.attach_signature(read_signature_file(Path(path).expanduser()), path)
+
     @work(thread=True, exclusive=True, group="verbs", exit_on_error=False)
     def _record_decision(self, values: dict[str, str]) -> None:
         fields = {k: v for k, v in values.items() if k != NOTE}
@@ -374,5 +394,8 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         decision = self.ctl.state.decision
         status = decision.status if decision else None
         where = decision.markdown if decision else ""
-        self.app.call_from_thread(self.notify, f"{status} — {where}; the session is closed",
+        waiting = rules.awaiting_countersign(self.ctl.runbook, self.ctl.state)
+        then = ("the session is closed" if waiting is None else f"AWAITING COUNTERSIGN "
+                f"({waiting[0]} of {waiting[1]}): k attaches a reviewer's file")
+        self.app.call_from_thread(self.notify, f"{status} — {where}; {then}",
                                   title="Decision recorded")

@@ -98,6 +98,11 @@ class SessionHeader(Static):
         """`progress`: a running upgrade's count ("upgrade 3/6"), after the verdict."""
         opened = rules.open_gates(runbook, state)
         decided = f"■ {state.decision.status}" if state.decision is not None else ""
+        waiting = rules.awaiting_countersign(runbook, state)
+        if waiting is not None:  # decided, and not yet by four eyes
+            decided += f" · AWAITING COUNTERSIGN ({waiting[0]} of {waiting[1]})"
+        elif decided and rules.countersignatures_required(runbook):
+            decided += " · countersigned"
         if state.halt is not None:
             verdict = "⊘ HALTED" + (f" · {decided}" if decided else "")
         elif decided:

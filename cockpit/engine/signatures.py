@@ -1,0 +1,116 @@
+"""The verbs of four eyes: the operator's signature of the decision (made as it is
+recorded, with the key given at start), a reviewer's countersignature attached from the
+file `cockpit countersign` wrote, and the governance gate a transcript countersignature
+answers. What counts as four eyes is the rules' (`rules.self_approval`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cockpit.engine.core import ActionRefused
+from cockpit.engine.gates import GateVerbs
+from cockpit.errors import CockpitError
+from cockpit.evidence import signing
+from cockpit.runbook.model import ProbeGate
+from cockpit.session import records, rules
+from cockpit.session.events import Event
+from cockpit.session.integrity import file_sha256
+from cockpit.session.layout import EVENTS
+from cockpit.session.state import SessionState
+from cockpit.session.store import read_event_log, write_atomic
+
+SIGNATURES = "evidence/signatures"
+
+
+class SignatureVerbs(GateVerbs):
+    signer: signing.SigningKey | None  # --sign-key: the operator signs the decision with it
+
+    def _events(self) -> list[Event]:
+        return read_event_log(self.folder / EVENTS).events
+
+    def sign_decision(self) -> str | None:
+        """Sign the recorded decision with the operator's key; returns why it is unsigned
+        (no key, or signing failed: recorded as a fault), None once signed."""
+        if self.signer is None:
+            return "no signing key was given (--sign-key)"
+        statement = signing.statement_for("decision", self._events())
+        if statement is None or rules.operator_signed(self.state):
+            return None
+        try:
+            signed = signing.make_signature(self.signer, "operator", "decision", statement)
+        except CockpitError as exc:
+            return self.note_fault("sign the decision", exc)
+        self._keep(signed.dumps(), "decision-operator.json", signed, statement)
+        return None
+
+    def attach_signature(self, raw: bytes, where: str) -> records.SignatureAttached:
+        """Keep a reviewer's countersignature (the bytes of the file they wrote), once it
+        checks: this session's statement, made by the key it names, no self-approval."""
+        doc, statement = check_attachment(self.state, self._events(), raw, where, self.folder)
+        count = sum(s.kind == doc.kind and s.role == "reviewer" for s in self.state.signatures)
+        record = self._keep(raw, f"{doc.kind}-reviewer-{count + 1}.json", doc, statement)
+        if doc.kind == "transcript":
+            for gate in rules.gates(self.runbook):
+                if isinstance(gate, ProbeGate) and gate.probe == rules.COUNTERSIGN_PROBE:
+                    self._evaluate_countersign_gate(gate)
+        return record
+
+    def _keep(self, raw: bytes, name: str, doc: signing.SignatureFile,
+              statement: dict[str, object]) -> records.SignatureAttached:
+        path = self.folder / SIGNATURES / name
+        if path.exists():  # never overwritten
+            raise ActionRefused(f"{path}: already exists")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, raw)
+        record = records.SignatureAttached(
+            role=doc.role, kind=doc.kind, file=f"{SIGNATURES}/{name}", sha256=file_sha256(path),
+            fingerprint=doc.fingerprint, identity=doc.identity,
+            statement_sha256=signing.statement_sha256(statement))
+        self.append(record)
+        return record
+
+
+def check_attachment(state: SessionState, events: list[Event], raw: bytes, where: str,
+                     folder: Path) -> tuple[signing.SignatureFile, dict[str, Any]]:
+    """Why a countersignature file may not be attached to this session (ActionRefused), or
+    it and the statement it signs. Reads only: `attach-signature` asks before the lock."""
+    doc = signing.read_signature(raw, where)
+    if doc.role != "reviewer":
+        raise ActionRefused(f"{where}: an operator's signature is made by the cockpit at "
+                            "the decision (--sign-key), not attached")
+    statement = signing.statement_for(doc.kind, events)
+    if statement is None:
+        raise ActionRefused(f"{where}: a countersignature of the decision, but no decision "
+                            "is recorded yet")
+    if doc.statement != statement:
+        raise ActionRefused(f"{where}: it countersigns another statement ({_which(doc)}), "
+                            f"not this session's {doc.kind}; the reviewer runs "
+                            f"`cockpit countersign {folder}` again")
+    made_by = signing.signer_of(doc.signature, signing.statement_bytes(statement))
+    if made_by != doc.fingerprint:
+        raise ActionRefused(f"{where}: names key {doc.fingerprint} but was signed by {made_by}")
+    reviewer = rules.Signer(made_by, frozenset({doc.identity} - {""}))
+    if (why := rules.self_approval(rules.operator_signers(state), reviewer)):
+        raise ActionRefused(f"{where}: refused as self-approval: {why}; a countersignature "
+                            "is a second person's, with their own key")
+    if any(s.fingerprint == made_by and s.kind == doc.kind and s.role == "reviewer"
+           for s in state.signatures):
+        raise ActionRefused(f"{where}: key {made_by} has already countersigned the {doc.kind}")
+    return doc, statement
+
+
+def _which(doc: signing.SignatureFile) -> str:
+    s = doc.statement
+    decided = s.get("decision") if isinstance(s.get("decision"), dict) else None
+    return (f"session {s.get('session_id')}"
+            + (f", decision hash {str(decided.get('hash'))[:16]}…" if decided else ""))
+
+
+def read_signature_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CockpitError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CockpitError(f"{path}: cannot be read ({exc.strerror})") from None

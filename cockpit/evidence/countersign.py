@@ -1,0 +1,89 @@
+"""`cockpit countersign`: a reviewer's signature, made with read access only. The session
+is verified, what is signed is shown (the statement, and who signed as operator), the
+reviewer types `countersign`, and the signature goes to a file of theirs — never into the
+session, which the operator's cockpit alone writes (`attach-signature`, or k)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.evidence import signing
+from cockpit.evidence.verify import verify_session
+from cockpit.session import rules
+from cockpit.session.reader import open_session
+
+WORD = "countersign"
+
+
+class SelfApproval(CockpitError):
+    exit_code = EXIT_REFUSED
+
+
+def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str | None,
+                confirm: str | None, identity: str | None, force: bool,
+                say: Callable[[str], None], out: Callable[[str], None]) -> int:
+    view = open_session(folder)  # read-only; a clear error for a folder that is none
+    target = Path(output) if output else None
+    if target is not None:
+        if target.exists() and not force:
+            raise CockpitError(f"{target}: already exists; choose another name or add --force")
+        if target.resolve().is_relative_to(folder.resolve()):
+            raise CockpitError(f"{target}: inside the session folder, which only the "
+                               "operator's cockpit writes; write it elsewhere and give it to "
+                               "the operator to attach")
+    checked = verify_session(folder)
+    if checked.problems:
+        raise CockpitError(f"{folder}: does not verify, nothing signed:\n  "
+                           + "\n  ".join(checked.problems))
+    statement = signing.statement_for(kind, view.events)
+    if statement is None:
+        raise CockpitError(f"{folder}: no decision is recorded yet; to countersign the "
+                           "runbook transcript before GO, add --transcript")
+    key = signing.load_key(key_path, identity)
+    reviewer = rules.Signer(key.fingerprint, frozenset({key.identity} - {""}))
+    why = rules.self_approval(rules.operator_signers(view.state), reviewer)
+    if why is not None:
+        raise SelfApproval(f"refused as self-approval: {why}; a countersignature is a second "
+                           "person's, with their own key")
+    say(f"Countersigning the {kind} of {folder} ({checked.summary}):")
+    for line in signing.describe(statement):
+        say(f"  {line}")
+    for sig in view.state.signatures:
+        if sig.kind == kind:
+            say(f"  {sig.role + ':':<12} {sig.identity} ({sig.fingerprint}), signed at {sig.at}")
+    if kind == "decision" and not rules.operator_signed(view.state):
+        say("  operator:    UNSIGNED (no --sign-key at the decision)")
+    say(f"  you:         {key.identity or '(no identity: give --identity)'} ({key.fingerprint})")
+    if confirm is None:
+        confirm = _ask()
+    if confirm.strip() != WORD:
+        raise CockpitError(f"not confirmed (typed {confirm.strip()!r}, not {WORD!r}); nothing "
+                           "signed")
+    signed = signing.make_signature(key, "reviewer", kind, statement, interactive=True)
+    data = signed.dumps()
+    if target is None:
+        out(data.decode())
+    else:
+        temp = target.with_name(f".{target.name}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, target)
+        say(f"wrote {target}; the operator attaches it: cockpit attach-signature {folder} "
+            f"{target} (or k in the cockpit)")
+    return 0
+
+
+def _ask() -> str:
+    """The word, typed at the reviewer's own terminal (stdout may be the signature file)."""
+    try:
+        with open("/dev/tty", "r+", encoding="utf-8") as tty:
+            tty.write(f"Type '{WORD}' to sign: ")
+            tty.flush()
+            return tty.readline()
+    except OSError:
+        if sys.stdin.isatty():
+            return input(f"Type '{WORD}' to sign: ")
+        raise CockpitError(f"no terminal to ask on; give --confirm {WORD}") from None

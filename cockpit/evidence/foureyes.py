@@ -1,0 +1,102 @@
+"""`verify`'s look at the signatures: each kept signature checks against the statement the
+chain gives for it and against the key it names; with an allowed_signers file, its key is
+someone's there (identity, namespace, validity when it was attached); and no reviewer is
+the operator (`rules.self_approval`, the one choke point). Reports who signed what."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cockpit.errors import CockpitError
+from cockpit.evidence import signing
+from cockpit.runbook.model import Runbook
+from cockpit.session import events as ev
+from cockpit.session import rules
+from cockpit.session.events import Event
+from cockpit.session.state import SessionState
+
+
+@dataclass
+class FourEyes:
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    signed: list[str] = field(default_factory=list)  # who signed what, one line each
+
+
+def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
+                     runbook: Runbook | None, allowed: Path | None) -> FourEyes:
+    out = FourEyes()
+    operators: list[rules.Signer] = []
+    reviewers: list[tuple[rules.Signer, str, str]] = []  # signer, kind, where
+    for event in events:
+        if event.type != ev.SIGNATURE_ATTACHED:
+            continue
+        d = event.data
+        where = f"{d['file']} ({d['role']}, {d['kind']})"
+        signer = _check_one(folder, events, event, allowed, where, out)
+        if signer is None:
+            continue
+        if d["role"] == "operator":
+            operators.append(signer)
+        else:
+            reviewers.append((signer, d["kind"], where))
+        verb = "signed" if d["role"] == "operator" else "countersigned"
+        status = f" ({state.decision.status})" if d["kind"] == "decision" and state.decision \
+            else ""
+        out.signed.append(f"{d['role']} {', '.join(sorted(signer.identities)) or '?'} "
+                          f"({signer.fingerprint}) {verb} the {d['kind']}{status}")
+    operators += rules.operator_signers(state)  # the keys declared with --sign-key too
+    counted: dict[str, set[str]] = {"decision": set(), "transcript": set()}
+    for reviewer, kind, where in reviewers:
+        why = rules.self_approval(operators, reviewer)
+        if why is not None:
+            out.problems.append(f"{where}: not four eyes: {why}")
+        else:
+            counted[kind].add(reviewer.fingerprint)
+    if state.decision is not None and not any(s.role == "operator" for s in state.signatures):
+        out.notes.append("the decision is unsigned: no operator signature")
+    need = rules.countersignatures_required(runbook) if runbook is not None else 0
+    if state.decision is not None and len(counted["decision"]) < need:
+        out.notes.append(f"AWAITING COUNTERSIGN: {len(counted['decision'])} of {need} "
+                         "countersignature(s) of the decision")
+    if out.signed and allowed is None:
+        out.notes.append("identities not checked against an allowed_signers file (keys "
+                         "only): give --allowed-signers FILE")
+    return out
+
+
+def _check_one(folder: Path, events: Sequence[Event], event: Event, allowed: Path | None,
+               where: str, out: FourEyes) -> rules.Signer | None:
+    d = event.data
+    try:
+        doc = signing.read_signature((folder / d["file"]).read_bytes(), d["file"])
+    except (OSError, CockpitError):
+        return None  # missing or changed: the file check has named it
+    statement = signing.statement_for(doc.kind, events)
+    if statement is None or doc.statement != statement:
+        out.problems.append(f"{where}: signs another statement than this session's "
+                            f"{doc.kind}")
+        return None
+    data = signing.statement_bytes(statement)
+    try:
+        made_by = signing.signer_of(doc.signature, data)
+    except CockpitError as exc:
+        out.problems.append(f"{where}: {exc.message}")
+        return None
+    if made_by != d["fingerprint"]:
+        out.problems.append(f"{where}: made by key {made_by}, recorded as {d['fingerprint']}")
+        return None
+    identities = {d["identity"]} - {""}
+    if allowed is not None:
+        found = signing.principals_for(doc.signature, data, allowed, event.ts)
+        if not found:
+            out.problems.append(f"{where}: key {made_by} is not in {allowed} for namespace "
+                                f"{signing.NAMESPACE} (or was not valid at {event.ts})")
+            return None
+        identities = set(found)
+        if d["identity"] and d["identity"] not in found:
+            out.notes.append(f"{where}: says it is {d['identity']}; {allowed} knows the key as "
+                             f"{', '.join(found)}")
+    return rules.Signer(made_by, frozenset(identities))

@@ -1,0 +1,252 @@
+"""Four eyes with OpenSSH signatures: what is signed (a statement pinned at an event of the
+chain), signing and checking with `ssh-keygen -Y` (namespace `cutover-cockpit`), and the
+signature file a signer writes and the session keeps.
+
+A statement is built from the event log alone, so the operator's cockpit, a reviewer's
+read-only `countersign` and `verify` all build the same bytes. The decision's is pinned at
+the decision event (its hash covers every event before it, and through them every file
+recorded), so what is attached later does not change it. No private key, passphrase or
+agent socket is ever written: `ssh-keygen` reads them itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cockpit.errors import CockpitError
+from cockpit.session import events as ev
+from cockpit.session.events import Event
+
+NAMESPACE = "cutover-cockpit"
+FORMAT = "cutover-cockpit-signature/1"
+Kind = Literal["decision", "transcript"]
+Role = Literal["operator", "reviewer"]
+_TIMEOUT_S = 60  # a hardware token waits for a touch; longer than that, something hangs
+
+
+class SigningError(CockpitError):
+    """A signature that could not be made or does not check."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A key to sign with: a private key file, or a public key whose private half an agent
+    (`ssh-add`) or a hardware token holds."""
+
+    path: Path
+    fingerprint: str  # SHA256:…, as ssh-keygen -l prints it
+    identity: str  # who the signer says they are (the key's comment, else given)
+
+
+class SignatureFile(BaseModel):
+    """What a signer writes and the session keeps (evidence/signatures/): the statement in
+    full, the armored SSH signature over its bytes, and who signed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: Literal["cutover-cockpit-signature/1"]
+    role: Role
+    kind: Kind
+    statement: dict[str, Any]
+    identity: str
+    fingerprint: str
+    signed_at: str
+    signature: str
+
+    def dumps(self) -> bytes:
+        return (json.dumps(self.model_dump(), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def ssh_keygen() -> str:
+    found = shutil.which("ssh-keygen")
+    if found is None:
+        raise SigningError("ssh-keygen not found: signatures need OpenSSH's client "
+                           "(Debian/Ubuntu: apt-get install openssh-client)")
+    return found
+
+
+def _run(args: Sequence[str], data: bytes | None = None,
+         interactive: bool = False) -> subprocess.CompletedProcess[bytes]:
+    """ssh-keygen, never prompting where no one can answer: unless `interactive` (a signer
+    at their own terminal), it runs in a session of its own, with no terminal to ask a
+    passphrase on — a locked key then fails at once instead of hanging a screen."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "SSH_ASKPASS")}
+    try:
+        return subprocess.run([ssh_keygen(), *args], input=data, capture_output=True,
+                              timeout=_TIMEOUT_S, env=env, start_new_session=not interactive)
+    except subprocess.TimeoutExpired:
+        raise SigningError(f"ssh-keygen {args[0]} {args[1]} took over {_TIMEOUT_S} s "
+                           "(a hardware key waiting for a touch?)") from None
+
+
+def _said(result: subprocess.CompletedProcess[bytes]) -> str:
+    lines = [line for line in result.stderr.decode(errors="replace").splitlines()
+             if line.strip() and not line.startswith(("Signing data", "Enter passphrase"))]
+    return "; ".join(lines) or f"exit status {result.returncode}"
+
+
+def load_key(path: Path, identity: str | None = None) -> SigningKey:
+    """The key named by --sign-key / --key, checked now: its fingerprint, and that it can be
+    read (a public key's private half must then be in the agent when it signs)."""
+    if not path.is_file():
+        raise SigningError(f"{path}: no such key file; give the private key (or its .pub with "
+                           "the key in ssh-agent)")
+    public = path if path.suffix == ".pub" else path.with_name(path.name + ".pub")
+    if public.is_file():
+        text = public.read_text(encoding="utf-8", errors="replace").strip()
+    else:  # a private key without its .pub beside it: derive the public half
+        derived = _run(["-y", "-f", str(path)])
+        if derived.returncode != 0:
+            raise SigningError(f"{path}: cannot read the key ({_said(derived)}); a key with "
+                               "a passphrase: add it to ssh-agent (ssh-add) and give its .pub")
+        text = derived.stdout.decode().strip()
+    listed = _run(["-l", "-f", "-"], text.encode() + b"\n")
+    parts = listed.stdout.decode().split()
+    if listed.returncode != 0 or len(parts) < 2 or not parts[1].startswith("SHA256:"):
+        raise SigningError(f"{public if public.is_file() else path}: not an SSH public key "
+                           f"({_said(listed)})")
+    comment = " ".join(text.split()[2:])
+    return SigningKey(path, parts[1], identity or comment or "")
+
+
+def sign(key: SigningKey, data: bytes, interactive: bool = False) -> str:
+    """The armored SSH signature of `data` in our namespace."""
+    result = _run(["-Y", "sign", "-f", str(key.path), "-n", NAMESPACE], data, interactive)
+    if result.returncode != 0 or b"BEGIN SSH SIGNATURE" not in result.stdout:
+        hint = ("" if interactive else "; a key with a passphrase must be in ssh-agent "
+                "(ssh-add KEY), then give KEY.pub")
+        raise SigningError(f"{key.path}: signing failed ({_said(result)}){hint}")
+    return result.stdout.decode()
+
+
+def _with_signature(signature: str, action: Any) -> Any:
+    with tempfile.TemporaryDirectory(prefix="cockpit-sig-") as temp:
+        sig = Path(temp) / "statement.sig"
+        sig.write_text(signature, encoding="utf-8")
+        return action(str(sig))
+
+
+def signer_of(signature: str, data: bytes) -> str:
+    """The fingerprint of the key that made `signature` over `data` in our namespace (no
+    identity is checked: that needs an allowed_signers file); SigningError if it does not
+    check."""
+    def check(sig: str) -> subprocess.CompletedProcess[bytes]:
+        return _run(["-Y", "check-novalidate", "-n", NAMESPACE, "-s", sig], data)
+
+    result = _with_signature(signature, check)
+    words = result.stdout.decode().split()
+    if result.returncode != 0 or not words or words[0] != "Good":
+        raise SigningError(f"the signature does not check against its statement "
+                           f"({_said(result)})")
+    found = next((w for w in words if w.startswith("SHA256:")), None)
+    if found is None:
+        raise SigningError(f"ssh-keygen named no key for the signature ({_said(result)})")
+    return found
+
+
+def principals_for(signature: str, data: bytes, allowed: Path, at: str) -> list[str]:
+    """The identities of `allowed` (an allowed_signers file) whose key made this signature,
+    each one verified (`ssh-keygen -Y verify`: the key, the namespace, and its validity at
+    `at`, the UTC time the session recorded the signature — not today)."""
+    when = "-Overify-time=" + at.replace("-", "").replace(":", "").replace("T", "")[:14]
+
+    def find(sig: str) -> list[str]:
+        found = _run(["-Y", "find-principals", "-s", sig, "-f", str(allowed), when])
+        if found.returncode != 0:
+            return []
+        names = [n for line in found.stdout.decode().splitlines() for n in line.split(",")
+                 if n.strip()]
+        return [n for n in names
+                if _run(["-Y", "verify", "-f", str(allowed), "-I", n, "-n", NAMESPACE,
+                         when, "-s", sig], data).returncode == 0]
+
+    return list(_with_signature(signature, find))
+
+
+def make_signature(key: SigningKey, role: Role, kind: Kind, statement: dict[str, Any],
+                   interactive: bool = False) -> SignatureFile:
+    signature = sign(key, statement_bytes(statement), interactive)
+    made_by = signer_of(signature, statement_bytes(statement))
+    if made_by != key.fingerprint:  # a stale .pub beside the private key
+        raise SigningError(f"{key.path}: signed with key {made_by}, but its public half says "
+                           f"{key.fingerprint}; give the matching .pub (or the private key "
+                           "alone)")
+    return SignatureFile(format=FORMAT, role=role, kind=kind, statement=statement,
+                         identity=key.identity, fingerprint=key.fingerprint,
+                         signed_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         signature=signature)
+
+
+def read_signature(raw: bytes, where: str) -> SignatureFile:
+    try:
+        return SignatureFile.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        place = ".".join(str(p) for p in first["loc"]) or "the file"
+        raise SigningError(f"{where}: not a cockpit signature file ({place}: {first['msg']}); "
+                           "`cockpit countersign` writes one") from None
+
+
+# ---------------------------------------------------------------- statements
+
+def statement_bytes(statement: dict[str, Any]) -> bytes:
+    return (json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            + "\n").encode()
+
+
+def statement_sha256(statement: dict[str, Any]) -> str:
+    return hashlib.sha256(statement_bytes(statement)).hexdigest()
+
+
+def decision_event(events: Sequence[Event]) -> Event | None:
+    return next((e for e in events if e.type == ev.DECISION_RECORDED), None)
+
+
+def statement_for(kind: Kind, events: Sequence[Event]) -> dict[str, Any] | None:
+    """What a signature of `kind` signs in this session; None while there is none to sign
+    (no decision yet)."""
+    if not events or events[0].type != ev.SESSION_STARTED:
+        return None
+    started = events[0].data
+    common = {"namespace": NAMESPACE, "kind": kind, "session_id": started["session_id"],
+              "title": started["title"], "runbook_sha256": started["runbook_sha256"],
+              "transcript_sha256": started["transcript_sha256"]}
+    if kind == "transcript":  # this session's runbook, approved for this session only
+        return {**common, "session_started_hash": events[0].hash}
+    decided = decision_event(events)
+    if decided is None:
+        return None
+    sealed = [e for e in events[:decided.seq - 1] if e.type == ev.EVIDENCE_SEALED]
+    d = decided.data
+    return {**common, "decision": {"seq": decided.seq, "hash": decided.hash,
+                                   "status": d["status"]},
+            "manifest_sha256": sealed[-1].data.get("sha256") if sealed else None,
+            "decision_json_sha256": d.get("json_sha256"),
+            "decision_markdown_sha256": d.get("markdown_sha256")}
+
+
+def describe(statement: dict[str, Any]) -> list[str]:
+    """The statement as the signer reads it before signing."""
+    lines = [f"session:     {statement['session_id']} — {statement['title']}",
+             f"runbook:     sha256 {statement['runbook_sha256']}",
+             f"transcript:  sha256 {statement['transcript_sha256']}"]
+    if statement["kind"] == "decision":
+        d = statement["decision"]
+        lines += [f"decision:    {d['status']} (event {d['seq']}, hash {d['hash']})",
+                  f"manifest:    sha256 {statement['manifest_sha256']}",
+                  f"record:      decision.json sha256 {statement['decision_json_sha256']}",
+                  f"             decision.md sha256 {statement['decision_markdown_sha256']}"]
+    else:
+        lines.append(f"started:     event hash {statement['session_started_hash']}")
+    return lines

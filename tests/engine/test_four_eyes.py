@@ -1,0 +1,355 @@
+"""Four eyes with real `ssh-keygen` keys: the operator signs the decision, a reviewer
+countersigns from a read-only copy, the operator attaches, `verify` checks who signed what;
+a changed byte anywhere fails verify naming the file; self-approval is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import stat
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from cockpit.engine.controller import Controller
+from cockpit.engine.core import ActionRefused
+from cockpit.evidence import signing
+from cockpit.evidence.inventory import session_files
+from cockpit.evidence.pack import verify_pack
+from cockpit.evidence.verify import verify_session
+from cockpit.session import rules
+from cockpit.session.reader import open_session
+from tests.conftest import REPO
+from tests.engine.helpers import cockpit
+from tests.four_eyes import Keys, allowed_line, four_eyes_world, make_key, make_keys
+from tests.mirror.test_readonly import as_reviewer
+
+
+def tree_digest(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file's sha256 and mtime: what a read-only command must leave as it was."""
+    return {p.relative_to(folder).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest(),
+                                               p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def read_only_copy(session: Path, where: Path) -> Path:
+    """The session as a reviewer sees it: a copy whose files and folders nobody may write
+    (and the reviewer's process, below, has not the capabilities root ignores modes with)."""
+    copy = where / session.name
+    shutil.copytree(session, copy)
+    for path in [copy, *copy.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    tried = subprocess.run(as_reviewer(["sh", "-c", f"echo x >> {copy / 'events.jsonl'}"]),
+                           capture_output=True)
+    assert tried.returncode != 0  # writing really fails there
+    return copy
+
+
+def countersign(session: Path, key: Path, out: Path, *extra: str):
+    return cockpit("countersign", str(session), "--key", str(key), "-o", str(out),
+                   "--confirm", "countersign", *extra)
+
+
+def countersign_as_reviewer(session: Path, key: Path, out: Path, *extra: str):
+    return subprocess.run(as_reviewer([sys.executable, "-m", "cockpit", "countersign",
+                                       str(session), "--key", str(key), "-o", str(out),
+                                       "--confirm", "countersign", *extra]),
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    return make_keys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Path:
+    """A whole four-eyes session: NO-GO until the transcript is countersigned, then PASS
+    awaiting the decision's countersignature, then countersigned — each countersignature
+    made from a read-only copy of the session."""
+    tmp = tmp_path_factory.mktemp("signed")
+    runbook = four_eyes_world(tmp)
+    session = tmp / "s"
+    first = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                    str(session), "--sign-key", str(keys.operator))
+    assert first.returncode == 3, first.stdout + first.stderr  # NO-GO: awaiting a reviewer
+    assert "awaiting 1 countersignature(s) of the transcript (0 of 1)" in first.stdout
+    assert open_session(session).state.halt is None  # waiting for a person is not a finding
+
+    copy = read_only_copy(session, tmp_path_factory.mktemp("reviewer"))
+    before = tree_digest(copy)
+    made = countersign_as_reviewer(copy, keys.reviewer, tmp / "transcript.sig", "--transcript")
+    assert made.returncode == 0, made.stderr
+    assert tree_digest(copy) == before  # the reviewer's command wrote nothing in the session
+    assert "transcript:  sha256" in made.stderr and "bob@example.com" in made.stderr
+    attached = cockpit("attach-signature", str(session), str(tmp / "transcript.sig"))
+    assert attached.returncode == 0, attached.stderr
+    assert "countersigned the transcript" in attached.stdout
+
+    refused = cockpit("resume", str(session), "--headless", "--assume-yes")
+    assert refused.returncode == 1 and "resume with --sign-key KEY" in refused.stderr
+    second = cockpit("resume", str(session), "--headless", "--assume-yes", "--sign-key",
+                     str(keys.operator))
+    assert second.returncode == 0, second.stdout + second.stderr  # by the decision: PASS
+    tail = second.stdout.splitlines()
+    assert tail[-1] == "DECISION: PASS"
+    assert "AWAITING COUNTERSIGN: 0 of 1 countersignature(s) of the decision" in tail
+    assert "AWAITING COUNTERSIGN: 0 of 1" in cockpit("status", str(session)).stdout
+
+    copy = read_only_copy(session, tmp_path_factory.mktemp("reviewer-2"))
+    before = tree_digest(copy)
+    made = countersign_as_reviewer(copy, keys.reviewer, tmp / "decision.sig")
+    assert made.returncode == 0, made.stderr
+    assert tree_digest(copy) == before
+    assert "decision:    PASS" in made.stderr
+    assert "operator:    alice@example.com" in made.stderr  # who signed it, shown first
+    assert cockpit("attach-signature", str(session), str(tmp / "decision.sig")).returncode == 0
+    return session
+
+
+def test_sign_countersign_attach_verify_green(signed: Path, keys: Keys) -> None:
+    done = cockpit("verify", str(signed), "--allowed-signers", str(keys.allowed))
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if line.startswith("signed: ")]
+    operator_fp = signing.load_key(keys.operator).fingerprint
+    reviewer_fp = signing.load_key(keys.reviewer).fingerprint
+    assert said == [
+        f"signed: reviewer bob@example.com ({reviewer_fp}) countersigned the transcript",
+        f"signed: operator alice@example.com ({operator_fp}) signed the decision (PASS)",
+        f"signed: reviewer bob@example.com ({reviewer_fp}) countersigned the decision (PASS)"]
+    view = open_session(signed)
+    assert rules.awaiting_countersign(view.runbook, view.state) is None
+    assert "AWAITING" not in cockpit("status", str(signed)).stdout
+    # the sign-off fields, from the signatures
+    report = cockpit("report", str(signed)).stdout
+    assert "- [x] Operator: alice@example.com (signed)" in report
+    assert "- [x] Reviewer: bob@example.com (signed)" in report
+    record = (signed / "evidence" / "decision.md").read_text()
+    assert f"Signed by the operator, alice@example.com (SSH key {operator_fp})" in record
+    # The statement is pinned at the decision: what came after it did not change it.
+    doc = signing.read_signature((signed / "evidence/signatures/decision-operator.json")
+                                 .read_bytes(), "operator")
+    assert doc.statement == signing.statement_for("decision", view.events)
+    assert doc.statement["decision"]["hash"] == next(
+        e.hash for e in view.events if e.type == "decision_recorded")
+
+
+def test_verify_without_allowed_signers_checks_keys_only_and_says_so(signed: Path) -> None:
+    done = cockpit("verify", str(signed))
+    assert done.returncode == 0, done.stderr
+    assert "identities not checked against an allowed_signers file" in done.stdout
+
+
+def test_a_signer_missing_from_allowed_signers_fails_verify(signed: Path, keys: Keys,
+                                                             tmp_path: Path) -> None:
+    only_alice = tmp_path / "allowed_signers"
+    only_alice.write_text(allowed_line("alice@example.com", keys.operator))
+    done = cockpit("verify", str(signed), "--allowed-signers", str(only_alice))
+    assert done.returncode == 1
+    assert f"is not in {only_alice} for namespace cutover-cockpit" in done.stderr
+    assert "decision-reviewer-1.json (reviewer, decision)" in done.stderr
+
+
+def test_one_identity_for_both_keys_is_not_four_eyes(signed: Path, keys: Keys,
+                                                     tmp_path: Path) -> None:
+    """The allowed_signers file says both keys are alice's: the countersignature was made
+    by the operator's own identity, however it was attached."""
+    same = tmp_path / "allowed_signers"
+    same.write_text(allowed_line("alice@example.com", keys.operator)
+                    + allowed_line("alice@example.com", keys.reviewer))
+    done = cockpit("verify", str(signed), "--allowed-signers", str(same))
+    assert done.returncode == 1
+    assert "not four eyes: identity alice@example.com is the operator's" in done.stderr
+
+
+def _flip(path: Path, at: int | None = None) -> None:
+    """One byte changed (an empty file gets one)."""
+    data = bytearray(path.read_bytes())
+    if not data:
+        path.write_bytes(b"x")
+        return
+    where = len(data) // 2 if at is None else at
+    data[where] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_one_byte_change_to_any_file_fails_verify_naming_it(signed: Path, keys: Keys,
+                                                              tmp_path: Path) -> None:
+    names = [p.as_posix() for p in session_files(signed)]
+    assert len(names) > 25 and "evidence/signatures/decision-reviewer-1.json" in names
+    assert verify_session(signed, allowed_signers=keys.allowed).problems == []
+    for name in names:
+        copy = tmp_path / name.replace("/", "_")
+        shutil.copytree(signed, copy)
+        _flip(copy / name)
+        problems = verify_session(copy, allowed_signers=keys.allowed).problems
+        assert problems, f"a changed byte in {name} went unnoticed"
+        assert any(str(copy / name) in p for p in problems), (name, problems)
+        shutil.rmtree(copy)
+    # the event log's last newline: a whole event left "torn" is an edit, not a crash
+    copy = tmp_path / "newline"
+    shutil.copytree(signed, copy)
+    _flip(copy / "events.jsonl", at=(copy / "events.jsonl").stat().st_size - 1)
+    problems = verify_session(copy).problems
+    assert any("a whole event without the newline" in p for p in problems), problems
+
+
+def _repack(pack: Path, out: Path, change: str | None) -> None:
+    with tarfile.open(pack, "r:gz") as src, tarfile.open(out, "w:gz") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read()  # type: ignore[union-attr]
+            if member.name.split("/", 1)[1] == change:
+                data = bytearray(data or b"\0")
+                data[len(data) // 2] ^= 0x01
+            member.size = len(data)
+            dst.addfile(member, io.BytesIO(bytes(data)))
+
+
+def test_the_pack_carries_the_signatures_and_a_changed_member_is_named(
+        signed: Path, keys: Keys, tmp_path: Path) -> None:
+    pack = tmp_path / "pack.tar.gz"
+    assert cockpit("export", str(signed), "-o", str(pack)).returncode == 0
+    done = cockpit("verify", str(pack), "--allowed-signers", str(keys.allowed))
+    assert done.returncode == 0, done.stderr
+    assert sum(line.startswith("signed: ") for line in done.stdout.splitlines()) == 3
+    with tarfile.open(pack, "r:gz") as tar:
+        members = [m.name.split("/", 1)[1] for m in tar.getmembers()]
+    assert "evidence/signatures/decision-operator.json" in members
+    for member in members:
+        changed = tmp_path / "changed.tar.gz"
+        _repack(pack, changed, member)
+        result = verify_pack(changed, keys.allowed)
+        assert result.problems, f"a changed byte in member {member} went unnoticed"
+        assert any(member in p for p in result.problems), (member, result.problems)
+    damaged = tmp_path / "damaged.tar.gz"
+    shutil.copy(pack, damaged)
+    _flip(damaged)
+    done = cockpit("verify", str(damaged))
+    assert done.returncode == 1 and "the archive itself is damaged" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_countersign_by_the_operators_own_key_is_refused_as_self_approval(
+        signed: Path, keys: Keys, tmp_path: Path) -> None:
+    before = tree_digest(signed)
+    done = countersign(signed, keys.operator, tmp_path / "self.sig")
+    assert done.returncode == 3
+    assert "refused as self-approval: key SHA256:" in done.stderr
+    assert "is the operator's own signing key" in done.stderr
+    assert not (tmp_path / "self.sig").exists()
+    # made by hand with the operator's key, the file is refused at attach, the one door in
+    view = open_session(signed)
+    statement = signing.statement_for("decision", view.events)
+    assert statement is not None
+    forged = signing.make_signature(signing.load_key(keys.operator, "mallory@example.com"),
+                                    "reviewer", "decision", statement)
+    (tmp_path / "forged.sig").write_bytes(forged.dumps())
+    done = cockpit("attach-signature", str(signed), str(tmp_path / "forged.sig"))
+    assert done.returncode == 3 and "refused as self-approval" in done.stderr
+    # another key that says it is the operator's identity is the operator too
+    twin = make_key(tmp_path, "twin", "alice@example.com")
+    done = countersign(signed, twin, tmp_path / "twin.sig")
+    assert done.returncode == 3
+    assert "identity alice@example.com is the operator's" in done.stderr
+    assert tree_digest(signed) == before
+
+
+def test_a_countersignature_of_another_session_or_a_changed_one_is_refused(
+        signed: Path, keys: Keys, tmp_path: Path) -> None:
+    runbook = four_eyes_world(tmp_path)
+    other = tmp_path / "other"
+    ran = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(other))
+    assert ran.returncode == 3
+    assert countersign(other, keys.reviewer, tmp_path / "t.sig", "--transcript").returncode == 0
+    before = tree_digest(signed)
+    done = cockpit("attach-signature", str(signed), str(tmp_path / "t.sig"))
+    assert done.returncode == 3 and "countersigns another statement (session other)" in done.stderr
+    # a statement edited after signing no longer checks against the signature
+    doc = signing.read_signature((tmp_path / "t.sig").read_bytes(), "t.sig")
+    moved = doc.model_copy(update={"statement": {**doc.statement, "title": "Something else"}})
+    assert signing.statement_for("transcript", open_session(other).events) != moved.statement
+    with pytest.raises(signing.SigningError, match="does not check"):
+        signing.signer_of(moved.signature, signing.statement_bytes(moved.statement))
+    (tmp_path / "junk.sig").write_text("{not json")
+    done = cockpit("attach-signature", str(signed), str(tmp_path / "junk.sig"))
+    assert done.returncode == 1 and "not a cockpit signature file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert tree_digest(signed) == before
+
+
+def test_a_locked_key_without_an_agent_is_refused_before_anything_is_made(
+        keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runbook = four_eyes_world(tmp_path)
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                   str(tmp_path / "s"), "--sign-key", str(keys.locked),
+                   env={"SSH_AUTH_SOCK": ""})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "signing failed" in done.stderr and "ssh-agent" in done.stderr
+    assert not (tmp_path / "s").exists()
+    done = cockpit("run", str(runbook), "--headless", "--session", str(tmp_path / "s"),
+                   "--sign-key", str(tmp_path / "no-such-key"))
+    assert done.returncode == 1 and "no such key file" in done.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_key_held_by_the_agent_signs_from_its_public_half(keys: Keys, tmp_path: Path) -> None:
+    """The passphrase lives in ssh-agent only: the cockpit names the .pub file."""
+    import os
+
+    agent = subprocess.run(["ssh-agent", "-s", "-a", str(tmp_path / "agent.sock")],
+                           capture_output=True, text=True, check=True)
+    pid = next(part.split("=")[1].split(";")[0] for part in agent.stdout.split()
+               if part.startswith("SSH_AGENT_PID="))
+    try:
+        askpass = tmp_path / "askpass.sh"
+        askpass.write_text("#!/bin/sh\necho carol-secret\n")
+        askpass.chmod(0o700)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(tmp_path / "agent.sock"),
+               "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"}
+        subprocess.run(["ssh-add", str(keys.locked)], env=env, check=True, capture_output=True,
+                       stdin=subprocess.DEVNULL)
+        runbook = four_eyes_world(tmp_path, countersignatures=0)
+        done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                       str(tmp_path / "s"), "--sign-key", str(keys.locked) + ".pub",
+                       env={"SSH_AUTH_SOCK": str(tmp_path / "agent.sock")})
+        assert done.returncode == 3, done.stderr  # NO-GO: its transcript gate waits
+        assert countersign(tmp_path / "s", keys.reviewer, tmp_path / "t.sig",
+                           "--transcript").returncode == 0
+        assert cockpit("attach-signature", str(tmp_path / "s"),
+                       str(tmp_path / "t.sig")).returncode == 0
+        done = cockpit("resume", str(tmp_path / "s"), "--headless", "--assume-yes",
+                       "--sign-key", str(keys.locked) + ".pub",
+                       env={"SSH_AUTH_SOCK": str(tmp_path / "agent.sock")})
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Signed (operator, decision): carol@example.com" in done.stdout
+        checked = cockpit("verify", str(tmp_path / "s"), "--allowed-signers", str(keys.allowed))
+        assert checked.returncode == 0, checked.stderr
+        assert "operator carol@example.com" in checked.stdout
+        assert "AWAITING" not in done.stdout  # this runbook asks for no decision countersign
+        for path in (tmp_path / "s").rglob("*"):  # the passphrase is nowhere in the session
+            assert not path.is_file() or b"carol-secret" not in path.read_bytes()
+    finally:
+        subprocess.run(["kill", pid], check=False)
+
+
+def test_without_a_key_the_decision_is_recorded_unsigned_and_says_so(tmp_path: Path) -> None:
+    runbook = four_eyes_world(tmp_path, countersignatures=0)
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env={})
+    ctl.halt("the window was withdrawn")
+    ctl.seal_evidence()
+    status = next(f.id for f in ctl.runbook.decision.items if getattr(f, "role", "") == "status")
+    ctl.record_decision({status: "BLOCKER"}, note="withdrawn by the board")
+    with pytest.raises(ActionRefused, match="an operator's signature is made by the cockpit"):
+        ctl.attach_signature(b'{"format": "cutover-cockpit-signature/1", "role": "operator", '
+                             b'"kind": "decision", "statement": {}, "identity": "", '
+                             b'"fingerprint": "", "signed_at": "", "signature": ""}', "op.sig")
+    ctl.close()
+    assert "Unsigned: no signing key was given (--sign-key)" in (
+        tmp_path / "s" / "evidence" / "decision.md").read_text()
+    done = cockpit("verify", str(tmp_path / "s"))
+    assert done.returncode == 0 and "the decision is unsigned" in done.stdout
+    assert "Decision unsigned by the operator" in cockpit("report", str(tmp_path / "s")).stdout
