@@ -269,6 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from cockpit.demo.session import world_of
     from cockpit.engine.controller import Controller, check_resumable, same_rehearsal
+    from cockpit.session import rules
     from cockpit.session.layout import RUNBOOK_COPY
     from cockpit.session.lock import SessionLock
 
@@ -276,7 +277,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     state, _ = check_resumable(folder)  # read-only: a refusal here touches nothing
     moved = same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
     signer = _signer(args)
-    if state.sign_keys and signer is None and state.decision is None and not args.no_sign:
+    if state.sign_keys and signer is None and not args.no_sign \
+            and not rules.operator_signed(state):
         from cockpit.errors import CockpitError
 
         declared = state.sign_keys[-1]
@@ -299,7 +301,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             lock.release()
             raise
         ctl = Controller.resume(folder, operator=args.operator, env=env, secrets=secrets,
-                                lock=lock, rehearsal_moved=moved, signer=signer)
+                                lock=lock, rehearsal_moved=moved, signer=signer,
+                                allow_unsigned=args.no_sign)
         return _screen(ctl) if not args.headless else _headless(ctl, answers, args.assume_yes)
     from cockpit.demo.session import open_world_for_resume
 
@@ -311,7 +314,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     try:
         ctl = Controller.resume(folder, operator=args.operator, env=world.env(),
                                 secrets=[world.password], lock=lock, rehearsal_moved=moved,
-                                signer=signer)
+                                signer=signer, allow_unsigned=args.no_sign)
         code = (_screen(ctl) if not args.headless
                 else _headless(ctl, answers, args.assume_yes))
     finally:
@@ -380,12 +383,16 @@ def cmd_attach_signature(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
     from cockpit.engine.signatures import check_attachment, read_signature_file
     from cockpit.session import rules
+    from cockpit.session.lock import SessionLocked
     from cockpit.session.reader import open_session
 
     raw = read_signature_file(Path(args.file))
     view = open_session(Path(args.session))  # refused now, read-only, before the lock
     check_attachment(view.state, view.events, raw, args.file, Path(args.session))
-    ctl = Controller.for_signatures(Path(args.session), args.operator)
+    try:
+        ctl = Controller.for_signatures(Path(args.session), args.operator)
+    except SessionLocked as exc:
+        raise SessionLocked(f"{exc.message}; in that cockpit, k attaches the file") from None
     try:
         record = ctl.attach_signature(raw, args.file)
         waiting = rules.awaiting_countersign(ctl.runbook, ctl.state)
@@ -496,6 +503,11 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+SIGN_KEY_HELP = ("sign the decision with this SSH key (ssh-keygen -Y, namespace "
+                 "cutover-cockpit): a private key without a passphrase, or KEY.pub with the "
+                 "key in ssh-agent")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cockpit",
@@ -546,10 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--assume-yes", action="store_true",
                        help="attest and confirm everything (refused for production runbooks)")
         p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)")
-        p.add_argument("--sign-key", metavar="KEY",
-                       help="sign the decision with this SSH key (ssh-keygen -Y, namespace "
-                            "cutover-cockpit): a private key without a passphrase, or KEY.pub "
-                            "with the key in ssh-agent")
+        p.add_argument("--sign-key", metavar="KEY", help=SIGN_KEY_HELP)
 
     p = command("run", cmd_run, "start a new session on a runbook")
     p.add_argument("runbook", help="runbook TOML file")
@@ -652,6 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the rehearsal session (PASS) that proves this cutover: a "
                         "`rehearsal.pass` gate is answered from it, and its identity is "
                         "recorded in the session and the decision record")
+    p.add_argument("--sign-key", metavar="KEY", help=SIGN_KEY_HELP)
 
     p = command("snapshot", cmd_snapshot, "print a schema snapshot as JSON, or compare one")
     p.add_argument("dsn", help="name of an environment variable holding the DSN (or a DSN)")

@@ -201,11 +201,14 @@ class CloseoutVerbs(SignatureVerbs):
 
     def finish_closing(self) -> None:
         """After the decision event: the operator's signature, then the filled checklist
-        (which names it) — the last event of a closing. A resume after a crash in between
-        finishes it."""
+        (which names it) — the last event of a closing. A resume after a crash in between, or
+        after the signing failed, finishes it (a session that declared a key closes signed,
+        or with --no-sign)."""
         if self.state.closed or self.state.decision is None:
             return
-        self.sign_decision()
+        unsigned = self.sign_decision()
+        if unsigned is not None and self.state.sign_keys and not self.allow_unsigned:
+            return  # a key was declared: the session stays open for its signature (resume)
         evidence = self.folder / "evidence"
         report = render_report(self.runbook, self.state, self.redactor.redact_text)
         write_atomic(evidence / "checklist.md", report.encode())

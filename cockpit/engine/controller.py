@@ -34,7 +34,7 @@ from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
-from cockpit.session import records
+from cockpit.session import records, rules
 from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
@@ -111,9 +111,11 @@ class Controller(StepVerbs, CloseoutVerbs):
     def __init__(self, *, runbook: Runbook, folder: Path, store: SessionStore,
                  lock: SessionLock, actor: Actor, workdir: Path, env: Mapping[str, str],
                  secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] | None = None,
-                 clock: Clock = system_clock, signer: SigningKey | None = None) -> None:
+                 clock: Clock = system_clock, signer: SigningKey | None = None,
+                 allow_unsigned: bool = False) -> None:
         self.runbook = runbook
         self.signer = signer
+        self.allow_unsigned = allow_unsigned  # --no-sign: a declared key may go unused
         self.clock = clock
         self.folder = folder
         self.store = store
@@ -149,6 +151,10 @@ class Controller(StepVerbs, CloseoutVerbs):
         refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
         override = workdir_override(runbook, runbook_path, workdir, override_workdir)
         link = link_to(rehearsal) if rehearsal is not None else None
+        if signer is None and rules.asks_four_eyes(runbook):
+            raise CockpitError(f"{runbook_path}: this runbook asks for reviewers' "
+                               "countersignatures, and four eyes are two known people: the "
+                               "operator signs too — give --sign-key KEY")
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
         # Absolute: the supervisors' command lines name their spec by this path, and a
@@ -186,7 +192,7 @@ class Controller(StepVerbs, CloseoutVerbs):
                halt_hooks: Iterable[HaltHook] | None = None,
                lock: SessionLock | None = None, clock: Clock = system_clock,
                rehearsal_moved: Path | None = None,
-               signer: SigningKey | None = None) -> Controller:
+               signer: SigningKey | None = None, allow_unsigned: bool = False) -> Controller:
         """Reopen a session. `lock`: already taken by the caller (who had to hold it before
         touching anything the session uses, such as a rehearsal world's password);
         `rehearsal_moved`: where the linked rehearsal is now (the caller checked it is the
@@ -204,7 +210,8 @@ class Controller(StepVerbs, CloseoutVerbs):
         ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock,
                   actor=make_actor(operator), workdir=Path(state.workdir),
                   env=os.environ if env is None else env, secrets=secrets,
-                  halt_hooks=halt_hooks, clock=clock, signer=signer)
+                  halt_hooks=halt_hooks, clock=clock, signer=signer,
+                  allow_unsigned=allow_unsigned)
         if lock.taken_over is not None:
             ctl.append(records.LockTakenOver(previous=lock.taken_over))
         key = _key_ref(signer)

@@ -161,7 +161,7 @@ class GateVerbs(SessionCore):
         """Answered by the transcript's countersignatures attached so far (re-evaluated as
         each one is attached): `count` reviewers, none of them the operator."""
         count = gate.args.get("count", 1)
-        need = count if isinstance(count, int) else 1
+        need = max(count, 1) if isinstance(count, int) else 1  # validate refuses others
         signers = rules.countersigners(self.state, "transcript")
         ok = len(signers) >= need
         names = ", ".join(f"{next(iter(s.identities), '?')} ({s.fingerprint})" for s in signers)

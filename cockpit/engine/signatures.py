@@ -16,18 +16,18 @@ from cockpit.runbook.model import ProbeGate
 from cockpit.session import records, rules
 from cockpit.session.events import Event
 from cockpit.session.integrity import file_sha256
-from cockpit.session.layout import EVENTS
 from cockpit.session.state import SessionState
-from cockpit.session.store import read_event_log, write_atomic
+from cockpit.session.store import write_atomic
 
 SIGNATURES = "evidence/signatures"
 
 
 class SignatureVerbs(GateVerbs):
     signer: signing.SigningKey | None  # --sign-key: the operator signs the decision with it
+    allow_unsigned: bool  # --no-sign: the key declared at start may go unused
 
     def _events(self) -> list[Event]:
-        return read_event_log(self.folder / EVENTS).events
+        return self.store.events  # every event, as this process appended or read them
 
     def sign_decision(self) -> str | None:
         """Sign the recorded decision with the operator's key; returns why it is unsigned
@@ -87,16 +87,21 @@ def check_attachment(state: SessionState, events: list[Event], raw: bytes, where
         raise ActionRefused(f"{where}: it countersigns another statement ({_which(doc)}), "
                             f"not this session's {doc.kind}; the reviewer runs "
                             f"`cockpit countersign {folder}` again")
-    made_by = signing.signer_of(doc.signature, signing.statement_bytes(statement))
+    if doc.kind == "transcript" and (state.steps or state.ended):
+        raise ActionRefused(f"{where}: a countersignature of the transcript is given before "
+                            "GO; this session is past it (steps have run)")
+    try:
+        made_by = signing.signer_of(doc.signature, signing.file_signed_bytes(doc))
+    except signing.SigningError as exc:  # edited or forged: refused, as a wrong file is
+        raise ActionRefused(f"{where}: {exc.message}") from None
     if made_by != doc.fingerprint:
         raise ActionRefused(f"{where}: names key {doc.fingerprint} but was signed by {made_by}")
     reviewer = rules.Signer(made_by, frozenset({doc.identity} - {""}))
     if (why := rules.self_approval(rules.operator_signers(state), reviewer)):
         raise ActionRefused(f"{where}: refused as self-approval: {why}; a countersignature "
                             "is a second person's, with their own key")
-    if any(s.fingerprint == made_by and s.kind == doc.kind and s.role == "reviewer"
-           for s in state.signatures):
-        raise ActionRefused(f"{where}: key {made_by} has already countersigned the {doc.kind}")
+    if (who := rules.countersigned_already(state, doc.kind, reviewer)) is not None:
+        raise ActionRefused(f"{where}: {who} has already countersigned the {doc.kind}")
     return doc, statement
 
 
@@ -107,8 +112,14 @@ def _which(doc: signing.SignatureFile) -> str:
             + (f", decision hash {str(decided.get('hash'))[:16]}…" if decided else ""))
 
 
+_MAX_BYTES = 1 << 20  # a signature file is a few KiB; a device or a huge file is no such
+
+
 def read_signature_file(path: Path) -> bytes:
     try:
+        if not path.is_file() or path.stat().st_size > _MAX_BYTES:
+            raise CockpitError(f"{path}: not a signature file (a regular file of at most "
+                               "1 MiB, as `cockpit countersign` writes)")
         return path.read_bytes()
     except FileNotFoundError:
         raise CockpitError(f"{path}: no such file") from None

@@ -19,7 +19,7 @@ from cockpit.session.reader import open_session
 WORD = "countersign"
 
 
-class SelfApproval(CockpitError):
+class Refused(CockpitError):
     exit_code = EXIT_REFUSED
 
 
@@ -29,6 +29,9 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     view = open_session(folder)  # read-only; a clear error for a folder that is none
     target = Path(output) if output else None
     if target is not None:
+        if target.is_dir() or not target.parent.is_dir():
+            raise CockpitError(f"{target}: not a file in an existing folder; name the file to "
+                               "write (its folder must exist)")
         if target.exists() and not force:
             raise CockpitError(f"{target}: already exists; choose another name or add --force")
         if target.resolve().is_relative_to(folder.resolve()):
@@ -43,12 +46,17 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     if statement is None:
         raise CockpitError(f"{folder}: no decision is recorded yet; to countersign the "
                            "runbook transcript before GO, add --transcript")
+    if kind == "transcript" and (view.state.steps or view.state.ended):
+        raise Refused(f"{folder}: the transcript is countersigned before GO; this session is "
+                      "past it (steps have run)")
     key = signing.load_key(key_path, identity)
     reviewer = rules.Signer(key.fingerprint, frozenset({key.identity} - {""}))
     why = rules.self_approval(rules.operator_signers(view.state), reviewer)
     if why is not None:
-        raise SelfApproval(f"refused as self-approval: {why}; a countersignature is a second "
-                           "person's, with their own key")
+        raise Refused(f"refused as self-approval: {why}; a countersignature is a second "
+                      "person's, with their own key")
+    if (who := rules.countersigned_already(view.state, kind, reviewer)) is not None:
+        raise Refused(f"{folder}: {who} has already countersigned the {kind}; nothing signed")
     say(f"Countersigning the {kind} of {folder} ({checked.summary}):")
     for line in signing.describe(statement):
         say(f"  {line}")

@@ -48,16 +48,19 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
         out.signed.append(f"{d['role']} {', '.join(sorted(signer.identities)) or '?'} "
                           f"({signer.fingerprint}) {verb} the {d['kind']}{status}")
     operators += rules.operator_signers(state)  # the keys declared with --sign-key too
-    counted: dict[str, set[str]] = {"decision": set(), "transcript": set()}
+    counted: dict[str, list[rules.Signer]] = {"decision": [], "transcript": []}
     for reviewer, kind, where in reviewers:
         why = rules.self_approval(operators, reviewer)
         if why is not None:
             out.problems.append(f"{where}: not four eyes: {why}")
+        elif any(rules.same_person(c, reviewer) for c in counted[kind]):
+            out.notes.append(f"{where}: the same reviewer again; counted once")
         else:
-            counted[kind].add(reviewer.fingerprint)
-    if state.decision is not None and not any(s.role == "operator" for s in state.signatures):
-        out.notes.append("the decision is unsigned: no operator signature")
+            counted[kind].append(reviewer)
     need = rules.countersignatures_required(runbook) if runbook is not None else 0
+    if state.decision is not None and not any(s.role == "operator" for s in state.signatures):
+        (out.problems if need else out.notes).append(
+            "the decision is unsigned: no operator signature")
     if state.decision is not None and len(counted["decision"]) < need:
         out.notes.append(f"AWAITING COUNTERSIGN: {len(counted['decision'])} of {need} "
                          "countersignature(s) of the decision")
@@ -74,12 +77,19 @@ def _check_one(folder: Path, events: Sequence[Event], event: Event, allowed: Pat
         doc = signing.read_signature((folder / d["file"]).read_bytes(), d["file"])
     except (OSError, CockpitError):
         return None  # missing or changed: the file check has named it
+    recorded = (d["role"], d["kind"], d["fingerprint"], d["identity"], d["statement_sha256"])
+    if (doc.role, doc.kind, doc.fingerprint, doc.identity,
+            signing.statement_sha256(doc.statement)) != recorded:
+        out.problems.append(f"{where}: the file says {doc.role} {doc.identity} "
+                            f"({doc.fingerprint}) signed the {doc.kind}; its event records "
+                            "otherwise")
+        return None
     statement = signing.statement_for(doc.kind, events)
     if statement is None or doc.statement != statement:
         out.problems.append(f"{where}: signs another statement than this session's "
                             f"{doc.kind}")
         return None
-    data = signing.statement_bytes(statement)
+    data = signing.file_signed_bytes(doc)
     try:
         made_by = signing.signer_of(doc.signature, data)
     except CockpitError as exc:

@@ -11,7 +11,7 @@ from cockpit.session.lock import LOCK
 
 # Written before the decision event and pinned by it on their own (decision.json/.md), or
 # checked in their own way (the chain, the fold), or no evidence at all (who drives it now).
-_PINNED_ELSEWHERE = {EVENTS, SNAPSHOT, LOCK, "evidence/decision.json", "evidence/decision.md"}
+PINNED_ELSEWHERE = {EVENTS, SNAPSHOT, LOCK, "evidence/decision.json", "evidence/decision.md"}
 
 
 def session_files(folder: Path) -> list[Path]:
@@ -30,4 +30,4 @@ def session_files(folder: Path) -> list[Path]:
 def inventory(folder: Path) -> dict[str, str]:
     """Every file of the session the decision pins (name -> sha256)."""
     return {name: file_sha256(folder / relative) for relative in session_files(folder)
-            if (name := relative.as_posix()) not in _PINNED_ELSEWHERE}
+            if (name := relative.as_posix()) not in PINNED_ELSEWHERE}

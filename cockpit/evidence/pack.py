@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import tarfile
 import tempfile
@@ -18,11 +19,10 @@ from typing import BinaryIO
 
 from cockpit.errors import CockpitError
 from cockpit.evidence.inventory import session_files
-from cockpit.evidence.report import render_report
-from cockpit.evidence.verify import Verification, verify_session
+from cockpit.evidence.report import REPORT_FORMAT, render_report
+from cockpit.evidence.verify import PACK_ABOUT, Verification, verify_session
+from cockpit.evidence.verify import PACK_REPORT as REPORT
 from cockpit.session.reader import open_session
-
-REPORT = "report.md"  # the filled checklist as it stood at export, beside the session's files
 
 
 def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, int]:
@@ -53,13 +53,15 @@ def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, i
                         _add(tar, f"{top}/{relative.as_posix()}", source,
                              path.stat().st_size, stamp)
                 _add(tar, f"{top}/{REPORT}", io.BytesIO(report), len(report), stamp)
+                about = _about(REPORT_FORMAT)
+                _add(tar, f"{top}/{PACK_ABOUT}", io.BytesIO(about), len(about), stamp)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, output)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return len(members) + 1, output.stat().st_size
+    return len(members) + 2, output.stat().st_size
 
 
 def _add(tar: tarfile.TarFile, name: str, data: BinaryIO, size: int, stamp: int) -> None:
@@ -95,9 +97,14 @@ def verify_pack(pack: Path, allowed_signers: Path | None = None) -> Verification
         result = verify_session(folder, contained=True, allowed_signers=allowed_signers)
         where = f"{pack}:"
         problems = [p.replace(str(folder), where) for p in result.problems]
-        problems += _report_problem(folder, pack)
-        return Verification(problems, [n.replace(str(folder), where) for n in result.notes],
-                            result.summary, result.signed)
+        report_problems, report_notes = _report_check(folder, pack)
+        return Verification(problems + report_problems,
+                            [n.replace(str(folder), where) for n in result.notes]
+                            + report_notes, result.summary, result.signed)
+
+
+def _about(report_format: int) -> bytes:
+    return json.dumps({"report_format": report_format}).encode()
 
 
 def _read_through(pack: Path) -> None:
@@ -108,15 +115,27 @@ def _read_through(pack: Path) -> None:
             pass
 
 
-def _report_problem(folder: Path, pack: Path) -> list[str]:
-    """The pack's report.md is the session's report rendered at export: it must still be."""
+def _report_check(folder: Path, pack: Path) -> tuple[list[str], list[str]]:
+    """The pack's report.md is the session's report rendered at export: it must still be —
+    when this cockpit renders reports as the exporting one did (packs say how, since
+    pack.json); an older pack's report is only noted, its session's files being the
+    evidence. Returns (problems, notes)."""
     try:
         view = open_session(folder)
         again = render_report(view.runbook, view.state).encode()
         held = (folder / REPORT).read_bytes()
-    except (CockpitError, OSError) as exc:
-        return [f"{pack}: {REPORT} cannot be checked ({exc})"]
-    if held != again:
-        return [f"{pack}: member {folder.name}/{REPORT} differs from the session's report "
-                "(changed after export)"]
-    return []
+        about = json.loads((folder / PACK_ABOUT).read_bytes()) \
+            if (folder / PACK_ABOUT).is_file() else {}
+    except (CockpitError, OSError, ValueError) as exc:
+        return [f"{pack}: {REPORT} cannot be checked ({exc})"], []
+    raw = (folder / PACK_ABOUT).read_bytes() if (folder / PACK_ABOUT).is_file() else None
+    if raw is not None and (not isinstance(about, dict) or not isinstance(
+            about.get("report_format"), int) or raw != _about(about["report_format"])):
+        return [f"{pack}: member {folder.name}/{PACK_ABOUT} is not as export writes it "
+                "(changed after export)"], []
+    if held == again:
+        return [], []
+    said = f"{pack}: member {folder.name}/{REPORT} differs from the session's report"
+    if isinstance(about, dict) and about.get("report_format") == REPORT_FORMAT:
+        return [f"{said} (changed after export)"], []
+    return [], [f"{said}: rendered by an older cockpit (the session's own files verify)"]

@@ -15,6 +15,9 @@ from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
 from cockpit.session.state import SessionState
 
+# How reports are rendered: raised whenever a change makes the same session render other
+# bytes, so that `verify PACK` tells an edited report.md from an older cockpit's.
+REPORT_FORMAT = 2
 _ITEM_LINE = re.compile(r"^- \[[ x]\] ")  # verbatim text never holds such a line
 
 

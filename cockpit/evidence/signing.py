@@ -81,9 +81,13 @@ def _run(args: Sequence[str], data: bytes | None = None,
     """ssh-keygen, never prompting where no one can answer: unless `interactive` (a signer
     at their own terminal), it runs in a session of its own, with no terminal to ask a
     passphrase on — a locked key then fails at once instead of hanging a screen."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "SSH_ASKPASS")}
+    env = dict(os.environ)
+    if not interactive:  # no terminal, and no graphical askpass either
+        for name in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_ASKPASS"):
+            env.pop(name, None)
+        env["SSH_ASKPASS_REQUIRE"] = "never"
     try:
-        return subprocess.run([ssh_keygen(), *args], input=data, capture_output=True,
+        return subprocess.run([ssh_keygen(), *args], input=data or b"", capture_output=True,
                               timeout=_TIMEOUT_S, env=env, start_new_session=not interactive)
     except subprocess.TimeoutExpired:
         raise SigningError(f"ssh-keygen {args[0]} {args[1]} took over {_TIMEOUT_S} s "
@@ -159,7 +163,8 @@ def principals_for(signature: str, data: bytes, allowed: Path, at: str) -> list[
     """The identities of `allowed` (an allowed_signers file) whose key made this signature,
     each one verified (`ssh-keygen -Y verify`: the key, the namespace, and its validity at
     `at`, the UTC time the session recorded the signature — not today)."""
-    when = "-Overify-time=" + at.replace("-", "").replace(":", "").replace("T", "")[:14]
+    when = ("-Overify-time=" + at.replace("-", "").replace(":", "").replace("T", "")[:14]
+            + "Z")  # the session's times are UTC; ssh-keygen reads a bare one as local
 
     def find(sig: str) -> list[str]:
         found = _run(["-Y", "find-principals", "-s", sig, "-f", str(allowed), when])
@@ -176,8 +181,9 @@ def principals_for(signature: str, data: bytes, allowed: Path, at: str) -> list[
 
 def make_signature(key: SigningKey, role: Role, kind: Kind, statement: dict[str, Any],
                    interactive: bool = False) -> SignatureFile:
-    signature = sign(key, statement_bytes(statement), interactive)
-    made_by = signer_of(signature, statement_bytes(statement))
+    data = signed_bytes(statement, role, kind, key.identity)
+    signature = sign(key, data, interactive)
+    made_by = signer_of(signature, data)
     if made_by != key.fingerprint:  # a stale .pub beside the private key
         raise SigningError(f"{key.path}: signed with key {made_by}, but its public half says "
                            f"{key.fingerprint}; give the matching .pub (or the private key "
@@ -203,6 +209,17 @@ def read_signature(raw: bytes, where: str) -> SignatureFile:
 def statement_bytes(statement: dict[str, Any]) -> bytes:
     return (json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             + "\n").encode()
+
+
+def signed_bytes(statement: dict[str, Any], role: str, kind: str, identity: str) -> bytes:
+    """What a signature is made over: the statement, and who signs it in which role — so
+    that a signature file whose role, kind or identity is edited no longer checks."""
+    return statement_bytes({"statement": statement, "role": role, "kind": kind,
+                            "identity": identity})
+
+
+def file_signed_bytes(doc: SignatureFile) -> bytes:
+    return signed_bytes(doc.statement, doc.role, doc.kind, doc.identity)
 
 
 def statement_sha256(statement: dict[str, Any]) -> str:

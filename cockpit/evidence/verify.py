@@ -12,6 +12,7 @@ from typing import Any
 
 from cockpit.errors import CockpitError
 from cockpit.evidence.foureyes import check_signatures
+from cockpit.evidence.inventory import PINNED_ELSEWHERE, session_files
 from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
 from cockpit.session.events import Event
@@ -20,6 +21,9 @@ from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT, STEPS
 from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import read_event_log
+
+PACK_REPORT = "report.md"  # the filled checklist an export adds beside the session's files
+PACK_ABOUT = "pack.json"  # how the exporting cockpit rendered it (report_format)
 
 
 def _check_file(path: Path, recorded: str | None, what: str, problems: list[str],
@@ -141,6 +145,12 @@ def verify_session(folder: Path, contained: bool = False,
     eyes = check_signatures(folder, events, state, _runbook(folder), allowed_signers)
     problems += eyes.problems
     notes += eyes.notes
+    if state.decision is not None and state.decision.pinned:
+        problems += _added_after_decision(folder, events, contained)
+    if log.torn is not None and state.closed and not _whole_event(log.torn.data):
+        problems.append(f"{folder / EVENTS}: {len(log.torn.data)} bytes after its last event, "
+                        "in a closed session: added after writing (or an append torn by a "
+                        "crash: opening the session to attach sets those aside)")
     if log.torn is not None and _whole_event(log.torn.data):
         # a crash tears an append short; a whole event without its newline was edited
         problems.append(f"{folder / EVENTS}: its last {len(log.torn.data)} bytes are a whole "
@@ -149,6 +159,25 @@ def verify_session(folder: Path, contained: bool = False,
     summary = (f"{len(events)} events chained, {files} recorded files match, "
                f"last hash {state.last_hash[:16]}{torn}")
     return Verification(problems, notes, summary, tuple(eyes.signed))
+
+
+def _added_after_decision(folder: Path, events: list[Event], contained: bool) -> list[str]:
+    """Files of a decided session that neither the decision's inventory nor a later event
+    accounts for: put there afterwards, by hand."""
+    decided = next(i for i, e in enumerate(events) if e.type == ev.DECISION_RECORDED)
+    known = {*(events[decided].data.get("files") or {}), *PINNED_ELSEWHERE}
+    runs: list[str] = []
+    for event in events[decided + 1:]:
+        d = event.data
+        known.update(str(d[key]) for key in ("file", "to", "manifest") if d.get(key))
+        if event.type == ev.STEP_FINISHED:  # a halted step that ended after the decision
+            runs.append(f"{STEPS}/{d['run']}.")
+    if contained:
+        known.update((PACK_REPORT, PACK_ABOUT))
+    return [f"{folder / name}: added after the decision (no event records it)"
+            for relative in session_files(folder)
+            if (name := relative.as_posix()) not in known
+            and not any(name.startswith(run) for run in runs)]
 
 
 def _runbook(folder: Path) -> Runbook | None:

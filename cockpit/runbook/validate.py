@@ -355,6 +355,8 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     if spec.gate_only and isinstance(item, CheckStep):
         add(f"{place}.probe", f"probe '{spec.name}' answers a gate only (in [gates])")
     _check_probe_args(place, spec, item.args, add)
+    if spec.name == "review.countersigned" and item.args.get("count") == 0:
+        add(f"{place}.args.count", "a countersignature gate needs at least 1 reviewer")
     expected = item.expected
     if expected is None:
         if spec.expected != "none" and not (spec.expected_optional and isinstance(item, ProbeGate)):

@@ -432,7 +432,7 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
     if verb == "decision":
         return not ended and not running and state.evidence is not None
     if verb == "countersignature":  # the decision's, or the transcript's before GO
-        return ended or (not halted and bool(open_countersign_gates(runbook, state)))
+        return ended or (not halted and not state.steps)
     return False
 
 
@@ -547,37 +547,62 @@ def self_approval(operators: list[Signer], reviewer: Signer) -> str | None:
     """The one choke point of "no self-approval": a reviewer sharing a key or an identity
     with the operator is not a second pair of eyes. None: four eyes."""
     for operator in operators:
-        if operator.fingerprint == reviewer.fingerprint:
+        if operator.fingerprint and operator.fingerprint == reviewer.fingerprint:
             return f"key {reviewer.fingerprint} is the operator's own signing key"
-        shared = {i.lower() for i in operator.identities} & {
-            i.lower() for i in reviewer.identities}
+        shared = {i.strip().lower() for i in operator.identities} & {
+            i.strip().lower() for i in reviewer.identities}
         if shared:
             return f"identity {sorted(shared)[0]} is the operator's"
     return None
 
 
 def operator_signers(state: SessionState) -> list[Signer]:
-    """The operator's keys: declared with --sign-key, and any that signed as operator."""
+    """The operator: the keys declared with --sign-key and any that signed as operator,
+    and the operator's name (a key whose identity is that name is the operator's too)."""
     found = [Signer(k.fingerprint, frozenset({k.identity} - {""})) for k in state.sign_keys]
     found += [Signer(s.fingerprint, frozenset({s.identity} - {""}))
               for s in state.signatures if s.role == "operator"]
+    if state.operator:
+        found.append(Signer("", frozenset({state.operator})))
     return found
 
 
+def same_person(a: Signer, b: Signer) -> bool:
+    return a.fingerprint == b.fingerprint or bool(
+        {i.strip().lower() for i in a.identities} & {i.strip().lower() for i in b.identities})
+
+
+def countersigned_already(state: SessionState, kind: str, reviewer: Signer) -> str | None:
+    """Who, of the reviewers counted for `kind`, `reviewer` already is (by key or name)."""
+    for counted in countersigners(state, kind):
+        if same_person(counted, reviewer):
+            return next(iter(sorted(counted.identities)), counted.fingerprint)
+    return None
+
+
 def countersigners(state: SessionState, kind: str) -> list[Signer]:
-    """The reviewers who count for `kind`: one per key, none of them the operator."""
+    """The reviewers who count for `kind`: one per person (a second key, or the same name,
+    is the same reviewer), none of them the operator."""
     operators = operator_signers(state)
-    counted: dict[str, Signer] = {}
+    counted: list[Signer] = []
     for sig in state.signatures:
         signer = Signer(sig.fingerprint, frozenset({sig.identity} - {""}))
-        if (sig.role == "reviewer" and sig.kind == kind and sig.fingerprint not in counted
+        if (sig.role == "reviewer" and sig.kind == kind
+                and not any(same_person(c, signer) for c in counted)
                 and self_approval(operators, signer) is None):
-            counted[sig.fingerprint] = signer
-    return list(counted.values())
+            counted.append(signer)
+    return counted
 
 
 def countersignatures_required(runbook: Runbook) -> int:
     return runbook.decision.countersignatures if runbook.decision else 0
+
+
+def asks_four_eyes(runbook: Runbook) -> bool:
+    """Whether the runbook wants countersignatures: then the operator must sign with a key
+    (four eyes are two known people, and the operator is known by theirs)."""
+    return countersignatures_required(runbook) > 0 or any(
+        isinstance(g, ProbeGate) and g.probe == COUNTERSIGN_PROBE for g in gates(runbook))
 
 
 def awaiting_countersign(runbook: Runbook, state: SessionState) -> tuple[int, int] | None:

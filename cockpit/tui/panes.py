@@ -103,6 +103,8 @@ class SessionHeader(Static):
             decided += f" · AWAITING COUNTERSIGN ({waiting[0]} of {waiting[1]})"
         elif decided and rules.countersignatures_required(runbook):
             decided += " · countersigned"
+        elif decided and rules.operator_signed(state):
+            decided += " · signed"
         if state.halt is not None:
             verdict = "⊘ HALTED" + (f" · {decided}" if decided else "")
         elif decided:

@@ -24,7 +24,7 @@ from cockpit.evidence.verify import verify_session
 from cockpit.session import rules
 from cockpit.session.reader import open_session
 from tests.conftest import REPO
-from tests.engine.helpers import cockpit
+from tests.engine.helpers import ORDINARY, cockpit, phase, write_world
 from tests.four_eyes import Keys, allowed_line, four_eyes_world, make_key, make_keys
 from tests.mirror.test_readonly import as_reviewer
 
@@ -262,18 +262,25 @@ def test_a_countersignature_of_another_session_or_a_changed_one_is_refused(
         signed: Path, keys: Keys, tmp_path: Path) -> None:
     runbook = four_eyes_world(tmp_path)
     other = tmp_path / "other"
-    ran = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(other))
+    ran = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(other),
+                  "--sign-key", str(keys.operator))
     assert ran.returncode == 3
     assert countersign(other, keys.reviewer, tmp_path / "t.sig", "--transcript").returncode == 0
     before = tree_digest(signed)
     done = cockpit("attach-signature", str(signed), str(tmp_path / "t.sig"))
     assert done.returncode == 3 and "countersigns another statement (session other)" in done.stderr
-    # a statement edited after signing no longer checks against the signature
+    # the statement, the identity, the role or the kind edited after signing: it no longer
+    # checks against its signature, and is refused
     doc = signing.read_signature((tmp_path / "t.sig").read_bytes(), "t.sig")
-    moved = doc.model_copy(update={"statement": {**doc.statement, "title": "Something else"}})
-    assert signing.statement_for("transcript", open_session(other).events) != moved.statement
-    with pytest.raises(signing.SigningError, match="does not check"):
-        signing.signer_of(moved.signature, signing.statement_bytes(moved.statement))
+    for edit in ({"statement": {**doc.statement, "title": "Something else"}},
+                 {"identity": "erin@example.com"}, {"kind": "decision"}):
+        edited = doc.model_copy(update=edit)
+        with pytest.raises(signing.SigningError, match="does not check"):
+            signing.signer_of(edited.signature, signing.file_signed_bytes(edited))
+    (tmp_path / "erin.sig").write_bytes(doc.model_copy(
+        update={"identity": "erin@example.com"}).dumps())
+    done = cockpit("attach-signature", str(other), str(tmp_path / "erin.sig"))
+    assert done.returncode == 3 and "does not check against its statement" in done.stderr
     (tmp_path / "junk.sig").write_text("{not json")
     done = cockpit("attach-signature", str(signed), str(tmp_path / "junk.sig"))
     assert done.returncode == 1 and "not a cockpit signature file" in done.stderr
@@ -337,7 +344,7 @@ def test_a_key_held_by_the_agent_signs_from_its_public_half(keys: Keys, tmp_path
 
 
 def test_without_a_key_the_decision_is_recorded_unsigned_and_says_so(tmp_path: Path) -> None:
-    runbook = four_eyes_world(tmp_path, countersignatures=0)
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY[:1])])  # asks for no four eyes
     ctl = Controller.start(runbook, folder=tmp_path / "s", env={})
     ctl.halt("the window was withdrawn")
     ctl.seal_evidence()
@@ -353,3 +360,87 @@ def test_without_a_key_the_decision_is_recorded_unsigned_and_says_so(tmp_path: P
     done = cockpit("verify", str(tmp_path / "s"))
     assert done.returncode == 0 and "the decision is unsigned" in done.stdout
     assert "Decision unsigned by the operator" in cockpit("report", str(tmp_path / "s")).stdout
+
+
+def test_a_crash_between_the_decision_and_its_closing_is_finished_by_resume(
+        keys: Keys, tmp_path: Path) -> None:
+    """Killed after the decision event, before the operator's signature and the filled
+    checklist: the session is decided but not closed; resume signs and writes them."""
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY[:1])])
+    session = tmp_path / "s"
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(session),
+                   "--sign-key", str(keys.operator))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = (session / "events.jsonl").read_bytes().splitlines(keepends=True)
+    decided = next(i for i, line in enumerate(lines) if b'"decision_recorded"' in line)
+    assert [b'"signature_attached"' in line or b'"checklist_written"' in line
+            for line in lines[decided + 1:]] == [True, True]
+    (session / "events.jsonl").write_bytes(b"".join(lines[:decided + 1]))
+    shutil.rmtree(session / "evidence" / "signatures")
+    (session / "evidence" / "checklist.md").unlink()
+    (session / "session.json").unlink()  # written after the events it folds: gone with them
+    view = open_session(session)
+    assert view.state.ended and not view.state.closed
+    keyless = cockpit("resume", str(session), "--headless")  # it would close unsigned
+    assert keyless.returncode == 1 and "resume with --sign-key KEY" in keyless.stderr
+    again = cockpit("resume", str(session), "--headless", "--sign-key", str(keys.operator))
+    assert again.returncode == 0, again.stdout + again.stderr
+    state = open_session(session).state
+    assert state.closed and rules.operator_signed(state)
+    assert (session / "evidence" / "checklist.md").read_text().count("Signed (operator") == 1
+    assert cockpit("verify", str(session), "--allowed-signers", str(keys.allowed)
+                   ).returncode == 0
+    assert cockpit("mirror", str(session), "--plain", "--from-start").returncode == 0
+
+
+def test_four_eyes_are_two_known_people(keys: Keys, tmp_path: Path) -> None:
+    """A runbook asking for countersignatures refuses an operator without a key (nothing
+    made); one reviewer with two keys, or a second key under the same name, counts once;
+    a transcript countersignature after GO is refused."""
+    runbook = four_eyes_world(tmp_path, countersignatures=2)
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                   str(tmp_path / "s"))
+    assert done.returncode == 1 and "give --sign-key KEY" in done.stderr
+    assert not (tmp_path / "s").exists()
+    session = tmp_path / "s"
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                   str(session), "--sign-key", str(keys.operator)).returncode == 3
+    assert countersign(session, keys.reviewer, tmp_path / "t.sig", "--transcript"
+                       ).returncode == 0
+    assert cockpit("attach-signature", str(session), str(tmp_path / "t.sig")).returncode == 0
+    assert cockpit("resume", str(session), "--headless", "--assume-yes", "--sign-key",
+                   str(keys.operator)).returncode == 0
+    late = countersign(session, keys.locked, tmp_path / "late.sig", "--transcript")
+    assert late.returncode == 3 and "past it (steps have run)" in late.stderr
+    assert countersign(session, keys.reviewer, tmp_path / "d1.sig").returncode == 0
+    assert cockpit("attach-signature", str(session), str(tmp_path / "d1.sig")).returncode == 0
+    bobs_second_key = make_key(tmp_path, "bob2", "bob@example.com")
+    again = countersign(session, bobs_second_key, tmp_path / "d2.sig")
+    assert again.returncode == 3 and "bob@example.com has already countersigned" in again.stderr
+    view = open_session(session)
+    assert rules.awaiting_countersign(view.runbook, view.state) == (1, 2)
+
+
+def test_verify_reads_what_each_signature_file_says_not_only_its_event(
+        signed: Path, keys: Keys, tmp_path: Path) -> None:
+    """Whoever can write the folder can append an event: one that relabels the reviewer's
+    transcript countersignature as a countersignature of the decision is caught; so is a
+    file put in the decided session with no event."""
+    from cockpit.session.events import Actor
+    from cockpit.session.store import SessionStore
+
+    copy = tmp_path / "s"
+    shutil.copytree(signed, copy)
+    transcript = open_session(copy).state.signatures[0]
+    assert (transcript.role, transcript.kind) == ("reviewer", "transcript")
+    SessionStore(copy).append(Actor(name="mallory", host="x"), "signature_attached", {
+        **transcript.model_dump(exclude={"at", "by"}), "kind": "decision"})
+    problems = verify_session(copy, allowed_signers=keys.allowed).problems
+    assert any("transcript-reviewer-1.json (reviewer, decision): the file says reviewer "
+               "bob@example.com" in p for p in problems), problems
+    added = tmp_path / "added"
+    shutil.copytree(signed, added)
+    (added / "evidence" / "approval.txt").write_text("approved by everyone\n")
+    problems = verify_session(added).problems
+    assert problems == [f"{added / 'evidence/approval.txt'}: added after the decision (no "
+                        "event records it)"]
