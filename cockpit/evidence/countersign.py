@@ -60,6 +60,11 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     say(f"Countersigning the {kind} of {folder} ({checked.summary}):")
     for line in signing.describe(statement):
         say(f"  {line}")
+    if kind == "decision" and view.state.decision is not None \
+            and view.state.decision.markdown:  # the record itself, its sha256 shown above
+        record = (folder / view.state.decision.markdown).read_text(encoding="utf-8")
+        for line in record.splitlines():
+            say(f"  | {line}")
     for sig in view.state.signatures:
         if sig.kind == kind:
             say(f"  {sig.role + ':':<12} {sig.identity} ({sig.fingerprint}), signed at {sig.at}")

@@ -128,8 +128,14 @@ def sign(key: SigningKey, data: bytes, interactive: bool = False) -> str:
     """The armored SSH signature of `data` in our namespace."""
     result = _run(["-Y", "sign", "-f", str(key.path), "-n", NAMESPACE], data, interactive)
     if result.returncode != 0 or b"BEGIN SSH SIGNATURE" not in result.stdout:
-        hint = ("" if interactive else "; a key with a passphrase must be in ssh-agent "
-                "(ssh-add KEY), then give KEY.pub")
+        if key.path.suffix == ".pub" and not os.environ.get("SSH_AUTH_SOCK"):
+            hint = ("; no ssh-agent is running here (SSH_AUTH_SOCK is not set): start one "
+                    "(eval $(ssh-agent)) and ssh-add the key")
+        elif key.path.suffix == ".pub":
+            hint = "; is the key in the agent? (ssh-add -l lists what it holds)"
+        else:
+            hint = ("" if interactive else "; a key with a passphrase must be in ssh-agent "
+                    "(ssh-add KEY), then give KEY.pub")
         raise SigningError(f"{key.path}: signing failed ({_said(result)}){hint}")
     return result.stdout.decode()
 

@@ -432,7 +432,8 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
     if verb == "decision":
         return not ended and not running and state.evidence is not None
     if verb == "countersignature":  # the decision's, or the transcript's before GO
-        return ended or (not halted and not state.steps)
+        return ended or (not halted and not state.steps
+                         and bool(open_countersign_gates(runbook, state)))
     return False
 
 
