@@ -17,11 +17,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -29,6 +29,7 @@ from cockpit.errors import CockpitError
 from cockpit.session import events as ev
 from cockpit.session.events import Event
 
+T = TypeVar("T")
 NAMESPACE = "cutover-cockpit"
 FORMAT = "cutover-cockpit-signature/1"
 Kind = Literal["decision", "transcript"]
@@ -140,7 +141,7 @@ def sign(key: SigningKey, data: bytes, interactive: bool = False) -> str:
     return result.stdout.decode()
 
 
-def _with_signature(signature: str, action: Any) -> Any:
+def _with_signature(signature: str, action: Callable[[str], T]) -> T:
     with tempfile.TemporaryDirectory(prefix="cockpit-sig-") as temp:
         sig = Path(temp) / "statement.sig"
         sig.write_text(signature, encoding="utf-8")
