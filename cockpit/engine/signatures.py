@@ -87,9 +87,6 @@ def check_attachment(state: SessionState, events: list[Event], raw: bytes, where
         raise ActionRefused(f"{where}: it countersigns another statement ({_which(doc)}), "
                             f"not this session's {doc.kind}; the reviewer runs "
                             f"`cockpit countersign {folder}` again")
-    if doc.kind == "transcript" and (state.steps or state.ended):
-        raise ActionRefused(f"{where}: a countersignature of the transcript is given before "
-                            "GO; this session is past it (steps have run)")
     try:
         made_by = signing.signer_of(doc.signature, signing.file_signed_bytes(doc))
     except signing.SigningError as exc:  # edited or forged: refused, as a wrong file is
@@ -97,11 +94,8 @@ def check_attachment(state: SessionState, events: list[Event], raw: bytes, where
     if made_by != doc.fingerprint:
         raise ActionRefused(f"{where}: names key {doc.fingerprint} but was signed by {made_by}")
     reviewer = rules.Signer(made_by, frozenset({doc.identity} - {""}))
-    if (why := rules.self_approval(rules.operator_signers(state), reviewer)):
-        raise ActionRefused(f"{where}: refused as self-approval: {why}; a countersignature "
-                            "is a second person's, with their own key")
-    if (who := rules.countersigned_already(state, doc.kind, reviewer)) is not None:
-        raise ActionRefused(f"{where}: {who} has already countersigned the {doc.kind}")
+    if (refused := rules.countersign_refusal(state, doc.kind, reviewer)) is not None:
+        raise ActionRefused(f"{where}: {refused}")
     return doc, statement
 
 

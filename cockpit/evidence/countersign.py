@@ -46,17 +46,10 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     if statement is None:
         raise CockpitError(f"{folder}: no decision is recorded yet; to countersign the "
                            "runbook transcript before GO, add --transcript")
-    if kind == "transcript" and (view.state.steps or view.state.ended):
-        raise Refused(f"{folder}: the transcript is countersigned before GO; this session is "
-                      "past it (steps have run)")
     key = signing.load_key(key_path, identity)
     reviewer = rules.Signer(key.fingerprint, frozenset({key.identity} - {""}))
-    why = rules.self_approval(rules.operator_signers(view.state), reviewer)
-    if why is not None:
-        raise Refused(f"refused as self-approval: {why}; a countersignature is a second "
-                      "person's, with their own key")
-    if (who := rules.countersigned_already(view.state, kind, reviewer)) is not None:
-        raise Refused(f"{folder}: {who} has already countersigned the {kind}; nothing signed")
+    if (refused := rules.countersign_refusal(view.state, kind, reviewer)) is not None:
+        raise Refused(f"{folder}: {refused}; nothing signed")
     say(f"Countersigning the {kind} of {folder} ({checked.summary}):")
     for line in signing.describe(statement):
         say(f"  {line}")

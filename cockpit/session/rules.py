@@ -581,6 +581,21 @@ def countersigned_already(state: SessionState, kind: str, reviewer: Signer) -> s
     return None
 
 
+def countersign_refusal(state: SessionState, kind: str, reviewer: Signer) -> str | None:
+    """Why `reviewer` may not countersign this session's `kind` now — asked by `countersign`
+    before it signs and by the attach before it keeps the file: a transcript after GO, the
+    operator (no self-approval), or a reviewer already counted."""
+    if kind == "transcript" and (state.steps or state.ended):
+        return ("the transcript is countersigned before GO; this session is past it (steps "
+                "have run)")
+    if (why := self_approval(operator_signers(state), reviewer)) is not None:
+        return (f"refused as self-approval: {why}; a countersignature is a second person's, "
+                "with their own key")
+    if (who := countersigned_already(state, kind, reviewer)) is not None:
+        return f"{who} has already countersigned the {kind}"
+    return None
+
+
 def countersigners(state: SessionState, kind: str) -> list[Signer]:
     """The reviewers who count for `kind`: one per person (a second key, or the same name,
     is the same reviewer), none of them the operator."""
