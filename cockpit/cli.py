@@ -268,8 +268,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from cockpit.demo.session import world_of
-    from cockpit.engine.controller import Controller, check_resumable, same_rehearsal
-    from cockpit.session import rules
+    from cockpit.engine.controller import (
+        Controller,
+        check_resumable,
+        check_signer,
+        same_rehearsal,
+    )
     from cockpit.session.layout import RUNBOOK_COPY
     from cockpit.session.lock import SessionLock
 
@@ -277,14 +281,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     state, _ = check_resumable(folder)  # read-only: a refusal here touches nothing
     moved = same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
     signer = _signer(args)
-    if state.sign_keys and signer is None and not args.no_sign \
-            and not rules.operator_signed(state):
-        from cockpit.errors import CockpitError
-
-        declared = state.sign_keys[-1]
-        raise CockpitError(f"{folder}: this session signs its decision with "
-                           f"{declared.identity}'s key {declared.fingerprint}; resume with "
-                           "--sign-key KEY (or --no-sign to record the decision unsigned)")
+    check_signer(folder, state, signer, args.no_sign)
     workspace = world_of(Path(state.workdir))
     if workspace is not None and args.headless and not args.answers:
         from cockpit.resources import bundled_runbook

@@ -67,6 +67,18 @@ def same_rehearsal(state: SessionState, given: Path) -> Path | None:
         "name where that same rehearsal is now")
 
 
+def check_signer(folder: Path, state: SessionState, signer: SigningKey | None,
+                 allow_unsigned: bool) -> None:
+    """A session that declared a signing key is resumed with one until its decision is
+    signed (else the decision would close unsigned), unless --no-sign says so."""
+    if state.sign_keys and signer is None and not allow_unsigned \
+            and not rules.operator_signed(state):
+        declared = state.sign_keys[-1]
+        raise CockpitError(f"{folder}: this session signs its decision with "
+                           f"{declared.identity}'s key {declared.fingerprint}; resume with "
+                           "--sign-key KEY (or --no-sign to record the decision unsigned)")
+
+
 def utc_stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
@@ -203,6 +215,7 @@ class Controller(StepVerbs, CloseoutVerbs):
             lock = SessionLock.acquire(folder, take_over=take_over)
         try:
             state, runbook = check_resumable(folder)  # again, now that it is ours
+            check_signer(folder, state, signer, allow_unsigned)
             store = SessionStore(folder)  # verifies the chain; sets a torn tail aside
         except BaseException:
             lock.release()
