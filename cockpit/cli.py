@@ -278,10 +278,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from cockpit.session.lock import SessionLock
 
     folder = Path(args.session)
-    state, _ = check_resumable(folder)  # read-only: a refusal here touches nothing
+    state, approved = check_resumable(folder)  # read-only: a refusal here touches nothing
     moved = same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
     signer = _signer(args)
-    check_signer(folder, state, signer, args.no_sign)
+    check_signer(folder, state, approved, signer, args.no_sign)
     workspace = world_of(Path(state.workdir))
     if workspace is not None and args.headless and not args.answers:
         from cockpit.resources import bundled_runbook
@@ -427,6 +427,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         _out(page)
         return 0
     output = Path(args.output)
+    if output.resolve().is_relative_to(Path(args.session).resolve()):
+        raise CockpitError(f"{output}: inside the session folder, which only the operator's "
+                           "cockpit writes; write the page elsewhere")
     if output.exists() and not args.force:
         raise CockpitError(f"{output}: exists; name another file or give --force")
     output.write_text(page, encoding="utf-8")

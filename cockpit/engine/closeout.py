@@ -19,6 +19,7 @@ from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
 from cockpit.session.radarview import last_samples
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.state import SessionState
 from cockpit.session.store import redact_values, write_atomic
 
 AUTOMATIC_HALT_ACTIONS = {
@@ -76,6 +77,11 @@ def lock_radar(ctl: SessionCore) -> dict[str, Any] | None:
 
 def default_halt_hooks() -> list[HaltHook]:
     return [pg_halt_diagnostics, alembic_state, lock_radar]
+
+
+def running_run(state: SessionState) -> str | None:
+    step = state.running_step()
+    return state.steps[step].run if step is not None else None
 
 
 class CloseoutVerbs(SignatureVerbs):
@@ -195,7 +201,8 @@ class CloseoutVerbs(SignatureVerbs):
             status=status, fields=record["fields"],
             recorded_with_note=record.get("recorded_with_note"), json_="evidence/decision.json",
             markdown="evidence/decision.md", json_sha256=file_sha256(evidence / "decision.json"),
-            markdown_sha256=file_sha256(evidence / "decision.md"), files=inventory(self.folder)))
+            markdown_sha256=file_sha256(evidence / "decision.md"),
+            files=inventory(self.folder, running_run(self.state))))
         self.finish_closing()
         return record
 

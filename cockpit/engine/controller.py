@@ -67,11 +67,16 @@ def same_rehearsal(state: SessionState, given: Path) -> Path | None:
         "name where that same rehearsal is now")
 
 
-def check_signer(folder: Path, state: SessionState, signer: SigningKey | None,
-                 allow_unsigned: bool) -> None:
+def check_signer(folder: Path, state: SessionState, runbook: Runbook,
+                 signer: SigningKey | None, allow_unsigned: bool) -> None:
     """A session that declared a signing key is resumed with one until its decision is
-    signed (else the decision would close unsigned), unless --no-sign says so."""
-    if state.sign_keys and signer is None and not allow_unsigned \
+    signed (else the decision would close unsigned), unless --no-sign says so — which a
+    runbook asking for four eyes does not take (its countersignatures need the operator's)."""
+    if allow_unsigned and rules.asks_four_eyes(runbook) and not rules.operator_signed(state):
+        raise CockpitError(f"{folder}: its runbook asks for reviewers' countersignatures, "
+                           "which sign the operator's signed decision: --no-sign is refused; "
+                           "resume with --sign-key KEY")
+    if state.sign_keys and signer is None and not allow_unsigned and not state.closed \
             and not rules.operator_signed(state):
         declared = state.sign_keys[-1]
         raise CockpitError(f"{folder}: this session signs its decision with "
@@ -215,7 +220,7 @@ class Controller(StepVerbs, CloseoutVerbs):
             lock = SessionLock.acquire(folder, take_over=take_over)
         try:
             state, runbook = check_resumable(folder)  # again, now that it is ours
-            check_signer(folder, state, signer, allow_unsigned)
+            check_signer(folder, state, runbook, signer, allow_unsigned)
             store = SessionStore(folder)  # verifies the chain; sets a torn tail aside
         except BaseException:
             lock.release()

@@ -59,10 +59,14 @@ class SessionCore:
     def append(self, record: records.Record) -> Event:
         """Record a fact: its event is written (fsync'd, chained), then folded in."""
         event = self.store.append(self.actor, record.KIND, record.data())
-        self.state = apply(self.state, event)
+        # the store may have written a torn tail's set-aside event first: fold each
+        appended = [e for e in self.store.events[-2:] if e.seq > self.state.seq]
+        for each in appended:
+            self.state = apply(self.state, each)
         write_atomic(self.folder / SNAPSHOT, self.state.model_dump_json(indent=2).encode())
         for listener in self.listeners:
-            listener(event)
+            for each in appended:
+                listener(each)
         return event
 
     def _refuse_if(self, reason: str | None) -> None:

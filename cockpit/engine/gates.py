@@ -160,8 +160,7 @@ class GateVerbs(SessionCore):
     def _evaluate_countersign_gate(self, gate: ProbeGate) -> None:
         """Answered by the transcript's countersignatures attached so far (re-evaluated as
         each one is attached): `count` reviewers, none of them the operator."""
-        count = gate.args.get("count", 1)
-        need = max(count, 1) if isinstance(count, int) else 1  # validate refuses others
+        need = rules.countersign_count(gate)
         signers = rules.countersigners(self.state, "transcript")
         ok = len(signers) >= need
         names = ", ".join(f"{next(iter(s.identities), '?')} ({s.fingerprint})" for s in signers)

@@ -12,7 +12,6 @@ from cockpit.engine.core import ActionRefused
 from cockpit.engine.gates import GateVerbs
 from cockpit.errors import CockpitError
 from cockpit.evidence import signing
-from cockpit.runbook.model import ProbeGate
 from cockpit.session import records, rules
 from cockpit.session.events import Event
 from cockpit.session.integrity import file_sha256
@@ -32,10 +31,12 @@ class SignatureVerbs(GateVerbs):
     def sign_decision(self) -> str | None:
         """Sign the recorded decision with the operator's key; returns why it is unsigned
         (no key, or signing failed: recorded as a fault), None once signed."""
+        if rules.operator_signed(self.state):
+            return None
         if self.signer is None:
             return "no signing key was given (--sign-key)"
         statement = signing.statement_for("decision", self._events())
-        if statement is None or rules.operator_signed(self.state):
+        if statement is None:
             return None
         try:
             signed = signing.make_signature(self.signer, "operator", "decision", statement)
@@ -51,20 +52,21 @@ class SignatureVerbs(GateVerbs):
         count = sum(s.kind == doc.kind and s.role == "reviewer" for s in self.state.signatures)
         record = self._keep(raw, f"{doc.kind}-reviewer-{count + 1}.json", doc, statement)
         if doc.kind == "transcript":
-            for gate in rules.gates(self.runbook):
-                if isinstance(gate, ProbeGate) and gate.probe == rules.COUNTERSIGN_PROBE:
-                    self._evaluate_countersign_gate(gate)
+            for gate in rules.countersign_gates(self.runbook):
+                self._evaluate_countersign_gate(gate)
         return record
 
     def _keep(self, raw: bytes, name: str, doc: signing.SignatureFile,
               statement: dict[str, object]) -> records.SignatureAttached:
         path = self.folder / SIGNATURES / name
-        if path.exists():  # never overwritten
+        kept = f"{SIGNATURES}/{name}"
+        if any(s.file == kept for s in self.state.signatures):  # never overwritten
             raise ActionRefused(f"{path}: already exists")
+        # one there that no event records was left by a crash before its event: replaced
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, raw)
         record = records.SignatureAttached(
-            role=doc.role, kind=doc.kind, file=f"{SIGNATURES}/{name}", sha256=file_sha256(path),
+            role=doc.role, kind=doc.kind, file=kept, sha256=file_sha256(path),
             fingerprint=doc.fingerprint, identity=doc.identity,
             statement_sha256=signing.statement_sha256(statement))
         self.append(record)

@@ -46,7 +46,7 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     if statement is None:
         raise CockpitError(f"{folder}: no decision is recorded yet; to countersign the "
                            "runbook transcript before GO, add --transcript")
-    key = signing.load_key(key_path, identity)
+    key = signing.load_key(key_path, identity, interactive=True)
     reviewer = rules.Signer(key.fingerprint, frozenset({key.identity} - {""}))
     if (refused := rules.countersign_refusal(view.state, kind, reviewer)) is not None:
         raise Refused(f"{folder}: {refused}; nothing signed")

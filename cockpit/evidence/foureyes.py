@@ -30,11 +30,16 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
     out = FourEyes()
     operators: list[rules.Signer] = []
     reviewers: list[tuple[rules.Signer, str, str]] = []  # signer, kind, where
+    past_go = False  # a step has started, or the decision is recorded
     for event in events:
+        past_go = past_go or event.type in (ev.STEP_STARTED, ev.DECISION_RECORDED)
         if event.type != ev.SIGNATURE_ATTACHED:
             continue
         d = event.data
         where = f"{d['file']} ({d['role']}, {d['kind']})"
+        if d["kind"] == "transcript" and past_go:
+            out.problems.append(f"{where}: attached after GO; a countersignature of the "
+                                "transcript is given before it")
         signer = _check_one(folder, events, event, allowed, where, out)
         if signer is None:
             continue
@@ -62,6 +67,13 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
             and not any(s.role == "operator" for s in state.signatures):  # since four eyes
         (out.problems if need else out.notes).append(
             "the decision is unsigned: no operator signature")
+    gate_need = max((rules.countersign_count(g) for g in rules.countersign_gates(runbook)
+                     if (s := state.gates.get(g.id)) is not None and s.status == "passed"),
+                    default=0) if runbook is not None else 0
+    if len(counted["transcript"]) < gate_need:
+        out.problems.append(f"the governance gate passed on {gate_need} countersignature(s) "
+                            f"of the transcript; {len(counted['transcript'])} reviewer(s) "
+                            "count as four eyes here")
     if state.decision is not None and len(counted["decision"]) < need:
         out.notes.append(f"AWAITING COUNTERSIGN: {len(counted['decision'])} of {need} "
                          "countersignature(s) of the decision")

@@ -27,7 +27,10 @@ def session_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def inventory(folder: Path) -> dict[str, str]:
-    """Every file of the session the decision pins (name -> sha256)."""
+def inventory(folder: Path, running: str | None = None) -> dict[str, str]:
+    """Every file of the session the decision pins (name -> sha256); a run still going
+    (a halted step being stopped) is left out: its files are still being written."""
+    still = f"steps/{running}." if running else None
     return {name: file_sha256(folder / relative) for relative in session_files(folder)
-            if (name := relative.as_posix()) not in PINNED_ELSEWHERE}
+            if (name := relative.as_posix()) not in PINNED_ELSEWHERE
+            and not (still and name.startswith(still))}

@@ -133,6 +133,9 @@ def _report_check(folder: Path, pack: Path) -> tuple[list[str], list[str]]:
             about.get("report_format"), int) or raw != _about(about["report_format"])):
         return [f"{pack}: member {folder.name}/{PACK_ABOUT} is not as export writes it "
                 "(changed after export)"], []
+    if raw is None and view.state.decision is not None and view.state.decision.pinned:
+        return [f"{pack}: member {folder.name}/{PACK_ABOUT} is missing (every pack of a "
+                "session decided since four eyes has it)"], []
     if held == again:
         return [], []
     said = f"{pack}: member {folder.name}/{REPORT} differs from the session's report"

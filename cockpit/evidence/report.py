@@ -81,7 +81,10 @@ def signature_lines(runbook: Runbook, state: SessionState) -> list[str]:
         lines.append(f"Signed ({who}, {sig.kind}): {sig.identity or '?'} · SSH key "
                      f"{sig.fingerprint} · {sig.at} · {sig.file}")
     if state.decision is not None and not rules.operator_signed(state):
-        lines.append("Decision unsigned by the operator")
+        lines.append("NOT CLOSED: the operator's signature failed (the fault says why); "
+                     "`cockpit resume SESSION --sign-key KEY` signs and closes it"
+                     if state.sign_keys and not state.closed
+                     else "Decision unsigned by the operator")
     waiting = rules.awaiting_countersign(runbook, state)
     if waiting is not None:
         lines.append(f"AWAITING COUNTERSIGN: {waiting[0]} of {waiting[1]} countersignature(s) "

@@ -101,7 +101,7 @@ def _said(result: subprocess.CompletedProcess[bytes]) -> str:
     return "; ".join(lines) or f"exit status {result.returncode}"
 
 
-def load_key(path: Path, identity: str | None = None) -> SigningKey:
+def load_key(path: Path, identity: str | None = None, interactive: bool = False) -> SigningKey:
     """The key named by --sign-key / --key, checked now: its fingerprint, and that it can be
     read (a public key's private half must then be in the agent when it signs)."""
     if not path.is_file():
@@ -111,7 +111,7 @@ def load_key(path: Path, identity: str | None = None) -> SigningKey:
     if public.is_file():
         text = public.read_text(encoding="utf-8", errors="replace").strip()
     else:  # a private key without its .pub beside it: derive the public half
-        derived = _run(["-y", "-f", str(path)])
+        derived = _run(["-y", "-f", str(path)], interactive=interactive)
         if derived.returncode != 0:
             raise SigningError(f"{path}: cannot read the key ({_said(derived)}); a key with "
                                "a passphrase: add it to ssh-agent (ssh-add) and give its .pub")

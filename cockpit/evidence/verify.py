@@ -166,7 +166,11 @@ def _added_after_decision(folder: Path, events: list[Event], contained: bool) ->
     accounts for: put there afterwards, by hand."""
     decided = next(i for i, e in enumerate(events) if e.type == ev.DECISION_RECORDED)
     known = {*(events[decided].data.get("files") or {}), *PINNED_ELSEWHERE}
-    runs: list[str] = []
+    started = {e.data["run"] for e in events[:decided] if e.type == ev.STEP_STARTED}
+    ended = {e.data["run"] for e in events[:decided] if e.type in (
+        ev.STEP_FINISHED, ev.STEP_INTERRUPTED, ev.STEP_NOT_STARTED)}
+    # a run going at the decision (a halted step being stopped) keeps writing its own files
+    runs = [f"{STEPS}/{run}." for run in started - ended]
     for event in events[decided + 1:]:
         d = event.data
         known.update(str(d[key]) for key in ("file", "to", "manifest") if d.get(key))

@@ -437,10 +437,20 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
     return False
 
 
-def open_countersign_gates(runbook: Runbook, state: SessionState) -> list[ProbeGate]:
+def countersign_gates(runbook: Runbook) -> list[ProbeGate]:
     return [g for g in gates(runbook) if isinstance(g, ProbeGate)
-            and g.probe == COUNTERSIGN_PROBE
-            and ((s := state.gates.get(g.id)) is None or s.status != "passed")]
+            and g.probe == COUNTERSIGN_PROBE]
+
+
+def countersign_count(gate: ProbeGate) -> int:
+    """How many reviewers a countersignature gate asks for (validate refuses < 1)."""
+    count = gate.args.get("count", 1)
+    return max(count, 1) if isinstance(count, int) else 1
+
+
+def open_countersign_gates(runbook: Runbook, state: SessionState) -> list[ProbeGate]:
+    return [g for g in countersign_gates(runbook)
+            if (s := state.gates.get(g.id)) is None or s.status != "passed"]
 
 
 @dataclass(frozen=True)
@@ -588,6 +598,9 @@ def countersign_refusal(state: SessionState, kind: str, reviewer: Signer) -> str
     if kind == "transcript" and (state.steps or state.ended):
         return ("the transcript is countersigned before GO; this session is past it (steps "
                 "have run)")
+    if not state.sign_keys and not operator_signed(state):
+        return ("the operator declared no signing key (--sign-key), so a countersignature "
+                "cannot be told from the operator's own: four eyes are two known keys")
     if (why := self_approval(operator_signers(state), reviewer)) is not None:
         return (f"refused as self-approval: {why}; a countersignature is a second person's, "
                 "with their own key")
@@ -617,8 +630,7 @@ def countersignatures_required(runbook: Runbook) -> int:
 def asks_four_eyes(runbook: Runbook) -> bool:
     """Whether the runbook wants countersignatures: then the operator must sign with a key
     (four eyes are two known people, and the operator is known by theirs)."""
-    return countersignatures_required(runbook) > 0 or any(
-        isinstance(g, ProbeGate) and g.probe == COUNTERSIGN_PROBE for g in gates(runbook))
+    return countersignatures_required(runbook) > 0 or bool(countersign_gates(runbook))
 
 
 def awaiting_countersign(runbook: Runbook, state: SessionState) -> tuple[int, int] | None:

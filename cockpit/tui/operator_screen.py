@@ -397,5 +397,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         waiting = rules.awaiting_countersign(self.ctl.runbook, self.ctl.state)
         then = ("the session is closed" if waiting is None else f"AWAITING COUNTERSIGN "
                 f"({waiting[0]} of {waiting[1]}): k attaches a reviewer's file")
+        if not self.ctl.state.closed:  # the operator's signature failed: not closed
+            then = "NOT CLOSED: signing failed; quit, then resume with --sign-key"
         self.app.call_from_thread(self.notify, f"{status} — {where}; {then}",
                                   title="Decision recorded")

@@ -444,3 +444,138 @@ def test_verify_reads_what_each_signature_file_says_not_only_its_event(
     problems = verify_session(added).problems
     assert problems == [f"{added / 'evidence/approval.txt'}: added after the decision (no "
                         "event records it)"]
+
+
+def test_the_closing_survives_each_way_it_can_be_cut_short(keys: Keys, tmp_path: Path) -> None:
+    """Killed after the operator's signature but before the checklist: a plain resume closes
+    it. A signature file left by a crash before its event is replaced, not a dead end.
+    `--no-sign` is refused where the runbook asks for four eyes."""
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY[:1])])
+    session = tmp_path / "s"
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                   str(session), "--sign-key", str(keys.operator)).returncode == 0
+    lines = (session / "events.jsonl").read_bytes().splitlines(keepends=True)
+    (session / "events.jsonl").write_bytes(b"".join(lines[:-1]))  # no checklist_written
+    (session / "evidence" / "checklist.md").unlink()
+    (session / "session.json").unlink()
+    assert not open_session(session).state.closed
+    done = cockpit("resume", str(session), "--headless")  # signed already: no key needed
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert open_session(session).state.closed
+    assert cockpit("verify", str(session)).returncode == 0
+
+    # the signature written, its event not: resume with the key writes it again, with one
+    lines = (session / "events.jsonl").read_bytes().splitlines(keepends=True)
+    decided = next(i for i, line in enumerate(lines) if b'"decision_recorded"' in line)
+    (session / "events.jsonl").write_bytes(b"".join(lines[:decided + 1]))
+    (session / "evidence" / "checklist.md").unlink()
+    (session / "session.json").unlink()
+    assert (session / "evidence/signatures/decision-operator.json").exists()
+    done = cockpit("resume", str(session), "--headless", "--sign-key", str(keys.operator))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cockpit("verify", str(session), "--allowed-signers", str(keys.allowed)
+                   ).returncode == 0
+
+    (tmp_path / "four").mkdir()
+    four = four_eyes_world(tmp_path / "four")
+    started = cockpit("run", str(four), "--headless", "--assume-yes", "--session",
+                      str(tmp_path / "f"), "--sign-key", str(keys.operator))
+    assert started.returncode == 3
+    refused = cockpit("resume", str(tmp_path / "f"), "--headless", "--no-sign")
+    assert refused.returncode == 1 and "--no-sign is refused" in refused.stderr
+
+
+def test_no_countersignature_without_the_operators_key(keys: Keys, tmp_path: Path) -> None:
+    """With no key declared, a countersignature cannot be told from the operator's own."""
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY[:1])])
+    session = tmp_path / "s"
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                   str(session)).returncode == 0
+    done = countersign(session, keys.reviewer, tmp_path / "d.sig")
+    assert done.returncode == 3 and "declared no signing key" in done.stderr
+    inside = cockpit("report", str(session), "--html", "-o", str(session / "r.html"))
+    assert inside.returncode == 1 and "inside the session folder" in inside.stderr
+    assert cockpit("verify", str(session)).returncode == 0
+
+
+def test_a_torn_tail_is_set_aside_by_an_attach_and_the_session_still_verifies(
+        signed: Path, keys: Keys, tmp_path: Path) -> None:
+    session = tmp_path / "s"
+    shutil.copytree(signed, session)
+    view = open_session(session)
+    # a second reviewer, and an append the machine died in the middle of
+    carol = make_key(tmp_path, "dave", "dave@example.com")
+    assert countersign(session, carol, tmp_path / "dave.sig").returncode == 0
+    with open(session / "events.jsonl", "ab") as log:
+        log.write(b'{"actor": {"host": "vm", "na')
+    assert any("bytes after its last event" in p for p in verify_session(session).problems)
+    done = cockpit("attach-signature", str(session), str(tmp_path / "dave.sig"))
+    assert done.returncode == 0, done.stderr
+    after = open_session(session)
+    assert after.state.seq == view.state.seq + 2  # the tail set aside, then the signature
+    assert verify_session(session).problems == []
+
+
+def test_verify_counts_the_governance_gate_per_person_under_allowed_signers(
+        keys: Keys, tmp_path: Path) -> None:
+    """Bob with two keys under two claimed names passes a two-reviewer gate; the team's
+    allowed_signers file knows both keys as bob: verify says the gate had one person."""
+    runbook = four_eyes_world(tmp_path, countersignatures=0)
+    runbook.write_text(runbook.read_text().replace(
+        'probe = "review.countersigned" }', 'probe = "review.countersigned", args = { count = 2 } }'))
+    session = tmp_path / "s"
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                   str(session), "--sign-key", str(keys.operator)).returncode == 3
+    robert = make_key(tmp_path, "robert", "robert@example.com")
+    for key, name in ((keys.reviewer, "b.sig"), (robert, "r.sig")):
+        assert countersign(session, key, tmp_path / name, "--transcript").returncode == 0
+        assert cockpit("attach-signature", str(session), str(tmp_path / name)).returncode == 0
+    assert cockpit("resume", str(session), "--headless", "--assume-yes", "--sign-key",
+                   str(keys.operator)).returncode == 0
+    both_bob = tmp_path / "allowed_signers"
+    both_bob.write_text(allowed_line("alice@example.com", keys.operator)
+                        + allowed_line("bob@example.com", keys.reviewer)
+                        + allowed_line("bob@example.com", robert))
+    done = cockpit("verify", str(session), "--allowed-signers", str(both_bob))
+    assert done.returncode == 1
+    assert "the governance gate passed on 2 countersignature(s) of the transcript; 1 " \
+           "reviewer(s) count" in done.stderr
+    pack = tmp_path / "pack.tar.gz"
+    assert cockpit("export", str(session), "-o", str(pack)).returncode == 0
+    stripped = tmp_path / "stripped.tar.gz"
+    with tarfile.open(pack, "r:gz") as src, tarfile.open(stripped, "w:gz") as dst:
+        for member in src.getmembers():
+            if not member.name.endswith("/pack.json"):
+                dst.addfile(member, src.extractfile(member))
+    assert any("pack.json is missing" in p for p in verify_pack(stripped).problems)
+
+
+def test_a_blocker_decided_while_the_halted_step_is_still_stopping_verifies(
+        tmp_path: Path) -> None:
+    """Halt, then BLOCKER at once: the step's run is still going at the decision, its files
+    still being written; they are not pinned, and its ending after the decision is its own."""
+    import time
+
+    # a step that shrugs off SIGINT and SIGTERM: it goes on until SIGKILL, after the decision
+    runbook = write_world(tmp_path, [phase("P0", [("long", "trap '' TERM INT; for i in 1 2 3 4 "
+                                                           "5 6; do echo tick $i; sleep 0.5; "
+                                                           "done")])])
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env={})
+    ctl.attest_gate("signoff", "GOV-1")
+    assert ctl.evaluate_gates() == []
+    ctl.run_step("long")
+    time.sleep(0.6)
+    ctl.halt("stopped by the operator")
+    assert ctl.state.running_step() == "long"
+    ctl.seal_evidence()
+    status = next(f.id for f in ctl.runbook.decision.items if getattr(f, "role", "") == "status")
+    ctl.record_decision({status: "BLOCKER"}, note="withdrawn")
+    deadline = time.monotonic() + 15
+    while ctl.state.steps["long"].status == "running" and time.monotonic() < deadline:
+        ctl.poll()
+        time.sleep(0.1)
+    ctl.close()
+    events = open_session(tmp_path / "s").events
+    order = [e.type for e in events]
+    assert order.index("decision_recorded") < order.index("step_finished")  # as intended
+    assert verify_session(tmp_path / "s").problems == []
