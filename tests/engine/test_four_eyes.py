@@ -258,6 +258,7 @@ def test_a_countersign_by_the_operators_own_key_is_refused_as_self_approval(
     assert tree_digest(signed) == before
 
 
+@pytest.mark.slow  # a regression sweep; the flow itself stays in the fast step
 def test_a_countersignature_of_another_session_or_a_changed_one_is_refused(
         signed: Path, keys: Keys, tmp_path: Path) -> None:
     runbook = four_eyes_world(tmp_path)
@@ -303,6 +304,7 @@ def test_a_locked_key_without_an_agent_is_refused_before_anything_is_made(
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.slow  # a regression sweep; the flow itself stays in the fast step
 def test_a_key_held_by_the_agent_signs_from_its_public_half(keys: Keys, tmp_path: Path) -> None:
     """The passphrase lives in ssh-agent only: the cockpit names the .pub file."""
     import os
@@ -446,6 +448,7 @@ def test_verify_reads_what_each_signature_file_says_not_only_its_event(
                         "event records it)"]
 
 
+@pytest.mark.slow  # a regression sweep; the flow itself stays in the fast step
 def test_the_closing_survives_each_way_it_can_be_cut_short(keys: Keys, tmp_path: Path) -> None:
     """Killed after the operator's signature but before the checklist: a plain resume closes
     it. A signature file left by a crash before its event is replaced, not a dead end.
@@ -498,6 +501,7 @@ def test_no_countersignature_without_the_operators_key(keys: Keys, tmp_path: Pat
     assert cockpit("verify", str(session)).returncode == 0
 
 
+@pytest.mark.slow  # a regression sweep; the flow itself stays in the fast step
 def test_a_torn_tail_is_set_aside_by_an_attach_and_the_session_still_verifies(
         signed: Path, keys: Keys, tmp_path: Path) -> None:
     session = tmp_path / "s"
@@ -516,6 +520,7 @@ def test_a_torn_tail_is_set_aside_by_an_attach_and_the_session_still_verifies(
     assert verify_session(session).problems == []
 
 
+@pytest.mark.slow  # a regression sweep; the flow itself stays in the fast step
 def test_verify_counts_the_governance_gate_per_person_under_allowed_signers(
         keys: Keys, tmp_path: Path) -> None:
     """Bob with two keys under two claimed names passes a two-reviewer gate; the team's
