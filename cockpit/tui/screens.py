@@ -111,7 +111,10 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
         return out
 
     def show_error(self, text: str) -> None:
-        self.query_one("#dialog-error", Static).update(Text(f"✗ {text}"))
+        error = self.query_one("#dialog-error", Static)
+        error.update(Text(f"✗ {text}"))
+        # below the fields: on a small screen it is scrolled to, or no one would see it
+        self.call_after_refresh(error.scroll_visible, animate=False)
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:

@@ -53,3 +53,38 @@ async def test_the_form_focuses_what_is_left_and_keeps_what_was_filled(tmp_path:
             assert app.screen is not form and ctl.state.decision is None
     finally:
         ctl.close()
+
+
+async def test_a_message_of_the_form_is_scrolled_into_view_on_a_small_screen(
+        tmp_path: Path) -> None:
+    """At 80×24 the form is taller than the screen: Esc's question and a refusal from the
+    engine are shown where the operator looks, not below the fold."""
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY)])
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.evaluate_gates()
+    for step_id, _command in ORDINARY:
+        ctl.run_step(step_id)
+        finish_running(ctl)
+    ctl.seal_evidence()
+    app = CockpitApp(ctl, clock=False)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("d")
+            form = app.screen
+            assert isinstance(form, DecisionForm)
+            await pilot.pause()
+            dialog = form.query_one("#dialog")
+            error = form.query_one("#dialog-error")
+            assert dialog.max_scroll_y > 0  # taller than the screen
+            form.query_one("#f-1", Input).focus()  # near the top
+            await pilot.pause()
+            await pilot.press("!")
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.pause()
+            assert "Esc again discards" in str(error.render())
+            visible = dialog.content_region
+            assert visible.contains_region(error.region), (visible, error.region)
+    finally:
+        ctl.close()
