@@ -19,7 +19,6 @@ from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
 from cockpit.session.radarview import last_samples
 from cockpit.session.runfiles import RunFiles
-from cockpit.session.state import SessionState
 from cockpit.session.store import redact_values, write_atomic
 
 AUTOMATIC_HALT_ACTIONS = {
@@ -77,11 +76,6 @@ def lock_radar(ctl: SessionCore) -> dict[str, Any] | None:
 
 def default_halt_hooks() -> list[HaltHook]:
     return [pg_halt_diagnostics, alembic_state, lock_radar]
-
-
-def running_run(state: SessionState) -> str | None:
-    step = state.running_step()
-    return state.steps[step].run if step is not None else None
 
 
 class CloseoutVerbs(SignatureVerbs):
@@ -197,12 +191,14 @@ class CloseoutVerbs(SignatureVerbs):
             for item in self.runbook.halt.items if self.runbook.halt else []:
                 if isinstance(item, HaltItem) and item.action == "record_blocker":
                     self.append(records.HaltItemDone(item=item.id, note=cause))
+        current = self.running()  # a halted step still being stopped: not pinned
+        running_run = current[1].run if current is not None else None
         self.append(records.DecisionRecorded(
             status=status, fields=record["fields"],
             recorded_with_note=record.get("recorded_with_note"), json_="evidence/decision.json",
             markdown="evidence/decision.md", json_sha256=file_sha256(evidence / "decision.json"),
             markdown_sha256=file_sha256(evidence / "decision.md"),
-            files=inventory(self.folder, running_run(self.state))))
+            files=inventory(self.folder, running_run)))
         self.finish_closing()
         return record
 

@@ -59,8 +59,8 @@ class SessionCore:
     def append(self, record: records.Record) -> Event:
         """Record a fact: its event is written (fsync'd, chained), then folded in."""
         event = self.store.append(self.actor, record.KIND, record.data())
-        # the store may have written a torn tail's set-aside event first: fold each
-        appended = [e for e in self.store.events[-2:] if e.seq > self.state.seq]
+        # every event after the state's (the store may have set a torn tail aside first)
+        appended = self.store.events[self.state.seq:]
         for each in appended:
             self.state = apply(self.state, each)
         write_atomic(self.folder / SNAPSHOT, self.state.model_dump_json(indent=2).encode())

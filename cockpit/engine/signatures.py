@@ -81,31 +81,20 @@ def check_attachment(state: SessionState, events: list[Event], raw: bytes, where
     if doc.role != "reviewer":
         raise ActionRefused(f"{where}: an operator's signature is made by the cockpit at "
                             "the decision (--sign-key), not attached")
-    statement = signing.statement_for(doc.kind, events)
-    if statement is None:
+    if signing.statement_for(doc.kind, events) is None:
         raise ActionRefused(f"{where}: a countersignature of the decision, but no decision "
                             "is recorded yet")
-    if doc.statement != statement:
-        raise ActionRefused(f"{where}: it countersigns another statement ({_which(doc)}), "
-                            f"not this session's {doc.kind}; the reviewer runs "
-                            f"`cockpit countersign {folder}` again")
     try:
-        made_by = signing.signer_of(doc.signature, signing.file_signed_bytes(doc))
+        statement, made_by = signing.check_against(doc, events)
+    except signing.OtherStatement as exc:
+        raise ActionRefused(f"{where}: {exc.message}; the reviewer runs `cockpit "
+                            f"countersign {folder}` again") from None
     except signing.SigningError as exc:  # edited or forged: refused, as a wrong file is
         raise ActionRefused(f"{where}: {exc.message}") from None
-    if made_by != doc.fingerprint:
-        raise ActionRefused(f"{where}: names key {doc.fingerprint} but was signed by {made_by}")
     reviewer = rules.Signer(made_by, frozenset({doc.identity} - {""}))
     if (refused := rules.countersign_refusal(state, doc.kind, reviewer)) is not None:
         raise ActionRefused(f"{where}: {refused}")
     return doc, statement
-
-
-def _which(doc: signing.SignatureFile) -> str:
-    s = doc.statement
-    decided = s.get("decision") if isinstance(s.get("decision"), dict) else None
-    return (f"session {s.get('session_id')}"
-            + (f", decision hash {str(decided.get('hash'))[:16]}…" if decided else ""))
 
 
 _MAX_BYTES = 1 << 20  # a signature file is a few KiB; a device or a huge file is no such

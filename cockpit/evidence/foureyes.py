@@ -97,20 +97,12 @@ def _check_one(folder: Path, events: Sequence[Event], event: Event, allowed: Pat
                             f"({doc.fingerprint}) signed the {doc.kind}; its event records "
                             "otherwise")
         return None
-    statement = signing.statement_for(doc.kind, events)
-    if statement is None or doc.statement != statement:
-        out.problems.append(f"{where}: signs another statement than this session's "
-                            f"{doc.kind}")
-        return None
-    data = signing.file_signed_bytes(doc)
-    try:
-        made_by = signing.signer_of(doc.signature, data)
+    try:  # the file names the key its event records (above): made by that key
+        _statement, made_by = signing.check_against(doc, events)
     except CockpitError as exc:
         out.problems.append(f"{where}: {exc.message}")
         return None
-    if made_by != d["fingerprint"]:
-        out.problems.append(f"{where}: made by key {made_by}, recorded as {d['fingerprint']}")
-        return None
+    data = signing.file_signed_bytes(doc)
     identities = {d["identity"]} - {""}
     if allowed is not None:
         found = signing.principals_for(doc.signature, data, allowed, event.ts)

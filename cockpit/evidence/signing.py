@@ -260,6 +260,33 @@ def statement_for(kind: Kind, events: Sequence[Event]) -> dict[str, Any] | None:
             "decision_markdown_sha256": d.get("markdown_sha256")}
 
 
+class OtherStatement(SigningError):
+    """A signature file that signs a statement other than the one this session gives."""
+
+
+def check_against(doc: SignatureFile, events: Sequence[Event]) -> tuple[dict[str, Any], str]:
+    """The statement a signature file signs in this session, and the key that made it, once
+    it checks: the statement the chain gives for its kind; the signature over it and over
+    the signer's role and identity; made by the key the file names. Else SigningError
+    (OtherStatement for another session's, or another decision's, statement)."""
+    statement = statement_for(doc.kind, events)
+    if statement is None or doc.statement != statement:
+        verb = "countersigns" if doc.role == "reviewer" else "signs"
+        raise OtherStatement(f"it {verb} another statement ({_which(doc)}), not this "
+                             f"session's {doc.kind}")
+    made_by = signer_of(doc.signature, file_signed_bytes(doc))
+    if made_by != doc.fingerprint:
+        raise SigningError(f"names key {doc.fingerprint} but was signed by {made_by}")
+    return statement, made_by
+
+
+def _which(doc: SignatureFile) -> str:
+    s = doc.statement
+    decided = s.get("decision") if isinstance(s.get("decision"), dict) else None
+    return (f"session {s.get('session_id')}"
+            + (f", decision hash {str(decided.get('hash'))[:16]}…" if decided else ""))
+
+
 def describe(statement: dict[str, Any]) -> list[str]:
     """The statement as the signer reads it before signing."""
     lines = [f"session:     {statement['session_id']} — {statement['title']}",
