@@ -15,7 +15,8 @@ from tests.tui.test_operator import settle
 from tests.waiting import finish_running
 
 
-async def test_the_form_focuses_what_is_left_and_keeps_what_was_filled(tmp_path: Path) -> None:
+def every_step_done(tmp_path: Path) -> Controller:
+    """A session whose gates are green and every step has run: the decision is next."""
     runbook = write_world(tmp_path, [phase("P0", ORDINARY)])
     ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
     ctl.attest_gate("signoff", "GOV-1")
@@ -23,6 +24,11 @@ async def test_the_form_focuses_what_is_left_and_keeps_what_was_filled(tmp_path:
     for step_id, _command in ORDINARY:
         ctl.run_step(step_id)
         finish_running(ctl)
+    return ctl
+
+
+async def test_the_form_focuses_what_is_left_and_keeps_what_was_filled(tmp_path: Path) -> None:
+    ctl = every_step_done(tmp_path)
     app = CockpitApp(ctl, clock=False)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -59,13 +65,7 @@ async def test_a_message_of_the_form_is_scrolled_into_view_on_a_small_screen(
         tmp_path: Path) -> None:
     """At 80×24 the form is taller than the screen: Esc's question and a refusal from the
     engine are shown where the operator looks, not below the fold."""
-    runbook = write_world(tmp_path, [phase("P0", ORDINARY)])
-    ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
-    ctl.attest_gate("signoff", "GOV-1")
-    ctl.evaluate_gates()
-    for step_id, _command in ORDINARY:
-        ctl.run_step(step_id)
-        finish_running(ctl)
+    ctl = every_step_done(tmp_path)
     ctl.seal_evidence()
     app = CockpitApp(ctl, clock=False)
     try:
