@@ -347,7 +347,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from cockpit.errors import CockpitError
 
         raise CockpitError(f"{allowed}: no such allowed_signers file (lines of `IDENTITY "
-                           "namespaces=\"cutover-cockpit\" KEY`; see the README)")
+                           "namespaces=\"cutover-cockpit\" KEY`; see docs/four-eyes.md)")
     if target.is_file():  # an exported pack
         from cockpit.evidence.pack import verify_pack
 

@@ -1,5 +1,5 @@
-"""Every option the README shows with a command is one that command takes (a flag the
-docs promise but the parser refuses is the first thing a new user meets)."""
+"""Every option the README and the guides in docs/ show with a command is one that command
+takes (a flag the docs promise but the parser refuses is the first thing a new user meets)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(action.choices)
 
 
-def test_every_option_the_readme_gives_a_command_is_one_it_takes() -> None:
+def test_every_option_the_docs_give_a_command_is_one_it_takes() -> None:
     commands = _subcommands()
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
     checked = 0
     for match in re.finditer(r"cockpit ([a-z][a-z-]*)((?: [^`|\n]*)?)", text):
         name, rest = match.group(1), match.group(2)
@@ -26,6 +27,6 @@ def test_every_option_the_readme_gives_a_command_is_one_it_takes() -> None:
             continue
         known = {opt for a in commands[name]._actions for opt in a.option_strings}
         for flag in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest):
-            assert flag in known, f"README: `cockpit {name} … {flag}`: {name} takes no {flag}"
+            assert flag in known, f"docs: `cockpit {name} … {flag}`: {name} takes no {flag}"
             checked += 1
     assert checked > 40  # the README's commands were read, not skipped
