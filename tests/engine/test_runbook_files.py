@@ -213,3 +213,13 @@ def test_files_above_a_working_directory_reached_through_a_link_are_found(
     ctl.close()
     assert ctl.state.steps["hello"].status == "passed"
     assert (world / "logs" / "hello.log").read_text() == "hello\n"
+
+
+def test_a_reference_snapshot_that_is_a_link_fails_its_probe_naming_it(tmp_path: Path) -> None:
+    from cockpit.probes.registry import ProbeContext, run_probe
+
+    (tmp_path / "anchor.json").symlink_to(_shadow(tmp_path))
+    result = run_probe("db.structural_parity", ProbeContext(workdir=tmp_path), None,
+                       {"reference": "anchor.json"})
+    assert not result.ok and str(tmp_path / "anchor.json") in result.detail
+    assert "symbolic link" in result.detail and "not-for-the-evidence" not in result.detail
