@@ -58,6 +58,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from cockpit.errors import CockpitError
     from cockpit.runbook.importer import import_checklist
+    from cockpit.session.safefs import check_output, write_output_bytes
 
     source = Path(args.checklist)
     try:
@@ -66,13 +67,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CockpitError(f"{source}: no such file") from None
     except UnicodeDecodeError as exc:
         raise CockpitError(f"{source}: byte {exc.start}: not UTF-8 text") from None
-    if args.output and Path(args.output).exists() and not args.force:
-        raise CockpitError(f"{args.output}: already exists; choose another name or add --force")
+    if args.output:
+        check_output(Path(args.output), args.force)
     result = import_checklist(text, str(source), production=not args.rehearsal)
     for note in result.notes:
         _err(f"note: {note}")
     if args.output:
-        Path(args.output).write_text(result.toml, encoding="utf-8")
+        write_output_bytes(Path(args.output), result.toml.encode("utf-8"), force=args.force)
         _err(f"wrote {args.output}; it renders back to {source} byte for byte")
     else:
         _out(result.toml)
@@ -84,12 +85,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     from cockpit.runbook.reference import reference_markdown
     from cockpit.runbook.schema import json_schema
+    from cockpit.session.safefs import write_output_bytes
 
     text = (reference_markdown() if args.markdown
             else json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n")
-    if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+    if args.output:  # replaced as it always was (no --force), never through a link
+        write_output_bytes(Path(args.output), text.encode("utf-8"), force=True)
         _err(f"wrote {args.output}")
     else:
         _out(text)
@@ -99,14 +100,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     import os
 
-    from cockpit.errors import CockpitError
     from cockpit.probes.alembic_project import project_facts
     from cockpit.runbook.loader import parse_runbook
     from cockpit.runbook.starter import build_starter
+    from cockpit.session.safefs import check_output, write_output_bytes
 
     output = Path(args.output) if args.output else None
-    if output is not None and output.exists() and not args.force:
-        raise CockpitError(f"{output}: already exists; choose another name or add --force")
+    if output is not None:
+        check_output(output, args.force)
     runbook_dir = output.parent if output is not None else Path.cwd()
     facts, notes = project_facts(Path(args.project), runbook_dir, args.dsn_env, os.environ)
     starter = build_starter(facts)
@@ -116,7 +117,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if output is None:
         _out(starter.toml)
         return 0
-    output.write_text(starter.toml, encoding="utf-8")
+    write_output_bytes(output, starter.toml.encode("utf-8"), force=args.force)
     _err(f"wrote {output}: {len(starter.runbook.phases)} phases, production; it validates. "
          f"Next: cockpit render {output} (the checklist to approve), then cockpit run {output}")
     return 0
@@ -421,18 +422,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     from cockpit.errors import CockpitError
     from cockpit.evidence.htmlreport import html_report
+    from cockpit.session.modes import file_mode
+    from cockpit.session.safefs import check_output, write_output_bytes
 
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        check_output(output, args.force)
+        if output.resolve().is_relative_to(Path(args.session).resolve()):
+            raise CockpitError(f"{output}: inside the session folder, which only the "
+                               "operator's cockpit writes; write the page elsewhere")
     page = html_report(view)
-    if not args.output:
+    if output is None:
         _out(page)
         return 0
-    output = Path(args.output)
-    if output.resolve().is_relative_to(Path(args.session).resolve()):
-        raise CockpitError(f"{output}: inside the session folder, which only the operator's "
-                           "cockpit writes; write the page elsewhere")
-    if output.exists() and not args.force:
-        raise CockpitError(f"{output}: exists; name another file or give --force")
-    output.write_text(page, encoding="utf-8")
+    # the session's evidence in one page: no more readable than the session
+    write_output_bytes(output, page.encode("utf-8"), force=args.force,
+                       mode=file_mode(Path(args.session)))
     _err(f"wrote {output}: the timeline and the filled checklist, one self-contained page")
     return 0
 

@@ -179,9 +179,7 @@ class Controller(StepVerbs, CloseoutVerbs):
         folder = Path(os.path.abspath(folder or sessions_root / session_id))
         if folder.exists() and any(folder.iterdir()):
             raise CockpitError(f"{folder}: already exists and is not empty; name a new folder")
-        if folder.exists():
-            folder.rmdir()
-        store = SessionStore.create(folder)
+        store = SessionStore.create(folder)  # an empty folder there: replaced, its mode kept
         lock = SessionLock.acquire(folder)
         write_atomic(folder / RUNBOOK_COPY, runbook_path.read_bytes())
         actor = make_actor(operator)

@@ -18,6 +18,7 @@ from cockpit.session.clock import Clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import PROBE_FILES, SNAPSHOT
 from cockpit.session.lock import SessionLock
+from cockpit.session.modes import make_folder
 from cockpit.session.redact import Redactor
 from cockpit.session.runfiles import RunFiles, running_files
 from cockpit.session.state import SessionState, apply
@@ -97,7 +98,7 @@ class SessionCore:
             digest = hashlib.sha256(data).hexdigest()
             path = self.folder / PROBE_FILES / f"{digest[:16]}-{name}"
             if not path.exists():  # the same content, kept before
-                path.parent.mkdir(parents=True, exist_ok=True)
+                make_folder(path.parent, like=self.folder)
                 write_atomic(path, data)
             kept.append({"captured": path.relative_to(self.folder).as_posix(),
                          "sha256": digest, "size": len(data)})

@@ -3,8 +3,7 @@ and script pin against the live environment."""
 
 from __future__ import annotations
 
-import os
-import shutil
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,10 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.paths import resolve
 from cockpit.session import records, rules
-from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import INPUTS
+from cockpit.session.modes import make_folder
+from cockpit.session.safefs import MissingPath, UnsafePath, read_named
+from cockpit.session.store import write_atomic
 
 
 def rehearsal_repo(runbook: Runbook, workdir: Path) -> Path:
@@ -105,11 +106,12 @@ class GateVerbs(SessionCore):
     def _evaluate_file_gate(self, gate: AttestationFileGate) -> None:
         path = resolve(self.workdir, gate.path)
         observed: dict[str, Any] = {"path": str(path)}
-        if not path.is_file():
-            ok, detail = False, f"{path}: no such file"
+        data, refused = self._read_named(path)
+        if data is None:
+            ok, detail = False, refused
         else:
             # What is judged is the session's copy: the file may change after this moment.
-            observed.update(self._capture(path))
+            observed.update(self._capture(path, data))
             if observed.get("secret"):
                 ok, detail = False, (f"{path}: holds a password the cockpit redacts; it is not "
                                      "copied into the session — remove it from the file")
@@ -123,24 +125,28 @@ class GateVerbs(SessionCore):
                 detail = "present" if ok else f"no line contains {gate.must_contain!r}"
         self.append(records.GateEvaluated(gate=gate.id, ok=ok, observed=observed, detail=detail))
 
-    def _capture(self, source: Path) -> dict[str, Any]:
-        """Copy an input into the session (`evidence/inputs/`), named by its content, so the
-        session keeps it as it was when checked; returns where, its sha256 and size."""
-        inputs = self.folder / INPUTS
-        inputs.mkdir(parents=True, exist_ok=True)
-        temp = inputs / f".{source.name}.capturing"
-        shutil.copyfile(source, temp)
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        digest, size = file_sha256(temp), temp.stat().st_size
-        if self.redactor and self.redactor.redact(temp.read_bytes()) != temp.read_bytes():
-            temp.unlink()  # a secret never reaches the session: only its hash is kept
-            return {"sha256": digest, "size": size, "secret": True}
-        final = inputs / f"{digest[:16]}-{source.name}"
-        if final.exists():  # the same content, captured before
-            temp.unlink()
-        else:
-            os.replace(temp, final)
+    def _read_named(self, path: Path) -> tuple[bytes | None, str]:
+        """The bytes of a file the runbook names — opened without following links, a regular
+        file only — or None and why not (naming the path)."""
+        try:
+            return read_named(self.workdir, path), ""
+        except MissingPath:
+            return None, f"{path}: no such file"
+        except UnsafePath as exc:
+            return None, exc.message
+        except OSError as exc:
+            return None, f"{path}: cannot be read ({exc.strerror or exc})"
+
+    def _capture(self, source: Path, data: bytes) -> dict[str, Any]:
+        """Keep an input, as read, in the session (`evidence/inputs/`), named by its content,
+        so the session keeps it as it was when checked; returns where, its sha256 and size."""
+        digest, size = hashlib.sha256(data).hexdigest(), len(data)
+        if self.redactor and self.redactor.redact(data) != data:
+            return {"sha256": digest, "size": size, "secret": True}  # only its hash is kept
+        final = self.folder / INPUTS / f"{digest[:16]}-{source.name}"
+        if not final.exists():  # else the same content, captured before
+            make_folder(final.parent, like=self.folder)
+            write_atomic(final, data)
         return {"captured": final.relative_to(self.folder).as_posix(), "sha256": digest,
                 "size": size}
 
@@ -211,7 +217,8 @@ class GateVerbs(SessionCore):
 
     def _check_script(self, script_path: str, pinned: str | None, listed: bool = True) -> None:
         path = resolve(self.workdir, script_path)
-        captured = self._capture(path) if path.is_file() else None
+        data, refused = self._read_named(path)
+        captured = self._capture(path, data) if data is not None else None
         observed = captured["sha256"] if captured else None
         if captured and captured.get("secret"):
             ok, detail = False, (f"{path}: holds a password the cockpit redacts; it is not "
@@ -223,7 +230,7 @@ class GateVerbs(SessionCore):
         elif pinned is None:
             ok, detail = False, "not pinned: the runbook gives no approved sha256"
         elif observed is None:
-            ok, detail = False, f"{path}: no such file"
+            ok, detail = False, refused
         else:
             ok = observed == pinned
             detail = "matches the approved sha256" if ok else "CHANGED since approval"

@@ -29,6 +29,7 @@ from cockpit.engine.supervisor import (
     take_claim,
     write_json_atomic,
 )
+from cockpit.session.modes import session_opener
 from cockpit.session.runfiles import RunFiles
 
 DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Windows' value
@@ -50,7 +51,7 @@ def launch(files: RunFiles, env: dict[str, str], secrets: list[str]) -> subproce
     """Start the supervisor in a session of its own: closing the terminal or killing the
     cockpit leaves it (and the migration it watches) running."""
     child_env = {**env, SECRETS_ENV: json.dumps(secrets)}
-    with open(files.err, "ab") as err:
+    with open(files.err, "ab", opener=session_opener) as err:
         return subprocess.Popen(
             [sys.executable, "-m", "cockpit.engine.supervisor", str(files.spec)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
@@ -65,7 +66,7 @@ def launch_watcher(files: RunFiles, env: dict[str, str], secrets: list[str],
         **spec, "run": files.run, "record": str(files.record), "started": str(files.started),
         "series": str(files.radar), "done": str(files.radar_done),
         "stop_request": str(files.stop_request)})
-    with open(files.err, "ab") as err:
+    with open(files.err, "ab", opener=session_opener) as err:
         return subprocess.Popen(
             [sys.executable, "-m", "cockpit.engine.watcher", str(files.radar_spec)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,

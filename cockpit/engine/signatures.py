@@ -15,6 +15,7 @@ from cockpit.evidence import signing
 from cockpit.session import records, rules
 from cockpit.session.events import Event
 from cockpit.session.integrity import file_sha256
+from cockpit.session.modes import make_folder
 from cockpit.session.state import SessionState
 from cockpit.session.store import write_atomic
 
@@ -63,7 +64,7 @@ class SignatureVerbs(GateVerbs):
         if any(s.file == kept for s in self.state.signatures):  # never overwritten
             raise ActionRefused(f"{path}: already exists")
         # one there that no event records was left by a crash before its event: replaced
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path.parent, like=self.folder)
         write_atomic(path, raw)
         record = records.SignatureAttached(
             role=doc.role, kind=doc.kind, file=kept, sha256=file_sha256(path),

@@ -4,7 +4,6 @@ interruption), reconciling after a crash, checks and manual confirmations."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -34,9 +33,10 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.paths import resolve
 from cockpit.session import records, rules, timing
-from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import DISPLACED
+from cockpit.session.modes import file_mode, make_folder
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.safefs import UnsafePath, move_named
 
 
 def step_env(env: dict[str, str], step: CommandStep, run: str | None = None) -> dict[str, str]:
@@ -182,19 +182,24 @@ class StepVerbs(SessionCore):
     def _displace(self, step_id: str, run: str, published: Path) -> None:
         """A file already where the runbook publishes this step's log — another session's
         published copy, or anyone's — moves into this session's `displaced/`, recorded; it
-        is never part of this session's evidence, and never renamed beside the original."""
-        if not published.exists() and not published.is_symlink():
-            return
-        if published.is_symlink() or not published.is_file():
-            raise ActionRefused(f"{published}: where step '{step_id}' publishes its log is "
-                                "not a regular file; move it away first")
+        is never part of this session's evidence, and never renamed beside the original. A
+        link there or on the folders on its way refuses the step: nothing is written
+        through one."""
         kept = self.folder / DISPLACED / run / published.name
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(published, kept)  # a copy and a removal across file systems
-        self.append(records.LogDisplaced(
-            step=step_id, run=run, from_=str(published),
-            to=kept.relative_to(self.folder).as_posix(), sha256=file_sha256(kept),
-            bytes=kept.stat().st_size))
+
+        def into() -> Path:
+            make_folder(kept.parent, like=self.folder)
+            return kept
+
+        try:
+            moved = move_named(self.workdir, published, into, file_mode(self.folder))
+        except UnsafePath as exc:
+            raise ActionRefused(f"step '{step_id}' publishes its log at {published}: "
+                                f"{exc.message}; nothing was started") from None
+        if moved is not None:
+            self.append(records.LogDisplaced(
+                step=step_id, run=run, from_=str(published),
+                to=kept.relative_to(self.folder).as_posix(), sha256=moved[0], bytes=moved[1]))
 
     def cancel_step(self, step_id: str) -> None:
         """Stop a running read-only step the way the supervisor stops any (SIGINT, then

@@ -31,7 +31,9 @@ from typing import Any
 
 from cockpit.engine.abort import AbortScanner
 from cockpit.session.fastre import compile_fast
+from cockpit.session.modes import file_mode, session_opener
 from cockpit.session.redact import Redactor
+from cockpit.session.safefs import UnsafePath, create_named
 
 SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
 CHUNK = 1 << 20
@@ -47,7 +49,7 @@ def utc_now() -> str:
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w", encoding="utf-8") as handle:
+    with open(temp, "w", encoding="utf-8", opener=session_opener) as handle:
         json.dump(data, handle, indent=2, sort_keys=True)
         handle.flush()
         os.fsync(handle.fileno())
@@ -153,12 +155,13 @@ class StepRun:
             os.close(self.publish_fd)
             self.publish_fd = -1
 
-    def _open_published(self, path: Path) -> None:
+    def _open_published(self, path: Path, workdir: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Not through a link, the folders on its way neither (they are made as needed);
             # O_EXCL: the cockpit moved any earlier file away; another writer is not ours.
-            self.publish_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND,
-                                      0o644)
+            self.publish_fd = create_named(workdir, path, 0o644)
+        except UnsafePath as exc:
+            self._stop_publishing(f"cannot be created: {exc.message}")
         except OSError as exc:
             self._stop_publishing(f"cannot be created: {exc}")
 
@@ -210,7 +213,7 @@ class StepRun:
         """The exit record of a run whose command never started: an empty log, failed."""
         log = Path(spec["log"])
         log.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(log.parent)))
         now = utc_now()
         record = {"run": spec["run"], "step": spec["step"], "log": str(log),
                   "published": None, "publish_error": None, "not_run": why,
@@ -237,9 +240,10 @@ class StepRun:
         log = Path(spec["log"])
         log.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: a log is evidence; an earlier one is never overwritten.
-        self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND,
+                              file_mode(log.parent))
         if spec.get("publish"):
-            self._open_published(Path(spec["publish"]))
+            self._open_published(Path(spec["publish"]), Path(spec["cwd"]))
         started_at = utc_now()
         child = subprocess.Popen(
             spec["command"], shell=True, cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
@@ -299,7 +303,7 @@ class StepRun:
 def take_claim(path: Path, content: dict[str, Any]) -> bool:
     """Create `path` exclusively with `content`; False if it exists (someone claimed it)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(path.parent))
     except FileExistsError:
         return False
     try:

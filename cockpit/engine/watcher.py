@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 from cockpit.engine.supervisor import SECRETS_ENV, utc_now, write_json_atomic
 from cockpit.probes.db import connect
 from cockpit.probes.radar import sample
+from cockpit.session.modes import session_opener
 from cockpit.session.redact import Redactor
 
 START_WAIT_S = 30.0  # how long to wait for the supervisor to start the child
@@ -85,7 +86,7 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
     asked = False
     count = 0
     series = Path(spec["series"])
-    with open(series, "ab") as out:
+    with open(series, "ab", opener=session_opener) as out:
         held = contextlib.ExitStack()  # the connection, while it works
         conn: Connection | None = None
         while not record.exists():

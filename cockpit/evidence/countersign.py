@@ -5,7 +5,6 @@ session, which the operator's cockpit alone writes (`attach-signature`, or k).""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from cockpit.evidence import signing
 from cockpit.evidence.verify import verify_session
 from cockpit.session import rules
 from cockpit.session.reader import open_session
+from cockpit.session.safefs import check_output, write_output_bytes
 
 WORD = "countersign"
 
@@ -29,11 +29,10 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     view = open_session(folder)  # read-only; a clear error for a folder that is none
     target = Path(output) if output else None
     if target is not None:
-        if target.is_dir() or not target.parent.is_dir():
+        if (target.is_dir() and not target.is_symlink()) or not target.parent.is_dir():
             raise CockpitError(f"{target}: not a file in an existing folder; name the file to "
                                "write (its folder must exist)")
-        if target.exists() and not force:
-            raise CockpitError(f"{target}: already exists; choose another name or add --force")
+        check_output(target, force)
         if target.resolve().is_relative_to(folder.resolve()):
             raise CockpitError(f"{target}: inside the session folder, which only the "
                                "operator's cockpit writes; write it elsewhere and give it to "
@@ -74,9 +73,7 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     if target is None:
         out(data.decode())
     else:
-        temp = target.with_name(f".{target.name}.tmp")
-        temp.write_bytes(data)
-        os.replace(temp, target)
+        write_output_bytes(target, data, force=force)
         say(f"wrote {target}; the operator attaches it: cockpit attach-signature {folder} "
             f"{target} (or k in the cockpit)")
     return 0

@@ -22,45 +22,39 @@ from cockpit.evidence.inventory import session_files
 from cockpit.evidence.report import REPORT_FORMAT, render_report
 from cockpit.evidence.verify import PACK_ABOUT, Verification, verify_session
 from cockpit.evidence.verify import PACK_REPORT as REPORT
+from cockpit.session.modes import file_mode
 from cockpit.session.reader import open_session
+from cockpit.session.safefs import check_output, write_output
 
 
 def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, int]:
     """Write the archive; returns (files, bytes). Reproducible: sorted members, one time
-    for all (the session's last event), no owner, fixed modes, no gzip name or time."""
+    for all (the session's last event), no owner, fixed modes, no gzip name or time.
+    Written safely (`safefs.write_output`), no more readable than the session folder."""
     view = open_session(folder)  # read-only, and a clear error for a folder that is none
-    if output.exists() and not force:
-        raise CockpitError(f"{output}: already exists; choose another name or add --force")
+    check_output(output, force)
     if output.resolve().is_relative_to(folder.resolve()):
         raise CockpitError(f"{output}: inside the session folder; write the pack elsewhere")
-    if not output.parent.is_dir():
-        raise CockpitError(f"{output.parent}: no such folder; make it first "
-                           f"(mkdir -p {output.parent}) or write the pack elsewhere")
     stamp = int(datetime.fromisoformat(view.state.updated_at.replace("Z", "+00:00"))
                 .timestamp()) if view.state.updated_at else 0
     top = view.state.session_id or folder.name
     members = session_files(folder)
     report = render_report(view.runbook, view.state).encode()
-    temp = output.with_name(f".{output.name}.tmp")
-    try:  # streamed: a step's log may be large
-        with open(temp, "wb") as handle:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
-                               compresslevel=9) as zipped, \
-                    tarfile.open(fileobj=zipped, mode="w", format=tarfile.GNU_FORMAT) as tar:
-                for relative in members:
-                    path = folder / relative
-                    with open(path, "rb") as source:
-                        _add(tar, f"{top}/{relative.as_posix()}", source,
-                             path.stat().st_size, stamp)
-                _add(tar, f"{top}/{REPORT}", io.BytesIO(report), len(report), stamp)
-                about = _about(REPORT_FORMAT)
-                _add(tar, f"{top}/{PACK_ABOUT}", io.BytesIO(about), len(about), stamp)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, output)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+
+    def write(handle: BinaryIO) -> None:  # streamed: a step's log may be large
+        with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
+                           compresslevel=9) as zipped, \
+                tarfile.open(fileobj=zipped, mode="w", format=tarfile.GNU_FORMAT) as tar:
+            for relative in members:
+                path = folder / relative
+                with open(path, "rb") as source:
+                    _add(tar, f"{top}/{relative.as_posix()}", source,
+                         os.fstat(source.fileno()).st_size, stamp)
+            _add(tar, f"{top}/{REPORT}", io.BytesIO(report), len(report), stamp)
+            about = _about(REPORT_FORMAT)
+            _add(tar, f"{top}/{PACK_ABOUT}", io.BytesIO(about), len(about), stamp)
+
+    write_output(output, write, force=force, mode=file_mode(folder))
     return len(members) + 2, output.stat().st_size
 
 

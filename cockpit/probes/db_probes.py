@@ -12,6 +12,7 @@ from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.probes.snapshot import compare, parity_report, take_snapshot
 from cockpit.runbook.paths import resolve
+from cockpit.session.safefs import MissingPath, UnsafePath, read_named
 
 
 @register("db.objects_present")
@@ -38,10 +39,12 @@ def probe_objects_present(ctx: ProbeContext, expected: Any,
 def probe_structural_parity(ctx: ProbeContext, expected: Any,
                             args: Mapping[str, Any]) -> ProbeResult:
     reference_path = resolve(ctx.workdir, str(args["reference"]))
-    try:
-        reference = json.loads(reference_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    try:  # a file the runbook names: not through a link, a regular file only
+        reference = json.loads(read_named(ctx.workdir, reference_path).decode("utf-8"))
+    except MissingPath:
         return ProbeResult(False, None, f"{reference_path}: no reference snapshot")
+    except UnsafePath as exc:
+        return ProbeResult(False, None, exc.message)
     with connect(ctx.env) as conn:
         actual = take_snapshot(conn, str(args.get("schema", reference.get("schema", "public"))))
     differences = compare(reference, actual)

@@ -589,6 +589,18 @@ PATHS = """\
   is compared with the pin, and it is copied into `evidence/inputs/` like an attestation file.
 - **Probe arguments that name files** (`reference` of `db.structural_parity`, `repo` of
   `git.commit_matches` and `rehearsal.pass`) are relative to the working directory.
+- **No links below the working directory.** The working directory is trusted as it is
+  (resolved once: a link on its own path is fine). The files a runbook names (an
+  attestation, a script, a reference snapshot, a published log) and the folders between the
+  working directory and them are opened without following symbolic links, and only a regular
+  file is read: a link there, a FIFO, a device, a folder or a socket fails its gate or check,
+  or refuses its step, naming the path. `../` goes up from where the working directory really
+  is.
+- **File modes.** Nothing a session writes is more readable than its folder: a session made
+  in a private folder (0700) keeps private files (0600); one open to a group (0750) gives its
+  files to the group to read (0640). A new session folder takes the mode of the folder it is
+  made in (or of the empty folder `--session` names). The pack `cockpit export` writes and
+  `cockpit report --html -o` are no more readable than the session.
 - **Either platform.** A relative path written with backslashes only (`..\\tmp\\x.log`) is
   read with `/` on POSIX. A drive or network path (`d:\\...`, `\\\\server\\share`) cannot work
   there: `cockpit validate` notes it and `cockpit run` refuses the runbook (a Windows working

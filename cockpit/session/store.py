@@ -30,6 +30,7 @@ from cockpit.session.events import (
 )
 from cockpit.session.forked import in_child
 from cockpit.session.layout import EVENTS
+from cockpit.session.modes import file_mode, folder_mode, inherited_mode
 from cockpit.session.records import TornTailSetAside
 
 
@@ -230,10 +231,19 @@ class SessionStore:
 
     @classmethod
     def create(cls, folder: Path, redact: Callable[[str], str] = lambda s: s) -> SessionStore:
-        folder.mkdir(parents=True, exist_ok=False)
+        """A new session folder, as open as the folder it is made in — or, where the
+        operator made it empty beforehand, as that one was — and never more: every file and
+        folder inside takes its mode from it (`modes`). An empty folder there is replaced
+        by one of ours (its owner may be someone else)."""
+        mode = inherited_mode(folder)
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            mode = folder_mode(folder)
+            folder.rmdir()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode)
         for sub in ("steps", "evidence"):
-            (folder / sub).mkdir()
-        fd = os.open(folder / EVENTS, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            (folder / sub).mkdir(folder_mode(folder))
+        fd = os.open(folder / EVENTS, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(folder))
         os.close(fd)
         fsync_dir(folder)
         return cls(folder, redact)
@@ -290,7 +300,7 @@ def redact_values(value: Any, redact: Callable[[str], str]) -> Any:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace `path` with `data`: temp file, fsync, rename, fsync of the folder."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode(path.parent))
     try:
         view = memoryview(data)
         while view:
