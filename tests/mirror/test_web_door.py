@@ -1,0 +1,180 @@
+"""The web mirror is a door with a key: nothing without the token in the link it prints
+(neither the page nor the WebSocket), no WebSocket from another origin or none, at most
+--max-viewers at once, and off loopback only over TLS. Checked at the WebSocket level with
+aiohttp's client; a viewer let in still gets the mirror's screen."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+from cockpit.demo.tls import write_self_signed
+from tests.engine.helpers import cockpit, ordinary_world
+from tests.mirror.webserve import WebMirror, free_port, start_web, view, websocket_url
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp_path = tmp_path_factory.mktemp("web")
+    folder = tmp_path / "s"
+    done = cockpit("run", str(ordinary_world(tmp_path)), "--headless", "--assume-yes",
+                   "--session", str(folder))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(session: Path) -> Iterator[WebMirror]:
+    """One server for the refusals: they start no mirror, so they share it."""
+    web = start_web(session, "--max-viewers", "1")
+    yield web
+    web.stop()
+
+
+async def _get(url: str, context: ssl.SSLContext | None = None,
+               headers: dict[str, str] | None = None) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as client, client.get(
+            url, ssl=context or False, headers=headers or {}) as response:
+        return response.status, await response.text()
+
+
+def _key(link: str) -> str:
+    found = re.search(r"://[^/]+/([^/?]+)/", link)
+    assert found, f"the printed link {link} carries no key"
+    return found.group(1)
+
+
+def test_web_mirror_prints_a_link_with_a_random_key(server: WebMirror) -> None:
+    key = _key(server.link)
+    assert len(key) >= 22  # secrets.token_urlsafe(16) or more: at least 128 bits
+    assert server.output.count(key) == 1  # printed once, on the terminal that started it
+
+
+def test_web_mirror_page_needs_its_key(server: WebMirror) -> None:
+    status, _ = asyncio.run(_get(server.origin + "/"))
+    assert status == 403
+    wrong = server.link.replace(_key(server.link), "A" * len(_key(server.link)))
+    status, body = asyncio.run(_get(wrong))
+    assert status == 403 and "link" in body
+    status, page = asyncio.run(_get(server.link))
+    assert status == 200
+    assert websocket_url(server.link) in page  # the page's WebSocket carries the key too
+    assert asyncio.run(_get(server.origin + "/static/js/textual.js"))[0] == 403
+
+
+def test_web_mirror_websocket_needs_its_key(server: WebMirror) -> None:
+    for url in (server.origin.replace("http", "ws") + "/ws",
+                websocket_url(server.link.replace(_key(server.link), "x" * 43))):
+        seen = asyncio.run(view(url, origin=server.origin, seconds=10))
+        assert seen.how == "refused" and seen.status == 403, (url, seen)
+    assert server.mirrors() == []  # a refused viewer starts nothing
+
+
+def test_web_mirror_websocket_refuses_a_foreign_or_missing_origin(server: WebMirror) -> None:
+    url = websocket_url(server.link)
+    port = server.origin.rsplit(":", 1)[1]
+    for origin in ("http://evil.example", None, "null", f"http://localhost:{port}",
+                   f"https://127.0.0.1:{port}", f"http://127.0.0.1:{int(port) + 1}"):
+        seen = asyncio.run(view(url, origin=origin, seconds=10))
+        assert seen.how == "refused" and seen.status == 403, (origin, seen)
+    assert server.mirrors() == []
+
+
+def test_web_mirror_admits_at_most_max_viewers(server: WebMirror) -> None:
+    """--max-viewers 1: the second viewer is refused with a reason while the first watches,
+    and let in once the first has left."""
+    url = websocket_url(server.link)
+
+    async def scenario() -> tuple[object, ...]:
+        leave = asyncio.Event()
+        first = asyncio.create_task(view(url, origin=server.origin, hold=leave, seconds=60))
+        for _ in range(600):  # the first viewer's mirror is up
+            if len(server.mirrors()) == 1:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1)
+        second = await view(url, origin=server.origin, seconds=10)
+        page = await _get(server.link)
+        leave.set()
+        admitted = await first
+        for _ in range(300):  # its mirror ends with it
+            if not server.mirrors():
+                break
+            await asyncio.sleep(0.1)
+        third = await view(url, origin=server.origin, seconds=60)
+        return admitted, second, page, third
+
+    admitted, second, page, third = asyncio.run(scenario())
+    assert admitted.how == "mirror", admitted  # type: ignore[attr-defined]
+    assert second.how == "closed" and second.code == 1013, second  # type: ignore[attr-defined]
+    assert "1 viewer" in second.reason and "--max-viewers" in second.reason  # type: ignore[attr-defined]
+    assert page[0] == 503 and "1 viewer" in page[1]  # type: ignore[index]
+    assert third.how == "mirror", third  # type: ignore[attr-defined]
+
+
+def test_web_mirror_off_loopback_without_tls_is_refused(session: Path) -> None:
+    before = sorted(p.name for p in session.iterdir())
+    for flags in ([], ["--cert", str(session / "x.pem")]):
+        result = cockpit("mirror", str(session), "--web", "--host", "192.0.2.2", "--port",
+                         str(free_port()), *flags, timeout=30)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert "--cert" in result.stderr and "--key" in result.stderr, result.stderr
+    assert sorted(p.name for p in session.iterdir()) == before
+
+
+def _off_loopback() -> str:
+    """An address of this machine that is not loopback (loopback where there is none)."""
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family == socket.AF_INET and not address.address.startswith("127."):
+                return address.address
+    return "127.0.0.1"
+
+
+def test_web_mirror_serves_https_and_wss_with_cert_and_key(session: Path,
+                                                          tmp_path: Path) -> None:
+    host = _off_loopback()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    write_self_signed(cert, key, host)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    web = start_web(session, "--cert", str(cert), "--key", str(key), host=host)
+    try:
+        assert web.link.startswith(f"https://{host}:")
+        status, page = asyncio.run(_get(web.link, trusted))
+        assert status == 200 and websocket_url(web.link) in page
+        assert websocket_url(web.link).startswith("wss://")
+        seen = asyncio.run(view(websocket_url(web.link), origin=web.origin, context=trusted,
+                                seconds=60))
+        assert seen.how == "mirror", seen
+        with pytest.raises(aiohttp.ClientError):  # no plain http beside it
+            asyncio.run(_get(web.link.replace("https://", "http://")))
+    finally:
+        web.stop()
+
+
+def test_web_mirror_key_is_on_no_disk_and_no_command_line(session: Path) -> None:
+    web = start_web(session)
+    try:
+        key = _key(web.link)
+        seen = asyncio.run(view(websocket_url(web.link), origin=web.origin, seconds=60))
+        assert seen.how == "mirror", seen
+        processes = [web.process.pid]
+        listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        assert key not in listed
+        for pid in processes:
+            assert key.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+        for path in session.rglob("*"):
+            if path.is_file():
+                assert key.encode() not in path.read_bytes(), path
+    finally:
+        web.stop()
