@@ -39,12 +39,20 @@ from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
+from cockpit.session.logcheck import log_problems
 from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, fold
-from cockpit.session.store import SessionStore, read_event_log, write_atomic
+from cockpit.session.store import SessionDamaged, SessionStore, read_event_log, write_atomic
 
 
 class RunbookChanged(CockpitError):
+    exit_code = EXIT_REFUSED
+
+
+class SessionUntrusted(CockpitError):
+    """The session's log fails a check `cockpit verify` makes: resume goes on from nothing
+    verify would reject."""
+
     exit_code = EXIT_REFUSED
 
 
@@ -101,11 +109,18 @@ def check_resumable(folder: Path) -> tuple[SessionState, Runbook]:
     read-only: nothing is written, locked or started."""
     if not (folder / EVENTS).exists():
         raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
-    events = read_event_log(folder / EVENTS).events
-    if not events:
+    refused = f"resume refused — `cockpit verify {folder}` names the damage"
+    try:
+        log = read_event_log(folder / EVENTS)
+    except SessionDamaged as exc:
+        raise SessionUntrusted(f"{exc.message}; {refused}") from None
+    if not log.events:
         raise CockpitError(f"{folder}: this session never started (no events); "
                            "start a new one with `cockpit run`")
-    state = fold(events)
+    state = fold(log.events)
+    if problems := log_problems(folder, log, state):
+        raise SessionUntrusted(f"{problems[0]}; {refused}; restore the session from a copy, "
+                               "the cockpit will not repair it")
     runbook_path = Path(state.runbook_path)
     try:
         identity = runbook_identity(runbook_path)
