@@ -127,6 +127,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.list_faults:
         return list_faults()
+    if args.session:
+        from cockpit.session.place import check_new_session_folder
+
+        check_new_session_folder(Path(args.session))  # before a world is built
     return run_demo(args.fault, Path(args.session) if args.session else None,
                     Path(args.workspace) if args.workspace else None, args.answers,
                     args.operator, headless=args.headless, rehearsal=_rehearsal(args),
@@ -246,9 +250,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
     from cockpit.engine.setup import refuse_foreign_paths, workdir_override
     from cockpit.runbook.loader import load_runbook
+    from cockpit.session.place import check_new_session_folder
 
     runbook = Path(args.runbook)
     # Before the password is asked or a folder made: what would be refused is refused now.
+    if args.session:
+        check_new_session_folder(Path(args.session))
     loaded = load_runbook(runbook)
     workdir = Path(args.workdir) if args.workdir else None
     refuse_foreign_paths(loaded, runbook, workdir_given=workdir is not None)

@@ -60,16 +60,24 @@ def tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(cert, key, password=_no_passphrase)
-    except OSError as exc:  # ssl.SSLError is one
-        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
-        raise CockpitError(f"--cert {cert} --key {key}: {reason}; give a PEM certificate and "
-                           "its private key, without a passphrase") from None
+    except _Passphrase:
+        raise CockpitError(f"--key {key}: has a passphrase, which the server cannot ask for; "
+                           "give the key without one") from None
+    except ssl.SSLError as exc:
+        raise CockpitError(f"--cert {cert} --key {key}: not a PEM certificate and its private "
+                           f"key ({exc.reason or exc})") from None
+    except OSError as exc:
+        raise CockpitError(f"--cert {cert} --key {key}: {exc.strerror}") from None
     return context
 
 
+class _Passphrase(Exception):
+    pass
+
+
 def _no_passphrase() -> str:
-    # a prompt would wait on a terminal the server does not read; refused instead
-    raise ssl.SSLError("the key has a passphrase")
+    # OpenSSL would prompt on the terminal and wait: refused instead
+    raise _Passphrase
 
 
 def check_place(host: str, tls: ssl.SSLContext | None) -> None:

@@ -18,6 +18,8 @@ import psutil
 import pytest
 
 from cockpit.demo.tls import write_self_signed
+from cockpit.errors import CockpitError
+from cockpit.mirror.web import tls_context
 from tests.engine.helpers import cockpit, ordinary_world
 from tests.mirror.webserve import WebMirror, free_port, start_web, view, websocket_url
 
@@ -178,3 +180,21 @@ def test_web_mirror_key_is_on_no_disk_and_no_command_line(session: Path) -> None
                 assert key.encode() not in path.read_bytes(), path
     finally:
         web.stop()
+
+
+def test_web_mirror_tls_files_are_checked_before_serving(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    cert, key, locked = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "locked.pem"
+    write_self_signed(cert, key)
+    loaded = serialization.load_pem_private_key(key.read_bytes(), None)
+    locked.write_bytes(loaded.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"pw")))
+    assert tls_context(cert, key) is not None and tls_context(None, None) is None
+    for given, words in (((cert, None), "--cert and --key go together"),
+                         ((cert, locked), "has a passphrase"),  # never a prompt
+                         ((cert, cert), "not a PEM certificate and its private key"),
+                         ((cert, tmp_path / "nope"), "No such file")):
+        with pytest.raises(CockpitError, match=words):
+            tls_context(*given)
