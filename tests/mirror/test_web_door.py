@@ -21,7 +21,7 @@ from cockpit.demo.tls import write_self_signed
 from cockpit.errors import CockpitError
 from cockpit.mirror.web import tls_context
 from tests.engine.helpers import cockpit, ordinary_world
-from tests.mirror.webserve import WebMirror, free_port, start_web, view, websocket_url
+from tests.mirror.webserve import Seen, WebMirror, free_port, start_web, view, websocket_url
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +198,34 @@ def test_web_mirror_tls_files_are_checked_before_serving(tmp_path: Path) -> None
                          ((cert, tmp_path / "nope"), "No such file")):
         with pytest.raises(CockpitError, match=words):
             tls_context(*given)
+
+
+# slow: twenty viewers at once, four of them mirrors, on a 2-core machine (about 40 s)
+@pytest.mark.slow
+def test_twenty_viewers_at_once_get_four_mirrors_and_sixteen_reasons(session: Path) -> None:
+    web = start_web(session)  # the default: --max-viewers 4
+    url = websocket_url(web.link)
+
+    async def crowd() -> tuple[list[Seen], int, float]:
+        leave = asyncio.Event()
+        viewers = [asyncio.create_task(view(url, origin=web.origin, hold=leave, seconds=90))
+                   for _ in range(20)]
+        for _ in range(900):  # the sixteen refused have their reason; four mirrors are up
+            if sum(v.done() for v in viewers) >= 16 and len(web.mirrors()) == 4:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2)
+        tree = [psutil.Process(web.process.pid),
+                *psutil.Process(web.process.pid).children(recursive=True)]
+        rss = sum(p.memory_info().rss for p in tree) / 2**20
+        leave.set()
+        return list(await asyncio.gather(*viewers)), len(tree), rss
+
+    try:
+        seen, processes, rss = asyncio.run(crowd())
+    finally:
+        web.stop()
+    print(f"twenty viewers: {processes} processes, {rss:.0f} MiB resident")
+    assert sorted(s.how for s in seen) == ["closed"] * 16 + ["mirror"] * 4
+    assert all(s.code == 1013 and "4 viewers" in s.reason for s in seen if s.how == "closed")
+    assert processes <= 1 + 2 * 4  # the server, and a shell and a mirror per viewer at most
