@@ -9,6 +9,8 @@ setpriv, with the system's `flock` and `cat` (it cannot run the project's Python
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pwd
@@ -25,6 +27,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from cockpit.cli import main
 from cockpit.session.lock import HOLDER, LOCK, holder_alive, read_lock_info
 from tests.engine.helpers import cockpit, phase, write_world
 
@@ -66,15 +69,31 @@ def shared(tmp_path: Path) -> Iterator[Path]:
     shutil.rmtree(place, ignore_errors=True)
 
 
-def _stopped_session(base: Path) -> Path:
-    """A session stopped at an open gate (exit 3), so it can be resumed."""
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session stopped at an open gate (exit 3), so it can be resumed; copied by each."""
+    base = tmp_path_factory.mktemp("stopped")
     runbook = write_world(base, [phase("P0", [("a", "echo a")])])
     (runbook.parent / "freeze.log").unlink()
     session = base / "s"
     assert cockpit("run", str(runbook), "--headless", "--assume-yes",
                    "--session", str(session)).returncode == 3
+    return session
+
+
+def _stopped_session(stopped: Path, shared: Path) -> Path:
+    session = shared / "s"
+    shutil.copytree(stopped, session)
     session.chmod(0o755)
     return session
+
+
+def _resume_here(*flags: str) -> tuple[int, str]:
+    """`cockpit resume` in this process, for a refusal (it comes before anything starts)."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["resume", *flags])
+    return code, stderr.getvalue()
 
 
 def _holder(session: Path) -> subprocess.Popen[str]:
@@ -96,8 +115,8 @@ def _mode(path: Path) -> int:
 
 
 def test_lock_is_private_and_who_holds_it_is_readable_as_the_folder(
-        shared: Path, other: pwd.struct_passwd) -> None:
-    session = _stopped_session(shared)
+        stopped: Path, shared: Path, other: pwd.struct_passwd) -> None:
+    session = _stopped_session(stopped, shared)
     assert _mode(session / LOCK) == 0o600
     holder = _holder(session)
     try:
@@ -117,8 +136,8 @@ def test_lock_is_private_and_who_holds_it_is_readable_as_the_folder(
     assert holder_alive(session) is False  # the mirror's GONE band, from the holder file
 
 
-def test_an_old_sessions_lock_is_tightened_when_taken(shared: Path) -> None:
-    session = _stopped_session(shared)
+def test_an_old_sessions_lock_is_tightened_when_taken(stopped: Path, shared: Path) -> None:
+    session = _stopped_session(stopped, shared)
     (session / LOCK).chmod(0o644)  # as every session written before this change
     (session / LOCK).write_text(json.dumps({"pid": 999_999_999, "host": os.uname().nodename,
                                             "user": "old", "since": "2026-01-01T00:00:00Z"}))
@@ -131,11 +150,11 @@ def test_an_old_sessions_lock_is_tightened_when_taken(shared: Path) -> None:
             if e["type"] == "lock_taken_over"] == ["old"]
 
 
-def test_take_over_names_who_really_holds_the_lock(shared: Path,
+def test_take_over_names_who_really_holds_the_lock(stopped: Path, shared: Path,
                                                    other: pwd.struct_passwd) -> None:
     """An old session (lock 0644) whose cockpit died; another account flocks the lock: the
     refusal names that process and that account — not the dead pid the file names."""
-    session = _stopped_session(shared)
+    session = _stopped_session(stopped, shared)
     dead = _holder(session)
     os.kill(dead.pid, signal.SIGKILL)
     dead.wait()
@@ -146,20 +165,19 @@ def test_take_over_names_who_really_holds_the_lock(shared: Path,
     try:
         assert squatter.stdout is not None and squatter.stdout.readline().strip() == "held"
         before = {p.name: (p.stat().st_mtime_ns, _mode(p)) for p in session.iterdir()}
-        refused = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
-        assert refused.returncode == 3, refused.stdout + refused.stderr
-        assert f"pid {squatter.pid}" in refused.stderr and other.pw_name in refused.stderr, \
-            refused.stderr
-        assert f"pid {dead.pid}" not in refused.stderr, refused.stderr
+        code, said = _resume_here(str(session), "--headless", "--assume-yes", "--take-over")
+        assert code == 3, said
+        assert f"pid {squatter.pid}" in said and other.pw_name in said, said
+        assert f"pid {dead.pid}" not in said, said
         assert {p.name: (p.stat().st_mtime_ns, _mode(p)) for p in session.iterdir()} == before
         # The process that took the lock dies; the child that inherited it holds it on.
         squatter.kill()
         squatter.wait()
-        still = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
+        code, said = _resume_here(str(session), "--headless", "--assume-yes", "--take-over")
         sleeper = next(p for p in psutil.process_iter(["name"]) if p.info["name"] == "sleep"
                        and _group(p.pid) == squatter.pid)  # flock's child, orphaned
-        assert still.returncode == 3 and f"pid {sleeper.pid}" in still.stderr, still.stderr
-        assert f"pid {squatter.pid}" not in still.stderr
+        assert code == 3 and f"pid {sleeper.pid}" in said and f"pid {squatter.pid}" not in said, \
+            said
     finally:
         os.killpg(squatter.pid, signal.SIGKILL)
         squatter.wait()

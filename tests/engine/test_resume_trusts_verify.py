@@ -5,13 +5,16 @@ last line, as a kill leaves it, is still accepted (invariant 7)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from cockpit.cli import main
 from tests.engine.helpers import cockpit, ordinary_world
 
 
@@ -46,15 +49,22 @@ def _lines(session: Path) -> list[bytes]:
 
 def _refused(session: Path, *damage: str) -> None:
     world = Path(json.loads(_lines(session)[0])["data"]["workdir"])  # where its steps ran
-    checked = cockpit("verify", str(session))
-    assert checked.returncode == 1 and all(d in checked.stderr for d in damage), checked.stderr
+    code, said = _main("verify", str(session))
+    assert code == 1 and all(d in said for d in damage), said
     before = _files(session, world)
-    result = cockpit("resume", str(session), "--headless", "--assume-yes")
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    assert all(d in result.stderr for d in damage), result.stderr
-    assert f"cockpit verify {session}" in result.stderr, result.stderr
+    code, said = _main("resume", str(session), "--headless", "--assume-yes")
+    assert code == 3, said
+    assert "Traceback" not in said and all(d in said for d in damage), said
+    assert f"cockpit verify {session}" in said, said
     assert _files(session, world) == before  # the lock, the snapshot, ran.txt included
+
+
+def _main(*args: str) -> tuple[int, str]:
+    """The command in this process (a refusal starts nothing): its exit code, its stderr."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        code = main(list(args))
+    return code, stderr.getvalue()
 
 
 def test_resume_refuses_a_log_cut_behind_its_snapshot(session: Path) -> None:

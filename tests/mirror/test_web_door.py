@@ -19,8 +19,9 @@ import pytest
 
 from cockpit.demo.tls import write_self_signed
 from cockpit.errors import CockpitError
-from cockpit.mirror.web import tls_context
+from cockpit.mirror.web import serve, tls_context
 from tests.engine.helpers import cockpit, ordinary_world
+from tests.mirror.helpers import files_state
 from tests.mirror.webserve import Seen, WebMirror, free_port, start_web, view, websocket_url
 
 
@@ -124,14 +125,17 @@ def test_web_mirror_admits_at_most_max_viewers(server: WebMirror) -> None:
 
 
 def test_web_mirror_off_loopback_without_tls_is_refused(session: Path) -> None:
-    before = sorted(p.name for p in session.iterdir())
-    for flags in ([], ["--cert", str(session / "x.pem")]):
-        result = cockpit("mirror", str(session), "--web", "--host", "192.0.2.2", "--port",
-                         str(free_port()), *flags, timeout=30)
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert "Traceback" not in result.stderr
-        assert "--cert" in result.stderr and "--key" in result.stderr, result.stderr
-    assert sorted(p.name for p in session.iterdir()) == before
+    before = files_state(session)
+    # refused before anything listens: the address need not even be this machine's
+    result = cockpit("mirror", str(session), "--web", "--host", "203.0.113.7", "--port",
+                     str(free_port()), timeout=30)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "only over TLS" in result.stderr and "--cert FILE --key FILE" in result.stderr
+    for wildcard in ("0.0.0.0", "::"):  # no place a browser could name, nor its Origin
+        with pytest.raises(CockpitError, match="names no place"):
+            serve(session, wildcard, free_port())
+    assert files_state(session) == before
 
 
 def _off_loopback() -> str:
@@ -164,22 +168,31 @@ def test_web_mirror_serves_https_and_wss_with_cert_and_key(session: Path,
         web.stop()
 
 
-def test_web_mirror_key_is_on_no_disk_and_no_command_line(session: Path) -> None:
-    web = start_web(session)
-    try:
-        key = _key(web.link)
-        seen = asyncio.run(view(websocket_url(web.link), origin=web.origin, seconds=60))
-        assert seen.how == "mirror", seen
-        processes = [web.process.pid]
+def test_web_mirror_key_is_on_no_disk_and_no_command_line(server: WebMirror,
+                                                           session: Path) -> None:
+    key = _key(server.link)
+    leave = asyncio.Event()
+
+    async def watching() -> tuple[Seen, list[psutil.Process], str]:
+        viewer = asyncio.create_task(view(websocket_url(server.link), origin=server.origin,
+                                          hold=leave, seconds=60))
+        for _ in range(600):
+            if server.mirrors():
+                break
+            await asyncio.sleep(0.1)
         listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        assert key not in listed
-        for pid in processes:
-            assert key.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
-        for path in session.rglob("*"):
-            if path.is_file():
-                assert key.encode() not in path.read_bytes(), path
-    finally:
-        web.stop()
+        mirrors = server.mirrors()
+        leave.set()
+        return await viewer, mirrors, listed
+
+    seen, mirrors, listed = asyncio.run(watching())
+    assert seen.how == "mirror" and mirrors, seen
+    assert key not in listed
+    for process in [psutil.Process(server.process.pid), *mirrors]:
+        assert key.encode() not in Path(f"/proc/{process.pid}/environ").read_bytes()
+    for path in session.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path
 
 
 def test_web_mirror_tls_files_are_checked_before_serving(tmp_path: Path) -> None:
