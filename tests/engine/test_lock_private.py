@@ -49,10 +49,16 @@ def other() -> Iterator[pwd.struct_passwd]:
     name = f"ckt{uuid.uuid4().hex[:8]}"
     subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
                     name], check=True, capture_output=True)
+    account = pwd.getpwnam(name)
     try:
-        yield pwd.getpwnam(name)
+        yield account
     finally:
-        subprocess.run(["userdel", name], capture_output=True)
+        # whatever it still runs was started by these tests (userdel refuses a busy account)
+        for process in psutil.process_iter(["uids"]):
+            if process.info["uids"] and process.info["uids"].real == account.pw_uid:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+        subprocess.run(["userdel", name], check=True, capture_output=True)
 
 
 def as_other(account: pwd.struct_passwd, *command: str) -> list[str]:
