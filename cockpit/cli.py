@@ -128,6 +128,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.list_faults:
         return list_faults()
+    if args.session:
+        from cockpit.session.place import check_new_session_folder
+
+        check_new_session_folder(Path(args.session))  # before a world is built
     return run_demo(args.fault, Path(args.session) if args.session else None,
                     Path(args.workspace) if args.workspace else None, args.answers,
                     args.operator, headless=args.headless, rehearsal=_rehearsal(args),
@@ -247,9 +251,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine.controller import Controller
     from cockpit.engine.setup import refuse_foreign_paths, workdir_override
     from cockpit.runbook.loader import load_runbook
+    from cockpit.session.place import check_new_session_folder
 
     runbook = Path(args.runbook)
     # Before the password is asked or a folder made: what would be refused is refused now.
+    if args.session:
+        check_new_session_folder(Path(args.session))
     loaded = load_runbook(runbook)
     workdir = Path(args.workdir) if args.workdir else None
     refuse_foreign_paths(loaded, runbook, workdir_given=workdir is not None)
@@ -500,7 +507,8 @@ def cmd_mirror(args: argparse.Namespace) -> int:
 
         session_events(session)  # a clear error before serving: not a session folder,
         session_runbook(session)  # or one without its runbook copy
-        return serve(session, args.host, args.port)
+        return serve(session, args.host, args.port, cert=args.cert, key=args.key,
+                     max_viewers=args.max_viewers)
     from cockpit.mirror.source import MirrorSource
     from cockpit.tui.mirror_app import MirrorApp
 
@@ -598,10 +606,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "opened before the operator's run); default: a folder that is not a "
                    "session is an error at once")
     p.add_argument("--web", action="store_true",
-                   help="serve the mirror to browsers (textual-serve); one mirror per connection")
-    p.add_argument("--host", default="127.0.0.1", help="--web: address to listen on "
-                   "(default 127.0.0.1, this machine only)")
+                   help="serve the mirror to browsers (textual-serve) at the link it prints, "
+                   "whose key is the only way in; one mirror per connection")
+    p.add_argument("--host", default="127.0.0.1", help="--web: address to listen on, and "
+                   "the host in the link it prints (default 127.0.0.1, this machine only; "
+                   "any other needs --cert and --key)")
     p.add_argument("--port", type=int, default=8000, help="--web: port (default 8000)")
+    p.add_argument("--cert", type=Path, metavar="FILE",
+                   help="--web: serve over TLS (https, wss) with this PEM certificate")
+    p.add_argument("--key", type=Path, metavar="FILE", help="--web: the certificate's "
+                   "private key (PEM, no passphrase)")
+    p.add_argument("--max-viewers", type=int, default=4, metavar="N",
+                   help="--web: at most N browsers at once (default 4); one more is told "
+                   "to try again later")
 
     p = command("status", cmd_status, "where a session stands")
     p.add_argument("session", help="session folder")

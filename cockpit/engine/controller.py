@@ -39,12 +39,21 @@ from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
+from cockpit.session.logcheck import log_problems
+from cockpit.session.place import check_new_session_folder, check_own_name
 from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, fold
-from cockpit.session.store import SessionStore, read_event_log, write_atomic
+from cockpit.session.store import SessionDamaged, SessionStore, read_event_log, write_atomic
 
 
 class RunbookChanged(CockpitError):
+    exit_code = EXIT_REFUSED
+
+
+class SessionUntrusted(CockpitError):
+    """The session's log fails a check `cockpit verify` makes: resume goes on from nothing
+    verify would reject."""
+
     exit_code = EXIT_REFUSED
 
 
@@ -99,13 +108,21 @@ def resolve_workdir(runbook: Runbook, runbook_path: Path, override: Path | None)
 def check_resumable(folder: Path) -> tuple[SessionState, Runbook]:
     """The session's state and its approved runbook, or the reason it cannot be resumed —
     read-only: nothing is written, locked or started."""
+    check_own_name(folder)
     if not (folder / EVENTS).exists():
         raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
-    events = read_event_log(folder / EVENTS).events
-    if not events:
+    refused = f"resume refused — `cockpit verify {folder}` names the damage"
+    try:
+        log = read_event_log(folder / EVENTS)
+    except SessionDamaged as exc:
+        raise SessionUntrusted(f"{exc.message}; {refused}") from None
+    if not log.events:
         raise CockpitError(f"{folder}: this session never started (no events); "
                            "start a new one with `cockpit run`")
-    state = fold(events)
+    state = fold(log.events)
+    if problems := log_problems(folder, log, state):
+        raise SessionUntrusted(f"{problems[0]}; {refused}; restore the session from a copy, "
+                               "the cockpit will not repair it")
     runbook_path = Path(state.runbook_path)
     try:
         identity = runbook_identity(runbook_path)
@@ -174,6 +191,8 @@ class Controller(StepVerbs, CloseoutVerbs):
                                "operator signs too — give --sign-key KEY")
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
+        if folder is not None:
+            check_new_session_folder(folder)
         # Absolute: the supervisors' command lines name their spec by this path, and a
         # resume from another folder must find them by it.
         folder = Path(os.path.abspath(folder or sessions_root / session_id))

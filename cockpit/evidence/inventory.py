@@ -7,19 +7,21 @@ from pathlib import Path
 
 from cockpit.session.integrity import file_sha256
 from cockpit.session.layout import EVENTS, SNAPSHOT
-from cockpit.session.lock import LOCK
+from cockpit.session.lock import HOLDER, LOCK
 
 # Written before the decision event and pinned by it on their own (decision.json/.md), or
 # checked in their own way (the chain, the fold), or no evidence at all (who drives it now).
-PINNED_ELSEWHERE = {EVENTS, SNAPSHOT, LOCK, "evidence/decision.json", "evidence/decision.md"}
+PINNED_ELSEWHERE = {EVENTS, SNAPSHOT, LOCK, HOLDER, "evidence/decision.json",
+                    "evidence/decision.md"}
 
 
 def session_files(folder: Path) -> list[Path]:
-    """The session's files, sorted: all but its lock and half-written temporaries."""
+    """The session's files, sorted: all but its lock, who holds it and half-written
+    temporaries."""
     found = []
     for path in folder.rglob("*"):
         relative = path.relative_to(folder)
-        if path.is_dir() or path.is_symlink() or relative.as_posix() == LOCK:
+        if path.is_dir() or path.is_symlink() or relative.as_posix() in (LOCK, HOLDER):
             continue
         if path.name.startswith(".") and path.name.endswith((".tmp", ".capturing")):
             continue

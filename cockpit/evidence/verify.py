@@ -4,7 +4,6 @@ since is noted, never counted as damage: the session's own copy is the evidence.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,10 @@ from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
 from cockpit.session.events import Event
 from cockpit.session.integrity import file_problem
-from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT, STEPS
+from cockpit.session.layout import EVENTS, RUNBOOK_COPY, STEPS
+from cockpit.session.logcheck import edited_tail_problem, snapshot_problem, whole_event
 from cockpit.session.reader import session_runbook
-from cockpit.session.state import SessionState, fold
+from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
 
 PACK_REPORT = "report.md"  # the filled checklist an export adds beside the session's files
@@ -141,20 +141,18 @@ def verify_session(folder: Path, contained: bool = False,
     notes = [f"published copy of {run} {note}; the session's copy is intact"
              for run, path, sha in ([] if contained else copies) if (path, sha) not in kept
              and (note := _published_note(Path(path), sha)) is not None]
-    _check_snapshot(folder, state, events, problems)
+    problems += [p for p in (snapshot_problem(folder, state, events),) if p is not None]
     eyes = check_signatures(folder, events, state, _runbook(folder), allowed_signers)
     problems += eyes.problems
     notes += eyes.notes
     if state.decision is not None and state.decision.pinned:
         problems += _added_after_decision(folder, events, contained)
-    if log.torn is not None and state.closed and not _whole_event(log.torn.data):
+    if log.torn is not None and state.closed and not whole_event(log.torn.data):
         problems.append(f"{folder / EVENTS}: {len(log.torn.data)} bytes after its last event, "
                         "in a closed session: added after writing (or an append torn by a "
                         "crash: opening the session to attach sets those aside)")
-    if log.torn is not None and _whole_event(log.torn.data):
-        # a crash tears an append short; a whole event without its newline was edited
-        problems.append(f"{folder / EVENTS}: its last {len(log.torn.data)} bytes are a whole "
-                        "event without the newline every append writes: changed after writing")
+    if (edited := edited_tail_problem(folder, log)) is not None:
+        problems.append(edited)
     torn = f"; a torn last line of {len(log.torn.data)} bytes is ignored" if log.torn else ""
     summary = (f"{len(events)} events chained, {files} recorded files match, "
                f"last hash {state.last_hash[:16]}{torn}")
@@ -191,18 +189,6 @@ def _runbook(folder: Path) -> Runbook | None:
         return None  # countersignatures it requires is then not known
 
 
-def _whole_event(data: bytes) -> bool:
-    """Whether a "torn" tail is a whole event, its newline missing or changed."""
-    for candidate in (data, data[:-1]):
-        try:
-            parsed = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict) and {"seq", "hash", "prev"} <= parsed.keys():
-            return True
-    return False
-
-
 def _published_note(path: Path, recorded: str) -> str | None:
     """How a published copy differs from what the step wrote, in words; None if it does
     not (a later session moving it away, or anyone editing it, leaves the evidence)."""
@@ -212,25 +198,3 @@ def _published_note(path: Path, recorded: str) -> str | None:
     if not path.exists():
         return f"{path} is gone since (moved or removed)"
     return f"{path} changed since"
-
-
-def _check_snapshot(folder: Path, state: SessionState, events: list[Event],
-                    problems: list[str]) -> None:
-    """session.json is the fold of the events — or, after a crash, of the events up to
-    its own (status stands on it, and folds the later ones in)."""
-    try:
-        snapshot = SessionState.model_validate_json((folder / SNAPSHOT).read_bytes())
-    except FileNotFoundError:
-        return
-    except ValueError as exc:
-        problems.append(f"{folder / SNAPSHOT}: not a valid snapshot ({str(exc).splitlines()[0]})")
-        return
-    if 0 <= snapshot.seq < state.seq:  # behind: the fold of the events up to its own
-        state = fold(events[:snapshot.seq])
-    if snapshot.seq == state.seq and snapshot != state:
-        digest = hashlib.sha256((folder / SNAPSHOT).read_bytes()).hexdigest()[:16]
-        problems.append(f"{folder / SNAPSHOT} (sha256 {digest}…) differs from the fold of "
-                        "the events")
-    elif snapshot.seq > state.seq:
-        problems.append(f"{folder / SNAPSHOT} is ahead of the event log (seq {snapshot.seq} > "
-                        f"{state.seq})")

@@ -1,12 +1,16 @@
-"""One writer per session: an OS lock on `lock` plus who holds it (pid, host, user, since).
+"""One writer per session: an OS lock on `lock` (0600: no other account can open it, so none
+can lock it), plus who holds it (pid, host, user, since) in `holder.json`, readable as the
+folder is, for a reviewer's mirror under another account.
 
-The OS releases the lock when its holder dies; the holder's info stays in the file. So a
-lock we can take while the file still names someone else is stale: it is taken over only
-on an explicit request, and the caller records that as an event.
+The OS releases the lock when its holder dies; the holder file stays. So a lock we can take
+while the holder file still names someone is stale: it is taken over only on an explicit
+request, and the caller records that as an event. Sessions written before the holder file
+kept that info in `lock` itself: it is read from there when the holder file is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -19,8 +23,11 @@ from typing import Any
 import psutil
 
 from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.session.store import fsync_dir, write_atomic
 
 LOCK = "lock"
+HOLDER = "holder.json"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 def _try_lock_windows(fd: int, msvcrt: Any = None) -> bool:
     """A non-blocking lock of the file's first byte (`locking` starts at the position, 0)."""
@@ -56,14 +63,79 @@ def holder_text(info: dict[str, Any]) -> str:
 
 
 def read_lock_info(folder: Path) -> dict[str, Any] | None:
+    """Who the holder file names (in a session written before it: the lock file); None
+    when nobody holds the session."""
+    for name in (HOLDER, LOCK):
+        try:
+            text = (folder / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # a private lock: its info, if any, is in the holder file
+            return None
+        try:
+            return json.loads(text) if text.strip() else None
+        except ValueError:
+            return {"raw": text[:200]}
+    return None
+
+
+def lock_holders(path: Path) -> list[int]:
+    """The pids that hold a lock on `path`: the kernel's (Linux's /proc/locks names the
+    process that took it), or — that one dead — the processes that have the file open (a
+    child that inherited it holds the lock on). [] where it is not known (another system,
+    a pid of another namespace)."""
     try:
-        text = (folder / LOCK).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+        found = os.stat(path)
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return []
+    inode = f"{os.major(found.st_dev):02x}:{os.minor(found.st_dev):02x}:{found.st_ino}"
+    taken = []
+    for line in table.splitlines():
+        fields = line.split()  # "1: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE START END"
+        if len(fields) >= 6 and fields[1] != "->" and fields[5] == inode \
+                and fields[4].isdigit() and int(fields[4]) > 0:
+            taken.append(int(fields[4]))
+    alive = [pid for pid in taken if _alive(pid)]
+    return alive or (_openers(found) if taken else [])
+
+
+def _alive(pid: int) -> bool:
     try:
-        return json.loads(text) if text.strip() else None
-    except ValueError:
-        return {"raw": text[:200]}
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _openers(found: os.stat_result) -> list[int]:
+    """The processes (that we may look at) with this file open, but for us."""
+    pids = []
+    for fds in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if any((s := os.stat(entry.path)).st_ino == found.st_ino
+                   and s.st_dev == found.st_dev for entry in os.scandir(fds)):
+                pids.append(int(fds.parent.name))
+        except (OSError, ValueError):  # gone, or not ours to look at
+            continue
+    return [pid for pid in pids if pid != os.getpid()]
+
+
+def held_text(folder: Path) -> str:
+    """Whoever really holds the session's lock, in words: the holder file's cockpit when the
+    kernel agrees (or cannot say), else the process that does hold it, and its user."""
+    info = read_lock_info(folder) or {}
+    real = lock_holders(folder / LOCK)
+    if not real or info.get("pid") in real:
+        return f"session is driven by {holder_text(info)}"
+    described = []
+    for pid in real:
+        try:
+            process = psutil.Process(pid)
+            described.append(f"pid {pid} (user {process.username()}, {process.name()})")
+        except (psutil.Error, KeyError):
+            described.append(f"pid {pid}")
+    return (f"its lock is held by {', '.join(described)} — not a cockpit this session "
+            "knows; if it is no operator's, stop it")
 
 
 def holder_alive(folder: Path) -> bool | None:
@@ -90,14 +162,15 @@ class SessionLock:
 
     @classmethod
     def acquire(cls, folder: Path, take_over: bool = False) -> SessionLock:
-        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise CockpitError(f"{folder / LOCK}: cannot be opened ({exc.strerror}); a "
+                               "session's lock is a file of its own") from None
         if not _try_lock(fd):
             os.close(fd)
-            info = read_lock_info(folder) or {}
-            raise SessionLocked(
-                f"{folder}: session is driven by {holder_text(info)}; one operator at a time "
-                "(a reviewer can watch with `cockpit mirror`)"
-            )
+            raise SessionLocked(f"{folder}: {held_text(folder)}; one operator at a time "
+                                "(a reviewer can watch with `cockpit mirror`)")
         previous = read_lock_info(folder)
         if previous and not take_over:
             os.close(fd)
@@ -105,22 +178,30 @@ class SessionLock:
                 f"{folder}: the lock names {holder_text(previous)}, which is gone without "
                 "releasing it; if that cockpit is really dead, resume with --take-over"
             )
+        if hasattr(os, "fchmod") and os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)  # an old session's lock, 0644: no one else may lock it
+        os.ftruncate(fd, 0)  # an old session's holder info: the holder file has it now
         info = {"pid": os.getpid(), "host": socket.gethostname(), "user": _user(),
                 "since": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(info).encode("utf-8"))
-        os.fsync(fd)
+        write_holder(folder, info)
         return cls(folder, fd, info, previous if previous else None)
 
     def release(self) -> None:
         """Clear our info, then let the OS lock go."""
         if self.fd < 0:
             return
-        os.ftruncate(self.fd, 0)
-        os.fsync(self.fd)
+        with contextlib.suppress(FileNotFoundError):
+            (self.folder / HOLDER).unlink()
+        fsync_dir(self.folder)
         os.close(self.fd)
         self.fd = -1
+
+
+def write_holder(folder: Path, info: dict[str, Any]) -> None:
+    """The holder file, replaced atomically, readable by whom the folder lets read."""
+    write_atomic(folder / HOLDER, json.dumps(info).encode("utf-8"))
+    if hasattr(os, "fchmod"):  # POSIX modes; Windows has its ACLs
+        os.chmod(folder / HOLDER, 0o600 | (os.stat(folder).st_mode & 0o044))
 
 
 def _user() -> str:

@@ -8,41 +8,20 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 
 from cockpit.mirror.web import is_loopback, mirror_command
-from tests.conftest import REPO
 from tests.engine.helpers import cockpit, ordinary_world
 from tests.mirror.browser import Chromium, read_text
 from tests.mirror.helpers import files_state
+from tests.mirror.webserve import free_port, start_web
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-
-def _wait_for_http(url: str, server: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert server.poll() is None, "the --web server exited at start"
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"nothing answers on {url}"
-            time.sleep(0.1)
-
-
-def _mirrors_of(server: subprocess.Popen[bytes], session: Path) -> list[list[str]]:
+def _mirrors_of(server: subprocess.Popen[str], session: Path) -> list[list[str]]:
     """The command lines of the mirror processes the server started (through a shell)."""
     found = []
     for child in psutil.Process(server.pid).children(recursive=True):
@@ -64,14 +43,11 @@ def test_web_mirror_in_headless_chromium(tmp_path: Path) -> None:
     done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(session))
     assert done.returncode == 0, done.stdout + done.stderr
     before = files_state(session)
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session), "--web",
-                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    web = start_web(session)
+    server = web.process
     browser = Chromium()
     try:
-        url = f"http://127.0.0.1:{port}/?fontsize=20"
-        _wait_for_http(url, server)
+        url = f"{web.link}?fontsize=20"  # the printed link, its key in it
         page, header = tmp_path / "page.png", tmp_path / "header.png"
         asyncio.run(browser.screenshot(url, page, settle_s=5))
         mirrors = _mirrors_of(server, session)
@@ -85,8 +61,7 @@ def test_web_mirror_in_headless_chromium(tmp_path: Path) -> None:
         assert left == []
     finally:
         browser.close()
-        server.terminate()
-        server.wait(20)
+        web.stop()
     assert page.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and page.stat().st_size > 20_000
     seen = read_text(header)
     assert "MIRROR" in seen and "READ-ONLY" in seen, seen
@@ -108,7 +83,7 @@ def test_web_mirror_listens_on_loopback_unless_told_otherwise() -> None:
 
 
 def test_web_mirror_on_a_missing_session_is_a_clear_error(tmp_path: Path) -> None:
-    result = cockpit("mirror", str(tmp_path / "nope"), "--web", "--port", str(_free_port()))
+    result = cockpit("mirror", str(tmp_path / "nope"), "--web", "--port", str(free_port()))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert str(tmp_path / "nope") in result.stderr
 
