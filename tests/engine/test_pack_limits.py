@@ -8,11 +8,14 @@ import gzip
 import io
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cockpit.errors import CockpitError
+from cockpit.evidence.pack import export_pack, verify_pack
 from tests.engine.helpers import cockpit, ordinary_world
 
 
@@ -48,20 +51,20 @@ def _rebuilt(pack: Path, out: Path, replace: dict[str, bytes]) -> Path:
 
 
 def test_verify_refuses_a_pack_member_beyond_its_limit_before_writing_it(
-        tmp_path: Path, small_tmp: Path) -> None:
+        tmp_path: Path, small_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runbook = ordinary_world(tmp_path)
     session = tmp_path / "s"
     assert cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
                    str(session)).returncode == 0
     pack = tmp_path / "s.tar.gz"
-    assert cockpit("export", str(session), "-o", str(pack)).returncode == 0
-    env = {"TMPDIR": str(small_tmp)}
-    assert cockpit("verify", str(pack), env=env).returncode == 0  # the pack as exported
+    export_pack(session, pack)
+    monkeypatch.setattr(tempfile, "tempdir", str(small_tmp))  # where verify unpacks
+    assert verify_pack(pack).problems == []  # the pack as exported fits there
 
     # a log that expands 1000x beyond what its session recorded for it (6 bytes)
     bomb = _rebuilt(pack, tmp_path / "bomb.tar.gz", {"steps/hello.1.log": b"\0" * (20 << 20)})
     assert bomb.stat().st_size < 200_000
-    refused = cockpit("verify", str(bomb), env=env)
+    refused = cockpit("verify", str(bomb), env={"TMPDIR": str(small_tmp)})
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "steps/hello.1.log" in refused.stderr and "20,971,520" in refused.stderr
     assert "recorded" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
@@ -69,8 +72,7 @@ def test_verify_refuses_a_pack_member_beyond_its_limit_before_writing_it(
 
     # a member no size is recorded for, larger than the temporary folder can hold
     extra = _rebuilt(pack, tmp_path / "extra.tar.gz", {"evidence/extra.bin": b"\0" * (64 << 20)})
-    refused = cockpit("verify", str(extra), env=env)
-    assert refused.returncode == 1, refused.stdout + refused.stderr
-    assert "evidence/extra.bin" in refused.stderr and "TMPDIR" in refused.stderr, \
-        refused.stderr
+    with pytest.raises(CockpitError, match=r"evidence/extra\.bin alone holds 67,108,864 .*"
+                                           r"TMPDIR"):
+        verify_pack(extra)
     assert list(small_tmp.iterdir()) == []
