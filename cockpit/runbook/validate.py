@@ -20,8 +20,8 @@ from cockpit.runbook.commands import (
 )
 from cockpit.runbook.model import (
     BLOCKER,
-    IMPLICIT_FIELD_PREFIX,
     COCKPIT_RULES,
+    IMPLICIT_FIELD_PREFIX,
     PASS,
     TIMEOUT_RULE,
     AbortWatch,
