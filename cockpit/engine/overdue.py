@@ -6,6 +6,7 @@ it stands, the abort the timeout rule's."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -89,9 +90,7 @@ def stop_overdue(files: RunFiles, timeout_text: str, rule: str, why: str) -> dic
             pass
     if files.exit_record() is not None:  # written just before it died: its word stands
         return None
-    signalled: list[str] = []
-    for group in sorted(groups):
-        signalled += [s for s in procgroup.stop_group(group, PLAN) if s not in signalled]
+    signalled = _stop(groups)
     line = (f"no end within {timeout_text} (the step's timeout); its supervisor {why}: the "
             "cockpit stopped the step and its supervisor")
     record = {**_from_log(files.log), **_started(files), "published": _published(files),
@@ -101,6 +100,32 @@ def stop_overdue(files: RunFiles, timeout_text: str, rule: str, why: str) -> dic
               "supervisor_pid": proc.pid if proc is not None else None}
     write_json_atomic(files.record, record)
     return record
+
+
+def _stop(groups: set[int]) -> list[str]:
+    """Each process group as the supervisor would have stopped it; the signals sent."""
+    if os.name == "nt":
+        return _stop_trees(groups)
+    signalled: list[str] = []
+    for group in sorted(groups):
+        signalled += [s for s in procgroup.stop_group(group, PLAN) if s not in signalled]
+    return signalled
+
+
+def _stop_trees(pids: set[int]) -> list[str]:
+    """Windows has no process group to signal: the child and all it started are killed."""
+    procs: list[psutil.Process] = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            procs += [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            continue
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=5)
+    return ["SIGKILL"] if procs else []
 
 
 def _groups(files: RunFiles, proc: psutil.Process | None) -> set[int]:
@@ -116,8 +141,8 @@ def _groups(files: RunFiles, proc: psutil.Process | None) -> set[int]:
     if proc is not None:
         try:
             for each in proc.children(recursive=True):
-                try:
-                    groups.add(os.getpgid(each.pid))
+                try:  # Windows: the child's pid stands for its tree
+                    groups.add(os.getpgid(each.pid) if os.name != "nt" else each.pid)
                 except OSError:
                     continue
         except psutil.Error:
