@@ -11,6 +11,7 @@ from typing import IO
 
 import pytest
 
+from cockpit.session.logtail import PIECE_BYTES, LogTail
 from tests import peakrss
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
@@ -18,6 +19,26 @@ from tests.engine.helpers import phase, write_world
 SIZE = 2_000_000_000
 LINE = 1000  # bytes a line, its newline included
 LIMIT_KIB = 200 * 1024
+
+
+def test_a_line_without_end_is_shown_in_pieces_and_held_no_longer(tmp_path: Path) -> None:
+    """A follower holds at most a piece of a line waiting for its end; every byte is still
+    shown, in order, a UTF-8 character never cut, and the line is counted once."""
+    log = tmp_path / "step.log"
+    text = "é" * (3 * PIECE_BYTES // 2 + 7)  # 3 MiB and a little, in two-byte characters
+    log.write_bytes(b"before\n" + text.encode() + b"\nafter, unterminated")
+    tail = LogTail(log)
+    shown: list[str] = []
+    while True:
+        shown += tail.read(keep=1 << 30, limit=1 << 20)
+        assert len(tail.partial) <= PIECE_BYTES
+        if not tail.behind:
+            break
+    shown += tail.flush()
+    assert shown[0] == "before" and shown[-1] == "after, unterminated"
+    assert "".join(shown[1:-1]) == text and len(shown) > 3  # the long line, in pieces
+    assert all("\ufffd" not in piece for piece in shown)
+    assert tail.lines == 3
 
 
 class Drain(threading.Thread):
