@@ -23,9 +23,11 @@ from cockpit.engine.linestats import LineStats
 from cockpit.engine.supervisor import MATCHED_LINE_LIMIT, utc_now, write_json_atomic
 from cockpit.session.runfiles import RunFiles
 
-# A supervisor at work gets the time it takes to stop its step itself (SIGINT, TERM, KILL,
-# 5 s apart) and write its record; one that is stopped, or gone, never will.
-WORKING_GRACE_S = 15.0
+# A supervisor at work gets the time it may take to end the run itself and write its record
+# (its stop: SIGINT, TERM, KILL 5 s apart; or, the command ended just in time, the 2 s its
+# output may trail and what it left behind: TERM, KILL 10 s later); one that is stopped,
+# or gone, never will.
+WORKING_GRACE_S = 30.0
 STUCK_GRACE_S = 2.0
 # How the cockpit stops the step's group: as the supervisor does, with shorter waits — the
 # step is past its timeout and its grace already.
