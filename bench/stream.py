@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from cockpit.engine.launcher import write_spec
-from cockpit.engine.supervisor import SECRETS_ENV, StepRun
+from cockpit.engine.linestats import LineStats
+from cockpit.engine.supervisor import MATCHED_LINE_LIMIT, SECRETS_ENV, StepRun
 from cockpit.runbook.abort_library import LIBRARY
 from cockpit.session.runfiles import RunFiles
 
@@ -71,10 +72,11 @@ def parts(data: bytes) -> dict[str, float]:
     scanner, redactor = AbortScanner(rules), Redactor(["n0t-in-the-output-s3cret"])
     quick = StepRun({"rules": rules}, ["n0t-in-the-output-s3cret"]).quick
     assert quick is not None
+    stats = LineStats(MATCHED_LINE_LIMIT)  # the line count and last line the record gives
     steps = {
         "chunking (cut at the last newline)": lambda b: (b[: b.rfind(b"\n") + 1],
                                                           b[b.rfind(b"\n") + 1 :]),
-        "sha256 and line count": lambda b: (hashlib.sha256(b), b.count(b"\n")),
+        "sha256 and line count": lambda b: (hashlib.sha256(b), stats.take(b)),
         "combined scan (secrets + rules, one pass)": lambda b: quick.search(b),
         "redaction alone": redactor.redact,
         "abort rules alone": scanner.search,

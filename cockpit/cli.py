@@ -714,6 +714,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, CockpitError):
             _err(exc.message)
             return exc.exit_code
+        import errno
+
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # disk full
+            from cockpit.session.store import SessionWriteFailed
+
+            _err(SessionWriteFailed(Path(exc.filename or "."), exc).message)
+            return 1
         _err(f"cockpit: internal error: {_masked(exc)} (run with --debug for the traceback)")
         return 1
 

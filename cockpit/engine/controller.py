@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets as random_tokens
+import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
@@ -43,7 +44,14 @@ from cockpit.session.logcheck import log_problems
 from cockpit.session.place import check_new_session_folder, check_own_name
 from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, fold
-from cockpit.session.store import SessionDamaged, SessionStore, read_event_log, write_atomic
+from cockpit.session.store import (
+    SessionDamaged,
+    SessionStore,
+    SessionWriteFailed,
+    read_event_log,
+    write_atomic,
+    write_fix,
+)
 
 
 class RunbookChanged(CockpitError):
@@ -198,24 +206,36 @@ class Controller(StepVerbs, CloseoutVerbs):
         folder = Path(os.path.abspath(folder or sessions_root / session_id))
         if folder.exists() and any(folder.iterdir()):
             raise CockpitError(f"{folder}: already exists and is not empty; name a new folder")
-        store = SessionStore.create(folder)  # an empty folder there: replaced, its mode kept
-        lock = SessionLock.acquire(folder)
-        write_atomic(folder / RUNBOOK_COPY, runbook_path.read_bytes())
-        actor = make_actor(operator)
-        ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock, actor=actor,
-                  workdir=resolve_workdir(runbook, runbook_path, workdir),
-                  env=os.environ if env is None else env, secrets=secrets,
-                  halt_hooks=halt_hooks, clock=clock, signer=signer)
-        repo = rehearsal_repo(runbook, ctl.workdir)  # what a later cutover proves against
-        ctl.append(records.SessionStarted(
-            session_id=folder.name, runbook_path=str(runbook_path.resolve()), runbook_id=runbook.id,
-            title=runbook.title, production=runbook.production,
-            runbook_sha256=identity.runbook_sha256, transcript_sha256=identity.transcript_sha256,
-            workdir=str(ctl.workdir), pid=os.getpid(),
-            **{k: v for k, v in (("git_head", git_head(repo)),
-                                 ("git_dirty", git_dirty(repo) or None), ("rehearsal", link),
-                                 ("sign_key", _key_ref(signer)))
-               if v is not None}))
+        lock: SessionLock | None = None
+        try:  # a folder that cannot hold the session's first event is not left behind
+            store = SessionStore.create(folder)  # an empty folder there: replaced, its mode kept
+            lock = SessionLock.acquire(folder)
+            write_atomic(folder / RUNBOOK_COPY, runbook_path.read_bytes())
+            actor = make_actor(operator)
+            ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock, actor=actor,
+                      workdir=resolve_workdir(runbook, runbook_path, workdir),
+                      env=os.environ if env is None else env, secrets=secrets,
+                      halt_hooks=halt_hooks, clock=clock, signer=signer)
+            repo = rehearsal_repo(runbook, ctl.workdir)  # what a later cutover proves against
+            ctl.append(records.SessionStarted(
+                session_id=folder.name, runbook_path=str(runbook_path.resolve()),
+                runbook_id=runbook.id, title=runbook.title, production=runbook.production,
+                runbook_sha256=identity.runbook_sha256,
+                transcript_sha256=identity.transcript_sha256,
+                workdir=str(ctl.workdir), pid=os.getpid(),
+                **{k: v for k, v in (("git_head", git_head(repo)),
+                                     ("git_dirty", git_dirty(repo) or None),
+                                     ("rehearsal", link), ("sign_key", _key_ref(signer)))
+                   if v is not None}))
+        except (OSError, SessionWriteFailed) as exc:
+            if lock is not None:
+                lock.release()
+            shutil.rmtree(folder, ignore_errors=True)  # made just now, by us: nothing else
+            error = exc.error if isinstance(exc, SessionWriteFailed) else exc
+            raise CockpitError(f"{folder}: the session could not be started: "
+                               f"{error.strerror or error}; nothing was kept — "
+                               f"{write_fix(error)} (or name another folder) and run again"
+                               ) from None
         if override is not None:
             ctl.append(records.WorkdirOverridden(**override))
         return ctl

@@ -262,7 +262,8 @@ class Headless:
                 self.out(f"[{step_id}] ── {news}")
             ctl.start_radar_if_due()
             ctl.note_drift_if_due()
-            if follower.following:
+            ctl.check_running()  # a supervisor lost, or past the step's timeout: not waited on
+            if follower.following and not follower.behind:
                 time.sleep(0.05)
         ctl.poll()
 

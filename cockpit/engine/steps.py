@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit.engine import overdue, procgroup
 from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.launcher import (
     find_supervisor,
@@ -24,6 +25,7 @@ from cockpit.errors import CockpitError
 from cockpit.probes.radar import app_name
 from cockpit.probes.registry import ProbeResult, run_probe
 from cockpit.runbook.model import (
+    LOG_RULE,
     TIMEOUT_RULE,
     AbortRule,
     CheckStep,
@@ -53,6 +55,19 @@ def step_env(env: dict[str, str], step: CommandStep, run: str | None = None) -> 
         current = env.get("PGOPTIONS", "").strip()
         out["PGOPTIONS"] = f"{current} {added}" if current else added
     return out
+
+
+def leftover_text(record: dict[str, Any]) -> str | None:
+    """The processes a run left in its process group, as its exit record lists them."""
+    left = record.get("leftover") or []
+    if not left:
+        return None
+    count = int(record.get("leftover_count") or len(left))
+    named = procgroup.described([procgroup.Member(int(m["pid"]), str(m["command"]))
+                                 for m in left], count)
+    how = " then ".join(record.get("leftover_signalled") or []) or "signalled"
+    return (f"left {count} process{'es' if count != 1 else ''} running in its process group "
+            f"after its command ended, stopped ({how}): {named}")
 
 
 RADAR_AFTER_S = 1.0  # a step running longer than this gets the lock radar's watcher
@@ -90,7 +105,8 @@ class StepVerbs(SessionCore):
                            "publish": str(published) if published else None,
                            "rules": abort_rules, "grace": 5.0,
                            "timeout": duration_seconds(step.timeout) if step.timeout else None,
-                           "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE})
+                           "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE,
+                           "log_rule": LOG_RULE})
         phase = next(p.id for p in self.runbook.phases if step in p.steps)
         upgrade = expected_upgrade(step.command, self.workdir, step_env(self.env, step))
         self.append(records.StepStarted(
@@ -224,20 +240,52 @@ class StepVerbs(SessionCore):
             self.note_drift_if_due()  # between steps too: a forecast past the window
             return False
         step_id, files = current
+        if self.check_running():
+            return True
         record = files.exit_record()
         if record is not None:
             self._finish(step_id, record)
             return True
         self.start_radar_if_due()
         self.note_drift_if_due()
-        ours = self._children.get(files.run)
-        if ours is not None and ours.returncode is not None and files.exit_record() is None:
-            self.append(records.StepInterrupted(
-                step=step_id, run=files.run,
-                detail=f"its supervisor ended (status {ours.returncode}) without an exit "
-                       f"record; see {files.err}"))
-            return True
         return False
+
+    def check_running(self) -> bool:
+        """The running step, watched from outside its supervisor: a supervisor that ended
+        without an exit record is recorded (the step not started if it never claimed the
+        run, else interrupted); one past the step's timeout and a grace is stopped with the
+        step, and the exit record written in its place (`poll` then records the end, a
+        halt). True if the step's end was recorded here."""
+        current = self.running()
+        if current is None or current[1].exit_record() is not None:
+            return False
+        step_id, files = current
+        ours = self._children.get(files.run)
+        if ours is not None and ours.poll() is not None and files.exit_record() is None:
+            self._supervisor_lost(step_id, files, ours.returncode)
+            return True
+        step = self._item(step_id)
+        started = self.state.steps[step_id].started_at
+        if isinstance(step, CommandStep) and step.timeout and started:
+            past = overdue.past_deadline(files, started, self.clock(),
+                                         duration_seconds(step.timeout))
+            step_in, why = overdue.grace_over(files, past)
+            if step_in:
+                overdue.stop_overdue(files, step.timeout, TIMEOUT_RULE, why)
+        return False
+
+    def _supervisor_lost(self, step_id: str, files: RunFiles, status: int | None) -> None:
+        if void_claim(files, f"its supervisor ended (status {status}) before it claimed the "
+                             "run"):
+            self.append(records.StepNotStarted(
+                step=step_id, run=files.run,
+                detail=f"its supervisor ended (status {status}) before it started the "
+                       f"command; nothing ran, so it may be started again (see {files.err})"))
+            return
+        self.append(records.StepInterrupted(
+            step=step_id, run=files.run,
+            detail=f"its supervisor ended (status {status}) without an exit record; see "
+                   f"{files.err}"))
 
     def _finish(self, step_id: str, record: dict[str, Any]) -> None:
         step = self._item(step_id)
@@ -251,8 +299,12 @@ class StepVerbs(SessionCore):
         ok = ok and not cancelled
         detail = None if ok else "cancelled by the operator" if cancelled else (
             f"timeout: {abort['line']}" if abort and abort["rule"] == TIMEOUT_RULE
+            else f"log unwritable: {abort['line']}" if abort and abort["rule"] == LOG_RULE
             else f"abort rule {abort['rule']}" if abort
             else f"exit status {record['exit_code']}, expected {step.expect_exit}")
+        left = leftover_text(record)
+        if left is not None:  # what it left running fails it, whatever its exit status
+            detail, ok = (f"{detail}; {left}" if detail else left), False
         self.append(records.StepFinished(
             step=step_id, run=record["run"], exit_code=record["exit_code"], ok=ok,
             bytes=record["bytes"], lines=record["lines"], sha256=record["sha256"],
@@ -263,6 +315,8 @@ class StepVerbs(SessionCore):
         if abort is not None and self.state.halt is None:
             self.halt(f"step {step_id} reached its timeout ({step.timeout})"
                       if abort["rule"] == TIMEOUT_RULE else
+                      f"step {step_id}'s log could not be written; its command was stopped"
+                      if abort["rule"] == LOG_RULE else
                       f"abort rule '{abort['rule']}' matched in step {step_id}",
                       by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
 

@@ -29,7 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit.engine import procgroup
 from cockpit.engine.abort import AbortScanner
+from cockpit.engine.linestats import LineStats
+from cockpit.engine.reserve import RecordReserve
 from cockpit.session.fastre import compile_fast
 from cockpit.session.modes import file_mode, session_opener
 from cockpit.session.redact import Redactor
@@ -41,6 +44,8 @@ PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: the child may run 1 MiB ah
 TICK = 0.05  # seconds: how long a partial line may wait before it is written
 LINE_SCAN_LIMIT = 1 << 16  # a "line" longer than this is scanned in pieces
 MATCHED_LINE_LIMIT = 2000
+LOG_RULE = "log_unwritable"  # the abort a log that cannot be written is recorded as
+LEFTOVER_GRACE = 10.0  # seconds between TERM and KILL for processes a step leaves behind
 
 
 def utc_now() -> str:
@@ -49,11 +54,15 @@ def utc_now() -> str:
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w", encoding="utf-8", opener=session_opener) as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:  # a write that fails (a full disk) leaves no half-written temp file
+        with open(temp, "w", encoding="utf-8", opener=session_opener) as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     if os.name != "nt":
         fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -79,11 +88,16 @@ class StepRun:
         self.timeout: float | None = spec.get("timeout")
         self.sha = hashlib.sha256()
         self.bytes = 0
-        self.lines = 0
+        # lines written, and the last that is not blank, for the record: often the error
+        self.stats = LineStats(MATCHED_LINE_LIMIT)
         self.pending = b""  # output not yet written: the current partial line
-        self.line_start = b""  # the written head of the current line, for the abort scan
+        # the written head of the current line, for the abort scan (bounded: scanned and
+        # let go of beyond LINE_SCAN_LIMIT; kept only where there are rules to scan)
+        self.line_start = b""
         self.abort: dict[str, Any] | None = None
-        self.last_line = b""  # the last non-empty line, for the record: often the error
+        self.log_error: str | None = None  # why the log could not be written: no more is
+        self.unwritten = 0  # bytes the child printed that the log could not take
+        self.reserve: RecordReserve | None = None  # the exit record's space, held
         self.kill_plan: list[tuple[float, int]] = []
         self.signalled: list[str] = []  # the signals sent to the child's group, in order
         self.log_fd = -1
@@ -94,21 +108,38 @@ class StepRun:
     # ------------------------------------------------------------------ output path
 
     def _write(self, data: bytes) -> None:
-        _write_all(self.log_fd, data)
-        if self.publish_fd >= 0:
+        if self.log_error is not None:  # output that cannot be kept goes nowhere else
+            self.unwritten += len(data)
+            return
+        written, error = _write_some(self.log_fd, data)
+        kept = data if written == len(data) else data[:written]
+        if self.publish_fd >= 0 and kept:
             try:
-                _write_all(self.publish_fd, data)
+                _write_all(self.publish_fd, kept)
             except OSError as exc:  # a full disk there must not cost the evidence
                 self._stop_publishing(f"writing failed after {self.bytes:,} bytes: {exc}")
-        self.sha.update(data)
-        self.bytes += len(data)
-        self.lines += data.count(b"\n")
+        self.sha.update(kept)
+        self.bytes += len(kept)
+        self.stats.take(kept)
+        if error is not None:
+            self.unwritten += len(data) - written
+            self._log_failed(error, "writing")
+
+    def _log_failed(self, error: OSError, doing: str) -> None:
+        """The log (or the run's own record) cannot be written — a full disk: the output
+        from now on could not be kept as evidence, so the command is stopped as an abort
+        rule's match stops it, and the record says why."""
+        self.log_error = f"{doing} failed after {self.bytes:,} bytes: {error.strerror or error}"
+        if self.abort is None:
+            self._abort(str(self.spec.get("log_rule", LOG_RULE)),
+                        f"the step's log could not be kept ({self.log_error}); the command "
+                        "was stopped: its output would not be evidence".encode())
 
     def _scan(self, complete: bytes) -> None:
+        head, self.line_start = self.line_start, b""
         if self.abort is not None or not self.scanner:
             return
-        found = self.scanner.search(self.line_start + complete)
-        self.line_start = b""
+        found = self.scanner.search(head + complete)
         if found is not None:
             rule, line = found
             self._abort(rule, line)
@@ -130,9 +161,6 @@ class StepRun:
             complete = self.redactor.redact(complete) if self.redactor else complete
             self._write(complete)
             self._scan(complete)
-        tail = complete.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
-        if tail.strip():
-            self.last_line = tail[-MATCHED_LINE_LIMIT:]
 
     def flush_partial(self, final: bool = False) -> None:
         """Write a partial line that has waited long enough — except the bytes that could be
@@ -145,7 +173,8 @@ class StepRun:
             return
         head, self.pending = (data, b"") if keep == 0 else (data[:-keep], data[-keep:])
         self._write(head)
-        self.line_start += head
+        if self.scanner and self.abort is None:
+            self.line_start += head
         if final or len(self.line_start) > LINE_SCAN_LIMIT:
             self._scan(b"")
 
@@ -230,13 +259,30 @@ class StepRun:
         return not self.spec.get("claim") or take_claim(
             Path(self.spec["claim"]), {"supervisor_pid": os.getpid()})
 
+    def reserve_record(self) -> None:
+        """Hold the exit record's space before anything starts (OSError: a full disk)."""
+        self.reserve = RecordReserve(Path(self.spec["record"]))
+        self.reserve.take()
+
+    def drop_reserve(self) -> None:
+        if self.reserve is not None:
+            self.reserve.drop()
+
+    def _write_record(self, record: dict[str, Any]) -> None:
+        if self.reserve is None or self.reserve.fd < 0:
+            write_json_atomic(Path(self.spec["record"]), record)
+        else:
+            self.reserve.write(json.dumps(record, indent=2, sort_keys=True).encode())
+
     def run(self) -> dict[str, Any]:
         spec = self.spec
         env = dict(os.environ)
         env.pop(SECRETS_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"
         if self.kill_plan:  # stopped (a halt) between its claim and now: start nothing
-            return self._not_run(spec, "stopped before the command started")
+            not_run = self._not_run(spec, "stopped before the command started")
+            self.drop_reserve()
+            return not_run
         log = Path(spec["log"])
         log.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: a log is evidence; an earlier one is never overwritten.
@@ -249,10 +295,13 @@ class StepRun:
             spec["command"], shell=True, cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group_kwargs(),
         )
-        write_json_atomic(Path(spec["started"]), {
-            "run": spec["run"], "step": spec["step"], "supervisor_pid": os.getpid(),
-            "child_pid": child.pid, "started_at": started_at,
-        })
+        try:
+            write_json_atomic(Path(spec["started"]), {
+                "run": spec["run"], "step": spec["step"], "supervisor_pid": os.getpid(),
+                "child_pid": child.pid, "started_at": started_at,
+            })
+        except OSError as exc:  # a full disk already: nothing it prints could be kept
+            self._log_failed(exc, "writing its run record")
         assert child.stdout is not None
         chunks = ChunkReader(child.stdout.fileno())
         eof = False
@@ -279,10 +328,15 @@ class StepRun:
                 if idle and not (self.kill_plan and group_alive(child)):
                     break
         self.flush_partial(final=True)
-        while child.poll() is None or (self.kill_plan and group_alive(child)):
+        while child.poll() is None or (self.kill_plan and group_left(child)):
             self._signal_due(child)
             time.sleep(TICK)
-        os.fsync(self.log_fd)
+        left, stopped_with = self._stop_leftovers(child)
+        try:
+            os.fsync(self.log_fd)
+        except OSError as exc:  # the disk could not keep what was written
+            if self.log_error is None:
+                self._log_failed(exc, "saving")
         os.close(self.log_fd)
         if self.publish_fd >= 0:
             os.close(self.publish_fd)
@@ -290,14 +344,29 @@ class StepRun:
             "run": spec["run"], "step": spec["step"], "log": str(log),
             "published": spec.get("publish"), "publish_error": self.publish_error,
             "exit_code": child.returncode, "abort": self.abort,
-            "bytes": self.bytes, "lines": self.lines + (1 if self.line_start else 0),
+            "bytes": self.bytes, "lines": self.stats.lines,
             "sha256": self.sha.hexdigest(), "started_at": started_at, "ended_at": utc_now(),
             "child_pid": child.pid, "supervisor_pid": os.getpid(),
             "signalled": self.signalled,
-            "last_line": (self.line_start or self.last_line).decode("utf-8", errors="replace"),
+            "last_line": self.stats.last_line.decode("utf-8", errors="replace"),
+            "log_error": self.log_error, "unwritten": self.unwritten,
+            "leftover": [{"pid": m.pid, "command": m.command}
+                         for m in left[:procgroup.LISTED_LIMIT]],
+            "leftover_count": len(left), "leftover_signalled": stopped_with,
         }
-        write_json_atomic(Path(spec["record"]), record)
+        self._write_record(record)
         return record
+
+    def _stop_leftovers(self, child: subprocess.Popen[bytes]
+                        ) -> tuple[list[procgroup.Member], list[str]]:
+        """Processes still in the step's group once its command has ended (and any stop
+        of it is done): listed, then stopped, TERM then KILL."""
+        if os.name == "nt":  # no process group to look in: the child alone was started
+            return [], []
+        left = procgroup.members(child.pid)
+        if not left:
+            return [], []
+        return left, procgroup.stop_group(child.pid, procgroup.term_then_kill(LEFTOVER_GRACE))
 
 
 def take_claim(path: Path, content: dict[str, Any]) -> bool:
@@ -318,6 +387,18 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def _write_some(fd: int, data: bytes) -> tuple[int, OSError | None]:
+    """Write as much of `data` as the file takes: (bytes written, the error that stopped
+    it) — a full disk takes part of a write, then refuses the rest."""
+    view, done = memoryview(data), 0
+    while done < len(data):
+        try:
+            done += os.write(fd, view[done:])
+        except OSError as exc:
+            return done, exc
+    return done, None
 
 
 class ChunkReader:
@@ -408,6 +489,14 @@ def group_alive(child: subprocess.Popen[bytes], os_name: str = os.name) -> bool:
         return False
 
 
+def group_left(child: subprocess.Popen[bytes], os_name: str = os.name) -> bool:
+    """Whether anything of the child's group is still running — zombies aside, which only
+    wait to be reaped (by init, which may take its time)."""
+    if os_name == "nt":
+        return child.poll() is None
+    return bool(procgroup.members(child.pid))
+
+
 def group_signal(sig: int, os_name: str = os.name) -> int:
     """What stands for `sig` on the platform: Windows' group-wide Ctrl+Break for SIGINT."""
     return CTRL_BREAK_EVENT if os_name == "nt" and sig == signal.SIGINT else sig
@@ -433,11 +522,28 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, run.stop)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, run.stop_requested)
-    if not run.claim():
+    try:
+        run.reserve_record()
+    except OSError as exc:  # a full disk: the run could not even say how it ended
+        print(f"run {spec['run']}: no room for its exit record ({exc.strerror or exc}); "
+              "nothing was run", file=sys.stderr)
+        return 4
+    try:
+        claimed = run.claim()
+    except OSError as exc:
+        run.drop_reserve()
+        print(f"run {spec['run']}: its claim could not be written ({exc.strerror or exc}); "
+              "nothing was run", file=sys.stderr)
+        return 4
+    if not claimed:
+        run.drop_reserve()
         print(f"run {spec['run']} was voided before it started; nothing was run",
               file=sys.stderr)
         return 3
-    run.run()
+    try:
+        run.run()
+    finally:
+        run.drop_reserve()  # a run that failed before its record gives its space back
     return 0
 
 

@@ -14,11 +14,12 @@ import tarfile
 import tempfile
 import zlib
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
 
 from cockpit.errors import CockpitError
 from cockpit.evidence.inventory import session_files
+from cockpit.evidence.packread import unpack
 from cockpit.evidence.report import REPORT_FORMAT, render_report
 from cockpit.evidence.verify import PACK_ABOUT, Verification, verify_session
 from cockpit.evidence.verify import PACK_REPORT as REPORT
@@ -68,26 +69,14 @@ def _add(tar: tarfile.TarFile, name: str, data: BinaryIO, size: int, stamp: int)
 
 def verify_pack(pack: Path, allowed_signers: Path | None = None) -> Verification:
     """Verify an exported pack as its session: unpacked into a private temporary folder
-    (never beside the pack), checked, and removed. Messages name places in the pack."""
+    (never beside the pack), within limits (`packread`), checked, and removed. Messages name
+    places in the pack."""
     with tempfile.TemporaryDirectory(prefix="cockpit-pack-") as temp:
         try:
-            _read_through(pack)
-            with tarfile.open(pack, mode="r:gz") as tar:
-                members = tar.getmembers()
-                tops = {m.name.split("/", 1)[0] for m in members}
-                if len(tops) != 1:
-                    raise CockpitError(f"{pack}: a pack holds one session folder; found "
-                                       f"{len(tops)} top-level entries")
-                for member in members:  # a pack holds files, inside its folder: no more
-                    name = PurePosixPath(member.name)
-                    if name.is_absolute() or ".." in name.parts or not member.isfile():
-                        raise CockpitError(f"{pack}: {member.name!r} is not a file inside "
-                                           "the pack's folder; this is no pack of ours")
-                tar.extractall(temp, members=members)
+            folder = unpack(pack, Path(temp))
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise CockpitError(f"{pack}: the archive itself is damaged or is no pack ({exc}); "
                                "nothing in it can be checked") from None
-        folder = Path(temp) / tops.pop()
         result = verify_session(folder, contained=True, allowed_signers=allowed_signers)
         where = f"{pack}:"
         problems = [p.replace(str(folder), where) for p in result.problems]
@@ -99,14 +88,6 @@ def verify_pack(pack: Path, allowed_signers: Path | None = None) -> Verification
 
 def _about(report_format: int) -> bytes:
     return json.dumps({"report_format": report_format}).encode()
-
-
-def _read_through(pack: Path) -> None:
-    """Decompress the whole archive once, so gzip checks its CRC and length: tarfile alone
-    stops quietly at the first damaged header and would check a truncated session."""
-    with gzip.open(pack, "rb") as stream:
-        while stream.read(1 << 20):
-            pass
 
 
 def _report_check(folder: Path, pack: Path) -> tuple[list[str], list[str]]:

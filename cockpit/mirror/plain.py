@@ -48,8 +48,9 @@ class PlainMirror:
                 if not live:
                     logs.let_go()
                 else:
-                    # its log is complete by now (or will get no more)
-                    self.lines(step, logs.finish())
+                    # its log is complete by now (or will get no more): all of it, in batches
+                    while logs.following:
+                        self.lines(step, logs.finish())
                     if event.type == ev.STEP_FINISHED:
                         self.check_log(event.data["run"], step, tail_damage,
                                        event.data.get("bytes"), event.data.get("sha256"))
@@ -121,7 +122,8 @@ class PlainMirror:
                 self.say_awaiting()
                 return 1 if self.said else 0
             self.look_for_operator()
-            self.waiter.wait()
+            if not logs.behind:  # lines already written are read before any wait
+                self.waiter.wait()
 
 
     def say_awaiting(self) -> None:

@@ -29,7 +29,7 @@ from cockpit.runbook.markdown import (
     MdText,
     parse_checklist,
 )
-from cockpit.runbook.model import TIMEOUT_RULE, Runbook, SetupSection
+from cockpit.runbook.model import COCKPIT_RULES, Runbook, SetupSection
 from cockpit.runbook.paths import path_name
 from cockpit.runbook.render import render_markdown, setup_script_lines
 from cockpit.runbook.roles import role_for_label
@@ -447,7 +447,7 @@ def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
 
 def _rule(item: MdItem, b: _Builder) -> str:
     known = library_rule_for(item.text)
-    taken = {rule["id"] for rule in b.rules} | {TIMEOUT_RULE}  # that one is the cockpit's
+    taken = {rule["id"] for rule in b.rules} | set(COCKPIT_RULES)  # those are the cockpit's
     # Rule ids have their own namespace (not the steps'), with the same readable shape;
     # a label of punctuation only ("—") still needs a valid id.
     base = known.id if known else re.sub(r"[^a-z0-9]+", "-", item.text.lower()).strip("-")[:60]

@@ -19,6 +19,9 @@ from cockpit.runbook.probes import PROBES
 Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,6}(?:ms|s|m|min|h)$")]
 # The abort rule a step's ending names when its `timeout` stopped it; no runbook rule has it.
 TIMEOUT_RULE = "timeout"
+# ... and when its log could not be written (a full disk): its output would not be evidence.
+LOG_RULE = "log_unwritable"
+COCKPIT_RULES = (TIMEOUT_RULE, LOG_RULE)
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600}
 
 
@@ -544,7 +547,7 @@ class AbortRule(_Model):
 
     id: Id = Field(
         description="The rule's id, named by commands' `abort_rules` and `abort_watch` items' "
-        "`rules`; `timeout` is the cockpit's own and cannot be used.",
+        "`rules`; `timeout` and `log_unwritable` are the cockpit's own and cannot be used.",
     )
     label: Line = Field(
         description="How the checklist names the condition (shown under `abort_watch` items).",

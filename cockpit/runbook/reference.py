@@ -504,7 +504,8 @@ def _abort_rules() -> list[str]:
              f"{_doc(m.AbortRule)} A runbook names only rules it defines in `[[abort_rules]]`; "
              "a command is watched by its own `abort_rules` and by its phase's `abort_watch` "
              "items. A match stops the command and halts the session; so does a step's "
-             f"`timeout`, recorded as the rule `{m.TIMEOUT_RULE}` (an id no runbook rule may "
+             f"`timeout`, recorded as the rule `{m.TIMEOUT_RULE}`, and a log that cannot be "
+             f"written (a full disk), recorded as `{m.LOG_RULE}` (ids no runbook rule may "
              "have).", "", *_fields_table(m.AbortRule), "",
              "### The abort rule library", "",
              "Rules written against what PostgreSQL and psycopg really print. `cockpit "

@@ -20,6 +20,7 @@ from cockpit.runbook.commands import (
 )
 from cockpit.runbook.model import (
     BLOCKER,
+    COCKPIT_RULES,
     IMPLICIT_FIELD_PREFIX,
     PASS,
     TIMEOUT_RULE,
@@ -157,9 +158,11 @@ def _check_unique_ids(runbook: Runbook, add: Add) -> None:
 
 def _check_abort_rules(runbook: Runbook, add: Add) -> None:
     for index, rule in enumerate(runbook.abort_rules):
-        if rule.id == TIMEOUT_RULE:
-            add(f"abort_rules[{index}].id", f"'{TIMEOUT_RULE}' is the cockpit's own (a step "
-                "that reaches its timeout); choose another id")
+        if rule.id in COCKPIT_RULES:
+            why = ("a step that reaches its timeout" if rule.id == TIMEOUT_RULE
+                   else "a step whose log cannot be written")
+            add(f"abort_rules[{index}].id", f"'{rule.id}' is the cockpit's own ({why}); "
+                "choose another id")
         if rule.kind == "pattern" and not rule.patterns:
             add(f"abort_rules[{index}].patterns", "a pattern rule needs at least one pattern")
         if rule.kind == "pattern" and (rule.max_waiting or rule.max_wait):

@@ -1,6 +1,9 @@
 """Follows a growing step log: each call returns the complete lines appended since the last
-one. The log pane asks for a bounded tail (every line counted in C, only the last few
-decoded); the headless runner and the plain mirror ask for all of them."""
+one, from at most a bounded number of bytes — a follower that falls behind catches up over
+several calls (`behind` says when there is more), never by holding the whole backlog. The
+log pane asks for a bounded tail (every line counted in C, only the last few decoded); the
+headless runner and the plain mirror ask for every line, a batch at a time. A line longer
+than PIECE_BYTES is given in pieces of that size: a line without end costs no more."""
 
 from __future__ import annotations
 
@@ -10,10 +13,26 @@ from pathlib import Path
 from cockpit.session.appended import read_appended
 
 LINE_BYTES_GUESS = 400  # enough bytes per wanted line to find the last `keep` lines
+PIECE_BYTES = 1 << 20  # the most of one line held while waiting for its end
 
 
 def _decode(lines: list[bytes]) -> list[str]:
     return [line.decode("utf-8", errors="replace") for line in lines]
+
+
+def _pieces(rest: bytes) -> tuple[list[bytes], bytes]:
+    """A line's bytes beyond PIECE_BYTES, cut into pieces (not inside a UTF-8 character);
+    what is left, shorter, waits for more."""
+    pieces, start = [], 0
+    while len(rest) - start > PIECE_BYTES:
+        end = start + PIECE_BYTES
+        for back in range(1, 5):  # a UTF-8 character is at most 4 bytes
+            if rest[end - back + 1] & 0xC0 != 0x80:
+                end -= back - 1
+                break
+        pieces.append(rest[start:end])
+        start = end
+    return pieces, rest[start:]
 
 
 class LogTail:
@@ -22,9 +41,13 @@ class LogTail:
         self.offset = 0
         self.partial = b""
         self.lines = 0
+        self.behind = False  # the last read stopped short of the file's end: read again
         self.damage: str | None = None  # the log shrank under us: shown, never papered over
 
     def read(self, keep: int = 2000, limit: int = 8 << 20) -> list[str]:
+        """The last `keep` of the complete lines (and pieces of a very long one) in the next
+        `limit` bytes appended."""
+        self.behind = False
         if self.damage is not None:
             return []
         got = read_appended(self.path, self.offset, limit)
@@ -36,35 +59,27 @@ class LogTail:
                            "while it was being written")
             return []
         self.offset += len(data)
+        self.behind = self.offset < size
         buffer = self.partial + data
         cut = buffer.rfind(b"\n")
-        if cut < 0:
-            self.partial = buffer
-            return []
-        complete, self.partial = buffer[: cut + 1], buffer[cut + 1 :]
+        complete, rest = (buffer[: cut + 1], buffer[cut + 1 :]) if cut >= 0 else (b"", buffer)
         self.lines += complete.count(b"\n")
+        pieces, self.partial = _pieces(rest) if len(rest) > PIECE_BYTES else ([], rest)
         window = complete[-keep * LINE_BYTES_GUESS :]
         lines = window.split(b"\n")[:-1]
         if len(window) < len(complete):
             lines = lines[1:]  # the window's first line may be cut
-        return _decode(lines[-keep:])
+        return _decode((lines + pieces)[-keep:])
 
-    def read_all(self) -> list[str]:
-        """Every complete line appended since the last call."""
-        lines: list[str] = []
-        while chunk := self.read(keep=1 << 30):
-            lines += chunk
-        return lines
-
-    def flush(self, everything: bool = False) -> list[str]:
-        """What is left once the writer is done, the held-back partial line included: the
-        bounded tail, or with `everything` every line."""
-        rest = self.read_all() if everything else self.read()
-        if self.partial:
-            rest.append(self.partial.decode("utf-8", errors="replace"))
-            self.lines += 1
-            self.partial = b""
-        return rest
+    def flush(self) -> list[str]:
+        """Once the writer is done and everything before it read: the held-back unterminated
+        last line, if there is one."""
+        if not self.partial:
+            return []
+        rest = self.partial.decode("utf-8", errors="replace")
+        self.lines += 1
+        self.partial = b""
+        return [rest]
 
     def last(self, keep: int) -> list[str]:
         """The file's last `keep` lines, without reading the rest of it."""

@@ -2,7 +2,10 @@
 screen, the headless runner and the plain mirror: it follows the log of one run at a time,
 gives the complete lines appended since the last call, and once the run is over (its exit
 record written, or the state says it ended) everything left, the unterminated last line
-included — so a step's last line is always shown before its end is."""
+included — so a step's last line is always shown before its end is. A pane asks for the
+last so many lines; a printer (headless, the plain mirror) for every line, a batch of at
+most BATCH_BYTES at a time: what following costs is bounded by the pane, or the batch,
+never by the output."""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ from cockpit.session.logtail import LogTail
 from cockpit.session.progress import UpgradeProgress
 from cockpit.session.runfiles import RunFiles
 from cockpit.session.state import SessionState
+
+BATCH_BYTES = 1 << 20  # a printer's batch: a megabyte of lines, however short they are
+EVERY = 1 << 30  # every line of a batch
 
 
 class StepLogFollower:
@@ -70,13 +76,20 @@ class StepLogFollower:
         return True
 
     def read(self, keep: int | None = None) -> list[str]:
-        """The complete lines appended since the last call (`keep`: only the last so many,
-        for a pane that shows a bounded tail anyway)."""
+        """The complete lines appended since the last call — `keep`: only the last so many,
+        for a pane that shows a bounded tail anyway; without it, the next batch of them
+        (`behind` says whether more is there already)."""
         if self.tail is None:
             return []
-        if self.progress is not None:  # every line counted, only the last `keep` shown
-            return self._counted(self.tail.read_all())[-keep if keep else None:]
-        return self.tail.read_all() if keep is None else self.tail.read(keep)
+        if keep is None or self.progress is not None:  # every line counted, `keep` shown
+            lines = self._counted(self.tail.read(EVERY, BATCH_BYTES))
+            return lines if keep is None else lines[-keep:]
+        return self.tail.read(keep)
+
+    @property
+    def behind(self) -> bool:
+        """The last read left lines already written: read again before waiting."""
+        return self.tail is not None and self.tail.behind
 
     def _counted(self, lines: list[str]) -> list[str]:
         if self.progress is not None:
@@ -93,21 +106,28 @@ class StepLogFollower:
         return progress.text(time.monotonic())
 
     def finish(self, keep: int | None = None) -> list[str]:
-        """The run is over: every line left (`keep`: the last so many), its unterminated
-        last line included; then the follower lets go of it. Its path and counts stay
-        readable until the next start."""
+        """The run is over: what is left of its log, its unterminated last line included at
+        the end; then the follower lets go of it (its path and counts stay readable until
+        the next start). With `keep`, the last so many lines of all that is left, at once;
+        without, the next batch of every line — call again while `following`."""
         tail = self.tail
         if tail is None:
             return []
-        if keep is None or self.progress is not None:  # an upgrade: every line counted
-            lines = tail.flush(everything=True)
-        else:
-            lines = []
-            while chunk := tail.read(keep):
-                lines = (lines + chunk)[-keep:]
-            lines = (lines + tail.flush())[-keep:]
+        if keep is None:
+            lines = self.read()
+            if tail.behind:
+                return lines
+            lines += self._counted(tail.flush())
+            self.let_go()
+            return lines
+        lines = []
+        while True:  # an upgrade's lines are all counted; a pane keeps the last `keep`
+            lines = (lines + self.read(keep))[-keep:]
+            if not tail.behind:
+                break
+        lines = (lines + self._counted(tail.flush()))[-keep:]
         self.let_go()
-        return self._counted(lines)[-keep if keep else None:]
+        return lines
 
     def let_go(self) -> None:
         """Follow the run no further, reading nothing more of it."""

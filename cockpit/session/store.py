@@ -8,6 +8,7 @@ a torn tail is set aside (its bytes kept in a file of their own) before the next
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Callable
@@ -40,6 +41,20 @@ class SessionDamaged(CockpitError):
 
 class SessionNotFound(CockpitError):
     pass
+
+
+class SessionWriteFailed(CockpitError):
+    """A file of a session could not be written (a full disk, above all); nothing of that
+    write was kept: the session stands as it was before it, and resumes."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        session = next((p for p in path.parents if (p / EVENTS).is_file()), None)
+        then = f", then: cockpit resume {session}" if session is not None else \
+            ", then try again"
+        super().__init__(f"{path}: {error.strerror or error}: nothing of this write was kept, "
+                         f"the session stands as it was before it; {write_fix(error)}{then}")
+        self.path = path
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -273,17 +288,31 @@ class SessionStore:
         last = self.last
         event = make_event(last.seq + 1 if last else 1, actor, type_, clean,
                            last.hash if last else GENESIS)
+        line = event.line()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            line = event.line()
-            written = os.write(fd, line)
-            if written != len(line):  # a short write leaves a torn line; never go on from it
-                raise OSError(f"short write to {self.path}: {written} of {len(line)} bytes")
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                written = os.write(fd, line)
+                if written != len(line):  # a full disk takes part of a line, never go on
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fsync(fd)
+            except OSError as exc:
+                # The event is not written: none of it stays (cutting back frees what a
+                # full disk took), so the log ends at its last whole event.
+                os.ftruncate(fd, size)
+                raise SessionWriteFailed(self.path, exc) from None
         finally:
             os.close(fd)
         self.events.append(event)
         return event
+
+
+def write_fix(error: OSError) -> str:
+    """What to do about a write that failed, in words."""
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "free space on that disk"
+    return "make that folder writable"
 
 
 def redact_values(value: Any, redact: Callable[[str], str]) -> Any:
@@ -298,17 +327,25 @@ def redact_values(value: Any, redact: Callable[[str], str]) -> Any:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`: temp file, fsync, rename, fsync of the folder."""
+    """Replace `path` with `data`: temp file, fsync, rename, fsync of the folder. A write
+    that fails (a full disk) leaves `path` as it was and no temp file."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode(path.parent))
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode(path.parent))
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise SessionWriteFailed(path, exc) from None
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 

@@ -34,8 +34,8 @@ def _world(tmp_path: Path) -> Path:
 
 
 def _modes(session: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """(files, folders) of the session, relative name -> permission bits. The lock is left
-    out: its mode (0600) is another change's (issue #26, the lock)."""
+    """(files, folders) of the session, relative name -> permission bits (the lock, 0600
+    whatever the folder, is asked apart)."""
     files, folders = {}, {}
     for path in session.rglob("*"):
         name = path.relative_to(session).as_posix()
@@ -59,6 +59,7 @@ def test_every_file_of_a_session_made_in_a_private_folder_is_private_and_so_is_i
     assert any(n.startswith("evidence/inputs/") for n in files)  # captured inputs
     assert any(n.startswith("displaced/") for n in files)
     assert {n: oct(m) for n, m in files.items() if m != 0o600} == {}
+    assert stat.S_IMODE((session / LOCK).stat().st_mode) == 0o600
     assert stat.S_IMODE(session.stat().st_mode) == 0o700
     assert {n: oct(m) for n, m in folders.items() if m != 0o700} == {}
     pack = tmp_path / "pack.tar.gz"
@@ -97,5 +98,6 @@ def test_a_sessions_files_are_as_readable_as_its_folder_and_no_more(
     files, folders = _modes(session)
     assert any(n.startswith("evidence/inputs/") for n in files)
     assert {n: oct(m) for n, m in files.items() if m != want} == {}
+    assert stat.S_IMODE((session / LOCK).stat().st_mode) == 0o600  # whatever the folder
     assert stat.S_IMODE(session.stat().st_mode) == want_folders
     assert {n: oct(m) for n, m in folders.items() if m != want_folders} == {}
