@@ -31,6 +31,7 @@ from cockpit.runbook.model import (
 from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
 from cockpit.session.format import format_event
+from cockpit.session.inert import inert
 from cockpit.session.state import SessionState
 from cockpit.session.stepfollow import StepLogFollower
 
@@ -143,9 +144,9 @@ class Headless:
         self.ctl = ctl
         self.answers = answers
         self.assume_yes = assume_yes
-        self.out = out
+        self.out: Print = lambda line: out(inert(line))  # a step's bytes among them (inv. 11)
         check_answers(ctl.runbook, answers, assume_yes)  # the CLI checked; others call too
-        ctl.listeners.append(lambda event: out(format_event(event)))
+        ctl.listeners.append(lambda event: self.out(format_event(event)))
 
     # ------------------------------------------------------------------ the drive
 

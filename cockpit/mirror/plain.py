@@ -15,6 +15,7 @@ from cockpit.session import events as ev
 from cockpit.session import rules
 from cockpit.session.follow import EventFollower
 from cockpit.session.format import format_event
+from cockpit.session.inert import inert
 from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS
 from cockpit.session.lock import holder_alive
@@ -29,7 +30,7 @@ PRESENCE_S = 1.0  # how often to look whether the operator's cockpit is still al
 class PlainMirror:
     def __init__(self, folder: Path, out: Callable[[str], None], from_start: bool) -> None:
         self.folder = folder
-        self.out = out
+        self.out: Callable[[str], None] = lambda line: out(inert(line))  # invariant 11
         self.from_start = from_start
         self.follower = EventFollower(folder / EVENTS)
         self.state = SessionState()

@@ -1,6 +1,7 @@
 """Follows a growing step log: each call returns the complete lines appended since the last
 one. The log pane asks for a bounded tail (every line counted in C, only the last few
-decoded); the headless runner and the plain mirror ask for all of them."""
+decoded); the headless runner and the plain mirror ask for all of them. Lines come out
+inert (`inert.py`): they are for showing, and every follower shows them."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import os
 from pathlib import Path
 
 from cockpit.session.appended import read_appended
+from cockpit.session.inert import inert_bytes
 
 LINE_BYTES_GUESS = 400  # enough bytes per wanted line to find the last `keep` lines
 
 
 def _decode(lines: list[bytes]) -> list[str]:
-    return [line.decode("utf-8", errors="replace") for line in lines]
+    return [inert_bytes(line) for line in lines]
 
 
 class LogTail:
@@ -61,7 +63,7 @@ class LogTail:
         bounded tail, or with `everything` every line."""
         rest = self.read_all() if everything else self.read()
         if self.partial:
-            rest.append(self.partial.decode("utf-8", errors="replace"))
+            rest.append(inert_bytes(self.partial))
             self.lines += 1
             self.partial = b""
         return rest
