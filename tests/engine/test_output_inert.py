@@ -5,13 +5,26 @@ tests (test_headless.py, tests/mirror/test_plain.py, tests/tui/test_output_log.p
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import unicodedata
+from html import escape
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from cockpit.engine.controller import Controller
 from cockpit.session.inert import inert, inert_bytes
+from tests.conftest import REPO
+from tests.engine.helpers import (
+    HOSTILE_OUTPUT,
+    HOSTILE_SHOWN,
+    assert_inert,
+    hostile_world,
+    run_hostile,
+)
 
 # what no shown text may hold: controls but TAB and LF, surrogates (not text), and the
 # characters that reorder or break a line while printing nothing
@@ -65,3 +78,42 @@ def test_inert_shows_each_control_in_one_notation(printed: str, shown: str) -> N
 def test_a_raw_c1_byte_shows_as_its_control_and_other_bad_bytes_as_replacement() -> None:
     # a cut sequence: its lead byte replaced, its 0x82 shown as the C1 control it is alone
     assert inert_bytes(b"\x9b2J\xc2\x9b1A\xff\xe2\x82") == "^[[2J^[[1A\ufffd\ufffd^[B"
+    assert inert_bytes(HOSTILE_OUTPUT).splitlines() == HOSTILE_SHOWN
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[bytes]:
+    done = subprocess.run([sys.executable, "-m", "cockpit", *args], cwd=REPO,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_step_output_escape_sequences_are_inert_in_the_reports(tmp_path: Path) -> None:
+    """The halt's line and the decision's errors quote the hostile step's last line: the
+    Markdown report, the HTML page and the evidence's checklist and decision record show it
+    as caret text, and hold no control character."""
+    _done, session = run_hostile(tmp_path)
+    line = HOSTILE_SHOWN[-1]
+    markdown = assert_inert(_run("report", str(session)).stdout, "report")
+    assert f"\n    {line}\n" in markdown and f"abort rule duplicate-table: {line}" in markdown
+    page = assert_inert(_run("report", str(session), "--html").stdout, "report --html")
+    assert escape(f"abort rule duplicate-table: {line}") in page
+    for name in ("checklist.md", "decision.md"):
+        kept = assert_inert((session / "evidence" / name).read_bytes(), name)
+        assert line in kept
+    assert _run("verify", str(session)).returncode == 0
+
+
+def test_a_halt_reason_quoting_output_is_inert_in_status(tmp_path: Path) -> None:
+    """An operator who pastes the offending line into the halt's reason: `status` shows it
+    as caret text (the event keeps it as given)."""
+    ctl = Controller.start(hostile_world(tmp_path), folder=tmp_path / "s", env={},
+                           halt_hooks=[])
+    pasted = HOSTILE_OUTPUT.decode("utf-8", errors="replace").splitlines()[0]
+    try:
+        ctl.halt(f"stopped: the step printed {pasted}", by="operator")
+        assert ctl.state.halt is not None and pasted in ctl.state.halt.reason
+    finally:
+        ctl.close()
+    shown = assert_inert(_run("status", str(tmp_path / "s")).stdout, "status")
+    assert f"stopped: the step printed {HOSTILE_SHOWN[0]}" in shown
