@@ -9,13 +9,19 @@ import os
 from pathlib import Path
 
 from cockpit.session.appended import read_appended
-from cockpit.session.inert import inert_bytes
+from cockpit.session.inert import inert_bytes, inert_lines
 
 LINE_BYTES_GUESS = 400  # enough bytes per wanted line to find the last `keep` lines
 
 
-def _decode(lines: list[bytes]) -> list[str]:
-    return [inert_bytes(line) for line in lines]
+def _tail(block: bytes, keep: int) -> bytes:
+    """The last `keep` lines of `block` (each ending in LF); all of them for 0."""
+    if keep <= 0 or block.count(b"\n") <= keep:
+        return block
+    at = len(block) - 1
+    for _ in range(keep):
+        at = block.rfind(b"\n", 0, at)
+    return block[at + 1 :]
 
 
 class LogTail:
@@ -46,10 +52,9 @@ class LogTail:
         complete, self.partial = buffer[: cut + 1], buffer[cut + 1 :]
         self.lines += complete.count(b"\n")
         window = complete[-keep * LINE_BYTES_GUESS :]
-        lines = window.split(b"\n")[:-1]
         if len(window) < len(complete):
-            lines = lines[1:]  # the window's first line may be cut
-        return _decode(lines[-keep:])
+            window = window[window.find(b"\n") + 1 :]  # the window's first line may be cut
+        return inert_lines(_tail(window, keep))
 
     def read_all(self) -> list[str]:
         """Every complete line appended since the last call."""
@@ -79,9 +84,8 @@ class LogTail:
         except FileNotFoundError:
             return []
         self.offset = size
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
+        if data and not data.endswith(b"\n"):
+            data += b"\n"  # the last line, unterminated yet
         if start > 0:
-            lines = lines[1:]
-        return _decode(lines[-keep:])
+            data = data[data.find(b"\n") + 1 :]  # its first line may be cut
+        return inert_lines(_tail(data, keep))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import unicodedata
 from html import escape
 from pathlib import Path
@@ -16,7 +17,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from cockpit.engine.controller import Controller
-from cockpit.session.inert import inert, inert_bytes
+from cockpit.session.inert import inert, inert_bytes, inert_lines
+from cockpit.session.logtail import LINE_BYTES_GUESS, LogTail
 from tests.conftest import REPO
 from tests.engine.helpers import (
     HOSTILE_OUTPUT,
@@ -58,6 +60,58 @@ def test_inert_is_the_identity_on_printable_text(text: str) -> None:
 @given(st.binary())
 def test_inert_bytes_shows_any_bytes_as_text_without_controls(data: bytes) -> None:
     assert not [c for c in inert_bytes(data) if obeyed(c)]
+
+
+LINE = st.one_of(st.binary(), st.text(ANY_CHAR).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                 st.text(PRINTABLE).map(str.encode)).map(lambda b: b.replace(b"\n", b""))
+PLAIN = [b"a", b" ", b"\t", "\u00e9".encode(), "\u2014".encode(), "\u2713".encode(),
+         b"\x1b[31m"]
+ODD = [b"", b"\r", b"\x1b", b"\x00", b"\x08", b"\x1f", b"\x7f", b"\x9b", b"\xff", b"\xe2\x82", "\x85".encode(),
+       "\u202e".encode(), "\u2069".encode(), "\u2028".encode()]
+
+
+@st.composite
+def one_odd_piece(draw: st.DrawFn) -> list[bytes]:
+    """Plain lines, one of which holds one odd piece (or none): the batches that a look over
+    them all must not take for plain."""
+    lines = draw(st.lists(st.lists(st.sampled_from(PLAIN)).map(b"".join), min_size=1))
+    index = draw(st.integers(0, len(lines) - 1))
+    at = draw(st.integers(0, len(lines[index])))
+    lines[index] = lines[index][:at] + draw(st.sampled_from(ODD)) + lines[index][at:]
+    return lines
+
+
+@given(st.one_of(one_odd_piece(), st.lists(LINE)), st.booleans())
+@example([b"plain", b"crlf\r", "caf\u00e9 \u2014 ok".encode()], False)
+def test_many_lines_at_once_show_as_each_alone(lines: list[bytes], crlf: bool) -> None:
+    """The follower's batch (one look over all its lines first) shows what inert_bytes shows
+    of each line."""
+    lines = [line + b"\r" for line in lines] if crlf else lines
+    assert inert_lines(b"".join(line + b"\n" for line in lines)) == \
+        [inert_bytes(line) for line in lines]
+
+
+@pytest.mark.parametrize("odd", ODD, ids=[repr(odd) for odd in ODD])
+def test_a_batch_with_one_odd_piece_is_not_taken_for_plain(odd: bytes) -> None:
+    lines = [b"plain \xe2\x80\x94 \x1b[1mbold\x1b[0m", b"x" + odd + b"y", b"crlf\r"]
+    assert inert_lines(b"".join(line + b"\n" for line in lines)) == \
+        [inert_bytes(line) for line in lines]
+
+
+@given(st.lists(LINE, max_size=20), st.binary(max_size=8).map(lambda b: b.replace(b"\n", b"")))
+def test_the_follower_shows_each_line_of_a_log_as_inert_bytes_does(lines: list[bytes],
+                                                                    partial: bytes) -> None:
+    """LogTail, which every follower reads through: each line, the last one without its LF
+    too, as inert_bytes shows it; its bounded tail (`last`) the same."""
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "step.log"
+        log.write_bytes(b"".join(line + b"\n" for line in lines) + partial)
+        whole = [inert_bytes(line) for line in [*lines, *([partial] if partial else [])]]
+        assert LogTail(log).flush(everything=True) == whole
+        if all(len(line) < 300 for line in lines[-3:]):  # in a window of 3 * 400 bytes
+            assert LogTail(log).read(keep=3) == whole[:len(lines)][-3:]
+        if log.stat().st_size <= 5 * LINE_BYTES_GUESS:  # else its first line is cut off
+            assert LogTail(log).last(5) == whole[-5:]
 
 
 @pytest.mark.parametrize(("printed", "shown"), [
