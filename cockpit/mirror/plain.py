@@ -31,6 +31,7 @@ class PlainMirror:
     def __init__(self, folder: Path, out: Callable[[str], None], from_start: bool) -> None:
         self.folder = folder
         self.out: Callable[[str], None] = lambda line: out(inert(line))  # invariant 11
+        self.print_line = out  # a step's lines: inert already, from the follower
         self.from_start = from_start
         self.follower = EventFollower(folder / EVENTS)
         self.state = SessionState()
@@ -83,7 +84,7 @@ class PlainMirror:
 
     def lines(self, step: str, lines: list[str]) -> None:
         for line in lines:
-            self.out(f"[{step}] {line}")
+            self.print_line(f"[{step}] {line}")
         if (news := self.logs.news()) is not None:  # an upgrade's revision started
             self.out(f"[{step}] ── {news}")
 
