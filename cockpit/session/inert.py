@@ -18,6 +18,7 @@ import re
 # Reorder or break a line while printing nothing: shown by name, never obeyed.
 _INVISIBLE = [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
 
+
 def _table() -> dict[str, str]:
     table = {chr(c): "^" + chr(c + 0x40) for c in range(0x20) if c not in (0x09, 0x0A)}
     table["\x7f"] = "^?"

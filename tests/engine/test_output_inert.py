@@ -66,8 +66,8 @@ LINE = st.one_of(st.binary(), st.text(ANY_CHAR).map(lambda t: t.encode("utf-8", 
                  st.text(PRINTABLE).map(str.encode)).map(lambda b: b.replace(b"\n", b""))
 PLAIN = [b"a", b" ", b"\t", "\u00e9".encode(), "\u2014".encode(), "\u2713".encode(),
          b"\x1b[31m"]
-ODD = [b"", b"\r", b"\x1b", b"\x00", b"\x08", b"\x1f", b"\x7f", b"\x9b", b"\xff", b"\xe2\x82", "\x85".encode(),
-       "\u202e".encode(), "\u2069".encode(), "\u2028".encode()]
+ODD = [b"", b"\r", b"\x1b", b"\x00", b"\x08", b"\x1f", b"\x7f", b"\x9b", b"\xff", b"\xe2\x82",
+       "\x85".encode(), "\u202e".encode(), "\u2069".encode(), "\u2028".encode()]
 
 
 @st.composite
