@@ -155,7 +155,6 @@ def test_step_output_escape_sequences_are_inert_in_the_reports(tmp_path: Path) -
     for name in ("checklist.md", "decision.md"):
         kept = assert_inert((session / "evidence" / name).read_bytes(), name)
         assert line in kept
-    assert _run("verify", str(session)).returncode == 0
 
 
 def test_a_halt_reason_quoting_output_is_inert_in_status(tmp_path: Path) -> None:
