@@ -31,6 +31,7 @@ from cockpit.runbook.model import (
 from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
 from cockpit.session.format import format_event
+from cockpit.session.inert import inert
 from cockpit.session.state import SessionState
 from cockpit.session.stepfollow import StepLogFollower
 
@@ -143,9 +144,10 @@ class Headless:
         self.ctl = ctl
         self.answers = answers
         self.assume_yes = assume_yes
-        self.out = out
+        self.out: Print = lambda line: out(inert(line))  # a step's bytes among them (inv. 11)
+        self.print_line = out  # a step's lines: inert already, from the follower
         check_answers(ctl.runbook, answers, assume_yes)  # the CLI checked; others call too
-        ctl.listeners.append(lambda event: out(format_event(event)))
+        ctl.listeners.append(lambda event: self.out(format_event(event)))
 
     # ------------------------------------------------------------------ the drive
 
@@ -257,7 +259,7 @@ class Headless:
             # The follower reads the log to its end once the exit record is there (it is
             # written after the log is complete), so every line prints before the end does.
             for line in follower.pump(ctl.state):
-                self.out(f"[{step_id}] {line}")
+                self.print_line(f"[{step_id}] {line}")
             if (news := follower.news()) is not None:  # an upgrade's revision started
                 self.out(f"[{step_id}] ── {news}")
             ctl.start_radar_if_due()

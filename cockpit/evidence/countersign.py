@@ -13,6 +13,7 @@ from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.evidence import signing
 from cockpit.evidence.verify import verify_session
 from cockpit.session import rules
+from cockpit.session.inert import inert
 from cockpit.session.reader import open_session
 from cockpit.session.safefs import check_output, write_output_bytes
 
@@ -56,7 +57,7 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
             and view.state.decision.markdown:  # the record itself, its sha256 shown above
         record = (folder / view.state.decision.markdown).read_text(encoding="utf-8")
         for line in record.splitlines():
-            say(f"  | {line}")
+            say(f"  | {inert(line)}")  # a record written before inert.py may quote output
     for sig in view.state.signatures:
         if sig.kind == kind:
             say(f"  {sig.role + ':':<12} {sig.identity} ({sig.fingerprint}), signed at {sig.at}")

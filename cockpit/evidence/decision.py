@@ -22,6 +22,7 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.model import PASS as PASS
 from cockpit.session import rules
+from cockpit.session.inert import inert
 from cockpit.session.state import SessionState
 
 # Roles every record must hold, so that any session can be decided; where the runbook gives
@@ -59,6 +60,8 @@ def value_of(runbook: Runbook, values: dict[str, str], role: DecisionRole) -> st
 
 
 def session_errors(runbook: Runbook, state: SessionState) -> list[str]:
+    """What went wrong, as the decision's errors say it: text a person reads and signs, so
+    the output it quotes (an abort's line, a last line) is inert."""
     errors: list[str] = []
     if state.halt is not None:
         errors.append(f"halted by {state.halt.by}: {state.halt.reason}")
@@ -74,7 +77,7 @@ def session_errors(runbook: Runbook, state: SessionState) -> list[str]:
                               f"{step.observed!r}" + (f" ({step.detail})" if step.detail else ""))
         elif step.status == "interrupted":
             errors.append(f"{step_id}: interrupted ({step.detail or 'cockpit died'})")
-    return errors
+    return [inert(error) for error in errors]
 
 
 def _last_observed(runbook: Runbook, state: SessionState, probe: str) -> Any:
@@ -195,4 +198,4 @@ def render_decision(runbook: Runbook, values: dict[str, str]) -> str:
     for field in decision_fields(runbook):
         value = values.get(field.id, "")
         lines.append(f"- [x] {field.label}: {value}" if value else f"- [ ] {field.label}:")
-    return "\n".join(lines) + "\n"
+    return inert("\n".join(lines) + "\n")  # a value may quote a step's output

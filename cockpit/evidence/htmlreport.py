@@ -9,6 +9,7 @@ from html import escape
 from cockpit.evidence.report import render_report
 from cockpit.evidence.timeline import timeline_svg
 from cockpit.session import rules
+from cockpit.session.inert import inert
 from cockpit.session.reader import SessionSnapshot
 from cockpit.session.timing import rehearsed_durations
 
@@ -35,7 +36,7 @@ def html_report(found: SessionSnapshot) -> str:
                 else "linked to (not proved by)")
         facts.append(f"{said} rehearsal {escape(state.rehearsal.session_id)} (last hash "
                      f"{escape(state.rehearsal.last_hash[:16])})")
-    halted = (f'<p class="halted">HALTED: {escape(state.halt.reason)}</p>'
+    halted = (f'<p class="halted">HALTED: {escape(inert(state.halt.reason))}</p>'
               if state.halt is not None else "")
     svg = timeline_svg(found.runbook, found.events, found.folder, rehearsed_durations(state))
     legend = ('<p class="legend"><span style="color:#2e7d32">■ passed</span>'

@@ -13,11 +13,12 @@ from cockpit.runbook.model import CommandStep, Runbook
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
+from cockpit.session.inert import inert
 from cockpit.session.state import SessionState
 
 # How reports are rendered: raised whenever a change makes the same session render other
 # bytes, so that `verify PACK` tells an edited report.md from an older cockpit's.
-REPORT_FORMAT = 2
+REPORT_FORMAT = 3  # 3: control characters shown as caret text (inert.py)
 _ITEM_LINE = re.compile(r"^- \[[ x]\] ")  # verbatim text never holds such a line
 
 
@@ -127,4 +128,5 @@ def render_report(runbook: Runbook, state: SessionState,
         body += "\n" + render_decision(runbook, signed_fields(runbook, state))
         body += "".join(f"\n{line}" for line in signature_lines(runbook, state)) + (
             "\n" if state.signatures or rules.countersignatures_required(runbook) else "")
-    return redact("\n".join(header) + body)
+    # redacted as written, then inert: a secret is found in the bytes the session holds
+    return inert(redact("\n".join(header) + body))

@@ -7,6 +7,7 @@ from typing import Any
 
 from cockpit.evidence.report import signature_lines
 from cockpit.session import rules
+from cockpit.session.inert import inert
 from cockpit.session.lock import holder_alive, holder_text, read_lock_info
 from cockpit.session.reader import SessionAt
 
@@ -77,4 +78,4 @@ def status_lines(view: SessionAt) -> list[str]:
     lines.append(f"events    {state.seq}" + (f"; torn last line ({d['torn_tail_bytes']} bytes, "
                                               "ignored)" if d["torn_tail_bytes"] else "")
                  + f" (read from {view.source}; the whole chain: cockpit verify)")
-    return lines
+    return [inert(line) for line in lines]  # a halt's reason or a detail may quote output

@@ -7,7 +7,6 @@ Pure: events in, SVG text out."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape as html_escape
@@ -16,6 +15,7 @@ from pathlib import Path
 from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
 from cockpit.session.events import Event
+from cockpit.session.inert import inert
 from cockpit.session.layout import session_file
 from cockpit.session.timing import parse_at
 
@@ -34,13 +34,10 @@ class Bar:
     outcome: str
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def escape(text: str) -> str:
-    """Text for SVG (XML): escaped, and without the control characters XML cannot hold (an
-    escape sequence in a halt's line)."""
-    return html_escape(_CONTROL.sub("", text))
+    """Text for SVG (XML): escaped, and inert — XML cannot hold a control character (an
+    escape sequence in a halt's line), and a person reads it as the other channels show it."""
+    return html_escape(inert(text))
 
 
 def bars(events: list[Event]) -> list[Bar]:

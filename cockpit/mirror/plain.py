@@ -15,6 +15,7 @@ from cockpit.session import events as ev
 from cockpit.session import rules
 from cockpit.session.follow import EventFollower
 from cockpit.session.format import format_event
+from cockpit.session.inert import inert
 from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS
 from cockpit.session.lock import holder_alive
@@ -29,7 +30,8 @@ PRESENCE_S = 1.0  # how often to look whether the operator's cockpit is still al
 class PlainMirror:
     def __init__(self, folder: Path, out: Callable[[str], None], from_start: bool) -> None:
         self.folder = folder
-        self.out = out
+        self.out: Callable[[str], None] = lambda line: out(inert(line))  # invariant 11
+        self.print_line = out  # a step's lines: inert already, from the follower
         self.from_start = from_start
         self.follower = EventFollower(folder / EVENTS)
         self.state = SessionState()
@@ -83,7 +85,7 @@ class PlainMirror:
 
     def lines(self, step: str, lines: list[str]) -> None:
         for line in lines:
-            self.out(f"[{step}] {line}")
+            self.print_line(f"[{step}] {line}")
         if (news := self.logs.news()) is not None:  # an upgrade's revision started
             self.out(f"[{step}] ── {news}")
 

@@ -1,4 +1,5 @@
-"""One event as one line of text: what the headless runner and the plain mirror print."""
+"""One event as one line of text: what the headless runner and the plain mirror print. Inert:
+an event may quote a step's output (`last_line`, an abort's `line`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from typing import Any
 
 from cockpit.session.events import Event
+from cockpit.session.inert import inert
 
 
 def _brief(value: Any) -> str:
@@ -14,11 +16,12 @@ def _brief(value: Any) -> str:
         return value[:12] + "…"
     if isinstance(value, list) and len(value) > 4:
         return f"[{len(value)} items]"
-    text = " ⏎ ".join(str(value).splitlines())  # one event, one line, whatever it holds
+    text = " ⏎ ".join(inert(str(value)).splitlines())  # one event, one line, whatever it holds
     return text if len(text) <= 100 else text[:99] + "…"
 
 
 def format_event(event: Event) -> str:
     data = {k: v for k, v in event.data.items() if v not in (None, "", [], {})}
     summary = " ".join(f"{k}={_brief(v)}" for k, v in data.items() if k not in ("fields",))
-    return f"{event.ts[11:23]} {event.actor.name}@{event.actor.host} {event.type} {summary}"
+    return inert(f"{event.ts[11:23]} {event.actor.name}@{event.actor.host} {event.type} "
+                 f"{summary}")

@@ -3,7 +3,8 @@ one, from at most a bounded number of bytes — a follower that falls behind cat
 several calls (`behind` says when there is more), never by holding the whole backlog. The
 log pane asks for a bounded tail (every line counted in C, only the last few decoded); the
 headless runner and the plain mirror ask for every line, a batch at a time. A line longer
-than PIECE_BYTES is given in pieces of that size: a line without end costs no more."""
+than PIECE_BYTES is given in pieces of that size: a line without end costs no more. Lines
+come out inert (`inert.py`): they are for showing, and every follower shows them."""
 
 from __future__ import annotations
 
@@ -11,13 +12,20 @@ import os
 from pathlib import Path
 
 from cockpit.session.appended import read_appended
+from cockpit.session.inert import inert_bytes, inert_lines
 
 LINE_BYTES_GUESS = 400  # enough bytes per wanted line to find the last `keep` lines
 PIECE_BYTES = 1 << 20  # the most of one line held while waiting for its end
 
 
-def _decode(lines: list[bytes]) -> list[str]:
-    return [line.decode("utf-8", errors="replace") for line in lines]
+def _tail(block: bytes, keep: int) -> bytes:
+    """The last `keep` lines of `block` (each ending in LF); all of them for 0."""
+    if keep <= 0 or block.count(b"\n") <= keep:
+        return block
+    at = len(block) - 1
+    for _ in range(keep):
+        at = block.rfind(b"\n", 0, at)
+    return block[at + 1 :]
 
 
 def _pieces(rest: bytes) -> tuple[list[bytes], bytes]:
@@ -66,17 +74,17 @@ class LogTail:
         self.lines += complete.count(b"\n")
         pieces, self.partial = _pieces(rest) if len(rest) > PIECE_BYTES else ([], rest)
         window = complete[-keep * LINE_BYTES_GUESS :]
-        lines = window.split(b"\n")[:-1]
         if len(window) < len(complete):
-            lines = lines[1:]  # the window's first line may be cut
-        return _decode((lines + pieces)[-keep:])
+            window = window[window.find(b"\n") + 1 :]  # the window's first line may be cut
+        shown = inert_lines(_tail(window, keep)) + [inert_bytes(piece) for piece in pieces]
+        return shown[-keep:]
 
     def flush(self) -> list[str]:
         """Once the writer is done and everything before it read: the held-back unterminated
         last line, if there is one."""
         if not self.partial:
             return []
-        rest = self.partial.decode("utf-8", errors="replace")
+        rest = inert_bytes(self.partial)
         self.lines += 1
         self.partial = b""
         return [rest]
@@ -92,9 +100,8 @@ class LogTail:
         except FileNotFoundError:
             return []
         self.offset = size
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
+        if data and not data.endswith(b"\n"):
+            data += b"\n"  # the last line, unterminated yet
         if start > 0:
-            lines = lines[1:]
-        return _decode(lines[-keep:])
+            data = data[data.find(b"\n") + 1 :]  # its first line may be cut
+        return inert_lines(_tail(data, keep))

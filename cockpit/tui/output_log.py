@@ -1,8 +1,11 @@
-"""The running step's output pane: Textual's Log, made cheap to keep streaming. A pane that
-grows at 50 lines a second is redrawn several times a second, by the operator's cockpit and
-by every mirror; each redraw should cost that pane alone, once."""
+"""The running step's output pane: Textual's Log, made cheap to keep streaming, and inert. A
+pane that grows at 50 lines a second is redrawn several times a second, by the operator's
+cockpit and by every mirror; each redraw should cost that pane alone, once."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Self
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -11,6 +14,8 @@ from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widgets import Log
+
+from cockpit.session.inert import inert
 
 CUT_MARK = "›"  # the line goes on beyond the right edge
 MARK_STYLE = Style(bold=True, reverse=True)
@@ -22,6 +27,14 @@ class OutputLog(Log):
     mirror costs while a step streams. A layout is still done when a scrollbar appears."""
 
     virtual_size = Reactive(Size(0, 0), layout=False)
+
+    def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> Self:
+        """Lines as they may be shown: Log itself passes ESC (and C1) to the terminal, so a
+        step's escape sequence would retitle, clear or rewrite the screen (invariant 11)."""
+        return super().write_lines([inert(line) for line in lines], scroll_end)
+
+    def write(self, data: str, scroll_end: bool | None = None) -> Self:
+        return super().write(inert(data), scroll_end)
 
     def watch_virtual_size(self, size: Size) -> None:
         self._scroll_update(size)  # the scrollbars' ranges; their showing is a layout

@@ -17,6 +17,7 @@ from cockpit.evidence.manifest import evidence_entries
 from cockpit.runbook.model import AbortWatch, CommandStep, Phase, Runbook, duration_seconds
 from cockpit.runbook.render import item_text
 from cockpit.session import rules, timing
+from cockpit.session.inert import inert
 from cockpit.session.progress import UpgradeProgress
 from cockpit.session.state import SessionState
 from cockpit.tui.checklist import STATE_MARKS
@@ -24,6 +25,12 @@ from cockpit.tui.output_log import OutputLog
 
 WINDOW_LOCKS = {"closed": "MAINTENANCE WINDOW CLOSED: no command may start",
                 "before": "MAINTENANCE WINDOW NOT YET OPEN: no command may start"}
+
+
+def shown(text: str) -> str:
+    """Session text for a markup string: inert, then escaped — in that order, or the `[` of
+    a caret (`^[`) could open a tag with the text after it (`^[b]`)."""
+    return escape(inert(text))
 
 
 def mark(status: str) -> str:
@@ -73,7 +80,7 @@ def redraw(widget: Static, text: str, markup: bool = True, layout: bool = False)
     a strip whose height follows its text."""
     if getattr(widget, "_drawn", None) != text:
         widget._drawn = text  # type: ignore[attr-defined]
-        widget.update(text if markup else Text(text), layout=layout)
+        widget.update(text if markup else Text(inert(text)), layout=layout)
 
 
 def fill(table: DataTable, rows: list[tuple[Any, ...]]) -> None:
@@ -150,7 +157,7 @@ class HaltBanner(Static):
                                  for p in runbook.phases for s in p.steps)
                 redraw(self, layout=True, text=(
                     f"[b]! INTERRUPTED[/b] {escape(step_id)} (run {escape(step.run or '')}): "
-                    f"{escape(step.detail or '')}\n"
+                    f"{shown(step.detail or '')}\n"
                     "  It may or may not have taken effect; it is never run again silently.\n"
                     + ("  Choices: i record what a reconciliation probe showed (passed/failed)"
                        + (" · r run it again (idempotent)" if idempotent else "") + " · x halt"
@@ -163,11 +170,11 @@ class HaltBanner(Static):
             opened = len(rules.open_protocol_items(runbook, state))
             redraw(self, layout=True, text=(
                 f"[b]⊘ HALTED[/b] · {opened} protocol item(s) open · h: whole · "
-                f"{escape(halt.reason)}"))
+                f"{shown(halt.reason)}"))
             return
-        lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {escape(halt.reason)}"]
+        lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {shown(halt.reason)}"]
         if halt.line:
-            lines.append(f"  line: {escape(halt.line)}")
+            lines.append(f"  line: {shown(halt.line)}")
         for item in runbook.protocol_items():  # the halt protocol, then the rollback plan
             done = state.halt_items.get(item.id)
             text = item_text(item, runbook)
@@ -214,17 +221,17 @@ class GatePanel(DataTable):
             evidence = _gate_hint(gate, state) if s is None else (s.detail or "") \
                 if s.status == "failed" else (s.reference or s.detail or "")
             rows.append((gate.id, mark(s.status if s else "open"),
-                         Text(item_text(gate, runbook)), Text(str(evidence))))
+                         Text(item_text(gate, runbook)), Text(inert(str(evidence)))))
         for check in rules.setup_checks(runbook):
             s = state.setup.get(check.id)
             rows.append((check.id, mark(s.status if s else "open"),
                          Text(item_text(check, runbook)),
-                         Text((s.detail or "") if s else "checked with g")))
+                         Text(inert(s.detail or "") if s else "checked with g")))
         for path in rules.pinned_scripts(runbook):
             s = state.scripts.get(path)
             rows.append((f"script:{path}", mark(s.status if s else "open"),
                          Text(f"script {path}"),
-                         Text((s.detail or "") if s else "sha256 checked with g")))
+                         Text(inert(s.detail or "") if s else "sha256 checked with g")))
         fill(self, rows)
 
 
@@ -236,7 +243,7 @@ class GateReasons(Static):
         texts = {gate.id: item_text(gate, runbook) for gate in rules.gates(runbook)}
         texts |= {check.id: item_text(check, runbook) for check in rules.setup_checks(runbook)}
         lines = [Text.assemble(("✗ ", "bold"), (texts.get(f.key, f.name), "bold"), "\n  ",
-                               f.detail or "failed")
+                               inert(f.detail or "failed"))
                  for f in rules.failed_checks(runbook, state)]
         self.display = bool(lines)
         self.update(Text("\n").join(lines))

@@ -15,6 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from cockpit.session.inert import inert
 from cockpit.session.state import Diagnostics
 
 
@@ -141,7 +142,7 @@ class TextScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="page"):
             yield Label(self.title_text, id="dialog-title", markup=False)
-            yield Static(self.text, markup=False)
+            yield Static(inert(self.text), markup=False)  # a step's last line, a detail
             yield Static("Esc to close", id="dialog-keys")
 
     def action_close(self) -> None:

@@ -272,7 +272,7 @@ class SessionScreen(Screen[None]):
         if progress is not None and len(progress.unexpected) > flagged:  # at once, loudly
             self.notify(f"Revision {progress.unexpected[-1]} is not on the upgrade's path "
                         f"({len(progress.path)} expected)", title="UNEXPECTED REVISION",
-                        severity="error", timeout=30)
+                        severity="error", timeout=30, markup=False)
             self.refresh_header()
         if lines:
             self.query_one("#output", OutputLog).write_lines(lines)

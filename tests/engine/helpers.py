@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -96,3 +98,65 @@ def cockpit(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
 def ran(world: Path) -> list[str]:
     path = world / "ran.txt"
     return path.read_text().split() if path.exists() else []
+
+
+# A step that tries to drive its reader's terminal (issue #26, invariant 11): OSC 2 (the
+# window's title), OSC 52 (the clipboard), cursor-up + erase-line over an error, a clear
+# screen before a fake verdict, a raw C1 CSI byte (0x9B, not UTF-8), BEL, backspace, a lone
+# CR mid-line, a bidi override; its last line trips an abort rule, so the halt, the exit
+# record's `last_line` and the decision's errors quote it too.
+HOSTILE_OUTPUT = (b"\x1b]2;PWNED-TITLE\x07\x1b]52;c;UFdORUQ=\x07title and clipboard\n"
+                  b"ERROR: migration 0021 failed\n"
+                  b"\x1b[1A\x1b[2K\x1b[2J*** DECISION: PASS ***\n"
+                  b"\x9b2J raw C1, bell\x07, back\x08space, abc\rXYZ, \xe2\x80\xaeRLO\n"
+                  b"DuplicateTable \x1b]2;PWNED-LAST\x07\x1b[2K\n")
+# ...and each of its lines as every channel must show it: caret text, nothing obeyed
+HOSTILE_SHOWN = ["^[]2;PWNED-TITLE^G^[]52;c;UFdORUQ=^Gtitle and clipboard",
+                 "ERROR: migration 0021 failed",
+                 "^[[1A^[[2K^[[2J*** DECISION: PASS ***",
+                 "^[[2J raw C1, bell^G, back^Hspace, abc^MXYZ, <U+202E>RLO",
+                 "DuplicateTable ^[]2;PWNED-LAST^G^[[2K"]
+HOSTILE_WATCH = ('  { kind = "abort_watch", id = "watch", text = "Abort on any of:", '
+                 'rules = ["duplicate-table"] },')
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def printf_command(data: bytes) -> str:
+    """A shell command printing exactly `data` (every byte but plain ASCII in octal)."""
+    plain = set(range(0x20, 0x7F)) - set(b"'\\%")
+    return "printf '" + "".join(chr(b) if b in plain else f"\\{b:03o}" for b in data) + "'"
+
+
+def hostile_world(tmp_path: Path, first: str = "") -> Path:
+    """A runbook whose one step, `hostile`, prints HOSTILE_OUTPUT (after `first`, a command
+    of its own that prints nothing)."""
+    command = f"{first}; {printf_command(HOSTILE_OUTPUT)}" if first else \
+        printf_command(HOSTILE_OUTPUT)
+    return write_world(tmp_path, [phase("P0", [("hostile", command)], HOSTILE_WATCH)])
+
+
+def run_hostile(tmp_path: Path) -> tuple[subprocess.CompletedProcess[bytes], Path]:
+    """The hostile step run headless to its halt: the run (stdout as bytes) and its session,
+    whose log holds the bytes exactly as printed (invariant 4)."""
+    session = tmp_path / "s"
+    done = subprocess.run([sys.executable, "-m", "cockpit", "run", str(hostile_world(tmp_path)),
+                           "--headless", "--assume-yes", "--session", str(session)],
+                          capture_output=True, timeout=120, cwd=REPO)
+    assert done.returncode == 2, done.stdout + done.stderr  # the abort rule halted it
+    printed = hashlib.sha256(HOSTILE_OUTPUT).hexdigest()
+    assert hashlib.sha256((session / "steps" / "hostile.1.log").read_bytes()).hexdigest() \
+        == printed
+    record = json.loads((session / "steps" / "hostile.1.exit.json").read_text())
+    assert record["sha256"] == printed and record["abort"]["rule"] == "duplicate-table"
+    return done, session
+
+
+def assert_inert(shown: bytes, where: str) -> str:
+    """What a person is shown holds no control byte but TAB and LF, is UTF-8 without a C1
+    control or a bidi override, and shows each of the hostile lines as caret text."""
+    bad = sorted({b for b in shown if (b < 0x20 and b not in b"\t\n") or b == 0x7F})
+    assert not bad, f"{where}: control bytes {[hex(b) for b in bad]} reach the reader"
+    text = shown.decode("utf-8")  # strict: a raw 0x9B byte fails here
+    odd = sorted({f"U+{ord(c):04X}" for c in text if 0x80 <= ord(c) < 0xA0 or c in _BIDI})
+    assert not odd, f"{where}: {odd} reach the reader"
+    return text

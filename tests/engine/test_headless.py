@@ -7,7 +7,17 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from tests.engine.helpers import ORDINARY, cockpit, ordinary_world, phase, ran, write_world
+from tests.engine.helpers import (
+    HOSTILE_SHOWN,
+    ORDINARY,
+    assert_inert,
+    cockpit,
+    ordinary_world,
+    phase,
+    ran,
+    run_hostile,
+    write_world,
+)
 
 
 def _session(stdout: str) -> Path:
@@ -153,3 +163,16 @@ def test_decision_answers_for_one_outcome_never_land_in_the_other(tmp_path: Path
                    "--session", str(tmp_path / "s2"))
     assert typo.returncode == 1 and "names 'BLOCKER.authorisation'" in typo.stderr
     assert not (tmp_path / "s2").exists()
+
+
+def test_step_output_escape_sequences_are_inert_in_headless(tmp_path: Path) -> None:
+    """Invariant 11: the step's lines, its `last_line=` and the halt's `line=` reach stdout
+    as caret text; the log keeps the bytes as printed (run_hostile checks its sha256)."""
+    done, _session = run_hostile(tmp_path)
+    lines = assert_inert(done.stdout, "headless stdout").splitlines()
+    assert [line for line in lines if line.startswith("[hostile] ")] == \
+        [f"[hostile] {line}" for line in HOSTILE_SHOWN]
+    finished = next(line for line in lines if " step_finished " in line)
+    assert f"last_line={HOSTILE_SHOWN[-1]}" in finished
+    halted = next(line for line in lines if " halted " in line)
+    assert f"line={HOSTILE_SHOWN[-1]}" in halted

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.engine.helpers import phase, write_world
+from tests.engine.helpers import HOSTILE_SHOWN, assert_inert, phase, run_hostile, write_world
 from tests.waiting import LineReader
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; done")
@@ -84,3 +84,18 @@ def test_a_folder_that_is_not_a_session_is_refused_at_once(tmp_path: Path) -> No
                               timeout=30)
         assert done.returncode == 1 and f"{folder}: {said}" in done.stderr
         assert "Traceback" not in done.stderr and time.monotonic() - started < 10
+
+
+def test_step_output_escape_sequences_are_inert_in_the_plain_mirror(tmp_path: Path) -> None:
+    """Invariant 11: `mirror --plain` shows the step's lines, its `last_line=` and the halt's
+    line as caret text; the log keeps the bytes as printed (run_hostile checks)."""
+    _run, session = run_hostile(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "cockpit", "mirror", str(session), "--plain",
+                           "--from-start"], cwd=REPO, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = assert_inert(done.stdout, "mirror --plain stdout").splitlines()
+    assert [line for line in lines if line.startswith("[hostile] ")] == \
+        [f"[hostile] {line}" for line in HOSTILE_SHOWN]
+    finished = next(line for line in lines if " step_finished " in line)
+    assert f"last_line={HOSTILE_SHOWN[-1]}" in finished
+    assert f"line={HOSTILE_SHOWN[-1]}" in next(line for line in lines if " halted " in line)

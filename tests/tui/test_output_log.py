@@ -1,6 +1,7 @@
 """The output pane streams cheaply and still shows the right lines: a batch of lines repaints
 that pane alone, with no layout of the screen, and scrolling back (also after old lines were
-dropped) shows the lines that are there, not stale ones."""
+dropped) shows the lines that are there, not stale ones. And what it draws of a step's
+output is inert, on the operator's screen and the mirror's (invariant 11)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,26 @@ import sys
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.widget import Widget
 
+from cockpit.engine.controller import Controller
 from cockpit.mirror.source import MirrorSource
+from cockpit.tui.app import CockpitApp
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.mirror_app import MirrorApp
 from cockpit.tui.output_log import OutputLog
-from cockpit.tui.panes import GatePanel, SessionHeader
+from cockpit.tui.panes import GatePanel, HaltBanner, SessionHeader
 from tests.conftest import REPO
-from tests.engine.helpers import phase, write_world
+from tests.engine.helpers import (
+    HOSTILE_SHOWN,
+    assert_inert,
+    hostile_world,
+    phase,
+    run_hostile,
+    write_world,
+)
+from tests.waiting import pause_until
 
 
 class OneLog(App[None]):
@@ -117,3 +130,58 @@ async def test_a_line_longer_than_the_pane_is_marked_and_can_be_scrolled_to() ->
         log.scroll_to(x=len(long), animate=False)  # the rest is there: no mark at its end
         await pilot.pause()
         assert log.render_line(1).text.rstrip().endswith("b2_orders")
+
+
+def drawn(widget: Widget) -> list[str]:
+    """The widget's lines as Textual draws them: the text of every segment of its strips,
+    which is what reaches the terminal between Textual's own style codes."""
+    strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+    return ["".join(segment.text for segment in strip) for strip in strips]
+
+
+def assert_drawn_inert(app: App[None], where: str) -> None:
+    """The output pane and the halt banner draw no control character, and show the hostile
+    step's lines and the halt's line as caret text."""
+    log = app.query_one("#output", OutputLog)
+    assert_inert("\n".join(drawn(log)).encode(), f"{where}: output pane")
+    assert [line for line in visible(log) if line] == HOSTILE_SHOWN
+    banner = "\n".join(drawn(app.query_one("#halt", HaltBanner)))
+    assert_inert(banner.encode(), f"{where}: halt banner")
+    assert f"line: {HOSTILE_SHOWN[-1]}" in banner
+
+
+async def test_step_output_escape_sequences_are_inert_in_the_mirrors_panes(
+        tmp_path: Path) -> None:
+    _run, session = run_hostile(tmp_path)
+    app = MirrorApp(MirrorSource(session), clock=False)
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.query_one("#tabs").active = "phase-tab"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert_drawn_inert(app, "mirror")
+
+
+async def test_step_output_escape_sequences_are_inert_in_the_operators_panes(
+        tmp_path: Path) -> None:
+    # the step prints once the pane follows it: a step over before the screen has seen it
+    # start is not followed live (the mirror's test covers a finished step's log)
+    go = tmp_path / "go"
+    ctl = Controller.start(hostile_world(tmp_path, f"while [ ! -e {go} ]; do sleep 0.05; done"),
+                           folder=tmp_path / "s", env={}, halt_hooks=[])
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.evaluate_gates()
+    app = CockpitApp(ctl, clock=False)
+    try:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await pilot.press("r")
+            await pause_until(pilot, lambda: app.operator.follower.following,
+                              "the pane to follow the hostile step")
+            go.touch()  # it streams into the pane, then its abort rule halts the session
+            await pause_until(pilot, lambda: ctl.state.halt is not None
+                              and not app.operator.follower.following,
+                              "the hostile step's halt, its last line shown")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert_drawn_inert(app, "operator")
+    finally:
+        ctl.close()
