@@ -1,8 +1,13 @@
 """The forms a secret may take in a program's output, computed here — by the tests' own code,
 never the cockpit's — and the passwords the secrets tests draw (every class of character).
 
-`python secret_encodings.py VAR` prints every form of the password in the libpq DSN held by
-the environment variable VAR, one per line, as a step would leak them.
+As a step's command (the password is the one in the libpq DSN held by the variable VAR):
+    python secret_encodings.py print VAR   every form, one a line, as a step would leak them
+    python secret_encodings.py hold VAR KEPT GLOB
+                                           a query on VAR's database whose text holds the
+                                           password across character 200 (KEPT before it),
+                                           held until the lock radar's series (GLOB) shows it;
+                                           then exit 1, a failed step (the session halts)
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import re
 import string
 import sys
+from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 from hypothesis import strategies as st
@@ -83,6 +89,14 @@ def filler_for(secret: str) -> str:
     return next(c for c in "#~=_:;" if c not in secret)
 
 
+def across(limit: int, kept: int, secret: str, start: str) -> tuple[str, str]:
+    """An SQL query (`start` opens a string literal) whose text holds `secret` as an SQL
+    literal across character `limit`, `kept` of its characters before it; and its text up to
+    the secret."""
+    head = start + filler_for(secret) * (limit - kept - len(start))
+    return head, head + secret.replace("'", "''") + "'"
+
+
 # Passwords of every class: at least 8 characters, each class alone and mixed.
 ASCII = string.ascii_letters + string.digits + string.punctuation
 QUOTES = "'\"\\"
@@ -106,16 +120,17 @@ def passwords(distinct: int = 0) -> st.SearchStrategy[str]:
     return found.filter(lambda p: len(set(p)) >= distinct) if distinct else found
 
 
-def main(var: str) -> None:
+def leak(var: str) -> None:
     """Print every form of the password of the DSN in `var`, and lines cut through it."""
     import os
+    import time
 
     from psycopg.conninfo import conninfo_to_dict
 
     secret = str(conninfo_to_dict(os.environ[var])["password"])
     out = sys.stdout.buffer
-    for name, form in encodings(secret).items():
-        out.write(f"leak {name}: ".encode() + form + b"\n")
+    for i, form in enumerate(encodings(secret).values()):
+        out.write(f"leak {i:02d}: ".encode() + form + b"\n")
         out.flush()
     filler = filler_for(secret)
     for limit in CUTS:
@@ -123,13 +138,42 @@ def main(var: str) -> None:
             out.write(cut(secret, limit, kept, filler).encode("utf-8") + b"\n")
     out.write(b"straddle: " + secret[:4].encode())
     out.flush()
-    import time
-
     time.sleep(0.2)
     out.write(secret[4:].encode() + b" end\n")
     out.write(os.environ[var].encode() + b"\n")
     out.flush()
 
 
+def hold(var: str, kept: int, series: str) -> int:
+    """Run a query holding the password across character 200 and keep its session open
+    until the radar has sampled it; then fail."""
+    import glob
+    import os
+    import time
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    secret = str(conninfo_to_dict(os.environ[var])["password"])
+    _, query = across(CUTS[0], kept, secret, RADAR_START)
+    with psycopg.connect(os.environ[var], autocommit=True) as conn:
+        conn.execute(query.encode())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            seen = b"".join(Path(p).read_bytes() for p in glob.glob(series))
+            if RADAR_START.encode() in seen:
+                print("the radar saw the query", flush=True)
+                return 1
+            time.sleep(0.1)
+    print("the radar never saw the query", flush=True)
+    return 1
+
+
+RADAR_START = "SELECT 'held for the radar' AS s, '"
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "print":
+        leak(sys.argv[2])
+    else:
+        sys.exit(hold(sys.argv[2], int(sys.argv[3]), sys.argv[4]))
