@@ -4,11 +4,15 @@ setup checks and the probes' connections read key=value pairs as libpq does."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from cockpit.engine.setup import check_setup_item, environment_secrets, masked
 from cockpit.probes.db import connect, rows
 from cockpit.runbook.model import EnvVar
+from tests.conftest import REPO
 
 QUOTED = "host=db.example port=5432 user=app password='it\\'s a \\\\ pass' dbname=orders"
 SERVICES = """
@@ -82,3 +86,23 @@ def test_a_probe_connects_with_key_value_pairs(pg_db: str) -> None:
     key=value pairs are as good as a URL (the socket's path included)."""
     with connect({"DATABASE_URL": pg_db}) as conn:
         assert rows(conn, "SELECT current_database() AS db")[0]["db"] in pg_db
+
+
+def test_an_internal_error_quoting_a_key_value_dsn_shows_no_part_of_its_password() -> None:
+    """The last guard, at the command line's edge: libpq's quoted value is masked whole,
+    and a key=value DSN in the environment is known for what it holds."""
+    probe = (
+        "import sys\n"
+        "import cockpit.cli as cli\n"
+        "def boom(args):\n"
+        "    raise RuntimeError(\"connect to host=db password='it\\\\'s a pass' failed; \"\n"
+        "                       'then user=app password=Kv-S3cret-xyz')\n"
+        "cli.cmd_render = boom\n"
+        "sys.exit(cli.main(['render', 'x.toml']))\n"
+    )
+    env = {**os.environ, "DATABASE_URL": "host=db user=app password=Kv-S3cret-xyz dbname=x"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=REPO, env=env)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "a pass" not in out.stderr and "Kv-S3cret" not in out.stderr
+    assert "connect to host=db password=*** failed" in out.stderr
