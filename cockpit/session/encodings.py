@@ -27,10 +27,12 @@ B64_TOKEN = rb"[A-Za-z0-9+/_=-]*"
 # ordinary words that happen to begin a password.
 MIN_PREFIX = 6
 # What may end a record at a cut: a line break or the closing quote of a value.
-_RECORD_END = r"""[\r\n"']"""
+_RECORD_END = r"""[\r\n"'`]"""
 # The start of an escape that a cut interrupted (`%C`, `\u00`): masked with the prefix.
 _CUT_ESCAPE = r"(?:\\{1,4}(?:[xuU]\{?)?[0-9a-fA-F]{0,7}|%%?[0-9a-fA-F]?)?"
 
+# A secret longer than this is found by its first characters first (then matched whole).
+LONG_SECRET = 64
 _ESC = r"\\{1,4}"  # one backslash, or the two or four of an escape inside JSON inside JSON
 _SHORT_ESCAPES = {"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f", "\v": "v",
                   "\a": "a", "\0": "0", "\x1b": "[eE]"}
@@ -71,15 +73,15 @@ def char_unit(char: str) -> Unit:
     if char == " ":
         ways.append((r"\+", 1))  # quote_plus
     ways.append(("".join("%%?" + _hex(b, 2) for b in utf8), 4 * len(utf8)))
-    if code < 0x100:
-        ways.append((_ESC + "x" + _hex(code, 2), 7))
-    if code < 0x10000:
-        ways.append((_ESC + "u" + _hex(code, 4), 9))
+    if code < 0x100:  # Python's \xe9, JSON's \u00e9, Python's \U000000e9
+        ways.append((_ESC + "(?:x|u00|U000000)" + _hex(code, 2), 13))
+    elif code < 0x10000:
+        ways.append((_ESC + "(?:u|U0000)" + _hex(code, 4), 13))
     else:  # JSON and JavaScript write it as a UTF-16 surrogate pair
         high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
         ways.append((_ESC + "u" + _hex(high, 4) + _ESC + "u" + _hex(low, 4), 18))
-    ways.append((_ESC + "U" + _hex(code, 8), 13))
-    ways.append((_ESC + r"u\{" + _hex_any_width(code) + r"\}", 17))
+        ways.append((_ESC + "U" + _hex(code, 8), 13))
+    ways.append((_ESC + r"u\{" + _hex_any_width(code) + r"\}", 17))  # JavaScript's \u{e9}
     if code >= 0x80:  # its UTF-8 bytes, as a bytes repr (`\xc3\xa9`) or C's octal
         ways.append(("".join(_ESC + "x" + _hex(b, 2) for b in utf8), 7 * len(utf8)))
         ways.append(("".join(_ESC + f"{b:03o}" for b in utf8), 7 * len(utf8)))
@@ -122,6 +124,7 @@ class SecretPatterns:
     binary: list[bytes]  # literal forms that are not UTF-8: no RE2 expression matches them
     fragments: list[bytes]  # base64 fragments: the whole base64 token around them goes
     prefix: bytes | None  # a cut prefix (MIN_PREFIX characters or more, not the whole)
+    quick: list[bytes]  # what finds every match of the above (and maybe more), for one scan
     longest: int  # the most bytes one match of `whole` can take
 
 
@@ -130,22 +133,36 @@ def secret_patterns(secret: str) -> SecretPatterns:
     utf8 = secret.encode("utf-8")
     whole = ["".join(u.pattern for u in units).encode("utf-8"),
              "".join(_hex(b, 2) for b in utf8).encode("ascii")]
-    binary: list[bytes] = []
-    for codec in ("utf-16-le", "utf-16-be"):
-        form = secret.encode(codec)
-        try:
-            form.decode("utf-8")
-            whole.append(re.escape(form))
-        except UnicodeDecodeError:
-            binary.append(form)
+    utf16 = [secret.encode(codec) for codec in ("utf-16-le", "utf-16-be")]
+    binary = [form for form in utf16 if not _is_utf8(form)]
+    whole += [re.escape(form) for form in utf16 if _is_utf8(form)]
+    fragments = sorted(base64_fragments(utf8), key=len, reverse=True)
     prefix = None
     if len(units) > MIN_PREFIX:
         head = "".join(u.pattern for u in units[:MIN_PREFIX])
         prefix = (head + _any_prefix(units[MIN_PREFIX:-1]) + _CUT_ESCAPE).encode("utf-8")
+    if len(secret) <= LONG_SECRET:
+        quick = [*whole, *map(re.escape, fragments)]
+        if prefix is not None:
+            quick.append(prefix + record_end(True, capture=False))
+    else:  # its first characters in each form: a scan with every long form costs too much
+        quick = ["".join(u.pattern for u in units[:MIN_PREFIX]).encode("utf-8"),
+                 "".join(_hex(b, 2) for b in utf8[:MIN_PREFIX]).encode("ascii"),
+                 *(loose(form[: 2 * MIN_PREFIX]) for form in utf16),
+                 *(re.escape(f[:16]) for f in fragments)]
+    if len(secret) <= LONG_SECRET:
+        quick += map(loose, binary)
     longest = max(sum(u.longest for u in units), 2 * len(utf8), *map(len, binary))
-    return SecretPatterns(whole=whole, binary=binary,
-                          fragments=sorted(base64_fragments(utf8), key=len, reverse=True),
-                          prefix=prefix, longest=longest)
+    return SecretPatterns(whole=whole, binary=binary, fragments=fragments, prefix=prefix,
+                          quick=quick, longest=longest)
+
+
+def _is_utf8(form: bytes) -> bool:
+    try:
+        form.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def base64_fragments(secret: bytes) -> set[bytes]:
@@ -176,7 +193,8 @@ def loose(form: bytes) -> bytes:
                     for c in text)
 
 
-def record_end(at_end: bool) -> bytes:
+def record_end(at_end: bool, capture: bool = True) -> bytes:
     """What may follow a cut prefix: a line break or a closing quote, and the end of the
-    data when nothing more of it can follow."""
-    return (f"(?P<end>{_RECORD_END}|$)" if at_end else f"(?P<end>{_RECORD_END})").encode()
+    data when nothing more of it can follow (captured as group 1, `capture`)."""
+    ends = f"{_RECORD_END}|$" if at_end else _RECORD_END
+    return (f"({ends})" if capture else f"(?:{ends})").encode()

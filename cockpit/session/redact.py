@@ -2,7 +2,8 @@
 before a byte is written anywhere.
 
 One RE2 search finds "nothing to do" on the streaming path (the usual case); only data that
-holds a secret pays for the replacement.
+holds a secret pays for the replacement, and the expressions that replace are compiled the
+first time one is needed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from cockpit.session.encodings import B64_TOKEN, loose, record_end, secret_patterns
+from cockpit.session.encodings import B64_TOKEN, record_end, secret_patterns
 from cockpit.session.fastre import compile_any, compile_fast
 
 MASK = b"***"
+# RE2's memory for the expressions that replace (a long secret's are large); its default,
+# 8 MiB, would leave their DFA too little and the search would crawl.
+_REPLACE_MEM = 64 << 20
 
 
 class Redactor:
@@ -28,46 +32,55 @@ class Redactor:
         self.secrets = found
         every = [secret_patterns(s) for s in found]
         # Longest secret first, so a secret that holds another is replaced whole.
-        whole = [p for s in every for p in s.whole]
-        whole += [B64_TOKEN + re.escape(f) + B64_TOKEN for s in every for f in s.fragments]
-        self.binary = sorted({f for s in every for f in s.binary}, key=len, reverse=True)
+        self._whole_pattern = b"|".join(
+            [p for s in every for p in s.whole]
+            + [B64_TOKEN + re.escape(f) + B64_TOKEN for s in every for f in s.fragments])
         prefixes = [s.prefix for s in every if s.prefix]
+        self._cut_pattern = b"(?:" + b"|".join(prefixes) + b")" + record_end(True) \
+            if prefixes else b""
+        self._replacers: tuple[Any, Any] | None = None
+        self.binary = sorted({f for s in every for f in s.binary}, key=len, reverse=True)
         self.longest = max((s.longest for s in every), default=0)
-        self._whole: Any = compile_any(b"|".join(whole)) if whole else None
-        self._cut: dict[bool, Any] = {}
-        quick = list(whole)
-        if prefixes:
-            alternatives = b"(?:" + b"|".join(prefixes) + b")"
-            self._cut = {at_end: compile_any(alternatives + record_end(at_end))
-                         for at_end in (True, False)}
-            quick.append(alternatives + record_end(True))
-        # One RE2 expression that finds anything to do, for a caller's single scan (a form
-        # that is not UTF-8, UTF-16 of a non-ASCII secret, is in it loosely: `\C`).
-        exact = b"|".join(quick) if quick else None
-        self.pattern: bytes | None = b"|".join([*quick, *map(loose, self.binary)]) \
-            if exact or self.binary else None
-        self._any: Any = None
-        if self.pattern is not None:
-            # without RE2, Python's `re` and a look for each binary form
-            self._any = compile_fast(self.pattern) or (compile_any(exact) if exact else None)
+        # One RE2 expression that finds anything to do (and may find a little more), for a
+        # caller's single scan: RE2 syntax (`\C`, any byte, stands in for UTF-16's).
+        quick = [q for s in every for q in s.quick]
+        self.pattern: bytes | None = b"|".join(quick) if quick else None
+        self._any: Any = compile_fast(self.pattern) if self.pattern else None
 
     def __bool__(self) -> bool:
         return bool(self.secrets)
 
+    def _replace(self) -> tuple[Any, Any]:
+        if self._replacers is None:
+            whole = compile_any(self._whole_pattern, max_mem=_REPLACE_MEM)
+            cut = compile_any(self._cut_pattern, max_mem=_REPLACE_MEM) \
+                if self._cut_pattern else None
+            self._replacers = (whole, cut)
+        return self._replacers
+
     def redact(self, data: bytes, more: bool = False) -> bytes:
         """`data` with every secret masked. `more`: more bytes of the same line may follow
         (a partial line), so the end of `data` is not taken for the end of a record."""
-        if self.pattern is None:
+        if not self.secrets:
             return data
         binary = [f for f in self.binary if f in data]
-        if not binary and (self._any is None or self._any.search(data) is None):
+        # without RE2 (never in practice: it is a dependency), every look replaces
+        if not binary and self._any is not None and self._any.search(data) is None:
             return data
         for form in binary:
             data = data.replace(form, MASK)
-        if self._whole is not None:
-            data = self._whole.sub(MASK, data)
-        if self._cut:
-            data = self._cut[not more].sub(MASK + rb"\g<end>", data)
+        whole, cut = self._replace()
+        data = whole.sub(MASK, data)
+        if cut is not None:
+            end = len(data)
+
+            def masked(match: Any) -> bytes:
+                # a prefix at the very end of a partial line may go on in the next bytes
+                kept: bytes = match.group(0) if more and match.end() == end else \
+                    MASK + match.group(1)
+                return kept
+
+            data = cut.sub(masked, data)
         return data
 
     def describe(self, error: BaseException) -> str:
