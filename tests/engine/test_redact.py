@@ -166,7 +166,7 @@ def test_an_sql_literal_with_its_quote_doubled_is_masked() -> None:
 
 
 def test_a_long_secret_is_masked_and_costs_the_stream_nothing_until_it_appears() -> None:
-    """A whole value given with --secret-env may be a long token: ordinary output streams
+    """A secret may be a long token (a whole variable's value): ordinary output streams
     past it at RE2 speed (a 256-character secret once made that 1.8 s per MB), and where it
     appears it is masked, whole or cut."""
     token = "".join(f"{i:04x}Tk/" for i in range(125))  # 1,000 characters
