@@ -1,6 +1,6 @@
 """How a secret may be written by the programs a step runs: regular expressions (bytes, in
-the syntax RE2 and Python's `re` share) that match it in every encoding, and the literal
-forms no such expression can hold.
+the syntax RE2 and Python's `re` share; only the quick scan's loose forms use RE2's `\\C`)
+that match it in every encoding, and the literal forms no such expression can hold.
 
 One expression per secret covers the escaping families at once — each character raw, or
 percent-encoded (`%C3%A9`, `%c3%a9`, `%%C3`, `+` for a space), or backslash-escaped as
@@ -30,6 +30,7 @@ MIN_PREFIX = 6
 _RECORD_END = r"""[\r\n"'`]"""
 # The start of an escape that a cut interrupted (`%C`, `\u00`): masked with the prefix.
 _CUT_ESCAPE = r"(?:\\{1,4}(?:[xuU]\{?)?[0-9a-fA-F]{0,7}|%%?[0-9a-fA-F]?)?"
+_CUT_ESCAPE_LONGEST = 13
 
 # A secret longer than this is found by its first characters first (then matched whole).
 LONG_SECRET = 64
@@ -44,6 +45,7 @@ def _hex(value: int, width: int) -> str:
 
 
 def _hex_any_width(value: int) -> str:
+    """`value` in hex without its leading zeros, or with a few (JavaScript's `\\u{e9}`)."""
     return "0{0,4}" + _hex(value, 1 if value < 16 else len(f"{value:x}"))
 
 
@@ -125,7 +127,7 @@ class SecretPatterns:
     fragments: list[bytes]  # base64 fragments: the whole base64 token around them goes
     prefix: bytes | None  # a cut prefix (MIN_PREFIX characters or more, not the whole)
     quick: list[bytes]  # what finds every match of the above (and maybe more), for one scan
-    longest: int  # the most bytes one match of `whole` can take
+    longest: int  # the most bytes one match (of `whole`, or a cut prefix) can take
 
 
 def secret_patterns(secret: str) -> SecretPatterns:
@@ -152,7 +154,9 @@ def secret_patterns(secret: str) -> SecretPatterns:
                  *(re.escape(f[:16]) for f in fragments)]
     if len(secret) <= LONG_SECRET:
         quick += map(loose, binary)
-    longest = max(sum(u.longest for u in units), 2 * len(utf8), *map(len, binary))
+    # (a cut prefix may carry an interrupted escape and its record's end beyond its units)
+    longest = max(sum(u.longest for u in units), 2 * len(utf8), *map(len, binary)) \
+        + _CUT_ESCAPE_LONGEST + 1
     return SecretPatterns(whole=whole, binary=binary, fragments=fragments, prefix=prefix,
                           quick=quick, longest=longest)
 
