@@ -5,13 +5,19 @@ The forms that once escaped it (issue #26) each have a test of their own."""
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cockpit.engine.launcher import launch, write_spec
 from cockpit.session.redact import Redactor
+from cockpit.session.runfiles import RunFiles
 from tests.engine.secret_encodings import (
     CUTS,
     cut,
@@ -179,3 +185,26 @@ def test_a_long_secret_is_masked_and_costs_the_stream_nothing_until_it_appears()
     assert redactor.redact(f"key={token}\n".encode()) == b"key=***\n"
     assert redactor.redact(f"{json.dumps({'key': token[:700]})}\n".encode()) == \
         b'{"key": "***"}\n'
+
+
+def test_a_prefix_that_waits_for_the_rest_of_its_line_is_not_taken_for_a_cut(
+        tmp_path: Path) -> None:
+    """The supervisor writes a partial line after 50 ms: eight characters of the password
+    at its end are the start of the password still arriving, not a cut — the whole is
+    masked once it has come, and nothing of it is written before."""
+    password = "Kv-S3cret-xyz-Tail"
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import sys, time\n"
+        # longer than what the supervisor holds back of a partial line: the rest is written
+        f"sys.stdout.write('split: ' + 'x' * 4000 + {password[:8]!r}); sys.stdout.flush()\n"
+        "time.sleep(0.5)\n"
+        f"sys.stdout.write({password[8:]!r} + ' tail\\n')\n"
+        f"sys.stdout.write('cut: ' + {password[:8]!r} + '\\n')\n")
+    files = RunFiles(tmp_path, "step.1")
+    write_spec(files, {"step": "step", "command": shlex.join([sys.executable, str(script)]),
+                       "cwd": str(tmp_path), "log": str(tmp_path / "step.log"), "rules": [],
+                       "grace": 5.0})
+    launch(files, dict(os.environ), [password]).wait(60)
+    assert (tmp_path / "step.log").read_bytes() == \
+        b"split: " + b"x" * 4000 + b"*** tail\ncut: ***\n"
