@@ -735,6 +735,7 @@ def _masked(exc: BaseException) -> str:
 
     text = f"{type(exc).__name__}: {exc}"
     text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
-    text = re.sub(r"(?i)(password\s*=\s*)\S+", r"\1***", text)
+    # libpq's quoting: password='it\'s a pass' is one value
+    text = re.sub(r"(?i)(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\S+)", r"\1***", text)
     return Redactor(environment_secrets(dict(os.environ))).redact_text(text)[:2000]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from cockpit.errors import CockpitError, Problem
+from cockpit.probes import dsn as dsn_forms
 from cockpit.runbook.model import EnvVar, Runbook, WorkingDirectory
 from cockpit.runbook.paths import resolve
 from cockpit.runbook.platform import foreign_paths
@@ -58,12 +59,9 @@ def workdir_override(runbook: Runbook, runbook_path: Path, workdir: Path | None,
 
 
 def masked(dsn: str) -> str:
-    """The DSN with its password replaced by ***, for showing and recording."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    """The DSN with its password replaced by ***, for showing and recording (a URL or
+    key=value pairs)."""
+    return dsn_forms.masked(dsn)
 
 
 def dsn_passwords(runbook: Runbook, env: Mapping[str, str]) -> list[str]:
@@ -71,36 +69,26 @@ def dsn_passwords(runbook: Runbook, env: Mapping[str, str]) -> list[str]:
     found: list[str] = []
     for item in runbook.setup.items if runbook.setup else []:
         if isinstance(item, EnvVar) and item.name in env:
-            try:
-                password = urlsplit(env[item.name]).password
-            except ValueError:
-                continue
-            if password:
-                found += [password, unquote(password)]
+            found += dsn_forms.passwords(env[item.name], env)
     return found
+
+
+def _may_hold_dsn(value: str) -> bool:
+    return ("://" in value and "@" in value) or (
+        "=" in value and ("password" in value or "service" in value))
 
 
 def environment_secrets(env: Mapping[str, str], names: list[str] | None = None) -> list[str]:
-    """Secrets found in an environment: PGPASSWORD, the password of any URL-shaped value,
-    and the whole value of each variable named in `names` (--secret-env)."""
+    """Secrets found in an environment: PGPASSWORD, the password of any value that is a DSN
+    (a URL or key=value pairs, its service's included), every password in the service files
+    it points at, and the whole value of each variable named in `names` (--secret-env)."""
     found = [env["PGPASSWORD"]] if env.get("PGPASSWORD") else []
     for value in env.values():
-        if "://" in value and "@" in value:
-            try:
-                password = urlsplit(value).password
-            except ValueError:
-                continue
-            if password:
-                found += [password, unquote(password)]
+        if _may_hold_dsn(value):
+            found += dsn_forms.passwords(value, env)
+    found += dsn_forms.service_passwords(env)
     found += [env[name] for name in names or [] if env.get(name)]
-    return found
-
-
-def _identity(dsn: str) -> dict[str, Any]:
-    parts = urlsplit(dsn)
-    return {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port,
-            "user": unquote(parts.username or ""), "database": unquote(parts.path.lstrip("/")),
-            "query": dict(parse_qsl(parts.query))}
+    return list(dict.fromkeys(found))
 
 
 def check_setup_item(item: WorkingDirectory | EnvVar, workdir: Path, env: Mapping[str, str],
@@ -113,13 +101,14 @@ def check_setup_item(item: WorkingDirectory | EnvVar, workdir: Path, env: Mappin
     if not value:
         return False, None, f"{item.name} is not set"
     try:
-        have = _identity(value)
-        want = _identity(item.template.replace(placeholder, "x"))
+        have = dsn_forms.identity(value, env)
+        want = dsn_forms.identity(item.template.replace(placeholder, "x"), env)
     except ValueError as exc:
-        return False, None, f"{item.name} does not parse as a URL ({exc})"
-    # A template that names no port leaves the port to the environment.
-    keys = ("scheme", "host", "port", "user", "database") if want["port"] else (
-        "scheme", "host", "user", "database")
+        return False, None, f"{item.name} does not parse as a URL or key=value pairs ({exc})"
+    # A template that names no port leaves the port to the environment; key=value pairs
+    # have no scheme to compare.
+    keys = [k for k in ("scheme", "host", "port", "user", "database")
+            if (k != "port" or want["port"]) and (k != "scheme" or have["scheme"])]
     problems = [f"{key} is {have[key]!r}, expected {want[key]!r}"
                 for key in keys if have[key] != want[key]]
     problems += [f"{key}={value!r} missing" for key, value in item.require.items()

@@ -167,7 +167,9 @@ class StepRun:
         the start of a secret still arriving (all of it at the end)."""
         if not self.pending:
             return
-        data = self.redactor.redact(self.pending) if self.redactor else self.pending
+        # not final: the line goes on, so its end here is no cut that ends a record
+        data = self.redactor.redact(self.pending, more=not final) if self.redactor \
+            else self.pending
         keep = 0 if final else max(self.redactor.longest - 1, 0)
         if len(data) <= keep:
             return

@@ -94,10 +94,11 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
             try:
                 if conn is None:
                     conn = held.enter_context(_looking(env, spec.get("dsn_var", "DATABASE_URL")))
-                found: dict[str, Any] = sample(conn, spec["app"])
+                found: dict[str, Any] = sample(conn, spec["app"], redactor.redact_text)
             except Exception as exc:  # the radar's own trouble never fails the step
-                found = {"error": str(exc).splitlines()[0][:300] if str(exc) else
-                         type(exc).__name__}
+                # masked before it is cut, as a query's text is
+                found = {"error": redactor.redact_text(str(exc)).splitlines()[0][:300]
+                         if str(exc) else type(exc).__name__}
                 with contextlib.suppress(Exception):
                     held.close()  # a new one next time
                 conn = None

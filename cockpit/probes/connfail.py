@@ -11,14 +11,11 @@ among them) is shown as libpq wrote it — never as a class name.
 from __future__ import annotations
 
 import re
-from contextlib import suppress
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
-import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict
 
+from cockpit.probes.dsn import conninfo, passwords
 from cockpit.session.redact import Redactor
 
 
@@ -37,32 +34,16 @@ class Target:
         return f"{self.user or '(default user)'}@{where}/{self.database or '(default db)'}"
 
 
-def _conninfo(dsn: str) -> dict[str, object] | None:
-    scheme, sep, rest = dsn.partition("://")
-    if sep and "+" in scheme:  # postgresql+psycopg://: the driver is SQLAlchemy's business
-        dsn = "postgresql://" + rest
-    try:
-        return dict(conninfo_to_dict(dsn))
-    except psycopg.ProgrammingError:
-        return None
-
-
 def _passwords(dsn: str | None) -> list[str]:
     """The DSN's password as libpq reads it and as written in it, best effort (a DSN that
     does not parse may still hold one)."""
-    if not dsn:
-        return []
-    found = [str((_conninfo(dsn) or {}).get("password") or "")]
-    with suppress(ValueError):
-        written = urlsplit(dsn).password or ""
-        found += [written, unquote(written)]
-    return [p for p in found if p]
+    return passwords(dsn, {}) if dsn else []
 
 
 def target(dsn: str) -> Target | None:
     """The host, port, user and database a DSN (URL, SQLAlchemy URL or key=value) names;
     None if it does not parse."""
-    parts = _conninfo(dsn)
+    parts = conninfo(dsn)
     if parts is None:
         return None
     host = str(parts.get("host") or parts.get("hostaddr") or "localhost")

@@ -5,7 +5,7 @@ traceback).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -13,10 +13,11 @@ from typing import Any
 import psycopg
 import sqlalchemy
 from psycopg import errors as pg_errors
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import URL, Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from cockpit.probes.connfail import explain
+from cockpit.probes.dsn import conninfo, is_url
 
 CONNECT_TIMEOUT_S = 5
 
@@ -26,12 +27,21 @@ class ProbeUnreachable(Exception):
     the next step."""
 
 
-def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> str:
+def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> str | URL:
     url = env.get(var)
     if not url:
         raise ProbeUnreachable(f"{var} is not set")
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    elif not is_url(url):
+        # key=value pairs: libpq reads them; each goes to psycopg as the keyword it is
+        found = conninfo(url)
+        if found is None:
+            raise ProbeUnreachable(f"{var} does not parse as key=value pairs — write them as "
+                                   "libpq does: host=… port=… user=… password='…' dbname=…")
+        password = found.pop("password", None)
+        return URL.create("postgresql+psycopg", username=found.pop("user", None),
+                          password=password, database=found.pop("dbname", None), query=found)
     return url
 
 
@@ -83,3 +93,9 @@ def connect(env: Mapping[str, str], var: str = "DATABASE_URL") -> Iterator[Conne
 
 def rows(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(sqlalchemy.text(sql), params)]
+
+
+def cut_query(text: str | None, redact: Callable[[str], str], limit: int) -> str | None:
+    """A query's text as shown and kept: its secrets masked first, then cut to `limit`
+    characters (the other way round, a password cut by the limit would escape the mask)."""
+    return None if text is None else redact(text)[:limit]

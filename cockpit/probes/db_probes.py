@@ -8,11 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from cockpit.probes.alembic_probes import _guard
-from cockpit.probes.db import ProbeUnreachable, connect, rows
+from cockpit.probes.db import ProbeUnreachable, connect, cut_query, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.probes.snapshot import compare, parity_report, take_snapshot
 from cockpit.runbook.paths import resolve
 from cockpit.session.safefs import MissingPath, UnsafePath, read_named
+
+QUERY_CHARS = 1000  # what the halt diagnostics keep of each session's query text
 
 
 @register("db.objects_present")
@@ -56,7 +58,8 @@ def probe_structural_parity(ctx: ProbeContext, expected: Any,
 
 
 def pg_halt_diagnostics(ctl: Any) -> dict[str, Any] | None:
-    """pg_stat_activity and pg_locks at the moment of a halt, with who blocks whom."""
+    """pg_stat_activity and pg_locks at the moment of a halt, with who blocks whom (`ctl`:
+    its `env` and its `redactor`, which masks each query's text before it is cut)."""
     if "DATABASE_URL" not in ctl.env:
         return None
     try:
@@ -65,7 +68,7 @@ def pg_halt_diagnostics(ctl: Any) -> dict[str, Any] | None:
                 SELECT pid, usename, application_name, client_addr::text, state,
                        wait_event_type, wait_event, backend_type,
                        pg_blocking_pids(pid) AS blocked_by,
-                       xact_start::text, query_start::text, left(query, 1000) AS query
+                       xact_start::text, query_start::text, query
                 FROM pg_stat_activity WHERE datname = current_database()
                 ORDER BY pid""")
             locks = rows(conn, """
@@ -75,6 +78,9 @@ def pg_halt_diagnostics(ctl: Any) -> dict[str, Any] | None:
                 WHERE a.datname = current_database() ORDER BY l.granted, l.pid""")
     except ProbeUnreachable as exc:
         return {"error": str(exc)}
+    # fetched whole and cut here, once masked: a password the cut splits escapes the mask
+    activity = [{**a, "query": cut_query(a["query"], ctl.redactor.redact_text, QUERY_CHARS)}
+                for a in activity]
     waiting = [a for a in activity if a["blocked_by"]]
     return {"pg_stat_activity": activity, "pg_locks": locks,
             "blocked": [{"pid": a["pid"], "blocked_by": a["blocked_by"],

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 import sqlalchemy
@@ -15,15 +14,16 @@ import sqlalchemy
 from cockpit.probes.alembic_probes import _guard
 from cockpit.probes.connfail import explain
 from cockpit.probes.db import CONNECT_TIMEOUT_S, ProbeUnreachable, connect
+from cockpit.probes.dsn import identity
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 
 TLS_SQL = "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
 
 
-def _parts(dsn: str) -> dict[str, Any]:
-    p = urlsplit(dsn)
-    return {"host": p.hostname, "port": p.port or 5432, "user": unquote(p.username or ""),
-            "database": unquote(p.path.lstrip("/")), "query": dict(parse_qsl(p.query))}
+def _parts(dsn: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """What a DSN names (a URL or key=value pairs), the port defaulted as libpq does."""
+    found = identity(dsn, env)
+    return {**found, "port": found["port"] or 5432}
 
 
 def _tls_in_use(env: Mapping[str, str], var: str) -> tuple[bool, str]:
@@ -67,7 +67,7 @@ def probe_env_dsn(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> 
     if not value:
         return ProbeResult(False, None, f"{var} is not set", reached=False)
     try:
-        mine = _parts(value)
+        mine = _parts(value, ctx.env)
     except ValueError as exc:
         return ProbeResult(False, None, f"{var} does not parse ({exc})", reached=False)
     if args.get("database") and mine["database"] != args["database"]:
@@ -80,7 +80,11 @@ def probe_env_dsn(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> 
         if other not in ctx.env:
             problems.append(f"{other} is not set")
             continue
-        theirs = _parts(ctx.env[other])
+        try:
+            theirs = _parts(ctx.env[other], ctx.env)
+        except ValueError as exc:
+            problems.append(f"{other} does not parse ({exc})")
+            continue
         for key in ("host", "port", "user", "database"):
             if theirs[key] != mine[key]:
                 problems.append(f"{var} and {other} differ in {key}: {mine[key]!r} vs "

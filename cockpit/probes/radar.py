@@ -7,17 +7,22 @@ still counts the other roles' sessions waiting behind its own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection
 
-from cockpit.probes.db import rows
+from cockpit.probes.db import cut_query, rows
 from cockpit.session.radarview import radar_line
 
 __all__ = ["app_name", "radar_line", "sample"]
 
 # PostgreSQL keeps application_name to NAMEDATALEN - 1 bytes
 _APP_NAME_BYTES = 63
+# What a sample keeps of a query's text: cut after its secrets are masked (a password cut
+# in two by the limit would not be recognised), so it is fetched whole — PostgreSQL keeps
+# no more than track_activity_query_size of it.
+QUERY_CHARS = 200
 
 
 def app_name(run: str) -> str:
@@ -49,7 +54,7 @@ SELECT
     (SELECT coalesce(json_agg(json_build_object(
         'pid', pid, 'wait_event_type', wait_event_type, 'wait_event', wait_event,
         'state', state, 'xact_s', round(xact_s::numeric, 1), 'blocked_by', blocked_by,
-        'query', left(query, 200)) ORDER BY pid), '[]') FROM mine) AS sessions,
+        'query', query) ORDER BY pid), '[]') FROM mine) AS sessions,
     (SELECT count(*) FROM behind) AS waiting,
     (SELECT round(coalesce(max(wait_s), 0)::numeric, 1) FROM behind) AS oldest_wait_s
 """
@@ -74,12 +79,14 @@ SELECT 'copy', pid, command, CASE WHEN bytes_total > 0
 """
 
 
-def sample(conn: Connection, app: str) -> dict[str, Any]:
+def sample(conn: Connection, app: str, redact: Callable[[str], str]) -> dict[str, Any]:
     """One look: the run's sessions (what each waits on and who blocks it), how many
-    sessions wait behind them and the oldest wait, and any long operation's progress."""
+    sessions wait behind them and the oldest wait, and any long operation's progress. Each
+    query's text is passed through `redact` before it is cut to QUERY_CHARS."""
     try:
         found = rows(conn, _SAMPLE, app=app)[0]
-        sessions = list(found["sessions"] or [])
+        sessions = [{**s, "query": cut_query(s.get("query"), redact, QUERY_CHARS)}
+                    for s in found["sessions"] or []]
         pids = [s["pid"] for s in sessions]
         progress = rows(conn, _PROGRESS, pids=pids) if pids else []
     finally:

@@ -216,9 +216,10 @@ class EnvVar(_Model):
         min_length=1,
         description="The DSN as a postgresql:// URL with a host, its password written as the "
         "setup's `password_placeholder` (never in clear). The session checks that the "
-        "variable names the same scheme, host, port (if the template gives one), user "
-        "and database; a variable that is not set is built from the template with a "
-        "password asked once and never stored.",
+        "variable — a URL, or libpq's key=value pairs (a `service=` filled in from the "
+        "service file) — names the same scheme (a URL's), host, port (if the template "
+        "gives one), user and database; a variable that is not set is built from the "
+        "template with a password asked once and never stored.",
     )
     database: str = Field(
         min_length=1,

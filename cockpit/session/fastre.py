@@ -17,19 +17,25 @@ except ImportError:  # pragma: no cover - google-re2 is a dependency
     _re2 = None
 
 
-def compile_fast(pattern: bytes) -> Any | None:
-    """An RE2 pattern object, or None when RE2 is missing or cannot express `pattern`."""
+def compile_fast(pattern: bytes, max_mem: int | None = None) -> Any | None:
+    """An RE2 pattern object, or None when RE2 is missing or cannot express `pattern`.
+    `max_mem`: RE2's memory budget, for a large pattern (its default is 8 MiB)."""
     if _re2 is None:
         return None
+    options = _OPTIONS
+    if max_mem is not None:
+        options = _re2.Options()
+        options.log_errors = False
+        options.max_mem = max_mem
     try:
-        return _re2.compile(pattern, options=_OPTIONS)
+        return _re2.compile(pattern, options=options)
     except Exception:
         return None
 
 
-def compile_any(pattern: bytes) -> Any:
+def compile_any(pattern: bytes, max_mem: int | None = None) -> Any:
     """RE2 if it can, else Python's `re`: either way `.search` and `.lastgroup` work."""
-    return compile_fast(pattern) or re.compile(pattern)
+    return compile_fast(pattern, max_mem) or re.compile(pattern)
 
 
 def group_name(match: Any) -> str | None:

@@ -18,6 +18,7 @@ from cockpit.demo.pgcluster import PgCluster, free_port
 from cockpit.probes import registry
 from cockpit.probes.db_probes import pg_halt_diagnostics
 from cockpit.probes.registry import ProbeContext, run_probe
+from cockpit.session.redact import Redactor
 
 
 def _url(cluster: PgCluster, conninfo: str) -> str:
@@ -177,7 +178,8 @@ def test_halt_diagnostics_name_who_blocks_whom(anchored: SimpleNamespace) -> Non
     waiting.start()
     try:
         for _ in range(50):
-            diagnostics = pg_halt_diagnostics(SimpleNamespace(env=anchored.env))
+            diagnostics = pg_halt_diagnostics(SimpleNamespace(env=anchored.env,
+                                                              redactor=Redactor()))
             if diagnostics and diagnostics["blocked"]:
                 break
             threading.Event().wait(0.1)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.db import connect
 from cockpit.probes.radar import app_name, radar_line, sample
+from cockpit.session.redact import Redactor
 
 APP = app_name("prod_upgrade.1")
 
@@ -44,7 +45,7 @@ def _sample_when(conn: Connection, holds: Callable[[dict[str, Any]], bool],
     """The first sample for which `holds`, within the deadline."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if holds(found := sample(conn, APP)):
+        if holds(found := sample(conn, APP, Redactor().redact_text)):
             return found
         time.sleep(0.05)
     raise AssertionError(f"not seen within {deadline_s} s; last sample: {found}")
