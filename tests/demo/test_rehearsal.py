@@ -201,7 +201,9 @@ def test_a_session_keeps_its_rehearsal_and_a_folder_that_is_none_is_refused(
     assert refused.returncode == 1 and "only a rehearsal that reached PASS" in refused.stderr
     assert not (tmp_path / "s").exists() and not (tmp_path / "s-world").exists()
     events = (rehearsals / "drift" / "events.jsonl").read_bytes()
-    again = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(rehearsals / "drift"),
+    # resume takes the folder itself (the shared demo runs are linked here)
+    drift = (rehearsals / "drift").resolve()
+    again = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(drift),
                             "--headless", "--rehearsal", str(rehearsals / "pass")],
                            capture_output=True, text=True, cwd=REPO, timeout=120)
     assert again.returncode == 3, again.stderr
