@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.accounts import other_account  # noqa: F401  (a fixture for the tests here)
 from tests.conftest import REPO
 
 
