@@ -341,6 +341,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     finally:
         if not _step_running(folder):
             world.stop()
+        else:
+            world.leave()  # the step needs it; the watchdog stops it once nothing does
     return code
 
 

@@ -92,7 +92,9 @@ def release_lock_if_ours(session: Path) -> None:
 def close_demo(world: World, ctl: Controller) -> None:
     ctl.close()
     if ctl.running() is None:
-        world.stop()  # no cockpit uses it any more; a step still running keeps it up
+        world.stop()  # no cockpit uses it any more
+    else:
+        world.leave()  # a step still running keeps it up, and its watchdog watches that
 
 
 def run_demo(fault: str | None, session: Path | None, workspace: Path | None,

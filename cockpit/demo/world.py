@@ -251,6 +251,13 @@ class World:
                 self.info.sessions.append(str(session))
                 self._save()
 
+    def leave(self) -> None:
+        """This cockpit no longer uses the world, which stays up (a step of it still runs):
+        the watchdog stops it once nothing else does."""
+        with self._locked():
+            self.info.users = [u for u in live_users(self.info.users) if int(u[0]) != os.getpid()]
+            self._save()
+
     def stop(self) -> None:
         """Stop the fault's client, the terminator, the watchdog and the server."""
         with self._locked():
