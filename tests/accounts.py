@@ -80,9 +80,10 @@ def _interpreter_for(uid: int, gid: int) -> Path:
 
 
 def _install(folder: Path, interpreter: Path) -> Path:
-    """A venv in `folder` with the locked dependencies and the project itself (not editable).
-    Copies, never links: the account is given these files, and a hard link would give it
-    uv's cache too."""
+    """A venv in `folder` with the locked dependencies and the project itself (not editable),
+    its bytecode compiled. Its files stay root's and read-only to the account: uv links them
+    from its cache (hard links: fast to make and to remove), and the account has no business
+    writing into them."""
     venv = folder / "venv"
     uv = shutil.which("uv") or "uv"
     subprocess.run([uv, "venv", "-q", "--python", str(interpreter), str(venv)], check=True,
@@ -92,7 +93,8 @@ def _install(folder: Path, interpreter: Path) -> Path:
                     "-q", "-o", str(requirements)], check=True, capture_output=True, cwd=REPO)
     python = venv / "bin" / "python"
     for what in (["-r", str(requirements)], ["--no-deps", str(REPO)]):
-        install = [uv, "pip", "install", "-q", "--link-mode=copy", "--python", str(python), *what]
+        install = [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(python),
+                   *what]
         # From uv's cache when it has everything; else through the registry, as uv sync does.
         if subprocess.run([*install, "--offline"], capture_output=True, cwd=REPO).returncode:
             subprocess.run(install, check=True, capture_output=True, cwd=REPO)
@@ -120,8 +122,7 @@ def made_account() -> Iterator[Account]:
         entry = pwd.getpwnam(name)
         home = Path(tempfile.mkdtemp(prefix="cockpit-test-account-"))
         python = _install(home, _interpreter_for(entry.pw_uid, entry.pw_gid))
-        for path in (home, *home.rglob("*")):
-            os.lchown(path, entry.pw_uid, entry.pw_gid)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
         home.chmod(0o700)
         yield Account(name, entry.pw_uid, entry.pw_gid, home, python)
     finally:

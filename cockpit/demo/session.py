@@ -132,8 +132,13 @@ def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], No
         with hangup.interruptible():
             while supervisor.is_running() and current[1].exit_record() is None:
                 time.sleep(0.2)
-    with hangup.interruptible():
-        world = World.open(workspace)  # brings its database back up if the cockpit died
+    world = World.load(workspace, runnable=True)
+    try:
+        with hangup.interruptible():
+            world.ensure_running()  # brings its database back up if the cockpit died
+    except BaseException:  # refused, or cut short by a hang-up: none of it left running
+        stop_unless_step_runs(world, folder)
+        raise
     world.attach(folder)
     return world
 

@@ -47,17 +47,25 @@ class Refused(Exception):
 
 
 def startup_user(packet: bytes) -> str | None:
-    """The `user` a startup message asks for (the last one, as the server reads it); None for
-    a packet that is no protocol-3 startup message (a cancel request, say)."""
+    """The `user` a protocol-3 startup message asks for, read as the server reads it: name,
+    value, … up to an empty name that is the packet's last byte (the last `user` counts).
+    None for any other packet, or one whose layout the server would refuse."""
     (code,) = struct.unpack("!I", packet[4:8])
     if code >> 16 != 3:
         return None
-    fields = packet[8:].split(b"\0")
-    user = None
-    for key, value in zip(fields[0::2], fields[1::2], strict=False):
-        if key == b"user":
-            user = value.decode("utf-8", "replace")
-    return user
+    body, user, offset = packet[8:], None, 0
+    while True:
+        end = body.find(b"\0", offset)
+        if end < 0:
+            return None
+        if end == offset:  # the terminator: it must end the packet
+            return user if end == len(body) - 1 else None
+        value_end = body.find(b"\0", end + 1)
+        if value_end < 0:
+            return None
+        if body[offset:end] == b"user":
+            user = body[end + 1:value_end].decode("utf-8", "replace")
+        offset = value_end + 1
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

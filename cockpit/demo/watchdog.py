@@ -13,11 +13,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from cockpit.demo.private import write_private
 from cockpit.demo.usage import world_in_use
@@ -71,16 +74,43 @@ def _write_state(workspace: Path, idle_s: float, idle_since: str | None) -> None
         write_private(workspace / STATE, json.dumps(state).encode())
 
 
+def _server_pid(info: dict[str, Any]) -> int | None:
+    with contextlib.suppress(OSError, ValueError, IndexError, TypeError):
+        text = (Path(info["pg_root"]) / "data" / "postmaster.pid").read_text()
+        return int(text.split()[0])
+    return None
+
+
+def _stop_what_was_left(info: dict[str, Any], server: int | None) -> None:
+    """The world's folder is gone (removed by hand) with its processes still up: each is
+    stopped, once its command line shows it is still that process."""
+    left: list[tuple[Any, str, signal.Signals]] = [
+        (server, str(Path(info.get("pg_root") or "/nonexistent") / "data"), signal.SIGINT),
+        (info.get("proxy_pid"), "cockpit.demo.tlsproxy", signal.SIGTERM),
+        (info.get("locker_pid"), "psycopg.connect(sys.argv[1]", signal.SIGTERM)]
+    for pid, marker, sig in left:
+        with contextlib.suppress(psutil.Error, OSError, TypeError, ValueError):
+            proc = psutil.Process(int(pid))
+            if marker in " ".join(proc.cmdline()):
+                proc.send_signal(sig)
+
+
 def watch(workspace: Path, idle_s: float) -> int:
     poll = min(5.0, max(0.2, idle_s / 10))
     quiet_from = time.monotonic()
     idle_since: str | None = datetime.now(UTC).isoformat(timespec="seconds")
     _write_state(workspace, idle_s, idle_since)
+    last: dict[str, Any] = {}
+    server: int | None = None
     while True:
         time.sleep(poll)
         info = _read_info(workspace)
+        if info is None and not workspace.exists():
+            _stop_what_was_left(last, server)
+            return 0
         if info is None or info.get("watchdog_pid") != os.getpid():
-            return 0  # the world is gone, or has been started again with a watchdog of its own
+            return 0  # unreadable, or started again with a watchdog of its own
+        last, server = info, _server_pid(info) or server
         if world_in_use(info) is not None:
             quiet_from = time.monotonic()
             if idle_since is not None:

@@ -27,7 +27,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -276,13 +275,23 @@ class World:
         return True
 
     def _stop(self) -> None:
+        stopping = []
         # the fault's database client (the locker, or the application's traffic)
         for pid, name in ((self.info.locker_pid, "psycopg.connect(sys.argv[1]"),
                           (self.info.proxy_pid, "cockpit.demo.tlsproxy"),
                           (self.info.watchdog_pid, "cockpit.demo.watchdog")):
             if pid is not None and pid != os.getpid() and _alive(pid, name):
-                os.kill(pid, signal.SIGTERM)
+                with contextlib.suppress(psutil.Error):
+                    proc = psutil.Process(pid)
+                    proc.terminate()
+                    stopping.append(proc)
         self.cluster.stop()
+        # Stopped means gone: whoever looks next finds none of them (a child of ours is
+        # reaped here, too).
+        _, left = psutil.wait_procs(stopping, timeout=5)
+        for proc in left:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
         with contextlib.suppress(OSError):
             (self.workspace / WATCHDOG_STATE).unlink()
         registry.forget(self.workspace)

@@ -39,24 +39,31 @@ def _processes_under(folder: Path) -> list[int]:
     return found
 
 
-@pytest.fixture
-def short_tmp(open_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary folder of this test's own, so what the cockpit makes there can be seen
+@pytest.fixture(scope="module")
+def short_tmp() -> Iterator[Path]:
+    """A temporary folder of this module's own, so what the cockpit makes there can be seen
     (the machine's /tmp is shared with every other test that runs)."""
-    folder = open_tmp / "t"
-    folder.mkdir(mode=0o755)
+    base = Path(tempfile.mkdtemp(prefix="cockpit-test-open-"))
+    base.chmod(0o755)
+    folder = base / "t"
+    folder.mkdir()
     folder.chmod(0o1777)  # as /tmp is
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(folder))
+        yield folder
+    shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def long_world(open_tmp: Path, short_tmp: Path) -> Iterator[World]:
-    world = World.build(open_tmp / LONG / "world")
+@pytest.fixture(scope="module")
+def long_world(short_tmp: Path) -> Iterator[World]:
+    """One world for the module (a build is the slow part): its path too long for a socket."""
+    world = World.build(short_tmp.parent / LONG / "world")
     try:
         yield world
     finally:
-        world.stop()
+        last = World.load(world.workspace)  # as the tests left it
+        last.stop()
+        last.cluster.remove_socket_folder()
 
 
 def test_a_long_paths_socket_folder_is_made_private_and_recorded(long_world: World,
@@ -74,8 +81,8 @@ def test_a_long_paths_socket_folder_is_made_private_and_recorded(long_world: Wor
 @pytest.mark.parametrize("planted", ["0777-of-the-servers-account", "another-accounts"])
 def test_a_planted_socket_folder_is_refused_and_nothing_starts(
         long_world: World, planted: str, request: pytest.FixtureRequest) -> None:
-    folder = long_world.cluster.socket_dir
-    long_world.stop()
+    folder = Path(json.loads((long_world.workspace / "world.json").read_text())["socket_dir"])
+    World.load(long_world.workspace).stop()
     shutil.rmtree(folder, ignore_errors=True)  # gone (a cleaner, say), and one put in its place
     folder.mkdir()
     if planted == "another-accounts":
@@ -91,20 +98,25 @@ def test_a_planted_socket_folder_is_refused_and_nothing_starts(
             World.open(long_world.workspace)
         assert str(folder) in refused.value.message and "remove it" in refused.value.message
         assert list(folder.iterdir()) == []  # no socket was put there
-        assert not long_world.cluster.running()
+        assert not World.load(long_world.workspace).cluster.running()
         assert _processes_under(long_world.workspace) == []  # no server, no terminator
         assert (long_world.workspace / "world.json").read_bytes() == world_json
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        World.open(long_world.workspace)  # a new folder of its own, for the next test
 
 
-def test_a_build_that_fails_leaves_no_half_built_world(open_tmp: Path, short_tmp: Path,
+def test_a_build_that_fails_leaves_no_half_built_world(open_tmp: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    short = open_tmp / "t"
+    short.mkdir(mode=0o1777)
+    short.chmod(0o1777)
+    monkeypatch.setattr(tempfile, "tempdir", str(short))
     workspace = open_tmp / LONG / "world"
     # No git on the PATH: the build fails after its database is made and filled.
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
     with pytest.raises(OSError):
         World.build(workspace)
     assert not workspace.exists()
-    assert list(short_tmp.iterdir()) == []  # the socket folder went with it
+    assert list(short.iterdir()) == []  # the socket folder went with it
     assert _processes_under(workspace) == []

@@ -19,7 +19,6 @@ import psutil
 import pytest
 
 from cockpit.demo.world import World
-from tests.accounts import Account
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
 from tests.waiting import wait_until
@@ -52,6 +51,7 @@ def _world_processes(workspace: Path) -> list[int]:
     return found
 
 
+@pytest.mark.slow  # a world built, then its idle time waited out
 def test_an_orphaned_world_is_stopped_by_its_watchdog_and_listed_until_then(
         open_tmp: Path, state_home: dict[str, str]) -> None:
     session, workspace = open_tmp / "s", open_tmp / "w"
@@ -99,6 +99,7 @@ def quiet_world() -> Iterator[World]:
         subprocess.run(["rm", "-rf", str(base)], check=False)
 
 
+@pytest.mark.slow  # a world built, and a step of 15 s
 def test_stop_is_refused_while_a_step_runs_there_unless_forced(
         quiet_world: World, tmp_path: Path, state_home: dict[str, str]) -> None:
     runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 15; echo slept")])])
@@ -126,17 +127,6 @@ def test_stop_is_refused_while_a_step_runs_there_unless_forced(
         assert run.wait(60) == 0, run.stderr
     quiet_world.ensure_running()  # as resume does: all of it up again
     assert quiet_world.cluster.running() and _world_processes(quiet_world.workspace)
-
-
-def test_another_account_lists_none_of_the_operators_worlds(
-        quiet_world: World, other_account: Account) -> None:
-    quiet_world.ensure_running()
-    listed = other_account.cockpit("demo", "--worlds")
-    assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.strip() == "no rehearsal world of yours is running"
-    stopped = other_account.cockpit("demo", "--stop", str(quiet_world.workspace))
-    assert stopped.returncode == 1 and "not a rehearsal world of yours" in stopped.stderr
-    assert quiet_world.cluster.running()
 
 
 def test_a_bad_idle_time_is_refused_before_anything_is_made(open_tmp: Path) -> None:

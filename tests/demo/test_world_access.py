@@ -10,6 +10,8 @@ import os
 import pwd
 import shutil
 import stat
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 
 from cockpit.demo.world import DATABASE, ROLE, World
 from tests.accounts import Account
+from tests.conftest import REPO
 
 CONNECT = """
 import sys, psycopg
@@ -137,3 +140,24 @@ def test_the_password_is_never_logged_even_with_log_statement_all(world: World) 
 def test_world_json_names_no_secret(world: World) -> None:
     info = json.loads((world.workspace / "world.json").read_text())
     assert world.password not in json.dumps(info)
+
+
+def test_another_account_neither_lists_nor_stops_the_operators_world(
+        world: World, other_account: Account) -> None:
+    listed = other_account.cockpit("demo", "--worlds")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == "no rehearsal world of yours is running"
+    stopped = other_account.cockpit("demo", "--stop", str(world.workspace))
+    assert stopped.returncode == 1 and "not a rehearsal world of yours" in stopped.stderr
+    assert world.cluster.running()
+
+
+def test_the_operator_lists_the_running_world(world: World) -> None:
+    listed = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--worlds"], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["WORKSPACE", "PORT", "PID", "IDLE"]
+    mine = [row.split() for row in rows if row.startswith(str(world.workspace) + " ")]
+    assert mine and mine[0][1:3] == [str(world.info.port), str(world.cluster.postmaster_pid())]
+    assert "in use" in " ".join(mine[0][3:])  # this test process opened it
