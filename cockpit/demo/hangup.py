@@ -53,7 +53,10 @@ _guard = _Guard()
 
 
 def install() -> None:
-    """From now on a hang-up ends this process as above (`run`, `resume`, `demo`)."""
+    """From now on a hang-up ends this process as above (`run`, `resume`, `demo`) — unless
+    hang-ups are ignored already (`nohup`): whoever started it so asked for that."""
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+        return
     _guard.installed = True
     signal.signal(signal.SIGHUP, _on_hangup)
 

@@ -271,6 +271,7 @@ class World:
                 return False
             if world_in_use(info) is not None:
                 return False
+            self.info = WorldInfo(**info)  # the pids as they are now, not when we looked
             self._stop()
         return True
 

@@ -70,11 +70,15 @@ class PtyCockpit:
             with self._lock:
                 self._output += data
 
-    def text(self) -> str:
-        """What the terminal was sent, escape sequences taken out."""
+    def text(self, since: int = 0) -> str:
+        """What the terminal was sent (from the `mark` given), escape sequences taken out."""
         with self._lock:
-            raw = bytes(self._output)
+            raw = bytes(self._output[since:])
         return _ESCAPES.sub(b"", raw).decode("utf-8", "replace")
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self._output)
 
     def wait_for_text(self, text: str, deadline_s: float = 120) -> None:
         deadline = time.monotonic() + deadline_s

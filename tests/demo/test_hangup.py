@@ -87,9 +87,28 @@ class Drive:
                 time.sleep(0.02)
             assert time.monotonic() < deadline, f"not within 180 s: {what}"
 
+    def type_into_field(self, text: str) -> None:
+        """`text` into the open dialog's field, emptied first (a key pressed again may have
+        landed there), typed again until the field shows it: keys that come before the
+        field has its focus go nowhere."""
+        deadline = time.monotonic() + 180
+        while True:
+            mark = self.cockpit.mark()
+            # A control key and the text in one write lose the text: Textual reads them apart.
+            self.cockpit.type(CLEAR_FIELD)
+            time.sleep(0.2)
+            self.cockpit.type(text)
+            shown = time.monotonic() + 3
+            while time.monotonic() < shown:
+                if text in self.cockpit.text(since=mark):
+                    return
+                time.sleep(0.02)
+            assert self.cockpit.proc.poll() is None, "the cockpit ended in a dialog"
+            assert time.monotonic() < deadline, f"not within 180 s: {text!r} in the field"
+
     def answer(self, text: str) -> None:
-        """Into the dialog's field, emptied first (a key pressed again may have landed there)."""
-        self.cockpit.type(CLEAR_FIELD + text + "\r")
+        self.type_into_field(text)
+        self.cockpit.type("\r")
 
     def events(self) -> list[dict]:
         try:
@@ -114,7 +133,7 @@ class Drive:
             self.press("a", lambda t=title: t in cockpit.text(), f"the dialog {title!r}")
             if n == 0:
                 yield "in the attestation dialog"
-                cockpit.type(CLEAR_FIELD + answer[:3])
+                self.type_into_field(answer[:3])
                 yield "typing in the attestation dialog"
             self.answer(answer)
             self.until(lambda g=gate: self.state().gates.get(g), f"{gate} attested")
@@ -146,7 +165,7 @@ class Drive:
         yield "every step done"
         self.press("s", lambda: self._count("evidence_sealed"), "the evidence sealed")
         yield "evidence sealed"
-        self.press("d", lambda: "Save" in cockpit.text(), "the decision form")
+        self.press("d", lambda: "Final decision record" in cockpit.text(), "the decision form")
         yield "in the decision form"
 
     def _count(self, kind: str) -> int:
