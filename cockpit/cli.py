@@ -133,6 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         return (list_worlds(print) if args.worlds
                 else stop_world(Path(args.stop), args.force, print))
+    from cockpit.demo.watchdog import idle_setting
+
+    idle_setting(args.idle_stop)  # a bad idle time refused before anything is made
     hangup.install()
     return run_demo(args.fault, Path(args.session) if args.session else None,
                     Path(args.workspace) if args.workspace else None, args.answers,

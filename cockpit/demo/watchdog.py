@@ -82,8 +82,8 @@ def _server_pid(info: dict[str, Any]) -> int | None:
 
 
 def _stop_what_was_left(info: dict[str, Any], server: int | None) -> None:
-    """The world's folder is gone (removed by hand) with its processes still up: each is
-    stopped, once its command line shows it is still that process."""
+    """The world's folder is gone (removed by hand) with its processes perhaps still up: each
+    is stopped, once its command line shows it is still that process."""
     left: list[tuple[Any, str, signal.Signals]] = [
         (server, str(Path(info.get("pg_root") or "/nonexistent") / "data"), signal.SIGINT),
         (info.get("proxy_pid"), "cockpit.demo.tlsproxy", signal.SIGTERM),
@@ -105,11 +105,11 @@ def watch(workspace: Path, idle_s: float) -> int:
     while True:
         time.sleep(poll)
         info = _read_info(workspace)
-        if info is None and not workspace.exists():
+        if info is None:  # the world's folder removed (world.json goes first): stop the rest
             _stop_what_was_left(last, server)
             return 0
-        if info is None or info.get("watchdog_pid") != os.getpid():
-            return 0  # unreadable, or started again with a watchdog of its own
+        if info.get("watchdog_pid") != os.getpid():
+            return 0  # started again, with a watchdog of its own
         last, server = info, _server_pid(info) or server
         if world_in_use(info) is not None:
             quiet_from = time.monotonic()
@@ -123,7 +123,11 @@ def watch(workspace: Path, idle_s: float) -> int:
         if time.monotonic() - quiet_from >= idle_s:
             from cockpit.demo.world import World  # the server's tools: only when stopping
 
-            if World.load(workspace).stop_unused():
+            try:
+                if World.load(workspace).stop_unused():
+                    return 0
+            except Exception:  # the world taken apart under us: what it ran is stopped
+                _stop_what_was_left(last, server)
                 return 0
             quiet_from = time.monotonic()  # someone came back just now
 

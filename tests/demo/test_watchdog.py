@@ -84,6 +84,17 @@ def test_an_orphaned_world_is_stopped_by_its_watchdog_and_listed_until_then(
         World.load(workspace).stop()
 
 
+@pytest.mark.slow  # a world built for it
+def test_a_world_whose_folder_is_removed_by_hand_is_stopped_by_its_watchdog(
+        open_tmp: Path) -> None:
+    world = World.build(open_tmp / "w", idle_stop=60)  # not idle for long enough to stop
+    world.leave()
+    assert _world_processes(world.workspace)
+    subprocess.run(["rm", "-rf", str(world.workspace)], check=True)
+    wait_until(lambda: not _world_processes(world.workspace),
+               "the watchdog to stop what the removed world ran", deadline_s=30)
+
+
 @pytest.fixture(scope="module")
 def quiet_world() -> Iterator[World]:
     """A world this test process built and no longer uses (as a cockpit that closed while a
@@ -129,14 +140,18 @@ def test_stop_is_refused_while_a_step_runs_there_unless_forced(
     assert quiet_world.cluster.running() and _world_processes(quiet_world.workspace)
 
 
-def test_a_bad_idle_time_is_refused_before_anything_is_made(open_tmp: Path) -> None:
-    env = {**os.environ, "COCKPIT_DEMO_IDLE_STOP": "ten minutes"}
-    done = _cockpit(env, "demo", "--headless", "--session", str(open_tmp / "s"),
-                    "--workspace", str(open_tmp / "w"))
-    assert done.returncode == 1
-    assert "COCKPIT_DEMO_IDLE_STOP='ten minutes': not a number of seconds" in done.stderr
-    assert "Traceback" not in done.stderr
-    done = _cockpit(os.environ.copy(), "demo", "--headless", "--idle-stop", "-5",
-                    "--session", str(open_tmp / "s"), "--workspace", str(open_tmp / "w"))
-    assert done.returncode == 1 and "--idle-stop: -5.0 is no number of seconds" in done.stderr
+def test_a_bad_idle_time_is_refused_before_anything_is_made(
+        open_tmp: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from cockpit.cli import main
+
+    where = ["--session", str(open_tmp / "s"), "--workspace", str(open_tmp / "w")]
+    monkeypatch.setenv("COCKPIT_DEMO_IDLE_STOP", "ten minutes")
+    assert main(["demo", "--headless", *where]) == 1
+    err = capsys.readouterr().err
+    assert "COCKPIT_DEMO_IDLE_STOP='ten minutes': not a number of seconds" in err
+    assert "Traceback" not in err
+    monkeypatch.delenv("COCKPIT_DEMO_IDLE_STOP")
+    assert main(["demo", "--headless", "--idle-stop", "-5", *where]) == 1
+    assert "--idle-stop: -5.0 is no number of seconds" in capsys.readouterr().err
     assert sorted(p.name for p in open_tmp.iterdir()) == []
