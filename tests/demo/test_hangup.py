@@ -68,12 +68,19 @@ class Drive:
     def state(self) -> SessionState:
         return session_at(self.session).state
 
-    def until(self, condition: Callable[[], object], what: str) -> None:
-        deadline = time.monotonic() + 180
+    def until(self, condition: Callable[[], object], what: str, within_s: float = 180) -> bool:
+        deadline = time.monotonic() + within_s
         while not condition():
             assert self.cockpit.proc.poll() is None, f"the cockpit ended waiting for {what}"
-            assert time.monotonic() < deadline, f"not within 180 s: {what}"
+            if time.monotonic() > deadline:
+                assert within_s < 180, f"not within 180 s: {what}; {self.screen_tail()}"
+                return False
             time.sleep(0.02)
+        return True
+
+    def screen_tail(self) -> str:
+        lines = [line.strip() for line in self.cockpit.text()[-6000:].splitlines()]
+        return " / ".join(line for line in lines if line.strip("▔▁▊▎│─ "))[-1500:]
 
     def press(self, key: str, effect: Callable[[], object], what: str) -> None:
         """Press `key` until `effect` shows: a key typed while a verb is in flight is ignored
@@ -87,7 +94,27 @@ class Drive:
                     return
                 assert self.cockpit.proc.poll() is None, f"the cockpit ended waiting for {what}"
                 time.sleep(0.02)
-            assert time.monotonic() < deadline, f"not within 180 s: {what}"
+            assert time.monotonic() < deadline, f"not within 180 s: {what}; {self.screen_tail()}"
+
+    def run_with_word(self, step: CommandStep) -> Iterator[str]:
+        """r, and the step's word typed into the dialog that asks for it — asked again should
+        the step not start (the dialog closed first: Esc)."""
+        deadline = time.monotonic() + 180
+        asked = False
+        while True:
+            mark = self.cockpit.mark()
+            self.press("r", lambda m=mark: f"Run {step.id}?" in self.cockpit.text(since=m),
+                       f"the dialog for {step.id}")
+            if not asked:
+                asked = True
+                yield f"confirming {step.id}"
+            self.answer(step.confirm or "")
+            if self.until(lambda: step.id in self.state().steps, f"{step.id} to start", 10):
+                return
+            assert time.monotonic() < deadline, \
+                f"not within 180 s: {step.id} to start; {self.screen_tail()}"
+            self.cockpit.type("\x1b")
+            time.sleep(0.5)
 
     def type_into_field(self, text: str) -> None:
         """`text` into the open dialog's field, emptied first (a key pressed again may have
@@ -152,10 +179,7 @@ class Drive:
         while (upcoming := rules.next_step(RUNBOOK, self.state())) is not None:
             step = upcoming.step
             if isinstance(step, CommandStep) and step.confirm:
-                self.press("r", lambda s=step: f"Run {s.id}?" in cockpit.text(),
-                           f"the dialog for {step.id}")
-                yield f"confirming {step.id}"
-                self.answer(step.confirm)
+                yield from self.run_with_word(step)
             else:
                 self.press("r", lambda s=step.id: s in self.state().steps
                            or rules.step_done(self.state(), s), f"{step.id} to start")
