@@ -124,18 +124,28 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.demo import hangup
     from cockpit.demo.session import list_faults, run_demo
 
     if args.list_faults:
         return list_faults()
+    if args.worlds or args.stop:
+        from cockpit.demo.worlds import list_worlds, stop_world
+
+        return (list_worlds(print) if args.worlds
+                else stop_world(Path(args.stop), args.force, print))
     if args.session:
         from cockpit.session.place import check_new_session_folder
 
         check_new_session_folder(Path(args.session))  # before a world is built
+    from cockpit.demo.watchdog import idle_setting
+
+    idle_setting(args.idle_stop)  # a bad idle time refused before anything is made
+    hangup.install()
     return run_demo(args.fault, Path(args.session) if args.session else None,
                     Path(args.workspace) if args.workspace else None, args.answers,
                     args.operator, headless=args.headless, rehearsal=_rehearsal(args),
-                    signer=_signer(args))
+                    signer=_signer(args), idle_stop=args.idle_stop)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -165,9 +175,13 @@ def _plan(runbook_path: Path, args: argparse.Namespace, state=None):
 
 
 def _headless(ctl, answers, assume_yes: bool) -> int:
+    from cockpit.demo import hangup
+    from cockpit.demo.session import release_lock_if_ours
     from cockpit.engine.headless import Headless
 
+    hangup.add_cleanup(lambda: release_lock_if_ours(ctl.folder))
     try:
+        hangup.check()
         print(f"session: {ctl.folder}", flush=True)
         return Headless(ctl, answers, assume_yes, print).drive()
     finally:
@@ -207,9 +221,11 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
 
 
 def _screen(ctl) -> int:
-    from cockpit.demo.session import exit_code, run_screen
+    from cockpit.demo import hangup
+    from cockpit.demo.session import exit_code, release_lock_if_ours, run_screen
     from cockpit.tui.app import CockpitApp
 
+    hangup.add_cleanup(lambda: release_lock_if_ours(ctl.folder))
     try:
         run_screen(CockpitApp(ctl))
     finally:
@@ -248,11 +264,13 @@ def _rehearsal(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from cockpit.demo import hangup
     from cockpit.engine.controller import Controller
     from cockpit.engine.setup import refuse_foreign_paths, workdir_override
     from cockpit.runbook.loader import load_runbook
     from cockpit.session.place import check_new_session_folder
 
+    hangup.install()
     runbook = Path(args.runbook)
     # Before the password is asked or a folder made: what would be refused is refused now.
     if args.session:
@@ -275,7 +293,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from cockpit.demo.session import world_of
+    from cockpit.demo import hangup
+    from cockpit.demo.session import release_lock_if_ours, stop_unless_step_runs, world_of
     from cockpit.engine.controller import (
         Controller,
         check_resumable,
@@ -285,6 +304,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from cockpit.session.layout import RUNBOOK_COPY
     from cockpit.session.lock import SessionLock
 
+    hangup.install()
     folder = Path(args.session)
     state, approved = check_resumable(folder)  # read-only: a refusal here touches nothing
     moved = same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
@@ -299,6 +319,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     # The lock first: until it is ours, nothing the session uses may change (the rehearsal
     # world's password above all, which a live cockpit's next step needs).
     lock = SessionLock.acquire(folder, take_over=args.take_over)
+    hangup.add_cleanup(lambda: release_lock_if_ours(folder))
     if workspace is None:
         try:
             env, secrets = _environment(folder / RUNBOOK_COPY)
@@ -316,15 +337,23 @@ def cmd_resume(args: argparse.Namespace) -> int:
     except BaseException:
         lock.release()
         raise
+    hangup.add_cleanup(lambda: stop_unless_step_runs(world, folder))
     try:
-        ctl = Controller.resume(folder, operator=args.operator, env=world.env(),
-                                secrets=[world.password], lock=lock, rehearsal_moved=moved,
-                                signer=signer, allow_unsigned=args.no_sign)
+        try:
+            hangup.check()
+            ctl = Controller.resume(folder, operator=args.operator, env=world.env(),
+                                    secrets=[world.password], lock=lock, rehearsal_moved=moved,
+                                    signer=signer, allow_unsigned=args.no_sign)
+        except BaseException:
+            lock.release()
+            raise
         code = (_screen(ctl) if not args.headless
                 else _headless(ctl, answers, args.assume_yes))
     finally:
         if not _step_running(folder):
             world.stop()
+        else:
+            world.leave()  # the step needs it; the watchdog stops it once nothing does
     return code
 
 
@@ -684,6 +713,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "`rehearsal.pass` gate is answered from it, and its identity is "
                         "recorded in the session and the decision record")
     p.add_argument("--sign-key", metavar="KEY", help=SIGN_KEY_HELP)
+    p.add_argument("--idle-stop", type=float, metavar="SECONDS",
+                   help="stop the world's database once nothing has used it this long "
+                        "(default: $COCKPIT_DEMO_IDLE_STOP, else 600; 0: never); "
+                        "`cockpit resume` starts it again")
+    p.add_argument("--worlds", action="store_true",
+                   help="list your rehearsal worlds that are running (workspace, port, pid, "
+                        "idle time) and exit")
+    p.add_argument("--stop", metavar="WORKSPACE",
+                   help="stop that rehearsal world's database and exit (refused while a step "
+                        "runs there, or a cockpit uses it, unless --force)")
+    p.add_argument("--force", action="store_true", help="--stop: even while it is in use")
 
     p = command("snapshot", cmd_snapshot, "print a schema snapshot as JSON, or compare one")
     p.add_argument("dsn", help="name of an environment variable holding the DSN (or a DSN)")
@@ -698,8 +738,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from cockpit.demo.hangup import EXIT_HANGUP, HangUp
+
     try:
         return args.handler(args)
+    except HangUp:  # the terminal went away: everything is closed; nobody to tell
+        return EXIT_HANGUP
     except KeyboardInterrupt:
         _err("cockpit: interrupted")
         return 130

@@ -16,13 +16,15 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import TypedDict
 
 from cockpit.errors import CockpitError
 
 SYSTEM_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"),)
-_RUN_AS = "postgres"
+_RUN_AS = "cockpit-worlds"
+_NO_LOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false")
 # Characters a POSIX shell still interprets inside double quotes (initdb's command line).
 _SHELL_UNSAFE = frozenset('"$`\\\n')
 
@@ -48,15 +50,37 @@ def system_bin_dir() -> Path | None:
 
 
 def server_user() -> str | None:
-    """The user the server runs as: ourselves (None), or an unprivileged one when we are root."""
+    """The user the server runs as: ourselves (None), or, when we are root, an account made
+    for the cockpit's worlds alone — never `postgres`, which the machine's own PostgreSQL
+    shares: a system account without a shell or a home, made on first use."""
     if os.geteuid() != 0:
         return None
-    try:
-        pwd.getpwnam(_RUN_AS)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", _RUN_AS], check=True,
-                       capture_output=True)
+    entry = _worlds_account()
+    if entry.pw_uid == 0 or entry.pw_shell not in _NO_LOGIN:
+        raise CockpitError(f"the account '{_RUN_AS}' exists but is not one the cockpit made "
+                           f"(uid {entry.pw_uid}, shell {entry.pw_shell}); the rehearsal's "
+                           "server will not run as it: remove it (userdel) and try again")
     return _RUN_AS
+
+
+def _worlds_account() -> pwd.struct_passwd:
+    for attempt in range(20):
+        try:
+            return pwd.getpwnam(_RUN_AS)
+        except KeyError:
+            pass
+        shell = next((s for s in _NO_LOGIN if Path(s).exists()), _NO_LOGIN[-1])
+        # Another cockpit may be making it at this moment (useradd then fails, or finds
+        # /etc/passwd locked): the next look finds it.
+        made = subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                               "/nonexistent", "--shell", shell, "--user-group", "--comment",
+                               "Cutover Cockpit rehearsal worlds", _RUN_AS],
+                              capture_output=True, text=True)
+        if made.returncode not in (0, 9) and attempt > 3:  # 9: it exists already
+            raise CockpitError(f"could not make the account '{_RUN_AS}' the rehearsal's "
+                               f"server runs as: {made.stderr.strip()}")
+        time.sleep(0.05 * attempt)
+    raise CockpitError(f"the account '{_RUN_AS}' could not be made or found")
 
 
 class AsUser(TypedDict, total=False):

@@ -3,6 +3,7 @@ drive it; and the world's part in resuming a demo session."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from cockpit.demo import hangup
 from cockpit.demo.faults import describe
 from cockpit.demo.world import World
 from cockpit.engine.controller import Controller, utc_stamp
@@ -19,6 +21,7 @@ from cockpit.errors import CockpitError
 from cockpit.evidence.signing import SigningKey
 from cockpit.resources import bundled_runbook
 from cockpit.runbook.loader import load_runbook
+from cockpit.session.lock import read_lock_info
 from cockpit.session.reader import session_at
 from cockpit.session.runfiles import running_files
 
@@ -36,40 +39,73 @@ def list_faults() -> int:
 
 def open_demo(fault: str | None, session: Path | None = None, workspace: Path | None = None,
               operator: str | None = None, rehearsal: Path | None = None,
-              signer: SigningKey | None = None) -> tuple[World, Controller]:
+              signer: SigningKey | None = None,
+              idle_stop: float | None = None) -> tuple[World, Controller]:
     """A new rehearsal world and a session on the demo runbook over it (`rehearsal`: an
-    earlier demo session that proves this one)."""
+    earlier demo session that proves this one). Should the process be ended the hard way
+    by a hang-up from here on, the world is stopped and the session's lock released."""
     name = f"{utc_stamp()}-demo{f'-{fault}' if fault else ''}-{secrets.token_hex(2)}"
     session = (session or Path("sessions") / name).resolve()
     workspace = (workspace or session.with_name(f"{session.name}-world")).resolve()
     if session.exists() and any(session.iterdir()):  # refused before a world is built
         raise CockpitError(f"{session}: already exists and is not empty; name a new folder")
     print(f"building the rehearsal world in {workspace} ...", file=sys.stderr, flush=True)
-    world = World.build(workspace, fault)
+    world: World | None = None
     try:
+        with hangup.interruptible():
+            world = World.build(workspace, fault, idle_stop)
+        hangup.add_cleanup(lambda: release_lock_if_ours(session))
+        hangup.add_cleanup(lambda: stop_unless_step_runs(world, session))
         ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
                                operator=operator, workdir=world.backend, override_workdir=True,
                                env=world.env(),
                                secrets=[world.password], rehearsal=rehearsal, signer=signer)
+        world.attach(ctl.folder)
     except BaseException:
-        world.stop()
+        if world is not None:
+            world.stop()
         raise
     return world, ctl
+
+
+def stop_unless_step_runs(world: World | None, session: Path) -> None:
+    """The world stopped, unless a step of the session runs (it needs its database)."""
+    if world is None:
+        return
+    try:
+        running = session_at(session).state.running_step() is not None
+    except Exception:  # no session yet, or one the hang-up cut short: nothing runs
+        running = False
+    if not running:
+        world.stop()
+
+
+def release_lock_if_ours(session: Path) -> None:
+    """The session's lock file cleared, if it names this process: a process ended the hard
+    way leaves a lock that `resume` takes without --take-over (the OS lets the lock go)."""
+    info = read_lock_info(session) or {}
+    if info.get("pid") == os.getpid():
+        with open(session / "lock", "r+b") as lock:
+            lock.truncate(0)
 
 
 def close_demo(world: World, ctl: Controller) -> None:
     ctl.close()
     if ctl.running() is None:
-        world.stop()  # no cockpit uses it any more; a step still running keeps it up
+        world.stop()  # no cockpit uses it any more
+    else:
+        world.leave()  # a step still running keeps it up, and its watchdog watches that
 
 
 def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
              answers: Path | None, operator: str | None, headless: bool = True,
-             rehearsal: Path | None = None, signer: SigningKey | None = None) -> int:
+             rehearsal: Path | None = None, signer: SigningKey | None = None,
+             idle_stop: float | None = None) -> int:
     plan_ = plan(load_runbook(bundled_runbook("demo-cutover.toml")),
                  answers or bundled_runbook("demo-answers.toml"), False) if headless else None
-    world, ctl = open_demo(fault, session, workspace, operator, rehearsal, signer)
+    world, ctl = open_demo(fault, session, workspace, operator, rehearsal, signer, idle_stop)
     try:
+        hangup.check()  # one that came while the session was being started
         if not headless:
             from cockpit.tui.app import CockpitApp
 
@@ -93,9 +129,18 @@ def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], No
             and (supervisor := find_supervisor(current[1])) is not None:
         out(f"waiting for step {current[0]} to end before the rehearsal world's password is "
             "reset (the step uses the current one) ...")
-        while supervisor.is_running() and current[1].exit_record() is None:
-            time.sleep(0.2)
-    return World.open(workspace)  # brings its database back up if the cockpit died
+        with hangup.interruptible():
+            while supervisor.is_running() and current[1].exit_record() is None:
+                time.sleep(0.2)
+    world = World.load(workspace, runnable=True)
+    try:
+        with hangup.interruptible():
+            world.ensure_running()  # brings its database back up if the cockpit died
+    except BaseException:  # refused, or cut short by a hang-up: none of it left running
+        stop_unless_step_runs(world, folder)
+        raise
+    world.attach(folder)
+    return world
 
 
 class Screen(Protocol):
@@ -107,15 +152,12 @@ class Screen(Protocol):
 
 
 def run_screen(app: Screen) -> None:
-    """Run a cockpit screen; a closed terminal (SIGHUP) ends it like `q`, so the session and
-    the world are closed properly — a running step goes on under its supervisor."""
-    import signal
-
-    previous = signal.signal(signal.SIGHUP, lambda *_: app.exit())
-    try:
+    """Run a cockpit screen; a closed terminal (SIGHUP) ends it like `q`, then raises
+    `hangup.HangUp`, so the session and the world are closed properly by the callers — a
+    running step goes on under its supervisor. A hang-up before the screen is up ends it
+    before it starts."""
+    with hangup.screen(app):
         app.run()
-    finally:
-        signal.signal(signal.SIGHUP, previous)
 
 
 def exit_code(ctl: Controller) -> int:

@@ -9,26 +9,37 @@
 The prod database stands at the anchor's schema while its alembic_version, VARCHAR(32), is
 off that lineage: it says 0018, because 0019's id never fitted. The role `netzadmin` gets a
 fresh random password from every cockpit process that opens the world (set over the local
-socket): it lives in memory only.
+socket, as its SCRAM verifier): it lives in memory only.
+
+The world is its operator's alone: the workspace is 0700 (0710 for the group of the server's
+own account, when root's server keeps its data there), world.json 0600, and the database
+admits the operator's OS account as its superuser and `netzadmin` by password (pgcluster.py).
+A watchdog started with it stops it once nobody uses it (watchdog.py); the worlds that run are
+noted in the user's registry (registry.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import pwd
 import secrets
 import shutil
-import signal
+import stat
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import psutil
 import psycopg
 
+from cockpit.demo import registry
 from cockpit.demo.faults import FAULTS
 from cockpit.demo.lineage import ANCHOR, write_backend, write_env
 from cockpit.demo.pgcluster import PgCluster, free_port
@@ -39,7 +50,11 @@ from cockpit.demo.pginstall import (
     server_user,
     shared_runnable_bin_dir,
 )
+from cockpit.demo.private import write_private
 from cockpit.demo.tls import write_self_signed
+from cockpit.demo.usage import live_users, user_mark, world_in_use
+from cockpit.demo.watchdog import STATE as WATCHDOG_STATE
+from cockpit.demo.watchdog import idle_setting
 from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
 
@@ -66,6 +81,11 @@ class WorldInfo:
     proxy_pid: int | None = None
     locker_pid: int | None = None
     pg_bin: str = ""  # a copy of the binaries the server's user can run; "" for the wheel's
+    socket_dir: str = ""  # the socket's private folder when pg_root cannot carry it
+    watchdog_pid: int | None = None
+    idle_stop: float = 600.0  # seconds unused before the watchdog stops the world; 0: never
+    sessions: list[str] = field(default_factory=list)  # the sessions opened over this world
+    users: list[list[float]] = field(default_factory=list)  # cockpits using it: [pid, start]
 
 
 def new_password() -> str:
@@ -98,28 +118,30 @@ def _traversable_by_others(path: Path) -> bool:
     return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents] if p.exists())
 
 
-def world_cluster(info: WorldInfo) -> PgCluster:
+def world_cluster(info: WorldInfo, runnable: bool = True) -> PgCluster:
     """The world's PostgreSQL: run from the binaries it was built with; a copy of them that
-    has gone (a cleaned temporary folder) is made again in the same place."""
+    has gone (a cleaned temporary folder) is made again in the same place. Not `runnable`:
+    only to look at or stop the server (no copy is made)."""
     bin_dir = embedded_bin_dir()
     if info.pg_bin:
         copy = Path(info.pg_bin)
         holder, package = copy.parents[2], copy.parents[1]
         trees = [package, *holder.glob(f"{package.name}.libs")]
-        if (copy / "postgres").exists() and _only_ours(holder, trees):
+        if not runnable or ((copy / "postgres").exists() and _only_ours(holder, trees)):
             bin_dir = copy
         else:  # gone, or not the copy we made: a fresh one
             bin_dir = _runnable_copy(bin_dir, server_user(), None)
             info.pg_bin = str(bin_dir)
     return PgCluster(root=Path(info.pg_root), bin_dir=bin_dir, superuser="cockpit",
-                     port=info.pg_port)
+                     port=info.pg_port, socket_folder=Path(info.socket_dir)
+                     if info.socket_dir else None)
 
 
 class World:
-    def __init__(self, workspace: Path, info: WorldInfo) -> None:
+    def __init__(self, workspace: Path, info: WorldInfo, runnable: bool = True) -> None:
         self.workspace = workspace
         self.info = info
-        self.cluster = world_cluster(info)
+        self.cluster = world_cluster(info, runnable)
         self.password = new_password()
 
     @property
@@ -133,35 +155,67 @@ class World:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, workspace: Path) -> World:
-        """An existing world: its database started if it is down, a fresh password set."""
+    def load(cls, workspace: Path, runnable: bool = False) -> World:
+        """An existing world as world.json describes it, started or stopped as it is."""
         try:
-            info = WorldInfo(**json.loads((workspace / "world.json").read_text()))
+            data = json.loads((workspace / "world.json").read_text(encoding="utf-8"))
+            info = WorldInfo(**data)
         except FileNotFoundError:
             raise CockpitError(f"{workspace}: not a rehearsal world (no world.json)") from None
-        world = cls(workspace, info)
+        except PermissionError:
+            raise CockpitError(f"{workspace}: not a rehearsal world of yours (world.json "
+                               "cannot be read)") from None
+        except (ValueError, TypeError):
+            raise CockpitError(f"{workspace}/world.json: damaged; the world cannot be "
+                               "opened") from None
+        return cls(workspace, info, runnable)
+
+    @classmethod
+    def open(cls, workspace: Path) -> World:
+        """An existing world: its database started if it is down, a fresh password set."""
+        world = cls.load(workspace, runnable=True)
         world.ensure_running()
         return world
 
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One cockpit or watchdog at a time starts or stops the world: a watchdog that finds
+        it unused never stops it under a cockpit that is starting it again."""
+        fd = os.open(self.workspace / ".world.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW,
+                     0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def ensure_running(self) -> None:
-        if not self.cluster.running():
-            self.cluster.start(tcp=False)
-            self.info.pg_port = self.cluster.port
-        if not _alive(self.info.proxy_pid, "cockpit.demo.tlsproxy"):
-            self._start_proxy()
-        self._save()
+        with self._locked():
+            _private_workspace(self.workspace, Path(self.info.pg_root))
+            if not self.cluster.running():
+                self.cluster.start(tcp=False)
+                self.info.pg_port = self.cluster.port
+            self.info.socket_dir = str(self.cluster.socket_folder or "")
+            if not _alive(self.info.proxy_pid, "cockpit.demo.tlsproxy"):
+                self._start_proxy()
+            self.info.users = [*live_users(self.info.users), user_mark(os.getpid())]
+            if not _alive(self.info.watchdog_pid, "cockpit.demo.watchdog"):
+                self._start_watchdog()
+            self._save()
+        registry.remember(self.workspace)
         self._set_password()
 
     def _start_proxy(self) -> None:
         tls = Path(self.info.pg_root) / "tls"
         if not (tls / "server.key").exists():
-            tls.mkdir(exist_ok=True)
+            tls.mkdir(mode=0o700, exist_ok=True)
             write_self_signed(tls / "server.crt", tls / "server.key")
         self.info.port = self.info.port or free_port()
         proxy = subprocess.Popen(
             [sys.executable, "-m", "cockpit.demo.tlsproxy", str(self.info.port),
-             str(self.cluster.socket_dir), str(self.cluster.port), str(tls / "server.crt"),
-             str(tls / "server.key")],
+             str(self.cluster.check_socket_dir()), str(self.cluster.port),
+             str(tls / "server.crt"), str(tls / "server.key"), "--role", ROLE,
+             "--socket-owner", str(self.cluster.server_uid)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True)
         assert proxy.stdout is not None
@@ -170,21 +224,78 @@ class World:
                                f"{self.info.port}")
         self.info.proxy_pid = proxy.pid
 
+    def _start_watchdog(self) -> None:
+        self.info.watchdog_pid = None
+        idle = self.info.idle_stop if not os.environ.get("COCKPIT_DEMO_IDLE_STOP") \
+            else idle_setting()
+        if idle <= 0:
+            return  # never stopped for being idle
+        watchdog = subprocess.Popen(
+            [sys.executable, "-m", "cockpit.demo.watchdog", str(self.workspace), str(idle)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd="/", start_new_session=True)
+        self.info.watchdog_pid = watchdog.pid
+
     def _set_password(self) -> None:
-        with self.cluster.admin() as conn:
-            conn.execute(psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                psycopg.sql.Identifier(ROLE), psycopg.sql.Literal(self.password)))
+        self.cluster.set_password(ROLE, self.password)
 
     def _save(self) -> None:
-        (self.workspace / "world.json").write_text(json.dumps(asdict(self.info), indent=2))
+        write_private(self.workspace / "world.json",
+                      json.dumps(asdict(self.info), indent=2).encode())
+
+    def attach(self, session: Path) -> None:
+        """Note a session opened over this world: its cockpit and its steps keep it in use."""
+        with self._locked():
+            if str(session) not in self.info.sessions:
+                self.info.sessions.append(str(session))
+                self._save()
+
+    def leave(self) -> None:
+        """This cockpit no longer uses the world, which stays up (a step of it still runs):
+        the watchdog stops it once nothing else does."""
+        with self._locked():
+            self.info.users = [u for u in live_users(self.info.users) if int(u[0]) != os.getpid()]
+            self._save()
 
     def stop(self) -> None:
+        """Stop the fault's client, the terminator, the watchdog and the server."""
+        with self._locked():
+            self._stop()
+
+    def stop_unused(self) -> bool:
+        """Stop the world if nothing uses it now (read afresh, under the world's lock)."""
+        with self._locked():
+            try:
+                info = json.loads((self.workspace / "world.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return False
+            if world_in_use(info) is not None:
+                return False
+            self.info = WorldInfo(**info)  # the pids as they are now, not when we looked
+            self._stop()
+        return True
+
+    def _stop(self) -> None:
+        stopping = []
         # the fault's database client (the locker, or the application's traffic)
         for pid, name in ((self.info.locker_pid, "psycopg.connect(sys.argv[1]"),
-                          (self.info.proxy_pid, "cockpit.demo.tlsproxy")):
-            if pid is not None and _alive(pid, name):
-                os.kill(pid, signal.SIGTERM)
+                          (self.info.proxy_pid, "cockpit.demo.tlsproxy"),
+                          (self.info.watchdog_pid, "cockpit.demo.watchdog")):
+            if pid is not None and pid != os.getpid() and _alive(pid, name):
+                with contextlib.suppress(psutil.Error):
+                    proc = psutil.Process(pid)
+                    proc.terminate()
+                    stopping.append(proc)
         self.cluster.stop()
+        # Stopped means gone: whoever looks next finds none of them (a child of ours is
+        # reaped here, too).
+        _, left = psutil.wait_procs(stopping, timeout=5)
+        for proc in left:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        with contextlib.suppress(OSError):
+            (self.workspace / WATCHDOG_STATE).unlink()
+        registry.forget(self.workspace)
 
     # ------------------------------------------------------------------ the session's view
 
@@ -206,23 +317,32 @@ class World:
     # ------------------------------------------------------------------ building
 
     @classmethod
-    def build(cls, workspace: Path, fault: str | None = None) -> World:
+    def build(cls, workspace: Path, fault: str | None = None,
+              idle_stop: float | None = None) -> World:
+        """A new world in `workspace` (made, or an empty folder of ours). A build that fails
+        — or is cut short by a hang-up — leaves nothing behind: no server, no half a world."""
         if fault is not None and fault not in FAULTS:
             raise CockpitError(f"unknown fault '{fault}'; `cockpit demo --list-faults` "
                                "lists them")
+        idle = idle_setting(idle_stop)
         workspace = workspace.resolve()  # the server runs from /, and resume runs from anywhere
-        if workspace.exists() and any(workspace.iterdir()):
-            raise CockpitError(f"{workspace}: exists and is not empty; name a new --workspace")
-        workspace.mkdir(parents=True, exist_ok=True)
-        info = WorldInfo(fault=fault, pg_root=str(workspace / "pg"), pg_port=0, port=0)
-        holder = _server_place(workspace)
-        if holder is not None:
-            info.pg_root = str(holder / "pg")
-        run_as, wheel = server_user(), embedded_bin_dir()
-        if not runs_from(wheel, run_as):
-            info.pg_bin = str(_runnable_copy(wheel, run_as, holder))
-        world = cls(workspace, info)
+        made = _new_workspace(workspace)
+        holders: list[Path] = []
+        world: World | None = None
         try:
+            info = WorldInfo(fault=fault, pg_root=str(workspace / "pg"), pg_port=0, port=0,
+                             idle_stop=idle)
+            holder = _server_place(workspace)
+            if holder is not None:
+                holders.append(holder)
+                info.pg_root = str(holder / "pg")
+            run_as, wheel = server_user(), embedded_bin_dir()
+            if not runs_from(wheel, run_as):
+                info.pg_bin = str(_runnable_copy(wheel, run_as, holder))
+                if not _shared_copy(Path(info.pg_bin)):
+                    holders.append(Path(info.pg_bin).parents[2])
+            _private_workspace(workspace, Path(info.pg_root))
+            world = cls(workspace, info)
             world._build_database()
             write_backend(world.backend, fault)
             world._build_schemas()  # with the sound env.py: the fault is in what is deployed
@@ -231,17 +351,18 @@ class World:
             world._build_tmp()
             world._save()
         except BaseException:
-            world.stop()
+            if world is not None:
+                with contextlib.suppress(Exception):
+                    world.stop()
+                world.cluster.remove_socket_folder()
+            _remove_half_built(workspace, made, holders)
             raise
         return world
 
     def _build_database(self) -> None:
+        # Only the local socket reaches the server: the operator as the superuser (peer) for
+        # building, netzadmin with its password through the TLS terminator.
         self.cluster.init()
-        with open(self.cluster.data_dir / "pg_hba.conf", "w", encoding="utf-8") as hba:
-            # Only the local socket reaches the server: the superuser (trust) for building,
-            # netzadmin with its password through the TLS terminator.
-            hba.write(f"local all {self.cluster.superuser} trust\n"
-                      "local all all scram-sha-256\n")
         self.cluster.start(tcp=False)
         self.info.pg_port = self.cluster.port
         with self.cluster.admin() as conn:
@@ -309,8 +430,7 @@ class World:
             self.info.locker_pid = apply_database_fault(self, conn, self.info.fault)
 
     def _connect(self, database: str) -> psycopg.Connection:
-        return psycopg.connect(host=str(self.cluster.socket_dir), port=self.cluster.port,
-                               user=self.cluster.superuser, dbname=database, autocommit=True)
+        return self.cluster.admin(database)
 
 
 def _runnable_copy(wheel: Path, run_as: str | None, holder: Path | None) -> Path:
@@ -329,16 +449,69 @@ def _runnable_copy(wheel: Path, run_as: str | None, holder: Path | None) -> Path
 
 
 def _new_holder() -> Path:
-    """A folder outside the workspace that the server's user can reach, for its data or its
-    binaries; $COCKPIT_DEMO_PG_TMP is where the test suite collects these, to remove them."""
+    """A folder outside the workspace that the server's user can reach, and nobody else, for
+    its data or its binaries; $COCKPIT_DEMO_PG_TMP is where the test suite collects these, to
+    remove them."""
     holder = Path(tempfile.mkdtemp(prefix="cockpit-demo-pg-",
                                    dir=os.environ.get("COCKPIT_DEMO_PG_TMP")))
-    holder.chmod(0o755)
+    _open_to_server(holder)
     return holder
+
+
+def _open_to_server(folder: Path) -> None:
+    """`folder` ours, traversable by the group of the server's account alone (0710) when the
+    server runs as an account of its own; 0700 when it runs as us."""
+    run_as = server_user()
+    if run_as is None:
+        folder.chmod(0o700)
+        return
+    os.chown(folder, -1, pwd.getpwnam(run_as).pw_gid)
+    folder.chmod(0o710)
 
 
 def _server_place(workspace: Path) -> Path | None:
     """Where the database goes when root's server user cannot reach the workspace."""
-    if os.geteuid() == 0 and not _traversable_by_others(workspace):
+    if os.geteuid() == 0 and not _traversable_by_others(workspace.parent):
         return _new_holder()
     return None
+
+
+def _new_workspace(workspace: Path) -> bool:
+    """Make the workspace (True), or take an empty folder of ours for it (False)."""
+    try:
+        workspace.mkdir(parents=True)
+        return True
+    except FileExistsError:
+        pass
+    info = workspace.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise CockpitError(f"{workspace}: not a folder of yours; name a new --workspace")
+    if any(workspace.iterdir()):
+        raise CockpitError(f"{workspace}: exists and is not empty; name a new --workspace")
+    return False
+
+
+def _private_workspace(workspace: Path, pg_root: Path) -> None:
+    """The workspace reachable by the operator alone — and, when the server keeps its data
+    in it, traversable by the server's account."""
+    if pg_root.is_relative_to(workspace):
+        _open_to_server(workspace)
+    else:
+        workspace.chmod(0o700)
+
+
+def _shared_copy(bin_dir: Path) -> bool:
+    return bin_dir.parents[2].name.startswith("cockpit-pg-bin-")
+
+
+def _remove_half_built(workspace: Path, made: bool, holders: list[Path]) -> None:
+    for holder in holders:
+        shutil.rmtree(holder, ignore_errors=True)
+    if made:
+        shutil.rmtree(workspace, ignore_errors=True)
+        return
+    for child in list(workspace.iterdir()):  # a folder the user gave: emptied, kept
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)

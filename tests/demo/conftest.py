@@ -1,19 +1,25 @@
 """Whole headless demos, shared by the demo tests: each one run once per test session, the
 ones the selected tests will look at started together up front (each demo is mostly
-waiting), any other on first use."""
+waiting), any other on first use. And the registry of running worlds kept out of the user's
+own, and another local account for the tests that play an attacker."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.accounts import other_account  # noqa: F401  (a fixture for the tests here)
 from tests.conftest import REPO
 
 
@@ -60,6 +66,21 @@ class Runs(dict[str | None, Run]):
         with ThreadPoolExecutor(max_workers=3) as pool:
             for run in pool.map(lambda f: _run(self.base, f), faults):
                 self[run.fault] = run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worlds_registry() -> Iterator[Path]:
+    """The registry of running worlds (`cockpit demo --worlds`) in a folder of the tests' own,
+    for this process and the cockpits it starts: never the user's."""
+    folder = Path(tempfile.mkdtemp(prefix="cockpit-test-state-"))
+    previous = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = previous
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 # What each module's tests look at beyond the faults they take as a parameter.
