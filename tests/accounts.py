@@ -27,6 +27,10 @@ import pytest
 
 from tests.conftest import REPO
 
+# Where accounts' homes go, fixed as the suite starts: a test may point tempfile elsewhere for
+# a while (a module's own /tmp), and a session-long account must outlive that folder.
+_HOMES = Path(tempfile.gettempdir())
+
 # Lays an empty, unreadable tmpfs over the clone ($0) in the command's own mount namespace.
 _HIDE_CLONE = 'mount -t tmpfs -o size=1m,mode=000 cockpit-clone-hidden "$0" && exec "$@"'
 
@@ -120,7 +124,7 @@ def made_account() -> Iterator[Account]:
     home: Path | None = None
     try:
         entry = pwd.getpwnam(name)
-        home = Path(tempfile.mkdtemp(prefix="cockpit-test-account-"))
+        home = Path(tempfile.mkdtemp(prefix="cockpit-test-account-", dir=_HOMES))
         python = _install(home, _interpreter_for(entry.pw_uid, entry.pw_gid))
         os.chown(home, entry.pw_uid, entry.pw_gid)
         home.chmod(0o700)

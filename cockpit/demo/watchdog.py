@@ -98,7 +98,8 @@ def _stop_what_was_left(info: dict[str, Any], server: int | None) -> None:
 def watch(workspace: Path, idle_s: float) -> int:
     poll = min(5.0, max(0.2, idle_s / 10))
     quiet_from = time.monotonic()
-    idle_since: str | None = datetime.now(UTC).isoformat(timespec="seconds")
+    # Started by a cockpit that has just marked itself a user: in use until a poll finds not.
+    idle_since: str | None = None
     _write_state(workspace, idle_s, idle_since)
     last: dict[str, Any] = {}
     server: int | None = None
