@@ -124,8 +124,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from cockpit.demo import hangup
     from cockpit.demo.session import list_faults, run_demo
+    from cockpit.engine import hangup
 
     if args.list_faults:
         return list_faults()
@@ -175,11 +175,11 @@ def _plan(runbook_path: Path, args: argparse.Namespace, state=None):
 
 
 def _headless(ctl, answers, assume_yes: bool) -> int:
-    from cockpit.demo import hangup
-    from cockpit.demo.session import release_lock_if_ours
+    from cockpit.engine import hangup
     from cockpit.engine.headless import Headless
+    from cockpit.session.lock import release_if_mine
 
-    hangup.add_cleanup(lambda: release_lock_if_ours(ctl.folder))
+    hangup.add_cleanup(lambda: release_if_mine(ctl.folder))
     try:
         hangup.check()
         print(f"session: {ctl.folder}", flush=True)
@@ -221,18 +221,19 @@ def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
 
 
 def _screen(ctl) -> int:
-    from cockpit.demo import hangup
-    from cockpit.demo.session import exit_code, release_lock_if_ours, run_screen
+    from cockpit.engine import hangup
+    from cockpit.engine.controller import exit_code
+    from cockpit.session.lock import release_if_mine
     from cockpit.tui.app import CockpitApp
 
-    hangup.add_cleanup(lambda: release_lock_if_ours(ctl.folder))
+    hangup.add_cleanup(lambda: release_if_mine(ctl.folder))
     try:
-        run_screen(CockpitApp(ctl))
+        hangup.run_screen(CockpitApp(ctl))
     finally:
         ctl.close()
         # The screen is gone: say where the session is, for report, mirror and resume.
         _err(f"session: {ctl.folder}")
-    return exit_code(ctl)
+    return exit_code(ctl.state)
 
 
 def _signer(args: argparse.Namespace):
@@ -264,7 +265,7 @@ def _rehearsal(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cockpit.demo import hangup
+    from cockpit.engine import hangup
     from cockpit.engine.controller import Controller
     from cockpit.engine.setup import refuse_foreign_paths, workdir_override
     from cockpit.runbook.loader import load_runbook
@@ -293,8 +294,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from cockpit.demo import hangup
-    from cockpit.demo.session import release_lock_if_ours, stop_unless_step_runs, world_of
+    from cockpit.demo.place import world_of
+    from cockpit.engine import hangup
     from cockpit.engine.controller import (
         Controller,
         check_resumable,
@@ -302,7 +303,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         same_rehearsal,
     )
     from cockpit.session.layout import RUNBOOK_COPY
-    from cockpit.session.lock import SessionLock
+    from cockpit.session.lock import SessionLock, release_if_mine
 
     hangup.install()
     folder = Path(args.session)
@@ -319,7 +320,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     # The lock first: until it is ours, nothing the session uses may change (the rehearsal
     # world's password above all, which a live cockpit's next step needs).
     lock = SessionLock.acquire(folder, take_over=args.take_over)
-    hangup.add_cleanup(lambda: release_lock_if_ours(folder))
+    hangup.add_cleanup(lambda: release_if_mine(folder))
     if workspace is None:
         try:
             env, secrets = _environment(folder / RUNBOOK_COPY)
@@ -330,7 +331,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                                 lock=lock, rehearsal_moved=moved, signer=signer,
                                 allow_unsigned=args.no_sign)
         return _screen(ctl) if not args.headless else _headless(ctl, answers, args.assume_yes)
-    from cockpit.demo.session import open_world_for_resume
+    from cockpit.demo.session import open_world_for_resume, stop_unless_step_runs
 
     try:
         world = open_world_for_resume(folder, workspace, print)
@@ -738,7 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from cockpit.demo.hangup import EXIT_HANGUP, HangUp
+    from cockpit.engine.hangup import EXIT_HANGUP, HangUp
 
     try:
         return args.handler(args)
@@ -760,7 +761,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.exit_code
         import errno
 
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # disk full
+        full = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # no EDQUOT on Windows
+        if isinstance(exc, OSError) and exc.errno in full:  # disk full
             from cockpit.session.store import SessionWriteFailed
 
             _err(SessionWriteFailed(Path(exc.filename or "."), exc).message)

@@ -114,13 +114,21 @@ class PgCluster:
         return folder
 
     def _run(self, tool: str, *args: str, timeout: float = 60) -> None:
-        result = subprocess.run(
-            [str(self.bin_dir / tool), *args], capture_output=True, text=True,
-            timeout=timeout, cwd="/", **as_user(self.run_as),
-        )
-        if result.returncode != 0:
+        # In a process group of its own: initdb runs postgres under it, and a tool cut short
+        # (a hang-up, its timeout) must take those along, not leave them writing on.
+        proc = subprocess.Popen([str(self.bin_dir / tool), *args], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd="/", start_new_session=True, **as_user(self.run_as))
+        try:
+            _out, err = proc.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+        if proc.returncode != 0:
             raise CockpitError(f"PostgreSQL's {tool} failed in {self.root} "
-                               f"(exit {result.returncode}): {result.stderr.strip()}")
+                               f"(exit {proc.returncode}): {err.strip()}")
 
     def _give_to_server(self, path: Path) -> None:
         if self.run_as:
@@ -221,13 +229,19 @@ class PgCluster:
         # Reap it when it ends, so a dead server never lingers as a zombie that looks alive.
         threading.Thread(target=server.wait, daemon=True).start()
         deadline = time.monotonic() + _READY_TIMEOUT
-        while time.monotonic() < deadline:
-            lines = self._pid_lines()
-            if len(lines) > 7 and lines[0] == str(server.pid) and lines[7].strip() == "ready":
-                return
-            if server.poll() is not None:
-                break
-            time.sleep(0.02)
+        try:
+            while time.monotonic() < deadline:
+                lines = self._pid_lines()
+                if len(lines) > 7 and lines[0] == str(server.pid) \
+                        and lines[7].strip() == "ready":
+                    return
+                if server.poll() is not None:
+                    break
+                time.sleep(0.02)
+        except BaseException:  # a hang-up while it starts: no server left that nobody knows
+            with contextlib.suppress(ProcessLookupError):
+                server.kill()
+            raise
         with contextlib.suppress(ProcessLookupError):
             server.kill()
         raise CockpitError(f"PostgreSQL did not start in {self.root}: "

@@ -1,11 +1,10 @@
-"""Private folders and files of the rehearsal world: seen to be ours before they are used
-(looked at without following a link), and written so nobody else can read them."""
+"""Private folders of the rehearsal world: seen to be ours before they are used (looked at
+without following a link). Its private files are written with `safefs.write_private`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -38,22 +37,3 @@ def private_folder(folder: Path) -> Path:
         raise PermissionError(f"{folder}: not a folder of ours (a link, or another owner's)")
     os.chmod(folder, 0o700)
     return folder
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`, readable by us alone: a new file under a random name
-    beside it (created exclusively, never through a link), then renamed over it."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise

@@ -10,7 +10,8 @@ import json
 import os
 from pathlib import Path
 
-from cockpit.demo.private import private_folder, write_private
+from cockpit.demo.private import private_folder
+from cockpit.session.safefs import write_private
 
 
 def registry_folder() -> Path:

@@ -3,33 +3,25 @@ drive it; and the world's part in resuming a demo session."""
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
-from cockpit.demo import hangup
 from cockpit.demo.faults import describe
 from cockpit.demo.world import World
-from cockpit.engine.controller import Controller, utc_stamp
+from cockpit.engine import hangup
+from cockpit.engine.controller import Controller, exit_code, utc_stamp
 from cockpit.engine.headless import Headless, plan
 from cockpit.engine.launcher import find_supervisor
 from cockpit.errors import CockpitError
 from cockpit.evidence.signing import SigningKey
 from cockpit.resources import bundled_runbook
 from cockpit.runbook.loader import load_runbook
-from cockpit.session.lock import read_lock_info
+from cockpit.session.lock import release_if_mine
 from cockpit.session.reader import session_at
 from cockpit.session.runfiles import running_files
-
-
-def world_of(workdir: Path) -> Path | None:
-    """The rehearsal world a session's working directory belongs to, if any."""
-    workspace = workdir.parent
-    return workspace if (workspace / "world.json").exists() else None
 
 
 def list_faults() -> int:
@@ -54,7 +46,7 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
     try:
         with hangup.interruptible():
             world = World.build(workspace, fault, idle_stop)
-        hangup.add_cleanup(lambda: release_lock_if_ours(session))
+        hangup.add_cleanup(lambda: release_if_mine(session))
         hangup.add_cleanup(lambda: stop_unless_step_runs(world, session))
         ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
                                operator=operator, workdir=world.backend, override_workdir=True,
@@ -80,15 +72,6 @@ def stop_unless_step_runs(world: World | None, session: Path) -> None:
         world.stop()
 
 
-def release_lock_if_ours(session: Path) -> None:
-    """The session's lock file cleared, if it names this process: a process ended the hard
-    way leaves a lock that `resume` takes without --take-over (the OS lets the lock go)."""
-    info = read_lock_info(session) or {}
-    if info.get("pid") == os.getpid():
-        with open(session / "lock", "r+b") as lock:
-            lock.truncate(0)
-
-
 def close_demo(world: World, ctl: Controller) -> None:
     ctl.close()
     if ctl.running() is None:
@@ -109,8 +92,8 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
         if not headless:
             from cockpit.tui.app import CockpitApp
 
-            run_screen(CockpitApp(ctl))
-            return exit_code(ctl)
+            hangup.run_screen(CockpitApp(ctl))
+            return exit_code(ctl.state)
         print(f"session: {ctl.folder}", flush=True)
         assert plan_ is not None
         return Headless(ctl, plan_, False, print).drive()
@@ -141,28 +124,3 @@ def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], No
         raise
     world.attach(folder)
     return world
-
-
-class Screen(Protocol):
-    """A cockpit screen, as `run_screen` drives it (a Textual app)."""
-
-    def run(self) -> object: ...
-
-    def exit(self) -> None: ...
-
-
-def run_screen(app: Screen) -> None:
-    """Run a cockpit screen; a closed terminal (SIGHUP) ends it like `q`, then raises
-    `hangup.HangUp`, so the session and the world are closed properly by the callers — a
-    running step goes on under its supervisor. A hang-up before the screen is up ends it
-    before it starts."""
-    with hangup.screen(app):
-        app.run()
-
-
-def exit_code(ctl: Controller) -> int:
-    """DESIGN's exit code for where the session stands."""
-    status = ctl.state.decision.status if ctl.state.decision else None
-    if status == "PASS":
-        return 0
-    return 2 if status or ctl.state.halt is not None else 0

@@ -25,6 +25,15 @@ class InUse:
     step: bool
 
 
+def is_process(pid: Any, marker: str) -> bool:
+    """Whether `pid` is still the process we started: its command line names `marker` (a
+    pid alone may be a stranger's by now)."""
+    try:
+        return bool(pid) and marker in " ".join(psutil.Process(int(pid)).cmdline())
+    except (psutil.Error, TypeError, ValueError):
+        return False
+
+
 def user_mark(pid: int) -> list[float]:
     """How world.json names a cockpit process that uses the world: its pid and start time
     (a pid alone may be a stranger's by the time it is read)."""

@@ -22,9 +22,9 @@ from typing import Any
 
 import psutil
 
-from cockpit.demo.private import write_private
-from cockpit.demo.usage import world_in_use
+from cockpit.demo.usage import is_process, world_in_use
 from cockpit.errors import CockpitError
+from cockpit.session.safefs import write_private
 
 IDLE_ENV = "COCKPIT_DEMO_IDLE_STOP"
 DEFAULT_IDLE_S = 600.0
@@ -89,10 +89,9 @@ def _stop_what_was_left(info: dict[str, Any], server: int | None) -> None:
         (info.get("proxy_pid"), "cockpit.demo.tlsproxy", signal.SIGTERM),
         (info.get("locker_pid"), "psycopg.connect(sys.argv[1]", signal.SIGTERM)]
     for pid, marker, sig in left:
-        with contextlib.suppress(psutil.Error, OSError, TypeError, ValueError):
-            proc = psutil.Process(int(pid))
-            if marker in " ".join(proc.cmdline()):
-                proc.send_signal(sig)
+        if is_process(pid, marker):
+            with contextlib.suppress(psutil.Error, OSError):
+                psutil.Process(int(pid)).send_signal(sig)
 
 
 def watch(workspace: Path, idle_s: float) -> int:
@@ -109,7 +108,8 @@ def watch(workspace: Path, idle_s: float) -> int:
         if info is None:  # the world's folder removed (world.json goes first): stop the rest
             _stop_what_was_left(last, server)
             return 0
-        if info.get("watchdog_pid") != os.getpid():
+        named = info.get("watchdog_pid")
+        if named != os.getpid() and is_process(named, "cockpit.demo.watchdog"):
             return 0  # started again, with a watchdog of its own
         last, server = info, _server_pid(info) or server
         if world_in_use(info) is not None:

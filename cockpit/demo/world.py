@@ -50,13 +50,13 @@ from cockpit.demo.pginstall import (
     server_user,
     shared_runnable_bin_dir,
 )
-from cockpit.demo.private import write_private
 from cockpit.demo.tls import write_self_signed
-from cockpit.demo.usage import live_users, user_mark, world_in_use
+from cockpit.demo.usage import is_process, live_users, user_mark, world_in_use
 from cockpit.demo.watchdog import STATE as WATCHDOG_STATE
 from cockpit.demo.watchdog import idle_setting
 from cockpit.engine.pgoptions import pg_options
 from cockpit.errors import CockpitError
+from cockpit.session.safefs import write_private
 
 ROLE, DATABASE = "netzadmin", "netzprod"
 CLONE_TAG = "clone-pass"
@@ -92,16 +92,6 @@ def new_password() -> str:
     # URL-unsafe characters on purpose: the DSN must encode them, and redaction must see
     # through every encoding.
     return f"Rh-{secrets.token_urlsafe(12)}%@/+!"
-
-
-def _alive(pid: int | None, marker: str) -> bool:
-    """Whether `pid` is still the process we started (its command line names `marker`)."""
-    if not pid:
-        return False
-    try:
-        return marker in " ".join(psutil.Process(pid).cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
 
 
 def _only_ours(holder: Path, trees: list[Path]) -> bool:
@@ -196,10 +186,10 @@ class World:
                 self.cluster.start(tcp=False)
                 self.info.pg_port = self.cluster.port
             self.info.socket_dir = str(self.cluster.socket_folder or "")
-            if not _alive(self.info.proxy_pid, "cockpit.demo.tlsproxy"):
+            if not is_process(self.info.proxy_pid, "cockpit.demo.tlsproxy"):
                 self._start_proxy()
             self.info.users = [*live_users(self.info.users), user_mark(os.getpid())]
-            if not _alive(self.info.watchdog_pid, "cockpit.demo.watchdog"):
+            if not is_process(self.info.watchdog_pid, "cockpit.demo.watchdog"):
                 self._start_watchdog()
             self._save()
         registry.remember(self.workspace)
@@ -219,7 +209,13 @@ class World:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             start_new_session=True)
         assert proxy.stdout is not None
-        if proxy.stdout.readline().strip() != "listening":
+        try:
+            started = proxy.stdout.readline().strip() == "listening"
+        except BaseException:  # a hang-up meanwhile: its pid is not saved yet, so end it here
+            proxy.kill()
+            raise
+        if not started:
+            proxy.kill()
             raise CockpitError(f"the rehearsal's TLS terminator did not start on port "
                                f"{self.info.port}")
         self.info.proxy_pid = proxy.pid
@@ -281,7 +277,7 @@ class World:
         for pid, name in ((self.info.locker_pid, "psycopg.connect(sys.argv[1]"),
                           (self.info.proxy_pid, "cockpit.demo.tlsproxy"),
                           (self.info.watchdog_pid, "cockpit.demo.watchdog")):
-            if pid is not None and pid != os.getpid() and _alive(pid, name):
+            if pid is not None and pid != os.getpid() and is_process(pid, name):
                 with contextlib.suppress(psutil.Error):
                     proc = psutil.Process(pid)
                     proc.terminate()

@@ -28,7 +28,7 @@ from cockpit.engine.setup import (
     workdir_override,
 )
 from cockpit.engine.steps import StepVerbs
-from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
 from cockpit.evidence.rehearsal import link_to
 from cockpit.evidence.signing import SigningKey
 from cockpit.probes.git_probe import git_dirty, git_head
@@ -99,6 +99,15 @@ def check_signer(folder: Path, state: SessionState, runbook: Runbook,
         raise CockpitError(f"{folder}: this session signs its decision with "
                            f"{declared.identity}'s key {declared.fingerprint}; resume with "
                            "--sign-key KEY (or --no-sign to record the decision unsigned)")
+
+
+def exit_code(state: SessionState) -> int:
+    """DESIGN's exit code for where a session stands once its cockpit closes: PASS 0, a
+    BLOCKER or a halt 2, anything still open (it resumes) 0."""
+    status = state.decision.status if state.decision else None
+    if status == "PASS":
+        return EXIT_OK
+    return EXIT_BLOCKER if status or state.halt is not None else EXIT_OK
 
 
 def utc_stamp() -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit.engine import hangup
 from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
@@ -256,6 +257,7 @@ class Headless:
             return
         step_id = follower.step
         while follower.following:
+            hangup.check()  # the terminal went away: the step goes on, the cockpit ends now
             # The follower reads the log to its end once the exit record is there (it is
             # written after the log is complete), so every line prints before the end does.
             for line in follower.pump(ctl.state):

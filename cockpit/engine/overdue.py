@@ -20,7 +20,12 @@ import psutil
 from cockpit.engine import procgroup
 from cockpit.engine.launcher import find_supervisor
 from cockpit.engine.linestats import LineStats
-from cockpit.engine.supervisor import MATCHED_LINE_LIMIT, utc_now, write_json_atomic
+from cockpit.engine.supervisor import (
+    MATCHED_LINE_LIMIT,
+    empty_log,
+    utc_now,
+    write_json_atomic,
+)
 from cockpit.session.runfiles import RunFiles
 
 # A supervisor at work gets the time it may take to end the run itself and write its record
@@ -170,8 +175,7 @@ def _from_log(log: Path) -> dict[str, Any]:
                 size += len(chunk)
                 stats.take(chunk)
     except FileNotFoundError:  # stopped before it opened its log: an empty one is the truth
-        log.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        empty_log(log)
     return {"bytes": size, "lines": stats.lines, "sha256": sha.hexdigest(),
             "last_line": stats.last_line.decode("utf-8", errors="replace"),
             "publish_error": None}

@@ -45,7 +45,8 @@ def workdir_override(runbook: Runbook, runbook_path: Path, workdir: Path | None,
     the approved directory is part of what was signed — unless the runbook declares it
     `per_environment`."""
     item, approved = approved_workdir(runbook, runbook_path)
-    if workdir is None or item is None or workdir.resolve() == approved:
+    # The same folder however it is spelled (a link to it included) replaces nothing.
+    if workdir is None or item is None or workdir.resolve() == approved.resolve():
         return None
     if runbook.setup is not None and item.id in runbook.setup.per_environment:
         return None  # declared to differ by environment: the runbook approves any

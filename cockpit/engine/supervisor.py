@@ -52,6 +52,12 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def empty_log(log: Path) -> None:
+    """The empty log of a run that printed nothing: as private as its session folder."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(log.parent)))
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     try:  # a write that fails (a full disk) leaves no half-written temp file
@@ -243,8 +249,7 @@ class StepRun:
     def _not_run(self, spec: dict[str, Any], why: str) -> dict[str, Any]:
         """The exit record of a run whose command never started: an empty log, failed."""
         log = Path(spec["log"])
-        log.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(log.parent)))
+        empty_log(log)
         now = utc_now()
         record = {"run": spec["run"], "step": spec["step"], "log": str(log),
                   "published": None, "publish_error": None, "not_run": why,

@@ -1,9 +1,10 @@
-"""Unpacking an exported pack for `cockpit verify PACK`, within limits: every member's size is
-judged from its header before a byte of it is written — against the size the session's events
-record for that file where they record one (a step's log, a captured input, a displaced
-file), against UNRECORDED_LIMIT where they do not, and all of them together against the
-free space where they are unpacked — then each is copied out in chunks, never more than its
-header says. A gzip bomb is refused by name and costs no disk."""
+"""Unpacking an exported pack for `cockpit verify PACK`, within limits: each member's size is
+judged from its header before a byte of it is written — against the size the session's
+events record for that file where they record one (a step's log, a captured input, a
+displaced file), against UNRECORDED_LIMIT where they do not (each, and all such together),
+and all of them together against the free space where they are unpacked — then each is
+copied out in chunks, never more than its header says. A gzip bomb is refused by name and
+costs no disk."""
 
 from __future__ import annotations
 
@@ -120,6 +121,11 @@ def _check(pack: Path, members: list[tarfile.TarInfo], recorded: dict[str, int],
             raise CockpitError(
                 f"{pack}: member {member.name} holds {member.size:,} bytes, more than any "
                 f"file without a recorded size may ({UNRECORDED_LIMIT:,}); refused unread")
+    unrecorded = sum(m.size for m in members if m.name not in recorded)
+    if unrecorded > UNRECORDED_LIMIT:
+        raise CockpitError(
+            f"{pack}: its members without a recorded size hold {unrecorded:,} bytes together, "
+            f"more than they may ({UNRECORDED_LIMIT:,}); refused unread")
     total = sum(m.size for m in members)
     if members and total > free:
         biggest = max(members, key=lambda m: m.size)

@@ -11,7 +11,7 @@ import configparser
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -113,10 +113,17 @@ def masked(dsn: str) -> str:
             password = parts.password
         except ValueError:
             return MASK  # a URL that does not parse: nothing of it can be shown safely
-        if password is None:
+        netloc = parts.netloc
+        if password is not None:
+            netloc = netloc.replace(f":{password}@", f":{MASK}@", 1)
+        query = parts.query
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(key == "password" for key, _ in pairs):  # libpq takes `?password=…` too
+            query = urlencode([(key, MASK if key == "password" else value)
+                               for key, value in pairs], safe="/*")
+        elif password is None:
             return dsn
-        netloc = parts.netloc.replace(f":{password}@", f":{MASK}@", 1)
-        return parts._replace(netloc=netloc).geturl()
+        return parts._replace(netloc=netloc, query=query).geturl()
     found = conninfo(dsn)
     if found is None:
         return MASK

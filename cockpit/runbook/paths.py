@@ -9,10 +9,14 @@ from pathlib import Path
 
 
 def resolve(workdir: Path, path: str) -> Path:
-    """A runbook path (relative to the working directory) on this machine; a relative path
-    written with backslashes only is read with `/`."""
+    """A runbook path (relative to the working directory) on this machine, as the steps
+    (run in that folder) reach it: a relative path goes from where the folder really is, so
+    its `..` leaves the folder the link points to, not the link's; an absolute one is taken
+    as written. A relative path written with backslashes only is read with `/`."""
     candidate = Path(path.replace("\\", "/")) if "\\" in path and "/" not in path else Path(path)
-    return Path(os.path.normpath(candidate if candidate.is_absolute() else workdir / candidate))
+    if candidate.is_absolute():
+        return Path(os.path.normpath(candidate))
+    return Path(os.path.normpath(Path(os.path.realpath(workdir)) / candidate))
 
 
 def path_name(path: str) -> str:

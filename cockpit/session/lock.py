@@ -197,6 +197,16 @@ class SessionLock:
         self.fd = -1
 
 
+def release_if_mine(folder: Path) -> None:
+    """The holder file removed if it names this process: a cockpit ended the hard way (a
+    hang-up's last resort) then leaves a lock `resume` takes without --take-over — the OS
+    lets the lock itself go with the process."""
+    info = read_lock_info(folder) or {}
+    if info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
+        with contextlib.suppress(FileNotFoundError):
+            (folder / HOLDER).unlink()
+
+
 def write_holder(folder: Path, info: dict[str, Any]) -> None:
     """The holder file, replaced atomically, readable by whom the folder lets read."""
     write_atomic(folder / HOLDER, json.dumps(info).encode("utf-8"))

@@ -77,13 +77,18 @@ class Beneath:
 
 def beneath(workdir: Path, target: Path) -> Beneath:
     """`target` (a runbook path resolved from `workdir` as `runbook.paths.resolve` does)
-    below the deepest folder it shares with the working directory resolved once."""
+    below the deepest folder it shares with the working directory resolved once. A path
+    written from the working directory goes on from where that folder really is (its `..`
+    walked as the OS walks it); any other (absolute in the runbook) is taken as written."""
     real = Path(os.path.realpath(workdir))
+    depth = len(workdir.parts)
+    if target.parts[:depth] == workdir.parts:
+        physical = Path(os.path.normpath(real.joinpath(*target.parts[depth:])))
+    else:
+        physical = Path(os.path.normpath(target))
     try:
-        physical = Path(os.path.normpath(real / os.path.relpath(target, workdir)))
         common = Path(os.path.commonpath([real, physical]))
     except ValueError:  # another drive (Windows): nothing of it is shared
-        physical = Path(os.path.normpath(target))
         common = Path(physical.anchor)
     return Beneath(common, physical.relative_to(common).parts)
 
@@ -158,6 +163,10 @@ def _regular(fd: int, where: Path) -> int:
     if not stat.S_ISREG(found.st_mode):
         os.close(fd)
         raise UnsafePath(f"{where}: is {kind_of(found.st_mode)}, not a regular file")
+    if found.st_nlink > 1:  # another name for a file its maker may not read (no link rule)
+        os.close(fd)
+        raise UnsafePath(f"{where}: has {found.st_nlink} names (hard links); a file a "
+                         "runbook names must have one (keep a copy there instead)")
     return fd
 
 
@@ -350,6 +359,9 @@ def write_output(output: Path, write: Callable[[BinaryIO], object], *, force: bo
             check_output(output, force)  # anything new there meanwhile is refused too
             if dir_fd is None:
                 os.replace(folder / temp, output)
+            elif not force and _linked_in(temp, output, dir_fd):
+                os.unlink(temp, dir_fd=dir_fd)  # the output has its own name now
+                os.fsync(dir_fd)
             else:  # the name is replaced, whatever it is now: nothing is written through
                 os.rename(temp, output.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
                 os.fsync(dir_fd)
@@ -363,6 +375,22 @@ def write_output(output: Path, write: Callable[[BinaryIO], object], *, force: bo
     finally:
         if dir_fd is not None:
             os.close(dir_fd)
+
+
+def _linked_in(temp: str, output: Path, dir_fd: int) -> bool:
+    """The temporary file given the output's name only if that name is still free (a file
+    that appeared since the check is refused, not replaced); False where the file system has
+    no hard links (then the rename, after the check, must do)."""
+    try:
+        os.link(temp, output.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        raise UnsafePath(f"{output}: appeared while it was being written; choose another "
+                         "name or add --force") from None
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            return False
+        raise
+    return True
 
 
 def write_output_bytes(output: Path, data: bytes, *, force: bool = False,
@@ -381,3 +409,9 @@ def _new_temp(name: str, folder: Path, dir_fd: int | None, flags: int,
         except FileExistsError:  # someone's file (or link) at a random name: another one
             continue
     raise UnsafePath(f"{folder}: no temporary file could be made beside the output")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`, readable by its owner alone, as an output is written (a
+    link there is refused, never written through)."""
+    write_output_bytes(path, data, force=True, mode=0o600)

@@ -255,7 +255,11 @@ class SessionStore:
             mode = folder_mode(folder)
             folder.rmdir()
         folder.parent.mkdir(parents=True, exist_ok=True)
-        folder.mkdir(mode)
+        try:
+            folder.mkdir(mode)
+        except FileExistsError:  # made by someone else since it was looked at: not ours
+            raise CockpitError(f"{folder}: was made by someone else while the session was "
+                               "being started; name a folder of your own") from None
         for sub in ("steps", "evidence"):
             (folder / sub).mkdir(folder_mode(folder))
         fd = os.open(folder / EVENTS, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(folder))

@@ -1,5 +1,5 @@
 """How a hang-up ends a cockpit process, each rule with a real SIGHUP sent to a small program
-built on `cockpit.demo.hangup`: at once inside a block of our own, at the next safe point
+built on `cockpit.engine.hangup`: at once inside a block of our own, at the next safe point
 otherwise, through the app's exit in a screen — and, should none of these end it, the hard
 way within seconds, its cleanups (the lock, the world) run first. `nohup` is obeyed."""
 
@@ -14,15 +14,22 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.session.lock import SessionLock
 from tests.conftest import REPO
 
 PROGRAM = """
 import sys, time
 from pathlib import Path
-from cockpit.demo import hangup
+from cockpit.engine import hangup
 
 done = Path(sys.argv[2])
 hangup.install()
+if sys.argv[1] == "stuck-cleanup":  # runs last, and never ends (a lock the main thread holds)
+    hangup.add_cleanup(lambda: time.sleep(60))
+if sys.argv[1] == "lock-held":
+    from cockpit.session.lock import SessionLock, release_if_mine
+    SessionLock.acquire(done.parent / "session")
+    hangup.add_cleanup(lambda: release_if_mine(done.parent / "session"))
 hangup.add_cleanup(lambda: done.write_text("cleaned up"))
 
 class StuckApp:  # a screen whose exit never ends it (a terminal gone while it started)
@@ -37,7 +44,7 @@ try:
         with hangup.interruptible():
             ready()
             time.sleep(60)
-    elif sys.argv[1] == "engine-busy":
+    elif sys.argv[1] in ("engine-busy", "stuck-cleanup", "lock-held"):
         ready()
         time.sleep(60)  # no safe point reached: the hard way
     elif sys.argv[1] == "safe-point":
@@ -88,7 +95,7 @@ def test_a_hang_up_while_the_engine_writes_waits_for_the_next_safe_point(
     assert (code, done) == (129, "raised") and seconds < 1.5
 
 
-@pytest.mark.parametrize("case", ["engine-busy", "stuck-screen"])
+@pytest.mark.parametrize("case", ["engine-busy", "stuck-screen", "stuck-cleanup"])
 def test_a_cockpit_that_does_not_end_is_ended_the_hard_way_after_its_cleanups(
         tmp_path: Path, case: str) -> None:
     code, seconds, done = _hang_up(case, tmp_path)
@@ -96,6 +103,15 @@ def test_a_cockpit_that_does_not_end_is_ended_the_hard_way_after_its_cleanups(
     assert 1.5 < seconds < 5
     if case == "stuck-screen":
         assert (tmp_path / "done.exit").read_text() == "asked"  # it was asked first
+
+
+def test_a_cockpit_ended_the_hard_way_leaves_a_lock_resume_takes_without_take_over(
+        tmp_path: Path) -> None:
+    (tmp_path / "session").mkdir()
+    code, _seconds, done = _hang_up("lock-held", tmp_path)
+    assert code == 129 and done == "cleaned up"
+    assert not (tmp_path / "session" / "holder.json").exists()
+    SessionLock.acquire(tmp_path / "session").release()  # no --take-over needed
 
 
 def test_nohup_is_obeyed(tmp_path: Path) -> None:

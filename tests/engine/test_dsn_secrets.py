@@ -40,6 +40,11 @@ def test_a_key_value_dsn_is_shown_with_its_password_masked() -> None:
         == "user=app password=*** dbname=orders host=db sslmode=require"
     assert masked(QUOTED) == "user=app password=*** dbname=orders host=db.example port=5432"
     assert masked("postgresql://app:Kv%2FS3cret@db/orders") == "postgresql://app:***@db/orders"
+    # libpq takes a URL's password as a query parameter too; the rest is kept as written
+    assert masked("postgresql://app@db/orders?sslmode=require&password=Kv-S3cret") \
+        == "postgresql://app@db/orders?sslmode=require&password=***"
+    assert masked("postgresql://db/orders?pass%77ord=Kv-S3cret") == "postgresql://db/orders?password=***"
+    assert masked("postgresql://db/orders?options=-c%20a%3Db") == "postgresql://db/orders?options=-c%20a%3Db"
     # what does not parse cannot be shown safely at all
     assert masked("host=db password='never closed") == "***"
 

@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.engine.helpers import cockpit, ordinary_world, phase, write_world
+from tests.conftest import REPO
+from tests.engine.helpers import cockpit, ordinary_world, phase, ran, write_world
 
 HOLD = """
 import sys, time
@@ -77,3 +78,28 @@ def test_clean_exit_leaves_no_stale_lock(tmp_path: Path) -> None:
     assert cockpit("run", str(runbook), "--headless", "--assume-yes",
                    "--session", str(session)).returncode == 0
     assert cockpit("resume", str(session), "--headless").returncode == 0
+
+
+def test_a_hang_up_mid_step_ends_a_headless_cockpit_at_once_and_resume_needs_no_take_over(
+        tmp_path: Path) -> None:
+    """The terminal goes away while a step runs: the cockpit ends (129) at its next look at
+    the step, releasing the lock; the step goes on under its supervisor; resume finishes it."""
+    runbook = ordinary_world(tmp_path, [("slow", "echo started; sleep 3; echo slow >> ran.txt"),
+                                        ("after", "echo after >> ran.txt")])
+    session = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
+                             "--headless", "--assume-yes", "--session", str(session)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("[slow] started"):
+            break
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(10) == 129
+    assert time.monotonic() - sent < 1.5  # at its next look, not the hard way (2 s and more)
+    assert not (session / "holder.json").exists()
+    assert ran(runbook.parent) == []  # the step still runs, on its own
+    resumed = cockpit("resume", str(session), "--headless", "--assume-yes")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert ran(runbook.parent) == ["slow", "after"]  # each once

@@ -76,3 +76,12 @@ def test_verify_refuses_a_pack_member_beyond_its_limit_before_writing_it(
                                            r"TMPDIR"):
         verify_pack(extra)
     assert list(small_tmp.iterdir()) == []
+
+    # several such members, each within the limit, together beyond it
+    monkeypatch.setattr("cockpit.evidence.packread.UNRECORDED_LIMIT", 40 << 20)
+    many = _rebuilt(pack, tmp_path / "many.tar.gz",
+                    {f"evidence/part{n}.bin": b"\0" * (15 << 20) for n in range(3)})
+    with pytest.raises(CockpitError, match=r"without a recorded size hold 47,\d{3},\d{3} bytes "
+                                           r"together"):
+        verify_pack(many)
+    assert list(small_tmp.iterdir()) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.runbook.paths import resolve
 from cockpit.session import safefs
 from cockpit.session.safefs import MissingPath, UnsafePath
 
@@ -44,6 +45,9 @@ def test_a_named_file_is_read_only_with_no_link_on_its_way(tmp_path: Path, at: b
         safefs.read_named(work, work / "linked-folder" / "secret")
     with pytest.raises(MissingPath):
         safefs.read_named(work, work / "nothing" / "here.log")
+    os.link(tmp_path / "private" / "secret", work / "hard.log")  # another name for it
+    with pytest.raises(UnsafePath, match=f"{work / 'hard.log'}: has 2 names"):
+        safefs.read_named(work, work / "hard.log")
     done: list[str] = []
 
     def read_the_fifo() -> None:
@@ -68,8 +72,12 @@ def test_a_working_directory_reached_through_a_link_is_trusted(tmp_path: Path,
     (tmp_path / "shortcut").symlink_to(work)
     via = tmp_path / "shortcut"
     assert safefs.read_named(via, via / "plain.log") == b"plain\n"
-    # `..` goes up from where the working directory really is
-    assert safefs.read_named(via, tmp_path / "tmp" / "up.log") == b"above\n"
+    # `..` goes up from where the working directory really is, as a step run there sees it
+    assert safefs.read_named(via, resolve(via, "../tmp/up.log")) == b"above\n"
+    # an absolute path is taken as written, however deep the link's target lies
+    assert safefs.read_named(via, resolve(via, str(tmp_path / "private" / "secret"))) \
+        == b"not for the runbook\n"
+    assert safefs.read_named(via, resolve(via, str(via / "plain.log"))) == b"plain\n"
 
 
 def test_a_new_file_and_its_folders_are_never_made_through_a_link(tmp_path: Path,
@@ -121,3 +129,24 @@ def test_an_output_is_renamed_into_place_and_a_failure_leaves_nothing(tmp_path: 
         safefs.write_output_bytes(out / "link", b"through\n", force=True)
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "link"]
     assert (out / "a.txt").read_text() == "second\n"
+
+
+def test_a_file_that_appears_after_the_last_check_is_not_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --force the output takes its name only while the name is free: a file made
+    there between the last check and the rename (another account's, say) stays as it is."""
+    out = tmp_path / "report.md"
+    checks: list[bool] = []
+    real_check = safefs.check_output
+
+    def check_then_race(output: Path, force: bool) -> None:
+        real_check(output, force)
+        checks.append(force)
+        if len(checks) == 2:  # the last check passed; someone is quicker than the rename
+            out.write_text("theirs\n")
+
+    monkeypatch.setattr(safefs, "check_output", check_then_race)
+    with pytest.raises(UnsafePath, match="appeared while it was being written"):
+        safefs.write_output_bytes(out, b"ours\n")
+    assert out.read_text() == "theirs\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]  # no temporary file left

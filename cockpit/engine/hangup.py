@@ -27,6 +27,7 @@ from typing import Protocol
 EXIT_HANGUP = 129  # 128 + SIGHUP, as a shell reports it
 GRACE_APP_S = 2.5  # for the screen to close and the session and world with it
 GRACE_S = 2.0  # for the engine's call in flight to reach the next check()
+CLEANUP_S = 2.0  # for the cleanups of a hard exit: the process ends then, done or not
 
 
 class HangUp(BaseException):
@@ -54,8 +55,9 @@ _guard = _Guard()
 
 def install() -> None:
     """From now on a hang-up ends this process as above (`run`, `resume`, `demo`) — unless
-    hang-ups are ignored already (`nohup`): whoever started it so asked for that."""
-    if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    hang-ups are ignored already (`nohup`): whoever started it so asked for that. Windows has
+    no hang-up signal: nothing to do there."""
+    if not hasattr(signal, "SIGHUP") or signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
         return
     _guard.installed = True
     signal.signal(signal.SIGHUP, _on_hangup)
@@ -121,6 +123,23 @@ def screen(app: App) -> Iterator[None]:
         raise HangUp()
 
 
+class Screen(Protocol):
+    """A cockpit screen, as `run_screen` drives it (a Textual app)."""
+
+    def run(self) -> object: ...
+
+    def exit(self) -> None: ...
+
+
+def run_screen(app: Screen) -> None:
+    """Run a cockpit screen; a closed terminal (SIGHUP) ends it like `q`, then raises
+    `HangUp`, so the session and the world are closed properly by the callers — a running
+    step goes on under its supervisor. A hang-up before the screen is up ends it before it
+    starts."""
+    with screen(app):
+        app.run()
+
+
 def add_cleanup(cleanup: Callable[[], object]) -> None:
     """Run `cleanup` should this process be ended the hard way (latest first)."""
     _guard.cleanups.append(cleanup)
@@ -135,6 +154,11 @@ def _arm(grace: float) -> None:
 
 
 def _hard_exit() -> None:
+    # A cleanup may wait on what the stuck main thread holds (the world's lock): the process
+    # ends on time regardless; what a cleanup could not do, the watchdog or --take-over does.
+    last = threading.Timer(CLEANUP_S, os._exit, (EXIT_HANGUP,))
+    last.daemon = True
+    last.start()
     _quiet()
     for cleanup in reversed(list(_guard.cleanups)):
         with contextlib.suppress(BaseException):
