@@ -35,10 +35,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 REFERENCE = REPO / "runbooks" / "reference" / "production-cutover-checklist.md"
 
 
-# The modules that read the session-wide demo runs (tests/demo/conftest.py's `runs`).
-DEMO_RUN_READERS = ("tests.demo.test_demo", "tests.demo.test_rehearsal")
-
-
 def _server_kinds() -> list[str]:
     kinds = ["embedded"]
     if system_bin_dir() is not None:
@@ -55,10 +51,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("system_slow") and "[system" in item.nodeid:
             item.add_marker(pytest.mark.slow)
-        # The demo's headless runs are made once, for every module that reads them: those
-        # modules go to one worker (pytest-xdist, --dist loadgroup), or each would make them.
-        if item.module is not None and item.module.__name__ in DEMO_RUN_READERS:
-            item.add_marker(pytest.mark.xdist_group("demo-runs"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
