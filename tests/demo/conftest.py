@@ -63,8 +63,10 @@ class Runs(dict[str | None, Run]):
         return self[fault]
 
     def start(self, faults: list[str | None]) -> None:
+        """Make those not made yet, three at a time."""
+        missing = [f for f in faults if f not in self]
         with ThreadPoolExecutor(max_workers=3) as pool:
-            for run in pool.map(lambda f: _run(self.base, f), faults):
+            for run in pool.map(lambda f: _run(self.base, f), missing):
                 self[run.fault] = run
 
 
@@ -87,11 +89,11 @@ def worlds_registry() -> Iterator[Path]:
 ALSO = {"tests.demo.test_rehearsal": [None, "drift"]}
 
 
-def _wanted(session: pytest.Session) -> list[str | None]:
+def _wanted(session: pytest.Session, module: str) -> list[str | None]:
+    """The runs the tests of `module` read: the sound demo, and each fault they name."""
     wanted: list[str | None] = []
     for item in session.items:
-        module = item.module.__name__ if item.module is not None else ""
-        if module not in ("tests.demo.test_demo", *ALSO):
+        if item.module is None or item.module.__name__ != module:
             continue
         fault = getattr(item, "callspec", None) and item.callspec.params.get("fault")
         for one in [None, *ALSO.get(module, []), *([fault] if fault else [])]:
@@ -101,7 +103,13 @@ def _wanted(session: pytest.Session) -> list[str | None]:
 
 
 @pytest.fixture(scope="session")
-def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    found = Runs(tmp_path_factory.mktemp("demo"))
-    found.start(_wanted(request.session))
-    return found
+def all_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    return Runs(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def runs(request: pytest.FixtureRequest, all_runs: Runs) -> Runs:
+    """The demo runs this module reads, made together as it starts — once per test process
+    (pytest-xdist runs a file in one worker: `--dist loadfile`)."""
+    all_runs.start(_wanted(request.session, request.module.__name__))
+    return all_runs

@@ -21,10 +21,6 @@ from cockpit.session.redact import secret_forms
 from tests.conftest import REPO
 from tests.demo.conftest import Run
 
-# The demo runs (conftest `runs`) are made once per worker: the modules reading them share one
-# (pytest-xdist, --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("demo-runs")
-
 # fault -> (exit code, the phase it stops in, words the decision record must carry)
 EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
     None: (0, None, []),

@@ -27,10 +27,6 @@ from tests.conftest import REPO
 from tests.demo.conftest import Runs
 from tests.mirror.browser import Chromium
 
-# The demo runs (conftest `runs`) are made once per worker: the modules reading them share one
-# (pytest-xdist, --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("demo-runs")
-
 GATE = "clone-commit-match"
 SVG = "{http://www.w3.org/2000/svg}"
 
