@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,13 +61,6 @@ class Runs(dict[str | None, Run]):
         self[fault] = _run(self.base, fault)
         return self[fault]
 
-    def start(self, faults: list[str | None]) -> None:
-        """Make those not made yet, three at a time."""
-        missing = [f for f in faults if f not in self]
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            for run in pool.map(lambda f: _run(self.base, f), missing):
-                self[run.fault] = run
-
 
 @pytest.fixture(scope="session", autouse=True)
 def worlds_registry() -> Iterator[Path]:
@@ -85,31 +77,8 @@ def worlds_registry() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-# What each module's tests look at beyond the faults they take as a parameter.
-ALSO = {"tests.demo.test_rehearsal": [None, "drift"]}
-
-
-def _wanted(session: pytest.Session, module: str) -> list[str | None]:
-    """The runs the tests of `module` read: the sound demo, and each fault they name."""
-    wanted: list[str | None] = []
-    for item in session.items:
-        if item.module is None or item.module.__name__ != module:
-            continue
-        fault = getattr(item, "callspec", None) and item.callspec.params.get("fault")
-        for one in [None, *ALSO.get(module, []), *([fault] if fault else [])]:
-            if one not in wanted:
-                wanted.append(one)
-    return wanted
-
-
 @pytest.fixture(scope="session")
-def all_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """The demo runs, each made when a test first reads it: once per test process (the
+    pytest-xdist workers share the work out, so each run is made where it is read)."""
     return Runs(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="module")
-def runs(request: pytest.FixtureRequest, all_runs: Runs) -> Runs:
-    """The demo runs this module reads, made together as it starts — once per test process
-    (pytest-xdist runs a file in one worker: `--dist loadfile`)."""
-    all_runs.start(_wanted(request.session, request.module.__name__))
-    return all_runs
