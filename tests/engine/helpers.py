@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -160,3 +162,34 @@ def assert_inert(shown: bytes, where: str) -> str:
     odd = sorted({f"U+{ord(c):04X}" for c in text if 0x80 <= ord(c) < 0xA0 or c in _BIDI})
     assert not odd, f"{where}: {odd} reach the reader"
     return text
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` made a file system of its own, `size` big (`1m`): a disk that fills up."""
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                   check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+# Holds a session's lock, as a live cockpit would, until killed.
+HOLD = """
+import sys, time
+from pathlib import Path
+from cockpit.session.lock import SessionLock
+lock = SessionLock.acquire(Path(sys.argv[1]), take_over=True)
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def lock_holder(session: Path) -> subprocess.Popen[str]:
+    """Another process that holds `session`'s lock (kill it to let the lock go)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(session)], stdout=subprocess.PIPE,
+                            text=True, cwd=REPO)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    return proc

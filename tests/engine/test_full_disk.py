@@ -13,18 +13,13 @@ from pathlib import Path
 import pytest
 
 from cockpit.evidence.verify import verify_session
-from tests.engine.helpers import cockpit, phase, ran, write_world
+from tests.engine.helpers import cockpit, phase, ran, tmpfs, write_world
 
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
-    try:
+    with tmpfs(tmp_path / "disk", "1m") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def _half_written(folder: Path) -> list[str]:

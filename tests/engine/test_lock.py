@@ -12,16 +12,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.engine.helpers import cockpit, ordinary_world, phase, ran, write_world
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from cockpit.session.lock import SessionLock
-lock = SessionLock.acquire(Path(sys.argv[1]), take_over=True)
-print("held", flush=True)
-time.sleep(60)
-"""
+from tests.engine.helpers import cockpit, lock_holder, ordinary_world, phase, ran, write_world
 
 
 def _stopped_session(tmp_path: Path) -> Path:
@@ -34,16 +25,11 @@ def _stopped_session(tmp_path: Path) -> Path:
     return session
 
 
-def _holder(session: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(session)], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    return proc
 
 
 def test_second_operator_is_refused_naming_the_first(tmp_path: Path) -> None:
     session = _stopped_session(tmp_path)
-    holder = _holder(session)
+    holder = lock_holder(session)
     try:
         result = cockpit("resume", str(session), "--headless", "--assume-yes")
         assert result.returncode == 3
@@ -58,7 +44,7 @@ def test_second_operator_is_refused_naming_the_first(tmp_path: Path) -> None:
 
 def test_dead_holders_lock_is_taken_over_only_with_the_flag(tmp_path: Path) -> None:
     session = _stopped_session(tmp_path)
-    holder = _holder(session)
+    holder = lock_holder(session)
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     time.sleep(0.1)

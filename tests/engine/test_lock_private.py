@@ -17,7 +17,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -29,16 +28,7 @@ import pytest
 
 from cockpit.cli import main
 from cockpit.session.lock import HOLDER, LOCK, holder_alive, read_lock_info
-from tests.engine.helpers import cockpit, phase, write_world
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from cockpit.session.lock import SessionLock
-lock = SessionLock.acquire(Path(sys.argv[1]), take_over=True)
-print("held", flush=True)
-time.sleep(60)
-"""
+from tests.engine.helpers import cockpit, lock_holder, phase, write_world
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +92,6 @@ def _resume_here(*flags: str) -> tuple[int, str]:
     return code, stderr.getvalue()
 
 
-def _holder(session: Path) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(session)], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
-    return proc
 
 
 def _group(pid: int) -> int:
@@ -124,7 +109,7 @@ def test_lock_is_private_and_who_holds_it_is_readable_as_the_folder(
         stopped: Path, shared: Path, other: pwd.struct_passwd) -> None:
     session = _stopped_session(stopped, shared)
     assert _mode(session / LOCK) == 0o600
-    holder = _holder(session)
+    holder = lock_holder(session)
     try:
         assert _mode(session / LOCK) == 0o600
         assert _mode(session / HOLDER) == 0o644  # as the folder (0755) lets others read
@@ -161,7 +146,7 @@ def test_take_over_names_who_really_holds_the_lock(stopped: Path, shared: Path,
     """An old session (lock 0644) whose cockpit died; another account flocks the lock: the
     refusal names that process and that account — not the dead pid the file names."""
     session = _stopped_session(stopped, shared)
-    dead = _holder(session)
+    dead = lock_holder(session)
     os.kill(dead.pid, signal.SIGKILL)
     dead.wait()
     (session / LOCK).chmod(0o644)  # as every session written before this change

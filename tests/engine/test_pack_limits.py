@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -16,19 +15,14 @@ import pytest
 
 from cockpit.errors import CockpitError
 from cockpit.evidence.pack import export_pack, verify_pack
-from tests.engine.helpers import cockpit, ordinary_world
+from tests.engine.helpers import cockpit, ordinary_world, tmpfs
 
 
 @pytest.fixture
 def small_tmp(tmp_path: Path) -> Iterator[Path]:
     """A temporary folder of 8 MiB, where the pack is unpacked to be checked."""
-    disk = tmp_path / "tmp"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], check=True)
-    try:
+    with tmpfs(tmp_path / "tmp", "8m") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def _rebuilt(pack: Path, out: Path, replace: dict[str, bytes]) -> Path:

@@ -71,16 +71,16 @@ def test_an_attestation_file_in_a_linked_folder_fails_its_gate_naming_the_folder
         tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", ORDINARY)])
     runbook.write_text(runbook.read_text().replace('path = "freeze.log"',
-                                                   'path = "shared/freeze.log"'))
+                                                   'path = "team-folder/freeze.log"'))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "freeze.log").write_text(SHADOW)
-    (runbook.parent / "shared").symlink_to(elsewhere)
+    (runbook.parent / "team-folder").symlink_to(elsewhere)
     ctl = _start(tmp_path, runbook)
     status, detail = _gate_after_evaluation(ctl)
     ctl.close()
     assert status == "failed"
-    assert str(runbook.parent / "shared") in detail and "symbolic link" in detail, detail
+    assert str(runbook.parent / "team-folder") in detail and "symbolic link" in detail, detail
     _nothing_of("not-for-the-evidence", tmp_path / "s")
 
 
