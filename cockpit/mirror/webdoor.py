@@ -83,6 +83,23 @@ class Door:
             return refusal(403, self.origin_text())
         return await handler(request)
 
+    def policy(self) -> str:
+        """The page may load and connect to its own origin alone: no font, script or socket
+        from elsewhere (textual-serve's page asks Google for a font; the reviewer's browser
+        does not tell anyone else it watches a cutover). Its own inline script and styles
+        stay allowed: they are textual-serve's page."""
+        socket = "wss" + self.origin[5:] if self.origin.startswith("https") \
+            else "ws" + self.origin[4:]
+        return ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+                "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+                f"connect-src 'self' {socket}; frame-ancestors 'none'; base-uri 'none'; "
+                "form-action 'none'")
+
+    async def add_headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        """An aiohttp on_response_prepare hook: every response, refusals included."""
+        response.headers.update(SAFE_HEADERS)
+        response.headers["Content-Security-Policy"] = self.policy()
+
     def origin_text(self) -> str:
         return (f"This mirror is served at {self.origin} and answers only pages from "
                 "there; open the link the operator gave.")
@@ -93,8 +110,3 @@ def refusal(status: int, text: str) -> web.Response:
     body = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Cutover Cockpit "
             f"mirror</title></head><body><p>{escape(text)}</p></body></html>\n")
     return web.Response(status=status, text=body, content_type="text/html")
-
-
-async def add_safe_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """An aiohttp on_response_prepare hook: every response, refusals included."""
-    response.headers.update(SAFE_HEADERS)

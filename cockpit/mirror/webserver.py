@@ -15,7 +15,7 @@ import jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
-from cockpit.mirror.webdoor import TRY_AGAIN_LATER, Door, add_safe_headers, refusal
+from cockpit.mirror.webdoor import TRY_AGAIN_LATER, Door, refusal
 
 
 class MirrorServer(Server):
@@ -36,7 +36,7 @@ class MirrorServer(Server):
             web.get(f"{prefix}/ws", self.handle_viewer, name="websocket"),
             web.static(f"{prefix}/static", self.statics_path, name="static"),
         ])
-        app.on_response_prepare.append(add_safe_headers)
+        app.on_response_prepare.append(self.door.add_headers)
         app.on_startup.append(self.on_startup)
         return app
 

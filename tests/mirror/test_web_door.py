@@ -242,3 +242,19 @@ def test_twenty_viewers_at_once_get_four_mirrors_and_sixteen_reasons(session: Pa
     assert sorted(s.how for s in seen) == ["closed"] * 16 + ["mirror"] * 4
     assert all(s.code == 1013 and "4 viewers" in s.reason for s in seen if s.how == "closed")
     assert processes <= 1 + 2 * 4  # the server, and a shell and a mirror per viewer at most
+
+
+def test_web_mirror_page_may_reach_its_own_origin_alone(server: WebMirror) -> None:
+    """textual-serve's page names a Google font: the policy keeps the reviewer's browser from
+    fetching it, or anything else from elsewhere; the WebSocket goes to the page's origin."""
+    async def headers() -> tuple[str, str]:
+        async with aiohttp.ClientSession() as client, client.get(server.link) as response:
+            return response.headers.get("Content-Security-Policy", ""), await response.text()
+
+    policy, page = asyncio.run(headers())
+    assert "fonts.googleapis.com" in page  # still asked for by the page ...
+    rules = dict(rule.strip().split(" ", 1) for rule in policy.split(";"))
+    assert rules["default-src"] == "'self'"  # ... and refused by the browser
+    assert "googleapis" not in policy and "*" not in policy
+    assert rules["connect-src"] == "'self' " + server.origin.replace("http", "ws", 1)
+    assert rules["frame-ancestors"] == "'none'"
