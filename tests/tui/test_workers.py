@@ -46,7 +46,7 @@ async def test_keys_are_answered_while_a_halt_waits_on_its_diagnostics(
                 started = time.monotonic()
                 await pilot.press(key)
                 assert tabs.active == tab
-                assert time.monotonic() - started < 1.0
+                assert time.monotonic() - started < 5.0  # the worker blocks for 30 s
             assert not release.is_set() and ctl.state.halt is not None
             release.set()
             await app.workers.wait_for_complete()
