@@ -70,7 +70,8 @@ def _read_info(workspace: Path) -> dict[str, Any] | None:
 
 def _write_state(workspace: Path, idle_s: float, idle_since: str | None) -> None:
     state = {"pid": os.getpid(), "idle_stop": idle_s, "idle_since": idle_since}
-    with contextlib.suppress(OSError):
+    # A note for --worlds: the folder may be going (removed by hand) — nothing to stop for.
+    with contextlib.suppress(OSError, CockpitError):
         write_private(workspace / STATE, json.dumps(state).encode())
 
 
@@ -102,9 +103,13 @@ def watch(workspace: Path, idle_s: float) -> int:
     _write_state(workspace, idle_s, idle_since)
     last: dict[str, Any] = {}
     server: int | None = None
+    wait = min(poll, 0.2)  # soon at first: what to stop is known once world.json is read
     while True:
-        time.sleep(poll)
+        time.sleep(wait)
         info = _read_info(workspace)
+        if info is None and not last and workspace.exists():
+            continue  # started before world.json is written (the world is being made)
+        wait = poll if last else wait
         if info is None:  # the world's folder removed (world.json goes first): stop the rest
             _stop_what_was_left(last, server)
             return 0
