@@ -153,6 +153,9 @@ class StepRun:
     def feed(self, chunk: bytes) -> None:
         """Take child output: write every complete line now, redacted and scanned."""
         self.pending += chunk
+        if self.redactor.spans_lines:
+            self._feed_masked_first()
+            return
         cut = self.pending.rfind(b"\n")
         if cut < 0:
             if len(self.pending) > LINE_SCAN_LIMIT:
@@ -167,6 +170,20 @@ class StepRun:
             complete = self.redactor.redact(complete) if self.redactor else complete
             self._write(complete)
             self._scan(complete)
+
+    def _feed_masked_first(self) -> None:
+        """A secret holding a line break: masked in all that has come, and the lines written
+        only up to where a secret still arriving could start."""
+        data = self.redactor.redact(self.pending, more=True)
+        cut = data.rfind(b"\n", 0, max(len(data) - (self.redactor.longest - 1), 0))
+        if cut < 0:
+            self.pending = data
+            if len(data) > LINE_SCAN_LIMIT:
+                self.flush_partial()
+            return
+        complete, self.pending = data[: cut + 1], data[cut + 1 :]
+        self._write(complete)
+        self._scan(complete)
 
     def flush_partial(self, final: bool = False) -> None:
         """Write a partial line that has waited long enough — except the bytes that could be

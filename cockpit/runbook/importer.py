@@ -81,6 +81,7 @@ class _Builder:
     # Where every command's log goes, if they share one folder: attestations likely live there.
     log_folder: str = ""
     roles: set[str] = field(default_factory=set)  # decision roles already given
+    logs: set[str] = field(default_factory=set)  # the logs commands write: one command each
 
     def note(self, line: int, message: str) -> None:
         self.notes.append(f"{self.name}: line {line}: {message}")
@@ -391,7 +392,12 @@ def _step(item: MdItem, b: _Builder) -> dict[str, Any]:
     # Only `command` -> `log` runs, and that shape is a command whatever its words say
     # (`head single` -> `x.log` must not become a check whose log nobody writes).
     if not item.children and (m := _COMMAND.match(text)) and m["log"]:
-        return _command(m["command"], m["log"], b)
+        if m["log"] not in b.logs:
+            return _command(m["command"], m["log"], b)
+        # a second command writing the same log would overwrite the first's evidence
+        b.note(item.line, f"'{text}' writes the log `{m['log']}` an earlier command writes; "
+               "it became a manual confirmation")
+        return _statement(item, b, "manual")
     # A backticked line without a log is no command: `current == R` is a check.
     check = _check(item, words, ticks) if not item.children or _all_ticked(item) else None
     if check is not None:
@@ -435,6 +441,7 @@ def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
     step: dict[str, Any] = {"kind": "command", "id": b.new_id(hint, "command"), "command": command}
     if log:
         step["log"] = log
+        b.logs.add(log)
     if is_read_only(command):
         step["read_only"] = True
     elif b.production:  # the operator types the target (or the script's name) to start it

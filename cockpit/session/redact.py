@@ -41,6 +41,9 @@ class Redactor:
         self._replacers: tuple[Any, Any] | None = None
         self.binary = sorted({f for s in every for f in s.binary}, key=len, reverse=True)
         self.longest = max((s.longest for s in every), default=0)
+        # A secret one of whose forms holds a line break (raw, or UTF-16 of U+0Axx): a
+        # line-by-line reader must mask it before it cuts at a line break.
+        self.spans_lines = any("\n" in s or 0x0A in s.encode("utf-16-le") for s in found)
         # One RE2 expression that finds anything to do (and may find a little more), for a
         # caller's single scan: RE2 syntax (`\C`, any byte, stands in for UTF-16's).
         quick = [q for s in every for q in s.quick]

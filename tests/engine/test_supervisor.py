@@ -205,3 +205,25 @@ def test_one_combined_scan_still_catches_what_straddles_two_reads(tmp_path: Path
         assert SECRET.encode() not in written, cut
         assert written == output.replace(SECRET.encode(), b"***"), cut
         assert run.abort is not None and run.abort["rule"] == "dup", cut
+
+
+def test_a_secret_holding_a_line_break_is_masked_wherever_the_pipe_cuts_it(
+        tmp_path: Path) -> None:
+    """A password may hold a line break (PostgreSQL takes any character): its two lines are
+    masked together, wherever the reads fall — line by line, each half would pass."""
+    from cockpit.engine.supervisor import StepRun
+
+    secret = "Kv-\U000c7d49P\n2\x83p-é"
+    output = b"before\n" + f"leak {secret} end\n".encode() + b"after\n"
+    for cut in range(len(output) + 1):
+        run = StepRun({"rules": [], "grace": 1.0}, [secret])
+        log = tmp_path / f"cut{cut}.log"
+        run.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            run.feed(output[:cut])
+            run.feed(output[cut:])
+            run.flush_partial(final=True)
+        finally:
+            os.close(run.log_fd)
+        written = log.read_bytes()
+        assert written == b"before\nleak *** end\nafter\n", (cut, written)

@@ -476,3 +476,16 @@ def test_cli_import_will_not_overwrite_without_force(tmp_path: Path) -> None:
     forced = cockpit("import", str(WAREHOUSE), "-o", str(out), "--force")
     assert forced.returncode == 0, forced.stderr
     assert cockpit("render", str(out)).stdout == WAREHOUSE.read_bytes()
+
+
+def test_a_second_command_writing_the_same_log_becomes_a_manual_confirmation() -> None:
+    """Two commands writing one log would overwrite each other's evidence (the loader refuses
+    that runbook): the second is imported as a confirmation, named in the notes, and the
+    checklist still renders back byte for byte."""
+    text = ("# verify\n\n## Go / No-Go Gates\n- [ ] `verify` -> `verify`\n\n"
+            "## Phase P0 — a00\n- [ ] `verify` -> `verify`\n")
+    result = import_checklist(text, "dup.md")
+    assert render_markdown(result.runbook) == text
+    commands = [s for p in result.runbook.phases for s in p.steps if s.kind == "command"]
+    assert [s.log for s in commands] == ["verify"]
+    assert any("line 7" in n and "an earlier command writes" in n for n in result.notes)
