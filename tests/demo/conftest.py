@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.accounts import other_account  # noqa: F401  (a fixture for the tests here)
@@ -82,3 +83,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     """The demo runs, each made when a test first reads it: once per test process (the
     pytest-xdist workers share the work out, so each run is made where it is read)."""
     return Runs(tmp_path_factory.mktemp("demo"))
+
+
+def world_processes(workspace: Path) -> list[int]:
+    """The server, the TLS terminator and the watchdog of a world, found by their command
+    lines (the server names its data folder, the others the world's folders)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if str(workspace) in line and any(name in line for name in (
+                "postgres", "cockpit.demo.tlsproxy", "cockpit.demo.watchdog")):
+            found.append(proc.pid)
+    return found

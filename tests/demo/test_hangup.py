@@ -28,6 +28,7 @@ from cockpit.session.lock import SessionLock, read_lock_info
 from cockpit.session.reader import session_at
 from cockpit.session.state import SessionState
 from tests.conftest import REPO
+from tests.demo.conftest import world_processes
 from tests.demo.ptycockpit import PtyCockpit, files_of
 from tests.waiting import wait_until
 
@@ -200,14 +201,6 @@ class Drive:
         return sum(e["type"] == kind for e in self.events())
 
 
-def _world_processes(workspace: Path) -> list[int]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        line = " ".join(proc.info["cmdline"] or [])
-        if str(workspace) in line and any(name in line for name in (
-                "postgres", "cockpit.demo.tlsproxy", "cockpit.demo.watchdog")):
-            found.append(proc.pid)
-    return found
 
 
 def _steps_running(session: Path) -> bool:
@@ -239,9 +232,9 @@ def hang_up_at(moment: str, base: Path, resume: bool) -> dict:
                "exit": drive.cockpit.proc.returncode, "step_ran_on": bool(running)}
     if running:
         wait_until(lambda: not _steps_running(drive.session), "the step to end", 300)
-        wait_until(lambda: not _world_processes(drive.workspace),
+        wait_until(lambda: not world_processes(drive.workspace),
                    "the watchdog to stop the world after the step", IDLE_S + 30)
-    assert _world_processes(drive.workspace) == [], f"{moment}: a world left running"
+    assert world_processes(drive.workspace) == [], f"{moment}: a world left running"
     if not drive.events():  # cut short before the session began: nothing of it is left
         assert not drive.workspace.exists(), f"{moment}: {files_of(drive.workspace)[:10]}"
         assert files_of(drive.session) == [], moment
@@ -257,7 +250,7 @@ def hang_up_at(moment: str, base: Path, resume: bool) -> dict:
                              text=True, timeout=600)
     assert resumed.returncode == 0, f"{moment}: {resumed.stdout[-2000:]}{resumed.stderr}"
     assert resumed.stdout.splitlines()[-1] == "DECISION: PASS", moment
-    assert _world_processes(drive.workspace) == [], f"{moment}: resume left the world up"
+    assert world_processes(drive.workspace) == [], f"{moment}: resume left the world up"
     return outcome
 
 

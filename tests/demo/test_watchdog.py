@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from cockpit.demo.world import World
 from tests.conftest import REPO
+from tests.demo.conftest import world_processes
 from tests.engine.helpers import phase, write_world
 from tests.waiting import wait_until
 
@@ -39,16 +39,6 @@ def _cockpit(env: dict[str, str], *args: str, timeout: float = 120
                           capture_output=True, text=True, timeout=timeout)
 
 
-def _world_processes(workspace: Path) -> list[int]:
-    """The server, the TLS terminator and the watchdog of a world, found by their command
-    lines (the server names its data folder, the others the world's folders)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        line = " ".join(proc.info["cmdline"] or [])
-        if str(workspace) in line and any(name in line for name in (
-                "postgres", "cockpit.demo.tlsproxy", "cockpit.demo.watchdog")):
-            found.append(proc.pid)
-    return found
 
 
 @pytest.mark.slow  # a world built, then its idle time waited out
@@ -72,8 +62,8 @@ def test_an_orphaned_world_is_stopped_by_its_watchdog_and_listed_until_then(
         header, row = listed.stdout.splitlines()
         assert header.split()[:4] == ["WORKSPACE", "PORT", "PID", "IDLE"]
         assert row.split()[:2] == [str(workspace), str(info["port"])]
-        assert _world_processes(workspace), "the world was not running"
-        wait_until(lambda: not _world_processes(workspace),
+        assert world_processes(workspace), "the world was not running"
+        wait_until(lambda: not world_processes(workspace),
                    "the watchdog to stop the orphaned world", deadline_s=90)
         assert time.monotonic() - killed >= IDLE_S - 1  # not before its idle time
         listed = _cockpit(state_home, "demo", "--worlds")
@@ -89,9 +79,9 @@ def test_a_world_whose_folder_is_removed_by_hand_is_stopped_by_its_watchdog(
         open_tmp: Path) -> None:
     world = World.build(open_tmp / "w", idle_stop=60)  # not idle for long enough to stop
     world.leave()
-    assert _world_processes(world.workspace)
+    assert world_processes(world.workspace)
     subprocess.run(["rm", "-rf", str(world.workspace)], check=True)
-    wait_until(lambda: not _world_processes(world.workspace),
+    wait_until(lambda: not world_processes(world.workspace),
                "the watchdog to stop what the removed world ran", deadline_s=30)
 
 
@@ -133,11 +123,11 @@ def test_stop_is_refused_while_a_step_runs_there_unless_forced(
         assert forced.returncode == 0, forced.stderr
         assert "stopped the rehearsal world" in forced.stdout
         assert not quiet_world.cluster.running()
-        assert not _world_processes(quiet_world.workspace)
+        assert not world_processes(quiet_world.workspace)
     finally:
         assert run.wait(60) == 0, run.stderr
     quiet_world.ensure_running()  # as resume does: all of it up again
-    assert quiet_world.cluster.running() and _world_processes(quiet_world.workspace)
+    assert quiet_world.cluster.running() and world_processes(quiet_world.workspace)
 
 
 def test_a_bad_idle_time_is_refused_before_anything_is_made(
