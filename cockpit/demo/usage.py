@@ -13,6 +13,11 @@ import psutil
 
 from cockpit.session.lock import holder_alive, read_lock_info
 
+# A world's own processes, as their command lines name them (`is_process`).
+PROXY = "cockpit.demo.tlsproxy"
+WATCHDOG = "cockpit.demo.watchdog"
+LOCKER = "psycopg.connect(sys.argv[1]"  # a fault's database client (python -c ...)
+
 # The processes a running step keeps beside it, detached from any cockpit.
 STEP_PROCESSES = ("cockpit.engine.supervisor", "cockpit.engine.watcher")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from cockpit.demo.usage import is_process, world_in_use
+from cockpit.demo.usage import LOCKER, PROXY, WATCHDOG, is_process, world_in_use
 from cockpit.errors import CockpitError
 from cockpit.session.safefs import write_private
 
@@ -87,8 +87,8 @@ def _stop_what_was_left(info: dict[str, Any], server: int | None) -> None:
     is stopped, once its command line shows it is still that process."""
     left: list[tuple[Any, str, signal.Signals]] = [
         (server, str(Path(info.get("pg_root") or "/nonexistent") / "data"), signal.SIGINT),
-        (info.get("proxy_pid"), "cockpit.demo.tlsproxy", signal.SIGTERM),
-        (info.get("locker_pid"), "psycopg.connect(sys.argv[1]", signal.SIGTERM)]
+        (info.get("proxy_pid"), PROXY, signal.SIGTERM),
+        (info.get("locker_pid"), LOCKER, signal.SIGTERM)]
     for pid, marker, sig in left:
         if is_process(pid, marker):
             with contextlib.suppress(psutil.Error, OSError):
@@ -109,14 +109,13 @@ def watch(workspace: Path, idle_s: float) -> int:
         info = _read_info(workspace)
         if info is None and not last and workspace.exists():
             continue  # started before world.json is written (the world is being made)
-        wait = poll if last else wait
         if info is None:  # the world's folder removed (world.json goes first): stop the rest
             _stop_what_was_left(last, server)
             return 0
         named = info.get("watchdog_pid")
-        if named != os.getpid() and is_process(named, "cockpit.demo.watchdog"):
+        if named != os.getpid() and is_process(named, WATCHDOG):
             return 0  # started again, with a watchdog of its own
-        last, server = info, _server_pid(info) or server
+        last, server, wait = info, _server_pid(info) or server, poll
         if world_in_use(info) is not None:
             quiet_from = time.monotonic()
             if idle_since is not None:

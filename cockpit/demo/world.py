@@ -51,7 +51,15 @@ from cockpit.demo.pginstall import (
     shared_runnable_bin_dir,
 )
 from cockpit.demo.tls import write_self_signed
-from cockpit.demo.usage import is_process, live_users, user_mark, world_in_use
+from cockpit.demo.usage import (
+    LOCKER,
+    PROXY,
+    WATCHDOG,
+    is_process,
+    live_users,
+    user_mark,
+    world_in_use,
+)
 from cockpit.demo.watchdog import STATE as WATCHDOG_STATE
 from cockpit.demo.watchdog import idle_setting
 from cockpit.engine.pgoptions import pg_options
@@ -186,10 +194,10 @@ class World:
                 self.cluster.start(tcp=False)
                 self.info.pg_port = self.cluster.port
             self.info.socket_dir = str(self.cluster.socket_folder or "")
-            if not is_process(self.info.proxy_pid, "cockpit.demo.tlsproxy"):
+            if not is_process(self.info.proxy_pid, PROXY):
                 self._start_proxy()
             self.info.users = [*live_users(self.info.users), user_mark(os.getpid())]
-            if not is_process(self.info.watchdog_pid, "cockpit.demo.watchdog"):
+            if not is_process(self.info.watchdog_pid, WATCHDOG):
                 self._start_watchdog()
             self._save()
         registry.remember(self.workspace)
@@ -202,7 +210,7 @@ class World:
             write_self_signed(tls / "server.crt", tls / "server.key")
         self.info.port = self.info.port or free_port()
         proxy = subprocess.Popen(
-            [sys.executable, "-m", "cockpit.demo.tlsproxy", str(self.info.port),
+            [sys.executable, "-m", PROXY, str(self.info.port),
              str(self.cluster.check_socket_dir()), str(self.cluster.port),
              str(tls / "server.crt"), str(tls / "server.key"), "--role", ROLE,
              "--socket-owner", str(self.cluster.server_uid)],
@@ -227,7 +235,7 @@ class World:
         if idle <= 0:
             return  # never stopped for being idle
         watchdog = subprocess.Popen(
-            [sys.executable, "-m", "cockpit.demo.watchdog", str(self.workspace), str(idle)],
+            [sys.executable, "-m", WATCHDOG, str(self.workspace), str(idle)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             cwd="/", start_new_session=True)
         self.info.watchdog_pid = watchdog.pid
@@ -274,9 +282,8 @@ class World:
     def _stop(self) -> None:
         stopping = []
         # the fault's database client (the locker, or the application's traffic)
-        for pid, name in ((self.info.locker_pid, "psycopg.connect(sys.argv[1]"),
-                          (self.info.proxy_pid, "cockpit.demo.tlsproxy"),
-                          (self.info.watchdog_pid, "cockpit.demo.watchdog")):
+        for pid, name in ((self.info.locker_pid, LOCKER), (self.info.proxy_pid, PROXY),
+                          (self.info.watchdog_pid, WATCHDOG)):
             if pid is not None and pid != os.getpid() and is_process(pid, name):
                 with contextlib.suppress(psutil.Error):
                     proc = psutil.Process(pid)
