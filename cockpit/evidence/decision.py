@@ -29,6 +29,9 @@ from cockpit.session.state import SessionState
 # no field that role, the cockpit adds one (recorded, shown after the runbook's own fields).
 CORE_ROLES: dict[DecisionRole, str] = {
     "status": "Status", "errors": "Errors", "root_cause": "Root-cause classification"}
+# What a field filled from a check says when that check never ran: never `none`, which would
+# claim a look nobody took.
+NOT_CHECKED = "not checked"
 
 
 def decision_fields(runbook: Runbook) -> list[DecisionField]:
@@ -101,17 +104,17 @@ def defaults(runbook: Runbook, state: SessionState) -> dict[str, str]:
         current = _one_or_list(at_halt.get("current"), current)
         heads = _one_or_list(at_halt.get("heads"), heads)
     drift = _last_observed(runbook, state, "db.structural_parity")
+    watched = bool(state.steps) or state.halt is not None  # the session saw steps run, or halted
     earned = (state.halt is None and not errors and rules.all_phases_complete(runbook, state)
               and bool(state.evidence and state.evidence.complete))
     status = BLOCKER if state.halt is not None or errors else (PASS if earned else "")
     known: dict[str, str] = {
         "status": status,
-        "final_revision": str(current) if current is not None else "",
+        "final_revision": str(current) if current is not None else NOT_CHECKED,
         "heads_state": (f"single head {heads}" if isinstance(heads, str) else
-                        str(heads) if heads is not None else ""),
-        "errors": "; ".join(errors) if errors else "none",
-        "drift": _drift_words(drift) if drift is not None else (
-            "none" if not errors else ""),
+                        str(heads) if heads is not None else NOT_CHECKED),
+        "errors": "; ".join(errors) if errors else ("none" if watched else NOT_CHECKED),
+        "drift": _drift_words(drift) if drift is not None else NOT_CHECKED,
         "root_cause": _root_cause(state),
         # who signs: the identity of the key declared last (--sign-key), else the operator
         "operator": state.sign_keys[-1].identity if state.sign_keys else state.operator,
@@ -183,7 +186,7 @@ def refusal(runbook: Runbook, state: SessionState, values: dict[str, str]) -> st
     else:  # decision_fields gives every record an errors and a root-cause field
         errors, cause = field_for(runbook, "errors"), field_for(runbook, "root_cause")
         assert errors is not None and cause is not None
-        if value_of(runbook, values, "errors").strip() in ("", "none"):
+        if value_of(runbook, values, "errors").strip() in ("", "none", NOT_CHECKED):
             return f"BLOCKER needs the errors that caused it ({errors.label})"
         if not value_of(runbook, values, "root_cause").strip():
             return f"BLOCKER needs a root-cause classification ({cause.label})"

@@ -156,14 +156,16 @@ DECISION_ROLES: dict[str, str] = {
               "is complete. Pre-filled `BLOCKER` after a halt or a failure. Where no field has "
               "this role the cockpit adds one.",
     "final_revision": "The database's revision at the end: pre-filled from the last "
-                      "`alembic.current_equals` check, or from the halt's own look.",
+                      "`alembic.current_equals` check, or from the halt's own look; `not "
+                      "checked` when neither ran.",
     "heads_state": "The migration heads: pre-filled from the last `alembic.single_head` check "
-                   "(`single head R`), or from the halt's own look.",
+                   "(`single head R`), or from the halt's own look; `not checked` when neither "
+                   "ran.",
     "errors": "What went wrong: pre-filled with the halt and every failed or interrupted step, "
-              "else `none`. A BLOCKER needs it. Where no field has this role the cockpit adds "
-              "one.",
+              "else `none` (`not checked` when no step ran). A BLOCKER needs it. Where no field "
+              "has this role the cockpit adds one.",
     "drift": "Schema drift: pre-filled from the last `db.structural_parity` check (`none`, or "
-             "what differs).",
+             "what differs); `not checked` when no such check ran — never `none`.",
     "root_cause": "The root-cause classification: pre-filled when the cockpit halted (the "
                   "abort rule, or the failed step or gate); an operator's halt is classified by "
                   "the operator. A BLOCKER needs it, and it is the note of `record_blocker` "
