@@ -53,6 +53,24 @@ class GateVerbs(SessionCore):
         else:
             raise ActionRefused(f"gate '{gate_id}' is checked by the cockpit, not attested")
 
+    def confirm_setup(self, item_id: str, note: str = "", assumed: bool = False) -> None:
+        """The operator confirms a setup line the cockpit cannot check (a `manual` item in
+        `[setup]`): required before GO, recorded with who, when and the note."""
+        self._refuse_if(self._halted_reason())
+        if self.state.ended:
+            raise ActionRefused("the session has ended (decision recorded)")
+        item = next((i for i in rules.setup_confirmations(self.runbook) if i.id == item_id),
+                    None)
+        if item is None:
+            raise ActionRefused(f"'{item_id}' is not a setup line to confirm")
+        if rules.setup_confirmed(self.state, item_id):
+            raise ActionRefused(f"setup '{item_id}' is already confirmed")
+        if assumed and self.runbook.production:
+            raise ActionRefused(f"'{item_id}': a production runbook forbids auto-confirmation")
+        given = {"note": note.strip()} if note.strip() and not assumed else {}
+        self.append(records.SetupConfirmed(item=item_id, **given,
+                                           **({"assumed": True} if assumed else {})))
+
     def enter_password(self, password: str) -> list[str]:
         """The database password, entered again before the first step (the one given was
         wrong, say): put into each DSN that takes one, kept in memory only and redacted from

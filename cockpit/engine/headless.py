@@ -184,6 +184,7 @@ class Headless:
             elif isinstance(gate, ProbeGate) and rules.asks_operator(ctl.state, gate) \
                     and reference:
                 ctl.attest_gate(gate.id, reference)
+        self._confirm_setup()
         still_open = ctl.evaluate_gates()
         if not still_open:
             self.out("GO: every gate is green")
@@ -201,10 +202,23 @@ class Headless:
         # database the probes could not reach): say what, and stop resumable.
         for f in failed:
             self.out(f"  {f.name}: {f.detail}")
-        if failed:
+        for item in rules.unconfirmed_setup(ctl.runbook, ctl.state):
+            self.out(f"  setup {item.id}: '{item.text}' is a manual confirmation, required "
+                     f"before GO; answer it in the answers file: [manual] {item.id} = \"note\"")
+        if failed or rules.unconfirmed_setup(ctl.runbook, ctl.state):
             done = "" if ctl.state.steps else "nothing has run; "
             self.out(f"{done}fix the above, then: cockpit resume {ctl.folder} --headless")
         return EXIT_REFUSED
+
+    def _confirm_setup(self) -> None:
+        """Each setup line to confirm, from the answers' [manual] table (the same as a
+        phase's manual item); --assume-yes assumes it in a rehearsal, recorded as such."""
+        for item in rules.unconfirmed_setup(self.ctl.runbook, self.ctl.state):
+            note = self.answers.manual.get(item.id)
+            if note is None and self.assume_yes:
+                self.ctl.confirm_setup(item.id, assumed=True)
+            elif note is not None and note is not False:
+                self.ctl.confirm_setup(item.id, "" if note is True else str(note))
 
     def _run_phases(self) -> int | None:
         ctl = self.ctl

@@ -25,6 +25,7 @@ GATE_ATTESTED = "gate_attested"  # gate, reference
 GATE_EVALUATED = "gate_evaluated"  # gate, ok, expected, observed, detail
 SETUP_CHECKED = "setup_checked"  # item, ok, detail
 SCRIPT_CHECKED = "script_checked"  # path, ok, expected, observed
+SETUP_CONFIRMED = "setup_confirmed"  # item, note, assumed: a setup line the operator confirmed
 STEP_STARTED = "step_started"  # step, phase, run, command, log (in the session), published
 STEP_FINISHED = "step_finished"  # step, run, exit_code, ok, bytes, lines, sha256, abort,
 #                                   publish_error (the published copy could not be written)

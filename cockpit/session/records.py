@@ -120,6 +120,13 @@ class SetupChecked(Record):
     detail: str | None = None
 
 
+class SetupConfirmed(Record):
+    KIND = ev.SETUP_CONFIRMED
+    item: str
+    note: str | None = None
+    assumed: bool | None = None  # --assume-yes in a rehearsal: nobody looked
+
+
 class ScriptChecked(Record):
     KIND = ev.SCRIPT_CHECKED
     path: str

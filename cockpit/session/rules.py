@@ -44,12 +44,28 @@ def setup_checks(runbook: Runbook) -> list[SetupCheck]:
     return [i for i in items if isinstance(i, WorkingDirectory | EnvVar)]
 
 
+def setup_confirmations(runbook: Runbook) -> list[Manual]:
+    """The setup lines the operator confirms by hand (a line the importer could not type,
+    such as a DSN line it did not understand): each one is required before GO."""
+    items = runbook.setup.items if runbook.setup else []
+    return [i for i in items if isinstance(i, Manual)]
+
+
+def setup_confirmed(state: SessionState, item_id: str) -> bool:
+    return (s := state.setup.get(item_id)) is not None and s.status == "confirmed"
+
+
+def unconfirmed_setup(runbook: Runbook, state: SessionState) -> list[Manual]:
+    return [i for i in setup_confirmations(runbook) if not setup_confirmed(state, i.id)]
+
+
 def open_gates(runbook: Runbook, state: SessionState) -> list[str]:
     """Everything that must be green before any phase step may run, by name."""
     out = [f"gate {g.id}" for g in gates(runbook)
            if (s := state.gates.get(g.id)) is None or s.status != "passed"]
     out += [f"setup {c.id}" for c in setup_checks(runbook)
             if (s := state.setup.get(c.id)) is None or s.status != "passed"]
+    out += [f"setup {m.id} (unconfirmed)" for m in unconfirmed_setup(runbook, state)]
     out += [f"script {path}" for path in pinned_scripts(runbook)
             if (s := state.scripts.get(path)) is None or s.status != "passed"]
     return out
@@ -192,6 +208,8 @@ def item_done(runbook: Runbook, state: SessionState, item: AnyItem) -> bool:
         return (s := state.setup.get(item.id)) is not None and s.status == "passed"
     if isinstance(item, SetupScript):
         return all(item_done(runbook, state, c) for c in setup_checks(runbook))
+    if isinstance(item, Manual) and item in setup_confirmations(runbook):
+        return setup_confirmed(state, item.id)
     if isinstance(item, CommandStep | CheckStep | Manual):
         return step_done(state, item.id)
     for phase in runbook.phases:  # statements and abort watches hold when their phase did
@@ -417,8 +435,9 @@ def verb_allowed(runbook: Runbook, state: SessionState, verb: str, now: datetime
         return not ended and password_refusal(runbook, state) is None and any(
             (s := state.setup.get(i.id)) is not None and s.status == "failed"
             for i in password_dsns(runbook))
-    if verb == "attest":
-        return not halted and not ended and bool(attestable_gates(runbook, state))
+    if verb == "attest":  # a gate's attestation, or a setup line's confirmation
+        return not halted and not ended and bool(attestable_gates(runbook, state)
+                                                 or unconfirmed_setup(runbook, state))
     if verb == "run_next":
         upcoming = next_step(runbook, state)
         return upcoming is not None and refusal_to_run(runbook, state, upcoming.step.id,
@@ -524,6 +543,8 @@ def _next_for_gates(runbook: Runbook, state: SessionState) -> NextAction:
     attestable = attestable_gates(runbook, state)
     if attestable:
         return NextAction("attest", f"Attest '{attestable[0].text}'")
+    if (unconfirmed := unconfirmed_setup(runbook, state)):
+        return NextAction("attest", f"Confirm setup '{unconfirmed[0].text}' (required before GO)")
     if open_countersign_gates(runbook, state):
         gate = open_countersign_gates(runbook, state)[0]
         return NextAction("countersignature", f"'{gate.text}': attach the file a reviewer's "

@@ -14,7 +14,7 @@ from cockpit.session import records
 from cockpit.session.bulk import collector_paused
 from cockpit.session.events import Event
 
-GateStatus = Literal["open", "passed", "failed"]
+GateStatus = Literal["open", "passed", "failed", "confirmed"]  # confirmed: a setup line
 StepStatus = Literal["pending", "running", "passed", "failed", "interrupted", "confirmed",
                      "cancelled"]
 
@@ -231,6 +231,9 @@ def _take(s: SessionState, event: Event) -> None:
         s.setup[d["item"]] = _evaluated(d, at, by)
     elif t == ev.SCRIPT_CHECKED:
         s.scripts[d["path"]] = _evaluated(d, at, by)
+    elif t == ev.SETUP_CONFIRMED:
+        note = "assumed (--assume-yes rehearsal)" if d.get("assumed") else d.get("note")
+        s.setup[d["item"]] = GateState(status="confirmed", reference=note or None, at=at, by=by)
     elif t == ev.STEP_STARTED:
         old = s.steps.get(d["step"], StepState())
         s.steps[d["step"]] = StepState(status="running", run=d["run"], attempts=old.attempts + 1,

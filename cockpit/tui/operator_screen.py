@@ -177,10 +177,13 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
     def allowed(self, action: str) -> bool:
         return rules.verb_allowed(self.ctl.runbook, self.ctl.state, action, self.ctl.clock())
 
-    def _attestable(self) -> AttestationGate | ProbeGate | None:
-        """The gate selected in the gate panel if it is one to attest, else the first."""
-        candidates = [g for g in rules.attestable_gates(self.ctl.runbook, self.ctl.state)
-                      if isinstance(g, AttestationGate | ProbeGate)]
+    def _attestable(self) -> AttestationGate | ProbeGate | Manual | None:
+        """The gate (or setup line to confirm) selected in the gate panel if it is one to
+        attest, else the first."""
+        candidates: list[AttestationGate | ProbeGate | Manual] = [
+            g for g in rules.attestable_gates(self.ctl.runbook, self.ctl.state)
+            if isinstance(g, AttestationGate | ProbeGate)]
+        candidates += rules.unconfirmed_setup(self.ctl.runbook, self.ctl.state)
         gates = self.query_one(GatePanel)
         if gates.row_count:
             selected = gates.coordinate_to_cell_key(gates.cursor_coordinate).row_key.value
@@ -251,6 +254,13 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
     def action_attest(self) -> None:
         gate = self._attestable()
         if gate is None:
+            return
+        if isinstance(gate, Manual):  # a setup line: ticked as a phase's manual item is
+            self.app.push_screen(
+                AskText(f"Confirm: {gate.text}", "Required before GO. An optional note, then "
+                        "Enter.", allow_empty=True),
+                given(lambda note: self._verb(self.ctl.confirm_setup, gate.id, note),
+                      allow_empty=True))
             return
         prompt = gate.prompt or "Reference"
 

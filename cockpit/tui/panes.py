@@ -227,6 +227,11 @@ class GatePanel(DataTable):
             rows.append((check.id, mark(s.status if s else "open"),
                          Text(item_text(check, runbook)),
                          Text(inert(s.detail or "") if s else "checked with g")))
+        for line in rules.setup_confirmations(runbook):  # confirmed by hand, required for GO
+            s = state.setup.get(line.id)
+            rows.append((line.id, mark(s.status if s else "open"), Text(item_text(line, runbook)),
+                         Text(inert(f"{s.by} · {s.reference or ''}") if s else
+                              "confirm with a (required before GO)")))
         for path in rules.pinned_scripts(runbook):
             s = state.scripts.get(path)
             rows.append((f"script:{path}", mark(s.status if s else "open"),
