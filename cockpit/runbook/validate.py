@@ -34,6 +34,7 @@ from cockpit.runbook.model import (
     DecisionField,
     EnvVar,
     EvidenceFile,
+    Manual,
     ProbeGate,
     Runbook,
     SetupScript,
@@ -45,6 +46,7 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.paths import path_name
 from cockpit.runbook.probes import PROBES, ProbeSpec
+from cockpit.runbook.render import render_markdown
 from cockpit.runbook.roles import role_for_label
 
 # Records one broken rule: (place, message).
@@ -416,6 +418,7 @@ def advisories(runbook: Runbook) -> list[tuple[str, str]]:
                 if runbook.production else "it runs unpinned")
         notes.append((place, f"runs '{path}', which [[scripts]] does not list: {held} "
                       f"(add [[scripts]] path = \"{path}\" with its sha256)"))
+    notes += _setup_confirmation_notes(runbook) + _unguarded_change_notes(runbook)
     items = runbook.decision.items if runbook.decision else []
     given = {i.role for i in items if isinstance(i, DecisionField)}
     for index, item in enumerate(items):
@@ -425,4 +428,39 @@ def advisories(runbook: Runbook) -> list[tuple[str, str]]:
                 notes.append((f"decision.items[{index}].role", f"'{item.label}' reads like the "
                               f"{role} field but has no role; give it role = \"{role}\" (the "
                               "cockpit otherwise records that role in a field of its own)"))
+    return notes
+
+
+def _transcript_lines(runbook: Runbook) -> dict[str, int]:
+    """The line of each item's checklist line in the transcript (the approved Markdown, the
+    same lines as the checklist it was imported from): rendered with each box holding its
+    item's id."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(render_markdown(runbook, lambda i: f"\0{i}\0").split("\n"), 1):
+        if (match := re.match(r"\s*- \[\0(.+?)\0\] ", line)) is not None:
+            found.setdefault(match[1], number)
+    return found
+
+
+def _setup_confirmation_notes(runbook: Runbook) -> list[tuple[str, str]]:
+    items = runbook.setup.items if runbook.setup else []
+    lines = _transcript_lines(runbook) if any(isinstance(i, Manual) for i in items) else {}
+    return [(f"setup.items[{index}]", f"setup item '{item.id}' (line {lines.get(item.id, '?')})"
+             " is a manual confirmation: the gates stay closed until it is confirmed")
+            for index, item in enumerate(items) if isinstance(item, Manual)]
+
+
+def _unguarded_change_notes(runbook: Runbook) -> list[tuple[str, str]]:
+    """A changing command nothing would stop on a lock wait or a printed error."""
+    notes = []
+    for p, phase in enumerate(runbook.phases):
+        watched = any(isinstance(i, AbortWatch) and i.rules for i in phase.steps)
+        for s, step in enumerate(phase.steps):
+            if (isinstance(step, CommandStep) and not step.read_only and not watched
+                    and not step.abort_rules and step.lock_timeout is None
+                    and "lock_timeout" not in step.command):  # set in the command itself
+                notes.append((f"phases[{p}].steps[{s}]", f"step '{step.id}' changes the "
+                              "database with no abort rule and no lock_timeout: nothing stops "
+                              "it on a lock wait or an error it prints (give it abort_rules, an "
+                              "abort_watch in its phase, or lock_timeout = \"5s\")"))
     return notes
