@@ -13,7 +13,13 @@ from cockpit.demo.faults import describe
 from cockpit.demo.world import World
 from cockpit.engine import hangup
 from cockpit.engine.controller import Controller, exit_code, utc_stamp
-from cockpit.engine.headless import Headless, plan
+from cockpit.engine.headless import (
+    OUTCOMES,
+    Headless,
+    decision_answers,
+    load_answers,
+    plan,
+)
 from cockpit.engine.launcher import find_supervisor
 from cockpit.errors import CockpitError
 from cockpit.evidence.signing import SigningKey
@@ -53,6 +59,10 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
                                env=world.env(),
                                secrets=[world.password], rehearsal=rehearsal, signer=signer)
         world.attach(ctl.folder)
+        # the form opens with the rehearsal's sign-off, as the headless demo answers it
+        answers = load_answers(bundled_runbook("demo-answers.toml"))
+        ctl.decision_prefill = {status: decision_answers(ctl.runbook, answers, status)
+                                for status in OUTCOMES}
     except BaseException:
         if world is not None:
             world.stop()

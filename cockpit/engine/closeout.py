@@ -141,6 +141,15 @@ class CloseoutVerbs(SignatureVerbs):
     def decision_defaults(self) -> dict[str, str]:
         return decisions.defaults(self.runbook, self.state)
 
+    def decision_form_values(self) -> dict[str, str]:
+        """What the decision form opens with: the session's defaults, then for what they
+        leave empty the values prepared for this outcome (`decision_prefill`: the demo's
+        answers), which the operator still sees and may change before saving."""
+        found = self.decision_defaults()
+        status = found.get(decisions.status_field(self.runbook).id) or decisions.PASS
+        prepared = self.decision_prefill.get(status, {})
+        return {**found, **{k: v for k, v in prepared.items() if not found.get(k)}}
+
     def record_decision(self, values: Mapping[str, str],
                         note: str | None = None) -> dict[str, Any]:
         """Record the final decision. A BLOCKER the rules refuse (a field that cannot be

@@ -184,6 +184,8 @@ class Controller(StepVerbs, CloseoutVerbs):
         self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> supervisor
         self._watchers: dict[str, subprocess.Popen[bytes]] = {}  # run id -> radar watcher
         self._rehearsed: dict[str, float] | None = None
+        # decision values prepared per outcome, for the form only (the TUI demo's answers)
+        self.decision_prefill: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ opening
 

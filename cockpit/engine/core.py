@@ -49,6 +49,7 @@ class SessionCore:
     _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
     _watchers: dict[str, subprocess.Popen[bytes]]  # run id -> lock radar watcher
     _rehearsed: dict[str, float] | None  # the linked rehearsal's step durations, once read
+    decision_prefill: dict[str, dict[str, str]]  # per outcome, for the decision form only
 
     def add_secrets(self, more: Iterable[str]) -> None:
         """Secrets to redact from now on as well (a password entered during the session):

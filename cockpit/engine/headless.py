@@ -19,12 +19,19 @@ from cockpit.engine import hangup
 from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
-from cockpit.evidence.decision import BLOCKER, PASS, decision_fields, status_field
+from cockpit.evidence.decision import (
+    BLOCKER,
+    PASS,
+    decision_fields,
+    missing_required,
+    status_field,
+)
 from cockpit.evidence.report import signature_lines
 from cockpit.runbook.model import (
     AttestationGate,
     CheckStep,
     CommandStep,
+    DecisionField,
     Manual,
     ProbeGate,
     Runbook,
@@ -37,6 +44,7 @@ from cockpit.session.state import SessionState
 from cockpit.session.stepfollow import StepLogFollower
 
 Print = Callable[[str], None]
+ASSUMED = "assumed (--assume-yes rehearsal)"  # what an answer nobody gave is recorded as
 ANSWER_TABLES = ("gates", "confirm", "manual", "halt", "decision", "resolve")
 
 
@@ -178,7 +186,7 @@ class Headless:
             reference = self.answers.gates.get(gate.id)
             if isinstance(gate, AttestationGate):
                 if reference is None and self.assume_yes:
-                    reference = "assumed (--assume-yes rehearsal)"
+                    reference = ASSUMED
                 if reference:
                     ctl.attest_gate(gate.id, reference)
             elif isinstance(gate, ProbeGate) and rules.asks_operator(ctl.state, gate) \
@@ -302,6 +310,10 @@ class Headless:
         values = {**ctl.decision_defaults(),
                   **decision_answers(ctl.runbook, self.answers, status)}
         values[status_field(ctl.runbook).id] = status
+        if status == PASS and (empty := missing_required(ctl.runbook, values)):
+            if not self.assume_yes:  # a sign-off nobody gave: asked for, never a halt
+                return self._refuse_unsigned(empty)
+            values.update({f.id: ASSUMED for f in empty})  # a rehearsal, said as such
         try:
             ctl.record_decision(values, note=decision_note(self.answers, status))
         except ActionRefused as refused:
@@ -312,6 +324,15 @@ class Headless:
             ctl.halt(f"PASS refused: {refused.message}", by="failure")
             return self._contain()
         return self._exit_for_decision()
+
+    def _refuse_unsigned(self, empty: list[DecisionField]) -> int:
+        names = ", ".join(f.label for f in empty)
+        self.out(f"REFUSED: PASS needs the required fields filled: {names}")
+        for f in empty:
+            self.out(f"  answer it in the answers file: [decision.{PASS}] {f.role or f.id} = "
+                     '"..."')
+        self.out(f"then: cockpit resume {self.ctl.folder} --headless --answers FILE")
+        return EXIT_REFUSED
 
     def _exit_for_decision(self) -> int:
         decision = self.ctl.state.decision

@@ -183,6 +183,9 @@ def refusal(runbook: Runbook, state: SessionState, values: dict[str, str]) -> st
         if not state.evidence.complete:
             missing = state.evidence.missing + state.evidence.mismatched
             return f"PASS is impossible: evidence incomplete ({', '.join(missing)})"
+        if empty := missing_required(runbook, values):
+            return ("PASS needs the required fields filled: "
+                    f"{', '.join(f.label for f in empty)}")
     else:  # decision_fields gives every record an errors and a root-cause field
         errors, cause = field_for(runbook, "errors"), field_for(runbook, "root_cause")
         assert errors is not None and cause is not None
@@ -191,6 +194,12 @@ def refusal(runbook: Runbook, state: SessionState, values: dict[str, str]) -> st
         if not value_of(runbook, values, "root_cause").strip():
             return f"BLOCKER needs a root-cause classification ({cause.label})"
     return None
+
+
+def missing_required(runbook: Runbook, values: dict[str, str]) -> list[DecisionField]:
+    """The fields the runbook requires for a PASS (its sign-off) that are still empty."""
+    return [f for f in decision_fields(runbook)
+            if f.required and not values.get(f.id, "").strip()]
 
 
 def render_decision(runbook: Runbook, values: dict[str, str]) -> str:

@@ -525,6 +525,12 @@ def _evidence(section: MdSection, b: _Builder) -> dict[str, Any]:
     return {"heading": section.heading, "items": _items(section, b, _evidence_item)}
 
 
+# The fields that are a sign-off: required for a PASS. (`reviewer` is not: countersignatures
+# come after the decision.)
+SIGN_OFF_ROLES = ("risk_tier", "authorization")
+_SIGN_OFF_LABEL = re.compile(r"\bapprov|\bsign(?:ed)?[- ]?(?:off|by)\b|\bauthori[sz]", re.I)
+
+
 def _decision_item(item: MdItem, b: _Builder) -> dict[str, Any]:
     m = re.fullmatch(r"(?P<label>[^:]+):(?: (?P<allowed>.+))?", item.text)
     if m and not item.children and not m["label"].endswith(" "):
@@ -538,6 +544,8 @@ def _decision_item(item: MdItem, b: _Builder) -> dict[str, Any]:
             if role is not None and role not in b.roles:
                 b.roles.add(role)
                 out["role"] = role
+            if out.get("role") in SIGN_OFF_ROLES or _SIGN_OFF_LABEL.search(m["label"]):
+                out["required"] = True  # a PASS without the team's sign-off is no PASS
             return out
     b.note(item.line, f"'{item.text}' is not a 'Field:' line; kept as a statement")
     return _statement(item, b)

@@ -421,6 +421,12 @@ class DecisionField(_Model):
         description="What the field means to the cockpit (see Decision roles); each role at most "
         "once. Absent: the cockpit does not read the field.",
     )
+    required: bool = Field(
+        default=False,
+        description="Must be filled for a PASS (a sign-off: the risk tier, the authorization, "
+        "who approved): the form and headless refuse a PASS without it, naming it; a BLOCKER "
+        "is recorded with it empty.",
+    )
 
 
 # ---------------------------------------------------------------- sections

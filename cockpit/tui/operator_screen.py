@@ -367,7 +367,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
     def action_decision(self, values: dict[str, str] | None = None,
                         error: str | None = None) -> None:
         fields = decision_fields(self.ctl.runbook)
-        form = DecisionForm(fields, values or self.ctl.decision_defaults())
+        form = DecisionForm(fields, values or self.ctl.decision_form_values())
 
         def submitted(result: dict[str, str] | None) -> None:
             if result is not None:

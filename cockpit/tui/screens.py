@@ -76,7 +76,8 @@ class DecisionForm(ModalScreen[dict[str, str] | None]):
         with VerticalScroll(id="dialog"):
             yield Label("Final decision record", id="dialog-title")
             for index, field in enumerate(self.fields):
-                yield Label(field.label, markup=False)
+                needed = " (required for PASS)" if getattr(field, "required", False) else ""
+                yield Label(f"{field.label}{needed}", markup=False)
                 value = self.values.get(field.id, "")
                 if field.allowed:
                     options = [(a, a) for a in field.allowed]

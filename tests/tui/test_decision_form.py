@@ -88,3 +88,40 @@ async def test_a_message_of_the_form_is_scrolled_into_view_on_a_small_screen(
             assert visible.contains_region(error.region), (visible, error.region)
     finally:
         ctl.close()
+
+
+async def test_the_form_refuses_pass_naming_the_empty_required_fields(tmp_path: Path) -> None:
+    """A runbook's sign-off fields (`required = true`) must be filled for a PASS: the form
+    says which are empty and stays open; filled, the PASS is recorded (issue #27 item 7)."""
+    runbook = write_world(tmp_path, [phase("P0", ORDINARY[:1])])
+    runbook.write_text(runbook.read_text().replace(
+        'role = "root_cause" },', 'role = "root_cause" },\n  { kind = "field", id = "risk", '
+        'label = "Updated risk tier", role = "risk_tier", required = true },'))
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env={}, halt_hooks=[])
+    ctl.attest_gate("signoff", "GOV-1")
+    ctl.evaluate_gates()
+    ctl.run_step(ORDINARY[0][0])
+    finish_running(ctl)
+    ctl.seal_evidence()
+    app = CockpitApp(ctl, clock=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("d")
+            form = app.screen
+            assert isinstance(form, DecisionForm)
+            await pilot.pause()
+            index = next(i for i, f in enumerate(form.fields) if f.id == "risk")
+            await pilot.press("ctrl+s")
+            await settle(pilot, app)
+            assert ctl.state.decision is None
+            form = app.screen
+            assert isinstance(form, DecisionForm)
+            error = str(form.query_one("#dialog-error").render())
+            assert "PASS needs the required fields filled: Updated risk tier" in error
+            form.query_one(f"#f-{index}", Input).value = "low"
+            await pilot.press("ctrl+s")
+            await settle(pilot, app)
+            assert ctl.state.decision is not None and ctl.state.decision.status == "PASS"
+            assert ctl.state.decision.fields["risk"] == "low"
+    finally:
+        ctl.close()
