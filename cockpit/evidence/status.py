@@ -50,6 +50,10 @@ def status_lines(view: SessionAt) -> list[str]:
         "gates     GO" if d["go"] else f"gates     NO-GO ({len(d['open_gates'])} open: "
         f"{', '.join(d['open_gates'])})",
     ]
+    for item in rules.setup_confirmations(view.runbook):  # confirmed by hand: who and when
+        if (s := state.setup.get(item.id)) is not None and s.status == "confirmed":
+            lines.append(inert(f"setup     {item.id} confirmed by {s.by} at {s.at}"
+                               + (f": {s.reference}" if s.reference else "")))
     if state.rehearsal is not None:  # json: the state's own `rehearsal`
         lines.insert(3, f"rehearsal {state.rehearsal.session_id} ({state.rehearsal.folder}), "
                         f"last hash {state.rehearsal.last_hash[:16]}")

@@ -69,6 +69,9 @@ def test_an_unconfirmed_setup_line_keeps_headless_at_no_go(tmp_path: Path) -> No
     confirmed = [e for e in _events(session) if e["type"] == "setup_confirmed"]
     assert [e["data"] for e in confirmed] == [
         {"item": "dsn-line", "note": "ledger_prod checked by hand, TLS on"}]
+    status = cockpit("status", str(session)).stdout
+    assert "setup     dsn-line confirmed by dana@" in status
+    assert ": ledger_prod checked by hand, TLS on" in status
     report = cockpit("report", str(session)).stdout
     line = next(x for x in report.splitlines() if "ledger_prod" in x and "DATABASE_URL" in x)
     assert line.startswith("- [x] ") and "confirmed" in line and "dana@" in line, line
