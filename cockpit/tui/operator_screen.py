@@ -54,8 +54,9 @@ VERBS: dict[str, tuple[str, str]] = {
 # The cutover's course, for the help screen; the line above the footer says the next step.
 FLOW = [
     "The flow (the line above the keys always says what comes next):",
-    "  1. Gates and setup: a attests a gate, g checks the rest; each failure says why",
-    "     (a wrong database password: p). Nothing runs until every gate is green.",
+    "  1. Gates and setup: a attests a gate or confirms a setup line by hand, g checks",
+    "     the rest; each failure says why (a wrong database password: p). Nothing runs",
+    "     until every gate is green.",
     "  2. Phases in order: r runs the next step (a step that changes the database asks",
     "     for its word first). A read-only step may be cancelled (c) and run again.",
     "  3. x halts at any moment: halt-and-contain is final; e works the protocol.",
