@@ -528,7 +528,8 @@ def _evidence(section: MdSection, b: _Builder) -> dict[str, Any]:
 # The fields that are a sign-off: required for a PASS. (`reviewer` is not: countersignatures
 # come after the decision.)
 SIGN_OFF_ROLES = ("risk_tier", "authorization")
-_SIGN_OFF_LABEL = re.compile(r"\bapprov|\bsign(?:ed)?[- ]?(?:off|by)\b|\bauthori[sz]", re.I)
+_SIGN_OFF_LABEL = re.compile(
+    r"\bapprov|\bsign(?:ed)?[- ]?(?:off|by)\b|\bauthori[sz]|\bchecker\b|\breviewed by\b", re.I)
 
 
 def _decision_item(item: MdItem, b: _Builder) -> dict[str, Any]:

@@ -99,6 +99,9 @@ SIGN_OFF = """# Release
 - [ ] Authorization outcome:
 - [ ] Approved by:
 - [ ] Signed off by:
+- [ ] Checker:
+- [ ] Operator:
+- [ ] Incident commander:
 - [ ] Notes:
 """
 
@@ -106,7 +109,8 @@ SIGN_OFF = """# Release
 def test_the_importer_marks_sign_off_fields_required() -> None:
     runbook = import_checklist(SIGN_OFF, "release.md").runbook
     required = {f.label for f in decision_fields(runbook) if f.required}
-    assert required == {"Risk tier", "Authorization outcome", "Approved by", "Signed off by"}
+    assert required == {"Risk tier", "Authorization outcome", "Approved by", "Signed off by",
+                        "Checker"}
     assert render_markdown(runbook) == SIGN_OFF  # the transcript is untouched
 
 
