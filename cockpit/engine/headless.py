@@ -24,6 +24,7 @@ from cockpit.evidence.decision import (
     PASS,
     decision_fields,
     missing_required,
+    refusal,
     status_field,
 )
 from cockpit.evidence.report import signature_lines
@@ -311,9 +312,11 @@ class Headless:
                   **decision_answers(ctl.runbook, self.answers, status)}
         values[status_field(ctl.runbook).id] = status
         if status == PASS and (empty := missing_required(ctl.runbook, values)):
-            if not self.assume_yes:  # a sign-off nobody gave: asked for, never a halt
+            if self.assume_yes:
+                values.update({f.id: ASSUMED for f in empty})  # a rehearsal, said as such
+            elif refusal(ctl.runbook, ctl.state, {**values, **{f.id: "-" for f in empty}}) \
+                    is None:  # earned but for the sign-off nobody gave: asked, never a halt
                 return self._refuse_unsigned(empty)
-            values.update({f.id: ASSUMED for f in empty})  # a rehearsal, said as such
         try:
             ctl.record_decision(values, note=decision_note(self.answers, status))
         except ActionRefused as refused:
