@@ -42,7 +42,7 @@ def html_report(found: SessionSnapshot) -> str:
     legend = ('<p class="legend"><span style="color:#2e7d32">■ passed</span>'
               '<span style="color:#c62828">■ failed</span>'
               '<span style="color:#7e57c2">▭ rehearsal</span>'
-              '<span style="color:#2e7d32">◆ gate</span>'
+              '<span style="color:#2e7d32">▬◆ gate (its check\'s time, then its verdict)</span>'
               '<span style="color:#1565c0">● confirmation</span>'
               '<span style="color:#c62828">| halt</span></p>')
     checklist = escape(render_report(found.runbook, state))
