@@ -188,3 +188,24 @@ def test_the_report_reads_the_gates_kept_report_from_the_session(tmp_path: Path)
     assert appendix.index("### Lock findings (1)") < appendix.index("### Style findings (1)")
     assert "- `prefer-text-field` (1): Use text. — at r2 line 2" in appendix
     assert "## Migration risk" not in render_report(load_runbook_for_test(), state)
+
+
+def test_the_risk_gates_detail_on_screen_says_each_finding_whole(tmp_path: Path) -> None:
+    """The operator's screen: the risk gate's detail shows what the record says — every
+    reason whole, the waivers, the style findings apart."""
+    from cockpit.tui.checklist import ChecklistTree
+
+    kept = "evidence/probes/0123-migration-risk.json"
+    long_message = "y" * 170 + " the end of a long finding"
+    (tmp_path / kept).parent.mkdir(parents=True)
+    (tmp_path / kept).write_text(json.dumps(_record(
+        _finding(message=long_message, waived={"reason": LONG_REASON, "approved_by": "Dana"}),
+        _finding(rule="prefer-text-field", source="squawk", severity="warning",
+                 message="Use text.")).report))
+    state = SessionState(gates={"migration-risk": GateState(
+        status="passed", observed={"files": [{"captured": kept}]})})
+    runbook = load_runbook_for_test()
+    gate = next(g for g in runbook.gates.items if g.id == "migration-risk")
+    text = ChecklistTree("checklist").detail(runbook, state, gate, tmp_path)
+    assert long_message in text and LONG_REASON in text and "(approved by Dana)" in text
+    assert text.index("### Lock findings (1)") < text.index("### Style findings (1)")
