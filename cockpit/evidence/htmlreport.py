@@ -86,11 +86,10 @@ def risk_html(runbook: Runbook, records: list[RiskRecord]) -> str:
         if record.problem:
             out.append(f'<p class="halted">NOT READ: {escape(inert(record.problem))}</p>')
             continue
-        said = [*summary_lines(record), *transaction_lines(record.report)]
-        out += [f"<p>{escape(inert(line))}</p>" for line in said]
+        out += _paragraphs([*summary_lines(record), *transaction_lines(record.report)])
         waivers = waiver_lines([record])
         out.append(f"<h3>{escape(waivers[0])}</h3>")
-        out += ["<ul>", *[f"<li>{escape(line[2:])}</li>" for line in waivers[1:]], "</ul>"]
+        out += _paragraphs(waivers[1:])
         lock = [f for f in record.findings if category(f) == "lock"]
         out.append(f"<h3>Lock findings ({len(lock)})</h3>")
         if lock:
@@ -109,6 +108,21 @@ def risk_html(runbook: Runbook, records: list[RiskRecord]) -> str:
     if records and unmatched:
         out.append(f"<p>Waivers that matched no finding: {escape('; '.join(unmatched))}</p>")
     return "".join(f"{line}\n" for line in out)
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    """Lines as paragraphs, a run of "- " lines as one list."""
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("- "):
+            if not out or out[-1] != "</ul>":
+                out.append("<ul>")
+            else:
+                out.pop()
+            out += [f"<li>{escape(inert(line[2:]))}</li>", "</ul>"]
+        else:
+            out.append(f"<p>{escape(inert(line))}</p>")
+    return out
 
 
 def _risk_row(finding: dict[str, object]) -> str:

@@ -88,8 +88,9 @@ def _gate_bar(data: dict[str, Any], left: float, seconds: float, scale: float, t
     renders and lints every revision: seconds, not a moment), its verdict at the end."""
     gate, outcome = escape(data["gate"]), "passed" if data.get("ok") else "failed"
     width = max(round(seconds * scale, 1), 2)
+    took = f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}"
     return (f'<g class="gate" data-gate="{gate}" data-outcome="{outcome}"><title>gate '
-            f'{gate}: {outcome} in {seconds:.{1 if seconds >= 1 else 2}f} s</title><rect x="{left}" y="{top + 5}" '
+            f'{gate}: {outcome} in {took} s</title><rect x="{left}" y="{top + 5}" '
             f'width="{width}" height="12" fill="{colour}" fill-opacity="0.6"/><path d="M'
             f'{round(left + width, 1)} {top + 4} l6 7 l-6 7 l-6 -7 z" fill="{colour}"/></g>')
 

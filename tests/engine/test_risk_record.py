@@ -209,3 +209,20 @@ def test_the_risk_gates_detail_on_screen_says_each_finding_whole(tmp_path: Path)
     text = ChecklistTree("checklist").detail(runbook, state, gate, tmp_path)
     assert long_message in text and LONG_REASON in text and "(approved by Dana)" in text
     assert text.index("### Lock findings (1)") < text.index("### Style findings (1)")
+
+
+def test_the_page_shows_lock_findings_in_a_table_and_folds_the_style_away() -> None:
+    from cockpit.evidence.htmlreport import risk_html
+
+    long_message = "z" * 170 + " <the end>"
+    page = risk_html(load_runbook_for_test(), [_record(
+        _finding(message=long_message, waived={"reason": LONG_REASON, "approved_by": "Dana"}),
+        _finding(rule="prefer-text-field", source="squawk", severity="warning",
+                 message="Use text."), one_transaction=True,
+        held_to_end=[{"table": "public.metrics", "lock": "SHARE", "revision": "0025"}])])
+    table = page[page.index('<table class="risk">'):page.index("</table>")]
+    assert "z" * 170 + " &lt;the end&gt;" in table and LONG_REASON in table
+    folded = page[page.index('<details class="style">'):page.index("</details>")]
+    assert "prefer-text-field" in folded and "prefer-text-field" not in table
+    assert "ONE transaction" in page
+    assert "<ul>\n<li>SHARE on public.metrics (from revision 0025)</li>\n</ul>" in page
