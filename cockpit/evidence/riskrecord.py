@@ -21,7 +21,7 @@ _REPORT_SUFFIX = "-migration-risk.json"
 # squawk rules about a column's type or a table's keys, not about what waits on a lock: read
 # as style where the gate's report does not say (its findings' `category`, when it does)
 STYLE_RULES = ("prefer-text-field", "prefer-bigint-over-int", "prefer-bigint-over-smallint",
-               "prefer-identity", "prefer-timestamptz", "ban-char-field")
+               "prefer-identity", "prefer-timestamp-tz", "prefer-timestamptz", "ban-char-field")
 Category = Literal["lock", "style"]
 
 
