@@ -455,7 +455,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     view = open_session(Path(args.session))
     if not args.html:
-        _out(render_report(view.runbook, view.state))
+        _out(render_report(view.runbook, view.state, folder=view.folder))
         return 0
     from cockpit.errors import CockpitError
     from cockpit.evidence.htmlreport import html_report

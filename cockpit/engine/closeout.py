@@ -14,6 +14,7 @@ from cockpit.evidence import decision as decisions
 from cockpit.evidence.inventory import inventory
 from cockpit.evidence.manifest import build_manifest
 from cockpit.evidence.report import render_report
+from cockpit.evidence.riskrecord import risk_records, waived, waivers_said
 from cockpit.runbook.model import HaltItem
 from cockpit.session import records, rules
 from cockpit.session.integrity import file_sha256
@@ -176,10 +177,13 @@ class CloseoutVerbs(SignatureVerbs):
         if self.state.rehearsal is not None:  # the rehearsal, by its identity
             record["rehearsal"] = {**self.state.rehearsal.model_dump(),
                                    "proved": rules.rehearsal_proved(self.runbook, self.state)}
+        risk = risk_records(self.runbook, self.state, self.folder)
+        if risk:  # which findings were accepted, why and by whom — not only how many
+            record["risk_waivers"] = waived(risk)
         record = redact_values(record, self.redactor.redact_text)
         evidence = self.folder / "evidence"
         write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
-        markdown = decisions.render_decision(self.runbook, record["fields"])
+        markdown = decisions.render_decision(self.runbook, record["fields"]) + waivers_said(risk)
         if overridden is not None:
             markdown += (f"\nRecorded with a note ({record['recorded_with_note']['note']}) "
                          f"although: {record['recorded_with_note']['refusal']}\n")
@@ -222,7 +226,8 @@ class CloseoutVerbs(SignatureVerbs):
         if unsigned is not None and self.state.sign_keys and not self.allow_unsigned:
             return  # a key was declared: the session stays open for its signature (resume)
         evidence = self.folder / "evidence"
-        report = render_report(self.runbook, self.state, self.redactor.redact_text)
+        report = render_report(self.runbook, self.state, self.redactor.redact_text,
+                               folder=self.folder)
         write_atomic(evidence / "checklist.md", report.encode())
         self.append(records.ChecklistWritten(file="evidence/checklist.md",
                                              sha256=file_sha256(evidence / "checklist.md")))

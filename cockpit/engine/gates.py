@@ -4,6 +4,7 @@ and script pin against the live environment."""
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -175,11 +176,13 @@ class GateVerbs(SessionCore):
         if gate.probe == rules.COUNTERSIGN_PROBE:
             self._evaluate_countersign_gate(gate)
             return
+        began = time.monotonic()  # the timeline draws the gate over the time it took
         result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
+        seconds = round(time.monotonic() - began, 3)
         unreached = {} if result.reached else {"reached": False}
         self.append(records.GateEvaluated(
             gate=gate.id, ok=result.ok, expected=expected, observed=self.observed(result),
-            detail=result.detail, **unreached))
+            detail=result.detail, seconds=seconds, **unreached))
 
     def _evaluate_countersign_gate(self, gate: ProbeGate) -> None:
         """Answered by the transcript's countersignatures attached so far (re-evaluated as

@@ -41,6 +41,7 @@ from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
 from cockpit.session.format import format_event
 from cockpit.session.inert import inert
+from cockpit.session.radarview import RadarNews
 from cockpit.session.state import SessionState
 from cockpit.session.stepfollow import StepLogFollower
 
@@ -279,6 +280,7 @@ class Headless:
         if not follower.attach(ctl.state):
             return
         step_id = follower.step
+        radar = RadarNews()  # the radar's line as the screen shows it, when it changes
         while follower.following:
             hangup.check()  # the terminal went away: the step goes on, the cockpit ends now
             # The follower reads the log to its end once the exit record is there (it is
@@ -288,6 +290,9 @@ class Headless:
             if (news := follower.news()) is not None:  # an upgrade's revision started
                 self.out(f"[{step_id}] ── {news}")
             ctl.start_radar_if_due()
+            current = ctl.running()
+            if (said := radar.news(current[1].radar if current else None)) is not None:
+                self.out(f"[{step_id}] {said}")
             ctl.note_drift_if_due()
             ctl.check_running()  # a supervisor lost, or past the step's timeout: not waited on
             if follower.following and not follower.behind:

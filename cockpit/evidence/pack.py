@@ -40,7 +40,7 @@ def export_pack(folder: Path, output: Path, force: bool = False) -> tuple[int, i
                 .timestamp()) if view.state.updated_at else 0
     top = view.state.session_id or folder.name
     members = session_files(folder)
-    report = render_report(view.runbook, view.state).encode()
+    report = render_report(view.runbook, view.state, folder=folder).encode()
 
     def write(handle: BinaryIO) -> None:  # streamed: a step's log may be large
         with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
@@ -97,7 +97,7 @@ def _report_check(folder: Path, pack: Path) -> tuple[list[str], list[str]]:
     evidence. Returns (problems, notes)."""
     try:
         view = open_session(folder)
-        again = render_report(view.runbook, view.state).encode()
+        again = render_report(view.runbook, view.state, folder=folder).encode()
         held = (folder / REPORT).read_bytes()
         about = json.loads((folder / PACK_ABOUT).read_bytes()) \
             if (folder / PACK_ABOUT).is_file() else {}

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from cockpit.evidence.decision import field_for, render_decision
 from cockpit.evidence.manifest import EvidenceEntry, evidence_entries
+from cockpit.evidence.riskrecord import risk_markdown, risk_records, waivers_said
 from cockpit.runbook.model import CommandStep, Runbook
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.validate import walk_items
@@ -18,7 +20,8 @@ from cockpit.session.state import SessionState
 
 # How reports are rendered: raised whenever a change makes the same session render other
 # bytes, so that `verify PACK` tells an edited report.md from an older cockpit's.
-REPORT_FORMAT = 3  # 3: control characters shown as caret text (inert.py)
+REPORT_FORMAT = 4  # 3: control characters shown as caret text (inert.py); 4: the risk gate's
+#                      waivers with the decision, its findings in an appendix
 _ITEM_LINE = re.compile(r"^- \[[ x]\] ")  # verbatim text never holds such a line
 
 
@@ -94,7 +97,12 @@ def signature_lines(runbook: Runbook, state: SessionState) -> list[str]:
 
 
 def render_report(runbook: Runbook, state: SessionState,
-                  redact: Callable[[str], str] = lambda s: s) -> str:
+                  redact: Callable[[str], str] = lambda s: s, folder: Path | None = None,
+                  appendix: bool = True) -> str:
+    """The filled checklist and the decision record; with the session `folder`, what the
+    risk gate kept too: its waivers beside the decision, its findings in an appendix (left
+    out with `appendix=False`, for a page that shows them its own way)."""
+    risk = risk_records(runbook, state, folder)
     done = {item.id for _p, item in walk_items(runbook) if rules.item_done(runbook, state, item)}
     commands = {i.id for _p, i in walk_items(runbook) if isinstance(i, CommandStep)}
     # The decision section is shown filled in, from the record, in place of its blanks.
@@ -126,7 +134,10 @@ def render_report(runbook: Runbook, state: SessionState,
             body += f"\n    {state.halt.line}\n"
     if state.decision is not None:
         body += "\n" + render_decision(runbook, signed_fields(runbook, state))
+        body += waivers_said(risk)
         body += "".join(f"\n{line}" for line in signature_lines(runbook, state)) + (
             "\n" if state.signatures or rules.countersignatures_required(runbook) else "")
+    if appendix and risk:
+        body = body.rstrip("\n") + "\n\n" + risk_markdown(runbook, risk)
     # redacted as written, then inert: a secret is found in the bytes the session holds
     return inert(redact("\n".join(header) + body))

@@ -1,7 +1,8 @@
 """The session's timeline as a picture: one self-contained SVG. A row per step that ran (a
-bar over its wall time, coloured by outcome, named by its step), a band per phase, the gates'
-and confirmations' moments as markers, the halt as a red line, the rehearsal's durations as
-ghost bars beside each step's own, and the lock radar's queue under it when one was recorded.
+bar over its wall time, coloured by outcome, named by its step), a band per phase, each probe
+gate's evaluation as a bar over the time its probe took, attestations and confirmations as
+markers, the halt as a red line, the rehearsal's durations as ghost bars beside each step's
+own, and the lock radar's queue under it when one was recorded.
 Pure: events in, SVG text out."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape as html_escape
 from pathlib import Path
+from typing import Any
 
 from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
@@ -80,6 +82,19 @@ def _radar_points(folder: Path, events: list[Event], origin: datetime) -> list[t
     return sorted(points)
 
 
+def _gate_bar(data: dict[str, Any], left: float, seconds: float, scale: float, top: float,
+              colour: str) -> str:
+    """A probe gate's evaluation as a bar over the time its probe took (the risk gate
+    renders and lints every revision: seconds, not a moment), its verdict at the end."""
+    gate, outcome = escape(data["gate"]), "passed" if data.get("ok") else "failed"
+    width = max(round(seconds * scale, 1), 2)
+    took = f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}"
+    return (f'<g class="gate" data-gate="{gate}" data-outcome="{outcome}"><title>gate '
+            f'{gate}: {outcome} in {took} s</title><rect x="{left}" y="{top + 5}" '
+            f'width="{width}" height="12" fill="{colour}" fill-opacity="0.6"/><path d="M'
+            f'{round(left + width, 1)} {top + 4} l6 7 l-6 7 l-6 -7 z" fill="{colour}"/></g>')
+
+
 def timeline_svg(runbook: Runbook, events: list[Event], folder: Path,
                  rehearsed: dict[str, float] | None = None) -> str:
     """The SVG: `rehearsed` (a step's duration in the rehearsal) draws its ghost bars."""
@@ -142,6 +157,12 @@ def timeline_svg(runbook: Runbook, events: list[Event], folder: Path,
         d = event.data
         if event.type in (ev.GATE_ATTESTED, ev.GATE_EVALUATED):
             colour = "#2e7d32" if d.get("ok", True) else "#c62828"
+            seconds = d.get("seconds")
+            if isinstance(seconds, int | float) and event.type == ev.GATE_EVALUATED:
+                out.append(_gate_bar(d, x(max(0.0, (parse_at(event.ts) - origin)
+                                              .total_seconds() - seconds)),
+                                     seconds, scale, marks_y, colour))
+                continue
             out.append(f'<path class="gate" data-gate="{escape(d["gate"])}" d="M{at} '
                        f'{marks_y + 4} l6 7 l-6 7 l-6 -7 z" fill="{colour}"><title>gate '
                        f'{escape(d["gate"])}</title></path>')

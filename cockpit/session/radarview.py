@@ -1,6 +1,6 @@
 """The lock radar as a person reads it: a sample as one line, and the queue behind the step
-over the last samples as a sparkline — for the phase pane, the mirror and the report. Pure:
-samples in, text out (the watcher, engine/watcher.py, takes them)."""
+over the last samples as a sparkline — for the phase pane, the mirror, headless and the report.
+Pure: samples in, text out (the watcher, engine/watcher.py, takes them)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,10 @@ def last_samples(path: Path, count: int = 30) -> list[dict[str, Any]]:
 def radar_text(path: Path, count: int = 15) -> str:
     """"radar: <the queue's sparkline> <the last sample's line>" ("" before any sample): the
     bars next to the count they draw, where a narrow pane still shows them."""
-    samples = last_samples(path, count)
+    return _text(last_samples(path, count))
+
+
+def _text(samples: list[dict[str, Any]]) -> str:
     if not samples:
         return ""
     latest = samples[-1]
@@ -73,3 +76,40 @@ def radar_text(path: Path, count: int = 15) -> str:
         return f"radar: cannot look ({latest['error']})"
     queue = sparkline([int(s.get("waiting", 0)) for s in samples if "error" not in s])
     return f"radar: {queue} {radar_line(latest)}"
+
+
+def _gist(sample: dict[str, Any]) -> tuple[Any, ...]:
+    """What a sample says, less its clocks (the oldest wait's age, a build's percentage):
+    a new gist is news."""
+    if "error" in sample:
+        return ("error", sample["error"])
+    waits = sorted(f"{s.get('wait_event_type')}/{s.get('wait_event')}"
+                   for s in sample.get("sessions") or [] if s.get("wait_event_type"))
+    progress = [(p.get("kind"), p.get("phase")) for p in sample.get("progress") or []]
+    return (sample.get("waiting", 0), bool(sample.get("sessions")), waits, progress,
+            sorted(map(str, sample.get("blockers") or [])))
+
+
+class RadarNews:
+    """The radar's text for a runner without a screen (headless): the same text the
+    operator's screen shows, given once each time what it says changes."""
+
+    def __init__(self) -> None:
+        self._size = -1
+        self._gist: tuple[Any, ...] | None = None
+
+    def news(self, path: Path | None) -> str | None:
+        """The text when the series at `path` says something new since the last call;
+        None otherwise (no series, nothing written, or the same said again)."""
+        try:
+            size = path.stat().st_size if path is not None else -1
+        except OSError:
+            size = -1
+        if size < 0 or size == self._size:  # nothing new written: not read again
+            return None
+        self._size = size
+        samples = last_samples(path, 15) if path is not None else []
+        if not samples or _gist(samples[-1]) == self._gist:
+            return None
+        self._gist = _gist(samples[-1])
+        return _text(samples)

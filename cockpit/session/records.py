@@ -110,6 +110,7 @@ class GateEvaluated(_Outcome):
     KIND = ev.GATE_EVALUATED
     gate: str
     reached: bool = True  # written only when False: the probe could not answer
+    seconds: float | None = None  # how long its probe took (sessions before: not known)
 
 
 class SetupChecked(Record):

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from cockpit.evidence.riskrecord import risk_markdown, risk_records
 from cockpit.runbook.model import AnyItem, CodeBlock, Runbook, SetupScript, section_items
 from cockpit.runbook.model import Text as TextBlock
 from cockpit.runbook.render import item_children, item_text
@@ -71,8 +72,8 @@ class ChecklistTree(Tree[AnyItem | None]):
     def detail(self, runbook: Runbook, state: SessionState, item: AnyItem,
                folder: Path | None = None) -> str:
         """What an item runs or checks, and what the session recorded for it, as text to
-        read: nested values indented, one fact per line; then any report its probe kept
-        (the migration risk's table per revision), from the session `folder`."""
+        read: nested values indented, one fact per line; then any report its probe kept,
+        from the session `folder` (the risk gate's: its findings as the record says them)."""
         data = item.model_dump(exclude_defaults=True, exclude={"children"})
         lines = ["In the runbook:", *[line for key, value in data.items()
                                       for line in fact_lines(key, value, 1)]]
@@ -83,6 +84,9 @@ class ChecklistTree(Tree[AnyItem | None]):
             lines += ["", "In the session:", *[
                 line for key, value in recorded.model_dump(exclude_defaults=True).items()
                 for line in fact_lines(key, value, 1)]]
+        risk = [r for r in risk_records(runbook, state, folder) if r.item == item.id]
+        if risk:  # the risk gate's findings as the record says them: whole, style apart
+            return "\n".join([*lines, "", risk_markdown(runbook, risk)])
         observed = getattr(recorded, "observed", None)
         kept = observed.get("files") if isinstance(observed, dict) else None
         for found in kept or [] if folder is not None else []:

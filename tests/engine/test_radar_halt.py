@@ -6,7 +6,9 @@ evidence that `verify` checks. Against the real embedded PostgreSQL (and the mac
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -89,6 +91,11 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
         stop.set()
     assert run.returncode == 2, out
     assert "halted reason=abort rule 'lock-queue' matched in step hold" in out
+    # headless showed the radar as the operator's screen does, as the queue grew
+    said = [line for line in out.splitlines() if line.startswith("[hold] radar: ")]
+    assert any("3 waiting behind" in line for line in said), out
+    gist = [re.sub(r"radar: \S+ |oldest [\d.]+ s", "", line) for line in said]
+    assert all(a != b for a, b in itertools.pairwise(gist)), said  # changes only
     events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
     halted = next(e["data"] for e in events if e["type"] == "halted")
     assert halted["rule"] == "lock-queue"
