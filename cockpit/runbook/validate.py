@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from pydantic import TypeAdapter, ValidationError
+
 from cockpit.runbook.commands import (
     CHANGING_ALEMBIC,
     alembic_words,
@@ -32,6 +34,7 @@ from cockpit.runbook.model import (
     CodeBlock,
     CommandStep,
     DecisionField,
+    Duration,
     EnvVar,
     EvidenceFile,
     ProbeGate,
@@ -336,7 +339,8 @@ def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], ad
             add(f"{place}.args.{name}", f"probe '{spec.name}' takes {takes}")
         elif not _arg_fits(arg.shape, value):
             wanted = {"list": "a list of texts", "text": "a text",
-                      "integer": "a whole number, 0 or more"}[arg.shape]
+                      "integer": "a whole number, 0 or more",
+                      "duration": 'a duration such as "5m", "30s" or "500ms"'}[arg.shape]
             add(f"{place}.args.{name}", f"'{name}' is {wanted}")
     for arg in spec.args:
         if arg.default is None and arg.name not in args:
@@ -344,9 +348,22 @@ def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], ad
                 f"({arg.summary})")
 
 
+_DURATION = TypeAdapter(Duration)
+
+
+def _is_duration(value: str) -> bool:
+    try:
+        _DURATION.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def _arg_fits(shape: str, value: ArgValue) -> bool:
     if shape == "integer":
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if shape == "duration":
+        return isinstance(value, str) and _is_duration(value)
     return isinstance(value, list) if shape == "list" else isinstance(value, str)
 
 
