@@ -62,6 +62,12 @@ SELECT pid, application_name, client_addr::text AS client, state, sync_state,
 FROM pg_stat_replication ORDER BY pid"""
 
 
+def _busy(observed: Any, detail: str) -> ProbeResult:
+    """A database busy now: no finding about the change (which would halt the session), but
+    a cause the operator clears — ends the session, waits for the replica — and checks again."""
+    return ProbeResult(False, observed, detail, reached=False)
+
+
 def _blind(conn: Connection) -> ProbeResult | None:
     """`not checked` when this role cannot see other roles' sessions, else None."""
     found = rows(conn, _SEES)[0]
@@ -130,7 +136,7 @@ def probe_long_transactions(ctx: ProbeContext, expected: Any,
     over = [s for s in found if (s["age_s"] or 0) > duration_seconds(limit)]
     observed = {"max_age": limit, **_kept(found, over)}
     if over:
-        return ProbeResult(False, observed, f"{_plural(len(over), 'transaction')} older than "
+        return _busy(observed, f"{_plural(len(over), 'transaction')} older than "
                            f"{limit}: {_named(over, 'open')}")
     oldest = max((s["age_s"] or 0 for s in found), default=None)
     return ProbeResult(True, observed, f"no transaction older than {limit}" + (
@@ -151,7 +157,7 @@ def probe_idle_in_transaction(ctx: ProbeContext, expected: Any,
             if limit is None or (s["age_s"] or 0) > duration_seconds(str(limit))]
     observed = {"max_age": limit, **_kept(found, over)}
     if over:
-        return ProbeResult(False, observed, f"{_plural(len(over), 'session')} idle in a "
+        return _busy(observed, f"{_plural(len(over), 'session')} idle in a "
                            f"transaction{longer}: {_named(over, 'idle')}")
     return ProbeResult(True, observed, f"no session idle in a transaction{longer}" + (
         f" ({len(found)} idle for less)" if found else ""))
@@ -170,7 +176,8 @@ def probe_lock_waiters(ctx: ProbeContext, expected: Any,
     if not found:
         return ProbeResult(True, observed, "no session waiting on locks")
     said = f"{_plural(len(found), 'session')} waiting on locks (at most {most})"
-    return ProbeResult(ok, observed, f"{said}: {_named(found, 'waiting')}")
+    said = f"{said}: {_named(found, 'waiting')}"
+    return ProbeResult(True, observed, said) if ok else _busy(observed, said)
 
 
 @register("db.connection_headroom")
@@ -199,7 +206,7 @@ def probe_connection_headroom(ctx: ProbeContext, expected: Any,
     if free >= need:
         return ProbeResult(True, observed, said)
     busiest = ", ".join(f"{app} {n}" for app, n in list(observed["by_application"].items())[:3])
-    return ProbeResult(False, observed, f"{said}: at least {need} free needed"
+    return _busy(observed, f"{said}: at least {need} free needed"
                        + (f" — the most: {busiest}" if busiest else ""))
 
 
@@ -225,7 +232,7 @@ def probe_replica_lag(ctx: ProbeContext, expected: Any,
     shown = "; ".join(f"{r['application_name'] or r['client'] or r['pid']} ({r['state']}, "
                       f"{r['lag_s']:g}s behind)" for r in (behind or replicas)[:NAMED])
     if behind:
-        return ProbeResult(False, observed, f"{_plural(len(behind), 'replica')} not streaming "
+        return _busy(observed, f"{_plural(len(behind), 'replica')} not streaming "
                            f"within {limit}: {shown}")
     return ProbeResult(True, observed, f"{_plural(len(replicas), 'replica')} within {limit}: "
                                        f"{shown}")

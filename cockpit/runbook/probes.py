@@ -104,7 +104,13 @@ PROBES: dict[str, ProbeSpec] = {
             "the schema matches a reference snapshot (naming-only differences accepted)",
             args=(
                 ProbeArg("reference", "text", "the snapshot file (JSON) to compare with, "
-                         "relative to the working directory"),
+                         "relative to the working directory", "— (or `rehearsal_step`)"),
+                ProbeArg("rehearsal_step", "text", "instead of a file: the command step whose "
+                         "log is the snapshot (`cockpit snapshot`) in the rehearsal linked with "
+                         "`--rehearsal`, checked against the rehearsal's recorded sha256. With "
+                         "no rehearsal linked (the rehearsal itself) the check passes as `not "
+                         "checked (no rehearsal linked)`, which the decision's drift field "
+                         "shows", "— (or `reference`)"),
                 ProbeArg("schema", "text", "the schema compared", "the snapshot's"),
             ),
         ),

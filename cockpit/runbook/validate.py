@@ -92,6 +92,7 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     for place, item in walk_items(runbook):
         if isinstance(item, CheckStep | ProbeGate):
             _check_probe(place, item, add)
+            _check_rehearsal_step(runbook, place, item, add)
         elif isinstance(item, AttestationFileGate) and path_name(item.path) not in item.text:
             add(f"{place}.text", f"must name the attestation file `{path_name(item.path)}`")
         elif isinstance(item, CodeBlock) and any(
@@ -367,6 +368,19 @@ def _arg_fits(shape: str, value: ArgValue) -> bool:
     return isinstance(value, list) if shape == "list" else isinstance(value, str)
 
 
+def _check_rehearsal_step(runbook: Runbook, place: str, item: CheckStep | ProbeGate,
+                          add: Add) -> None:
+    """A snapshot taken from the linked rehearsal names one of this runbook's commands (the
+    rehearsal ran the same runbook)."""
+    step = item.args.get("rehearsal_step")
+    if step is None:
+        return
+    commands = {i.id for _, i in walk_items(runbook) if isinstance(i, CommandStep)}
+    if step not in commands:
+        add(f"{place}.args.rehearsal_step", f"'{step}' is no command step of this runbook "
+            "(the step whose log is the snapshot: `cockpit snapshot`)")
+
+
 def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     spec = PROBES.get(item.probe)
     if spec is None:
@@ -377,6 +391,10 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     _check_probe_args(place, spec, item.args, add)
     if spec.name == "review.countersigned" and item.args.get("count") == 0:
         add(f"{place}.args.count", "a countersignature gate needs at least 1 reviewer")
+    if spec.name == "db.structural_parity" and ("reference" in item.args) == (
+            "rehearsal_step" in item.args):
+        add(f"{place}.args", "give the snapshot to compare with: `reference` (a file) or "
+            "`rehearsal_step` (a step of the linked rehearsal), one of them")
     expected = item.expected
     if expected is None:
         if spec.expected != "none" and not (spec.expected_optional and isinstance(item, ProbeGate)):

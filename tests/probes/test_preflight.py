@@ -64,7 +64,7 @@ def test_an_idle_in_transaction_session_is_found_with_its_query_redacted(
     assert _probe("db.idle_in_transaction", url).ok
     pid = _idle_in_transaction(pg_db, held)
     found = _probe("db.idle_in_transaction", url)
-    assert not found.ok and found.reached
+    assert not found.ok and not found.reached  # the operator clears it and checks again
     (session,) = found.observed["sessions"]
     assert (session["pid"], session["application_name"]) == (pid, "billing-app")
     assert session["state"] == "idle in transaction" and session["age_s"] >= 0
@@ -159,6 +159,7 @@ def test_a_role_without_pg_read_all_stats_is_answered_not_checked_never_a_pass(
         assert not found.ok, name
         assert found.observed == "not checked (needs pg_read_all_stats)", name
         assert found.detail.startswith("not checked (needs pg_read_all_stats)"), name
+        assert not found.reached, name  # granted, it is checked again
         assert f"GRANT pg_read_all_stats TO {plain_role}" in found.detail
     with pg_cluster.admin() as conn:
         conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(plain_role)))
