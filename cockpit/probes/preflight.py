@@ -158,7 +158,7 @@ def probe_idle_in_transaction(ctx: ProbeContext, expected: Any,
     observed = {"max_age": limit, **_kept(found, over)}
     if over:
         return _busy(observed, f"{_plural(len(over), 'session')} idle in a "
-                           f"transaction{longer}: {_named(over, 'idle')}")
+                           f"transaction{longer}: {_named(over, 'for')}")
     return ProbeResult(True, observed, f"no session idle in a transaction{longer}" + (
         f" ({len(found)} idle for less)" if found else ""))
 
