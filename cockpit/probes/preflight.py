@@ -223,6 +223,12 @@ def probe_replica_lag(ctx: ProbeContext, expected: Any,
     replicas = [{**r, "lag_s": float(r["lag_s"]),
                  "behind_bytes": int(r["behind_bytes"]) if r["behind_bytes"] is not None
                  else None} for r in found]
+    return replica_verdict(replicas, limit)
+
+
+def replica_verdict(replicas: list[dict[str, Any]], limit: str) -> ProbeResult:
+    """The answer for these rows of pg_stat_replication (`lag_s` the replay lag in seconds):
+    each must be streaming and no further behind than `limit`."""
     observed = {"max_lag": limit, "replicas": replicas}
     if not replicas:
         return ProbeResult(True, observed, "no replicas (pg_stat_replication is empty): "
@@ -233,6 +239,6 @@ def probe_replica_lag(ctx: ProbeContext, expected: Any,
                       f"{r['lag_s']:g}s behind)" for r in (behind or replicas)[:NAMED])
     if behind:
         return _busy(observed, f"{_plural(len(behind), 'replica')} not streaming "
-                           f"within {limit}: {shown}")
+                     f"within {limit}: {shown}")
     return ProbeResult(True, observed, f"{_plural(len(replicas), 'replica')} within {limit}: "
                                        f"{shown}")

@@ -17,6 +17,7 @@ import pytest
 from psycopg import sql
 
 from cockpit.demo.pgcluster import PgCluster
+from cockpit.probes.preflight import replica_verdict
 from cockpit.probes.registry import ProbeContext, ProbeResult, run_probe
 from cockpit.runbook.loader import RunbookError, parse_runbook
 from cockpit.session.redact import Redactor
@@ -217,3 +218,19 @@ id = "hello"
 command = "echo hello"
 read_only = true
 """
+
+
+def _replica(name: str, state: str, lag_s: float) -> dict[str, Any]:
+    return {"pid": 4242, "application_name": name, "client": "10.0.0.7", "state": state,
+            "sync_state": "async", "lag_s": lag_s, "behind_bytes": 0}
+
+
+def test_replicas_are_judged_by_state_and_lag() -> None:
+    # no second server here to stream from: the verdict on pg_stat_replication's rows alone
+    assert replica_verdict([_replica("standby-a", "streaming", 0.2)], "1s").ok
+    late = replica_verdict([_replica("standby-a", "streaming", 0.2),
+                            _replica("standby-b", "streaming", 3.5)], "1s")
+    assert not late.ok and not late.reached
+    assert late.detail == "1 replica not streaming within 1s: standby-b (streaming, 3.5s behind)"
+    catching_up = replica_verdict([_replica("standby-c", "catchup", 0.0)], "1s")
+    assert not catching_up.ok and "standby-c (catchup" in catching_up.detail
