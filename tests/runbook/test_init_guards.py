@@ -167,3 +167,66 @@ def test_init_with_concurrently_goes_and_runs_to_pass(tmp_path: Path,
     # no rehearsal was linked: the drift checks say so, and so does the record
     assert decision["fields"]["drift"].startswith("not checked")
     assert load_runbook(project / "cutover.toml").production
+
+
+@pytest.mark.slow  # init, a rehearsal and a linked cutover: three runs
+def test_the_drift_checks_compare_with_the_linked_rehearsals_snapshots(
+        tmp_path: Path, pg_cluster: PgCluster) -> None:
+    project = make_project(tmp_path)  # three revisions; "production" stands at the first
+    with tls_database(pg_cluster, tmp_path, "billing_rehearsed") as dsn:
+        env = {"DATABASE_URL": dsn}
+
+        def alembic(*args: str) -> None:
+            done = subprocess.run([sys.executable, "-m", "alembic", *args], cwd=project,
+                                  capture_output=True, text=True, env={**os.environ, **env})
+            assert done.returncode == 0, done.stderr
+
+        alembic("upgrade", "a1_customers")
+        runbook = project / "cutover.toml"
+        assert cockpit("init", str(project), "-o", str(runbook), env=env).returncode == 0
+        (project / "cutover").mkdir()
+        for attested in ("write_freeze_attestation.log", "pitr_window_attestation.log"):
+            (project / "cutover" / attested).write_text("attested by the DBA on duty\n")
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, check=True,
+                                capture_output=True, text=True).stdout.strip()
+        common = textwrap.dedent('''\
+            [confirm]
+            upgrade = "c3_invoices"
+            [manual]
+            preflight-reviewed = "read it"
+            [decision]
+            risk_tier = "low"
+            authorization = "authorized"
+            ''')
+        answers = tmp_path / "answers.toml"
+        answers.write_text('[gates]\ngovernance-signoff = "GOV-7"\nmaintenance-window = '
+                           f'"CHG-7, now until +2h"\nrehearsed-commit = "{commit}"\n{common}')
+        rehearsal = tmp_path / "rehearsal"
+        done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                       "--session", str(rehearsal), env=env, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+        first = json.loads((rehearsal / "evidence" / "decision.json").read_text())
+        assert first["fields"]["drift"] == "not checked (no rehearsal linked)"
+
+        # production as it stood: the rehearsal's clone before its upgrade
+        with psycopg.connect(pg_cluster.socket_conninfo("billing_rehearsed"),
+                             autocommit=True) as conn:
+            conn.execute("DROP TABLE invoices, orders")
+            conn.execute("UPDATE alembic_version SET version_num = 'a1_customers'")
+        linked = tmp_path / "answers-linked.toml"
+        linked.write_text('[gates]\ngovernance-signoff = "GOV-8"\nmaintenance-window = '
+                          f'"CHG-8, now until +2h"\n{common}')
+        cutover = tmp_path / "cutover-session"
+        done = cockpit("run", str(runbook), "--headless", "--answers", str(linked),
+                       "--session", str(cutover), "--rehearsal", str(rehearsal), env=env,
+                       timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    decision = json.loads((cutover / "evidence" / "decision.json").read_text())
+    assert decision["fields"]["drift"] == "none"
+    events = [json.loads(line) for line in (cutover / "events.jsonl").read_text().splitlines()]
+    checks = {e["data"]["step"]: e["data"] for e in events if e["type"] == "check_evaluated"}
+    for step, snapshot in (("schema-as-rehearsed-before", "schema-before"),
+                           ("schema-as-rehearsed-after", "schema-after")):
+        assert checks[step]["ok"], checks[step]
+        assert checks[step]["observed"]["reference"]["step"] == snapshot
+        assert checks[step]["observed"]["reference"]["rehearsal"] == "rehearsal"
