@@ -32,7 +32,8 @@ PREFLIGHT_GATES: list[dict[str, Any]] = [
     {"kind": "probe", "id": "no-long-transactions", "text": "No transaction older than 5 "
      "minutes", "probe": "db.long_transactions", "args": {"max_age": "5m"}},
     {"kind": "probe", "id": "no-idle-in-transaction", "text": "No session idle in a "
-     "transaction", "probe": "db.idle_in_transaction"},
+     "transaction for more than 5 s", "probe": "db.idle_in_transaction",
+     "args": {"max_age": "5s"}},
     {"kind": "probe", "id": "replicas-caught-up", "text": "Replicas within 1 s of the primary",
      "probe": "db.replica_lag", "args": {"max_lag": "1s"}},
     {"kind": "probe", "id": "connection-headroom", "text": "Connection headroom: at least "
@@ -56,7 +57,8 @@ WHY: dict[str, str] = {
     "no-long-transactions": "A long transaction holds locks the upgrade's DDL must wait for, "
                             "and the application queues behind that wait.",
     "no-idle-in-transaction": "A session idle in its transaction keeps its locks until "
-                              "someone ends it: the usual cause of a lock queue at cutover.",
+                              "someone ends it: the usual cause of a lock queue at cutover "
+                              "(5 s spares an application's pause between two statements).",
     "replicas-caught-up": "A lagging replica falls further behind while the upgrade writes; "
                           "no replicas is a pass with a note.",
     "connection-headroom": "The upgrade, the cockpit's probes and the application's retries "
