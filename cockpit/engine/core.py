@@ -84,8 +84,11 @@ class SessionCore:
         raise CockpitError(f"no item '{item_id}' in runbook '{self.runbook.id}'")
 
     def probe_context(self) -> ProbeContext:
+        linked = self.state.rehearsal
         return ProbeContext(workdir=self.workdir, env=self.env, session_folder=self.folder,
-                            waivers=tuple(self.runbook.waivers))
+                            waivers=tuple(self.runbook.waivers),
+                            redact=self.redactor.redact_text,
+                            rehearsal=Path(linked.folder) if linked is not None else None)
 
     def observed(self, result: ProbeResult) -> Any:
         """What a probe observed, with the files it found written into the session

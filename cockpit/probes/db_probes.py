@@ -3,18 +3,23 @@ the diagnostics captured when a session halts (who holds and who waits for which
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from cockpit.errors import CockpitError
 from cockpit.probes.alembic_probes import _guard
 from cockpit.probes.db import ProbeUnreachable, connect, cut_query, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.probes.snapshot import compare, parity_report, take_snapshot
 from cockpit.runbook.paths import resolve
+from cockpit.session.reader import open_session
 from cockpit.session.safefs import MissingPath, UnsafePath, read_named
 
 QUERY_CHARS = 1000  # what the halt diagnostics keep of each session's query text
+NOT_CHECKED_UNLINKED = "not checked (no rehearsal linked)"
 
 
 @register("db.objects_present")
@@ -40,21 +45,65 @@ def probe_objects_present(ctx: ProbeContext, expected: Any,
 @_guard
 def probe_structural_parity(ctx: ProbeContext, expected: Any,
                             args: Mapping[str, Any]) -> ProbeResult:
-    reference_path = resolve(ctx.workdir, str(args["reference"]))
-    try:  # a file the runbook names: not through a link, a regular file only
-        reference = json.loads(read_named(ctx.workdir, reference_path).decode("utf-8"))
-    except MissingPath:
-        return ProbeResult(False, None, f"{reference_path}: no reference snapshot")
-    except UnsafePath as exc:
-        return ProbeResult(False, None, exc.message)
+    if "rehearsal_step" in args:
+        found = rehearsed_snapshot(ctx.rehearsal, str(args["rehearsal_step"]))
+        if isinstance(found, ProbeResult):
+            return found
+        reference, source = found
+    else:
+        reference_path = resolve(ctx.workdir, str(args["reference"]))
+        try:  # a file the runbook names: not through a link, a regular file only
+            reference = json.loads(read_named(ctx.workdir, reference_path).decode("utf-8"))
+        except MissingPath:
+            return ProbeResult(False, None, f"{reference_path}: no reference snapshot")
+        except UnsafePath as exc:
+            return ProbeResult(False, None, exc.message)
+        source = {"file": str(reference_path)}
     with connect(ctx.env) as conn:
         actual = take_snapshot(conn, str(args.get("schema", reference.get("schema", "public"))))
     differences = compare(reference, actual)
     ok, report = parity_report(differences)
     drift = [f"{d.place}: {d.detail}" for d in differences if d.verdict == "drift"]
     naming = [d.place for d in differences if d.verdict == "naming-only"]
-    observed = {"drift": drift, "naming_only": naming}
+    observed = {"drift": drift, "naming_only": naming, "reference": source}
     return ProbeResult(ok, observed, report)
+
+
+def rehearsed_snapshot(rehearsal: Path | None,
+                       step: str) -> tuple[dict[str, Any], dict[str, Any]] | ProbeResult:
+    """The snapshot the linked rehearsal's step printed (its log, as its record hashed it),
+    and where it came from; or the answer when there is none. No rehearsal linked (this is
+    the rehearsal, or a cutover that gives its commit by hand): `not checked`, said in the
+    observed value the decision record's drift field shows — never "none"."""
+    if rehearsal is None:
+        said = NOT_CHECKED_UNLINKED
+        return ProbeResult(True, said, f"{said}: this run's `{step}` snapshot is what a cutover "
+                           "linked to it (`--rehearsal`) compares with")
+    try:
+        state = open_session(rehearsal).state
+    except (CockpitError, OSError) as exc:
+        return ProbeResult(False, None, f"the rehearsal {rehearsal} cannot be read: {exc}")
+    ran = state.steps.get(step)
+    if ran is None or ran.status != "passed" or not ran.log or not ran.sha256:
+        return ProbeResult(False, None, f"the rehearsal {state.session_id} has no snapshot "
+                           f"from step `{step}` (it did not pass there)")
+    try:
+        data = read_named(rehearsal, rehearsal / ran.log)
+    except (MissingPath, UnsafePath, OSError) as exc:
+        return ProbeResult(False, None, f"the rehearsal's `{step}` log cannot be read: {exc}")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != ran.sha256:
+        return ProbeResult(False, None, f"the rehearsal's `{step}` log changed since it was "
+                           f"recorded (sha256 {digest[:16]}…, recorded {ran.sha256[:16]}…)")
+    try:
+        reference = json.loads(data.decode("utf-8"))
+    except ValueError:
+        reference = None
+    if not isinstance(reference, dict) or not {"tables", "enums"} <= reference.keys():
+        return ProbeResult(False, None, f"the rehearsal's `{step}` log is not a schema "
+                           "snapshot (`cockpit snapshot` prints one)")
+    return reference, {"rehearsal": state.session_id, "step": step, "run": ran.run,
+                       "sha256": digest}
 
 
 def pg_halt_diagnostics(ctl: Any) -> dict[str, Any] | None:

@@ -38,6 +38,10 @@ class ProbeContext:
     env: Mapping[str, str] = field(default_factory=dict)
     session_folder: Path | None = None
     waivers: tuple[Waiver, ...] = ()  # the runbook's accepted risk findings
+    # the session's redactor: what a probe keeps of other sessions' query text is masked
+    # with it before it is cut (a cut password would escape the store's own mask)
+    redact: Callable[[str], str] = str
+    rehearsal: Path | None = None  # the linked rehearsal's session folder, when one is
 
 
 ProbeFn = Callable[[ProbeContext, Any, Mapping[str, Any]], ProbeResult]
@@ -47,6 +51,7 @@ BUILTIN_MODULES = [
     "cockpit.probes.db_probes",
     "cockpit.probes.env_probe",
     "cockpit.probes.git_probe",
+    "cockpit.probes.preflight",
     "cockpit.probes.risk",
 ]
 

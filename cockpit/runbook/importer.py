@@ -31,6 +31,7 @@ from cockpit.runbook.markdown import (
 )
 from cockpit.runbook.model import COCKPIT_RULES, Runbook, SetupSection
 from cockpit.runbook.paths import path_name
+from cockpit.runbook.preflight_lines import preflight_gate
 from cockpit.runbook.render import render_markdown, setup_script_lines
 from cockpit.runbook.roles import role_for_label
 from cockpit.runbook.toml_writer import runbook_to_toml
@@ -301,6 +302,11 @@ def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
         return {"kind": "attestation_file", **base, "path": b.log_folder + files[0]}
     if "single" in words and "head" in words and ticks:
         return {"kind": "probe", **base, "probe": "alembic.single_head", "expected": ticks[-1]}
+    if (preflight := preflight_gate(item.text)) is not None:
+        limits = ", ".join(f"{k} = {v}" for k, v in preflight.args.items()) or "its defaults"
+        b.note(item.line, f"'{item.text}' became a {preflight.probe} gate ({limits}); check "
+               "the limits against the line")
+        return {"kind": "probe", **base, "probe": preflight.probe, "args": preflight.args}
     if "commit" in words or re.search(r"\btag\b", words):
         return {"kind": "probe", **base, "probe": "rehearsal.pass",
                 "prompt": "Commit or tag that passed the rehearsal"}

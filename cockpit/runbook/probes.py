@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ExpectedShape = Literal["text", "integer", "list", "boolean", "none"]
-ArgShape = Literal["text", "list", "integer"]
+ArgShape = Literal["text", "list", "integer", "duration"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,49 @@ class ProbeSpec:
 
 
 _SCHEMA = ProbeArg("schema", "text", "the schema looked in", "public")
+# The pre-flight probes (probes/preflight.py) read other roles' sessions: what they share.
+_BLIND = ("; without pg_read_all_stats (or superuser) it answers `not checked (needs "
+          "pg_read_all_stats)`, which keeps its gate closed")
+_SEES = ("; it answers with the sessions it found (pid, application, state, age; queries "
+         "redacted), leaving out the cockpit's own (`cockpit:…`) and its own connection"
+         + _BLIND)
+_PREFLIGHT = (
+    ProbeSpec(
+        "db.long_transactions", "none",
+        "no transaction in this database is older than `max_age`" + _SEES,
+        args=(ProbeArg("max_age", "duration", "a transaction open longer than this fails",
+                       "5m"),),
+    ),
+    ProbeSpec(
+        "db.idle_in_transaction", "none",
+        "no session of this database sits idle in a transaction (for longer than `max_age`, "
+        "when given)" + _SEES,
+        args=(ProbeArg("max_age", "duration", "a session idle in its transaction longer "
+                       "than this fails", "none allowed"),),
+    ),
+    ProbeSpec(
+        "db.replica_lag", "none",
+        "every replica (`pg_stat_replication`) streams and replays within `max_lag`; no "
+        "replicas is a pass with a note; it answers with each replica's state and lag"
+        + _BLIND,
+        args=(ProbeArg("max_lag", "duration", "a replica further behind than this fails",
+                       "1s"),),
+    ),
+    ProbeSpec(
+        "db.connection_headroom", "none",
+        "the server has free connection slots: `max_connections` less the reserved ones, "
+        "against the client sessions connected to any database (the cockpit's too: they hold "
+        "slots; not its own connection); it answers with the counts by application" + _BLIND,
+        args=(ProbeArg("min_free", "integer", "free slots needed", "5"),
+              ProbeArg("min_free_percent", "integer", "free slots needed, as a percentage "
+                       "of the usable ones", "10")),
+    ),
+    ProbeSpec(
+        "db.lock_waiters", "none",
+        "no more than `max_waiting` sessions of this database already wait on a lock" + _SEES,
+        args=(ProbeArg("max_waiting", "integer", "sessions allowed to wait", "0"),),
+    ),
+)
 
 PROBES: dict[str, ProbeSpec] = {
     spec.name: spec
@@ -61,10 +104,17 @@ PROBES: dict[str, ProbeSpec] = {
             "the schema matches a reference snapshot (naming-only differences accepted)",
             args=(
                 ProbeArg("reference", "text", "the snapshot file (JSON) to compare with, "
-                         "relative to the working directory"),
+                         "relative to the working directory", "— (or `rehearsal_step`)"),
+                ProbeArg("rehearsal_step", "text", "instead of a file: the command step whose "
+                         "log is the snapshot (`cockpit snapshot`) in the rehearsal linked with "
+                         "`--rehearsal`, checked against the rehearsal's recorded sha256. With "
+                         "no rehearsal linked (the rehearsal itself) the check passes as `not "
+                         "checked (no rehearsal linked)`, which the decision's drift field "
+                         "shows", "— (or `reference`)"),
                 ProbeArg("schema", "text", "the schema compared", "the snapshot's"),
             ),
         ),
+        *_PREFLIGHT,
         ProbeSpec(
             "env.dsn", "none", "the session's DSNs are set, consistent and use TLS",
             args=(

@@ -132,6 +132,7 @@ _PATTERN_WORDS = {
 }
 
 _SHAPES = {"text": "text", "integer": "integer", "list": "list of text", "boolean": "boolean",
+           "duration": "duration",
            "none": "none"}
 
 # What each halt action does. Every value of `HaltAction` needs one (`_halt_actions` says so).
@@ -455,7 +456,8 @@ def _durations() -> list[str]:
     units = re.search(r"\(\?:([^)]*)\)", pattern)
     assert units is not None, pattern
     lines = ["## Durations", "",
-             f"A duration (`timeout`, `lock_timeout`, `statement_timeout`) is a text: a whole "
+             f"A duration (`timeout`, `lock_timeout`, `statement_timeout`, a probe argument "
+             f"of shape duration) is a text: a whole "
              f"number without a leading zero, then a unit, nothing between them; the model "
              f"checks it against {_code(pattern)}.", "",
              "| Unit | Seconds |", "| --- | --- |"]

@@ -14,12 +14,72 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from cockpit.runbook.abort_library import LIBRARY
-from cockpit.runbook.model import Runbook
+from cockpit.runbook.model import AbortRule, Runbook
 from cockpit.runbook.paths import path_name
 from cockpit.runbook.toml_writer import runbook_to_toml
 
 LOGS = "cutover"  # the folder, inside the working directory, for logs and attestations
 PLACEHOLDER = "<PASSWORD>"
+
+
+# The radar's rule, as the demo's runbook has it: sessions queued behind the upgrade's locks.
+LOCK_QUEUE = AbortRule(id="lock-queue", label="Application sessions queue behind the "
+                       "migration's locks (lock radar)", kind="lock_queue", max_waiting=3,
+                       max_wait="2s", samples=2)
+
+# The DBA's pre-flight questions; each line reads back (`cockpit import`) as the same probe.
+PREFLIGHT_GATES: list[dict[str, Any]] = [
+    {"kind": "probe", "id": "no-long-transactions", "text": "No transaction older than 5 "
+     "minutes", "probe": "db.long_transactions", "args": {"max_age": "5m"}},
+    {"kind": "probe", "id": "no-idle-in-transaction", "text": "No session idle in a "
+     "transaction for more than 5 s", "probe": "db.idle_in_transaction",
+     "args": {"max_age": "5s"}},
+    {"kind": "probe", "id": "replicas-caught-up", "text": "Replicas within 1 s of the primary",
+     "probe": "db.replica_lag", "args": {"max_lag": "1s"}},
+    {"kind": "probe", "id": "connection-headroom", "text": "Connection headroom: at least "
+     "10% of the slots free", "probe": "db.connection_headroom",
+     "args": {"min_free_percent": 10}},
+    {"kind": "probe", "id": "no-lock-waiters", "text": "No session waiting on locks",
+     "probe": "db.lock_waiters"},
+]
+
+# Why each guard is there: a comment above it in the TOML `init` writes.
+WHY: dict[str, str] = {
+    "setup": "per_environment: the working directory and the DSN's host and database differ "
+             "between the clone (the rehearsal) and production; a rehearsal proves this "
+             "runbook with those values set aside.",
+    "rehearsed-commit": "Production runs only the commit a rehearsal on the clone passed "
+                        "(link it: cockpit run --rehearsal SESSION).",
+    "migration-risk": "Each revision the upgrade runs, linted (squawk) and its locks read "
+                      "(PostgreSQL's parser) against the live size of its tables: a blocking "
+                      "lock on a big table keeps GO closed until it is fixed or waived "
+                      "([[waivers]]).",
+    "no-long-transactions": "A long transaction holds locks the upgrade's DDL must wait for, "
+                            "and the application queues behind that wait.",
+    "no-idle-in-transaction": "A session idle in its transaction keeps its locks until "
+                              "someone ends it: the usual cause of a lock queue at cutover "
+                              "(5 s spares an application's pause between two statements).",
+    "replicas-caught-up": "A lagging replica falls further behind while the upgrade writes; "
+                          "no replicas is a pass with a note.",
+    "connection-headroom": "The upgrade, the cockpit's probes and the application's retries "
+                           "need free connection slots.",
+    "no-lock-waiters": "Sessions already waiting on a lock now would queue the upgrade "
+                       "behind them.",
+    "schema-as-rehearsed-before": "Drift check: this database against the snapshot the "
+                                  "rehearsal's schema-before step took (its log, "
+                                  "hash-checked), before anything changes; in the rehearsal "
+                                  "itself (nothing linked) it says `not checked`.",
+    "schema-as-rehearsed-after": "Drift check: the upgraded schema against the one the "
+                                 "rehearsal's upgrade left; the decision's drift field "
+                                 "reports it.",
+    "upgrade": "lock_timeout: give up a lock after 5s rather than queue the application "
+               "behind it; statement_timeout: no statement runs past 10min; timeout: the "
+               "upgrade stops after 30m. Set them to your tables and window.",
+    "abort-watch": "What PostgreSQL prints when a migration fails, and the lock radar's "
+                   "queue: any of them stops the upgrade and halts the session.",
+    "lock-queue": "The lock radar samples who waits behind the upgrade's locks every second: "
+                  "more than 3 sessions, or one waiting over 2s, twice in a row, stops it.",
+}
 
 
 @dataclass
@@ -104,6 +164,11 @@ def build_starter(facts: ProjectFacts) -> Starter:
     else:
         notes.append("the project is not in a git repository: no gate pins the migration "
                      "commit that passed the rehearsal")
+    gates.append({"kind": "probe", "id": "migration-risk",
+                  "text": "Migration risk reviewed: no blocking lock on a big table left "
+                          "unwaived", "probe": "migration.risk"})
+    # (the check that each alembic command's target is a revision of the lineage joins here)
+    gates += PREFLIGHT_GATES
     gates.append({"kind": "statement", "id": "abort-if-unchecked",
                   "text": "Abort if any unchecked."})
 
@@ -114,6 +179,8 @@ def build_starter(facts: ProjectFacts) -> Starter:
         command("current-preflight", f"{a} current", "current_preflight.log", read_only=True),
         command("schema-before", f"cockpit snapshot {facts.dsn_env}", "schema_before.json",
                 read_only=True),
+        _parity("schema-as-rehearsed-before", "schema-before",
+                "Schema as the rehearsal found it before its upgrade"),
     ]
     if facts.current is not None:
         start = facts.current[0] if facts.current else "base"
@@ -127,6 +194,7 @@ def build_starter(facts: ProjectFacts) -> Starter:
     preflight.append({"kind": "manual", "id": "preflight-reviewed",
                       "text": "Preflight output reviewed; no unapproved deviation"})
 
+    watched = [rule.id for rule in (*LIBRARY, LOCK_QUEUE)]
     # The path is checked before the upgrade: the operator confirms a path already seen.
     upgrade: list[dict[str, Any]] = [] if not facts.path else [{
         "kind": "check", "id": "upgrade-path",
@@ -135,20 +203,20 @@ def build_starter(facts: ProjectFacts) -> Starter:
         "args": {"from": facts.current[0] if facts.current else "base"}}]
     upgrade.append(command(
         "upgrade", f"{a} upgrade {head}", "upgrade_to_head.log", confirm=head,
-        abort_rules=[rule.id for rule in LIBRARY], timeout="30m", lock_timeout="5s",
-        statement_timeout="10min"))
+        abort_rules=watched, timeout="30m", lock_timeout="5s", statement_timeout="10min"))
     notes.append("the upgrade stops after 30m (timeout), waits at most 5s for a lock "
                  "(lock_timeout) and 10min for a statement (statement_timeout): set them to "
                  "your tables and your window")
     upgrade.append({"kind": "abort_watch", "id": "abort-watch",
-                    "text": "Abort immediately on any of:",
-                    "rules": [rule.id for rule in LIBRARY]})
+                    "text": "Abort immediately on any of:", "rules": watched})
 
     post: list[dict[str, Any]] = [
         command("current-post", f"{a} current", "current_post_upgrade.log", read_only=True),
         command("heads-post", f"{a} heads", "heads_post_upgrade.log", read_only=True),
         command("schema-after", f"cockpit snapshot {facts.dsn_env}", "schema_after.json",
                 read_only=True),
+        _parity("schema-as-rehearsed-after", "schema-after",
+                "Schema as the rehearsal left it after its upgrade"),
         {"kind": "check", "id": "current-is-head", "text": f"`current == {head}`",
          "probe": "alembic.current_equals", "expected": head},
         {"kind": "check", "id": "single-head-post", "text": f"Single-head remains at `{head}`",
@@ -176,7 +244,9 @@ def build_starter(facts: ProjectFacts) -> Starter:
                      "attestation."},
         ]},
         "gates": {"heading": "A) Go / No-Go Hard Gates", "items": gates},
-        "setup": {"heading": "B) Session Setup", "shell": "sh", "items": [
+        # what differs between the clone and production (`[environments.*]` will name them)
+        "setup": {"heading": "B) Session Setup", "shell": "sh",
+                  "per_environment": ["workdir", "dsn"], "items": [
             {"kind": "working_directory", "id": "workdir",
              "text": f"Working directory set to `{path_name(facts.workdir)}`",
              "path": facts.workdir},
@@ -220,17 +290,29 @@ def build_starter(facts: ProjectFacts) -> Starter:
             {"kind": "field", "id": "authorization", "label": "Production cutover "
              "authorization outcome", "role": "authorization"},
         ]},
-        "abort_rules": [rule.model_dump() for rule in LIBRARY],
+        "abort_rules": [rule.model_dump() for rule in (*LIBRARY, LOCK_QUEUE)],
     }
     runbook = Runbook.model_validate(data)
     notes.append(f"write the two attestation files into {LOGS}/ before the cutover "
                  "(write_freeze_attestation.log, pitr_window_attestation.log)")
     notes.append("the preflight and post-checks run `cockpit snapshot`: run the cockpit where "
                  "the project's Python (with its Alembic and models) is on PATH")
+    notes.append("the pre-flight gates read other roles' sessions: the DSN's role needs "
+                 "pg_read_all_stats (or pg_monitor), else they answer `not checked` and GO "
+                 "stays closed")
+    notes.append("rehearse on a clone first; the production run links that session "
+                 "(`cockpit run cutover.toml --rehearsal SESSION`): its schema snapshots are "
+                 "what the drift checks compare with (unlinked, they say `not checked`)")
     header = (f"A starting runbook for {facts.name}, written by `cockpit init`.\n"
               "Read every item, fill what the notes name, then `cockpit validate` and "
               "`cockpit render` it for approval.")
-    return Starter(runbook, runbook_to_toml(runbook, comment=header), notes)
+    return Starter(runbook, runbook_to_toml(runbook, comment=header, why=WHY), notes)
+
+
+def _parity(step_id: str, snapshot: str, text: str) -> dict[str, Any]:
+    return {"kind": "check", "id": step_id,
+            "text": f"{text} (naming-only differences accepted)",
+            "probe": "db.structural_parity", "args": {"rehearsal_step": snapshot}}
 
 
 def _slug(text: str) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -56,8 +58,16 @@ def _table(header: str, data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def runbook_to_toml(runbook: Runbook, comment: str = "") -> str:
-    """The runbook as TOML; loading it gives back an equal runbook."""
+def _said(why: str | None) -> list[str]:
+    """A comment's lines, wrapped as the file's lines are."""
+    return [f"# {line}" for line in textwrap.wrap(why, 90)] if why else []
+
+
+def runbook_to_toml(runbook: Runbook, comment: str = "",
+                    why: Mapping[str, str] | None = None) -> str:
+    """The runbook as TOML; loading it gives back an equal runbook. `why`: a comment to
+    write above a section (by place name: `setup`), an item or an abort rule (by id)."""
+    why = why or {}
     out: list[str] = [f"# {line}" if line else "#" for line in comment.splitlines()]
     top = {k: getattr(runbook, k) for k in ("format", "id", "title", "production")}
     if runbook.order:
@@ -70,11 +80,13 @@ def runbook_to_toml(runbook: Runbook, comment: str = "") -> str:
         data = _dump(section)
         key = "steps" if isinstance(section, Phase) else "items"
         items = data.pop(key, [])
-        out += ["", *_table(f"[[{name}]]" if name == "phases" else f"[{name}]", data)]
+        out += ["", *_said(why.get(place)),
+                *_table(f"[[{name}]]" if name == "phases" else f"[{name}]", data)]
         for item in items:
-            out += ["", *_table(f"[[{name}.{key}]]", item)]
+            out += ["", *_said(why.get(str(item.get("id")))),
+                    *_table(f"[[{name}.{key}]]", item)]
     for rule in runbook.abort_rules:
-        out += ["", *_table("[[abort_rules]]", _dump(rule))]
+        out += ["", *_said(why.get(rule.id)), *_table("[[abort_rules]]", _dump(rule))]
     for script in runbook.scripts:
         out += ["", *_table("[[scripts]]", _dump(script))]
     for waiver in runbook.waivers:

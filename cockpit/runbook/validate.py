@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from pydantic import TypeAdapter, ValidationError
+
 from cockpit.runbook.commands import (
     CHANGING_ALEMBIC,
     alembic_words,
@@ -32,6 +34,7 @@ from cockpit.runbook.model import (
     CodeBlock,
     CommandStep,
     DecisionField,
+    Duration,
     EnvVar,
     EvidenceFile,
     Manual,
@@ -91,6 +94,7 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     for place, item in walk_items(runbook):
         if isinstance(item, CheckStep | ProbeGate):
             _check_probe(place, item, add)
+            _check_rehearsal_step(runbook, place, item, add)
         elif isinstance(item, AttestationFileGate) and path_name(item.path) not in item.text:
             add(f"{place}.text", f"must name the attestation file `{path_name(item.path)}`")
         elif isinstance(item, CodeBlock) and any(
@@ -338,7 +342,8 @@ def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], ad
             add(f"{place}.args.{name}", f"probe '{spec.name}' takes {takes}")
         elif not _arg_fits(arg.shape, value):
             wanted = {"list": "a list of texts", "text": "a text",
-                      "integer": "a whole number, 0 or more"}[arg.shape]
+                      "integer": "a whole number, 0 or more",
+                      "duration": 'a duration such as "5m", "30s" or "500ms"'}[arg.shape]
             add(f"{place}.args.{name}", f"'{name}' is {wanted}")
     for arg in spec.args:
         if arg.default is None and arg.name not in args:
@@ -346,10 +351,36 @@ def _check_probe_args(place: str, spec: ProbeSpec, args: dict[str, ArgValue], ad
                 f"({arg.summary})")
 
 
+_DURATION = TypeAdapter(Duration)
+
+
+def _is_duration(value: str) -> bool:
+    try:
+        _DURATION.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
 def _arg_fits(shape: str, value: ArgValue) -> bool:
     if shape == "integer":
         return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if shape == "duration":
+        return isinstance(value, str) and _is_duration(value)
     return isinstance(value, list) if shape == "list" else isinstance(value, str)
+
+
+def _check_rehearsal_step(runbook: Runbook, place: str, item: CheckStep | ProbeGate,
+                          add: Add) -> None:
+    """A snapshot taken from the linked rehearsal names one of this runbook's commands (the
+    rehearsal ran the same runbook)."""
+    step = item.args.get("rehearsal_step")
+    if step is None:
+        return
+    commands = {i.id for _, i in walk_items(runbook) if isinstance(i, CommandStep)}
+    if step not in commands:
+        add(f"{place}.args.rehearsal_step", f"'{step}' is no command step of this runbook "
+            "(the step whose log is the snapshot: `cockpit snapshot`)")
 
 
 def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
@@ -362,6 +393,10 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     _check_probe_args(place, spec, item.args, add)
     if spec.name == "review.countersigned" and item.args.get("count") == 0:
         add(f"{place}.args.count", "a countersignature gate needs at least 1 reviewer")
+    if spec.name == "db.structural_parity" and ("reference" in item.args) == (
+            "rehearsal_step" in item.args):
+        add(f"{place}.args", "give the snapshot to compare with: `reference` (a file) or "
+            "`rehearsal_step` (a step of the linked rehearsal), one of them")
     expected = item.expected
     if expected is None:
         if spec.expected != "none" and not (spec.expected_optional and isinstance(item, ProbeGate)):

@@ -43,7 +43,7 @@ def undo(body: str) -> str:
     return "\n    ".join(f'op.drop_table("{name}")' for name in reversed(created)) or "pass"
 
 
-def make_project(root: Path) -> Path:
+def make_project(root: Path, revisions: list[tuple[str, str | None, str]] = REVISIONS) -> Path:
     """An Alembic project as `alembic init` makes it, reading its URL from DATABASE_URL."""
     project = root / "billing-service"
     project.mkdir(parents=True)
@@ -57,7 +57,7 @@ def make_project(root: Path) -> Path:
         # configparser.
         "config.set_main_option('sqlalchemy.url', "
         "os.environ['DATABASE_URL'].replace('%', '%%'))\n", 1))
-    for rev, down, body in REVISIONS:
+    for rev, down, body in revisions:
         (project / "migrations" / "versions" / f"{rev}.py").write_text(
             "from alembic import op\nimport sqlalchemy as sa\n\n"
             f"revision = {rev!r}\ndown_revision = {down!r}\nbranch_labels = None\n"
@@ -69,13 +69,13 @@ def make_project(root: Path) -> Path:
     return project
 
 
-@pytest.fixture
-def tls_dsn(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[str]:
-    """A fresh database behind a TLS terminator: `sslmode=require` holds for real."""
-    name = "billing"
+@contextlib.contextmanager
+def tls_database(pg_cluster: PgCluster, folder: Path, name: str) -> Iterator[str]:
+    """The database `name` (made if missing) behind a TLS terminator: its DSN, in which
+    `sslmode=require` holds for real."""
     with contextlib.suppress(Exception):  # the cluster is shared by the module's tests
         pg_cluster.create_database(name)
-    cert, key = tmp_path / "server.crt", tmp_path / "server.key"
+    cert, key = folder / "server.crt", folder / "server.key"
     write_self_signed(cert, key)
     port = free_port()
     proxy = subprocess.Popen(
@@ -89,6 +89,13 @@ def tls_dsn(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[str]:
     finally:
         proxy.terminate()
         proxy.wait(10)
+
+
+@pytest.fixture
+def tls_dsn(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[str]:
+    """A fresh database behind a TLS terminator: `sslmode=require` holds for real."""
+    with tls_database(pg_cluster, tmp_path, "billing") as dsn:
+        yield dsn
 
 
 @pytest.mark.system_slow  # a whole run per server: the machine's own in the slow step

@@ -404,7 +404,8 @@ CASES = [
     Case("probe-argument-missing",
          broken('probe = "alembic.current_equals"\nexpected = "abc123"',
                 'probe = "db.structural_parity"'),
-         "phases[0].steps[2].args", "probe 'db.structural_parity' needs the argument 'reference'"),
+         "phases[0].steps[2].args", "give the snapshot to compare with: `reference` (a file) or "
+         "`rehearsal_step`"),
     # --------------------------------------------------------------- text and order
     Case("text-holding-an-item-line",
          broken('items = [{ kind = "statement", id = "rehearsal-only", text = "Rehearsal only." }]',
