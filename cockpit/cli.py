@@ -601,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--answers", type=Path, help="TOML file of attestations/confirmations")
         p.add_argument("--assume-yes", action="store_true",
                        help="attest and confirm everything (refused for production runbooks)")
-        p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)")
+        p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login; "
+                       "on resume, the session's operator — another is recorded)")
         p.add_argument("--sign-key", metavar="KEY", help=SIGN_KEY_HELP)
 
     p = command("run", cmd_run, "start a new session on a runbook")
