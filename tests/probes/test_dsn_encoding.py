@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from cockpit.demo.pgcluster import PgCluster
-from cockpit.engine.setup import check_setup_item
+from cockpit.engine.setup import check_setup_item, environment_secrets, masked
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.runbook.model import EnvVar
 
@@ -47,6 +47,9 @@ def test_an_unencoded_character_in_the_password_is_named_with_its_encoding(
     assert f"password holds an un-encoded '{char}'" in message, message
     assert "does not resolve" not in message and "the server" not in message
     assert "Tr0ub" not in message and "dor-S3cret" not in message
+    # the password as meant is a secret whole, and masked whole where the DSN is shown
+    assert password in environment_secrets({"DATABASE_URL": _url(password)})
+    assert "Tr0ub" not in masked(_url(password)) and "S3cret" not in masked(_url(password))
 
 
 def test_where_the_url_breaks_is_said_for_each_character(tmp_path: Path) -> None:
