@@ -174,7 +174,7 @@ def _plan(runbook_path: Path, args: argparse.Namespace, state=None):
     return plan(load_runbook(runbook_path), args.answers, args.assume_yes, state)
 
 
-def _headless(ctl, answers, assume_yes: bool) -> int:
+def _headless(ctl, answers, assume_yes: bool, answers_path: Path | None = None) -> int:
     from cockpit.engine import hangup
     from cockpit.engine.headless import Headless
     from cockpit.session.lock import release_if_mine
@@ -183,7 +183,7 @@ def _headless(ctl, answers, assume_yes: bool) -> int:
     try:
         hangup.check()
         print(f"session: {ctl.folder}", flush=True)
-        return Headless(ctl, answers, assume_yes, print).drive()
+        return Headless(ctl, answers, assume_yes, print, answers_path).drive()
     finally:
         ctl.close()
 
@@ -290,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                            rehearsal=rehearsal, signer=signer)
     if not args.headless:
         return _screen(ctl)
-    return _headless(ctl, answers, args.assume_yes)
+    return _headless(ctl, answers, args.assume_yes, args.answers)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -330,7 +330,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         ctl = Controller.resume(folder, operator=args.operator, env=env, secrets=secrets,
                                 lock=lock, rehearsal_moved=moved, signer=signer,
                                 allow_unsigned=args.no_sign)
-        return _screen(ctl) if not args.headless else _headless(ctl, answers, args.assume_yes)
+        return (_screen(ctl) if not args.headless
+                else _headless(ctl, answers, args.assume_yes, args.answers))
     from cockpit.demo.session import open_world_for_resume, stop_unless_step_runs
 
     try:
@@ -349,7 +350,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             lock.release()
             raise
         code = (_screen(ctl) if not args.headless
-                else _headless(ctl, answers, args.assume_yes))
+                else _headless(ctl, answers, args.assume_yes, args.answers))
     finally:
         if not _step_running(folder):
             world.stop()
@@ -600,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--answers", type=Path, help="TOML file of attestations/confirmations")
         p.add_argument("--assume-yes", action="store_true",
                        help="attest and confirm everything (refused for production runbooks)")
-        p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)")
+        p.add_argument("--operator", help="operator name (default: $COCKPIT_OPERATOR or login; "
+                       "on resume, the session's operator — another is recorded)")
         p.add_argument("--sign-key", metavar="KEY", help=SIGN_KEY_HELP)
 
     p = command("run", cmd_run, "start a new session on a runbook")

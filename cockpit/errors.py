@@ -33,7 +33,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.place}" if self.place else self.file
-        return f"{where}: {self.message}"
+        # one problem, one line: a value quoted with a line break in it is shown escaped
+        message = self.message.replace("\r", "\\r").replace("\n", "\\n")
+        return f"{where}: {message}"
 
 
 class RunbookError(CockpitError):

@@ -106,7 +106,7 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
             return exit_code(ctl.state)
         print(f"session: {ctl.folder}", flush=True)
         assert plan_ is not None
-        return Headless(ctl, plan_, False, print).drive()
+        return Headless(ctl, plan_, False, print, answers).drive()
     finally:
         close_demo(world, ctl)
 

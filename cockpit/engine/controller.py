@@ -273,8 +273,10 @@ class Controller(StepVerbs, CloseoutVerbs):
         except BaseException:
             lock.release()
             raise
+        # the session's operator acts unless another is named: that change is an event
         ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock,
-                  actor=make_actor(operator), workdir=Path(state.workdir),
+                  actor=make_actor(operator or state.operator or None),
+                  workdir=Path(state.workdir),
                   env=os.environ if env is None else env, secrets=secrets,
                   halt_hooks=halt_hooks, clock=clock, signer=signer,
                   allow_unsigned=allow_unsigned)
@@ -282,6 +284,8 @@ class Controller(StepVerbs, CloseoutVerbs):
             ctl.append(records.LockTakenOver(previous=lock.taken_over))
         key = _key_ref(signer)
         ctl.append(records.SessionResumed(pid=os.getpid(), **({"sign_key": key} if key else {})))
+        if operator and state.operator and operator != state.operator:
+            ctl.append(records.OperatorChanged(previous=state.operator, operator=operator))
         if rehearsal_moved is not None:
             ctl.append(records.RehearsalMoved(folder=str(rehearsal_moved.resolve())))
         ctl.reconcile()

@@ -8,6 +8,7 @@ operator would: open gates (exit 3), a failure or an abort (halt, BLOCKER, exit 
 
 from __future__ import annotations
 
+import shlex
 import time
 import tomllib
 from collections.abc import Callable
@@ -151,10 +152,12 @@ def decision_note(answers: Answers, status: str) -> str | None:
 
 
 class Headless:
-    def __init__(self, ctl: Controller, answers: Answers, assume_yes: bool, out: Print) -> None:
+    def __init__(self, ctl: Controller, answers: Answers, assume_yes: bool, out: Print,
+                 answers_path: Path | None = None) -> None:
         self.ctl = ctl
         self.answers = answers
         self.assume_yes = assume_yes
+        self.answers_path = answers_path  # for the `cockpit resume` line it prints
         self.out: Print = lambda line: out(inert(line))  # a step's bytes among them (inv. 11)
         self.print_line = out  # a step's lines: inert already, from the follower
         check_answers(ctl.runbook, answers, assume_yes)  # the CLI checked; others call too
@@ -162,7 +165,35 @@ class Headless:
 
     # ------------------------------------------------------------------ the drive
 
+    def resume_command(self) -> str:
+        """The exact command that takes this session up again, without a screen."""
+        words = ["cockpit", "resume", str(self.ctl.folder), "--headless"]
+        if self.answers_path is not None:
+            words += ["--answers", str(self.answers_path)]
+        if self.assume_yes:
+            words.append("--assume-yes")
+        return shlex.join(words)
+
     def drive(self) -> int:
+        try:
+            return self._drive()
+        except KeyboardInterrupt:
+            self._say_interrupted()
+            raise  # the command line ends with 130, as a shell reports Ctrl-C
+
+    def _say_interrupted(self) -> None:
+        """Ctrl-C stops this cockpit, not the step: its supervisor is detached from the
+        terminal and runs it to its end; resume records that end."""
+        running = self.ctl.state.running_step()
+        if running is not None:
+            self.out(f"interrupted: step {running} goes on under its supervisor (its output "
+                     "still goes to its log and its abort rules still apply); the cockpit "
+                     "records how it ended when the session is resumed")
+        else:
+            self.out("interrupted: no step is running")
+        self.out(f"to take the session up again: {self.resume_command()}")
+
+    def _drive(self) -> int:
         ctl = self.ctl
         if ctl.running() is not None:
             self.follow()
@@ -217,7 +248,7 @@ class Headless:
                      f"before GO; answer it in the answers file: [manual] {item.id} = \"note\"")
         if failed or rules.unconfirmed_setup(ctl.runbook, ctl.state):
             done = "" if ctl.state.steps else "nothing has run; "
-            self.out(f"{done}fix the above, then: cockpit resume {ctl.folder} --headless")
+            self.out(f"{done}fix the above, then: {self.resume_command()}")
         return EXIT_REFUSED
 
     def _confirm_setup(self) -> None:
@@ -287,7 +318,7 @@ class Headless:
             # written after the log is complete), so every line prints before the end does.
             for line in follower.pump(ctl.state):
                 self.print_line(f"[{step_id}] {line}")
-            if (news := follower.news()) is not None:  # an upgrade's revision started
+            for news in follower.news():  # each revision of an upgrade, as it starts
                 self.out(f"[{step_id}] ── {news}")
             ctl.start_radar_if_due()
             current = ctl.running()

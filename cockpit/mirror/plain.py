@@ -86,7 +86,7 @@ class PlainMirror:
     def lines(self, step: str, lines: list[str]) -> None:
         for line in lines:
             self.print_line(f"[{step}] {line}")
-        if (news := self.logs.news()) is not None:  # an upgrade's revision started
+        for news in self.logs.news():  # each revision of an upgrade, as it starts
             self.out(f"[{step}] ── {news}")
 
     def look_for_operator(self) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from psycopg import errors as pg_errors
 
-from cockpit.probes.dsn import conninfo, passwords
+from cockpit.probes.dsn import conninfo, passwords, url_fault
 from cockpit.session.redact import Redactor
 
 
@@ -42,9 +42,9 @@ def _passwords(dsn: str | None) -> list[str]:
 
 def target(dsn: str) -> Target | None:
     """The host, port, user and database a DSN (URL, SQLAlchemy URL or key=value) names;
-    None if it does not parse."""
+    None if it does not parse, or libpq reads it otherwise than meant (a password's `@`)."""
     parts = conninfo(dsn)
-    if parts is None:
+    if parts is None or url_fault(dsn) is not None:
         return None
     host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
     return Target(host=host, port=str(parts.get("port") or "5432"),
@@ -90,6 +90,8 @@ def explain(exc: BaseException, dsn: str | None = None, timeout_s: float | None 
     """The cause of a failed connection or query (`exc`: psycopg's error, or SQLAlchemy's
     wrapping one), with the next step."""
     original = getattr(exc, "orig", None) or exc
+    if dsn and (fault := url_fault(dsn)) is not None:  # libpq's own words would mislead
+        return ConnectFailure("bad_dsn", *fault)
     where = target(dsn) if dsn else None
     host = where.host if where else "the server"
     port = where.port if where else "?"

@@ -17,7 +17,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from cockpit.probes.connfail import explain
-from cockpit.probes.dsn import conninfo, is_url
+from cockpit.probes.dsn import conninfo, is_url, url_fault
 
 CONNECT_TIMEOUT_S = 5
 
@@ -27,22 +27,27 @@ class ProbeUnreachable(Exception):
     the next step."""
 
 
-def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> str | URL:
+def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> URL:
+    """The DSN as SQLAlchemy's URL, built from libpq's reading of it (a URL or key=value
+    pairs) — the reading the setup check makes, never a second parser's."""
     url = env.get(var)
     if not url:
         raise ProbeUnreachable(f"{var} is not set")
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    elif not is_url(url):
-        # key=value pairs: libpq reads them; each goes to psycopg as the keyword it is
-        found = conninfo(url)
-        if found is None:
-            raise ProbeUnreachable(f"{var} does not parse as key=value pairs — write them as "
-                                   "libpq does: host=… port=… user=… password='…' dbname=…")
-        password = found.pop("password", None)
-        return URL.create("postgresql+psycopg", username=found.pop("user", None),
-                          password=password, database=found.pop("dbname", None), query=found)
-    return url
+    if (fault := url_fault(url)) is not None:
+        raise ProbeUnreachable(f"{var}: {fault[0]} — {fault[1]}")
+    scheme = url.partition("://")[0] if is_url(url) else ""
+    # postgresql:// and postgres:// are libpq's; a driver named (postgresql+…) is kept
+    driver = scheme if "+" in scheme else "postgresql+psycopg"
+    found = conninfo(url)
+    if found is None:
+        raise ProbeUnreachable(
+            f"{var} does not parse as a database URL or key=value pairs — write it as "
+            "postgresql://user:password@host:port/database?sslmode=require (percent-encode "
+            "the password), or as libpq's host=… port=… user=… password='…' dbname=…")
+    # each parameter goes to psycopg as the keyword libpq read it as
+    password = found.pop("password", None)
+    return URL.create(driver, username=found.pop("user", None), password=password,
+                      database=found.pop("dbname", None), query=found)
 
 
 def make_engine(env: Mapping[str, str], var: str = "DATABASE_URL") -> Engine:

@@ -8,6 +8,7 @@ is an ini file, read as libpq reads it.
 from __future__ import annotations
 
 import configparser
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,51 @@ MASK = "***"
 
 def is_url(dsn: str) -> bool:
     return "://" in dsn.split("=", 1)[0]
+
+
+# Each character that ends a URL's user or password part unless percent-encoded: what libpq
+# then reads, and how to write it.
+_BREAKS = {
+    "@": ("the URL's user part ends at it, so the rest of the password is read as the host",
+          "%40"),
+    "/": ("the URL's host ends at it, so the rest of the password is read as the database",
+          "%2F"),
+    "%": ("a '%' must start a percent-encoding (two hex digits), so libpq refuses the URL",
+          "%25"),
+}
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _first_break(text: str) -> str | None:
+    """The first character of `text` that breaks a URL's credentials, if any."""
+    spots = [(i, c) for c in "@/" if (i := text.find(c)) >= 0]
+    if (bad := _BAD_PERCENT.search(text)) is not None:
+        spots.append((bad.start(), "%"))
+    return min(spots)[1] if spots else None
+
+
+def url_fault(dsn: str) -> tuple[str, str] | None:
+    """Why a URL's user or password breaks it — an un-encoded `%`, `@` or `/`, which libpq
+    reads otherwise than the person meant — and the fix (the encoding to write), or None.
+    The password is never quoted."""
+    if not is_url(dsn):
+        return None
+    rest = dsn.partition("://")[2]
+    at = rest.rfind("@")  # the last `@`: the one before the host, as the person meant it
+    if at < 0:
+        return None
+    found = conninfo(dsn)
+    if found is not None and "@" not in found.get("host", "") + found.get("dbname", ""):
+        return None  # libpq reads it whole: an `@` further on is the query's, say
+    user, colon, password = rest[:at].partition(":")
+    for part, text in (("password", password if colon else ""), ("user name", user)):
+        if (char := _first_break(text)) is not None:
+            where, code = _BREAKS[char]
+            others = ", ".join(f"'{c}' as {e}" for c, (_, e) in _BREAKS.items() if c != char)
+            return (f"the URL does not parse as meant: the {part} holds an un-encoded "
+                    f"'{char}' ({where})",
+                    f"percent-encode it: write '{char}' as {code} in the URL (and {others})")
+    return None
 
 
 def conninfo(dsn: str) -> dict[str, str] | None:
@@ -101,12 +147,27 @@ def passwords(dsn: str, env: Mapping[str, str]) -> list[str]:
         except ValueError:
             written = ""
         found += [written, unquote(written)]
+        if (meant := _meant_password(dsn)) is not None:  # with an un-encoded `/` or `@`
+            found += [meant, unquote(meant)]
     return [p for p in dict.fromkeys(found) if p]
+
+
+def _meant_password(dsn: str) -> str | None:
+    """A URL's password as the person meant it when it breaks the URL: all between the user
+    name's `:` and the last `@`; None where the URL holds no un-encoded break."""
+    if url_fault(dsn) is None:
+        return None
+    user_part = dsn.partition("://")[2].rpartition("@")[0]
+    return user_part.partition(":")[2] or None
 
 
 def masked(dsn: str) -> str:
     """The DSN with its password replaced by ***, for showing and recording: a URL keeps its
     form; key=value pairs are written again from libpq's reading of them."""
+    if _meant_password(dsn) is not None:  # the password as meant, masked whole
+        scheme, _, rest = dsn.partition("://")
+        user, _, after = rest.rpartition("@")
+        return f"{scheme}://{user.partition(':')[0]}:{MASK}@{after}"
     if is_url(dsn):
         try:
             parts = urlsplit(dsn)
@@ -134,12 +195,10 @@ def masked(dsn: str) -> str:
 
 def identity(dsn: str, env: Mapping[str, str]) -> dict[str, Any]:
     """The scheme (a URL's; None for key=value), host, port, user and database a DSN names,
-    and its other parameters (`query`: sslmode, …). ValueError if it does not parse."""
-    if is_url(dsn):
-        parts = urlsplit(dsn)
-        return {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port,
-                "user": unquote(parts.username or ""),
-                "database": unquote(parts.path.lstrip("/")), "query": dict(parse_qsl(parts.query))}
+    and its other parameters (`query`: sslmode, …), all as libpq reads them — the reading
+    the connection makes. ValueError if it does not parse."""
+    if (fault := url_fault(dsn)) is not None:
+        raise ValueError(" — ".join(fault))
     found = parameters(dsn, env)
     if found is None:
         raise ValueError("neither a URL nor key=value pairs libpq reads")
@@ -148,5 +207,9 @@ def identity(dsn: str, env: Mapping[str, str]) -> dict[str, Any]:
         raise ValueError(f"port {port!r} is not a number")
     rest = {k: v for k, v in found.items()
             if k not in ("host", "port", "user", "password", "dbname", "service")}
-    return {"scheme": None, "host": found.get("host"), "port": int(port) if port else None,
+    host = found.get("host")
+    return {"scheme": dsn.partition("://")[0] if is_url(dsn) else None,
+            # host names are case-blind (a URL's was lowercased by urlsplit before)
+            "host": host.lower() if host and not host.startswith("/") else host,
+            "port": int(port) if port else None,
             "user": found.get("user", ""), "database": found.get("dbname", ""), "query": rest}

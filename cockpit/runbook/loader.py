@@ -14,8 +14,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from cockpit.errors import Problem, RunbookError
-from cockpit.runbook.model import Runbook
-from cockpit.runbook.validate import consistency_problems
+from cockpit.runbook.model import CheckStep, CodeBlock, Runbook, SetupScript, Text
+from cockpit.runbook.render import item_children, item_text
+from cockpit.runbook.validate import consistency_problems, walk_items
 
 _PATTERN_MEANING = {
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$": "an id: a letter or digit, then letters, digits, "
@@ -56,9 +57,34 @@ def parse_runbook(raw: bytes | str, name: str = "<runbook>") -> Runbook:
     except ValidationError as exc:
         raise RunbookError(_problems_from(exc, data, name)) from None
     problems = [Problem(name, place, message) for place, message in consistency_problems(runbook)]
+    problems += [Problem(name, place, message) for place, message in shown_problems(runbook)]
     if problems:
         raise RunbookError(problems)
     return runbook
+
+
+def shown_problems(runbook: Runbook) -> list[tuple[str, str]]:
+    """(place, message) for each value the transcript would show that the transcript's own
+    models refuse (a listed value shown as a line of its own, with a line break in it): the
+    loader refuses it here, naming its place, rather than `render` failing later."""
+    problems: list[tuple[str, str]] = []
+    for place, item in walk_items(runbook):
+        if isinstance(item, CheckStep) and item.list_items and isinstance(item.expected, list):
+            for index, value in enumerate(item.expected):
+                if "\n" in value or "\r" in value:
+                    problems.append((f"{place}.expected[{index}]", "expected one line of text "
+                                     "(no line break): with list_items each value is shown as "
+                                     f"a line of its own; got {_shown(value)}"))
+            if problems:
+                continue
+        try:  # whatever else a line of the transcript is made of, made as render makes it
+            if not isinstance(item, CodeBlock | SetupScript | Text):
+                item_text(item, runbook)
+            item_children(item, runbook)
+        except ValidationError as exc:
+            problems += [(place, f"cannot be shown in the checklist: {error['msg']}")
+                         for error in exc.errors(include_url=False)]
+    return problems
 
 
 # ------------------------------------------------------------- pydantic errors, made readable

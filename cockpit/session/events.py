@@ -19,6 +19,7 @@ GENESIS = "0" * 64
 SESSION_STARTED = "session_started"  # runbook_path, runbook_id, title, production, pins, workdir
 WORKDIR_OVERRIDDEN = "workdir_overridden"  # item, approved (the runbook's), used, by
 SESSION_RESUMED = "session_resumed"  # pid
+OPERATOR_CHANGED = "operator_changed"  # previous, operator: resumed by another (--operator)
 LOCK_TAKEN_OVER = "lock_taken_over"  # previous: the dead holder's lock info
 TORN_TAIL_SET_ASIDE = "torn_tail_set_aside"  # offset, bytes, sha256, file
 GATE_ATTESTED = "gate_attested"  # gate, reference

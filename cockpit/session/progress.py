@@ -40,17 +40,23 @@ class UpgradeProgress:
     def current(self) -> str | None:
         return self.seen[-1] if self.seen else None
 
-    def text(self, now: float, bar: int = 10) -> str:
+    def text(self, now: float, bar: int = 10, upto: int | None = None) -> str:
         """"revision 3 of 6 ▰▰▰▰▰▱▱▱▱▱ 0021 (0:00:04)"; with no path known, without the
-        count of all; "" before the first revision starts."""
-        if self.current is None:
+        count of all; "" before the first revision starts. `upto`: the line of the k-th
+        revision started (a printer tells each), else of the current one."""
+        count = len(self.seen) if upto is None else min(upto, len(self.seen))
+        if count == 0:
             return ""
-        elapsed = max(now - (self.since if self.since is not None else now), 0.0)
+        revision = self.seen[count - 1]
+        # a revision since followed by another was timed by the next one's start: not kept
+        since = self.since if count == len(self.seen) and self.since is not None else now
+        elapsed = max(now - since, 0.0)
         clock = f"{int(elapsed) // 60}:{int(elapsed) % 60:02d}"
         if not self.path:
-            return f"revision {len(self.seen)}: {self.current} ({clock})"
+            return f"revision {count}: {revision} ({clock})"
         total = len(self.path)
-        filled = round(bar * min(len(self.seen), total) / total)
-        flag = f" · UNEXPECTED {', '.join(self.unexpected)}" if self.unexpected else ""
-        return (f"revision {len(self.seen)} of {total} {'▰' * filled}{'▱' * (bar - filled)} "
-                f"{self.current} ({clock}){flag}")
+        filled = round(bar * min(count, total) / total)
+        unexpected = [r for r in self.unexpected if r in self.seen[:count]]
+        flag = f" · UNEXPECTED {', '.join(unexpected)}" if unexpected else ""
+        return (f"revision {count} of {total} {'▰' * filled}{'▱' * (bar - filled)} "
+                f"{revision} ({clock}){flag}")

@@ -78,6 +78,12 @@ class SessionResumed(Record):
     sign_key: SigningKeyRef | None = None
 
 
+class OperatorChanged(Record):
+    KIND = ev.OPERATOR_CHANGED
+    previous: str
+    operator: str
+
+
 class LockTakenOver(Record):
     KIND = ev.LOCK_TAKEN_OVER
     previous: Any = None  # the dead holder's lock file, as it was

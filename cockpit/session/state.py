@@ -219,6 +219,8 @@ def _take(s: SessionState, event: Event) -> None:
     elif t == ev.SESSION_RESUMED:
         s.resumes += 1
         _declare_key(s, d)
+    elif t == ev.OPERATOR_CHANGED:
+        s.operator = d["operator"]
     elif t == ev.LOCK_TAKEN_OVER:
         s.takeovers.append(Takeover.model_validate({**d, "at": at, "by": by}))
     elif t == ev.TORN_TAIL_SET_ASIDE:

@@ -96,14 +96,16 @@ class StepLogFollower:
             self.progress.feed(lines, time.monotonic())
         return lines
 
-    def news(self) -> str | None:
-        """The upgrade's progress as a line, when a revision has started since the last
-        call (for a follower that prints: headless, the plain mirror)."""
+    def news(self) -> list[str]:
+        """A line for each revision of the upgrade started since the last call, in order —
+        however many one read took in (for a follower that prints: headless, the plain
+        mirror)."""
         progress = self.progress
-        if progress is None or len(progress.seen) == self._told:
-            return None
+        if progress is None:
+            return []
+        now, told = time.monotonic(), self._told
         self._told = len(progress.seen)
-        return progress.text(time.monotonic())
+        return [progress.text(now, upto=k) for k in range(told + 1, len(progress.seen) + 1)]
 
     def finish(self, keep: int | None = None) -> list[str]:
         """The run is over: what is left of its log, its unterminated last line included at

@@ -165,31 +165,44 @@ class HaltBanner(Static):
                        "probe showed, or halts.")))
             return
         halt = state.halt
-        when = f" at {halt.at}" if clock else ""
         if not whole:
             opened = len(rules.open_protocol_items(runbook, state))
             redraw(self, layout=True, text=(
                 f"[b]⊘ HALTED[/b] · {opened} protocol item(s) open · h: whole · "
                 f"{shown(halt.reason)}"))
             return
-        lines = [f"[b]⊘ HALTED[/b] by {halt.by}{when}: {shown(halt.reason)}"]
-        if halt.line:
-            lines.append(f"  line: {shown(halt.line)}")
-        for item in runbook.protocol_items():  # the halt protocol, then the rollback plan
-            done = state.halt_items.get(item.id)
-            text = item_text(item, runbook)
-            lines.append(f"  {'✓ done' if done else '○ open'}  {escape(text)}"
-                         + (f" — {escape(done.note)}" if done and done.note else ""))
-        if state.decision is not None:
-            lines.append(f"  Decision recorded: {escape(state.decision.status)}. "
-                         "No command can start from this session.")
-        elif self.keys:
-            lines.append("  No command can start from this session. Keys: e protocol item, "
-                         "D diagnostics, s seal, then d decision.")
-        else:
-            lines.append("  No command can start from this session; the operator follows the "
-                         "protocol and records the decision.")
+        lines = halt_lines(runbook, state, clock, self.keys)
         redraw(self, "\n".join(lines), layout=True)
+
+
+def halt_lines(runbook: Runbook, state: SessionState, clock: bool, keys: bool,
+               markup: bool = True) -> list[str]:
+    """The halt and its whole protocol, then the rollback plan, a line each: the banner's
+    (`markup`), or plain text for a page of its own (a small screen)."""
+    halt = state.halt
+    assert halt is not None
+    quote = shown if markup else inert
+    lead = "[b]⊘ HALTED[/b]" if markup else "⊘ HALTED"
+    plain = escape if markup else str
+    when = f" at {halt.at}" if clock else ""
+    lines = [f"{lead} by {halt.by}{when}: {quote(halt.reason)}"]
+    if halt.line:
+        lines.append(f"  line: {quote(halt.line)}")
+    for item in runbook.protocol_items():  # the halt protocol, then the rollback plan
+        done = state.halt_items.get(item.id)
+        text = item_text(item, runbook)
+        lines.append(f"  {'✓ done' if done else '○ open'}  {plain(text)}"
+                     + (f" — {plain(done.note)}" if done and done.note else ""))
+    if state.decision is not None:
+        lines.append(f"  Decision recorded: {plain(state.decision.status)}. "
+                     "No command can start from this session.")
+    elif keys:
+        lines.append("  No command can start from this session. Keys: e protocol item, "
+                     "D diagnostics, s seal, then d decision.")
+    else:
+        lines.append("  No command can start from this session; the operator follows the "
+                     "protocol and records the decision.")
+    return lines
 
 
 class DamageBanner(Static):

@@ -40,13 +40,16 @@ from cockpit.tui.panes import (
     HaltBanner,
     PhaseRunner,
     SessionHeader,
+    halt_lines,
 )
 from cockpit.tui.screens import TextScreen, diagnostics_text
 
+SMALL_HEIGHT = 30  # rows: below this the halt banner takes one line
 TICK_S = 0.08  # ~12 Hz: output reaches the log pane in batches, never a write per line
 KEEP_LINES = 2_000  # per tick at most: the pane keeps a bounded tail anyway
 READ_KEYS = ["  D   Diagnostics captured at a halt", "  1-3 Gates / Phase / Evidence",
-             "  h   the halt banner, whole or on one line (one line when the screen is small)",
+             "  h   the halt protocol, whole, on a page of its own (the banner holds a few "
+             "lines)",
              "  Enter on a checklist item: its detail", "  ctrl+p  command palette"]
 
 
@@ -55,9 +58,11 @@ READ_BINDINGS: list[BindingType] = [
     Binding("1", "tab('gates-tab')", "Gates", id="tab-gates", show=False),
     Binding("2", "tab('phase-tab')", "Phase", id="tab-phase", show=False),
     Binding("3", "tab('evidence-tab')", "Evidence", id="tab-evidence", show=False),
-    Binding("h", "toggle_halt", "Halt banner", id="toggle-halt", show=False),
+    Binding("h", "halt_protocol", "Halt protocol", id="toggle-halt", show=False),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "app.quit_cockpit", "Quit", id="quit"),
+    # Ctrl-C is how a terminal user leaves: the way q leaves, not Textual's "press ctrl+q"
+    Binding("ctrl+c", "app.quit_cockpit", "Quit", id="quit-ctrl-c", show=False),
 ]
 
 
@@ -74,7 +79,6 @@ class SessionScreen(Screen[None]):
         self.follower = view.log_follower()
         self.tick_s = TICK_S
         self._allowed: list[bool | None] | None = None  # the actions' states the footer shows
-        self.halt_whole: bool | None = None  # the halt banner: whole (h toggles); None: by size
         view.listeners.append(self._changed)
 
     def _changed(self, _event: Event) -> None:
@@ -111,14 +115,19 @@ class SessionScreen(Screen[None]):
         self.app.set_class(self.size.width < 100, "-narrow")  # 80x24: the panes get the room
         self._show_halt()
 
-    def action_toggle_halt(self) -> None:
-        self.halt_whole = not self._halt_whole()
-        self._show_halt()
+    def action_halt_protocol(self) -> None:
+        """The halt and its whole protocol (the rollback plan too) on a page of its own,
+        scrolled: the banner has the room of a few lines, and on a small screen one."""
+        if self.view.state.halt is None:
+            return
+        self.app.push_screen(TextScreen("Halt protocol", "\n".join(halt_lines(
+            self.view.runbook, self.view.state, self.clock,
+            keys=self.query_one(HaltBanner).keys, markup=False))))
 
     def _halt_whole(self) -> bool:
         """The halt banner whole, or on one line: on a small screen it would hide the panes,
-        so there it starts on one line (h shows it whole)."""
-        return self.halt_whole if self.halt_whole is not None else self.size.height >= 30
+        so there it takes one line (h shows the protocol whole)."""
+        return self.size.height >= SMALL_HEIGHT
 
     def _show_halt(self) -> None:
         if self.is_mounted:

@@ -50,7 +50,7 @@ def test_the_follower_counts_an_upgrade_as_its_log_grows(tmp_path: Path) -> None
     follower.pump(state)
     assert follower.progress.seen == ["r2"]
     told = follower.news()  # what headless and the plain mirror print, once per revision
-    assert told is not None and told.startswith("revision 1 of 2") and follower.news() is None
+    assert len(told) == 1 and told[0].startswith("revision 1 of 2") and follower.news() == []
     with open(log, "a") as handle:
         handle.write(LINE.format(down="r2", rev="r3", what="three") + "\n")
     follower.pump(state)
@@ -94,3 +94,18 @@ def test_the_radar_line_and_its_queue_sparkline(tmp_path: Path) -> None:
     series.write_text(__import__("json").dumps(building) + "\n")
     assert radar_text(series) == ("radar: ▁ 0 waiting behind, oldest 0.0 s · create_index 20% "
                                   "(building index: scanning table) · running")
+
+
+def test_revisions_started_in_one_read_are_each_told(tmp_path: Path) -> None:
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "up.1.log").write_text("".join(
+        LINE.format(down=f"r{i}", rev=f"r{i + 1}", what="x") + "\n" for i in range(1, 4)))
+    state = SessionState(steps={"up": StepState(status="running", run="up.1",
+                                                log="steps/up.1.log", path=["r2", "r3", "r4"])})
+    follower = StepLogFollower(tmp_path)
+    follower.attach(state)
+    follower.pump(state)
+    told = follower.news()
+    assert [line.split(" ▰")[0] for line in told] == [
+        "revision 1 of 3", "revision 2 of 3", "revision 3 of 3"]
+    assert [line.split()[-2] for line in told] == ["r2", "r3", "r4"] and follower.news() == []
