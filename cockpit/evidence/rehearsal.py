@@ -5,7 +5,9 @@ The rehearsal proves this cutover when, item by item: it is the session linked a
 last event hash unchanged since), its chain and every recorded file verify, its decision is
 PASS, its transcript is this runbook's with the per-environment values set aside, its commit
 is this run's, and each upgrade it ran takes the same path here. Any item that does not hold
-is named, and the gate stays closed. Pure reading: nothing in either session is written."""
+is named, and the gate stays closed. The items a link is judged by (chain, PASS, runbook,
+commit) are checked once before: a link that fails them is refused before a session exists.
+Pure reading: nothing in either session is written."""
 
 from __future__ import annotations
 
