@@ -8,6 +8,7 @@ shown. `setup.per_environment` alone never lets the production runbook take the 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,8 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow  # whole headless cutovers, one after the other
 
 GATE = "clone-commit-match"
-ENVIRONMENTS = '\n[environments.clone]\ndatabase = "netzclone"\n\n[environments.production]\n'
+ENVIRONMENTS = ('\n[environments.clone]\ndatabase = "netzclone"\n\n[environments.production]\n'
+                '\n[environments.clone2]\ndatabase = "netzclone2"\nworkdir = "copy/backend"\n')
 DSNS = ("DATABASE_URL", "PG_DSN")
 
 
@@ -61,7 +63,11 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Place]:
     world = World.build(tmp_path_factory.mktemp("environments") / "world")
     try:
         with world.cluster.admin() as conn:
-            conn.execute("CREATE DATABASE netzclone TEMPLATE netzprod OWNER netzadmin")
+            for clone in ("netzclone", "netzclone2"):
+                conn.execute(f"CREATE DATABASE {clone} TEMPLATE netzprod OWNER netzadmin")
+        for folder in ("backend", "tmp"):  # clone2's own working directory: no world's
+            shutil.copytree(world.workspace / folder, world.workspace / "copy" / folder,
+                            symlinks=True)
         runbook = world.workspace / "cutover.toml"
         runbook.write_text(bundled_runbook("demo-cutover.toml").read_text() + ENVIRONMENTS)
         yield Place(world, runbook)
@@ -159,3 +165,31 @@ def test_a_rehearsal_of_another_runbook_is_refused_before_a_session_exists(
     assert "Link the rehearsal that passed this runbook at this commit" in done.stderr
     assert not (tmp_path / "s").exists() and done.stdout == ""
     assert (rehearsal / "events.jsonl").read_bytes() == before
+
+
+def test_a_session_started_without_a_link_is_linked_on_resume_and_runs_to_pass(
+        place: Place, rehearsal: Path, tmp_path: Path) -> None:
+    """No link and no commit typed: the gate waits (exit 3, nothing ran). `resume
+    --rehearsal` links it — recorded as `rehearsal_linked` — and the gate is proved. (In a
+    working directory of its own: resume would take a demo world's DSNs for its own.)"""
+    answers = tmp_path / "answers.toml"
+    text = bundled_runbook("demo-answers.toml").read_text()
+    assert 'clone-commit-match = "clone-pass"\n' in text
+    answers.write_text(text.replace('clone-commit-match = "clone-pass"\n', ""))
+    session = tmp_path / "s"
+    args = ["--headless", "--answers", str(answers)]
+    waiting = _cockpit(place, "run", str(place.runbook), *args, "--session", str(session),
+                       "--environment", "clone2", database="netzclone2")
+    assert waiting.returncode == 3, waiting.stdout[-3000:] + waiting.stderr
+    assert f"gate {GATE}" in waiting.stdout and "step_started" not in waiting.stdout
+    done = _cockpit(place, "resume", str(session), *args, "--rehearsal", str(rehearsal),
+                    database="netzclone2")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    events = _events(session)
+    linked = [e["data"] for e in events if e["type"] == "rehearsal_linked"]
+    assert [d["rehearsal"]["session_id"] for d in linked] == [rehearsal.name]
+    gate = [e["data"] for e in events
+            if e["type"] == "gate_evaluated" and e["data"]["gate"] == GATE][-1]
+    assert gate["ok"] and gate["observed"]["proved"] is True, gate["detail"]
+    assert json.loads((session / "evidence" / "decision.json").read_text())["rehearsal"][
+        "proved"]
