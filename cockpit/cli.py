@@ -188,18 +188,21 @@ def _headless(ctl, answers, assume_yes: bool, answers_path: Path | None = None) 
         ctl.close()
 
 
-def _environment(runbook_path: Path) -> tuple[dict[str, str], list[str]]:
+def _environment(runbook_path: Path, environment: str | None = None
+                 ) -> tuple[dict[str, str], list[str]]:
     """The steps' environment: DSN variables the environment lacks are built from their
-    templates with a password asked once, masked; it lives in this process only."""
+    templates (as the runbook's `environment` has them) with a password asked once, masked;
+    it lives in this process only."""
     import getpass
     import os
     import warnings
 
     from cockpit.engine.setup import dsns_needing_password, with_password
     from cockpit.errors import CockpitError
+    from cockpit.runbook.environment import for_environment
     from cockpit.runbook.loader import load_runbook
 
-    runbook = load_runbook(runbook_path)
+    runbook = for_environment(load_runbook(runbook_path), environment)
     env = dict(os.environ)
     missing = dsns_needing_password(runbook, env)
     if not missing:
@@ -266,8 +269,9 @@ def _rehearsal(args: argparse.Namespace) -> Path | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from cockpit.engine import hangup
-    from cockpit.engine.controller import Controller
+    from cockpit.engine.controller import Controller, checked_link, resolve_workdir
     from cockpit.engine.setup import refuse_foreign_paths, workdir_override
+    from cockpit.runbook.environment import choose_environment, for_environment
     from cockpit.runbook.loader import load_runbook
     from cockpit.session.place import check_new_session_folder
 
@@ -277,17 +281,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.session:
         check_new_session_folder(Path(args.session))
     loaded = load_runbook(runbook)
+    environment = choose_environment(loaded, args.environment, str(runbook))
+    applied = for_environment(loaded, environment)
     workdir = Path(args.workdir) if args.workdir else None
-    refuse_foreign_paths(loaded, runbook, workdir_given=workdir is not None)
-    workdir_override(loaded, runbook, workdir, args.override_workdir)
+    refuse_foreign_paths(applied, runbook, workdir_given=workdir is not None)
+    workdir_override(applied, runbook, workdir, args.override_workdir)
     rehearsal = _rehearsal(args)
+    if rehearsal is not None:  # a PASS of this runbook at this commit, or refused (exit 3)
+        checked_link(loaded, resolve_workdir(applied, runbook, workdir), rehearsal)
     signer = _signer(args)
     answers = _plan(runbook, args)
-    env, secrets = _environment(runbook)
+    env, secrets = _environment(runbook, environment)
     ctl = Controller.start(runbook, folder=Path(args.session) if args.session else None,
                            operator=args.operator, env=env, secrets=secrets,
                            workdir=workdir, override_workdir=args.override_workdir,
-                           rehearsal=rehearsal, signer=signer)
+                           rehearsal=rehearsal, signer=signer, environment=environment)
     if not args.headless:
         return _screen(ctl)
     return _headless(ctl, answers, args.assume_yes, args.answers)
@@ -300,6 +308,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         Controller,
         check_resumable,
         check_signer,
+        relinked,
         same_rehearsal,
     )
     from cockpit.session.layout import RUNBOOK_COPY
@@ -308,7 +317,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     hangup.install()
     folder = Path(args.session)
     state, approved = check_resumable(folder)  # read-only: a refusal here touches nothing
-    moved = same_rehearsal(state, Path(args.rehearsal)) if args.rehearsal else None
+    # another rehearsal while no phase step has run: linked anew (checked as at start)
+    link = relinked(state, approved, Path(args.rehearsal)) if args.rehearsal else None
+    moved = (same_rehearsal(state, Path(args.rehearsal))
+             if args.rehearsal and link is None else None)
     signer = _signer(args)
     check_signer(folder, state, approved, signer, args.no_sign)
     workspace = world_of(Path(state.workdir))
@@ -323,13 +335,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
     hangup.add_cleanup(lambda: release_if_mine(folder))
     if workspace is None:
         try:
-            env, secrets = _environment(folder / RUNBOOK_COPY)
+            env, secrets = _environment(folder / RUNBOOK_COPY, state.environment)
         except BaseException:
             lock.release()
             raise
         ctl = Controller.resume(folder, operator=args.operator, env=env, secrets=secrets,
                                 lock=lock, rehearsal_moved=moved, signer=signer,
-                                allow_unsigned=args.no_sign)
+                                allow_unsigned=args.no_sign, rehearsal_linked=link)
         return (_screen(ctl) if not args.headless
                 else _headless(ctl, answers, args.assume_yes, args.answers))
     from cockpit.demo.session import open_world_for_resume, stop_unless_step_runs
@@ -345,7 +357,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             hangup.check()
             ctl = Controller.resume(folder, operator=args.operator, env=world.env(),
                                     secrets=[world.password], lock=lock, rehearsal_moved=moved,
-                                    signer=signer, allow_unsigned=args.no_sign)
+                                    signer=signer, allow_unsigned=args.no_sign,
+                                    rehearsal_linked=link)
         except BaseException:
             lock.release()
             raise
@@ -615,7 +628,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rehearsal", metavar="SESSION",
                    help="the rehearsal session (PASS) that proves this cutover: a "
                         "`rehearsal.pass` gate is answered from it, and its identity is "
-                        "recorded in the session and the decision record")
+                        "recorded in the session and the decision record; one that is no "
+                        "PASS of this runbook at this commit is refused (exit 3), nothing made")
+    p.add_argument("--environment", metavar="NAME",
+                   help="which of the runbook's [environments] this run is in (required when "
+                        "it declares several): the setup is checked against its database, "
+                        "host and working directory; recorded in the session")
     driving(p)
 
     p = command("resume", cmd_resume, "reopen a session where it stood")
@@ -623,7 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--take-over", action="store_true",
                    help="take over a stale lock left by a dead cockpit (recorded as an event)")
     p.add_argument("--rehearsal", metavar="SESSION",
-                   help="the rehearsal the session was started with (it cannot change)")
+                   help="the rehearsal the session was started with; while no phase step "
+                        "has run, another one (a PASS of this runbook at this commit) to be "
+                        "proved by instead, recorded as `rehearsal_linked`")
     p.add_argument("--no-sign", action="store_true",
                    help="resume a session started with --sign-key without a key: its "
                         "decision is recorded unsigned")

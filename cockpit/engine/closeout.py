@@ -172,6 +172,8 @@ class CloseoutVerbs(SignatureVerbs):
             "recorded_by": f"{self.actor.name}@{self.actor.host}"}
         if overridden is not None:
             record["recorded_with_note"] = overridden
+        if self.state.environment is not None:  # which environment's values were checked
+            record["environment"] = self.state.environment
         if self.state.workdir_override is not None:  # what ran is not what was approved
             record["workdir_override"] = self.state.workdir_override.model_dump()
         if self.state.rehearsal is not None:  # the rehearsal, by its identity
@@ -187,6 +189,8 @@ class CloseoutVerbs(SignatureVerbs):
         if overridden is not None:
             markdown += (f"\nRecorded with a note ({record['recorded_with_note']['note']}) "
                          f"although: {record['recorded_with_note']['refusal']}\n")
+        if self.state.environment is not None:
+            markdown += f"\nEnvironment: {self.state.environment}\n"
         if self.state.workdir_override is not None:
             over = self.state.workdir_override
             markdown += (f"\nWorking directory OVERRIDDEN: approved `{over.approved}`, the "

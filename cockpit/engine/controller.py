@@ -29,9 +29,10 @@ from cockpit.engine.setup import (
 )
 from cockpit.engine.steps import StepVerbs
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
-from cockpit.evidence.rehearsal import link_to
+from cockpit.evidence.rehearsal import check_link, link_to
 from cockpit.evidence.signing import SigningKey
 from cockpit.probes.git_probe import git_dirty, git_head
+from cockpit.runbook.environment import choose_environment, for_environment
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
@@ -80,8 +81,30 @@ def same_rehearsal(state: SessionState, given: Path) -> Path | None:
         f"{given}: this session was started "
         + (f"with rehearsal {linked.session_id} (last hash {linked.last_hash[:16]}), "
            f"which {given} is not" if linked else "without a rehearsal")
-        + "; a session's rehearsal is fixed at its start — resume without --rehearsal, or "
-        "name where that same rehearsal is now")
+        + "; a session's rehearsal is fixed once a phase step has run — resume without "
+        "--rehearsal, or name where that same rehearsal is now")
+
+
+def checked_link(runbook: Runbook, workdir: Path, rehearsal: Path) -> records.RehearsalLink:
+    """The link to `rehearsal`, refused (exit 3, nothing made) unless it is a PASS of this
+    runbook at the commit the working directory's repository is at."""
+    repo = rehearsal_repo(runbook, workdir)
+    return check_link(rehearsal, runbook, git_head(repo), git_dirty(repo))
+
+
+def relinked(state: SessionState, runbook: Runbook, given: Path) -> records.RehearsalLink | None:
+    """On resume, `--rehearsal` naming another rehearsal than the session's: while no phase
+    step has run (nothing halted or decided), the new link, checked as at start — else None
+    (resume then refuses as `same_rehearsal` says)."""
+    linked = state.rehearsal
+    if linked is not None and Path(linked.folder).resolve() == given.resolve():
+        return None
+    if linked is not None and (found := link_to(given)).session_id == linked.session_id \
+            and found.last_hash == linked.last_hash:
+        return None  # the same rehearsal, moved: `same_rehearsal` follows it
+    if state.steps or state.halt is not None or state.ended:
+        return None
+    return checked_link(runbook, Path(state.workdir), given)
 
 
 def check_signer(folder: Path, state: SessionState, runbook: Runbook,
@@ -196,14 +219,19 @@ class Controller(StepVerbs, CloseoutVerbs):
               env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
               halt_hooks: Iterable[HaltHook] | None = None,
               clock: Clock = system_clock, rehearsal: Path | None = None,
-              signer: SigningKey | None = None) -> Controller:
+              signer: SigningKey | None = None, environment: str | None = None) -> Controller:
         """A new session. `rehearsal`: the session that proves this cutover (its identity
-        is recorded now; a folder that is no session refuses the run, nothing made);
-        `signer`: the operator's key the decision will be signed with (declared now)."""
+        is recorded now; one that is no PASS of this runbook at this commit refuses the run,
+        nothing made); `signer`: the operator's key the decision will be signed with
+        (declared now); `environment`: which of the runbook's environments it runs in
+        (required when it declares several)."""
         runbook = load_runbook(runbook_path)
-        refuse_foreign_paths(runbook, runbook_path, workdir_given=workdir is not None)
-        override = workdir_override(runbook, runbook_path, workdir, override_workdir)
-        link = link_to(rehearsal) if rehearsal is not None else None
+        environment = choose_environment(runbook, environment, str(runbook_path))
+        applied = for_environment(runbook, environment)  # the setup as this environment has it
+        refuse_foreign_paths(applied, runbook_path, workdir_given=workdir is not None)
+        override = workdir_override(applied, runbook_path, workdir, override_workdir)
+        link = (checked_link(runbook, resolve_workdir(applied, runbook_path, workdir), rehearsal)
+                if rehearsal is not None else None)
         if signer is None and rules.asks_four_eyes(runbook):
             raise CockpitError(f"{runbook_path}: this runbook asks for reviewers' "
                                "countersignatures, and four eyes are two known people: the "
@@ -224,7 +252,7 @@ class Controller(StepVerbs, CloseoutVerbs):
             write_atomic(folder / RUNBOOK_COPY, runbook_path.read_bytes())
             actor = make_actor(operator)
             ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock, actor=actor,
-                      workdir=resolve_workdir(runbook, runbook_path, workdir),
+                      workdir=resolve_workdir(applied, runbook_path, workdir),
                       env=os.environ if env is None else env, secrets=secrets,
                       halt_hooks=halt_hooks, clock=clock, signer=signer)
             repo = rehearsal_repo(runbook, ctl.workdir)  # what a later cutover proves against
@@ -236,7 +264,8 @@ class Controller(StepVerbs, CloseoutVerbs):
                 workdir=str(ctl.workdir), pid=os.getpid(),
                 **{k: v for k, v in (("git_head", git_head(repo)),
                                      ("git_dirty", git_dirty(repo) or None),
-                                     ("rehearsal", link), ("sign_key", _key_ref(signer)))
+                                     ("rehearsal", link), ("sign_key", _key_ref(signer)),
+                                     ("environment", environment))
                    if v is not None}))
         except (OSError, SessionWriteFailed) as exc:
             if lock is not None:
@@ -257,11 +286,13 @@ class Controller(StepVerbs, CloseoutVerbs):
                halt_hooks: Iterable[HaltHook] | None = None,
                lock: SessionLock | None = None, clock: Clock = system_clock,
                rehearsal_moved: Path | None = None,
-               signer: SigningKey | None = None, allow_unsigned: bool = False) -> Controller:
+               signer: SigningKey | None = None, allow_unsigned: bool = False,
+               rehearsal_linked: records.RehearsalLink | None = None) -> Controller:
         """Reopen a session. `lock`: already taken by the caller (who had to hold it before
         touching anything the session uses, such as a rehearsal world's password);
         `rehearsal_moved`: where the linked rehearsal is now (the caller checked it is the
-        same session)."""
+        same session); `rehearsal_linked`: another rehearsal to be proved by, checked by the
+        caller (`relinked`) while no phase step had run."""
         folder = Path(os.path.abspath(folder))
         if lock is None:
             check_resumable(folder)  # read-only: a refusal touches nothing, the lock included
@@ -288,6 +319,8 @@ class Controller(StepVerbs, CloseoutVerbs):
             ctl.append(records.OperatorChanged(previous=state.operator, operator=operator))
         if rehearsal_moved is not None:
             ctl.append(records.RehearsalMoved(folder=str(rehearsal_moved.resolve())))
+        if rehearsal_linked is not None:
+            ctl.relink(rehearsal_linked)
         ctl.reconcile()
         ctl.finish_closing()
         return ctl

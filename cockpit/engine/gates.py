@@ -15,6 +15,7 @@ from cockpit.errors import CockpitError
 from cockpit.evidence.rehearsal import ProofItem, prove
 from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.probes.registry import run_probe
+from cockpit.runbook.environment import environment_values, for_environment
 from cockpit.runbook.model import (
     AttestationFileGate,
     AttestationGate,
@@ -83,7 +84,7 @@ class GateVerbs(SessionCore):
         # only the DSNs not checked yet or failing: one that passed keeps its own password
         targets = {i.name for i in rules.password_dsns(self.runbook)
                    if (s := self.state.setup.get(i.id)) is None or s.status != "passed"}
-        env, changed = with_entered_password(self.runbook, self.env, password, targets)
+        env, changed = with_entered_password(self.in_environment(), self.env, password, targets)
         if not changed:
             raise ActionRefused("no DSN took the password: each is given in the environment "
                                 "in key=value form, with its own password")
@@ -100,11 +101,14 @@ class GateVerbs(SessionCore):
                 self._evaluate_file_gate(gate)
             elif isinstance(gate, ProbeGate) and not rules.asks_operator(self.state, gate):
                 self._evaluate_probe_gate(gate, gate.expected)
-        checks = rules.setup_checks(self.runbook)
+        checks = rules.setup_checks(self.in_environment())
         env_names = [c.name for c in checks if isinstance(c, EnvVar)]
         for item in checks:
             ok, observed, detail = check_setup_item(item, self.workdir, self.env,
                                                     self._placeholder())
+            if self.state.environment is not None:  # checked against that one's values
+                detail = (f"{detail} (environment {self.state.environment}: "
+                          f"{environment_values(self.runbook, self.state.environment)})")
             over = self.state.workdir_override
             if over is not None and over.item == item.id:
                 detail = f"{detail}; OVERRIDDEN: the runbook approves `{over.approved}`"
@@ -118,6 +122,23 @@ class GateVerbs(SessionCore):
         for path in rules.pinned_scripts(self.runbook):
             self._check_script(path, pins.get(path), listed=path in pins)
         return rules.open_gates(self.runbook, self.state)
+
+    def in_environment(self) -> Runbook:
+        """The runbook with the session's environment's values in its setup items (the
+        runbook as written when it runs in none): what the setup is checked against."""
+        return for_environment(self.runbook, self.state.environment)
+
+    def relink(self, link: records.RehearsalLink) -> None:
+        """Be proved by another rehearsal (checked by the caller: a PASS of this runbook at
+        this commit) — only while no phase step has run; the gate is proved again at once."""
+        self._refuse_if(self._halted_reason())
+        if self.state.steps or self.state.ended:
+            raise ActionRefused("a phase step has run: the session's rehearsal cannot change")
+        self.append(records.RehearsalLinked(rehearsal=link, **(
+            {"replaced": self.state.rehearsal} if self.state.rehearsal else {})))
+        for gate in rules.gates(self.runbook):
+            if isinstance(gate, ProbeGate) and gate.probe == rules.REHEARSAL_PROBE:
+                self._evaluate_rehearsal_gate(gate, gate.expected)
 
     def _placeholder(self) -> str:
         return rules.password_placeholder(self.runbook)

@@ -5,7 +5,9 @@ The rehearsal proves this cutover when, item by item: it is the session linked a
 last event hash unchanged since), its chain and every recorded file verify, its decision is
 PASS, its transcript is this runbook's with the per-environment values set aside, its commit
 is this run's, and each upgrade it ran takes the same path here. Any item that does not hold
-is named, and the gate stays closed. Pure reading: nothing in either session is written."""
+is named, and the gate stays closed. The items a link is judged by (chain, PASS, runbook,
+commit) are checked once before: a link that fails them is refused before a session exists.
+Pure reading: nothing in either session is written."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cockpit.errors import CockpitError
+from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.evidence.verify import verify_session
 from cockpit.runbook.environment import environment_neutral
 from cockpit.runbook.model import PASS, Runbook
@@ -58,17 +60,46 @@ class Proof:
                 "items": {i.name: {"ok": i.ok, "detail": i.detail} for i in self.items}}
 
 
+class RehearsalRefused(CockpitError):
+    """A link to a rehearsal that cannot prove this run: the operator links the right one
+    (or rehearses first); nothing is made."""
+
+    exit_code = EXIT_REFUSED
+
+
 def link_to(folder: Path) -> RehearsalLink:
     """What a session records of its rehearsal when it starts; CockpitError when the folder
-    is no session or cannot be read (the run is then refused, nothing made)."""
+    is no session or cannot be read, RehearsalRefused (exit 3) when it is no PASS (the run
+    is then refused, nothing made)."""
     found = open_session(folder)
     status = found.state.decision.status if found.state.decision else None
     if status != PASS:  # a link that could never prove anything: refused, nothing made
-        raise CockpitError(
+        raise RehearsalRefused(
             f"{folder}: this rehearsal's decision is {status or 'not recorded yet'}; only a "
-            "rehearsal that reached PASS can prove a cutover")
+            "rehearsal that reached PASS can prove a cutover — link one that did")
     return RehearsalLink(folder=str(folder.resolve()), session_id=found.state.session_id,
                          last_hash=found.state.last_hash, events=found.state.seq)
+
+
+def check_link(folder: Path, runbook: Runbook, head: str | None,
+               dirty: bool = False) -> RehearsalLink:
+    """The link, once the proof's items a link is judged by hold: the rehearsal's chain
+    verifies, it reached PASS on this runbook (environment values aside) at this run's
+    commit (`head`, `dirty`: as in `prove`). RehearsalRefused (exit 3) names each that does
+    not, and the fix. (Its upgrade paths are the gate's to prove, against the database.)"""
+    link = link_to(folder)
+    found = open_session(Path(link.folder))
+    failed = [item for item in (_chain(Path(link.folder)), _transcripts(found.runbook, runbook),
+                                _commit(found.state.git_head, found.state.git_dirty, head,
+                                        dirty))
+              if not item.ok]
+    if failed:
+        raise RehearsalRefused(
+            f"{folder}: rehearsal {link.session_id} cannot prove this run — "
+            + "; ".join(f"{item.name}: {item.detail}" for item in failed)
+            + ". Link the rehearsal that passed this runbook at this commit (or rehearse it "
+            "first); nothing was started")
+    return link
 
 
 def prove(link: RehearsalLink, runbook: Runbook, head: str | None,
@@ -96,12 +127,7 @@ def _items(link: RehearsalLink, runbook: Runbook, head: str | None, path_for: Pa
                        f"the rehearsal changed since it was linked: last hash "
                        f"{state.last_hash[:16]} ({state.seq} events), linked "
                        f"{link.last_hash[:16]} ({link.events} events)")]
-    checked = verify_session(Path(link.folder))
-    items.append(ProofItem("chain", not checked.problems,
-                           checked.summary.split(",")[0] if not checked.problems
-                           else f"verify: {checked.problems[0]}"
-                           + (f" (+{len(checked.problems) - 1} more)"
-                              if len(checked.problems) > 1 else "")))
+    items.append(_chain(Path(link.folder)))
     status = state.decision.status if state.decision else None
     items.append(ProofItem("decision", status == PASS, f"decision {status}" if status
                            else "the rehearsal has no decision recorded"))
@@ -109,6 +135,15 @@ def _items(link: RehearsalLink, runbook: Runbook, head: str | None, path_for: Pa
     items.append(_commit(state.git_head, state.git_dirty, head, dirty))
     items.extend(_paths(found, path_for))
     return items
+
+
+def _chain(folder: Path) -> ProofItem:
+    checked = verify_session(folder)
+    return ProofItem("chain", not checked.problems,
+                     checked.summary.split(",")[0] if not checked.problems
+                     else f"verify: {checked.problems[0]}"
+                     + (f" (+{len(checked.problems) - 1} more)"
+                        if len(checked.problems) > 1 else ""))
 
 
 def _flat(value: Any, place: str = "") -> dict[str, Any]:

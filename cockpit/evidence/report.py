@@ -124,7 +124,8 @@ def render_report(runbook: Runbook, state: SessionState,
                 line += note
         out.append(line)
     header = [f"<!-- session {state.session_id} · runbook {state.runbook_id} · "
-              f"runbook sha256 {state.runbook_sha256} · transcript sha256 "
+              + (f"environment {state.environment} · " if state.environment else "")
+              + f"runbook sha256 {state.runbook_sha256} · transcript sha256 "
               f"{state.transcript_sha256} -->", ""]
     body = "\n".join(out)
     if state.halt is not None:  # said before the decision, which is the checklist's end

@@ -44,7 +44,8 @@ def status_lines(view: SessionAt) -> list[str]:
     lines = [
         f"session   {state.session_id}  ({view.folder})",
         f"runbook   {state.title} [{state.runbook_id}]" + ("  PRODUCTION" if state.production
-                                                             else ""),
+                                                             else "")
+        + (f"  environment {state.environment}" if state.environment else ""),
         f"operator  {state.operator}@{state.host}, started {state.started_at}"
         + (f", resumed {state.resumes}×" if state.resumes else ""),
         "gates     GO" if d["go"] else f"gates     NO-GO ({len(d['open_gates'])} open: "

@@ -105,7 +105,9 @@ class PlainMirror:
         while True:
             self.take_events(live=self.from_start or not first)
             if first and not self.from_start and self.state.seq:
-                self.out(f"-- following session {self.state.session_id} from event "
+                where = (f" (environment {self.state.environment})"
+                         if self.state.environment else "")
+                self.out(f"-- following session {self.state.session_id}{where} from event "
                          f"{self.state.seq} (--from-start replays it all)")
                 if self.logs.following and self.logs.step is not None:
                     # a running step: from its current end

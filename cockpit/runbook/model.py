@@ -622,6 +622,28 @@ class Waiver(_Model):
     approved_by: Line = Field(description="Who approved it.")
 
 
+class Environment(_Model):
+    """Where one runbook runs (`[environments.clone]`, `[environments.production]`): the
+    values that differ between them. A key left out takes the value the setup's items carry
+    as written — the values the transcript shows."""
+
+    database: str | None = Field(
+        default=None, min_length=1, pattern=r"^[^/?#@\s]*$",
+        description="The database every `env` item's DSN names in this environment (its "
+        "template's and its `database`).",
+    )
+    host: str | None = Field(
+        default=None, min_length=1, pattern=r"^[^/?#@\s]*$",
+        description="The host, or host:port, every `env` item's DSN names in this "
+        "environment.",
+    )
+    workdir: str | None = Field(
+        default=None, min_length=1,
+        description="The working directory in this environment; a relative path is taken "
+        "from the runbook file's folder.",
+    )
+
+
 PrefaceItem = Annotated[Text | CodeBlock, Discriminated]
 
 
@@ -696,6 +718,13 @@ class Runbook(_Model):
         default=[],
         description="Risk findings of `migration.risk` accepted for this cutover; an error not "
         "waived keeps its gate closed.",
+    )
+    environments: dict[Id, Environment] = Field(
+        default={},
+        description="Where the runbook runs — the clone, production — by name, each with the "
+        "values that differ there (`database`, `host`, `workdir`). `cockpit run --environment "
+        "NAME` picks one (required when there are several); the session records it, the "
+        "setup is checked against its values, and a rehearsal's proof sets them aside.",
     )
 
     def usual_sections(self) -> list[tuple[str, Section]]:

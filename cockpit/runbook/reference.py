@@ -247,7 +247,8 @@ def _model_link(cls: type[BaseModel]) -> str:
     names = {m.SubItem: ("nested line", "Nested lines"),
              m.AbortRule: ("abort rule", "`[[abort_rules]]`"),
              m.Script: ("script", "`[[scripts]]`"),
-             m.Waiver: ("waiver", "`[[waivers]]`")}
+             m.Waiver: ("waiver", "`[[waivers]]`"),
+             m.Environment: ("environment", "`[environments.NAME]`")}
     if cls in names:
         word, heading = names[cls]
         return f"[{word}]({_anchor(heading)})"
@@ -545,6 +546,19 @@ def _waivers() -> list[str]:
             'approved_by = "DBA lead (CHG-4821)"', "```"]
 
 
+def _environments() -> list[str]:
+    return ["## `[environments.NAME]`", "",
+            f"{_doc(m.Environment)} One approved runbook runs on the clone and in production: "
+            "`cockpit run --environment NAME` (required when the runbook declares several) "
+            "checks the setup against that environment's values, records the environment in "
+            "the session and names it in the header, the mirror, `status`, the report and the "
+            "decision record. The runbook's sha256 covers every environment; a rehearsal's "
+            "proof (`rehearsal.pass`) compares everything but their values.", "",
+            *_fields_table(m.Environment), "", "```toml", "[environments.clone]",
+            'database = "ledger_clone"', 'host = "clone.db.internal:5432"',
+            "", "[environments.production]  # the setup's values as written", "```"]
+
+
 def _halt_actions_section() -> list[str]:
     default = m.HaltItem.model_fields["action"].default
     lines = ["## Halt actions", "",
@@ -644,6 +658,7 @@ def reference_markdown() -> str:
         _abort_rules(),
         _scripts(),
         _waivers(),
+        _environments(),
         _halt_actions_section(),
         _decision_roles_section(),
         _value_types(),

@@ -91,4 +91,6 @@ def runbook_to_toml(runbook: Runbook, comment: str = "",
         out += ["", *_table("[[scripts]]", _dump(script))]
     for waiver in runbook.waivers:
         out += ["", *_table("[[waivers]]", _dump(waiver))]
+    for name, environment in runbook.environments.items():
+        out += ["", *_table(f"[environments.{_key(name)}]", _dump(environment))]
     return "\n".join(out) + "\n"

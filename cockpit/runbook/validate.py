@@ -20,6 +20,7 @@ from cockpit.runbook.commands import (
     is_read_only,
     script_paths,
 )
+from cockpit.runbook.environment import environment_problems
 from cockpit.runbook.model import (
     BLOCKER,
     COCKPIT_RULES,
@@ -91,6 +92,7 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     _check_scripts(runbook, add)
     _check_decision(runbook, add)
     _check_order(runbook, add)
+    problems += environment_problems(runbook)
     for place, item in walk_items(runbook):
         if isinstance(item, CheckStep | ProbeGate):
             _check_probe(place, item, add)

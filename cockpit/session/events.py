@@ -46,6 +46,7 @@ EVIDENCE_SEALED = "evidence_sealed"  # manifest, sha256, present, missing
 DECISION_RECORDED = "decision_recorded"  # status, fields, json, markdown (+ their sha256)
 FAULT_NOTED = "fault_noted"  # action, error (redacted): the cockpit itself failed at a task
 REHEARSAL_MOVED = "rehearsal_moved"  # folder: the linked rehearsal, found (same identity) there
+REHEARSAL_LINKED = "rehearsal_linked"  # rehearsal, replaced: linked (again) before any step ran
 DRIFT_NOTED = "drift_noted"  # kind (step_slow|forecast_late), step, run, running_s,
 #                               rehearsed_s, forecast_end, window_end: against the rehearsal
 SIGNATURE_ATTACHED = "signature_attached"  # role (operator|reviewer), kind (decision|transcript),

@@ -63,6 +63,7 @@ class SessionStarted(Record):
     # the rehearsal this cutover is proved by (`--rehearsal`): its folder, id and last hash
     rehearsal: RehearsalLink | None = None
     sign_key: SigningKeyRef | None = None  # --sign-key: the decision will be signed with it
+    environment: str | None = None  # --environment: whose values the setup is checked against
 
 
 class WorkdirOverridden(Record):
@@ -324,6 +325,15 @@ class RehearsalMoved(Record):
 
     KIND = ev.REHEARSAL_MOVED
     folder: str
+
+
+class RehearsalLinked(Record):
+    """The session is proved by this rehearsal from now on: linked on resume while no
+    phase step had run (`replaced`: the one linked before, if any)."""
+
+    KIND = ev.REHEARSAL_LINKED
+    rehearsal: RehearsalLink
+    replaced: RehearsalLink | None = None
 
 
 class DriftNoted(Record):

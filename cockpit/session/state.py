@@ -143,6 +143,7 @@ class SessionState(_State):
     git_head: str | None = None
     git_dirty: bool | None = None
     rehearsal: records.RehearsalLink | None = None
+    environment: str | None = None  # the runbook's environment the session runs in
     operator: str = ""
     host: str = ""
     started_at: str = ""
@@ -211,6 +212,7 @@ def _take(s: SessionState, event: Event) -> None:
         s.git_head, s.git_dirty = d.get("git_head"), d.get("git_dirty")
         if d.get("rehearsal"):
             s.rehearsal = records.RehearsalLink.model_validate(d["rehearsal"])
+        s.environment = d.get("environment")
         s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
         _declare_key(s, d)
     elif t == ev.WORKDIR_OVERRIDDEN:
@@ -290,6 +292,8 @@ def _take(s: SessionState, event: Event) -> None:
         s.faults.append(Fault.model_validate({**d, "at": at, "by": by}))
     elif t == ev.REHEARSAL_MOVED and s.rehearsal is not None:
         s.rehearsal = s.rehearsal.model_copy(update={"folder": d["folder"]})
+    elif t == ev.REHEARSAL_LINKED:
+        s.rehearsal = records.RehearsalLink.model_validate(d["rehearsal"])
     elif t == ev.DRIFT_NOTED:
         s.drifts.append(Drift.model_validate({**d, "at": at}))
     elif t == ev.CHECKLIST_WRITTEN and s.decision is not None:

@@ -129,8 +129,10 @@ class SessionHeader(Static):
         lead = f"▌{escape(banner)}▐  " if banner else ""
         # what matters most first: a narrow terminal cuts the line's end
         upgrade = f" · [b]{escape(progress)}[/b]" if progress else ""
-        redraw(self, f"[b]{lead}{escape(runbook.title)}[/b]\n[b]{mode}[/b] · [b]{verdict}[/b]"
-               f"{upgrade}{elapsed} · {escape(state.session_id)} · "
+        # early on the line, as the verdict is: the clone is never taken for production
+        where = f" · environment [b]{escape(state.environment)}[/b]" if state.environment else ""
+        redraw(self, f"[b]{lead}{escape(runbook.title)}[/b]\n[b]{mode}[/b]{where} · "
+               f"[b]{verdict}[/b]{upgrade}{elapsed} · {escape(state.session_id)} · "
                f"{escape(state.operator)}@{escape(state.host)}")
         self.set_class(state.halt is not None, "-halted")
         self.set_class(not opened and state.halt is None, "-go")

@@ -1,7 +1,8 @@
 """A rehearsal as proof (`rehearsal.pass`): a PASS demo proves a second demo's gate; a
-BLOCKER rehearsal, a broken chain, a changed runbook or another commit each keep it closed,
-naming why; the proved cutover records the rehearsal's identity, and `cockpit compare` sets
-the two side by side; `report --html` draws each as one self-contained page."""
+BLOCKER rehearsal, a broken chain, a changed runbook or another commit is each refused as a
+link before a session exists (exit 3), naming why; a started session is re-linked while no
+phase step has run; the proved cutover records the rehearsal's identity, and `cockpit
+compare` sets the two side by side; `report --html` draws each as one self-contained page."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from xml.etree import ElementTree
 import pytest
 
 from cockpit.demo.world import World
-from cockpit.engine.controller import Controller, same_rehearsal
+from cockpit.engine.controller import Controller, relinked, same_rehearsal
 from cockpit.errors import CockpitError
+from cockpit.evidence.rehearsal import RehearsalRefused
 from cockpit.resources import bundled_runbook
-from cockpit.session.state import GateState
+from cockpit.runbook.model import ProbeGate
+from cockpit.session import rules
+from cockpit.session.state import GateState, StepState
 from tests.conftest import REPO
 from tests.demo.conftest import Runs
 from tests.mirror.browser import Chromium
@@ -91,54 +95,66 @@ def test_a_blocker_rehearsal_is_refused_as_a_link(rehearsals: Path, world: World
     assert not (tmp_path / "s").exists()
 
 
-def test_a_broken_chain_keeps_the_gate_closed(rehearsals: Path, world: World,
-                                              tmp_path: Path) -> None:
+def _refused(world: World, session: Path, rehearsal: Path,
+             runbook: Path | None = None) -> str:
+    """The link refused as the session would start: exit 3, nothing made; its message."""
+    with pytest.raises(RehearsalRefused) as refused:
+        _gate(world, session, rehearsal, runbook)
+    assert refused.value.exit_code == 3 and not session.exists()
+    assert "Link the rehearsal that passed this runbook at this commit" in refused.value.message
+    return refused.value.message
+
+
+def test_a_broken_chain_is_refused_as_a_link(rehearsals: Path, world: World,
+                                             tmp_path: Path) -> None:
     copy = tmp_path / "tampered"
     shutil.copytree(rehearsals / "pass", copy)
     log = next((copy / "steps").glob("prod_upgrade_0019_to_head.*.log"))
     log.write_bytes(log.read_bytes().replace(b"0020", b"0O20", 1))
-    gate = _gate(world, tmp_path / "s", copy)
-    assert gate.status == "failed" and gate.detail is not None
-    assert "chain: verify: log of prod_upgrade_0019_to_head" in gate.detail, gate.detail
+    said = _refused(world, tmp_path / "s", copy)
+    assert "chain: verify: log of prod_upgrade_0019_to_head" in said, said
 
 
-def test_a_changed_runbook_keeps_the_gate_closed_naming_the_lines(
+def test_a_changed_runbook_is_refused_as_a_link_naming_the_lines(
         rehearsals: Path, world: World, tmp_path: Path) -> None:
     changed = tmp_path / "changed.toml"
     text = bundled_runbook("demo-cutover.toml").read_text()
     assert "alembic heads" in text
     changed.write_text(text.replace("alembic heads", "alembic heads --verbose", 1))
-    gate = _gate(world, tmp_path / "s", rehearsals / "pass", changed)
-    assert gate.status == "failed" and gate.detail is not None
-    assert "runbook: the transcripts differ: rehearsal: " in gate.detail
-    assert "this runbook: " in gate.detail and "alembic heads --verbose" in gate.detail
+    said = _refused(world, tmp_path / "s", rehearsals / "pass", changed)
+    assert "runbook: the transcripts differ: rehearsal: " in said
+    assert "this runbook: " in said and "alembic heads --verbose" in said
 
 
-def test_a_setting_the_checklist_does_not_print_keeps_the_gate_closed(
+def test_a_setting_the_checklist_does_not_print_is_refused_as_a_link(
         rehearsals: Path, world: World, tmp_path: Path) -> None:
     changed = tmp_path / "changed.toml"
     text = bundled_runbook("demo-cutover.toml").read_text()
     assert "max_waiting = 3" in text
     changed.write_text(text.replace("max_waiting = 3", "max_waiting = 10000"))
-    gate = _gate(world, tmp_path / "s", rehearsals / "pass", changed)
-    assert gate.status == "failed" and gate.detail is not None
-    assert "the transcripts are equal but settings differ: " in gate.detail
-    assert "max_waiting: rehearsal 3, this runbook 10000" in gate.detail
+    said = _refused(world, tmp_path / "s", rehearsals / "pass", changed)
+    assert "the transcripts are equal but settings differ: " in said
+    assert "max_waiting: rehearsal 3, this runbook 10000" in said
 
 
 def test_the_runbooks_own_pinned_tag_holds_too(rehearsals: Path, world: World,
                                                 tmp_path: Path) -> None:
-    pinned = tmp_path / "pinned.toml"
-    text = bundled_runbook("demo-cutover.toml").read_text()
-    anchor = 'text = "Same migration commit/tag as clone PASS"\nprobe = "rehearsal.pass"\n'
-    assert anchor in text
-    pinned.write_text(text.replace(anchor, 'text = "Same migration commit/tag as clone PASS '
-                                   '(`release-9`)"\nprobe = "rehearsal.pass"\n'
-                                   'expected = "release-9"\n'))
-    gate = _gate(world, tmp_path / "s", rehearsals / "pass", pinned)
-    assert gate.status == "failed" and gate.detail is not None
-    # (the transcript differs too: the line names the tag) the pin itself is checked
-    assert "; pinned: HEAD " in gate.detail and "is not 'release-9'" in gate.detail
+    """A pin the runbook gives its gate is checked beside the proof (a runbook that names
+    it is another runbook than the rehearsal's, refused as a link: so the gate is asked
+    here with the pin the runbook would give)."""
+    ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=tmp_path / "s",
+                           workdir=world.backend, override_workdir=True, env=world.env(),
+                           secrets=[world.password], rehearsal=rehearsals / "pass",
+                           halt_hooks=[])
+    try:
+        gate = next(g for g in rules.gates(ctl.runbook) if g.id == GATE)
+        assert isinstance(gate, ProbeGate)
+        ctl._evaluate_rehearsal_gate(gate, "release-9")
+        state = ctl.state.gates[GATE]
+    finally:
+        ctl.close()
+    assert state.status == "failed" and state.detail is not None
+    assert "pinned: HEAD " in state.detail and "is not 'release-9'" in state.detail
 
 
 def test_a_moved_rehearsal_is_followed_when_it_is_the_same_session(
@@ -171,25 +187,73 @@ def test_a_moved_rehearsal_is_followed_when_it_is_the_same_session(
         ctl.close()
 
 
-def test_another_commit_keeps_the_gate_closed(rehearsals: Path, world: World,
-                                              tmp_path: Path) -> None:
+def test_a_rehearsal_of_another_commit_is_refused_before_a_session_exists(
+        rehearsals: Path, world: World, tmp_path: Path) -> None:
+    """Issue #27 item 8: it used to halt production as a BLOCKER (exit 2) and record the
+    answers' [halt] note as an escalation that never happened. A setup problem the operator
+    fixes by linking the right rehearsal: exit 3, no session, nothing run."""
     git = ["git", "-C", str(world.backend), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "hotfix"], check=True)
+    session = tmp_path / "s"
     try:
-        gate = _gate(world, tmp_path / "s", rehearsals / "pass")
+        done = subprocess.run(
+            [sys.executable, "-m", "cockpit", "run", str(bundled_runbook("demo-cutover.toml")),
+             "--headless", "--answers", str(bundled_runbook("demo-answers.toml")),
+             "--workdir", str(world.backend), "--override-workdir",
+             "--rehearsal", str(rehearsals / "pass"), "--session", str(session)],
+            capture_output=True, text=True, cwd=REPO, env=world.env(), timeout=300)
     finally:
         subprocess.run([*git, "reset", "-q", "--hard", "HEAD~1"], check=True)
-    assert gate.status == "failed" and gate.detail is not None
-    assert "commit: rehearsal at " in gate.detail and ", this run at " in gate.detail
+    assert done.returncode == 3, done.stdout[-3000:] + done.stderr
+    assert "rehearsal pass cannot prove this run — commit: rehearsal at " in done.stderr
+    assert ", this run at " in done.stderr and "Traceback" not in done.stderr
+    assert "Link the rehearsal that passed this runbook at this commit" in done.stderr
+    assert not session.exists() and "halt" not in done.stdout
     env_py = world.backend / "migrations" / "env.py"
     kept = env_py.read_bytes()
     env_py.write_bytes(kept + b"\n# edited after the rehearsal\n")
     try:  # the same commit, but a tracked file changed: not what was rehearsed
-        gate = _gate(world, tmp_path / "s2", rehearsals / "pass")
+        said = _refused(world, tmp_path / "s2", rehearsals / "pass")
     finally:
         env_py.write_bytes(kept)
-    assert gate.status == "failed" and gate.detail is not None
-    assert "commit: this run's working tree has uncommitted changes" in gate.detail
+    assert "commit: this run's working tree has uncommitted changes" in said
+
+
+def test_a_started_session_is_relinked_while_no_phase_step_has_run(
+        rehearsals: Path, world: World, tmp_path: Path) -> None:
+    """Started without a link (its gate waits for a typed commit), then resumed with one:
+    recorded as `rehearsal_linked`, and the gate proved at once. Once a phase step has run,
+    the session keeps the rehearsal it has."""
+    session = tmp_path / "s"
+    runbook = bundled_runbook("demo-cutover.toml")
+    ctl = Controller.start(runbook, folder=session, workdir=world.backend,
+                           override_workdir=True, env=world.env(), secrets=[world.password],
+                           halt_hooks=[])
+    try:
+        ctl.evaluate_gates()
+        assert f"gate {GATE}" in rules.open_gates(ctl.runbook, ctl.state)
+        state, approved = ctl.state, ctl.runbook
+    finally:
+        ctl.close()
+    with pytest.raises(RehearsalRefused, match="decision is BLOCKER"):
+        relinked(state, approved, rehearsals / "drift")
+    link = relinked(state, approved, rehearsals / "pass")
+    assert link is not None and link.session_id == "pass"
+    ctl = Controller.resume(session, env=world.env(), secrets=[world.password],
+                            halt_hooks=[], rehearsal_linked=link)
+    try:
+        assert ctl.state.rehearsal == link
+        assert ctl.state.gates[GATE].status == "passed", ctl.state.gates[GATE].detail
+        assert ctl.state.gates[GATE].observed["proved"] is True
+    finally:
+        ctl.close()
+    events = [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+    assert [e["data"]["rehearsal"]["session_id"] for e in events
+            if e["type"] == "rehearsal_linked"] == ["pass"]
+    ran = state.model_copy(update={"steps": {"prod_heads": StepState(status="passed")}})
+    assert relinked(ran, approved, rehearsals / "pass") is None
+    with pytest.raises(CockpitError, match="fixed once a phase step has run"):
+        same_rehearsal(ran, rehearsals / "pass")
 
 
 def test_a_session_keeps_its_rehearsal_and_a_folder_that_is_none_is_refused(
@@ -198,7 +262,7 @@ def test_a_session_keeps_its_rehearsal_and_a_folder_that_is_none_is_refused(
     assert refused.returncode == 1 and "not a session folder" in refused.stderr
     assert not (tmp_path / "s").exists() and not (tmp_path / "s-world").exists()
     refused = _demo(tmp_path, "s", "--rehearsal", str(rehearsals / "drift"))
-    assert refused.returncode == 1 and "only a rehearsal that reached PASS" in refused.stderr
+    assert refused.returncode == 3 and "only a rehearsal that reached PASS" in refused.stderr
     assert not (tmp_path / "s").exists() and not (tmp_path / "s-world").exists()
     events = (rehearsals / "drift" / "events.jsonl").read_bytes()
     # resume takes the folder itself (the shared demo runs are linked here)
