@@ -48,6 +48,11 @@ WHY: dict[str, str] = {
     "setup": "per_environment: the working directory and the DSN's host and database differ "
              "between the clone (the rehearsal) and production; a rehearsal proves this "
              "runbook with those values set aside.",
+    "environments.production": "The values the setup items carry (what the checklist shows "
+                               "and the approver signs): `cockpit run --environment "
+                               "production`.",
+    "environments.clone": "The rehearsal's database (and `host`, `workdir` where they differ): "
+                          "`cockpit run --environment clone`. The runbook's sha256 pins both.",
     "rehearsed-commit": "Production runs only the commit a rehearsal on the clone passed "
                         "(link it: cockpit run --rehearsal SESSION).",
     "migration-risk": "Each revision the upgrade runs, linted (squawk) and its locks read "
@@ -244,7 +249,7 @@ def build_starter(facts: ProjectFacts) -> Starter:
                      "attestation."},
         ]},
         "gates": {"heading": "A) Go / No-Go Hard Gates", "items": gates},
-        # what differs between the clone and production (`[environments.*]` will name them)
+        # what differs between the clone and production (`[environments.*]` names it)
         "setup": {"heading": "B) Session Setup", "shell": "sh",
                   "per_environment": ["workdir", "dsn"], "items": [
             {"kind": "working_directory", "id": "workdir",
@@ -286,10 +291,12 @@ def build_starter(facts: ProjectFacts) -> Starter:
             {"kind": "field", "id": "root_cause", "label": "Root-cause classification",
              "role": "root_cause"},
             {"kind": "field", "id": "risk_tier", "label": "Updated risk tier",
-             "role": "risk_tier"},
+             "role": "risk_tier", "required": True},
             {"kind": "field", "id": "authorization", "label": "Production cutover "
-             "authorization outcome", "role": "authorization"},
+             "authorization outcome", "role": "authorization", "required": True},
         ]},
+        # one runbook for both: the rehearsal runs it `--environment clone`
+        "environments": {"production": {}, "clone": {"database": f"{database}_clone"}},
         "abort_rules": [rule.model_dump() for rule in (*LIBRARY, LOCK_QUEUE)],
     }
     runbook = Runbook.model_validate(data)
@@ -300,8 +307,11 @@ def build_starter(facts: ProjectFacts) -> Starter:
     notes.append("the pre-flight gates read other roles' sessions: the DSN's role needs "
                  "pg_read_all_stats (or pg_monitor), else they answer `not checked` and GO "
                  "stays closed")
-    notes.append("rehearse on a clone first; the production run links that session "
-                 "(`cockpit run cutover.toml --rehearsal SESSION`): its schema snapshots are "
+    notes.append(f"the clone is assumed to be the database `{database}_clone` on the same "
+                 "host: correct [environments.clone] (database, host, workdir) if not")
+    notes.append("rehearse on the clone first (`cockpit run cutover.toml --environment clone`); "
+                 "the production run links that session (`cockpit run cutover.toml "
+                 "--environment production --rehearsal SESSION`): its schema snapshots are "
                  "what the drift checks compare with (unlinked, they say `not checked`)")
     header = (f"A starting runbook for {facts.name}, written by `cockpit init`.\n"
               "Read every item, fill what the notes name, then `cockpit validate` and "

@@ -92,5 +92,6 @@ def runbook_to_toml(runbook: Runbook, comment: str = "",
     for waiver in runbook.waivers:
         out += ["", *_table("[[waivers]]", _dump(waiver))]
     for name, environment in runbook.environments.items():
-        out += ["", *_table(f"[environments.{_key(name)}]", _dump(environment))]
+        out += ["", *_said(why.get(f"environments.{name}")),
+                *_table(f"[environments.{_key(name)}]", _dump(environment))]
     return "\n".join(out) + "\n"

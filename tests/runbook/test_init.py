@@ -156,7 +156,7 @@ def test_init_writes_a_runbook_that_runs_the_project_to_pass(tmp_path: Path,
         authorization = "authorized"
         '''))
     session = tmp_path / "session"
-    done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+    done = cockpit("run", str(runbook), "--environment", "production", "--headless", "--answers", str(answers),
                    "--session", str(session), env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     decision = json.loads((session / "evidence" / "decision.json").read_text())

@@ -132,7 +132,7 @@ def test_init_on_an_index_without_concurrently_on_a_million_rows_is_no_go_naming
         project, env, answers = _ledger(tmp_path, pg_cluster, name, dsn, concurrently=False)
         assert cockpit("validate", str(project / "cutover.toml")).returncode == 0
         session = tmp_path / "session"
-        done = cockpit("run", str(project / "cutover.toml"), "--headless", "--answers",
+        done = cockpit("run", str(project / "cutover.toml"), "--environment", "production", "--headless", "--answers",
                        answers, "--session", str(session), env=env, timeout=300)
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr
     nogo = next(line for line in done.stdout.splitlines() if line.startswith("NO-GO"))
@@ -157,7 +157,7 @@ def test_init_with_concurrently_goes_and_runs_to_pass(tmp_path: Path,
     with tls_database(pg_cluster, tmp_path, name) as dsn:
         project, env, answers = _ledger(tmp_path, pg_cluster, name, dsn, concurrently=True)
         session = tmp_path / "session"
-        done = cockpit("run", str(project / "cutover.toml"), "--headless", "--answers",
+        done = cockpit("run", str(project / "cutover.toml"), "--environment", "production", "--headless", "--answers",
                        answers, "--session", str(session), env=env, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert "GO: every gate is green" in done.stdout
@@ -202,7 +202,7 @@ def test_the_drift_checks_compare_with_the_linked_rehearsals_snapshots(
         answers.write_text('[gates]\ngovernance-signoff = "GOV-7"\nmaintenance-window = '
                            f'"CHG-7, now until +2h"\nrehearsed-commit = "{commit}"\n{common}')
         rehearsal = tmp_path / "rehearsal"
-        done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+        done = cockpit("run", str(runbook), "--environment", "production", "--headless", "--answers", str(answers),
                        "--session", str(rehearsal), env=env, timeout=600)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
         first = json.loads((rehearsal / "evidence" / "decision.json").read_text())
@@ -217,7 +217,7 @@ def test_the_drift_checks_compare_with_the_linked_rehearsals_snapshots(
         linked.write_text('[gates]\ngovernance-signoff = "GOV-8"\nmaintenance-window = '
                           f'"CHG-8, now until +2h"\n{common}')
         cutover = tmp_path / "cutover-session"
-        done = cockpit("run", str(runbook), "--headless", "--answers", str(linked),
+        done = cockpit("run", str(runbook), "--environment", "production", "--headless", "--answers", str(linked),
                        "--session", str(cutover), "--rehearsal", str(rehearsal), env=env,
                        timeout=600)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
