@@ -14,7 +14,7 @@ from cockpit.runbook.abort_library import library_rule_for, literal_rule
 from cockpit.runbook.model import AbortRule
 
 # The verbs a lead line starts with, an adverb allowed before them ("Immediately stop if").
-_VERB = r"^(?:(?:immediately|at once)\s+)?(?:abort|stop|halt|cancel)\b"
+_VERB = r"^(?:(?:immediately|at once)\s+)?(?:abort|stop|halt|cancel|no-go)\b"
 _LIST_LEAD = re.compile(_VERB + r".*:$", re.I)
 _SENTENCE = re.compile(_VERB + r"(?P<middle>.*?)\b(?:if|on|when|upon|should)\s+(?P<conds>.+?)"
                        r"[.!]?$", re.I)
@@ -63,9 +63,10 @@ def sentence_conditions(text: str) -> list[str] | None:
     m = _SENTENCE.match(text)
     if m is None or m["conds"].endswith(":"):
         return None
-    if _CLOSING.search(m["conds"]):
+    conditions = split_conditions(m["conds"])
+    if _CLOSING.search(m["conds"]) and not any(condition(c).rule for c in conditions):
         return []
-    return split_conditions(m["conds"])
+    return conditions
 
 
 def split_conditions(text: str) -> list[str]:
@@ -88,7 +89,9 @@ def condition(text: str) -> Condition:
     queue = lock_queue_rule(text)
     if queue is not None:
         return Condition(text, queue)
-    known = library_rule_for(text)
+    # "the backfill prints `X`": X is the condition, not the words of its subject.
+    printed = _PRINTS.search(text)
+    known = library_rule_for(text[printed.end():] if printed else text)
     if known is not None:
         return Condition(text, known)
     literals = printed_literals(text)
@@ -137,3 +140,8 @@ def _unit(word: str) -> str:
     if word == "ms" or word.startswith("milli"):
         return "ms"
     return {"s": "s", "m": "min", "h": "h"}[word[0]]
+
+
+def is_closing_line(text: str) -> bool:
+    """"No-Go if anything above is unchecked": what the gates already enforce."""
+    return sentence_conditions(text) == []

@@ -21,6 +21,7 @@ from cockpit.runbook.abort_conditions import (
     Condition,
     condition,
     is_abort_list,
+    is_closing_line,
     sentence_conditions,
 )
 from cockpit.runbook.commands import confirm_word, is_read_only, script_paths
@@ -53,6 +54,10 @@ ORDER = ("boundary", "gates", "setup", "phase", "halt", "rollback", "evidence", 
 # Words in a heading that say what a section is, most specific first: "Phase 6: Sign-off"
 # is the decision, "Phase 1: Entry Criteria" a phase.
 _HEADING_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    # What stops the work is no protocol for after it: its conditions watch every command.
+    ("boundary", ("stop condition", "stop criteria", "halt condition", "halt criteria",
+                  "when to stop", "when to halt", "when to abort", "stop rules", "abort rules",
+                  "cancel condition", "cancel criteria")),
     ("halt", ("halt", "contain", "stop protocol", "rollback protocol", "abort protocol",
               "goes wrong", "if it fails")),
     ("rollback", ("rollback", "roll back", "roll-back", "back-out", "backout", "back out",
@@ -330,8 +335,15 @@ def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
     return {"kind": "attestation", **base}
 
 
+def _gate_or_closing(item: MdItem, b: _Builder) -> dict[str, Any]:
+    # A closing line is what the gates already do: its text stays, it attests nothing.
+    if not item.children and is_closing_line(item.text):
+        return _statement(item, b)
+    return _gate(item, b)
+
+
 def _gates(section: MdSection, b: _Builder) -> dict[str, Any]:
-    return {"heading": section.heading, "items": _items(section, b, _gate)}
+    return {"heading": section.heading, "items": _items(section, b, _gate_or_closing)}
 
 
 def _setup(section: MdSection, b: _Builder) -> dict[str, Any]:

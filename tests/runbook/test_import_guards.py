@@ -294,3 +294,20 @@ def test_a_named_condition_maps_to_a_rule_that_matches_the_real_error(
         assert halts_on([rule], line), line
     assert not halts_on([rule], "INFO  [alembic.runtime.migration] Running upgrade a -> b, "
                                 "statement timeout raised to 15min for the backfill")
+
+
+@pytest.mark.parametrize("heading", ["Stop Conditions", "Halt Criteria", "When to Abort"])
+def test_a_section_of_stop_conditions_is_no_halt_protocol(heading: str) -> None:
+    boundary = f"## {heading}\n\n- [ ] Stop on:\n  - [ ] `LockNotAvailable`\n"
+    rb = imported(checklist("", BASH, boundary=boundary)).runbook
+    assert rb.halt is None and rb.boundary is not None and rb.boundary.heading == heading
+    assert halts_on(rules_on(rb, "alembic upgrade head"), "LockNotAvailable")
+
+
+@pytest.mark.parametrize("closing", ["No-Go if anything above is unchecked.",
+                                     "Abort if any gate above is open."])
+def test_a_closing_line_of_the_gates_attests_nothing(closing: str) -> None:
+    gates = f"## Go / No-Go\n\n- [ ] Change approved by the data owner\n- [ ] {closing}\n"
+    rb = imported(checklist("", BASH, boundary=gates)).runbook
+    assert rb.gates is not None
+    assert [(i.kind, i.text) for i in rb.gates.items][-1] == ("statement", closing)
