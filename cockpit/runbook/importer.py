@@ -456,6 +456,13 @@ def _step(item: MdItem, b: _Builder) -> dict[str, Any]:
     abort = _abort_item(item, b)
     if abort is not None:
         return abort
+    dsn_line = len(ticks) >= 2 and " set to " in text and re.fullmatch(r"[A-Z_][A-Z0-9_]*",
+                                                                         ticks[0])
+    if not item.children and ("working directory" in words or dsn_line):
+        b.note(item.line, f"'{text}' became a manual confirmation: a setup line is typed in a "
+               "setup section only (a heading with 'Setup', 'Session' or 'Environment', with "
+               "its shell block)")
+        return _statement(item, b, "manual")
     b.note(item.line, f"'{text}' became a manual confirmation; if a probe can answer it, "
            "type it as a check" + ("; if it is a command, give it a `-> `log``"
                                   if _COMMAND.match(text) else ""))

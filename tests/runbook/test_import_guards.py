@@ -311,3 +311,14 @@ def test_a_closing_line_of_the_gates_attests_nothing(closing: str) -> None:
     rb = imported(checklist("", BASH, boundary=gates)).runbook
     assert rb.gates is not None
     assert [(i.kind, i.text) for i in rb.gates.items][-1] == ("statement", closing)
+
+
+def test_a_setup_line_outside_the_setup_section_is_named_with_why() -> None:
+    text = ("# T\n\n## Pre-checks\n\n- [ ] Working directory set to `api`\n"
+            "- [ ] `DATABASE_URL` set to `appointments` with `sslmode=require`\n"
+            "- [ ] `alembic upgrade head` -> `logs/upgrade.log`\n")
+    result = imported(text)
+    assert [s.kind for s in result.runbook.phases[0].steps] == ["manual", "manual", "command"]
+    for n in (5, 6):
+        assert any(note.startswith(f"team.md: line {n}: ") and "typed in a setup section only"
+                   in note for note in result.notes), n
