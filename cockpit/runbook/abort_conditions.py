@@ -108,6 +108,8 @@ def printed_literals(text: str) -> list[str]:
     found: list[str] = []
     for m in _QUOTED.finditer(text):
         literal = next(group for group in m.groups() if group)
+        if len(literal.strip()) < 3:  # `q` or `—` would halt on half the output
+            continue
         printed = _PRINTS.search(text[:m.start()])
         subject = _PRINTS.search(text[m.end():])
         if whole or printed or (not subject and _OUTPUT_LIKE.search(literal)):
@@ -121,13 +123,14 @@ def lock_queue_rule(text: str) -> AbortRule | None:
     if not _QUEUE.search(text) or not re.search(rf"\b{_WHO}\b", text, re.I):
         return None
     max_waiting: int | None = None
-    if m := _MORE_THAN.search(text):
+    if (m := _MORE_THAN.search(text)) and int(m[1]) >= 1:  # "more than 0": no such limit
         max_waiting = int(m[1])
     elif (m := _AT_LEAST.search(text)) and int(m[1] or m[2]) >= 2:
         max_waiting = int(m[1] or m[2]) - 1
     max_wait: str | None = None
     queue = _QUEUE.search(text)
-    if queue is not None and (w := _WAITED.search(text, queue.start())) and int(w[1]) > 0:
+    if queue is not None and (w := _WAITED.search(text, queue.start())) \
+            and 0 < int(w[1]) < 10_000_000:  # what a runbook's duration can say
         max_wait = f"{int(w[1])}{_unit(w[2].lower())}"
     if max_waiting is None and max_wait is None:
         return None

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cockpit.runbook.abort_conditions import condition
 from cockpit.runbook.abort_library import MORE
@@ -322,3 +324,32 @@ def test_a_setup_line_outside_the_setup_section_is_named_with_why() -> None:
     for n in (5, 6):
         assert any(note.startswith(f"team.md: line {n}: ") and "typed in a setup section only"
                    in note for note in result.notes), n
+
+
+# ------------------------------------------------------------------------ any wording, no crash
+
+_WORDS = ["Stop", "Halt", "Abort", "Cancel the run", "at once", "if", "on", "any of", "or", ",",
+          ";", "`LockNotAvailable`", "`x`", "`a b c`", '"deadlock detected"', "'q'", "more than",
+          "at least", "0", "1", "3", "010", "99999999", "sessions", "queued", "behind", "waiting",
+          "for", "s", "minutes", "ms", "prints", "shows", "above", "unchecked", "`—`", "—", "+",
+          "deadlock", "statement timeout", "“a”", "`", "'", '"', "\\", "$", "%", ":"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lead=st.sampled_from(["Stop on", "Halt if", "Abort on any of", "Cancel the run if",
+                             "Stop at once if", "No-Go if"]),
+       words=st.lists(st.sampled_from(_WORDS), max_size=10),
+       children=st.lists(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6), max_size=3),
+       standalone=st.booleans())
+def test_any_abort_wording_imports_and_renders_back(lead: str, words: list[str],
+                                                    children: list[list[str]],
+                                                    standalone: bool) -> None:
+    """Found by this sweep: "more than 0 sessions" and a wait of 99999999 minutes made rules
+    the model refuses; a quoted `q` a pattern that halts on half the output."""
+    line = " ".join([lead, *words]).strip() + (":" if children else "")
+    item = f"- [ ] {line}\n" + "".join(f"  - [ ] {' '.join(c)}\n" for c in children)
+    work = "## Phase 1 — Go\n\n- [ ] `alembic upgrade head` -> `logs/u.log`\n"
+    text = "# T\n\n" + (f"## Abort Criteria\n\n{item}\n{work}" if standalone else work + item)
+    runbook = imported(text).runbook
+    for rule in runbook.abort_rules:
+        assert all(len(p) >= 3 for p in rule.patterns), rule
