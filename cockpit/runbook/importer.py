@@ -100,6 +100,7 @@ class _Builder:
     phase_rules: list[str] = field(default_factory=list)
     everywhere: list[str] = field(default_factory=list)
     standalone: bool = False  # the section being built holds no command
+    reads_too: bool = False  # the phase being built has a read-only command
     section_kind: str = ""  # what the section being built is
 
     def note(self, line: int, message: str) -> None:
@@ -416,8 +417,10 @@ def _phase(section: MdSection, b: _Builder, index: int) -> dict[str, Any]:
     token = (re.search(r"\bphase\s+([A-Za-z0-9][A-Za-z0-9_.-]*)", section.heading, re.I)
              or re.search(r"\b(P\d+[A-Za-z]?)\b", section.heading))
     phase_id = b.claim(token[1] if token else f"P{index}")  # the author's spelling: P0
-    b.phase_rules, b.standalone = [], not any(
-        (m := _COMMAND.match(item.text)) and m["log"] for item in section.items())
+    commands_here = [m["command"] for item in section.items()
+                     if (m := _COMMAND.match(item.text)) and m["log"]]
+    b.phase_rules, b.standalone = [], not commands_here
+    b.reads_too = any(is_read_only(command) for command in commands_here)
     steps = _items(section, b, _step)
     commands = [step for step in steps if step["kind"] == "command"]
     _watch(b, [step for step in commands if not step.get("read_only")] or commands,
@@ -508,9 +511,10 @@ def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
 
 def _abort_item(item: MdItem, b: _Builder) -> dict[str, Any] | None:
     """A list or sentence asking to stop on conditions, or None. Watchable conditions become
-    rules: a list of them all is the phase's abort watch (the reference's shape); otherwise
-    they watch the phase's changing commands (a section without commands: every changing
-    command), and the item is a confirmation of what the cockpit cannot watch."""
+    rules: a list of them all, in a phase whose commands all change, is its abort watch (the
+    reference's shape); otherwise they watch the phase's changing commands (a section without
+    commands: every changing command), and the item is a confirmation of what the cockpit
+    cannot watch."""
     if item.children and is_abort_list(item.text):
         found = [(condition(child.text), child.line) for child in item.children]
     elif not item.children and (texts := sentence_conditions(item.text)) is not None:
@@ -526,7 +530,9 @@ def _abort_item(item: MdItem, b: _Builder) -> dict[str, Any] | None:
                       "statement (write it in the phase it guards to have it confirmed)"))
     watchable = [cond for cond, _ in found if cond.rule is not None]
     flat = all(not child.children for child in item.children)
-    if item.children and flat and len(watchable) == len(found) and not b.standalone:
+    # An abort watch guards every command of its phase: the shape only where all change.
+    if item.children and flat and len(watchable) == len(found) and not b.standalone \
+            and not b.reads_too:
         return {"kind": "abort_watch", "id": b.new_id(item.text, "abort-watch"),
                 "text": item.text, "rules": [_rule(cond, b, shown=True) for cond in watchable]}
     ids = list(dict.fromkeys(_rule(cond, b, shown=False) for cond in watchable))

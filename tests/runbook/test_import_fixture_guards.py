@@ -34,7 +34,7 @@ _LIBRARY = {tuple(rule.patterns): rule.id for rule in (*LIBRARY, *MORE)}
 
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "analytics-etl-home-folder-upgrade": (
-        ['lock-timeout-deadlock', 'lock-timeout-deadlock', 'literal could not extend file', 'lock_queue >5'],
+        ['lock-timeout-deadlock', 'literal could not extend file', 'lock_queue >5'],
         ['cd ~/analytics/etl', 'env ANALYTICS_DSN analytics sslmode=require']),
     "appointments-timestamptz-conversion": (
         ['lock-timeout-deadlock', 'literal DatatypeMismatch'],
@@ -58,7 +58,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
         ['duplicate-table', 'lock-timeout-deadlock', 'lock-timeout-deadlock', 'statement-timeout'],
         ['cd /srv/deploy/billing-api', 'env DATABASE_URL billing sslmode=require']),
     "fintech-ledger-four-eyes-alembic": (
-        ['lock-timeout-deadlock', 'lock-timeout-deadlock', 'literal CheckViolation'],
+        ['lock-timeout-deadlock', 'literal CheckViolation'],
         ['cd /opt/fin/ledger-service', 'env DATABASE_URL ledger sslmode=verify-full']),
     "flask-migrate-helpdesk-upgrade": (
         ['literal DuplicateColumn', 'lock-timeout-deadlock', 'alembic-revision-error'],

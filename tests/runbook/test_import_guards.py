@@ -90,12 +90,19 @@ LIST_WORDINGS = ["Abort on:", "Abort immediately on any of:", "Stop on:",
 
 
 @pytest.mark.parametrize("lead", LIST_WORDINGS)
-def test_an_abort_list_in_any_wording_watches_the_upgrade(lead: str) -> None:
+@pytest.mark.parametrize("reads_too", [True, False], ids=["with-a-read", "changes-only"])
+def test_an_abort_list_in_any_wording_watches_the_upgrade(lead: str, reads_too: bool) -> None:
     text = checklist(f"- [ ] {lead}\n  - [ ] `LockNotAvailable`\n  - [ ] DeadlockDetected\n"
                      "  - [ ] Statement timeout\n", BASH)
+    if not reads_too:
+        text = text.replace("- [ ] `alembic current` -> `logs/current.log`\n", "")
     rb = imported(text).runbook
+    # The reference's shape where every command of the phase changes; else a statement
+    # whose rules watch the changing commands only.
     watch = rb.phases[0].steps[-1]
-    assert isinstance(watch, AbortWatch), watch.kind
+    assert isinstance(watch, Statement if reads_too else AbortWatch), watch.kind
+    if reads_too:
+        assert rules_on(rb, "alembic current") == []
     upgrade = rules_on(rb, "alembic upgrade head")
     assert halts_on(upgrade, 'psycopg.errors.LockNotAvailable: canceling statement due to lock '
                              'timeout')
