@@ -17,7 +17,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from cockpit.errors import Problem, RunbookError
-from cockpit.runbook.abort_library import library_rule_for, literal_rule
+from cockpit.runbook.abort_conditions import (
+    Condition,
+    condition,
+    is_abort_list,
+    is_closing_line,
+    sentence_conditions,
+)
 from cockpit.runbook.commands import confirm_word, is_read_only, script_paths
 from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.markdown import (
@@ -29,11 +35,19 @@ from cockpit.runbook.markdown import (
     MdText,
     parse_checklist,
 )
-from cockpit.runbook.model import COCKPIT_RULES, Runbook, SetupSection
+from cockpit.runbook.model import COCKPIT_RULES, AbortRule, Runbook, SetupSection
 from cockpit.runbook.paths import path_name
 from cockpit.runbook.preflight_lines import preflight_gate
 from cockpit.runbook.render import render_markdown, setup_script_lines
 from cockpit.runbook.roles import role_for_label
+from cockpit.runbook.shell_setup import (
+    ShellSetup,
+    dsn_parts,
+    dsn_problem,
+    is_absolute,
+    read_setup,
+    workdir_problem,
+)
 from cockpit.runbook.toml_writer import runbook_to_toml
 
 # The usual order of a runbook's sections; a checklist may put them in any other.
@@ -41,6 +55,10 @@ ORDER = ("boundary", "gates", "setup", "phase", "halt", "rollback", "evidence", 
 # Words in a heading that say what a section is, most specific first: "Phase 6: Sign-off"
 # is the decision, "Phase 1: Entry Criteria" a phase.
 _HEADING_WORDS: list[tuple[str, tuple[str, ...]]] = [
+    # What stops the work is no protocol for after it: its conditions watch every command.
+    ("boundary", ("stop condition", "stop criteria", "halt condition", "halt criteria",
+                  "when to stop", "when to halt", "when to abort", "stop rules", "abort rules",
+                  "cancel condition", "cancel criteria")),
     ("halt", ("halt", "contain", "stop protocol", "rollback protocol", "abort protocol",
               "goes wrong", "if it fails")),
     ("rollback", ("rollback", "roll back", "roll-back", "back-out", "backout", "back out",
@@ -57,11 +75,6 @@ _HEADING_WORDS: list[tuple[str, tuple[str, ...]]] = [
 _FIELD_LINE = re.compile(r"^[^:`]+:(?: .+)?$")
 _COMMAND = re.compile(r"^`(?P<command>[^`]+)`(?: -> `(?P<log>[^`]+)`)?$")
 _TICKS = re.compile(r"`([^`]+)`")
-_PS_CD = re.compile(r'^Set-Location "(?P<path>[^"]+)"$')
-_SH_CD = re.compile(r'^cd "(?P<path>[^"]+)"$')
-_PS_ENV = re.compile(r"^\$env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
-_SH_ENV = re.compile(r"^export (?P<name>[A-Za-z_][A-Za-z0-9_]*)='(?P<value>[^']*)'$")
-_PLACEHOLDER = re.compile(r"^(?:<[^>]+>|\$\{[^}]+\}|\{\{[^}]+\}\})$")
 
 
 @dataclass
@@ -83,6 +96,13 @@ class _Builder:
     log_folder: str = ""
     roles: set[str] = field(default_factory=set)  # decision roles already given
     logs: set[str] = field(default_factory=set)  # the logs commands write: one command each
+    # Abort rules for the changing commands of the phase being built, and of every phase (a
+    # section of abort conditions that holds no command of its own).
+    phase_rules: list[str] = field(default_factory=list)
+    everywhere: list[str] = field(default_factory=list)
+    standalone: bool = False  # the section being built holds no command
+    reads_too: bool = False  # the phase being built has a read-only command
+    section_kind: str = ""  # what the section being built is
 
     def note(self, line: int, message: str) -> None:
         self.notes.append(f"{self.name}: line {line}: {message}")
@@ -192,6 +212,7 @@ def _build(checklist: MdChecklist, b: _Builder) -> dict[str, Any]:
             b.note(section.line, f"a second {kind} section: '{section.heading}' is imported as "
                    "a phase (its items become confirmations); merge it into the first to type it")
             kind = "phase"
+        b.section_kind = kind
         if kind == "phase":
             if not section.blocks:
                 raise RunbookError([Problem(b.name, f"line {section.line}",
@@ -212,6 +233,8 @@ def _build(checklist: MdChecklist, b: _Builder) -> dict[str, Any]:
         "phase" if place.startswith("phases[") else place))  # stable: phases keep their order
     if order != usual:
         data["order"] = order
+    _watch(b, [step for phase in data["phases"] for step in phase["steps"]
+               if step["kind"] == "command" and not step.get("read_only")], b.everywhere)
     _evidence_from_producers(data, b)
     data["abort_rules"] = b.rules
     data["scripts"] = [{"path": path} for path in b.scripts]
@@ -284,8 +307,13 @@ def _items(section: MdSection, b: _Builder, infer: _Infer) -> list[dict[str, Any
     return [_block(block, b, infer) for block in section.blocks]
 
 
+def _boundary_item(item: MdItem, b: _Builder) -> dict[str, Any]:
+    return _abort_item(item, b) or _statement(item, b)
+
+
 def _boundary(section: MdSection, b: _Builder) -> dict[str, Any]:
-    return {"heading": section.heading, "items": _items(section, b, _statement)}
+    b.standalone = True  # its abort conditions watch every changing command
+    return {"heading": section.heading, "items": _items(section, b, _boundary_item)}
 
 
 def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
@@ -314,44 +342,35 @@ def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
     return {"kind": "attestation", **base}
 
 
+def _gate_or_closing(item: MdItem, b: _Builder) -> dict[str, Any]:
+    # A closing line is what the gates already do: its text stays, it attests nothing.
+    if not item.children and is_closing_line(item.text):
+        return _statement(item, b)
+    return _gate(item, b)
+
+
 def _gates(section: MdSection, b: _Builder) -> dict[str, Any]:
-    return {"heading": section.heading, "items": _items(section, b, _gate)}
-
-
-def _parse_script(block: MdCode) -> tuple[str, str | None, dict[str, str]] | None:
-    """(shell, working directory, {name: value}) if the block is a plain setup script."""
-    shell = {"powershell": "powershell", "sh": "sh"}.get(block.lang)
-    if shell is None:
-        return None
-    cd_re, env_re = (_PS_CD, _PS_ENV) if shell == "powershell" else (_SH_CD, _SH_ENV)
-    workdir: str | None = None
-    env: dict[str, str] = {}
-    for line in block.lines:
-        if (m := cd_re.match(line)) and workdir is None and not env:
-            workdir = m["path"]
-        elif m := env_re.match(line):
-            env[m["name"]] = m["value"]
-        else:
-            return None
-    return shell, workdir, env
+    return {"heading": section.heading, "items": _items(section, b, _gate_or_closing)}
 
 
 def _setup(section: MdSection, b: _Builder) -> dict[str, Any]:
     out: dict[str, Any] = {"heading": section.heading}
     codes = [block for block in section.blocks if isinstance(block, MdCode)]
-    script = _parse_script(codes[0]) if len(codes) == 1 else None
-    shell, workdir, env = script or ("sh", None, {})
-    out["shell"] = shell
+    shell = read_setup([(code.lang, code.lines) for code in codes])
+    out["shell"] = shell.shell
     items: list[dict[str, Any]] = []
     for block in section.blocks:
         if isinstance(block, MdCode):
             items.append({"kind": "script", "id": b.new_id("setup-script", "script")}
-                         if script else _code(block, b))
+                         if len(codes) == 1 else _code(block, b))
             continue
         items.append(_text(block, b) if isinstance(block, MdText)
-                     else _setup_item(block, b, workdir, env, out))
-    if script and _derived_script({**out, "items": items}) != codes[0].lines:
-        # The block says more (or in another order) than the items: keep it verbatim.
+                     else _setup_item(block, b, shell, out))
+    derived = _derived_script({**out, "items": items})
+    if len(codes) == 1 and (derived != codes[0].lines or codes[0].lang != shell.shell or not any(
+            item["kind"] == "working_directory" for item in items)):
+        # The block says more (or in another order, or another shell) than the items: kept
+        # verbatim, and the items are still checked.
         items = [_code(codes[0], b) if item["kind"] == "script" else item for item in items]
     out["items"] = items
     return out
@@ -364,23 +383,39 @@ def _derived_script(setup: dict[str, Any]) -> list[str] | None:
         return None
 
 
-def _setup_item(item: MdItem, b: _Builder, workdir: str | None, env: dict[str, str],
+def _setup_item(item: MdItem, b: _Builder, shell: ShellSetup,
                 out: dict[str, Any]) -> dict[str, Any]:
+    """A working directory or DSN line, typed from what the setup block does; any other line
+    stays a confirmation, its note saying why."""
     ticks = _TICKS.findall(item.text)
     words = item.text.lower()
     base = {"id": b.new_id(item.text.replace("`", ""), "setup"), "text": item.text}
-    if not item.children and "working directory" in words and ticks:
-        return {"kind": "working_directory", **base, "path": workdir or ticks[0]}
-    is_dsn = ticks and "://" in env.get(ticks[0], "")
-    if not item.children and len(ticks) >= 2 and " set to " in item.text and is_dsn:
-        template = env[ticks[0]]
-        password = re.match(r"^[^:]+://[^:@/]+:([^@]+)@", template)
-        if password and _PLACEHOLDER.match(password[1]):
-            out["password_placeholder"] = password[1]
-        require = dict(t.split("=", 1) for t in ticks[2:] if "=" in t)
-        return {"kind": "env", **base, "name": ticks[0], "template": template,
-                "database": ticks[1], "require": require}
-    b.note(item.line, f"'{item.text}' became a manual confirmation")
+    if item.children:
+        reason = "it has nested items"
+    elif "working directory" in words or "working folder" in words:
+        reason = workdir_problem(item.text, shell)
+        if not reason:
+            assert shell.workdir is not None
+            if not is_absolute(shell.workdir):
+                b.note(item.line, f"working directory `{shell.workdir}` is relative: it is "
+                       "taken from the runbook file's folder (write the TOML beside the "
+                       "checklist, or give the block an absolute path)")
+            return {"kind": "working_directory", **base, "path": shell.workdir}
+    elif ticks and ticks[0] in shell.env:
+        value = shell.env[ticks[0]]
+        reason = dsn_problem(ticks, value, out)
+        if not reason:
+            assert value is not None
+            database, query = dsn_parts(value)
+            require = {k: v for t in ticks[1:] if "=" in t
+                       for k, v in [t.split("=", 1)] if query.get(k) == v}
+            return {"kind": "env", **base, "name": ticks[0], "template": value,
+                    "database": database, "require": require}
+    elif ticks and re.fullmatch(r"[A-Z_][A-Z0-9_]*", ticks[0]):
+        reason = f"no setup block sets `{ticks[0]}`"
+    else:
+        reason = "not a working directory line, nor a `VARIABLE` set to `database` line"
+    b.note(item.line, f"'{item.text}' became a manual confirmation: {reason}")
     return _statement(item, b, "manual")
 
 
@@ -388,8 +423,26 @@ def _phase(section: MdSection, b: _Builder, index: int) -> dict[str, Any]:
     token = (re.search(r"\bphase\s+([A-Za-z0-9][A-Za-z0-9_.-]*)", section.heading, re.I)
              or re.search(r"\b(P\d+[A-Za-z]?)\b", section.heading))
     phase_id = b.claim(token[1] if token else f"P{index}")  # the author's spelling: P0
+    commands_here = [m["command"] for item in section.items()
+                     if (m := _COMMAND.match(item.text)) and m["log"]]
+    b.phase_rules, b.standalone = [], not commands_here
+    b.reads_too = any(is_read_only(command) for command in commands_here)
     steps = _items(section, b, _step)
+    commands = [step for step in steps if step["kind"] == "command"]
+    _watch(b, [step for step in commands if not step.get("read_only")] or commands,
+           b.phase_rules)
     return {"id": phase_id, "heading": section.heading, "steps": steps}
+
+
+def _watch(b: _Builder, commands: list[dict[str, Any]], rule_ids: list[str]) -> None:
+    """Name the rules on each command (a lock_queue rule only on a changing one: a read-only
+    step has no lock radar)."""
+    queue = {rule["id"] for rule in b.rules if rule.get("kind") == "lock_queue"}
+    for step in commands:
+        own = step.setdefault("abort_rules", [])
+        own += [r for r in rule_ids if r not in own and not (r in queue and step.get("read_only"))]
+        if not own:
+            del step["abort_rules"]
 
 
 def _step(item: MdItem, b: _Builder) -> dict[str, Any]:
@@ -409,12 +462,16 @@ def _step(item: MdItem, b: _Builder) -> dict[str, Any]:
     if check is not None:
         base["id"] = b.new_id(text.replace("`", ""), "check")
         return {"kind": "check", **base, **check}
-    flat_children = all(not child.children for child in item.children)
-    if item.children and flat_children and words.startswith("abort"):
-        return {"kind": "abort_watch", "id": b.new_id(text, "abort-watch"), "text": text,
-                "rules": [_rule(child, b) for child in item.children]}
-    if not item.children and words.startswith("abort"):
-        return _statement(item, b)
+    abort = _abort_item(item, b)
+    if abort is not None:
+        return abort
+    dsn_line = len(ticks) >= 2 and " set to " in text and re.fullmatch(r"[A-Z_][A-Z0-9_]*",
+                                                                         ticks[0])
+    if not item.children and ("working directory" in words or dsn_line):
+        b.note(item.line, f"'{text}' became a manual confirmation: a setup line is typed in a "
+               "setup section only (a heading with 'Setup', 'Session' or 'Environment', with "
+               "its shell block)")
+        return _statement(item, b, "manual")
     b.note(item.line, f"'{text}' became a manual confirmation; if a probe can answer it, "
            "type it as a check" + ("; if it is a command, give it a `-> `log``"
                                   if _COMMAND.match(text) else ""))
@@ -458,24 +515,67 @@ def _command(command: str, log: str | None, b: _Builder) -> dict[str, Any]:
     return step
 
 
-def _rule(item: MdItem, b: _Builder) -> str:
-    known = library_rule_for(item.text)
-    taken = {rule["id"] for rule in b.rules} | set(COCKPIT_RULES)  # those are the cockpit's
+def _abort_item(item: MdItem, b: _Builder) -> dict[str, Any] | None:
+    """A list or sentence asking to stop on conditions, or None. Watchable conditions become
+    rules: a list of them all, in a phase whose commands all change, is its abort watch (the
+    reference's shape); otherwise they watch the phase's changing commands (a section without
+    commands: every changing command), and the item is a confirmation of what the cockpit
+    cannot watch."""
+    if item.children and is_abort_list(item.text):
+        found = [(condition(child.text), child.line) for child in item.children]
+    elif not item.children and (texts := sentence_conditions(item.text)) is not None:
+        if not texts:  # a closing line: what the gates already do
+            return _statement(item, b)
+        found = [(condition(text), item.line) for text in texts]
+    else:
+        return None
+    for cond, line in found:
+        if cond.rule is None:
+            b.note(line, f"'{cond.text}' is not a condition the cockpit can watch; kept as a "
+                   + ("confirmation" if not _in_boundary(b) else
+                      "statement (write it in the phase it guards to have it confirmed)"))
+    watchable = [cond for cond, _ in found if cond.rule is not None]
+    flat = all(not child.children for child in item.children)
+    # An abort watch guards every command of its phase: the shape only where all change.
+    if item.children and flat and len(watchable) == len(found) and not b.standalone \
+            and not b.reads_too:
+        return {"kind": "abort_watch", "id": b.new_id(item.text, "abort-watch"),
+                "text": item.text, "rules": [_rule(cond, b, shown=True) for cond in watchable]}
+    ids = list(dict.fromkeys(_rule(cond, b, shown=False) for cond in watchable))
+    target = b.everywhere if b.standalone else b.phase_rules
+    target += [rule_id for rule_id in ids if rule_id not in target]
+    if ids:
+        where = "every phase" if b.standalone else "its phase"
+        b.note(item.line, f"abort rules {', '.join(ids)} watch the changing commands of {where}")
+    confirm = len(watchable) < len(found) and not _in_boundary(b)
+    return _statement(item, b, "manual" if confirm else "statement")
+
+
+def _in_boundary(b: _Builder) -> bool:
+    return b.section_kind == "boundary"
+
+
+def _rule(cond: Condition, b: _Builder, shown: bool) -> str:
+    """The id of the rule for a condition: one already made that watches the same (with the
+    same label, where an abort watch shows it), or a new one."""
+    assert cond.rule is not None
+    rule: AbortRule = cond.rule.model_copy(update={"label": cond.text})
+    same = ("kind", "patterns", "max_waiting", "max_wait", "samples") + (("label",) if shown
+                                                                          else ())
+    dumped = rule.model_dump()
+    for known in b.rules:
+        if all(known.get(key) == dumped.get(key) for key in same):
+            return str(known["id"])
+    taken = {known["id"] for known in b.rules} | set(COCKPIT_RULES)  # those are the cockpit's
     # Rule ids have their own namespace (not the steps'), with the same readable shape;
     # a label of punctuation only ("—") still needs a valid id.
-    base = known.id if known else re.sub(r"[^a-z0-9]+", "-", item.text.lower()).strip("-")[:60]
+    base = rule.id if rule.id != "rule" else re.sub(
+        r"[^a-z0-9]+", "-", cond.text.lower()).strip("-")[:60]
     base = base.strip("-") or "rule"
     rule_id, n = base, 2
     while rule_id in taken:
         rule_id, n = f"{base}-{n}", n + 1
-    if known is None and not re.fullmatch(r"`[^`]+`", item.text):  # quoted: the exact text
-        b.note(item.line, f"abort rule '{item.text}' matches its own words only; give it the "
-               "error names and messages the tool really prints")
-    if known is None:
-        rule = literal_rule(rule_id, item.text)
-    else:
-        rule = known.model_copy(update={"id": rule_id, "label": item.text})
-    b.rules.append(rule.model_dump())
+    b.rules.append(rule.model_copy(update={"id": rule_id}).model_dump())
     return rule_id
 
 

@@ -12,8 +12,11 @@ def resolve(workdir: Path, path: str) -> Path:
     """A runbook path (relative to the working directory) on this machine, as the steps
     (run in that folder) reach it: a relative path goes from where the folder really is, so
     its `..` leaves the folder the link points to, not the link's; an absolute one is taken
-    as written. A relative path written with backslashes only is read with `/`."""
+    as written; `~` is the home folder of whoever runs it. A relative path written with
+    backslashes only is read with `/`."""
     candidate = Path(path.replace("\\", "/")) if "\\" in path and "/" not in path else Path(path)
+    if path == "~" or path.startswith(("~/", "~\\")):  # the operator's home, as a shell reads it
+        candidate = Path.home() / candidate.relative_to("~")
     if candidate.is_absolute():
         return Path(os.path.normpath(candidate))
     return Path(os.path.normpath(Path(os.path.realpath(workdir)) / candidate))

@@ -177,24 +177,27 @@ def test_pg_upgrade_setup_becomes_typed_items_and_a_derived_script() -> None:
     assert new.require == {"sslmode": "verify-full"}
     assert setup.password_placeholder == "<PASSWORD>"
     line = line_of(text, "- [ ] Old and new data directories both owned by `postgres`")
-    assert f"{PG_UPGRADE.name}: line {line}: '{owners.text}' became a manual confirmation" \
-        in result.notes
+    assert any(note.startswith(f"{PG_UPGRADE.name}: line {line}: '{owners.text}' became a "
+                               "manual confirmation: ") for note in result.notes)
 
 
 def test_pg_upgrade_phases() -> None:
     text, result = imported(PG_UPGRADE)
     rb = result.runbook
     check, link, start = rb.phases
-    assert kinds(check.steps) == ["command", "command", "manual", "statement"]
+    # "Abort on any incompatibility reported.": no condition the cockpit can watch, so the
+    # operator confirms it.
+    assert kinds(check.steps) == ["command", "command", "manual", "manual"]
     assert check.steps[0].log == "logs/extensions_before.log"
     assert check.steps[1].command.startswith("/usr/lib/postgresql/16/bin/pg_upgrade --check ")
     assert check.steps[1].log == "logs/pg_upgrade_check.log"
 
-    assert kinds(link.steps) == ["command", "command", "abort_watch", "manual"]
-    watch = link.steps[2]
-    assert isinstance(watch, AbortWatch)
-    assert watch.rules == ["could-not-load-library", "lock-timeout-deadlock",
-                           "checksum-mismatch-between-clusters"]
+    # One condition of the list cannot be watched: the list is a confirmation, and the two
+    # that can watch the link step (never a pattern of "Checksum mismatch..."'s own words).
+    assert kinds(link.steps) == ["command", "command", "manual", "manual"]
+    assert [s.abort_rules for s in link.steps[:2]] == [
+        ["could-not-load-library", "lock-timeout-deadlock"]] * 2
+    assert [r.id for r in rb.abort_rules] == ["could-not-load-library", "lock-timeout-deadlock"]
     library = rb.abort_rule("lock-timeout-deadlock")
     assert library.label == "Lock timeout/deadlock"
     assert "deadlock detected" in library.patterns and r"\b55P03\b" in library.patterns
@@ -203,8 +206,9 @@ def test_pg_upgrade_phases() -> None:
     assert [re.search(p, 'ERROR:  could not load library "$libdir/pg_stat_kcache"')
             is not None for p in literal.patterns] == [True]
     unknown = "  - [ ] Checksum mismatch between clusters"
-    assert any(n.startswith(f"{PG_UPGRADE.name}: line {line_of(text, unknown)}: abort rule ")
-               for n in result.notes)
+    assert f"{PG_UPGRADE.name}: line {line_of(text, unknown)}: 'Checksum mismatch between " \
+        "clusters' is not a condition the cockpit can watch; kept as a confirmation" \
+        in result.notes
 
     assert kinds(start.steps) == ["command", "command", "command", "manual", "check", "code",
                                   "manual"]
@@ -261,7 +265,7 @@ def test_django_release_phases_keep_the_authors_ids() -> None:
     rb = result.runbook
     assert [p.id for p in rb.phases] == ["R1", "R2", "R3"]
     dry, apply, verify = rb.phases
-    assert kinds(dry.steps) == ["command", "command", "command", "manual", "statement"]
+    assert kinds(dry.steps) == ["command", "command", "command", "manual", "manual"]
     assert dry.steps[4].text == "Abort on any other migration in the plan."
     assert [(s.command, s.log) for s in apply.steps[:1]] == [
         ("python manage.py migrate orders 0042 --no-input", "artifacts/migrate_apply.txt")]
@@ -332,9 +336,11 @@ def test_warehouse_swap_phases_code_block_and_abort_list() -> None:
         "BEGIN;", "ALTER SCHEMA reporting RENAME TO reporting_v6;",
         "ALTER SCHEMA dw_green RENAME TO reporting;", "COMMIT;"]
     assert swap.steps[2].rules == ["lock-timeout-deadlock", "duplicateschema",
-                                   "permission-denied-for-schema-reporting"]
-    assert rb.abort_rule("permission-denied-for-schema-reporting").label == \
+                                   "insufficient-privilege"]
+    assert rb.abort_rule("insufficient-privilege").label == \
         "Permission denied for schema `reporting`"
+    assert any(re.search(p, 'ERROR:  permission denied for schema reporting')
+               for p in rb.abort_rule("insufficient-privilege").patterns)
     assert kinds(verify.steps) == ["command", "command", "check", "manual"]
     assert verify.steps[2].expected == ["v_gl_balances", "v_ap_aging", "v_revenue_by_entity"]
     assert [s.path for s in rb.scripts] == [
