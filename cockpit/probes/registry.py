@@ -38,6 +38,9 @@ class ProbeContext:
     env: Mapping[str, str] = field(default_factory=dict)
     session_folder: Path | None = None
     waivers: tuple[Waiver, ...] = ()  # the runbook's accepted risk findings
+    # (step id, command) of each command step, in order: what the Alembic targets and the
+    # risk gate's path are read from
+    commands: tuple[tuple[str, str], ...] = ()
 
 
 ProbeFn = Callable[[ProbeContext, Any, Mapping[str, Any]], ProbeResult]

@@ -54,6 +54,12 @@ PROBES: dict[str, ProbeSpec] = {
             "boolean",
             "the longest revision id fits alembic_version.version_num",
         ),
+        ProbeSpec(
+            "alembic.targets_known",
+            "none",
+            "every `alembic upgrade|downgrade|stamp TARGET` of the runbook names a revision "
+            "of the lineage (a relative one walked from the database's revision)",
+        ),
         ProbeSpec("db.objects_present", "list", "these tables/views exist", args=(_SCHEMA,)),
         ProbeSpec(
             "db.structural_parity",
