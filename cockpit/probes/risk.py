@@ -10,29 +10,33 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pglast
+from alembic.util import CommandError
 
-from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
+from cockpit.probes.alembic_probes import alembic_walk, current_revisions, script_directory
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
+from cockpit.probes.risklocks import IndexResolver, held_to_end, index_tables, named_indexes
 from cockpit.probes.sqlrisk import (
     LOCKS,
     ParseError,
     RevisionSQL,
     Statement,
+    one_transaction,
     split_revisions,
     statements,
 )
 from cockpit.runbook.model import Waiver
+from cockpit.runbook.squawk_rules import rule_kind, squawk_binary
+from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
 
 # Blocking locks: SHARE and every stronger one conflict with ROW EXCLUSIVE, so while one is
 # held (to the upgrade's COMMIT) or queued for, the table's writers — and under ACCESS
@@ -67,8 +71,10 @@ class Finding:
     table: str | None = None
     rows: int | None = None
     bytes: int | None = None
-    severity: str = "warning"  # error | warning
+    # error: keeps the gate closed unless waived; warning: shown, never blocks
+    severity: str = "warning"
     waived: dict[str, str] | None = None  # reason, approved_by
+    kind: str = "lock"  # lock: what the change does to the live tables; style: schema taste
 
 
 @dataclass(frozen=True)
@@ -85,20 +91,23 @@ class Limits:
 
 def render_offline(workdir: Path, start: str, target: str,
                    env: Mapping[str, str], expected: Sequence[str]
-                   ) -> tuple[list[RevisionSQL], dict[str, str]]:
-    """Each revision's offline SQL, and the revisions that could not be rendered (with
-    why). A revision whose upgrade fails offline (it reads data through op.get_bind()) is
-    set aside and rendering goes on after it."""
+                   ) -> tuple[list[RevisionSQL], dict[str, str], bool | None]:
+    """Each revision's offline SQL, the revisions that could not be rendered (with why),
+    and whether the upgrade runs as one transaction (None: nothing rendered to tell). A
+    revision whose upgrade fails offline (it reads data through op.get_bind()) keeps what it
+    rendered before failing, and rendering goes on after it."""
     parts: dict[str, RevisionSQL] = {}
     failed: dict[str, str] = {}
     begin = start
+    modes: list[bool | None] = []
     for _ in range(len(expected) + 1):
         done = subprocess.run(
             [sys.executable, "-m", "alembic", "upgrade", f"{begin}:{target}", "--sql"],
             cwd=workdir, env=dict(env), capture_output=True, text=True,
             timeout=_RENDER_TIMEOUT_S)
         found = split_revisions(done.stdout)
-        for part in found[:-1] if done.returncode else found:
+        modes.append(one_transaction(done.stdout))
+        for part in found:  # a failing revision's statements so far are analysed too
             parts.setdefault(part.revision, part)
         if done.returncode == 0:
             break
@@ -112,19 +121,20 @@ def render_offline(workdir: Path, start: str, target: str,
         begin = found[-1].revision
     ordered = [parts[r] for r in expected if r in parts]
     ordered += [p for r, p in parts.items() if r not in expected]  # flagged as unexpected
-    return ordered, failed
+    told = [mode for mode in modes if mode is not None]
+    return ordered, failed, (all(told) if told else None)
 
 
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
+    return lines[-1] if lines else "no output"
 
 
-def squawk_findings(parts: Sequence[RevisionSQL], wrapped: bool, pg_version: str | None
-                    ) -> dict[str, list[dict[str, Any]]]:
+def squawk_findings(parts: Sequence[RevisionSQL], wrapped: bool, pg_version: str | None,
+                    excluded: Sequence[str] = EXCLUDED_RULES) -> dict[str, list[dict[str, Any]]]:
     """squawk's findings per revision, its lines made 1-based in the revision's own SQL.
     `wrapped`: the upgrade runs in one transaction, so each part is linted inside one."""
-    binary = _squawk()
+    binary = squawk_binary()
     if binary is None:
         raise ProbeUnreachable("squawk is not installed (the squawk-cli package)")
     found: dict[str, list[dict[str, Any]]] = {part.revision: [] for part in parts}
@@ -136,7 +146,7 @@ def squawk_findings(parts: Sequence[RevisionSQL], wrapped: bool, pg_version: str
             files[str(path)] = part.revision
         if not files:
             return found
-        args = [binary, "--reporter", "json", f"--exclude={','.join(EXCLUDED_RULES)}"]
+        args = [binary, "--reporter", "json", f"--exclude={','.join(excluded)}"]
         if pg_version and (number := re.match(r"\d+(?:\.\d+)?", pg_version)):
             args.append(f"--pg-version={number[0]}")  # "17beta1", "18devel": the number
         done = subprocess.run([*args, *files], capture_output=True, text=True,
@@ -199,11 +209,12 @@ def _qualified(name: str, schema: str) -> str:
 def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
            parsed: Mapping[str, list[Statement] | str], linted: Mapping[str, list[dict[str, Any]]],
            sizes: Mapping[str, Size], limits: Limits, schema: str,
-           expected: Sequence[str]) -> list[Finding]:
+           expected: Sequence[str], indexes: IndexResolver | None = None) -> list[Finding]:
     """Every finding, in the order the revisions run. `parsed`: each revision's statements,
-    or why the parser refused its SQL."""
+    or why the parser refused its SQL; `indexes`: the table of an index a statement names."""
     findings: list[Finding] = []
     created: set[str] = set()  # tables the path itself creates: new, empty, no one waits
+    resolver = indexes or IndexResolver({}, schema)
     for part in parts:
         revision = part.revision
         if expected and revision not in expected:
@@ -212,25 +223,32 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
         found = parsed.get(revision, [])
         if isinstance(found, str):
             findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                    f"its SQL does not parse: {found}"))
+                                    f"its SQL does not parse: {found}", severity="error"))
             continue
         for index, stmt in enumerate(found):
             if stmt.creates:
                 created.add(_qualified(stmt.creates, schema))
+            resolver.saw(stmt)
             if "transaction-commit" in stmt.flags and index + 1 < len(found):
                 findings.append(_commit_finding(revision, stmt, found[index + 1:]))
             if "anonymous-code-block" in stmt.flags:
                 findings.append(Finding(
                     revision, "anonymous-code-block", "cockpit",
-                    "a DO block: the parser cannot see what it locks", stmt.text, stmt.line))
+                    "a DO block: the parser cannot see what it locks", stmt.text, stmt.line,
+                    severity="error"))
             for table, lock in ((stmt.table, stmt.lock), *stmt.also):
                 finding = _lock_finding(revision, stmt, table, lock, created, sizes, limits,
                                         schema)
                 if finding is not None:
                     findings.append(finding)
+            for name in stmt.indexes:
+                findings += _index_finding(revision, stmt, name, resolver.table(name), created,
+                                           sizes, limits, schema)
         for item in linted.get(revision, []):
             at = _statement_at(found, item["line"])
-            table = _qualified(at.table, schema) if at and at.table else None
+            on = (at.table or next(filter(None, map(resolver.table, at.indexes)), None)) \
+                if at else None
+            table = _qualified(on, schema) if on else None
             if table is not None and _ignored(table):
                 continue
             size = None if table is None or table in created else sizes.get(table)
@@ -243,16 +261,49 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
                 " ".join(filter(None, [item.get("message"), item.get("help")])),
                 at.text if at else "", item["line"], at.lock if at else None, table,
                 size.rows if size else None, size.bytes if size else None,
-                "error" if error else "warning"))
+                "error" if error else "warning",
+                kind=rule_kind(item.get("rule_name") or "")))
     for revision, why in failed.items():
         findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                f"its upgrade cannot be rendered offline: {why}"))
+                                f"its upgrade cannot be rendered offline: {why}",
+                                severity="error"))
     rendered = {part.revision for part in parts}
     for revision in expected:  # on the path, yet neither rendered nor failed: unseen
         if revision not in rendered and revision not in failed:
             findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                    "Alembic's offline SQL holds no part for it"))
+                                    "Alembic's offline SQL holds no part for it",
+                                    severity="error"))
     return findings
+
+
+_INDEX_WHAT = {
+    "index-drop-locks-table": "drops index {index} without CONCURRENTLY: ACCESS EXCLUSIVE on "
+                              "its table, its readers and writers wait",
+    "reindex-without-concurrently": "rebuilds index {index} without CONCURRENTLY: writes to "
+                                    "its table wait until it is rebuilt",
+}
+
+
+def _index_finding(revision: str, stmt: Statement, index: str, table: str | None,
+                   created: set[str], sizes: Mapping[str, Size], limits: Limits,
+                   schema: str) -> list[Finding]:
+    """A statement that names an index locks the index's table: weighed like any other."""
+    if stmt.lock not in BLOCKING:
+        return []
+    flag = next((f for f in _INDEX_WHAT if f in stmt.flags), None)
+    what = _INDEX_WHAT[flag].format(index=index) if flag else \
+        f"takes {stmt.lock} on index {index}: its table's users wait"
+    if table is None:
+        return [Finding(revision, flag or "index-table-unknown", "cockpit",
+                        f"{what}; its table is neither in the catalog nor created earlier on "
+                        "the path, so its size is not weighed", stmt.text, stmt.line,
+                        stmt.lock)]
+    finding = _lock_finding(revision, stmt, table, stmt.lock, created, sizes, limits, schema)
+    if finding is None:
+        return []
+    finding.message = what
+    finding.rule = flag or finding.rule
+    return [finding]
 
 
 # what an autocommit block may hold and still be only a concurrent build (or a validation)
@@ -274,7 +325,7 @@ def _commit_finding(revision: str, commit: Statement, after: Sequence[Statement]
     return Finding(revision, "non-atomic-revision", "cockpit",
                    "it commits part way (an autocommit block): a failure after this leaves "
                    "the part before committed, and a retry fails on it (DuplicateTable)",
-                   commit.text, commit.line)
+                   commit.text, commit.line, severity="error")
 
 
 def _ignored(table: str) -> bool:
@@ -346,7 +397,9 @@ def report_markdown(report: dict[str, Any]) -> str:
              f"{', '.join(report['excluded_rules'])} (the runbook sets the timeouts).", "",
              f"**{report['totals']['blocking']} blocking**, {report['totals']['errors']} "
              f"error(s), {report['totals']['warnings']} warning(s), "
-             f"{report['totals']['waived']} waived.", ""]
+             f"{report['totals']['waived']} waived; {report['totals']['style']} of them "
+             "style (the schema's shape, blocking nobody).", "",
+             *_transaction_lines(report["transaction"])]
     by_revision: dict[str, list[dict[str, Any]]] = {}
     for finding in report["findings"]:
         by_revision.setdefault(finding["revision"], []).append(finding)
@@ -356,17 +409,33 @@ def report_markdown(report: dict[str, Any]) -> str:
         if not found:
             lines += ["No finding.", ""]
             continue
-        lines += ["| severity | rule | line | statement | lock | table | size | waived |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["| severity | kind | rule | line | statement | why | lock | table | size "
+                  "| waived |", "|---|---|---|---|---|---|---|---|---|---|"]
         for f in found:
             waived = (f"{f['waived']['reason']} ({f['waived']['approved_by']})"
                       if f["waived"] else "")
-            statement = (f["statement"] or f["message"])[:160].replace("|", "\\|")
-            lines.append(f"| {f['severity']} | {f['rule']} | {f['line'] or ''} | "
-                         f"`{statement}` | {f['lock'] or ''} | {f['table'] or ''} | "
-                         f"{_size_text(Finding(**f))} | {waived.replace('|', '/')} |")
+            statement = f"`{f['statement']}`" if f["statement"] else ""
+            cells = [f["severity"], f["kind"], f["rule"], str(f["line"] or ""), statement,
+                     f["message"], f["lock"] or "", f["table"] or "",
+                     _size_text(Finding(**f)), waived]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _transaction_lines(transaction: dict[str, Any]) -> list[str]:
+    if transaction["one_transaction"] is None:
+        return []
+    if not transaction["one_transaction"]:
+        return ["The upgrade commits each revision on its own "
+                "(`transaction_per_migration`): a lock is released when its revision ends.", ""]
+    held = transaction["held_to_end"]
+    lines = ["**The upgrade runs as one transaction**: every lock it takes is held until its "
+             f"last revision commits. Held to the end: {len(held) or 'no'} table lock(s).", ""]
+    for h in held:
+        lines.append(f"- {h['lock']} on {h['table']} from {h['revision']} through "
+                     f"{h['through']} ({h['revisions_held']} revision(s))")
+    return [*lines, ""] if held else lines
 
 
 def _summary(findings: Sequence[Finding]) -> str:
@@ -396,7 +465,7 @@ def probe_migration_risk(ctx: ProbeContext, expected: Any, args: Mapping[str, An
 def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     schema = str(args.get("schema", "public"))
     limits = Limits(int(args.get("max_rows", 100_000)), int(args.get("max_mb", 100)))
-    script_directory(ctx.workdir)  # a missing alembic.ini is named now
+    script = script_directory(ctx.workdir)  # a missing alembic.ini is named now
     start = args.get("from")
     if start is None:
         current = current_revisions(ctx.env)
@@ -404,35 +473,53 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
             raise ProbeUnreachable(f"the database has {len(current)} current revisions "
                                    f"({', '.join(current)}): give the probe's `from`")
         start = current[0] if current else "base"
-    target = str(args.get("to", "heads"))
-    path = upgrade_path(ctx.workdir, str(start)) if target == "heads" else \
-        [r for r in upgrade_path(ctx.workdir, str(start))
-         if r in _ancestors(ctx.workdir, target)]
-    parts, failed = render_offline(ctx.workdir, str(start), target, ctx.env, path)
+    target, step = upgrade_goal(args, ctx.commands)
+    if (why := unknown_target(script, target)) is not None:
+        named = f"step '{step}': `alembic upgrade {target}`" if step else f"`to = {target}`"
+        return ProbeResult(False, None, f"{named}: {why}")
+    try:
+        path = alembic_walk(script, "upgrade", target, [] if start == "base" else [str(start)])
+    except CommandError as exc:
+        return ProbeResult(False, None, f"Alembic cannot walk from {start} to {target}: {exc}")
+    # a relative target counts from `start`; rendering resumes past a failing revision
+    rendered_to = path[-1] if path and RELATIVE.match(target) else target
+    parts, failed, one = render_offline(ctx.workdir, str(start), rendered_to, ctx.env, path)
     parsed: dict[str, list[Statement] | str] = {}
     for part in parts:
         try:
             parsed[part.revision] = statements(part.sql)
         except ParseError as exc:
             parsed[part.revision] = str(exc)
+    resolver = IndexResolver(index_tables(ctx.env, named_indexes(parsed), schema), schema)
     touched = {table for found in parsed.values() if not isinstance(found, str)
                for s in found for table, _ in ((s.table, None), *s.also) if table}
+    touched |= set(resolver.catalog.values())
+    touched |= {s.table for found in parsed.values() if not isinstance(found, str)
+                for s in found if s.builds and s.table}
     sizes = table_sizes(ctx.env, touched, schema)
     version = server_version(ctx.env)
+    own = [str(rule) for rule in args.get("exclude_rules", [])]
+    excluded = [*EXCLUDED_RULES, *[rule for rule in own if rule not in EXCLUDED_RULES]]
     linted = squawk_findings([p for p in parts if not isinstance(parsed[p.revision], str)],
-                             wrapped=True, pg_version=version)
-    findings = assess(parts, failed, parsed, linted, sizes, limits, schema, path)
+                             wrapped=True, pg_version=version, excluded=excluded)
+    findings = assess(parts, failed, parsed, linted, sizes, limits, schema, path, resolver)
     apply_waivers(findings, ctx.waivers)
     shut = blocking(findings)
     totals = {"blocking": len(shut), "errors": sum(f.severity == "error" for f in findings),
               "warnings": sum(f.severity == "warning" for f in findings),
-              "waived": sum(f.waived is not None for f in findings)}
+              "waived": sum(f.waived is not None for f in findings),
+              "style": sum(f.kind == "style" for f in findings)}
+    held = held_to_end(parts, parsed, _locked_tables(resolver, schema), _ignored, schema) \
+        if one else []
     report: dict[str, Any] = {
         "from": str(start), "to": target, "path": path, "schema": schema,
-        "limits": asdict(limits), "excluded_rules": list(EXCLUDED_RULES),
+        "limits": asdict(limits), "excluded_rules": excluded,
+        "excluded_by_runbook": own,
         "tools": {"squawk": _squawk_version(), "pglast": pglast.__version__,
                   "postgresql": version},
         "totals": totals,
+        "transaction": {"one_transaction": one, "held_to_end": [
+            {**asdict(h), **_size_of(sizes.get(h.table))} for h in held]},
         "findings": [asdict(f) for f in findings],
     }
     files = (("migration-risk.json", (json.dumps(report, indent=2) + "\n").encode()),
@@ -441,19 +528,36 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     return ProbeResult(not shut, observed, _summary(findings), files=files)
 
 
-def _ancestors(workdir: Path, revision: str) -> set[str]:
-    script = script_directory(workdir)
-    return {r.revision for r in script.iterate_revisions(revision, "base")}
+def _locked_tables(resolver: IndexResolver, schema: str
+                   ) -> Callable[[Statement], list[tuple[str, str | None]]]:
+    """Each table a statement locks, qualified, with the lock: named or through an index."""
+    def tables(stmt: Statement) -> list[tuple[str, str | None]]:
+        resolver.saw(stmt)
+        named = [(t, lock) for t, lock in ((stmt.table, stmt.lock), *stmt.also) if t]
+        named += [(t, stmt.lock) for t in map(resolver.table, stmt.indexes) if t]
+        return [(_qualified(t, schema), lock) for t, lock in named]
+    return tables
 
 
-def _squawk() -> str | None:
-    """squawk as the squawk-cli package installs it beside this Python, else on PATH."""
-    return shutil.which("squawk", path=str(Path(sys.executable).parent)) or \
-        shutil.which("squawk")
+def _size_of(size: Size | None) -> dict[str, int | None]:
+    return {"rows": size.rows if size else None, "bytes": size.bytes if size else None}
+
+
+def upgrade_goal(args: Mapping[str, Any], commands: Sequence[tuple[str, str]]
+                 ) -> tuple[str, str | None]:
+    """(target, step id): the probe's `to`, else the target of the runbook's last online
+    `alembic upgrade` (the path the cutover really runs), else `heads`."""
+    if "to" in args:
+        return str(args["to"]), None
+    for step, command in reversed(commands):
+        found = command_targets(command)
+        if found is not None and found[0] == "upgrade" and not found[2] and found[1]:
+            return found[1][-1], step
+    return "heads", None
 
 
 def _squawk_version() -> str | None:
-    binary = _squawk()
+    binary = squawk_binary()
     if binary is None:
         return None
     done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)

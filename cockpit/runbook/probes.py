@@ -88,12 +88,16 @@ PROBES: dict[str, ProbeSpec] = {
             args=(
                 ProbeArg("from", "text", "the revision the upgrade starts from (the anchor "
                          "stamped before it)", "the database's current revision"),
-                ProbeArg("to", "text", "the revision it ends at", "heads"),
+                ProbeArg("to", "text", "the revision it ends at", "the target of the "
+                         "runbook's `alembic upgrade` step, else heads"),
                 ProbeArg("schema", "text", "the schema unqualified tables are in", "public"),
                 ProbeArg("max_rows", "integer", "a table this big (estimated rows) makes a "
                          "blocking lock on it an error", "100000"),
                 ProbeArg("max_mb", "integer", "a table this big (MB, indexes included) makes "
                          "a blocking lock on it an error", "100"),
+                ProbeArg("exclude_rules", "list", "squawk rules left out for this runbook, by "
+                         "name (pinned with it; `validate` refuses a name squawk does not "
+                         "have)", "[]"),
             ),
         ),
         ProbeSpec(

@@ -7,6 +7,7 @@ approves still shows the value the machine will act on.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -46,6 +47,7 @@ from cockpit.runbook.model import (
 from cockpit.runbook.paths import path_name
 from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.roles import role_for_label
+from cockpit.runbook.squawk_rules import KNOWN_RULES, squawk_knows
 
 # Records one broken rule: (place, message).
 Add = Callable[[str, str], None]
@@ -350,6 +352,15 @@ def _arg_fits(shape: str, value: ArgValue) -> bool:
     return isinstance(value, list) if shape == "list" else isinstance(value, str)
 
 
+def _check_excluded_rules(place: str, rules: ArgValue | None, add: Add) -> None:
+    """A squawk rule excluded by a name squawk does not have would exclude nothing."""
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if squawk_knows(rule) is False:
+            near = difflib.get_close_matches(rule, sorted(KNOWN_RULES), n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            add(f"{place}.args.exclude_rules[{index}]", f"squawk has no rule '{rule}'{hint}")
+
+
 def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     spec = PROBES.get(item.probe)
     if spec is None:
@@ -358,6 +369,8 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     if spec.gate_only and isinstance(item, CheckStep):
         add(f"{place}.probe", f"probe '{spec.name}' answers a gate only (in [gates])")
     _check_probe_args(place, spec, item.args, add)
+    if spec.name == "migration.risk":
+        _check_excluded_rules(place, item.args.get("exclude_rules"), add)
     if spec.name == "review.countersigned" and item.args.get("count") == 0:
         add(f"{place}.args.count", "a countersignature gate needs at least 1 reviewer")
     expected = item.expected
