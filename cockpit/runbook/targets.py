@@ -163,7 +163,7 @@ def lineage_folder(runbook: Runbook, runbook_path: Path) -> Path | str:
     item = next((i for i in (runbook.setup.items if runbook.setup else [])
                  if isinstance(i, WorkingDirectory)), None)
     if item is not None and windows_absolute(item.path):
-        return f"the working directory `{item.path}` is a Windows path"
+        return f"the working directory `{item.path}` is for Windows"
     folder = resolve(base, item.path) if item is not None else base
     return folder if folder.is_dir() else f"the working directory {folder} does not exist here"
 

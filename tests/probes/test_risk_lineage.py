@@ -20,6 +20,7 @@ import pytest
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.registry import ProbeContext, run_probe
 from cockpit.probes.risk import render_offline
+from cockpit.probes.sqlrisk import statements
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.probes.test_risk import ENV_PY, REVISION
 
@@ -222,3 +223,25 @@ def test_validate_refuses_an_excluded_rule_squawk_does_not_have(
     else:
         assert done.returncode == 1 and refused in done.stderr, done.stderr
         assert "gates.items[2].args.exclude_rules[0]" in done.stderr
+
+
+@pytest.mark.parametrize(("sql", "lock", "indexes", "flags"), [
+    ("DROP INDEX a, s.b", "ACCESS EXCLUSIVE", ("a", "s.b"), ("index-drop-locks-table",)),
+    ("DROP INDEX CONCURRENTLY a", "SHARE UPDATE EXCLUSIVE", ("a",), ()),
+    ("ALTER INDEX a SET TABLESPACE fast", "ACCESS EXCLUSIVE", ("a",), ()),
+    ("ALTER INDEX a SET (fillfactor = 80)", "SHARE UPDATE EXCLUSIVE", ("a",), ()),
+    ("ALTER INDEX a RENAME TO b", "SHARE UPDATE EXCLUSIVE", ("a",), ()),
+    ("REINDEX INDEX s.a", "SHARE", ("s.a",), ("reindex-without-concurrently",)),
+    ("REINDEX INDEX CONCURRENTLY a", "SHARE UPDATE EXCLUSIVE", ("a",), ()),
+])
+def test_a_statement_naming_only_an_index_locks_the_indexs_table(
+        sql: str, lock: str, indexes: tuple[str, ...], flags: tuple[str, ...]) -> None:
+    (stmt,) = statements(sql)
+    assert (stmt.table, stmt.lock, stmt.indexes, stmt.flags) == (None, lock, indexes, flags)
+
+
+def test_cluster_using_an_index_locks_its_table_and_create_index_names_what_it_builds() -> None:
+    (cluster,) = statements("CLUSTER metrics USING ix_metrics_key")
+    assert (cluster.table, cluster.lock) == ("metrics", "ACCESS EXCLUSIVE")
+    (built,) = statements("CREATE INDEX ix ON s.metrics (key)")
+    assert (built.table, built.builds) == ("s.metrics", "s.ix")
