@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import pglast
@@ -25,17 +20,22 @@ from cockpit.probes.alembic_probes import alembic_walk, current_revisions, scrip
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.probes.risklocks import IndexResolver, held_to_end, index_tables, named_indexes
+from cockpit.probes.riskreport import report_markdown, size_text
+from cockpit.probes.risktools import (
+    EXCLUDED_RULES,
+    render_offline,
+    squawk_findings,
+    squawk_version,
+)
 from cockpit.probes.sqlrisk import (
     LOCKS,
     ParseError,
     RevisionSQL,
     Statement,
-    one_transaction,
-    split_revisions,
     statements,
 )
 from cockpit.runbook.model import Waiver
-from cockpit.runbook.squawk_rules import rule_kind, squawk_binary
+from cockpit.runbook.squawk_rules import rule_kind
 from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
 
 # Blocking locks: SHARE and every stronger one conflict with ROW EXCLUSIVE, so while one is
@@ -44,13 +44,8 @@ from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
 BLOCKING = LOCKS[LOCKS.index("SHARE"):]
 # squawk rules whose finding fails the migration itself, whatever the table's size
 SQUAWK_ERRORS = ("ban-concurrent-index-creation-in-transaction", "syntax-error")
-# squawk rules left out: the cockpit sets lock_timeout/statement_timeout on the step
-# (PGOPTIONS), and an Alembic revision runs once (alembic_version), so IF NOT EXISTS is moot
-EXCLUDED_RULES = ("require-timeout-settings", "require-lock-timeout",
-                  "require-statement-timeout", "prefer-robust-stmts")
 # findings that the cockpit cannot vouch for whatever the size: waived, or the gate stays shut
 MUST_WAIVE = ("not-analysable-offline", "non-atomic-revision", "anonymous-code-block")
-_RENDER_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -87,84 +82,6 @@ class Limits:
             return False
         return (size.rows is not None and size.rows >= self.rows) or \
             size.bytes >= self.megabytes * 1024 * 1024
-
-
-def render_offline(workdir: Path, start: str, target: str,
-                   env: Mapping[str, str], expected: Sequence[str]
-                   ) -> tuple[list[RevisionSQL], dict[str, str], bool | None]:
-    """Each revision's offline SQL, the revisions that could not be rendered (with why),
-    and whether the upgrade runs as one transaction (None: nothing rendered to tell). A
-    revision whose upgrade fails offline (it reads data through op.get_bind()) keeps what it
-    rendered before failing, and rendering goes on after it."""
-    parts: dict[str, RevisionSQL] = {}
-    failed: dict[str, str] = {}
-    begin = start
-    modes: list[bool | None] = []
-    for _ in range(len(expected) + 1):
-        done = subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", f"{begin}:{target}", "--sql"],
-            cwd=workdir, env=dict(env), capture_output=True, text=True,
-            timeout=_RENDER_TIMEOUT_S)
-        found = split_revisions(done.stdout)
-        modes.append(one_transaction(done.stdout))
-        for part in found:  # a failing revision's statements so far are analysed too
-            parts.setdefault(part.revision, part)
-        if done.returncode == 0:
-            break
-        why = _last_line(done.stderr)
-        if not found:  # nothing rendered: the environment itself fails offline
-            for revision in expected:
-                if revision not in parts:
-                    failed.setdefault(revision, why)
-            break
-        failed[found[-1].revision] = why
-        begin = found[-1].revision
-    ordered = [parts[r] for r in expected if r in parts]
-    ordered += [p for r, p in parts.items() if r not in expected]  # flagged as unexpected
-    told = [mode for mode in modes if mode is not None]
-    return ordered, failed, (all(told) if told else None)
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
-
-
-def squawk_findings(parts: Sequence[RevisionSQL], wrapped: bool, pg_version: str | None,
-                    excluded: Sequence[str] = EXCLUDED_RULES) -> dict[str, list[dict[str, Any]]]:
-    """squawk's findings per revision, its lines made 1-based in the revision's own SQL.
-    `wrapped`: the upgrade runs in one transaction, so each part is linted inside one."""
-    binary = squawk_binary()
-    if binary is None:
-        raise ProbeUnreachable("squawk is not installed (the squawk-cli package)")
-    found: dict[str, list[dict[str, Any]]] = {part.revision: [] for part in parts}
-    with tempfile.TemporaryDirectory(prefix="cockpit-risk-") as tmp:
-        files: dict[str, str] = {}
-        for index, part in enumerate(parts):
-            path = Path(tmp) / f"{index:04d}.sql"
-            path.write_text(f"BEGIN;\n{part.sql}\nCOMMIT;\n" if wrapped else part.sql)
-            files[str(path)] = part.revision
-        if not files:
-            return found
-        args = [binary, "--reporter", "json", f"--exclude={','.join(excluded)}"]
-        if pg_version and (number := re.match(r"\d+(?:\.\d+)?", pg_version)):
-            args.append(f"--pg-version={number[0]}")  # "17beta1", "18devel": the number
-        done = subprocess.run([*args, *files], capture_output=True, text=True,
-                              timeout=_RENDER_TIMEOUT_S)
-        try:  # 0: nothing found, 1: findings; anything else is squawk failing
-            if done.returncode not in (0, 1):
-                raise ValueError(_last_line(done.stderr))
-            reported = json.loads(done.stdout or "[]")
-        except ValueError as exc:
-            raise ProbeUnreachable(f"squawk gave no report (exit {done.returncode}): "
-                                   f"{exc}") from None
-    for item in reported:
-        revision = files.get(item.get("file", ""))
-        if revision is None:
-            continue
-        line = int(item.get("line", 0)) + 1 - (1 if wrapped else 0)  # squawk counts from 0
-        found[revision].append({**item, "line": line})
-    return found
 
 
 def table_sizes(env: Mapping[str, str], tables: set[str], schema: str) -> dict[str, Size]:
@@ -382,62 +299,6 @@ def blocking(findings: Sequence[Finding]) -> list[Finding]:
             and (f.severity == "error" or f.rule in MUST_WAIVE)]
 
 
-def _size_text(finding: Finding) -> str:
-    if finding.bytes is None:
-        return "new" if finding.table else ""
-    rows = f"{finding.rows:,} rows" if finding.rows is not None else "rows unknown"
-    return f"{rows}, {finding.bytes / 1048576:.1f} MB"
-
-
-def report_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Migration risk: {report['from']} → {report['to']}", "",
-             f"{len(report['path'])} revision(s) on the path; tables of "
-             f"{report['limits']['rows']:,} rows or {report['limits']['megabytes']} MB make a "
-             "blocking lock an error. squawk rules left out: "
-             f"{', '.join(report['excluded_rules'])} (the runbook sets the timeouts).", "",
-             f"**{report['totals']['blocking']} blocking**, {report['totals']['errors']} "
-             f"error(s), {report['totals']['warnings']} warning(s), "
-             f"{report['totals']['waived']} waived; {report['totals']['style']} of them "
-             "style (the schema's shape, blocking nobody).", "",
-             *_transaction_lines(report["transaction"])]
-    by_revision: dict[str, list[dict[str, Any]]] = {}
-    for finding in report["findings"]:
-        by_revision.setdefault(finding["revision"], []).append(finding)
-    for revision in [*report["path"], *[r for r in by_revision if r not in report["path"]]]:
-        found = by_revision.get(revision, [])
-        lines += [f"## {revision}", ""]
-        if not found:
-            lines += ["No finding.", ""]
-            continue
-        lines += ["| severity | kind | rule | line | statement | why | lock | table | size "
-                  "| waived |", "|---|---|---|---|---|---|---|---|---|---|"]
-        for f in found:
-            waived = (f"{f['waived']['reason']} ({f['waived']['approved_by']})"
-                      if f["waived"] else "")
-            statement = f"`{f['statement']}`" if f["statement"] else ""
-            cells = [f["severity"], f["kind"], f["rule"], str(f["line"] or ""), statement,
-                     f["message"], f["lock"] or "", f["table"] or "",
-                     _size_text(Finding(**f)), waived]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _transaction_lines(transaction: dict[str, Any]) -> list[str]:
-    if transaction["one_transaction"] is None:
-        return []
-    if not transaction["one_transaction"]:
-        return ["The upgrade commits each revision on its own "
-                "(`transaction_per_migration`): a lock is released when its revision ends.", ""]
-    held = transaction["held_to_end"]
-    lines = ["**The upgrade runs as one transaction**: every lock it takes is held until its "
-             f"last revision commits. Held to the end: {len(held) or 'no'} table lock(s).", ""]
-    for h in held:
-        lines.append(f"- {h['lock']} on {h['table']} from {h['revision']} through "
-                     f"{h['through']} ({h['revisions_held']} revision(s))")
-    return [*lines, ""] if held else lines
-
-
 def _summary(findings: Sequence[Finding]) -> str:
     shut = blocking(findings)
     if not shut:
@@ -446,8 +307,9 @@ def _summary(findings: Sequence[Finding]) -> str:
         return (f"no blocking finding ({errors} error(s) waived, "
                 f"{len(findings) - errors} warning(s), {waived} waived in all)"
                 if errors else f"no error; {len(findings)} warning(s), {waived} waived")
-    named = "; ".join(f"{f.revision} {f.rule}" + (f" on {f.table} ({_size_text(f)})"
-                                                 if f.table else "") for f in shut[:4])
+    named = "; ".join(f"{f.revision} {f.rule}" + (
+        f" on {f.table} ({size_text(f.rows, f.bytes, f.table)})" if f.table else "")
+        for f in shut[:4])
     more = f"; and {len(shut) - 4} more" if len(shut) > 4 else ""
     return (f"{len(shut)} finding(s) not waived: {named}{more} — make the change safe, or "
             "waive it in the runbook ([[waivers]]: revision, rule, reason, approved_by)")
@@ -515,7 +377,7 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
         "from": str(start), "to": target, "path": path, "schema": schema,
         "limits": asdict(limits), "excluded_rules": excluded,
         "excluded_by_runbook": own,
-        "tools": {"squawk": _squawk_version(), "pglast": pglast.__version__,
+        "tools": {"squawk": squawk_version(), "pglast": pglast.__version__,
                   "postgresql": version},
         "totals": totals,
         "transaction": {"one_transaction": one, "held_to_end": [
@@ -554,11 +416,3 @@ def upgrade_goal(args: Mapping[str, Any], commands: Sequence[tuple[str, str]]
         if found is not None and found[0] == "upgrade" and not found[2] and found[1]:
             return found[1][-1], step
     return "heads", None
-
-
-def _squawk_version() -> str | None:
-    binary = squawk_binary()
-    if binary is None:
-        return None
-    done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
-    return done.stdout.strip().removeprefix("squawk ") or None
