@@ -20,6 +20,7 @@ from alembic.util import CommandError
 from cockpit.runbook.commands import CHANGING_ALEMBIC
 from cockpit.runbook.model import (
     CommandStep,
+    ProbeGate,
     Runbook,
     WorkingDirectory,
     items_key,
@@ -28,6 +29,7 @@ from cockpit.runbook.model import (
 from cockpit.runbook.paths import resolve
 from cockpit.runbook.platform import windows_absolute
 
+TARGETS_PROBE = "alembic.targets_known"
 # `alembic ...` as commands.py finds it: the words after it, options kept this time (a
 # downgrade's `-1` is a target, not an option)
 _ALEMBIC = re.compile(r"(?:^|[\s/\\])alembic(?:\.exe)?(?P<rest>(?:\s+.*)?)$")
@@ -175,18 +177,23 @@ def target_problems(runbook: Runbook, runbook_path: Path
     targets = list(runbook_targets(runbook))
     if not targets:
         return [], []
+    notes = [] if any(isinstance(gate, ProbeGate) and gate.probe == TARGETS_PROBE
+                      for gate in (runbook.gates.items if runbook.gates else [])) else [
+        (targets[0].place, f"runs `alembic {targets[0].verb}` but no gate checks its target "
+         "where the steps run: add a gate with probe = \"alembic.targets_known\"")]
     folder = lineage_folder(runbook, runbook_path)
     try:
         if isinstance(folder, str):
             raise LineageUnreadable(folder)
         script = read_lineage(folder)
     except LineageUnreadable as exc:
-        return [], [(targets[0].place, f"the Alembic targets are not checked here ({exc}); "
-                     "the gate `alembic.targets_known` checks them where the steps run")]
+        return [], [*notes, (targets[0].place, f"the Alembic targets are not checked here "
+                             f"({exc}); the gate `alembic.targets_known` checks them where "
+                             "the steps run")]
     problems = []
     for found in targets:
         why = unknown_target(script, found.target)
         if why is not None:
             problems.append((found.place, f"step '{found.step}': `alembic {found.verb} "
                              f"{found.target}`: {why}"))
-    return problems, []
+    return problems, notes

@@ -162,3 +162,13 @@ def test_a_typo_keeps_the_gate_closed_in_a_run_and_nothing_runs(
                               "revision or branch of the lineage; did you mean "
                               "0006_entries_account_posted_idx?")
     assert not (runbook.parent / "logs" / "s0.log").exists()
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_validate_notes_a_runbook_whose_targets_no_gate_checks(tmp_path: Path,
+                                                                gate: bool) -> None:
+    done = cockpit("validate", str(_runbook(tmp_path, "alembic upgrade head", gate=gate)))
+    assert done.returncode == 0, done.stderr
+    noted = "phases[0].steps[0].command: runs `alembic upgrade` but no gate checks its " \
+        'target where the steps run: add a gate with probe = "alembic.targets_known"'
+    assert (noted in done.stderr) is not gate
