@@ -19,8 +19,9 @@ import pytest
 
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.registry import ProbeContext, run_probe
-from cockpit.probes.risk import render_offline
-from cockpit.probes.sqlrisk import statements
+from cockpit.probes.risk import Limits, Size, assess, render_offline
+from cockpit.probes.risklocks import IndexResolver, held_to_end
+from cockpit.probes.sqlrisk import RevisionSQL, Statement, statements
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.probes.test_risk import ENV_PY, REVISION
 
@@ -245,3 +246,31 @@ def test_cluster_using_an_index_locks_its_table_and_create_index_names_what_it_b
     assert (cluster.table, cluster.lock) == ("metrics", "ACCESS EXCLUSIVE")
     (built,) = statements("CREATE INDEX ix ON s.metrics (key)")
     assert (built.table, built.builds) == ("s.metrics", "s.ix")
+
+
+def test_an_index_found_nowhere_is_named_unweighed_and_one_the_path_built_is_its_tables(
+        ) -> None:
+    sql = ("CREATE INDEX ix_big ON big (a);\nDROP INDEX ix_big;\nDROP INDEX ghost;\n")
+    parts = [RevisionSQL("r9", "r8", sql)]
+    sizes = {"public.big": Size(rows=900_000, bytes=1 << 20)}
+    findings = assess(parts, {}, {"r9": statements(sql)}, {}, sizes, Limits(), "public", ["r9"],
+                      IndexResolver({}, "public"))
+    dropped = [f for f in findings if f.rule == "index-drop-locks-table"]
+    assert [(f.table, f.severity) for f in dropped] == [("public.big", "error"), (None, "warning")]
+    assert "neither in the catalog nor created earlier on the path" in dropped[1].message
+
+
+def test_an_autocommit_commit_releases_the_locks_taken_before_it() -> None:
+    first = "ALTER TABLE a ADD COLUMN x int;\nLOCK TABLE b IN SHARE MODE;\n"
+    second = ("COMMIT;\nCREATE INDEX CONCURRENTLY ic ON c (x);\nBEGIN;\n"
+              "ALTER TABLE b ADD COLUMN y int;\n")
+    parts = [RevisionSQL("r1", "", first), RevisionSQL("r2", "r1", second),
+             RevisionSQL("r3", "r2", "SELECT 1;\n")]
+    parsed: dict[str, list[Statement] | str] = {p.revision: statements(p.sql) for p in parts}
+
+    def tables(stmt: Statement) -> list[tuple[str, str | None]]:
+        return [(f"public.{t}", lock) for t, lock in ((stmt.table, stmt.lock), *stmt.also) if t]
+
+    held = held_to_end(parts, parsed, tables, lambda t: False, "public")
+    assert [(h.table, h.lock, h.revision, h.through, h.revisions_held) for h in held] == [
+        ("public.b", "ACCESS EXCLUSIVE", "r2", "r3", 2)]
