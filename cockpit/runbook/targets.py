@@ -38,6 +38,7 @@ _VALUED = ("-c", "--config", "-n", "--name", "-x", "--tag")
 # Alembic's relative forms: `+2`, `-1`, `ae10+2`, `branch@+1`, `head-1`
 RELATIVE = re.compile(r"^(?:(?P<branch>[^@]+)@)?(?P<rev>[^+\-@]+)?(?P<step>[+-]\d+)$")
 _SYMBOLS = ("head", "heads", "base")
+_SHELL = ("&&", "||", ";", "|", "&")
 
 
 class LineageUnreadable(Exception):
@@ -67,7 +68,12 @@ def command_targets(command: str) -> tuple[str, list[str], bool] | None:
         words = match["rest"].split()
     plain: list[str] = []
     skip = False
-    for word in words:
+    for index, word in enumerate(words):
+        if word.endswith(";") and word != ";":  # `alembic upgrade head; echo done`
+            words[index + 1:] = [";"]
+            word = word[:-1]
+        if word in _SHELL or word.startswith((">", "<", "2>")):
+            break  # the rest is another command, or where the output goes
         if skip:
             skip = False
         elif word in _VALUED:
@@ -77,7 +83,9 @@ def command_targets(command: str) -> tuple[str, list[str], bool] | None:
     if not plain or plain[0] not in CHANGING_ALEMBIC:
         return None
     offline = "--sql" in words
-    given = plain[1:] or (["heads"] if plain[0] == "upgrade" else [])
+    # upgrade and downgrade take one revision; stamp takes several
+    given = plain[1:] if plain[0] == "stamp" else plain[1:2] or (
+        ["heads"] if plain[0] == "upgrade" else [])
     targets: list[str] = []
     for word in given:
         ends = word.split(":", 1) if offline and ":" in word else [word]

@@ -118,6 +118,10 @@ def test_the_command_words_alembic_reads_as_targets() -> None:
     assert command_targets("python -m alembic upgrade a:b --sql") == ("upgrade", ["a", "b"], True)
     assert command_targets("alembic -x tenant=a upgrade") == ("upgrade", ["heads"], False)
     assert command_targets("alembic current") is None
+    assert command_targets("alembic upgrade head && echo done | tee x.log") == (
+        "upgrade", ["head"], False)
+    assert command_targets("alembic stamp a b > stamp.log") == ("stamp", ["a", "b"], False)
+    assert command_targets("alembic downgrade -1; echo x") == ("downgrade", ["-1"], False)
 
 
 def _url(cluster: PgCluster, conninfo: str) -> str:
