@@ -37,20 +37,24 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from cockpit.errors import Problem
+    from cockpit.errors import Problem, RunbookError
     from cockpit.runbook.identity import runbook_identity
     from cockpit.runbook.loader import load_runbook
     from cockpit.runbook.platform import foreign_paths
+    from cockpit.runbook.targets import target_problems
     from cockpit.runbook.validate import advisories, walk_items
 
     runbook = load_runbook(args.runbook)
+    wrong, unread = target_problems(runbook, Path(args.runbook))
+    if wrong:
+        raise RunbookError([Problem(str(args.runbook), place, why) for place, why in wrong])
     identity = runbook_identity(args.runbook)
     steps = sum(1 for _ in walk_items(runbook))
     print(f"ok: {args.runbook}: '{runbook.id}', {len(runbook.phases)} phases, {steps} items"
           f"{', production' if runbook.production else ''}")
     print(f"runbook sha256:    {identity.runbook_sha256}")
     print(f"transcript sha256: {identity.transcript_sha256}")
-    for place, message in [*advisories(runbook), *foreign_paths(runbook)]:
+    for place, message in [*advisories(runbook), *foreign_paths(runbook), *unread]:
         _err(f"note: {Problem(str(args.runbook), place, message)}")
     return 0
 

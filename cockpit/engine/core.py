@@ -13,6 +13,7 @@ from typing import Any
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.probes.registry import ProbeContext, ProbeResult
 from cockpit.runbook.model import Runbook
+from cockpit.runbook.targets import runbook_commands
 from cockpit.session import records
 from cockpit.session.clock import Clock
 from cockpit.session.events import Actor, Event
@@ -88,7 +89,8 @@ class SessionCore:
         return ProbeContext(workdir=self.workdir, env=self.env, session_folder=self.folder,
                             waivers=tuple(self.runbook.waivers),
                             redact=self.redactor.redact_text,
-                            rehearsal=Path(linked.folder) if linked is not None else None)
+                            rehearsal=Path(linked.folder) if linked is not None else None,
+                            commands=runbook_commands(self.runbook))
 
     def observed(self, result: ProbeResult) -> Any:
         """What a probe observed, with the files it found written into the session

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
+from cockpit.probes.alembic_probes import alembic_walk, current_revisions, script_directory
 from cockpit.runbook.commands import alembic_words
 
 
@@ -27,11 +27,8 @@ def path_from(target: str, workdir: Path, start: list[str]) -> list[str]:
     start of several heads: not one path)."""
     if len(start) > 1:
         return []
-    path = upgrade_path(workdir, start[0] if start else "base")
-    if target not in ("head", "heads"):
-        wanted = {r.revision for r in script_directory(workdir).iterate_revisions(target, "base")}
-        path = [r for r in path if r in wanted]
-    return path
+    # as `alembic upgrade` walks it: partial ids, `branch@head` and `+N` included
+    return alembic_walk(script_directory(workdir), "upgrade", target, start)
 
 
 def expected_upgrade(command: str, workdir: Path, env: Mapping[str, str]

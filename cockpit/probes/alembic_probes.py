@@ -3,26 +3,30 @@ longest revision id) and the database (current revisions, the version column's w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
+from cockpit.runbook.targets import (
+    RELATIVE,
+    LineageUnreadable,
+    command_targets,
+    read_lineage,
+    unknown_target,
+)
 
 
 def script_directory(workdir: Path, ini: str = "alembic.ini") -> ScriptDirectory:
-    path = workdir / ini
-    if not path.is_file():
-        raise ProbeUnreachable(f"{path}: no alembic.ini in the working directory")
-    config = Config(str(path))
-    config.set_main_option("script_location",
-                           str(workdir / config.get_main_option("script_location", "alembic")))
-    return ScriptDirectory.from_config(config)
+    try:
+        return read_lineage(workdir, ini)
+    except LineageUnreadable as exc:
+        raise ProbeUnreachable(str(exc)) from None
 
 
 def heads(workdir: Path) -> list[str]:
@@ -119,3 +123,52 @@ def probe_width_fits(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) 
               f"holds {width}" + ("" if fits else " — stamping it fails with "
                                   "StringDataRightTruncation"))
     return ProbeResult(fits == expected, fits, detail)
+
+
+def alembic_walk(script: ScriptDirectory, verb: str, target: str, current: list[str]
+                 ) -> list[str]:
+    """The revisions `alembic upgrade|downgrade TARGET` runs from `current`, in the order it
+    runs them — worked out by the very functions the `alembic` command calls. Raises
+    Alembic's CommandError for a target it cannot walk to."""
+    # what `alembic upgrade` passes: the database's heads as a tuple (typed `str` by Alembic)
+    start: Any = tuple(current) or "base"
+    steps = script._upgrade_revs(target, start) if verb == "upgrade" else \
+        script._downgrade_revs(target, start)
+    return [step.revision.revision for step in steps]
+
+
+def target_refusals(script: ScriptDirectory, commands: Sequence[tuple[str, str]],
+                    current: Callable[[], list[str]]) -> tuple[list[str], int]:
+    """(why, for each target that names no revision; how many targets were checked). A
+    relative target (`+1`, `-2`) is walked from the database's current revision."""
+    wrong: list[str] = []
+    checked = 0
+    for step, command in commands:
+        found = command_targets(command)
+        if found is None:
+            continue
+        verb, targets, offline = found
+        for target in targets:
+            checked += 1
+            why = unknown_target(script, target)
+            if why is None and not offline and verb != "stamp" and RELATIVE.match(target):
+                try:
+                    alembic_walk(script, verb, target, current())
+                except CommandError as exc:
+                    why = f"Alembic cannot walk to it from the database's revision: {exc}"
+            if why is not None:
+                wrong.append(f"step '{step}' ({verb}): {why}")
+    return wrong, checked
+
+
+@register("alembic.targets_known")
+@_guard
+def probe_targets_known(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]
+                        ) -> ProbeResult:
+    wrong, checked = target_refusals(script_directory(ctx.workdir), ctx.commands,
+                                     lambda: current_revisions(ctx.env))
+    if wrong:
+        return ProbeResult(False, wrong, "; ".join(wrong))
+    return ProbeResult(True, checked, f"{checked} Alembic target(s), each a revision of the "
+                       "lineage" if checked else "no step runs alembic upgrade, downgrade or "
+                       "stamp")

@@ -42,6 +42,9 @@ class ProbeContext:
     # with it before it is cut (a cut password would escape the store's own mask)
     redact: Callable[[str], str] = str
     rehearsal: Path | None = None  # the linked rehearsal's session folder, when one is
+    # (step id, command) of each command step, in order: what the Alembic targets and the
+    # risk gate's path are read from
+    commands: tuple[tuple[str, str], ...] = ()
 
 
 ProbeFn = Callable[[ProbeContext, Any, Mapping[str, Any]], ProbeResult]

@@ -9,30 +9,34 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import pglast
+from alembic.util import CommandError
 
-from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
+from cockpit.probes.alembic_probes import alembic_walk, current_revisions, script_directory
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
+from cockpit.probes.risklocks import IndexResolver, held_to_end, index_tables, named_indexes
+from cockpit.probes.riskreport import report_markdown, size_text
+from cockpit.probes.risktools import (
+    EXCLUDED_RULES,
+    render_offline,
+    squawk_findings,
+    squawk_version,
+)
 from cockpit.probes.sqlrisk import (
     LOCKS,
     ParseError,
     RevisionSQL,
     Statement,
-    split_revisions,
     statements,
 )
 from cockpit.runbook.model import Waiver
+from cockpit.runbook.squawk_rules import rule_kind
+from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
 
 # Blocking locks: SHARE and every stronger one conflict with ROW EXCLUSIVE, so while one is
 # held (to the upgrade's COMMIT) or queued for, the table's writers — and under ACCESS
@@ -40,13 +44,8 @@ from cockpit.runbook.model import Waiver
 BLOCKING = LOCKS[LOCKS.index("SHARE"):]
 # squawk rules whose finding fails the migration itself, whatever the table's size
 SQUAWK_ERRORS = ("ban-concurrent-index-creation-in-transaction", "syntax-error")
-# squawk rules left out: the cockpit sets lock_timeout/statement_timeout on the step
-# (PGOPTIONS), and an Alembic revision runs once (alembic_version), so IF NOT EXISTS is moot
-EXCLUDED_RULES = ("require-timeout-settings", "require-lock-timeout",
-                  "require-statement-timeout", "prefer-robust-stmts")
 # findings that the cockpit cannot vouch for whatever the size: waived, or the gate stays shut
 MUST_WAIVE = ("not-analysable-offline", "non-atomic-revision", "anonymous-code-block")
-_RENDER_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,10 @@ class Finding:
     table: str | None = None
     rows: int | None = None
     bytes: int | None = None
-    severity: str = "warning"  # error | warning
+    # error: keeps the gate closed unless waived; warning: shown, never blocks
+    severity: str = "warning"
     waived: dict[str, str] | None = None  # reason, approved_by
+    kind: str = "lock"  # lock: what the change does to the live tables; style: schema taste
 
 
 @dataclass(frozen=True)
@@ -81,80 +82,6 @@ class Limits:
             return False
         return (size.rows is not None and size.rows >= self.rows) or \
             size.bytes >= self.megabytes * 1024 * 1024
-
-
-def render_offline(workdir: Path, start: str, target: str,
-                   env: Mapping[str, str], expected: Sequence[str]
-                   ) -> tuple[list[RevisionSQL], dict[str, str]]:
-    """Each revision's offline SQL, and the revisions that could not be rendered (with
-    why). A revision whose upgrade fails offline (it reads data through op.get_bind()) is
-    set aside and rendering goes on after it."""
-    parts: dict[str, RevisionSQL] = {}
-    failed: dict[str, str] = {}
-    begin = start
-    for _ in range(len(expected) + 1):
-        done = subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", f"{begin}:{target}", "--sql"],
-            cwd=workdir, env=dict(env), capture_output=True, text=True,
-            timeout=_RENDER_TIMEOUT_S)
-        found = split_revisions(done.stdout)
-        for part in found[:-1] if done.returncode else found:
-            parts.setdefault(part.revision, part)
-        if done.returncode == 0:
-            break
-        why = _last_line(done.stderr)
-        if not found:  # nothing rendered: the environment itself fails offline
-            for revision in expected:
-                if revision not in parts:
-                    failed.setdefault(revision, why)
-            break
-        failed[found[-1].revision] = why
-        begin = found[-1].revision
-    ordered = [parts[r] for r in expected if r in parts]
-    ordered += [p for r, p in parts.items() if r not in expected]  # flagged as unexpected
-    return ordered, failed
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
-
-
-def squawk_findings(parts: Sequence[RevisionSQL], wrapped: bool, pg_version: str | None
-                    ) -> dict[str, list[dict[str, Any]]]:
-    """squawk's findings per revision, its lines made 1-based in the revision's own SQL.
-    `wrapped`: the upgrade runs in one transaction, so each part is linted inside one."""
-    binary = _squawk()
-    if binary is None:
-        raise ProbeUnreachable("squawk is not installed (the squawk-cli package)")
-    found: dict[str, list[dict[str, Any]]] = {part.revision: [] for part in parts}
-    with tempfile.TemporaryDirectory(prefix="cockpit-risk-") as tmp:
-        files: dict[str, str] = {}
-        for index, part in enumerate(parts):
-            path = Path(tmp) / f"{index:04d}.sql"
-            path.write_text(f"BEGIN;\n{part.sql}\nCOMMIT;\n" if wrapped else part.sql)
-            files[str(path)] = part.revision
-        if not files:
-            return found
-        args = [binary, "--reporter", "json", f"--exclude={','.join(EXCLUDED_RULES)}"]
-        if pg_version and (number := re.match(r"\d+(?:\.\d+)?", pg_version)):
-            args.append(f"--pg-version={number[0]}")  # "17beta1", "18devel": the number
-        done = subprocess.run([*args, *files], capture_output=True, text=True,
-                              timeout=_RENDER_TIMEOUT_S)
-        try:  # 0: nothing found, 1: findings; anything else is squawk failing
-            if done.returncode not in (0, 1):
-                raise ValueError(_last_line(done.stderr))
-            reported = json.loads(done.stdout or "[]")
-        except ValueError as exc:
-            raise ProbeUnreachable(f"squawk gave no report (exit {done.returncode}): "
-                                   f"{exc}") from None
-    for item in reported:
-        revision = files.get(item.get("file", ""))
-        if revision is None:
-            continue
-        line = int(item.get("line", 0)) + 1 - (1 if wrapped else 0)  # squawk counts from 0
-        found[revision].append({**item, "line": line})
-    return found
 
 
 def table_sizes(env: Mapping[str, str], tables: set[str], schema: str) -> dict[str, Size]:
@@ -199,11 +126,12 @@ def _qualified(name: str, schema: str) -> str:
 def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
            parsed: Mapping[str, list[Statement] | str], linted: Mapping[str, list[dict[str, Any]]],
            sizes: Mapping[str, Size], limits: Limits, schema: str,
-           expected: Sequence[str]) -> list[Finding]:
+           expected: Sequence[str], indexes: IndexResolver | None = None) -> list[Finding]:
     """Every finding, in the order the revisions run. `parsed`: each revision's statements,
-    or why the parser refused its SQL."""
+    or why the parser refused its SQL; `indexes`: the table of an index a statement names."""
     findings: list[Finding] = []
     created: set[str] = set()  # tables the path itself creates: new, empty, no one waits
+    resolver = indexes or IndexResolver({}, schema)
     for part in parts:
         revision = part.revision
         if expected and revision not in expected:
@@ -212,25 +140,32 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
         found = parsed.get(revision, [])
         if isinstance(found, str):
             findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                    f"its SQL does not parse: {found}"))
+                                    f"its SQL does not parse: {found}", severity="error"))
             continue
         for index, stmt in enumerate(found):
             if stmt.creates:
                 created.add(_qualified(stmt.creates, schema))
+            resolver.saw(stmt)
             if "transaction-commit" in stmt.flags and index + 1 < len(found):
                 findings.append(_commit_finding(revision, stmt, found[index + 1:]))
             if "anonymous-code-block" in stmt.flags:
                 findings.append(Finding(
                     revision, "anonymous-code-block", "cockpit",
-                    "a DO block: the parser cannot see what it locks", stmt.text, stmt.line))
+                    "a DO block: the parser cannot see what it locks", stmt.text, stmt.line,
+                    severity="error"))
             for table, lock in ((stmt.table, stmt.lock), *stmt.also):
                 finding = _lock_finding(revision, stmt, table, lock, created, sizes, limits,
                                         schema)
                 if finding is not None:
                     findings.append(finding)
+            for name in stmt.indexes:
+                findings += _index_finding(revision, stmt, name, resolver.table(name), created,
+                                           sizes, limits, schema)
         for item in linted.get(revision, []):
             at = _statement_at(found, item["line"])
-            table = _qualified(at.table, schema) if at and at.table else None
+            on = (at.table or next(filter(None, map(resolver.table, at.indexes)), None)) \
+                if at else None
+            table = _qualified(on, schema) if on else None
             if table is not None and _ignored(table):
                 continue
             size = None if table is None or table in created else sizes.get(table)
@@ -243,16 +178,49 @@ def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
                 " ".join(filter(None, [item.get("message"), item.get("help")])),
                 at.text if at else "", item["line"], at.lock if at else None, table,
                 size.rows if size else None, size.bytes if size else None,
-                "error" if error else "warning"))
+                "error" if error else "warning",
+                kind=rule_kind(item.get("rule_name") or "")))
     for revision, why in failed.items():
         findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                f"its upgrade cannot be rendered offline: {why}"))
+                                f"its upgrade cannot be rendered offline: {why}",
+                                severity="error"))
     rendered = {part.revision for part in parts}
     for revision in expected:  # on the path, yet neither rendered nor failed: unseen
         if revision not in rendered and revision not in failed:
             findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                    "Alembic's offline SQL holds no part for it"))
+                                    "Alembic's offline SQL holds no part for it",
+                                    severity="error"))
     return findings
+
+
+_INDEX_WHAT = {
+    "index-drop-locks-table": "drops index {index} without CONCURRENTLY: ACCESS EXCLUSIVE on "
+                              "its table, its readers and writers wait",
+    "reindex-without-concurrently": "rebuilds index {index} without CONCURRENTLY: writes to "
+                                    "its table wait until it is rebuilt",
+}
+
+
+def _index_finding(revision: str, stmt: Statement, index: str, table: str | None,
+                   created: set[str], sizes: Mapping[str, Size], limits: Limits,
+                   schema: str) -> list[Finding]:
+    """A statement that names an index locks the index's table: weighed like any other."""
+    if stmt.lock not in BLOCKING:
+        return []
+    flag = next((f for f in _INDEX_WHAT if f in stmt.flags), None)
+    what = _INDEX_WHAT[flag].format(index=index) if flag else \
+        f"takes {stmt.lock} on index {index}: its table's users wait"
+    if table is None:
+        return [Finding(revision, flag or "index-table-unknown", "cockpit",
+                        f"{what}; its table is neither in the catalog nor created earlier on "
+                        "the path, so its size is not weighed", stmt.text, stmt.line,
+                        stmt.lock)]
+    finding = _lock_finding(revision, stmt, table, stmt.lock, created, sizes, limits, schema)
+    if finding is None:
+        return []
+    finding.message = what
+    finding.rule = flag or finding.rule
+    return [finding]
 
 
 # what an autocommit block may hold and still be only a concurrent build (or a validation)
@@ -274,7 +242,7 @@ def _commit_finding(revision: str, commit: Statement, after: Sequence[Statement]
     return Finding(revision, "non-atomic-revision", "cockpit",
                    "it commits part way (an autocommit block): a failure after this leaves "
                    "the part before committed, and a retry fails on it (DuplicateTable)",
-                   commit.text, commit.line)
+                   commit.text, commit.line, severity="error")
 
 
 def _ignored(table: str) -> bool:
@@ -331,44 +299,6 @@ def blocking(findings: Sequence[Finding]) -> list[Finding]:
             and (f.severity == "error" or f.rule in MUST_WAIVE)]
 
 
-def _size_text(finding: Finding) -> str:
-    if finding.bytes is None:
-        return "new" if finding.table else ""
-    rows = f"{finding.rows:,} rows" if finding.rows is not None else "rows unknown"
-    return f"{rows}, {finding.bytes / 1048576:.1f} MB"
-
-
-def report_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# Migration risk: {report['from']} → {report['to']}", "",
-             f"{len(report['path'])} revision(s) on the path; tables of "
-             f"{report['limits']['rows']:,} rows or {report['limits']['megabytes']} MB make a "
-             "blocking lock an error. squawk rules left out: "
-             f"{', '.join(report['excluded_rules'])} (the runbook sets the timeouts).", "",
-             f"**{report['totals']['blocking']} blocking**, {report['totals']['errors']} "
-             f"error(s), {report['totals']['warnings']} warning(s), "
-             f"{report['totals']['waived']} waived.", ""]
-    by_revision: dict[str, list[dict[str, Any]]] = {}
-    for finding in report["findings"]:
-        by_revision.setdefault(finding["revision"], []).append(finding)
-    for revision in [*report["path"], *[r for r in by_revision if r not in report["path"]]]:
-        found = by_revision.get(revision, [])
-        lines += [f"## {revision}", ""]
-        if not found:
-            lines += ["No finding.", ""]
-            continue
-        lines += ["| severity | rule | line | statement | lock | table | size | waived |",
-                  "|---|---|---|---|---|---|---|---|"]
-        for f in found:
-            waived = (f"{f['waived']['reason']} ({f['waived']['approved_by']})"
-                      if f["waived"] else "")
-            statement = (f["statement"] or f["message"])[:160].replace("|", "\\|")
-            lines.append(f"| {f['severity']} | {f['rule']} | {f['line'] or ''} | "
-                         f"`{statement}` | {f['lock'] or ''} | {f['table'] or ''} | "
-                         f"{_size_text(Finding(**f))} | {waived.replace('|', '/')} |")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def _summary(findings: Sequence[Finding]) -> str:
     shut = blocking(findings)
     if not shut:
@@ -377,8 +307,9 @@ def _summary(findings: Sequence[Finding]) -> str:
         return (f"no blocking finding ({errors} error(s) waived, "
                 f"{len(findings) - errors} warning(s), {waived} waived in all)"
                 if errors else f"no error; {len(findings)} warning(s), {waived} waived")
-    named = "; ".join(f"{f.revision} {f.rule}" + (f" on {f.table} ({_size_text(f)})"
-                                                 if f.table else "") for f in shut[:4])
+    named = "; ".join(f"{f.revision} {f.rule}" + (
+        f" on {f.table} ({size_text(f.rows, f.bytes, f.table)})" if f.table else "")
+        for f in shut[:4])
     more = f"; and {len(shut) - 4} more" if len(shut) > 4 else ""
     return (f"{len(shut)} finding(s) not waived: {named}{more} — make the change safe, or "
             "waive it in the runbook ([[waivers]]: revision, rule, reason, approved_by)")
@@ -396,7 +327,7 @@ def probe_migration_risk(ctx: ProbeContext, expected: Any, args: Mapping[str, An
 def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     schema = str(args.get("schema", "public"))
     limits = Limits(int(args.get("max_rows", 100_000)), int(args.get("max_mb", 100)))
-    script_directory(ctx.workdir)  # a missing alembic.ini is named now
+    script = script_directory(ctx.workdir)  # a missing alembic.ini is named now
     start = args.get("from")
     if start is None:
         current = current_revisions(ctx.env)
@@ -404,35 +335,53 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
             raise ProbeUnreachable(f"the database has {len(current)} current revisions "
                                    f"({', '.join(current)}): give the probe's `from`")
         start = current[0] if current else "base"
-    target = str(args.get("to", "heads"))
-    path = upgrade_path(ctx.workdir, str(start)) if target == "heads" else \
-        [r for r in upgrade_path(ctx.workdir, str(start))
-         if r in _ancestors(ctx.workdir, target)]
-    parts, failed = render_offline(ctx.workdir, str(start), target, ctx.env, path)
+    target, step = upgrade_goal(args, ctx.commands)
+    if (why := unknown_target(script, target)) is not None:
+        named = f"step '{step}': `alembic upgrade {target}`" if step else f"`to = {target}`"
+        return ProbeResult(False, None, f"{named}: {why}")
+    try:
+        path = alembic_walk(script, "upgrade", target, [] if start == "base" else [str(start)])
+    except CommandError as exc:
+        return ProbeResult(False, None, f"Alembic cannot walk from {start} to {target}: {exc}")
+    # a relative target counts from `start`; rendering resumes past a failing revision
+    rendered_to = path[-1] if path and RELATIVE.match(target) else target
+    parts, failed, one = render_offline(ctx.workdir, str(start), rendered_to, ctx.env, path)
     parsed: dict[str, list[Statement] | str] = {}
     for part in parts:
         try:
             parsed[part.revision] = statements(part.sql)
         except ParseError as exc:
             parsed[part.revision] = str(exc)
+    resolver = IndexResolver(index_tables(ctx.env, named_indexes(parsed), schema), schema)
     touched = {table for found in parsed.values() if not isinstance(found, str)
                for s in found for table, _ in ((s.table, None), *s.also) if table}
+    touched |= set(resolver.catalog.values())
+    touched |= {s.table for found in parsed.values() if not isinstance(found, str)
+                for s in found if s.builds and s.table}
     sizes = table_sizes(ctx.env, touched, schema)
     version = server_version(ctx.env)
+    own = [str(rule) for rule in args.get("exclude_rules", [])]
+    excluded = [*EXCLUDED_RULES, *[rule for rule in own if rule not in EXCLUDED_RULES]]
     linted = squawk_findings([p for p in parts if not isinstance(parsed[p.revision], str)],
-                             wrapped=True, pg_version=version)
-    findings = assess(parts, failed, parsed, linted, sizes, limits, schema, path)
+                             wrapped=True, pg_version=version, excluded=excluded)
+    findings = assess(parts, failed, parsed, linted, sizes, limits, schema, path, resolver)
     apply_waivers(findings, ctx.waivers)
     shut = blocking(findings)
     totals = {"blocking": len(shut), "errors": sum(f.severity == "error" for f in findings),
               "warnings": sum(f.severity == "warning" for f in findings),
-              "waived": sum(f.waived is not None for f in findings)}
+              "waived": sum(f.waived is not None for f in findings),
+              "style": sum(f.kind == "style" for f in findings)}
+    held = held_to_end(parts, parsed, _locked_tables(resolver, schema), _ignored, schema) \
+        if one else []
     report: dict[str, Any] = {
         "from": str(start), "to": target, "path": path, "schema": schema,
-        "limits": asdict(limits), "excluded_rules": list(EXCLUDED_RULES),
-        "tools": {"squawk": _squawk_version(), "pglast": pglast.__version__,
+        "limits": asdict(limits), "excluded_rules": excluded,
+        "excluded_by_runbook": own,
+        "tools": {"squawk": squawk_version(), "pglast": pglast.__version__,
                   "postgresql": version},
         "totals": totals,
+        "transaction": {"one_transaction": one, "held_to_end": [
+            {**asdict(h), **_size_of(sizes.get(h.table))} for h in held]},
         "findings": [asdict(f) for f in findings],
     }
     files = (("migration-risk.json", (json.dumps(report, indent=2) + "\n").encode()),
@@ -441,20 +390,29 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     return ProbeResult(not shut, observed, _summary(findings), files=files)
 
 
-def _ancestors(workdir: Path, revision: str) -> set[str]:
-    script = script_directory(workdir)
-    return {r.revision for r in script.iterate_revisions(revision, "base")}
+def _locked_tables(resolver: IndexResolver, schema: str
+                   ) -> Callable[[Statement], list[tuple[str, str | None]]]:
+    """Each table a statement locks, qualified, with the lock: named or through an index."""
+    def tables(stmt: Statement) -> list[tuple[str, str | None]]:
+        resolver.saw(stmt)
+        named = [(t, lock) for t, lock in ((stmt.table, stmt.lock), *stmt.also) if t]
+        named += [(t, stmt.lock) for t in map(resolver.table, stmt.indexes) if t]
+        return [(_qualified(t, schema), lock) for t, lock in named]
+    return tables
 
 
-def _squawk() -> str | None:
-    """squawk as the squawk-cli package installs it beside this Python, else on PATH."""
-    return shutil.which("squawk", path=str(Path(sys.executable).parent)) or \
-        shutil.which("squawk")
+def _size_of(size: Size | None) -> dict[str, int | None]:
+    return {"rows": size.rows if size else None, "bytes": size.bytes if size else None}
 
 
-def _squawk_version() -> str | None:
-    binary = _squawk()
-    if binary is None:
-        return None
-    done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
-    return done.stdout.strip().removeprefix("squawk ") or None
+def upgrade_goal(args: Mapping[str, Any], commands: Sequence[tuple[str, str]]
+                 ) -> tuple[str, str | None]:
+    """(target, step id): the probe's `to`, else the target of the runbook's last online
+    `alembic upgrade` (the path the cutover really runs), else `heads`."""
+    if "to" in args:
+        return str(args["to"]), None
+    for step, command in reversed(commands):
+        found = command_targets(command)
+        if found is not None and found[0] == "upgrade" and not found[2] and found[1]:
+            return found[1][-1], step
+    return "heads", None

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pglast import ast, parse_sql
-from pglast.enums import AlterTableType, ConstrType, ObjectType
+from pglast.enums import AlterTableType, ConstrType, ObjectType, ReindexObjectType
 from pglast.parser import ParseError
 
 # PostgreSQL's table-level lock modes, weakest first (the docs' "Table-Level Locks").
@@ -61,6 +61,10 @@ class Statement:
     # other tables it locks, each with its lock: a foreign key's referenced table, the
     # second table of a TRUNCATE
     also: tuple[tuple[str, str], ...] = field(default=())
+    # indexes it names whose table it locks (with `lock`): DROP INDEX, ALTER INDEX,
+    # REINDEX INDEX — the table is the catalog's or an earlier CREATE INDEX's (risk.py)
+    indexes: tuple[str, ...] = ()
+    builds: str | None = None  # the index a CREATE INDEX names (on `table`)
 
 
 def split_revisions(sql: str) -> list[RevisionSQL]:
@@ -80,6 +84,21 @@ def split_revisions(sql: str) -> list[RevisionSQL]:
     return parts
 
 
+def one_transaction(sql: str) -> bool | None:
+    """Whether Alembic's offline SQL runs its revisions in one transaction — read from what
+    Alembic wrote, whatever env.py decided: with `transaction_per_migration` each revision
+    ends in COMMIT and the next opens with BEGIN; without transactional DDL there is no
+    BEGIN at all. None: fewer than one revision rendered."""
+    marks = list(_MARKER.finditer(sql))
+    if not marks:
+        return None
+    if not re.search(r"^BEGIN;", sql, re.MULTILINE):
+        return False
+    return not any(_EDGE_BEFORE.search(sql, 0, mark.start()) for mark in marks[1:])
+
+
+# the end of one revision's own transaction right before the next one's marker
+_EDGE_BEFORE = re.compile(r"COMMIT;\s*BEGIN;\s*\Z")
 _LEADING_BEGIN = re.compile(r"\A\s*BEGIN;[ \t]*\n")
 _TRAILING_EDGES = re.compile(r"\n\s*COMMIT;(?:\s*BEGIN;)?\s*\Z")
 
@@ -118,23 +137,32 @@ def _classified(node: ast.Node | None, base: Statement) -> Statement:
         return replace(base, creates=_name(node.relation),
                        also=tuple((r, "SHARE ROW EXCLUSIVE") for r in referenced if r))
     if isinstance(node, ast.IndexStmt):
+        built = _index_name(node.idxname, node.relation)
         if node.concurrent:
-            return replace(base, table=_name(node.relation), lock="SHARE UPDATE EXCLUSIVE")
+            return replace(base, table=_name(node.relation), lock="SHARE UPDATE EXCLUSIVE",
+                           builds=built)
         return replace(base, table=_name(node.relation), lock="SHARE",
-                         flags=("index-without-concurrently",))
+                       flags=("index-without-concurrently",), builds=built)
     if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
         return _alter_table(node, base)
+    if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_INDEX:
+        # SET TABLESPACE rewrites the index under ACCESS EXCLUSIVE: its table's users wait
+        lock = max((_ALTER_LOCKS.get(cmd.subtype, "ACCESS EXCLUSIVE") for cmd in node.cmds or ()),
+                   key=LOCKS.index, default="ACCESS EXCLUSIVE")
+        return replace(base, lock=lock, indexes=_names(node.relation))
     if isinstance(node, ast.RenameStmt) and node.relation is not None:
         if node.renameType == ObjectType.OBJECT_INDEX:  # since PostgreSQL 12
-            return replace(base, lock="SHARE UPDATE EXCLUSIVE")
+            return replace(base, lock="SHARE UPDATE EXCLUSIVE", indexes=_names(node.relation))
         return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
     if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
         names = [".".join(part.sval for part in obj) for obj in node.objects or ()]  # type: ignore[union-attr]
         return _on_all(base, names, "ACCESS EXCLUSIVE")
     if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_INDEX:
+        dropped = tuple(".".join(part.sval for part in obj) for obj in node.objects or ())  # type: ignore[union-attr]
         if node.concurrent:
-            return base
-        return replace(base, lock="ACCESS EXCLUSIVE", flags=("index-drop-locks-table",))
+            return replace(base, lock="SHARE UPDATE EXCLUSIVE", indexes=dropped)
+        return replace(base, lock="ACCESS EXCLUSIVE", flags=("index-drop-locks-table",),
+                       indexes=dropped)
     if isinstance(node, ast.TruncateStmt):
         return _on_all(base, [_name(rel) for rel in node.relations or ()], "ACCESS EXCLUSIVE")
     if isinstance(node, ast.CreateTrigStmt):
@@ -150,8 +178,11 @@ def _classified(node: ast.Node | None, base: Statement) -> Statement:
         return _on_all(base, vacuumed, "ACCESS EXCLUSIVE" if full else "SHARE UPDATE EXCLUSIVE")
     if isinstance(node, ast.ReindexStmt) and node.relation is not None:
         concurrently = any(o.defname == "concurrently" for o in node.params or ())
-        return replace(base, table=_name(node.relation),
-                       lock="SHARE UPDATE EXCLUSIVE" if concurrently else "SHARE")
+        lock = "SHARE UPDATE EXCLUSIVE" if concurrently else "SHARE"
+        if node.kind == ReindexObjectType.REINDEX_OBJECT_INDEX:  # its table is locked
+            return replace(base, lock=lock, indexes=_names(node.relation),
+                           flags=() if concurrently else ("reindex-without-concurrently",))
+        return replace(base, table=_name(node.relation), lock=lock)
     if isinstance(node, ast.DoStmt):  # code the parser cannot see into
         return replace(base, flags=("anonymous-code-block",))
     if isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt):
@@ -163,6 +194,18 @@ def _classified(node: ast.Node | None, base: Statement) -> Statement:
         kind = node.kind.name.lower() if node.kind is not None else "other"
         return replace(base, flags=(f"transaction-{kind.removeprefix('trans_stmt_')}",))
     return base
+
+
+def _names(relation: ast.RangeVar | None) -> tuple[str, ...]:
+    name = _name(relation)
+    return (name,) if name else ()
+
+
+def _index_name(name: str | None, table: ast.RangeVar | None) -> str | None:
+    """A new index's name as DROP INDEX would write it: in its table's schema."""
+    if not name:
+        return None
+    return f"{table.schemaname}.{name}" if table is not None and table.schemaname else name
 
 
 def _on_all(base: Statement, names: Sequence[str | None], lock: str) -> Statement:
@@ -199,4 +242,5 @@ def _alter_table(node: ast.AlterTableStmt, base: Statement) -> Statement:
                    flags=tuple(dict.fromkeys(flags)), also=tuple(also))
 
 
-__all__ = ["LOCKS", "ParseError", "RevisionSQL", "Statement", "split_revisions", "statements"]
+__all__ = ["LOCKS", "ParseError", "RevisionSQL", "Statement", "one_transaction",
+           "split_revisions", "statements"]

@@ -97,6 +97,12 @@ PROBES: dict[str, ProbeSpec] = {
             "boolean",
             "the longest revision id fits alembic_version.version_num",
         ),
+        ProbeSpec(
+            "alembic.targets_known",
+            "none",
+            "every `alembic upgrade|downgrade|stamp TARGET` of the runbook names a revision "
+            "of the lineage (a relative one walked from the database's revision)",
+        ),
         ProbeSpec("db.objects_present", "list", "these tables/views exist", args=(_SCHEMA,)),
         ProbeSpec(
             "db.structural_parity",
@@ -132,12 +138,16 @@ PROBES: dict[str, ProbeSpec] = {
             args=(
                 ProbeArg("from", "text", "the revision the upgrade starts from (the anchor "
                          "stamped before it)", "the database's current revision"),
-                ProbeArg("to", "text", "the revision it ends at", "heads"),
+                ProbeArg("to", "text", "the revision it ends at", "the target of the "
+                         "runbook's `alembic upgrade` step, else heads"),
                 ProbeArg("schema", "text", "the schema unqualified tables are in", "public"),
                 ProbeArg("max_rows", "integer", "a table this big (estimated rows) makes a "
                          "blocking lock on it an error", "100000"),
                 ProbeArg("max_mb", "integer", "a table this big (MB, indexes included) makes "
                          "a blocking lock on it an error", "100"),
+                ProbeArg("exclude_rules", "list", "squawk rules left out for this runbook, by "
+                         "name (pinned with it; `validate` refuses a name squawk does not "
+                         "have)", "[]"),
             ),
         ),
         ProbeSpec(

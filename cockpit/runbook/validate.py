@@ -7,6 +7,7 @@ approves still shows the value the machine will act on.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -52,6 +53,7 @@ from cockpit.runbook.paths import path_name
 from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.roles import role_for_label
+from cockpit.runbook.squawk_rules import KNOWN_RULES, squawk_knows
 
 # Records one broken rule: (place, message).
 Add = Callable[[str, str], None]
@@ -385,6 +387,15 @@ def _check_rehearsal_step(runbook: Runbook, place: str, item: CheckStep | ProbeG
             "(the step whose log is the snapshot: `cockpit snapshot`)")
 
 
+def _check_excluded_rules(place: str, rules: ArgValue | None, add: Add) -> None:
+    """A squawk rule excluded by a name squawk does not have would exclude nothing."""
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if squawk_knows(rule) is False:
+            near = difflib.get_close_matches(rule, sorted(KNOWN_RULES), n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+            add(f"{place}.args.exclude_rules[{index}]", f"squawk has no rule '{rule}'{hint}")
+
+
 def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     spec = PROBES.get(item.probe)
     if spec is None:
@@ -393,6 +404,8 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     if spec.gate_only and isinstance(item, CheckStep):
         add(f"{place}.probe", f"probe '{spec.name}' answers a gate only (in [gates])")
     _check_probe_args(place, spec, item.args, add)
+    if spec.name == "migration.risk":
+        _check_excluded_rules(place, item.args.get("exclude_rules"), add)
     if spec.name == "review.countersigned" and item.args.get("count") == 0:
         add(f"{place}.args.count", "a countersignature gate needs at least 1 reviewer")
     if spec.name == "db.structural_parity" and ("reference" in item.args) == (

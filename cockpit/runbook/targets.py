@@ -1,0 +1,207 @@
+"""Whether each `alembic upgrade|downgrade|stamp TARGET` a runbook runs names a revision of its
+lineage, asked of Alembic's own script directory (no database): a typo is refused before
+anything runs, naming the step and the nearest revision. `validate` uses it offline; the
+`alembic.targets_known` gate uses it again on the session's working directory."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError, RevisionError
+from alembic.util import CommandError
+
+from cockpit.runbook.commands import CHANGING_ALEMBIC
+from cockpit.runbook.model import (
+    CommandStep,
+    ProbeGate,
+    Runbook,
+    WorkingDirectory,
+    items_key,
+    section_items,
+)
+from cockpit.runbook.paths import resolve
+from cockpit.runbook.platform import windows_absolute
+
+TARGETS_PROBE = "alembic.targets_known"
+# `alembic ...` as commands.py finds it: the words after it, options kept this time (a
+# downgrade's `-1` is a target, not an option)
+_ALEMBIC = re.compile(r"(?:^|[\s/\\])alembic(?:\.exe)?(?P<rest>(?:\s+.*)?)$")
+# options of upgrade/downgrade/stamp that take a value
+_VALUED = ("-c", "--config", "-n", "--name", "-x", "--tag")
+# Alembic's relative forms: `+2`, `-1`, `ae10+2`, `branch@+1`, `head-1`
+RELATIVE = re.compile(r"^(?:(?P<branch>[^@]+)@)?(?P<rev>[^+\-@]+)?(?P<step>[+-]\d+)$")
+_SYMBOLS = ("head", "heads", "base")
+_SHELL = ("&&", "||", ";", "|", "&")
+
+
+class LineageUnreadable(Exception):
+    """The script directory cannot be read here: the check is left to where it can."""
+
+
+@dataclass(frozen=True)
+class AlembicTarget:
+    """One revision a changing Alembic command names."""
+
+    step: str  # the step's id
+    place: str  # where in the runbook (`phases[3].steps[0].command`)
+    verb: str  # upgrade | downgrade | stamp
+    target: str
+    offline: bool  # `--sql`: an `A:B` range is allowed
+
+
+def command_targets(command: str) -> tuple[str, list[str], bool] | None:
+    """(verb, targets, offline) of an `alembic upgrade|downgrade|stamp` command; None for any
+    other. A range `A:B` (offline) gives both ends; no target given is `heads` for upgrade."""
+    match = _ALEMBIC.search(command)
+    if match is None:
+        return None
+    try:
+        words = shlex.split(match["rest"], posix=True)
+    except ValueError:
+        words = match["rest"].split()
+    plain: list[str] = []
+    skip = False
+    for index, word in enumerate(words):
+        if word.endswith(";") and word != ";":  # `alembic upgrade head; echo done`
+            words[index + 1:] = [";"]
+            word = word[:-1]
+        if word in _SHELL or word.startswith((">", "<", "2>")):
+            break  # the rest is another command, or where the output goes
+        if skip:
+            skip = False
+        elif word in _VALUED:
+            skip = True
+        elif not word.startswith("-") or re.fullmatch(r"-\d+", word):
+            plain.append(word)
+    if not plain or plain[0] not in CHANGING_ALEMBIC:
+        return None
+    offline = "--sql" in words
+    # upgrade and downgrade take one revision; stamp takes several
+    given = plain[1:] if plain[0] == "stamp" else plain[1:2] or (
+        ["heads"] if plain[0] == "upgrade" else [])
+    targets: list[str] = []
+    for word in given:
+        ends = word.split(":", 1) if offline and ":" in word else [word]
+        targets += [end for end in ends if end]
+    return plain[0], targets, offline
+
+
+def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
+    """Every revision named by a changing Alembic command of the runbook, in order."""
+    for place, section in runbook.sections():
+        key = items_key(section)
+        for index, item in enumerate(section_items(section)):
+            if not isinstance(item, CommandStep):
+                continue
+            found = command_targets(item.command)
+            if found is None:
+                continue
+            verb, targets, offline = found
+            for target in targets:
+                yield AlembicTarget(item.id, f"{place}.{key}[{index}].command", verb, target,
+                                    offline)
+
+
+def runbook_commands(runbook: Runbook) -> tuple[tuple[str, str], ...]:
+    """(step id, command) of every command step, in document order."""
+    return tuple((item.id, item.command) for _, section in runbook.sections()
+                 for item in section_items(section) if isinstance(item, CommandStep))
+
+
+def read_lineage(workdir: Path, ini: str = "alembic.ini") -> ScriptDirectory:
+    """The project's script directory, as Alembic reads it from `alembic.ini`."""
+    path = workdir / ini
+    if not path.is_file():
+        raise LineageUnreadable(f"{path}: no alembic.ini in the working directory")
+    config = Config(str(path))
+    config.set_main_option("script_location",
+                           str(workdir / config.get_main_option("script_location", "alembic")))
+    try:
+        return ScriptDirectory.from_config(config)
+    except CommandError as exc:
+        raise LineageUnreadable(f"{path}: Alembic cannot read the script directory: {exc}") \
+            from None
+
+
+def unknown_target(script: ScriptDirectory, target: str) -> str | None:
+    """Why `target` names no revision of the lineage (with the nearest one), or None when
+    Alembic resolves it. A relative step (`+2`, `-1`) is taken from wherever the database
+    stands: only the revision or branch it counts from is checked here."""
+    if target in _SYMBOLS:
+        return None
+    relative = RELATIVE.match(target)
+    names: list[str] = []
+    if relative is not None:
+        if relative["branch"]:
+            names.append(f"{relative['branch']}@head")
+        if relative["rev"] and relative["rev"] not in _SYMBOLS:
+            names.append(relative["rev"])
+    else:
+        names.append(target)
+    for name in names:
+        try:
+            script.revision_map.get_revisions(name)
+        except ResolutionError as exc:
+            return _why(script, name.removesuffix("@head"), exc)
+        except RevisionError as exc:
+            return f"Alembic cannot resolve '{name}': {exc}"
+    return None
+
+
+def _why(script: ScriptDirectory, name: str, exc: ResolutionError) -> str:
+    if "Multiple revisions start with" in str(exc):
+        return f"'{name}' names several revisions ({exc}); give more of the id"
+    known = [rev.revision for rev in script.walk_revisions()]
+    known += sorted({label for rev in script.walk_revisions() for label in rev.branch_labels})
+    wanted = name.split("@", 1)[0] if "@" in name and name.split("@", 1)[0] not in known \
+        else name.split("@", 1)[-1]
+    near = difflib.get_close_matches(wanted, known, n=1, cutoff=0.5)
+    hint = f"; did you mean {near[0]}?" if near else ""
+    return f"'{wanted}' is no revision or branch of the lineage{hint}"
+
+
+def lineage_folder(runbook: Runbook, runbook_path: Path) -> Path | str:
+    """The folder the runbook's commands run in, or why it cannot be read on this machine."""
+    base = runbook_path.resolve().parent
+    item = next((i for i in (runbook.setup.items if runbook.setup else [])
+                 if isinstance(i, WorkingDirectory)), None)
+    if item is not None and windows_absolute(item.path):
+        return f"the working directory `{item.path}` is for Windows"
+    folder = resolve(base, item.path) if item is not None else base
+    return folder if folder.is_dir() else f"the working directory {folder} does not exist here"
+
+
+def target_problems(runbook: Runbook, runbook_path: Path
+                    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(problems, notes): each Alembic target that names no revision of the lineage, with
+    its place; a note when the lineage cannot be read here (checked again at the gate)."""
+    targets = list(runbook_targets(runbook))
+    if not targets:
+        return [], []
+    notes = [] if any(isinstance(gate, ProbeGate) and gate.probe == TARGETS_PROBE
+                      for gate in (runbook.gates.items if runbook.gates else [])) else [
+        (targets[0].place, f"runs `alembic {targets[0].verb}` but no gate checks its target "
+         "where the steps run: add a gate with probe = \"alembic.targets_known\"")]
+    folder = lineage_folder(runbook, runbook_path)
+    try:
+        if isinstance(folder, str):
+            raise LineageUnreadable(folder)
+        script = read_lineage(folder)
+    except LineageUnreadable as exc:
+        return [], [*notes, (targets[0].place, f"the Alembic targets are not checked here "
+                             f"({exc}); the gate `alembic.targets_known` checks them where "
+                             "the steps run")]
+    problems = []
+    for found in targets:
+        why = unknown_target(script, found.target)
+        if why is not None:
+            problems.append((found.place, f"step '{found.step}': `alembic {found.verb} "
+                             f"{found.target}`: {why}"))
+    return problems, notes

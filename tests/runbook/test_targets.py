@@ -1,0 +1,181 @@
+"""Alembic targets checked before anything runs: `validate` offline from the script directory,
+and the `alembic.targets_known` gate online — a typo refused naming the step and the nearest
+revision, every form Alembic accepts let through."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from cockpit.demo.pgcluster import PgCluster
+from cockpit.probes.registry import ProbeContext, run_probe
+from cockpit.runbook.loader import load_runbook
+from cockpit.runbook.targets import command_targets, target_problems
+from tests.engine.helpers import cockpit, phase, write_world
+from tests.probes.test_risk import ENV_PY, REVISION
+
+LINEAGE = [
+    ("0005_accounts", None, '    op.execute("CREATE TABLE accounts (id bigint PRIMARY KEY)")',
+     "ledger"),
+    ("0006_entries_account_posted_idx", "0005_accounts",
+     '    op.execute("CREATE TABLE entries (id bigint PRIMARY KEY, account bigint)")', None),
+    ("0007_entries_note", "0006_entries_account_posted_idx",
+     '    op.execute("ALTER TABLE entries ADD COLUMN note text")', None),
+]
+
+
+def write_lineage(root: Path) -> Path:
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
+    (root / "migrations" / "env.py").write_text(ENV_PY)
+    for rev, down, body, label in LINEAGE:
+        text = REVISION.format(rev=rev, down=down, body=body) + "\n\ndef downgrade():\n    pass\n"
+        if label:
+            text = text.replace("branch_labels = None", f"branch_labels = ({label!r},)")
+        (versions / f"{rev}.py").write_text(text)
+    return root
+
+
+def _runbook(tmp_path: Path, *commands: str, gate: bool = False) -> Path:
+    steps = [(f"s{index}", command) for index, command in enumerate(commands)]
+    runbook = write_world(tmp_path, [phase("P3", steps)])
+    write_lineage(runbook.parent)
+    if gate:
+        freeze = 'path = "freeze.log" },\n'
+        runbook.write_text(runbook.read_text().replace(freeze, freeze + (
+            '  { kind = "probe", id = "targets", text = "Alembic targets known", '
+            'probe = "alembic.targets_known" },\n'), 1))
+    return runbook
+
+
+def test_a_typo_in_the_upgrade_target_is_refused_by_validate_naming_step_and_nearest(
+        tmp_path: Path) -> None:
+    runbook = _runbook(tmp_path, "alembic current", "alembic upgrade 0006_entries_acount_posted_idx")
+    done = cockpit("validate", str(runbook))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "phases[0].steps[1].command: step 's1': `alembic upgrade " \
+        "0006_entries_acount_posted_idx`" in done.stderr
+    assert "did you mean 0006_entries_account_posted_idx?" in done.stderr
+    assert "Traceback" not in done.stderr and not done.stdout
+
+
+@pytest.mark.parametrize("command", [
+    "alembic upgrade head", "alembic upgrade heads", "alembic upgrade", "alembic upgrade +1",
+    "alembic downgrade -1", "alembic downgrade base", "alembic upgrade 0006",
+    "alembic upgrade ledger@head", "alembic upgrade 0005_accounts@head",
+    "alembic upgrade 0005_accounts+1", "alembic upgrade 0005_accounts:0007_entries_note --sql",
+    "uv run alembic -c alembic.ini upgrade 0007_entries_note --tag x",
+    "alembic stamp 0005_accounts --purge",
+])
+def test_every_form_alembic_accepts_passes_validate(tmp_path: Path, command: str) -> None:
+    path = _runbook(tmp_path, command)
+    assert target_problems(load_runbook(path), path)[0] == []
+
+
+@pytest.mark.parametrize(("command", "nearest"), [
+    ("alembic stamp 0005_acounts", "0005_accounts"),
+    ("alembic upgrade ledgr@head", "ledger"),
+    ("alembic upgrade 0005_accounts:0007_entries_nte --sql", "0007_entries_note"),
+    ("alembic downgrade 0006_entries_account_posted_idy-1", "0006_entries_account_posted_idx"),
+])
+def test_a_wrong_stamp_branch_range_or_relative_base_is_refused(
+        tmp_path: Path, command: str, nearest: str) -> None:
+    path = _runbook(tmp_path, command)
+    ((place, why),) = target_problems(load_runbook(path), path)[0]
+    assert place == "phases[0].steps[0].command" and why.endswith(f"did you mean {nearest}?")
+
+
+def test_a_partial_id_that_names_several_revisions_is_refused(tmp_path: Path) -> None:
+    path = _runbook(tmp_path, "alembic upgrade 000")
+    ((_, why),) = target_problems(load_runbook(path), path)[0]
+    assert "names several revisions" in why
+
+
+def test_a_lineage_that_cannot_be_read_here_gives_a_note_not_an_error(tmp_path: Path) -> None:
+    runbook = _runbook(tmp_path, "alembic upgrade 0006_entries_acount_posted_idx")
+    text = runbook.read_text()
+    (runbook.parent / "alembic.ini").unlink()
+    done = cockpit("validate", str(runbook))
+    assert done.returncode == 0 and "the Alembic targets are not checked here" in done.stderr
+    windows = text.replace('[halt]', '[setup]\nheading = "Setup"\nitems = [\n  { kind = '
+                           '"working_directory", id = "wd", text = "cd `d:\\\\ledger`", path = '
+                           '"d:\\\\ledger" },\n]\n\n[halt]', 1)
+    runbook.write_text(windows)
+    done = cockpit("validate", str(runbook))
+    assert done.returncode == 0, done.stderr
+    assert "not checked here (the working directory `d:\\ledger` is for Windows)" in done.stderr
+
+
+def test_the_command_words_alembic_reads_as_targets() -> None:
+    assert command_targets("alembic downgrade -1") == ("downgrade", ["-1"], False)
+    assert command_targets("python -m alembic upgrade a:b --sql") == ("upgrade", ["a", "b"], True)
+    assert command_targets("alembic -x tenant=a upgrade") == ("upgrade", ["heads"], False)
+    assert command_targets("alembic current") is None
+    assert command_targets("alembic upgrade head && echo done | tee x.log") == (
+        "upgrade", ["head"], False)
+    assert command_targets("alembic stamp a b > stamp.log") == ("stamp", ["a", "b"], False)
+    assert command_targets("alembic downgrade -1; echo x") == ("downgrade", ["-1"], False)
+
+
+def _url(cluster: PgCluster, conninfo: str) -> str:
+    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
+    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
+
+
+def test_the_gate_refuses_a_typo_and_walks_a_relative_target_from_the_database(
+        tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
+    project = write_lineage(tmp_path / "ledger")
+    env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "0006"], cwd=project,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    def gate(*commands: str) -> tuple[bool, str]:
+        ctx = ProbeContext(workdir=project, env=env, commands=tuple(
+            (f"s{index}", command) for index, command in enumerate(commands)))
+        result = run_probe("alembic.targets_known", ctx, None, {})
+        return result.ok, result.detail
+
+    assert gate("alembic upgrade 0007_entries_note", "alembic upgrade +1",
+                "alembic downgrade -1") == (True, "3 Alembic target(s), each a revision of "
+                                                  "the lineage")
+    ok, detail = gate("alembic upgrade 0006_entries_acount_posted_idx")
+    assert not ok and "step 's0'" in detail and \
+        "did you mean 0006_entries_account_posted_idx?" in detail
+    ok, detail = gate("alembic upgrade +2")  # one revision is left after 0006
+    assert not ok and "from the database's revision" in detail, detail
+
+
+@pytest.mark.system_slow
+def test_a_typo_keeps_the_gate_closed_in_a_run_and_nothing_runs(
+        tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
+    runbook = _runbook(tmp_path, "alembic upgrade 0006_entries_acount_posted_idx", gate=True)
+    env = {"DATABASE_URL": _url(pg_cluster, pg_db)}
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes",
+                   "--session", str(tmp_path / "s"), env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "NO-GO: 1 open: gate targets" in done.stdout
+    events = [json.loads(line) for line in (tmp_path / "s" / "events.jsonl").open()]
+    (gate,) = [e["data"] for e in events if e["type"] == "gate_evaluated"
+               and e["data"]["gate"] == "targets"]
+    assert gate["detail"] == ("step 's0' (upgrade): '0006_entries_acount_posted_idx' is no "
+                              "revision or branch of the lineage; did you mean "
+                              "0006_entries_account_posted_idx?")
+    assert not (runbook.parent / "logs" / "s0.log").exists()
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_validate_notes_a_runbook_whose_targets_no_gate_checks(tmp_path: Path,
+                                                                gate: bool) -> None:
+    done = cockpit("validate", str(_runbook(tmp_path, "alembic upgrade head", gate=gate)))
+    assert done.returncode == 0, done.stderr
+    noted = "phases[0].steps[0].command: runs `alembic upgrade` but no gate checks its " \
+        'target where the steps run: add a gate with probe = "alembic.targets_known"'
+    assert (noted in done.stderr) is not gate
