@@ -74,7 +74,7 @@ def _read(item: str, folder: Path, name: str) -> RiskRecord:
 def category(finding: dict[str, Any]) -> Category:
     """`lock` or `style`: the gate's own word where its report gives one; else a squawk rule
     of STYLE_RULES that blocks nothing is style, and everything else is a lock finding."""
-    given = finding.get("category")
+    given = finding.get("kind", finding.get("category"))
     if given in ("lock", "style"):
         return given  # type: ignore[no-any-return]
     style = finding.get("source") == "squawk" and finding.get("rule") in STYLE_RULES
@@ -152,13 +152,15 @@ def unmatched_waivers(runbook: Runbook, records: Sequence[RiskRecord]) -> list[s
 def transaction_lines(report: dict[str, Any]) -> list[str]:
     """Whether the upgrade runs as one transaction and, then, the locks it holds to its end
     (what the gate's report says; nothing where it does not say)."""
-    one = report.get("one_transaction")
+    said = report.get("transaction")
+    said = said if isinstance(said, dict) else report  # the gate's `transaction` section
+    one = said.get("one_transaction")
     if one is None:
         return []
     if not one:
         return ["The upgrade commits each revision on its own: a revision's locks are "
                 "released at its end."]
-    held = report.get("held_to_end") or []
+    held = said.get("held_to_end") or []
     lines = ["The upgrade runs as ONE transaction: every lock a revision takes is held until "
              "the last revision commits."]
     if held:
@@ -166,6 +168,8 @@ def transaction_lines(report: dict[str, Any]) -> list[str]:
         for lock in held:
             if isinstance(lock, dict):
                 since = f" (from revision {lock['revision']})" if lock.get("revision") else ""
+                if lock.get("revisions_held"):
+                    since += f", held through {lock['revisions_held']} revisions"
                 lines.append(f"- {lock.get('lock', '?')} on {lock.get('table', '?')}{since}")
             else:
                 lines.append(f"- {lock}")

@@ -55,6 +55,9 @@ WHY: dict[str, str] = {
                           "`cockpit run --environment clone`. The runbook's sha256 pins both.",
     "rehearsed-commit": "Production runs only the commit a rehearsal on the clone passed "
                         "(link it: cockpit run --rehearsal SESSION).",
+    "alembic-targets": "A mistyped revision in an `alembic upgrade` would pass every other "
+                       "gate and fail mid-cutover: each target is read from the lineage "
+                       "before anything runs.",
     "migration-risk": "Each revision the upgrade runs, linted (squawk) and its locks read "
                       "(PostgreSQL's parser) against the live size of its tables: a blocking "
                       "lock on a big table keeps GO closed until it is fixed or waived "
@@ -172,7 +175,9 @@ def build_starter(facts: ProjectFacts) -> Starter:
     gates.append({"kind": "probe", "id": "migration-risk",
                   "text": "Migration risk reviewed: no blocking lock on a big table left "
                           "unwaived", "probe": "migration.risk"})
-    # (the check that each alembic command's target is a revision of the lineage joins here)
+    gates.append({"kind": "probe", "id": "alembic-targets",
+                  "text": "Every Alembic target is a revision of the lineage",
+                  "probe": "alembic.targets_known"})
     gates += PREFLIGHT_GATES
     gates.append({"kind": "statement", "id": "abort-if-unchecked",
                   "text": "Abort if any unchecked."})

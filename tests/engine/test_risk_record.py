@@ -226,3 +226,17 @@ def test_the_page_shows_lock_findings_in_a_table_and_folds_the_style_away() -> N
     assert "prefer-text-field" in folded and "prefer-text-field" not in table
     assert "ONE transaction" in page
     assert "<ul>\n<li>SHARE on public.metrics (from revision 0025)</li>\n</ul>" in page
+
+
+def test_the_gates_own_words_are_read_as_the_risk_gate_writes_them() -> None:
+    """The gate's report nests the transaction under `transaction` and marks each finding's
+    `kind`: the record reads those, not only its own fallbacks."""
+    lines = transaction_lines({"transaction": {"one_transaction": True, "held_to_end": [
+        {"table": "public.metrics", "lock": "ACCESS EXCLUSIVE", "revision": "m2",
+         "through": "m5", "revisions_held": 4, "rows": 500000, "bytes": 1}]}})
+    assert lines[0].startswith("The upgrade runs as ONE transaction")
+    assert "ACCESS EXCLUSIVE on public.metrics (from revision m2), held through 4 revisions" \
+        in lines[2]
+    # a squawk style rule the gate calls a lock finding stays one, and the reverse
+    assert category({"source": "squawk", "rule": "prefer-text-field", "kind": "lock"}) == "lock"
+    assert category({"source": "cockpit", "rule": "share-lock", "kind": "style"}) == "style"
