@@ -89,10 +89,12 @@ def check_link(folder: Path, runbook: Runbook, head: str | None,
     not, and the fix. (Its upgrade paths are the gate's to prove, against the database.)"""
     link = link_to(folder)
     found = open_session(Path(link.folder))
-    failed = [item for item in (_chain(Path(link.folder)), _transcripts(found.runbook, runbook),
-                                _commit(found.state.git_head, found.state.git_dirty, head,
-                                        dirty))
-              if not item.ok]
+    items = [_chain(Path(link.folder)), _transcripts(found.runbook, runbook)]
+    # Neither side in git: no commit can differ, so the link stands (the `rehearsal.pass`
+    # gate, where the runbook has one, still cannot prove a commit: a finding, as before).
+    if found.state.git_head is not None or head is not None:
+        items.append(_commit(found.state.git_head, found.state.git_dirty, head, dirty))
+    failed = [item for item in items if not item.ok]
     if failed:
         raise RehearsalRefused(
             f"{folder}: rehearsal {link.session_id} cannot prove this run — "

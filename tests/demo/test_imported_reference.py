@@ -31,6 +31,9 @@ maintenance-window-active = "CHG-881"
 same-migration-commit-tag-as-clone-pass = "clone-pass"
 [manual]
 structural-parity-accepted-fk-naming = "reviewed both logs"
+abort-on-any-unapproved-deviation = "none seen"
+abort-if-width-is-not-64 = "width read in P0's log: 64"
+abort-on-stamp-error-or-mismatch = "stamp log read"
 [decision]
 root_cause_classification = "environment: a view pins alembic_version.version_num"
 """
