@@ -123,7 +123,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         return 0
     write_output_bytes(output, starter.toml.encode("utf-8"), force=args.force)
     _err(f"wrote {output}: {len(starter.runbook.phases)} phases, production; it validates. "
-         f"Next: cockpit render {output} (the checklist to approve), then cockpit run {output}")
+         f"Next: cockpit render {output} (the checklist to approve), then rehearse it: "
+         f"cockpit run {output} --environment clone")
     return 0
 
 

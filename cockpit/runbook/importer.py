@@ -69,7 +69,7 @@ _HEADING_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("boundary", ("abort criteria", "abort conditions", "boundary", "control", "scope")),
     ("gates", ("gate", "go criteria", "go / no-go", "go/no-go", "go-no-go", "no-go", "precondition",
                "prerequisite", "entry criteria", "readiness", "approval", "before you start",
-               "before starting")),
+               "before starting", "before we start", "before we begin")),
     ("setup", ("setup", "set-up", "set up", "session", "environment", "shell")),
 ]
 _FIELD_LINE = re.compile(r"^[^:`]+:(?: .+)?$")

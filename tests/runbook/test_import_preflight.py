@@ -79,3 +79,16 @@ def test_lines_that_only_sound_alike_stay_what_they_were(line: str) -> None:
     assert result.runbook.gates is not None
     gate = result.runbook.gates.items[1]
     assert not (isinstance(gate, ProbeGate) and gate.probe.startswith("db.")), gate
+
+
+@pytest.mark.parametrize("heading", ["Before we start", "Before we begin"])
+def test_a_before_we_start_section_is_the_gates_and_its_preflight_lines_probes(
+        heading: str) -> None:
+    """Found trying a team's own checklist: a `## Before we start` section read as a phase,
+    so its pre-flight questions became manual ticks instead of probes."""
+    text = CHECKLIST.replace("## Go / No-Go", f"## {heading}").format(
+        gates="- [ ] No session idle in a transaction\n- [ ] No session waiting on locks")
+    runbook = import_checklist(text).runbook
+    probes = {item.probe for item in runbook.gates.items if isinstance(item, ProbeGate)}
+    assert probes == {"db.idle_in_transaction", "db.lock_waiters"}
+    assert render_markdown(runbook) == text
