@@ -43,13 +43,15 @@ def workdir_override(runbook: Runbook, runbook_path: Path, workdir: Path | None,
     """What `--workdir` replaces: {item, approved, used}, or None when it replaces nothing.
     A production runbook takes a replacement only when the operator says so (`allowed`):
     the approved directory is part of what was signed — unless the runbook declares it
-    `per_environment`."""
+    `per_environment` and no `[environments]` (which approve a folder each)."""
     item, approved = approved_workdir(runbook, runbook_path)
     # The same folder however it is spelled (a link to it included) replaces nothing.
     if workdir is None or item is None or workdir.resolve() == approved.resolve():
         return None
-    if runbook.setup is not None and item.id in runbook.setup.per_environment:
+    if (runbook.setup is not None and item.id in runbook.setup.per_environment
+            and not runbook.environments):
         return None  # declared to differ by environment: the runbook approves any
+    # (with [environments], each environment names its own folder: another is an override)
     if runbook.production and not allowed:
         raise CockpitError(
             f"{runbook_path}: setup approves the working directory `{item.path}`; --workdir "

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -163,7 +163,25 @@ def _meant_password(dsn: str) -> str | None:
 
 def masked(dsn: str) -> str:
     """The DSN with its password replaced by ***, for showing and recording: a URL keeps its
-    form; key=value pairs are written again from libpq's reading of them."""
+    form; key=value pairs are written again from libpq's reading of them. Whatever the URL
+    parser made of it, a password libpq reads is never left in what is shown."""
+    shown = _masked(dsn)
+    password = (conninfo(dsn) or {}).get("password")
+    if password and (password in shown or password in unquote(shown)):
+        # a `#` or `?` in the password ends the URL parser's netloc, not libpq's
+        scheme = dsn.partition("://")[0] if "://" in dsn else "postgresql"
+        found = conninfo(dsn) or {}
+        user = f"{quote(found['user'], safe='')}:" if found.get("user") else ":"
+        hosts = found.get("host", "") + (f":{found['port']}" if found.get("port") else "")
+        rest = {k: v for k, v in found.items()
+                if k not in ("user", "password", "host", "port", "dbname")}
+        query = f"?{urlencode(rest)}" if rest else ""
+        return (f"{scheme}://{user}{MASK}@{hosts}/{quote(found.get('dbname', ''), safe='')}"
+                f"{query}")
+    return shown
+
+
+def _masked(dsn: str) -> str:
     if _meant_password(dsn) is not None:  # the password as meant, masked whole
         scheme, _, rest = dsn.partition("://")
         user, _, after = rest.rpartition("@")

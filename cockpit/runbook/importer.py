@@ -324,6 +324,10 @@ def _gate(item: MdItem, b: _Builder) -> dict[str, Any]:
     # A file name: an extension that starts with a letter (`release-1.4` is no file).
     files = [t for t in ticks if re.search(r"\.[A-Za-z][A-Za-z0-9]{0,4}$", t) and " " not in t]
     if files:
+        if re.search(r"[/\\]", files[0]):  # a path of its own: taken as written
+            b.note(item.line, f"attestation file `{files[0]}` is looked for there, relative "
+                   "to the working directory; check its real path")
+            return {"kind": "attestation_file", **base, "path": files[0]}
         where = b.log_folder or "the working directory"
         b.note(item.line, f"attestation file `{files[0]}` is looked for in {where} (where the "
                "logs go); check its real path")

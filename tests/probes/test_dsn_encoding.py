@@ -86,3 +86,15 @@ def test_an_encoded_password_is_read_alike_by_the_check_and_the_connection(
     assert "S3cret" not in str(observed)
     with connect({"DATABASE_URL": url}) as conn:
         assert rows(conn, "SELECT current_user AS who")[0]["who"] == name
+
+
+@pytest.mark.parametrize("dsn", [
+    "postgresql://app:pa#ss-w0rd@db.internal:5432/ledger?sslmode=require",
+    "postgresql+psycopg://app:pa?ss-w0rd@db.internal/ledger?sslmode=require",
+])
+def test_a_hash_or_question_mark_in_the_password_is_masked_too(dsn: str) -> None:
+    """Found in review: the URL parser ends the netloc at `#` or `?` (libpq does not), so the
+    password was shown in clear by `masked`."""
+    shown = masked(dsn)
+    assert "ss-w0rd" not in shown and "***" in shown
+    assert "db.internal" in shown and "ledger" in shown and "sslmode=require" in shown

@@ -161,3 +161,22 @@ def test_the_proof_sets_the_environments_values_aside_and_nothing_else() -> None
     # without environments or per_environment, the setup's values are what must match
     plain = environment_neutral(_load(RUNBOOK))
     assert _items(plain)[1].database == "ledger_prod"
+
+
+def test_with_environments_another_workdir_is_an_override_even_when_per_environment(
+        tmp_path: Path) -> None:
+    """Found in review: `init` writes `per_environment` beside `[environments]`, and that
+    exemption let `--workdir` replace production's folder with no override recorded."""
+    from cockpit.engine.setup import workdir_override
+
+    text = RUNBOOK.replace('heading = "Setup"\n',
+                           'heading = "Setup"\nper_environment = ["wd", "dsn"]\n')
+    other = tmp_path / "other-checkout"
+    other.mkdir()
+    plain = _load(text)  # no environments: per_environment approves any folder, as before
+    assert workdir_override(plain, tmp_path / "r.toml", other, allowed=False) is None
+    production = for_environment(_load(text + ENVIRONMENTS), "production")
+    with pytest.raises(CockpitError, match="--override-workdir"):
+        workdir_override(production, tmp_path / "r.toml", other, allowed=False)
+    said = workdir_override(production, tmp_path / "r.toml", other, allowed=True)
+    assert said is not None and said["used"] == str(other.resolve())

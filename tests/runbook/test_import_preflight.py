@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from cockpit.runbook.importer import import_checklist
-from cockpit.runbook.model import ProbeGate
+from cockpit.runbook.model import AttestationFileGate, ProbeGate
 from cockpit.runbook.render import render_markdown
 
 CHECKLIST = """# Ledger — Production Cutover
@@ -91,4 +91,16 @@ def test_a_before_we_start_section_is_the_gates_and_its_preflight_lines_probes(
     runbook = import_checklist(text).runbook
     probes = {item.probe for item in runbook.gates.items if isinstance(item, ProbeGate)}
     assert probes == {"db.idle_in_transaction", "db.lock_waiters"}
+    assert render_markdown(runbook) == text
+
+
+def test_an_attestation_file_named_with_its_folder_is_not_put_in_the_log_folder_again() -> None:
+    """Found by a reader of the walkthrough: `cutover/write_freeze_attestation.log` became
+    `cutover/cutover/write_freeze_attestation.log` (the logs' folder prefixed once more)."""
+    text = CHECKLIST.format(gates="- [ ] Write freeze attested "
+                                  "(`cutover/write_freeze_attestation.log`)").replace(
+        "`logs/upgrade.log`", "`cutover/upgrade.log`")
+    runbook = import_checklist(text).runbook
+    paths = [item.path for item in runbook.gates.items if isinstance(item, AttestationFileGate)]
+    assert paths == ["cutover/write_freeze_attestation.log"]
     assert render_markdown(runbook) == text
