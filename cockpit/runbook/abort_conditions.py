@@ -15,13 +15,17 @@ from cockpit.runbook.model import AbortRule
 
 # The verbs a lead line starts with, an adverb allowed before them ("Immediately stop if").
 _VERB = r"^(?:(?:immediately|at once)\s+)?(?:abort|stop|halt|cancel|no-go)\b"
-_LIST_LEAD = re.compile(_VERB + r".*:$", re.I)
+# "Stop on any of:", and without its colon: "Stop at once on any of the following".
+_LIST_LEAD = re.compile(_VERB + r"(?:.*:|.*\b(?:any|all|one|each) of(?: the following| these)?"
+                        r"|.*\bthe following|.*\b(?:on|if|when))\s*[-—–]?$", re.I)
 _SENTENCE = re.compile(_VERB + r"(?P<middle>.*?)\b(?:if|on|when|upon|should)\s+(?P<conds>.+?)"
                        r"[.!]?$", re.I)
 # "Abort if any unchecked", "No-Go if anything above is open": what the gates already do.
-_CLOSING = re.compile(r"\b(?:unchecked|not (?:checked|ticked)|above|any (?:of the )?(?:\w+ )?"
-                      r"(?:items?|gates?|criteri(?:on|a)|preconditions?|prerequisites?|checks?"
-                      r"|preflight\w*)\b)", re.I)
+# Only such wholes: "replica lag is above 1 s" or "any preflight shows X" are conditions.
+_CLOSING = re.compile(r"\b(?:unchecked|not (?:checked|ticked))\b|^anything above\b"
+                      r"|^any (?:of the )?(?:\w+ )?(?:items?|gates?|criteri(?:on|a)|"
+                      r"preconditions?|prerequisites?|checks?)(?: above)?(?: (?:is|are) "
+                      r"(?:open|red|missing|not met)| fails?| failed)?$", re.I)
 _QUOTED = re.compile(r"`([^`]+)`|\"([^\"]+)\"|“([^”]+)”|(?<![\w])'([^']+)'(?![\w])")
 # A quoted word a tool prints, not an object's name: a message, an exception or SQLSTATE name.
 _OUTPUT_LIKE = re.compile(r"\s|[a-z][A-Z]|^[A-Z][A-Z_]{2,}$|^[0-9A-Z]{5}$|(?:Error|Exception|"
@@ -64,7 +68,8 @@ def sentence_conditions(text: str) -> list[str] | None:
     if m is None or m["conds"].endswith(":"):
         return None
     conditions = split_conditions(m["conds"])
-    if _CLOSING.search(m["conds"]) and not any(condition(c).rule for c in conditions):
+    if _CLOSING.search(m["conds"].strip(" .!")) and not any(condition(c).rule
+                                                            for c in conditions):
         return []
     return conditions
 

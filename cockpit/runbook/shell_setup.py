@@ -45,7 +45,30 @@ class ShellSetup:
 
 
 def read_setup(blocks: list[tuple[str, list[str]]]) -> ShellSetup:
-    """The setup that (lang, lines) code blocks perform, in order."""
+    """The setup that (lang, lines) code blocks perform: the blocks of one shell in order;
+    a bash and a PowerShell block are alternatives (a folder each would enter `ledger`, not
+    `ledger/ledger`), taken together where they agree."""
+    families: dict[str, list[tuple[str, list[str]]]] = {}
+    for block in blocks:
+        families.setdefault(_in_order([block]).shell, []).append(block)
+    reads = [_in_order(group) for group in families.values()]
+    if len(reads) <= 1:
+        return reads[0] if reads else ShellSetup()
+    out = reads[0]
+    for other in reads[1:]:
+        if other.workdir is not None and out.workdir is not None and \
+                other.workdir.replace("\\", "/") != out.workdir.replace("\\", "/"):
+            out.workdir, out.why_no_workdir = None, (
+                f"the setup's blocks enter different folders (`{out.workdir}`, "
+                f"`{other.workdir}`)")
+        elif out.workdir is None and out.why_no_workdir == ShellSetup().why_no_workdir:
+            out.workdir, out.why_no_workdir = other.workdir, other.why_no_workdir  # no cd
+        for name, value in other.env.items():
+            out.env.setdefault(name, value)
+    return out
+
+
+def _in_order(blocks: list[tuple[str, list[str]]]) -> ShellSetup:
     out = ShellSetup()
     for lang, lines in blocks:
         if lang.lower() in _POWERSHELL_LANGS:

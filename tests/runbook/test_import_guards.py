@@ -360,3 +360,53 @@ def test_any_abort_wording_imports_and_renders_back(lead: str, words: list[str],
     runbook = imported(text).runbook
     for rule in runbook.abort_rules:
         assert all(len(p) >= 3 for p in rule.patterns), rule
+
+
+def test_a_bash_and_a_powershell_block_are_alternatives_not_one_path() -> None:
+    """Found in review: a team's bash block and its PowerShell block each `cd ledger`; read
+    one after the other they entered `ledger/ledger`."""
+    from cockpit.runbook.shell_setup import read_setup
+
+    both = read_setup([("bash", ["cd ledger", "export DATABASE_URL='postgresql://a@h/db'"]),
+                       ("powershell", ["Set-Location ledger"])])
+    assert both.workdir == "ledger" and both.env["DATABASE_URL"] == "postgresql://a@h/db"
+    apart = read_setup([("bash", ["cd ledger"]), ("powershell", ["Set-Location other"])])
+    assert apart.workdir is None and "different folders" in apart.why_no_workdir
+    # blocks of one shell still follow each other
+    assert read_setup([("bash", ["cd /srv"]), ("bash", ["cd ledger"])]).workdir == "/srv/ledger"
+
+
+@pytest.mark.parametrize("line", [
+    "Stop if replica lag is above 1 s.",
+    "Halt if any preflight shows an idle-in-transaction session.",
+])
+def test_an_abort_sentence_that_only_sounds_like_a_closing_line_is_a_named_confirmation(
+        line: str) -> None:
+    """Found in review: "above" or "any preflight" made these closing lines, kept as text
+    with no note; they are conditions nobody watches, so they are confirmations."""
+    text = CHECKLIST_FOR_SENTENCES.format(line=line)
+    result = import_checklist(text)
+    kinds = {getattr(i, "text", ""): i.kind for p in result.runbook.phases for i in p.steps}
+    assert kinds[line] == "manual"
+    said = line.split(" if ", 1)[1].rstrip(".")
+    assert any(f"'{said}' is not a condition the cockpit can watch" in n for n in result.notes)
+    assert render_markdown(result.runbook) == text
+
+
+def test_an_abort_list_lead_without_its_colon_is_still_an_abort_list() -> None:
+    """Found in review: "Stop at once on any of the following" (no colon) lost every rule."""
+    text = CHECKLIST_FOR_SENTENCES.format(
+        line="Stop at once on any of the following\n  - [ ] `LockNotAvailable`\n"
+             "  - [ ] Deadlock detected")
+    runbook = import_checklist(text).runbook
+    upgrade = next(i for p in runbook.phases for i in p.steps if isinstance(i, CommandStep))
+    assert watched_rules(runbook, upgrade), "the upgrade runs unguarded"
+    assert render_markdown(runbook) == text
+
+
+CHECKLIST_FOR_SENTENCES = """# Ledger — cutover
+
+## Migrate
+- [ ] `alembic upgrade head` -> `logs/upgrade.log`
+- [ ] {line}
+"""
