@@ -4,6 +4,7 @@ rehearsal on a real PostgreSQL — and says `not checked` when no rehearsal is l
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -32,7 +33,7 @@ def test_the_schema_is_compared_with_the_rehearsals_snapshot(
         conn.execute("CREATE TABLE entries (id int PRIMARY KEY, amount numeric)")
     env = {"DATABASE_URL": _url(pg_cluster, pg_db)}
     runbook = write_world(tmp_path, [phase("P0", [
-        ("snap", f"{sys.executable} -m cockpit snapshot DATABASE_URL")], extra=PARITY,
+        ("snap", f"{shlex.quote(sys.executable)} -m cockpit snapshot DATABASE_URL")], extra=PARITY,
         read_only=True)])
     answers = tmp_path / "answers.toml"
     answers.write_text('[gates]\nsignoff = "GOV-1"\n')

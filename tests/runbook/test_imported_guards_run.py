@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,8 +27,11 @@ from cockpit.runbook.model import CommandStep
 from cockpit.session.rules import watched_rules
 from tests.conftest import REPO
 
-FAKE_ALEMBIC = f"""#!{sys.executable}
-import os, sys, psycopg
+# A shebang cannot name a path with spaces (CI's clone has them): sh starts the venv's Python.
+LAUNCHER = f"""#!/bin/sh
+exec {shlex.quote(sys.executable)} "$0.py" "$@"
+"""
+FAKE_ALEMBIC = """import os, sys, psycopg
 if sys.argv[1] == "current":
     print("0005_accounts_closed_at")
     sys.exit(0)
@@ -103,8 +107,9 @@ def world(tmp_path: Path, style: str, user: str, port: int,
     (team / "cutover.md").write_text(text)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "alembic").write_text(FAKE_ALEMBIC)
+    (bin_dir / "alembic").write_text(LAUNCHER)
     (bin_dir / "alembic").chmod(0o755)
+    (bin_dir / "alembic.py").write_text(FAKE_ALEMBIC)
     env = {**os.environ, "HOME": str(home), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
            "DATABASE_URL": template.replace("<PASSWORD>", "unused")}  # the proxy's peer
     return team, workdir, env
