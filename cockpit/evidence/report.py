@@ -25,17 +25,12 @@ REPORT_FORMAT = 4  # 3: control characters shown as caret text (inert.py); 4: th
 _ITEM_LINE = re.compile(r"^- \[[ x]\] ")  # verbatim text never holds such a line
 
 
-def not_checked(observed: object) -> bool:
-    """A check's answer that says it did not look (`not checked (…)`)."""
-    return isinstance(observed, str) and observed.startswith("not checked")
-
-
 def _annotation(runbook: Runbook, state: SessionState, item_id: str,
                 evidence: dict[str, EvidenceEntry]) -> str:
     step = state.steps.get(item_id)
     gate = state.gates.get(item_id) or state.setup.get(item_id)
     if step is not None and step.status != "pending":
-        status = "not checked" if not_checked(step.observed) else step.status
+        status = "not checked" if rules.not_checked(step.observed) else step.status
         bits = [status, step.ended_at or step.started_at or "", step.by or ""]
         if step.log:
             bits.append(f"log {step.log}" + (f" (published {step.published})"
@@ -111,7 +106,7 @@ def render_report(runbook: Runbook, state: SessionState,
     risk = risk_records(runbook, state, folder)
     # A check that could not look (no rehearsal linked) let the run go on, but is no tick.
     done = {item.id for _p, item in walk_items(runbook) if rules.item_done(runbook, state, item)
-            and not (item.id in state.steps and not_checked(state.steps[item.id].observed))}
+            and not (item.id in state.steps and rules.not_checked(state.steps[item.id].observed))}
     commands = {i.id for _p, i in walk_items(runbook) if isinstance(i, CommandStep)}
     # The decision section is shown filled in, from the record, in place of its blanks.
     body_runbook = runbook.model_copy(update={"decision": None}) if state.decision else runbook

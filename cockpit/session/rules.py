@@ -240,13 +240,20 @@ def watched_rules(runbook: Runbook, step: CommandStep) -> list[str]:
     return rules
 
 
+def not_checked(observed: object) -> bool:
+    """A check's answer that says it did not look (`not checked (no rehearsal linked)`): it
+    lets the run go on, but claims nothing."""
+    return isinstance(observed, str) and observed.startswith("not checked")
+
+
 def item_status(runbook: Runbook, state: SessionState, item: AnyItem) -> str:
-    """What the checklist shows for an item: open, running, passed, failed, confirmed,
-    interrupted, cancelled (a read-only step, to be run again), or halted (skipped by the
+    """What the checklist shows for an item: open, running, passed, not checked, failed,
+    confirmed, interrupted, cancelled (a read-only step, to be run again), or halted (skipped by the
     halt)."""
     step = state.steps.get(item.id)
     if step is not None and step.status != "pending":
-        return step.status
+        return "not checked" if step.status == "passed" and not_checked(step.observed) \
+            else step.status
     gate = state.gates.get(item.id) or state.setup.get(item.id)
     if gate is not None and gate.status != "open":
         return gate.status

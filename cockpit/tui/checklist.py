@@ -22,6 +22,7 @@ STATE_MARKS = {
     "open": "○ open",
     "running": "◐ running",
     "passed": "● passed",
+    "not checked": "◌ not checked",
     "failed": "✗ failed",
     "confirmed": "✓ confirmed",
     "interrupted": "! interrupted",

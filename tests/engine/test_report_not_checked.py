@@ -48,3 +48,17 @@ def test_a_check_that_could_not_look_is_not_ticked_and_says_not_checked() -> Non
     width = next(line for line in report if "Version width" in line)
     assert drift.startswith("- [ ] ") and " — not checked · " in drift, drift
     assert width.startswith("- [x] ") and " — passed · " in width, width
+
+
+def test_the_screens_say_not_checked_too() -> None:
+    from cockpit.session.rules import item_status
+    from cockpit.tui.checklist import STATE_MARKS
+
+    runbook = parse_runbook(RUNBOOK.encode(), "drift.toml")
+    state = SessionState(steps={
+        "as-rehearsed": StepState(status="passed", observed="not checked (no rehearsal linked)"),
+        "width": StepState(status="passed", observed=64)})
+    by_id = {i.id: i for p in runbook.phases for i in p.steps}
+    assert item_status(runbook, state, by_id["as-rehearsed"]) == "not checked"
+    assert item_status(runbook, state, by_id["width"]) == "passed"
+    assert STATE_MARKS["not checked"].endswith("not checked")
