@@ -49,6 +49,8 @@ def html_report(found: SessionSnapshot) -> str:
     facts = [f"session {escape(state.session_id)}", f"runbook {escape(state.runbook_id)}",
              f"operator {escape(state.operator)}@{escape(state.host)}",
              f"started {escape(state.started_at)}"]
+    if state.environment:
+        facts.insert(2, f"environment {escape(state.environment)}")
     if state.rehearsal is not None:
         said = ("proved by" if rules.rehearsal_proved(found.runbook, state)
                 else "linked to (not proved by)")

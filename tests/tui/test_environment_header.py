@@ -54,3 +54,13 @@ async def test_the_operator_and_the_mirror_name_the_environment(tmp_path: Path) 
     async with mirror.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert " · environment clone · " in _header(mirror).splitlines()[1]
+
+
+def test_the_html_page_names_the_environment(tmp_path: Path) -> None:
+    from cockpit.evidence.htmlreport import html_report
+    from cockpit.session.reader import open_session
+
+    _started(tmp_path, "clone").close()
+    page = html_report(open_session(tmp_path / "s"))
+    facts = next(line for line in page.splitlines() if line.startswith('<p class="facts">'))
+    assert "environment clone" in facts
