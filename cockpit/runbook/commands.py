@@ -26,15 +26,23 @@ def script_paths(command: str) -> list[str]:
     return found
 
 
-def alembic_words(command: str) -> list[str] | None:
-    """The words after `alembic` (options dropped) when the command runs Alembic, else None."""
+def alembic_tokens(command: str) -> list[str] | None:
+    """The words after `alembic`, as the shell splits them (options kept), when the command
+    runs Alembic, else None."""
     match = _ALEMBIC.search(command)
     if match is None:
         return None
     try:
-        words = shlex.split(match["rest"], posix=True)
+        return shlex.split(match["rest"], posix=True)
     except ValueError:
-        words = match["rest"].split()
+        return match["rest"].split()
+
+
+def alembic_words(command: str) -> list[str] | None:
+    """The words after `alembic` (options dropped) when the command runs Alembic, else None."""
+    words = alembic_tokens(command)
+    if words is None:
+        return None
     out: list[str] = []
     skip = False
     for word in words:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError, RevisionError
 from alembic.util import CommandError
 
-from cockpit.runbook.commands import CHANGING_ALEMBIC
+from cockpit.runbook.commands import CHANGING_ALEMBIC, alembic_tokens
 from cockpit.runbook.model import (
     CommandStep,
     ProbeGate,
@@ -30,9 +29,6 @@ from cockpit.runbook.paths import resolve
 from cockpit.runbook.platform import windows_absolute
 
 TARGETS_PROBE = "alembic.targets_known"
-# `alembic ...` as commands.py finds it: the words after it, options kept this time (a
-# downgrade's `-1` is a target, not an option)
-_ALEMBIC = re.compile(r"(?:^|[\s/\\])alembic(?:\.exe)?(?P<rest>(?:\s+.*)?)$")
 # options of upgrade/downgrade/stamp that take a value
 _VALUED = ("-c", "--config", "-n", "--name", "-x", "--tag")
 # Alembic's relative forms: `+2`, `-1`, `ae10+2`, `branch@+1`, `head-1`
@@ -59,13 +55,9 @@ class AlembicTarget:
 def command_targets(command: str) -> tuple[str, list[str], bool] | None:
     """(verb, targets, offline) of an `alembic upgrade|downgrade|stamp` command; None for any
     other. A range `A:B` (offline) gives both ends; no target given is `heads` for upgrade."""
-    match = _ALEMBIC.search(command)
-    if match is None:
+    words = alembic_tokens(command)
+    if words is None:
         return None
-    try:
-        words = shlex.split(match["rest"], posix=True)
-    except ValueError:
-        words = match["rest"].split()
     plain: list[str] = []
     skip = False
     for index, word in enumerate(words):
