@@ -111,7 +111,7 @@ def test_validate_and_render_never_end_in_an_internal_error(text: str, tmp_path:
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, deadline=None,
+@settings(max_examples=1500, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=runbooks())
 def test_validate_and_render_never_end_in_an_internal_error_over_many_runbooks(
