@@ -147,7 +147,7 @@ def test_import_then_render_gives_the_checklist_back(markdown: str) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(checklists())
 def test_import_then_render_gives_the_checklist_back_over_many_inputs(markdown: str) -> None:
     _round_trips(markdown)
