@@ -136,28 +136,10 @@ def test_init_writes_a_runbook_that_runs_the_project_to_pass(tmp_path: Path,
     rendered = cockpit("render", str(runbook))
     assert rendered.returncode == 0 and "`python -m alembic upgrade c3_invoices`" in rendered.stdout
 
-    (project / "cutover").mkdir()
-    for name in ("write_freeze_attestation.log", "pitr_window_attestation.log"):
-        (project / "cutover" / name).write_text("attested by the DBA on duty\n")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
-                            text=True, check=True).stdout.strip()
-    answers = tmp_path / "answers.toml"
-    answers.write_text(textwrap.dedent(f'''\
-        [gates]
-        governance-signoff = "GOV-7"
-        maintenance-window = "CHG-7, now until +2h"
-        rehearsed-commit = "{commit}"
-        [confirm]
-        upgrade = "c3_invoices"
-        [manual]
-        preflight-reviewed = "read it"
-        [decision]
-        risk_tier = "low"
-        authorization = "authorized"
-        '''))
+    answers = attested_answers(project, tmp_path, "c3_invoices")
     session = tmp_path / "session"
-    done = cockpit("run", str(runbook), "--environment", "production", "--headless", "--answers", str(answers),
-                   "--session", str(session), env=env, timeout=300)
+    done = cockpit("run", str(runbook), "--environment", "production", "--headless",
+                   "--answers", str(answers), "--session", str(session), env=env, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     decision = json.loads((session / "evidence" / "decision.json").read_text())
     assert decision["fields"]["status"] == "PASS"
@@ -212,3 +194,29 @@ def test_a_dsn_without_tls_is_written_with_sslmode_require_and_no_password() -> 
     starter = build_starter(ProjectFacts(name="app", workdir=".", heads=["h1", "h2"]))
     assert "s3cret" not in starter.toml
     assert any("2 heads" in note for note in starter.notes)
+
+
+def attested_answers(project: Path, tmp_path: Path, upgrade: str, halt: str = "") -> Path:
+    """The two attestation files an `init` runbook looks for, and the answers a headless run
+    of it needs (the rehearsed commit is HEAD; `halt`: a `[halt]` table's lines)."""
+    (project / "cutover").mkdir()
+    for name in ("write_freeze_attestation.log", "pitr_window_attestation.log"):
+        (project / "cutover" / name).write_text("attested by the DBA on duty\n")
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    answers = tmp_path / "answers.toml"
+    answers.write_text(textwrap.dedent(f'''\
+        [gates]
+        governance-signoff = "GOV-7"
+        maintenance-window = "CHG-7, now until +2h"
+        rehearsed-commit = "{commit}"
+        [confirm]
+        upgrade = "{upgrade}"
+        [manual]
+        preflight-reviewed = "read it"
+        ''') + halt + textwrap.dedent('''\
+        [decision]
+        risk_tier = "low"
+        authorization = "authorized"
+        '''))
+    return answers

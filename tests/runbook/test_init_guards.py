@@ -23,7 +23,7 @@ from cockpit.runbook.render import render_markdown
 from cockpit.runbook.starter import ProjectFacts, build_starter
 from cockpit.runbook.validate import walk_items
 from tests.engine.helpers import cockpit
-from tests.runbook.test_init import make_project, tls_database
+from tests.runbook.test_init import attested_answers, make_project, tls_database
 
 PREFLIGHT = ["db.long_transactions", "db.idle_in_transaction", "db.replica_lag",
              "db.connection_headroom", "db.lock_waiters"]
@@ -100,27 +100,8 @@ def _ledger(tmp_path: Path, pg_cluster: PgCluster, name: str, dsn: str,
         conn.execute("ANALYZE entries")
     made = cockpit("init", str(project), "-o", str(project / "cutover.toml"), env=env)
     assert made.returncode == 0, made.stderr
-    (project / "cutover").mkdir()
-    for attested in ("write_freeze_attestation.log", "pitr_window_attestation.log"):
-        (project / "cutover" / attested).write_text("attested by the DBA on duty\n")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
-                            text=True, check=True).stdout.strip()
-    answers = tmp_path / "answers.toml"
-    answers.write_text(textwrap.dedent(f'''\
-        [gates]
-        governance-signoff = "GOV-7"
-        maintenance-window = "CHG-7, now until +2h"
-        rehearsed-commit = "{commit}"
-        [confirm]
-        upgrade = "b2_entries_account_idx"
-        [manual]
-        preflight-reviewed = "read it"
-        [halt]
-        halt-escalate = "INC-7: governance and the DBA told"
-        [decision]
-        risk_tier = "low"
-        authorization = "authorized"
-        '''))
+    answers = attested_answers(project, tmp_path, "b2_entries_account_idx",
+                               halt='[halt]\nhalt-escalate = "INC-7: governance and the DBA told"\n')
     return project, env, str(answers)
 
 
