@@ -15,6 +15,7 @@ from cockpit.errors import CockpitError
 from cockpit.evidence.rehearsal import ProofItem, prove
 from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.probes.registry import run_probe
+from cockpit.runbook.alembic_config import command_config
 from cockpit.runbook.environment import environment_values, for_environment
 from cockpit.runbook.model import (
     AttestationFileGate,
@@ -253,7 +254,7 @@ class GateVerbs(SessionCore):
         if target is None:
             return None
         try:
-            return path_from(target, self.workdir, start)
+            return path_from(target, self.workdir, start, command_config(step.command, self.env))
         except Exception:  # an unreadable project: the item says "not known"
             return None
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cockpit.probes.alembic_probes import alembic_walk, current_revisions, script_directory
+from cockpit.runbook.alembic_config import AlembicConfig, command_config
 from cockpit.runbook.commands import alembic_words
 
 
@@ -22,13 +23,14 @@ def upgrade_target(command: str) -> str | None:
     return None if ":" in target else target
 
 
-def path_from(target: str, workdir: Path, start: list[str]) -> list[str]:
+def path_from(target: str, workdir: Path, start: list[str],
+              config: AlembicConfig | None = None) -> list[str]:
     """The revisions from the database's revisions `start` to `target`, in order ([] for a
-    start of several heads: not one path)."""
+    start of several heads: not one path), in the lineage `config` (the step's `-c`) reads."""
     if len(start) > 1:
         return []
     # as `alembic upgrade` walks it: partial ids, `branch@head` and `+N` included
-    return alembic_walk(script_directory(workdir), "upgrade", target, start)
+    return alembic_walk(script_directory(workdir, config), "upgrade", target, start)
 
 
 def expected_upgrade(command: str, workdir: Path, env: Mapping[str, str]
@@ -42,6 +44,6 @@ def expected_upgrade(command: str, workdir: Path, env: Mapping[str, str]
     start: list[str] | None = None
     try:
         start = current_revisions(env)
-        return path_from(target, workdir, start), start
+        return path_from(target, workdir, start, command_config(command, env)), start
     except Exception:  # never a reason for the step not to start: counted without a total
         return [], start

@@ -13,18 +13,18 @@ from alembic.util import CommandError
 
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
-from cockpit.runbook.targets import (
-    RELATIVE,
+from cockpit.runbook.alembic_config import (
+    AlembicConfig,
     LineageUnreadable,
-    command_targets,
+    command_config,
     read_lineage,
-    unknown_target,
 )
+from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
 
 
-def script_directory(workdir: Path, ini: str = "alembic.ini") -> ScriptDirectory:
+def script_directory(workdir: Path, config: AlembicConfig | None = None) -> ScriptDirectory:
     try:
-        return read_lineage(workdir, ini)
+        return read_lineage(workdir, config)
     except LineageUnreadable as exc:
         raise ProbeUnreachable(str(exc)) from None
 
@@ -137,17 +137,25 @@ def alembic_walk(script: ScriptDirectory, verb: str, target: str, current: list[
     return [step.revision.revision for step in steps]
 
 
-def target_refusals(script: ScriptDirectory, commands: Sequence[tuple[str, str]],
+def target_refusals(lineage: Callable[[AlembicConfig], ScriptDirectory],
+                    commands: Sequence[tuple[str, str]], env: Mapping[str, str],
                     current: Callable[[], list[str]]) -> tuple[list[str], int]:
-    """(why, for each target that names no revision; how many targets were checked). A
-    relative target (`+1`, `-2`) is walked from the database's current revision."""
+    """(why, for each target that names no revision; how many targets were checked), each
+    command's targets looked up in the lineage of the configuration it reads (`-c`, `-n`,
+    `ALEMBIC_CONFIG`). A relative target (`+1`, `-2`) is walked from the database's
+    current revision."""
     wrong: list[str] = []
     checked = 0
+    scripts: dict[AlembicConfig, ScriptDirectory] = {}
     for step, command in commands:
         found = command_targets(command)
         if found is None:
             continue
         verb, targets, offline = found
+        config = command_config(command, env) or AlembicConfig()
+        if config not in scripts:
+            scripts[config] = lineage(config)
+        script = scripts[config]
         for target in targets:
             checked += 1
             why = unknown_target(script, target)
@@ -165,8 +173,8 @@ def target_refusals(script: ScriptDirectory, commands: Sequence[tuple[str, str]]
 @_guard
 def probe_targets_known(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]
                         ) -> ProbeResult:
-    wrong, checked = target_refusals(script_directory(ctx.workdir), ctx.commands,
-                                     lambda: current_revisions(ctx.env))
+    wrong, checked = target_refusals(lambda config: script_directory(ctx.workdir, config),
+                                     ctx.commands, ctx.env, lambda: current_revisions(ctx.env))
     if wrong:
         return ProbeResult(False, wrong, "; ".join(wrong))
     return ProbeResult(True, checked, f"{checked} Alembic target(s), each a revision of the "

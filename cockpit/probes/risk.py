@@ -34,6 +34,7 @@ from cockpit.probes.sqlrisk import (
     Statement,
     statements,
 )
+from cockpit.runbook.alembic_config import AlembicConfig, command_config
 from cockpit.runbook.model import Waiver
 from cockpit.runbook.squawk_rules import rule_kind
 from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
@@ -327,7 +328,8 @@ def probe_migration_risk(ctx: ProbeContext, expected: Any, args: Mapping[str, An
 def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     schema = str(args.get("schema", "public"))
     limits = Limits(int(args.get("max_rows", 100_000)), int(args.get("max_mb", 100)))
-    script = script_directory(ctx.workdir)  # a missing alembic.ini is named now
+    target, step, config = upgrade_goal(args, ctx.commands, ctx.env)
+    script = script_directory(ctx.workdir, config)  # a missing alembic.ini is named now
     start = args.get("from")
     if start is None:
         current = current_revisions(ctx.env)
@@ -335,7 +337,6 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
             raise ProbeUnreachable(f"the database has {len(current)} current revisions "
                                    f"({', '.join(current)}): give the probe's `from`")
         start = current[0] if current else "base"
-    target, step = upgrade_goal(args, ctx.commands)
     if (why := unknown_target(script, target)) is not None:
         named = f"step '{step}': `alembic upgrade {target}`" if step else f"`to = {target}`"
         return ProbeResult(False, None, f"{named}: {why}")
@@ -345,7 +346,8 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult(False, None, f"Alembic cannot walk from {start} to {target}: {exc}")
     # a relative target counts from `start`; rendering resumes past a failing revision
     rendered_to = path[-1] if path and RELATIVE.match(target) else target
-    parts, failed, one = render_offline(ctx.workdir, str(start), rendered_to, ctx.env, path)
+    parts, failed, one = render_offline(ctx.workdir, str(start), rendered_to, ctx.env, path,
+                                       config.options())
     parsed: dict[str, list[Statement] | str] = {}
     for part in parts:
         try:
@@ -405,14 +407,15 @@ def _size_of(size: Size | None) -> dict[str, int | None]:
     return {"rows": size.rows if size else None, "bytes": size.bytes if size else None}
 
 
-def upgrade_goal(args: Mapping[str, Any], commands: Sequence[tuple[str, str]]
-                 ) -> tuple[str, str | None]:
-    """(target, step id): the probe's `to`, else the target of the runbook's last online
-    `alembic upgrade` (the path the cutover really runs), else `heads`."""
-    if "to" in args:
-        return str(args["to"]), None
+def upgrade_goal(args: Mapping[str, Any], commands: Sequence[tuple[str, str]],
+                 env: Mapping[str, str]) -> tuple[str, str | None, AlembicConfig]:
+    """(target, step id, the configuration it reads): the probe's `to`, else the target of
+    the runbook's last online `alembic upgrade` (the path the cutover really runs), else
+    `heads` — read with that upgrade's `-c`, `-n` and `-x`."""
     for step, command in reversed(commands):
         found = command_targets(command)
         if found is not None and found[0] == "upgrade" and not found[2] and found[1]:
-            return found[1][-1], step
-    return "heads", None
+            config = command_config(command, env) or AlembicConfig()
+            return (str(args["to"]), None, config) if "to" in args else \
+                (found[1][-1], step, config)
+    return str(args.get("to", "heads")), None, command_config("alembic", env) or AlembicConfig()

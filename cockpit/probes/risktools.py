@@ -24,7 +24,8 @@ _RENDER_TIMEOUT_S = 120
 
 
 def render_offline(workdir: Path, start: str, target: str,
-                   env: Mapping[str, str], expected: Sequence[str]
+                   env: Mapping[str, str], expected: Sequence[str],
+                   options: Sequence[str] = ()
                    ) -> tuple[list[RevisionSQL], dict[str, str], bool | None]:
     """Each revision's offline SQL, the revisions that could not be rendered (with why),
     and whether the upgrade runs as one transaction (None: nothing rendered to tell). A
@@ -36,7 +37,8 @@ def render_offline(workdir: Path, start: str, target: str,
     modes: list[bool | None] = []
     for _ in range(len(expected) + 1):
         done = subprocess.run(
-            [sys.executable, "-m", "alembic", "upgrade", f"{begin}:{target}", "--sql"],
+            [sys.executable, "-m", "alembic", *options, "upgrade", f"{begin}:{target}",
+             "--sql"],
             cwd=workdir, env=dict(env), capture_output=True, text=True,
             timeout=_RENDER_TIMEOUT_S)
         found = split_revisions(done.stdout)

@@ -101,7 +101,8 @@ PROBES: dict[str, ProbeSpec] = {
             "alembic.targets_known",
             "none",
             "every `alembic upgrade|downgrade|stamp TARGET` of the runbook names a revision "
-            "of the lineage (a relative one walked from the database's revision)",
+            "of the lineage its own `-c`/`-n`/`ALEMBIC_CONFIG` reads (a relative one walked "
+            "from the database's revision)",
         ),
         ProbeSpec("db.objects_present", "list", "these tables/views exist", args=(_SCHEMA,)),
         ProbeSpec(

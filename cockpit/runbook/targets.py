@@ -11,11 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.script.revision import ResolutionError, RevisionError
-from alembic.util import CommandError
 
+from cockpit.runbook.alembic_config import (
+    AlembicConfig,
+    LineageUnreadable,
+    command_config,
+    read_lineage,
+)
 from cockpit.runbook.commands import CHANGING_ALEMBIC, alembic_tokens
 from cockpit.runbook.model import (
     CommandStep,
@@ -37,10 +41,6 @@ _SYMBOLS = ("head", "heads", "base")
 _SHELL = ("&&", "||", ";", "|", "&")
 
 
-class LineageUnreadable(Exception):
-    """The script directory cannot be read here: the check is left to where it can."""
-
-
 @dataclass(frozen=True)
 class AlembicTarget:
     """One revision a changing Alembic command names."""
@@ -50,6 +50,7 @@ class AlembicTarget:
     verb: str  # upgrade | downgrade | stamp
     target: str
     offline: bool  # `--sql`: an `A:B` range is allowed
+    config: AlembicConfig  # the configuration (`-c`, `-n`) the command reads
 
 
 def command_targets(command: str) -> tuple[str, list[str], bool] | None:
@@ -96,30 +97,16 @@ def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
             if found is None:
                 continue
             verb, targets, offline = found
+            config = command_config(item.command) or AlembicConfig()
             for target in targets:
                 yield AlembicTarget(item.id, f"{place}.{key}[{index}].command", verb, target,
-                                    offline)
+                                    offline, config)
 
 
 def runbook_commands(runbook: Runbook) -> tuple[tuple[str, str], ...]:
     """(step id, command) of every command step, in document order."""
     return tuple((item.id, item.command) for _, section in runbook.sections()
                  for item in section_items(section) if isinstance(item, CommandStep))
-
-
-def read_lineage(workdir: Path, ini: str = "alembic.ini") -> ScriptDirectory:
-    """The project's script directory, as Alembic reads it from `alembic.ini`."""
-    path = workdir / ini
-    if not path.is_file():
-        raise LineageUnreadable(f"{path}: no alembic.ini in the working directory")
-    config = Config(str(path))
-    config.set_main_option("script_location",
-                           str(workdir / config.get_main_option("script_location", "alembic")))
-    try:
-        return ScriptDirectory.from_config(config)
-    except CommandError as exc:
-        raise LineageUnreadable(f"{path}: Alembic cannot read the script directory: {exc}") \
-            from None
 
 
 def unknown_target(script: ScriptDirectory, target: str) -> str | None:
@@ -182,16 +169,22 @@ def target_problems(runbook: Runbook, runbook_path: Path
         (targets[0].place, f"runs `alembic {targets[0].verb}` but no gate checks its target "
          "where the steps run: add a gate with probe = \"alembic.targets_known\"")]
     folder = lineage_folder(runbook, runbook_path)
-    try:
-        if isinstance(folder, str):
-            raise LineageUnreadable(folder)
-        script = read_lineage(folder)
-    except LineageUnreadable as exc:
-        return [], [*notes, (targets[0].place, f"the Alembic targets are not checked here "
-                             f"({exc}); the gate `alembic.targets_known` checks them where "
-                             "the steps run")]
+    scripts: dict[AlembicConfig, ScriptDirectory | None] = {}
     problems = []
     for found in targets:
+        if found.config not in scripts:  # each configuration read once, noted once
+            try:
+                if isinstance(folder, str):
+                    raise LineageUnreadable(folder)
+                scripts[found.config] = read_lineage(folder, found.config)
+            except LineageUnreadable as exc:
+                scripts[found.config] = None
+                notes.append((found.place, f"the Alembic targets are not checked here "
+                              f"({exc}); the gate `alembic.targets_known` checks them where "
+                              "the steps run"))
+        script = scripts[found.config]
+        if script is None:
+            continue
         why = unknown_target(script, found.target)
         if why is not None:
             problems.append((found.place, f"step '{found.step}': `alembic {found.verb} "

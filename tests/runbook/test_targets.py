@@ -179,3 +179,96 @@ def test_validate_notes_a_runbook_whose_targets_no_gate_checks(tmp_path: Path,
     noted = "phases[0].steps[0].command: runs `alembic upgrade` but no gate checks its " \
         'target where the steps run: add a gate with probe = "alembic.targets_known"'
     assert (noted in done.stderr) is not gate
+
+
+# A second lineage beside the first, as a project with two databases (or a blue/green pair)
+# keeps it: its own ini file, or its own section of alembic.ini.
+BLUE = [("0100_blue", None, '    op.execute("CREATE TABLE blue (id bigint PRIMARY KEY)")'),
+        ("0101_blue_note", "0100_blue", '    op.execute("ALTER TABLE blue ADD COLUMN note text")')]
+
+
+def write_blue(root: Path) -> Path:
+    versions = root / "blue" / "versions"
+    versions.mkdir(parents=True)
+    (root / "blue" / "env.py").write_text(ENV_PY)
+    for rev, down, body in BLUE:
+        (versions / f"{rev}.py").write_text(REVISION.format(rev=rev, down=down, body=body)
+                                            + "\n\ndef downgrade():\n    pass\n")
+    (root / "other.ini").write_text("[alembic]\nscript_location = blue\n")
+    with (root / "alembic.ini").open("a") as ini:
+        ini.write("\n[bluedb]\nscript_location = blue\n")
+    return root
+
+
+@pytest.mark.parametrize(("command", "wrong"), [
+    ("alembic -c other.ini upgrade 0101_blue_note", None),
+    ("alembic --config=other.ini stamp 0100_blue", None),
+    ("alembic -n bluedb upgrade 0101_blue_note", None),
+    ("uv run alembic --name bluedb -x tenant=a upgrade 0100_blue+1", None),
+    ("alembic upgrade 0101_blue_note", "0101_blue_note"),  # not the default lineage's
+    ("alembic -c other.ini upgrade 0007_entries_note", "0007_entries_note"),
+    ("alembic -n bluedb downgrade 0006_entries_account_posted_idx", "0006_entries_account"),
+])
+def test_validate_reads_the_lineage_the_command_names_with_c_or_n(
+        tmp_path: Path, command: str, wrong: str | None) -> None:
+    path = _runbook(tmp_path, command)
+    write_blue(path.parent)
+    problems = target_problems(load_runbook(path), path)[0]
+    if wrong is None:
+        assert problems == []
+    else:
+        ((place, why),) = problems
+        assert place == "phases[0].steps[0].command" and f"'{wrong}" in why, why
+
+
+def test_a_project_configured_in_pyproject_toml_alone_has_its_targets_checked(
+        tmp_path: Path) -> None:
+    path = _runbook(tmp_path, "alembic upgrade 0007_entries_note", "alembic upgrade 0007_x")
+    (path.parent / "alembic.ini").unlink()
+    (path.parent / "pyproject.toml").write_text(
+        '[project]\nname = "ledger"\n\n[tool.alembic]\nscript_location = "migrations"\n')
+    problems, notes = target_problems(load_runbook(path), path)
+    assert [place for place, _ in problems] == ["phases[0].steps[1].command"], (problems, notes)
+    assert not any("not checked here" in note for _, note in notes)
+
+
+def test_a_missing_config_file_is_named_in_the_note(tmp_path: Path) -> None:
+    path = _runbook(tmp_path, "alembic -c prod.ini upgrade head")
+    notes = target_problems(load_runbook(path), path)[1]
+    assert any("prod.ini: no prod.ini (nor a pyproject.toml with [tool.alembic])" in note
+               for _, note in notes), notes
+
+
+def test_the_gate_reads_the_lineage_of_c_n_and_alembic_config(tmp_path: Path) -> None:
+    project = write_blue(write_lineage(tmp_path / "ledger"))
+
+    def gate(command: str, **env: str) -> tuple[bool, str]:
+        ctx = ProbeContext(workdir=project, env=env, commands=(("s0", command),))
+        result = run_probe("alembic.targets_known", ctx, None, {})
+        return result.ok, result.detail
+
+    assert gate("alembic -c other.ini upgrade 0101_blue_note")[0]
+    assert gate("alembic -n bluedb upgrade 0101_blue_note")[0]
+    assert gate("alembic upgrade 0101_blue_note", ALEMBIC_CONFIG="other.ini")[0]
+    ok, detail = gate("alembic -c other.ini upgrade 0007_entries_note")
+    assert not ok and "'0007_entries_note' is no revision" in detail, detail
+    ok, detail = gate("alembic upgrade 0007_entries_note", ALEMBIC_CONFIG="other.ini")
+    assert not ok and "'0007_entries_note' is no revision" in detail, detail
+    ok, detail = gate("alembic -c missing.ini upgrade head")
+    assert not ok and "no missing.ini" in detail, detail
+
+
+def test_the_risk_gate_and_the_revision_count_follow_the_steps_config(
+        tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
+    from cockpit.engine.upgrade_path import expected_upgrade
+
+    project = write_blue(write_lineage(tmp_path / "ledger"))
+    env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    command = "alembic -c other.ini upgrade head"
+    assert expected_upgrade(command, project, env) == (["0100_blue", "0101_blue_note"], [])
+    ctx = ProbeContext(workdir=project, env=env, commands=(("s0", command),))
+    result = run_probe("migration.risk", ctx, None, {})
+    assert result.reached, result.detail
+    report = json.loads(dict(result.files)["migration-risk.json"])
+    assert report["path"] == ["0100_blue", "0101_blue_note"], report
+    assert {f["revision"] for f in report["findings"]} <= {"0100_blue", "0101_blue_note"}
