@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -22,21 +21,9 @@ from cockpit.probes import db
 from cockpit.probes.connfail import explain
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, run_probe
+from tests.probes.conftest import ROLE_SECRET
 
-SECRET = "s3cr3t-Pw"
-
-
-@pytest.fixture
-def role(pg_cluster: PgCluster) -> Iterator[str]:
-    """A plain login role (not a superuser) with the password SECRET."""
-    name = f"app_{uuid.uuid4().hex[:8]}"
-    with pg_cluster.admin() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(name), sql.Literal(SECRET)))
-    yield name
-    with pg_cluster.admin() as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+SECRET = ROLE_SECRET
 
 
 def _failure(url: str) -> str:

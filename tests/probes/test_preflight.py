@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from cockpit.probes.preflight import replica_verdict
 from cockpit.probes.registry import ProbeContext, ProbeResult, run_probe
 from cockpit.runbook.loader import RunbookError, parse_runbook
 from cockpit.session.redact import Redactor
+from tests.probes.conftest import ROLE_SECRET
 
 SECRET = "pre-Fl1ght-pw"
 PREFLIGHT = ("db.long_transactions", "db.idle_in_transaction", "db.replica_lag",
@@ -139,37 +139,25 @@ def test_connection_headroom_counts_the_free_slots(
     assert f"of {usable} usable" in tight.detail and f"at least {usable} free" in tight.detail
 
 
-@pytest.fixture
-def plain_role(pg_cluster: PgCluster) -> Iterator[str]:
-    """A login role that is neither a superuser nor a member of pg_read_all_stats."""
-    name = f"app_{uuid.uuid4().hex[:8]}"
-    with pg_cluster.admin() as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(name), sql.Literal(SECRET)))
-    yield name
-    with pg_cluster.admin() as conn:
-        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
-
-
 def test_a_role_without_pg_read_all_stats_is_answered_not_checked_never_a_pass(
-        pg_cluster: PgCluster, pg_db: str, plain_role: str) -> None:
+        pg_cluster: PgCluster, pg_db: str, role: str) -> None:
     db = psycopg.conninfo.conninfo_to_dict(pg_db)["dbname"]
-    url = f"postgresql://{plain_role}:{SECRET}@127.0.0.1:{pg_cluster.port}/{db}"
+    url = f"postgresql://{role}:{ROLE_SECRET}@127.0.0.1:{pg_cluster.port}/{db}"
     for name in PREFLIGHT:
         found = _probe(name, url)
         assert not found.ok, name
         assert found.observed == "not checked (needs pg_read_all_stats)", name
         assert found.detail.startswith("not checked (needs pg_read_all_stats)"), name
         assert not found.reached, name  # granted, it is checked again
-        assert f"GRANT pg_read_all_stats TO {plain_role}" in found.detail
+        assert f"GRANT pg_read_all_stats TO {role}" in found.detail
     with pg_cluster.admin() as conn:
-        conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(plain_role)))
+        conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role)))
     try:
         assert _probe("db.idle_in_transaction", url).ok
     finally:
         with pg_cluster.admin() as conn:
             conn.execute(sql.SQL("REVOKE pg_read_all_stats FROM {}").format(
-                sql.Identifier(plain_role)))
+                sql.Identifier(role)))
 
 
 def test_a_maximum_age_that_is_no_duration_is_refused_by_the_loader() -> None:
