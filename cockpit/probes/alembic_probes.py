@@ -19,7 +19,7 @@ from cockpit.runbook.alembic_config import (
     command_config,
     read_lineage,
 )
-from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
+from cockpit.runbook.targets import RELATIVE, command_targets, runbook_config, unknown_target
 
 
 def script_directory(workdir: Path, config: AlembicConfig | None = None) -> ScriptDirectory:
@@ -29,22 +29,28 @@ def script_directory(workdir: Path, config: AlembicConfig | None = None) -> Scri
         raise ProbeUnreachable(str(exc)) from None
 
 
-def heads(workdir: Path) -> list[str]:
-    return sorted(script_directory(workdir).get_heads())
+def heads(workdir: Path, config: AlembicConfig | None = None) -> list[str]:
+    return sorted(script_directory(workdir, config).get_heads())
 
 
-def upgrade_path(workdir: Path, start: str) -> list[str]:
+def upgrade_path(workdir: Path, start: str, config: AlembicConfig | None = None) -> list[str]:
     """The revisions `alembic upgrade heads` applies to a database at `start`, base first:
     every ancestor of the heads that is not `start` or one of its ancestors — a branch
     that left the trunk before `start` (0009b) included."""
-    script = script_directory(workdir)
+    script = script_directory(workdir, config)
     applied = {r.revision for r in script.iterate_revisions(start, "base")}
     to_heads = [r.revision for r in script.iterate_revisions("heads", "base")]
     return [rev for rev in reversed(to_heads) if rev not in applied]
 
 
-def longest_revision(workdir: Path) -> str:
-    return max((rev.revision for rev in script_directory(workdir).walk_revisions()), key=len)
+def longest_revision(workdir: Path, config: AlembicConfig | None = None) -> str:
+    return max((rev.revision for rev in script_directory(workdir, config).walk_revisions()),
+               key=len)
+
+
+def _config(ctx: ProbeContext) -> AlembicConfig:
+    """The lineage the runbook's changing Alembic command reads (its `-c`, `-n`)."""
+    return runbook_config(ctx.commands, ctx.env)
 
 
 def current_revisions(env: Mapping[str, str]) -> list[str]:
@@ -81,7 +87,7 @@ def _guard(fn):
 @register("alembic.single_head")
 @_guard
 def probe_single_head(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
-    found = heads(ctx.workdir)
+    found = heads(ctx.workdir, _config(ctx))
     ok = found == [expected]
     detail = f"{len(found)} head(s): {', '.join(found)}"
     return ProbeResult(ok, found[0] if len(found) == 1 else found, detail)
@@ -99,7 +105,7 @@ def probe_current(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> 
 @register("alembic.upgrade_path_includes")
 @_guard
 def probe_upgrade_path(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
-    path = upgrade_path(ctx.workdir, str(args.get("from", "base")))
+    path = upgrade_path(ctx.workdir, str(args.get("from", "base")), _config(ctx))
     missing = [want for want in expected if not any(_matches(rev, want) for rev in path)]
     return ProbeResult(not missing, path, f"missing: {', '.join(missing)}" if missing
                        else f"path of {len(path)}: {' -> '.join(path)}")
@@ -116,7 +122,7 @@ def probe_version_width(ctx: ProbeContext, expected: Any, args: Mapping[str, Any
 @register("alembic.width_fits")
 @_guard
 def probe_width_fits(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
-    longest = longest_revision(ctx.workdir)
+    longest = longest_revision(ctx.workdir, _config(ctx))
     width = version_width(ctx.env)
     fits = width is None or len(longest) <= width
     detail = (f"longest revision id {longest!r} is {len(longest)} characters; the column "

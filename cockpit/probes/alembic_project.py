@@ -20,15 +20,19 @@ def project_facts(project: Path, runbook_dir: Path, dsn_env: str,
                   env: Mapping[str, str]) -> tuple[ProjectFacts, list[str]]:
     """The project's facts and notes on what could not be learned."""
     notes: list[str] = []
-    if not (project / "alembic.ini").is_file():
+    toml = project / "pyproject.toml"
+    configured = (project / "alembic.ini").is_file() or (
+        toml.is_file() and "[tool.alembic]" in toml.read_text(errors="replace"))
+    if not configured:
         raise CockpitError(f"{project}: no alembic.ini here; give the folder of your Alembic "
-                           "project (where alembic.ini is): cockpit init PATH")
+                           "project (where alembic.ini, or pyproject.toml with [tool.alembic], "
+                           "is): cockpit init PATH")
     try:
         script = script_directory(project.resolve())
         heads = sorted(script.get_heads())
         revisions = {rev.revision: rev for rev in script.walk_revisions()}
     except Exception as exc:  # Alembic's own errors name the file and the problem
-        raise CockpitError(f"{project / 'alembic.ini'}: Alembic cannot read the project: "
+        raise CockpitError(f"{project}: Alembic cannot read the project: "
                            f"{type(exc).__name__}: {exc}") from None
     if not heads:
         raise CockpitError(f"{project}: the project has no revisions yet; a cutover needs one")

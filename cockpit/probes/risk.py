@@ -37,7 +37,7 @@ from cockpit.probes.sqlrisk import (
 from cockpit.runbook.alembic_config import AlembicConfig, command_config
 from cockpit.runbook.model import Waiver
 from cockpit.runbook.squawk_rules import rule_kind
-from cockpit.runbook.targets import RELATIVE, command_targets, unknown_target
+from cockpit.runbook.targets import RELATIVE, command_targets, runbook_config, unknown_target
 
 # Blocking locks: SHARE and every stronger one conflict with ROW EXCLUSIVE, so while one is
 # held (to the upgrade's COMMIT) or queued for, the table's writers — and under ACCESS
@@ -412,10 +412,11 @@ def upgrade_goal(args: Mapping[str, Any], commands: Sequence[tuple[str, str]],
     """(target, step id, the configuration it reads): the probe's `to`, else the target of
     the runbook's last online `alembic upgrade` (the path the cutover really runs), else
     `heads` — read with that upgrade's `-c`, `-n` and `-x`."""
+    config = runbook_config(commands, env)
+    if "to" in args:
+        return str(args["to"]), None, config
     for step, command in reversed(commands):
         found = command_targets(command)
         if found is not None and found[0] == "upgrade" and not found[2] and found[1]:
-            config = command_config(command, env) or AlembicConfig()
-            return (str(args["to"]), None, config) if "to" in args else \
-                (found[1][-1], step, config)
-    return str(args.get("to", "heads")), None, command_config("alembic", env) or AlembicConfig()
+            return found[1][-1], step, command_config(command, env) or config
+    return "heads", None, config

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +101,16 @@ def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
             for target in targets:
                 yield AlembicTarget(item.id, f"{place}.{key}[{index}].command", verb, target,
                                     offline, config)
+
+
+def runbook_config(commands: Sequence[tuple[str, str]], env: Mapping[str, str]
+                   ) -> AlembicConfig:
+    """The configuration of the runbook's last changing Alembic command (the lineage the
+    cutover changes): what the probes that read the lineage itself read."""
+    for _, command in reversed(commands):
+        if command_targets(command) is not None:
+            return command_config(command, env) or AlembicConfig()
+    return command_config("alembic", env) or AlembicConfig()
 
 
 def runbook_commands(runbook: Runbook) -> tuple[tuple[str, str], ...]:

@@ -180,6 +180,25 @@ def test_without_a_database_init_leaves_notes_for_what_it_could_not_learn(
     assert tables["expected"] == ["customers", "invoices", "orders"]
 
 
+def test_a_project_configured_in_pyproject_toml_alone_is_read_and_its_targets_checked(
+        tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / "alembic.ini").unlink()
+    (project / "pyproject.toml").write_text('[project]\nname = "billing"\n\n[tool.alembic]\n'
+                                            'script_location = "%(here)s/migrations"\n')
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    runbook = project / "cutover.toml"
+    made = subprocess.run([sys.executable, "-m", "cockpit", "init", str(project), "-o",
+                           str(runbook)], capture_output=True, text=True, env=env, timeout=60)
+    assert made.returncode == 0, made.stderr
+    written = runbook.read_text()
+    assert "upgrade c3_invoices" in written
+    assert cockpit("validate", str(runbook)).returncode == 0
+    runbook.write_text(written.replace("upgrade c3_invoices", "upgrade c3_invoics"))
+    done = cockpit("validate", str(runbook))
+    assert done.returncode == 1 and "did you mean c3_invoices?" in done.stderr, done.stderr
+
+
 def test_init_outside_an_alembic_project_says_where_to_point_it(tmp_path: Path) -> None:
     made = cockpit("init", str(tmp_path))
     assert made.returncode == 1 and "Traceback" not in made.stderr

@@ -272,3 +272,14 @@ def test_the_risk_gate_and_the_revision_count_follow_the_steps_config(
     report = json.loads(dict(result.files)["migration-risk.json"])
     assert report["path"] == ["0100_blue", "0101_blue_note"], report
     assert {f["revision"] for f in report["findings"]} <= {"0100_blue", "0101_blue_note"}
+
+
+def test_the_lineage_probes_read_the_config_of_the_runbooks_upgrade(tmp_path: Path) -> None:
+    project = write_blue(write_lineage(tmp_path / "ledger"))
+    ctx = ProbeContext(workdir=project, env={}, commands=(
+        ("s0", "alembic current"), ("s1", "alembic -c other.ini upgrade head")))
+    assert run_probe("alembic.single_head", ctx, "0101_blue_note", {}).ok
+    path = run_probe("alembic.upgrade_path_includes", ctx, ["0100_blue"], {})
+    assert path.ok and path.observed == ["0100_blue", "0101_blue_note"], path.detail
+    plain = ProbeContext(workdir=project, env={}, commands=(("s0", "alembic upgrade head"),))
+    assert run_probe("alembic.single_head", plain, "0007_entries_note", {}).ok
