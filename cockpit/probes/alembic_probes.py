@@ -19,7 +19,13 @@ from cockpit.runbook.alembic_config import (
     command_config,
     read_lineage,
 )
-from cockpit.runbook.targets import RELATIVE, command_targets, runbook_config, unknown_target
+from cockpit.runbook.targets import (
+    RELATIVE,
+    command_targets,
+    config_verb,
+    runbook_config,
+    unknown_target,
+)
 
 
 def script_directory(workdir: Path, config: AlembicConfig | None = None) -> ScriptDirectory:
@@ -146,22 +152,31 @@ def alembic_walk(script: ScriptDirectory, verb: str, target: str, current: list[
 def target_refusals(lineage: Callable[[AlembicConfig], ScriptDirectory],
                     commands: Sequence[tuple[str, str]], env: Mapping[str, str],
                     current: Callable[[], list[str]]) -> tuple[list[str], int]:
-    """(why, for each target that names no revision; how many targets were checked), each
-    command's targets looked up in the lineage of the configuration it reads (`-c`, `-n`,
-    `ALEMBIC_CONFIG`). A relative target (`+1`, `-2`) is walked from the database's
-    current revision."""
+    """(why, for each target that names no revision and each Alembic step whose
+    configuration cannot be read; how many targets were checked), each command's targets
+    looked up in the lineage of the configuration it reads (`-c`, `-n`, `ALEMBIC_CONFIG`).
+    A relative target (`+1`, `-2`) is walked from the database's current revision."""
     wrong: list[str] = []
     checked = 0
-    scripts: dict[AlembicConfig, ScriptDirectory] = {}
+    scripts: dict[AlembicConfig, ScriptDirectory | str] = {}
     for step, command in commands:
+        verb = config_verb(command)
+        if verb is None:
+            continue
+        config = command_config(command, env) or AlembicConfig()
+        if config not in scripts:
+            try:
+                scripts[config] = lineage(config)
+            except ProbeUnreachable as exc:
+                scripts[config] = str(exc)
+        script = scripts[config]
+        if isinstance(script, str):  # a step that reads a configuration not there fails
+            wrong.append(f"step '{step}' ({verb}): {script}")
+            continue
         found = command_targets(command)
         if found is None:
             continue
         verb, targets, offline = found
-        config = command_config(command, env) or AlembicConfig()
-        if config not in scripts:
-            scripts[config] = lineage(config)
-        script = scripts[config]
         for target in targets:
             checked += 1
             why = unknown_target(script, target)

@@ -20,7 +20,7 @@ from cockpit.runbook.alembic_config import (
     command_config,
     read_lineage,
 )
-from cockpit.runbook.commands import CHANGING_ALEMBIC, alembic_tokens
+from cockpit.runbook.commands import CHANGING_ALEMBIC, alembic_tokens, alembic_words
 from cockpit.runbook.model import (
     CommandStep,
     ProbeGate,
@@ -103,6 +103,49 @@ def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
                                     offline, config)
 
 
+def config_verb(command: str) -> str | None:
+    """The Alembic command's verb when it reads the project's configuration (every one but
+    `init`, `list_templates`, `--version`, `--help`); None for any other command."""
+    words = alembic_words(command)
+    if not words or words[0] in ("init", "list_templates") or re.search(
+            r"(^|\s)(--version|-h|--help)(\s|$)", command):
+        return None
+    return words[0]
+
+
+def unread_configs(runbook: Runbook, runbook_path: Path) -> list[tuple[str, str]]:
+    """A note for each Alembic step whose configuration file is not in the working directory
+    (here, where `validate` runs): it fails where it runs unless the session's
+    `ALEMBIC_CONFIG` names another. The gate checks it again with the session's
+    environment."""
+    folder = lineage_folder(runbook, runbook_path)
+    if isinstance(folder, str):
+        return []  # noted with the targets
+    notes: list[tuple[str, str]] = []
+    seen: dict[AlembicConfig, str | None] = {}
+    for place, section in runbook.sections():
+        key = items_key(section)
+        for index, item in enumerate(section_items(section)):
+            if not isinstance(item, CommandStep):
+                continue
+            verb = config_verb(item.command)
+            if verb is None or verb in CHANGING_ALEMBIC:  # changing ones: noted with targets
+                continue
+            config = command_config(item.command) or AlembicConfig()
+            if config not in seen:
+                try:
+                    read_lineage(folder, config)
+                    seen[config] = None
+                except LineageUnreadable as exc:
+                    seen[config] = str(exc)
+            if seen[config] is not None:
+                notes.append((f"{place}.{key}[{index}].command", f"step '{item.id}': "
+                              f"`alembic {verb}` cannot read its configuration here "
+                              f"({seen[config]}); it fails where it runs unless "
+                              "ALEMBIC_CONFIG names another"))
+    return notes
+
+
 def runbook_config(commands: Sequence[tuple[str, str]], env: Mapping[str, str]
                    ) -> AlembicConfig:
     """The configuration of the runbook's last changing Alembic command (the lineage the
@@ -173,7 +216,7 @@ def target_problems(runbook: Runbook, runbook_path: Path
     its place; a note when the lineage cannot be read here (checked again at the gate)."""
     targets = list(runbook_targets(runbook))
     if not targets:
-        return [], []
+        return [], unread_configs(runbook, runbook_path)
     notes = [] if any(isinstance(gate, ProbeGate) and gate.probe == TARGETS_PROBE
                       for gate in (runbook.gates.items if runbook.gates else [])) else [
         (targets[0].place, f"runs `alembic {targets[0].verb}` but no gate checks its target "
@@ -199,4 +242,4 @@ def target_problems(runbook: Runbook, runbook_path: Path
         if why is not None:
             problems.append((found.place, f"step '{found.step}': `alembic {found.verb} "
                              f"{found.target}`: {why}"))
-    return problems, notes
+    return problems, notes + unread_configs(runbook, runbook_path)

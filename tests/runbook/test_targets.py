@@ -283,3 +283,27 @@ def test_the_lineage_probes_read_the_config_of_the_runbooks_upgrade(tmp_path: Pa
     assert path.ok and path.observed == ["0100_blue", "0101_blue_note"], path.detail
     plain = ProbeContext(workdir=project, env={}, commands=(("s0", "alembic upgrade head"),))
     assert run_probe("alembic.single_head", plain, "0007_entries_note", {}).ok
+
+
+def test_a_reading_step_whose_config_is_not_there_is_noted_and_keeps_the_gate_closed(
+        tmp_path: Path) -> None:
+    path = _runbook(tmp_path, "alembic heads", "alembic -c other.ini upgrade 0101_blue_note")
+    project = write_blue(path.parent)
+    (project / "alembic.ini").unlink()
+    problems, notes = target_problems(load_runbook(path), path)
+    assert problems == []
+    ((place, note),) = [(p, n) for p, n in notes if "cannot read its configuration" in n]
+    assert place == "phases[0].steps[0].command" and note.startswith(
+        "step 's0': `alembic heads` cannot read its configuration here (") and \
+        "unless ALEMBIC_CONFIG names another" in note, note
+
+    def gate(**env: str) -> tuple[bool, str]:
+        ctx = ProbeContext(workdir=project, env=env, commands=(
+            ("s0", "alembic heads"), ("s1", "alembic -c other.ini upgrade 0101_blue_note")))
+        result = run_probe("alembic.targets_known", ctx, None, {})
+        return result.ok, result.detail
+
+    ok, detail = gate()
+    assert not ok and detail.startswith("step 's0' (heads): ") and "no alembic.ini" in detail
+    assert gate(ALEMBIC_CONFIG="other.ini") == (True, "1 Alembic target(s), each a revision "
+                                                      "of the lineage")
