@@ -43,9 +43,6 @@ class AlembicConfig:
         named += ["-n", self.section] if self.section != "alembic" else []
         return named + [word for value in self.x for word in ("-x", value)]
 
-    def describe(self) -> str:
-        return self.ini + (f" [{self.section}]" if self.section != "alembic" else "")
-
 
 @lru_cache(maxsize=1)
 def _parser() -> CommandLine:
@@ -91,9 +88,8 @@ def read_lineage(workdir: Path, config: AlembicConfig | None = None) -> ScriptDi
     ini, toml = _here(workdir, config.ini), _here(workdir, config.toml)
     has_toml = toml.is_file() and "[tool.alembic]" in _text(toml)
     if not ini.is_file() and not has_toml:
-        named = config.ini if config.ini != "alembic.ini" else "alembic.ini"
-        raise LineageUnreadable(f"{ini}: no {named} (nor a pyproject.toml with [tool.alembic]) "
-                                "in the working directory")
+        raise LineageUnreadable(f"{workdir}: no {config.ini} (nor a pyproject.toml with "
+                                "[tool.alembic]) in the working directory")
     alembic = Config(str(ini) if ini.is_file() else None,
                      ini_section=config.section, toml_file=str(toml) if has_toml else None)
     try:

@@ -235,8 +235,8 @@ def test_a_project_configured_in_pyproject_toml_alone_has_its_targets_checked(
 def test_a_missing_config_file_is_named_in_the_note(tmp_path: Path) -> None:
     path = _runbook(tmp_path, "alembic -c prod.ini upgrade head")
     notes = target_problems(load_runbook(path), path)[1]
-    assert any("prod.ini: no prod.ini (nor a pyproject.toml with [tool.alembic])" in note
-               for _, note in notes), notes
+    named = f"{path.parent.resolve()}: no prod.ini (nor a pyproject.toml with [tool.alembic]) "
+    assert any(named + "in the working directory" in note for _, note in notes), notes
 
 
 def test_the_gate_reads_the_lineage_of_c_n_and_alembic_config(tmp_path: Path) -> None:
