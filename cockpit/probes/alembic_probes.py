@@ -163,7 +163,7 @@ def target_refusals(lineage: Callable[[AlembicConfig], ScriptDirectory],
         verb = config_verb(command)
         if verb is None:
             continue
-        config = command_config(command, env) or AlembicConfig()
+        config = command_config(command, env)
         if config not in scripts:
             try:
                 scripts[config] = lineage(config)

@@ -13,6 +13,7 @@ from pathlib import Path
 from cockpit.errors import CockpitError
 from cockpit.probes.alembic_probes import current_revisions, script_directory, upgrade_path
 from cockpit.probes.db import ProbeUnreachable, connect, rows
+from cockpit.runbook.alembic_config import alembic_table
 from cockpit.runbook.starter import ProjectFacts
 
 
@@ -20,10 +21,7 @@ def project_facts(project: Path, runbook_dir: Path, dsn_env: str,
                   env: Mapping[str, str]) -> tuple[ProjectFacts, list[str]]:
     """The project's facts and notes on what could not be learned."""
     notes: list[str] = []
-    toml = project / "pyproject.toml"
-    configured = (project / "alembic.ini").is_file() or (
-        toml.is_file() and "[tool.alembic]" in toml.read_text(errors="replace"))
-    if not configured:
+    if not (project / "alembic.ini").is_file() and not alembic_table(project / "pyproject.toml"):
         raise CockpitError(f"{project}: no alembic.ini here; give the folder of your Alembic "
                            "project (where alembic.ini, or pyproject.toml with [tool.alembic], "
                            "is): cockpit init PATH")

@@ -346,8 +346,8 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
         return ProbeResult(False, None, f"Alembic cannot walk from {start} to {target}: {exc}")
     # a relative target counts from `start`; rendering resumes past a failing revision
     rendered_to = path[-1] if path and RELATIVE.match(target) else target
-    parts, failed, one = render_offline(ctx.workdir, str(start), rendered_to, ctx.env, path,
-                                       config.options())
+    parts, failed, one = render_offline(ctx.workdir / config.folder, str(start), rendered_to,
+                                        ctx.env, path, config.options())
     parsed: dict[str, list[Statement] | str] = {}
     for part in parts:
         try:
@@ -418,5 +418,5 @@ def upgrade_goal(args: Mapping[str, Any], commands: Sequence[tuple[str, str]],
     for step, command in reversed(commands):
         found = command_targets(command)
         if found is not None and found[0] == "upgrade" and not found[2] and found[1]:
-            return found[1][-1], step, command_config(command, env) or config
+            return found[1][-1], step, command_config(command, env)
     return "heads", None, config

@@ -38,9 +38,37 @@ def alembic_tokens(command: str) -> list[str] | None:
         return match["rest"].split()
 
 
-def alembic_words(command: str) -> list[str] | None:
-    """The words after `alembic` (options dropped) when the command runs Alembic, else None."""
+_SHELL = ("&&", "||", ";", "|", "&")
+
+
+def alembic_args(command: str) -> list[str] | None:
+    """The words after `alembic` up to where its own command ends (`&&`, `;`, a pipe, a
+    redirection), when the command runs Alembic, else None."""
     words = alembic_tokens(command)
+    if words is None:
+        return None
+    args: list[str] = []
+    for word in words:
+        if word in _SHELL or word.startswith((">", "<", "2>")):
+            break  # the rest is another command, or where the output goes
+        if word.endswith(";"):  # `alembic upgrade head; echo done`
+            args.append(word[:-1])
+            break
+        args.append(word)
+    return args
+
+
+def alembic_prefix(command: str) -> str:
+    """What the command line says before `alembic` (`cd app &&`, `ALEMBIC_CONFIG=x`,
+    `uv run --directory app`): '' when it runs no Alembic."""
+    match = _ALEMBIC.search(command)
+    return command[:match.start()] if match is not None else ""
+
+
+def alembic_words(command: str) -> list[str] | None:
+    """The words of Alembic's own command (options dropped) when the command runs Alembic,
+    else None."""
+    words = alembic_args(command)
     if words is None:
         return None
     out: list[str] = []

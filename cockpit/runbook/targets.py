@@ -20,7 +20,7 @@ from cockpit.runbook.alembic_config import (
     command_config,
     read_lineage,
 )
-from cockpit.runbook.commands import CHANGING_ALEMBIC, alembic_tokens, alembic_words
+from cockpit.runbook.commands import CHANGING_ALEMBIC, alembic_args, alembic_words
 from cockpit.runbook.model import (
     CommandStep,
     ProbeGate,
@@ -38,7 +38,6 @@ _VALUED = ("-c", "--config", "-n", "--name", "-x", "--tag")
 # Alembic's relative forms: `+2`, `-1`, `ae10+2`, `branch@+1`, `head-1`
 RELATIVE = re.compile(r"^(?:(?P<branch>[^@]+)@)?(?P<rev>[^+\-@]+)?(?P<step>[+-]\d+)$")
 _SYMBOLS = ("head", "heads", "base")
-_SHELL = ("&&", "||", ";", "|", "&")
 
 
 @dataclass(frozen=True)
@@ -56,17 +55,12 @@ class AlembicTarget:
 def command_targets(command: str) -> tuple[str, list[str], bool] | None:
     """(verb, targets, offline) of an `alembic upgrade|downgrade|stamp` command; None for any
     other. A range `A:B` (offline) gives both ends; no target given is `heads` for upgrade."""
-    words = alembic_tokens(command)
+    words = alembic_args(command)
     if words is None:
         return None
     plain: list[str] = []
     skip = False
-    for index, word in enumerate(words):
-        if word.endswith(";") and word != ";":  # `alembic upgrade head; echo done`
-            words[index + 1:] = [";"]
-            word = word[:-1]
-        if word in _SHELL or word.startswith((">", "<", "2>")):
-            break  # the rest is another command, or where the output goes
+    for word in words:
         if skip:
             skip = False
         elif word in _VALUED:
@@ -97,7 +91,7 @@ def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
             if found is None:
                 continue
             verb, targets, offline = found
-            config = command_config(item.command) or AlembicConfig()
+            config = command_config(item.command)
             for target in targets:
                 yield AlembicTarget(item.id, f"{place}.{key}[{index}].command", verb, target,
                                     offline, config)
@@ -106,9 +100,11 @@ def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
 def config_verb(command: str) -> str | None:
     """The Alembic command's verb when it reads the project's configuration (every one but
     `init`, `list_templates`, `--version`, `--help`); None for any other command."""
+    args = alembic_args(command) or []
+    if any(word in ("--version", "-h", "--help") for word in args):
+        return None
     words = alembic_words(command)
-    if not words or words[0] in ("init", "list_templates") or re.search(
-            r"(^|\s)(--version|-h|--help)(\s|$)", command):
+    if not words or words[0] in ("init", "list_templates"):
         return None
     return words[0]
 
@@ -131,7 +127,7 @@ def unread_configs(runbook: Runbook, runbook_path: Path) -> list[tuple[str, str]
             verb = config_verb(item.command)
             if verb is None or verb in CHANGING_ALEMBIC:  # changing ones: noted with targets
                 continue
-            config = command_config(item.command) or AlembicConfig()
+            config = command_config(item.command)
             if config not in seen:
                 try:
                     read_lineage(folder, config)
@@ -152,8 +148,8 @@ def runbook_config(commands: Sequence[tuple[str, str]], env: Mapping[str, str]
     cutover changes): what the probes that read the lineage itself read."""
     for _, command in reversed(commands):
         if command_targets(command) is not None:
-            return command_config(command, env) or AlembicConfig()
-    return command_config("alembic", env) or AlembicConfig()
+            return command_config(command, env)
+    return command_config("alembic", env)
 
 
 def runbook_commands(runbook: Runbook) -> tuple[tuple[str, str], ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -307,3 +308,97 @@ def test_a_reading_step_whose_config_is_not_there_is_noted_and_keeps_the_gate_cl
     assert not ok and detail.startswith("step 's0' (heads): ") and "no alembic.ini" in detail
     assert gate(ALEMBIC_CONFIG="other.ini") == (True, "1 Alembic target(s), each a revision "
                                                       "of the lineage")
+
+
+def test_a_help_flag_of_another_command_does_not_skip_the_check(tmp_path: Path) -> None:
+    path = _runbook(tmp_path, "alembic upgrade 0007_entries_nte && psql -h db -c analyze")
+    ((_, why),) = target_problems(load_runbook(path), path)[0]
+    assert "did you mean 0007_entries_note?" in why
+    assert command_targets("alembic upgrade head && psql -h db") == ("upgrade", ["head"], False)
+
+
+@pytest.mark.parametrize(("command", "env", "head"), [
+    ("ALEMBIC_CONFIG=other.ini alembic heads", {}, "0101_blue_note"),
+    ("env ALEMBIC_CONFIG=other.ini uv run alembic heads", {}, "0101_blue_note"),
+    ('alembic -c "$CFG" heads', {"CFG": "other.ini"}, "0101_blue_note"),
+    ("alembic -c ${CFG} -n alembic heads", {"CFG": "other.ini"}, "0101_blue_note"),
+    ("cd sub && alembic heads", {}, "0100_blue"),
+    ('cd "sub" ; python -m alembic heads', {}, "0100_blue"),
+    ("uv run --directory sub alembic heads", {}, "0100_blue"),
+    ("alembic heads", {"ALEMBIC_CONFIG": "other.ini"}, "0101_blue_note"),
+    ("alembic heads", {}, "0007_entries_note"),
+])
+def test_the_config_is_read_as_the_shell_and_alembic_would(
+        tmp_path: Path, command: str, env: dict[str, str], head: str) -> None:
+    from cockpit.runbook.alembic_config import command_config, read_lineage
+
+    project = write_blue(write_lineage(tmp_path / "ledger"))
+    sub = project / "sub"
+    (sub / "blue" / "versions").mkdir(parents=True)
+    (sub / "alembic.ini").write_text("[alembic]\nscript_location = blue\n")
+    rev, down, body = BLUE[0]
+    (sub / "blue" / "versions" / f"{rev}.py").write_text(
+        REVISION.format(rev=rev, down=down, body=body))
+    before = list(sys.path)
+    assert read_lineage(project, command_config(command, env)).get_heads() == [head]
+    assert sys.path == before  # the project's prepend_sys_path is not left behind
+
+
+@pytest.mark.parametrize(("command", "env", "why"), [
+    ("pushd sub && alembic heads", {}, "changes folder before Alembic runs"),
+    ('alembic -c "$CFG" heads', {}, "$CFG is not set here"),
+    ("alembic -c a.ini -c b.ini heads", {}, "Alembic takes one ini file"),
+    ("alembic -c other.ini upgrade head --tag", {}, "Alembic's command line refuses it"),
+])
+def test_a_config_that_cannot_be_known_here_is_said_so(
+        tmp_path: Path, command: str, env: dict[str, str], why: str) -> None:
+    from cockpit.runbook.alembic_config import LineageUnreadable, command_config, read_lineage
+
+    project = write_blue(write_lineage(tmp_path / "ledger"))
+    with pytest.raises(LineageUnreadable, match=re.escape(why)):
+        read_lineage(project, command_config(command, env))
+
+
+def test_relative_version_locations_are_the_working_directorys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cockpit.runbook.alembic_config import LineageUnreadable, read_lineage
+
+    project = write_lineage(tmp_path / "ledger")
+    extra = project / "migrations" / "extra"
+    extra.mkdir()
+    (project / "migrations" / "versions" / "0007_entries_note.py").rename(
+        extra / "0007_entries_note.py")
+    (project / "alembic.ini").write_text(
+        "[alembic]\nscript_location = migrations\npath_separator = space\n"
+        "version_locations = migrations/versions migrations/extra\n")
+    monkeypatch.chdir(tmp_path)  # the cockpit runs elsewhere than the step
+    assert read_lineage(project).get_heads() == ["0007_entries_note"]
+    (project / "alembic.ini").write_text(
+        "[alembic]\nscript_location = migrations\npath_separator = space\n"
+        "version_locations = migrations/versions migrations/gone\n")
+    with pytest.raises(LineageUnreadable, match="migrations/gone, which does not exist"):
+        read_lineage(project)
+
+
+@pytest.mark.parametrize(("ini", "why"), [
+    ("[alembic]\nscript_location = migrations\ntruncate_slug_length = x\n", "ValueError"),
+    ("[alembic]\nscript_location = %(nope)s\n", "Interpolation"),
+    ("[alembic\nscript_location = migrations\n", "MissingSectionHeaderError"),
+])
+def test_a_damaged_ini_is_a_note_naming_it_not_a_crash(tmp_path: Path, ini: str,
+                                                        why: str) -> None:
+    path = _runbook(tmp_path, "alembic upgrade head")
+    (path.parent / "alembic.ini").write_text(ini)
+    done = cockpit("validate", str(path))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert f"{path.parent / 'alembic.ini'}: Alembic cannot read" in done.stderr
+    assert why in done.stderr, done.stderr
+
+
+def test_pyproject_in_any_toml_spelling_is_read(tmp_path: Path) -> None:
+    from cockpit.runbook.alembic_config import read_lineage
+
+    project = write_lineage(tmp_path / "ledger")
+    (project / "alembic.ini").unlink()
+    (project / "pyproject.toml").write_text('[tool]\nalembic.script_location = "migrations"\n')
+    assert read_lineage(project).get_heads() == ["0007_entries_note"]
