@@ -342,7 +342,8 @@ def test_as_a_gate_unwaived_errors_are_a_blocker_and_the_waived_report_is_eviden
                                                               "migration-risk.md"]
     report = json.loads(next(p for p in kept if p.suffix == ".json").read_text())
     assert report["totals"]["blocking"] == 0 and report["totals"]["waived"] >= 4
-    assert cockpit("verify", str(session)).returncode == 0
+    verified = cockpit("verify", str(session))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
     markdown = next(p for p in kept if p.suffix == ".md")
     markdown.write_text(markdown.read_text().replace("DBA lead", "nobody"))
     tampered = cockpit("verify", str(session))
