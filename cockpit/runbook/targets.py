@@ -80,21 +80,25 @@ def command_targets(command: str) -> tuple[str, list[str], bool] | None:
     return plain[0], targets, offline
 
 
-def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
-    """Every revision named by a changing Alembic command of the runbook, in order."""
+def command_steps(runbook: Runbook) -> Iterator[tuple[str, CommandStep]]:
+    """(where its command is in the runbook, the step) of every command step, in order."""
     for place, section in runbook.sections():
         key = items_key(section)
         for index, item in enumerate(section_items(section)):
-            if not isinstance(item, CommandStep):
-                continue
-            found = command_targets(item.command)
-            if found is None:
-                continue
-            verb, targets, offline = found
-            config = command_config(item.command)
-            for target in targets:
-                yield AlembicTarget(item.id, f"{place}.{key}[{index}].command", verb, target,
-                                    offline, config)
+            if isinstance(item, CommandStep):
+                yield f"{place}.{key}[{index}].command", item
+
+
+def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
+    """Every revision named by a changing Alembic command of the runbook, in order."""
+    for place, item in command_steps(runbook):
+        found = command_targets(item.command)
+        if found is None:
+            continue
+        verb, targets, offline = found
+        config = command_config(item.command)
+        for target in targets:
+            yield AlembicTarget(item.id, place, verb, target, offline, config)
 
 
 def config_verb(command: str) -> str | None:
@@ -119,26 +123,21 @@ def unread_configs(runbook: Runbook, runbook_path: Path) -> list[tuple[str, str]
         return []  # noted with the targets
     notes: list[tuple[str, str]] = []
     seen: dict[AlembicConfig, str | None] = {}
-    for place, section in runbook.sections():
-        key = items_key(section)
-        for index, item in enumerate(section_items(section)):
-            if not isinstance(item, CommandStep):
-                continue
-            verb = config_verb(item.command)
-            if verb is None or verb in CHANGING_ALEMBIC:  # changing ones: noted with targets
-                continue
-            config = command_config(item.command)
-            if config not in seen:
-                try:
-                    read_lineage(folder, config)
-                    seen[config] = None
-                except LineageUnreadable as exc:
-                    seen[config] = str(exc)
-            if seen[config] is not None:
-                notes.append((f"{place}.{key}[{index}].command", f"step '{item.id}': "
-                              f"`alembic {verb}` cannot read its configuration here "
-                              f"({seen[config]}); it fails where it runs unless "
-                              "ALEMBIC_CONFIG names another"))
+    for place, item in command_steps(runbook):
+        verb = config_verb(item.command)
+        if verb is None or verb in CHANGING_ALEMBIC:  # changing ones: noted with targets
+            continue
+        config = command_config(item.command)
+        if config not in seen:
+            try:
+                read_lineage(folder, config)
+                seen[config] = None
+            except LineageUnreadable as exc:
+                seen[config] = str(exc)
+        if seen[config] is not None:
+            notes.append((place, f"step '{item.id}': `alembic {verb}` cannot read its "
+                          f"configuration here ({seen[config]}); it fails where it runs "
+                          "unless ALEMBIC_CONFIG names another"))
     return notes
 
 
@@ -154,8 +153,7 @@ def runbook_config(commands: Sequence[tuple[str, str]], env: Mapping[str, str]
 
 def runbook_commands(runbook: Runbook) -> tuple[tuple[str, str], ...]:
     """(step id, command) of every command step, in document order."""
-    return tuple((item.id, item.command) for _, section in runbook.sections()
-                 for item in section_items(section) if isinstance(item, CommandStep))
+    return tuple((item.id, item.command) for _, item in command_steps(runbook))
 
 
 def unknown_target(script: ScriptDirectory, target: str) -> str | None:
