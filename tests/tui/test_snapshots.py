@@ -82,7 +82,9 @@ def test_p3_running_with_streamed_output(snap_compare) -> None:
     async def streamed(pilot) -> None:
         await pause_until(pilot, lambda: log.exists() and log.read_text().count("\n") >= 60,
                           "the step to print 60 lines")
-        await pause_until(pilot, lambda: app.query_one("#output").line_count >= 60,
+        # the pane may not be mounted yet on a loaded machine: wait for it too
+        await pause_until(pilot, lambda: any(pane.line_count >= 60
+                                             for pane in app.query("#output")),
                           "the pane to show them")
         await pilot.pause()
 
