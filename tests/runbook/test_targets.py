@@ -15,7 +15,9 @@ import psycopg
 import pytest
 
 from cockpit.demo.pgcluster import PgCluster
+from cockpit.engine.upgrade_path import expected_upgrade
 from cockpit.probes.registry import ProbeContext, run_probe
+from cockpit.runbook.alembic_config import LineageUnreadable, command_config, read_lineage
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.targets import command_targets, target_problems
 from tests.engine.helpers import cockpit, phase, write_world
@@ -125,6 +127,14 @@ def test_the_command_words_alembic_reads_as_targets() -> None:
     assert command_targets("alembic downgrade -1; echo x") == ("downgrade", ["-1"], False)
 
 
+def _gate(project: Path, env: dict[str, str], *commands: str) -> tuple[bool, str]:
+    """(ok, detail) of the `alembic.targets_known` gate over these commands (s0, s1, …)."""
+    ctx = ProbeContext(workdir=project, env=env, commands=tuple(
+        (f"s{index}", command) for index, command in enumerate(commands)))
+    result = run_probe("alembic.targets_known", ctx, None, {})
+    return result.ok, result.detail
+
+
 def _url(cluster: PgCluster, conninfo: str) -> str:
     db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
     return cluster.socket_url(str(db)).render_as_string(hide_password=False)
@@ -139,10 +149,7 @@ def test_the_gate_refuses_a_typo_and_walks_a_relative_target_from_the_database(
     assert done.returncode == 0, done.stderr
 
     def gate(*commands: str) -> tuple[bool, str]:
-        ctx = ProbeContext(workdir=project, env=env, commands=tuple(
-            (f"s{index}", command) for index, command in enumerate(commands)))
-        result = run_probe("alembic.targets_known", ctx, None, {})
-        return result.ok, result.detail
+        return _gate(project, env, *commands)
 
     assert gate("alembic upgrade 0007_entries_note", "alembic upgrade +1",
                 "alembic downgrade -1") == (True, "3 Alembic target(s), each a revision of "
@@ -244,9 +251,7 @@ def test_the_gate_reads_the_lineage_of_c_n_and_alembic_config(tmp_path: Path) ->
     project = write_blue(write_lineage(tmp_path / "ledger"))
 
     def gate(command: str, **env: str) -> tuple[bool, str]:
-        ctx = ProbeContext(workdir=project, env=env, commands=(("s0", command),))
-        result = run_probe("alembic.targets_known", ctx, None, {})
-        return result.ok, result.detail
+        return _gate(project, env, command)
 
     assert gate("alembic -c other.ini upgrade 0101_blue_note")[0]
     assert gate("alembic -n bluedb upgrade 0101_blue_note")[0]
@@ -261,8 +266,6 @@ def test_the_gate_reads_the_lineage_of_c_n_and_alembic_config(tmp_path: Path) ->
 
 def test_the_risk_gate_and_the_revision_count_follow_the_steps_config(
         tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
-    from cockpit.engine.upgrade_path import expected_upgrade
-
     project = write_blue(write_lineage(tmp_path / "ledger"))
     env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
     command = "alembic -c other.ini upgrade head"
@@ -299,10 +302,8 @@ def test_a_reading_step_whose_config_is_not_there_is_noted_and_keeps_the_gate_cl
         "unless ALEMBIC_CONFIG names another" in note, note
 
     def gate(**env: str) -> tuple[bool, str]:
-        ctx = ProbeContext(workdir=project, env=env, commands=(
-            ("s0", "alembic heads"), ("s1", "alembic -c other.ini upgrade 0101_blue_note")))
-        result = run_probe("alembic.targets_known", ctx, None, {})
-        return result.ok, result.detail
+        return _gate(project, env, "alembic heads",
+                     "alembic -c other.ini upgrade 0101_blue_note")
 
     ok, detail = gate()
     assert not ok and detail.startswith("step 's0' (heads): ") and "no alembic.ini" in detail
@@ -330,8 +331,6 @@ def test_a_help_flag_of_another_command_does_not_skip_the_check(tmp_path: Path) 
 ])
 def test_the_config_is_read_as_the_shell_and_alembic_would(
         tmp_path: Path, command: str, env: dict[str, str], head: str) -> None:
-    from cockpit.runbook.alembic_config import command_config, read_lineage
-
     project = write_blue(write_lineage(tmp_path / "ledger"))
     sub = project / "sub"
     (sub / "blue" / "versions").mkdir(parents=True)
@@ -352,8 +351,6 @@ def test_the_config_is_read_as_the_shell_and_alembic_would(
 ])
 def test_a_config_that_cannot_be_known_here_is_said_so(
         tmp_path: Path, command: str, env: dict[str, str], why: str) -> None:
-    from cockpit.runbook.alembic_config import LineageUnreadable, command_config, read_lineage
-
     project = write_blue(write_lineage(tmp_path / "ledger"))
     with pytest.raises(LineageUnreadable, match=re.escape(why)):
         read_lineage(project, command_config(command, env))
@@ -361,8 +358,6 @@ def test_a_config_that_cannot_be_known_here_is_said_so(
 
 def test_relative_version_locations_are_the_working_directorys(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cockpit.runbook.alembic_config import LineageUnreadable, read_lineage
-
     project = write_lineage(tmp_path / "ledger")
     extra = project / "migrations" / "extra"
     extra.mkdir()
@@ -396,8 +391,6 @@ def test_a_damaged_ini_is_a_note_naming_it_not_a_crash(tmp_path: Path, ini: str,
 
 
 def test_pyproject_in_any_toml_spelling_is_read(tmp_path: Path) -> None:
-    from cockpit.runbook.alembic_config import read_lineage
-
     project = write_lineage(tmp_path / "ledger")
     (project / "alembic.ini").unlink()
     (project / "pyproject.toml").write_text('[tool]\nalembic.script_location = "migrations"\n')
