@@ -281,15 +281,22 @@ class World:
 
     def _stop(self) -> None:
         stopping = []
-        # the fault's database client (the locker, or the application's traffic)
-        for pid, name in ((self.info.locker_pid, LOCKER), (self.info.proxy_pid, PROXY),
-                          (self.info.watchdog_pid, WATCHDOG)):
+        # the fault's database client (the locker, or the application's traffic), then the
+        # server, and the watchdog last: a stop cut short (a process ended on a deadline)
+        # leaves the watchdog to finish it, never a server nobody will stop
+        for pid, name in ((self.info.locker_pid, LOCKER), (self.info.proxy_pid, PROXY)):
             if pid is not None and pid != os.getpid() and is_process(pid, name):
                 with contextlib.suppress(psutil.Error):
                     proc = psutil.Process(pid)
                     proc.terminate()
                     stopping.append(proc)
         self.cluster.stop()
+        pid = self.info.watchdog_pid
+        if pid is not None and pid != os.getpid() and is_process(pid, WATCHDOG):
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(pid)
+                proc.terminate()
+                stopping.append(proc)
         # Stopped means gone: whoever looks next finds none of them (a child of ours is
         # reaped here, too).
         _, left = psutil.wait_procs(stopping, timeout=5)

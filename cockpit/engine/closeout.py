@@ -79,76 +79,80 @@ def default_halt_hooks() -> list[HaltHook]:
     return [pg_halt_diagnostics, alembic_state, lock_radar]
 
 
-class CloseoutVerbs(SignatureVerbs):
+class CloseoutVerbs:
+    def __init__(self, core: SessionCore, signatures: SignatureVerbs) -> None:
+        self.core = core
+        self.signatures = signatures  # the decision is signed as it is recorded
+
     def halt(self, reason: str, by: str = "operator", step: str | None = None,
              rule: str | None = None, line: str | None = None) -> None:
         """Halt-and-contain. Final for the session: no command can start after this."""
-        if self.state.halt is not None:
+        if self.core.state.halt is not None:
             return
-        current = self.running()
+        current = self.core.running()
         if current is not None:
             stop_supervisor(current[1])
-        self.append(records.Halted(reason=reason, by=by, step=step, rule=rule, line=line))
+        self.core.append(records.Halted(reason=reason, by=by, step=step, rule=rule, line=line))
         self._capture_diagnostics()
-        items = self.runbook.halt.items if self.runbook.halt else []
+        items = self.core.runbook.halt.items if self.core.runbook.halt else []
         for item in items:
             if isinstance(item, HaltItem) and item.action in AUTOMATIC_HALT_ACTIONS:
-                self.append(records.HaltItemDone(
+                self.core.append(records.HaltItemDone(
                     item=item.id, note=AUTOMATIC_HALT_ACTIONS[item.action]))
 
     def _capture_diagnostics(self) -> None:
         captured: dict[str, Any] = {}
-        for hook in self.halt_hooks:
+        for hook in self.core.halt_hooks:
             name = getattr(hook, "__name__", "hook")
             try:
-                result = hook(self)
+                result = hook(self.core)
             except Exception as exc:  # diagnostics must not stop the halt
                 result = {"error": f"{type(exc).__name__}: {exc}"}
             if result is not None:
                 captured[name] = result
         if not captured:
             return
-        path = self.folder / "evidence" / f"halt-diagnostics-{self.state.seq}.json"
-        clean = redact_values(captured, self.redactor.redact_text)
+        path = self.core.folder / "evidence" / f"halt-diagnostics-{self.core.state.seq}.json"
+        clean = redact_values(captured, self.core.redactor.redact_text)
         write_atomic(path, json.dumps(clean, indent=2, default=str).encode())
         revisions = captured.get("alembic_state") or {}
-        self.append(records.DiagnosticsCaptured(
-            file=str(path.relative_to(self.folder)), sha256=file_sha256(path),
+        self.core.append(records.DiagnosticsCaptured(
+            file=str(path.relative_to(self.core.folder)), sha256=file_sha256(path),
             probes=sorted(captured),
             revisions={k: revisions[k] for k in ("current", "heads") if k in revisions}))
 
     def complete_halt_item(self, item_id: str, note: str) -> None:
-        if self.state.halt is None:
+        if self.core.state.halt is None:
             raise ActionRefused("the halt-and-contain protocol applies only after a halt")
-        item = self._item(item_id)
+        item = self.core.item(item_id)
         if not isinstance(item, HaltItem):
             raise ActionRefused(f"'{item_id}' is not an item of the halt protocol")
         if item.action == "record_blocker":
             raise ActionRefused("the blocker is recorded with the decision record (BLOCKER)")
         if not note.strip():
             raise ActionRefused(f"'{item_id}' needs a note or reference")
-        self.append(records.HaltItemDone(item=item_id, note=note.strip()))
+        self.core.append(records.HaltItemDone(item=item_id, note=note.strip()))
 
     def seal_evidence(self) -> dict[str, Any]:
-        manifest = build_manifest(self.runbook, self.state, self.folder)
-        path = self.folder / "evidence" / "manifest.json"
+        manifest = build_manifest(self.core.runbook, self.core.state, self.core.folder)
+        path = self.core.folder / "evidence" / "manifest.json"
         write_atomic(path, json.dumps(manifest, indent=2).encode())
-        self.append(records.EvidenceSealed(
+        self.core.append(records.EvidenceSealed(
             manifest="evidence/manifest.json", sha256=file_sha256(path),
             present=manifest["present"], missing=manifest["missing"],
             mismatched=manifest["mismatched"], complete=manifest["complete"]))
         return manifest
 
     def decision_defaults(self) -> dict[str, str]:
-        return decisions.defaults(self.runbook, self.state)
+        return decisions.defaults(self.core.runbook, self.core.state)
 
     def decision_form_values(self) -> dict[str, str]:
         """What the decision form opens with: the session's defaults, then for what they
         leave empty the values prepared for this outcome (`decision_prefill`: the demo's
         answers), which the operator still sees and may change before saving."""
         found = self.decision_defaults()
-        status = found.get(decisions.status_field(self.runbook).id) or decisions.PASS
-        prepared = self.decision_prefill.get(status, {})
+        status = found.get(decisions.status_field(self.core.runbook).id) or decisions.PASS
+        prepared = self.core.decision_prefill.get(status, {})
         return {**found, **{k: v for k, v in prepared.items() if not found.get(k)}}
 
     def record_decision(self, values: Mapping[str, str],
@@ -157,65 +161,68 @@ class CloseoutVerbs(SignatureVerbs):
         filled) is still recorded when the operator gives a `note`, which the record keeps
         with the refusal it overrode: no session is left undecidable. PASS never is."""
         filled = {**self.decision_defaults(), **{k: v for k, v in values.items() if v}}
-        status = filled.get(decisions.status_field(self.runbook).id, "")
-        refused = decisions.refusal(self.runbook, self.state, filled)
+        status = filled.get(decisions.status_field(self.core.runbook).id, "")
+        refused = decisions.refusal(self.core.runbook, self.core.state, filled)
         overridden = None
         if refused is not None:
-            if status != decisions.BLOCKER or not (note or "").strip() or self.state.ended:
-                raise ActionRefused(refused if status != decisions.BLOCKER or self.state.ended
+            if status != decisions.BLOCKER or not (note or "").strip() or self.core.state.ended:
+                raise ActionRefused(refused if status != decisions.BLOCKER or self.core.state.ended
                                     else f"{refused}; or give a note saying why it cannot be")
             overridden = {"refusal": refused, "note": (note or "").strip()}
         record: dict[str, Any] = {
-            "session_id": self.state.session_id, "runbook_id": self.runbook.id,
-            "runbook_sha256": self.state.runbook_sha256,
-            "transcript_sha256": self.state.transcript_sha256, "fields": filled,
-            "recorded_by": f"{self.actor.name}@{self.actor.host}"}
+            "session_id": self.core.state.session_id, "runbook_id": self.core.runbook.id,
+            "runbook_sha256": self.core.state.runbook_sha256,
+            "transcript_sha256": self.core.state.transcript_sha256, "fields": filled,
+            "recorded_by": f"{self.core.actor.name}@{self.core.actor.host}"}
         if overridden is not None:
             record["recorded_with_note"] = overridden
-        if self.state.environment is not None:  # which environment's values were checked
-            record["environment"] = self.state.environment
-        if self.state.workdir_override is not None:  # what ran is not what was approved
-            record["workdir_override"] = self.state.workdir_override.model_dump()
-        if self.state.rehearsal is not None:  # the rehearsal, by its identity
-            record["rehearsal"] = {**self.state.rehearsal.model_dump(),
-                                   "proved": rules.rehearsal_proved(self.runbook, self.state)}
-        risk = risk_records(self.runbook, self.state, self.folder)
+        if self.core.state.environment is not None:  # which environment's values were checked
+            record["environment"] = self.core.state.environment
+        if self.core.state.workdir_override is not None:  # what ran is not what was approved
+            record["workdir_override"] = self.core.state.workdir_override.model_dump()
+        if self.core.state.rehearsal is not None:  # the rehearsal, by its identity
+            record["rehearsal"] = {**self.core.state.rehearsal.model_dump(),
+                                   "proved": rules.rehearsal_proved(self.core.runbook,
+                                                                    self.core.state)}
+        risk = risk_records(self.core.runbook, self.core.state, self.core.folder)
         if risk:  # which findings were accepted, why and by whom — not only how many
             record["risk_waivers"] = waived(risk)
-        record = redact_values(record, self.redactor.redact_text)
-        evidence = self.folder / "evidence"
+        record = redact_values(record, self.core.redactor.redact_text)
+        evidence = self.core.folder / "evidence"
         write_atomic(evidence / "decision.json", json.dumps(record, indent=2).encode())
-        markdown = decisions.render_decision(self.runbook, record["fields"]) + waivers_said(risk)
+        markdown = (decisions.render_decision(self.core.runbook, record["fields"])
+                    + waivers_said(risk))
         if overridden is not None:
             markdown += (f"\nRecorded with a note ({record['recorded_with_note']['note']}) "
                          f"although: {record['recorded_with_note']['refusal']}\n")
-        if self.state.environment is not None:
-            markdown += f"\nEnvironment: {self.state.environment}\n"
-        if self.state.workdir_override is not None:
-            over = self.state.workdir_override
+        if self.core.state.environment is not None:
+            markdown += f"\nEnvironment: {self.core.state.environment}\n"
+        if self.core.state.workdir_override is not None:
+            over = self.core.state.workdir_override
             markdown += (f"\nWorking directory OVERRIDDEN: approved `{over.approved}`, the "
                          f"session ran in {over.used} (--override-workdir by {over.by})\n")
-        if self.state.rehearsal is not None:
-            link = self.state.rehearsal
-            said = ("Proved by rehearsal" if rules.rehearsal_proved(self.runbook, self.state)
+        if self.core.state.rehearsal is not None:
+            link = self.core.state.rehearsal
+            proved = rules.rehearsal_proved(self.core.runbook, self.core.state)
+            said = ("Proved by rehearsal" if proved
                     else "Linked to rehearsal (its proof did not hold)")
             markdown += (f"\n{said} {link.session_id} ({link.folder}), last event hash "
                          f"{link.last_hash}\n")
         markdown += self._signing_note()
         write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
-            cause = decisions.value_of(self.runbook, filled, "root_cause") or (note or "")
-            for item in self.runbook.halt.items if self.runbook.halt else []:
+            cause = decisions.value_of(self.core.runbook, filled, "root_cause") or (note or "")
+            for item in self.core.runbook.halt.items if self.core.runbook.halt else []:
                 if isinstance(item, HaltItem) and item.action == "record_blocker":
-                    self.append(records.HaltItemDone(item=item.id, note=cause))
-        current = self.running()  # a halted step still being stopped: not pinned
+                    self.core.append(records.HaltItemDone(item=item.id, note=cause))
+        current = self.core.running()  # a halted step still being stopped: not pinned
         running_run = current[1].run if current is not None else None
-        self.append(records.DecisionRecorded(
+        self.core.append(records.DecisionRecorded(
             status=status, fields=record["fields"],
             recorded_with_note=record.get("recorded_with_note"), json_="evidence/decision.json",
             markdown="evidence/decision.md", json_sha256=file_sha256(evidence / "decision.json"),
             markdown_sha256=file_sha256(evidence / "decision.md"),
-            files=inventory(self.folder, running_run)))
+            files=inventory(self.core.folder, running_run)))
         self.finish_closing()
         return record
 
@@ -224,26 +231,27 @@ class CloseoutVerbs(SignatureVerbs):
         (which names it) — the last event of a closing. A resume after a crash in between, or
         after the signing failed, finishes it (a session that declared a key closes signed,
         or with --no-sign)."""
-        if self.state.closed or self.state.decision is None:
+        if self.core.state.closed or self.core.state.decision is None:
             return
-        unsigned = self.sign_decision()
-        if unsigned is not None and self.state.sign_keys and not self.allow_unsigned:
+        unsigned = self.signatures.sign_decision()
+        if unsigned is not None and self.core.state.sign_keys and not self.core.allow_unsigned:
             return  # a key was declared: the session stays open for its signature (resume)
-        evidence = self.folder / "evidence"
-        report = render_report(self.runbook, self.state, self.redactor.redact_text,
-                               folder=self.folder)
+        evidence = self.core.folder / "evidence"
+        report = render_report(self.core.runbook, self.core.state, self.core.redactor.redact_text,
+                               folder=self.core.folder)
         write_atomic(evidence / "checklist.md", report.encode())
-        self.append(records.ChecklistWritten(file="evidence/checklist.md",
+        self.core.append(records.ChecklistWritten(file="evidence/checklist.md",
                                              sha256=file_sha256(evidence / "checklist.md")))
 
     def _signing_note(self) -> str:
         """What the record says of its signatures: they come after it (each signs it)."""
-        if self.signer is not None:
-            said = (f"\nSigned by the operator, {self.signer.identity} (SSH key "
-                    f"{self.signer.fingerprint}): the signature follows in evidence/signatures/\n")
+        if self.core.signer is not None:
+            said = (f"\nSigned by the operator, {self.core.signer.identity} (SSH key "
+                    f"{self.core.signer.fingerprint}): the signature follows in "
+                    "evidence/signatures/\n")
         else:
             said = "\nUnsigned: no signing key was given (--sign-key)\n"
-        need = rules.countersignatures_required(self.runbook)
+        need = rules.countersignatures_required(self.core.runbook)
         if need:
             said += (f"Requires {need} countersignature(s) of this record by reviewers "
                      "(cockpit countersign)\n")

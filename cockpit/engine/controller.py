@@ -12,14 +12,16 @@ import os
 import secrets as random_tokens
 import shutil
 import socket
-import subprocess
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
-from cockpit.engine.core import HaltHook
-from cockpit.engine.gates import rehearsal_repo
+from cockpit.engine.core import HaltHook, SessionCore
+from cockpit.engine.gates import GateVerbs, rehearsal_repo
+from cockpit.engine.monitor import StepMonitor
 from cockpit.engine.setup import (
     approved_workdir,
     dsn_passwords,
@@ -27,18 +29,20 @@ from cockpit.engine.setup import (
     refuse_foreign_paths,
     workdir_override,
 )
+from cockpit.engine.signatures import SignatureVerbs
 from cockpit.engine.steps import StepVerbs
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
 from cockpit.evidence.rehearsal import check_link, link_to
 from cockpit.evidence.signing import SigningKey
 from cockpit.probes.git_probe import git_dirty, git_head
+from cockpit.probes.registry import ProbeResult
 from cockpit.runbook.environment import choose_environment, for_environment
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session import records, rules
 from cockpit.session.clock import Clock, system_clock
-from cockpit.session.events import Actor, Event
+from cockpit.session.events import Actor
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
 from cockpit.session.logcheck import log_problems
@@ -53,6 +57,8 @@ from cockpit.session.store import (
     write_atomic,
     write_fix,
 )
+
+AWAIT_S = 0.02  # between looks at the state, waiting for the monitor's record
 
 
 class RunbookChanged(CockpitError):
@@ -178,37 +184,42 @@ def check_resumable(folder: Path) -> tuple[SessionState, Runbook]:
     return state, load_runbook(runbook_path)
 
 
-class Controller(StepVerbs, CloseoutVerbs):
-    """A session open for the operator: the verbs of gates.py, steps.py, signatures.py and
-    closeout.py."""
+class Controller(SessionCore):
+    """A session open for the operator: its verb groups (gates.py, signatures.py, steps.py,
+    closeout.py) over one core, and the step monitor that records a launched step's life.
+    Each verb runs in the session's turn, so the monitor's records and the verbs never
+    interleave; the screens and the headless runner call these same verbs."""
 
     def __init__(self, *, runbook: Runbook, folder: Path, store: SessionStore,
                  lock: SessionLock, actor: Actor, workdir: Path, env: Mapping[str, str],
                  secrets: Iterable[str] = (), halt_hooks: Iterable[HaltHook] | None = None,
                  clock: Clock = system_clock, signer: SigningKey | None = None,
                  allow_unsigned: bool = False) -> None:
-        self.runbook = runbook
-        self.signer = signer
-        self.allow_unsigned = allow_unsigned  # --no-sign: a declared key may go unused
-        self.clock = clock
-        self.folder = folder
-        self.store = store
-        self.lock = lock
-        self.actor = actor
-        self.workdir = workdir
-        self.env = dict(env)
-        self.secrets = []
-        # the store redacts every event it writes with these
-        self.add_secrets([*secrets, *dsn_passwords(runbook, self.env),
-                          *environment_secrets(self.env)])
-        self.halt_hooks = list(default_halt_hooks() if halt_hooks is None else halt_hooks)
-        self.listeners: list[Callable[[Event], None]] = []
-        self.state: SessionState = fold(store.events)
-        self._children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> supervisor
-        self._watchers: dict[str, subprocess.Popen[bytes]] = {}  # run id -> radar watcher
-        self._rehearsed: dict[str, float] | None = None
-        # decision values prepared per outcome, for the form only (the TUI demo's answers)
-        self.decision_prefill: dict[str, dict[str, str]] = {}
+        super().__init__(
+            runbook=runbook, folder=folder, store=store, lock=lock, actor=actor,
+            workdir=workdir, env=env, clock=clock, signer=signer, allow_unsigned=allow_unsigned,
+            secrets=[*secrets, *dsn_passwords(runbook, env), *environment_secrets(env)],
+            halt_hooks=default_halt_hooks() if halt_hooks is None else halt_hooks)
+        self.gates = GateVerbs(self)
+        self.signatures = SignatureVerbs(self, self.gates)
+        self.closeout = CloseoutVerbs(self, self.signatures)
+        self.steps = StepVerbs(self, self.closeout.halt)
+        self.monitor = StepMonitor(self.steps.poll, self.turn, folder, self._monitor_fault)
+
+    def _monitor_fault(self, error: BaseException) -> None:
+        self.note_fault("record the running step", error)
+
+    def await_end(self, run: str, check: Callable[[], object] = lambda: None) -> None:
+        """Until the monitor has recorded how `run` ended (`check` between looks: a hang-up
+        ends the wait); a failure to record it is raised, as the verb that failed would."""
+        while (current := self.running()) is not None and current[1].run == run:
+            check()
+            if (fault := self.monitor.fault) is not None:
+                raise CockpitError(f"the end of run {run} could not be recorded: "
+                                   f"{self.redactor.describe(fault)}")
+            if not self.monitor.running:  # closed meanwhile: nobody records it here
+                return
+            time.sleep(AWAIT_S)
 
     # ------------------------------------------------------------------ opening
 
@@ -278,6 +289,7 @@ class Controller(StepVerbs, CloseoutVerbs):
                                ) from None
         if override is not None:
             ctl.append(records.WorkdirOverridden(**override))
+        ctl.monitor.start()
         return ctl
 
     @classmethod
@@ -323,6 +335,7 @@ class Controller(StepVerbs, CloseoutVerbs):
             ctl.relink(rehearsal_linked)
         ctl.reconcile()
         ctl.finish_closing()
+        ctl.monitor.start()  # a step still running: its end is recorded here
         return ctl
 
     @classmethod
@@ -345,10 +358,126 @@ class Controller(StepVerbs, CloseoutVerbs):
                    actor=make_actor(operator), workdir=Path(state.workdir or folder), env={})
 
     def close(self) -> None:
-        """Release the session; running supervisors go on without us."""
-        for child in [*self._children.values(), *self._watchers.values()]:
-            child.poll()
-        self.lock.release()
+        """Release the session; running supervisors go on without us (a resume records
+        their end). The monitor stops first: nothing is written once the lock is let go."""
+        self.monitor.stop()
+        with self.turn:
+            for child in [*self.children.values(), *self.watchers.values()]:
+                child.poll()
+            self.lock.release()
+
+    # ------------------------------------------------------------------ the verbs
+    # Each in the session's turn. Gates and setup (gates.py):
+
+    def attest_gate(self, gate_id: str, reference: str) -> None:
+        with self.turn:
+            self.gates.attest_gate(gate_id, reference)
+
+    def confirm_setup(self, item_id: str, note: str = "", assumed: bool = False) -> None:
+        with self.turn:
+            self.gates.confirm_setup(item_id, note, assumed)
+
+    def enter_password(self, password: str) -> list[str]:
+        with self.turn:
+            return self.gates.enter_password(password)
+
+    def evaluate_gates(self) -> list[str]:
+        with self.turn:
+            return self.gates.evaluate_gates()
+
+    def in_environment(self) -> Runbook:
+        return self.gates.in_environment()
+
+    def relink(self, link: records.RehearsalLink) -> None:
+        with self.turn:
+            self.gates.relink(link)
+
+    # Signatures (signatures.py):
+
+    def sign_decision(self) -> str | None:
+        with self.turn:
+            return self.signatures.sign_decision()
+
+    def attach_signature(self, raw: bytes, where: str) -> records.SignatureAttached:
+        with self.turn:
+            return self.signatures.attach_signature(raw, where)
+
+    # Steps (steps.py):
+
+    def run_step(self, step_id: str, confirm: str | None = None) -> str:
+        with self.turn:
+            return self.steps.run_step(step_id, confirm)
+
+    def cancel_step(self, step_id: str) -> None:
+        with self.turn:
+            self.steps.cancel_step(step_id)
+
+    def poll(self) -> bool:
+        """One look of the monitor's, now (it looks by itself; a caller need not)."""
+        with self.turn:
+            return self.steps.poll()
+
+    def check_running(self) -> bool:
+        with self.turn:
+            return self.steps.check_running()
+
+    def start_radar_if_due(self) -> None:
+        with self.turn:
+            self.steps.start_radar_if_due()
+
+    def note_drift_if_due(self) -> None:
+        with self.turn:
+            self.steps.note_drift_if_due()
+
+    def rehearsed(self) -> dict[str, float]:
+        return self.steps.rehearsed()
+
+    def reconcile(self) -> str | None:
+        with self.turn:
+            return self.steps.reconcile()
+
+    def resolve_interrupted(self, step_id: str, outcome: str, note: str,
+                            probe: dict[str, Any] | None = None) -> None:
+        with self.turn:
+            self.steps.resolve_interrupted(step_id, outcome, note, probe)
+
+    def evaluate_check(self, step_id: str) -> ProbeResult:
+        with self.turn:
+            return self.steps.evaluate_check(step_id)
+
+    def confirm_manual(self, step_id: str, note: str = "", assumed: bool = False) -> None:
+        with self.turn:
+            self.steps.confirm_manual(step_id, note, assumed)
+
+    # The end (closeout.py):
+
+    def halt(self, reason: str, by: str = "operator", step: str | None = None,
+             rule: str | None = None, line: str | None = None) -> None:
+        with self.turn:
+            self.closeout.halt(reason, by, step, rule, line)
+
+    def complete_halt_item(self, item_id: str, note: str) -> None:
+        with self.turn:
+            self.closeout.complete_halt_item(item_id, note)
+
+    def seal_evidence(self) -> dict[str, Any]:
+        with self.turn:
+            return self.closeout.seal_evidence()
+
+    def decision_defaults(self) -> dict[str, str]:
+        return self.closeout.decision_defaults()
+
+    def decision_form_values(self) -> dict[str, str]:
+        return self.closeout.decision_form_values()
+
+    def record_decision(self, values: Mapping[str, str],
+                        note: str | None = None) -> dict[str, Any]:
+        with self.turn:
+            return self.closeout.record_decision(values, note)
+
+    def finish_closing(self) -> None:
+        with self.turn:
+            self.closeout.finish_closing()
 
 
 def _key_ref(signer: SigningKey | None) -> records.SigningKeyRef | None:

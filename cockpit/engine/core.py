@@ -1,20 +1,23 @@
-"""What every verb of the controller stands on: the session's runbook, folded state and
-store, the append that records a fact, and the refusals. The verbs themselves live in
-gates.py, steps.py and closeout.py; controller.py opens and closes a session."""
+"""What every verb group of the controller stands on: the session's runbook, folded state and
+store, the append that records a fact, and the refusals. The verb groups (gates.py,
+signatures.py, steps.py, closeout.py) each hold this one core; controller.py opens and closes
+a session and offers their verbs."""
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.evidence.signing import SigningKey
 from cockpit.probes.registry import ProbeContext, ProbeResult
 from cockpit.runbook.model import Runbook
 from cockpit.runbook.targets import runbook_commands
-from cockpit.session import records
+from cockpit.session import records, rules
 from cockpit.session.clock import Clock
 from cockpit.session.events import Actor, Event
 from cockpit.session.layout import PROBE_FILES, SNAPSHOT
@@ -22,7 +25,7 @@ from cockpit.session.lock import SessionLock
 from cockpit.session.modes import make_folder
 from cockpit.session.redact import Redactor
 from cockpit.session.runfiles import RunFiles, running_files
-from cockpit.session.state import SessionState, apply
+from cockpit.session.state import SessionState, apply, fold
 from cockpit.session.stepfollow import StepLogFollower
 from cockpit.session.store import SessionStore, write_atomic
 
@@ -34,23 +37,35 @@ class ActionRefused(CockpitError):
 
 
 class SessionCore:
-    runbook: Runbook
-    folder: Path
-    store: SessionStore
-    lock: SessionLock
-    actor: Actor
-    workdir: Path
-    env: dict[str, str]
-    secrets: list[str]
-    redactor: Redactor
-    halt_hooks: list[HaltHook]
-    listeners: list[Callable[[Event], None]]
-    state: SessionState
-    clock: Clock  # what the rules take as now (a test moves it instead of sleeping)
-    _children: dict[str, subprocess.Popen[bytes]]  # run id -> supervisor
-    _watchers: dict[str, subprocess.Popen[bytes]]  # run id -> lock radar watcher
-    _rehearsed: dict[str, float] | None  # the linked rehearsal's step durations, once read
-    decision_prefill: dict[str, dict[str, str]]  # per outcome, for the decision form only
+    """The open session every verb group shares: its runbook, store and folded state, and
+    the one writer of its events. `turn` serialises the writers of this process — the
+    operator's verbs and the step monitor's records — so each sees the state it acts on."""
+
+    def __init__(self, *, runbook: Runbook, folder: Path, store: SessionStore,
+                 lock: SessionLock, actor: Actor, workdir: Path, env: Mapping[str, str],
+                 secrets: Iterable[str], halt_hooks: Iterable[HaltHook], clock: Clock,
+                 signer: SigningKey | None, allow_unsigned: bool) -> None:
+        self.runbook = runbook
+        self.signer = signer  # --sign-key: the operator signs the decision with it
+        self.allow_unsigned = allow_unsigned  # --no-sign: a declared key may go unused
+        self.clock = clock  # what the rules take as now (a test moves it instead of sleeping)
+        self.folder = folder
+        self.store = store
+        self.lock = lock
+        self.actor = actor
+        self.workdir = workdir
+        self.env = dict(env)
+        self.turn = threading.RLock()
+        self.secrets: list[str] = []
+        self.add_secrets(secrets)  # the store redacts every event it writes with these
+        self.halt_hooks = list(halt_hooks)
+        self.listeners: list[Callable[[Event], None]] = []
+        self.state: SessionState = fold(store.events)
+        self.children: dict[str, subprocess.Popen[bytes]] = {}  # run id -> supervisor
+        self.watchers: dict[str, subprocess.Popen[bytes]] = {}  # run id -> radar watcher
+        self.rehearsal_times: dict[str, float] | None = None  # the rehearsal's, once read
+        # decision values prepared per outcome, for the form only (the TUI demo's answers)
+        self.decision_prefill: dict[str, dict[str, str]] = {}
 
     def add_secrets(self, more: Iterable[str]) -> None:
         """Secrets to redact from now on as well (a password entered during the session):
@@ -72,11 +87,14 @@ class SessionCore:
                 listener(each)
         return event
 
-    def _refuse_if(self, reason: str | None) -> None:
+    def refuse_if(self, reason: str | None) -> None:
         if reason is not None:
             raise ActionRefused(reason)
 
-    def _item(self, item_id: str) -> Any:
+    def refusal_to_run(self, step_id: str) -> str | None:
+        return rules.refusal_to_run(self.runbook, self.state, step_id, self.clock())
+
+    def item(self, item_id: str) -> Any:
         from cockpit.runbook.validate import walk_items
 
         for _place, item in walk_items(self.runbook):
@@ -113,7 +131,7 @@ class SessionCore:
             observed = {} if observed is None else {"value": observed}
         return {**observed, "files": kept}
 
-    def _halted_reason(self) -> str | None:
+    def halted_reason(self) -> str | None:
         if self.state.halt is not None:
             return f"the session is halted ({self.state.halt.reason})"
         return None
@@ -136,7 +154,3 @@ class SessionCore:
         except Exception as exc:  # the log itself may be what failed: the screen still says
             text += f" (not recorded: {self.redactor.redact_text(str(exc))})"
         return text
-
-    def halt(self, reason: str, by: str = "operator", step: str | None = None,
-             rule: str | None = None, line: str | None = None) -> None:
-        raise NotImplementedError  # closeout.py: an abort rule's match halts from steps.py

@@ -42,16 +42,22 @@ def rehearsal_repo(runbook: Runbook, workdir: Path) -> Path:
     return workdir
 
 
-class GateVerbs(SessionCore):
+class GateVerbs:
+    """Attesting gates, confirming setup, the password, and every automated check before
+    the first step."""
+
+    def __init__(self, core: SessionCore) -> None:
+        self.core = core
+
     def attest_gate(self, gate_id: str, reference: str) -> None:
-        self._refuse_if(self._halted_reason())
-        gate = self._item(gate_id)
+        self.core.refuse_if(self.core.halted_reason())
+        gate = self.core.item(gate_id)
         if not reference.strip():
             raise ActionRefused(f"gate '{gate_id}' needs a reference")
         if isinstance(gate, AttestationGate):
-            self._refuse_if(rules.attestation_refusal(gate, reference, self.clock()))
-            self.append(records.GateAttested(gate=gate_id, reference=reference.strip()))
-        elif isinstance(gate, ProbeGate) and rules.asks_operator(self.state, gate):
+            self.core.refuse_if(rules.attestation_refusal(gate, reference, self.core.clock()))
+            self.core.append(records.GateAttested(gate=gate_id, reference=reference.strip()))
+        elif isinstance(gate, ProbeGate) and rules.asks_operator(self.core.state, gate):
             self._evaluate_probe_gate(gate, reference.strip())
         else:
             raise ActionRefused(f"gate '{gate_id}' is checked by the cockpit, not attested")
@@ -59,19 +65,19 @@ class GateVerbs(SessionCore):
     def confirm_setup(self, item_id: str, note: str = "", assumed: bool = False) -> None:
         """The operator confirms a setup line the cockpit cannot check (a `manual` item in
         `[setup]`): required before GO, recorded with who, when and the note."""
-        self._refuse_if(self._halted_reason())
-        if self.state.ended:
+        self.core.refuse_if(self.core.halted_reason())
+        if self.core.state.ended:
             raise ActionRefused("the session has ended (decision recorded)")
-        item = next((i for i in rules.setup_confirmations(self.runbook) if i.id == item_id),
+        item = next((i for i in rules.setup_confirmations(self.core.runbook) if i.id == item_id),
                     None)
         if item is None:
             raise ActionRefused(f"'{item_id}' is not a setup line to confirm")
-        if rules.setup_confirmed(self.state, item_id):
+        if rules.setup_confirmed(self.core.state, item_id):
             raise ActionRefused(f"setup '{item_id}' is already confirmed")
-        if assumed and self.runbook.production:
+        if assumed and self.core.runbook.production:
             raise ActionRefused(f"'{item_id}': a production runbook forbids auto-confirmation")
         given = {"note": note.strip()} if note.strip() and not assumed else {}
-        self.append(records.SetupConfirmed(item=item_id, **given,
+        self.core.append(records.SetupConfirmed(item=item_id, **given,
                                            **({"assumed": True} if assumed else {})))
 
     def enter_password(self, password: str) -> list[str]:
@@ -79,73 +85,75 @@ class GateVerbs(SessionCore):
         wrong, say): put into each DSN that takes one, kept in memory only and redacted from
         everything written; then every gate and setup item is checked again. Returns what
         is still open."""
-        self._refuse_if(rules.password_refusal(self.runbook, self.state))
+        self.core.refuse_if(rules.password_refusal(self.core.runbook, self.core.state))
         if not password:
             raise ActionRefused("the password cannot be empty")
         # only the DSNs not checked yet or failing: one that passed keeps its own password
-        targets = {i.name for i in rules.password_dsns(self.runbook)
-                   if (s := self.state.setup.get(i.id)) is None or s.status != "passed"}
-        env, changed = with_entered_password(self.in_environment(), self.env, password, targets)
+        targets = {i.name for i in rules.password_dsns(self.core.runbook)
+                   if (s := self.core.state.setup.get(i.id)) is None or s.status != "passed"}
+        env, changed = with_entered_password(self.in_environment(), self.core.env, password,
+                                             targets)
         if not changed:
             raise ActionRefused("no DSN took the password: each is given in the environment "
                                 "in key=value form, with its own password")
-        self.add_secrets([password, *dsn_passwords(self.runbook, env)])
-        self.env = env
-        self.append(records.PasswordEntered(vars=changed))
+        self.core.add_secrets([password, *dsn_passwords(self.core.runbook, env)])
+        self.core.env = env
+        self.core.append(records.PasswordEntered(vars=changed))
         return self.evaluate_gates()
 
     def evaluate_gates(self) -> list[str]:
         """Evaluate every automated gate, setup item and script pin; returns what is open."""
-        self._refuse_if(self._halted_reason())
-        for gate in rules.gates(self.runbook):
+        self.core.refuse_if(self.core.halted_reason())
+        for gate in rules.gates(self.core.runbook):
             if isinstance(gate, AttestationFileGate):
                 self._evaluate_file_gate(gate)
-            elif isinstance(gate, ProbeGate) and not rules.asks_operator(self.state, gate):
+            elif isinstance(gate, ProbeGate) and not rules.asks_operator(self.core.state, gate):
                 self._evaluate_probe_gate(gate, gate.expected)
         checks = rules.setup_checks(self.in_environment())
         env_names = [c.name for c in checks if isinstance(c, EnvVar)]
         for item in checks:
-            ok, observed, detail = check_setup_item(item, self.workdir, self.env,
+            ok, observed, detail = check_setup_item(item, self.core.workdir, self.core.env,
                                                     self._placeholder())
-            if self.state.environment is not None:  # checked against that one's values
-                detail = (f"{detail} (environment {self.state.environment}: "
-                          f"{environment_values(self.runbook, self.state.environment)})")
-            over = self.state.workdir_override
+            if self.core.state.environment is not None:  # checked against that one's values
+                detail = (f"{detail} (environment {self.core.state.environment}: "
+                          f"{environment_values(self.core.runbook, self.core.state.environment)})")
+            over = self.core.state.workdir_override
             if over is not None and over.item == item.id:
                 detail = f"{detail}; OVERRIDDEN: the runbook approves `{over.approved}`"
             if ok and isinstance(item, EnvVar):  # the string is right; is the link?
-                live = run_probe("env.dsn", self.probe_context(), None, {
+                live = run_probe("env.dsn", self.core.probe_context(), None, {
                     "var": item.name, "database": item.database, "require": item.require,
                     "same_as": env_names})
                 ok, detail = live.ok, f"{detail}; {live.detail}"
-            self.append(records.SetupChecked(item=item.id, ok=ok, observed=observed, detail=detail))
-        pins = {script.path: script.sha256 for script in self.runbook.scripts}
-        for path in rules.pinned_scripts(self.runbook):
+            self.core.append(records.SetupChecked(item=item.id, ok=ok, observed=observed,
+                                                  detail=detail))
+        pins = {script.path: script.sha256 for script in self.core.runbook.scripts}
+        for path in rules.pinned_scripts(self.core.runbook):
             self._check_script(path, pins.get(path), listed=path in pins)
-        return rules.open_gates(self.runbook, self.state)
+        return rules.open_gates(self.core.runbook, self.core.state)
 
     def in_environment(self) -> Runbook:
         """The runbook with the session's environment's values in its setup items (the
         runbook as written when it runs in none): what the setup is checked against."""
-        return for_environment(self.runbook, self.state.environment)
+        return for_environment(self.core.runbook, self.core.state.environment)
 
     def relink(self, link: records.RehearsalLink) -> None:
         """Be proved by another rehearsal (checked by the caller: a PASS of this runbook at
         this commit) — only while no phase step has run; the gate is proved again at once."""
-        self._refuse_if(self._halted_reason())
-        if self.state.steps or self.state.ended:
+        self.core.refuse_if(self.core.halted_reason())
+        if self.core.state.steps or self.core.state.ended:
             raise ActionRefused("a phase step has run: the session's rehearsal cannot change")
-        self.append(records.RehearsalLinked(rehearsal=link, **(
-            {"replaced": self.state.rehearsal} if self.state.rehearsal else {})))
-        for gate in rules.gates(self.runbook):
+        self.core.append(records.RehearsalLinked(rehearsal=link, **(
+            {"replaced": self.core.state.rehearsal} if self.core.state.rehearsal else {})))
+        for gate in rules.gates(self.core.runbook):
             if isinstance(gate, ProbeGate) and gate.probe == rules.REHEARSAL_PROBE:
                 self._evaluate_rehearsal_gate(gate, gate.expected)
 
     def _placeholder(self) -> str:
-        return rules.password_placeholder(self.runbook)
+        return rules.password_placeholder(self.core.runbook)
 
     def _evaluate_file_gate(self, gate: AttestationFileGate) -> None:
-        path = resolve(self.workdir, gate.path)
+        path = resolve(self.core.workdir, gate.path)
         observed: dict[str, Any] = {"path": str(path)}
         data, refused = self._read_named(path)
         if data is None:
@@ -159,18 +167,19 @@ class GateVerbs(SessionCore):
             elif not observed["size"]:
                 ok, detail = False, f"{path}: empty"
             else:
-                copy = self.folder / observed["captured"]
+                copy = self.core.folder / observed["captured"]
                 text = copy.read_text(encoding="utf-8", errors="replace")
                 ok = gate.must_contain is None or any(
                     gate.must_contain in line for line in text.splitlines())
                 detail = "present" if ok else f"no line contains {gate.must_contain!r}"
-        self.append(records.GateEvaluated(gate=gate.id, ok=ok, observed=observed, detail=detail))
+        self.core.append(records.GateEvaluated(gate=gate.id, ok=ok, observed=observed,
+                                               detail=detail))
 
     def _read_named(self, path: Path) -> tuple[bytes | None, str]:
         """The bytes of a file the runbook names — opened without following links, a regular
         file only — or None and why not (naming the path)."""
         try:
-            return read_named(self.workdir, path), ""
+            return read_named(self.core.workdir, path), ""
         except MissingPath:
             return None, f"{path}: no such file"
         except UnsafePath as exc:
@@ -182,13 +191,13 @@ class GateVerbs(SessionCore):
         """Keep an input, as read, in the session (`evidence/inputs/`), named by its content,
         so the session keeps it as it was when checked; returns where, its sha256 and size."""
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
-        if self.redactor and self.redactor.redact(data) != data:
+        if self.core.redactor and self.core.redactor.redact(data) != data:
             return {"sha256": digest, "size": size, "secret": True}  # only its hash is kept
-        final = self.folder / INPUTS / f"{digest[:16]}-{source.name}"
+        final = self.core.folder / INPUTS / f"{digest[:16]}-{source.name}"
         if not final.exists():  # else the same content, captured before
-            make_folder(final.parent, like=self.folder)
+            make_folder(final.parent, like=self.core.folder)
             write_atomic(final, data)
-        return {"captured": final.relative_to(self.folder).as_posix(), "sha256": digest,
+        return {"captured": final.relative_to(self.core.folder).as_posix(), "sha256": digest,
                 "size": size}
 
     def _evaluate_probe_gate(self, gate: ProbeGate, expected: Any) -> None:
@@ -196,70 +205,71 @@ class GateVerbs(SessionCore):
             self._evaluate_rehearsal_gate(gate, expected)
             return
         if gate.probe == rules.COUNTERSIGN_PROBE:
-            self._evaluate_countersign_gate(gate)
+            self.evaluate_countersign_gate(gate)
             return
         began = time.monotonic()  # the timeline draws the gate over the time it took
-        result = run_probe(gate.probe, self.probe_context(), expected, gate.args)
+        result = run_probe(gate.probe, self.core.probe_context(), expected, gate.args)
         seconds = round(time.monotonic() - began, 3)
         unreached = {} if result.reached else {"reached": False}
-        self.append(records.GateEvaluated(
-            gate=gate.id, ok=result.ok, expected=expected, observed=self.observed(result),
+        self.core.append(records.GateEvaluated(
+            gate=gate.id, ok=result.ok, expected=expected, observed=self.core.observed(result),
             detail=result.detail, seconds=seconds, **unreached))
 
-    def _evaluate_countersign_gate(self, gate: ProbeGate) -> None:
+    def evaluate_countersign_gate(self, gate: ProbeGate) -> None:
         """Answered by the transcript's countersignatures attached so far (re-evaluated as
         each one is attached): `count` reviewers, none of them the operator."""
         need = rules.countersign_count(gate)
-        signers = rules.countersigners(self.state, "transcript")
+        signers = rules.countersigners(self.core.state, "transcript")
         ok = len(signers) >= need
         names = ", ".join(f"{next(iter(s.identities), '?')} ({s.fingerprint})" for s in signers)
         detail = (f"countersigned by {names}" if ok else
                   f"awaiting {need - len(signers)} countersignature(s) of the transcript "
-                  f"({len(signers)} of {need}): `cockpit countersign {self.folder}`, then "
+                  f"({len(signers)} of {need}): `cockpit countersign {self.core.folder}`, then "
                   "attach the file")
-        self.append(records.GateEvaluated(
+        self.core.append(records.GateEvaluated(
             gate=gate.id, ok=ok, expected=need,
             observed={"countersigned_by": [s.fingerprint for s in signers]}, detail=detail))
 
     def _evaluate_rehearsal_gate(self, gate: ProbeGate, expected: Any) -> None:
         """Proved by the linked rehearsal; with none linked, the commit/tag the operator
         gives, as `git.commit_matches` checks it (recorded as not proved)."""
-        link = self.state.rehearsal
+        link = self.core.state.rehearsal
         if link is None:
-            result = run_probe("git.commit_matches", self.probe_context(), expected, gate.args)
-            observed = self.observed(result)
-            self.append(records.GateEvaluated(
+            result = run_probe("git.commit_matches", self.core.probe_context(), expected, gate.args)
+            observed = self.core.observed(result)
+            self.core.append(records.GateEvaluated(
                 gate=gate.id, ok=result.ok, expected=expected,
                 observed={"proved": False, **observed} if isinstance(observed, dict) else
                 observed, detail=f"{result.detail} (attested: no rehearsal linked)"))
             return
-        repo = resolve(self.workdir, str(gate.args.get("repo", ".")))
+        repo = resolve(self.core.workdir, str(gate.args.get("repo", ".")))
         pinned: tuple[ProofItem, ...] = ()
         if expected:  # the runbook's own commit or tag holds too, proof or not
-            found = run_probe("git.commit_matches", self.probe_context(), expected, gate.args)
+            found = run_probe("git.commit_matches", self.core.probe_context(), expected, gate.args)
             pinned = (ProofItem("pinned", found.ok, found.detail),)
-        proof = prove(link, self.runbook, git_head(repo), self._rehearsed_path,
+        proof = prove(link, self.core.runbook, git_head(repo), self._rehearsed_path,
                       dirty=git_dirty(repo), extra=pinned)
-        self.append(records.GateEvaluated(gate=gate.id, ok=proof.ok,
+        self.core.append(records.GateEvaluated(gate=gate.id, ok=proof.ok,
                                           observed={"proved": proof.ok, **proof.observed()},
                                           detail=proof.detail()))
 
     def _rehearsed_path(self, step_id: str, start: list[str]) -> list[str] | None:
         """This run's path for the rehearsal's upgrade step, from the rehearsal's start."""
         try:
-            step = self._item(step_id)
+            step = self.core.item(step_id)
         except CockpitError:  # this runbook has no such step (the transcripts differ too)
             return None
         target = upgrade_target(step.command) if isinstance(step, CommandStep) else None
         if target is None:
             return None
         try:
-            return path_from(target, self.workdir, start, command_config(step.command, self.env))
+            config = command_config(step.command, self.core.env)
+            return path_from(target, self.core.workdir, start, config)
         except Exception:  # an unreadable project: the item says "not known"
             return None
 
     def _check_script(self, script_path: str, pinned: str | None, listed: bool = True) -> None:
-        path = resolve(self.workdir, script_path)
+        path = resolve(self.core.workdir, script_path)
         data, refused = self._read_named(path)
         captured = self._capture(path, data) if data is not None else None
         observed = captured["sha256"] if captured else None
@@ -277,6 +287,6 @@ class GateVerbs(SessionCore):
         else:
             ok = observed == pinned
             detail = "matches the approved sha256" if ok else "CHANGED since approval"
-        self.append(records.ScriptChecked(
+        self.core.append(records.ScriptChecked(
             path=script_path, ok=ok, expected=pinned, observed=observed, detail=detail,
             captured=(captured or {}).get("captured")))

@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -156,14 +157,23 @@ def _arm(grace: float) -> None:
 def _hard_exit() -> None:
     # A cleanup may wait on what the stuck main thread holds (the world's lock): the process
     # ends on time regardless; what a cleanup could not do, the watchdog or --take-over does.
-    last = threading.Timer(CLEANUP_S, os._exit, (EXIT_HANGUP,))
-    last.daemon = True
-    last.start()
+    # Each cleanup in a thread of its own, all at once: a slow one (the world's server
+    # stopping on a loaded machine) must not keep a quick one (the session's lock) from
+    # being done before the deadline.
     _quiet()
-    for cleanup in reversed(list(_guard.cleanups)):
-        with contextlib.suppress(BaseException):
-            cleanup()
+    runs = [threading.Thread(target=_suppressed, args=(cleanup,), daemon=True)
+            for cleanup in reversed(list(_guard.cleanups))]
+    for run in runs:
+        run.start()
+    deadline = time.monotonic() + CLEANUP_S
+    for run in runs:
+        run.join(max(0.0, deadline - time.monotonic()))
     os._exit(EXIT_HANGUP)
+
+
+def _suppressed(cleanup: Callable[[], object]) -> None:
+    with contextlib.suppress(BaseException):
+        cleanup()
 
 
 def _quiet() -> None:

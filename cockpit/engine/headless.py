@@ -8,7 +8,9 @@ operator would: open gates (exit 3), a failure or an abort (halt, BLOCKER, exit 
 
 from __future__ import annotations
 
+import queue
 import shlex
+import threading
 import time
 import tomllib
 from collections.abc import Callable
@@ -40,6 +42,7 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
+from cockpit.session.events import Event
 from cockpit.session.format import format_event
 from cockpit.session.inert import inert
 from cockpit.session.radarview import RadarNews
@@ -161,7 +164,22 @@ class Headless:
         self.out: Print = lambda line: out(inert(line))  # a step's bytes among them (inv. 11)
         self.print_line = out  # a step's lines: inert already, from the follower
         check_answers(ctl.runbook, answers, assume_yes)  # the CLI checked; others call too
-        ctl.listeners.append(lambda event: self.out(format_event(event)))
+        # One line per event, printed by this thread only: the step monitor's events (a
+        # step's end, a halt) wait here until the lines its step printed before are out.
+        self._thread = threading.get_ident()
+        self._later: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        ctl.listeners.append(self._event)
+
+    def _event(self, event: Event) -> None:
+        if threading.get_ident() != self._thread:
+            self._later.put(event)
+            return
+        self._say_later()
+        self.out(format_event(event))
+
+    def _say_later(self) -> None:
+        while not self._later.empty():
+            self.out(format_event(self._later.get_nowait()))
 
     # ------------------------------------------------------------------ the drive
 
@@ -305,12 +323,13 @@ class Headless:
         return None
 
     def follow(self) -> None:
-        """Print the running step's log as it grows, until its exit record is recorded."""
+        """Print the running step's log as it grows, until its end is recorded (by the
+        controller's step monitor: this only reads)."""
         ctl = self.ctl
         follower = StepLogFollower(ctl.folder)
         if not follower.attach(ctl.state):
             return
-        step_id = follower.step
+        step_id, run = follower.step, follower.run
         radar = RadarNews()  # the radar's line as the screen shows it, when it changes
         while follower.following:
             hangup.check()  # the terminal went away: the step goes on, the cockpit ends now
@@ -320,15 +339,14 @@ class Headless:
                 self.print_line(f"[{step_id}] {line}")
             for news in follower.news():  # each revision of an upgrade, as it starts
                 self.out(f"[{step_id}] ── {news}")
-            ctl.start_radar_if_due()
             current = ctl.running()
             if (said := radar.news(current[1].radar if current else None)) is not None:
                 self.out(f"[{step_id}] {said}")
-            ctl.note_drift_if_due()
-            ctl.check_running()  # a supervisor lost, or past the step's timeout: not waited on
             if follower.following and not follower.behind:
+                self._say_later()  # a drift noted meanwhile
                 time.sleep(0.05)
-        ctl.poll()
+        self.ctl.await_end(run or "", hangup.check)
+        self._say_later()  # the step's end (and a halt), after every line it printed
 
     # ------------------------------------------------------------------ the end
 

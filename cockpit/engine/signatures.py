@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cockpit.engine.core import ActionRefused
+from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.gates import GateVerbs
 from cockpit.errors import CockpitError
 from cockpit.evidence import signing
@@ -22,55 +22,57 @@ from cockpit.session.store import write_atomic
 SIGNATURES = "evidence/signatures"
 
 
-class SignatureVerbs(GateVerbs):
-    signer: signing.SigningKey | None  # --sign-key: the operator signs the decision with it
-    allow_unsigned: bool  # --no-sign: the key declared at start may go unused
+class SignatureVerbs:
+    def __init__(self, core: SessionCore, gates: GateVerbs) -> None:
+        self.core = core
+        self.gates = gates  # a transcript countersignature answers a governance gate
 
     def _events(self) -> list[Event]:
-        return self.store.events  # every event, as this process appended or read them
+        return self.core.store.events  # every event, as this process appended or read them
 
     def sign_decision(self) -> str | None:
         """Sign the recorded decision with the operator's key; returns why it is unsigned
         (no key, or signing failed: recorded as a fault), None once signed."""
-        if rules.operator_signed(self.state):
+        if rules.operator_signed(self.core.state):
             return None
-        if self.signer is None:
+        if self.core.signer is None:
             return "no signing key was given (--sign-key)"
         statement = signing.statement_for("decision", self._events())
         if statement is None:
             return None
         try:
-            signed = signing.make_signature(self.signer, "operator", "decision", statement)
+            signed = signing.make_signature(self.core.signer, "operator", "decision", statement)
         except CockpitError as exc:
-            return self.note_fault("sign the decision", exc)
+            return self.core.note_fault("sign the decision", exc)
         self._keep(signed.dumps(), "decision-operator.json", signed, statement)
         return None
 
     def attach_signature(self, raw: bytes, where: str) -> records.SignatureAttached:
         """Keep a reviewer's countersignature (the bytes of the file they wrote), once it
         checks: this session's statement, made by the key it names, no self-approval."""
-        doc, statement = check_attachment(self.state, self._events(), raw, where, self.folder)
-        count = sum(s.kind == doc.kind and s.role == "reviewer" for s in self.state.signatures)
+        doc, statement = check_attachment(self.core.state, self._events(), raw, where,
+                                          self.core.folder)
+        count = sum(s.kind == doc.kind and s.role == "reviewer" for s in self.core.state.signatures)
         record = self._keep(raw, f"{doc.kind}-reviewer-{count + 1}.json", doc, statement)
         if doc.kind == "transcript":
-            for gate in rules.countersign_gates(self.runbook):
-                self._evaluate_countersign_gate(gate)
+            for gate in rules.countersign_gates(self.core.runbook):
+                self.gates.evaluate_countersign_gate(gate)
         return record
 
     def _keep(self, raw: bytes, name: str, doc: signing.SignatureFile,
               statement: dict[str, object]) -> records.SignatureAttached:
-        path = self.folder / SIGNATURES / name
+        path = self.core.folder / SIGNATURES / name
         kept = f"{SIGNATURES}/{name}"
-        if any(s.file == kept for s in self.state.signatures):  # never overwritten
+        if any(s.file == kept for s in self.core.state.signatures):  # never overwritten
             raise ActionRefused(f"{path}: already exists")
         # one there that no event records was left by a crash before its event: replaced
-        make_folder(path.parent, like=self.folder)
+        make_folder(path.parent, like=self.core.folder)
         write_atomic(path, raw)
         record = records.SignatureAttached(
             role=doc.role, kind=doc.kind, file=kept, sha256=file_sha256(path),
             fingerprint=doc.fingerprint, identity=doc.identity,
             statement_sha256=signing.statement_sha256(statement))
-        self.append(record)
+        self.core.append(record)
         return record
 
 

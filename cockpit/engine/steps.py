@@ -7,7 +7,7 @@ import hashlib
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cockpit.engine import overdue, procgroup
 from cockpit.engine.core import ActionRefused, SessionCore
@@ -70,6 +70,11 @@ def leftover_text(record: dict[str, Any]) -> str | None:
             f"after its command ended, stopped ({how}): {named}")
 
 
+class Halt(Protocol):
+    def __call__(self, reason: str, by: str = ..., step: str | None = ...,
+                 rule: str | None = ..., line: str | None = ...) -> None: ...
+
+
 RADAR_AFTER_S = 1.0  # a step running longer than this gets the lock radar's watcher
 
 
@@ -80,46 +85,51 @@ def _sampled(series: Path) -> bool:
         return False
 
 
-class StepVerbs(SessionCore):
+class StepVerbs:
+    def __init__(self, core: SessionCore, halt: Halt) -> None:
+        self.core = core
+        self.halt = halt  # an abort rule's match halts the session (closeout.py)
+
     def run_step(self, step_id: str, confirm: str | None = None) -> str:
         """Start a command step under its supervisor; returns the run id."""
-        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id, self.clock()))
-        step = self._item(step_id)
+        self.core.refuse_if(self.core.refusal_to_run(step_id))
+        step = self.core.item(step_id)
         if not isinstance(step, CommandStep):
             raise ActionRefused(f"'{step_id}' is not a command step")
         if step.confirm is not None and confirm != step.confirm:
             raise ActionRefused(f"step '{step_id}' changes the database: type "
                                 f"'{step.confirm}' to confirm it")
-        previous = self.state.steps.get(step_id)
+        previous = self.core.state.steps.get(step_id)
         run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
-        files = RunFiles(self.folder / "steps", run)
-        published = resolve(self.workdir, step.log) if step.log else None
+        files = RunFiles(self.core.folder / "steps", run)
+        published = resolve(self.core.workdir, step.log) if step.log else None
         if published is not None:
             self._displace(step_id, run, published)
-        rule_ids = rules.watched_rules(self.runbook, step)
-        watched = [r for rid in rule_ids if (r := self.runbook.abort_rule(rid))]
+        rule_ids = rules.watched_rules(self.core.runbook, step)
+        watched = [r for rid in rule_ids if (r := self.core.runbook.abort_rule(rid))]
         # the output's patterns are the supervisor's; the lock queue is the radar's
         abort_rules = [r.model_dump() for r in watched if r.kind == "pattern"]
-        write_spec(files, {"step": step_id, "command": step.command, "cwd": str(self.workdir),
+        write_spec(files, {"step": step_id, "command": step.command, "cwd": str(self.core.workdir),
                            "log": str(files.log),
                            "publish": str(published) if published else None,
                            "rules": abort_rules, "grace": 5.0,
                            "timeout": duration_seconds(step.timeout) if step.timeout else None,
                            "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE,
                            "log_rule": LOG_RULE})
-        phase = next(p.id for p in self.runbook.phases if step in p.steps)
-        upgrade = expected_upgrade(step.command, self.workdir, step_env(self.env, step))
-        self.append(records.StepStarted(
+        phase = next(p.id for p in self.core.runbook.phases if step in p.steps)
+        upgrade = expected_upgrade(step.command, self.core.workdir, step_env(self.core.env, step))
+        self.core.append(records.StepStarted(
             step=step_id, phase=phase, run=run, command=step.command,
-            log=files.log.relative_to(self.folder).as_posix(),
+            log=files.log.relative_to(self.core.folder).as_posix(),
             published=str(published) if published else None, abort_rules=rule_ids,
             **({} if upgrade is None else {"path": upgrade[0]}),
             **({} if upgrade is None or upgrade[1] is None else {"start": upgrade[1]})))
         try:
-            self._children[run] = launch(files, step_env(self.env, step, run), self.secrets)
+            env = step_env(self.core.env, step, run)
+            self.core.children[run] = launch(files, env, self.core.secrets)
         except OSError as exc:
             void_claim(files, f"the supervisor could not be started: {exc}")
-            self.append(records.StepNotStarted(
+            self.core.append(records.StepNotStarted(
                 step=step_id, run=run, detail=f"its supervisor could not be " f"started: {exc}"))
             raise CockpitError(f"step '{step_id}' did not start: {exc}") from None
         return run
@@ -130,50 +140,50 @@ class StepVerbs(SessionCore):
         otherwise once it has run RADAR_AFTER_S (a shorter step needs no radar, and most
         steps are shorter than a watcher's own start). Once per run — by whichever cockpit
         follows it then, a resumed one too."""
-        current = self.running()
+        current = self.core.running()
         if current is None:
             return
         step_id, files = current
-        started = self.state.steps[step_id].started_at
-        step = self._item(step_id)
+        started = self.core.state.steps[step_id].started_at
+        step = self.core.item(step_id)
         if (not isinstance(step, CommandStep) or not started or files.radar_spec.exists()
                 or files.exit_record() is not None):
             return
-        rule_ids = rules.watched_rules(self.runbook, step)
-        lock_rules = [r for rid in rule_ids if (r := self.runbook.abort_rule(rid))
+        rule_ids = rules.watched_rules(self.core.runbook, step)
+        lock_rules = [r for rid in rule_ids if (r := self.core.runbook.abort_rule(rid))
                       and r.kind == "lock_queue"]
-        ran = (self.clock() - datetime.fromisoformat(started.replace("Z", "+00:00")))
+        ran = (self.core.clock() - datetime.fromisoformat(started.replace("Z", "+00:00")))
         if not lock_rules and ran.total_seconds() < RADAR_AFTER_S:
             return
         self._start_radar(step, files, lock_rules)
 
     def rehearsed(self) -> dict[str, float]:
         """The linked rehearsal's step durations, read once."""
-        if self._rehearsed is None:
-            self._rehearsed = timing.rehearsed_durations(self.state)
-        return self._rehearsed
+        if self.core.rehearsal_times is None:
+            self.core.rehearsal_times = timing.rehearsed_durations(self.core.state)
+        return self.core.rehearsal_times
 
     def note_drift_if_due(self) -> None:
         """Record, once each, the moments the cutover falls behind its rehearsal: the running
         step past twice its rehearsed time, the forecast end past the window's end."""
-        current = self.running()
+        current = self.core.running()
         if current is not None and current[1].exit_record() is not None:
             return  # it has ended (its finish not yet recorded): its time is the record's
         rehearsed = self.rehearsed()
-        found = timing.forecast(self.runbook, self.state, rehearsed, self.clock()) \
+        found = timing.forecast(self.core.runbook, self.core.state, rehearsed, self.core.clock()) \
             if rehearsed else None
         if found is None:
             return
         if found.slow and found.running is not None:
-            run = self.state.steps[found.running].run
-            if not any(d.kind == "step_slow" and d.run == run for d in self.state.drifts):
-                self.append(records.DriftNoted(
+            run = self.core.state.steps[found.running].run
+            if not any(d.kind == "step_slow" and d.run == run for d in self.core.state.drifts):
+                self.core.append(records.DriftNoted(
                     kind="step_slow", step=found.running, run=run,
                     running_s=round(found.running_s or 0.0, 1),
                     rehearsed_s=round(found.rehearsed_s or 0.0, 2)))
-        if found.late and not any(d.kind == "forecast_late" for d in self.state.drifts):
+        if found.late and not any(d.kind == "forecast_late" for d in self.core.state.drifts):
             assert found.window_end is not None
-            self.append(records.DriftNoted(
+            self.core.append(records.DriftNoted(
                 kind="forecast_late", step=found.running,
                 forecast_end=found.end.isoformat().replace("+00:00", "Z"),
                 window_end=found.window_end.isoformat().replace("+00:00", "Z")))
@@ -182,17 +192,18 @@ class StepVerbs(SessionCore):
                      lock_rules: list[AbortRule]) -> None:
         """The lock radar's watcher, for a step that changes the database and can reach
         it; never a reason for the step not to run (a failure is noted)."""
-        var = rules.radar_dsn_var(self.runbook)
-        if step.read_only or not self.env.get(var):
+        var = rules.radar_dsn_var(self.core.runbook)
+        if step.read_only or not self.core.env.get(var):
             return
         spec = {"app": app_name(files.run), "dsn_var": var, "interval": 1.0,
                 "rules": [{"id": r.id, "label": r.label, "max_waiting": r.max_waiting,
                            "max_wait_s": duration_seconds(r.max_wait) if r.max_wait else None,
                            "samples": r.samples} for r in lock_rules]}
         try:
-            self._watchers[files.run] = launch_watcher(files, self.env, self.secrets, spec)
+            self.core.watchers[files.run] = launch_watcher(files, self.core.env,
+                                                           self.core.secrets, spec)
         except OSError as exc:
-            self.append(records.FaultNoted(action=f"lock radar of {files.run}",
+            self.core.append(records.FaultNoted(action=f"lock radar of {files.run}",
                                            error=f"the watcher could not be started: {exc}"))
 
     def _displace(self, step_id: str, run: str, published: Path) -> None:
@@ -201,41 +212,41 @@ class StepVerbs(SessionCore):
         is never part of this session's evidence, and never renamed beside the original. A
         link there or on the folders on its way refuses the step: nothing is written
         through one."""
-        kept = self.folder / DISPLACED / run / published.name
+        kept = self.core.folder / DISPLACED / run / published.name
 
         def into() -> Path:
-            make_folder(kept.parent, like=self.folder)
+            make_folder(kept.parent, like=self.core.folder)
             return kept
 
         try:
-            moved = move_named(self.workdir, published, into, file_mode(self.folder))
+            moved = move_named(self.core.workdir, published, into, file_mode(self.core.folder))
         except UnsafePath as exc:
             raise ActionRefused(f"step '{step_id}' publishes its log at {published}: "
                                 f"{exc.message}; nothing was started") from None
         if moved is not None:
-            self.append(records.LogDisplaced(
+            self.core.append(records.LogDisplaced(
                 step=step_id, run=run, from_=str(published),
-                to=kept.relative_to(self.folder).as_posix(), sha256=moved[0], bytes=moved[1]))
+                to=kept.relative_to(self.core.folder).as_posix(), sha256=moved[0], bytes=moved[1]))
 
     def cancel_step(self, step_id: str) -> None:
         """Stop a running read-only step the way the supervisor stops any (SIGINT, then
         TERM, then KILL): when its exit record comes, it is recorded cancelled — its log
         kept — and it may be run again. The cutover goes on."""
-        self._refuse_if(rules.cancel_refusal(self.runbook, self.state, step_id))
-        current = self.running()
+        self.core.refuse_if(rules.cancel_refusal(self.core.runbook, self.core.state, step_id))
+        current = self.core.running()
         assert current is not None  # cancel_refusal: it is running
         # the stop first: a cancel is recorded only once its supervisor has it (one verb or
         # poll at a time, so the step's end cannot be recorded in between)
         if not stop_supervisor(current[1]):
             raise ActionRefused(f"step '{step_id}': its supervisor could not be reached (it "
                                 "may have just ended); its end is recorded at the next look")
-        self.append(records.StepCancelAsked(step=step_id, run=current[1].run))
+        self.core.append(records.StepCancelAsked(step=step_id, run=current[1].run))
 
     def poll(self) -> bool:
         """Record the running step's outcome if its exit record is there; True if it was."""
-        for child in self._children.values():
+        for child in self.core.children.values():
             child.poll()  # reap finished supervisors
-        current = self.running()
+        current = self.core.running()
         if current is None:
             self.note_drift_if_due()  # between steps too: a forecast past the window
             return False
@@ -256,18 +267,18 @@ class StepVerbs(SessionCore):
         run, else interrupted); one past the step's timeout and a grace is stopped with the
         step, and the exit record written in its place (`poll` then records the end, a
         halt). True if the step's end was recorded here."""
-        current = self.running()
+        current = self.core.running()
         if current is None or current[1].exit_record() is not None:
             return False
         step_id, files = current
-        ours = self._children.get(files.run)
+        ours = self.core.children.get(files.run)
         if ours is not None and ours.poll() is not None and files.exit_record() is None:
             self._supervisor_lost(step_id, files, ours.returncode)
             return True
-        step = self._item(step_id)
-        started = self.state.steps[step_id].started_at
+        step = self.core.item(step_id)
+        started = self.core.state.steps[step_id].started_at
         if isinstance(step, CommandStep) and step.timeout and started:
-            past = overdue.past_deadline(files, started, self.clock(),
+            past = overdue.past_deadline(files, started, self.core.clock(),
                                          duration_seconds(step.timeout))
             step_in, why = overdue.grace_over(files, past)
             if step_in:
@@ -277,24 +288,24 @@ class StepVerbs(SessionCore):
     def _supervisor_lost(self, step_id: str, files: RunFiles, status: int | None) -> None:
         if void_claim(files, f"its supervisor ended (status {status}) before it claimed the "
                              "run"):
-            self.append(records.StepNotStarted(
+            self.core.append(records.StepNotStarted(
                 step=step_id, run=files.run,
                 detail=f"its supervisor ended (status {status}) before it started the "
                        f"command; nothing ran, so it may be started again (see {files.err})"))
             return
-        self.append(records.StepInterrupted(
+        self.core.append(records.StepInterrupted(
             step=step_id, run=files.run,
             detail=f"its supervisor ended (status {status}) without an exit record; see "
                    f"{files.err}"))
 
     def _finish(self, step_id: str, record: dict[str, Any]) -> None:
-        step = self._item(step_id)
+        step = self.core.item(step_id)
         ok = record["exit_code"] == step.expect_exit and record.get("abort") is None
         abort = record.get("abort")
         # Asked to stop and stopped by a signal: cancelled — not a pass, whatever the command
         # made of the signal. A run that ended on its own before any signal keeps its
         # outcome, and an abort rule's match stays a failure (and halts).
-        cancelled = (self.state.steps[step_id].cancel_asked and bool(record.get("signalled"))
+        cancelled = (self.core.state.steps[step_id].cancel_asked and bool(record.get("signalled"))
                      and abort is None)
         ok = ok and not cancelled
         detail = None if ok else "cancelled by the operator" if cancelled else (
@@ -305,14 +316,14 @@ class StepVerbs(SessionCore):
         left = leftover_text(record)
         if left is not None:  # what it left running fails it, whatever its exit status
             detail, ok = (f"{detail}; {left}" if detail else left), False
-        self.append(records.StepFinished(
+        self.core.append(records.StepFinished(
             step=step_id, run=record["run"], exit_code=record["exit_code"], ok=ok,
             bytes=record["bytes"], lines=record["lines"], sha256=record["sha256"],
             abort=record.get("abort"), ended_at=record["ended_at"], detail=detail,
             last_line=record.get("last_line"), publish_error=record.get("publish_error"),
             **({"cancelled": True} if cancelled else {}),
-            **self._radar_kept(RunFiles(self.folder / "steps", record["run"]))))
-        if abort is not None and self.state.halt is None:
+            **self._radar_kept(RunFiles(self.core.folder / "steps", record["run"]))))
+        if abort is not None and self.core.state.halt is None:
             self.halt(f"step {step_id} reached its timeout ({step.timeout})"
                       if abort["rule"] == TIMEOUT_RULE else
                       f"step {step_id}'s log could not be written; its command was stopped"
@@ -328,19 +339,19 @@ class StepVerbs(SessionCore):
         deadline = time.monotonic() + wait_s
         while not files.radar_done.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        if (watcher := self._watchers.pop(files.run, None)) is not None:
+        if (watcher := self.core.watchers.pop(files.run, None)) is not None:
             watcher.poll()
         if not files.radar_done.exists() or not files.radar.exists():
             return {}  # a watcher not done (stuck in a connect) keeps a series not evidence
         data = files.radar.read_bytes()
-        return {"radar": files.radar.relative_to(self.folder).as_posix(),
+        return {"radar": files.radar.relative_to(self.core.folder).as_posix(),
                 "radar_sha256": hashlib.sha256(data).hexdigest(),
                 "radar_samples": data.count(b"\n")}
 
     def reconcile(self) -> str | None:
         """After a crash: a running step is re-attached, finished from its exit record, or
         marked interrupted — never run again silently. Returns what was done."""
-        current = self.running()
+        current = self.core.running()
         if current is None:
             return None
         step_id, files = current
@@ -350,7 +361,7 @@ class StepVerbs(SessionCore):
         if find_supervisor(files) is not None:
             return "reattached"
         if void_claim(files, "resume found no supervisor, no claim and no exit record"):
-            self.append(records.StepNotStarted(
+            self.core.append(records.StepNotStarted(
                 step=step_id, run=files.run,
                 detail="the cockpit stopped before its supervisor started the command; "
                        "nothing ran, so it may be started again"))
@@ -360,7 +371,7 @@ class StepVerbs(SessionCore):
         if files.exit_record() is not None:  # ... or claimed, ran and ended meanwhile
             self.poll()
             return "finished"
-        self.append(records.StepInterrupted(
+        self.core.append(records.StepInterrupted(
             step=step_id, run=files.run,
             detail="neither its supervisor nor an exit record survived the cockpit"))
         return "interrupted"
@@ -368,30 +379,31 @@ class StepVerbs(SessionCore):
     def resolve_interrupted(self, step_id: str, outcome: str, note: str,
                             probe: dict[str, Any] | None = None) -> None:
         """The operator's recorded decision on an interrupted step, after reconciliation."""
-        self._refuse_if(self._halted_reason())
-        current = self.state.steps.get(step_id)
+        self.core.refuse_if(self.core.halted_reason())
+        current = self.core.state.steps.get(step_id)
         if current is None or current.status != "interrupted":
             raise ActionRefused(f"step '{step_id}' is not interrupted")
         if outcome not in ("passed", "failed") or not note.strip():
             raise ActionRefused("say whether the step 'passed' or 'failed', with a note")
-        self.append(records.StepResolved(step=step_id, outcome=outcome, note=note, probe=probe))
+        self.core.append(records.StepResolved(step=step_id, outcome=outcome, note=note,
+                                              probe=probe))
 
     def evaluate_check(self, step_id: str) -> ProbeResult:
-        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id, self.clock()))
-        step = self._item(step_id)
+        self.core.refuse_if(self.core.refusal_to_run(step_id))
+        step = self.core.item(step_id)
         if not isinstance(step, CheckStep):
             raise ActionRefused(f"'{step_id}' is not a check")
-        result = run_probe(step.probe, self.probe_context(), step.expected, step.args)
-        self.append(records.CheckEvaluated(
-            step=step_id, ok=result.ok, expected=step.expected, observed=self.observed(result),
+        result = run_probe(step.probe, self.core.probe_context(), step.expected, step.args)
+        self.core.append(records.CheckEvaluated(
+            step=step_id, ok=result.ok, expected=step.expected, observed=self.core.observed(result),
             detail=result.detail))
         return result
 
     def confirm_manual(self, step_id: str, note: str = "", assumed: bool = False) -> None:
-        self._refuse_if(rules.refusal_to_run(self.runbook, self.state, step_id, self.clock()))
-        step = self._item(step_id)
+        self.core.refuse_if(self.core.refusal_to_run(step_id))
+        step = self.core.item(step_id)
         if not isinstance(step, Manual):
             raise ActionRefused(f"'{step_id}' is not a manual confirmation")
-        if assumed and self.runbook.production:
+        if assumed and self.core.runbook.production:
             raise ActionRefused(f"'{step_id}': a production runbook forbids auto-confirmation")
-        self.append(records.ManualConfirmed(step=step_id, note=note, assumed=assumed))
+        self.core.append(records.ManualConfirmed(step=step_id, note=note, assumed=assumed))

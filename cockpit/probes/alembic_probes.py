@@ -77,7 +77,7 @@ def _matches(revision: str, wanted: str) -> bool:
     return revision == wanted or revision.startswith(f"{wanted}_")
 
 
-def _guard(fn):
+def guarded(fn):
     """A probe that cannot reach its target fails with the cause instead of raising."""
 
     def probe(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
@@ -91,7 +91,7 @@ def _guard(fn):
 
 
 @register("alembic.single_head")
-@_guard
+@guarded
 def probe_single_head(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
     found = heads(ctx.workdir, _config(ctx))
     ok = found == [expected]
@@ -100,7 +100,7 @@ def probe_single_head(ctx: ProbeContext, expected: Any, args: Mapping[str, Any])
 
 
 @register("alembic.current_equals")
-@_guard
+@guarded
 def probe_current(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
     current = current_revisions(ctx.env)
     ok = current == [expected]
@@ -109,7 +109,7 @@ def probe_current(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> 
 
 
 @register("alembic.upgrade_path_includes")
-@_guard
+@guarded
 def probe_upgrade_path(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
     path = upgrade_path(ctx.workdir, str(args.get("from", "base")), _config(ctx))
     missing = [want for want in expected if not any(_matches(rev, want) for rev in path)]
@@ -118,7 +118,7 @@ def probe_upgrade_path(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]
 
 
 @register("alembic.version_width")
-@_guard
+@guarded
 def probe_version_width(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
     width = version_width(ctx.env)
     return ProbeResult(width == expected, width, f"alembic_version.version_num is "
@@ -126,7 +126,7 @@ def probe_version_width(ctx: ProbeContext, expected: Any, args: Mapping[str, Any
 
 
 @register("alembic.width_fits")
-@_guard
+@guarded
 def probe_width_fits(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
     longest = longest_revision(ctx.workdir, _config(ctx))
     width = version_width(ctx.env)
@@ -191,7 +191,7 @@ def target_refusals(lineage: Callable[[AlembicConfig], ScriptDirectory],
 
 
 @register("alembic.targets_known")
-@_guard
+@guarded
 def probe_targets_known(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]
                         ) -> ProbeResult:
     wrong, checked = target_refusals(lambda config: script_directory(ctx.workdir, config),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.errors import CockpitError
-from cockpit.probes.alembic_probes import _guard
+from cockpit.probes.alembic_probes import guarded
 from cockpit.probes.db import ProbeUnreachable, connect, cut_query, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.probes.snapshot import compare, parity_report, take_snapshot
@@ -23,7 +23,7 @@ NOT_CHECKED_UNLINKED = "not checked (no rehearsal linked)"
 
 
 @register("db.objects_present")
-@_guard
+@guarded
 def probe_objects_present(ctx: ProbeContext, expected: Any,
                           args: Mapping[str, Any]) -> ProbeResult:
     schema = str(args.get("schema", "public"))
@@ -42,7 +42,7 @@ def probe_objects_present(ctx: ProbeContext, expected: Any,
 
 
 @register("db.structural_parity")
-@_guard
+@guarded
 def probe_structural_parity(ctx: ProbeContext, expected: Any,
                             args: Mapping[str, Any]) -> ProbeResult:
     if "rehearsal_step" in args:

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import sqlalchemy
 
-from cockpit.probes.alembic_probes import _guard
+from cockpit.probes.alembic_probes import guarded
 from cockpit.probes.connfail import explain
 from cockpit.probes.db import CONNECT_TIMEOUT_S, ProbeUnreachable, connect
 from cockpit.probes.dsn import identity
@@ -56,7 +56,7 @@ def _tls_in_use(env: Mapping[str, str], var: str) -> tuple[bool, str]:
 
 
 @register("env.dsn")
-@_guard
+@guarded
 def probe_env_dsn(ctx: ProbeContext, expected: Any, args: Mapping[str, Any]) -> ProbeResult:
     var = str(args.get("var", "DATABASE_URL"))
     others = [str(v) for v in args.get("same_as", []) if v != var]

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from cockpit.probes.alembic_probes import _guard
+from cockpit.probes.alembic_probes import guarded
 from cockpit.probes.db import connect, cut_query, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.runbook.model import duration_seconds
@@ -126,7 +126,7 @@ def _plural(count: int, word: str) -> str:
 
 
 @register("db.long_transactions")
-@_guard
+@guarded
 def probe_long_transactions(ctx: ProbeContext, expected: Any,
                             args: Mapping[str, Any]) -> ProbeResult:
     limit = str(args.get("max_age", "5m"))
@@ -144,7 +144,7 @@ def probe_long_transactions(ctx: ProbeContext, expected: Any,
 
 
 @register("db.idle_in_transaction")
-@_guard
+@guarded
 def probe_idle_in_transaction(ctx: ProbeContext, expected: Any,
                               args: Mapping[str, Any]) -> ProbeResult:
     limit = args.get("max_age")
@@ -164,7 +164,7 @@ def probe_idle_in_transaction(ctx: ProbeContext, expected: Any,
 
 
 @register("db.lock_waiters")
-@_guard
+@guarded
 def probe_lock_waiters(ctx: ProbeContext, expected: Any,
                        args: Mapping[str, Any]) -> ProbeResult:
     most = int(args.get("max_waiting", 0))
@@ -181,7 +181,7 @@ def probe_lock_waiters(ctx: ProbeContext, expected: Any,
 
 
 @register("db.connection_headroom")
-@_guard
+@guarded
 def probe_connection_headroom(ctx: ProbeContext, expected: Any,
                               args: Mapping[str, Any]) -> ProbeResult:
     min_free, percent = int(args.get("min_free", 5)), int(args.get("min_free_percent", 10))
@@ -211,7 +211,7 @@ def probe_connection_headroom(ctx: ProbeContext, expected: Any,
 
 
 @register("db.replica_lag")
-@_guard
+@guarded
 def probe_replica_lag(ctx: ProbeContext, expected: Any,
                       args: Mapping[str, Any]) -> ProbeResult:
     limit = str(args.get("max_lag", "1s"))

@@ -64,7 +64,7 @@ FLOW = [
     "  5. k attaches a reviewer's countersignature (`cockpit countersign` wrote it): of",
     "     the transcript before GO, or of the decision, as the runbook requires.",
 ]
-WORKER_GROUPS = ("verbs", "poll")  # a failure in one of these is a failure of the cockpit
+WORKER_GROUPS = ("verbs",)  # a failure in one of these is a failure of the cockpit
 
 
 def given(then: Callable[[str], None], *, allow_empty: bool = False
@@ -94,7 +94,6 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         self.ctl = controller
         self._lock = threading.Lock()  # one controller call at a time
         self.busy = False  # a verb is in flight: keys typed ahead must not start another
-        self._polling = False  # a poll is in flight: the next tick does not start another
 
     def footer_lines(self) -> ComposeResult:
         yield Static(id="next")
@@ -120,27 +119,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
     def help_intro(self) -> list[str]:
         return [*FLOW, "", "Keys:", *[f"  {key:<3} {label}" for _a, (key, label) in VERBS.items()]]
 
-    # ------------------------------------------------------------------ taking in
-
-    def take_in(self) -> None:
-        if self.ctl.running() is not None and not self._polling and not self._lock.locked():
-            self._polling = True
-            self._poll()
-
-    @work(thread=True, group="poll", exit_on_error=False)
-    def _poll(self) -> None:
-        """Notice the running step's end; on an abort match the controller halts and
-        captures diagnostics, which may wait on the database: never on the event loop."""
-        try:
-            if self._lock.acquire(blocking=False):
-                try:
-                    self.ctl.poll()
-                except CockpitError as exc:
-                    self.post_message(ActionFailed(exc.message))
-                finally:
-                    self._lock.release()
-        finally:
-            self._polling = False
+    # ------------------------------------------------------------------ failures
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:

@@ -228,13 +228,19 @@ def hang_up_at(moment: str, base: Path, resume: bool) -> dict:
     # A step the cockpit left running (its end not recorded: nobody holds the session)
     # goes on, and its world with it, until the watchdog finds it unused.
     running = drive.events() and drive.state().running_step() is not None
-    outcome = {"moment": moment, "gone_s": round(seconds, 2),
-               "exit": drive.cockpit.proc.returncode, "step_ran_on": bool(running)}
+    outcome: dict = {"moment": moment, "gone_s": round(seconds, 2),
+                     "exit": drive.cockpit.proc.returncode, "step_ran_on": bool(running)}
     if running:
         wait_until(lambda: not _steps_running(drive.session), "the step to end", 300)
         wait_until(lambda: not world_processes(drive.workspace),
                    "the watchdog to stop the world after the step", IDLE_S + 30)
-    assert world_processes(drive.workspace) == [], f"{moment}: a world left running"
+    # A cockpit that outlived its grace ends on a deadline (hangup.py): what its cleanup had
+    # no time to stop, the world's watchdog stops once the world is idle — counted, so the
+    # sweep says how often the backstop was needed.
+    outcome["watchdog_stopped"] = bool(world_processes(drive.workspace))
+    wait_until(lambda: not world_processes(drive.workspace),
+               f"{moment}: the world stopped (by the cockpit, or its watchdog once idle)",
+               IDLE_S + 30)
     if not drive.events():  # cut short before the session began: nothing of it is left
         assert not drive.workspace.exists(), f"{moment}: {files_of(drive.workspace)[:10]}"
         assert files_of(drive.session) == [], moment
@@ -294,6 +300,7 @@ def test_a_hang_up_at_twenty_moments_from_start_up_to_the_decision(
                 continue
             print(f"hang-up {o['moment']!r}: gone in {o['gone_s']} s, exit {o['exit']}"
                   f"{', a step ran on' if o['step_ran_on'] else ''}"
+                  f"{', the watchdog stopped the world' if o['watchdog_stopped'] else ''}"
                   f"{', resumed to PASS' if o['session'] else ', nothing left'}")
     # The failures' own words in the assertion: CI shows the assertion, not what was printed.
     assert {o["moment"]: o["failed"] for o in outcomes if "failed" in o} == {}
