@@ -57,6 +57,7 @@ class SessionCore:
         self.env = dict(env)
         self.turn = threading.RLock()
         self.secrets: list[str] = []
+        self.redactor = Redactor(self.secrets)
         self.add_secrets(secrets)  # the store redacts every event it writes with these
         self.halt_hooks = list(halt_hooks)
         self.listeners: list[Callable[[Event], None]] = []
