@@ -202,6 +202,17 @@ def _file_names() -> set[str]:
     return found
 
 
+def test_the_file_check_tells_a_name_the_repository_lacks() -> None:
+    names = _file_names()
+    assert _exists("cockpit/engine/supervisor.py", names) and _exists("session/view.py", names)
+    assert _exists("styles/*.tcss", names) and _exists("docs/", names)
+    assert _exists("cockpit/cli/", names) and _exists("cockpit/cli.py", names)
+    assert _exists("view.py", names) and _exists("env.py", names)  # ours; a team's own
+    assert not _exists("cockpit/engine/nowhere.py", names)
+    assert not _exists("tui/nowhere.py", names) and not _exists("nowhere.py", names)
+    assert not _exists("styles/*.css", names)
+
+
 def test_every_file_the_docs_and_comments_name_exists() -> None:
     everything = _file_names()
     problems = []
