@@ -21,7 +21,7 @@ def test_every_option_the_docs_give_a_command_is_one_it_takes() -> None:
     pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
     text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
     checked = 0
-    for match in re.finditer(r"cockpit ([a-z][a-z-]*)((?: [^`|\n]*)?)", text):
+    for match in re.finditer(r"cockpit ([a-z][a-z-]*)((?: [^`\n]*)?)", text):
         name, rest = match.group(1), match.group(2)
         if name not in commands:
             continue
