@@ -46,9 +46,10 @@ _INVARIANT = re.compile(r"\binvariants?\s+\d+(?:\s*(?:-|–|and|,)\s*\d+)*")
 
 
 def _prose(text: str) -> str:
-    """Markdown with its fenced blocks and code spans blanked (line numbers kept)."""
-    text = _FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
-    return _CODE_SPAN.sub(lambda m: " " * len(m.group(0)), text)
+    """Markdown with its fenced blocks and code spans blanked (every offset kept)."""
+    def blank(match: re.Match[str]) -> str:
+        return re.sub(r"[^\n]", " ", match.group(0))
+    return _CODE_SPAN.sub(blank, _FENCE.sub(blank, text))
 
 
 def slug(heading: str) -> str:
