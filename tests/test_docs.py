@@ -112,6 +112,15 @@ def test_every_link_in_the_docs_leads_somewhere() -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_every_page_of_docs_is_reached_from_the_readme() -> None:
+    """A guide added to docs/ gets its line in the README (the front door lists them all)."""
+    readme = REPO / "README.md"
+    linked = {(readme.parent / urlsplit(m.group(1)).path).resolve()
+              for m in _LINK.finditer(_prose(readme.read_text(encoding="utf-8")))}
+    unlisted = [page.name for page in PAGES[1:] if page.resolve() not in linked]
+    assert not unlisted, f"README.md links no {unlisted}: give each guide its line"
+
+
 def _broken(page: Path, target: str) -> str | None:
     """Why a link from `page` leads nowhere, or None."""
     parts = urlsplit(target)
