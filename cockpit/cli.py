@@ -2,7 +2,7 @@
 
 Heavy imports (pydantic, textual, sqlalchemy) happen inside the commands that need them, so
 `cockpit --help` answers at once. Errors a user can cause are printed as one message, with
-the exit code DESIGN gives them; a traceback only with `--debug`.
+the exit code docs/commands.md gives them; a traceback only with `--debug`.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on a usage error; DESIGN gives 2 to BLOCKER/halted, usage is 1."""
+    """argparse exits 2 on a usage error; docs/commands.md gives 2 to BLOCKER/halted, usage is 1."""
 
     def error(self, message: str) -> typing.NoReturn:
         self.print_usage(sys.stderr)

@@ -1,4 +1,4 @@
-"""Errors a user can cause, each carrying the exit code DESIGN assigns to it.
+"""Errors a user can cause, each carrying the exit code docs/commands.md assigns to it.
 
 The CLI catches `CockpitError` at its edge and prints the message alone: no traceback.
 """

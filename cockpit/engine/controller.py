@@ -131,8 +131,8 @@ def check_signer(folder: Path, state: SessionState, runbook: Runbook,
 
 
 def exit_code(state: SessionState) -> int:
-    """DESIGN's exit code for where a session stands once its cockpit closes: PASS 0, a
-    BLOCKER or a halt 2, anything still open (it resumes) 0."""
+    """The exit code (docs/commands.md) for where a session stands once its cockpit closes:
+    PASS 0, a BLOCKER or a halt 2, anything still open (it resumes) 0."""
     status = state.decision.status if state.decision else None
     if status == "PASS":
         return EXIT_OK

@@ -10,7 +10,8 @@ writes the log in order — the session's own copy, the evidence, and the same b
 same time to the runbook's log path, a published copy — scans each complete line against
 the abort rules, stops the child on a match (SIGINT so psycopg cancels the server statement,
 then SIGTERM, then SIGKILL), and writes an exit record beside the log when the child ends.
-Standard library only, so it starts fast.
+It imports the standard library, RE2 (google-re2) and a few small modules of the engine and
+the session that do the same — no pydantic, SQLAlchemy or Textual — so it starts fast.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Files in places the cockpit does not own, never trusted by name (DESIGN, invariant 12): a
-file a runbook names is opened without following links and only if it is a regular file; an
-output is written beside its name under a random one, then renamed into place — never
-through a link. Standard library only: the supervisor uses it.
+"""Files in places the cockpit does not own, never trusted by name (docs/architecture.md,
+invariant 12): a file a runbook names is opened without following links and only if it is a
+regular file; an output is written beside its name under a random one, then renamed into
+place — never through a link. Standard library only: the supervisor uses it.
 
 What is trusted: the working directory as the operator chose it, resolved once (a link on
 its own path — macOS's /tmp — is theirs). What is not: every component the runbook names
