@@ -100,7 +100,7 @@ class MirrorScreen(SessionScreen):
         mode = presence_text(self.source.operator_present(), state.ended)
         header = self.query_one(SessionHeader)
         header.show(self.source.runbook, state, mode, self.clock, banner=MIRROR_MARK,
-                    progress=self.header_news())
+                    progress=self.header_news(), overview=self.overview())
         header.set_class(mode != WATCHING, "-gone")
 
     def help_intro(self) -> list[str]:

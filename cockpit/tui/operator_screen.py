@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -98,12 +99,15 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
     def footer_lines(self) -> ComposeResult:
         yield Static(id="next")
 
+    def now(self) -> datetime:
+        return self.ctl.clock()
+
     def after_refresh(self) -> None:
         self.show_next()
 
     def show_next(self) -> None:
         """What to do now and which key does it — the rules' answer, in words."""
-        action = rules.next_action(self.ctl.runbook, self.ctl.state, self.ctl.clock())
+        action = self.overview().next_action
         if action is None:
             text = Text("The session has ended: its decision is recorded. q quits.")
         else:
@@ -155,15 +159,14 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         return allowed
 
     def allowed(self, action: str) -> bool:
-        return rules.verb_allowed(self.ctl.runbook, self.ctl.state, action, self.ctl.clock())
+        return self.overview().allows(action)
 
     def _attestable(self) -> AttestationGate | ProbeGate | Manual | None:
         """The gate (or setup line to confirm) selected in the gate panel if it is one to
         attest, else the first."""
         candidates: list[AttestationGate | ProbeGate | Manual] = [
-            g for g in rules.attestable_gates(self.ctl.runbook, self.ctl.state)
-            if isinstance(g, AttestationGate | ProbeGate)]
-        candidates += rules.unconfirmed_setup(self.ctl.runbook, self.ctl.state)
+            g for g in self.overview().attestable
+            if isinstance(g, AttestationGate | ProbeGate | Manual)]
         gates = self.query_one(GatePanel)
         if gates.row_count:
             selected = gates.coordinate_to_cell_key(gates.cursor_coordinate).row_key.value
@@ -171,7 +174,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         return candidates[0] if candidates else None
 
     def _open_protocol_item(self) -> HaltItem | None:
-        return rules.open_protocol_item(self.ctl.runbook, self.ctl.state)
+        return self.overview().protocol_item
 
     def verb_commands(self) -> Iterable[SystemCommand]:
         """The verbs allowed now, for the command palette."""
@@ -260,7 +263,7 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         self.app.push_screen(AskText(f"Attest: {gate.text}", prompt), done)
 
     def action_run_next(self) -> None:
-        upcoming = rules.next_step(self.ctl.runbook, self.ctl.state)
+        upcoming = self.overview().upcoming
         if upcoming is None or not self.allowed("run_next"):
             return
         self.action_tab("phase-tab")  # where the step and its output show

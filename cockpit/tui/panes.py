@@ -101,11 +101,11 @@ class SessionHeader(Static):
     """Runbook, session, operator, mode, GO / NO-GO and elapsed time, on one strip."""
 
     def show(self, runbook: Runbook, state: SessionState, mode: str, clock: bool = True,
-             banner: str = "", progress: str = "") -> None:
+             banner: str = "", progress: str = "", *, overview: rules.Overview) -> None:
         """`progress`: a running upgrade's count ("upgrade 3/6"), after the verdict."""
-        opened = rules.open_gates(runbook, state)
+        opened = overview.open_gates
         decided = f"■ {state.decision.status}" if state.decision is not None else ""
-        waiting = rules.awaiting_countersign(runbook, state)
+        waiting = overview.awaiting_countersign
         if waiting is not None:  # decided, and not yet by four eyes
             decided += f" · AWAITING COUNTERSIGN ({waiting[0]} of {waiting[1]})"
         elif decided and rules.countersignatures_required(runbook):
@@ -121,7 +121,7 @@ class SessionHeader(Static):
         ended_at = state.decision.at if state.decision is not None else None
         elapsed = (f" · {'took' if ended_at else 'elapsed'} "
                    f"{_since(state.started_at, ended_at)}" if clock else "")
-        window = rules.maintenance_window_end(runbook, state)
+        window = overview.window[1] if overview.window else None
         if window is not None and clock and not ended_at:
             left = int((window - datetime.now(UTC)).total_seconds())
             elapsed += (f" · window closes in {left // 3600:d}:{left // 60 % 60:02d}"
@@ -146,7 +146,7 @@ class HaltBanner(Static):
         self.keys = keys  # the operator's keys; a mirror has none to offer
 
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
-             whole: bool = True) -> None:
+             whole: bool = True, *, overview: rules.Overview) -> None:
         """`whole`: every line; else the first, and how to see the rest (a small screen)."""
         interrupted = {k: s for k, s in state.steps.items() if s.status == "interrupted"}
         self.display = state.halt is not None or bool(interrupted)
@@ -168,7 +168,7 @@ class HaltBanner(Static):
             return
         halt = state.halt
         if not whole:
-            opened = len(rules.open_protocol_items(runbook, state))
+            opened = overview.open_protocol_items
             redraw(self, layout=True, text=(
                 f"[b]⊘ HALTED[/b] · {opened} protocol item(s) open · h: whole · "
                 f"{shown(halt.reason)}"))
@@ -259,12 +259,12 @@ class GateReasons(Static):
     """Why each failed gate, setup item or script failed, in full (the table's evidence
     column is beyond the pane's edge with a long item text)."""
 
-    def show(self, runbook: Runbook, state: SessionState) -> None:
+    def show(self, runbook: Runbook, overview: rules.Overview) -> None:
         texts = {gate.id: item_text(gate, runbook) for gate in rules.gates(runbook)}
         texts |= {check.id: item_text(check, runbook) for check in rules.setup_checks(runbook)}
         lines = [Text.assemble(("✗ ", "bold"), (texts.get(f.key, f.name), "bold"), "\n  ",
                                inert(f.detail or "failed"))
-                 for f in rules.failed_checks(runbook, state)]
+                 for f in overview.failed_checks]
         self.display = bool(lines)
         self.update(Text("\n").join(lines))
 
@@ -297,11 +297,11 @@ class PhaseRunner(Vertical):
     def show(self, runbook: Runbook, state: SessionState, clock: bool = True,
              damaged: Mapping[str, str] | None = None, quiet_s: float | None = None,
              progress: UpgradeProgress | None = None, radar: str = "",
-             forecast: timing.Forecast | None = None) -> Phase:
+             forecast: timing.Forecast | None = None, *, overview: rules.Overview) -> Phase:
         """`quiet_s`: how long the running step's log has not grown (None: not known);
         `progress`: a running upgrade's revisions counted off; `radar`: the lock radar's
         last look at the running step's sessions."""
-        upcoming = rules.next_step(runbook, state)
+        upcoming = overview.upcoming
         running = state.running_step()
         phase = upcoming.phase if upcoming else runbook.phases[-1]
         if running:
@@ -340,9 +340,8 @@ class PhaseRunner(Vertical):
         watched = sorted({r for step in phase.steps if isinstance(step, CommandStep)
                           for r in rules.watched_rules(runbook, step)})
         labels = [rule.label for r in watched if (rule := runbook.abort_rule(r))]
-        locked = "▣ LOCKED until every gate is green · " if rules.open_gates(runbook, state) \
-            else ""
-        window = rules.window_state(rules.current_window(runbook, state), datetime.now(UTC))
+        locked = "▣ LOCKED until every gate is green · " if overview.open_gates else ""
+        window = overview.window_state
         if not locked and state.halt is None and not state.ended and window in WINDOW_LOCKS:
             locked = f"▣ {WINDOW_LOCKS[window]} · "
         redraw(self.query_one("#watch", Static),

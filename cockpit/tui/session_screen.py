@@ -79,10 +79,23 @@ class SessionScreen(Screen[None]):
         self.follower = view.log_follower()
         self.tick_s = TICK_S
         self._allowed: list[bool | None] | None = None  # the actions' states the footer shows
+        self._overview: rules.Overview | None = None  # the rules' answers for the last state
         view.listeners.append(self._changed)
 
     def _changed(self, _event: Event) -> None:
         self.post_message(SessionChanged())  # thread-safe: events come from workers too
+
+    def now(self) -> datetime:
+        """The moment the rules are asked at (the operator's: its controller's clock)."""
+        return system_clock()
+
+    def overview(self) -> rules.Overview:
+        """What may happen now: worked out once per state change (and when the maintenance
+        window opens or closes); the footer, the panes and check_action all read it."""
+        state, now = self.view.state, self.now()
+        if self._overview is None or not self._overview.holds_for(state, now):
+            self._overview = rules.overview(self.view.runbook, state, now)
+        return self._overview
 
     # ------------------------------------------------------------------ layout
 
@@ -132,7 +145,7 @@ class SessionScreen(Screen[None]):
     def _show_halt(self) -> None:
         if self.is_mounted:
             self.query_one(HaltBanner).show(self.view.runbook, self.view.state, self.clock,
-                                            whole=self._halt_whole())
+                                            whole=self._halt_whole(), overview=self.overview())
 
     def on_mount(self) -> None:
         self.query_one(ChecklistTree).show_runbook(self.view.runbook)
@@ -153,7 +166,8 @@ class SessionScreen(Screen[None]):
 
     def show_header(self) -> None:
         self.query_one(SessionHeader).show(self.view.runbook, self.view.state, self.MODE,
-                                           self.clock, progress=self.header_news())
+                                           self.clock, progress=self.header_news(),
+                                           overview=self.overview())
 
     def header_news(self) -> str:
         """What runs, for the header: "upgrade 3/6 · ETA 0:04:10" (LATE past the window)."""
@@ -184,7 +198,7 @@ class SessionScreen(Screen[None]):
         progress = self.follower.progress if self.follower.following else None
         self.query_one(PhaseRunner).show(
             self.view.runbook, self.view.state, self.clock, self.damaged_logs(),
-            self._quiet_s(), progress, self._radar(), self.forecast())
+            self._quiet_s(), progress, self._radar(), self.forecast(), overview=self.overview())
 
     def _radar(self) -> str:
         """The lock radar's last look at the running step (its watcher's samples)."""
@@ -211,7 +225,7 @@ class SessionScreen(Screen[None]):
         self.app.set_class(state.halt is not None, "-halted")
         self.query_one(ChecklistTree).update_states(runbook, state)
         self.query_one(GatePanel).show(runbook, state)
-        self.query_one(GateReasons).show(runbook, state)
+        self.query_one(GateReasons).show(runbook, self.overview())
         self._show_runner()
         present, total = self.query_one(EvidencePane).show(runbook, state)
         tab = self.query_one("#tabs", TabbedContent).get_tab("evidence-tab")
@@ -233,8 +247,7 @@ class SessionScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "diagnostics":  # only once a halt captured some
-            return rules.verb_allowed(self.view.runbook, self.view.state, action,
-                                      system_clock())
+            return self.overview().allows(action)
         return True
 
     def damaged_logs(self) -> dict[str, str]:

@@ -1,0 +1,125 @@
+"""The phases' order: which step is next, whether it may run now (invariants 1 and 2), whether
+a running step may be cancelled, and when a phase or the whole cutover is complete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cockpit.runbook.model import AbortWatch, CheckStep, CommandStep, Manual, Phase, Runbook
+from cockpit.session.rules.gates import open_gates
+from cockpit.session.rules.window import current_window, window_refusal
+from cockpit.session.state import SessionState
+
+Actionable = CommandStep | CheckStep | Manual
+
+
+def actionable(phase: Phase) -> list[Actionable]:
+    return [s for s in phase.steps if isinstance(s, CommandStep | CheckStep | Manual)]
+
+
+def step_done(state: SessionState, step_id: str) -> bool:
+    s = state.steps.get(step_id)
+    return s is not None and s.status in ("passed", "confirmed")
+
+
+def phase_complete(state: SessionState, phase: Phase) -> bool:
+    return all(step_done(state, s.id) for s in actionable(phase))
+
+
+def all_phases_complete(runbook: Runbook, state: SessionState) -> bool:
+    return all(phase_complete(state, p) for p in runbook.phases)
+
+
+def phase_state(runbook: Runbook, state: SessionState, phase: Phase) -> str:
+    """One word for a phase, the same in `status`, the report and the screens: complete,
+    running, stopped (a step failed or was interrupted), halted (the session halted before
+    it completed), in progress (a cancelled step among them), locked (gates open) or
+    ready."""
+    steps = [state.steps.get(s.id) for s in actionable(phase)]
+    if phase_complete(state, phase):
+        return "complete"
+    if any(s is not None and s.status == "running" for s in steps):
+        return "running"
+    if any(s is not None and s.status in ("failed", "interrupted") for s in steps):
+        return "stopped"
+    if state.halt is not None:
+        return "halted"
+    if any(s is not None and s.status != "pending" for s in steps):
+        return "in progress"
+    return "locked" if open_gates(runbook, state) else "ready"
+
+
+@dataclass(frozen=True)
+class NextStep:
+    phase: Phase
+    step: Actionable
+
+
+def next_step(runbook: Runbook, state: SessionState) -> NextStep | None:
+    """The one step that may run next: phases in order, steps in order."""
+    for phase in runbook.phases:
+        for step in actionable(phase):
+            if not step_done(state, step.id):
+                return NextStep(phase, step)
+    return None
+
+
+def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str,
+                   now: datetime) -> str | None:
+    """Why `step_id` may not be acted on at `now`, or None if it may (invariants 1 and 2)."""
+    if state.halt is not None:
+        return (f"the session is halted ({state.halt.reason}); no further step may run — "
+                "follow the halt-and-contain protocol")
+    if state.ended:
+        return "the session has ended (decision recorded)"
+    blocking = open_gates(runbook, state)
+    if blocking:
+        return f"gates are open: {', '.join(blocking)}"
+    running = state.running_step()
+    if running is not None:
+        return f"step '{running}' is still running"
+    upcoming = next_step(runbook, state)
+    if upcoming is None:
+        return "every phase is complete"
+    if upcoming.step.id != step_id:
+        return (f"out of order: the next step is '{upcoming.step.id}' "
+                f"in phase {upcoming.phase.id}")
+    if isinstance(upcoming.step, CommandStep):
+        closed = window_refusal(current_window(runbook, state), now)
+        if closed is not None:
+            return closed
+    current = state.steps.get(step_id)
+    step = upcoming.step
+    if (current is not None and current.status in ("failed", "interrupted")
+            and isinstance(step, CommandStep) and not step.rerunnable):
+        return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
+                "run again; record a decision after a reconciliation probe, or halt")
+    return None
+
+
+def cancel_refusal(runbook: Runbook, state: SessionState, step_id: str) -> str | None:
+    """Why the running step `step_id` may not be cancelled, or None. Only a read-only step:
+    one that changes the database is stopped by halt-and-contain, never quietly."""
+    if state.halt is not None or state.ended:
+        return "the session is halted or ended: its running step is stopped by the halt"
+    if state.running_step() != step_id:
+        return f"step '{step_id}' is not running"
+    step = next((s for phase in runbook.phases for s in phase.steps if s.id == step_id), None)
+    if not (isinstance(step, CommandStep) and step.read_only):
+        return (f"step '{step_id}' changes the database: it is stopped only by "
+                "halt-and-contain (x)")
+    if state.steps[step_id].cancel_asked:
+        return f"step '{step_id}' is being cancelled already"
+    return None
+
+
+def watched_rules(runbook: Runbook, step: CommandStep) -> list[str]:
+    """The abort rules that watch a command: its own and its phase's `abort_watch` items."""
+    rules = list(step.abort_rules)
+    for phase in runbook.phases:
+        if step in phase.steps:
+            for item in phase.steps:
+                if isinstance(item, AbortWatch):
+                    rules += [r for r in item.rules if r not in rules]
+    return rules
