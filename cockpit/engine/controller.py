@@ -1,9 +1,10 @@
 """The controller: a session opened (started or resumed) for the operator, with its verbs.
 
-Every verb checks the rules (session/rules.py) against the folded state, then appends its
-facts as events; the state is always the fold of those events. The verbs live in gates.py,
-steps.py and closeout.py; the TUI and the headless runner make the same calls. Nothing here
-draws anything.
+Every verb checks the rules (session/rules/) against the folded state, then appends its
+facts as events; the state is always the fold of those events. The verbs live in their
+groups (gates.py, signatures.py, steps.py, closeout.py), composed here over one core; the
+step monitor (monitor.py) records a launched step's life. The TUI and the headless runner
+make the same calls. Nothing here draws anything.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from cockpit.tui.app import CockpitApp
 from tests.engine.helpers import ordinary_world
 from tests.waiting import pause_until
 
-# rules.py before it became a package, or the package's folder after
+# the rules' module before it became a package, or the package's folder after
 RULES = Path(rules.__file__).parent if rules.__file__.endswith("__init__.py") \
     else Path(rules.__file__)
 MAY_RUN = "refusal_to_run"  # "may run_next run?"
