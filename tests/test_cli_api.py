@@ -81,7 +81,7 @@ def test_the_command_line_imports_the_rehearsal_world_from_the_demo_command_only
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path)
     sessions = tmp_path / "cockpit" / "cli" / "sessions.py"
-    sessions.write_text(sessions.read_text(encoding="utf-8") + "\nimport cockpit.demo.place\n",
+    sessions.write_text(sessions.read_text(encoding="utf-8") + "\nimport cockpit.demo.session\n",
                         encoding="utf-8")
     lint = Path(sys.executable).with_name("lint-imports")
     broken = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True,
@@ -89,7 +89,32 @@ def test_the_command_line_imports_the_rehearsal_world_from_the_demo_command_only
                             timeout=300)
     assert broken.returncode != 0, broken.stdout
     assert "cockpit.cli imports cockpit.demo only from the demo command BROKEN" in broken.stdout
-    assert "cockpit.cli.sessions -> cockpit.demo.place" in broken.stdout
+    assert "cockpit.cli.sessions -> cockpit.demo.session" in broken.stdout
     clean = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True,
                            cwd=REPO, timeout=300)
     assert clean.returncode == 0, clean.stdout
+
+
+def test_a_world_its_own_process_cannot_open_is_refused_in_that_process_s_words(
+        decided: Path, tmp_path: Path) -> None:
+    """`resume` of a demo session opens the world through the world's own process; what that
+    process refuses reaches the cockpit as the same message and exit code, and the process
+    is gone."""
+    import psutil
+
+    from cockpit.cli.worldlink import WORLD_ENTRY, WorldLink
+    from cockpit.errors import CockpitError
+
+    workspace = tmp_path / "w"
+    workspace.mkdir()
+    (workspace / "world.json").write_text("{", encoding="utf-8")
+    said: list[str] = []
+    with pytest.raises(CockpitError) as refused:
+        WorldLink.open(workspace, decided, said.append)
+    assert refused.value.message == (f"{workspace}/world.json: damaged; the world cannot be "
+                                     "opened")
+    assert refused.value.exit_code == 1 and said == []
+    left = [p.pid for p in psutil.process_iter(["cmdline"])
+            if WORLD_ENTRY in " ".join(p.info["cmdline"] or [])
+            and str(workspace) in " ".join(p.info["cmdline"] or [])]
+    assert left == []
