@@ -99,9 +99,10 @@ def test_an_internal_error_is_one_line_with_passwords_masked(tmp_path) -> None:
     probe = (
         "import sys\n"
         "import cockpit.cli as cli\n"
-        "def boom(args):\n"
+        "import cockpit.cli.runbooks as runbooks\n"
+        "def boom(**options):\n"
         "    raise RuntimeError('connect to postgresql://ops:hunter2@db/x failed; password=hunter2')\n"
-        "cli.cmd_render = boom\n"
+        "runbooks.render = boom\n"
         "sys.exit(cli.main(['render', 'x.toml']))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)

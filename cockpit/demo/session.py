@@ -70,15 +70,26 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
     return world, ctl
 
 
+def step_runs(session: Path) -> bool:
+    """Whether a step of the session runs (it needs the world's database)."""
+    try:
+        return session_at(session).state.running_step() is not None
+    except Exception:  # no session yet, or one the hang-up cut short: nothing runs
+        return False
+
+
 def stop_unless_step_runs(world: World | None, session: Path) -> None:
     """The world stopped, unless a step of the session runs (it needs its database)."""
-    if world is None:
-        return
-    try:
-        running = session_at(session).state.running_step() is not None
-    except Exception:  # no session yet, or one the hang-up cut short: nothing runs
-        running = False
-    if not running:
+    if world is not None and not step_runs(session):
+        world.stop()
+
+
+def leave_or_stop(world: World, session: Path, user: int | None = None) -> None:
+    """The cockpit `user` is done with the world: stopped, unless a step of the session
+    still runs — then left up, and the watchdog stops it once nothing uses it."""
+    if step_runs(session):
+        world.leave(user)
+    else:
         world.stop()
 
 
@@ -111,10 +122,12 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
         close_demo(world, ctl)
 
 
-def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], None]) -> World:
+def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], None],
+                          user: int | None = None) -> World:
     """The session's rehearsal world, its database up and a fresh password set — but only
     once no step of the session is running: a step connects with the password it was given,
-    and a new one under it would fail it. So a running step is waited for, and said so."""
+    and a new one under it would fail it. So a running step is waited for, and said so.
+    `user`: the cockpit that uses it (default: this process)."""
     # The caller holds the session's lock: no event can be appended meanwhile, so the step
     # that runs now is known once; its supervisor's end (or death) is what is waited for.
     current = running_files(folder, session_at(folder).state)
@@ -128,7 +141,7 @@ def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], No
     world = World.load(workspace, runnable=True)
     try:
         with hangup.interruptible():
-            world.ensure_running()  # brings its database back up if the cockpit died
+            world.ensure_running(user)  # brings its database back up if the cockpit died
     except BaseException:  # refused, or cut short by a hang-up: none of it left running
         stop_unless_step_runs(world, folder)
         raise

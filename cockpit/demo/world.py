@@ -187,7 +187,9 @@ class World:
         finally:
             os.close(fd)
 
-    def ensure_running(self) -> None:
+    def ensure_running(self, user: int | None = None) -> None:
+        """The database, terminator and watchdog up, and a fresh password set; `user`: the
+        cockpit's pid world.json names as using the world (default: this process)."""
         with self._locked():
             _private_workspace(self.workspace, Path(self.info.pg_root))
             if not self.cluster.running():
@@ -196,7 +198,7 @@ class World:
             self.info.socket_dir = str(self.cluster.socket_folder or "")
             if not is_process(self.info.proxy_pid, PROXY):
                 self._start_proxy()
-            self.info.users = [*live_users(self.info.users), user_mark(os.getpid())]
+            self.info.users = [*live_users(self.info.users), user_mark(user or os.getpid())]
             if not is_process(self.info.watchdog_pid, WATCHDOG):
                 self._start_watchdog()
             self._save()
@@ -254,11 +256,12 @@ class World:
                 self.info.sessions.append(str(session))
                 self._save()
 
-    def leave(self) -> None:
-        """This cockpit no longer uses the world, which stays up (a step of it still runs):
-        the watchdog stops it once nothing else does."""
+    def leave(self, user: int | None = None) -> None:
+        """This cockpit (`user`, default this process) no longer uses the world, which stays
+        up (a step of it still runs): the watchdog stops it once nothing else does."""
+        gone = user or os.getpid()
         with self._locked():
-            self.info.users = [u for u in live_users(self.info.users) if int(u[0]) != os.getpid()]
+            self.info.users = [u for u in live_users(self.info.users) if int(u[0]) != gone]
             self._save()
 
     def stop(self) -> None:

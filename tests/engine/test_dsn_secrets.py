@@ -99,10 +99,11 @@ def test_an_internal_error_quoting_a_key_value_dsn_shows_no_part_of_its_password
     probe = (
         "import sys\n"
         "import cockpit.cli as cli\n"
-        "def boom(args):\n"
+        "import cockpit.cli.runbooks as runbooks\n"
+        "def boom(**options):\n"
         "    raise RuntimeError(\"connect to host=db password='it\\\\'s a pass' failed; \"\n"
         "                       'then user=app password=Kv-S3cret-xyz')\n"
-        "cli.cmd_render = boom\n"
+        "runbooks.render = boom\n"
         "sys.exit(cli.main(['render', 'x.toml']))\n"
     )
     env = {**os.environ, "DATABASE_URL": "host=db user=app password=Kv-S3cret-xyz dbname=x"}

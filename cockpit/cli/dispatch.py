@@ -1,0 +1,78 @@
+"""`cockpit`'s entry point: parse, call the command's function with its keyword arguments,
+and turn what a user can cause into one message and the exit code docs/commands.md gives it; a traceback only
+with `--debug`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from cockpit.cli.console import err
+from cockpit.cli.parser import build_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = vars(build_parser().parse_args(argv))
+    debug = options.pop("debug")
+    options.pop("command")
+    function = command_function(options.pop("calls"))
+    from cockpit.engine.hangup import EXIT_HANGUP, HangUp
+
+    try:
+        return int(function(**options))
+    except HangUp:  # the terminal went away: everything is closed; nobody to tell
+        return EXIT_HANGUP
+    except KeyboardInterrupt:
+        err("cockpit: interrupted")
+        return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the last flush too
+        return 141  # 128 + SIGPIPE, as a shell reports it
+    except Exception as exc:
+        if debug:
+            raise
+        return failed(exc)
+
+
+def command_function(calls: str) -> Callable[..., Any]:
+    """The function "module:name" names, looked up when the command runs."""
+    module, name = calls.split(":")
+    function: Callable[..., Any] = getattr(import_module(module), name)
+    return function
+
+
+def failed(exc: Exception) -> int:
+    """One line on stderr for what went wrong, and its exit code."""
+    from cockpit.errors import CockpitError
+
+    if isinstance(exc, CockpitError):
+        err(exc.message)
+        return exc.exit_code
+    import errno
+
+    full = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # no EDQUOT on Windows
+    if isinstance(exc, OSError) and exc.errno in full:  # disk full
+        from cockpit.session.store import SessionWriteFailed
+
+        err(SessionWriteFailed(Path(exc.filename or "."), exc).message)
+        return 1
+    err(f"cockpit: internal error: {masked(exc)} (run with --debug for the traceback)")
+    return 1
+
+
+def masked(exc: BaseException) -> str:
+    """An unexpected error's text, with any password it might quote masked."""
+    import re
+
+    from cockpit.engine.setup import environment_secrets
+    from cockpit.session.redact import Redactor
+
+    text = f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    # libpq's quoting: password='it\'s a pass' is one value
+    text = re.sub(r"(?i)(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\S+)", r"\1***", text)
+    return Redactor(environment_secrets(dict(os.environ))).redact_text(text)[:2000]
