@@ -1,6 +1,6 @@
 """`cockpit`'s entry point: parse, call the command's function with its keyword arguments,
-and turn what a user can cause into one message and the exit code docs/commands.md gives it; a traceback only
-with `--debug`."""
+and turn what a user can cause into one message and the exit code docs/commands.md gives
+it; a traceback only with `--debug`."""
 
 from __future__ import annotations
 
