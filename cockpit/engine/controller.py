@@ -205,7 +205,7 @@ class Controller(SessionCore):
         self.signatures = SignatureVerbs(self, self.gates)
         self.closeout = CloseoutVerbs(self, self.signatures)
         self.steps = StepVerbs(self, self.closeout.halt)
-        self.monitor = StepMonitor(self.steps.poll, self.turn, folder, self._monitor_fault)
+        self.monitor = StepMonitor(self.steps.watch, self.turn, folder, self._monitor_fault)
 
     def _monitor_fault(self, error: BaseException) -> None:
         self.note_fault("record the running step", error)

@@ -242,6 +242,15 @@ class StepVerbs:
                                 "may have just ended); its end is recorded at the next look")
         self.core.append(records.StepCancelAsked(step=step_id, run=current[1].run))
 
+    def watch(self) -> None:
+        """The step monitor's look: the running step's life (`poll`), and between steps the
+        drift notes — from the first step launched until the session is decided (before
+        GO there is no cutover to fall behind)."""
+        state = self.core.state
+        if self.core.running() is None and (not state.steps or state.ended):
+            return
+        self.poll()
+
     def poll(self) -> bool:
         """Record the running step's outcome if its exit record is there; True if it was."""
         for child in self.core.children.values():

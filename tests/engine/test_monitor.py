@@ -85,3 +85,18 @@ def test_a_resumed_cockpit_with_no_screen_records_the_end_of_a_step_it_did_not_s
         assert [e["type"] for e in _events(session)].count("step_finished") == 1
     finally:
         ctl.close()
+
+
+def test_no_monitor_watches_before_the_first_step_or_in_a_signing_only_opening(
+        tmp_path: Path) -> None:
+    ctl = _opened(tmp_path, [("work", "echo one")])
+    try:
+        ctl.run_step("work")
+        wait_until(lambda: ctl.running() is None, "work's end recorded")
+    finally:
+        ctl.close()
+    signing = Controller.for_signatures(ctl.folder)  # attach-signature: no step, no watch
+    try:
+        assert not signing.monitor.running
+    finally:
+        signing.close()
