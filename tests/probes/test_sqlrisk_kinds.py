@@ -131,3 +131,12 @@ def _facts(sql: str) -> dict[str, Any]:
 def test_each_statement_kind_is_read_for_its_table_lock_and_flags(sql: str,
                                                                   facts: dict[str, Any]) -> None:
     assert _facts(sql) == facts
+
+
+@pytest.mark.parametrize("sql", [
+    "DROP FUNCTION f(int)", "DROP CAST (int AS text)", "DROP TRIGGER tr ON t",
+    "DROP POLICY p ON t", "DROP TYPE ty", "DROP SCHEMA s CASCADE",
+])
+def test_a_drop_of_no_table_or_index_locks_no_table_the_gate_weighs(sql: str) -> None:
+    """Their names are not table names (a function's takes its argument types): not read."""
+    assert _facts(sql) == {"kind": "DropStmt"}
