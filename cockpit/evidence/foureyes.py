@@ -5,7 +5,7 @@ the operator (`rules.self_approval`, the one choke point). Reports who signed wh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,19 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
         out.signed.append(f"{d['role']} {', '.join(sorted(signer.identities)) or '?'} "
                           f"({signer.fingerprint}) {verb} the {d['kind']}{status}")
     operators += rules.operator_signers(state)  # the keys declared with --sign-key too
+    counted = _count_reviewers(operators, reviewers, out)
+    _check_counts(state, runbook, counted, out)
+    if out.signed and allowed is None:
+        out.notes.append("identities not checked against an allowed_signers file (keys "
+                         "only): give --allowed-signers FILE")
+    return out
+
+
+def _count_reviewers(operators: list[rules.Signer],
+                     reviewers: Sequence[tuple[rules.Signer, str, str]],
+                     out: FourEyes) -> dict[str, list[rules.Signer]]:
+    """Each kind's reviewers who count as four eyes: none who is the operator, each person
+    once."""
     counted: dict[str, list[rules.Signer]] = {"decision": [], "transcript": []}
     for reviewer, kind, where in reviewers:
         why = rules.self_approval(operators, reviewer)
@@ -62,14 +75,19 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
             out.notes.append(f"{where}: the same reviewer again; counted once")
         else:
             counted[kind].append(reviewer)
+    return counted
+
+
+def _check_counts(state: SessionState, runbook: Runbook | None,
+                  counted: Mapping[str, Sequence[rules.Signer]], out: FourEyes) -> None:
+    """The decision signed by its operator, and as many reviewers counted as the runbook
+    asks for: of the transcript for a passed governance gate, of the decision."""
     need = rules.countersignatures_required(runbook) if runbook is not None else 0
     if state.decision is not None and state.decision.pinned \
             and not any(s.role == "operator" for s in state.signatures):  # since four eyes
         (out.problems if need else out.notes).append(
             "the decision is unsigned: no operator signature")
-    gate_need = max((rules.countersign_count(g) for g in rules.countersign_gates(runbook)
-                     if (s := state.gates.get(g.id)) is not None and s.status == "passed"),
-                    default=0) if runbook is not None else 0
+    gate_need = _gate_need(state, runbook)
     if len(counted["transcript"]) < gate_need:
         out.problems.append(f"the governance gate passed on {gate_need} countersignature(s) "
                             f"of the transcript; {len(counted['transcript'])} reviewer(s) "
@@ -77,10 +95,15 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
     if state.decision is not None and len(counted["decision"]) < need:
         out.notes.append(f"AWAITING COUNTERSIGN: {len(counted['decision'])} of {need} "
                          "countersignature(s) of the decision")
-    if out.signed and allowed is None:
-        out.notes.append("identities not checked against an allowed_signers file (keys "
-                         "only): give --allowed-signers FILE")
-    return out
+
+
+def _gate_need(state: SessionState, runbook: Runbook | None) -> int:
+    """The most countersignatures of the transcript a passed governance gate asked for."""
+    if runbook is None:
+        return 0
+    return max((rules.countersign_count(g) for g in rules.countersign_gates(runbook)
+                if (s := state.gates.get(g.id)) is not None and s.status == "passed"),
+               default=0)
 
 
 def _check_one(folder: Path, events: Sequence[Event], event: Event, allowed: Path | None,

@@ -11,6 +11,7 @@ among them) is shown as libpq wrote it — never as a class name.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from psycopg import errors as pg_errors
@@ -85,6 +86,182 @@ def _libpq_line(message: str) -> str:
     return re.sub(r"\s+", " ", text.replace("FATAL:", "")).strip()
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """One failure as the causes read it: libpq's words with the password masked, the same
+    lower-cased for matching, and where the DSN points."""
+
+    original: BaseException
+    message: str
+    low: str
+    where: Target | None
+    timeout_s: float | None
+
+    @property
+    def host(self) -> str:
+        return self.where.host if self.where else "the server"
+
+    @property
+    def port(self) -> str:
+        return self.where.port if self.where else "?"
+
+    @property
+    def at(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def says(self, *needles: str) -> bool:
+        return any(needle in self.low for needle in needles)
+
+
+def _bad_dsn(f: _Failed) -> ConnectFailure | None:
+    if not f.says("invalid connection option", "invalid dsn", 'missing "="', "invalid uri",
+                  "invalid integer value", "invalid sslmode", "percent-encoded",
+                  "invalid value for parameter"):
+        return None
+    # libpq's words quote the piece it choked on, which may be the password: not shown
+    return ConnectFailure("bad_dsn", "the DSN does not parse as a connection string",
+                          "write it as postgresql://user:password@host:port/database"
+                          "?sslmode=require (or as key=value pairs)")
+
+
+def _query_privilege(f: _Failed) -> ConnectFailure | None:
+    if not isinstance(f.original, pg_errors.InsufficientPrivilege):
+        return None
+    return ConnectFailure("privilege", f"the role lacks a privilege ({f.message})",
+                          "grant it to the role (a DBA), or connect as a role that has it",
+                          connected=True)
+
+
+def _auth(f: _Failed) -> ConnectFailure | None:
+    if not f.says("password authentication failed"):
+        return None
+    user = _quoted(f.message, "for user") or (f.where.user if f.where else "?")
+    return ConnectFailure("auth", f'authentication failed for user "{user}"',
+                          "check that user's password (re-enter it, or fix it in the DSN)")
+
+
+def _no_password(f: _Failed) -> ConnectFailure | None:
+    if not f.says("no password supplied"):
+        return None
+    return ConnectFailure("no_password", "the server asks for a password and none was given",
+                          "put the password in the DSN or PGPASSWORD, or leave the DSN "
+                          "unset and let the cockpit ask for it")
+
+
+def _tls_unsupported(f: _Failed) -> ConnectFailure | None:
+    if not f.says("server does not support ssl"):
+        return None
+    return ConnectFailure("tls_unsupported", f"the server at {f.at} does not offer TLS, and "
+                          "the DSN requires it", "turn on ssl on the server (or the proxy in "
+                          "front of it); do not drop sslmode for production")
+
+
+def _tls_rejected(f: _Failed) -> ConnectFailure | None:
+    if not f.says("certificate", "root cert"):
+        return None
+    return ConnectFailure("tls_rejected", f"the server's TLS certificate was rejected "
+                          f"({f.message})", "check sslrootcert (the CA that signed the "
+                          "server's certificate) and that the host name matches it")
+
+
+def _hba(f: _Failed) -> ConnectFailure | None:
+    if not f.says("no pg_hba.conf entry"):
+        return None
+    fix = "ask the DBA to allow this host, user and database in pg_hba.conf"
+    if f.says("no encryption"):
+        fix += " — or connect with sslmode=require, if the entry allows TLS only"
+    return ConnectFailure("hba", f"the server refuses this client ({f.message})", fix)
+
+
+def _tls(f: _Failed) -> ConnectFailure | None:
+    if not f.says("ssl", "tls"):
+        return None
+    return ConnectFailure("tls", f"TLS negotiation failed ({f.message})",
+                          "check the sslmode and certificate settings of the DSN")
+
+
+def _refused(f: _Failed) -> ConnectFailure | None:
+    if not f.says("connection refused"):
+        return None
+    return ConnectFailure("refused", f"connection refused at {f.at}",
+                          "check that PostgreSQL runs there and listens on that port "
+                          "(listen_addresses, port), and the firewall")
+
+
+def _dns(f: _Failed) -> ConnectFailure | None:
+    if not f.says("could not translate host name", "name or service not known",
+                  "nodename nor servname", "name resolution", "no address associated"):
+        return None
+    return ConnectFailure("dns", f'the host name "{f.host}" does not resolve',
+                          "check the host in the DSN and this machine's DNS")
+
+
+def _timeout(f: _Failed) -> ConnectFailure | None:
+    if not f.says("timeout expired", "timed out"):
+        return None
+    within = f" within {f.timeout_s:g} s" if f.timeout_s else ""
+    return ConnectFailure("timeout", f"no answer from {f.at}{within}",
+                          "check the network path and firewall to the server, and that it "
+                          "is not overloaded")
+
+
+def _no_database(f: _Failed) -> ConnectFailure | None:
+    name = _quoted(f.message, "database")
+    if name is None or not f.says("does not exist"):
+        return None
+    return ConnectFailure("no_database", f'database "{name}" does not exist on {f.at}',
+                          "check the database name in the DSN")
+
+
+def _no_role(f: _Failed) -> ConnectFailure | None:
+    name = _quoted(f.message, "role")
+    if name is None or not f.says("does not exist"):
+        return None
+    return ConnectFailure("no_role", f'role "{name}" does not exist on {f.at}',
+                          "check the user in the DSN")
+
+
+def _connect_privilege(f: _Failed) -> ConnectFailure | None:
+    if not f.says("permission denied for database", "connect privilege"):
+        return None
+    user = f.where.user if f.where else "the role"
+    database = _quoted(f.message, "database") or (f.where.database if f.where else "?")
+    return ConnectFailure("privilege", f'role "{user}" lacks the CONNECT privilege on '
+                          f'database "{database}"',
+                          f'GRANT CONNECT ON DATABASE "{database}" TO "{user}" (a DBA)')
+
+
+def _busy(f: _Failed) -> ConnectFailure | None:
+    if not f.says("too many clients", "connection slots are reserved"):
+        return None
+    return ConnectFailure("busy", "the server has no free connection slot",
+                          "wait, or free connections (max_connections)")
+
+
+def _not_ready(f: _Failed) -> ConnectFailure | None:
+    if not f.says("starting up", "shutting down", "in recovery mode",
+                  "not yet accepting connections", "not accepting connections"):
+        return None
+    return ConnectFailure("not_ready", f"the server is not accepting connections "
+                          f"({f.message})", "wait and check again")
+
+
+def _no_socket(f: _Failed) -> ConnectFailure | None:
+    if not (f.says("no such file or directory") and f.says("socket")):
+        return None
+    return ConnectFailure("no_socket", f"no server on the local socket in {f.host}, port "
+                          f"{f.port}", "check the socket folder and port, or that the server "
+                          "runs")
+
+
+# The causes in the order they are tried: the first that knows the message names it. The
+# specific before the general: a rejected certificate and an hba entry say "ssl" too.
+_CAUSES: tuple[Callable[[_Failed], ConnectFailure | None], ...] = (
+    _bad_dsn, _query_privilege, _auth, _no_password, _tls_unsupported, _tls_rejected, _hba,
+    _tls, _refused, _dns, _timeout, _no_database, _no_role, _connect_privilege, _busy,
+    _not_ready, _no_socket)
+
+
 def explain(exc: BaseException, dsn: str | None = None, timeout_s: float | None = None,
             ) -> ConnectFailure:
     """The cause of a failed connection or query (`exc`: psycopg's error, or SQLAlchemy's
@@ -92,85 +269,13 @@ def explain(exc: BaseException, dsn: str | None = None, timeout_s: float | None 
     original = getattr(exc, "orig", None) or exc
     if dsn and (fault := url_fault(dsn)) is not None:  # libpq's own words would mislead
         return ConnectFailure("bad_dsn", *fault)
-    where = target(dsn) if dsn else None
-    host = where.host if where else "the server"
-    port = where.port if where else "?"
     # libpq does not quote a password; a message about the DSN's form might: masked in
     # every encoding, as the session masks it
     message = Redactor(_passwords(dsn)).redact_text(_libpq_line(str(original)))
-    low = message.lower()
-    if any(n in low for n in ("invalid connection option", "invalid dsn", 'missing "="',
-                              "invalid uri", "invalid integer value", "invalid sslmode",
-                              "percent-encoded", "invalid value for parameter")):
-        # libpq's words quote the piece it choked on, which may be the password: not shown
-        return ConnectFailure("bad_dsn", "the DSN does not parse as a connection string",
-                              "write it as postgresql://user:password@host:port/database"
-                              "?sslmode=require (or as key=value pairs)")
-    if isinstance(original, pg_errors.InsufficientPrivilege):
-        return ConnectFailure("privilege", f"the role lacks a privilege ({message})",
-                              "grant it to the role (a DBA), or connect as a role that has it",
-                              connected=True)
-    if "password authentication failed" in low:
-        user = _quoted(message, "for user") or (where.user if where else "?")
-        return ConnectFailure("auth", f'authentication failed for user "{user}"',
-                              "check that user's password (re-enter it, or fix it in the DSN)")
-    if "no password supplied" in low:
-        return ConnectFailure("no_password", "the server asks for a password and none was given",
-                              "put the password in the DSN or PGPASSWORD, or leave the DSN "
-                              "unset and let the cockpit ask for it")
-    if "server does not support ssl" in low:
-        return ConnectFailure("tls_unsupported", f"the server at {host}:{port} does not offer "
-                              "TLS, and the DSN requires it",
-                              "turn on ssl on the server (or the proxy in front of it); "
-                              "do not drop sslmode for production")
-    if "certificate" in low or "root cert" in low:
-        return ConnectFailure("tls_rejected", f"the server's TLS certificate was rejected "
-                              f"({message})", "check sslrootcert (the CA that signed the "
-                              "server's certificate) and that the host name matches it")
-    if "no pg_hba.conf entry" in low:
-        fix = "ask the DBA to allow this host, user and database in pg_hba.conf"
-        if "no encryption" in low:
-            fix += " — or connect with sslmode=require, if the entry allows TLS only"
-        return ConnectFailure("hba", f"the server refuses this client ({message})", fix)
-    if "ssl" in low or "tls" in low:
-        return ConnectFailure("tls", f"TLS negotiation failed ({message})",
-                              "check the sslmode and certificate settings of the DSN")
-    if "connection refused" in low:
-        return ConnectFailure("refused", f"connection refused at {host}:{port}",
-                              "check that PostgreSQL runs there and listens on that port "
-                              "(listen_addresses, port), and the firewall")
-    if any(n in low for n in ("could not translate host name", "name or service not known",
-                              "nodename nor servname", "name resolution",
-                              "no address associated")):
-        return ConnectFailure("dns", f'the host name "{host}" does not resolve',
-                              "check the host in the DSN and this machine's DNS")
-    if "timeout expired" in low or "timed out" in low:
-        within = f" within {timeout_s:g} s" if timeout_s else ""
-        return ConnectFailure("timeout", f"no answer from {host}:{port}{within}",
-                              "check the network path and firewall to the server, and that "
-                              "it is not overloaded")
-    if (name := _quoted(message, "database")) is not None and "does not exist" in low:
-        return ConnectFailure("no_database", f'database "{name}" does not exist on '
-                              f"{host}:{port}", "check the database name in the DSN")
-    if (name := _quoted(message, "role")) is not None and "does not exist" in low:
-        return ConnectFailure("no_role", f'role "{name}" does not exist on {host}:{port}',
-                              "check the user in the DSN")
-    if "permission denied for database" in low or "connect privilege" in low:
-        user = where.user if where else "the role"
-        database = _quoted(message, "database") or (where.database if where else "?")
-        return ConnectFailure("privilege", f'role "{user}" lacks the CONNECT privilege on '
-                              f'database "{database}"',
-                              f'GRANT CONNECT ON DATABASE "{database}" TO "{user}" (a DBA)')
-    if "too many clients" in low or "connection slots are reserved" in low:
-        return ConnectFailure("busy", "the server has no free connection slot",
-                              "wait, or free connections (max_connections)")
-    if any(n in low for n in ("starting up", "shutting down", "in recovery mode",
-                              "not yet accepting connections", "not accepting connections")):
-        return ConnectFailure("not_ready", f"the server is not accepting connections ({message})",
-                              "wait and check again")
-    if "no such file or directory" in low and "socket" in low:
-        return ConnectFailure("no_socket", f"no server on the local socket in {host}, port "
-                              f"{port}", "check the socket folder and port, or that the "
-                              "server runs")
+    failed = _Failed(original, message, message.lower(), target(dsn) if dsn else None,
+                     timeout_s)
+    for cause in _CAUSES:
+        if (found := cause(failed)) is not None:
+            return found
     return ConnectFailure("other", message or type(original).__name__,
                           "the server's log may say more")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pglast
@@ -124,74 +124,113 @@ def _qualified(name: str, schema: str) -> str:
     return name if "." in name else f"{schema}.{name}"
 
 
+@dataclass
+class _Weighing:
+    """What a path's findings are weighed against: the live sizes and the limits, the
+    tables the path itself creates (new, empty: no one waits) and each index's table, the
+    last two growing as the path's statements are read in order."""
+
+    sizes: Mapping[str, Size]
+    limits: Limits
+    schema: str
+    resolver: IndexResolver
+    created: set[str] = field(default_factory=set)
+
+    def size(self, table: str | None) -> Size | None:
+        return None if table is None or table in self.created else self.sizes.get(table)
+
+
 def assess(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
            parsed: Mapping[str, list[Statement] | str], linted: Mapping[str, list[dict[str, Any]]],
            sizes: Mapping[str, Size], limits: Limits, schema: str,
            expected: Sequence[str], indexes: IndexResolver | None = None) -> list[Finding]:
     """Every finding, in the order the revisions run. `parsed`: each revision's statements,
     or why the parser refused its SQL; `indexes`: the table of an index a statement names."""
+    weigh = _Weighing(sizes, limits, schema, indexes or IndexResolver({}, schema))
     findings: list[Finding] = []
-    created: set[str] = set()  # tables the path itself creates: new, empty, no one waits
-    resolver = indexes or IndexResolver({}, schema)
     for part in parts:
-        revision = part.revision
-        if expected and revision not in expected:
-            findings.append(Finding(revision, "unexpected-revision", "cockpit",
-                                    "rendered, but not on the path the lineage gives"))
-        found = parsed.get(revision, [])
-        if isinstance(found, str):
-            findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                    f"its SQL does not parse: {found}", severity="error"))
-            continue
-        for index, stmt in enumerate(found):
-            if stmt.creates:
-                created.add(_qualified(stmt.creates, schema))
-            resolver.saw(stmt)
-            if "transaction-commit" in stmt.flags and index + 1 < len(found):
-                findings.append(_commit_finding(revision, stmt, found[index + 1:]))
-            if "anonymous-code-block" in stmt.flags:
-                findings.append(Finding(
-                    revision, "anonymous-code-block", "cockpit",
-                    "a DO block: the parser cannot see what it locks", stmt.text, stmt.line,
-                    severity="error"))
-            for table, lock in ((stmt.table, stmt.lock), *stmt.also):
-                finding = _lock_finding(revision, stmt, table, lock, created, sizes, limits,
-                                        schema)
-                if finding is not None:
-                    findings.append(finding)
-            for name in stmt.indexes:
-                findings += _index_finding(revision, stmt, name, resolver.table(name), created,
-                                           sizes, limits, schema)
-        for item in linted.get(revision, []):
-            at = _statement_at(found, item["line"])
-            on = (at.table or next(filter(None, map(resolver.table, at.indexes)), None)) \
-                if at else None
-            table = _qualified(on, schema) if on else None
-            if table is not None and _ignored(table):
-                continue
-            size = None if table is None or table in created else sizes.get(table)
-            # squawk 2 reports its rules as warnings: the ones that fail the migration itself
-            # are errors here, whatever the size
-            error = item.get("rule_name") in SQUAWK_ERRORS or (
-                item.get("level") == "Error" and limits.big(size))
-            findings.append(Finding(
-                revision, item.get("rule_name") or "squawk", "squawk",
-                " ".join(filter(None, [item.get("message"), item.get("help")])),
-                at.text if at else "", item["line"], at.lock if at else None, table,
-                size.rows if size else None, size.bytes if size else None,
-                "error" if error else "warning",
-                kind=rule_kind(item.get("rule_name") or "")))
+        findings += _revision_findings(part.revision, parsed.get(part.revision, []),
+                                       linted.get(part.revision, []), expected, weigh)
     for revision, why in failed.items():
         findings.append(Finding(revision, "not-analysable-offline", "cockpit",
                                 f"its upgrade cannot be rendered offline: {why}",
                                 severity="error"))
     rendered = {part.revision for part in parts}
-    for revision in expected:  # on the path, yet neither rendered nor failed: unseen
-        if revision not in rendered and revision not in failed:
-            findings.append(Finding(revision, "not-analysable-offline", "cockpit",
-                                    "Alembic's offline SQL holds no part for it",
-                                    severity="error"))
+    # on the path, yet neither rendered nor failed: unseen
+    findings += [Finding(revision, "not-analysable-offline", "cockpit",
+                         "Alembic's offline SQL holds no part for it", severity="error")
+                 for revision in expected if revision not in rendered and revision not in failed]
     return findings
+
+
+def _revision_findings(revision: str, found: list[Statement] | str,
+                       linted: Sequence[dict[str, Any]], expected: Sequence[str],
+                       weigh: _Weighing) -> list[Finding]:
+    """One revision's findings: the parser's reading of each statement, then squawk's."""
+    findings: list[Finding] = []
+    if expected and revision not in expected:
+        findings.append(Finding(revision, "unexpected-revision", "cockpit",
+                                "rendered, but not on the path the lineage gives"))
+    if isinstance(found, str):
+        return [*findings, Finding(revision, "not-analysable-offline", "cockpit",
+                                   f"its SQL does not parse: {found}", severity="error")]
+    for index, stmt in enumerate(found):
+        findings += _statement_findings(revision, stmt, found[index + 1:], weigh)
+    for item in linted:
+        if (finding := _squawk_finding(revision, item, found, weigh)) is not None:
+            findings.append(finding)
+    return findings
+
+
+def _statement_findings(revision: str, stmt: Statement, after: Sequence[Statement],
+                        weigh: _Weighing) -> list[Finding]:
+    """What one statement does: a COMMIT part way, a DO block, each lock it takes on a
+    table, named or through an index."""
+    if stmt.creates:
+        weigh.created.add(_qualified(stmt.creates, weigh.schema))
+    weigh.resolver.saw(stmt)
+    findings: list[Finding] = []
+    if "transaction-commit" in stmt.flags and after:
+        findings.append(_commit_finding(revision, stmt, after))
+    if "anonymous-code-block" in stmt.flags:
+        findings.append(Finding(
+            revision, "anonymous-code-block", "cockpit",
+            "a DO block: the parser cannot see what it locks", stmt.text, stmt.line,
+            severity="error"))
+    locked = (_lock_finding(revision, stmt, table, lock, weigh)
+              for table, lock in ((stmt.table, stmt.lock), *stmt.also))
+    findings += [finding for finding in locked if finding is not None]
+    for name in stmt.indexes:
+        findings += _index_finding(revision, stmt, name, weigh.resolver.table(name), weigh)
+    return findings
+
+
+def _squawk_finding(revision: str, item: Mapping[str, Any], found: Sequence[Statement],
+                    weigh: _Weighing) -> Finding | None:
+    """One of squawk's findings, on the table of the statement at its line."""
+    at = _statement_at(found, item["line"])
+    table = _squawk_table(at, weigh)
+    if table is not None and _ignored(table):
+        return None
+    size = weigh.size(table)
+    rule = item.get("rule_name") or ""
+    # squawk 2 reports its rules as warnings: the ones that fail the migration itself are
+    # errors here, whatever the size
+    error = rule in SQUAWK_ERRORS or (item.get("level") == "Error" and weigh.limits.big(size))
+    return Finding(
+        revision, rule or "squawk", "squawk",
+        " ".join(filter(None, [item.get("message"), item.get("help")])),
+        at.text if at else "", item["line"], at.lock if at else None, table,
+        size.rows if size else None, size.bytes if size else None,
+        "error" if error else "warning", kind=rule_kind(rule))
+
+
+def _squawk_table(at: Statement | None, weigh: _Weighing) -> str | None:
+    """The table a statement touches, named or through the first index it names."""
+    if at is None:
+        return None
+    on = at.table or next(filter(None, map(weigh.resolver.table, at.indexes)), None)
+    return _qualified(on, weigh.schema) if on else None
 
 
 _INDEX_WHAT = {
@@ -203,8 +242,7 @@ _INDEX_WHAT = {
 
 
 def _index_finding(revision: str, stmt: Statement, index: str, table: str | None,
-                   created: set[str], sizes: Mapping[str, Size], limits: Limits,
-                   schema: str) -> list[Finding]:
+                   weigh: _Weighing) -> list[Finding]:
     """A statement that names an index locks the index's table: weighed like any other."""
     if stmt.lock not in BLOCKING:
         return []
@@ -216,7 +254,7 @@ def _index_finding(revision: str, stmt: Statement, index: str, table: str | None
                         f"{what}; its table is neither in the catalog nor created earlier on "
                         "the path, so its size is not weighed", stmt.text, stmt.line,
                         stmt.lock)]
-    finding = _lock_finding(revision, stmt, table, stmt.lock, created, sizes, limits, schema)
+    finding = _lock_finding(revision, stmt, table, stmt.lock, weigh)
     if finding is None:
         return []
     finding.message = what
@@ -258,21 +296,20 @@ _SPECIFIC = ("column-type-change", "index-without-concurrently", "constraint-val
 
 
 def _lock_finding(revision: str, stmt: Statement, name: str | None, lock: str | None,
-                  created: set[str], sizes: Mapping[str, Size], limits: Limits,
-                  schema: str) -> Finding | None:
+                  weigh: _Weighing) -> Finding | None:
     """The finding for one table a statement locks: an error when the lock blocks writers
     (or readers) and the table is big; else a warning, for a blocking lock or a rewrite."""
     if name is None:
         return None
-    table = _qualified(name, schema)
-    if table in created or _ignored(table):
+    table = _qualified(name, weigh.schema)
+    if table in weigh.created or _ignored(table):
         return None  # a table this upgrade creates holds nothing anyone waits for
     flag = next((f for f in _SPECIFIC if f in stmt.flags), None) if name == stmt.table \
         else None
     if flag is None and lock not in BLOCKING:
         return None
-    size = sizes.get(table)
-    severity = "error" if lock in BLOCKING and limits.big(size) else "warning"
+    size = weigh.sizes.get(table)
+    severity = "error" if lock in BLOCKING and weigh.limits.big(size) else "warning"
     rule = flag or f"{(lock or '').lower().replace(' ', '-')}-lock"
     what = {"column-type-change": "changes a column's type (the table may be rewritten)",
             "index-without-concurrently": "builds an index without CONCURRENTLY: writes wait "
@@ -332,11 +369,7 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     script = script_directory(ctx.workdir, config)  # a missing alembic.ini is named now
     start = args.get("from")
     if start is None:
-        current = current_revisions(ctx.env)
-        if len(current) > 1:
-            raise ProbeUnreachable(f"the database has {len(current)} current revisions "
-                                   f"({', '.join(current)}): give the probe's `from`")
-        start = current[0] if current else "base"
+        start = _current(ctx.env)
     if (why := unknown_target(script, target)) is not None:
         named = f"step '{step}': `alembic upgrade {target}`" if step else f"`to = {target}`"
         return ProbeResult(False, None, f"{named}: {why}")
@@ -348,19 +381,9 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     rendered_to = path[-1] if path and RELATIVE.match(target) else target
     parts, failed, one = render_offline(ctx.workdir / config.folder, str(start), rendered_to,
                                         ctx.env, path, config.options())
-    parsed: dict[str, list[Statement] | str] = {}
-    for part in parts:
-        try:
-            parsed[part.revision] = statements(part.sql)
-        except ParseError as exc:
-            parsed[part.revision] = str(exc)
+    parsed = _parsed(parts)
     resolver = IndexResolver(index_tables(ctx.env, named_indexes(parsed), schema), schema)
-    touched = {table for found in parsed.values() if not isinstance(found, str)
-               for s in found for table, _ in ((s.table, None), *s.also) if table}
-    touched |= set(resolver.catalog.values())
-    touched |= {s.table for found in parsed.values() if not isinstance(found, str)
-                for s in found if s.builds and s.table}
-    sizes = table_sizes(ctx.env, touched, schema)
+    sizes = table_sizes(ctx.env, _touched(parsed, resolver), schema)
     version = server_version(ctx.env)
     own = [str(rule) for rule in args.get("exclude_rules", [])]
     excluded = [*EXCLUDED_RULES, *[rule for rule in own if rule not in EXCLUDED_RULES]]
@@ -368,11 +391,7 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
                              wrapped=True, pg_version=version, excluded=excluded)
     findings = assess(parts, failed, parsed, linted, sizes, limits, schema, path, resolver)
     apply_waivers(findings, ctx.waivers)
-    shut = blocking(findings)
-    totals = {"blocking": len(shut), "errors": sum(f.severity == "error" for f in findings),
-              "warnings": sum(f.severity == "warning" for f in findings),
-              "waived": sum(f.waived is not None for f in findings),
-              "style": sum(f.kind == "style" for f in findings)}
+    totals = _totals(findings)
     held = held_to_end(parts, parsed, _locked_tables(resolver, schema), _ignored, schema) \
         if one else []
     report: dict[str, Any] = {
@@ -389,7 +408,45 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
     files = (("migration-risk.json", (json.dumps(report, indent=2) + "\n").encode()),
              ("migration-risk.md", report_markdown(report).encode()))
     observed = {"revisions": len(path), **totals}
-    return ProbeResult(not shut, observed, _summary(findings), files=files)
+    return ProbeResult(not totals["blocking"], observed, _summary(findings), files=files)
+
+
+def _current(env: Mapping[str, str]) -> str:
+    """Where the upgrade starts when the probe gives no `from`: the database's revision."""
+    current = current_revisions(env)
+    if len(current) > 1:
+        raise ProbeUnreachable(f"the database has {len(current)} current revisions "
+                               f"({', '.join(current)}): give the probe's `from`")
+    return current[0] if current else "base"
+
+
+def _parsed(parts: Sequence[RevisionSQL]) -> dict[str, list[Statement] | str]:
+    """Each revision's statements, or why the parser refused its SQL."""
+    parsed: dict[str, list[Statement] | str] = {}
+    for part in parts:
+        try:
+            parsed[part.revision] = statements(part.sql)
+        except ParseError as exc:
+            parsed[part.revision] = str(exc)
+    return parsed
+
+
+def _touched(parsed: Mapping[str, list[Statement] | str], resolver: IndexResolver) -> set[str]:
+    """Every table whose size the findings weigh: named, locked through an index, or given
+    a new index."""
+    read = [s for found in parsed.values() if not isinstance(found, str) for s in found]
+    touched = {table for s in read for table, _ in ((s.table, None), *s.also) if table}
+    touched |= set(resolver.catalog.values())
+    touched |= {s.table for s in read if s.builds and s.table}
+    return touched
+
+
+def _totals(findings: Sequence[Finding]) -> dict[str, int]:
+    return {"blocking": len(blocking(findings)),
+            "errors": sum(f.severity == "error" for f in findings),
+            "warnings": sum(f.severity == "warning" for f in findings),
+            "waived": sum(f.waived is not None for f in findings),
+            "style": sum(f.kind == "style" for f in findings)}
 
 
 def _locked_tables(resolver: IndexResolver, schema: str

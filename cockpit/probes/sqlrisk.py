@@ -7,8 +7,9 @@ Pure: text in, facts out. Sizes, squawk and severity are risk.py's."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import AlterTableType, ConstrType, ObjectType, ReindexObjectType
@@ -129,71 +130,151 @@ def _name(relation: ast.RangeVar | None) -> str | None:
 
 
 def _classified(node: ast.Node | None, base: Statement) -> Statement:
-    if isinstance(node, ast.CreateStmt):  # a new table; a foreign key locks the one it names
-        referenced = [_name(c.pktable) for element in node.tableElts or ()
-                      for c in (element.constraints or () if isinstance(element, ast.ColumnDef)
-                                else (element,) if isinstance(element, ast.Constraint) else ())
-                      if c.contype == ConstrType.CONSTR_FOREIGN]
-        return replace(base, creates=_name(node.relation),
-                       also=tuple((r, "SHARE ROW EXCLUSIVE") for r in referenced if r))
-    if isinstance(node, ast.IndexStmt):
-        built = _index_name(node.idxname, node.relation)
-        if node.concurrent:
-            return replace(base, table=_name(node.relation), lock="SHARE UPDATE EXCLUSIVE",
-                           builds=built)
-        return replace(base, table=_name(node.relation), lock="SHARE",
-                       flags=("index-without-concurrently",), builds=built)
-    if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_TABLE:
+    """The statement's table, lock and flags, read by the reader for its kind; a kind no
+    reader knows (SELECT, CREATE FUNCTION, ...) locks no table the gate weighs."""
+    reader = _READERS.get(type(node)) if node is not None else None
+    return reader(node, base) if reader is not None else base
+
+
+def _create_table(node: ast.CreateStmt, base: Statement) -> Statement:
+    """A new table; a foreign key locks the table it names."""
+    referenced = [_name(c.pktable) for element in node.tableElts or ()
+                  for c in _constraints(element) if c.contype == ConstrType.CONSTR_FOREIGN]
+    return replace(base, creates=_name(node.relation),
+                   also=tuple((r, "SHARE ROW EXCLUSIVE") for r in referenced if r))
+
+
+def _constraints(element: ast.Node) -> tuple[ast.Constraint, ...]:
+    """A table element's constraints: a column's own, or a table constraint."""
+    if isinstance(element, ast.ColumnDef):
+        return tuple(element.constraints or ())
+    return (element,) if isinstance(element, ast.Constraint) else ()
+
+
+def _create_index(node: ast.IndexStmt, base: Statement) -> Statement:
+    built = _index_name(node.idxname, node.relation)
+    if node.concurrent:
+        return replace(base, table=_name(node.relation), lock="SHARE UPDATE EXCLUSIVE",
+                       builds=built)
+    return replace(base, table=_name(node.relation), lock="SHARE",
+                   flags=("index-without-concurrently",), builds=built)
+
+
+def _alter(node: ast.AlterTableStmt, base: Statement) -> Statement:
+    if node.objtype == ObjectType.OBJECT_TABLE:
         return _alter_table(node, base)
-    if isinstance(node, ast.AlterTableStmt) and node.objtype == ObjectType.OBJECT_INDEX:
-        # SET TABLESPACE rewrites the index under ACCESS EXCLUSIVE: its table's users wait
-        lock = max((_ALTER_LOCKS.get(cmd.subtype, "ACCESS EXCLUSIVE") for cmd in node.cmds or ()),
-                   key=LOCKS.index, default="ACCESS EXCLUSIVE")
-        return replace(base, lock=lock, indexes=_names(node.relation))
-    if isinstance(node, ast.RenameStmt) and node.relation is not None:
-        if node.renameType == ObjectType.OBJECT_INDEX:  # since PostgreSQL 12
-            return replace(base, lock="SHARE UPDATE EXCLUSIVE", indexes=_names(node.relation))
-        return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
-    if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
-        names = [".".join(part.sval for part in obj) for obj in node.objects or ()]  # type: ignore[union-attr]
-        return _on_all(base, names, "ACCESS EXCLUSIVE")
-    if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_INDEX:
-        dropped = tuple(".".join(part.sval for part in obj) for obj in node.objects or ())  # type: ignore[union-attr]
-        if node.concurrent:
-            return replace(base, lock="SHARE UPDATE EXCLUSIVE", indexes=dropped)
-        return replace(base, lock="ACCESS EXCLUSIVE", flags=("index-drop-locks-table",),
-                       indexes=dropped)
-    if isinstance(node, ast.TruncateStmt):
-        return _on_all(base, [_name(rel) for rel in node.relations or ()], "ACCESS EXCLUSIVE")
-    if isinstance(node, ast.CreateTrigStmt):
-        return replace(base, table=_name(node.relation), lock="SHARE ROW EXCLUSIVE")
-    if isinstance(node, ast.RefreshMatViewStmt):
-        return replace(base, table=_name(node.relation),
-                       lock="EXCLUSIVE" if node.concurrent else "ACCESS EXCLUSIVE")
-    if isinstance(node, ast.ClusterStmt) and node.relation is not None:
-        return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
-    if isinstance(node, ast.VacuumStmt):
-        full = any(o.defname == "full" for o in node.options or ())
-        vacuumed = [_name(r.relation) for r in node.rels or () if r.relation is not None]
-        return _on_all(base, vacuumed, "ACCESS EXCLUSIVE" if full else "SHARE UPDATE EXCLUSIVE")
-    if isinstance(node, ast.ReindexStmt) and node.relation is not None:
-        concurrently = any(o.defname == "concurrently" for o in node.params or ())
-        lock = "SHARE UPDATE EXCLUSIVE" if concurrently else "SHARE"
-        if node.kind == ReindexObjectType.REINDEX_OBJECT_INDEX:  # its table is locked
-            return replace(base, lock=lock, indexes=_names(node.relation),
-                           flags=() if concurrently else ("reindex-without-concurrently",))
-        return replace(base, table=_name(node.relation), lock=lock)
-    if isinstance(node, ast.DoStmt):  # code the parser cannot see into
-        return replace(base, flags=("anonymous-code-block",))
-    if isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt):
-        return replace(base, table=_name(node.relation), lock="ROW EXCLUSIVE")
-    if isinstance(node, ast.LockStmt):
-        return _on_all(base, [_name(rel) for rel in node.relations or ()],
-                       LOCKS[max(0, min((node.mode or 1) - 1, len(LOCKS) - 1))])
-    if isinstance(node, ast.TransactionStmt):
-        kind = node.kind.name.lower() if node.kind is not None else "other"
-        return replace(base, flags=(f"transaction-{kind.removeprefix('trans_stmt_')}",))
+    if node.objtype == ObjectType.OBJECT_INDEX:
+        return _alter_index(node, base)
     return base
+
+
+def _alter_index(node: ast.AlterTableStmt, base: Statement) -> Statement:
+    # SET TABLESPACE rewrites the index under ACCESS EXCLUSIVE: its table's users wait
+    lock = max((_ALTER_LOCKS.get(cmd.subtype, "ACCESS EXCLUSIVE") for cmd in node.cmds or ()),
+               key=LOCKS.index, default="ACCESS EXCLUSIVE")
+    return replace(base, lock=lock, indexes=_names(node.relation))
+
+
+def _rename(node: ast.RenameStmt, base: Statement) -> Statement:
+    if node.relation is None:
+        return base
+    if node.renameType == ObjectType.OBJECT_INDEX:  # since PostgreSQL 12
+        return replace(base, lock="SHARE UPDATE EXCLUSIVE", indexes=_names(node.relation))
+    return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
+
+
+def _drop(node: ast.DropStmt, base: Statement) -> Statement:
+    if node.removeType == ObjectType.OBJECT_TABLE:
+        return _on_all(base, _dropped(node), "ACCESS EXCLUSIVE")
+    if node.removeType != ObjectType.OBJECT_INDEX:
+        return base
+    if node.concurrent:
+        return replace(base, lock="SHARE UPDATE EXCLUSIVE", indexes=_dropped(node))
+    return replace(base, lock="ACCESS EXCLUSIVE", flags=("index-drop-locks-table",),
+                   indexes=_dropped(node))
+
+
+def _dropped(node: ast.DropStmt) -> tuple[str, ...]:
+    """The tables or indexes a DROP names (other kinds name functions, casts, ...: not read)."""
+    return tuple(".".join(part.sval for part in obj) for obj in node.objects or ())
+
+
+def _truncate(node: ast.TruncateStmt, base: Statement) -> Statement:
+    return _on_all(base, [_name(rel) for rel in node.relations or ()], "ACCESS EXCLUSIVE")
+
+
+def _create_trigger(node: ast.CreateTrigStmt, base: Statement) -> Statement:
+    return replace(base, table=_name(node.relation), lock="SHARE ROW EXCLUSIVE")
+
+
+def _refresh(node: ast.RefreshMatViewStmt, base: Statement) -> Statement:
+    return replace(base, table=_name(node.relation),
+                   lock="EXCLUSIVE" if node.concurrent else "ACCESS EXCLUSIVE")
+
+
+def _cluster(node: ast.ClusterStmt, base: Statement) -> Statement:
+    if node.relation is None:  # CLUSTER alone: the tables clustered before, unnamed here
+        return base
+    return replace(base, table=_name(node.relation), lock="ACCESS EXCLUSIVE")
+
+
+def _vacuum(node: ast.VacuumStmt, base: Statement) -> Statement:
+    full = any(o.defname == "full" for o in node.options or ())
+    vacuumed = [_name(r.relation) for r in node.rels or () if r.relation is not None]
+    return _on_all(base, vacuumed, "ACCESS EXCLUSIVE" if full else "SHARE UPDATE EXCLUSIVE")
+
+
+def _reindex(node: ast.ReindexStmt, base: Statement) -> Statement:
+    if node.relation is None:
+        return base
+    concurrently = any(o.defname == "concurrently" for o in node.params or ())
+    lock = "SHARE UPDATE EXCLUSIVE" if concurrently else "SHARE"
+    if node.kind == ReindexObjectType.REINDEX_OBJECT_INDEX:  # its table is locked
+        return replace(base, lock=lock, indexes=_names(node.relation),
+                       flags=() if concurrently else ("reindex-without-concurrently",))
+    return replace(base, table=_name(node.relation), lock=lock)
+
+
+def _do(node: ast.DoStmt, base: Statement) -> Statement:
+    return replace(base, flags=("anonymous-code-block",))  # code the parser cannot see into
+
+
+def _write(node: ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt, base: Statement
+           ) -> Statement:
+    return replace(base, table=_name(node.relation), lock="ROW EXCLUSIVE")
+
+
+def _lock(node: ast.LockStmt, base: Statement) -> Statement:
+    return _on_all(base, [_name(rel) for rel in node.relations or ()],
+                   LOCKS[max(0, min((node.mode or 1) - 1, len(LOCKS) - 1))])
+
+
+def _transaction(node: ast.TransactionStmt, base: Statement) -> Statement:
+    kind = node.kind.name.lower() if node.kind is not None else "other"
+    return replace(base, flags=(f"transaction-{kind.removeprefix('trans_stmt_')}",))
+
+
+# The reader for each kind of statement (the parser's node class), as psycopg maps each
+# SQLSTATE to its error class.
+_READERS: dict[type[ast.Node], Callable[[Any, Statement], Statement]] = {
+    ast.CreateStmt: _create_table,
+    ast.IndexStmt: _create_index,
+    ast.AlterTableStmt: _alter,
+    ast.RenameStmt: _rename,
+    ast.DropStmt: _drop,
+    ast.TruncateStmt: _truncate,
+    ast.CreateTrigStmt: _create_trigger,
+    ast.RefreshMatViewStmt: _refresh,
+    ast.ClusterStmt: _cluster,
+    ast.VacuumStmt: _vacuum,
+    ast.ReindexStmt: _reindex,
+    ast.DoStmt: _do,
+    ast.InsertStmt: _write,
+    ast.UpdateStmt: _write,
+    ast.DeleteStmt: _write,
+    ast.LockStmt: _lock,
+    ast.TransactionStmt: _transaction,
+}
 
 
 def _names(relation: ast.RangeVar | None) -> tuple[str, ...]:

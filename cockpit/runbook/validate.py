@@ -28,6 +28,7 @@ from cockpit.runbook.model import (
     IMPLICIT_FIELD_PREFIX,
     PASS,
     TIMEOUT_RULE,
+    AbortRule,
     AbortWatch,
     AnyItem,
     ArgValue,
@@ -39,6 +40,7 @@ from cockpit.runbook.model import (
     Duration,
     EnvVar,
     EvidenceFile,
+    Expected,
     Manual,
     ProbeGate,
     Runbook,
@@ -168,48 +170,78 @@ def _check_unique_ids(runbook: Runbook, add: Add) -> None:
 
 def _check_abort_rules(runbook: Runbook, add: Add) -> None:
     for index, rule in enumerate(runbook.abort_rules):
-        if rule.id in COCKPIT_RULES:
-            why = ("a step that reaches its timeout" if rule.id == TIMEOUT_RULE
-                   else "a step whose log cannot be written")
-            add(f"abort_rules[{index}].id", f"'{rule.id}' is the cockpit's own ({why}); "
-                "choose another id")
-        if rule.kind == "pattern" and not rule.patterns:
-            add(f"abort_rules[{index}].patterns", "a pattern rule needs at least one pattern")
-        if rule.kind == "pattern" and (rule.max_waiting or rule.max_wait):
-            add(f"abort_rules[{index}]", "max_waiting and max_wait belong to lock_queue rules; "
+        _check_abort_rule(f"abort_rules[{index}]", rule, add)
+    _check_queue_rules_on_read_only(runbook, add)
+    _check_abort_rule_refs(runbook, add)
+
+
+def _check_abort_rule(place: str, rule: AbortRule, add: Add) -> None:
+    if rule.id in COCKPIT_RULES:
+        why = ("a step that reaches its timeout" if rule.id == TIMEOUT_RULE
+               else "a step whose log cannot be written")
+        add(f"{place}.id", f"'{rule.id}' is the cockpit's own ({why}); choose another id")
+    _check_abort_rule_kind(place, rule, add)
+    for p_index, pattern in enumerate(rule.patterns):
+        _check_abort_pattern(f"{place}.patterns[{p_index}]", pattern, add)
+
+
+def _check_abort_rule_kind(place: str, rule: AbortRule, add: Add) -> None:
+    """A pattern rule reads the output, a lock_queue rule the radar: each has only its own
+    settings."""
+    limits = bool(rule.max_waiting or rule.max_wait)
+    if rule.kind == "pattern":
+        if not rule.patterns:
+            add(f"{place}.patterns", "a pattern rule needs at least one pattern")
+        if limits:
+            add(place, "max_waiting and max_wait belong to lock_queue rules; "
                 "set kind = \"lock_queue\"")
-        if rule.kind == "lock_queue" and rule.patterns:
-            add(f"abort_rules[{index}].patterns", "a lock_queue rule watches the radar, not the "
-                "output: give it no patterns")
-        if rule.kind == "lock_queue" and not (rule.max_waiting or rule.max_wait):
-            add(f"abort_rules[{index}]", "a lock_queue rule needs max_waiting, max_wait or both")
-        for p_index, pattern in enumerate(rule.patterns):
-            place = f"abort_rules[{index}].patterns[{p_index}]"
-            try:
-                # As the supervisor uses it: on bytes, beside the other patterns.
-                compiled = re.compile(pattern.encode("utf-8"))
-            except re.error as exc:
-                add(place, f"not a valid regular expression on output bytes ({exc})")
-                continue
-            if compiled.groupindex:
-                add(place, "named groups are reserved for the cockpit; use (?:...) instead")
+        return
+    if rule.patterns:
+        add(f"{place}.patterns", "a lock_queue rule watches the radar, not the output: give "
+            "it no patterns")
+    if not limits:
+        add(place, "a lock_queue rule needs max_waiting, max_wait or both")
+
+
+def _check_abort_pattern(place: str, pattern: str, add: Add) -> None:
+    try:
+        # As the supervisor uses it: on bytes, beside the other patterns.
+        compiled = re.compile(pattern.encode("utf-8"))
+    except re.error as exc:
+        add(place, f"not a valid regular expression on output bytes ({exc})")
+        return
+    if compiled.groupindex:
+        add(place, "named groups are reserved for the cockpit; use (?:...) instead")
+
+
+def _check_queue_rules_on_read_only(runbook: Runbook, add: Add) -> None:
     queue_rules = {rule.id for rule in runbook.abort_rules if rule.kind == "lock_queue"}
     for place, item in walk_items(runbook):
-        if isinstance(item, CommandStep) and item.read_only:
-            for index, rule_id in enumerate(item.abort_rules):
-                if rule_id in queue_rules:
-                    add(f"{place}.abort_rules[{index}]", f"'{rule_id}' watches the lock queue; "
-                        "a read_only step has no lock radar (name it on a changing step)")
+        if not (isinstance(item, CommandStep) and item.read_only):
+            continue
+        for index, rule_id in enumerate(item.abort_rules):
+            if rule_id in queue_rules:
+                add(f"{place}.abort_rules[{index}]", f"'{rule_id}' watches the lock queue; "
+                    "a read_only step has no lock radar (name it on a changing step)")
+
+
+def _check_abort_rule_refs(runbook: Runbook, add: Add) -> None:
     known = {rule.id for rule in runbook.abort_rules}
     hint = f"defined: {', '.join(sorted(known))}" if known else "no [[abort_rules]] are defined"
     for place, item in walk_items(runbook):
-        refs = item.rules if isinstance(item, AbortWatch) else (
-            item.abort_rules if isinstance(item, CommandStep) else []
-        )
-        key = "rules" if isinstance(item, AbortWatch) else "abort_rules"
+        key, refs = _abort_refs(item)
         for r_index, ref in enumerate(refs):
             if ref not in known:
                 add(f"{place}.{key}[{r_index}]", f"unknown abort rule '{ref}' ({hint})")
+
+
+def _abort_refs(item: AnyItem) -> tuple[str, list[str]]:
+    """The abort rules an item names, and the key that names them."""
+    if isinstance(item, AbortWatch):
+        return "rules", item.rules
+    if isinstance(item, CommandStep):
+        return "abort_rules", item.abort_rules
+    return "abort_rules", []
 
 
 def _check_phases(runbook: Runbook, add: Add) -> None:
@@ -404,27 +436,48 @@ def _check_probe(place: str, item: CheckStep | ProbeGate, add: Add) -> None:
     if spec.gate_only and isinstance(item, CheckStep):
         add(f"{place}.probe", f"probe '{spec.name}' answers a gate only (in [gates])")
     _check_probe_args(place, spec, item.args, add)
-    if spec.name == "migration.risk":
-        _check_excluded_rules(place, item.args.get("exclude_rules"), add)
-    if spec.name == "review.countersigned" and item.args.get("count") == 0:
+    if (own := _PROBE_ARG_RULES.get(spec.name)) is not None:
+        own(place, item.args, add)
+    _check_expected(place, spec, item, add)
+
+
+def _check_countersign_count(place: str, args: dict[str, ArgValue], add: Add) -> None:
+    if args.get("count") == 0:
         add(f"{place}.args.count", "a countersignature gate needs at least 1 reviewer")
-    if spec.name == "db.structural_parity" and ("reference" in item.args) == (
-            "rehearsal_step" in item.args):
+
+
+def _check_parity_reference(place: str, args: dict[str, ArgValue], add: Add) -> None:
+    if ("reference" in args) == ("rehearsal_step" in args):
         add(f"{place}.args", "give the snapshot to compare with: `reference` (a file) or "
             "`rehearsal_step` (a step of the linked rehearsal), one of them")
+
+
+# What one probe's arguments must hold beyond their shapes, by probe.
+_PROBE_ARG_RULES: dict[str, Callable[[str, dict[str, ArgValue], Add], None]] = {
+    "migration.risk": lambda place, args, add: _check_excluded_rules(
+        place, args.get("exclude_rules"), add),
+    "review.countersigned": _check_countersign_count,
+    "db.structural_parity": _check_parity_reference,
+}
+
+# Whether an expected value has the shape a probe takes.
+_EXPECTED_SHAPES: dict[str, Callable[[Expected], bool]] = {
+    "text": lambda value: isinstance(value, str),
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "list": lambda value: isinstance(value, list),
+    "boolean": lambda value: isinstance(value, bool),
+    "none": lambda value: False,
+}
+
+
+def _check_expected(place: str, spec: ProbeSpec, item: CheckStep | ProbeGate, add: Add) -> None:
+    """The expected value has the probe's shape, and the item's line shows it."""
     expected = item.expected
     if expected is None:
         if spec.expected != "none" and not (spec.expected_optional and isinstance(item, ProbeGate)):
             add(f"{place}.expected", f"probe '{spec.name}' needs an expected {spec.expected}")
         return
-    shape_ok = {
-        "text": isinstance(expected, str),
-        "integer": isinstance(expected, int) and not isinstance(expected, bool),
-        "list": isinstance(expected, list),
-        "boolean": isinstance(expected, bool),
-        "none": False,
-    }[spec.expected]
-    if not shape_ok:
+    if not _EXPECTED_SHAPES[spec.expected](expected):
         wanted = "no expected value" if spec.expected == "none" else f"an expected {spec.expected}"
         add(f"{place}.expected", f"probe '{spec.name}' takes {wanted}")
         return

@@ -545,6 +545,8 @@ def test_verify_counts_the_governance_gate_per_person_under_allowed_signers(
     assert done.returncode == 1
     assert "the governance gate passed on 2 countersignature(s) of the transcript; 1 " \
            "reviewer(s) count" in done.stderr
+    assert "transcript-reviewer-2.json (reviewer, transcript): the same reviewer again; " \
+           "counted once" in done.stdout
     pack = tmp_path / "pack.tar.gz"
     assert cockpit("export", str(session), "-o", str(pack)).returncode == 0
     stripped = tmp_path / "stripped.tar.gz"
