@@ -16,9 +16,10 @@ from cockpit.demo.session import close_demo, open_demo
 from cockpit.engine.headless import Headless, load_answers
 from cockpit.resources import bundled_runbook
 from cockpit.session.redact import secret_forms
+from cockpit.session.runfiles import RunFiles
 from tests.demo.conftest import Run
 from tests.run import cockpit, start_cockpit
-from tests.waiting import let_time_pass, within
+from tests.waiting import wait_until, within
 
 # fault -> (exit code, the phase it stops in, words the decision record must carry)
 EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
@@ -163,7 +164,14 @@ def test_a_killed_demo_resumes_and_brings_its_database_back(tmp_path: Path) -> N
     proc.wait()
     info = json.loads((workspace / "world.json").read_text())
     cluster = world_cluster(WorldInfo(**info))
-    let_time_pass(1.5)  # a step that was running may finish under its supervisor meanwhile
+
+    def supervised_steps_ended() -> bool:  # the supervisors outlive the killed cockpit
+        logged = [json.loads(line) for line in events.read_text().splitlines()
+                  if line.endswith("}")]
+        return all(RunFiles(session / "steps", e["data"]["run"]).exit_record() is not None
+                   for e in logged if e["type"] == "step_started")
+
+    wait_until(supervised_steps_ended, "a step that was running to finish", 120)
     cluster.stop()  # as if the machine had rebooted
     os_kill_quietly(info["proxy_pid"])
     assert not cluster.running()
