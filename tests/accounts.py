@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import psutil
 import pytest
 
 from tests.conftest import REPO
+from tests.waiting import within
 
 # Where accounts' homes go, fixed as the suite starts: a test may point tempfile elsewhere for
 # a while (a module's own /tmp), and a session-long account must outlive that folder.
@@ -132,10 +132,9 @@ def made_account() -> Iterator[Account]:
     finally:
         with contextlib.suppress(KeyError):
             _end_processes_of(pwd.getpwnam(name).pw_uid)
-        for _ in range(20):  # userdel refuses while a process of the account is still ending
-            if subprocess.run(["userdel", name], capture_output=True).returncode in (0, 6):
-                break
-            time.sleep(0.25)
+        # userdel refuses while a process of the account is still ending
+        within(lambda: subprocess.run(["userdel", name], capture_output=True).returncode
+               in (0, 6), deadline_s=5, every_s=0.25)
         if home is not None:
             shutil.rmtree(home, ignore_errors=True)
 

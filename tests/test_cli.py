@@ -8,15 +8,11 @@ import sys
 import pytest
 
 from tests.conftest import REFERENCE, REPO
+from tests.run import cockpit
 
 HEAVY = ("pydantic", "textual", "sqlalchemy", "psycopg", "alembic")
 COMMANDS = ["", "render", "validate", "import", "demo", "run", "resume", "status", "verify",
             "report", "export", "snapshot", "preview", "init", "schema"]
-
-
-def cockpit(*args: str, cwd=REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=60)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[c or "top" for c in COMMANDS])

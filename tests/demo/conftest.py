@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ import psutil
 import pytest
 
 from tests.accounts import other_account  # noqa: F401  (a fixture for the tests here)
-from tests.conftest import REPO
+from tests.run import cockpit
 
 
 @dataclass
@@ -44,9 +42,7 @@ def _run(base: Path, fault: str | None) -> Run:
     session = base / (fault or "pass")
     args = ["--fault", fault] if fault else []
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--headless", *args,
-                           "--session", str(session)], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    done = cockpit("demo", "--headless", *args, "--session", str(session), timeout=300)
     return Run(fault, done.returncode, done.stdout, done.stderr, session,
                time.monotonic() - started)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import REPO
+from tests.waiting import wait_until, within
 
 _ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][A-Z0-9]")
 
@@ -81,11 +82,11 @@ class PtyCockpit:
             return len(self._output)
 
     def wait_for_text(self, text: str, deadline_s: float = 120) -> None:
-        deadline = time.monotonic() + deadline_s
-        while text not in self.text():
+        def shown() -> bool:
             assert self.proc.poll() is None, f"the cockpit ended waiting for {text!r}"
-            assert time.monotonic() < deadline, f"not on the screen within {deadline_s} s: {text!r}"
-            time.sleep(0.05)
+            return text in self.text()
+
+        wait_until(shown, f"{text!r} on the screen", deadline_s, every_s=0.05)
 
     def type(self, keys: str) -> None:
         os.write(self.master, keys.encode())
@@ -114,13 +115,14 @@ class PtyCockpit:
         """Seconds until no process of the terminal's session is left (the cockpit's own
         exit reaped); fails after `within_s`."""
         hung_up = time.monotonic()
-        while True:
-            self.proc.poll()
-            if not self.session_processes():
-                return time.monotonic() - hung_up
-            assert time.monotonic() - hung_up < within_s, \
-                f"still running {within_s} s after the hang-up: {self._describe()}"
-            time.sleep(0.02)
+
+        def gone() -> bool:
+            self.proc.poll()  # the cockpit's own exit reaped
+            return not self.session_processes()
+
+        assert within(gone, within_s), \
+            f"still running {within_s} s after the hang-up: {self._describe()}"
+        return time.monotonic() - hung_up
 
     def _describe(self) -> str:
         lines = []

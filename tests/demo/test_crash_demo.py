@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.run import cockpit, start_cockpit
+from tests.waiting import let_time_pass, wait_until
 
 pytestmark = pytest.mark.slow
 DELAYS_AFTER_START = (0.005, 0.02, 0.06, 0.15, 0.3)  # seconds after a step_started
@@ -45,15 +46,9 @@ def _events(session: Path) -> list[dict]:
 
 
 def _demo(base: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "cockpit", "demo", "--headless",
-                             "--session", str(base / "s"), "--workspace", str(base / "w")],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # a group of its own, killed whole
-
-
-def _cockpit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    return start_cockpit("demo", "--headless", "--session", str(base / "s"), "--workspace",
+                         str(base / "w"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)  # a group of its own, killed whole
 
 
 def _workspace() -> Path:
@@ -67,20 +62,22 @@ def _crash_once(point: KillPoint) -> dict:
     base = _workspace()
     try:
         proc = _demo(base)
-        deadline = time.monotonic() + 300
-        while len(_events(base / "s")) < point.after_events:
-            assert proc.poll() is None and time.monotonic() < deadline, f"{point}: ended early"
-            time.sleep(0.002)
-        time.sleep(point.delay)
+
+        def reached() -> bool:
+            assert proc.poll() is None, f"{point}: ended early"
+            return len(_events(base / "s")) >= point.after_events
+
+        wait_until(reached, f"{point}: its events", 300, every_s=0.002)
+        let_time_pass(point.delay)  # the kill's moment past that event
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         before = _events(base / "s")
         started = {e["data"]["run"] for e in before if e["type"] == "step_started"}
         finished = {e["data"]["run"] for e in before if e["type"] == "step_finished"}
-        resumed = _cockpit("resume", str(base / "s"), "--take-over", "--headless")
+        resumed = cockpit("resume", str(base / "s"), "--take-over", "--headless", timeout=600)
         assert resumed.returncode == 0, f"{point}: {resumed.stdout[-3000:]}{resumed.stderr}"
         assert resumed.stdout.splitlines()[-1] == "DECISION: PASS", point
-        checked = _cockpit("verify", str(base / "s"))
+        checked = cockpit("verify", str(base / "s"), timeout=600)
         assert checked.returncode == 0, f"{point}: {checked.stderr}"
         events = _events(base / "s")
         runs = [e["data"]["step"] for e in events if e["type"] == "step_finished"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +16,10 @@ from cockpit.demo.session import close_demo, open_demo
 from cockpit.engine.headless import Headless, load_answers
 from cockpit.resources import bundled_runbook
 from cockpit.session.redact import secret_forms
-from tests.conftest import REPO
+from cockpit.session.runfiles import RunFiles
 from tests.demo.conftest import Run
+from tests.run import cockpit, start_cockpit
+from tests.waiting import wait_until, within
 
 # fault -> (exit code, the phase it stops in, words the decision record must carry)
 EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
@@ -78,8 +78,7 @@ def test_demo_runs_the_reference_sequence_to_pass(runs: dict[str | None, Run]) -
     assert kept == {"migration-risk.json", "migration-risk.md"}
     manifest = json.loads((run.session / "evidence" / "manifest.json").read_text())
     assert manifest["complete"] and len(manifest["present"]) == 15
-    verify = subprocess.run([sys.executable, "-m", "cockpit", "verify", str(run.session)],
-                            capture_output=True, text=True)
+    verify = cockpit("verify", str(run.session))
     assert verify.returncode == 0, verify.stderr
     print(f"demo --headless to PASS: {run.seconds:.1f} s")
 
@@ -111,8 +110,7 @@ def test_fault_ends_where_a_careful_operator_stops(runs: dict[str | None, Run],
 
 
 def test_list_faults_names_each_fault() -> None:
-    done = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--list-faults"],
-                          capture_output=True, text=True, cwd=REPO)
+    done = cockpit("demo", "--list-faults")
     assert done.returncode == 0
     assert [line.split()[0] for line in done.stdout.splitlines()] == list(FAULTS)
 
@@ -156,26 +154,28 @@ def test_a_killed_demo_resumes_and_brings_its_database_back(tmp_path: Path) -> N
     from cockpit.demo.world import WorldInfo, world_cluster
 
     session, workspace = tmp_path / "s", tmp_path / "s-world"
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "demo", "--headless",
-                             "--session", str(session)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_cockpit("demo", "--headless", "--session", str(session),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     events = session / "events.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # kill it once P1's post-check has passed
-        if events.exists() and '"width-is-64"' in events.read_text():
-            break
-        time.sleep(0.05)
+    # kill it once P1's post-check has passed
+    within(lambda: events.exists() and '"width-is-64"' in events.read_text(), deadline_s=120,
+           every_s=0.05)
     proc.kill()
     proc.wait()
     info = json.loads((workspace / "world.json").read_text())
     cluster = world_cluster(WorldInfo(**info))
-    time.sleep(1.5)  # let a step that was running finish under its supervisor
+
+    def supervised_steps_ended() -> bool:  # the supervisors outlive the killed cockpit
+        logged = [json.loads(line) for line in events.read_text().splitlines()
+                  if line.endswith("}")]
+        return all(RunFiles(session / "steps", e["data"]["run"]).exit_record() is not None
+                   for e in logged if e["type"] == "step_started")
+
+    wait_until(supervised_steps_ended, "a step that was running to finish", 120)
     cluster.stop()  # as if the machine had rebooted
     os_kill_quietly(info["proxy_pid"])
     assert not cluster.running()
-    resumed = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(session),
-                              "--headless", "--take-over"], cwd=REPO, capture_output=True,
-                             text=True, timeout=300)
+    resumed = cockpit("resume", str(session), "--headless", "--take-over", timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
     assert "DECISION: PASS" in resumed.stdout
     assert not cluster.running()  # stopped again: no cockpit uses it

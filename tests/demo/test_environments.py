@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from cockpit.demo.world import World
 from cockpit.resources import bundled_runbook
-from tests.conftest import REPO
+from tests.run import cockpit
 
 pytestmark = pytest.mark.slow  # whole headless cutovers, one after the other
 
@@ -41,8 +40,7 @@ class Place:
 
 def _cockpit(place: Place, *args: str, database: str = "netzprod",
              ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True,
-                          text=True, cwd=REPO, env=place.env(database), timeout=600)
+    return cockpit(*args, env=place.env(database), timeout=600)
 
 
 def _run(place: Place, session: Path, *args: str, runbook: Path | None = None,

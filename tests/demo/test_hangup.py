@@ -30,7 +30,7 @@ from cockpit.session.state import SessionState
 from tests.conftest import REPO
 from tests.demo.conftest import world_processes
 from tests.demo.ptycockpit import PtyCockpit, files_of
-from tests.waiting import wait_until
+from tests.waiting import let_time_pass, wait_until, within
 
 RUNBOOK = load_runbook(bundled_runbook("demo-cutover.toml"))
 IDLE_S = 2  # a world a running step kept up is stopped this long after the step ends
@@ -70,14 +70,16 @@ class Drive:
         return session_at(self.session).state
 
     def until(self, condition: Callable[[], object], what: str, within_s: float = 180) -> bool:
-        deadline = time.monotonic() + within_s
-        while not condition():
+        def met() -> bool:
+            if condition():
+                return True
             assert self.cockpit.proc.poll() is None, f"the cockpit ended waiting for {what}"
-            if time.monotonic() > deadline:
-                assert within_s < 180, f"not within 180 s: {what}; {self.screen_tail()}"
-                return False
-            time.sleep(0.02)
-        return True
+            return False
+
+        if within(met, within_s):
+            return True
+        assert within_s < 180, f"not within 180 s: {what}; {self.screen_tail()}"
+        return False
 
     def screen_tail(self) -> str:
         lines = [line.strip() for line in self.cockpit.text()[-6000:].splitlines()]
@@ -86,16 +88,18 @@ class Drive:
     def press(self, key: str, effect: Callable[[], object], what: str) -> None:
         """Press `key` until `effect` shows: a key typed while a verb is in flight is ignored
         (by design: keys typed ahead must not start another), so it is pressed again."""
-        deadline = time.monotonic() + 180
-        while True:
+        def shown() -> bool:
+            if effect():
+                return True
+            assert self.cockpit.proc.poll() is None, f"the cockpit ended waiting for {what}"
+            return False
+
+        def pressed() -> bool:
             self.cockpit.type(key)
-            again = time.monotonic() + 4
-            while time.monotonic() < again:
-                if effect():
-                    return
-                assert self.cockpit.proc.poll() is None, f"the cockpit ended waiting for {what}"
-                time.sleep(0.02)
-            assert time.monotonic() < deadline, f"not within 180 s: {what}; {self.screen_tail()}"
+            return within(shown, 4)
+
+        assert within(pressed, 180, every_s=0), \
+            f"not within 180 s: {what}; {self.screen_tail()}"
 
     def run_with_word(self, step: CommandStep) -> Iterator[str]:
         """r, and the step's word typed into the dialog that asks for it — asked again should
@@ -115,28 +119,26 @@ class Drive:
             assert time.monotonic() < deadline, \
                 f"not within 180 s: {step.id} to start; {self.screen_tail()}"
             self.cockpit.type("\x1b")
-            time.sleep(0.5)
+            let_time_pass(0.5)  # the dialog closes: its going leaves no mark in the stream
 
     def type_into_field(self, text: str) -> None:
         """`text` into the open dialog's field, emptied first (a key pressed again may have
         landed there), typed again until the field shows it: keys that come before the
         field has its focus go nowhere."""
-        deadline = time.monotonic() + 180
-        while True:
+        def typed() -> bool:
             mark = self.cockpit.mark()
             # A control key and the text in one write lose the text: Textual reads them apart.
             self.cockpit.type(CLEAR_FIELD)
-            time.sleep(0.2)
+            let_time_pass(0.2)
             self.cockpit.type(text)
-            shown = time.monotonic() + 3
-            while time.monotonic() < shown:
-                # The field's line as drawn (its tall border, its padding): the dialog's
-                # prompt may name the same word.
-                if FIELD + text in self.cockpit.text(since=mark):
-                    return
-                time.sleep(0.02)
+            # The field's line as drawn (its tall border, its padding): the dialog's prompt
+            # may name the same word.
+            if within(lambda: FIELD + text in self.cockpit.text(since=mark), 3):
+                return True
             assert self.cockpit.proc.poll() is None, "the cockpit ended in a dialog"
-            assert time.monotonic() < deadline, f"not within 180 s: {text!r} in the field"
+            return False
+
+        assert within(typed, 180, every_s=0), f"not within 180 s: {text!r} in the field"
 
     def answer(self, text: str) -> None:
         self.type_into_field(text)

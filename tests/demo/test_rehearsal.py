@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,18 +26,16 @@ from cockpit.resources import bundled_runbook
 from cockpit.runbook.model import ProbeGate
 from cockpit.session import rules
 from cockpit.session.state import GateState, StepState
-from tests.conftest import REPO
 from tests.demo.conftest import Runs
 from tests.mirror.browser import Chromium
+from tests.run import cockpit
 
 GATE = "clone-commit-match"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _demo(base: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cockpit", "demo", "--headless", "--session",
-                           str(base / name), *args], capture_output=True, text=True, cwd=REPO,
-                          timeout=300)
+    return cockpit("demo", "--headless", "--session", str(base / name), *args, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -196,12 +193,10 @@ def test_a_rehearsal_of_another_commit_is_refused_before_a_session_exists(
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "hotfix"], check=True)
     session = tmp_path / "s"
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "cockpit", "run", str(bundled_runbook("demo-cutover.toml")),
-             "--headless", "--answers", str(bundled_runbook("demo-answers.toml")),
-             "--workdir", str(world.backend), "--override-workdir",
-             "--rehearsal", str(rehearsals / "pass"), "--session", str(session)],
-            capture_output=True, text=True, cwd=REPO, env=world.env(), timeout=300)
+        done = cockpit("run", str(bundled_runbook("demo-cutover.toml")), "--headless", "--answers",
+                       str(bundled_runbook("demo-answers.toml")), "--workdir", str(world.backend),
+                       "--override-workdir", "--rehearsal", str(rehearsals / "pass"), "--session",
+                       str(session), env=world.env(), timeout=300, inherit=False)
     finally:
         subprocess.run([*git, "reset", "-q", "--hard", "HEAD~1"], check=True)
     assert done.returncode == 3, done.stdout[-3000:] + done.stderr
@@ -267,9 +262,7 @@ def test_a_session_keeps_its_rehearsal_and_a_folder_that_is_none_is_refused(
     events = (rehearsals / "drift" / "events.jsonl").read_bytes()
     # resume takes the folder itself (the shared demo runs are linked here)
     drift = (rehearsals / "drift").resolve()
-    again = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(drift),
-                            "--headless", "--rehearsal", str(rehearsals / "pass")],
-                           capture_output=True, text=True, cwd=REPO, timeout=120)
+    again = cockpit("resume", str(drift), "--headless", "--rehearsal", str(rehearsals / "pass"))
     assert again.returncode == 3, again.stderr
     assert "started without a rehearsal" in again.stderr and "Traceback" not in again.stderr
     assert (rehearsals / "drift" / "events.jsonl").read_bytes() == events  # untouched
@@ -288,9 +281,7 @@ def test_the_demo_proved_by_its_rehearsal_reaches_pass_and_compares_step_by_step
     decision = json.loads((session / "evidence" / "decision.json").read_text())
     assert decision["rehearsal"]["last_hash"] == rehearsal["last_hash"]
     assert rehearsal["last_hash"] in (session / "evidence" / "decision.md").read_text()
-    compared = subprocess.run([sys.executable, "-m", "cockpit", "compare",
-                               str(rehearsals / "pass"), str(session)],
-                              capture_output=True, text=True, cwd=REPO, timeout=60)
+    compared = cockpit("compare", str(rehearsals / "pass"), str(session), timeout=60)
     assert compared.returncode == 0, compared.stderr
     steps = [e["data"]["step"] for e in events if e["type"] == "step_started"]
     rehearsed = [json.loads(line)["data"].get("step") for line in
@@ -301,8 +292,7 @@ def test_the_demo_proved_by_its_rehearsal_reaches_pass_and_compares_step_by_step
         row = next(line for line in compared.stdout.splitlines() if line.startswith(step + " "))
         assert row.count("passed") == 2, row
     assert "↳ same output" in compared.stdout  # alembic heads: the same on both
-    page = subprocess.run([sys.executable, "-m", "cockpit", "report", str(session), "--html"],
-                          capture_output=True, text=True, cwd=REPO, timeout=60).stdout
+    page = cockpit("report", str(session), "--html", timeout=60).stdout
     ghosts = re.findall(r'<rect class="ghost" data-step="([^"]+)"', page)
     assert ghosts == steps  # the rehearsal's time beside each step's own
 
@@ -324,8 +314,7 @@ def _ink(png: bytes) -> float:
 def test_the_html_report_draws_every_step_that_ran_and_the_halt(
         rehearsals: Path, tmp_path: Path, name: str) -> None:
     session, page = rehearsals / name, tmp_path / "report.html"
-    done = subprocess.run([sys.executable, "-m", "cockpit", "report", str(session), "--html",
-                           "-o", str(page)], capture_output=True, text=True, cwd=REPO)
+    done = cockpit("report", str(session), "--html", "-o", str(page))
     assert done.returncode == 0, done.stderr
     html = page.read_text()
     assert "<script" not in html and "src=" not in html and "@import" not in html  # one file

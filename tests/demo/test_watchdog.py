@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from cockpit.demo.world import World
-from tests.conftest import REPO
 from tests.demo.conftest import world_processes
 from tests.engine.helpers import phase, write_world
+from tests.run import cockpit, start_cockpit
 from tests.waiting import wait_until
 
 IDLE_S = 8  # long enough to list the world before it is stopped
@@ -33,23 +32,14 @@ def state_home(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "XDG_STATE_HOME": str(home)}
 
 
-def _cockpit(env: dict[str, str], *args: str, timeout: float = 120
-             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-
-
 @pytest.mark.slow  # a world built, then its idle time waited out
 def test_an_orphaned_world_is_stopped_by_its_watchdog_and_listed_until_then(
         open_tmp: Path, state_home: dict[str, str]) -> None:
     session, workspace = open_tmp / "s", open_tmp / "w"
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "cockpit", "demo", "--headless", "--idle-stop", str(IDLE_S),
-         "--session", str(session), "--workspace", str(workspace)],
-        cwd=REPO, env=state_home, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        start_new_session=True)
+    demo = start_cockpit("demo", "--headless", "--idle-stop", str(IDLE_S), "--session",
+                         str(session), "--workspace", str(workspace), env=state_home,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                         inherit=False)
     try:
         assert demo.stdout is not None
         assert demo.stdout.readline().startswith("session: "), "the demo did not start"
@@ -57,7 +47,7 @@ def test_an_orphaned_world_is_stopped_by_its_watchdog_and_listed_until_then(
         demo.wait()
         killed = time.monotonic()
         info = json.loads((workspace / "world.json").read_text())
-        listed = _cockpit(state_home, "demo", "--worlds")
+        listed = cockpit("demo", "--worlds", env=state_home)
         assert listed.returncode == 0, listed.stderr
         header, row = listed.stdout.splitlines()
         assert header.split()[:4] == ["WORKSPACE", "PORT", "PID", "IDLE"]
@@ -66,7 +56,7 @@ def test_an_orphaned_world_is_stopped_by_its_watchdog_and_listed_until_then(
         wait_until(lambda: not world_processes(workspace),
                    "the watchdog to stop the orphaned world", deadline_s=90)
         assert time.monotonic() - killed >= IDLE_S - 1  # not before its idle time
-        listed = _cockpit(state_home, "demo", "--worlds")
+        listed = cockpit("demo", "--worlds", env=state_home)
         assert listed.stdout.strip() == "no rehearsal world of yours is running"
     finally:
         if demo.poll() is None:
@@ -105,21 +95,21 @@ def test_stop_is_refused_while_a_step_runs_there_unless_forced(
         quiet_world: World, tmp_path: Path, state_home: dict[str, str]) -> None:
     runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 15; echo slept")])])
     session = tmp_path / "s"
-    run = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                            "--assume-yes", "--session", str(session)], cwd=REPO,
-                           env=state_home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True)
+    run = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                        str(session), env=state_home, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE, inherit=False)
     try:
         wait_until(lambda: (session / "events.jsonl").exists(), "the session to start")
         quiet_world.attach(session)  # a session over the world, as a demo's is
         wait_until(lambda: '"step_started"' in (session / "events.jsonl").read_text(),
                    "the step to start")
-        refused = _cockpit(state_home, "demo", "--stop", str(quiet_world.workspace))
+        refused = cockpit("demo", "--stop", str(quiet_world.workspace), env=state_home)
         assert refused.returncode == 3, refused.stdout + refused.stderr
         assert "not stopped: a step is running there" in refused.stderr
         assert "--force" in refused.stderr
         assert quiet_world.cluster.running()
-        forced = _cockpit(state_home, "demo", "--stop", str(quiet_world.workspace), "--force")
+        forced = cockpit("demo", "--stop", str(quiet_world.workspace), "--force",
+                         env=state_home)
         assert forced.returncode == 0, forced.stderr
         assert "stopped the rehearsal world" in forced.stdout
         assert not quiet_world.cluster.running()

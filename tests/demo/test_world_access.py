@@ -10,8 +10,6 @@ import os
 import pwd
 import shutil
 import stat
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 
 from cockpit.demo.world import DATABASE, ROLE, World
 from tests.accounts import Account
-from tests.conftest import REPO
+from tests.run import cockpit
 
 CONNECT = """
 import sys, psycopg
@@ -153,8 +151,7 @@ def test_another_account_neither_lists_nor_stops_the_operators_world(
 
 
 def test_the_operator_lists_the_running_world(world: World) -> None:
-    listed = subprocess.run([sys.executable, "-m", "cockpit", "demo", "--worlds"], cwd=REPO,
-                            capture_output=True, text=True, timeout=60)
+    listed = cockpit("demo", "--worlds", timeout=60)
     assert listed.returncode == 0, listed.stderr
     header, *rows = listed.stdout.splitlines()
     assert header.split() == ["WORKSPACE", "PORT", "PID", "IDLE"]

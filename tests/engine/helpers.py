@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.run import cockpit as cockpit  # re-exported: many tests import it from here
 
 HEAD = """
 format = 1
@@ -91,12 +92,6 @@ def ordinary_world(tmp_path: Path, steps: list[tuple[str, str]] | None = None) -
     return write_world(tmp_path, [phase("P0", steps or ORDINARY)])
 
 
-def cockpit(*args: str, env: dict[str, str] | None = None, timeout: float = 120,
-            cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=cwd, env={**os.environ, **(env or {})})
-
-
 def ran(world: Path) -> list[str]:
     path = world / "ran.txt"
     return path.read_text().split() if path.exists() else []
@@ -141,9 +136,8 @@ def run_hostile(tmp_path: Path) -> tuple[subprocess.CompletedProcess[bytes], Pat
     """The hostile step run headless to its halt: the run (stdout as bytes) and its session,
     whose log holds the bytes exactly as printed (invariant 4)."""
     session = tmp_path / "s"
-    done = subprocess.run([sys.executable, "-m", "cockpit", "run", str(hostile_world(tmp_path)),
-                           "--headless", "--assume-yes", "--session", str(session)],
-                          capture_output=True, timeout=120, cwd=REPO)
+    done = cockpit("run", str(hostile_world(tmp_path)), "--headless", "--assume-yes",
+                   "--session", str(session), text=False)
     assert done.returncode == 2, done.stdout + done.stderr  # the abort rule halted it
     printed = hashlib.sha256(HOSTILE_OUTPUT).hexdigest()
     assert hashlib.sha256((session / "steps" / "hostile.1.log").read_bytes()).hexdigest() \
@@ -193,3 +187,17 @@ def lock_holder(session: Path) -> subprocess.Popen[str]:
                             text=True, cwd=REPO)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc
+
+
+def lock_free(session: Path) -> bool:
+    """Whether nothing holds `session`'s lock now (tried, and let go at once)."""
+    import fcntl
+
+    fd = os.open(session / "lock", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

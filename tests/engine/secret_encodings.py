@@ -123,9 +123,10 @@ def passwords(distinct: int = 0) -> st.SearchStrategy[str]:
 def leak(var: str) -> None:
     """Print every form of the password of the DSN in `var`, and lines cut through it."""
     import os
-    import time
 
     from psycopg.conninfo import conninfo_to_dict
+
+    from tests.waiting import let_time_pass
 
     secret = str(conninfo_to_dict(os.environ[var])["password"])
     out = sys.stdout.buffer
@@ -138,7 +139,7 @@ def leak(var: str) -> None:
             out.write(cut(secret, limit, kept, filler).encode("utf-8") + b"\n")
     out.write(b"straddle: " + secret[:4].encode())
     out.flush()
-    time.sleep(0.2)
+    let_time_pass(0.2)  # the password in two writes: one read must not see it whole
     out.write(secret[4:].encode() + b" end\n")
     out.write(os.environ[var].encode() + b"\n")
     out.flush()
@@ -149,23 +150,23 @@ def hold(var: str, kept: int, series: str) -> int:
     until the radar has sampled it; then fail."""
     import glob
     import os
-    import time
 
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
+    from tests.waiting import within
+
     secret = str(conninfo_to_dict(os.environ[var])["password"])
     _, query = across(CUTS[0], kept, secret, RADAR_START)
+
+    def sampled() -> bool:
+        seen = b"".join(Path(p).read_bytes() for p in glob.glob(series))
+        return RADAR_START.encode() in seen
+
     with psycopg.connect(os.environ[var], autocommit=True) as conn:
         conn.execute(query.encode())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            seen = b"".join(Path(p).read_bytes() for p in glob.glob(series))
-            if RADAR_START.encode() in seen:
-                print("the radar saw the query", flush=True)
-                return 1
-            time.sleep(0.1)
-    print("the radar never saw the query", flush=True)
+        saw = within(sampled, deadline_s=60, every_s=0.1)
+    print("the radar saw the query" if saw else "the radar never saw the query", flush=True)
     return 1
 
 
@@ -173,6 +174,7 @@ RADAR_START = "SELECT 'held for the radar' AS s, '"
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests.waiting, run as a step
     if sys.argv[1] == "print":
         leak(sys.argv[2])
     else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import psutil
@@ -18,7 +17,7 @@ from cockpit.engine.headless import Answers, Headless
 from cockpit.engine.launcher import find_supervisor
 from cockpit.session.runfiles import RunFiles
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
-from tests.waiting import finish_running, wait_until
+from tests.waiting import finish_running, wait_until, within
 
 MIXED = [phase("P0", ORDINARY[:2], '  { kind = "manual", id = "looked", text = "Looked" },'),
          phase("P1", [("migrate", "echo migrate >> ran.txt; sleep 2; echo migrated"),
@@ -138,9 +137,7 @@ def test_resume_refuses_a_changed_runbook(tmp_path: Path) -> None:
 def _kill_supervisor(ctl: Controller, step: str) -> None:
     run = ctl.state.steps[step].run
     files = RunFiles(ctl.folder / "steps", run)
-    deadline = time.monotonic() + 10
-    while not files.started.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    within(files.started.exists, deadline_s=10)
     proc = find_supervisor(files)
     child = json.loads(files.started.read_text())["child_pid"]
     os.killpg(child, signal.SIGKILL)  # the migration's process group

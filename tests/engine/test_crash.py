@@ -8,16 +8,15 @@ import json
 import random
 import signal
 import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.engine.helpers import ran as steps_ran
+from tests.run import start_cockpit
+from tests.waiting import let_time_pass, within
 
 LINES = 40
 STEPS = [(f"s{i}", f"echo s{i} >> ran.txt; for n in $(seq 1 {LINES}); do echo s{i} line $n; "
@@ -38,15 +37,12 @@ def _crash_once(base: Path, seed: int) -> dict:
     world.mkdir()
     runbook = write_world(world, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])
     session = world / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                             "--assume-yes", "--session", str(session)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                         str(session), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # The moment is measured from the session's first event, so a slow start (a cold
     # clone compiling its bytecode) doesn't push the kills before the session exists.
-    deadline = time.monotonic() + 60
-    while not _events(session) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    time.sleep(rng.uniform(0.0, 1.6))
+    within(lambda: _events(session) or proc.poll() is not None, deadline_s=60, every_s=0.005)
+    let_time_pass(rng.uniform(0.0, 1.6))  # the kill's moment, drawn from the seed
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = _events(session)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -19,7 +18,8 @@ from cockpit.engine.setup import with_entered_password
 from cockpit.errors import CockpitError
 from cockpit.runbook.loader import load_runbook
 from cockpit.session import records, rules
-from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
+from tests.engine.helpers import ORDINARY, phase, ran, write_world
+from tests.run import cockpit
 
 OBJECTS_GATE = ('  { kind = "probe", id = "tables", text = "Table `t1` present", '
                 'probe = "db.objects_present", expected = ["t1"] },\n')
@@ -150,10 +150,9 @@ def test_no_dsn_and_no_terminal_to_ask_on_is_one_line(tmp_path: Path) -> None:
     naming the variable — no EOFError, no traceback, no session left behind."""
     runbook = _world(tmp_path, setup=DSN_SETUP)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PGPASSWORD")}
-    done = subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                           "--assume-yes", "--session", str(tmp_path / "s")],
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-                          start_new_session=True, timeout=60)
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                   str(tmp_path / "s"), stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                   timeout=60, inherit=False)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stderr.strip().splitlines() == [
         "DATABASE_URL not set, and no terminal to ask for the database password on; export "

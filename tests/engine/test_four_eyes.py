@@ -9,7 +9,6 @@ import io
 import shutil
 import stat
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from tests.conftest import REPO
 from tests.engine.helpers import ORDINARY, cockpit, phase, write_world
 from tests.four_eyes import Keys, allowed_line, four_eyes_world, make_key, make_keys
 from tests.mirror.test_readonly import as_reviewer
+from tests.run import COCKPIT
+from tests.waiting import wait_until, within
 
 
 def tree_digest(folder: Path) -> dict[str, tuple[str, int]]:
@@ -55,7 +56,7 @@ def countersign(session: Path, key: Path, out: Path, *extra: str):
 
 
 def countersign_as_reviewer(session: Path, key: Path, out: Path, *extra: str):
-    return subprocess.run(as_reviewer([sys.executable, "-m", "cockpit", "countersign",
+    return subprocess.run(as_reviewer([*COCKPIT, "countersign",
                                        str(session), "--key", str(key), "-o", str(out),
                                        "--confirm", "countersign", *extra]),
                           capture_output=True, text=True, timeout=120, cwd=REPO)
@@ -561,8 +562,6 @@ def test_a_blocker_decided_while_the_halted_step_is_still_stopping_verifies(
         tmp_path: Path) -> None:
     """Halt, then BLOCKER at once: the step's run is still going at the decision, its files
     still being written; they are not pinned, and its ending after the decision is its own."""
-    import time
-
     # a step that shrugs off SIGINT and SIGTERM: it goes on until SIGKILL, after the decision
     runbook = write_world(tmp_path, [phase("P0", [("long", "trap '' TERM INT; for i in 1 2 3 4 "
                                                            "5 6; do echo tick $i; sleep 0.5; "
@@ -571,16 +570,19 @@ def test_a_blocker_decided_while_the_halted_step_is_still_stopping_verifies(
     ctl.attest_gate("signoff", "GOV-1")
     assert ctl.evaluate_gates() == []
     ctl.run_step("long")
-    time.sleep(0.6)
+    log = tmp_path / "s" / "steps" / "long.1.log"
+    wait_until(lambda: log.exists() and "tick 2" in log.read_text(), "the step under way")
     ctl.halt("stopped by the operator")
     assert ctl.state.running_step() == "long"
     ctl.seal_evidence()
     status = next(f.id for f in ctl.runbook.decision.items if getattr(f, "role", "") == "status")
     ctl.record_decision({status: "BLOCKER"}, note="withdrawn")
-    deadline = time.monotonic() + 15
-    while ctl.state.steps["long"].status == "running" and time.monotonic() < deadline:
+
+    def ended() -> bool:
         ctl.poll()
-        time.sleep(0.1)
+        return ctl.state.steps["long"].status != "running"
+
+    within(ended, deadline_s=15, every_s=0.1)
     ctl.close()
     events = open_session(tmp_path / "s").events
     order = [e.type for e in events]

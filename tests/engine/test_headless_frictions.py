@@ -8,14 +8,13 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
+from tests.run import start_cockpit
+from tests.waiting import wait_until, within
 
 # Four revisions at once, as a fast Alembic prints them: one poll sees them all.
 FAKE_ALEMBIC = """#!/bin/sh
@@ -40,16 +39,16 @@ def test_headless_prints_every_revision_of_an_upgrade(tmp_path: Path) -> None:
 
 
 def _wait_for(proc: subprocess.Popen[str], lines: list[str], needle: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
+    stdout = proc.stdout
+    assert stdout is not None
+
+    def printed() -> bool:  # a line at a time: readline itself waits for the next
+        line = stdout.readline()
+        assert line, f"{needle!r} never printed: {lines}"
         lines.append(line.rstrip("\n"))
-        if needle in line:
-            return
-    raise AssertionError(f"{needle!r} never printed: {lines}")
+        return needle in line
+
+    wait_until(printed, f"{needle!r} printed: {lines}", timeout, every_s=0)
 
 
 def _interrupted_run(tmp_path: Path) -> tuple[Path, Path, str, int]:
@@ -59,10 +58,9 @@ def _interrupted_run(tmp_path: Path) -> tuple[Path, Path, str, int]:
     runbook = write_world(tmp_path, [phase("P0", [("slow", slow), ORDINARY[2]])])
     session = tmp_path / "s"
     # its own process group, as a terminal's foreground job: Ctrl-C signals the whole group
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                             "--assume-yes", "--session", str(session)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                         str(session), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
     lines: list[str] = []
     try:
         _wait_for(proc, lines, "[slow] slow-start", 60)
@@ -75,9 +73,7 @@ def _interrupted_run(tmp_path: Path) -> tuple[Path, Path, str, int]:
 
 
 def _step_ended(world: Path) -> bool:
-    deadline = time.monotonic() + 30
-    while "slow" not in ran(world) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    within(lambda: "slow" in ran(world), deadline_s=30, every_s=0.1)
     return ran(world) == ["slow"]
 
 

@@ -7,12 +7,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.engine.helpers import cockpit, lock_holder, ordinary_world, phase, ran, write_world
+from tests.engine.helpers import (
+    cockpit,
+    lock_free,
+    lock_holder,
+    ordinary_world,
+    phase,
+    ran,
+    write_world,
+)
+from tests.run import start_cockpit
+from tests.waiting import wait_until
 
 
 def _stopped_session(tmp_path: Path) -> Path:
@@ -47,7 +55,7 @@ def test_dead_holders_lock_is_taken_over_only_with_the_flag(tmp_path: Path) -> N
     holder = lock_holder(session)
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
-    time.sleep(0.1)
+    wait_until(lambda: lock_free(session), "the dead holder's lock to be let go")
     refused = cockpit("resume", str(session), "--headless", "--assume-yes")
     assert refused.returncode == 3 and "--take-over" in refused.stderr
     assert f"pid {holder.pid}" in refused.stderr
@@ -73,9 +81,8 @@ def test_a_hang_up_mid_step_ends_a_headless_cockpit_at_once_and_resume_needs_no_
     runbook = ordinary_world(tmp_path, [("slow", "echo started; sleep 3; echo slow >> ran.txt"),
                                         ("after", "echo after >> ran.txt")])
     session = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
-                             "--headless", "--assume-yes", "--session", str(session)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                         str(session), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("[slow] started"):

@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,8 @@ import pytest
 
 from cockpit.cli import main
 from cockpit.session.lock import HOLDER, LOCK, holder_alive, read_lock_info
-from tests.engine.helpers import cockpit, lock_holder, phase, write_world
+from tests.engine.helpers import cockpit, lock_free, lock_holder, phase, write_world
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +172,7 @@ def test_take_over_names_who_really_holds_the_lock(stopped: Path, shared: Path,
     finally:
         os.killpg(squatter.pid, signal.SIGKILL)
         squatter.wait()
-    time.sleep(0.1)
+    wait_until(lambda: lock_free(session), "the orphaned flock child to let the lock go")
     taken = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
     assert taken.returncode == 3 and "lock" not in taken.stderr.lower(), taken.stderr
     assert _mode(session / LOCK) == 0o600

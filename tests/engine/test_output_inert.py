@@ -6,7 +6,6 @@ tests (test_headless.py, tests/mirror/test_plain.py, tests/tui/test_output_log.p
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 import unicodedata
 from html import escape
@@ -19,7 +18,6 @@ from hypothesis import strategies as st
 from cockpit.engine.controller import Controller
 from cockpit.session.inert import inert, inert_bytes, inert_lines
 from cockpit.session.logtail import LINE_BYTES_GUESS, LogTail
-from tests.conftest import REPO
 from tests.engine.helpers import (
     HOSTILE_OUTPUT,
     HOSTILE_SHOWN,
@@ -27,6 +25,7 @@ from tests.engine.helpers import (
     hostile_world,
     run_hostile,
 )
+from tests.run import cockpit
 
 # what no shown text may hold: controls but TAB and LF, surrogates (not text), and the
 # characters that reorder or break a line while printing nothing
@@ -137,8 +136,7 @@ def test_a_raw_c1_byte_shows_as_its_control_and_other_bad_bytes_as_replacement()
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[bytes]:
-    done = subprocess.run([sys.executable, "-m", "cockpit", *args], cwd=REPO,
-                          capture_output=True, timeout=60)
+    done = cockpit(*args, timeout=60, text=False)
     assert done.returncode == 0, done.stderr
     return done
 

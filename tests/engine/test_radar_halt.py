@@ -13,15 +13,15 @@ import shlex
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from cockpit.demo.pgcluster import PgCluster
-from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
+from tests.run import db_url, start_cockpit
+from tests.waiting import wait_until
 
 PY = shlex.quote(sys.executable)
 HOLD = """
@@ -46,11 +46,6 @@ samples = 2
 """
 
 
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
-
-
 def _queue(conninfo: str, stop: threading.Event) -> None:
     with psycopg.connect(conninfo, application_name="app", autocommit=True) as conn:
         with contextlib.suppress(psycopg.Error):
@@ -69,17 +64,18 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
         'log = "logs/hold.log" }', 'log = "logs/hold.log", abort_rules = ["lock-queue"] }')
         + RULE)
     session = tmp_path / "s"
-    env = {"PG_TEST": pg_db, "DATABASE_URL": _url(pg_cluster, pg_db),
+    env = {"PG_TEST": pg_db, "DATABASE_URL": db_url(pg_cluster, pg_db),
            "PGPASSWORD": "radar-secret-9f2"}  # a secret the cockpit redacts (socket: unused)
-    run = subprocess.Popen(
-        [sys.executable, "-m", "cockpit", "run", str(runbook), "--headless", "--assume-yes",
-         "--session", str(session)], cwd=REPO, env={**__import__("os").environ, **env},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                        str(session), env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT)
     log = runbook.parent / "logs" / "hold.log"
-    deadline = time.monotonic() + 60
-    while not (log.exists() and "locked" in log.read_text()):
-        assert time.monotonic() < deadline and run.poll() is None, "the step never locked"
-        time.sleep(0.05)
+
+    def locked() -> bool:
+        assert run.poll() is None, "the run ended before its step locked"
+        return log.exists() and "locked" in log.read_text()
+
+    wait_until(locked, "the step to lock", 60, every_s=0.05)
     stop = threading.Event()
     queue = [threading.Thread(target=_queue, args=(pg_db, stop), daemon=True)
              for _ in range(3)]

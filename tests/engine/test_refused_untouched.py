@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,8 @@ import pytest
 from cockpit.engine import steps as steps_module
 from cockpit.engine.controller import Controller
 from tests.conftest import REPO
-from tests.engine.helpers import ORDINARY, cockpit, ordinary_world, phase, ran, write_world
+from tests.engine.helpers import ORDINARY, ordinary_world, phase, ran, write_world
+from tests.run import cockpit, start_cockpit
 from tests.waiting import finish_running
 
 
@@ -115,10 +115,9 @@ def test_a_step_the_cockpit_died_before_starting_is_recorded_and_may_start(
 def test_no_dsn_and_no_terminal_is_one_clear_line_and_no_session(tmp_path: Path) -> None:
     runbook = REPO / "runbooks" / "demo-cutover.toml"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PG_DSN")}
-    done = subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                           "--answers", str(REPO / "runbooks" / "demo-answers.toml")],
-                          cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=60)
+    done = cockpit("run", str(runbook), "--headless", "--answers",
+                   str(REPO / "runbooks" / "demo-answers.toml"), cwd=tmp_path, env=env,
+                   stdin=subprocess.DEVNULL, timeout=60, inherit=False)
     assert done.returncode == 1
     assert done.stderr.strip().endswith("export them (password included) before running "
                                         "without a screen")
@@ -131,9 +130,8 @@ def test_resume_from_another_folder_by_another_spelling_finds_the_running_step(
         tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 3; echo slow >> ran.txt"),
                                                    ("after", "echo after >> ran.txt")])])
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                             "--assume-yes", "--session", "s"], cwd=tmp_path,
-                            stdout=subprocess.PIPE, text=True)
+    proc = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", "s",
+                         cwd=tmp_path, stdout=subprocess.PIPE)
     assert proc.stdout is not None
     for line in proc.stdout:
         if "step_started step=slow" in line:
@@ -142,9 +140,7 @@ def test_resume_from_another_folder_by_another_spelling_finds_the_running_step(
     proc.wait()
     elsewhere = tmp_path / "elsewhere" / "deeper"
     elsewhere.mkdir(parents=True)
-    done = subprocess.run([sys.executable, "-m", "cockpit", "resume", "../../s", "--headless",
-                           "--assume-yes", "--take-over"], cwd=elsewhere, capture_output=True,
-                          text=True, timeout=120)
+    done = cockpit("resume", "../../s", "--headless", "--assume-yes", "--take-over", cwd=elsewhere)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "step_interrupted" not in done.stdout  # re-attached, and recorded when it ended
     assert ran(runbook.parent) == ["slow", "after"]

@@ -29,6 +29,7 @@ from cockpit.runbook.loader import load_runbook
 from cockpit.session.state import GateState, SessionState
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.probes.test_risk import ENV_PY, REVISION
+from tests.run import db_url
 
 # past 160 characters, and its end is what the approver signed up to
 LONG_REASON = ("built in the Sunday window while the ingest is paused; the index is small "
@@ -58,10 +59,6 @@ approved_by = "Dana DBA lead"
 '''
 
 
-def _url(cluster: PgCluster, name: str) -> str:
-    return cluster.socket_url(name).render_as_string(hide_password=False)
-
-
 def _world(tmp_path: Path, cluster: PgCluster) -> tuple[Path, dict[str, str]]:
     """A project at r1 for real, `metrics` filled past the gate's row limit, and a runbook
     whose risk gate waives r2's index build (and names a revision that is not there)."""
@@ -75,7 +72,7 @@ def _world(tmp_path: Path, cluster: PgCluster) -> tuple[Path, dict[str, str]]:
     (world / "migrations" / "env.py").write_text(ENV_PY)
     for rev, down, body in REVISIONS:
         (versions / f"{rev}.py").write_text(REVISION.format(rev=rev, down=down, body=body))
-    env = {"DATABASE_URL": _url(cluster, name)}
+    env = {"DATABASE_URL": db_url(cluster, cluster.socket_conninfo(name))}
     done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"], cwd=world,
                           env={**os.environ, **env}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

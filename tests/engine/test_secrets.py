@@ -11,7 +11,6 @@ import sys
 import tarfile
 import tempfile
 import threading
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -23,7 +22,6 @@ from hypothesis import strategies as st
 from psycopg.conninfo import make_conninfo
 
 from cockpit.demo.pgcluster import PgCluster, free_port
-from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.engine.secret_encodings import (
     CUTS,
@@ -33,6 +31,8 @@ from tests.engine.secret_encodings import (
     passwords,
     telltales,
 )
+from tests.run import start_cockpit
+from tests.waiting import wait_until
 
 PASSWORD = "Tr0ub4dor&3 /p%@ss:\"é'"
 DSN = f"postgresql+psycopg://netzadmin:{quote(PASSWORD, safe='')}@db.example:5432/netzprod"
@@ -127,9 +127,8 @@ def _mirrored(session: Path, ended: bool) -> bytes:
         assert mirror.returncode == 0, mirror.stdout + mirror.stderr
         return (mirror.stdout + mirror.stderr).encode()
     last = json.loads((session / "events.jsonl").read_text().splitlines()[-1])["type"]
-    follower = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
-                                 "--plain", "--from-start"], cwd=REPO, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+    follower = start_cockpit("mirror", str(session), "--plain", "--from-start",
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=False)
     assert follower.stdout is not None
     out = b""
     try:
@@ -217,12 +216,10 @@ def _hold_in_background(dsn: str, query: str) -> tuple[psycopg.Connection, threa
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
     with psycopg.connect(dsn, autocommit=True) as look:
-        while not look.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE %s",
-                               (BACKGROUND_START + "%",)).fetchone():
-            assert time.monotonic() < deadline, "the background query never ran"
-            time.sleep(0.05)
+        wait_until(lambda: look.execute("SELECT 1 FROM pg_stat_activity WHERE query LIKE %s",
+                                        (BACKGROUND_START + "%",)).fetchone(),
+                   "the background query to run", 30, every_s=0.05)
     return conn, thread
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +19,8 @@ from cockpit.probes.db_probes import pg_halt_diagnostics
 from cockpit.probes.radar import app_name
 from cockpit.session.redact import Redactor
 from cockpit.session.store import redact_values
+from tests.run import db_url
+from tests.waiting import wait_until
 
 PASSWORD = "Kv-S3cret-xyz"
 KEPT = 3  # characters of the password before the limit
@@ -31,12 +32,6 @@ def _query(limit: int) -> tuple[str, str]:
     start = "SELECT 'cut' AS s, '"
     head = start + "#" * (limit - KEPT - len(start))
     return head, f"{head}{PASSWORD} and more'"
-
-
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    """The database's URL (the probes' DSN here; key=value pairs are tested elsewhere)."""
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
 
 
 def _session(dsn: str, query: str, app: str) -> psycopg.Connection:
@@ -56,15 +51,17 @@ def test_the_radar_masks_a_query_before_it_cuts_it(tmp_path: Path, pg_cluster: P
     spec = {"record": str(record), "started": str(started), "series": str(series),
             "done": str(tmp_path / "done"), "stop_request": str(tmp_path / "stop"),
             "app": app, "interval": 0.1, "rules": []}
-    env = {"DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {"DATABASE_URL": db_url(pg_cluster, pg_db)}
     watcher = threading.Thread(target=watch, args=(spec, env,
                                                    Redactor([PASSWORD])), daemon=True)
     watcher.start()
     try:
-        deadline = time.monotonic() + 30
-        while not (series.exists() and b"sessions" in series.read_bytes()):
-            assert time.monotonic() < deadline and watcher.is_alive(), "no sample"
-            time.sleep(0.05)
+
+        def sampled() -> bool:
+            assert watcher.is_alive(), "the watcher ended with no sample"
+            return series.exists() and b"sessions" in series.read_bytes()
+
+        wait_until(sampled, "a sample of the sessions", 30, every_s=0.05)
     finally:
         record.write_text("{}")  # the step's end: the watcher stops
         watcher.join(10)
@@ -80,7 +77,7 @@ def test_the_halt_diagnostics_mask_a_query_before_they_cut_it(pg_cluster: PgClus
     held = _session(pg_db, query, "app")
     redactor = Redactor([PASSWORD])
     try:
-        found = pg_halt_diagnostics(SimpleNamespace(env={"DATABASE_URL": _url(pg_cluster, pg_db)},
+        found = pg_halt_diagnostics(SimpleNamespace(env={"DATABASE_URL": db_url(pg_cluster, pg_db)},
                                                     redactor=redactor))
     finally:
         held.close()

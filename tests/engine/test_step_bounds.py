@@ -8,14 +8,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 from cockpit.evidence.verify import verify_session
-from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, ran, write_world
+from tests.run import start_cockpit
+from tests.waiting import wait_until
 
 
 def _events(session: Path) -> list[dict]:
@@ -38,14 +38,11 @@ def test_a_stopped_supervisor_cannot_escape_its_steps_timeout(tmp_path: Path) ->
         'log = "logs/slow.log" }', 'log = "logs/slow.log", timeout = "1s" }'))
     session = tmp_path / "s"
     started = time.monotonic()
-    operator = subprocess.Popen(
-        [sys.executable, "-m", "cockpit", "run", str(runbook), "--headless", "--assume-yes",
-         "--session", str(session)], cwd=REPO, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+    operator = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                             str(session), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     run_record, log = session / "steps" / "slow.1.run.json", session / "steps" / "slow.1.log"
-    while not (run_record.exists() and log.exists() and log.read_bytes()) \
-            and time.monotonic() - started < 30:
-        time.sleep(0.02)
+    wait_until(lambda: run_record.exists() and log.exists() and log.read_bytes(),
+               "the step's first output", 30)
     pids = json.loads(run_record.read_text())
     os.kill(pids["supervisor_pid"], signal.SIGSTOP)  # it will never act on its timeout
     try:

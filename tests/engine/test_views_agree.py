@@ -10,15 +10,14 @@ import json
 import re
 import signal
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 from cockpit.runbook.validate import walk_items
 from cockpit.session import rules
 from cockpit.session.reader import open_session
-from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
+from tests.run import start_cockpit
 
 PHASES = [phase("P0", [("a", "echo a"), ("b", "echo b")],
                 '  { kind = "statement", id = "p0-rule", text = "Abort on any deviation." },'),
@@ -60,9 +59,8 @@ def PHASES_ITEM(view, item_id: str):
 def test_status_says_a_dead_cockpits_lock_is_stale(tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 4")])])
     session = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                             "--assume-yes", "--session", str(session)], cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
+    proc = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                         str(session), stdout=subprocess.PIPE)
     assert proc.stdout is not None
     for line in proc.stdout:
         if "step_started" in line:

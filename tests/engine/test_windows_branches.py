@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from functools import partial
 from pathlib import Path
 
+import psutil
 import pytest
 
 from cockpit.engine.launcher import detach_kwargs
@@ -24,6 +24,7 @@ from cockpit.engine.supervisor import (
 )
 from cockpit.session import lock as lock_module
 from cockpit.session.lock import SessionLock, SessionLocked, _try_lock_posix, _try_lock_windows
+from tests.waiting import wait_until, within
 
 CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, CTRL_BREAK_EVENT = 0x200, 0x8, 1
 
@@ -68,13 +69,11 @@ def test_windows_group_is_alive_while_its_child_runs() -> None:
 def test_posix_group_signal_reaches_a_grandchild_and_then_the_group_is_gone() -> None:
     child = subprocess.Popen(["sh", "-c", "sleep 60 & wait"], **group_kwargs())
     try:
-        time.sleep(0.2)
+        wait_until(lambda: psutil.Process(child.pid).children(), "the grandchild to start")
         assert group_alive(child)  # type: ignore[arg-type]
         signal_group(child, signal.SIGTERM)  # type: ignore[arg-type]
         child.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while group_alive(child) and time.monotonic() < deadline:  # type: ignore[arg-type]
-            time.sleep(0.05)
+        within(lambda: not group_alive(child), deadline_s=10, every_s=0.05)  # type: ignore[arg-type]
         assert not group_alive(child)  # type: ignore[arg-type]  # the sleep went too
     finally:
         if child.poll() is None:
@@ -155,10 +154,14 @@ def test_the_output_reader_gives_every_byte_then_the_end(os_name: str) -> None:
         writer = threading.Thread(target=write)
         writer.start()
         got = b""
-        deadline = time.monotonic() + 10
-        while (chunk := reader.get(0.05)) != b"":
-            assert time.monotonic() < deadline
+
+        def drained() -> bool:  # each get waits up to 50 ms for bytes itself
+            nonlocal got
+            chunk = reader.get(0.05)
             got += chunk or b""
+            return chunk == b""
+
+        wait_until(drained, "the reader to reach the pipe's end", 10, every_s=0)
         writer.join(10)
         assert got == sent and reader.get(0.05) == b"" and reader.empty()
     finally:

@@ -5,18 +5,18 @@ the screenshot's pixels by tesseract (also installed where missing)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from tests.waiting import let_time_pass_async, wait_for
 
 PACKAGES = {"chromium": "chromium", "tesseract": "tesseract-ocr"}
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -52,12 +52,13 @@ class Chromium:
 
     def devtools_port(self, timeout: float = 30) -> int:
         marker = self.profile / "DevToolsActivePort"  # Chromium writes its chosen port here
-        deadline = time.monotonic() + timeout
-        while not marker.is_file() or not marker.read_text().strip():
+
+        def written() -> str:
             assert self.process.poll() is None, "chromium exited at start"
-            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.05)
-        return int(marker.read_text().split()[0])
+            return marker.read_text().strip() if marker.is_file() else ""
+
+        return int(wait_for(written, "chromium to open its DevTools port", timeout,
+                            every_s=0.05).split()[0])
 
     async def screenshot(self, url: str, out: Path, settle_s: float,
                          clip: dict[str, float] | None = None) -> None:
@@ -71,7 +72,7 @@ class Chromium:
                                        max_msg_size=0) as ws:
                 await self._call(ws, "Page.enable")
                 await self._call(ws, "Page.navigate", url=url)
-                await asyncio.sleep(settle_s)
+                await let_time_pass_async(settle_s)  # the page draws: the picture is of it then
                 shot = await self._call(ws, "Page.captureScreenshot", format="png",
                                         **({"clip": clip} if clip else {}))
         out.write_bytes(base64.b64decode(shot["data"]))

@@ -6,15 +6,16 @@ permissions; it then prints what it saw as one JSON object."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from cockpit.mirror.source import MirrorSource
 from cockpit.tui.mirror_app import MirrorApp
 from cockpit.tui.operator_screen import VERBS
+from tests.waiting import app_idle, let_app_time_pass, pause_until
 
 
 async def close_dialogs(app: MirrorApp, pilot: Any) -> None:
@@ -37,7 +38,9 @@ async def try_every_way_in(app: MirrorApp, pilot: Any) -> list[str]:
         result = command.callback()
         if asyncio.iscoroutine(result):
             await result
-        await pilot.pause(0.2)  # some deliver on a timer (Screenshot: 0.1 s): let them land
+        # some deliver on a timer (Screenshot: 0.1 s), and one that does nothing leaves
+        # nothing to wait on: time for a dialog to open, if one will
+        await let_app_time_pass(pilot, 0.2)
         await close_dialogs(app, pilot)
     for verb in VERBS:
         # no verb exists here to be disabled: not on the screen, not on the app
@@ -46,7 +49,7 @@ async def try_every_way_in(app: MirrorApp, pilot: Any) -> list[str]:
         await app.run_action(verb)
         await app.mirror.run_action(verb)
         await close_dialogs(app, pilot)
-    await pilot.pause()
+    await app_idle(pilot)
     return tried
 
 
@@ -58,10 +61,9 @@ async def drive(session: Path, wait_end_s: float = 60) -> dict[str, Any]:
     source = MirrorSource(session)
     app = MirrorApp(source, clock=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        deadline = time.monotonic() + wait_end_s
-        while not source.state.ended and time.monotonic() < deadline:
-            await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        with contextlib.suppress(AssertionError):  # a session that never ends is seen as it is
+            await pause_until(pilot, lambda: source.state.ended, "the session's end", wait_end_s)
+        await app_idle(pilot)  # what the last look took in, drawn
         palette = await try_every_way_in(app, pilot)
         return {"header": header_text(app), "ended": source.state.ended,
                 "seq": source.state.seq, "palette": palette,

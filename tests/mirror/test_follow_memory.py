@@ -4,7 +4,6 @@ output: the headless runner and `mirror --plain` each follow a 2 GB output."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import IO
@@ -15,6 +14,7 @@ from cockpit.session.logtail import PIECE_BYTES, LogTail
 from tests import peakrss
 from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
+from tests.run import COCKPIT
 
 SIZE = 2_000_000_000
 LINE = 1000  # bytes a line, its newline included
@@ -65,7 +65,7 @@ def test_following_a_2gb_output_costs_headless_and_the_plain_mirror_bounded_memo
     command = f"yes \"$(printf '%0{LINE - 1}d' 0)\" | head -c {SIZE}"
     runbook = write_world(tmp_path, [phase("P0", [("big", command)])])
     session = tmp_path / "s"
-    python = [sys.executable, "-m", "cockpit"]
+    python = COCKPIT
     # each measured as itself (the headless cockpit's peak counts its supervisor's too)
     headless = peakrss.start([*python, "run", str(runbook), "--headless", "--assume-yes",
                               "--session", str(session)], tmp_path / "headless.measure",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,9 +20,9 @@ from cockpit.session.store import read_event_log
 from cockpit.tui.mirror_app import MirrorApp
 from cockpit.tui.mirror_screen import FEED_GAP_S, POLL_S, SAFETY_S
 from cockpit.tui.output_log import OutputLog
-from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
-from tests.waiting import wait_until
+from tests.run import start_cockpit
+from tests.waiting import pause_until, wait_until
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; done")
          for i in range(2)]
@@ -37,9 +36,8 @@ async def test_the_screen_mirror_follows_with_and_without_notification(
     runbook = write_world(tmp_path, [phase("P0", [("go", f"while [ ! -e {tmp_path / 'go'} ];"
                                                          " do sleep 0.01; done"), *STEPS])])
     session = tmp_path / "s"
-    operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
-                                 "--headless", "--assume-yes", "--session", str(session)],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    operator = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                             str(session), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until(lambda: (session / "events.jsonl").exists()
                and (session / "runbook.toml").exists(), "the operator's session to start")
     source = MirrorSource(session)
@@ -55,12 +53,11 @@ async def test_the_screen_mirror_follows_with_and_without_notification(
         events: list[int] = []
         source.listeners.append(lambda event: events.append(event.seq))
         (tmp_path / "go").touch()  # the mirror is up before the first line
-        deadline = time.monotonic() + 60
-        while not source.state.ended:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.05)
+        await pause_until(pilot, lambda: source.state.ended, "the session's end", 60)
         assert operator.wait(30) == 0
-        await pilot.pause(0.3)
+        last = f"{STEPS[-1][0]} line 30"
+        await pause_until(pilot, lambda: any(last in lines for _at, lines in batches),
+                          "the last step's last line")
         assert source.state == fold(read_event_log(session / "events.jsonl").events)
         shown = [line for _at, lines in batches for line in lines]
         assert shown == [f"{step} line {n}" for step, _ in STEPS for n in range(1, 31)]

@@ -7,12 +7,12 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.conftest import REPO
 from tests.engine.helpers import HOSTILE_SHOWN, assert_inert, phase, run_hostile, write_world
+from tests.run import COCKPIT, cockpit, start_cockpit
 from tests.waiting import LineReader
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; done")
@@ -23,12 +23,10 @@ STEPS = [(f"s{i}", f"for n in $(seq 1 30); do echo s{i} line $n; sleep 0.01; don
 def test_plain_mirror_prints_every_event_and_line_in_order(tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])
     session = tmp_path / "s"
-    mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
-                               "--plain", "--from-start", "--wait", "60"], cwd=REPO,
-                              stdout=subprocess.PIPE, text=True)
-    operator = subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook),
-                               "--headless", "--assume-yes", "--session", str(session)],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    mirror = start_cockpit("mirror", str(session), "--plain", "--from-start", "--wait", "60",
+                           stdout=subprocess.PIPE)
+    operator = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                       str(session))
     assert operator.returncode == 0, operator.stdout + operator.stderr
     out, _ = mirror.communicate(timeout=30)
     assert mirror.returncode == 0
@@ -47,10 +45,9 @@ def test_plain_mirror_prints_every_event_and_line_in_order(tmp_path: Path) -> No
 def test_plain_mirror_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", STEPS[:1])])
     session = tmp_path / "s"
-    assert subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                           "--assume-yes", "--session", str(session)], cwd=REPO,
-                          capture_output=True).returncode == 0
-    mirror = shlex.join([sys.executable, "-m", "cockpit", "mirror", str(session), "--plain",
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(session),
+                   text=False).returncode == 0
+    mirror = shlex.join([*COCKPIT, "mirror", str(session), "--plain",
                          "--from-start"])
     piped = subprocess.run(f"{mirror} | head -2; exit ${{PIPESTATUS[0]}}", shell=True,
                            executable="bash",
@@ -63,11 +60,9 @@ def test_plain_mirror_says_when_the_operator_closed_an_unfinished_session(
     runbook = write_world(tmp_path, [phase("P0", STEPS[:1])])
     (runbook.parent / "freeze.log").unlink()  # a gate stays open: the operator stops, NO-GO
     session = tmp_path / "s"
-    assert subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                           "--assume-yes", "--session", str(session)], cwd=REPO,
-                          capture_output=True).returncode == 3
-    mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
-                               "--plain"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(session),
+                   text=False).returncode == 3
+    mirror = start_cockpit("mirror", str(session), "--plain", stdout=subprocess.PIPE)
     reader = LineReader(mirror.stdout)
     reader.wait_for("-- operator's cockpit is CLOSED — waiting for resume")
     mirror.terminate()
@@ -79,9 +74,7 @@ def test_a_folder_that_is_not_a_session_is_refused_at_once(tmp_path: Path) -> No
     for folder, said in ((tmp_path / "nope", "no such folder"),
                          (tmp_path, "not a session folder (no events.jsonl)")):
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "cockpit", "mirror", str(folder),
-                               "--plain"], cwd=REPO, capture_output=True, text=True,
-                              timeout=30)
+        done = cockpit("mirror", str(folder), "--plain", timeout=30)
         assert done.returncode == 1 and f"{folder}: {said}" in done.stderr
         assert "Traceback" not in done.stderr and time.monotonic() - started < 10
 
@@ -90,8 +83,7 @@ def test_step_output_escape_sequences_are_inert_in_the_plain_mirror(tmp_path: Pa
     """Invariant 11: `mirror --plain` shows the step's lines, its `last_line=` and the halt's
     line as caret text; the log keeps the bytes as printed (run_hostile checks)."""
     _run, session = run_hostile(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "cockpit", "mirror", str(session), "--plain",
-                           "--from-start"], cwd=REPO, capture_output=True, timeout=60)
+    done = cockpit("mirror", str(session), "--plain", "--from-start", timeout=60, text=False)
     assert done.returncode == 0, done.stderr
     lines = assert_inert(done.stdout, "mirror --plain stdout").splitlines()
     assert [line for line in lines if line.startswith("[hostile] ")] == \

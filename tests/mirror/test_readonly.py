@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.conftest import REPO
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.mirror.helpers import files_state
+from tests.run import COCKPIT, start_cockpit
 from tests.waiting import wait_until
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 25); do echo s{i} line $n; sleep 0.02; done")
@@ -49,7 +50,7 @@ def test_reviewer_with_read_permission_only(tmp_path: Path) -> None:
                            capture_output=True, text=True)
     assert probe.returncode != 0 and "Permission denied" in probe.stderr  # really read-only
 
-    plain = subprocess.run(as_reviewer([sys.executable, "-m", "cockpit", "mirror", str(copy),
+    plain = subprocess.run(as_reviewer([*COCKPIT, "mirror", str(copy),
                                         "--plain", "--from-start"]),
                            cwd=REPO, capture_output=True, text=True, timeout=60)
     assert plain.returncode == 0, plain.stdout + plain.stderr
@@ -72,9 +73,8 @@ def test_live_mirror_on_a_read_only_mount(tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])
     world, session = runbook.parent, tmp_path / "s"
     (world / "logs").mkdir()
-    operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
-                                 "--headless", "--assume-yes", "--session", str(session)],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    operator = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                             str(session), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until(lambda: (operator.poll() is None and (session / "events.jsonl").exists())
                or operator.poll() is not None, "the operator's session to start")
     assert operator.poll() is None

@@ -10,9 +10,7 @@ import json
 import shutil
 import signal
 import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 from cockpit.mirror.plain import follow_plain
@@ -20,10 +18,10 @@ from cockpit.mirror.source import MirrorSource
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
 from cockpit.tui.mirror_app import MirrorApp
-from tests.conftest import REPO
-from tests.engine.helpers import cockpit, phase, write_world
+from tests.engine.helpers import phase, write_world
 from tests.mirror.screen_driver import drive, header_text
-from tests.waiting import LineReader, wait_until
+from tests.run import cockpit, start_cockpit
+from tests.waiting import LineReader, let_time_pass, pause_until, wait_until
 
 SLOW = [("slow", "for n in $(seq 1 40); do echo slow line $n; sleep 0.1; done"),
         ("after", "echo after line 1")]
@@ -31,9 +29,8 @@ QUICK = [(f"q{i}", f"for n in 1 2 3; do echo q{i} line $n; done") for i in range
 
 
 def _operator(runbook: Path, session: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                             "--assume-yes", "--session", str(session)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                         str(session), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def _sha(folder: Path) -> dict[str, str]:
@@ -59,24 +56,16 @@ async def test_screen_mirror_survives_the_operator_crash_and_resume(tmp_path: Pa
     source = MirrorSource(session)
     app = MirrorApp(source, clock=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.3)
-        assert "watching" in header_text(app)
+        await pause_until(pilot, lambda: "watching" in header_text(app), "the header drawn")
         operator.send_signal(signal.SIGKILL)  # mid-step: the supervisor runs on
         operator.wait(10)
-        deadline = time.monotonic() + 10
-        while "GONE" not in header_text(app):
-            assert time.monotonic() < deadline, header_text(app)
-            await pilot.pause(0.1)
+        await pause_until(pilot, lambda: "GONE" in header_text(app), "the operator GONE", 10,
+                          every_s=0.1)
         assert app.query_one("#header").has_class("-gone")
-        resumed = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(session),
-                                  "--headless", "--assume-yes", "--take-over"], cwd=REPO,
-                                 capture_output=True, text=True, timeout=120)
+        resumed = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-        deadline = time.monotonic() + 10
-        while not source.state.ended:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        await pause_until(pilot, lambda: source.state.ended, "the session's end", 10)
+        await pause_until(pilot, lambda: "■ PASS" in header_text(app), "the decision shown")
         assert "GONE" not in header_text(app) and "■ PASS" in header_text(app)
         assert source.state == fold(read_event_log(session / "events.jsonl").events)
         assert source.damage is None and source.log_damage == {}
@@ -87,9 +76,8 @@ def test_plain_mirror_says_gone_and_follows_the_resumed_session(tmp_path: Path) 
     session = tmp_path / "s"
     operator = _operator(runbook, session)
     wait_until(lambda: (session / "events.jsonl").exists(), "the session to start", 30)
-    mirror = subprocess.Popen([sys.executable, "-m", "cockpit", "mirror", str(session),
-                               "--plain", "--from-start"], cwd=REPO, stdout=subprocess.PIPE,
-                              text=True)
+    mirror = start_cockpit("mirror", str(session), "--plain", "--from-start",
+                           stdout=subprocess.PIPE)
     wait_until(lambda: (tmp_path / "world" / "logs" / "slow.log").exists()
               and b"line 5" in (tmp_path / "world" / "logs" / "slow.log").read_bytes(),
               "the slow step's fifth line", deadline_s=30)
@@ -97,9 +85,7 @@ def test_plain_mirror_says_gone_and_follows_the_resumed_session(tmp_path: Path) 
     operator.send_signal(signal.SIGKILL)
     operator.wait(10)
     reader.wait_for("cockpit is GONE")  # the mirror looks for the operator once a second
-    resumed = subprocess.run([sys.executable, "-m", "cockpit", "resume", str(session),
-                              "--headless", "--assume-yes", "--take-over"], cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
+    resumed = cockpit("resume", str(session), "--headless", "--assume-yes", "--take-over")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     lines = reader.text(30).splitlines()
     assert mirror.wait(10) == 0
@@ -125,11 +111,12 @@ def test_an_event_written_in_two_parts_is_waited_for(tmp_path: Path) -> None:
     follower = threading.Thread(target=lambda: printed.append(str(follow_plain(
         growing, printed.append, from_start=True))))
     follower.start()
-    time.sleep(0.3)
+    wait_until(lambda: sum(not line.startswith(("[", "!!", "--")) for line in list(printed))
+               >= 3, "the first three events printed")
     for line in raw[3:]:  # each event in two writes, a pause between them
         with open(events, "ab") as handle:
             handle.write(line[: len(line) // 2])
-        time.sleep(0.12)
+        let_time_pass(0.12)  # the follower looks between the halves
         with open(events, "ab") as handle:
             handle.write(line[len(line) // 2 :])
     follower.join(30)

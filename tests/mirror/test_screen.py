@@ -4,7 +4,6 @@ the operator live, and not one byte of the session changed."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from textual.widgets import Log
@@ -14,10 +13,10 @@ from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
 from cockpit.tui.mirror_app import MirrorApp
 from cockpit.tui.operator_screen import VERBS
-from tests.conftest import REPO
 from tests.engine.helpers import phase, write_world
 from tests.mirror.helpers import files_state
 from tests.mirror.screen_driver import try_every_way_in
+from tests.run import start_cockpit
 from tests.waiting import pause_until, wait_until
 
 STEPS = [(f"s{i}", f"for n in $(seq 1 20); do echo s{i} line $n; sleep 0.02; done")
@@ -28,9 +27,8 @@ STEPS = [(f"s{i}", f"for n in $(seq 1 20); do echo s{i} line $n; sleep 0.02; don
 async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
     runbook = write_world(tmp_path, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])
     session = tmp_path / "s"
-    operator = subprocess.Popen([sys.executable, "-m", "cockpit", "run", str(runbook),
-                                 "--headless", "--assume-yes", "--session", str(session)],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    operator = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                             str(session), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_until(lambda: (session / "runbook.toml").exists()
                and (session / "events.jsonl").stat().st_size, "the operator's session to start")
     source = MirrorSource(session)
@@ -45,13 +43,13 @@ async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
         assert str(app.query_one("#header").render()).startswith("▌MIRROR — READ-ONLY▐")
         await pause_until(pilot, lambda: source.state.ended, "the session to end")
         operator.wait(60)
-        await pilot.pause(0.3)
+        everything = [f"{step} line {n}" for step, _ in STEPS for n in range(1, 21)]
+        await pause_until(pilot, lambda: everything[-1] in shown, "the last step's last line")
         events = read_event_log(session / "events.jsonl").events
         assert source.state == fold(events)
         assert seen_events == list(range(seen_events[0], len(events) + 1))  # each once, in order
         # The operator started first, so the mirror joined at some line of s0; from there on
         # it showed every line of every step, in order, once.
-        everything = [f"{step} line {n}" for step, _ in STEPS for n in range(1, 21)]
         assert shown == everything[everything.index(shown[0]):]
         before = files_state(session)
         palette = await try_every_way_in(app, pilot)

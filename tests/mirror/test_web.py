@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
@@ -19,6 +18,7 @@ from tests.engine.helpers import cockpit, ordinary_world
 from tests.mirror.browser import Chromium, read_text
 from tests.mirror.helpers import files_state
 from tests.mirror.webserve import free_port, start_web
+from tests.waiting import within
 
 
 def _mirrors_of(server: subprocess.Popen[str], session: Path) -> list[list[str]]:
@@ -55,10 +55,9 @@ def test_web_mirror_in_headless_chromium(tmp_path: Path) -> None:
             url, header, settle_s=5, clip={"x": 0, "y": 0, "width": 1600, "height": 50,
                                            "scale": 2}))
         browser.close()
-        deadline = time.monotonic() + 15  # a closed page ends its mirror process
-        while (left := _mirrors_of(server, session)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert left == []
+        # a closed page ends its mirror process
+        within(lambda: not _mirrors_of(server, session), deadline_s=15, every_s=0.1)
+        assert _mirrors_of(server, session) == []
     finally:
         browser.close()
         web.stop()

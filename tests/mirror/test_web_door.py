@@ -10,7 +10,6 @@ import re
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from cockpit.mirror.web import serve, tls_context
 from tests.engine.helpers import cockpit, ordinary_world
 from tests.mirror.helpers import files_state
 from tests.mirror.webserve import Seen, WebMirror, free_port, start_web, view, websocket_url
+from tests.waiting import wait_until_async, within
 
 
 @pytest.fixture(scope="module")
@@ -99,21 +99,16 @@ def test_web_mirror_admits_at_most_max_viewers(server: WebMirror) -> None:
     url = websocket_url(server.link)
 
     async def scenario() -> tuple[object, ...]:
-        leave = asyncio.Event()
-        first = asyncio.create_task(view(url, origin=server.origin, hold=leave, seconds=60))
-        for _ in range(600):  # the first viewer's mirror is up
-            if len(server.mirrors()) == 1:
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(1)
+        leave, watching = asyncio.Event(), asyncio.Event()
+        first = asyncio.create_task(view(url, origin=server.origin, hold=leave, seconds=60,
+                                         admitted=watching))
+        await asyncio.wait_for(watching.wait(), 60)  # the first viewer sees its mirror
         second = await view(url, origin=server.origin, seconds=10)
         page = await _get(server.link)
         leave.set()
         admitted = await first
-        for _ in range(300):  # its mirror ends with it
-            if not server.mirrors():
-                break
-            await asyncio.sleep(0.1)
+        await wait_until_async(lambda: not server.mirrors(), "its mirror to end with it", 30,
+                               every_s=0.1)
         third = await view(url, origin=server.origin, seconds=60)
         return admitted, second, page, third
 
@@ -177,10 +172,7 @@ def test_web_mirror_key_is_on_no_disk_and_no_command_line(server: WebMirror,
     async def watching() -> tuple[Seen, list[psutil.Process], str]:
         viewer = asyncio.create_task(view(websocket_url(server.link), origin=server.origin,
                                           hold=leave, seconds=60))
-        for _ in range(600):
-            if server.mirrors():
-                break
-            await asyncio.sleep(0.1)
+        await wait_until_async(server.mirrors, "the viewer's mirror", 60, every_s=0.1)
         listed = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
         mirrors = server.mirrors()
         leave.set()
@@ -222,13 +214,14 @@ def test_twenty_viewers_at_once_get_four_mirrors_and_sixteen_reasons(session: Pa
 
     async def crowd() -> tuple[list[Seen], int, float]:
         leave = asyncio.Event()
-        viewers = [asyncio.create_task(view(url, origin=web.origin, hold=leave, seconds=90))
-                   for _ in range(20)]
-        for _ in range(900):  # the sixteen refused have their reason; four mirrors are up
-            if sum(v.done() for v in viewers) >= 16 and len(web.mirrors()) == 4:
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(2)
+        watching = [asyncio.Event() for _ in range(20)]
+        viewers = [asyncio.create_task(view(url, origin=web.origin, hold=leave, seconds=90,
+                                            admitted=admitted))
+                   for admitted in watching]
+        # the sixteen refused have their reason; four viewers see their mirror
+        await wait_until_async(lambda: sum(v.done() for v in viewers) >= 16
+                               and sum(w.is_set() for w in watching) == 4,
+                               "sixteen refused and four watching", 90, every_s=0.1)
         tree = [psutil.Process(web.process.pid),
                 *psutil.Process(web.process.pid).children(recursive=True)]
         rss = sum(p.memory_info().rss for p in tree) / 2**20
@@ -253,12 +246,14 @@ def test_web_mirror_page_may_reach_its_own_origin_alone(server: WebMirror) -> No
             return (response.status, response.headers.get("Content-Security-Policy", ""),
                     await response.text())
 
-    deadline = time.monotonic() + 20
-    while True:  # the page itself, once a viewer an earlier test opened has left
-        status, policy, page = asyncio.run(headers())
-        if status != 503 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    answer: list[tuple[int, str, str]] = []
+
+    def served() -> bool:  # the page itself, once a viewer an earlier test opened has left
+        answer[:] = [asyncio.run(headers())]
+        return answer[0][0] != 503
+
+    within(served, deadline_s=20, every_s=0.2)
+    status, policy, page = answer[0]
     assert status == 200, page
     assert "fonts.googleapis.com" in page  # still asked for by the page ...
     rules = dict(rule.strip().split(" ", 1) for rule in policy.split(";"))

@@ -5,20 +5,20 @@ did with it — refused the handshake, closed it with a reason, or sent it the m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 import ssl
 import subprocess
-import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import psutil
 
-from tests.conftest import REPO
+from tests.run import start_cockpit
+from tests.waiting import wait_for, wait_until
 
 LINK = re.compile(r"(https?://[^\s'\"]+)")
 
@@ -65,27 +65,27 @@ def start_web(session: Path, *flags: str, port: int | None = None,
               host: str = "127.0.0.1") -> WebMirror:
     """The server, up and listening, with the link it printed."""
     port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cockpit", "mirror", str(session), "--web", "--host", host,
-         "--port", str(port), *flags], cwd=REPO, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+    process = start_cockpit("mirror", str(session), "--web", "--host", host, "--port", str(port),
+                            *flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
                      daemon=True).start()
-    deadline = time.monotonic() + 30
-    while not (found := [m.group(1) for line in list(lines) if (m := LINK.search(line))]):
+
+    def printed() -> list[str]:
         assert process.poll() is None, f"the --web server exited: {''.join(lines)}"
-        assert time.monotonic() < deadline, f"no link printed: {''.join(lines)}"
-        time.sleep(0.05)
-    link = found[0]
-    origin = re.match(r"https?://[^/]+", link).group(0)  # type: ignore[union-attr]
-    while True:  # listening
+        return [m.group(1) for line in list(lines) if (m := LINK.search(line))]
+
+    def listening() -> bool:
+        assert process.poll() is None, f"the --web server exited: {''.join(lines)}"
         try:
             socket.create_connection((host, port), timeout=1).close()
-            break
         except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "not listening"
-            time.sleep(0.05)
+            return False
+        return True
+
+    link = wait_for(printed, "the link printed", 30, every_s=0.05)[0]
+    origin = re.match(r"https?://[^/]+", link).group(0)  # type: ignore[union-attr]
+    wait_until(listening, "the server listening", 30, every_s=0.05)
     return WebMirror(process, link, origin, lines)
 
 
@@ -105,10 +105,11 @@ class Seen:
 
 
 async def view(url: str, origin: str | None, context: ssl.SSLContext | None = None,
-               hold: asyncio.Event | None = None, seconds: float = 30) -> Seen:
+               hold: asyncio.Event | None = None, seconds: float = 30,
+               admitted: asyncio.Event | None = None) -> Seen:
     """Connect as a browser would (with `origin`, or none), and wait for the mirror's screen
     (its header says MIRROR) — or for the server to refuse or close. `hold`: once admitted,
-    stay connected until it is set."""
+    stay connected until it is set; `admitted` is set once the screen is there."""
     async with aiohttp.ClientSession() as client:
         try:
             socket_ = await client.ws_connect(url, origin=origin, ssl=context or False)
@@ -116,18 +117,19 @@ async def view(url: str, origin: str | None, context: ssl.SSLContext | None = No
             return Seen("refused", status=exc.status, reason=exc.message)
         data = b""
         async with socket_:
-            deadline = time.monotonic() + seconds
-            while b"MIRROR" not in data and time.monotonic() < deadline:
-                try:
-                    message = await socket_.receive(timeout=deadline - time.monotonic())
-                except TimeoutError:
-                    break
-                if message.type == aiohttp.WSMsgType.BINARY:
-                    data += message.data
-                elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
-                                      aiohttp.WSMsgType.CLOSING):
-                    return Seen("closed", code=socket_.close_code or 0,
-                                reason=str(message.extra or ""), data=data)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    while b"MIRROR" not in data:
+                        message = await socket_.receive()
+                        if message.type == aiohttp.WSMsgType.BINARY:
+                            data += message.data
+                        elif message.type in (aiohttp.WSMsgType.CLOSE,
+                                              aiohttp.WSMsgType.CLOSED,
+                                              aiohttp.WSMsgType.CLOSING):
+                            return Seen("closed", code=socket_.close_code or 0,
+                                        reason=str(message.extra or ""), data=data)
+            if b"MIRROR" in data and admitted is not None:
+                admitted.set()
             if hold is not None and b"MIRROR" in data:
                 await hold.wait()
             return Seen("mirror" if b"MIRROR" in data else "silent", data=data)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +20,12 @@ from cockpit.probes.registry import ProbeContext, ProbeResult, run_probe
 from cockpit.runbook.loader import RunbookError, parse_runbook
 from cockpit.session.redact import Redactor
 from tests.probes.conftest import ROLE_SECRET
+from tests.run import db_url
+from tests.waiting import let_time_pass, within
 
 SECRET = "pre-Fl1ght-pw"
 PREFLIGHT = ("db.long_transactions", "db.idle_in_transaction", "db.replica_lag",
              "db.connection_headroom", "db.lock_waiters")
-
-
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
 
 
 def _probe(name: str, url: str, **args: Any) -> ProbeResult:
@@ -61,7 +57,7 @@ def _idle_in_transaction(pg_db: str, held: list[psycopg.Connection],
 
 def test_an_idle_in_transaction_session_is_found_with_its_query_redacted(
         pg_cluster: PgCluster, pg_db: str, held: list[psycopg.Connection]) -> None:
-    url = _url(pg_cluster, pg_db)
+    url = db_url(pg_cluster, pg_db)
     assert _probe("db.idle_in_transaction", url).ok
     pid = _idle_in_transaction(pg_db, held)
     found = _probe("db.idle_in_transaction", url)
@@ -79,9 +75,9 @@ def test_an_idle_in_transaction_session_is_found_with_its_query_redacted(
 
 def test_a_transaction_older_than_the_maximum_fails_and_a_younger_one_passes(
         pg_cluster: PgCluster, pg_db: str, held: list[psycopg.Connection]) -> None:
-    url = _url(pg_cluster, pg_db)
+    url = db_url(pg_cluster, pg_db)
     pid = _idle_in_transaction(pg_db, held)
-    time.sleep(1.2)
+    let_time_pass(1.2)  # the transaction must grow older than the limit
     old = _probe("db.long_transactions", url, max_age="1s")
     assert not old.ok
     assert [s["pid"] for s in old.observed["sessions"]] == [pid]
@@ -92,7 +88,7 @@ def test_a_transaction_older_than_the_maximum_fails_and_a_younger_one_passes(
 
 def test_a_session_waiting_on_a_lock_is_found_with_its_blocker(
         pg_cluster: PgCluster, pg_db: str, held: list[psycopg.Connection]) -> None:
-    url = _url(pg_cluster, pg_db)
+    url = db_url(pg_cluster, pg_db)
     holder = _idle_in_transaction(pg_db, held)
     waiter = psycopg.connect(pg_db, application_name="checkout", autocommit=True)
     held.append(waiter)
@@ -113,21 +109,21 @@ def test_a_session_waiting_on_a_lock_is_found_with_its_blocker(
 
 def test_the_cockpits_own_sessions_are_not_counted(
         pg_cluster: PgCluster, pg_db: str, held: list[psycopg.Connection]) -> None:
-    url = _url(pg_cluster, pg_db)
+    url = db_url(pg_cluster, pg_db)
     _idle_in_transaction(pg_db, held, app="cockpit:prod_upgrade.1")
     found = _probe("db.idle_in_transaction", url)
     assert found.ok and found.observed["sessions"] == []
 
 
 def test_no_replicas_is_a_pass_with_a_note(pg_cluster: PgCluster, pg_db: str) -> None:
-    found = _probe("db.replica_lag", _url(pg_cluster, pg_db))
+    found = _probe("db.replica_lag", db_url(pg_cluster, pg_db))
     assert found.ok and found.detail.startswith("no replicas")
     assert found.observed["replicas"] == []
 
 
 def test_connection_headroom_counts_the_free_slots(
         pg_cluster: PgCluster, pg_db: str, held: list[psycopg.Connection]) -> None:
-    url = _url(pg_cluster, pg_db)
+    url = db_url(pg_cluster, pg_db)
     fine = _probe("db.connection_headroom", url)
     assert fine.ok, fine.detail
     _idle_in_transaction(pg_db, held)
@@ -174,12 +170,15 @@ def _quietly(conn: psycopg.Connection, statement: str) -> None:
 
 
 def _when(look: Any, holds: Any, deadline_s: float = 10.0) -> ProbeResult:
-    end = time.monotonic() + deadline_s
-    while True:
-        found = look()
-        if holds(found) or time.monotonic() > end:
-            return found
-        time.sleep(0.05)
+    """The first result that `holds`, or the last one looked at by the deadline."""
+    found: list[ProbeResult] = []
+
+    def held() -> bool:
+        found[:] = [look()]
+        return bool(holds(found[0]))
+
+    within(held, deadline_s, every_s=0.05)
+    return found[0]
 
 
 _MINIMAL = """

@@ -19,11 +19,7 @@ from cockpit.probes import registry
 from cockpit.probes.db_probes import pg_halt_diagnostics
 from cockpit.probes.registry import ProbeContext, run_probe
 from cockpit.session.redact import Redactor
-
-
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
+from tests.run import cockpit, db_url
 
 
 def _alembic(backend: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +32,7 @@ def anchored(tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> SimpleNamespa
     """A backend and a database migrated by Alembic to the anchor (version table 64 wide)."""
     backend = tmp_path / "backend"
     write_backend(backend)
-    env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {**os.environ, "DATABASE_URL": db_url(pg_cluster, pg_db)}
     with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE alembic_version (version_num varchar(64) NOT NULL "
                      "CONSTRAINT alembic_version_pkc PRIMARY KEY)")
@@ -95,8 +91,7 @@ def test_objects_present_after_a_real_upgrade(anchored: SimpleNamespace) -> None
 def test_structural_parity_identical_naming_only_and_drift(anchored: SimpleNamespace,
                                                            tmp_path: Path) -> None:
     snapshot = tmp_path / "anchor.json"
-    done = subprocess.run([sys.executable, "-m", "cockpit", "snapshot", "DATABASE_URL"],
-                          env=anchored.env, capture_output=True, text=True)
+    done = cockpit("snapshot", "DATABASE_URL", env=anchored.env, inherit=False)
     assert done.returncode == 0, done.stderr
     snapshot.write_text(done.stdout)
     args = {"reference": str(snapshot)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,13 +16,10 @@ from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.db import connect
 from cockpit.probes.radar import app_name, radar_line, sample
 from cockpit.session.redact import Redactor
+from tests.run import db_url
+from tests.waiting import within
 
 APP = app_name("prod_upgrade.1")
-
-
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -43,17 +39,20 @@ def _blocked(conninfo: str, sql: str, app: str, started: list[psycopg.Connection
 def _sample_when(conn: Connection, holds: Callable[[dict[str, Any]], bool],
                  deadline_s: float = 10.0) -> dict[str, Any]:
     """The first sample for which `holds`, within the deadline."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if holds(found := sample(conn, APP, Redactor().redact_text)):
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"not seen within {deadline_s} s; last sample: {found}")
+    found: list[dict[str, Any]] = []
+
+    def held() -> bool:
+        found[:] = [sample(conn, APP, Redactor().redact_text)]
+        return holds(found[0])
+
+    assert within(held, deadline_s, every_s=0.05), \
+        f"not seen within {deadline_s} s; last sample: {found}"
+    return found[0]
 
 
 @pytest.mark.system_slow
 def test_the_queue_behind_a_migration_holding_its_lock(pg_cluster: PgCluster, table: str) -> None:
-    env = {"DATABASE_URL": _url(pg_cluster, table)}
+    env = {"DATABASE_URL": db_url(pg_cluster, table)}
     migration = psycopg.connect(table, application_name=APP)
     migration.execute("LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE")  # held, in its transaction
     started: list[psycopg.Connection] = []
@@ -79,7 +78,7 @@ def test_the_queue_behind_a_migration_holding_its_lock(pg_cluster: PgCluster, ta
 @pytest.mark.system_slow
 def test_a_migration_waiting_on_a_blocker_and_the_sessions_queued_behind_its_request(
         pg_cluster: PgCluster, table: str) -> None:
-    env = {"DATABASE_URL": _url(pg_cluster, table)}
+    env = {"DATABASE_URL": db_url(pg_cluster, table)}
     report = psycopg.connect(table, application_name="nightly-report")
     report.execute("SELECT * FROM accounts")  # ACCESS SHARE, held: its transaction is open
     blocker = report.info.backend_pid

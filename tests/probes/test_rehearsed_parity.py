@@ -16,14 +16,10 @@ from cockpit.probes.db_probes import NOT_CHECKED_UNLINKED
 from cockpit.probes.registry import ProbeContext, run_probe
 from cockpit.runbook.loader import RunbookError, parse_runbook
 from tests.engine.helpers import cockpit, phase, write_world
+from tests.run import db_url
 
 PARITY = ('  { kind = "check", id = "parity", text = "Schema as rehearsed", '
           'probe = "db.structural_parity", args = { rehearsal_step = "snap" } },')
-
-
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
 
 
 @pytest.mark.system_slow  # a whole run per server: the machine's own in the slow step
@@ -31,7 +27,7 @@ def test_the_schema_is_compared_with_the_rehearsals_snapshot(
         tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
     with psycopg.connect(pg_db, autocommit=True) as conn:
         conn.execute("CREATE TABLE entries (id int PRIMARY KEY, amount numeric)")
-    env = {"DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {"DATABASE_URL": db_url(pg_cluster, pg_db)}
     runbook = write_world(tmp_path, [phase("P0", [
         ("snap", f"{shlex.quote(sys.executable)} -m cockpit snapshot DATABASE_URL")], extra=PARITY,
         read_only=True)])

@@ -23,6 +23,7 @@ from cockpit.probes.risk import Limits, Size, assess, table_sizes
 from cockpit.probes.sqlrisk import RevisionSQL, Statement, split_revisions, statements
 from cockpit.runbook.model import Waiver
 from tests.engine.helpers import cockpit, phase, write_world
+from tests.run import db_url
 
 ENV_PY = '''import os
 from alembic import context
@@ -76,11 +77,6 @@ HAZARDS = [
 ]
 
 
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
-
-
 def _project(root: Path) -> Path:
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True)
@@ -100,7 +96,7 @@ def hazards(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> 
     pg_cluster.create_database(name)
     pg_db = pg_cluster.socket_conninfo(name)
     project = _project(tmp_path_factory.mktemp("hazards") / "project")
-    env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {**os.environ, "DATABASE_URL": db_url(pg_cluster, pg_db)}
     done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"], cwd=project,
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -24,6 +24,7 @@ from cockpit.probes.risklocks import IndexResolver, held_to_end
 from cockpit.probes.sqlrisk import RevisionSQL, Statement, statements
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.probes.test_risk import ENV_PY, REVISION
+from tests.run import db_url
 
 READ = '    op.get_bind().execute(sa.text("SELECT 1")).fetchall()  # fails offline'
 LEDGER = [
@@ -55,11 +56,6 @@ def write_ledger(root: Path, env_py: str = ENV_PY) -> Path:
     return root
 
 
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> SimpleNamespace:
     """The ledger at m1 for real, `metrics` filled with 500,000 rows and analysed."""
@@ -67,7 +63,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> S
     pg_cluster.create_database(name)
     conninfo = pg_cluster.socket_conninfo(name)
     project = write_ledger(tmp_path_factory.mktemp("ledger") / "project")
-    env = {**os.environ, "DATABASE_URL": _url(pg_cluster, conninfo)}
+    env = {**os.environ, "DATABASE_URL": db_url(pg_cluster, conninfo)}
     done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "m1"], cwd=project,
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

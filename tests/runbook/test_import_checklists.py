@@ -10,8 +10,6 @@ and "Sign-off Record".
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +31,7 @@ from cockpit.runbook.paths import path_name
 from cockpit.runbook.render import render_markdown
 from cockpit.runbook.validate import walk_items
 from tests.conftest import REFERENCE
+from tests.run import cockpit
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "checklists"
@@ -443,17 +442,13 @@ def test_a_lock_file_condition_is_not_the_lock_timeout_rule() -> None:
 
 
 # ------------------------------------------------------------------------ the command line
-
-
-def cockpit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True,
-                          cwd=cwd, timeout=60)
+# (output as bytes: the TOML must render back byte for byte)
 
 
 @pytest.mark.parametrize("path", OWN, ids=[p.stem for p in OWN])
 def test_cli_import_writes_toml_that_renders_back(path: Path, tmp_path: Path) -> None:
     out = tmp_path / f"{path.stem}.toml"
-    result = cockpit("import", str(path), "-o", str(out))
+    result = cockpit("import", str(path), "-o", str(out), text=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""  # the TOML went to the file
     stderr = result.stderr.decode("utf-8").splitlines()
@@ -462,10 +457,10 @@ def test_cli_import_writes_toml_that_renders_back(path: Path, tmp_path: Path) ->
     assert stderr[-1] == f"wrote {out}; it renders back to {path} byte for byte"
     assert out.read_text(encoding="utf-8") == import_checklist(
         path.read_text(encoding="utf-8"), str(path)).toml
-    rendered = cockpit("render", str(out))
+    rendered = cockpit("render", str(out), text=False)
     assert rendered.returncode == 0, rendered.stderr
     assert rendered.stdout == path.read_bytes()
-    validated = cockpit("validate", str(out))
+    validated = cockpit("validate", str(out), text=False)
     assert validated.returncode == 0, validated.stderr
     assert b"is not pinned" in validated.stderr  # its scripts await their sha256
 
@@ -473,15 +468,15 @@ def test_cli_import_writes_toml_that_renders_back(path: Path, tmp_path: Path) ->
 def test_cli_import_will_not_overwrite_without_force(tmp_path: Path) -> None:
     out = tmp_path / "existing.toml"
     out.write_bytes(b"# an approved runbook someone else wrote\n")
-    result = cockpit("import", str(WAREHOUSE), "-o", str(out))
+    result = cockpit("import", str(WAREHOUSE), "-o", str(out), text=False)
     assert result.returncode == 1
     assert f"{out}: already exists; choose another name or add --force".encode() in result.stderr
     assert b"Traceback" not in result.stderr
     assert b"note:" not in result.stderr  # refused before any work
     assert out.read_bytes() == b"# an approved runbook someone else wrote\n"
-    forced = cockpit("import", str(WAREHOUSE), "-o", str(out), "--force")
+    forced = cockpit("import", str(WAREHOUSE), "-o", str(out), "--force", text=False)
     assert forced.returncode == 0, forced.stderr
-    assert cockpit("render", str(out)).stdout == WAREHOUSE.read_bytes()
+    assert cockpit("render", str(out), text=False).stdout == WAREHOUSE.read_bytes()
 
 
 def test_a_second_command_writing_the_same_log_becomes_a_manual_confirmation() -> None:

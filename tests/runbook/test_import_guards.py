@@ -8,8 +8,6 @@ block (bash, PowerShell, cmd): the working directory the block enters and the DS
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from cockpit.runbook.model import (
 from cockpit.runbook.paths import resolve
 from cockpit.runbook.render import render_markdown
 from cockpit.session.rules import watched_rules
+from tests.run import cockpit
 
 ROOT = Path(__file__).resolve().parents[2]
 DSN = "postgresql+psycopg://ledger_owner:<PASSWORD>@ledger-pg.internal:5432/ledger_prod?sslmode=require"
@@ -199,9 +198,7 @@ def test_cli_import_names_each_unwatchable_condition_on_stderr(tmp_path: Path) -
     text = checklist("- [ ] Stop on:\n  - [ ] The dashboard turns red\n", BASH)
     source.write_text(text)
     n = line_no(text, "  - [ ] The dashboard turns red")
-    done = subprocess.run([sys.executable, "-m", "cockpit", "import", str(source), "-o",
-                           str(tmp_path / "out.toml")], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+    done = cockpit("import", str(source), "-o", str(tmp_path / "out.toml"), cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (f"note: {source}: line {n}: 'The dashboard turns red' is not a condition the cockpit "
             "can watch; kept as a confirmation") in done.stderr.splitlines()

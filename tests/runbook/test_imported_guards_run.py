@@ -25,7 +25,7 @@ from cockpit.demo.tls import write_self_signed
 from cockpit.runbook.importer import import_checklist
 from cockpit.runbook.model import CommandStep
 from cockpit.session.rules import watched_rules
-from tests.conftest import REPO
+from tests.run import cockpit
 
 # A shebang cannot name a path with spaces (CI's clone has them): sh starts the venv's Python.
 LAUNCHER = f"""#!/bin/sh
@@ -122,10 +122,8 @@ def test_an_imported_guard_halts_the_upgrade_on_a_real_lock_not_available(
         tmp_path: Path, pg_cluster: PgCluster, pg_db: str, tls_port: int, style: str) -> None:
     db = str(psycopg.conninfo.conninfo_to_dict(pg_db)["dbname"])
     team, workdir, env = world(tmp_path, style, pg_cluster.superuser, tls_port, db)
-    imported = subprocess.run(
-        [sys.executable, "-m", "cockpit", "import", "--rehearsal", str(team / "cutover.md"),
-         "-o", str(team / "cutover.toml")], capture_output=True, text=True, cwd=REPO,
-        env=env, timeout=60)
+    imported = cockpit("import", "--rehearsal", str(team / "cutover.md"), "-o",
+                       str(team / "cutover.toml"), env=env, timeout=60, inherit=False)
     assert imported.returncode == 0, imported.stderr
     runbook = import_checklist((team / "cutover.md").read_text(), "cutover.md").runbook
     upgrade = next(s for p in runbook.phases for s in p.steps
@@ -137,10 +135,8 @@ def test_an_imported_guard_halts_the_upgrade_on_a_real_lock_not_available(
     session = tmp_path / "session"
     with psycopg.connect(pg_db) as holder:  # an application transaction holding the table
         holder.execute("LOCK TABLE entries IN ACCESS EXCLUSIVE MODE")
-        run = subprocess.run(
-            [sys.executable, "-m", "cockpit", "run", str(team / "cutover.toml"), "--headless",
-             "--assume-yes", "--session", str(session)], capture_output=True, text=True,
-            cwd=REPO, env=env, timeout=120)
+        run = cockpit("run", str(team / "cutover.toml"), "--headless", "--assume-yes", "--session",
+                      str(session), env=env, inherit=False)
         holder.rollback()
     out = run.stdout + run.stderr
     assert run.returncode == 2, out[-3000:]

@@ -23,7 +23,7 @@ from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import CheckStep, CommandStep, ProbeGate
 from cockpit.runbook.starter import ProjectFacts, build_starter, dsn_template
 from cockpit.runbook.validate import walk_items
-from tests.engine.helpers import cockpit
+from tests.run import cockpit
 
 REVISIONS = [  # (id, down, body of upgrade())
     ("a1_customers", None, 'op.create_table("customers", sa.Column("id", sa.Integer, '
@@ -167,8 +167,7 @@ def test_without_a_database_init_leaves_notes_for_what_it_could_not_learn(
         tmp_path: Path) -> None:
     project = make_project(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    made = subprocess.run([sys.executable, "-m", "cockpit", "init", str(project)],
-                          capture_output=True, text=True, env=env, timeout=60)
+    made = cockpit("init", str(project), env=env, timeout=60, inherit=False)
     assert made.returncode == 0, made.stderr
     data = tomllib.loads(made.stdout)
     assert data["production"] is True
@@ -188,8 +187,7 @@ def test_a_project_configured_in_pyproject_toml_alone_is_read_and_its_targets_ch
                                             'script_location = "%(here)s/migrations"\n')
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     runbook = project / "cutover.toml"
-    made = subprocess.run([sys.executable, "-m", "cockpit", "init", str(project), "-o",
-                           str(runbook)], capture_output=True, text=True, env=env, timeout=60)
+    made = cockpit("init", str(project), "-o", str(runbook), env=env, timeout=60, inherit=False)
     assert made.returncode == 0, made.stderr
     written = runbook.read_text()
     assert "upgrade c3_invoices" in written

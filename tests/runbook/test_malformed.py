@@ -8,8 +8,6 @@ other problem is reported than the case expects: one fault, one clear line.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pytest
 from cockpit.errors import RunbookError
 from cockpit.runbook.loader import load_runbook, parse_runbook
 from cockpit.runbook.render import render_markdown
-from tests.conftest import REPO
+from tests.run import cockpit
 
 SHA = "0123456789abcdef" * 4
 
@@ -525,11 +523,6 @@ def test_every_problem_in_a_file_is_reported_one_line_each(text: str, expected) 
 
 
 # ------------------------------------------------------------------- the command line
-
-
-def cockpit(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True,
-                          text=True, cwd=REPO, timeout=60)
 
 
 def test_cli_validate_names_file_and_place_without_traceback(tmp_path: Path) -> None:

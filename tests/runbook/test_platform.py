@@ -5,7 +5,6 @@ makes a session folder — and paths the cockpit itself opens are read either wa
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.paths import path_name, resolve
 from cockpit.runbook.platform import foreign_paths, windows_absolute, windows_paths_in
 from tests.conftest import REPO
+from tests.run import cockpit
 
 NETZ = REPO / "runbooks" / "netz-prod-cutover.toml"
 DEMO = REPO / "runbooks" / "demo-cutover.toml"
@@ -65,21 +65,20 @@ def test_relative_backslash_paths_are_opened_by_the_cockpit_either_way() -> None
     assert path_name("d:\\Projetos\\Netz Private Credit OS\\backend\\") == "backend"
 
 
-def cockpit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _without_dsn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}  # no DSN: run would ask for a password
-    return subprocess.run([sys.executable, "-m", "cockpit", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL, timeout=60)
+    return cockpit(*args, cwd=cwd, env=env, inherit=False, stdin=subprocess.DEVNULL)
 
 
 def test_validate_is_ok_and_notes_each_windows_item(tmp_path: Path) -> None:
-    done = cockpit("validate", str(NETZ), cwd=tmp_path)
+    done = _without_dsn("validate", str(NETZ), cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.startswith("ok: ")
     notes = [line for line in done.stderr.splitlines() if "Windows path" in line]
     assert [line.split(": ")[2] for line in notes] == NETZ_PLACES
 
 
 def test_run_refuses_a_windows_runbook_before_anything_is_made(tmp_path: Path) -> None:
-    done = cockpit("run", str(NETZ), "--headless", "--assume-yes", cwd=tmp_path)
+    done = _without_dsn("run", str(NETZ), "--headless", "--assume-yes", cwd=tmp_path)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert "cannot run on this machine" in lines[0]

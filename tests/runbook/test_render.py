@@ -4,13 +4,12 @@ renderer that knows nothing of that one runbook."""
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook, parse_runbook
 from cockpit.runbook.render import render_markdown
 from tests.conftest import REFERENCE, REPO
+from tests.run import cockpit
 
 NETZ = REPO / "runbooks" / "netz-prod-cutover.toml"
 
@@ -90,8 +89,8 @@ def test_bundled_runbook_renders_the_reference_byte_for_byte() -> None:
 
 
 def test_cli_render_prints_the_reference_byte_for_byte() -> None:
-    out = subprocess.run([sys.executable, "-m", "cockpit", "render", str(NETZ)],
-                         capture_output=True, check=True, env={"PYTHONIOENCODING": "ascii"})
+    out = cockpit("render", str(NETZ), check=True, env={"PYTHONIOENCODING": "ascii"}, text=False,
+                  inherit=False)
     assert out.stdout == REFERENCE.read_bytes()  # UTF-8 even on an ASCII terminal
 
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from cockpit.demo.pgcluster import PgCluster
@@ -22,6 +21,7 @@ from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.targets import command_targets, target_problems
 from tests.engine.helpers import cockpit, phase, write_world
 from tests.probes.test_risk import ENV_PY, REVISION
+from tests.run import db_url
 
 LINEAGE = [
     ("0005_accounts", None, '    op.execute("CREATE TABLE accounts (id bigint PRIMARY KEY)")',
@@ -135,15 +135,10 @@ def _gate(project: Path, env: dict[str, str], *commands: str) -> tuple[bool, str
     return result.ok, result.detail
 
 
-def _url(cluster: PgCluster, conninfo: str) -> str:
-    db = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
-    return cluster.socket_url(str(db)).render_as_string(hide_password=False)
-
-
 def test_the_gate_refuses_a_typo_and_walks_a_relative_target_from_the_database(
         tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
     project = write_lineage(tmp_path / "ledger")
-    env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {**os.environ, "DATABASE_URL": db_url(pg_cluster, pg_db)}
     done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "0006"], cwd=project,
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -165,7 +160,7 @@ def test_the_gate_refuses_a_typo_and_walks_a_relative_target_from_the_database(
 def test_a_typo_keeps_the_gate_closed_in_a_run_and_nothing_runs(
         tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
     runbook = _runbook(tmp_path, "alembic upgrade 0006_entries_acount_posted_idx", gate=True)
-    env = {"DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {"DATABASE_URL": db_url(pg_cluster, pg_db)}
     done = cockpit("run", str(runbook), "--headless", "--assume-yes",
                    "--session", str(tmp_path / "s"), env=env)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -267,7 +262,7 @@ def test_the_gate_reads_the_lineage_of_c_n_and_alembic_config(tmp_path: Path) ->
 def test_the_risk_gate_and_the_revision_count_follow_the_steps_config(
         tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
     project = write_blue(write_lineage(tmp_path / "ledger"))
-    env = {**os.environ, "DATABASE_URL": _url(pg_cluster, pg_db)}
+    env = {**os.environ, "DATABASE_URL": db_url(pg_cluster, pg_db)}
     command = "alembic -c other.ini upgrade head"
     assert expected_upgrade(command, project, env) == (["0100_blue", "0101_blue_note"], [])
     ctx = ProbeContext(workdir=project, env=env, commands=(("s0", command),))

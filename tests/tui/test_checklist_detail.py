@@ -12,6 +12,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.screens import TextScreen
 from tests.engine.helpers import phase, write_world
+from tests.waiting import app_idle
 
 LONG = ("python scripts/forensic_structural_validation_of_the_monthly_report_packs.py "
         "--against reference.json")
@@ -29,13 +30,13 @@ async def test_a_highlighted_line_is_shown_whole_and_its_detail_is_text(tmp_path
             nodes = {id(n.data): n for n in _walk(tree.root) if n.data is not None}
             step = next(n for n in nodes.values() if getattr(n.data, "id", "") == "forensic")
             tree.move_cursor(step)
-            await pilot.pause()
+            await app_idle(pilot)
             whole = str(app.query_one("#item-text", Static).render())
             assert LONG in whole.replace("\n", "")  # the whole command, wrapped not cut
             freeze = next(n for n in nodes.values() if getattr(n.data, "id", "") == "freeze")
             tree.move_cursor(freeze)
             tree.select_node(freeze)
-            await pilot.pause()
+            await app_idle(pilot)
             assert isinstance(app.screen, TextScreen)
             text = app.screen.text
             assert "In the runbook:" in text and "In the session:" in text

@@ -12,7 +12,7 @@ from cockpit.tui.app import CockpitApp
 from cockpit.tui.screens import DecisionForm
 from tests.engine.helpers import ORDINARY, phase, write_world
 from tests.tui.test_operator import settle
-from tests.waiting import finish_running
+from tests.waiting import app_idle, finish_running
 
 
 def every_step_done(tmp_path: Path) -> Controller:
@@ -38,7 +38,7 @@ async def test_the_form_focuses_what_is_left_and_keeps_what_was_filled(tmp_path:
             await pilot.press("d")
             form = app.screen
             assert isinstance(form, DecisionForm)
-            await pilot.pause()
+            await app_idle(pilot)
             defaults = ctl.decision_defaults()
             empty = [i for i, f in enumerate(form.fields) if not defaults.get(f.id)]
             focused = app.focused
@@ -49,7 +49,7 @@ async def test_the_form_focuses_what_is_left_and_keeps_what_was_filled(tmp_path:
                                 if not f.allowed and defaults.get(f.id))
             box = form.query_one(f"#f-{index}", Input)
             box.focus()
-            await pilot.pause()
+            await app_idle(pilot)
             await pilot.press("!")
             assert box.value == defaults[field.id] + "!"
             await pilot.press("escape")  # changed: asks first
@@ -73,16 +73,16 @@ async def test_a_message_of_the_form_is_scrolled_into_view_on_a_small_screen(
             await pilot.press("d")
             form = app.screen
             assert isinstance(form, DecisionForm)
-            await pilot.pause()
+            await app_idle(pilot)
             dialog = form.query_one("#dialog")
             error = form.query_one("#dialog-error")
             assert dialog.max_scroll_y > 0  # taller than the screen
             form.query_one("#f-1", Input).focus()  # near the top
-            await pilot.pause()
+            await app_idle(pilot)
             await pilot.press("!")
             await pilot.press("escape")
-            await pilot.pause()
-            await pilot.pause()
+            await app_idle(pilot)
+            await app_idle(pilot)
             assert "Esc again discards" in str(error.render())
             visible = dialog.content_region
             assert visible.contains_region(error.region), (visible, error.region)
@@ -109,7 +109,7 @@ async def test_the_form_refuses_pass_naming_the_empty_required_fields(tmp_path: 
             await pilot.press("d")
             form = app.screen
             assert isinstance(form, DecisionForm)
-            await pilot.pause()
+            await app_idle(pilot)
             index = next(i for i, f in enumerate(form.fields) if f.id == "risk")
             await pilot.press("ctrl+s")
             await settle(pilot, app)

@@ -10,6 +10,7 @@ from cockpit.mirror.source import MirrorSource
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.mirror_app import MirrorApp
 from tests.engine.helpers import ORDINARY, phase, write_world
+from tests.waiting import app_idle
 
 SETUP = """
 [setup]
@@ -45,14 +46,14 @@ async def test_the_operator_and_the_mirror_name_the_environment(tmp_path: Path) 
     app = CockpitApp(ctl, clock=False)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
+            await app_idle(pilot)
             line = _header(app).splitlines()[1]
             assert line.startswith("OPERATOR · environment clone · "), line
     finally:
         ctl.close()
     mirror = MirrorApp(MirrorSource(tmp_path / "s"), clock=False)
     async with mirror.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await app_idle(pilot)
         assert " · environment clone · " in _header(mirror).splitlines()[1]
 
 

@@ -17,7 +17,7 @@ from cockpit.tui.mirror_app import MirrorApp
 from cockpit.tui.screens import AskText
 from tests.engine.helpers import cockpit
 from tests.four_eyes import Keys, four_eyes_world, make_keys
-from tests.waiting import pause_until
+from tests.waiting import app_idle, pause_until
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ async def test_the_operator_sees_awaiting_countersign_and_attaches_with_k(
     app = CockpitApp(ctl, clock=False)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+            await app_idle(pilot)
             assert "■ PASS · AWAITING COUNTERSIGN (0 of 1)" in header(app)
             assert "AWAITING COUNTERSIGN (0 of 1): attach the file" in str(
                 app.screen.query_one("#next").render())

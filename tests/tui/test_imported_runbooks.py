@@ -19,6 +19,7 @@ from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.preview import RunbookPreviewApp
 from tests.engine.helpers import phase, write_world
 from tests.tui.test_operator import settle
+from tests.waiting import app_idle
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "checklists"
 # A screen per checklist: a few that between them hold text, a preface, a rollback plan and
@@ -47,7 +48,7 @@ async def test_every_imported_checklist_shows_in_the_tree_in_its_own_order(path:
     runbook = import_checklist(path.read_text(encoding="utf-8"), path.name).runbook
     app = RunbookPreviewApp(runbook, path.name)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await app_idle(pilot)
         labels = _labels(app.query_one(ChecklistTree))
     headings = [line[3:] for line in path.read_text(encoding="utf-8").split("\n")
                 if line.startswith("## ")]

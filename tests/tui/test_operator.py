@@ -13,7 +13,7 @@ from cockpit.session import rules
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.operator_screen import VERBS
 from cockpit.tui.screens import AskText, DecisionForm
-from tests.waiting import pause_until
+from tests.waiting import app_idle, pause_until
 
 ANSWERS = {"governance-signoff": "GOV-7", "maintenance-window": "CHG-7",
            "clone-commit-match": "clone-pass"}
@@ -25,7 +25,7 @@ async def settle(pilot: Pilot, app: CockpitApp) -> None:
     await pause_until(pilot, lambda: not app.operator.busy and app.ctl.running() is None,
                       "the verb in flight and the running step to end")
     await app.workers.wait_for_complete()
-    await pilot.pause()
+    await app_idle(pilot)
 
 
 async def type_text(pilot: Pilot, text: str) -> None:
@@ -122,7 +122,7 @@ async def test_after_a_halt_no_key_and_no_palette_command_starts_anything(
             for command in app.get_system_commands(app.screen):
                 if command.title in {label for _k, label in VERBS.values()}:
                     command.callback()
-                    await pilot.pause()
+                    await app_idle(pilot)
                     while app.screen is not app.screen_stack[0]:
                         await pilot.press("escape")
                     await settle(pilot, app)
@@ -152,7 +152,7 @@ async def test_a_crash_shows_no_password_or_dsn(tmp_path: Path, capfd) -> None:
     with pytest.raises(RuntimeError):  # the test driver re-raises; a terminal prints
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("question_mark")
-            await pilot.pause()
+            await app_idle(pilot)
     ctl.close()
     shown = capfd.readouterr().err + " ".join(str(r) for r in app._exit_renderables)
     assert "internal error: RuntimeError: cannot reach" in shown
@@ -170,7 +170,7 @@ async def test_text_with_brackets_is_shown_as_text_not_markup(tmp_path: Path) ->
     ctl.halt("sqlalchemy said [SQL: ALTER TABLE facilities] and [/b] [red]boom", "operator")
     app = CockpitApp(ctl, clock=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await app_idle(pilot)
         banner = app.query_one("#halt").render()
         assert "[SQL: ALTER TABLE facilities] and [/b] [red]boom" in str(banner)
     ctl.close()

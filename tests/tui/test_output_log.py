@@ -5,8 +5,6 @@ output is inert, on the operator's screen and the mirror's (invariant 11)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -20,7 +18,6 @@ from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.mirror_app import MirrorApp
 from cockpit.tui.output_log import OutputLog
 from cockpit.tui.panes import GatePanel, HaltBanner, SessionHeader
-from tests.conftest import REPO
 from tests.engine.helpers import (
     HOSTILE_SHOWN,
     assert_inert,
@@ -29,7 +26,8 @@ from tests.engine.helpers import (
     run_hostile,
     write_world,
 )
-from tests.waiting import pause_until
+from tests.run import cockpit
+from tests.waiting import app_idle, pause_until
 
 
 class OneLog(App[None]):
@@ -51,23 +49,23 @@ async def test_the_pane_follows_the_end_and_scrolls_back_to_what_it_keeps() -> N
         log = app.query_one(OutputLog)
         for batch in range(6):
             log.write_lines([f"line {n}" for n in range(batch * 5, batch * 5 + 5)])
-            await pilot.pause()
+            await app_idle(pilot)
         assert log.show_vertical_scrollbar  # 30 lines in a 12-row pane
         assert log.max_scroll_y == 30 - visible_rows(log)
         assert visible(log)[-1] == "line 29"
         log.scroll_home(animate=False)
-        await pilot.pause()
+        await app_idle(pilot)
         assert visible(log)[0] == "line 0"
         log.scroll_end(animate=False)
-        await pilot.pause()
+        await app_idle(pilot)
         # 100 more: only the last 50 are kept, and the rendered lines kept for the old
         # numbering must not show up under the new one
         for batch in range(20):
             log.write_lines([f"line {n}" for n in range(30 + batch * 5, 35 + batch * 5)])
-            await pilot.pause()
+            await app_idle(pilot)
         assert visible(log)[-1] == "line 129"
         log.scroll_home(animate=False)
-        await pilot.pause()
+        await app_idle(pilot)
         assert visible(log)[:3] == ["line 80", "line 81", "line 82"]
 
 
@@ -75,19 +73,19 @@ async def test_a_batch_of_lines_repaints_the_output_pane_alone(tmp_path: Path,
                                                                monkeypatch) -> None:
     runbook = write_world(tmp_path, [phase("P0", [("s0", "seq 1 200")])])
     session = tmp_path / "s"
-    subprocess.run([sys.executable, "-m", "cockpit", "run", str(runbook), "--headless",
-                    "--assume-yes", "--session", str(session)], cwd=REPO, check=True,
-                   capture_output=True)
+    cockpit("run", str(runbook), "--headless", "--assume-yes", "--session", str(session),
+            check=True, text=False)
     app = MirrorApp(MirrorSource(session), clock=False)
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one("#tabs").active = "phase-tab"
-        await pilot.pause(0.3)
         # Settled first: the opening's log check (a worker) and what it redraws, even on a
         # loaded machine, so only the batches below are measured.
+        await app_idle(pilot)
         await app.workers.wait_for_complete()
-        await pilot.pause(0.3)
         log = app.query_one(OutputLog)
-        assert log.show_vertical_scrollbar  # the last step's 200 lines, shown on opening
+        # the last step's 200 lines, shown on opening
+        await pause_until(pilot, lambda: log.show_vertical_scrollbar, "the opening's lines")
+        await app_idle(pilot)
         layouts: list[bool] = []
         refresh_layout = app.screen._refresh_layout
         monkeypatch.setattr(app.screen, "_refresh_layout",
@@ -103,7 +101,7 @@ async def test_a_batch_of_lines_repaints_the_output_pane_alone(tmp_path: Path,
                             lambda line: (processed.append(line), process(line))[1])
         for batch in range(10):
             log.write_lines([f"new {batch}.{n}" for n in range(5)])
-            await pilot.pause()
+            await app_idle(pilot)
         monkeypatch.undo()
         assert log.lines[-1] == "new 9.4"
         assert visible(log)[-1] == "new 9.4"
@@ -120,7 +118,7 @@ async def test_a_line_longer_than_the_pane_is_marked_and_can_be_scrolled_to() ->
         long = "INFO  [alembic.runtime.migration] Running upgrade a1_customers -> b2_orders"
         log.write_lines(["short", long, *[f"line {n}" for n in range(30)]])  # a scrollbar
         log.scroll_home(animate=False)
-        await pilot.pause()
+        await app_idle(pilot)
         width = log.scrollable_content_region.width
         assert width < log.size.width  # the vertical scrollbar takes its columns
         short_row, long_row = (log.render_line(y).text for y in range(2))
@@ -128,7 +126,7 @@ async def test_a_line_longer_than_the_pane_is_marked_and_can_be_scrolled_to() ->
         assert long_row[:width].endswith("›")
         assert long_row[:-1] == long[: width - 1]
         log.scroll_to(x=len(long), animate=False)  # the rest is there: no mark at its end
-        await pilot.pause()
+        await app_idle(pilot)
         assert log.render_line(1).text.rstrip().endswith("b2_orders")
 
 
@@ -157,7 +155,7 @@ async def test_step_output_escape_sequences_are_inert_in_the_mirrors_panes(
     async with app.run_test(size=(160, 50)) as pilot:
         app.query_one("#tabs").active = "phase-tab"
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await app_idle(pilot)
         assert_drawn_inert(app, "mirror")
 
 
@@ -181,7 +179,7 @@ async def test_step_output_escape_sequences_are_inert_in_the_operators_panes(
                               and not app.operator.follower.following,
                               "the hostile step's halt, its last line shown")
             await app.workers.wait_for_complete()
-            await pilot.pause()
+            await app_idle(pilot)
             assert_drawn_inert(app, "operator")
     finally:
         ctl.close()

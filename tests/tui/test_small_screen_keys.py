@@ -14,7 +14,7 @@ from cockpit.runbook.render import item_text
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.mirror_app import MirrorApp
 from tests.engine.helpers import phase, write_world
-from tests.waiting import finish_running
+from tests.waiting import app_idle, finish_running
 
 WATCH = ('  { kind = "abort_watch", id = "watch", text = "Abort on any of:", '
          'rules = ["duplicate-table"] },')
@@ -66,7 +66,7 @@ async def test_ctrl_c_in_the_operators_screen_does_what_q_does(tmp_path: Path) -
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("ctrl+c")
-            await pilot.pause()
+            await app_idle(pilot)
             assert quit_asked == ["quit"]  # q's own way out, not Textual's "press ctrl+q"
             assert not app.is_running
     finally:
@@ -79,7 +79,7 @@ async def test_ctrl_c_in_the_mirror_quits(tmp_path: Path) -> None:
         app = MirrorApp(MirrorSource(tmp_path / "s"), clock=False)
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("ctrl+c")
-            await pilot.pause()
+            await app_idle(pilot)
             assert not app.is_running
     finally:
         ctl.close()
@@ -115,13 +115,13 @@ async def test_h_shows_every_halt_protocol_item_at_any_size(tmp_path: Path,
     try:
         app = CockpitApp(ctl, clock=False)
         async with app.run_test(size=size) as pilot:
-            await pilot.pause()
+            await app_idle(pilot)
             await pilot.press("h")
-            await pilot.pause()
+            await app_idle(pilot)
             seen = _on_screen(app)
             for _ in range(10):  # what is below the fold is reachable by scrolling
                 await pilot.press("down")
-                await pilot.pause()
+                await app_idle(pilot)
                 seen = _merged(seen, _on_screen(app))
             flowing = " ".join(" ".join(seen).split())  # a wrapped line read on
             missing = [text for text in texts if text not in flowing]

@@ -12,7 +12,7 @@ import pytest
 from cockpit.engine.controller import Controller
 from cockpit.tui.app import CockpitApp
 from tests.engine.helpers import phase, write_world
-from tests.waiting import finish_running, pause_until, wait_until
+from tests.waiting import app_idle, finish_running, pause_until, wait_until
 
 BASE = Path("/tmp/cockpit-snapshots")
 WATCH = '  { kind = "abort_watch", id = "watch", text = "Abort on any of:", rules = ["duplicate-table"] },'
@@ -86,7 +86,7 @@ def test_p3_running_with_streamed_output(snap_compare) -> None:
         await pause_until(pilot, lambda: any(pane.line_count >= 60
                                              for pane in app.query("#output")),
                           "the pane to show them")
-        await pilot.pause()
+        await app_idle(pilot)
 
     try:
         assert snap_compare(app, terminal_size=(120, 40), run_before=streamed)

@@ -1,0 +1,49 @@
+"""The real `cockpit` command in a child process, as a user runs it (`python -m cockpit ...`
+with this Python), and the URL of a test database to hand it: one way for every test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from cockpit.demo.pgcluster import PgCluster
+from tests.conftest import REPO
+
+COCKPIT = [sys.executable, "-m", "cockpit"]
+
+
+def _environment(env: Mapping[str, str] | None, inherit: bool) -> dict[str, str] | None:
+    if env is None:
+        return None if inherit else {}
+    return {**os.environ, **env} if inherit else dict(env)
+
+
+def cockpit(*args: str, cwd: Path = REPO, env: Mapping[str, str] | None = None,
+            inherit: bool = True, timeout: float = 120,
+            **options: Any) -> subprocess.CompletedProcess[Any]:
+    """`cockpit ARGS` run to its end, its output captured (as text unless `text=False`).
+    `env` is added to this process's environment, or is the whole of it with
+    `inherit=False`; `options` go to subprocess.run (`input`, `stdin`, `check`, ...)."""
+    return subprocess.run([*COCKPIT, *args], capture_output=True, cwd=cwd,
+                          env=_environment(env, inherit), timeout=timeout,
+                          **{"text": True, **options})
+
+
+def start_cockpit(*args: str, cwd: Path = REPO, env: Mapping[str, str] | None = None,
+                  inherit: bool = True, **options: Any) -> subprocess.Popen[Any]:
+    """`cockpit ARGS` started and left running (text streams unless `text=False`); `env` as
+    for cockpit(), `options` go to subprocess.Popen (`stdout`, `start_new_session`, ...)."""
+    return subprocess.Popen([*COCKPIT, *args], cwd=cwd, env=_environment(env, inherit),
+                            **{"text": True, **options})
+
+
+def db_url(cluster: PgCluster, conninfo: str) -> str:
+    """The SQLAlchemy URL, password and all, of the database a conninfo names (`pg_db`)."""
+    name = psycopg.conninfo.conninfo_to_dict(conninfo)["dbname"]
+    return cluster.socket_url(str(name)).render_as_string(hide_password=False)
