@@ -146,7 +146,7 @@ def test_the_runbooks_own_pinned_tag_holds_too(rehearsals: Path, world: World,
     try:
         gate = next(g for g in rules.gates(ctl.runbook) if g.id == GATE)
         assert isinstance(gate, ProbeGate)
-        ctl._evaluate_rehearsal_gate(gate, "release-9")
+        ctl.gates._evaluate_rehearsal_gate(gate, "release-9")
         state = ctl.state.gates[GATE]
     finally:
         ctl.close()
