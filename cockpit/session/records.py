@@ -414,11 +414,29 @@ def typed(event: Event, kind: type[R]) -> R | None:
     return record if isinstance(record, kind) else None
 
 
+def kinds_of(*classes: type[Record]) -> frozenset[str]:
+    """The event types of these record classes, for `among`."""
+    return frozenset(cls.KIND for cls in classes)
+
+
+def among(event: Event, kinds: frozenset[str]) -> Record | None:
+    """The event's record if its type is one of `kinds` (see `kinds_of`), else None —
+    without decoding it: a reader that draws steps and gates neither pays for the other
+    events nor asks of them that they be whole."""
+    return record_of(event) if event.type in kinds else None
+
+
 def subject_of(event: Event, key: str) -> Any:
     """One key of the event's data, read without decoding its record: the fold keeps only a
     check's latest evaluation of each gate, item or script, and a long session holds
     thousands of re-evaluations it needs only the name of."""
     return event.data[key]
+
+
+def files_named(event: Event) -> list[str]:
+    """The session files an event of any kind names (its `file`, `to` or `manifest`): after
+    the decision, a file no event names was put there by hand."""
+    return [str(event.data[key]) for key in ("file", "to", "manifest") if event.data.get(key)]
 
 
 def written(event: Event) -> dict[str, Any]:
