@@ -30,7 +30,7 @@ def test_a_session_written_before_typed_reads_folds_to_its_own_snapshot(
     for event in events:
         record = records.record_of(event)
         assert record is not None, event.type
-        assert record.KIND == event.type
+        assert event.type == record.KIND
         # what the record would write is the line's data as it stands: the same hash
         assert canonical(record.data()) == canonical(records.written(event)), event.seq
     # the snapshot as the live cockpit wrote it, event by event: the same model, and the
