@@ -31,14 +31,19 @@ from cockpit.engine.supervisor import (
 )
 from cockpit.session.modes import session_opener
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.runrecords import RunSpec
 
 DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Windows' value
 
 
-def write_spec(files: RunFiles, spec: dict[str, Any]) -> None:
-    write_json_atomic(files.spec, {**spec, "run": files.run, "record": str(files.record),
-                                   "started": str(files.started), "claim": str(files.claim),
-                                   "stop_request": str(files.stop_request)})
+def write_spec(files: RunFiles, spec: dict[str, Any]) -> RunSpec:
+    """The supervisor's spec of this run (a key it does not know is refused: TypeError),
+    with the paths of the run's files, written as given."""
+    typed = RunSpec.of(**spec, run=files.run, record=str(files.record),
+                       started=str(files.started), claim=str(files.claim),
+                       stop_request=str(files.stop_request))
+    write_json_atomic(files.spec, typed.to_json())
+    return typed
 
 
 def void_claim(files: RunFiles, why: str) -> bool:

@@ -27,6 +27,7 @@ from cockpit.engine.supervisor import (
     write_json_atomic,
 )
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.runrecords import ExitRecord, RunSpec
 
 # A supervisor at work gets the time it may take to end the run itself and write its record
 # (its stop: SIGINT, TERM, KILL 5 s apart; or, the command ended just in time, the 2 s its
@@ -84,7 +85,7 @@ def grace_over(files: RunFiles, past_s: float) -> tuple[bool, str]:
     return True, f"(pid {proc.pid if proc else '?'}) had not stopped it {past_s:.0f} s after"
 
 
-def stop_overdue(files: RunFiles, timeout_text: str, rule: str, why: str) -> dict[str, Any] | None:
+def stop_overdue(files: RunFiles, timeout_text: str, rule: str, why: str) -> ExitRecord | None:
     """Stop the run's supervisor and its command's process group, and write the exit record
     in the supervisor's place; None if the supervisor wrote its own first."""
     proc = find_supervisor(files)
@@ -100,12 +101,13 @@ def stop_overdue(files: RunFiles, timeout_text: str, rule: str, why: str) -> dic
     signalled = _stop(groups)
     line = (f"no end within {timeout_text} (the step's timeout); its supervisor {why}: the "
             "cockpit stopped the step and its supervisor")
-    record = {**_from_log(files.log), **_started(files), "published": _published(files),
-              "run": files.run, "log": str(files.log), "exit_code": None,
-              "abort": {"rule": rule, "line": line, "at": utc_now()},
-              "ended_at": utc_now(), "signalled": signalled, "ended_by": "cockpit",
-              "supervisor_pid": proc.pid if proc is not None else None}
-    write_json_atomic(files.record, record)
+    record = ExitRecord.of(
+        **_from_log(files.log), **_started(files), published=_published(files),
+        run=files.run, log=str(files.log), exit_code=None,
+        abort={"rule": rule, "line": line, "at": utc_now()}, ended_at=utc_now(),
+        signalled=signalled, ended_by="cockpit",
+        supervisor_pid=proc.pid if proc is not None else None)
+    write_json_atomic(files.record, record.to_json())
     return record
 
 
@@ -183,7 +185,7 @@ def _from_log(log: Path) -> dict[str, Any]:
 
 def _published(files: RunFiles) -> str | None:
     try:
-        published = json.loads(files.spec.read_text(encoding="utf-8")).get("publish")
+        published = RunSpec.read(files.spec).publish
     except (OSError, ValueError):
         return None
     return published if isinstance(published, str) else None

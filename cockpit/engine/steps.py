@@ -38,6 +38,7 @@ from cockpit.session import records, rules, timing
 from cockpit.session.layout import DISPLACED
 from cockpit.session.modes import file_mode, make_folder
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.runrecords import ExitRecord
 from cockpit.session.safefs import UnsafePath, move_named
 
 
@@ -57,15 +58,15 @@ def step_env(env: dict[str, str], step: CommandStep, run: str | None = None) -> 
     return out
 
 
-def leftover_text(record: dict[str, Any]) -> str | None:
+def leftover_text(record: ExitRecord) -> str | None:
     """The processes a run left in its process group, as its exit record lists them."""
-    left = record.get("leftover") or []
+    left = record.leftover
     if not left:
         return None
-    count = int(record.get("leftover_count") or len(left))
+    count = int(record.leftover_count or len(left))
     named = procgroup.described([procgroup.Member(int(m["pid"]), str(m["command"]))
                                  for m in left], count)
-    how = " then ".join(record.get("leftover_signalled") or []) or "signalled"
+    how = " then ".join(record.leftover_signalled) or "signalled"
     return (f"left {count} process{'es' if count != 1 else ''} running in its process group "
             f"after its command ended, stopped ({how}): {named}")
 
@@ -307,31 +308,31 @@ class StepVerbs:
             detail=f"its supervisor ended (status {status}) without an exit record; see "
                    f"{files.err}"))
 
-    def _finish(self, step_id: str, record: dict[str, Any]) -> None:
+    def _finish(self, step_id: str, record: ExitRecord) -> None:
         step = self.core.item(step_id)
-        ok = record["exit_code"] == step.expect_exit and record.get("abort") is None
-        abort = record.get("abort")
+        abort = record.abort
+        ok = record.exit_code == step.expect_exit and abort is None
         # Asked to stop and stopped by a signal: cancelled — not a pass, whatever the command
         # made of the signal. A run that ended on its own before any signal keeps its
         # outcome, and an abort rule's match stays a failure (and halts).
-        cancelled = (self.core.state.steps[step_id].cancel_asked and bool(record.get("signalled"))
+        cancelled = (self.core.state.steps[step_id].cancel_asked and bool(record.signalled)
                      and abort is None)
         ok = ok and not cancelled
         detail = None if ok else "cancelled by the operator" if cancelled else (
             f"timeout: {abort['line']}" if abort and abort["rule"] == TIMEOUT_RULE
             else f"log unwritable: {abort['line']}" if abort and abort["rule"] == LOG_RULE
             else f"abort rule {abort['rule']}" if abort
-            else f"exit status {record['exit_code']}, expected {step.expect_exit}")
+            else f"exit status {record.exit_code}, expected {step.expect_exit}")
         left = leftover_text(record)
         if left is not None:  # what it left running fails it, whatever its exit status
             detail, ok = (f"{detail}; {left}" if detail else left), False
         self.core.append(records.StepFinished(
-            step=step_id, run=record["run"], exit_code=record["exit_code"], ok=ok,
-            bytes=record["bytes"], lines=record["lines"], sha256=record["sha256"],
-            abort=record.get("abort"), ended_at=record["ended_at"], detail=detail,
-            last_line=record.get("last_line"), publish_error=record.get("publish_error"),
+            step=step_id, run=record.run, exit_code=record.exit_code, ok=ok,
+            bytes=record.bytes, lines=record.lines, sha256=record.sha256,
+            abort=abort, ended_at=record.ended_at, detail=detail,
+            last_line=record.last_line, publish_error=record.publish_error,
             **({"cancelled": True} if cancelled else {}),
-            **self._radar_kept(RunFiles(self.core.folder / "steps", record["run"]))))
+            **self._radar_kept(RunFiles(self.core.folder / "steps", record.run))))
         if abort is not None and self.core.state.halt is None:
             self.halt(f"step {step_id} reached its timeout ({step.timeout})"
                       if abort["rule"] == TIMEOUT_RULE else

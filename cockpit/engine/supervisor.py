@@ -11,7 +11,8 @@ same time to the runbook's log path, a published copy — scans each complete li
 the abort rules, stops the child on a match (SIGINT so psycopg cancels the server statement,
 then SIGTERM, then SIGKILL), and writes an exit record beside the log when the child ends.
 It imports the standard library, RE2 (google-re2) and a few small modules of the engine and
-the session that do the same — no pydantic, SQLAlchemy or Textual — so it starts fast.
+the session that do the same — no pydantic, SQLAlchemy or Textual — so it starts fast. Its
+spec and exit record are the typed ones of `session/runrecords.py`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from cockpit.engine.reserve import RecordReserve
 from cockpit.session.fastre import compile_fast
 from cockpit.session.modes import file_mode, session_opener
 from cockpit.session.redact import Redactor
+from cockpit.session.runrecords import LOG_RULE, ExitRecord, RunSpec
 from cockpit.session.safefs import UnsafePath, create_named
 
 SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
@@ -45,7 +47,6 @@ PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: the child may run 1 MiB ah
 TICK = 0.05  # seconds: how long a partial line may wait before it is written
 LINE_SCAN_LIMIT = 1 << 16  # a "line" longer than this is scanned in pieces
 MATCHED_LINE_LIMIT = 2000
-LOG_RULE = "log_unwritable"  # the abort a log that cannot be written is recorded as
 LEFTOVER_GRACE = 10.0  # seconds between TERM and KILL for processes a step leaves behind
 
 
@@ -81,18 +82,18 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 class StepRun:
     """One run of one command, from spawn to exit record."""
 
-    def __init__(self, spec: dict[str, Any], secrets: list[str]) -> None:
+    def __init__(self, spec: RunSpec, secrets: list[str]) -> None:
         self.spec = spec
         self.redactor = Redactor(secrets)
-        self.scanner = AbortScanner(spec.get("rules", []))
+        self.scanner = AbortScanner(spec.rules)
         # One RE2 pass over each block of lines for "any secret or any abort rule here?";
         # the usual answer, no, then costs one scan instead of two.
         both = [p for p in (self.redactor.pattern, self.scanner.pattern) if p]
         self.quick = compile_fast(b"|".join(b"(?:" + p + b")" for p in both)) \
             if len(both) == 2 else None
-        self.grace = float(spec.get("grace", 5.0))
+        self.grace = float(spec.grace)
         # The step's hard limit: reaching it stops the command as an abort rule's match does.
-        self.timeout: float | None = spec.get("timeout")
+        self.timeout: float | None = spec.timeout
         self.sha = hashlib.sha256()
         self.bytes = 0
         # lines written, and the last that is not blank, for the record: often the error
@@ -138,7 +139,7 @@ class StepRun:
         rule's match stops it, and the record says why."""
         self.log_error = f"{doing} failed after {self.bytes:,} bytes: {error.strerror or error}"
         if self.abort is None:
-            self._abort(str(self.spec.get("log_rule", LOG_RULE)),
+            self._abort(self.spec.log_rule or LOG_RULE,
                         f"the step's log could not be kept ({self.log_error}); the command "
                         "was stopped: its output would not be evidence".encode())
 
@@ -245,10 +246,10 @@ class StepRun:
 
     def _take_request(self) -> None:
         self.requested = False
-        if self.abort is not None or not self.spec.get("stop_request"):
+        if self.abort is not None or not self.spec.stop_request:
             return
         try:
-            request = json.loads(Path(self.spec["stop_request"]).read_text(encoding="utf-8"))
+            request = json.loads(Path(self.spec.stop_request).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
         self._abort(str(request.get("rule", "lock_queue")),
@@ -264,42 +265,41 @@ class StepRun:
 
     # ------------------------------------------------------------------ the run
 
-    def _not_run(self, spec: dict[str, Any], why: str) -> dict[str, Any]:
+    def _not_run(self, spec: RunSpec, why: str) -> ExitRecord:
         """The exit record of a run whose command never started: an empty log, failed."""
-        log = Path(spec["log"])
+        log = Path(spec.log)
         empty_log(log)
         now = utc_now()
-        record = {"run": spec["run"], "step": spec["step"], "log": str(log),
-                  "published": None, "publish_error": None, "not_run": why,
-                  "exit_code": -int(signal.SIGTERM),
-                  "abort": None, "bytes": 0, "lines": 0, "sha256": hashlib.sha256().hexdigest(),
-                  "started_at": now, "ended_at": now, "child_pid": None,
-                  "supervisor_pid": os.getpid(), "last_line": why}
-        write_json_atomic(Path(spec["record"]), record)
+        record = ExitRecord.of(
+            run=spec.run, step=spec.step, log=str(log), published=None, publish_error=None,
+            not_run=why, exit_code=-int(signal.SIGTERM), abort=None, bytes=0, lines=0,
+            sha256=hashlib.sha256().hexdigest(), started_at=now, ended_at=now, child_pid=None,
+            supervisor_pid=os.getpid(), last_line=why)
+        write_json_atomic(Path(spec.record), record.to_json())
         return record
 
     def claim(self) -> bool:
         """Take the run before anything starts; False if it is taken (a resume voided it:
         the cockpit has recorded that this run never started, so it must not)."""
-        return not self.spec.get("claim") or take_claim(
-            Path(self.spec["claim"]), {"supervisor_pid": os.getpid()})
+        return not self.spec.claim or take_claim(
+            Path(self.spec.claim), {"supervisor_pid": os.getpid()})
 
     def reserve_record(self) -> None:
         """Hold the exit record's space before anything starts (OSError: a full disk)."""
-        self.reserve = RecordReserve(Path(self.spec["record"]))
+        self.reserve = RecordReserve(Path(self.spec.record))
         self.reserve.take()
 
     def drop_reserve(self) -> None:
         if self.reserve is not None:
             self.reserve.drop()
 
-    def _write_record(self, record: dict[str, Any]) -> None:
+    def _write_record(self, record: ExitRecord) -> None:
         if self.reserve is None or self.reserve.fd < 0:
-            write_json_atomic(Path(self.spec["record"]), record)
+            write_json_atomic(Path(self.spec.record), record.to_json())
         else:
-            self.reserve.write(json.dumps(record, indent=2, sort_keys=True).encode())
+            self.reserve.write(record.dumped())
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> ExitRecord:
         spec = self.spec
         env = dict(os.environ)
         env.pop(SECRETS_ENV, None)
@@ -308,21 +308,21 @@ class StepRun:
             not_run = self._not_run(spec, "stopped before the command started")
             self.drop_reserve()
             return not_run
-        log = Path(spec["log"])
+        log = Path(spec.log)
         log.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: a log is evidence; an earlier one is never overwritten.
         self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND,
                               file_mode(log.parent))
-        if spec.get("publish"):
-            self._open_published(Path(spec["publish"]), Path(spec["cwd"]))
+        if spec.publish:
+            self._open_published(Path(spec.publish), Path(spec.cwd))
         started_at = utc_now()
         child = subprocess.Popen(
-            spec["command"], shell=True, cwd=spec["cwd"], env=env, stdin=subprocess.DEVNULL,
+            spec.command, shell=True, cwd=spec.cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group_kwargs(),
         )
         try:
-            write_json_atomic(Path(spec["started"]), {
-                "run": spec["run"], "step": spec["step"], "supervisor_pid": os.getpid(),
+            write_json_atomic(Path(spec.started), {
+                "run": spec.run, "step": spec.step, "supervisor_pid": os.getpid(),
                 "child_pid": child.pid, "started_at": started_at,
             })
         except OSError as exc:  # a full disk already: nothing it prints could be kept
@@ -334,7 +334,7 @@ class StepRun:
         deadline = time.monotonic() + self.timeout if self.timeout else None
         while not eof:
             if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
-                self._abort(spec["timeout_rule"], f"no end within {spec.get('timeout_text')} (the "
+                self._abort(spec.timeout_rule, f"no end within {spec.timeout_text} (the "
                             "step's timeout)".encode())
             if self.requested:
                 self._take_request()
@@ -365,20 +365,17 @@ class StepRun:
         os.close(self.log_fd)
         if self.publish_fd >= 0:
             os.close(self.publish_fd)
-        record = {
-            "run": spec["run"], "step": spec["step"], "log": str(log),
-            "published": spec.get("publish"), "publish_error": self.publish_error,
-            "exit_code": child.returncode, "abort": self.abort,
-            "bytes": self.bytes, "lines": self.stats.lines,
-            "sha256": self.sha.hexdigest(), "started_at": started_at, "ended_at": utc_now(),
-            "child_pid": child.pid, "supervisor_pid": os.getpid(),
-            "signalled": self.signalled,
-            "last_line": self.stats.last_line.decode("utf-8", errors="replace"),
-            "log_error": self.log_error, "unwritten": self.unwritten,
-            "leftover": [{"pid": m.pid, "command": m.command}
-                         for m in left[:procgroup.LISTED_LIMIT]],
-            "leftover_count": len(left), "leftover_signalled": stopped_with,
-        }
+        record = ExitRecord.of(
+            run=spec.run, step=spec.step, log=str(log), published=spec.publish,
+            publish_error=self.publish_error, exit_code=child.returncode, abort=self.abort,
+            bytes=self.bytes, lines=self.stats.lines, sha256=self.sha.hexdigest(),
+            started_at=started_at, ended_at=utc_now(), child_pid=child.pid,
+            supervisor_pid=os.getpid(), signalled=self.signalled,
+            last_line=self.stats.last_line.decode("utf-8", errors="replace"),
+            log_error=self.log_error, unwritten=self.unwritten,
+            leftover=[{"pid": m.pid, "command": m.command}
+                      for m in left[:procgroup.LISTED_LIMIT]],
+            leftover_count=len(left), leftover_signalled=stopped_with)
         self._write_record(record)
         return record
 
@@ -538,7 +535,7 @@ def signal_group(child: subprocess.Popen[bytes], sig: int, os_name: str = os.nam
 
 
 def main(argv: list[str]) -> int:
-    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    spec = RunSpec.read(Path(argv[0]))
     secrets = json.loads(os.environ.get(SECRETS_ENV, "[]"))
     run = StepRun(spec, secrets)
     if hasattr(signal, "SIGHUP"):
@@ -550,19 +547,19 @@ def main(argv: list[str]) -> int:
     try:
         run.reserve_record()
     except OSError as exc:  # a full disk: the run could not even say how it ended
-        print(f"run {spec['run']}: no room for its exit record ({exc.strerror or exc}); "
+        print(f"run {spec.run}: no room for its exit record ({exc.strerror or exc}); "
               "nothing was run", file=sys.stderr)
         return 4
     try:
         claimed = run.claim()
     except OSError as exc:
         run.drop_reserve()
-        print(f"run {spec['run']}: its claim could not be written ({exc.strerror or exc}); "
+        print(f"run {spec.run}: its claim could not be written ({exc.strerror or exc}); "
               "nothing was run", file=sys.stderr)
         return 4
     if not claimed:
         run.drop_reserve()
-        print(f"run {spec['run']} was voided before it started; nothing was run",
+        print(f"run {spec.run} was voided before it started; nothing was run",
               file=sys.stderr)
         return 3
     try:

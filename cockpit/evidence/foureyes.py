@@ -13,7 +13,7 @@ from cockpit.errors import CockpitError
 from cockpit.evidence import signing
 from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
-from cockpit.session import rules
+from cockpit.session import records, rules
 from cockpit.session.events import Event
 from cockpit.session.state import SessionState
 
@@ -33,25 +33,24 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
     past_go = False  # a step has started, or the decision is recorded
     for event in events:
         past_go = past_go or event.type in (ev.STEP_STARTED, ev.DECISION_RECORDED)
-        if event.type != ev.SIGNATURE_ATTACHED:
+        if (d := records.typed(event, records.SignatureAttached)) is None:
             continue
-        d = event.data
-        where = f"{d['file']} ({d['role']}, {d['kind']})"
-        if d["kind"] == "transcript" and past_go:
+        where = f"{d.file} ({d.role}, {d.kind})"
+        if d.kind == "transcript" and past_go:
             out.problems.append(f"{where}: attached after GO; a countersignature of the "
                                 "transcript is given before it")
         signer = _check_one(folder, events, event, allowed, where, out)
         if signer is None:
             continue
-        if d["role"] == "operator":
+        if d.role == "operator":
             operators.append(signer)
         else:
-            reviewers.append((signer, d["kind"], where))
-        verb = "signed" if d["role"] == "operator" else "countersigned"
-        status = f" ({state.decision.status})" if d["kind"] == "decision" and state.decision \
+            reviewers.append((signer, d.kind, where))
+        verb = "signed" if d.role == "operator" else "countersigned"
+        status = f" ({state.decision.status})" if d.kind == "decision" and state.decision \
             else ""
-        out.signed.append(f"{d['role']} {', '.join(sorted(signer.identities)) or '?'} "
-                          f"({signer.fingerprint}) {verb} the {d['kind']}{status}")
+        out.signed.append(f"{d.role} {', '.join(sorted(signer.identities)) or '?'} "
+                          f"({signer.fingerprint}) {verb} the {d.kind}{status}")
     operators += rules.operator_signers(state)  # the keys declared with --sign-key too
     counted = _count_reviewers(operators, reviewers, out)
     _check_counts(state, runbook, counted, out)
@@ -108,12 +107,13 @@ def _gate_need(state: SessionState, runbook: Runbook | None) -> int:
 
 def _check_one(folder: Path, events: Sequence[Event], event: Event, allowed: Path | None,
                where: str, out: FourEyes) -> rules.Signer | None:
-    d = event.data
+    if (d := records.typed(event, records.SignatureAttached)) is None:
+        return None
     try:
-        doc = signing.read_signature((folder / d["file"]).read_bytes(), d["file"])
+        doc = signing.read_signature((folder / d.file).read_bytes(), d.file)
     except (OSError, CockpitError):
         return None  # missing or changed: the file check has named it
-    recorded = (d["role"], d["kind"], d["fingerprint"], d["identity"], d["statement_sha256"])
+    recorded = (d.role, d.kind, d.fingerprint, d.identity, d.statement_sha256)
     if (doc.role, doc.kind, doc.fingerprint, doc.identity,
             signing.statement_sha256(doc.statement)) != recorded:
         out.problems.append(f"{where}: the file says {doc.role} {doc.identity} "
@@ -126,7 +126,7 @@ def _check_one(folder: Path, events: Sequence[Event], event: Event, allowed: Pat
         out.problems.append(f"{where}: {exc.message}")
         return None
     data = signing.file_signed_bytes(doc)
-    identities = {d["identity"]} - {""}
+    identities = {d.identity} - {""}
     if allowed is not None:
         found = signing.principals_for(doc.signature, data, allowed, event.ts)
         if not found:
@@ -134,7 +134,7 @@ def _check_one(folder: Path, events: Sequence[Event], event: Event, allowed: Pat
                                 f"{signing.NAMESPACE} (or was not valid at {event.ts})")
             return None
         identities = set(found)
-        if d["identity"] and d["identity"] not in found:
-            out.notes.append(f"{where}: says it is {d['identity']}; {allowed} knows the key as "
+        if d.identity and d.identity not in found:
+            out.notes.append(f"{where}: says it is {d.identity}; {allowed} knows the key as "
                              f"{', '.join(found)}")
     return rules.Signer(made_by, frozenset(identities))

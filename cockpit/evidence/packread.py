@@ -15,8 +15,10 @@ import tarfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pydantic import ValidationError
+
 from cockpit.errors import CockpitError
-from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.layout import EVENTS
 from cockpit.session.store import read_event_log
 
@@ -87,17 +89,19 @@ def recorded_sizes(folder: Path) -> dict[str, int]:
 
     logs: dict[str, Any] = {}
     for event in events:
-        d = event.data
-        if event.type == ev.STEP_STARTED:
-            logs[str(d.get("run"))] = d.get("log")
-        elif event.type == ev.STEP_FINISHED:
-            note(logs.get(str(d.get("run"))), d.get("bytes"))
-        elif event.type == ev.LOG_DISPLACED:
-            note(d.get("to"), d.get("bytes"))
-        elif event.type == ev.TORN_TAIL_SET_ASIDE:
-            note(d.get("file"), d.get("bytes"))
-        elif event.type in (ev.GATE_EVALUATED, ev.CHECK_EVALUATED):
-            seen = d.get("observed")
+        try:
+            record = records.record_of(event)
+        except ValidationError:  # not what the cockpit writes: nothing to take from it
+            continue
+        if isinstance(record, records.StepStarted):
+            logs[record.run] = record.log
+        elif isinstance(record, records.StepFinished):
+            note(logs.get(record.run), record.bytes)
+        elif isinstance(record, records.LogDisplaced | records.TornTailSetAside):
+            note(record.to if isinstance(record, records.LogDisplaced) else record.file,
+                 record.bytes)
+        elif isinstance(record, records.GateEvaluated | records.CheckEvaluated):
+            seen = record.observed
             if isinstance(seen, dict):
                 note(seen.get("captured"), seen.get("size"))
                 for kept in seen.get("files") or ():

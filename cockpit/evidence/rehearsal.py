@@ -22,7 +22,7 @@ from cockpit.evidence.verify import verify_session
 from cockpit.runbook.environment import environment_neutral
 from cockpit.runbook.model import PASS, Runbook
 from cockpit.runbook.render import render_markdown
-from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.reader import SessionSnapshot, open_session
 from cockpit.session.records import RehearsalLink
 
@@ -206,26 +206,24 @@ def _commit(rehearsed: str | None, rehearsed_dirty: bool | None, ours: str | Non
 def _paths(found: SessionSnapshot, path_for: PathFor) -> list[ProofItem]:
     """Each upgrade the rehearsal ran to its end: the path it took, worked out here from the
     same start."""
-    finished = {e.data["run"] for e in found.events
-                if e.type == ev.STEP_FINISHED and e.data.get("ok")}
+    finished = {r.run for r in records.of_kind(found.events, records.StepFinished) if r.ok}
     items = []
-    for event in found.events:
-        d = event.data
-        if event.type != ev.STEP_STARTED or d.get("path") is None or d["run"] not in finished:
+    for d in records.of_kind(found.events, records.StepStarted):
+        if d.path is None or d.run not in finished:
             continue
-        if d.get("start") is None or len(d["start"]) > 1 or not d["path"]:
-            items.append(ProofItem(f"path of {d['step']}", False, (
+        if d.start is None or len(d.start) > 1 or not d.path:
+            items.append(ProofItem(f"path of {d.step}", False, (
                 "the rehearsal recorded no start revision for it (it could not read it, or "
-                "an older cockpit ran it)" if d.get("start") is None else
-                f"the rehearsal started at several heads ({', '.join(d['start'])}): no one "
-                "path" if len(d["start"]) > 1 else "the rehearsal counted no revision")))
+                "an older cockpit ran it)" if d.start is None else
+                f"the rehearsal started at several heads ({', '.join(d.start)}): no one "
+                "path" if len(d.start) > 1 else "the rehearsal counted no revision")))
             continue
-        here = path_for(d["step"], list(d["start"]))
-        same = here == d["path"]
+        here = path_for(d.step, list(d.start))
+        same = here == d.path
         items.append(ProofItem(
-            f"path of {d['step']}", same,
-            f"{len(d['path'])} revision{'' if len(d['path']) == 1 else 's'}, "
-            f"{' → '.join(d['path'])}" if same else
-            f"the rehearsal ran {' → '.join(d['path']) or 'nothing counted'}; from the same "
+            f"path of {d.step}", same,
+            f"{len(d.path)} revision{'' if len(d.path) == 1 else 's'}, "
+            f"{' → '.join(d.path)}" if same else
+            f"the rehearsal ran {' → '.join(d.path) or 'nothing counted'}; from the same "
             f"start here: {' → '.join(here) if here else 'not known'}"))
     return items

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cockpit.errors import CockpitError
 from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.events import Event
 
 T = TypeVar("T")
@@ -240,24 +241,24 @@ def decision_event(events: Sequence[Event]) -> Event | None:
 def statement_for(kind: Kind, events: Sequence[Event]) -> dict[str, Any] | None:
     """What a signature of `kind` signs in this session; None while there is none to sign
     (no decision yet)."""
-    if not events or events[0].type != ev.SESSION_STARTED:
+    started = records.typed(events[0], records.SessionStarted) if events else None
+    if started is None:
         return None
-    started = events[0].data
-    common = {"namespace": NAMESPACE, "kind": kind, "session_id": started["session_id"],
-              "title": started["title"], "runbook_sha256": started["runbook_sha256"],
-              "transcript_sha256": started["transcript_sha256"]}
+    common = {"namespace": NAMESPACE, "kind": kind, "session_id": started.session_id,
+              "title": started.title, "runbook_sha256": started.runbook_sha256,
+              "transcript_sha256": started.transcript_sha256}
     if kind == "transcript":  # this session's runbook, approved for this session only
         return {**common, "session_started_hash": events[0].hash}
     decided = decision_event(events)
-    if decided is None:
+    d = records.typed(decided, records.DecisionRecorded) if decided is not None else None
+    if decided is None or d is None:
         return None
-    sealed = [e for e in events[:decided.seq - 1] if e.type == ev.EVIDENCE_SEALED]
-    d = decided.data
+    sealed = list(records.of_kind(events[:decided.seq - 1], records.EvidenceSealed))
     return {**common, "decision": {"seq": decided.seq, "hash": decided.hash,
-                                   "status": d["status"]},
-            "manifest_sha256": sealed[-1].data.get("sha256") if sealed else None,
-            "decision_json_sha256": d.get("json_sha256"),
-            "decision_markdown_sha256": d.get("markdown_sha256")}
+                                   "status": d.status},
+            "manifest_sha256": sealed[-1].sha256 if sealed else None,
+            "decision_json_sha256": d.json_sha256,
+            "decision_markdown_sha256": d.markdown_sha256}
 
 
 class OtherStatement(SigningError):

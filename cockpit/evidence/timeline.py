@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape as html_escape
 from pathlib import Path
-from typing import Any
 
 from cockpit.runbook.model import Runbook
-from cockpit.session import events as ev
+from cockpit.session import records
 from cockpit.session.events import Event
 from cockpit.session.inert import inert
 from cockpit.session.layout import session_file
@@ -24,6 +23,13 @@ from cockpit.session.timing import parse_at
 WIDTH, LABELS, ROW, TOP = 1100, 300, 22, 34
 COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "cancelled": "#9e9e9e",
            "interrupted": "#ef6c00", "running": "#1565c0"}
+
+
+# the kinds of event each part of the picture is drawn from (no other is decoded)
+_RUN_ENDS = records.kinds_of(records.StepStarted, records.StepFinished,
+                            records.StepInterrupted)
+_MARKS = records.kinds_of(records.GateAttested, records.GateEvaluated,
+                          records.ManualConfirmed, records.Halted)
 
 
 @dataclass(frozen=True)
@@ -48,17 +54,18 @@ def bars(events: list[Event]) -> list[Bar]:
     started: dict[str, tuple[str, str, float]] = {}
     found: list[Bar] = []
     for event in events:
-        d = event.data
+        record = records.among(event, _RUN_ENDS)
         offset = (parse_at(event.ts) - origin).total_seconds()
-        if event.type == ev.STEP_STARTED:
-            started[d["run"]] = (d["step"], d.get("phase") or "", offset)
-        elif event.type in (ev.STEP_FINISHED, ev.STEP_INTERRUPTED) and d.get("run") in started:
-            step, phase, start = started.pop(d["run"])
-            ended = d.get("ended_at")
+        if isinstance(record, records.StepStarted):
+            started[record.run] = (record.step, record.phase or "", offset)
+        elif isinstance(record, records.StepFinished | records.StepInterrupted) \
+                and record.run in started:
+            step, phase, start = started.pop(record.run or "")
+            ended = getattr(record, "ended_at", None)  # an interruption's: when it was seen
             end = (parse_at(ended) - origin).total_seconds() if ended else offset
-            outcome = ("interrupted" if event.type == ev.STEP_INTERRUPTED else "passed"
-                       if d.get("ok") else "cancelled" if d.get("cancelled") else "failed")
-            found.append(Bar(step, d["run"], phase, start, max(end, start), outcome))
+            outcome = ("interrupted" if isinstance(record, records.StepInterrupted) else
+                       "passed" if record.ok else "cancelled" if record.cancelled else "failed")
+            found.append(Bar(step, record.run or "", phase, start, max(end, start), outcome))
     for run, (step, phase, start) in started.items():
         found.append(Bar(step, run, phase, start, (last - origin).total_seconds(), "running"))
     return sorted(found, key=lambda b: b.start)
@@ -66,10 +73,10 @@ def bars(events: list[Event]) -> list[Bar]:
 
 def _radar_points(folder: Path, events: list[Event], origin: datetime) -> list[tuple[float, int]]:
     points = []
-    for event in events:
-        if event.type == ev.STEP_FINISHED and event.data.get("radar"):
+    for finished in records.of_kind(events, records.StepFinished):
+        if finished.radar:
             try:
-                lines = session_file(folder, event.data["radar"]).read_text().splitlines()
+                lines = session_file(folder, finished.radar).read_text().splitlines()
             except OSError:
                 continue
             for line in lines:
@@ -82,11 +89,15 @@ def _radar_points(folder: Path, events: list[Event], origin: datetime) -> list[t
     return sorted(points)
 
 
-def _gate_bar(data: dict[str, Any], left: float, seconds: float, scale: float, top: float,
-              colour: str) -> str:
+def _colour(ok: bool) -> str:
+    return "#2e7d32" if ok else "#c62828"
+
+
+def _gate_bar(evaluated: records.GateEvaluated, left: float, seconds: float, scale: float,
+              top: float, colour: str) -> str:
     """A probe gate's evaluation as a bar over the time its probe took (the risk gate
     renders and lints every revision: seconds, not a moment), its verdict at the end."""
-    gate, outcome = escape(data["gate"]), "passed" if data.get("ok") else "failed"
+    gate, outcome = escape(evaluated.gate), "passed" if evaluated.ok else "failed"
     width = max(round(seconds * scale, 1), 2)
     took = f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.2f}"
     return (f'<g class="gate" data-gate="{gate}" data-outcome="{outcome}"><title>gate '
@@ -154,30 +165,28 @@ def timeline_svg(runbook: Runbook, events: list[Event], folder: Path,
                'text-anchor="end">confirmations</text>')
     for event in events:
         at = x((parse_at(event.ts) - origin).total_seconds())
-        d = event.data
-        if event.type in (ev.GATE_ATTESTED, ev.GATE_EVALUATED):
-            colour = "#2e7d32" if d.get("ok", True) else "#c62828"
-            seconds = d.get("seconds")
-            if isinstance(seconds, int | float) and event.type == ev.GATE_EVALUATED:
-                out.append(_gate_bar(d, x(max(0.0, (parse_at(event.ts) - origin)
-                                              .total_seconds() - seconds)),
-                                     seconds, scale, marks_y, colour))
-                continue
-            out.append(f'<path class="gate" data-gate="{escape(d["gate"])}" d="M{at} '
+        record = records.among(event, _MARKS)
+        if isinstance(record, records.GateEvaluated) and record.seconds is not None:
+            out.append(_gate_bar(record, x(max(0.0, (parse_at(event.ts) - origin)
+                                               .total_seconds() - record.seconds)),
+                                 record.seconds, scale, marks_y, _colour(record.ok)))
+        elif isinstance(record, records.GateAttested | records.GateEvaluated):
+            colour = _colour(not isinstance(record, records.GateEvaluated) or record.ok)
+            out.append(f'<path class="gate" data-gate="{escape(record.gate)}" d="M{at} '
                        f'{marks_y + 4} l6 7 l-6 7 l-6 -7 z" fill="{colour}"><title>gate '
-                       f'{escape(d["gate"])}</title></path>')
-        elif event.type == ev.MANUAL_CONFIRMED:
-            out.append(f'<circle class="confirmation" data-step="{escape(d["step"])}" '
+                       f'{escape(record.gate)}</title></path>')
+        elif isinstance(record, records.ManualConfirmed):
+            out.append(f'<circle class="confirmation" data-step="{escape(record.step)}" '
                        f'cx="{at}" cy="{marks_y + ROW + 11}" r="5" fill="#1565c0"><title>'
-                       f'{escape(d["step"])} confirmed</title></circle>')
-        elif event.type == ev.HALTED:
+                       f'{escape(record.step)} confirmed</title></circle>')
+        elif isinstance(record, records.Halted):
             # the words on the side of the line with room for them
             side = (f'x="{at - 4}" text-anchor="end"' if at > (LABELS + WIDTH) / 2
                     else f'x="{at + 4}"')
-            out.append(f'<g class="halt" data-step="{escape(d.get("step") or "")}"><line '
+            out.append(f'<g class="halt" data-step="{escape(record.step or "")}"><line '
                        f'x1="{at}" y1="{TOP - 6}" x2="{at}" y2="{height - 30}" stroke="#c62828" '
                        f'stroke-width="3"/><text {side} y="{height - 16}" fill="#c62828" '
-                       f'font-weight="bold">HALT: {escape(d["reason"][:90])}</text></g>')
+                       f'font-weight="bold">HALT: {escape(record.reason[:90])}</text></g>')
     if radar:
         base = marks_y + 2 * ROW + 60
         most = max(v for _t, v in radar)

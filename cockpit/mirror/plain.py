@@ -11,8 +11,7 @@ from pathlib import Path
 
 from cockpit.errors import CockpitError
 from cockpit.mirror.presence import presence_text
-from cockpit.session import events as ev
-from cockpit.session import rules
+from cockpit.session import records, rules
 from cockpit.session.follow import EventFollower
 from cockpit.session.format import format_event
 from cockpit.session.inert import inert
@@ -44,8 +43,10 @@ class PlainMirror:
     def take_events(self, live: bool) -> None:
         logs = self.logs
         for event in self.follower.poll():
-            if event.type in (ev.STEP_FINISHED, ev.STEP_INTERRUPTED, ev.STEP_NOT_STARTED) \
-                    and logs.following and event.data["run"] == logs.run:
+            record = records.record_of(event)
+            if isinstance(record, records.StepFinished | records.StepInterrupted
+                          | records.StepNotStarted) \
+                    and logs.following and record.run == logs.run:
                 step, tail_damage = logs.step or "", logs.damage
                 if not live:
                     logs.let_go()
@@ -53,15 +54,14 @@ class PlainMirror:
                     # its log is complete by now (or will get no more): all of it, in batches
                     while logs.following:
                         self.lines(step, logs.finish())
-                    if event.type == ev.STEP_FINISHED:
-                        self.check_log(event.data["run"], step, tail_damage,
-                                       event.data.get("bytes"), event.data.get("sha256"))
+                    if isinstance(record, records.StepFinished):
+                        self.check_log(record.run, step, tail_damage, record.bytes,
+                                       record.sha256)
             self.state = apply(self.state, event)
             if live:
                 self.out(format_event(event))
-            if event.type == ev.STEP_STARTED and event.data.get("log"):
-                logs.start(event.data["step"], event.data["run"], event.data["log"],
-                           path=event.data.get("path"))
+            if isinstance(record, records.StepStarted) and record.log:
+                logs.start(record.step, record.run, record.log, path=record.path)
                 if logs.path is not None:
                     self.waiter.watch(logs.path.parent)
         if self.follower.damage is not None:

@@ -15,55 +15,54 @@ import msgspec
 
 GENESIS = "0" * 64
 
-# Event types. Data keys are documented beside each; the fold (state.py) gives them meaning.
-SESSION_STARTED = "session_started"  # runbook_path, runbook_id, title, production, pins, workdir
-WORKDIR_OVERRIDDEN = "workdir_overridden"  # item, approved (the runbook's), used, by
-SESSION_RESUMED = "session_resumed"  # pid
-OPERATOR_CHANGED = "operator_changed"  # previous, operator: resumed by another (--operator)
-LOCK_TAKEN_OVER = "lock_taken_over"  # previous: the dead holder's lock info
-TORN_TAIL_SET_ASIDE = "torn_tail_set_aside"  # offset, bytes, sha256, file
-GATE_ATTESTED = "gate_attested"  # gate, reference
-GATE_EVALUATED = "gate_evaluated"  # gate, ok, expected, observed, detail, seconds
-SETUP_CHECKED = "setup_checked"  # item, ok, detail
-SCRIPT_CHECKED = "script_checked"  # path, ok, expected, observed
-SETUP_CONFIRMED = "setup_confirmed"  # item, note, assumed: a setup line the operator confirmed
-STEP_STARTED = "step_started"  # step, phase, run, command, log (in the session), published
-STEP_FINISHED = "step_finished"  # step, run, exit_code, ok, bytes, lines, sha256, abort,
-#                                   publish_error (the published copy could not be written)
-STEP_CANCEL_ASKED = "step_cancel_asked"  # step, run: the operator stops a read-only step; its
-#                                          step_finished (not ok) then leaves it cancelled
-STEP_INTERRUPTED = "step_interrupted"  # step, run, detail
-STEP_NOT_STARTED = "step_not_started"  # step, run, detail (its child provably never ran)
-STEP_RESOLVED = "step_resolved"  # step, run, outcome (passed|failed), note, probe
-LOG_DISPLACED = "log_displaced"  # step, run, from, to, sha256, bytes (a file at the log path)
-LOG_PRESERVED = "log_preserved"  # step, log, moved_to, sha256: sessions before LOG_DISPLACED
-CHECK_EVALUATED = "check_evaluated"  # step, ok, expected, observed, detail
-MANUAL_CONFIRMED = "manual_confirmed"  # step, note
-HALTED = "halted"  # reason, by (operator|abort_rule|failure), step, rule, line
-DIAGNOSTICS_CAPTURED = "diagnostics_captured"  # file, sha256, probes
-HALT_ITEM_DONE = "halt_item_done"  # item, note
-EVIDENCE_SEALED = "evidence_sealed"  # manifest, sha256, present, missing
-DECISION_RECORDED = "decision_recorded"  # status, fields, json, markdown (+ their sha256)
-FAULT_NOTED = "fault_noted"  # action, error (redacted): the cockpit itself failed at a task
-REHEARSAL_MOVED = "rehearsal_moved"  # folder: the linked rehearsal, found (same identity) there
-REHEARSAL_LINKED = "rehearsal_linked"  # rehearsal, replaced: linked (again) before any step ran
-DRIFT_NOTED = "drift_noted"  # kind (step_slow|forecast_late), step, run, running_s,
-#                               rehearsed_s, forecast_end, window_end: against the rehearsal
-SIGNATURE_ATTACHED = "signature_attached"  # role (operator|reviewer), kind (decision|transcript),
-#                                         file, sha256, fingerprint, identity, statement_sha256
-CHECKLIST_WRITTEN = "checklist_written"  # file, sha256: the filled checklist at the decision
-PASSWORD_ENTERED = "password_entered"  # vars: the DSNs given a new password (never the value)
+# Event types. What each one records is its record's fields, in records.py (one model per
+# type); the fold (state.py) gives them meaning.
+SESSION_STARTED = "session_started"
+WORKDIR_OVERRIDDEN = "workdir_overridden"
+SESSION_RESUMED = "session_resumed"
+OPERATOR_CHANGED = "operator_changed"
+LOCK_TAKEN_OVER = "lock_taken_over"
+TORN_TAIL_SET_ASIDE = "torn_tail_set_aside"
+GATE_ATTESTED = "gate_attested"
+GATE_EVALUATED = "gate_evaluated"
+SETUP_CHECKED = "setup_checked"
+SCRIPT_CHECKED = "script_checked"
+SETUP_CONFIRMED = "setup_confirmed"
+STEP_STARTED = "step_started"
+STEP_FINISHED = "step_finished"
+STEP_CANCEL_ASKED = "step_cancel_asked"
+STEP_INTERRUPTED = "step_interrupted"
+STEP_NOT_STARTED = "step_not_started"
+STEP_RESOLVED = "step_resolved"
+LOG_DISPLACED = "log_displaced"
+LOG_PRESERVED = "log_preserved"
+CHECK_EVALUATED = "check_evaluated"
+MANUAL_CONFIRMED = "manual_confirmed"
+HALTED = "halted"
+DIAGNOSTICS_CAPTURED = "diagnostics_captured"
+HALT_ITEM_DONE = "halt_item_done"
+EVIDENCE_SEALED = "evidence_sealed"
+DECISION_RECORDED = "decision_recorded"
+FAULT_NOTED = "fault_noted"
+REHEARSAL_MOVED = "rehearsal_moved"
+REHEARSAL_LINKED = "rehearsal_linked"
+DRIFT_NOTED = "drift_noted"
+SIGNATURE_ATTACHED = "signature_attached"
+CHECKLIST_WRITTEN = "checklist_written"
+PASSWORD_ENTERED = "password_entered"
 
 
 # The envelope is a msgspec Struct, not a pydantic model: reading a long session builds one
 # per line, and msgspec decodes and checks the whole log into these in a tenth of the time
-# (bench/resume.py). The typed content of `data` is pydantic's, in records.py.
+# (bench/resume.py). The typed content of `data` is pydantic's, in records.py, and only
+# records.py reads `data`: `records.record_of(event)` is the event's record, decoded once
+# and kept in the event's `__dict__` (dict=True), never in the fields that are written.
 class Actor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     host: str
 
 
-class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True, dict=True):
     seq: int
     ts: str
     actor: Actor
@@ -71,6 +70,10 @@ class Event(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     data: dict[str, Any]
     prev: str
     hash: str
+
+    def recomputed_hash(self) -> str:
+        """The hash its content gives (a line whose hash is not this was altered)."""
+        return event_hash(self.seq, self.ts, self.actor, self.type, self.data, self.prev)
 
     def line(self) -> bytes:
         """The event as one line of events.jsonl."""

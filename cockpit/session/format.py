@@ -8,6 +8,7 @@ from typing import Any
 
 from cockpit.session.events import Event
 from cockpit.session.inert import inert
+from cockpit.session.records import written
 
 
 def _brief(value: Any) -> str:
@@ -21,7 +22,8 @@ def _brief(value: Any) -> str:
 
 
 def format_event(event: Event) -> str:
-    data = {k: v for k, v in event.data.items() if v not in (None, "", [], {})}
+    # every key as written, a kind this version does not know too: a person sees it all
+    data = {k: v for k, v in written(event).items() if v not in (None, "", [], {})}
     summary = " ".join(f"{k}={_brief(v)}" for k, v in data.items() if k not in ("fields",))
     return inert(f"{event.ts[11:23]} {event.actor.name}@{event.actor.host} {event.type} "
                  f"{summary}")

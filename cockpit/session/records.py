@@ -11,7 +11,8 @@ number: no coercion that would change a byte).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +68,9 @@ class SessionStarted(Record):
 
 
 class WorkdirOverridden(Record):
+    """The runbook's working directory replaced for this session (`item`, the approved
+    path, the one used)."""
+
     KIND = ev.WORKDIR_OVERRIDDEN
     item: str
     approved: str
@@ -80,6 +84,8 @@ class SessionResumed(Record):
 
 
 class OperatorChanged(Record):
+    """Resumed by another operator (--operator)."""
+
     KIND = ev.OPERATOR_CHANGED
     previous: str
     operator: str
@@ -161,6 +167,9 @@ class StepStarted(Record):
 
 
 class StepCancelAsked(Record):
+    """The operator stops a read-only step; its step_finished (not ok) then leaves it
+    cancelled."""
+
     KIND = ev.STEP_CANCEL_ASKED
     step: str
     run: str
@@ -200,6 +209,8 @@ class StepInterrupted(_StepUnfinished):
 
 
 class StepNotStarted(_StepUnfinished):
+    """Its child provably never ran: as if never asked, it may be started again."""
+
     KIND = ev.STEP_NOT_STARTED
 
 
@@ -212,6 +223,8 @@ class StepResolved(Record):
 
 
 class LogDisplaced(Record):
+    """A file found at the step's published log path, moved into the session."""
+
     KIND = ev.LOG_DISPLACED
     step: str
     run: str
@@ -222,6 +235,8 @@ class LogDisplaced(Record):
 
 
 class LogPreserved(Record):
+    """What sessions before `log_displaced` wrote for a file found at the log path."""
+
     KIND = ev.LOG_PRESERVED
     step: str
     log: str | None = None
@@ -289,6 +304,8 @@ class DecisionRecorded(Record):
 
 
 class ChecklistWritten(Record):
+    """The filled checklist, written at the decision."""
+
     KIND = ev.CHECKLIST_WRITTEN
     file: str
     sha256: str
@@ -309,11 +326,15 @@ class SignatureAttached(Record):
 
 
 class PasswordEntered(Record):
+    """The DSNs given a new password (their names, never the value)."""
+
     KIND = ev.PASSWORD_ENTERED
     vars: list[str]
 
 
 class FaultNoted(Record):
+    """The cockpit itself failed at a task (`error` redacted)."""
+
     KIND = ev.FAULT_NOTED
     action: str
     error: str
@@ -360,10 +381,65 @@ def _kinds(base: type[Record]) -> list[type[Record]]:
     return found
 
 
+R = TypeVar("R", bound=Record)
 RECORDS: dict[str, type[Record]] = {cls.KIND: cls for cls in _kinds(Record)}
 
 
+_KEPT = "record"  # where an event keeps its record once decoded (its __dict__, not a field)
+
+
 def record_of(event: Event) -> Record | None:
-    """The event's data as its record (None for a kind this version does not know)."""
-    kind = RECORDS.get(event.type)
-    return None if kind is None else kind.model_validate(event.data)
+    """The event's data as its record (None for a kind this version does not know): the one
+    way code reads an event's content. Decoded once per event and kept on it, so the fold,
+    verify and the mirror reading the same event share one record."""
+    kept = event.__dict__
+    if _KEPT not in kept:
+        kind = RECORDS.get(event.type)
+        kept[_KEPT] = None if kind is None else kind.model_validate(event.data)
+    record: Record | None = kept[_KEPT]
+    return record
+
+
+def of_kind(events: Iterable[Event], kind: type[R]) -> Iterator[R]:
+    """The records of one kind, in order: only those events are decoded (a long session is
+    mostly gate re-evaluations that a reader of steps never needs to decode)."""
+    for event in events:
+        if event.type == kind.KIND and isinstance(record := record_of(event), kind):
+            yield record
+
+
+def typed(event: Event, kind: type[R]) -> R | None:
+    """The event's record if it is of `kind`, else None (no decoding for another kind)."""
+    record = record_of(event) if event.type == kind.KIND else None
+    return record if isinstance(record, kind) else None
+
+
+def kinds_of(*classes: type[Record]) -> frozenset[str]:
+    """The event types of these record classes, for `among`."""
+    return frozenset(cls.KIND for cls in classes)
+
+
+def among(event: Event, kinds: frozenset[str]) -> Record | None:
+    """The event's record if its type is one of `kinds` (see `kinds_of`), else None —
+    without decoding it: a reader that draws steps and gates neither pays for the other
+    events nor asks of them that they be whole."""
+    return record_of(event) if event.type in kinds else None
+
+
+def subject_of(event: Event, key: str) -> Any:
+    """One key of the event's data, read without decoding its record: the fold keeps only a
+    check's latest evaluation of each gate, item or script, and a long session holds
+    thousands of re-evaluations it needs only the name of."""
+    return event.data[key]
+
+
+def files_named(event: Event) -> list[str]:
+    """The session files an event of any kind names (its `file`, `to` or `manifest`): after
+    the decision, a file no event names was put there by hand."""
+    return [str(event.data[key]) for key in ("file", "to", "manifest") if event.data.get(key)]
+
+
+def written(event: Event) -> dict[str, Any]:
+    """The event's data exactly as written, every key (a kind this version does not know
+    too): for showing a person the whole event, never for reading its meaning."""
+    return event.data

@@ -3,11 +3,10 @@ the claim, the supervisor's spec, its start and exit records and its stderr."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from cockpit.session.runrecords import ExitRecord
 from cockpit.session.state import SessionState
 
 
@@ -63,12 +62,9 @@ class RunFiles:
         supervisor, signalled, stops the child as an abort rule's match does."""
         return self.folder / f"{self.run}.stop-request.json"
 
-    def exit_record(self) -> dict[str, Any] | None:
-        try:
-            record: dict[str, Any] = json.loads(self.record.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        return record
+    def exit_record(self) -> ExitRecord | None:
+        """How the run ended, once its supervisor (or the cockpit in its place) wrote it."""
+        return ExitRecord.read(self.record)
 
 
 def running_files(folder: Path, state: SessionState) -> tuple[str, RunFiles] | None:

@@ -4,8 +4,9 @@ can always be rebuilt from `events.jsonl`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -185,8 +186,19 @@ class SessionState(_State):
         return next((sid for sid, s in self.steps.items() if s.status == "running"), None)
 
 
-def _who(event: Event) -> str:
-    return f"{event.actor.name}@{event.actor.host}"
+@dataclass(frozen=True)
+class _Stamp:
+    """When, and by whom, an event was recorded: what the state keeps beside its record."""
+
+    at: str
+    by: str  # name@host
+    name: str
+    host: str
+
+    @classmethod
+    def of(cls, event: Event) -> _Stamp:
+        actor = event.actor
+        return cls(event.ts, f"{actor.name}@{actor.host}", actor.name, actor.host)
 
 
 def apply(state: SessionState, event: Event) -> SessionState:
@@ -199,120 +211,242 @@ def apply(state: SessionState, event: Event) -> SessionState:
 
 
 def _take(s: SessionState, event: Event) -> None:
-    """Fold one event into `s`, in place (its seq, hash and time are the caller's to set)."""
-    d = event.data
-    at, by = event.ts, _who(event)
-    t = event.type
-    if t == ev.SESSION_STARTED:
-        s.session_id = d["session_id"]
-        s.runbook_path, s.runbook_id, s.title = d["runbook_path"], d["runbook_id"], d["title"]
-        s.production = d["production"]
-        s.runbook_sha256, s.transcript_sha256 = d["runbook_sha256"], d["transcript_sha256"]
-        s.workdir = d["workdir"]
-        s.git_head, s.git_dirty = d.get("git_head"), d.get("git_dirty")
-        if d.get("rehearsal"):
-            s.rehearsal = records.RehearsalLink.model_validate(d["rehearsal"])
-        s.environment = d.get("environment")
-        s.operator, s.host, s.started_at = event.actor.name, event.actor.host, at
-        _declare_key(s, d)
-    elif t == ev.WORKDIR_OVERRIDDEN:
-        s.workdir_override = Override(item=d["item"], approved=d["approved"], used=d["used"],
-                                      by=event.actor.name)
-    elif t == ev.SESSION_RESUMED:
-        s.resumes += 1
-        _declare_key(s, d)
-    elif t == ev.OPERATOR_CHANGED:
-        s.operator = d["operator"]
-    elif t == ev.LOCK_TAKEN_OVER:
-        s.takeovers.append(Takeover.model_validate({**d, "at": at, "by": by}))
-    elif t == ev.TORN_TAIL_SET_ASIDE:
-        s.torn_tails.append(SetAsideTail.model_validate({**d, "at": at}))
-    elif t == ev.GATE_ATTESTED:
-        s.gates[d["gate"]] = GateState(status="passed", reference=d["reference"], at=at, by=by)
-    elif t == ev.GATE_EVALUATED:
-        s.gates[d["gate"]] = _evaluated(d, at, by)
-    elif t == ev.SETUP_CHECKED:
-        s.setup[d["item"]] = _evaluated(d, at, by)
-    elif t == ev.SCRIPT_CHECKED:
-        s.scripts[d["path"]] = _evaluated(d, at, by)
-    elif t == ev.SETUP_CONFIRMED:
-        note = "assumed (--assume-yes rehearsal)" if d.get("assumed") else d.get("note")
-        s.setup[d["item"]] = GateState(status="confirmed", reference=note or None, at=at, by=by)
-    elif t == ev.STEP_STARTED:
-        old = s.steps.get(d["step"], StepState())
-        s.steps[d["step"]] = StepState(status="running", run=d["run"], attempts=old.attempts + 1,
-                                       log=d.get("log"), published=d.get("published"),
-                                       started_at=at, by=by, path=d.get("path"))
-    elif t == ev.STEP_FINISHED:
-        step = s.steps[d["step"]]
-        # stopped as the operator asked: cancelled, to be run again
-        step.status = "passed" if d["ok"] else "cancelled" if d.get("cancelled") else "failed"
-        step.exit_code, step.bytes, step.lines = d["exit_code"], d["bytes"], d["lines"]
-        step.sha256, step.abort, step.ended_at = d["sha256"], d.get("abort"), d["ended_at"]
-        step.detail, step.last_line = d.get("detail"), d.get("last_line")
-    elif t == ev.STEP_CANCEL_ASKED:
-        s.steps[d["step"]].cancel_asked = True
-    elif t == ev.STEP_INTERRUPTED:
-        step = s.steps[d["step"]]
-        step.status, step.detail, step.ended_at = "interrupted", d.get("detail"), at
-    elif t == ev.STEP_NOT_STARTED:  # as if never asked: it may be started again
-        old = s.steps[d["step"]]
-        s.steps[d["step"]] = StepState(attempts=old.attempts, detail=d.get("detail"))
-    elif t == ev.STEP_RESOLVED:
-        step = s.steps[d["step"]]
-        step.status = "passed" if d["outcome"] == "passed" else "failed"
-        step.note, step.observed, step.ended_at = d.get("note"), d.get("probe"), at
-    elif t == ev.LOG_DISPLACED:
-        s.displaced.append(Displaced.model_validate({**d, "at": at}))
-    elif t == ev.LOG_PRESERVED:
-        s.preserved_logs.append(Preserved.model_validate({**d, "at": at}))
-    elif t == ev.CHECK_EVALUATED:
-        s.steps[d["step"]] = StepState(
-            status="passed" if d["ok"] else "failed", expected=d.get("expected"),
-            observed=d.get("observed"), detail=d.get("detail"), ended_at=at, by=by,
-            attempts=s.steps.get(d["step"], StepState()).attempts + 1,
-        )
-    elif t == ev.MANUAL_CONFIRMED:
-        s.steps[d["step"]] = StepState(status="confirmed", note=d.get("note"), ended_at=at, by=by)
-    elif t == ev.HALTED:
-        s.halt = HaltState(reason=d["reason"], by=d["by"], step=d.get("step"),
-                           rule=d.get("rule"), line=d.get("line"), at=at, actor=by)
-    elif t == ev.DIAGNOSTICS_CAPTURED:
-        s.diagnostics.append(Diagnostics.model_validate({**d, "at": at}))
-    elif t == ev.HALT_ITEM_DONE:
-        s.halt_items[d["item"]] = HaltItemState(note=d.get("note"), at=at, by=by)
-    elif t == ev.EVIDENCE_SEALED:
-        s.evidence = Sealed.model_validate({**d, "at": at, "by": by})
-    elif t == ev.DECISION_RECORDED:
-        # the decision's file inventory stays in its event: verify reads it there
-        s.decision = Decision.model_validate(
-            {**{k: v for k, v in d.items() if k != "files"}, "at": at, "by": by,
-             **({"pinned": True} if "files" in d else {})})
-    elif t == ev.FAULT_NOTED:
-        s.faults.append(Fault.model_validate({**d, "at": at, "by": by}))
-    elif t == ev.REHEARSAL_MOVED and s.rehearsal is not None:
-        s.rehearsal = s.rehearsal.model_copy(update={"folder": d["folder"]})
-    elif t == ev.REHEARSAL_LINKED:
-        s.rehearsal = records.RehearsalLink.model_validate(d["rehearsal"])
-    elif t == ev.DRIFT_NOTED:
-        s.drifts.append(Drift.model_validate({**d, "at": at}))
-    elif t == ev.CHECKLIST_WRITTEN and s.decision is not None:
-        s.decision = s.decision.model_copy(update={"checklist": d["file"]})
-    elif t == ev.SIGNATURE_ATTACHED:
-        s.signatures.append(Signature.model_validate({**d, "at": at, "by": by}))
+    """Fold one event into `s`, in place (its seq, hash and time are the caller's to set):
+    its record, by the fold of its kind."""
+    record = records.record_of(event)
+    if record is not None and (fold_one := _FOLDS.get(type(record))) is not None:
+        fold_one(s, record, _Stamp.of(event))
 
 
-def _declare_key(s: SessionState, d: dict[str, Any]) -> None:
-    if d.get("sign_key"):
-        key = records.SigningKeyRef.model_validate(d["sign_key"])
-        if key not in s.sign_keys:
-            s.sign_keys.append(key)
+R = TypeVar("R", bound=records.Record)
+_Fold = Callable[[SessionState, Any, _Stamp], None]
+_FOLDS: dict[type[records.Record], _Fold] = {}
 
 
-def _evaluated(d: dict[str, Any], at: str, by: str) -> GateState:
-    return GateState(status="passed" if d["ok"] else "failed", expected=d.get("expected"),
-                     observed=d.get("observed"), detail=d.get("detail"), at=at, by=by,
-                     reached=d.get("reached", True))
+def _folds(kind: type[R]) -> Callable[[Callable[[SessionState, R, _Stamp], None]],
+                                      Callable[[SessionState, R, _Stamp], None]]:
+    """Registers the fold of one record kind."""
+    def register(fold_one: Callable[[SessionState, R, _Stamp], None],
+                 ) -> Callable[[SessionState, R, _Stamp], None]:
+        _FOLDS[kind] = fold_one
+        return fold_one
+    return register
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _kept(model: type[M], r: records.Record, **when: str) -> M:
+    """The state's copy of a record (every key it was written with) and when it was."""
+    return model.model_validate({**r.data(), **when})
+
+
+@_folds(records.SessionStarted)
+def _session_started(s: SessionState, r: records.SessionStarted, t: _Stamp) -> None:
+    s.session_id = r.session_id
+    s.runbook_path, s.runbook_id, s.title = r.runbook_path, r.runbook_id, r.title
+    s.production = r.production
+    s.runbook_sha256, s.transcript_sha256 = r.runbook_sha256, r.transcript_sha256
+    s.workdir = r.workdir
+    s.git_head, s.git_dirty = r.git_head, r.git_dirty
+    if r.rehearsal:
+        s.rehearsal = r.rehearsal.model_copy()
+    s.environment = r.environment
+    s.operator, s.host, s.started_at = t.name, t.host, t.at
+    _declare_key(s, r.sign_key)
+
+
+@_folds(records.WorkdirOverridden)
+def _workdir_overridden(s: SessionState, r: records.WorkdirOverridden, t: _Stamp) -> None:
+    s.workdir_override = Override(item=r.item, approved=r.approved, used=r.used, by=t.name)
+
+
+@_folds(records.SessionResumed)
+def _session_resumed(s: SessionState, r: records.SessionResumed, t: _Stamp) -> None:
+    s.resumes += 1
+    _declare_key(s, r.sign_key)
+
+
+@_folds(records.OperatorChanged)
+def _operator_changed(s: SessionState, r: records.OperatorChanged, t: _Stamp) -> None:
+    s.operator = r.operator
+
+
+@_folds(records.LockTakenOver)
+def _lock_taken_over(s: SessionState, r: records.LockTakenOver, t: _Stamp) -> None:
+    s.takeovers.append(_kept(Takeover, r, at=t.at, by=t.by))
+
+
+@_folds(records.TornTailSetAside)
+def _torn_tail_set_aside(s: SessionState, r: records.TornTailSetAside, t: _Stamp) -> None:
+    s.torn_tails.append(_kept(SetAsideTail, r, at=t.at))
+
+
+@_folds(records.GateAttested)
+def _gate_attested(s: SessionState, r: records.GateAttested, t: _Stamp) -> None:
+    s.gates[r.gate] = GateState(status="passed", reference=r.reference, at=t.at, by=t.by)
+
+
+@_folds(records.GateEvaluated)
+def _gate_evaluated(s: SessionState, r: records.GateEvaluated, t: _Stamp) -> None:
+    s.gates[r.gate] = _evaluated(r, t)
+
+
+@_folds(records.SetupChecked)
+def _setup_checked(s: SessionState, r: records.SetupChecked, t: _Stamp) -> None:
+    s.setup[r.item] = _evaluated(r, t)
+
+
+@_folds(records.ScriptChecked)
+def _script_checked(s: SessionState, r: records.ScriptChecked, t: _Stamp) -> None:
+    s.scripts[r.path] = _evaluated(r, t)
+
+
+@_folds(records.SetupConfirmed)
+def _setup_confirmed(s: SessionState, r: records.SetupConfirmed, t: _Stamp) -> None:
+    note = "assumed (--assume-yes rehearsal)" if r.assumed else r.note
+    s.setup[r.item] = GateState(status="confirmed", reference=note or None, at=t.at, by=t.by)
+
+
+@_folds(records.StepStarted)
+def _step_started(s: SessionState, r: records.StepStarted, t: _Stamp) -> None:
+    old = s.steps.get(r.step, StepState())
+    s.steps[r.step] = StepState(status="running", run=r.run, attempts=old.attempts + 1,
+                                log=r.log, published=r.published, started_at=t.at, by=t.by,
+                                path=r.path)
+
+
+@_folds(records.StepFinished)
+def _step_finished(s: SessionState, r: records.StepFinished, t: _Stamp) -> None:
+    step = s.steps[r.step]
+    # stopped as the operator asked: cancelled, to be run again
+    step.status = "passed" if r.ok else "cancelled" if r.cancelled else "failed"
+    step.exit_code, step.bytes, step.lines = r.exit_code, r.bytes, r.lines
+    step.sha256, step.abort, step.ended_at = r.sha256, r.abort, r.ended_at
+    step.detail, step.last_line = r.detail, r.last_line
+
+
+@_folds(records.StepCancelAsked)
+def _step_cancel_asked(s: SessionState, r: records.StepCancelAsked, t: _Stamp) -> None:
+    s.steps[r.step].cancel_asked = True
+
+
+@_folds(records.StepInterrupted)
+def _step_interrupted(s: SessionState, r: records.StepInterrupted, t: _Stamp) -> None:
+    step = s.steps[r.step]
+    step.status, step.detail, step.ended_at = "interrupted", r.detail, t.at
+
+
+@_folds(records.StepNotStarted)
+def _step_not_started(s: SessionState, r: records.StepNotStarted, t: _Stamp) -> None:
+    # as if never asked: it may be started again
+    s.steps[r.step] = StepState(attempts=s.steps[r.step].attempts, detail=r.detail)
+
+
+@_folds(records.StepResolved)
+def _step_resolved(s: SessionState, r: records.StepResolved, t: _Stamp) -> None:
+    step = s.steps[r.step]
+    step.status = "passed" if r.outcome == "passed" else "failed"
+    step.note, step.observed, step.ended_at = r.note, r.probe, t.at
+
+
+@_folds(records.LogDisplaced)
+def _log_displaced(s: SessionState, r: records.LogDisplaced, t: _Stamp) -> None:
+    s.displaced.append(_kept(Displaced, r, at=t.at))
+
+
+@_folds(records.LogPreserved)
+def _log_preserved(s: SessionState, r: records.LogPreserved, t: _Stamp) -> None:
+    s.preserved_logs.append(_kept(Preserved, r, at=t.at))
+
+
+@_folds(records.CheckEvaluated)
+def _check_evaluated(s: SessionState, r: records.CheckEvaluated, t: _Stamp) -> None:
+    s.steps[r.step] = StepState(
+        status="passed" if r.ok else "failed", expected=r.expected, observed=r.observed,
+        detail=r.detail, ended_at=t.at, by=t.by,
+        attempts=s.steps.get(r.step, StepState()).attempts + 1,
+    )
+
+
+@_folds(records.ManualConfirmed)
+def _manual_confirmed(s: SessionState, r: records.ManualConfirmed, t: _Stamp) -> None:
+    s.steps[r.step] = StepState(status="confirmed", note=r.note, ended_at=t.at, by=t.by)
+
+
+@_folds(records.Halted)
+def _halted(s: SessionState, r: records.Halted, t: _Stamp) -> None:
+    s.halt = HaltState(reason=r.reason, by=r.by, step=r.step, rule=r.rule, line=r.line,
+                       at=t.at, actor=t.by)
+
+
+@_folds(records.DiagnosticsCaptured)
+def _diagnostics_captured(s: SessionState, r: records.DiagnosticsCaptured, t: _Stamp) -> None:
+    s.diagnostics.append(_kept(Diagnostics, r, at=t.at))
+
+
+@_folds(records.HaltItemDone)
+def _halt_item_done(s: SessionState, r: records.HaltItemDone, t: _Stamp) -> None:
+    s.halt_items[r.item] = HaltItemState(note=r.note, at=t.at, by=t.by)
+
+
+@_folds(records.EvidenceSealed)
+def _evidence_sealed(s: SessionState, r: records.EvidenceSealed, t: _Stamp) -> None:
+    s.evidence = _kept(Sealed, r, at=t.at, by=t.by)
+
+
+@_folds(records.DecisionRecorded)
+def _decision_recorded(s: SessionState, r: records.DecisionRecorded, t: _Stamp) -> None:
+    # the decision's file inventory stays in its event: verify reads it there
+    d = r.data()
+    pinned = {"pinned": True} if "files" in d else {}
+    s.decision = Decision.model_validate(
+        {**{k: v for k, v in d.items() if k != "files"}, "at": t.at, "by": t.by, **pinned})
+
+
+@_folds(records.FaultNoted)
+def _fault_noted(s: SessionState, r: records.FaultNoted, t: _Stamp) -> None:
+    s.faults.append(_kept(Fault, r, at=t.at, by=t.by))
+
+
+@_folds(records.RehearsalMoved)
+def _rehearsal_moved(s: SessionState, r: records.RehearsalMoved, t: _Stamp) -> None:
+    if s.rehearsal is not None:
+        s.rehearsal = s.rehearsal.model_copy(update={"folder": r.folder})
+
+
+@_folds(records.RehearsalLinked)
+def _rehearsal_linked(s: SessionState, r: records.RehearsalLinked, t: _Stamp) -> None:
+    s.rehearsal = r.rehearsal.model_copy()
+
+
+@_folds(records.DriftNoted)
+def _drift_noted(s: SessionState, r: records.DriftNoted, t: _Stamp) -> None:
+    s.drifts.append(_kept(Drift, r, at=t.at))
+
+
+@_folds(records.ChecklistWritten)
+def _checklist_written(s: SessionState, r: records.ChecklistWritten, t: _Stamp) -> None:
+    if s.decision is not None:
+        s.decision = s.decision.model_copy(update={"checklist": r.file})
+
+
+@_folds(records.SignatureAttached)
+def _signature_attached(s: SessionState, r: records.SignatureAttached, t: _Stamp) -> None:
+    s.signatures.append(_kept(Signature, r, at=t.at, by=t.by))
+
+
+def _declare_key(s: SessionState, key: records.SigningKeyRef | None) -> None:
+    if key and key not in s.sign_keys:
+        s.sign_keys.append(key.model_copy())
+
+
+def _evaluated(r: records.GateEvaluated | records.SetupChecked | records.ScriptChecked,
+               t: _Stamp) -> GateState:
+    # a key a kind does not name may still be in its event (kept as an extra): read alike
+    return GateState(status="passed" if r.ok else "failed",
+                     expected=getattr(r, "expected", None), observed=r.observed,
+                     detail=r.detail, at=t.at, by=t.by, reached=getattr(r, "reached", True))
 
 
 # Checks whose latest result replaces the one before: the part of the state each one sets.
@@ -338,13 +472,13 @@ def fold(events: Iterable[Event], base: SessionState | None = None) -> SessionSt
         for last in events:
             if (where := _LATEST.get(last.type)) is not None:
                 part, key = where
-                name = last.data[key]
+                name = records.subject_of(last, key)
                 if name not in parts[part]:  # a placeholder keeps the first-seen order
                     parts[part][name] = _PENDING
                 latest[part, name] = last
             else:
                 if last.type == ev.GATE_ATTESTED:
-                    latest.pop(("gates", last.data["gate"]), None)
+                    latest.pop(("gates", records.subject_of(last, "gate")), None)
                 _take(state, last)
         for event in latest.values():
             _take(state, event)

@@ -25,7 +25,6 @@ from cockpit.session.events import (
     HASH_FIELD,
     Actor,
     Event,
-    event_hash,
     make_event,
     written_hash,
 )
@@ -101,8 +100,7 @@ def check_link(event: Event, previous: Event | None, number: int, path: Path,
         raise SessionDamaged(f"{where}: event {event.seq} does not chain to the one before it")
     if line is not None and written_hash(line) == event.hash:
         return
-    expected = event_hash(event.seq, event.ts, event.actor, event.type, event.data, event.prev)
-    if event.hash != expected:
+    if event.hash != event.recomputed_hash():
         raise SessionDamaged(f"{where}: event {event.seq} was altered (its hash does not match)")
 
 

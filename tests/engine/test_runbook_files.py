@@ -185,10 +185,10 @@ def test_a_log_folder_linked_after_the_step_was_asked_for_gets_nothing_from_the_
                        "publish": str(work / "logs" / "x.log"), "rules": [], "grace": 1.0})
     launch(files, dict(os.environ), []).wait(60)
     record = files.exit_record()
-    assert record is not None and record["exit_code"] == 0
+    assert record is not None and record.exit_code == 0
     assert (tmp_path / "step.log").read_text() == "evidence\n"  # the evidence is whole
-    assert str(work / "logs") in record["publish_error"]
-    assert "symbolic link" in record["publish_error"]
+    assert str(work / "logs") in record.publish_error
+    assert "symbolic link" in record.publish_error
     assert list(elsewhere.iterdir()) == []
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote, quote_plus
 from cockpit.engine.launcher import launch, write_spec
 from cockpit.session.redact import secret_forms
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.runrecords import RunSpec
 from tests.waiting import within
 
 SECRET = "p@ss w0rd/%:+&'\"é~"
@@ -56,10 +57,10 @@ def test_every_byte_reaches_the_log_in_order(tmp_path: Path) -> None:
     log = (tmp_path / "step.log").read_bytes()
     assert log == expected.encode()
     record = files.exit_record()
-    assert record is not None and record["exit_code"] == 0 and record["abort"] is None
-    assert record["bytes"] == len(log) and record["lines"] == expected.count("\n") + 1
+    assert record is not None and record.exit_code == 0 and record.abort is None
+    assert record.bytes == len(log) and record.lines == expected.count("\n") + 1
     import hashlib
-    assert record["sha256"] == hashlib.sha256(log).hexdigest()
+    assert record.sha256 == hashlib.sha256(log).hexdigest()
 
 
 def test_a_tail_sees_each_line_within_100_ms(tmp_path: Path) -> None:
@@ -115,7 +116,7 @@ def test_secret_never_reaches_the_log_in_any_form(tmp_path: Path) -> None:
         assert f"{name}: before *** after".encode() in log or name.startswith("b64"), name
     assert b"b64_inside: before *** after" in log
     assert b"split: *** tail\n" in log and log.endswith(b"unterminated ***")
-    assert files.exit_record()["exit_code"] == 0
+    assert files.exit_record().exit_code == 0
 
 
 def test_the_published_copy_gets_the_same_bytes_and_matches_across_reads_are_caught(
@@ -137,8 +138,8 @@ def test_the_published_copy_gets_the_same_bytes_and_matches_across_reads_are_cau
     assert b"split: *** tail\n" in log and SECRET.encode() not in log
     assert b"never printed" not in log
     record = files.exit_record()
-    assert record["abort"]["rule"] == "dup" and "DuplicateTable" in record["abort"]["line"]
-    assert record["published"] == str(published) and record["publish_error"] is None
+    assert record.abort["rule"] == "dup" and "DuplicateTable" in record.abort["line"]
+    assert record.published == str(published) and record.publish_error is None
 
 
 def test_a_published_copy_that_cannot_be_written_costs_nothing_of_the_evidence(
@@ -148,7 +149,7 @@ def test_a_published_copy_that_cannot_be_written_costs_nothing_of_the_evidence(
                          publish=tmp_path / "blocked" / "x.log")
     assert (tmp_path / "step.log").read_text() == "evidence\n"
     record = files.exit_record()
-    assert record["exit_code"] == 0 and "cannot be created" in record["publish_error"]
+    assert record.exit_code == 0 and "cannot be created" in record.publish_error
 
 
 def test_abort_sends_sigint_then_escalates(tmp_path: Path) -> None:
@@ -167,7 +168,7 @@ def test_abort_sends_sigint_then_escalates(tmp_path: Path) -> None:
     log = (tmp_path / "step.log").read_text()
     assert "got SIGINT" in log and "got SIGTERM" in log and "never" not in log
     record = files.exit_record()
-    assert record["abort"]["rule"] == "lock" and record["exit_code"] < 0
+    assert record.abort["rule"] == "lock" and record.exit_code < 0
     child_pids = [int(x) for x in (tmp_path / "child.pid").read_text().split()]
     for pid in child_pids:  # the python grandchild under the shell is gone too
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
@@ -194,7 +195,7 @@ def test_one_combined_scan_still_catches_what_straddles_two_reads(tmp_path: Path
     rules = [{"id": "dup", "patterns": [r"\bDuplicateTable\b"]}]
     start = len(clean)
     for cut in range(start, start + len(hit) + 1):
-        run = StepRun({"rules": rules, "grace": 1.0}, [SECRET])
+        run = StepRun(_spec(tmp_path, rules), [SECRET])
         assert run.quick is not None  # the combined pattern is in use
         log = tmp_path / f"cut{cut}.log"
         run.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
@@ -220,7 +221,7 @@ def test_a_secret_holding_a_line_break_is_masked_wherever_the_pipe_cuts_it(
     secret = "Kv-\U000c7d49P\n2\x83p-é"
     output = b"before\n" + f"leak {secret} end\n".encode() + b"after\n"
     for cut in range(len(output) + 1):
-        run = StepRun({"rules": [], "grace": 1.0}, [secret])
+        run = StepRun(_spec(tmp_path, []), [secret])
         log = tmp_path / f"cut{cut}.log"
         run.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
@@ -231,3 +232,11 @@ def test_a_secret_holding_a_line_break_is_masked_wherever_the_pipe_cuts_it(
             os.close(run.log_fd)
         written = log.read_bytes()
         assert written == b"before\nleak *** end\nafter\n", (cut, written)
+
+
+def _spec(folder: Path, rules: list[dict[str, object]]) -> RunSpec:
+    """A spec for a StepRun fed by hand (its command never runs)."""
+    files = RunFiles(folder, "step.1")
+    return RunSpec.of(step="step", command="", cwd=str(folder), log=str(files.log),
+                      run=files.run, record=str(files.record), started=str(files.started),
+                      rules=rules, grace=1.0)

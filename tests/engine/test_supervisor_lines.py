@@ -11,6 +11,7 @@ import pytest
 
 from cockpit.engine.launcher import write_spec
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.runrecords import ExitRecord
 from tests import peakrss
 from tests.conftest import REPO
 from tests.engine.test_supervisor import run_child
@@ -36,8 +37,8 @@ def test_a_line_written_in_pieces_is_counted_once_and_is_the_last_line(
     log = (tmp_path / "step.log").read_bytes()
     assert log == b"first line\nERROR: migration 0021 failed\n   \ntail written in two\n"
     record = files.exit_record()
-    assert record is not None and record["lines"] == 4
-    assert record["last_line"] == "tail written in two"
+    assert record is not None and record.lines == 4
+    assert record.last_line == "tail written in two"
     # ... and when the last line is blank, the one before it; cut short, it still counts
     (tmp_path / "again").mkdir()
     files, _ = run_child(tmp_path / "again", """
@@ -49,11 +50,11 @@ def test_a_line_written_in_pieces_is_counted_once_and_is_the_last_line(
         out.write(" two pieces"); out.flush()
     """, rules=rules)
     record = files.exit_record()
-    assert record is not None and record["lines"] == 3
-    assert record["last_line"] == "unterminated, in two pieces"
+    assert record is not None and record.lines == 3
+    assert record.last_line == "unterminated, in two pieces"
 
 
-def _one_line(folder: Path, size: int) -> tuple[float, peakrss.Measure, dict[str, object]]:
+def _one_line(folder: Path, size: int) -> tuple[float, peakrss.Measure, ExitRecord]:
     """A child printing `size` bytes without a newline and no abort rule, under the supervisor
     started directly: (wall seconds, how it ran, its exit record)."""
     folder.mkdir()
@@ -84,9 +85,9 @@ def test_a_line_without_a_newline_costs_linear_time_and_bounded_memory(
             for size in (half, whole)}
     for size, each in runs.items():
         for _wall, _measure, record in each:
-            assert record["bytes"] == size and record["lines"] == 1
-            assert record["exit_code"] == 0
-            assert record["last_line"] == "x" * 2000  # its end, bounded
+            assert record.bytes == size and record.lines == 1
+            assert record.exit_code == 0
+            assert record.last_line == "x" * 2000  # its end, bounded
     cpu = {size: min(m.cpu_s for _w, m, _r in each) for size, each in runs.items()}
     wall = {size: min(w for w, _m, _r in each) for size, each in runs.items()}
     peak = max(m.peak_kib for each in runs.values() for _w, m, _r in each)
