@@ -19,7 +19,7 @@ from cockpit.engine.controller import Controller
 from cockpit.session import rules
 from cockpit.tui.app import CockpitApp
 from tests.engine.helpers import ordinary_world
-from tests.waiting import pause_until
+from tests.waiting import app_idle, pause_until
 
 # the rules' module before it became a package, or the package's folder after
 RULES = Path(rules.__file__).parent if rules.__file__.endswith("__init__.py") \
@@ -71,11 +71,11 @@ async def test_the_screen_asks_may_run_next_run_at_most_once_per_state_change(
     app = CockpitApp(ctl, clock=False)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+            await app_idle(pilot)
             with rule_calls() as per_keys:  # no state changes: tabs, and verbs refused
                 for key in ("1", "2", "r", "r"):
                     await pilot.press(key)
-                await pilot.pause()
+                await app_idle(pilot)
             keys = 4
             assert ctl.state.steps == {}
             seq = ctl.state.seq
@@ -85,13 +85,13 @@ async def test_the_screen_asks_may_run_next_run_at_most_once_per_state_change(
                                   and "freeze" in ctl.state.gates,
                                   "the gates checked")
                 await app.workers.wait_for_complete()
-                await pilot.pause()
+                await app_idle(pilot)
                 await pilot.press("r")
                 await pause_until(pilot, lambda: ctl.state.steps.get("hello") is not None
                                   and ctl.state.steps["hello"].status == "passed"
                                   and not app.operator.busy, "hello to pass")
                 await app.workers.wait_for_complete()
-                await pilot.pause()
+                await app_idle(pilot)
             changes = ctl.state.seq - seq
     finally:
         ctl.close()
