@@ -140,9 +140,11 @@ def _kill_supervisor(ctl: Controller, step: str) -> None:
     within(files.started.exists, deadline_s=10)
     proc = find_supervisor(files)
     child = json.loads(files.started.read_text())["child_pid"]
-    os.killpg(child, signal.SIGKILL)  # the migration's process group
+    # the supervisor first: killed after its child, it may still write the child's end
+    # (an exit record of a killed command: a failure, not an interruption)
     proc.kill()
     psutil.wait_procs([proc], timeout=5)
+    os.killpg(child, signal.SIGKILL)  # the migration's process group
 
 
 def test_interrupted_step_is_never_rerun_silently(tmp_path: Path) -> None:
