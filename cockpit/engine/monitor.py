@@ -58,8 +58,8 @@ class StepMonitor:
             with self._turn:  # waits for a look in flight; the next sees the flag
                 pass
 
-    def look_now(self) -> None:
-        """One look, on the caller's thread (a resumed session's reconcile; tests)."""
+    def _look_once(self) -> None:
+        """One look in the session's turn, unless stopped meanwhile."""
         with self._turn:
             if not self._stopped.is_set():
                 self._look()
@@ -73,7 +73,7 @@ class StepMonitor:
                 waiter.watch(self._folder / "steps")
                 began = time.monotonic()
                 try:
-                    self.look_now()
+                    self._look_once()
                     self.fault = None
                 except Exception as exc:  # recorded by the controller; the watch goes on
                     self.fault = exc
