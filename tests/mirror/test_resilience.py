@@ -67,7 +67,8 @@ async def test_screen_mirror_survives_the_operator_crash_and_resume(tmp_path: Pa
         await pause_until(pilot, lambda: source.state.ended, "the session's end", 10)
         await pause_until(pilot, lambda: "■ PASS" in header_text(app), "the decision shown")
         assert "GONE" not in header_text(app) and "■ PASS" in header_text(app)
-        assert source.state == fold(read_event_log(session / "events.jsonl").events)
+        final = fold(read_event_log(session / "events.jsonl").events)  # resume has ended
+        await pause_until(pilot, lambda: source.state == final, "the mirror at the log's end")
         assert source.damage is None and source.log_damage == {}
 
 
