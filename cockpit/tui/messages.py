@@ -24,7 +24,7 @@ class ActionFailed(Message):
 
 
 @dataclass
-class LogLines(Message):
+class LogLines(Message, bubble=False):
     """A batch of the running step's output, read off the screen's thread. Never replaced:
     every line is shown, in order, before the event that follows it."""
 
@@ -35,14 +35,14 @@ class LogLines(Message):
 
 
 @dataclass
-class LogDamaged(Message):
+class LogDamaged(Message, bubble=False):
     """The running step's log went wrong under the follower (it shrank)."""
 
     problem: str
 
 
 @dataclass
-class OperatorPresence(Message):
+class OperatorPresence(Message, bubble=False):
     """Whether the operator's cockpit is alive (None: nobody holds the session)."""
 
     present: bool | None
