@@ -193,29 +193,44 @@ class GatePanel(KeyedTable):
         self.add_columns("state", "gate", "evidence")
 
     def show(self, runbook: Runbook, state: SessionState) -> None:
-        rows: list[Row] = []
-        for gate in rules.gates(runbook):
-            s = state.gates.get(gate.id)
-            evidence = _gate_hint(gate, state) if s is None else (s.detail or "") \
-                if s.status == "failed" else (s.reference or s.detail or "")
-            rows.append((gate.id, mark(s.status if s else "open"),
-                         Text(item_text(gate, runbook)), Text(inert(str(evidence)))))
-        for check in rules.setup_checks(runbook):
-            s = state.setup.get(check.id)
-            rows.append((check.id, mark(s.status if s else "open"),
-                         Text(item_text(check, runbook)),
-                         Text(inert(s.detail or "") if s else "checked with g")))
-        for line in rules.setup_confirmations(runbook):  # confirmed by hand, required for GO
-            s = state.setup.get(line.id)
-            rows.append((line.id, mark(s.status if s else "open"), Text(item_text(line, runbook)),
-                         Text(inert(f"{s.by} · {s.reference or ''}") if s else
-                              "confirm with a (required before GO)")))
-        for path in rules.pinned_scripts(runbook):
-            s = state.scripts.get(path)
-            rows.append((f"script:{path}", mark(s.status if s else "open"),
-                         Text(f"script {path}"),
-                         Text(inert(s.detail or "") if s else "sha256 checked with g")))
-        self.show_rows(rows)
+        self.show_rows([*_gate_rows(runbook, state), *_setup_rows(runbook, state),
+                        *_script_rows(runbook, state)])
+
+
+def _gate_rows(runbook: Runbook, state: SessionState) -> list[Row]:
+    rows: list[Row] = []
+    for gate in rules.gates(runbook):
+        s = state.gates.get(gate.id)
+        evidence = _gate_hint(gate, state) if s is None else (s.detail or "") \
+            if s.status == "failed" else (s.reference or s.detail or "")
+        rows.append((gate.id, mark(s.status if s else "open"),
+                     Text(item_text(gate, runbook)), Text(inert(str(evidence)))))
+    return rows
+
+
+def _setup_rows(runbook: Runbook, state: SessionState) -> list[Row]:
+    rows: list[Row] = []
+    for check in rules.setup_checks(runbook):
+        s = state.setup.get(check.id)
+        rows.append((check.id, mark(s.status if s else "open"),
+                     Text(item_text(check, runbook)),
+                     Text(inert(s.detail or "") if s else "checked with g")))
+    for line in rules.setup_confirmations(runbook):  # confirmed by hand, required for GO
+        s = state.setup.get(line.id)
+        rows.append((line.id, mark(s.status if s else "open"), Text(item_text(line, runbook)),
+                     Text(inert(f"{s.by} · {s.reference or ''}") if s else
+                          "confirm with a (required before GO)")))
+    return rows
+
+
+def _script_rows(runbook: Runbook, state: SessionState) -> list[Row]:
+    rows: list[Row] = []
+    for path in rules.pinned_scripts(runbook):
+        s = state.scripts.get(path)
+        rows.append((f"script:{path}", mark(s.status if s else "open"),
+                     Text(f"script {path}"),
+                     Text(inert(s.detail or "") if s else "sha256 checked with g")))
+    return rows
 
 
 class GateReasons(Static):
