@@ -61,8 +61,7 @@ class MirrorFollow:
                     break
                 if not self.source.has_new_events():  # only lines: they wait for the gap
                     self._wait(FEED_GAP_S - (time.monotonic() - self._fed), notified=False)
-                self.look()
-                self._look_at_presence()
+                self._look_at_presence(now=self.look())
         finally:
             for fd in (self._stop_r, self._stop_w):
                 os.close(fd)
@@ -79,9 +78,9 @@ class MirrorFollow:
         if ready:
             self.source.waiter.drain()
 
-    def look(self) -> None:
+    def look(self) -> bool:
         """The running log's new lines, then the events: a step's last lines reach the pane
-        before its end (and the next step) does."""
+        before its end (and the next step) does. True if events were taken in."""
         self._fed = time.monotonic()
         self.source.waiter.drain()  # what notified so far is read now
         self._feed(self.follower.pump(self.source.state, KEEP_LINES))
@@ -97,6 +96,7 @@ class MirrorFollow:
             if path is not None:
                 self.source.waiter.watch(path.parent)
             self._feed(self.follower.read(KEEP_LINES), fresh=True)
+        return changed
 
     def _feed(self, lines: list[str], fresh: bool = False) -> None:
         progress = self.follower.progress
@@ -108,8 +108,10 @@ class MirrorFollow:
             self.post(LogLines(lines, fresh=fresh, unexpected=unexpected,
                                expected=len(progress.path) if progress else 0))
 
-    def _look_at_presence(self) -> None:
-        if time.monotonic() - self._looked_present < PRESENCE_S:
+    def _look_at_presence(self, now: bool = False) -> None:
+        """`now`: events came, and the header they redraw says whether the operator is
+        there: look now rather than at the next PRESENCE_S."""
+        if not now and time.monotonic() - self._looked_present < PRESENCE_S:
             return
         self._looked_present = time.monotonic()
         present = self.source.operator_present()
