@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import select
+import threading
 import time
 from collections.abc import Callable
 
@@ -41,6 +42,7 @@ class MirrorFollow:
         self.idle_s = SAFETY_S if source.waiter.fd is not None else POLL_S
         self._stop_r, self._stop_w = os.pipe()
         self._stopped = False
+        self._closing = threading.Lock()  # a stop never writes to a pipe already closed
         self._fed = 0.0  # when the log pane was last fed
         self._present = source.operator_present()
         self._looked_present = time.monotonic()
@@ -48,9 +50,10 @@ class MirrorFollow:
         self._flagged = 0  # how many of its unexpected revisions were told
 
     def stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            os.write(self._stop_w, b"x")
+        with self._closing:
+            if not self._stopped:
+                self._stopped = True
+                os.write(self._stop_w, b"x")
 
     def run(self) -> None:
         try:
@@ -63,8 +66,10 @@ class MirrorFollow:
                     self._wait(FEED_GAP_S - (time.monotonic() - self._fed), notified=False)
                 self._look_at_presence(now=self.look())
         finally:
-            for fd in (self._stop_r, self._stop_w):
-                os.close(fd)
+            with self._closing:
+                self._stopped = True
+                for fd in (self._stop_r, self._stop_w):
+                    os.close(fd)
             self.source.waiter.close()
 
     def _wait(self, seconds: float, notified: bool = True) -> None:

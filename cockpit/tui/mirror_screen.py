@@ -52,8 +52,10 @@ class MirrorScreen(SessionScreen):
     def follow(self) -> None:
         self._follow()
 
-    @work(thread=True, exclusive=True, group="follow", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="follow")
     def _follow(self) -> None:
+        # a failure ends the app, as one on the screen's thread would: a mirror that stopped
+        # following in silence would show a session that no longer moves
         self.reader.run()
 
     def attach_log(self, state: SessionState) -> None:
