@@ -17,7 +17,7 @@ from cockpit.mirror.source import MirrorSource
 from cockpit.session.notify import POLL_S
 from cockpit.session.progress import UpgradeProgress
 from cockpit.session.stepfollow import StepLogFollower
-from cockpit.tui.messages import LogDamaged, LogLines, OperatorPresence
+from cockpit.tui.messages import LogDamaged, LogLines, OperatorPresence, SessionChanged
 
 # The log pane is fed at most once per FEED_GAP_S (a notification comes per write), so a
 # busy log costs ten mirrors little; an event is taken in at once all the same. 20 Hz: at
@@ -92,6 +92,8 @@ class MirrorFollow:
         if self.follower.damage is not None:
             self.post(LogDamaged(self.follower.damage))
         changed = self.source.catch_up()  # its listeners post SessionChanged
+        if changed and self.source.check_logs():  # a finished step's log, checked once
+            self.post(SessionChanged())
         state = self.source.state
         if changed and self.follower.ended(state):  # ended and the next begun, in one look
             self._feed(self.follower.finish(KEEP_LINES))

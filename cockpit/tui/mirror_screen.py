@@ -22,6 +22,7 @@ from cockpit.tui.panes import DamageBanner, HaltBanner, SessionHeader
 from cockpit.tui.session_screen import SessionScreen
 
 MIRROR_MARK = "MIRROR — READ-ONLY"  # first on the header's first line, on its own colour
+FOLLOW_GROUP = "follow"  # its worker runs until the mirror closes: never waited on to complete
 MIRROR_HELP = ["This is a read-only mirror of the operator's session: no key here changes it.",
                ""]
 
@@ -52,7 +53,7 @@ class MirrorScreen(SessionScreen):
     def follow(self) -> None:
         self._follow()
 
-    @work(thread=True, exclusive=True, group="follow")
+    @work(thread=True, exclusive=True, group=FOLLOW_GROUP)
     def _follow(self) -> None:
         # a failure ends the app, as one on the screen's thread would: a mirror that stopped
         # following in silence would show a session that no longer moves
@@ -77,10 +78,6 @@ class MirrorScreen(SessionScreen):
 
     def watch_present(self) -> None:
         self.refresh_header()
-
-    @on(SessionChanged)
-    def check_logs(self) -> None:
-        self._check_logs()
 
     def refresh_header(self) -> None:
         if not self.is_attached or not self.query(SessionHeader):
