@@ -43,7 +43,7 @@ def cockpit(*args: str, **kwargs) -> subprocess.Popen[str]:
                             **kwargs)
 
 
-from cockpit.tui.mirror_screen import FEED_GAP_S  # noqa: E402  (--feed-gap overrides)
+from cockpit.tui.mirror_follow import FEED_GAP_S  # noqa: E402  (--feed-gap overrides)
 
 FRAME_S = 1 / 60  # what a terminal adds after the widget has it: one frame at most
 SCREEN_MIRROR = """
@@ -52,9 +52,9 @@ from pathlib import Path
 sys.path.insert(0, {repo!r})
 from cockpit.mirror.priority import yield_to_operator
 from cockpit.mirror.source import MirrorSource
-from cockpit.tui import mirror_screen
+from cockpit.tui import mirror_follow
 from cockpit.tui.mirror_app import MirrorApp
-mirror_screen.FEED_GAP_S = {feed_gap!r}
+mirror_follow.FEED_GAP_S = {feed_gap!r}
 yield_to_operator()  # as `cockpit mirror` does
 session = Path(sys.argv[1])  # waits for the session; prints "watching" once drawn
 while not (session / "runbook.toml").exists() or not (session / "events.jsonl").exists() \
@@ -171,10 +171,10 @@ def screen_delays(base: Path) -> tuple[list[float], list[float]]:
     import asyncio
 
     from cockpit.mirror.source import MirrorSource
-    from cockpit.tui import mirror_screen
+    from cockpit.tui import mirror_follow
     from cockpit.tui.mirror_app import MirrorApp
 
-    mirror_screen.FEED_GAP_S = FEED_GAP_S
+    mirror_follow.FEED_GAP_S = FEED_GAP_S
 
     world = base / "screen"
     world.mkdir()

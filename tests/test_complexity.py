@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from radon.complexity import add_inner_blocks, cc_rank, cc_visit
 
 from tests.conftest import REPO
@@ -27,8 +26,6 @@ def too_complex(root: Path) -> list[str]:
     return sorted(found)
 
 
-# lead: remove xfail at merge
-@pytest.mark.xfail(strict=False, reason="the other #28 branches split the rest")
 def test_no_function_in_cockpit_is_graded_e_or_f() -> None:
     found = too_complex(REPO / "cockpit")
     assert not found, "graded E or F by radon (split it by concern, or make its cases a " \

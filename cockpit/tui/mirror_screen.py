@@ -1,41 +1,43 @@
 """The reviewer's mirror: the session screen over a read-only MirrorSource, plus what only a
 mirror shows — MIRROR — READ-ONLY on a band of its own colour, whether the operator is still
 there, and what it found damaged. It has no verb because the session screen has none and
-nothing here adds one (tests/mirror/test_readonly.py tries every way in)."""
+nothing here adds one (tests/mirror/test_readonly.py tries every way in).
+
+It follows the session through one worker thread (mirror_follow.py) that reads what the
+operator appended and posts it here as typed messages; this screen only shows them."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
+from textual.reactive import reactive
 
 from cockpit.mirror.presence import WATCHING, presence_text
 from cockpit.mirror.source import MirrorSource
-from cockpit.tui.messages import SessionChanged
+from cockpit.session.state import SessionState
+from cockpit.tui.messages import LogDamaged, LogLines, OperatorPresence, SessionChanged
+from cockpit.tui.mirror_follow import MirrorFollow
+from cockpit.tui.output_log import OutputLog
 from cockpit.tui.panes import DamageBanner, HaltBanner, SessionHeader
 from cockpit.tui.session_screen import SessionScreen
 
 MIRROR_MARK = "MIRROR — READ-ONLY"  # first on the header's first line, on its own colour
-PRESENCE_S = 1.0
+FOLLOW_GROUP = "follow"  # its worker runs until the mirror closes: never waited on to complete
 MIRROR_HELP = ["This is a read-only mirror of the operator's session: no key here changes it.",
                ""]
-# The log pane is fed at most once per FEED_GAP_S (a notification comes per write), so a
-# busy log costs ten mirrors little and a line is still on screen within FEED_GAP_S.
-FEED_GAP_S = 0.15
-POLL_S = 0.05  # without file notification: look this often (events at once, lines per gap)
-SAFETY_S = 1.0  # with it: a look now and then all the same
 
 
 class MirrorScreen(SessionScreen):
     QUIT_HELP = "quit the mirror (the operator's session goes on)"
+
+    present: reactive[bool | None] = reactive(None, init=False)
+    """Whether the operator's cockpit is alive (None: nobody holds the session)."""
+
     def __init__(self, source: MirrorSource, *, clock: bool = True) -> None:
         super().__init__(source, clock=clock)
         self.source = source
-        self._fed = 0.0  # when the log pane was last fed
-        self._due: asyncio.TimerHandle | None = None  # a look booked for the gap's end
-        self.tick_s = SAFETY_S if source.waiter.fd is not None else POLL_S
+        self.set_reactive(MirrorScreen.present, source.operator_present())
+        self.reader = MirrorFollow(source, self.follower, self.post_message)
 
     def banners(self) -> ComposeResult:
         yield DamageBanner(id="damage")
@@ -43,52 +45,39 @@ class MirrorScreen(SessionScreen):
 
     def on_mount(self) -> None:
         # SessionScreen.on_mount runs as well: Textual calls every class's handler
-        if not self.clock:  # with a clock the header is redrawn each second anyway
-            self.set_interval(PRESENCE_S, self.refresh_header)  # is the operator still there?
-        fd = self.source.waiter.fd
-        if fd is not None:  # file notification; the tick is the polling fallback
-            asyncio.get_running_loop().add_reader(fd, self._notified)
         self._check_logs()
 
     def on_unmount(self) -> None:
-        if self._due is not None:
-            self._due.cancel()
-        if self.source.waiter.fd is not None:
-            asyncio.get_running_loop().remove_reader(self.source.waiter.fd)
-        self.source.waiter.close()
+        self.reader.stop()
 
-    def tick(self) -> None:
-        if time.monotonic() - self._fed < FEED_GAP_S and not self.source.has_new_events():
-            return  # only log lines since the last feed: they wait for the gap's end
-        # the running log is read before the events, so a step's last lines reach the pane
-        # before its end (and the next step) does
-        self._fed = time.monotonic()
-        super().tick()
+    def follow(self) -> None:
+        self._follow()
 
-    def _notified(self) -> None:
-        self.source.waiter.drain()
-        self._look_soon()
+    @work(thread=True, exclusive=True, group=FOLLOW_GROUP)
+    def _follow(self) -> None:
+        # a failure ends the app, as one on the screen's thread would: a mirror that stopped
+        # following in silence would show a session that no longer moves
+        self.reader.run()
 
-    def _look_soon(self) -> None:
-        """Look now, or at the end of the feed gap if the pane was fed within it; till then
-        stop listening (a busy log notifies per write)."""
-        if self._due is not None:
-            return
-        wait = FEED_GAP_S - (time.monotonic() - self._fed)
-        if wait <= 0:
-            self.tick()
-            return
-        loop = asyncio.get_running_loop()
-        if self.source.waiter.fd is not None:
-            loop.remove_reader(self.source.waiter.fd)
-        self._due = loop.call_later(wait, self._look_when_due)
+    def attach_log(self, state: SessionState) -> None:
+        """The follow worker attaches to a new run itself (LogLines.fresh)."""
 
-    def _look_when_due(self) -> None:
-        self._due = None
-        if self.source.waiter.fd is not None:
-            self.source.waiter.drain()
-            asyncio.get_running_loop().add_reader(self.source.waiter.fd, self._notified)
-        self.tick()
+    @on(LogLines)
+    def show_lines(self, message: LogLines) -> None:
+        if message.fresh:
+            self.query_one("#output", OutputLog).clear()
+        self.show_output(message.lines, message.unexpected, message.expected)
+
+    @on(LogDamaged)
+    def log_damaged(self, message: LogDamaged) -> None:
+        self.source.running_log_damaged(message.problem)
+
+    @on(OperatorPresence)
+    def operator_presence(self, message: OperatorPresence) -> None:
+        self.present = message.present
+
+    def watch_present(self) -> None:
+        self.refresh_header()
 
     def refresh_header(self) -> None:
         if not self.is_attached or not self.query(SessionHeader):
@@ -97,7 +86,7 @@ class MirrorScreen(SessionScreen):
 
     def show_header(self) -> None:
         state = self.source.state
-        mode = presence_text(self.source.operator_present(), state.ended)
+        mode = presence_text(self.present, state.ended)
         header = self.query_one(SessionHeader)
         header.show(self.source.runbook, state, mode, self.clock, banner=MIRROR_MARK,
                     progress=self.header_news(), overview=self.overview())
@@ -106,18 +95,7 @@ class MirrorScreen(SessionScreen):
     def help_intro(self) -> list[str]:
         return MIRROR_HELP
 
-    def take_in(self) -> None:
-        if self.follower.damage is not None:
-            self.source.running_log_damaged(self.follower.damage)
-        if self.source.catch_up():  # reads what the operator appended; writes nothing
-            self._check_logs()
-
     def after_refresh(self) -> None:
-        # the running step's log: its writes notify too; what it wrote before the watch
-        # is read now, not at the next write
-        path = self.follower.path if self.follower.following else None
-        if path is not None and self.source.waiter.watch(path.parent):
-            self.call_later(self._look_soon)
         self.query_one(DamageBanner).show(self.source.damage, self.source.log_damage)
 
     def damaged_logs(self) -> dict[str, str]:

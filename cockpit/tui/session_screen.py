@@ -29,6 +29,7 @@ from cockpit.session.layout import session_file
 from cockpit.session.logtail import LogTail
 from cockpit.session.radarview import radar_text
 from cockpit.session.runfiles import RunFiles
+from cockpit.session.state import SessionState
 from cockpit.session.view import SessionView
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.messages import SessionChanged
@@ -38,10 +39,10 @@ from cockpit.tui.panes import (
     GatePanel,
     GateReasons,
     HaltBanner,
-    PhaseRunner,
     SessionHeader,
     halt_lines,
 )
+from cockpit.tui.runner import PhaseRunner, RunnerView
 from cockpit.tui.screens import TextScreen, diagnostics_text
 
 SMALL_HEIGHT = 30  # rows: below this the halt banner takes one line
@@ -153,9 +154,14 @@ class SessionScreen(Screen[None]):
             self.action_tab("gates-tab")  # nothing done yet: the gates are what comes first
         self.refresh_view()
         self._show_last_output()
-        self.set_interval(self.tick_s, self.tick)
+        self.follow()
         if self.clock:
             self.set_interval(1.0, self.refresh_header)
+
+    def follow(self) -> None:
+        """Keep the panes current: the log pane fed in batches, what happened taken in (the
+        mirror follows through a worker instead)."""
+        self.set_interval(self.tick_s, self.tick)
 
     # ------------------------------------------------------------------ drawing
 
@@ -196,9 +202,9 @@ class SessionScreen(Screen[None]):
 
     def _show_runner(self) -> None:
         progress = self.follower.progress if self.follower.following else None
-        self.query_one(PhaseRunner).show(
-            self.view.runbook, self.view.state, self.clock, self.damaged_logs(),
-            self._quiet_s(), progress, self._radar(), self.forecast(), overview=self.overview())
+        self.query_one(PhaseRunner).show(RunnerView(
+            self.view.runbook, self.view.state, self.overview(), self.clock, self.damaged_logs(),
+            self._quiet_s(), progress, self._radar(), self.forecast()))
 
     def _radar(self) -> str:
         """The lock radar's last look at the running step (its watcher's samples)."""
@@ -232,14 +238,18 @@ class SessionScreen(Screen[None]):
         label = f"Evidence (3) · {present}/{total}"
         if str(tab.label) != label:
             tab.label = label
-        if self.follower.attach(state):
-            self.query_one("#output", OutputLog).clear()
+        self.attach_log(state)
         self._show_log_name()
         allowed = [self.check_action(action, ()) for action in self.footer_actions()]
         if allowed != self._allowed:  # the footer is rebuilt on a refresh: only on a change
             self._allowed = allowed
             self.refresh_bindings()
         self.after_refresh()
+
+    def attach_log(self, state: SessionState) -> None:
+        """Follow the running step's log; a new run starts the pane over."""
+        if self.follower.attach(state):
+            self.query_one("#output", OutputLog).clear()
 
     def footer_actions(self) -> tuple[str, ...]:
         """The actions whose availability follows the session (the footer shows them)."""
@@ -291,9 +301,15 @@ class SessionScreen(Screen[None]):
         progress = self.follower.progress
         flagged = len(progress.unexpected) if progress else 0
         lines = self.follower.pump(self.view.state, KEEP_LINES)
-        if progress is not None and len(progress.unexpected) > flagged:  # at once, loudly
-            self.notify(f"Revision {progress.unexpected[-1]} is not on the upgrade's path "
-                        f"({len(progress.path)} expected)", title="UNEXPECTED REVISION",
+        self.show_output(lines, progress.unexpected[flagged:] if progress else [],
+                         len(progress.path) if progress else 0)
+
+    def show_output(self, lines: list[str], unexpected: list[str], expected: int) -> None:
+        """Lines for the log pane, and a revision off the upgrade's path told at once,
+        loudly (`expected`: how many the path holds)."""
+        if unexpected:
+            self.notify(f"Revision {unexpected[-1]} is not on the upgrade's path "
+                        f"({expected} expected)", title="UNEXPECTED REVISION",
                         severity="error", timeout=30, markup=False)
             self.refresh_header()
         if lines:

@@ -8,7 +8,7 @@ from pathlib import Path
 from cockpit.session.progress import UpgradeProgress
 from cockpit.session.state import SessionState, StepState
 from cockpit.session.stepfollow import StepLogFollower
-from cockpit.tui.panes import _running_style
+from cockpit.tui.runner import running_style
 
 LINE = "INFO  [alembic.runtime.migration] Running upgrade {down} -> {rev}, {what}"
 
@@ -29,8 +29,8 @@ def test_a_revision_off_the_path_is_flagged_the_moment_it_starts() -> None:
     assert found == ["0024_hotfix"] and progress.unexpected == ["0024_hotfix"]
     assert progress.text(1.0).endswith("· UNEXPECTED 0024_hotfix")
     # the running row turns red by the flag, before amber (past half its timeout)
-    assert _running_style(amber=True, surprised=bool(progress.unexpected)) == "bold red"
-    assert _running_style(amber=True, surprised=False) == "bold yellow"
+    assert running_style(amber=True, surprised=bool(progress.unexpected)) == "bold red"
+    assert running_style(amber=True, surprised=False) == "bold yellow"
 
 
 def test_without_a_known_path_revisions_are_counted_without_a_total() -> None:

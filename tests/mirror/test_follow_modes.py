@@ -15,10 +15,11 @@ import pytest
 from cockpit.mirror.source import MirrorSource
 from cockpit.session import notify
 from cockpit.session.layout import session_file
+from cockpit.session.notify import POLL_S
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
 from cockpit.tui.mirror_app import MirrorApp
-from cockpit.tui.mirror_screen import FEED_GAP_S, POLL_S, SAFETY_S
+from cockpit.tui.mirror_follow import FEED_GAP_S, SAFETY_S
 from cockpit.tui.output_log import OutputLog
 from tests.engine.helpers import phase, write_world
 from tests.run import start_cockpit
@@ -43,7 +44,7 @@ async def test_the_screen_mirror_follows_with_and_without_notification(
     source = MirrorSource(session)
     app = MirrorApp(source, clock=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        assert app.mirror.tick_s == (SAFETY_S if notifying else POLL_S)
+        assert app.mirror.reader.idle_s == (SAFETY_S if notifying else POLL_S)
         assert (source.waiter.fd is not None) == notifying
         pane = app.query_one("#output", OutputLog)
         batches: list[tuple[float, list[str]]] = []

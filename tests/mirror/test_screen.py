@@ -6,13 +6,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from textual.widgets import Log
-
 from cockpit.mirror.source import MirrorSource
 from cockpit.session.state import fold
 from cockpit.session.store import read_event_log
 from cockpit.tui.mirror_app import MirrorApp
 from cockpit.tui.operator_screen import VERBS
+from cockpit.tui.output_log import OutputLog
 from tests.engine.helpers import phase, write_world
 from tests.mirror.helpers import files_state
 from tests.mirror.screen_driver import try_every_way_in
@@ -24,7 +23,7 @@ STEPS = [(f"s{i}", f"for n in $(seq 1 20); do echo s{i} line $n; sleep 0.02; don
 
 
 
-async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
+async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path, monkeypatch) -> None:
     runbook = write_world(tmp_path, [phase("P0", STEPS[:2]), phase("P1", STEPS[2:])])
     session = tmp_path / "s"
     operator = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
@@ -35,11 +34,11 @@ async def test_mirror_follows_live_and_writes_nothing(tmp_path: Path) -> None:
     app = MirrorApp(source, clock=False)
     seen_events: list[int] = []
     source.listeners.append(lambda event: seen_events.append(event.seq))
+    shown: list[str] = []  # every line the log pane was given, in order, from its mounting
+    write_lines = OutputLog.write_lines
+    monkeypatch.setattr(OutputLog, "write_lines", lambda pane, lines, *a, **kw: (
+        shown.extend(lines), write_lines(pane, lines, *a, **kw))[1])
     async with app.run_test(size=(120, 40)) as pilot:
-        shown: list[str] = []  # every line the log pane was given, in order
-        pane = app.query_one("#output", Log)
-        write_lines = pane.write_lines
-        pane.write_lines = lambda lines, **kw: (shown.extend(lines), write_lines(lines, **kw))[1]
         assert str(app.query_one("#header").render()).startswith("▌MIRROR — READ-ONLY▐")
         await pause_until(pilot, lambda: source.state.ended, "the session to end")
         operator.wait(60)

@@ -16,6 +16,7 @@ from cockpit.mirror.source import MirrorSource
 from cockpit.tui.app import CockpitApp
 from cockpit.tui.checklist import ChecklistTree
 from cockpit.tui.mirror_app import MirrorApp
+from cockpit.tui.mirror_screen import FOLLOW_GROUP
 from cockpit.tui.output_log import OutputLog
 from cockpit.tui.panes import GatePanel, HaltBanner, SessionHeader
 from tests.engine.helpers import (
@@ -79,9 +80,11 @@ async def test_a_batch_of_lines_repaints_the_output_pane_alone(tmp_path: Path,
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one("#tabs").active = "phase-tab"
         # Settled first: the opening's log check (a worker) and what it redraws, even on a
-        # loaded machine, so only the batches below are measured.
+        # loaded machine, so only the batches below are measured (the follow worker runs
+        # until the mirror closes).
+        if others := [w for w in app.workers if w.group != FOLLOW_GROUP]:  # [] waits on all
+            await app.workers.wait_for_complete(others)
         await app_idle(pilot)
-        await app.workers.wait_for_complete()
         log = app.query_one(OutputLog)
         # the last step's 200 lines, shown on opening
         await pause_until(pilot, lambda: log.show_vertical_scrollbar, "the opening's lines")
@@ -154,7 +157,9 @@ async def test_step_output_escape_sequences_are_inert_in_the_mirrors_panes(
     app = MirrorApp(MirrorSource(session), clock=False)
     async with app.run_test(size=(160, 50)) as pilot:
         app.query_one("#tabs").active = "phase-tab"
-        await app.workers.wait_for_complete()
+        # the follow worker runs until the mirror closes; the log check is what is waited on
+        if others := [w for w in app.workers if w.group != FOLLOW_GROUP]:  # [] waits on all
+            await app.workers.wait_for_complete(others)
         await app_idle(pilot)
         assert_drawn_inert(app, "mirror")
 
