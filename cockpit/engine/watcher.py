@@ -25,15 +25,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from cockpit.engine.supervisor import SECRETS_ENV, utc_now, write_json_atomic
 from cockpit.probes.db import connect
 from cockpit.probes.radar import sample
 from cockpit.session.modes import session_opener
 from cockpit.session.redact import Redactor
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 START_WAIT_S = 30.0  # how long to wait for the supervisor to start the child
 

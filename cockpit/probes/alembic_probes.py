@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
+from typing import TYPE_CHECKING, Any
 
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
@@ -26,6 +22,9 @@ from cockpit.runbook.targets import (
     runbook_config,
     unknown_target,
 )
+
+if TYPE_CHECKING:  # Alembic is imported when a lineage is read
+    from alembic.script import ScriptDirectory
 
 
 def script_directory(workdir: Path, config: AlembicConfig | None = None) -> ScriptDirectory:
@@ -60,6 +59,8 @@ def _config(ctx: ProbeContext) -> AlembicConfig:
 
 
 def current_revisions(env: Mapping[str, str]) -> list[str]:
+    from alembic.runtime.migration import MigrationContext
+
     with connect(env) as conn:
         return sorted(MigrationContext.configure(conn).get_current_heads())
 
@@ -181,6 +182,8 @@ def target_refusals(lineage: Callable[[AlembicConfig], ScriptDirectory],
             checked += 1
             why = unknown_target(script, target)
             if why is None and not offline and verb != "stamp" and RELATIVE.match(target):
+                from alembic.util import CommandError
+
                 try:
                     alembic_walk(script, verb, target, current())
                 except CommandError as exc:

@@ -14,8 +14,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from psycopg import errors as pg_errors
-
 from cockpit.probes.dsn import conninfo, passwords, url_fault
 from cockpit.session.redact import Redactor
 
@@ -125,6 +123,8 @@ def _bad_dsn(f: _Failed) -> ConnectFailure | None:
 
 
 def _query_privilege(f: _Failed) -> ConnectFailure | None:
+    from psycopg import errors as pg_errors  # here: psycopg costs every start 0.1 s
+
     if not isinstance(f.original, pg_errors.InsufficientPrivilege):
         return None
     return ConnectFailure("privilege", f"the role lacks a privilege ({f.message})",

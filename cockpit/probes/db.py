@@ -8,16 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
-
-import psycopg
-import sqlalchemy
-from psycopg import errors as pg_errors
-from sqlalchemy import URL, Connection, Engine, create_engine
-from sqlalchemy.pool import NullPool
+from typing import TYPE_CHECKING, Any
 
 from cockpit.probes.connfail import explain
 from cockpit.probes.dsn import conninfo, is_url, url_fault
+
+if TYPE_CHECKING:  # SQLAlchemy and psycopg are imported on the first connection, not at
+    import sqlalchemy  # every start (0.5 s, before the first screen)
+    from sqlalchemy import URL, Connection, Engine
 
 CONNECT_TIMEOUT_S = 5
 
@@ -46,13 +44,18 @@ def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> URL:
             "the password), or as libpq's host=… port=… user=… password='…' dbname=…")
     # each parameter goes to psycopg as the keyword libpq read it as
     password = found.pop("password", None)
+    from sqlalchemy import URL
+
     return URL.create(driver, username=found.pop("user", None), password=password,
                       database=found.pop("dbname", None), query=found)
 
 
 def make_engine(env: Mapping[str, str], var: str = "DATABASE_URL") -> Engine:
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
     try:
-        return create_engine(sqlalchemy_url(env, var), hide_parameters=True,
+        return sqlalchemy.create_engine(sqlalchemy_url(env, var), hide_parameters=True,
                              poolclass=NullPool,
                              connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     except (sqlalchemy.exc.ArgumentError, ValueError):  # its words may quote the URL
@@ -64,6 +67,8 @@ def make_engine(env: Mapping[str, str], var: str = "DATABASE_URL") -> Engine:
 def _lost(exc: sqlalchemy.exc.DBAPIError) -> bool:
     """The connection itself failed mid-query (no SQLSTATE: the server or the network went
     away), rather than the query."""
+    import psycopg
+
     return exc.connection_invalidated or (
         isinstance(exc.orig, psycopg.OperationalError) and exc.orig.sqlstate is None)
 
@@ -73,6 +78,10 @@ def connect(env: Mapping[str, str], var: str = "DATABASE_URL") -> Iterator[Conne
     """A connection, or ProbeUnreachable naming the cause and the next step: when it cannot
     be opened, when it is lost, and when the role lacks a privilege a query needs (other
     errors of a query are the caller's)."""
+    import psycopg
+    import sqlalchemy
+    from psycopg import errors as pg_errors
+
     engine = make_engine(env, var)
     dsn = env.get(var)
     try:
@@ -97,6 +106,8 @@ def connect(env: Mapping[str, str], var: str = "DATABASE_URL") -> Iterator[Conne
 
 
 def rows(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    import sqlalchemy
+
     return [dict(r._mapping) for r in conn.execute(sqlalchemy.text(sql), params)]
 
 

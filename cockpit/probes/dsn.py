@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 MASK = "***"
 
 
@@ -75,6 +72,9 @@ def conninfo(dsn: str) -> dict[str, str] | None:
     scheme, sep, rest = dsn.partition("://")
     if sep and "+" in scheme:  # postgresql+psycopg://: the driver is SQLAlchemy's business
         dsn = "postgresql://" + rest
+    import psycopg  # here: every cockpit reads DSNs, few need psycopg's 0.1 s at start
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         return {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
     except psycopg.ProgrammingError:
@@ -208,6 +208,8 @@ def _masked(dsn: str) -> str:
         return MASK
     if "password" in found:
         found["password"] = MASK
+    from psycopg.conninfo import make_conninfo
+
     return make_conninfo(**found)
 
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from cockpit.probes.alembic_probes import guarded
 from cockpit.probes.db import connect, cut_query, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.runbook.model import duration_seconds
 from cockpit.session.timing import clock
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 NOT_CHECKED = "not checked (needs pg_read_all_stats)"
 QUERY_CHARS = 200  # what a found session keeps of its query, once masked

@@ -8,12 +8,13 @@ still counts the other roles' sessions waiting behind its own."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from cockpit.probes.db import cut_query, rows
 from cockpit.session.radarview import radar_line
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["app_name", "radar_line", "sample"]
 

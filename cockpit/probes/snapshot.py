@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from cockpit.probes.db import rows
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 SNAPSHOT_FORMAT = 1
 

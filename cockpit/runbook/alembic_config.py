@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import NoReturn
-
-from alembic.config import CommandLine, Config
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING, NoReturn
 
 from cockpit.runbook.commands import alembic_args, alembic_prefix
+
+if TYPE_CHECKING:  # Alembic (with SQLAlchemy and Mako) is imported when a lineage is read:
+    from alembic.script import ScriptDirectory  # half a second of every cockpit's start
 
 _TOML = "pyproject.toml"
 _VARIABLE = re.compile(r"\$(?:\{(?P<braced>\w+)\}|(?P<plain>\w+))")
@@ -71,6 +71,8 @@ def _quiet(parser: argparse.ArgumentParser) -> None:
 
 @lru_cache(maxsize=1)
 def _parser() -> argparse.ArgumentParser:
+    from alembic.config import CommandLine
+
     parser = CommandLine(prog="alembic").parser
     _quiet(parser)
     return parser
@@ -161,6 +163,9 @@ def read_lineage(workdir: Path, config: AlembicConfig | None = None) -> ScriptDi
         raise LineageUnreadable(f"{workdir}: no {config.ini} (nor a pyproject.toml with "
                                 "[tool.alembic]) in the working directory")
     where = ini if ini.is_file() else toml
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     alembic = Config(str(ini) if ini.is_file() else None,
                      ini_section=config.section, toml_file=str(toml) if has_toml else None)
     saved = list(sys.path)  # from_config prepends the project's `prepend_sys_path`

@@ -10,9 +10,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from alembic.script import ScriptDirectory
-from alembic.script.revision import ResolutionError, RevisionError
+from typing import TYPE_CHECKING
 
 from cockpit.runbook.alembic_config import (
     AlembicConfig,
@@ -31,6 +29,10 @@ from cockpit.runbook.model import (
 )
 from cockpit.runbook.paths import resolve
 from cockpit.runbook.platform import windows_absolute
+
+if TYPE_CHECKING:  # Alembic is imported when a lineage is read (see alembic_config)
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import ResolutionError
 
 TARGETS_PROBE = "alembic.targets_known"
 # options of upgrade/downgrade/stamp that take a value
@@ -160,6 +162,8 @@ def unknown_target(script: ScriptDirectory, target: str) -> str | None:
     """Why `target` names no revision of the lineage (with the nearest one), or None when
     Alembic resolves it. A relative step (`+2`, `-1`) is taken from wherever the database
     stands: only the revision or branch it counts from is checked here."""
+    from alembic.script.revision import ResolutionError, RevisionError
+
     if target in _SYMBOLS:
         return None
     relative = RELATIVE.match(target)
