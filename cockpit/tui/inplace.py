@@ -60,15 +60,15 @@ def _width(cell: Any) -> int:
 class KeyedTable(DataTable[Any]):
     """A table of (key, *cells) rows, each keyed by its item's id. `show_rows` changes only
     what differs from what is shown: a changed cell is updated in place (a column grows to
-    fit, never shrinks: the table does not twitch as a clock ticks), a row gone is removed, a
-    new one added at the end; only when the order changes (another phase) is it rebuilt,
-    keeping the cursor's row."""
+    fit), a row gone is removed, a new one added at the end. Only when the order changes
+    (another phase), or the table runs past its edge while a column's cells all became
+    narrower (its width would not follow), is it rebuilt, keeping the cursor's row."""
 
     def show_rows(self, rows: Sequence[Row]) -> None:
         keys = [str(key) for key, *_ in rows]
         shown = [str(row_key.value) for row_key in self.rows]
         kept = [key for key in shown if key in set(keys)]
-        if kept != keys[:len(kept)]:  # not the same order: start over
+        if kept != keys[:len(kept)] or self._narrower(rows):  # start over
             self._rebuild(rows)
             return
         for key in set(shown) - set(keys):
@@ -79,6 +79,16 @@ class KeyedTable(DataTable[Any]):
             else:
                 self.add_row(*cells, key=str(key))
 
+    def _narrower(self, rows: Sequence[Row]) -> bool:
+        """Whether the table runs past its edge and a column's cells, all of them, now need
+        less than its width: a pane that cuts a step's text to keep its result in view must
+        get the room it made (a column's width only grows as cells change)."""
+        shown = sum(column.get_render_width(self) for column in self.ordered_columns)
+        if not self.size.width or shown <= self.size.width:
+            return False
+        return any(max((_width(row[index]) for row in rows), default=0) < column.content_width
+                   for index, column in enumerate(self.ordered_columns, start=1))
+
     def _update_row(self, key: str, cells: Sequence[Any]) -> None:
         for column, old, new in zip(self.ordered_columns, self.get_row(key), cells,
                                     strict=True):
@@ -88,7 +98,11 @@ class KeyedTable(DataTable[Any]):
 
     def _rebuild(self, rows: Sequence[Row]) -> None:
         cursor = self.cursor_row
-        self.clear()
+        # the columns too: a column kept keeps the width of its widest cell ever
+        columns = [(column.label, column.key.value) for column in self.ordered_columns]
+        self.clear(columns=True)
+        for label, key in columns:
+            self.add_column(label, key=key)
         for key, *cells in rows:
             self.add_row(*cells, key=str(key))
         if self.row_count:

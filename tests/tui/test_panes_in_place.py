@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from textual.app import App, ComposeResult
 
 from cockpit.engine.controller import Controller
 from cockpit.session import rules
+from cockpit.tui.inplace import KeyedTable
 from cockpit.tui.panes import GatePanel, SessionHeader
+from cockpit.tui.runner import PhaseRunner, RunnerView
 from tests.conftest import REPO
 from tests.engine.helpers import ordinary_world
 from tests.waiting import app_idle
@@ -98,3 +101,65 @@ def test_no_widget_state_is_kept_in_private_attributes_set_from_outside() -> Non
                                  and target.value.id in ("self", "cls")):
                     found.append(f"{path.name}:{node.lineno}")
     assert found == []
+
+
+class Steps(App[None]):
+    def compose(self) -> ComposeResult:
+        yield PhaseRunner(id="runner")
+
+
+async def test_a_running_steps_result_stays_in_view_when_its_clock_appears(
+        tmp_path: Path) -> None:
+    """The step's text is cut to make room for the result; a column's width must follow it
+    down, or the clock that appears when the step starts is pushed off the pane (seen in the
+    demo: `running 0:00:01` cut to `ru`)."""
+    long = "echo " + "x" * 120
+    ctl = Controller.start(ordinary_world(tmp_path, steps=[("long", long), ("after", "true")]),
+                           folder=tmp_path / "s", env=dict(os.environ), halt_hooks=[])
+    try:
+        app = Steps()
+        async with app.run_test(size=(70, 20)) as pilot:
+            runner = app.query_one(PhaseRunner)
+            table = runner.query_one("#steps", KeyedTable)
+            plain = RunnerView(ctl.runbook, ctl.state,
+                               rules.overview(ctl.runbook, ctl.state, datetime.now(UTC)),
+                               clock=False)
+            runner.show(plain)
+            await app_idle(pilot)
+            before = table.ordered_columns[1].content_width
+            ctl.attest_gate("signoff", "GOV-1")
+            assert ctl.evaluate_gates() == []
+            ctl.await_end(ctl.run_step("long"))  # its result cell appears: "exit 0, 1 lines"
+            runner.show(replace(plain, state=ctl.state, overview=rules.overview(
+                ctl.runbook, ctl.state, datetime.now(UTC))))
+            await app_idle(pilot)
+            used = sum(column.get_render_width(table) for column in table.ordered_columns)
+            assert table.ordered_columns[1].content_width < before
+            assert used <= table.size.width, (used, table.size.width)
+            assert str(table.get_row("long")[2]) == "exit 0, 1 lines"
+    finally:
+        ctl.close()
+
+
+async def test_a_keyed_table_past_its_edge_gives_back_the_room_its_cells_left() -> None:
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield KeyedTable(id="t")
+
+    app = One()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(KeyedTable)
+        table.add_columns("a", "b")
+        table.show_rows([("k", "x" * 100, "1")])  # past the table's edge
+        await app_idle(pilot)
+        assert table.ordered_columns[0].content_width == 100
+        table.show_rows([("k", "x" * 10, "1")])
+        await app_idle(pilot)
+        assert table.ordered_columns[0].content_width == 10
+        assert [key.value for key in table.rows] == ["k"]
+        table.show_rows([("k", "x" * 20, "1")])
+        await app_idle(pilot)
+        assert table.ordered_columns[0].content_width == 20
+        table.show_rows([("k", "x" * 5, "1")])  # within the edge: updated in place
+        await app_idle(pilot)
+        assert table.ordered_columns[0].content_width == 20
