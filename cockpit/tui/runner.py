@@ -100,7 +100,7 @@ def _result(view: RunnerView, step: PhaseItem) -> tuple[Text, Text | None]:
         return Text(""), None
     result, detail = Text(""), None
     if s.exit_code is not None:
-        result = Text(f"exit {s.exit_code}, {s.lines} lines")
+        result = Text(f"exit {s.exit_code}, {s.lines:,} line{'' if s.lines == 1 else 's'}")
     elif s.observed is not None or s.expected is not None:
         result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
     if s.status == "running":  # the cell: its clock; the strip: the rest

@@ -129,14 +129,14 @@ async def test_a_running_steps_result_stays_in_view_when_its_clock_appears(
             before = table.ordered_columns[1].content_width
             ctl.attest_gate("signoff", "GOV-1")
             assert ctl.evaluate_gates() == []
-            ctl.await_end(ctl.run_step("long"))  # its result cell appears: "exit 0, 1 lines"
+            ctl.await_end(ctl.run_step("long"))  # its result cell appears: "exit 0, 1 line"
             runner.show(replace(plain, state=ctl.state, overview=rules.overview(
                 ctl.runbook, ctl.state, datetime.now(UTC))))
             await app_idle(pilot)
             used = sum(column.get_render_width(table) for column in table.ordered_columns)
             assert table.ordered_columns[1].content_width < before
             assert used <= table.size.width, (used, table.size.width)
-            assert str(table.get_row("long")[2]) == "exit 0, 1 lines"
+            assert str(table.get_row("long")[2]) == "exit 0, 1 line"
     finally:
         ctl.close()
 
