@@ -56,8 +56,8 @@ def make_engine(env: Mapping[str, str], var: str = "DATABASE_URL") -> Engine:
 
     try:
         return sqlalchemy.create_engine(sqlalchemy_url(env, var), hide_parameters=True,
-                             poolclass=NullPool,
-                             connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+                                        poolclass=NullPool,
+                                        connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
     except (sqlalchemy.exc.ArgumentError, ValueError):  # its words may quote the URL
         raise ProbeUnreachable(
             f"{var} does not parse as a database URL — write it as postgresql://user:password"
