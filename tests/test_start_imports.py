@@ -12,13 +12,18 @@ from tests.conftest import REPO
 HEAVY = ("sqlalchemy", "alembic", "mako", "psycopg", "pglast")
 
 
+def printed(probe: str) -> str:
+    """What a fresh interpreter running `probe` in the repository prints."""
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=REPO, check=True).stdout
+
+
 def test_the_operator_and_mirror_screens_open_without_a_database_library() -> None:
     probe = ("import sys\n"
              "import cockpit.engine.controller, cockpit.tui.app, cockpit.tui.mirror_app\n"
              f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          cwd=REPO, check=True)
-    assert done.stdout.strip() == "[]", done.stdout
+    shown = printed(probe)
+    assert shown.strip() == "[]", shown
 
 
 def test_a_probe_that_connects_still_finds_them() -> None:
@@ -27,6 +32,4 @@ def test_a_probe_that_connects_still_finds_them() -> None:
              "from cockpit.probes.dsn import conninfo\n"
              "print(conninfo('postgresql://u@h:5/d?sslmode=require')['sslmode'],"
              " 'psycopg' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          cwd=REPO, check=True)
-    assert done.stdout.split() == ["require", "True"]
+    assert printed(probe).split() == ["require", "True"]

@@ -71,7 +71,7 @@ def _elapsed(state: SessionState, overview: rules.Overview) -> str:
     """How long the session has run (or took), and the maintenance window's time left."""
     ended_at = state.decision.at if state.decision is not None else None
     elapsed = f" · {'took' if ended_at else 'elapsed'} {_since(state.started_at, ended_at)}"
-    window = overview.window[1] if overview.window else None
+    window = overview.window_end
     if window is not None and not ended_at:
         left = int((window - datetime.now(UTC)).total_seconds())
         elapsed += (f" · window closes in {left // 3600:d}:{left // 60 % 60:02d}"

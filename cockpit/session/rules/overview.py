@@ -48,6 +48,11 @@ class Overview:
     def allows(self, verb: str) -> bool:
         return verb in self.allowed
 
+    @property
+    def window_end(self) -> datetime | None:
+        """When the attested maintenance window closes (None: no window attested)."""
+        return self.window[1] if self.window else None
+
     def holds_for(self, state: SessionState, now: datetime) -> bool:
         """Whether this is still the answer for `state` at `now`."""
         return state.seq == self.seq and (self.valid_until is None or now < self.valid_until)
