@@ -26,7 +26,8 @@ def run(*, runbook: str | Path, session: str | Path | None = None,
         operator: str | None = None, sign_key: str | Path | None = None) -> int:
     """Start a new session on `runbook`, on the screen or `headless`."""
     from cockpit.engine import hangup
-    from cockpit.engine.controller import Controller, checked_link, resolve_workdir
+    from cockpit.engine.controller import Controller
+    from cockpit.engine.opening import checked_link, resolve_workdir
     from cockpit.engine.setup import refuse_foreign_paths, workdir_override
     from cockpit.runbook.environment import choose_environment, for_environment
     from cockpit.runbook.loader import load_runbook
@@ -63,13 +64,8 @@ def resume(*, folder: str | Path, take_over: bool = False, rehearsal: str | Path
     """Reopen the session in `folder` where it stood, on the screen or `headless`."""
     from cockpit.cli.worldlink import WorldLink, world_of
     from cockpit.engine import hangup
-    from cockpit.engine.controller import (
-        Controller,
-        check_resumable,
-        check_signer,
-        relinked,
-        same_rehearsal,
-    )
+    from cockpit.engine.controller import Controller
+    from cockpit.engine.opening import check_resumable, check_signer, relinked, same_rehearsal
     from cockpit.session.layout import RUNBOOK_COPY
     from cockpit.session.lock import SessionLock, release_if_mine
 

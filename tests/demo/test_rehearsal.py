@@ -19,7 +19,8 @@ from xml.etree import ElementTree
 import pytest
 
 from cockpit.demo.world import World
-from cockpit.engine.controller import Controller, relinked, same_rehearsal
+from cockpit.engine.controller import Controller
+from cockpit.engine.opening import relinked, same_rehearsal
 from cockpit.errors import CockpitError
 from cockpit.evidence.rehearsal import RehearsalRefused
 from cockpit.resources import bundled_runbook

@@ -11,10 +11,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cockpit.engine.controller import Controller, RunbookChanged
+from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
 from cockpit.engine.headless import Answers, Headless
 from cockpit.engine.launcher import find_supervisor
+from cockpit.engine.opening import RunbookChanged
 from cockpit.session.runfiles import RunFiles
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
 from tests.waiting import finish_running, wait_until, within
