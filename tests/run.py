@@ -4,6 +4,7 @@ with this Python), and the URL of a test database to hand it: one way for every 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -16,6 +17,13 @@ from cockpit.demo.pgcluster import PgCluster
 from tests.conftest import REPO
 
 COCKPIT = [sys.executable, "-m", "cockpit"]
+
+
+def as_a_terminal_starts_it() -> None:
+    """For `preexec_fn`: hang-ups at their default in the child, as a terminal's child has
+    them. Under `nohup` (SIG_IGN, which children inherit) a cockpit keeps ignoring hang-ups,
+    as it should: a test of what a hang-up does must not inherit that."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _environment(env: Mapping[str, str] | None, inherit: bool) -> dict[str, str] | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 from tests.conftest import REPO
+from tests.run import as_a_terminal_starts_it
 from tests.waiting import wait_until, within
 
 _ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][A-Z0-9]")
@@ -33,6 +34,7 @@ def cockpit_command() -> list[str]:
 
 
 def _controlling_terminal() -> None:
+    as_a_terminal_starts_it()
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 

@@ -16,6 +16,7 @@ import pytest
 
 from cockpit.session.lock import SessionLock
 from tests.conftest import REPO
+from tests.run import as_a_terminal_starts_it
 
 PROGRAM = """
 import sys, time
@@ -70,7 +71,7 @@ def _hang_up(case: str, tmp_path: Path, ignore: bool = False,
     proc = subprocess.Popen([sys.executable, "-c", PROGRAM, case, str(done)], cwd=REPO,
                             stdout=subprocess.PIPE, text=True,
                             preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-                            if ignore else None)
+                            if ignore else as_a_terminal_starts_it)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     sent = time.monotonic()
     os.kill(proc.pid, signal.SIGHUP)

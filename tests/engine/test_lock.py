@@ -19,7 +19,7 @@ from tests.engine.helpers import (
     ran,
     write_world,
 )
-from tests.run import start_cockpit
+from tests.run import as_a_terminal_starts_it, start_cockpit
 from tests.waiting import wait_until
 
 
@@ -82,7 +82,8 @@ def test_a_hang_up_mid_step_ends_a_headless_cockpit_at_once_and_resume_needs_no_
                                         ("after", "echo after >> ran.txt")])
     session = tmp_path / "s"
     proc = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
-                         str(session), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         str(session), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=as_a_terminal_starts_it)
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("[slow] started"):
