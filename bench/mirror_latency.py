@@ -11,9 +11,9 @@ timed with no mirror, with ten plain mirrors, with ten screen mirrors watching, 
 floor under any screen mirror (ten bare Textual apps, no cockpit code, each drawing two lines
 in a Log at the mirror's pace and priority, reading nothing): the operator's session is open
 and every mirror has drawn it before the timed steps start (a first step waits for a "go"
-file). Each is run three times, interleaved, and the median
-kept. Once more, ten screen mirrors that open just as the run starts (their first drawing
-falls into it) are timed against a run alone. The last line is one JSON object.
+file). Each is run three times, interleaved, and the median kept. Once more, ten screen
+mirrors that open just as the run starts (their first drawing falls into it) are timed
+against a run alone. The last line is one JSON object.
 
 `--feed-gap SECONDS` runs it with another gap between the screen mirror's log-pane feeds
 (default: the mirror's own, FEED_GAP_S), for the curve of line delay against cost.

@@ -69,7 +69,9 @@ class Floor(App):
     BINDINGS = [(key, "bell", key) for key in "gaxhq?"]
     def compose(self):
         yield Static("header")
-        yield Static("halt", classes="hidden")
+        halt = Static("halt")  # the halt banner: hidden until a halt
+        halt.display = False
+        yield halt
         with Horizontal():
             with Vertical():
                 tree = Tree("checklist")
