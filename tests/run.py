@@ -20,10 +20,12 @@ COCKPIT = [sys.executable, "-m", "cockpit"]
 
 
 def as_a_terminal_starts_it() -> None:
-    """For `preexec_fn`: hang-ups at their default in the child, as a terminal's child has
-    them. Under `nohup` (SIG_IGN, which children inherit) a cockpit keeps ignoring hang-ups,
-    as it should: a test of what a hang-up does must not inherit that."""
+    """For `preexec_fn`: hang-ups and Ctrl-C at their defaults in the child, as a terminal's
+    foreground job has them. Under `nohup`, or as a background job of a shell without job
+    control, they are ignored (SIG_IGN, which children inherit) and a cockpit rightly keeps
+    ignoring them: a test of what a hang-up or a Ctrl-C does must not inherit that."""
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _environment(env: Mapping[str, str] | None, inherit: bool) -> dict[str, str] | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.helpers import ORDINARY, cockpit, phase, ran, write_world
-from tests.run import start_cockpit
+from tests.run import as_a_terminal_starts_it, start_cockpit
 from tests.waiting import wait_until, within
 
 # Four revisions at once, as a fast Alembic prints them: one poll sees them all.
@@ -60,7 +60,7 @@ def _interrupted_run(tmp_path: Path) -> tuple[Path, Path, str, int]:
     # its own process group, as a terminal's foreground job: Ctrl-C signals the whole group
     proc = start_cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
                          str(session), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=as_a_terminal_starts_it)
     lines: list[str] = []
     try:
         _wait_for(proc, lines, "[slow] slow-start", 60)
