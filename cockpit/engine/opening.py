@@ -1,11 +1,12 @@
 """Opening a session: the checks made before a cockpit starts or resumes one — the session's
 log and runbook are still the approved ones, its rehearsal is the one it began with, it is
 signed with the key it declared — and where its commands run. Each refuses with the reason
-and the fix; none writes, locks or starts anything."""
+and the fix; none writes to the session, locks it or starts a step."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from cockpit.engine.gates import rehearsal_repo
 from cockpit.engine.setup import approved_workdir
@@ -35,17 +36,28 @@ class SessionUntrusted(CockpitError):
     exit_code = EXIT_REFUSED
 
 
+def _names_linked(state: SessionState, given: Path) -> Literal["here", "moved"] | None:
+    """Whether `given` is the session's own rehearsal: "here" in the folder it was linked
+    from, "moved" to another folder (the same session id and last event hash), else None."""
+    linked = state.rehearsal
+    if linked is None:
+        return None
+    if Path(linked.folder).resolve() == given.resolve():
+        return "here"
+    found = link_to(given)
+    if (found.session_id, found.last_hash) == (linked.session_id, linked.last_hash):
+        return "moved"
+    return None
+
+
 def same_rehearsal(state: SessionState, given: Path) -> Path | None:
     """A session keeps the rehearsal it started with: resume may name it again — or the same
     session (its id and last event hash) moved to another folder, returned to be recorded.
     Anything else is refused (exit 3), as a changed runbook is."""
+    named = _names_linked(state, given)
+    if named is not None:
+        return given if named == "moved" else None
     linked = state.rehearsal
-    if linked is not None and Path(linked.folder).resolve() == given.resolve():
-        return None
-    if linked is not None:
-        found = link_to(given)
-        if (found.session_id, found.last_hash) == (linked.session_id, linked.last_hash):
-            return given
     raise RunbookChanged(
         f"{given}: this session was started "
         + (f"with rehearsal {linked.session_id} (last hash {linked.last_hash[:16]}), "
@@ -65,12 +77,8 @@ def relinked(state: SessionState, runbook: Runbook, given: Path) -> records.Rehe
     """On resume, `--rehearsal` naming another rehearsal than the session's: while no phase
     step has run (nothing halted or decided), the new link, checked as at start — else None
     (resume then refuses as `same_rehearsal` says)."""
-    linked = state.rehearsal
-    if linked is not None and Path(linked.folder).resolve() == given.resolve():
-        return None
-    if linked is not None and (found := link_to(given)).session_id == linked.session_id \
-            and found.last_hash == linked.last_hash:
-        return None  # the same rehearsal, moved: `same_rehearsal` follows it
+    if _names_linked(state, given) is not None:
+        return None  # the session's own, here or moved: `same_rehearsal` follows it
     if state.steps or state.halt is not None or state.ended:
         return None
     return checked_link(runbook, Path(state.workdir), given)
