@@ -9,12 +9,14 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from cockpit.demo.pgcluster import PgCluster
 from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from cockpit.demo.pgcluster import PgCluster
 
 COCKPIT = [sys.executable, "-m", "cockpit"]
 

@@ -1,0 +1,91 @@
+"""Runbooks whose steps are the same text under cmd.exe and sh (`python -c "..."`), and the
+database the Windows step is given: the tests in this folder run on Linux in the suite and on
+the Windows interpreter under Wine in `.ci/run`'s last step (docs/windows.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.run import cockpit
+
+WINDOWS = os.name == "nt"
+# The Linux side's PostgreSQL 15 over TLS, for the Windows step: .ci/wine/serve.py starts it.
+DSN_VARIABLE = "COCKPIT_WINDOWS_DSN"
+
+HALT = """
+[halt]
+heading = "Halt-and-Contain"
+items = [
+  { kind = "halt", id = "h-stop", action = "stop", text = "Stop execution immediately" },
+  { kind = "halt", id = "h-preserve", action = "preserve", text = "Preserve all logs" },
+  { kind = "halt", id = "h-blocker", action = "record_blocker", text = "Record blocker + root cause" },
+  { kind = "halt", id = "h-escalate", action = "escalate", text = "Escalate to governance" },
+  { kind = "halt", id = "h-no-more", action = "no_further_commands", text = "Do not continue" },
+]
+
+[decision]
+heading = "Decision"
+items = [
+  { kind = "field", id = "status", label = "Status", allowed = ["PASS", "BLOCKER"], role = "status" },
+  { kind = "field", id = "errors", label = "Errors", role = "errors" },
+  { kind = "field", id = "root_cause", label = "Root-cause classification", role = "root_cause" },
+]
+
+[[abort_rules]]
+id = "duplicate-table"
+label = "`DuplicateTable`"
+patterns = ['\\bDuplicateTable\\b']
+"""
+
+
+def py(code: str) -> str:
+    """A step command running `code` with the steps' Python: one text for cmd.exe and sh
+    (`code` uses single quotes only)."""
+    assert '"' not in code and "%" not in code and "$" not in code
+    return f'python -c "{code}"'
+
+
+def runbook(folder: Path, steps: list[tuple[str, str]], extra: str = "",
+            gates: str = "", setup: str = "") -> Path:
+    """`runbook.toml` in `folder` (made), with `freeze.log` beside it for its file gate: one
+    phase of `steps` (id, command), each step's extra TOML fields in `extra` by id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "freeze.log").write_bytes(b"write freeze in force\n")
+    lines = ['format = 1', 'id = "windows-rehearsal"', 'title = "Windows rehearsal"',
+             "production = false", "", "[gates]", 'heading = "Gates"', "items = [",
+             '  { kind = "attestation", id = "signoff", text = "Sign-off received" },',
+             '  { kind = "attestation_file", id = "freeze", text = "Freeze attested '
+             '(`freeze.log`)", path = "freeze.log", must_contain = "write freeze" },',
+             gates, "]", setup, "", "[[phases]]", 'id = "P0"', 'heading = "Phase P0"',
+             "steps = ["]
+    for step_id, command in steps:
+        more = extra if extra.startswith(f"{step_id}:") else ""
+        fields = more.split(":", 1)[1] if more else ""
+        lines.append(f"  {{ kind = \"command\", id = \"{step_id}\", command = "
+                     f"{json.dumps(command)}, log = \"logs/{step_id}.log\"{fields} }},")
+    lines += ["]", HALT]
+    path = folder / "runbook.toml"
+    path.write_bytes("\n".join(lines).encode("utf-8"))
+    return path
+
+
+def run(path: Path, session: Path, *more: str, timeout: float = 240,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return cockpit("run", str(path), "--headless", "--assume-yes", "--session", str(session),
+                   *more, timeout=timeout, env=env)
+
+
+def events(session: Path) -> list[dict[str, object]]:
+    raw = (session / "events.jsonl").read_bytes()
+    return [json.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+def kinds(session: Path) -> list[str]:
+    return [str(event["type"]) for event in events(session)]
+
+
+PYTHON = sys.executable

@@ -1,0 +1,81 @@
+"""The session store's files as the Windows C runtime writes them: byte for byte (no `\\r\\n`
+for `\\n`), `session.json` replaced while a reader holds it open, the folder watcher without
+inotify. (Fast tests: no cockpit process, no database.)"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from cockpit.session.events import Actor
+from cockpit.session.store import SessionStore, write_atomic
+
+OPERATOR = Actor(name="op", host="h")
+
+
+def test_events_are_written_byte_for_byte_and_chain(tmp_path: Path) -> None:
+    store = SessionStore.create(tmp_path / "s")
+    store.append(OPERATOR, "note", {"text": "line one\nline two"})
+    store.append(OPERATOR, "note", {"text": "é ✓"})
+    raw = (tmp_path / "s" / "events.jsonl").read_bytes()
+    assert b"\r" not in raw and raw.count(b"\n") == 2, raw
+    first, second = (json.loads(line) for line in raw.splitlines())
+    assert second["prev"] == first["hash"]
+
+
+def test_write_atomic_keeps_bytes_as_given(tmp_path: Path) -> None:
+    path = tmp_path / "session.json"
+    write_atomic(path, b'{\n  "a": 1\n}\n')
+    assert path.read_bytes() == b'{\n  "a": 1\n}\n'
+
+
+def test_session_json_is_replaced_while_a_reader_holds_it_open(tmp_path: Path) -> None:
+    path = tmp_path / "session.json"
+    write_atomic(path, b'{"seq": 1}')
+    with open(path, "rb") as reader:  # a mirror in the middle of its read
+        write_atomic(path, b'{"seq": 2}')
+        assert reader.read() == b'{"seq": 1}'  # the reader keeps what it opened
+    assert path.read_bytes() == b'{"seq": 2}'
+
+
+def test_session_json_is_replaced_while_readers_keep_opening_it(tmp_path: Path) -> None:
+    path = tmp_path / "session.json"
+    write_atomic(path, b'{"seq": 0}')
+    stop, seen, errors = threading.Event(), set(), []
+
+    def mirror() -> None:
+        while not stop.is_set():
+            try:
+                with open(path, "rb") as handle:
+                    seen.add(json.loads(handle.read())["seq"])
+            except (OSError, ValueError) as exc:  # never a torn or missing file
+                errors.append(repr(exc))
+
+    readers = [threading.Thread(target=mirror) for _ in range(2)]
+    for each in readers:
+        each.start()
+    try:
+        for seq in range(1, 200):
+            write_atomic(path, json.dumps({"seq": seq}).encode())
+    finally:
+        stop.set()
+        for each in readers:
+            each.join()
+    assert not errors, errors[:3]
+    assert json.loads(path.read_bytes())["seq"] == 199 and len(seen) > 1
+
+
+def test_the_change_waiter_wakes_on_a_new_file_without_inotify_too(tmp_path: Path) -> None:
+    from cockpit.session.notify import POLL_S, ChangeWaiter
+
+    waiter = ChangeWaiter([tmp_path])
+    threading.Timer(0.3, lambda: (tmp_path / "new").write_bytes(b"x")).start()
+    began = time.monotonic()
+    while not (tmp_path / "new").exists():
+        waiter.wait(1.0)
+        assert time.monotonic() - began < 5
+    waited = time.monotonic() - began
+    waiter.close()
+    assert 0.3 - POLL_S <= waited < 0.3 + 10 * POLL_S, waited
