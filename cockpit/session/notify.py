@@ -17,8 +17,10 @@ POLL_S = 0.05  # the fallback: nothing waits longer than this for a look
 MIN_GAP_S = 0.01  # a busy log notifies per write: batch them, so ten mirrors cost little
 # IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
 _MASK = 0x002 | 0x004 | 0x008 | 0x080 | 0x100
-_IN_NONBLOCK = os.O_NONBLOCK
-_IN_CLOEXEC = 0o2000000
+# inotify's flags are O_NONBLOCK and O_CLOEXEC; Windows has neither (nor inotify): read them
+# only where they exist, so that importing this never fails there.
+_IN_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_IN_CLOEXEC = getattr(os, "O_CLOEXEC", 0o2000000)
 
 
 def _libc() -> ctypes.CDLL | None:
