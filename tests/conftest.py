@@ -109,8 +109,12 @@ def pg_cluster(request: pytest.FixtureRequest, pg_base: Path) -> Iterator[PgClus
         yield None
         return
     from cockpit.demo.pgcluster import PgCluster
-    from cockpit.demo.pginstall import (embedded_bin_dir, runnable_bin_dir, server_user,
-                                        system_bin_dir)
+    from cockpit.demo.pginstall import (
+        embedded_bin_dir,
+        runnable_bin_dir,
+        server_user,
+        system_bin_dir,
+    )
 
     bin_dir = embedded_bin_dir() if request.param == "embedded" else system_bin_dir()
     assert bin_dir is not None

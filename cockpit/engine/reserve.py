@@ -11,7 +11,7 @@ import errno
 import os
 from pathlib import Path
 
-from cockpit.session.modes import file_mode
+from cockpit.session.modes import BINARY, file_mode
 
 RESERVE_BYTES = 64 << 10  # well above any record: its free-text fields are bounded
 
@@ -24,7 +24,7 @@ class RecordReserve:
 
     def take(self) -> None:
         """Hold the space now; OSError (a full disk) if there is none, nothing left."""
-        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_RDWR | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | BINARY
         fd = os.open(self.temp, flags, file_mode(self.record.parent))
         try:
             _allocate(fd, RESERVE_BYTES)

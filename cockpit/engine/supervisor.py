@@ -36,7 +36,7 @@ from cockpit.engine.abort import AbortScanner
 from cockpit.engine.linestats import LineStats
 from cockpit.engine.reserve import RecordReserve
 from cockpit.session.fastre import compile_fast
-from cockpit.session.modes import file_mode, session_opener
+from cockpit.session.modes import BINARY, file_mode, session_opener
 from cockpit.session.redact import Redactor
 from cockpit.session.runrecords import LOG_RULE, ExitRecord, RunSpec
 from cockpit.session.safefs import UnsafePath, create_named
@@ -57,7 +57,7 @@ def utc_now() -> str:
 def empty_log(log: Path) -> None:
     """The empty log of a run that printed nothing: as private as its session folder."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(log.parent)))
+    os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, file_mode(log.parent)))
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -311,7 +311,7 @@ class StepRun:
         log = Path(spec.log)
         log.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: a log is evidence; an earlier one is never overwritten.
-        self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND,
+        self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | BINARY,
                               file_mode(log.parent))
         if spec.publish:
             self._open_published(Path(spec.publish), Path(spec.cwd))
@@ -394,7 +394,7 @@ class StepRun:
 def take_claim(path: Path, content: dict[str, Any]) -> bool:
     """Create `path` exclusively with `content`; False if it exists (someone claimed it)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(path.parent))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, file_mode(path.parent))
     except FileExistsError:
         return False
     try:

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from cockpit.errors import CockpitError
 from cockpit.session import records
 from cockpit.session.layout import EVENTS
+from cockpit.session.modes import BINARY
 from cockpit.session.store import read_event_log
 
 UNRECORDED_LIMIT = 1 << 30  # a file no event gives a size for: the event log, a record, ...
@@ -146,7 +147,7 @@ def _copy(tar: tarfile.TarFile, member: tarfile.TarInfo, into: Path) -> None:
     source = tar.extractfile(member)
     if source is None:
         raise tarfile.ReadError(f"{member.name}: no data")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | BINARY
     with source, open(os.open(target, flags, 0o600), "wb") as out:
         left = member.size
         while left > 0 and (chunk := source.read(min(CHUNK, left))):

@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 
 from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.session.modes import BINARY
 from cockpit.session.store import fsync_dir, write_atomic
 
 LOCK = "lock"
@@ -163,7 +164,7 @@ class SessionLock:
     @classmethod
     def acquire(cls, folder: Path, take_over: bool = False) -> SessionLock:
         try:
-            fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+            fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | _NOFOLLOW | BINARY, 0o600)
         except OSError as exc:
             raise CockpitError(f"{folder / LOCK}: cannot be opened ({exc.strerror}); a "
                                "session's lock is a file of its own") from None

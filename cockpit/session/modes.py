@@ -10,6 +10,11 @@ import os
 import stat
 from pathlib import Path
 
+# Windows' C runtime opens a file in text mode unless told otherwise, and then writes each \n
+# as \r\n (and reads \r\n as \n): every file the cockpit opens with os.open carries this, or
+# logs, events and copies would no longer match their sha256.
+BINARY = getattr(os, "O_BINARY", 0)
+
 OWNER_FILE = 0o600  # the owner always reads and writes what it made
 OWNER_FOLDER = 0o700
 
@@ -62,4 +67,4 @@ def make_folder(path: Path, like: Path | str) -> None:
 def session_opener(path: str, flags: int) -> int:
     """An `opener` for open(): a file created in a session's folder gets that folder's
     file mode."""
-    return os.open(path, flags, file_mode(os.path.dirname(path) or "."))
+    return os.open(path, flags | BINARY, file_mode(os.path.dirname(path) or "."))

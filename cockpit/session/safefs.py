@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from cockpit.errors import CockpitError
+from cockpit.session.modes import BINARY
 
 # openat and its kin, O_NOFOLLOW: everywhere but Windows
 AT = (hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
@@ -33,7 +34,7 @@ AT = (hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
+_BINARY = BINARY
 # A FIFO opened to be read must not wait for a writer; a terminal must not become ours.
 _READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
     | _CLOEXEC | _BINARY
@@ -404,8 +405,8 @@ def _new_temp(name: str, folder: Path, dir_fd: int | None, flags: int,
         temp = f".{name}.{secrets.token_hex(8)}.tmp"
         try:
             if dir_fd is None:
-                return temp, os.open(folder / temp, flags, mode)
-            return temp, os.open(temp, flags, mode, dir_fd=dir_fd)
+                return temp, os.open(folder / temp, flags | _BINARY, mode)
+            return temp, os.open(temp, flags | _BINARY, mode, dir_fd=dir_fd)
         except FileExistsError:  # someone's file (or link) at a random name: another one
             continue
     raise UnsafePath(f"{folder}: no temporary file could be made beside the output")

@@ -30,7 +30,7 @@ from cockpit.session.events import (
 )
 from cockpit.session.forked import in_child
 from cockpit.session.layout import EVENTS
-from cockpit.session.modes import file_mode, folder_mode, inherited_mode
+from cockpit.session.modes import BINARY, file_mode, folder_mode, inherited_mode
 from cockpit.session.records import TornTailSetAside
 
 
@@ -260,7 +260,8 @@ class SessionStore:
                                "being started; name a folder of your own") from None
         for sub in ("steps", "evidence"):
             (folder / sub).mkdir(folder_mode(folder))
-        fd = os.open(folder / EVENTS, os.O_WRONLY | os.O_CREAT | os.O_EXCL, file_mode(folder))
+        fd = os.open(folder / EVENTS, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY,
+                     file_mode(folder))
         os.close(fd)
         fsync_dir(folder)
         return cls(folder, redact)
@@ -291,7 +292,7 @@ class SessionStore:
         event = make_event(last.seq + 1 if last else 1, actor, type_, clean,
                            last.hash if last else GENESIS)
         line = event.line()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | BINARY)
         try:
             size = os.fstat(fd).st_size
             try:
@@ -333,7 +334,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     that fails (a full disk) leaves `path` as it was and no temp file."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, file_mode(path.parent))
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | BINARY,
+                     file_mode(path.parent))
         try:
             view = memoryview(data)
             while view:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.run import cockpit
-from tests.windows.kit import WINDOWS, events, py, run, runbook
+from tests.windows.kit import events, py, run, runbook
 
 ACCENTS = "été ✓ Ünïcode"
 STEPS = [
