@@ -11,7 +11,7 @@ from collections import Counter
 FLOORS = {
     "session_run": 9,
     "lock_resume": 2,
-    "store": 5,
+    "store": 6,
     "runbooks": 5,
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,6 +316,9 @@ def write_fix(error: OSError) -> str:
     """What to do about a write that failed, in words."""
     if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         return "free space on that disk"
+    if os.name == "nt" and isinstance(error, PermissionError):
+        return ("close what holds that file open (an editor, a backup or antivirus scan), "
+                "or make that folder writable")
     return "make that folder writable"
 
 
@@ -343,7 +347,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, path)
+        _replace(temp, path)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise SessionWriteFailed(path, exc) from None
@@ -351,6 +355,25 @@ def write_atomic(path: Path, data: bytes) -> None:
         temp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+# On Windows a file that anyone has open — a mirror in the middle of reading session.json, a
+# scan — cannot be replaced until it is closed (ERROR_ACCESS_DENIED; Wine does the same).
+# Readers hold it for milliseconds: wait that out, within a bound, rather than fail the write.
+REPLACE_WAIT_S = 5.0
+
+
+def _replace(temp: Path, path: Path) -> None:
+    deadline, pause = time.monotonic() + REPLACE_WAIT_S, 0.002
+    while True:
+        try:
+            os.replace(temp, path)
+            return
+        except PermissionError:
+            if os.name != "nt" or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def fsync_dir(folder: Path) -> None:
