@@ -36,6 +36,15 @@ def _environment(env: Mapping[str, str] | None, inherit: bool) -> dict[str, str]
     return {**os.environ, **env} if inherit else dict(env)
 
 
+def _text(options: dict[str, Any]) -> dict[str, Any]:
+    """Text streams unless `text=False`, read as the UTF-8 the cockpit writes everywhere (on
+    Windows the default would be the ANSI code page)."""
+    options = {"text": True, **options}
+    if options["text"] and "encoding" not in options:
+        options["encoding"] = "utf-8"
+    return options
+
+
 def cockpit(*args: str, cwd: Path = REPO, env: Mapping[str, str] | None = None,
             inherit: bool = True, timeout: float = 120,
             **options: Any) -> subprocess.CompletedProcess[Any]:
@@ -44,7 +53,7 @@ def cockpit(*args: str, cwd: Path = REPO, env: Mapping[str, str] | None = None,
     `inherit=False`; `options` go to subprocess.run (`input`, `stdin`, `check`, ...)."""
     return subprocess.run([*COCKPIT, *args], capture_output=True, cwd=cwd,
                           env=_environment(env, inherit), timeout=timeout,
-                          **{"text": True, **options})
+                          **_text(options))
 
 
 def start_cockpit(*args: str, cwd: Path = REPO, env: Mapping[str, str] | None = None,
@@ -52,7 +61,7 @@ def start_cockpit(*args: str, cwd: Path = REPO, env: Mapping[str, str] | None = 
     """`cockpit ARGS` started and left running (text streams unless `text=False`); `env` as
     for cockpit(), `options` go to subprocess.Popen (`stdout`, `start_new_session`, ...)."""
     return subprocess.Popen([*COCKPIT, *args], cwd=cwd, env=_environment(env, inherit),
-                            **{"text": True, **options})
+                            **_text(options))
 
 
 def db_url(cluster: PgCluster, conninfo: str) -> str:

@@ -4,6 +4,7 @@ it; a traceback only with `--debug`."""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,7 +16,19 @@ from cockpit.cli.console import err
 from cockpit.cli.parser import build_parser
 
 
+def utf8_streams() -> None:
+    """On Windows, stdout and stderr redirected (a pipe, a file) take the ANSI code page, and
+    printing a step's non-ASCII line would end the run: write UTF-8 there, as a console is."""
+    if os.name != "nt":
+        return
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower() not in ("utf-8",
+                                                                                   "utf8"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    utf8_streams()
     options = vars(build_parser().parse_args(argv))
     debug = options.pop("debug")
     options.pop("command")

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from cockpit.session.modes import BINARY, file_mode
+from cockpit.session.store import replace_file
 
 RESERVE_BYTES = 64 << 10  # well above any record: its free-text fields are bounded
 
@@ -56,7 +57,7 @@ class RecordReserve:
             raise
         finally:
             os.close(fd)
-        os.replace(self.temp, self.record)
+        replace_file(self.temp, self.record)
         if os.name != "nt":
             folder = os.open(self.record.parent, os.O_RDONLY)
             try:

@@ -40,6 +40,7 @@ from cockpit.session.modes import BINARY, file_mode, session_opener
 from cockpit.session.redact import Redactor
 from cockpit.session.runrecords import LOG_RULE, ExitRecord, RunSpec
 from cockpit.session.safefs import UnsafePath, create_named
+from cockpit.session.store import replace_file
 
 SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
 CHUNK = 1 << 20
@@ -67,7 +68,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
             json.dump(data, handle, indent=2, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
+        replace_file(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -304,6 +305,10 @@ class StepRun:
         env = dict(os.environ)
         env.pop(SECRETS_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"
+        if os.name == "nt":
+            # A Windows Python writes a pipe in the ANSI code page: non-ASCII output fails
+            # (UnicodeEncodeError) or is mangled, and a secret in it slips past the redactor.
+            env.setdefault("PYTHONUTF8", "1")
         if self.kill_plan:  # stopped (a halt) between its claim and now: start nothing
             not_run = self._not_run(spec, "stopped before the command started")
             self.drop_reserve()

@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,6 +86,8 @@ def lock_holders(path: Path) -> list[int]:
     process that took it), or — that one dead — the processes that have the file open (a
     child that inherited it holds the lock on). [] where it is not known (another system,
     a pid of another namespace)."""
+    if not sys.platform.startswith("linux"):  # /proc/locks is Linux's (Wine's Z:\proc too)
+        return []
     try:
         found = os.stat(path)
         table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")

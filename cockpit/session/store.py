@@ -347,7 +347,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _replace(temp, path)
+        replace_file(temp, path)
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise SessionWriteFailed(path, exc) from None
@@ -363,7 +363,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 REPLACE_WAIT_S = 5.0
 
 
-def _replace(temp: Path, path: Path) -> None:
+def replace_file(temp: Path, path: Path) -> None:
+    """os.replace, waiting out (within REPLACE_WAIT_S) a reader that holds `path` open on
+    Windows."""
     deadline, pause = time.monotonic() + REPLACE_WAIT_S, 0.002
     while True:
         try:

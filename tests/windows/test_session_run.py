@@ -83,10 +83,11 @@ def test_verify_is_ok(finished: tuple[Path, str]) -> None:
 def test_verify_catches_a_log_changed_afterwards(finished: tuple[Path, str],
                                                  tmp_path: Path) -> None:
     session, _ = finished
-    import shutil
-
     copy = tmp_path / "copy"
-    shutil.copytree(session, copy)
+    for path in session.rglob("*"):  # not copytree: Wine 8 lacks CopyFile2, which copy2 calls
+        if path.is_file() and path.name != "lock":
+            (copy / path.relative_to(session)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(session)).write_bytes(path.read_bytes())
     log = copy / "steps" / "count.1.log"
     log.write_bytes(log.read_bytes().replace(b"tick 1", b"tock 1"))
     done = cockpit("verify", str(copy))
