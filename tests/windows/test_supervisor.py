@@ -1,0 +1,107 @@
+"""The step supervisor on this system, through the launcher as the cockpit starts it
+(detached from the cockpit): a step's output streamed into its log byte for byte, an abort
+rule's match, a timeout and an operator's stop each ending the step's whole process tree — the
+grandchild that `cmd.exe /c python ...` starts included — with the supervisor writing the exit
+record itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from cockpit.engine.launcher import launch, stop_supervisor, write_spec
+from cockpit.session.runfiles import RunFiles
+from tests.windows.kit import py
+
+MARK = "cockpit-windows-test-sleeper"
+SLEEPER = py(f"import time; print('{MARK}', flush=True); time.sleep(300)")
+
+
+def _start(tmp_path: Path, command: str, **spec: Any) -> RunFiles:
+    steps = tmp_path / "steps"
+    steps.mkdir()
+    files = RunFiles(steps, "step.1")
+    write_spec(files, {"step": "step", "command": command, "cwd": str(tmp_path),
+                       "log": str(files.log), "grace": 1.0, **spec})
+    launch(files, dict(os.environ), [])
+    return files
+
+
+def _record(files: RunFiles, seconds: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while not files.record.exists():
+        assert time.monotonic() < deadline, (
+            f"no exit record within {seconds} s; supervisor said: "
+            f"{files.err.read_text(errors='replace') if files.err.exists() else ''}")
+        time.sleep(0.1)
+    time.sleep(0.2)  # the supervisor's own end
+    return dict(json.loads(files.record.read_text(encoding="utf-8")))
+
+
+def _sleepers() -> list[int]:
+    """This test's sleeping grandchildren still alive, anywhere."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if any(MARK in part for part in proc.info["cmdline"] or []) \
+                    and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _until_printed(files: RunFiles) -> None:
+    deadline = time.monotonic() + 60
+    while not (files.log.exists() and MARK.encode() in files.log.read_bytes()):
+        assert time.monotonic() < deadline, "the step did not start"
+        time.sleep(0.1)
+
+
+def _clean_end(files: RunFiles, record: dict[str, Any]) -> None:
+    assert record["supervisor_pid"] and record.get("ended_by") is None, record
+    assert not files.err.exists() or not files.err.read_bytes().strip(), files.err.read_text()
+    deadline = time.monotonic() + 10
+    while _sleepers():
+        assert time.monotonic() < deadline, f"the step's grandchild lives on: {_sleepers()}"
+        time.sleep(0.2)
+
+
+def test_output_is_streamed_into_the_log_byte_for_byte(tmp_path: Path) -> None:
+    files = _start(tmp_path, py("print('one'); print('two', flush=True); print('été')"))
+    record = _record(files)
+    end = os.linesep.encode()
+    assert files.log.read_bytes() == b"one" + end + b"two" + end + "été".encode() + end
+    assert record["exit_code"] == 0 and record["lines"] == 3
+
+
+def test_a_timeout_stops_the_whole_tree_and_the_supervisor_records_it(tmp_path: Path) -> None:
+    began = time.monotonic()
+    files = _start(tmp_path, SLEEPER, timeout=2.0, timeout_text="2s")
+    record = _record(files)
+    assert record["abort"]["rule"] == "timeout", record
+    assert time.monotonic() - began < 25
+    _clean_end(files, record)
+
+
+def test_an_abort_rule_stops_the_whole_tree(tmp_path: Path) -> None:
+    command = py(f"import time; print('DuplicateTable here', flush=True); print('{MARK}', "
+                 "flush=True); time.sleep(300)")
+    files = _start(tmp_path, command, rules=[{"id": "dup", "patterns": ["DuplicateTable"]}])
+    record = _record(files)
+    assert record["abort"]["rule"] == "dup", record
+    _clean_end(files, record)
+
+
+def test_the_operators_stop_reaches_the_step_through_its_supervisor(tmp_path: Path) -> None:
+    files = _start(tmp_path, SLEEPER)
+    _until_printed(files)
+    assert stop_supervisor(files)
+    record = _record(files)
+    assert record["abort"] is None and record["signalled"], record  # stopped, not aborted
+    _clean_end(files, record)
