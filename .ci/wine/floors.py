@@ -13,6 +13,7 @@ FLOORS = {
     "lock_resume": 2,
     "store": 6,
     "runbooks": 5,
+    "supervisor": 4,
 }
 
 

@@ -27,13 +27,18 @@ from cockpit.engine.supervisor import (
     CREATE_NEW_PROCESS_GROUP,
     SECRETS_ENV,
     take_claim,
+    utc_now,
     write_json_atomic,
 )
 from cockpit.session.modes import session_opener
 from cockpit.session.runfiles import RunFiles
 from cockpit.session.runrecords import RunSpec
 
-DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)  # Windows' value
+# Windows' values. CREATE_NO_WINDOW, not DETACHED_PROCESS: a console of its own, unseen —
+# the operator's Ctrl+C and closed window do not reach it, and the step it starts shares it,
+# so the supervisor can send the step's group Ctrl+Break (without a console: WinError 6).
+DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)
+CREATE_NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)
 
 
 def write_spec(files: RunFiles, spec: dict[str, Any]) -> RunSpec:
@@ -41,7 +46,8 @@ def write_spec(files: RunFiles, spec: dict[str, Any]) -> RunSpec:
     with the paths of the run's files, written as given."""
     typed = RunSpec.of(**spec, run=files.run, record=str(files.record),
                        started=str(files.started), claim=str(files.claim),
-                       stop_request=str(files.stop_request))
+                       stop_request=str(files.stop_request),
+                       operator_stop=str(files.operator_stop))
     write_json_atomic(files.spec, typed.to_json())
     return typed
 
@@ -82,7 +88,7 @@ def launch_watcher(files: RunFiles, env: dict[str, str], secrets: list[str],
 def detach_kwargs(os_name: str = os.name) -> dict[str, Any]:
     """Popen keywords that detach the supervisor from the cockpit's terminal and signals."""
     if os_name == "nt":
-        return {"creationflags": DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP}
+        return {"creationflags": CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP}
     return {"start_new_session": True}
 
 
@@ -131,6 +137,9 @@ def stop_supervisor(files: RunFiles, settle: float = 3.0) -> bool:
     proc = find_supervisor(files)
     if proc is None:
         return False
+    if os.name == "nt":  # TerminateProcess would end the supervisor, not the step: ask it
+        write_json_atomic(files.operator_stop, {"operator": True, "at": utc_now()})
+        return True
     try:
         proc.terminate()
     except psutil.NoSuchProcess:

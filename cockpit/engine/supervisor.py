@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from cockpit.engine import procgroup
 from cockpit.engine.abort import AbortScanner
 from cockpit.engine.linestats import LineStats
@@ -113,6 +115,7 @@ class StepRun:
         self.publish_fd = -1  # the published copy; given up (never the log) if it fails
         self.publish_error: str | None = None
         self.requested = False  # the radar's watcher asked for a stop (SIGUSR1)
+        self.request_taken = self.stop_taken = False  # Windows: each request file, once
 
     # ------------------------------------------------------------------ output path
 
@@ -237,13 +240,26 @@ class StepRun:
         while self.kill_plan and self.kill_plan[0][0] <= now:
             _, sig = self.kill_plan.pop(0)
             if group_alive(child):
-                signal_group(child, sig)
-                self.signalled.append(signal.Signals(sig).name)
+                if signal_group(child, sig):
+                    self.signalled.append(signal.Signals(sig).name)
+                else:  # never delivered: the next way is due now, not after the grace
+                    self.signalled.append(f"{signal.Signals(sig).name} (not delivered)")
+                    self.kill_plan = [(now, later) for _, later in self.kill_plan]
 
     def stop_requested(self, *_: Any) -> None:
         """SIGUSR1: the lock radar's watcher asks for a stop (a lock_queue rule tripped);
         taken in the loop, where the request file is read."""
         self.requested = True
+
+    def _request_waiting(self) -> bool:
+        """Windows has no SIGUSR1 and no gentle SIGTERM: a stop is asked for by a file
+        alone — the cockpit's (a halt, a cancel) or the radar's — looked for every TICK."""
+        if not self.stop_taken and self.spec.operator_stop \
+                and os.path.exists(self.spec.operator_stop):
+            self.stop_taken = True
+            self.stop()
+        return not self.request_taken and bool(self.spec.stop_request) \
+            and os.path.exists(str(self.spec.stop_request))
 
     def _take_request(self) -> None:
         self.requested = False
@@ -253,6 +269,7 @@ class StepRun:
             request = json.loads(Path(self.spec.stop_request).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return
+        self.request_taken = True
         self._abort(str(request.get("rule", "lock_queue")),
                     str(request.get("line", "lock queue")).encode())
 
@@ -341,7 +358,7 @@ class StepRun:
             if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
                 self._abort(spec.timeout_rule, f"no end within {spec.timeout_text} (the "
                             "step's timeout)".encode())
-            if self.requested:
+            if self.requested or (os.name == "nt" and self._request_waiting()):
                 self._take_request()
             chunk = chunks.get(TICK)
             if chunk is None:
@@ -388,12 +405,29 @@ class StepRun:
                         ) -> tuple[list[procgroup.Member], list[str]]:
         """Processes still in the step's group once its command has ended (and any stop
         of it is done): listed, then stopped, TERM then KILL."""
-        if os.name == "nt":  # no process group to look in: the child alone was started
-            return [], []
+        if os.name == "nt":
+            return self._stop_job_leftovers()
         left = procgroup.members(child.pid)
         if not left:
             return [], []
         return left, procgroup.stop_group(child.pid, procgroup.term_then_kill(LEFTOVER_GRACE))
+
+
+    def _stop_job_leftovers(self) -> tuple[list[procgroup.Member], list[str]]:
+        if _job is None:  # the child alone was known
+            return [], []
+        left = [procgroup.Member(pid, _command(pid)) for pid in _job.members()]
+        if not left:
+            return [], []
+        _job.terminate()
+        return left, ["SIGKILL"]
+
+
+def _command(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())[:200]
+    except psutil.Error:
+        return "?"
 
 
 def take_claim(path: Path, content: dict[str, Any]) -> bool:
@@ -506,9 +540,14 @@ def group_kwargs(os_name: str = os.name) -> dict[str, Any]:
     return {"start_new_session": True}
 
 
+# On Windows, the job the supervisor and the step's processes are in (winjob.py); None where
+# it could not be made (the child alone is then the group, and main() said so).
+_job: Any = None
+
+
 def group_alive(child: subprocess.Popen[bytes], os_name: str = os.name) -> bool:
-    if os_name == "nt":  # no group to ask: the child itself
-        return child.poll() is None
+    if os_name == "nt":
+        return bool(_job.members()) if _job is not None else child.poll() is None
     try:
         os.killpg(child.pid, 0)
         return True
@@ -520,7 +559,7 @@ def group_left(child: subprocess.Popen[bytes], os_name: str = os.name) -> bool:
     """Whether anything of the child's group is still running — zombies aside, which only
     wait to be reaped (by init, which may take its time)."""
     if os_name == "nt":
-        return child.poll() is None
+        return bool(_job.members()) if _job is not None else child.poll() is None
     return bool(procgroup.members(child.pid))
 
 
@@ -529,14 +568,33 @@ def group_signal(sig: int, os_name: str = os.name) -> int:
     return CTRL_BREAK_EVENT if os_name == "nt" and sig == signal.SIGINT else sig
 
 
-def signal_group(child: subprocess.Popen[bytes], sig: int, os_name: str = os.name) -> None:
+def signal_group(child: subprocess.Popen[bytes], sig: int, os_name: str = os.name) -> bool:
+    """Send `sig` to the child's whole group; False if it could not be delivered (Windows:
+    Ctrl+Break needs a console shared with the step, which the supervisor may lack)."""
     try:
-        if os_name == "nt":
-            child.send_signal(group_signal(sig, os_name))
-        else:
+        if os_name != "nt":
             os.killpg(child.pid, sig)
+        elif sig == signal.SIGINT or _job is None:
+            child.send_signal(group_signal(sig, os_name))
+        else:  # TERM and KILL alike: TerminateProcess, for every process of the step
+            _job.terminate()
     except (ProcessLookupError, PermissionError):
         pass
+    except OSError:  # Windows: WinError 6, no console to send Ctrl+Break through
+        return False
+    return True
+
+
+def _join_job() -> None:
+    """Windows: the supervisor in a job of its own, so the step's tree is known whole."""
+    global _job
+    from cockpit.engine.winjob import StepJob
+
+    try:
+        _job = StepJob()
+    except OSError as exc:  # said, not silent: a stop then reaches the shell alone
+        print(f"the step's processes could not be put in a job ({exc}): a stop ends the "
+              "command's shell, not what it started", file=sys.stderr)
 
 
 def main(argv: list[str]) -> int:
@@ -549,6 +607,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, run.stop)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, run.stop_requested)
+    if os.name == "nt":
+        _join_job()
     try:
         run.reserve_record()
     except OSError as exc:  # a full disk: the run could not even say how it ended

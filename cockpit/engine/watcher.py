@@ -119,8 +119,9 @@ def watch(spec: dict[str, Any], env: dict[str, str], redactor: Redactor) -> int:
                     write_json_atomic(Path(spec["stop_request"]), {
                         "rule": rule["id"], "line": why(rule, found, streak[rule["id"]]),
                         "at": found["at"], "sample": found})
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.kill(supervisor, signal.SIGUSR1)
+                    if hasattr(signal, "SIGUSR1"):  # Windows: the supervisor looks for it
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.kill(supervisor, signal.SIGUSR1)
                     asked = True
             # till the next sample; the step's end is noticed within 50 ms (its finish
             # waits for the series to be complete)

@@ -62,6 +62,12 @@ class RunFiles:
         supervisor, signalled, stops the child as an abort rule's match does."""
         return self.folder / f"{self.run}.stop-request.json"
 
+    @property
+    def operator_stop(self) -> Path:
+        """Windows: the cockpit's request to stop the run (a halt, a cancel), which POSIX
+        sends as SIGTERM; the supervisor looks for it every tick."""
+        return self.folder / f"{self.run}.operator-stop.json"
+
     def exit_record(self) -> ExitRecord | None:
         """How the run ended, once its supervisor (or the cockpit in its place) wrote it."""
         return ExitRecord.read(self.record)

@@ -70,6 +70,7 @@ class RunSpec(_RunFile):
     started: str  # the run record's (pids), written once the child is started
     claim: str | None = None
     stop_request: str | None = None  # the radar watcher's request to stop
+    operator_stop: str | None = None  # Windows: the cockpit's request to stop (POSIX: TERM)
     publish: str | None = None  # the runbook's log path: the same bytes, published
     rules: list[dict[str, Any]] = field(default_factory=list)  # pattern abort rules
     grace: float = 5.0  # seconds between SIGINT, SIGTERM and SIGKILL

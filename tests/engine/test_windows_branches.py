@@ -26,7 +26,7 @@ from cockpit.session import lock as lock_module
 from cockpit.session.lock import SessionLock, SessionLocked, _try_lock_posix, _try_lock_windows
 from tests.waiting import wait_until, within
 
-CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS, CTRL_BREAK_EVENT = 0x200, 0x8, 1
+CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, CTRL_BREAK_EVENT = 0x200, 0x08000000, 1
 
 
 class FakeChild:
@@ -44,9 +44,12 @@ class FakeChild:
         self.sent.append(sig)
 
 
-def test_windows_children_lead_a_new_process_group_and_the_supervisor_is_detached() -> None:
+def test_windows_children_lead_a_new_process_group_and_the_supervisor_has_its_own_console(
+        ) -> None:
+    """A console of its own, unseen (not DETACHED_PROCESS: without a console it cannot send
+    the step Ctrl+Break — WinError 6, issue #29)."""
     assert group_kwargs("nt") == {"creationflags": CREATE_NEW_PROCESS_GROUP}
-    assert detach_kwargs("nt") == {"creationflags": DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP}
+    assert detach_kwargs("nt") == {"creationflags": CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP}
     assert group_kwargs("posix") == detach_kwargs("posix") == {"start_new_session": True}
 
 
