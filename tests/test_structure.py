@@ -98,3 +98,22 @@ def test_every_file_the_cockpit_opens_with_os_open_is_binary_on_windows() -> Non
                     found.append(f"{path.relative_to(REPO)}:{call.lineno}: {flags}")
     assert seen > 15  # the calls were found
     assert found == []
+
+
+def test_what_is_pinned_by_sha256_stays_byte_for_byte_on_a_windows_clone() -> None:
+    """.gitattributes: Git for Windows' line-ending conversion (core.autocrlf) would give a
+    clone `\\r\\n` in the operator scripts, runbooks and checklists whose sha256 the runbooks
+    and tests pin, and rewrite evidence logs; each is held to LF or left untouched (#29)."""
+    import subprocess
+
+    paths = ["runbooks/netz-prod-cutover.toml", "runbooks/reference/production-cutover-checklist.md",
+             *[str(p.relative_to(REPO)) for p in (COCKPIT / "demo" / "scripts").glob("*.py")],
+             "cockpit/cli/dispatch.py", ".ci/wine/setup"]
+    done = subprocess.run(["git", "check-attr", "eol", "--", *paths], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    eol = dict(line.rsplit(": eol: ", 1) for line in done.stdout.splitlines())
+    assert eol == dict.fromkeys(paths, "lf"), eol
+    logs = [str(p.relative_to(REPO)) for p in (REPO / "tests" / "fixtures").rglob("*.log")]
+    done = subprocess.run(["git", "check-attr", "text", "--", *logs], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    assert logs and all(line.endswith(": text: unset") for line in done.stdout.splitlines())

@@ -13,6 +13,7 @@ FLOORS = {
     "lock_resume": 2,
     "store": 6,
     "runbooks": 5,
+    "paths": 3,
     "supervisor": 4,
 }
 

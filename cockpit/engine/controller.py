@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
@@ -40,13 +40,14 @@ from cockpit.probes.registry import ProbeResult
 from cockpit.runbook.environment import choose_environment, for_environment
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
-from cockpit.runbook.model import Runbook
+from cockpit.runbook.model import AttestationFileGate, Runbook
+from cockpit.runbook.targets import command_steps
 from cockpit.session import records, rules
 from cockpit.session.clock import Clock, system_clock
 from cockpit.session.events import Actor
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
 from cockpit.session.lock import SessionLock
-from cockpit.session.place import check_new_session_folder
+from cockpit.session.place import check_new_session_folder, check_path_length
 from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import (
@@ -142,6 +143,9 @@ class Controller(SessionCore):
         # Absolute: the supervisors' command lines name their spec by this path, and a
         # resume from another folder must find them by it.
         folder = Path(os.path.abspath(folder or sessions_root / session_id))
+        check_path_length(folder, [step.id for _, step in command_steps(runbook)],
+                          [PureWindowsPath(gate.path).name for gate in runbook.gates.items
+                           if isinstance(gate, AttestationFileGate)] if runbook.gates else [])
         if folder.exists() and any(folder.iterdir()):
             raise CockpitError(f"{folder}: already exists and is not empty; name a new folder")
         lock: SessionLock | None = None

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from cockpit.session.modes import BINARY, file_mode
-from cockpit.session.store import replace_file
+from cockpit.session.replace import replace_file
 
 RESERVE_BYTES = 64 << 10  # well above any record: its free-text fields are bounded
 

@@ -31,8 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from cockpit.engine import procgroup
 from cockpit.engine.abort import AbortScanner
 from cockpit.engine.linestats import LineStats
@@ -40,9 +38,9 @@ from cockpit.engine.reserve import RecordReserve
 from cockpit.session.fastre import compile_fast
 from cockpit.session.modes import BINARY, file_mode, session_opener
 from cockpit.session.redact import Redactor
+from cockpit.session.replace import replace_file
 from cockpit.session.runrecords import LOG_RULE, ExitRecord, RunSpec
 from cockpit.session.safefs import UnsafePath, create_named
-from cockpit.session.store import replace_file
 
 SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
 CHUNK = 1 << 20
@@ -424,6 +422,8 @@ class StepRun:
 
 
 def _command(pid: int) -> str:
+    import psutil  # Windows only: the supervisor's start stays light
+
     try:
         return " ".join(psutil.Process(pid).cmdline())[:200]
     except psutil.Error:

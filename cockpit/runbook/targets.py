@@ -6,6 +6,7 @@ anything runs, naming the step and the nearest revision. `validate` uses it offl
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -197,12 +198,14 @@ def _why(script: ScriptDirectory, name: str, exc: ResolutionError) -> str:
     return f"'{wanted}' is no revision or branch of the lineage{hint}"
 
 
-def lineage_folder(runbook: Runbook, runbook_path: Path) -> Path | str:
-    """The folder the runbook's commands run in, or why it cannot be read on this machine."""
+def lineage_folder(runbook: Runbook, runbook_path: Path, os_name: str = os.name
+                   ) -> Path | str:
+    """The folder the runbook's commands run in, or why it cannot be read on this machine
+    (on Windows, a drive path is this machine's own: read, or said not to exist)."""
     base = runbook_path.resolve().parent
     item = next((i for i in (runbook.setup.items if runbook.setup else [])
                  if isinstance(i, WorkingDirectory)), None)
-    if item is not None and windows_absolute(item.path):
+    if item is not None and windows_absolute(item.path) and os_name != "nt":
         return f"the working directory `{item.path}` is for Windows"
     folder = resolve(base, item.path) if item is not None else base
     return folder if folder.is_dir() else f"the working directory {folder} does not exist here"

@@ -41,3 +41,36 @@ def check_own_name(folder: Path) -> None:
         raise CockpitError(f"{folder}: is a link; resume writes to the session and starts "
                            "processes that keep its path, so name the folder itself: "
                            f"cockpit resume {real}")
+
+
+# Windows' MAX_PATH: a longer path fails unless long paths are enabled machine-wide and for
+# the program — which the cockpit does not assume. 259 characters and the terminating NUL.
+WINDOWS_PATH_LIMIT = 259
+# The longest names a session writes below its folder, beside the step and file names: a
+# run's `steps/<step>.<n>.operator-stop.json` and a captured input's
+# `evidence/inputs/<16 hex>-<name>`.
+_RUN_FILE = "steps/{step}.99.operator-stop.json"
+_INPUT_FILE = "evidence/inputs/0123456789abcdef-{name}"
+
+
+def deepest_path(folder: Path, step_ids: list[str], input_names: list[str]) -> str:
+    """The longest path the session in `folder` will write (as Windows spells it)."""
+    names = [_RUN_FILE.format(step=step) for step in step_ids]
+    names += [_INPUT_FILE.format(name=name) for name in input_names]
+    names.append("evidence/manifest.json")
+    return max((os.path.join(os.path.abspath(folder), *name.split("/")) for name in names),
+               key=len)
+
+
+def check_path_length(folder: Path, step_ids: list[str], input_names: list[str],
+                      os_name: str = os.name) -> None:
+    """On Windows, a session whose deepest file would pass MAX_PATH is refused before it is
+    made (exit 1): its evidence could not be written midway through the cutover."""
+    if os_name != "nt":
+        return
+    deepest = deepest_path(folder, step_ids, input_names)
+    if len(deepest) > WINDOWS_PATH_LIMIT:
+        raise CockpitError(
+            f"--session {folder}: its deepest file would be {len(deepest)} characters long "
+            f"({deepest}), past Windows' limit of {WINDOWS_PATH_LIMIT}; give --session a "
+            "shorter folder (e.g. d:\\s\\cutover-1), or shorten the runbook's step ids")

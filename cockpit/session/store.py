@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from cockpit.session.forked import in_child
 from cockpit.session.layout import EVENTS
 from cockpit.session.modes import BINARY, file_mode, folder_mode, inherited_mode
 from cockpit.session.records import TornTailSetAside
+from cockpit.session.replace import replace_file
 
 
 class SessionDamaged(CockpitError):
@@ -355,27 +355,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         temp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
-
-
-# On Windows a file that anyone has open — a mirror in the middle of reading session.json, a
-# scan — cannot be replaced until it is closed (ERROR_ACCESS_DENIED; Wine does the same).
-# Readers hold it for milliseconds: wait that out, within a bound, rather than fail the write.
-REPLACE_WAIT_S = 5.0
-
-
-def replace_file(temp: Path, path: Path) -> None:
-    """os.replace, waiting out (within REPLACE_WAIT_S) a reader that holds `path` open on
-    Windows."""
-    deadline, pause = time.monotonic() + REPLACE_WAIT_S, 0.002
-    while True:
-        try:
-            os.replace(temp, path)
-            return
-        except PermissionError:
-            if os.name != "nt" or time.monotonic() >= deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
 
 
 def fsync_dir(folder: Path) -> None:
