@@ -15,6 +15,7 @@ FLOORS = {
     "runbooks": 5,
     "paths": 3,
     "supervisor": 4,
+    "imports": 2,
 }
 
 

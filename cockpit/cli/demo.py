@@ -4,9 +4,11 @@ the rehearsal world (an import-linter contract keeps it so)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cockpit.cli import driving
+from cockpit.errors import CockpitError
 
 
 def demo(*, headless: bool = False, fault: str | None = None, list_faults: bool = False,
@@ -17,6 +19,12 @@ def demo(*, headless: bool = False, fault: str | None = None, list_faults: bool 
          force: bool = False) -> int:
     """Build the rehearsal world and drive the demo cutover on it (the screen, or
     `headless`); or list faults / worlds, or `stop` one world, and return."""
+    if os.name == "nt" and not list_faults:
+        raise CockpitError(
+            "cockpit demo: the rehearsal world needs a Unix socket, peer authentication and "
+            "an account of its own for its server, so it runs on Linux and macOS only; on "
+            "Windows, rehearse your own runbook on your own PostgreSQL with cockpit run "
+            "RUNBOOK (docs/windows.md)")
     from cockpit.demo.session import list_faults as faults
     from cockpit.demo.session import run_demo
     from cockpit.engine import hangup

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -32,6 +32,9 @@ import psutil
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL
+
+if sys.platform != "win32":  # the rehearsal world is POSIX's; Windows refuses it
+    import pwd
 
 from cockpit.demo.pginstall import as_user, server_user
 from cockpit.demo.private import private_folder_problem

@@ -12,13 +12,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import pwd
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import TypedDict
+
+if sys.platform != "win32":  # the rehearsal world is POSIX's; Windows refuses it
+    import pwd
 
 from cockpit.errors import CockpitError
 

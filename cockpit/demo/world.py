@@ -21,10 +21,8 @@ noted in the user's registry (registry.py).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import pwd
 import secrets
 import shutil
 import stat
@@ -38,6 +36,10 @@ from urllib.parse import quote
 
 import psutil
 import psycopg
+
+if sys.platform != "win32":  # the rehearsal world is POSIX's; Windows refuses it
+    import fcntl
+    import pwd
 
 from cockpit.demo import registry
 from cockpit.demo.faults import FAULTS
