@@ -315,8 +315,7 @@ class StepRun:
         else:
             self.reserve.write(record.dumped())
 
-    def run(self) -> ExitRecord:
-        spec = self.spec
+    def _child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop(SECRETS_ENV, None)
         env["PYTHONUNBUFFERED"] = "1"
@@ -324,6 +323,38 @@ class StepRun:
             # A Windows Python writes a pipe in the ANSI code page: non-ASCII output fails
             # (UnicodeEncodeError) or is mangled, and a secret in it slips past the redactor.
             env.setdefault("PYTHONUTF8", "1")
+        return env
+
+    def _pump(self, child: subprocess.Popen[bytes], chunks: ChunkReader) -> None:
+        """Read the child's output until its end (the child gone and the pipe quiet),
+        keeping its timeout and taking stop requests on the way."""
+        spec = self.spec
+        exited_at: float | None = None
+        deadline = time.monotonic() + self.timeout if self.timeout else None
+        while True:
+            if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
+                self._abort(spec.timeout_rule, f"no end within {spec.timeout_text} (the "
+                            "step's timeout)".encode())
+            if self.requested or (os.name == "nt" and self._request_waiting()):
+                self._take_request()
+            chunk = chunks.get(TICK)
+            if chunk is None:
+                self.flush_partial()
+            if chunk == b"":
+                return
+            if chunk:
+                self.feed(chunk)
+            self._signal_due(child)
+            if child.poll() is not None:
+                exited_at = exited_at or time.monotonic()
+                # A grandchild may hold the pipe open after the child is gone.
+                idle = time.monotonic() - exited_at > 2.0 and chunks.empty()
+                if idle and not (self.kill_plan and group_alive(child)):
+                    return
+
+    def run(self) -> ExitRecord:
+        spec = self.spec
+        env = self._child_env()
         if self.kill_plan:  # stopped (a halt) between its claim and now: start nothing
             not_run = self._not_run(spec, "stopped before the command started")
             self.drop_reserve()
@@ -348,30 +379,7 @@ class StepRun:
         except OSError as exc:  # a full disk already: nothing it prints could be kept
             self._log_failed(exc, "writing its run record")
         assert child.stdout is not None
-        chunks = ChunkReader(child.stdout.fileno())
-        eof = False
-        exited_at: float | None = None
-        deadline = time.monotonic() + self.timeout if self.timeout else None
-        while not eof:
-            if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
-                self._abort(spec.timeout_rule, f"no end within {spec.timeout_text} (the "
-                            "step's timeout)".encode())
-            if self.requested or (os.name == "nt" and self._request_waiting()):
-                self._take_request()
-            chunk = chunks.get(TICK)
-            if chunk is None:
-                self.flush_partial()
-            if chunk == b"":
-                eof = True
-            elif chunk:
-                self.feed(chunk)
-            self._signal_due(child)
-            if child.poll() is not None:
-                exited_at = exited_at or time.monotonic()
-                # A grandchild may hold the pipe open after the child is gone.
-                idle = time.monotonic() - exited_at > 2.0 and chunks.empty()
-                if idle and not (self.kill_plan and group_alive(child)):
-                    break
+        self._pump(child, ChunkReader(child.stdout.fileno()))
         self.flush_partial(final=True)
         while child.poll() is None or (self.kill_plan and group_left(child)):
             self._signal_due(child)

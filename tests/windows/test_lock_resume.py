@@ -10,19 +10,13 @@ import time
 from pathlib import Path
 
 from tests.run import cockpit, start_cockpit
+from tests.waiting import wait_until
 from tests.windows.kit import events, py, runbook
 
 # Waits for go.txt in its working directory, so the test decides when it ends.
 WAIT = py("import os, time; print('waiting', flush=True); "
           "[time.sleep(0.1) for _ in iter(lambda: os.path.exists('go.txt'), True)]; "
           "print('went')")
-
-
-def _until(check, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
-        time.sleep(0.2)
 
 
 def test_a_killed_cockpit_is_refused_to_a_second_then_resumed_to_pass(tmp_path: Path) -> None:
@@ -33,8 +27,8 @@ def test_a_killed_cockpit_is_refused_to_a_second_then_resumed_to_pass(tmp_path: 
                           str(session), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         log = session / "steps" / "wait.1.log"
-        _until(lambda: log.exists() and b"waiting" in log.read_bytes(), 90,
-               "the step started")
+        wait_until(lambda: log.exists() and b"waiting" in log.read_bytes(),
+                   "the step started", 90, 0.2)
         # A second cockpit on the same session is refused while the first holds it.
         second = cockpit("resume", str(session), "--headless", "--assume-yes", timeout=120)
         assert second.returncode == 3, second.stdout + second.stderr

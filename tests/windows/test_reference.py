@@ -77,7 +77,7 @@ def on_its_drive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_the_working_directory_is_the_references_own(on_its_drive: tuple[Path, str]) -> None:
-    copy, workdir = on_its_drive
+    _, workdir = on_its_drive
     if WINDOWS:
         assert PureWindowsPath(workdir).drive.lower() == "d:"
         assert Path(workdir).is_dir() and (Path(workdir).parent / "tmp").is_dir()
@@ -86,7 +86,7 @@ def test_the_working_directory_is_the_references_own(on_its_drive: tuple[Path, s
 
 def test_the_pinned_copy_validates_there_with_no_path_note(on_its_drive: tuple[Path, str]
                                                            ) -> None:
-    copy, workdir = on_its_drive
+    copy, _ = on_its_drive
     done = cockpit("validate", str(copy))
     said = done.stdout + done.stderr
     assert done.returncode == 0, said

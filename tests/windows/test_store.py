@@ -13,6 +13,7 @@ import pytest
 
 from cockpit.session.events import Actor
 from cockpit.session.store import SessionStore, SessionWriteFailed, write_atomic
+from tests.waiting import let_time_pass
 from tests.windows.kit import WINDOWS
 
 OPERATOR = Actor(name="op", host="h")
@@ -75,7 +76,7 @@ def test_session_json_is_replaced_while_readers_keep_opening_it(tmp_path: Path) 
                     seen.add(json.loads(handle.read())["seq"])
             except (OSError, ValueError) as exc:  # never a torn or missing file
                 errors.append(repr(exc))
-            time.sleep(0.005)  # a busy mirror: 200 reads a second, each
+            let_time_pass(0.005)  # a busy mirror's pace: 200 reads a second, each
 
     readers = [threading.Thread(target=mirror) for _ in range(2)]
     for each in readers:

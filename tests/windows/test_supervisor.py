@@ -10,37 +10,38 @@ import json
 import os
 import time
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import psutil
 
 from cockpit.engine.launcher import launch, stop_supervisor, write_spec
 from cockpit.session.runfiles import RunFiles
+from tests.waiting import wait_until
 from tests.windows.kit import py
 
 MARK = "cockpit-windows-test-sleeper"
 SLEEPER = py(f"import time; print('{MARK}', flush=True); time.sleep(300)")
 
 
-def _start(tmp_path: Path, command: str, **spec: Any) -> RunFiles:
+def _start(tmp_path: Path, command: str, **spec: Any) -> tuple[RunFiles, Popen[bytes]]:
     steps = tmp_path / "steps"
     steps.mkdir()
     files = RunFiles(steps, "step.1")
     write_spec(files, {"step": "step", "command": command, "cwd": str(tmp_path),
                        "log": str(files.log), "grace": 1.0, **spec})
-    launch(files, dict(os.environ), [])
-    return files
+    return files, launch(files, dict(os.environ), [])
 
 
-def _record(files: RunFiles, seconds: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while not files.record.exists():
-        assert time.monotonic() < deadline, (
-            f"no exit record within {seconds} s; supervisor said: "
-            f"{files.err.read_text(errors='replace') if files.err.exists() else ''}")
-        time.sleep(0.1)
-    time.sleep(0.2)  # the supervisor's own end
-    return dict(json.loads(files.record.read_text(encoding="utf-8")))
+def _record(started: tuple[RunFiles, Popen[bytes]], seconds: float = 60) -> dict[str, Any]:
+    """The exit record, once the supervisor has written it and ended."""
+    files, supervisor = started
+    wait_until(files.record.exists, "the exit record (the supervisor said: "
+               f"{files.err.read_text(errors='replace') if files.err.exists() else ''})",
+               seconds, 0.1)
+    record = dict(json.loads(files.record.read_text(encoding="utf-8")))
+    supervisor.wait(timeout=30)  # the supervisor's own end
+    return record
 
 
 def _sleepers() -> list[int]:
@@ -57,24 +58,19 @@ def _sleepers() -> list[int]:
 
 
 def _until_printed(files: RunFiles) -> None:
-    deadline = time.monotonic() + 60
-    while not (files.log.exists() and MARK.encode() in files.log.read_bytes()):
-        assert time.monotonic() < deadline, "the step did not start"
-        time.sleep(0.1)
+    wait_until(lambda: files.log.exists() and MARK.encode() in files.log.read_bytes(),
+               "the step started", 60, 0.1)
 
 
 def _clean_end(files: RunFiles, record: dict[str, Any]) -> None:
     assert record["supervisor_pid"] and record.get("ended_by") is None, record
     assert not files.err.exists() or not files.err.read_bytes().strip(), files.err.read_text()
-    deadline = time.monotonic() + 10
-    while _sleepers():
-        assert time.monotonic() < deadline, f"the step's grandchild lives on: {_sleepers()}"
-        time.sleep(0.2)
+    wait_until(lambda: not _sleepers(), "the step's grandchild ended", 10, 0.2)
 
 
 def test_output_is_streamed_into_the_log_byte_for_byte(tmp_path: Path) -> None:
-    files = _start(tmp_path, py("print('one'); print('two', flush=True); print('été')"))
-    record = _record(files)
+    started = _start(tmp_path, py("print('one'); print('two', flush=True); print('été')"))
+    files, record = started[0], _record(started)
     end = os.linesep.encode()
     assert files.log.read_bytes() == b"one" + end + b"two" + end + "été".encode() + end
     assert record["exit_code"] == 0 and record["lines"] == 3
@@ -82,8 +78,8 @@ def test_output_is_streamed_into_the_log_byte_for_byte(tmp_path: Path) -> None:
 
 def test_a_timeout_stops_the_whole_tree_and_the_supervisor_records_it(tmp_path: Path) -> None:
     began = time.monotonic()
-    files = _start(tmp_path, SLEEPER, timeout=2.0, timeout_text="2s")
-    record = _record(files)
+    started = _start(tmp_path, SLEEPER, timeout=2.0, timeout_text="2s")
+    files, record = started[0], _record(started)
     assert record["abort"]["rule"] == "timeout", record
     assert time.monotonic() - began < 25
     _clean_end(files, record)
@@ -92,16 +88,17 @@ def test_a_timeout_stops_the_whole_tree_and_the_supervisor_records_it(tmp_path: 
 def test_an_abort_rule_stops_the_whole_tree(tmp_path: Path) -> None:
     command = py(f"import time; print('DuplicateTable here', flush=True); print('{MARK}', "
                  "flush=True); time.sleep(300)")
-    files = _start(tmp_path, command, rules=[{"id": "dup", "patterns": ["DuplicateTable"]}])
-    record = _record(files)
+    started = _start(tmp_path, command, rules=[{"id": "dup", "patterns": ["DuplicateTable"]}])
+    files, record = started[0], _record(started)
     assert record["abort"]["rule"] == "dup", record
     _clean_end(files, record)
 
 
 def test_the_operators_stop_reaches_the_step_through_its_supervisor(tmp_path: Path) -> None:
-    files = _start(tmp_path, SLEEPER)
+    started = _start(tmp_path, SLEEPER)
+    files = started[0]
     _until_printed(files)
     assert stop_supervisor(files)
-    record = _record(files)
+    record = _record(started)
     assert record["abort"] is None and record["signalled"], record  # stopped, not aborted
     _clean_end(files, record)
