@@ -25,6 +25,7 @@ import psutil
 
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.session.modes import BINARY
+from cockpit.session.replace import read_replaced
 from cockpit.session.store import fsync_dir, write_atomic
 
 LOCK = "lock"
@@ -69,7 +70,7 @@ def read_lock_info(folder: Path) -> dict[str, Any] | None:
     when nobody holds the session."""
     for name in (HOLDER, LOCK):
         try:
-            text = (folder / name).read_text(encoding="utf-8")
+            text = read_replaced(folder / name).decode("utf-8")
         except FileNotFoundError:
             continue
         except PermissionError:  # a private lock: its info, if any, is in the holder file

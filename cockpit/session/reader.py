@@ -11,6 +11,7 @@ from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session.events import Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY, SNAPSHOT
+from cockpit.session.replace import read_replaced
 from cockpit.session.state import SessionState, fold
 from cockpit.session.store import TornTail, read_event_log, read_events_after
 
@@ -47,7 +48,7 @@ def session_at(folder: Path) -> SessionAt:
     missing, unreadable or not on the log's chain. Checking the whole chain is `verify`'s."""
     events = session_events(folder)
     try:
-        snapshot = SessionState.model_validate_json((folder / SNAPSHOT).read_bytes())
+        snapshot = SessionState.model_validate_json(read_replaced(folder / SNAPSHOT))
     except (OSError, ValueError):
         snapshot = None
     if snapshot is not None and snapshot.seq > 0:

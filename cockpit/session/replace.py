@@ -26,3 +26,19 @@ def replace_file(temp: Path, path: Path) -> None:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
+
+
+def read_replaced(path: Path) -> bytes:
+    """A file that is replaced by rename (session.json, an exit record, the lock's holder),
+    read whole. On Windows, opening it at the moment it is being replaced is refused
+    (PermissionError, for a few milliseconds): asked again, within REPLACE_WAIT_S."""
+    deadline, pause = time.monotonic() + REPLACE_WAIT_S, 0.002
+    while True:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except PermissionError:
+            if os.name != "nt" or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Self
 
+from cockpit.session.replace import read_replaced
+
 TIMEOUT_RULE = "timeout"  # the abort a step's timeout is recorded as
 LOG_RULE = "log_unwritable"  # the abort a log that cannot be written is recorded as
 
@@ -119,7 +121,7 @@ class ExitRecord(_RunFile):
     def read(cls, path: Path) -> ExitRecord | None:
         """The record at `path`; None while there is none."""
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_replaced(path).decode("utf-8")
         except FileNotFoundError:
             return None
         return cls.from_json(json.loads(text), str(path))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.session.events import Actor
+from cockpit.session.replace import read_replaced
 from cockpit.session.store import SessionStore, SessionWriteFailed, write_atomic
 from tests.waiting import let_time_pass
 from tests.windows.kit import WINDOWS
@@ -72,8 +73,7 @@ def test_session_json_is_replaced_while_readers_keep_opening_it(tmp_path: Path) 
     def mirror() -> None:
         while not stop.is_set():
             try:
-                with open(path, "rb") as handle:
-                    seen.add(json.loads(handle.read())["seq"])
+                seen.add(json.loads(read_replaced(path))["seq"])  # as the cockpit reads it
             except (OSError, ValueError) as exc:  # never a torn or missing file
                 errors.append(repr(exc))
             let_time_pass(0.005)  # a busy mirror's pace: 200 reads a second, each
