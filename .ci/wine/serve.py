@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -83,6 +84,7 @@ def main() -> None:
         if world is not None:
             world.stop()
         cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":
