@@ -10,37 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.engine.helpers import TAIL
 from tests.run import cockpit
 
 WINDOWS = os.name == "nt"
 # The Linux side's PostgreSQL 15 over TLS, for the Windows step: .ci/wine/serve.py starts it.
 DSN_VARIABLE = "COCKPIT_WINDOWS_DSN"
-
-HALT = """
-[halt]
-heading = "Halt-and-Contain"
-items = [
-  { kind = "halt", id = "h-stop", action = "stop", text = "Stop execution immediately" },
-  { kind = "halt", id = "h-preserve", action = "preserve", text = "Preserve all logs" },
-  { kind = "halt", id = "h-blocker", action = "record_blocker", text = "Record blocker + root cause" },
-  { kind = "halt", id = "h-escalate", action = "escalate", text = "Escalate to governance" },
-  { kind = "halt", id = "h-no-more", action = "no_further_commands", text = "Do not continue" },
-]
-
-[decision]
-heading = "Decision"
-items = [
-  { kind = "field", id = "status", label = "Status", allowed = ["PASS", "BLOCKER"], role = "status" },
-  { kind = "field", id = "errors", label = "Errors", role = "errors" },
-  { kind = "field", id = "root_cause", label = "Root-cause classification", role = "root_cause" },
-]
-
-[[abort_rules]]
-id = "duplicate-table"
-label = "`DuplicateTable`"
-patterns = ['\\bDuplicateTable\\b']
-"""
-
 
 def py(code: str) -> str:
     """A step command running `code` with the steps' Python: one text for cmd.exe and sh
@@ -67,7 +42,7 @@ def runbook(folder: Path, steps: list[tuple[str, str]], extra: str = "",
         fields = more.split(":", 1)[1] if more else ""
         lines.append(f"  {{ kind = \"command\", id = \"{step_id}\", command = "
                      f"{json.dumps(command)}, log = \"logs/{step_id}.log\"{fields} }},")
-    lines += ["]", HALT]
+    lines += ["]", TAIL]  # halt, decision and abort rule, as the engine's tests have them
     path = folder / "runbook.toml"
     path.write_bytes("\n".join(lines).encode("utf-8"))
     return path
