@@ -34,10 +34,9 @@ from cockpit.session.modes import session_opener
 from cockpit.session.runfiles import RunFiles
 from cockpit.session.runrecords import RunSpec
 
-# Windows' values. CREATE_NO_WINDOW, not DETACHED_PROCESS: a console of its own, unseen —
-# the operator's Ctrl+C and closed window do not reach it, and the step it starts shares it,
-# so the supervisor can send the step's group Ctrl+Break (without a console: WinError 6).
-DETACHED_PROCESS = getattr(subprocess, "DETACHED_PROCESS", 0x00000008)
+# Windows' value. CREATE_NO_WINDOW, not DETACHED_PROCESS: a console of its own, unseen — the
+# operator's Ctrl+C and closed window do not reach it, and the step it starts shares it, so
+# the supervisor can send the step's group Ctrl+Break (without a console: WinError 6).
 CREATE_NO_WINDOW = getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)
 
 

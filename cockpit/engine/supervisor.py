@@ -29,7 +29,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.engine import procgroup
 from cockpit.engine.abort import AbortScanner
@@ -41,6 +41,9 @@ from cockpit.session.redact import Redactor
 from cockpit.session.replace import replace_file
 from cockpit.session.runrecords import LOG_RULE, ExitRecord, RunSpec
 from cockpit.session.safefs import UnsafePath, create_named
+
+if TYPE_CHECKING:
+    from cockpit.engine.winjob import StepJob
 
 SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed for the child
 CHUNK = 1 << 20
@@ -249,15 +252,16 @@ class StepRun:
         taken in the loop, where the request file is read."""
         self.requested = True
 
-    def _request_waiting(self) -> bool:
+    def _look_for_requests(self) -> None:
         """Windows has no SIGUSR1 and no gentle SIGTERM: a stop is asked for by a file
         alone — the cockpit's (a halt, a cancel) or the radar's — looked for every TICK."""
         if not self.stop_taken and self.spec.operator_stop \
                 and os.path.exists(self.spec.operator_stop):
             self.stop_taken = True
             self.stop()
-        return not self.request_taken and bool(self.spec.stop_request) \
-            and os.path.exists(str(self.spec.stop_request))
+        if not self.request_taken and self.spec.stop_request \
+                and os.path.exists(self.spec.stop_request):
+            self.requested = True
 
     def _take_request(self) -> None:
         self.requested = False
@@ -335,7 +339,9 @@ class StepRun:
             if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
                 self._abort(spec.timeout_rule, f"no end within {spec.timeout_text} (the "
                             "step's timeout)".encode())
-            if self.requested or (os.name == "nt" and self._request_waiting()):
+            if os.name == "nt":
+                self._look_for_requests()
+            if self.requested:
                 self._take_request()
             chunk = chunks.get(TICK)
             if chunk is None:
@@ -550,7 +556,7 @@ def group_kwargs(os_name: str = os.name) -> dict[str, Any]:
 
 # On Windows, the job the supervisor and the step's processes are in (winjob.py); None where
 # it could not be made (the child alone is then the group, and main() said so).
-_job: Any = None
+_job: StepJob | None = None
 
 
 def group_alive(child: subprocess.Popen[bytes], os_name: str = os.name) -> bool:

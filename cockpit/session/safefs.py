@@ -34,10 +34,9 @@ AT = (hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_BINARY = BINARY
 # A FIFO opened to be read must not wait for a writer; a terminal must not become ours.
 _READ = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) \
-    | _CLOEXEC | _BINARY
+    | _CLOEXEC | BINARY
 _FOLDER = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
 NO_LINKS = "files the runbook names are opened without following links"
 
@@ -216,7 +215,7 @@ def create_named(workdir: Path, target: Path, mode: int) -> int:
     where = beneath(workdir, target)
     if not where.parts:
         raise UnsafePath(f"{target}: is the working directory itself, not a file")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | _NOFOLLOW | _CLOEXEC | _BINARY
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | _NOFOLLOW | _CLOEXEC | BINARY
     if not AT:
         _looked_at(where, len(where.parts) - 1, create=True)
         return os.open(where.path, flags, mode)
@@ -308,7 +307,7 @@ def _move_looked_at(where: Beneath, into: Callable[[], Path],
 
 
 def _copy_out(source: BinaryIO, to: Path, mode: int) -> None:
-    fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY, mode)
+    fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | BINARY, mode)
     with os.fdopen(fd, "wb") as out:
         while chunk := source.read(1 << 20):
             out.write(chunk)
@@ -348,7 +347,7 @@ def write_output(output: Path, write: Callable[[BinaryIO], object], *, force: bo
     fsynced and renamed into place; on any failure no temporary file is left."""
     check_output(output, force)
     folder = output.parent
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | BINARY
     dir_fd = os.open(folder, os.O_RDONLY | _DIRECTORY | _CLOEXEC) if AT else None
     try:
         temp, fd = _new_temp(output.name, folder, dir_fd, flags, mode)
@@ -405,8 +404,8 @@ def _new_temp(name: str, folder: Path, dir_fd: int | None, flags: int,
         temp = f".{name}.{secrets.token_hex(8)}.tmp"
         try:
             if dir_fd is None:
-                return temp, os.open(folder / temp, flags | _BINARY, mode)
-            return temp, os.open(temp, flags | _BINARY, mode, dir_fd=dir_fd)
+                return temp, os.open(folder / temp, flags | BINARY, mode)
+            return temp, os.open(temp, flags | BINARY, mode, dir_fd=dir_fd)
         except FileExistsError:  # someone's file (or link) at a random name: another one
             continue
     raise UnsafePath(f"{folder}: no temporary file could be made beside the output")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.engine.helpers import TAIL
@@ -59,8 +58,13 @@ def events(session: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in raw.splitlines() if line.strip()]
 
 
-def kinds(session: Path) -> list[str]:
-    return [str(event["type"]) for event in events(session)]
-
-
-PYTHON = sys.executable
+def copy_tree(source: Path, target: Path, skip: tuple[str, ...] = ()) -> int:
+    """Every file under `source` copied below `target` (folders made), but the names in
+    `skip`; how many. Not shutil.copytree: Wine 8 lacks CopyFile2, which copy2 calls."""
+    count = 0
+    for path in source.rglob("*"):
+        if path.is_file() and path.name not in skip:
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            (target / path.relative_to(source)).write_bytes(path.read_bytes())
+            count += 1
+    return count

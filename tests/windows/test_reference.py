@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import REFERENCE, REPO
 from tests.run import cockpit
-from tests.windows.kit import WINDOWS
+from tests.windows.kit import WINDOWS, copy_tree
 
 NETZ = REPO / "runbooks" / "netz-prod-cutover.toml"
 WORKDIR = "d:\\Projetos\\Netz Private Credit OS\\backend"
@@ -27,16 +27,6 @@ WORLD = "COCKPIT_WINDOWS_WORLD"  # .ci/wine/run-tests: the Linux side's world, d
 def _here(linux_path: str) -> Path:
     """A path of the Linux side as this system reaches it (Wine: drive Z: is /)."""
     return Path("Z:" + linux_path.replace("/", "\\")) if WINDOWS else Path(linux_path)
-
-
-def _copy_tree(source: Path, target: Path) -> int:
-    count = 0
-    for path in source.rglob("*"):  # not copytree: Wine 8 lacks CopyFile2 (shutil.copy2)
-        if path.is_file():
-            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
-            (target / path.relative_to(source)).write_bytes(path.read_bytes())
-            count += 1
-    return count
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +46,11 @@ def on_its_drive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         base = tmp_path_factory.mktemp("world")
         backend, tmp = base / "backend", base / "tmp"
         write_backend(backend, None)
-        _copy_tree(SCRIPTS, tmp)
+        copy_tree(SCRIPTS, tmp)
     root = Path("d:\\Projetos\\Netz Private Credit OS") if WINDOWS else \
         tmp_path_factory.mktemp("d") / "Projetos" / "Netz Private Credit OS"
-    assert _copy_tree(backend, root / "backend") > 5
-    assert _copy_tree(tmp, root / "tmp") >= 5
+    assert copy_tree(backend, root / "backend") > 5
+    assert copy_tree(tmp, root / "tmp") >= 5
     text = NETZ.read_text(encoding="utf-8")
     workdir = WORKDIR if WINDOWS else str(root / "backend")
     text = text.replace(f"path = '{WORKDIR}'", f"path = '{workdir}'")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.run import cockpit
-from tests.windows.kit import events, py, run, runbook
+from tests.windows.kit import copy_tree, events, py, run, runbook
 
 ACCENTS = "été ✓ Ünïcode"
 STEPS = [
@@ -84,10 +84,7 @@ def test_verify_catches_a_log_changed_afterwards(finished: tuple[Path, str],
                                                  tmp_path: Path) -> None:
     session, _ = finished
     copy = tmp_path / "copy"
-    for path in session.rglob("*"):  # not copytree: Wine 8 lacks CopyFile2, which copy2 calls
-        if path.is_file() and path.name != "lock":
-            (copy / path.relative_to(session)).parent.mkdir(parents=True, exist_ok=True)
-            (copy / path.relative_to(session)).write_bytes(path.read_bytes())
+    copy_tree(session, copy, skip=("lock",))
     log = copy / "steps" / "count.1.log"
     log.write_bytes(log.read_bytes().replace(b"tick 1", b"tock 1"))
     done = cockpit("verify", str(copy))
