@@ -16,7 +16,7 @@ FLOORS = {
     "paths": 3,
     "supervisor": 4,
     "imports": 2,
-    "reference": 3,
+    "reference": 4,
 }
 
 

@@ -1,7 +1,8 @@
-"""The Linux side of the Windows step: the machine's PostgreSQL 15 with TLS on loopback, and a
-rehearsal world shaped like the demo's for the reference runbook. Writes what the Windows
-tests need (DSNs, the world's folders) as JSON to argv[1], then keeps both up until argv[2]
-(a file) appears or the process argv[3] is gone; then stops them.
+"""The Linux side of the Windows step: the machine's PostgreSQL 15 with TLS on loopback, and
+two worlds shaped like the demo's for the reference runbook — the clone its rehearsal runs on
+and the "production" it is cut over on. Writes what the Windows tests need (DSNs, the worlds'
+folders) as JSON to argv[1], then keeps them up until argv[2] (a file) appears or the process
+argv[3] is gone; then stops them.
 
     uv run python .ci/wine/serve.py INFO.json STOP-FILE PID
 """
@@ -66,13 +67,14 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="cockpit-wine-serve-"))
     base.chmod(0o755)
     cluster, url = tls_cluster(base)
-    world: World | None = None
+    worlds: dict[str, World] = {}
     try:
-        world = World.build(base / "world")
-        info = {"dsn": url, "world_dsn": world.dsn(sqlalchemy=True),
-                "world_pg_dsn": world.dsn(sqlalchemy=False),
-                "world_backend": str(world.backend), "world_tmp": str(world.tmp),
-                "world_password": world.password}
+        for name in ("clone", "production"):
+            worlds[name] = World.build(base / name)
+        info = {"dsn": url, "worlds": {
+            name: {"dsn": world.dsn(sqlalchemy=True), "pg_dsn": world.dsn(sqlalchemy=False),
+                   "backend": str(world.backend), "tmp": str(world.tmp)}
+            for name, world in worlds.items()}}
         info_path.write_text(json.dumps(info), encoding="utf-8")
         while not stop.exists():
             try:
@@ -81,7 +83,7 @@ def main() -> None:
                 break
             time.sleep(0.5)
     finally:
-        if world is not None:
+        for world in worlds.values():
             world.stop()
         cluster.destroy()
         shutil.rmtree(base, ignore_errors=True)
