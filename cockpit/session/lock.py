@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,11 @@ from cockpit.session.store import fsync_dir, write_atomic
 LOCK = "lock"
 HOLDER = "holder.json"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+# A lock held while no holder file names anyone is a cockpit between taking it and naming
+# itself, or one that has just let go whose child, forked an instant before, has not yet
+# reached exec (the lock belongs to the open file, which the child shares until then). Such
+# holders let go within moments: they are waited for this long before the session is refused.
+NAMELESS_GRACE = 2.0
 
 def _try_lock_windows(fd: int, msvcrt: Any = None) -> bool:
     """A non-blocking lock of the file's first byte (`locking` starts at the position, 0)."""
@@ -158,6 +164,17 @@ def holder_alive(folder: Path) -> bool | None:
         return None
 
 
+def _taken_once_let_go(fd: int, folder: Path) -> bool:
+    """The lock, taken once its nameless holder lets go (within NAMELESS_GRACE); False at
+    once while the holder file names a cockpit."""
+    deadline = time.monotonic() + NAMELESS_GRACE
+    while read_lock_info(folder) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        if _try_lock(fd):
+            return True
+    return False
+
+
 @dataclass
 class SessionLock:
     folder: Path
@@ -172,7 +189,7 @@ class SessionLock:
         except OSError as exc:
             raise CockpitError(f"{folder / LOCK}: cannot be opened ({exc.strerror}); a "
                                "session's lock is a file of its own") from None
-        if not _try_lock(fd):
+        if not _try_lock(fd) and not _taken_once_let_go(fd, folder):
             os.close(fd)
             raise SessionLocked(f"{folder}: {held_text(folder)}; one operator at a time "
                                 "(a reviewer can watch with `cockpit mirror`)")
