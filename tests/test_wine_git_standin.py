@@ -1,5 +1,6 @@
 """The `git` of the Windows step under Wine (.ci/wine/git_standin.py, on dulwich) answers the
-four questions the cockpit's gates ask exactly as git does, and refuses any other loudly."""
+four questions the cockpit's gates ask as git does (`status`: the same paths, so empty exactly
+when git's is), and fails as git does where there is no repository, or refuses loudly."""
 
 from __future__ import annotations
 
@@ -51,14 +52,23 @@ def test_a_clean_repository_is_answered_as_git_answers(repo: Path) -> None:
     assert _both(repo, ["tag", "--points-at", "HEAD"])[1] == (0, "clone-pass\nv2\n")
 
 
+def _paths(status: str) -> list[str]:
+    return sorted(line[3:].split(" -> ")[-1] for line in status.splitlines())
+
+
 def test_changes_to_tracked_files_are_seen_and_untracked_ones_are_not(repo: Path) -> None:
+    asked = ["status", "--porcelain", "--untracked-files=no"]
+    (repo / "untracked.py").write_text("u\n")
+    assert _both(repo, asked)[1] == (0, "")
     (repo / "a.py").write_text("changed\n")    # modified, not staged
     _git(repo, "rm", "-q", "--cached", "b.py")  # deleted from the index, left on disk
     (repo / "d.py").write_text("d\n")
     _git(repo, "add", "d.py")                   # added
-    (repo / "untracked.py").write_text("u\n")
-    git, ours = _both(repo, ["status", "--porcelain", "--untracked-files=no"])
-    assert ours == git and len(git[1].splitlines()) == 3, git
+    (repo / "d.py").write_text("d2\n")         # ...and modified after
+    (repo / "c.py").unlink()                    # deleted from the disk
+    git, ours = _both(repo, asked)
+    assert ours[0] == git[0] == 0
+    assert _paths(ours[1]) == _paths(git[1]) == ["a.py", "b.py", "c.py", "d.py"], git
 
 
 def test_no_repository_and_other_commands_fail_loudly(repo: Path, tmp_path_factory:
@@ -66,6 +76,8 @@ def test_no_repository_and_other_commands_fail_loudly(repo: Path, tmp_path_facto
     bare = tmp_path_factory.mktemp("not-a-repository")
     git, ours = _both(bare, ["rev-parse", "HEAD"])
     assert git[0] == ours[0] == 128
+    git, ours = _both(repo / "no-such-folder", ["rev-parse", "HEAD"])  # not the repo above
+    assert git[0] == ours[0] == 128 and ours[1] == ""
     done = subprocess.run([sys.executable, str(STANDIN), "-C", str(repo), "log"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "not implemented: git log" in done.stderr

@@ -17,7 +17,8 @@ FLOORS = {
     "supervisor": 4,
     "imports": 2,
     "reference": 4,
-    "demo_paths": 2,
+    "demo_paths": 3,
+    "radar": 1,
 }
 
 

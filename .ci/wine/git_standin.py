@@ -1,5 +1,6 @@
 """What the cockpit asks of `git`, answered with dulwich: CI under Wine only (git_launcher.c
-says why). Anything else is refused loudly (exit 2), never guessed.
+says why). Anything else is refused loudly (exit 2), never guessed. `status` lists the paths
+git lists (empty exactly when git's is), each with one code: the gates ask only "any?".
 
     git -C REPO rev-parse HEAD | rev-parse --is-inside-work-tree
     git -C REPO tag --points-at HEAD
@@ -22,7 +23,9 @@ def _status(repo: Repo) -> list[str]:
     lines = [f"{code}  {os.fsdecode(path)}" for kind, code in
              (("add", "A"), ("delete", "D"), ("modify", "M"))
              for path in found.staged[kind]]
-    lines += [f" M {os.fsdecode(path)}" for path in found.unstaged]
+    staged = {line[3:] for line in lines}
+    lines += [f" M {os.fsdecode(path)}" for path in found.unstaged
+              if os.fsdecode(path) not in staged]
     return sorted(lines, key=lambda line: line[3:])
 
 
@@ -37,13 +40,15 @@ def answer(args: list[str]) -> tuple[int, list[str], str]:
     where = "."
     if args[:1] == ["-C"] and len(args) > 1:
         where, args = args[1], args[2:]
+    if not os.path.isdir(where):  # git changes into it first; dulwich would look above it
+        return 128, [], f"fatal: cannot change to '{where}': No such file or directory"
     try:
         repo = Repo.discover(where)
     except NotGitRepository:
         return 128, [], "fatal: not a git repository (or any of the parent directories): .git"
     with repo:
         if args == ["rev-parse", "--is-inside-work-tree"]:
-            return 0, ["true"], ""
+            return 0, ["false" if repo.bare else "true"], ""
         if args == ["rev-parse", "HEAD"]:
             try:
                 return 0, [repo.head().decode("ascii")], ""

@@ -76,7 +76,8 @@ def server_user() -> str | None:
     """The user the server runs as: ourselves (None), or, when we are root, an account made
     for the cockpit's worlds alone — never `postgres`, which the machine's own PostgreSQL
     shares: a system account without a shell or a home, made on first use."""
-    if os.name == "nt" or os.geteuid() != 0:  # Windows: the server drops its own rights
+    # Windows has no account to switch to: PostgreSQL itself refuses an administrator's.
+    if os.name == "nt" or os.geteuid() != 0:
         return None
     entry = _worlds_account()
     if entry.pw_uid == 0 or entry.pw_shell not in _NO_LOGIN:

@@ -32,10 +32,8 @@ from cockpit.session.store import fsync_dir, write_atomic
 LOCK = "lock"
 HOLDER = "holder.json"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-# A lock held while no holder file names anyone is a cockpit between taking it and naming
-# itself, or one that has just let go whose child, forked an instant before, has not yet
-# reached exec (the lock belongs to the open file, which the child shares until then). Such
-# holders let go within moments: they are waited for this long before the session is refused.
+# A lock no holder file names is a cockpit about to name itself, or a child forked just
+# before its cockpit let go (it shares the lock until exec): waited for, this long.
 NAMELESS_GRACE = 2.0
 
 def _try_lock_windows(fd: int, msvcrt: Any = None) -> bool:

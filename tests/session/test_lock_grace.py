@@ -1,7 +1,8 @@
 """A session's lock held while no holder file names anyone (a cockpit between taking the lock
 and naming itself, or a child forked an instant before its cockpit let go, not yet at exec)
-is waited for, briefly; a lock a cockpit's holder file names is refused at once; a nameless
-holder that keeps it is refused after the grace, named by its pid."""
+is waited for, briefly; a lock a cockpit's holder file names is refused at once, or as soon
+as it names itself; a nameless holder that keeps it is refused after the grace, named by its
+pid."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,3 +69,16 @@ def test_a_nameless_holder_that_keeps_it_is_refused_after_the_grace_named(
         with pytest.raises(SessionLocked, match=f"held by pid {child.pid} .*not a cockpit"):
             SessionLock.acquire(tmp_path)
         assert NAMELESS_GRACE <= time.monotonic() - began < NAMELESS_GRACE + 1.5
+
+
+def test_a_holder_that_names_itself_during_the_wait_is_refused_then_by_name(
+        tmp_path: Path) -> None:
+    with held(tmp_path, after=30) as child:
+        named = threading.Timer(0.3, lambda: (tmp_path / HOLDER).write_text(json.dumps(
+            {"pid": child.pid, "host": "h", "user": "u", "since": "then"})))
+        named.start()
+        began = time.monotonic()
+        with pytest.raises(SessionLocked, match=f"driven by u@h \\(pid {child.pid}"):
+            SessionLock.acquire(tmp_path)
+        assert 0.25 <= time.monotonic() - began < 1.0
+        named.join()

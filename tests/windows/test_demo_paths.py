@@ -1,14 +1,15 @@
 """The demo's own code paths where they do not need what Windows lacks (a Unix socket, peer
 authentication): its server runs as the operator's own account, and the wheel's server is
 the newest one that can start — a `postgres.exe` needing a DLL neither the wheel nor Windows
-has (the Windows wheel's PostgreSQL 18 needs `libwinpthread-1.dll`) is passed over, and when
-none can start the error names the DLL. (`cockpit demo` itself is refused on Windows:
-test_imports.py.)"""
+has is passed over (under Wine the Windows wheel's PostgreSQL 18 needs
+`libwinpthread-1.dll`), and where none can start the error names the DLL. (`cockpit demo`
+itself is refused on Windows: test_imports.py.)"""
 
 from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -24,22 +25,37 @@ def test_the_server_runs_as_the_operators_own_account() -> None:
         assert server_user() == "cockpit-worlds"
 
 
-def test_the_wheels_server_is_the_newest_that_starts_and_a_missing_dll_is_named() -> None:
+def test_the_wheels_server_is_the_newest_that_starts() -> None:
     chosen = embedded_bin_dir()
     newest = chosen.parent.parent / "pginstall18" / "bin"
-    if not WINDOWS:
-        assert chosen == newest
-        done = subprocess.run([str(chosen / "postgres"), "--version"], capture_output=True,
-                              text=True)
-        assert done.returncode == 0 and "PostgreSQL" in done.stdout
-        return
-    assert chosen.parent.name == "pginstall"  # 18 cannot start here
-    done = subprocess.run([str(chosen / "postgres.exe"), "--version"], capture_output=True,
-                          text=True)
-    assert done.returncode == 0 and "PostgreSQL" in done.stdout
-    with pytest.raises(CockpitError) as refused:
-        _loadable([newest], "postgres.exe")
-    said = str(refused.value)
-    assert "libwinpthread-1.dll" in said and str(newest / "postgres.exe") in said
-    assert "put the DLL on PATH" in said
+    server = "postgres.exe" if WINDOWS else "postgres"
+    if WINDOWS:
+        from cockpit.demo.windlls import missing_dlls
 
+        assert (chosen == newest) == (missing_dlls(newest / server) == [])
+        assert missing_dlls(chosen / server) == []
+    else:
+        assert chosen == newest
+    done = subprocess.run([str(chosen / server), "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and "PostgreSQL" in done.stdout
+
+
+def test_a_server_whose_dlls_are_nowhere_is_refused_naming_them(tmp_path: Path) -> None:
+    """postgres.exe alone in a folder: the DLLs it loads from the wheel's folder are named."""
+    if not WINDOWS:  # ELF: what the loader lacks shows when runs_from tries initdb
+        from cockpit.demo.pginstall import runs_from
+
+        alone = tmp_path / "bin"
+        alone.mkdir()
+        (alone / "initdb").write_bytes((embedded_bin_dir() / "initdb").read_bytes())
+        (alone / "initdb").chmod(0o755)
+        assert runs_from(alone, None) is False
+        return
+    alone = tmp_path / "pginstall" / "bin"
+    alone.mkdir(parents=True)
+    (alone / "postgres.exe").write_bytes((embedded_bin_dir() / "postgres.exe").read_bytes())
+    with pytest.raises(CockpitError) as refused:
+        _loadable([alone], "postgres.exe")
+    said = str(refused.value)
+    assert str(alone / "postgres.exe") in said and "put the DLL on PATH" in said
+    assert ".dll" in said.split(" needs ", 1)[1]

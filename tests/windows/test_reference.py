@@ -160,6 +160,10 @@ def test_the_reference_is_rehearsed_then_cut_over_to_pass_on_its_drive(
     logs = {Path(str(data["published"])) for data in started}
     assert {log.parent for log in logs} == {Path(workdir).parent / "tmp"}
     assert all(log.is_file() for log in logs)
+    # and the rehearsal's, in the clone's own folder: none of production's overwritten
+    rehearsed = {Path(str(data["published"])) for data in _data(clone, "step_started")}
+    assert {log.parent for log in rehearsed} == {Path(workdir).parent / "clone" / "tmp"}
+    assert {log.name for log in rehearsed} == {log.name for log in logs}
     # the rehearsal gate was proved by the rehearsal, not attested
     gate = [data for data in _data(cutover, "gate_evaluated")
             if data["gate"] == "clone-commit-match"]
