@@ -40,8 +40,10 @@ def test_the_wheels_server_is_the_newest_that_starts() -> None:
     assert done.returncode == 0 and "PostgreSQL" in done.stdout
 
 
-def test_a_server_whose_dlls_are_nowhere_is_refused_naming_them(tmp_path: Path) -> None:
-    """postgres.exe alone in a folder: the DLLs it loads from the wheel's folder are named."""
+def test_a_program_whose_dlls_are_nowhere_is_refused_naming_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wheel's psql.exe alone in a folder, nothing on PATH: the libpq.dll it loads from
+    the wheel's folder is named."""
     if not WINDOWS:  # ELF: what the loader lacks shows when runs_from tries initdb
         from cockpit.demo.pginstall import runs_from
 
@@ -53,9 +55,10 @@ def test_a_server_whose_dlls_are_nowhere_is_refused_naming_them(tmp_path: Path) 
         return
     alone = tmp_path / "pginstall" / "bin"
     alone.mkdir(parents=True)
-    (alone / "postgres.exe").write_bytes((embedded_bin_dir() / "postgres.exe").read_bytes())
+    (alone / "psql.exe").write_bytes((embedded_bin_dir() / "psql.exe").read_bytes())
+    monkeypatch.setenv("PATH", "")
     with pytest.raises(CockpitError) as refused:
-        _loadable([alone], "postgres.exe")
+        _loadable([alone], "psql.exe")
     said = str(refused.value)
-    assert str(alone / "postgres.exe") in said and "put the DLL on PATH" in said
-    assert ".dll" in said.split(" needs ", 1)[1]
+    assert f"{alone / 'psql.exe'} needs " in said and "put the DLL on PATH" in said
+    assert "libpq.dll" in said.split(" needs ", 1)[1].lower()

@@ -19,11 +19,11 @@ from tests.run import cockpit, start_cockpit
 from tests.waiting import wait_until
 from tests.windows.kit import events, runbook
 
-HOLD = """import os, select, sys, psycopg
+HOLD = """import os, time, psycopg
 conn = psycopg.connect(os.environ['DATABASE_URL'].replace('+psycopg', ''))
 conn.execute('LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE')
 print('locked', flush=True)
-select.select([], [], [], 90)
+time.sleep(90)  # Windows' select() wants a socket
 conn.execute('INSERT INTO {table} VALUES (42)')
 conn.commit()
 print('committed', flush=True)
