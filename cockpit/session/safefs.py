@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 from cockpit.errors import CockpitError
 from cockpit.session.modes import BINARY
+from cockpit.session.replace import replace_file
 
 # openat and its kin, O_NOFOLLOW: everywhere but Windows
 AT = (hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
@@ -344,7 +345,22 @@ def write_output(output: Path, write: Callable[[BinaryIO], object], *, force: bo
                  mode: int = 0o666) -> None:
     """Write an output safely: checked as `check_output` does, written by `write` into a
     new file beside it under a random name (created exclusively, never through a link),
-    fsynced and renamed into place; on any failure no temporary file is left."""
+    fsynced and renamed into place; on any failure no temporary file is left, and a refusal
+    (a folder not writable; on Windows, the output held open) is said with its fix."""
+    try:
+        _write_output(output, write, force, mode)
+    except PermissionError as exc:
+        named = Path(exc.filename) if exc.filename else None
+        if named is not None and output.parent not in (named, named.parent):
+            raise  # a file `write` was reading, not the output: not ours to word
+        from cockpit.session.store import write_fix
+
+        raise CockpitError(f"{output}: cannot be written ({exc.strerror or exc}); "
+                           f"{write_fix(exc)}") from None
+
+
+def _write_output(output: Path, write: Callable[[BinaryIO], object], force: bool,
+                  mode: int) -> None:
     check_output(output, force)
     folder = output.parent
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | BINARY
@@ -357,8 +373,8 @@ def write_output(output: Path, write: Callable[[BinaryIO], object], *, force: bo
                 handle.flush()
                 os.fsync(handle.fileno())
             check_output(output, force)  # anything new there meanwhile is refused too
-            if dir_fd is None:
-                os.replace(folder / temp, output)
+            if dir_fd is None:  # Windows: a reader holding the output is waited out
+                replace_file(folder / temp, output)
             elif not force and _linked_in(temp, output, dir_fd):
                 os.unlink(temp, dir_fd=dir_fd)  # the output has its own name now
                 os.fsync(dir_fd)

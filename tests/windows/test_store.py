@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.errors import CockpitError
 from cockpit.session.events import Actor
-from cockpit.session.replace import read_replaced
+from cockpit.session.replace import REPLACE_WAIT_S, read_replaced
+from cockpit.session.safefs import write_output_bytes
 from cockpit.session.store import SessionStore, SessionWriteFailed, write_atomic
 from tests.waiting import let_time_pass
 from tests.windows.kit import WINDOWS
@@ -104,3 +106,24 @@ def test_the_change_waiter_wakes_on_a_new_file_without_inotify_too(tmp_path: Pat
     waited = time.monotonic() - began
     waiter.close()
     assert 0.3 - POLL_S <= waited < 0.3 + 10 * POLL_S, waited
+
+
+def test_an_output_held_open_is_waited_for_then_refused_naming_it_and_the_fix(
+        tmp_path: Path) -> None:
+    """`-o FILE` (a report, an export) that a viewer holds open: on Windows the write waits
+    for it to be let go, then fails naming the file and the fix — the old file kept, no
+    temporary file left; POSIX replaces an open file."""
+    output = tmp_path / "report.html"
+    output.write_bytes(b"old")
+    with open(output, "rb"):
+        if not WINDOWS:
+            write_output_bytes(output, b"new", force=True)
+            assert output.read_bytes() == b"new"
+            return
+        began = time.monotonic()
+        with pytest.raises(CockpitError) as failed:
+            write_output_bytes(output, b"new", force=True)
+    assert time.monotonic() - began >= REPLACE_WAIT_S
+    said = str(failed.value)
+    assert said.startswith(f"{output}: cannot be written") and "holds that file open" in said
+    assert output.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == [output.name]
