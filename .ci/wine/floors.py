@@ -14,7 +14,7 @@ FLOORS = {
     "store": 6,
     "runbooks": 5,
     "paths": 3,
-    "supervisor": 4,
+    "supervisor": 5,
     "imports": 2,
     "reference": 4,
     "demo_paths": 3,

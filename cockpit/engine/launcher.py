@@ -84,6 +84,20 @@ def launch_watcher(files: RunFiles, env: dict[str, str], secrets: list[str],
         )
 
 
+def last_line_said(err: Path, most: int = 300) -> str:
+    """The last line a supervisor wrote to its stderr (`<run>.err`), cut to `most`
+    characters; "" when it said nothing (or the file cannot be read)."""
+    try:
+        with open(err, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            tail = handle.read()
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.decode("utf-8", "replace").splitlines()]
+    said = next((line for line in reversed(lines) if line), "")
+    return said if len(said) <= most else said[:most - 1] + "…"
+
+
 def detach_kwargs(os_name: str = os.name) -> dict[str, Any]:
     """Popen keywords that detach the supervisor from the cockpit's terminal and signals."""
     if os_name == "nt":

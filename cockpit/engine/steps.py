@@ -13,6 +13,7 @@ from cockpit.engine import overdue, procgroup
 from cockpit.engine.core import ActionRefused, SessionCore
 from cockpit.engine.launcher import (
     find_supervisor,
+    last_line_said,
     launch,
     launch_watcher,
     stop_supervisor,
@@ -298,10 +299,12 @@ class StepVerbs:
     def _supervisor_lost(self, step_id: str, files: RunFiles, status: int | None) -> None:
         if void_claim(files, f"its supervisor ended (status {status}) before it claimed the "
                              "run"):
+            said = last_line_said(files.err)
             self.core.append(records.StepNotStarted(
                 step=step_id, run=files.run,
                 detail=f"its supervisor ended (status {status}) before it started the "
-                       f"command; nothing ran, so it may be started again (see {files.err})"))
+                       f"command; nothing ran, so it may be started again"
+                       + (f": {said}" if said else f" (see {files.err})")))
             return
         self.core.append(records.StepInterrupted(
             step=step_id, run=files.run,

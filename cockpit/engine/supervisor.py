@@ -599,16 +599,20 @@ def signal_group(child: subprocess.Popen[bytes], sig: int, os_name: str = os.nam
     return True
 
 
-def _join_job() -> None:
-    """Windows: the supervisor in a job of its own, so the step's tree is known whole."""
+def _join_job() -> bool:
+    """Windows: the supervisor in a job of its own, so the step's tree is known whole. False,
+    said, when it cannot be: a timeout, an abort rule or a halt would then end the command's
+    shell and leave the migration running, so the step is not started."""
     global _job
     from cockpit.engine.winjob import StepJob
 
     try:
         _job = StepJob()
-    except OSError as exc:  # said, not silent: a stop then reaches the shell alone
-        print(f"the step's processes could not be put in a job ({exc}): a stop ends the "
-              "command's shell, not what it started", file=sys.stderr)
+    except OSError as exc:
+        print(f"nothing was run: the step's processes could not be put in a job ({exc}), so "
+              "a stop could not reach what the command starts", file=sys.stderr)
+        return False
+    return True
 
 
 def main(argv: list[str]) -> int:
@@ -621,8 +625,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, run.stop)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, run.stop_requested)
-    if os.name == "nt":
-        _join_job()
+    if os.name == "nt" and not _join_job():
+        return 4
     try:
         run.reserve_record()
     except OSError as exc:  # a full disk: the run could not even say how it ended

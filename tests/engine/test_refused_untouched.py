@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cockpit.engine import steps as steps_module
 from cockpit.engine.controller import Controller
+from cockpit.session.runfiles import RunFiles
 from tests.conftest import REPO
 from tests.engine.helpers import ORDINARY, ordinary_world, phase, ran, write_world
 from tests.run import cockpit, start_cockpit
@@ -144,3 +146,29 @@ def test_resume_from_another_folder_by_another_spelling_finds_the_running_step(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "step_interrupted" not in done.stdout  # re-attached, and recorded when it ended
     assert ran(runbook.parent) == ["slow", "after"]
+
+
+def test_a_supervisor_that_refuses_to_start_the_step_is_recorded_with_its_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A supervisor that ends before it claims the run (on Windows: no job for the step's
+    processes) leaves the step pending, and the event says why, from its stderr."""
+    runbook = ordinary_world(tmp_path)
+    ctl = Controller.start(runbook, folder=tmp_path / "s", env=dict(os.environ))
+    ctl.attest_gate("signoff", "GOV-1")
+    assert ctl.evaluate_gates() == []
+    reason = "nothing was run: the step's processes could not be put in a job (denied)"
+
+    def refusing(files: RunFiles, *_: object) -> subprocess.Popen[bytes]:
+        with open(files.err, "ab") as err:
+            return subprocess.Popen([sys.executable, "-c", "import sys; sys.stderr.write("
+                                     f"{reason!r} + chr(10)); sys.exit(4)"], stderr=err)
+
+    monkeypatch.setattr(steps_module, "launch", refusing)
+    ctl.run_step("hello")
+    finish_running(ctl)
+    last = ctl.store.events[-1]
+    assert last.type == "step_not_started"
+    assert last.data["detail"].endswith(f"(status 4) before it started the command; nothing "
+                                        f"ran, so it may be started again: {reason}")
+    assert ctl.state.steps["hello"].status == "pending" and ran(runbook.parent) == []
+    ctl.lock.release()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from subprocess import Popen
+from types import SimpleNamespace
 from typing import Any
 
 import psutil
+import pytest
 
 from cockpit.engine.launcher import launch, stop_supervisor, write_spec
 from cockpit.session.runfiles import RunFiles
@@ -102,3 +105,20 @@ def test_the_operators_stop_reaches_the_step_through_its_supervisor(tmp_path: Pa
     record = _record(started)
     assert record["abort"] is None and record["signalled"], record  # stopped, not aborted
     _clean_end(files, record)
+
+
+def test_a_step_whose_processes_cannot_be_held_in_a_job_is_not_started(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Windows' whole-tree stop needs the job: without one the supervisor says why and starts
+    nothing (a stop would end `cmd.exe` and leave the migration running)."""
+    from cockpit.engine import supervisor
+
+    def no_job() -> None:
+        raise OSError(5, "Access is denied")
+
+    monkeypatch.setitem(sys.modules, "cockpit.engine.winjob", SimpleNamespace(StepJob=no_job))
+    monkeypatch.setattr(supervisor, "_job", None)
+    assert supervisor._join_job() is False and supervisor._job is None
+    said = capsys.readouterr().err
+    assert said.startswith("nothing was run: the step's processes could not be put in a job")
+    assert "Access is denied" in said
