@@ -11,7 +11,7 @@ from collections import Counter
 FLOORS = {
     "session_run": 9,
     "lock_resume": 2,
-    "store": 6,
+    "store": 7,
     "runbooks": 5,
     "paths": 3,
     "supervisor": 5,
