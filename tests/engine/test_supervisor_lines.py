@@ -94,5 +94,7 @@ def test_a_line_without_a_newline_costs_linear_time_and_bounded_memory(
     print(f"500 MB line: {cpu[half]:.1f} s CPU ({wall[half]:.1f} s wall); 1 GB line: "
           f"{cpu[whole]:.1f} s CPU ({wall[whole]:.1f} s wall); x{cpu[whole] / cpu[half]:.2f}; "
           f"supervisor peak {peak / 1024:.1f} MiB")
-    assert cpu[whole] <= 2.2 * cpu[half], cpu
+    # Linear is x2, quadratic x4: x2.8 tells them apart with room for a busy neighbour
+    # (x2.27 was seen with the machine's other core loaded).
+    assert cpu[whole] <= 2.8 * cpu[half], cpu
     assert peak < 64 * 1024, peak
