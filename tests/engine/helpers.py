@@ -8,8 +8,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+import psycopg
+from psycopg import sql
 
 from tests.conftest import REPO
 from tests.run import cockpit as cockpit  # re-exported: many tests import it from here
@@ -52,6 +56,27 @@ id = "duplicate-table"
 label = "`DuplicateTable`"
 patterns = ['\\bDuplicateTable\\b', 'relation "[^"]+" already exists']
 """
+
+# A `lock_queue` abort rule: the step is stopped once more than 2 sessions queue behind its
+# locks in 2 samples running.
+LOCK_QUEUE_RULE = """
+[[abort_rules]]
+id = "lock-queue"
+label = "Sessions queue behind the migration's locks"
+kind = "lock_queue"
+max_waiting = 2
+samples = 2
+"""
+
+
+def queue_behind(conninfo: str, table: str, stop: threading.Event) -> None:
+    """An application's session reading `table`: it waits behind a step's lock on it (until
+    the lock goes), then idles until `stop`."""
+    with psycopg.connect(conninfo, application_name="app", autocommit=True) as conn:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+        stop.wait(60)
+
 
 # Each step appends its id to ran.txt, so a test can count how often each one ran.
 ORDINARY = [

@@ -5,7 +5,6 @@ evidence that `verify` checks. Against the real embedded PostgreSQL (and the mac
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
@@ -19,7 +18,7 @@ import psycopg
 import pytest
 
 from cockpit.demo.pgcluster import PgCluster
-from tests.engine.helpers import cockpit, phase, write_world
+from tests.engine.helpers import LOCK_QUEUE_RULE, cockpit, phase, queue_behind, write_world
 from tests.run import db_url, start_cockpit
 from tests.waiting import wait_until
 
@@ -36,23 +35,6 @@ conn.execute("INSERT INTO accounts VALUES (42)")
 conn.commit()
 print("committed", flush=True)
 """
-RULE = """
-[[abort_rules]]
-id = "lock-queue"
-label = "Sessions queue behind the migration's locks"
-kind = "lock_queue"
-max_waiting = 2
-samples = 2
-"""
-
-
-def _queue(conninfo: str, stop: threading.Event) -> None:
-    with psycopg.connect(conninfo, application_name="app", autocommit=True) as conn:
-        with contextlib.suppress(psycopg.Error):
-            conn.execute("SELECT count(*) FROM accounts")
-        stop.wait(30)
-
-
 @pytest.mark.system_slow
 def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
         tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
@@ -62,7 +44,7 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
     (runbook.parent / "hold.py").write_text(HOLD)
     runbook.write_text(runbook.read_text().replace(
         'log = "logs/hold.log" }', 'log = "logs/hold.log", abort_rules = ["lock-queue"] }')
-        + RULE)
+        + LOCK_QUEUE_RULE)
     session = tmp_path / "s"
     env = {"PG_TEST": pg_db, "DATABASE_URL": db_url(pg_cluster, pg_db),
            "PGPASSWORD": "radar-secret-9f2"}  # a secret the cockpit redacts (socket: unused)
@@ -77,7 +59,7 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
 
     wait_until(locked, "the step to lock", 60, every_s=0.05)
     stop = threading.Event()
-    queue = [threading.Thread(target=_queue, args=(pg_db, stop), daemon=True)
+    queue = [threading.Thread(target=queue_behind, args=(pg_db, "accounts", stop), daemon=True)
              for _ in range(3)]
     for thread in queue:
         thread.start()

@@ -6,7 +6,6 @@ queue. Against the Linux side's PostgreSQL 15 over TLS in the Windows step."""
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
 import threading
 import uuid
@@ -15,6 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tests.engine.helpers import LOCK_QUEUE_RULE, queue_behind
 from tests.run import cockpit, start_cockpit
 from tests.waiting import wait_until
 from tests.windows.kit import events, runbook
@@ -28,23 +28,6 @@ conn.execute('INSERT INTO {table} VALUES (42)')
 conn.commit()
 print('committed', flush=True)
 """
-RULE = """
-[[abort_rules]]
-id = "lock-queue"
-label = "Sessions queue behind the migration's locks"
-kind = "lock_queue"
-max_waiting = 2
-samples = 2
-"""
-
-
-def _queue(conninfo: str, table: str, stop: threading.Event) -> None:
-    with psycopg.connect(conninfo, application_name="app", autocommit=True) as conn:
-        with contextlib.suppress(psycopg.Error):
-            conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
-        stop.wait(60)
-
-
 def test_a_lock_queue_stops_the_step_by_file_and_rolls_it_back(tmp_path: Path,
                                                                dsn: str) -> None:
     plain = dsn.replace("+psycopg", "")
@@ -54,7 +37,7 @@ def test_a_lock_queue_stops_the_step_by_file_and_rolls_it_back(tmp_path: Path,
     path = runbook(tmp_path / "world", [("hold", "python hold.py")],
                    extra='hold:, abort_rules = ["lock-queue"]')
     (path.parent / "hold.py").write_text(HOLD.format(table=table), encoding="utf-8")
-    path.write_text(path.read_text(encoding="utf-8") + RULE, encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8") + LOCK_QUEUE_RULE, encoding="utf-8")
     session = tmp_path / "s"
     run = start_cockpit("run", str(path), "--headless", "--assume-yes", "--session",
                         str(session), env={"DATABASE_URL": dsn}, text=True,
@@ -68,7 +51,7 @@ def test_a_lock_queue_stops_the_step_by_file_and_rolls_it_back(tmp_path: Path,
 
     wait_until(locked, "the step to lock", 120, every_s=0.1)
     stop = threading.Event()
-    queue = [threading.Thread(target=_queue, args=(plain, table, stop), daemon=True)
+    queue = [threading.Thread(target=queue_behind, args=(plain, table, stop), daemon=True)
              for _ in range(3)]
     for thread in queue:
         thread.start()
