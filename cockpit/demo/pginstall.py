@@ -49,10 +49,10 @@ def embedded_bin_dir() -> Path:
         raise CockpitError(f"no PostgreSQL binaries under {package}")
     if os.name != "nt":
         return found[0]
-    return _loadable(found, server)
+    return loadable_bin_dir(found, server)
 
 
-def _loadable(bin_dirs: list[Path], server: str) -> Path:
+def loadable_bin_dir(bin_dirs: list[Path], server: str) -> Path:
     """The first of `bin_dirs` whose server finds its DLLs; else an error naming them."""
     from cockpit.demo.windlls import missing_dlls
 

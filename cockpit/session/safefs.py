@@ -353,7 +353,7 @@ def write_output(output: Path, write: Callable[[BinaryIO], object], *, force: bo
         named = Path(exc.filename) if exc.filename else None
         if named is not None and output.parent not in (named, named.parent):
             raise  # a file `write` was reading, not the output: not ours to word
-        from cockpit.session.store import write_fix
+        from cockpit.session.store import write_fix  # here: the supervisor imports safefs
 
         raise CockpitError(f"{output}: cannot be written ({exc.strerror or exc}); "
                            f"{write_fix(exc)}") from None

@@ -69,13 +69,30 @@ samples = 2
 """
 
 
-def queue_behind(conninfo: str, table: str, stop: threading.Event) -> None:
+def _queue_behind(conninfo: str, table: str, stop: threading.Event) -> None:
     """An application's session reading `table`: it waits behind a step's lock on it (until
     the lock goes), then idles until `stop`."""
     with psycopg.connect(conninfo, application_name="app", autocommit=True) as conn:
         with contextlib.suppress(psycopg.Error):
             conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
         stop.wait(60)
+
+
+@contextlib.contextmanager
+def sessions_queued(conninfo: str, table: str, count: int = 3) -> Iterator[None]:
+    """`count` application sessions queued behind a step's lock on `table` while the block
+    runs; let go and ended after it."""
+    stop = threading.Event()
+    queue = [threading.Thread(target=_queue_behind, args=(conninfo, table, stop), daemon=True)
+             for _ in range(count)]
+    for thread in queue:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in queue:
+            thread.join(10)
 
 
 # Each step appends its id to ran.txt, so a test can count how often each one ran.

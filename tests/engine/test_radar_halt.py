@@ -11,14 +11,13 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from cockpit.demo.pgcluster import PgCluster
-from tests.engine.helpers import LOCK_QUEUE_RULE, cockpit, phase, queue_behind, write_world
+from tests.engine.helpers import LOCK_QUEUE_RULE, cockpit, phase, sessions_queued, write_world
 from tests.run import db_url, start_cockpit
 from tests.waiting import wait_until
 
@@ -58,15 +57,8 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
         return log.exists() and "locked" in log.read_text()
 
     wait_until(locked, "the step to lock", 60, every_s=0.05)
-    stop = threading.Event()
-    queue = [threading.Thread(target=queue_behind, args=(pg_db, "accounts", stop), daemon=True)
-             for _ in range(3)]
-    for thread in queue:
-        thread.start()
-    try:
+    with sessions_queued(pg_db, "accounts"):
         out, _ = run.communicate(timeout=90)
-    finally:
-        stop.set()
     assert run.returncode == 2, out
     assert "halted reason=abort rule 'lock-queue' matched in step hold" in out
     # headless showed the radar as the operator's screen does, as the queue grew
@@ -96,5 +88,3 @@ def test_a_lock_queue_stops_the_step_rolls_it_back_and_names_the_queue(
                if s.get("sessions"))
     for path in session.rglob("*"):
         assert not path.is_file() or b"radar-secret-9f2" not in path.read_bytes(), path
-    for thread in queue:
-        thread.join(10)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.demo.pginstall import _loadable, embedded_bin_dir, server_user
+from cockpit.demo.pginstall import embedded_bin_dir, loadable_bin_dir, server_user
 from cockpit.errors import CockpitError
 from tests.windows.kit import WINDOWS
 
@@ -58,7 +58,7 @@ def test_a_program_whose_dlls_are_nowhere_is_refused_naming_them(
     (alone / "psql.exe").write_bytes((embedded_bin_dir() / "psql.exe").read_bytes())
     monkeypatch.setenv("PATH", "")
     with pytest.raises(CockpitError) as refused:
-        _loadable([alone], "psql.exe")
+        loadable_bin_dir([alone], "psql.exe")
     said = str(refused.value)
     assert f"{alone / 'psql.exe'} needs " in said and "put the DLL on PATH" in said
     assert "libpq.dll" in said.split(" needs ", 1)[1].lower()

@@ -7,14 +7,13 @@ queue. Against the Linux side's PostgreSQL 15 over TLS in the Windows step."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import uuid
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from tests.engine.helpers import LOCK_QUEUE_RULE, queue_behind
+from tests.engine.helpers import LOCK_QUEUE_RULE, sessions_queued
 from tests.run import cockpit, start_cockpit
 from tests.waiting import wait_until
 from tests.windows.kit import events, runbook
@@ -50,15 +49,8 @@ def test_a_lock_queue_stops_the_step_by_file_and_rolls_it_back(tmp_path: Path,
         return log.exists() and "locked" in log.read_text(encoding="utf-8")
 
     wait_until(locked, "the step to lock", 120, every_s=0.1)
-    stop = threading.Event()
-    queue = [threading.Thread(target=queue_behind, args=(plain, table, stop), daemon=True)
-             for _ in range(3)]
-    for thread in queue:
-        thread.start()
-    try:
+    with sessions_queued(plain, table):
         out, _ = run.communicate(timeout=180)
-    finally:
-        stop.set()
     assert run.returncode == 2, out
     assert "halted reason=abort rule 'lock-queue' matched in step hold" in out
     halted = next(e["data"] for e in events(session) if e["type"] == "halted")
@@ -71,5 +63,3 @@ def test_a_lock_queue_stops_the_step_by_file_and_rolls_it_back(tmp_path: Path,
             sql.Identifier(table))).fetchone() == (0,)
         conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(table)))
     assert cockpit("verify", str(session)).returncode == 0
-    for thread in queue:
-        thread.join(10)
