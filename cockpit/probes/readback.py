@@ -1,0 +1,63 @@
+"""The settings a step's connections are meant to have — `lock_timeout` and
+`statement_timeout` from PGOPTIONS, `application_name` from PGAPPNAME — read back from a
+connection made as the step's own are, through the same client library (libpq). A pooler in
+front of the server may refuse the startup options or, worse, drop them silently: PgBouncer
+1.18 in transaction mode with `ignore_startup_parameters = options` answers `lock_timeout`
+0 while the runbook says 5 s."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from cockpit.probes.dsn import conninfo
+
+# pg_settings' `setting` is in the parameter's own unit: milliseconds for both timeouts.
+_READ = "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)"
+REFUSED = ("a connection pooler refused the startup options (PGOPTIONS): connect the "
+           "migration to the server's own port, or set the timeouts as the role's defaults")
+DROPPED = ("the settings did not take: a connection pooler dropped the startup options "
+           "(PGOPTIONS); connect the migration to the server's own port, or set the timeouts "
+           "as the role's defaults")
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What one connection made as the step's own said, against what was meant."""
+
+    ok: bool
+    observed: dict[str, str] = field(default_factory=dict)
+    detail: str = ""
+
+
+def read_back(dsn: str, env: Mapping[str, str], wanted: Mapping[str, str],
+              timeout_s: int = 10) -> ReadBack:
+    """Connect to `dsn` with the step's environment `env` (its PGOPTIONS and PGAPPNAME) and
+    compare each of `wanted` (name: value as pg_settings gives it, milliseconds for the
+    timeouts; `application_name`: the name) with what the server says it is."""
+    params = conninfo(dsn)
+    if params is None:
+        return ReadBack(False, {}, "the DSN does not parse")
+    asked = {**params, "connect_timeout": str(timeout_s)}
+    if env.get("PGOPTIONS"):
+        asked["options"] = env["PGOPTIONS"]
+    if env.get("PGAPPNAME"):
+        asked["application_name"] = env["PGAPPNAME"]
+    try:
+        with psycopg.connect(make_conninfo("", **asked), autocommit=True) as conn:
+            found: dict[str, str] = dict(conn.execute(_READ, [list(wanted)]).fetchall())
+    except psycopg.OperationalError as exc:
+        said = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        if "startup parameter" in said:
+            return ReadBack(False, {}, f"{REFUSED} (the server said: {said})")
+        return ReadBack(False, {}, f"cannot connect: {said}")
+    observed = {name: str(found.get(name, "")) for name in wanted}
+    wrong = [f"{name} is {observed[name] or 'unset'}, expected {value}"
+             for name, value in wanted.items() if observed[name] != value]
+    if not wrong:
+        return ReadBack(True, observed, "read back: " + ", ".join(
+            f"{name} {value}" for name, value in observed.items()))
+    return ReadBack(False, observed, f"{'; '.join(wrong)} — {DROPPED}")
