@@ -1,0 +1,31 @@
+"""What lies between a DSN and its server, told by behaviour against the real PgBouncer."""
+
+from __future__ import annotations
+
+from cockpit.probes.pooler import probe_path
+from tests.pooler.conftest import Backend, Pooler
+
+
+def test_the_server_itself(backend: Backend) -> None:
+    found = probe_path(backend.url())
+    assert not found.in_between and not found.transaction_pooled
+    assert found.server_port == backend.port and found.options == "taken"
+
+
+def test_a_transaction_pooler_that_refuses_options(backend: Backend, pgbouncer: Pooler) -> None:
+    found = probe_path(backend.url(pgbouncer("transaction")))
+    assert found.transaction_pooled and found.server_port == backend.port
+    assert found.options == "refused"
+
+
+def test_a_transaction_pooler_that_drops_options(backend: Backend, pgbouncer: Pooler) -> None:
+    found = probe_path(backend.url(pgbouncer("transaction", ignore_options=True)))
+    assert found.transaction_pooled and found.options == "dropped"
+
+
+def test_a_session_pooler_keeps_its_backend_but_answers_on_another_port(
+        backend: Backend, pgbouncer: Pooler) -> None:
+    port = pgbouncer("session", ignore_options=True)
+    found = probe_path(backend.url(port))
+    assert not found.transaction_pooled and found.in_between
+    assert found.dsn_port == port != found.server_port and found.options == "dropped"
