@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cockpit.engine.core import ActionRefused, HaltHook, SessionCore
+from cockpit.engine.credentials import CredentialFailed
 from cockpit.engine.launcher import stop_supervisor
 from cockpit.engine.signatures import SignatureVerbs
 from cockpit.evidence import decision as decisions
@@ -102,6 +103,10 @@ class CloseoutVerbs:
 
     def _capture_diagnostics(self) -> None:
         captured: dict[str, Any] = {}
+        try:  # the diagnostics connect afresh: a token read at the start may have expired
+            self.core.refresh_credentials()
+        except CredentialFailed as exc:
+            captured["credentials"] = {"error": str(exc)}
         for hook in self.core.halt_hooks:
             name = getattr(hook, "__name__", "hook")
             try:

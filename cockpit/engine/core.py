@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cockpit.engine.credentials import fresh_credentials
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.evidence.signing import SigningKey
 from cockpit.probes.registry import ProbeContext, ProbeResult
+from cockpit.runbook.environment import for_environment
 from cockpit.runbook.model import Runbook
 from cockpit.runbook.targets import runbook_commands
 from cockpit.session import records, rules
@@ -74,6 +76,18 @@ class SessionCore:
         self.secrets = sorted({*self.secrets, *(s for s in more if s)})
         self.redactor = Redactor(self.secrets)
         self.store._redact = self.redactor.redact_text
+
+    def refresh_credentials(self) -> None:
+        """A fresh password in each DSN that has a `password_command`, made a secret before
+        anything sees it: called before every new connection the cockpit makes or hands on
+        (CredentialFailed: one gave none; the environment is as it was)."""
+        if not rules.command_dsns(self.runbook):
+            return
+        runbook = for_environment(self.runbook, self.state.environment)
+        env, fetched = fresh_credentials(runbook, self.env, self.workdir, self.secrets,
+                                         self.redactor.redact_text)
+        self.add_secrets(fetched)
+        self.env = env
 
     def append(self, record: records.Record) -> Event:
         """Record a fact: its event is written (fsync'd, chained), then folded in."""

@@ -9,12 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.engine.core import ActionRefused, SessionCore
+from cockpit.engine.credentials import CredentialFailed
 from cockpit.engine.setup import check_setup_item, dsn_passwords, with_entered_password
+from cockpit.engine.steps import step_env
 from cockpit.engine.upgrade_path import path_from, upgrade_target
 from cockpit.errors import CockpitError
 from cockpit.evidence.rehearsal import ProofItem, prove
+from cockpit.probes.dsn import identity
 from cockpit.probes.git_probe import git_dirty, git_head
+from cockpit.probes.readback import DROPPED
 from cockpit.probes.registry import run_probe
+from cockpit.probes.serverpath import (
+    path_verdict,
+    role_and_server,
+    role_defaults_sql,
+    settings_verdict,
+)
 from cockpit.runbook.alembic_config import command_config
 from cockpit.runbook.environment import environment_values, for_environment
 from cockpit.runbook.model import (
@@ -104,6 +114,11 @@ class GateVerbs:
     def evaluate_gates(self) -> list[str]:
         """Evaluate every automated gate, setup item and script pin; returns what is open."""
         self.core.refuse_if(self.core.halted_reason())
+        try:  # before any probe connects: a fetch of credentials, not a step
+            self.core.refresh_credentials()
+            no_password = None
+        except CredentialFailed as exc:
+            no_password = str(exc)
         for gate in rules.gates(self.core.runbook):
             if isinstance(gate, AttestationFileGate):
                 self._evaluate_file_gate(gate)
@@ -114,6 +129,8 @@ class GateVerbs:
         for item in checks:
             ok, observed, detail = check_setup_item(item, self.core.workdir, self.core.env,
                                                     self._placeholder())
+            if no_password and isinstance(item, EnvVar) and item.password_command:
+                ok, detail = False, no_password
             if self.core.state.environment is not None:  # checked against that one's values
                 detail = (f"{detail} (environment {self.core.state.environment}: "
                           f"{environment_values(self.core.runbook, self.core.state.environment)})")
@@ -125,12 +142,41 @@ class GateVerbs:
                     "var": item.name, "database": item.database, "require": item.require,
                     "same_as": env_names})
                 ok, detail = live.ok, f"{detail}; {live.detail}"
+            if ok and isinstance(item, EnvVar):  # linked; do its connections get the guards?
+                ok, detail = self._connections_as_asked(item, detail)
             self.core.append(records.SetupChecked(item=item.id, ok=ok, observed=observed,
                                                   detail=detail))
         pins = {script.path: script.sha256 for script in self.core.runbook.scripts}
         for path in rules.pinned_scripts(self.core.runbook):
             self._check_script(path, pins.get(path), listed=path in pins)
         return rules.open_gates(self.core.runbook, self.core.state)
+
+    def _connections_as_asked(self, item: EnvVar, detail: str) -> tuple[bool, str]:
+        """The DSN's path to the server, then each changing step's settings and run name
+        read back through it as that step's connections would get them."""
+        steps = rules.settings_steps(self.core.runbook)
+        if not steps:  # nothing will change the database through it
+            return True, detail
+        dsn = self.core.env[item.name]
+        path = path_verdict(item.name, dsn)
+        if not path.ok:
+            return False, f"{detail}; {path.detail}"
+        from_role = rules.timeouts_from_role(self.core.runbook)
+        checks = []
+        for step in steps:
+            env = step_env(self.core.env, step, "gate-readback", from_role=from_role)
+            checks.append((env, {**step.pg_settings(), "application_name": env["PGAPPNAME"]}))
+        cause = DROPPED
+        if from_role:
+            who = identity(dsn, self.core.env)
+            cause = ("the role's defaults do not give them (`timeouts_from = \"role\"`): the "
+                     "DBA runs " + role_defaults_sql(str(who["user"]), str(who["database"]),
+                                                    steps[0].pg_settings()))
+        said = settings_verdict(item.name, dsn, checks, cause)
+        detail = f"{detail}; {path.detail}; {said.detail}"
+        if said.ok and item.name == rules.radar_dsn_var(self.core.runbook):
+            detail = f"{detail}; {role_and_server(item.name, dsn, self.core.env)}"
+        return said.ok, detail
 
     def in_environment(self) -> Runbook:
         """The runbook with the session's environment's values in its setup items (the

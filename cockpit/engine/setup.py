@@ -133,21 +133,28 @@ def with_entered_password(runbook: Runbook, env: Mapping[str, str], password: st
     for item in rules.password_dsns(runbook):
         if only is not None and item.name not in only:
             continue
-        value = env.get(item.name)
-        if not value:
-            out[item.name] = item.template.replace(placeholder, quote(password, safe=""))
-        elif "://" in value:
-            parts = urlsplit(value)
-            host = parts.netloc.rpartition("@")[2]
-            # both as written in a URL (percent-encoded): neither is decoded here
-            user = parts.netloc.rpartition("@")[0].partition(":")[0] or (
-                urlsplit(item.template).username or "")
-            netloc = f"{user}:{quote(password, safe='')}@{host}"
-            out[item.name] = parts._replace(netloc=netloc).geturl()
-        else:
-            continue
-        changed.append(item.name)
+        if (value := dsn_with_password(item, env, placeholder, password)) is not None:
+            out[item.name] = value
+            changed.append(item.name)
     return out, changed
+
+
+def dsn_with_password(item: EnvVar, env: Mapping[str, str], placeholder: str,
+                      password: str) -> str | None:
+    """The DSN of `item` with `password` in it: the URL given, or its template if none is;
+    None for one given as key=value pairs (its password is its own)."""
+    value = env.get(item.name)
+    if not value:
+        return item.template.replace(placeholder, quote(password, safe=""))
+    if "://" not in value:
+        return None
+    parts = urlsplit(value)
+    host = parts.netloc.rpartition("@")[2]
+    # both as written in a URL (percent-encoded): neither is decoded here
+    user = parts.netloc.rpartition("@")[0].partition(":")[0] or (
+        urlsplit(item.template).username or "")
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return parts._replace(netloc=netloc).geturl()
 
 
 def dsns_needing_password(runbook: Runbook, env: Mapping[str, str]) -> list[EnvVar]:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from cockpit.engine import overdue, procgroup
 from cockpit.engine.core import ActionRefused, SessionCore
+from cockpit.engine.credentials import CredentialFailed
 from cockpit.engine.launcher import (
     find_supervisor,
     last_line_said,
@@ -43,16 +45,18 @@ from cockpit.session.runrecords import ExitRecord
 from cockpit.session.safefs import UnsafePath, move_named
 
 
-def step_env(env: dict[str, str], step: CommandStep, run: str | None = None) -> dict[str, str]:
+def step_env(env: Mapping[str, str], step: CommandStep, run: str | None = None,
+             from_role: bool = False) -> dict[str, str]:
     """The command's environment: the session's, with the step's PostgreSQL settings added
-    to PGOPTIONS (libpq reads it on every connection the command opens) and, for a run,
-    its connections named `cockpit:<run>` (PGAPPNAME): the lock radar and the halt
-    diagnostics find the migration's backends by it in pg_stat_activity."""
+    to PGOPTIONS (libpq reads it on every connection the command opens) unless they are
+    the role's own defaults (`from_role`), and, for a run, its connections named
+    `cockpit:<run>` (PGAPPNAME): the lock radar and the halt diagnostics find the
+    migration's backends by it in pg_stat_activity. The gates read both back before GO."""
     out = dict(env)
     if run is not None:
         out["PGAPPNAME"] = app_name(run)
     settings = step.pg_settings()
-    if settings:
+    if settings and not from_role:
         added = pg_options(settings)
         current = env.get("PGOPTIONS", "").strip()
         out["PGOPTIONS"] = f"{current} {added}" if current else added
@@ -101,6 +105,11 @@ class StepVerbs:
         if step.confirm is not None and confirm != step.confirm:
             raise ActionRefused(f"step '{step_id}' changes the database: type "
                                 f"'{step.confirm}' to confirm it")
+        try:  # its connections (and the radar's) get a password fetched now
+            self.core.refresh_credentials()
+        except CredentialFailed as exc:
+            raise ActionRefused(f"step '{step_id}' not started: {exc}; fix it, then start "
+                                "the step again (nothing of it ran)") from None
         previous = self.core.state.steps.get(step_id)
         run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
         files = RunFiles(self.core.folder / "steps", run)
@@ -119,7 +128,9 @@ class StepVerbs:
                            "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE,
                            "log_rule": LOG_RULE})
         phase = next(p.id for p in self.core.runbook.phases if step in p.steps)
-        upgrade = expected_upgrade(step.command, self.core.workdir, step_env(self.core.env, step))
+        from_role = rules.timeouts_from_role(self.core.runbook)
+        upgrade = expected_upgrade(step.command, self.core.workdir,
+                                   step_env(self.core.env, step, from_role=from_role))
         self.core.append(records.StepStarted(
             step=step_id, phase=phase, run=run, command=step.command,
             log=files.log.relative_to(self.core.folder).as_posix(),
@@ -127,7 +138,7 @@ class StepVerbs:
             **({} if upgrade is None else {"path": upgrade[0]}),
             **({} if upgrade is None or upgrade[1] is None else {"start": upgrade[1]})))
         try:
-            env = step_env(self.core.env, step, run)
+            env = step_env(self.core.env, step, run, from_role=from_role)
             self.core.children[run] = launch(files, env, self.core.secrets)
         except OSError as exc:
             void_claim(files, f"the supervisor could not be started: {exc}")

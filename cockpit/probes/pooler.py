@@ -24,15 +24,24 @@ class ServerPath:
     """What lies between a DSN and its server."""
 
     transaction_pooled: bool  # the backend changed between two transactions
-    server_port: int | None  # the server's own port, as it says
+    server_port: int | None  # the server's own port, as it says; None: its local socket
     dsn_port: int  # the port the DSN names
     options: Options
+    dsn_socket: bool = False  # the DSN itself names a local socket
 
     @property
     def in_between(self) -> bool:
-        """Something answers for the server: a pooler, a proxy, a TLS terminator."""
-        return self.transaction_pooled or (self.server_port is not None
-                                           and self.server_port != self.dsn_port)
+        """Something answers for the server: a pooler, a proxy, a TLS terminator (one that
+        relays TCP to the server's local socket too)."""
+        if self.server_port is None:
+            return self.transaction_pooled or not self.dsn_socket
+        return self.transaction_pooled or self.server_port != self.dsn_port
+
+
+def first_port(params: dict[str, str]) -> int:
+    """The port libpq tries first (a multi-host DSN lists one per host)."""
+    port = (params.get("port") or "").split(",")[0].strip()
+    return int(port) if port.isdigit() else 5432
 
 
 def _connect(params: dict[str, str], **more: str) -> psycopg.Connection:
@@ -52,24 +61,46 @@ def _options(params: dict[str, str]) -> Options:
     return "taken" if row and row[0] == value else "dropped"
 
 
-def probe_path(dsn: str) -> ServerPath:
-    """The path to the server (psycopg.OperationalError: it cannot be reached at all)."""
-    params = conninfo(dsn)
-    if params is None:
-        raise ValueError("the DSN does not parse")
-    # Client A's two transactions, with client B holding a transaction open between them:
-    # a transaction pooler gives B the server connection A let go, and A another one; a
-    # session pooler (or the server itself) keeps A's.
+def _transaction_pooled(params: dict[str, str]) -> tuple[bool, int | None]:
+    """Whether client A's backend changes between two transactions while client B holds a
+    transaction open: a transaction pooler gives B the server connection A let go (with a
+    pool of one, B's is A's — told without A waiting on B), and A another; a session pooler,
+    or the server itself, keeps A's. Also the server's own port, as it says."""
     with _connect(params) as first, _connect(params) as second:
         with first.transaction():
             row = first.execute("SELECT pg_backend_pid(), inet_server_port()").fetchone()
         assert row is not None
         before, server_port = row
         with second.transaction():
-            second.execute("SELECT 1")
+            taken = second.execute("SELECT pg_backend_pid()").fetchone()
+            assert taken is not None
+            if taken[0] == before:
+                return True, server_port
             with first.transaction():
                 after = first.execute("SELECT pg_backend_pid()").fetchone()
     assert after is not None
-    pids = [before, after[0]]
-    return ServerPath(transaction_pooled=pids[0] != pids[1], server_port=server_port,
-                 dsn_port=int(params.get("port") or 5432), options=_options(params))
+    return after[0] != before, server_port
+
+
+def admin_console(params: dict[str, str]) -> str | None:
+    """PgBouncer's own answer where its admin console lets this role in (`SHOW VERSION` on
+    database `pgbouncer`, for `admin_users` and `stats_users`), else None."""
+    try:
+        with _connect(params, dbname="pgbouncer") as conn:
+            conn.autocommit = True  # the console takes no transactions
+            row = conn.execute("SHOW VERSION").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def probe_path(dsn: str) -> ServerPath:
+    """The path to the server (psycopg.OperationalError: it cannot be reached at all)."""
+    params = conninfo(dsn)
+    if params is None:
+        raise ValueError("the DSN does not parse")
+    pooled, server_port = _transaction_pooled(params)
+    host = (params.get("host") or "").split(",")[0].strip()
+    return ServerPath(transaction_pooled=pooled, server_port=server_port,
+                      dsn_port=first_port(params), options=_options(params),
+                      dsn_socket=not host or host.startswith(("/", "@")))

@@ -34,10 +34,11 @@ class ReadBack:
 
 
 def read_back(dsn: str, env: Mapping[str, str], wanted: Mapping[str, str],
-              timeout_s: int = 10) -> ReadBack:
+              timeout_s: int = 10, cause: str = DROPPED) -> ReadBack:
     """Connect to `dsn` with the step's environment `env` (its PGOPTIONS and PGAPPNAME) and
     compare each of `wanted` (name: value as pg_settings gives it, milliseconds for the
-    timeouts; `application_name`: the name) with what the server says it is."""
+    timeouts; `application_name`: the name) with what the server says it is; `cause` is
+    what a value that differs is put down to."""
     params = conninfo(dsn)
     if params is None:
         return ReadBack(False, {}, "the DSN does not parse")
@@ -50,9 +51,12 @@ def read_back(dsn: str, env: Mapping[str, str], wanted: Mapping[str, str],
         with psycopg.connect(make_conninfo("", **asked), autocommit=True) as conn:
             found: dict[str, str] = dict(conn.execute(_READ, [list(wanted)]).fetchall())
     except psycopg.OperationalError as exc:
-        said = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        if "startup parameter" in said:
-            return ReadBack(False, {}, f"{REFUSED} (the server said: {said})")
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        # libpq may have tried again without TLS (sslmode=prefer): the refusal is any line
+        refusal = next((line for line in lines if "startup parameter" in line), None)
+        if refusal is not None:
+            return ReadBack(False, {}, f"{REFUSED} (the server said: {refusal.strip()})")
+        said = lines[-1]
         return ReadBack(False, {}, f"cannot connect: {said}")
     observed = {name: str(found.get(name, "")) for name in wanted}
     wrong = [f"{name} is {observed[name] or 'unset'}, expected {value}"
@@ -60,4 +64,4 @@ def read_back(dsn: str, env: Mapping[str, str], wanted: Mapping[str, str],
     if not wrong:
         return ReadBack(True, observed, "read back: " + ", ".join(
             f"{name} {value}" for name, value in observed.items()))
-    return ReadBack(False, observed, f"{'; '.join(wrong)} — {DROPPED}")
+    return ReadBack(False, observed, f"{'; '.join(wrong)} — {cause}")

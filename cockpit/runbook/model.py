@@ -230,6 +230,16 @@ class EnvVar(_Model):
         description="Query parameters the DSN must carry, e.g. `{ sslmode = \"require\" }`; the "
         "template must set them too.",
     )
+    password_command: str | None = Field(
+        default=None, min_length=1, pattern=r"^[^`\r\n]*$",
+        description="A command that prints the DSN's password (an access token: Entra ID's `az "
+        "account get-access-token --resource-type oss-rdbms --query accessToken -o tsv`, AWS's "
+        "`aws rds generate-db-auth-token …`, a vault CLI), run afresh for every new connection "
+        "— the gates' probes, each step at its start, the radar, the halt diagnostics — with a "
+        "10 s limit and without the DSN variables, PGPASSWORD or any other secret in its "
+        "environment. What it prints goes where the template's placeholder is and is a secret "
+        "everywhere; the runbook names the command, never a secret.",
+    )
 
 
 class SetupScript(_Model):
@@ -493,6 +503,14 @@ class SetupSection(_Section):
     password_placeholder: str = Field(
         default="<PASSWORD>", min_length=1,
         description="The text that stands for the database password in DSN templates.",
+    )
+    timeouts_from: Literal["options", "role"] = Field(
+        default="options",
+        description="Where the steps' `lock_timeout` and `statement_timeout` come from: "
+        "`options` (each step's connections get them through PGOPTIONS) or `role` (the "
+        "migration role's own defaults, `ALTER ROLE … IN DATABASE … SET`, run by the DBA — "
+        "for a pooler that refuses or drops startup options). Either way they are read back "
+        "through each DSN before GO, as the steps' connections get them.",
     )
     items: list[SetupItem] = Field(default=[], description="The section's items, in order.")
     per_environment: list[ItemId] = Field(

@@ -292,6 +292,9 @@ def _check_env(place: str, item: EnvVar, setup: SetupSection, add: Add) -> None:
     if not parts.scheme.startswith("postgres") or not parts.hostname:
         add(f"{place}.template", "expected a postgresql:// URL with a host")
         return
+    if item.password_command is not None and parts.password != "PLACEHOLDER":
+        add(f"{place}.password_command", f"the template has no {placeholder} for the "
+            "command's password to go in")
     if parts.password not in (None, "PLACEHOLDER"):
         add(
             f"{place}.template",

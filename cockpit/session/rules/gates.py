@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cockpit.runbook.model import (
     AttestationFileGate,
     AttestationGate,
+    CommandStep,
     EnvVar,
     Manual,
     ProbeGate,
@@ -136,18 +137,42 @@ def attestable_gates(runbook: Runbook, state: SessionState) -> list[GateItem]:
             and not ((s := state.gates.get(g.id)) and s.status == "passed")]
 
 
+def timeouts_from_role(runbook: Runbook) -> bool:
+    """The steps' timeouts are the migration role's defaults, not startup options."""
+    return runbook.setup is not None and runbook.setup.timeouts_from == "role"
+
+
+def settings_steps(runbook: Runbook) -> list[CommandStep]:
+    """One changing command step for each distinct set of PostgreSQL settings the changing
+    steps ask for (none asked is a set too: their connections still carry the run's name):
+    what is read back through each DSN before GO."""
+    out: dict[tuple[tuple[str, str], ...], CommandStep] = {}
+    for phase in runbook.phases:
+        for step in phase.steps:
+            if isinstance(step, CommandStep) and not step.read_only:
+                out.setdefault(tuple(sorted(step.pg_settings().items())), step)
+    return list(out.values())
+
+
 def password_placeholder(runbook: Runbook) -> str:
     """What a DSN template writes where the password goes."""
     return runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"
 
 
 def password_dsns(runbook: Runbook) -> list[EnvVar]:
-    """The DSN variables whose template holds the password placeholder."""
+    """The DSN variables whose template holds the password placeholder, the password the
+    operator's (not a `password_command`'s)."""
     setup = runbook.setup
     if setup is None:
         return []
-    return [i for i in setup.items
-            if isinstance(i, EnvVar) and setup.password_placeholder in i.template]
+    return [i for i in setup.items if isinstance(i, EnvVar) and i.password_command is None
+            and setup.password_placeholder in i.template]
+
+
+def command_dsns(runbook: Runbook) -> list[EnvVar]:
+    """The DSN variables whose password a `password_command` prints, afresh per connection."""
+    return [i for i in setup_checks(runbook)
+            if isinstance(i, EnvVar) and i.password_command is not None]
 
 
 def password_refusal(runbook: Runbook, state: SessionState) -> str | None:

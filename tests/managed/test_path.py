@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cockpit.probes.pooler import probe_path
-from tests.pooler.conftest import Backend, Pooler
+from tests.managed.conftest import Backend, Pooler
 
 
 def test_the_server_itself(backend: Backend) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cockpit.engine.pgoptions import pg_options
 from cockpit.probes.readback import read_back
-from tests.pooler.conftest import Backend, Pooler
+from tests.managed.conftest import Backend, Pooler
 
 WANTED = {"lock_timeout": "1234", "statement_timeout": "600000",
           "application_name": "cockpit:prod_upgrade.1"}

@@ -1,0 +1,98 @@
+"""What a DSN's connections really get, checked before GO: the path to the server (a
+transaction-mode pooler refused, anything else in between noted) and the settings a step's
+connections are meant to have, read back through a connection made as the step's own. A
+timeout the runbook asks for and the server never applied is a guard that fell away
+silently; this is where it is caught."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from cockpit.probes.connfail import explain
+from cockpit.probes.dsn import conninfo
+from cockpit.probes.grants import capabilities
+from cockpit.probes.pooler import ServerPath, admin_console, probe_path
+from cockpit.probes.readback import DROPPED, read_back
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    detail: str
+
+
+def path_verdict(var: str, dsn: str) -> Verdict:
+    """Direct to the server, or through what: a transaction-mode pooler is refused (a
+    migration's session — its settings, its advisory locks, the radar's view of its
+    backends by name — does not outlast a transaction there); a session-mode pooler or a
+    proxy is allowed with a note."""
+    try:
+        path = probe_path(dsn)
+    except (psycopg.Error, ValueError) as exc:
+        return Verdict(False, f"{var}: the path to the server could not be probed "
+                              f"({explain(exc, dsn).cause})")
+    if path.transaction_pooled:
+        own = f"port {path.server_port}" if path.server_port else "own port"
+        return Verdict(False, (
+            f"{var} reaches a transaction-mode connection pooler on port {path.dsn_port}: a "
+            "migration's session settings, its advisory locks and the radar's view of its "
+            f"backends do not outlast a transaction there — connect to the server's {own} "
+            "instead (Azure: 5432, not the built-in PgBouncer's 6432)"))
+    if not path.in_between:
+        where = "its local socket" if path.dsn_socket else f"port {path.dsn_port}"
+        return Verdict(True, f"{var}: direct to the server ({where})")
+    return Verdict(True, f"NOTE {var}: {_between(path, dsn)}")
+
+
+def _between(path: ServerPath, dsn: str) -> str:
+    own = (f"its own port {path.server_port}" if path.server_port is not None
+           else "its local socket")
+    where = f"answers on port {path.dsn_port}, the server on {own}"
+    if path.options == "taken":
+        return (f"something in between {where}: a proxy that passes startup options on and "
+                "keeps one server connection per client (a TLS terminator, say), not a "
+                "pooler that drops them — allowed")
+    # only here is the admin console asked: a server asked for database `pgbouncer` would
+    # log a failed connection for its DBA to wonder about
+    params = conninfo(dsn) or {}
+    version = admin_console(params)
+    what = f"{version} in session mode" if version else "a session-mode pooler"
+    return (f"{what} {where}; it {path.options} the startup options, and keeps one server "
+            "connection per client — allowed, with the settings read back below")
+
+
+def settings_verdict(var: str, dsn: str,
+                     checks: Sequence[tuple[Mapping[str, str], Mapping[str, str]]],
+                     cause: str = DROPPED) -> Verdict:
+    """Each (environment, wanted) of `checks` — a step's PGOPTIONS and PGAPPNAME, and the
+    values its connections must show — read back on `dsn`."""
+    said: list[str] = []
+    for env, wanted in checks:
+        back = read_back(dsn, env, wanted, cause=cause)
+        if not back.ok:
+            return Verdict(False, f"{var}: {back.detail}")
+        if back.detail not in said:
+            said.append(back.detail)
+    return Verdict(True, f"{var}: " + "; ".join(said))
+
+
+def role_defaults_sql(user: str, database: str, settings: Mapping[str, str]) -> str:
+    """The statements the DBA runs for the role-defaults route (values in milliseconds)."""
+    def ident(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    return " ".join(f"ALTER ROLE {ident(user)} IN DATABASE {ident(database)} SET {name} = "
+                    f"'{value}ms';" for name, value in settings.items())
+
+
+def role_and_server(var: str, dsn: str, env: Mapping[str, str]) -> str:
+    """The migration role's gaps (warnings, each naming its GRANT) and the server's offer:
+    shown, never closing the gate."""
+    try:
+        found = capabilities(dsn, env)
+    except (psycopg.Error, ValueError) as exc:
+        return f"{var}: the role's grants were not read ({explain(exc, dsn).cause})"
+    return "; ".join([f"{var}: {found.server}", *found.warnings])
