@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cockpit.engine.setup import dsn_with_password
 from cockpit.engine.supervisor import SECRETS_ENV
-from cockpit.runbook.model import Runbook
+from cockpit.runbook.model import EnvVar, Runbook
 from cockpit.session import rules
 
 TIMEOUT_S = 10.0
@@ -81,11 +81,11 @@ def fresh_credentials(runbook: Runbook, env: Mapping[str, str], workdir: Path,
     """The environment with a fresh password in each DSN that has a `password_command`, and
     the passwords fetched (to be secrets before anything else sees them)."""
     items = rules.command_dsns(runbook)
-    out, fetched = dict(env), []
+    out, fetched = dict(env), list[str]()
     if not items:
         return out, fetched
     secrets = list(secrets)
-    names = [i.name for i in rules.setup_checks(runbook) if hasattr(i, "template")]
+    names = [i.name for i in rules.setup_checks(runbook) if isinstance(i, EnvVar)]
     clean = scrubbed(env, [*names, "DATABASE_URL"], secrets)
     placeholder = rules.password_placeholder(runbook)
     for item in items:

@@ -17,14 +17,7 @@ from cockpit.errors import CockpitError
 from cockpit.evidence.rehearsal import ProofItem, prove
 from cockpit.probes.dsn import identity
 from cockpit.probes.git_probe import git_dirty, git_head
-from cockpit.probes.readback import DROPPED
 from cockpit.probes.registry import run_probe
-from cockpit.probes.serverpath import (
-    path_verdict,
-    role_and_server,
-    role_defaults_sql,
-    settings_verdict,
-)
 from cockpit.runbook.alembic_config import command_config
 from cockpit.runbook.environment import environment_values, for_environment
 from cockpit.runbook.model import (
@@ -137,19 +130,50 @@ class GateVerbs:
             over = self.core.state.workdir_override
             if over is not None and over.item == item.id:
                 detail = f"{detail}; OVERRIDDEN: the runbook approves `{over.approved}`"
+            ca_pins: dict[str, str] = {}
             if ok and isinstance(item, EnvVar):  # the string is right; is the link?
-                live = run_probe("env.dsn", self.core.probe_context(), None, {
-                    "var": item.name, "database": item.database, "require": item.require,
-                    "same_as": env_names})
-                ok, detail = live.ok, f"{detail}; {live.detail}"
-            if ok and isinstance(item, EnvVar):  # linked; do its connections get the guards?
-                ok, detail = self._connections_as_asked(item, detail)
+                ok, detail, ca_pins = self._live_dsn(item, detail, env_names)
             self.core.append(records.SetupChecked(item=item.id, ok=ok, observed=observed,
-                                                  detail=detail))
+                                                  detail=detail, pins=ca_pins or None))
         pins = {script.path: script.sha256 for script in self.core.runbook.scripts}
         for path in rules.pinned_scripts(self.core.runbook):
             self._check_script(path, pins.get(path), listed=path in pins)
         return rules.open_gates(self.core.runbook, self.core.state)
+
+    def _live_dsn(self, item: EnvVar, detail: str, env_names: list[str]
+                  ) -> tuple[bool, str, dict[str, str]]:
+        """A DSN whose string is right, on live connections: its TLS (verify-full: chain,
+        host, expiry, the CA), the link itself, then what its connections really get."""
+        ok, detail, ca_pins = self._tls_verified(item, detail)
+        if ok:
+            live = run_probe("env.dsn", self.core.probe_context(), None, {
+                "var": item.name, "database": item.database, "require": item.require,
+                "same_as": env_names})
+            ok, detail = live.ok, f"{detail}; {live.detail}"
+        if ok:
+            ok, detail = self._connections_as_asked(item, detail)
+        return ok, detail, ca_pins
+
+    def _tls_verified(self, item: EnvVar, detail: str) -> tuple[bool, str, dict[str, str]]:
+        """A verify-full DSN's certificates checked, and its CA file against the one this
+        session first pinned (a changed one is named, loudly)."""
+        from cockpit.probes.tlscheck import tls_verdict  # cryptography on demand
+
+        end = rules.maintenance_window_end(self.core.runbook, self.core.state)
+        verdict = tls_verdict(item.name, self.core.env[item.name], self.core.env, end)
+        if verdict is None:
+            return True, detail, {}
+        first: dict[str, str] = {}
+        for event in self.core.store.events:
+            if event.type == records.SetupChecked.KIND and event.data.get("item") == item.id:
+                for path, digest in (event.data.get("pins") or {}).items():
+                    first.setdefault(path, digest)
+        changed = [f"WARNING the CA file {path} CHANGED since this session pinned it "
+                   f"(sha256 {first[path][:16]}… now {digest[:16]}…): the server verified "
+                   "against the new one — confirm with the provider that they rotated it"
+                   for path, digest in verdict.pins.items()
+                   if path in first and first[path] != digest]
+        return verdict.ok, "; ".join([detail, verdict.detail, *changed]), verdict.pins
 
     def _connections_as_asked(self, item: EnvVar, detail: str) -> tuple[bool, str]:
         """The DSN's path to the server, then each changing step's settings and run name
@@ -157,6 +181,15 @@ class GateVerbs:
         steps = rules.settings_steps(self.core.runbook)
         if not steps:  # nothing will change the database through it
             return True, detail
+        # psycopg on demand: the screens open without a database library
+        from cockpit.probes.readback import DROPPED
+        from cockpit.probes.serverpath import (
+            path_verdict,
+            role_and_server,
+            role_defaults_sql,
+            settings_verdict,
+        )
+
         dsn = self.core.env[item.name]
         path = path_verdict(item.name, dsn)
         if not path.ok:

@@ -115,7 +115,8 @@ class Starter:
 
 def dsn_template(dsn: str | None) -> tuple[str, str, list[str]]:
     """(template, database, notes): the DSN with its password replaced by the placeholder
-    and `sslmode=require` added; a fill-in template when no DSN is known."""
+    and `sslmode=require` added (`verify-full` where a root certificate is given); a
+    fill-in template when no DSN is known."""
     if dsn:
         parts = urlsplit(dsn)
         if parts.scheme.startswith("postgres") and parts.hostname and parts.path.strip("/"):
@@ -123,9 +124,17 @@ def dsn_template(dsn: str | None) -> tuple[str, str, list[str]]:
             host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
             netloc = f"{user}:{PLACEHOLDER}@{host}" + (f":{parts.port}" if parts.port else "")
             query = dict(parse_qsl(parts.query))
-            notes = [] if query.get("sslmode") in ("require", "verify-ca", "verify-full") else [
-                "the DSN did not require TLS; the runbook asks for sslmode=require"]
-            query["sslmode"] = "require" if notes else query["sslmode"]
+            if query.get("sslrootcert") and query.get("sslmode") != "verify-full":
+                # a root certificate to check the server against: check it, then
+                notes = [f"a root certificate is given (sslrootcert={query['sslrootcert']}): the "
+                         "runbook asks for sslmode=verify-full, which checks the server's "
+                         "certificate chain, host name and expiry, not only encryption"]
+                query["sslmode"] = "verify-full"
+            elif query.get("sslmode") in ("require", "verify-ca", "verify-full"):
+                notes = []
+            else:
+                notes = ["the DSN did not require TLS; the runbook asks for sslmode=require"]
+                query["sslmode"] = "require"
             template = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
             return template, parts.path.strip("/"), notes
     return (f"postgresql+psycopg://USER:{PLACEHOLDER}@HOST:5432/DATABASE?sslmode=require",

@@ -132,6 +132,7 @@ class SetupChecked(Record):
     ok: bool
     observed: Any = None
     detail: str | None = None
+    pins: dict[str, str] | None = None  # a verify-full DSN's CA file -> its sha256
 
 
 class SetupConfirmed(Record):

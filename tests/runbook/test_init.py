@@ -213,6 +213,18 @@ def test_a_dsn_without_tls_is_written_with_sslmode_require_and_no_password() -> 
     assert any("2 heads" in note for note in starter.notes)
 
 
+def test_a_dsn_with_a_root_certificate_is_written_with_verify_full() -> None:
+    template, _, notes = dsn_template("postgresql://ops:s3cret@db.example.com/app?"
+                                      "sslmode=require&sslrootcert=/etc/ssl/azure-root.pem")
+    assert template == ("postgresql://ops:<PASSWORD>@db.example.com/app?sslmode=verify-full&"
+                        "sslrootcert=%2Fetc%2Fssl%2Fazure-root.pem")
+    assert notes == ["a root certificate is given (sslrootcert=/etc/ssl/azure-root.pem): the "
+                     "runbook asks for sslmode=verify-full, which checks the server's "
+                     "certificate chain, host name and expiry, not only encryption"]
+    kept, _, none = dsn_template("postgresql://ops@db/app?sslmode=verify-full&sslrootcert=system")
+    assert "sslmode=verify-full" in kept and none == []
+
+
 def attested_answers(project: Path, tmp_path: Path, upgrade: str, halt: str = "") -> Path:
     """The two attestation files an `init` runbook looks for, and the answers a headless run
     of it needs (the rehearsed commit is HEAD; `halt`: a `[halt]` table's lines)."""
