@@ -164,9 +164,9 @@ class GateVerbs:
         if verdict is None:
             return True, detail, {}
         first: dict[str, str] = {}
-        for event in self.core.store.events:
-            if event.type == records.SetupChecked.KIND and event.data.get("item") == item.id:
-                for path, digest in (event.data.get("pins") or {}).items():
+        for checked in records.of_kind(self.core.store.events, records.SetupChecked):
+            if checked.item == item.id:
+                for path, digest in (checked.pins or {}).items():
                     first.setdefault(path, digest)
         changed = [f"WARNING the CA file {path} CHANGED since this session pinned it "
                    f"(sha256 {first[path][:16]}… now {digest[:16]}…): the server verified "

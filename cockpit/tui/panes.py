@@ -235,7 +235,8 @@ def _script_rows(runbook: Runbook, state: SessionState) -> list[Row]:
 
 class GateReasons(Static):
     """Why each failed gate, setup item or script failed, in full (the table's evidence
-    column is beyond the pane's edge with a long item text)."""
+    column is beyond the pane's edge with a long item text), and each warning or note a
+    passed setup check gave."""
 
     def show(self, runbook: Runbook, overview: rules.Overview) -> None:
         texts = {gate.id: item_text(gate, runbook) for gate in rules.gates(runbook)}
@@ -243,6 +244,9 @@ class GateReasons(Static):
         lines = [Text.assemble(("✗ ", "bold"), (texts.get(f.key, f.name), "bold"), "\n  ",
                                inert(f.detail or "failed"))
                  for f in overview.failed_checks]
+        lines += [Text.assemble(("! ", "bold"), (texts.get(key, key), "bold"), "\n  ",
+                                inert(note))
+                  for key, note in overview.setup_notes]
         self.display = bool(lines)
         self.update(Text("\n").join(lines))
 

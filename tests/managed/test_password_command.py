@@ -47,7 +47,8 @@ USE = (f"{PY} -c \"import os, psycopg; c = psycopg.connect(os.environ['DATABASE_
        "print('as', c.execute('select current_user').fetchone()[0])\"")
 
 
-def _world(tmp_path: Path, backend: Backend, port: int, fail: bool) -> tuple[Path, Path]:
+def _world(tmp_path: Path, backend: Backend, port: int, fail: bool,
+           first: tuple[str, str] | None = None) -> tuple[Path, Path]:
     tokens = tmp_path / "idp"  # the identity provider's side, outside the session
     tokens.mkdir()
     (tokens / "idp_token.py").write_text(TOKEN)
@@ -58,6 +59,8 @@ def _world(tmp_path: Path, backend: Backend, port: int, fail: bool) -> tuple[Pat
     steps = [("rotate", rotate), ("use", USE), ("again", rotate), ("use2", USE)]
     if fail:
         steps[2] = ("again", rotate + " fail")
+    if first is not None:
+        steps.insert(0, first)
     runbook = write_world(tmp_path, [phase("P0", steps)])
     template = (f"postgresql://{backend.role}:<PASSWORD>@127.0.0.1:{port}/{backend.database}"
                 "?sslmode=require")
@@ -136,3 +139,26 @@ def test_the_command_is_stopped_at_its_limit_and_sees_no_secret(tmp_path: Path) 
     with pytest.raises(CredentialFailed, match="printed 2 lines"):
         fetch_password("DATABASE_URL", "printf 'a\\nb\\n'", tmp_path, clean)
     assert fetch_password("DATABASE_URL", "printf 'tok en\\r\\n'", tmp_path, clean) == "tok en"
+
+
+def test_a_command_that_fails_as_a_step_starts_leaves_it_not_started(
+        tmp_path: Path, backend: Backend, tls_server: TlsPath) -> None:
+    expired = tmp_path / "idp" / "expired"
+    runbook, tokens = _world(tmp_path, backend, tls_server.port, fail=False,
+                             first=("expire", f"touch {shlex.quote(str(expired))}"))
+    (tokens / "idp_token.py").write_text(
+        f"import pathlib, sys\nif pathlib.Path({str(expired)!r}).exists():\n"
+        "    sys.exit('token expired: az login again')\n" + TOKEN)
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes",
+                   "--session", str(tmp_path / "s"), timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert ("step 'rotate' not started: DATABASE_URL's password_command" in said
+            and "failed (exit 1): token expired: az login again" in said), said
+    assert "Traceback" not in said and "DECISION" not in said
+    assert not (runbook.parent / "logs" / "rotate.log").exists()
+    expired.unlink()
+    resumed = cockpit("resume", str(tmp_path / "s"), "--headless", "--assume-yes",
+                      timeout=180)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "DECISION: PASS" in resumed.stdout

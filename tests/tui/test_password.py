@@ -44,7 +44,8 @@ async def test_a_wrong_password_is_entered_again_and_the_gates_open(tmp_path: Pa
             await settle(pilot, app)
             assert ctl.state.setup["database-url"].status == "passed"
             assert ctl.state.setup["pg-dsn"].status == "passed"
-            assert not app.query_one(GateReasons).display  # nothing failed any more
+            # nothing failed any more (the demo's TLS terminator is noted, no failure)
+            assert "✗" not in str(app.query_one(GateReasons).render())
             await open_gates(pilot, app)
             assert rules.open_gates(ctl.runbook, ctl.state) == []
             await pilot.press("r")  # the first step runs with the password entered

@@ -50,6 +50,7 @@ from cockpit.session.rules.gates import (
     setup_checks,
     setup_confirmations,
     setup_confirmed,
+    setup_notes,
     timeouts_from_role,
     unconfirmed_setup,
 )
@@ -164,6 +165,7 @@ __all__ = [
     "setup_checks",
     "setup_confirmations",
     "setup_confirmed",
+    "setup_notes",
     "step_done",
     "timeouts_from_role",
     "unconfirmed_setup",

@@ -154,6 +154,19 @@ def settings_steps(runbook: Runbook) -> list[CommandStep]:
     return list(out.values())
 
 
+def setup_notes(runbook: Runbook, state: SessionState) -> list[tuple[str, str]]:
+    """(item id, text) of each WARNING and NOTE a passed setup check said (a grant the
+    role lacks, a pooler in between, a certificate that expires soon, a changed CA file):
+    they close no gate, and must not be missed for that."""
+    out: list[tuple[str, str]] = []
+    for check in setup_checks(runbook):
+        s = state.setup.get(check.id)
+        if s is not None and s.status == "passed" and s.detail:
+            out += [(check.id, part) for part in s.detail.split("; ")
+                    if part.startswith(("WARNING", "NOTE"))]
+    return out
+
+
 def password_placeholder(runbook: Runbook) -> str:
     """What a DSN template writes where the password goes."""
     return runbook.setup.password_placeholder if runbook.setup else "<PASSWORD>"

@@ -11,7 +11,7 @@ from datetime import datetime
 from cockpit.runbook.model import HaltItem, Manual, Runbook
 from cockpit.session.rules.closeout import open_protocol_items
 from cockpit.session.rules.foureyes import awaiting_countersign
-from cockpit.session.rules.gates import FailedCheck, GateItem
+from cockpit.session.rules.gates import FailedCheck, GateItem, setup_notes
 from cockpit.session.rules.nextaction import NextAction, next_action_in
 from cockpit.session.rules.order import NextStep
 from cockpit.session.rules.situation import Situation
@@ -38,6 +38,7 @@ class Overview:
     refusal: str | None  # why `upcoming` may not run now (None: it may, or there is none)
     open_gates: tuple[str, ...]  # by name: "gate signoff", "setup dsn", …
     failed_checks: tuple[FailedCheck, ...]
+    setup_notes: tuple[tuple[str, str], ...]  # (item, WARNING/NOTE) of passed setup checks
     attestable: tuple[GateItem | Manual, ...]  # gates to attest, then setup lines to confirm
     protocol_item: HaltItem | None  # the next halt-protocol item to complete by hand
     open_protocol_items: int  # the halt protocol's and rollback plan's items not yet done
@@ -67,6 +68,7 @@ def overview(runbook: Runbook, state: SessionState, now: datetime) -> Overview:
         allowed=allowed_verbs(seen), next_action=next_action_in(seen),
         upcoming=seen.upcoming, refusal=seen.refusal, open_gates=tuple(seen.open_gates),
         failed_checks=tuple(seen.failed_checks),
+        setup_notes=tuple(setup_notes(runbook, state)),
         attestable=(*seen.attestable_gates, *seen.unconfirmed_setup),
         protocol_item=seen.protocol_item,
         open_protocol_items=len(open_protocol_items(runbook, state)),
