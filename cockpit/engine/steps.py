@@ -105,11 +105,7 @@ class StepVerbs:
         if step.confirm is not None and confirm != step.confirm:
             raise ActionRefused(f"step '{step_id}' changes the database: type "
                                 f"'{step.confirm}' to confirm it")
-        try:  # its connections (and the radar's) get a password fetched now
-            self.core.refresh_credentials()
-        except CredentialFailed as exc:
-            raise ActionRefused(f"step '{step_id}' not started: {exc}; fix it, then start "
-                                "the step again (nothing of it ran)") from None
+        self._fresh_credentials(f"step '{step_id}' not started")  # its and the radar's
         previous = self.core.state.steps.get(step_id)
         run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
         files = RunFiles(self.core.folder / "steps", run)
@@ -412,11 +408,21 @@ class StepVerbs:
         self.core.append(records.StepResolved(step=step_id, outcome=outcome, note=note,
                                               probe=probe))
 
+    def _fresh_credentials(self, refused: str) -> None:
+        """A password fetched now for the connections about to be made (a token read at
+        the start may have expired); none: refused, nothing started, as it was."""
+        try:
+            self.core.refresh_credentials()
+        except CredentialFailed as exc:
+            raise ActionRefused(f"{refused}: {exc}; fix it, then try again (nothing of it "
+                                "ran)") from None
+
     def evaluate_check(self, step_id: str) -> ProbeResult:
         self.core.refuse_if(self.core.refusal_to_run(step_id))
         step = self.core.item(step_id)
         if not isinstance(step, CheckStep):
             raise ActionRefused(f"'{step_id}' is not a check")
+        self._fresh_credentials(f"check '{step_id}' not evaluated")
         result = run_probe(step.probe, self.core.probe_context(), step.expected, step.args)
         self.core.append(records.CheckEvaluated(
             step=step_id, ok=result.ok, expected=step.expected, observed=self.core.observed(result),

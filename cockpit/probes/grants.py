@@ -76,10 +76,11 @@ def capabilities(dsn: str, env: Mapping[str, str], timeout_s: int = 10) -> Capab
     if not_owned:
         names = ", ".join(f"{name} (owner {owner})" for name, owner in not_owned[:5])
         more = " and more" if len(not_owned) > 5 else ""
+        # the owner's change, never a grant of the owner's role (it may be a superuser)
+        first = f"{_ident(str(schema))}.{_ident(str(not_owned[0][0]))}"
         warnings.append(f"WARNING role {user} does not own {names}{more} in schema {schema}: "
-                        "a revision that alters them fails — GRANT "
-                        f"{_ident(str(not_owned[0][1]))} TO {_ident(user)}; or change the "
-                        "owner")
+                        f"a revision that alters them fails — ALTER TABLE {first} OWNER TO "
+                        f"{_ident(user)}; (as its owner), and each of the others alike")
     offer = [f"PostgreSQL {version}", *(f"managed: {m}" for m in managed),
              "index builds report progress (pg_stat_progress_create_index)" if progress
              else "no pg_stat_progress_create_index"]
