@@ -41,10 +41,14 @@ def path_verdict(var: str, dsn: str) -> Verdict:
             "migration's session settings, its advisory locks and the radar's view of its "
             f"backends do not outlast a transaction there — connect to the server's {own} "
             "instead (Azure: 5432, not the built-in PgBouncer's 6432)"))
+    hosts = ((conninfo(dsn) or {}).get("host") or "").count(",") + 1
+    several = (f"; NOTE {var} names {hosts} hosts: this is the one libpq reached first, as "
+               "the steps' connections will — check the others by failing over") \
+        if hosts > 1 else ""
     if not path.in_between:
         where = "its local socket" if path.dsn_socket else f"port {path.dsn_port}"
-        return Verdict(True, f"{var}: direct to the server ({where})")
-    return Verdict(True, f"NOTE {var}: {_between(path, dsn)}")
+        return Verdict(True, f"{var}: direct to the server ({where}){several}")
+    return Verdict(True, f"NOTE {var}: {_between(path, dsn)}{several}")
 
 
 def _between(path: ServerPath, dsn: str) -> str:

@@ -29,3 +29,14 @@ def test_a_session_pooler_keeps_its_backend_but_answers_on_another_port(
     found = probe_path(backend.url(port))
     assert not found.transaction_pooled and found.in_between
     assert found.dsn_port == port != found.server_port and found.options == "dropped"
+
+
+def test_a_multi_host_dsn_is_said_to_be_checked_on_the_host_reached(backend: Backend) -> None:
+    from cockpit.probes.serverpath import path_verdict
+
+    dsn = (f"postgresql://{backend.role}:{backend.password}@127.0.0.1:{backend.port},"
+           f"127.0.0.1:{backend.port}/{backend.database}")
+    said = path_verdict("DATABASE_URL", dsn)
+    assert said.ok and said.detail.startswith(
+        f"DATABASE_URL: direct to the server (port {backend.port}); NOTE DATABASE_URL names "
+        "2 hosts: this is the one libpq reached first"), said.detail
