@@ -15,7 +15,6 @@ from cockpit.engine.steps import step_env
 from cockpit.engine.upgrade_path import path_from, upgrade_target
 from cockpit.errors import CockpitError
 from cockpit.evidence.rehearsal import ProofItem, prove
-from cockpit.probes.dsn import identity
 from cockpit.probes.git_probe import git_dirty, git_head
 from cockpit.probes.registry import run_probe
 from cockpit.runbook.alembic_config import command_config
@@ -173,7 +172,8 @@ class GateVerbs:
                    "against the new one — confirm with the provider that they rotated it"
                    for path, digest in verdict.pins.items()
                    if path in first and first[path] != digest]
-        return verdict.ok, "; ".join([detail, verdict.detail, *changed]), verdict.pins
+        said = [detail, verdict.detail] if verdict.ok else [verdict.detail, detail]
+        return verdict.ok, "; ".join([*said, *changed]), verdict.pins
 
     def _connections_as_asked(self, item: EnvVar, detail: str) -> tuple[bool, str]:
         """The DSN's path to the server, then each changing step's settings and run name
@@ -184,32 +184,33 @@ class GateVerbs:
         # psycopg on demand: the screens open without a database library
         from cockpit.probes.readback import DROPPED
         from cockpit.probes.serverpath import (
+            driver_verdict,
             path_verdict,
             role_and_server,
-            role_defaults_sql,
+            role_defaults_cause,
             settings_verdict,
         )
 
         dsn = self.core.env[item.name]
+        if (driver := driver_verdict(item.name, dsn)) is not None:
+            return False, f"{driver.detail}; {detail}"
         path = path_verdict(item.name, dsn)
-        if not path.ok:
-            return False, f"{detail}; {path.detail}"
+        if not path.ok:  # the cause first, what passed after it
+            return False, f"{path.detail}; {detail}"
         from_role = rules.timeouts_from_role(self.core.runbook)
         checks = []
         for step in steps:
             env = step_env(self.core.env, step, "gate-readback", from_role=from_role)
             checks.append((env, {**step.pg_settings(), "application_name": env["PGAPPNAME"]}))
-        cause = DROPPED
-        if from_role:
-            who = identity(dsn, self.core.env)
-            cause = ("the role's defaults do not give them (`timeouts_from = \"role\"`): the "
-                     "DBA runs " + role_defaults_sql(str(who["user"]), str(who["database"]),
-                                                    steps[0].pg_settings()))
+        wanted = next((s.pg_settings() for s in steps if s.pg_settings()), {})
+        cause = role_defaults_cause(wanted) if from_role else DROPPED
         said = settings_verdict(item.name, dsn, checks, cause)
+        if not said.ok:
+            return False, f"{said.detail}; {detail}; {path.detail}"
         detail = f"{detail}; {path.detail}; {said.detail}"
-        if said.ok and item.name == rules.radar_dsn_var(self.core.runbook):
+        if item.name == rules.radar_dsn_var(self.core.runbook):
             detail = f"{detail}; {role_and_server(item.name, dsn, self.core.env)}"
-        return said.ok, detail
+        return True, detail
 
     def in_environment(self) -> Runbook:
         """The runbook with the session's environment's values in its setup items (the

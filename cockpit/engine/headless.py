@@ -247,6 +247,8 @@ class Headless:
         still_open = ctl.evaluate_gates()
         if not still_open:
             self.out("GO: every gate is green")
+            for key, note in rules.setup_notes(ctl.runbook, ctl.state):  # not to be missed
+                self.out(f"  setup {key}: {note}")
             return None
         self.out(f"NO-GO: {len(still_open)} open: {', '.join(still_open)}")
         failed = rules.failed_checks(ctl.runbook, ctl.state)

@@ -66,13 +66,13 @@ def capabilities(dsn: str, env: Mapping[str, str], timeout_s: int = 10) -> Capab
     if not (superuser or stats):
         warnings.append(f"WARNING role {user} lacks pg_read_all_stats: the lock radar and the "
                         "halt diagnostics will see <insufficient privilege> for other roles' "
-                        f"queries — GRANT pg_read_all_stats TO {_ident(user)};")
+                        f"queries — GRANT pg_read_all_stats TO {_ident(user)}")
     if schema is None:
         warnings.append(f"WARNING role {user} has no schema on its search_path to create in")
     elif not (superuser or create):
         warnings.append(f"WARNING role {user} cannot CREATE in schema {schema}: a revision "
                         f"that adds a table fails — GRANT CREATE ON SCHEMA {_ident(schema)} "
-                        f"TO {_ident(user)};")
+                        f"TO {_ident(user)}")
     if not_owned:
         names = ", ".join(f"{name} (owner {owner})" for name, owner in not_owned[:5])
         more = " and more" if len(not_owned) > 5 else ""
@@ -80,7 +80,7 @@ def capabilities(dsn: str, env: Mapping[str, str], timeout_s: int = 10) -> Capab
         first = f"{_ident(str(schema))}.{_ident(str(not_owned[0][0]))}"
         warnings.append(f"WARNING role {user} does not own {names}{more} in schema {schema}: "
                         f"a revision that alters them fails — ALTER TABLE {first} OWNER TO "
-                        f"{_ident(user)}; (as its owner), and each of the others alike")
+                        f"{_ident(user)} (as its owner), and each of the others alike")
     offer = [f"PostgreSQL {version}", *(f"managed: {m}" for m in managed),
              "index builds report progress (pg_stat_progress_create_index)" if progress
              else "no pg_stat_progress_create_index"]

@@ -15,13 +15,29 @@ from cockpit.probes.connfail import explain
 from cockpit.probes.dsn import conninfo
 from cockpit.probes.grants import capabilities
 from cockpit.probes.pooler import ServerPath, admin_console, probe_path
-from cockpit.probes.readback import DROPPED, read_back
+from cockpit.probes.readback import DROPPED, Cause, read_back
 
 
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
     detail: str
+
+
+# SQLAlchemy drivers built on libpq: they read PGOPTIONS and PGAPPNAME as psql does
+LIBPQ_DRIVERS = {"", "psycopg", "psycopg2", "psycopg2cffi"}
+
+
+def driver_verdict(var: str, dsn: str) -> Verdict | None:
+    """A SQLAlchemy URL whose driver is not libpq's (asyncpg, pg8000) never reads PGOPTIONS
+    or PGAPPNAME: the read-back, made through libpq, would prove nothing about it."""
+    scheme = dsn.partition("://")[0] if "://" in dsn else ""
+    driver = scheme.partition("+")[2]
+    if driver.lower() in LIBPQ_DRIVERS:
+        return None
+    return Verdict(False, f"{var} names the driver `{driver}`, which does not read PGOPTIONS "
+                          "or PGAPPNAME: the steps' timeouts and run name would never reach the "
+                          "server through it — use postgresql+psycopg://")
 
 
 def path_verdict(var: str, dsn: str) -> Verdict:
@@ -64,13 +80,13 @@ def _between(path: ServerPath, dsn: str) -> str:
     params = conninfo(dsn) or {}
     version = admin_console(params)
     what = f"{version} in session mode" if version else "a session-mode pooler"
-    return (f"{what} {where}; it {path.options} the startup options, and keeps one server "
-            "connection per client — allowed, with the settings read back below")
+    return (f"{what} {where}: it {path.options} the startup options and keeps one server "
+            "connection per client — allowed, the settings read back below")
 
 
 def settings_verdict(var: str, dsn: str,
                      checks: Sequence[tuple[Mapping[str, str], Mapping[str, str]]],
-                     cause: str = DROPPED) -> Verdict:
+                     cause: Cause = DROPPED) -> Verdict:
     """Each (environment, wanted) of `checks` — a step's PGOPTIONS and PGAPPNAME, and the
     values its connections must show — read back on `dsn`."""
     said: list[str] = []
@@ -83,13 +99,24 @@ def settings_verdict(var: str, dsn: str,
     return Verdict(True, f"{var}: " + "; ".join(said))
 
 
-def role_defaults_sql(user: str, database: str, settings: Mapping[str, str]) -> str:
-    """The statements the DBA runs for the role-defaults route (values in milliseconds)."""
+def role_defaults_cause(settings: Mapping[str, str]) -> Cause:
+    """Why the role route's read-back differs, with the statements the DBA runs for the
+    role and database the connection had (values in milliseconds)."""
     def ident(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
-    return " ".join(f"ALTER ROLE {ident(user)} IN DATABASE {ident(database)} SET {name} = "
-                    f"'{value}ms';" for name, value in settings.items())
+    def said(who: tuple[str, str]) -> str:
+        role, database = (ident(name) for name in who)
+        where = f"ALTER ROLE {role} IN DATABASE {database}"
+        run = " ".join(f"{where} SET {name} = '{value}ms';" for name, value in settings.items())
+        reset = " ".join(f"{where} RESET {name};" for name in settings)
+        return (f"the role's defaults do not give them (`timeouts_from = \"role\"`): the DBA "
+                f"runs {run} It holds for every session of that role, the application's "
+                f"too (after the cutover: {reset}). A pooler's server connections made before "
+                "keep the old defaults until replaced (PgBouncer: RECONNECT on its admin "
+                "console)")
+
+    return said
 
 
 def role_and_server(var: str, dsn: str, env: Mapping[str, str]) -> str:

@@ -265,6 +265,13 @@ def _check_setup(runbook: Runbook, add: Add) -> None:
         indices = [i for i, item in enumerate(setup.items) if isinstance(item, kind)]
         for index in indices[1:]:
             add(f"setup.items[{index}]", f"only one '{name}' item is allowed")
+    if setup.timeouts_from == "role":
+        sets = {tuple(sorted(item.pg_settings().items())) for _, item in walk_items(runbook)
+                if isinstance(item, CommandStep) and not item.read_only and item.pg_settings()}
+        if len(sets) > 1:
+            add("setup.timeouts_from", f"the role's defaults are one set of timeouts, but the "
+                f"changing steps ask for {len(sets)} different ones: give them all the same "
+                "`lock_timeout` and `statement_timeout`, or use `options`")
     has_workdir = any(isinstance(i, WorkingDirectory) for i in setup.items)
     for index, item in enumerate(setup.items):
         place = f"setup.items[{index}]"

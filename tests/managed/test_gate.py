@@ -80,7 +80,7 @@ def test_the_server_itself_goes_and_the_step_gets_its_timeout(
         assert "pooler on" not in detail
     else:
         assert f"DATABASE_URL: direct to the server (port {backend.port})" in detail
-    assert ("DATABASE_URL: read back: lock_timeout 5000, application_name "
+    assert ("DATABASE_URL: read back: lock_timeout 5000ms, application_name "
             "cockpit:gate-readback") in detail
     assert "lock 5s" in (runbook.parent / "logs" / "show.log").read_text()
 
@@ -110,8 +110,8 @@ def test_a_pooler_that_drops_the_options_is_caught_by_the_read_back(
     port = pgbouncer("session", ignore_options=True)
     runbook = _world(tmp_path, backend, port)
     detail = _refused_before_any_step(tmp_path, runbook, _run(tmp_path, runbook, backend, port))
-    assert ("DATABASE_URL: lock_timeout is 0, expected 5000 — the settings did not take: a "
-            "connection pooler dropped the startup options (PGOPTIONS)") in detail
+    assert ("DATABASE_URL: lock_timeout is 0ms, expected 5000ms — the settings did not take: "
+            "a connection pooler dropped the startup options (PGOPTIONS)") in detail
 
 
 def test_a_pooler_that_refuses_the_options_is_named(
@@ -132,12 +132,15 @@ def test_the_role_defaults_route_through_a_session_pooler_goes_with_a_note(
     statement = (f'ALTER ROLE "{backend.role}" IN DATABASE "{backend.database}" SET '
                  "lock_timeout = '5000ms';")
     assert "the role's defaults do not give them" in detail and statement in detail
+    assert (f'ALTER ROLE "{backend.role}" IN DATABASE "{backend.database}" RESET '
+            "lock_timeout;") in detail
     with psycopg.connect(backend.url(), autocommit=True) as conn:
         conn.execute(statement)
     # The pooler's server connections predate the statement and keep the old defaults (the
     # read-back says so until they are replaced): its admin console replaces them.
     still = _resume(tmp_path, backend, port)
-    assert still.returncode == 3 and "lock_timeout is 0, expected 5000" in still.stdout
+    assert still.returncode == 3 and "lock_timeout is 0ms, expected 5000ms" in still.stdout
+    assert "RECONNECT" in still.stdout
     console_url = backend.url(port).rsplit("/", 1)[0] + "/pgbouncer?sslmode=require"
     with psycopg.connect(console_url, autocommit=True) as console:
         console.execute("RECONNECT")
@@ -146,8 +149,8 @@ def test_the_role_defaults_route_through_a_session_pooler_goes_with_a_note(
     assert "DECISION: PASS" in done.stdout
     detail = _setup_detail(tmp_path / "s")
     assert (f"NOTE DATABASE_URL: PgBouncer 1.18.0 in session mode answers on port {port}, the "
-            f"server on its own port {backend.port}; it dropped the startup options") in detail
-    assert "read back: lock_timeout 5000" in detail
+            f"server on its own port {backend.port}: it dropped the startup options") in detail
+    assert "read back: lock_timeout 5000ms" in detail
     # the step's own connection, through the pooler, has the role's 5 s
     assert "lock 5s" in (runbook.parent / "logs" / "show.log").read_text()
     assert ran(runbook.parent) == ["show"]
@@ -159,9 +162,11 @@ def test_a_role_without_pg_read_all_stats_is_warned_naming_the_grant(
     done = _run(tmp_path, runbook, backend, tls_server.port)
     assert done.returncode == 0, done.stdout + done.stderr  # a warning, not a NO-GO
     detail = _setup_detail(tmp_path / "s")
-    grant = f'GRANT pg_read_all_stats TO "{backend.role}";'
+    grant = f'GRANT pg_read_all_stats TO "{backend.role}"'
     assert (f"WARNING role {backend.role} lacks pg_read_all_stats: the lock radar and the "
             "halt diagnostics will see <insufficient privilege>") in detail and grant in detail
+    # said on GO, not only kept in the row
+    assert f"  setup dsn: WARNING role {backend.role} lacks pg_read_all_stats" in done.stdout
     assert "DATABASE_URL: server: PostgreSQL " in detail
     assert "index builds report progress (pg_stat_progress_create_index)" in detail
     # the database is the role's own: it may create there and owns what is in it
@@ -175,3 +180,23 @@ def test_a_role_without_pg_read_all_stats_is_warned_naming_the_grant(
                     env={"DATABASE_URL": backend.url(tls_server.port) + "?sslmode=require"})
     assert again.returncode == 0, again.stdout + again.stderr
     assert "WARNING" not in _setup_detail(tmp_path / "s2")
+
+
+def test_each_warning_and_note_of_a_passed_check_is_found_whole(tmp_path: Path) -> None:
+    from cockpit.runbook.loader import load_runbook
+    from cockpit.session import rules
+    from cockpit.session.state import GateState, SessionState
+
+    runbook = load_runbook(_world(tmp_path, Backend(5432, "shop", "app", "x"), 5432))
+    state = SessionState()
+    state.setup["dsn"] = GateState(status="passed", detail=(
+        "matches the template; V: verify-full: WARNING h1: the server certificate expires "
+        "2027-01-01 00:00 UTC, 9 days after the window; h2: verified; NOTE V: PgBouncer 1.18.0 "
+        "in session mode answers on port 6432: it dropped the startup options"))
+    assert rules.setup_notes(runbook, state) == [
+        ("dsn", "WARNING h1: the server certificate expires 2027-01-01 00:00 UTC, 9 days "
+                "after the window"),
+        ("dsn", "NOTE V: PgBouncer 1.18.0 in session mode answers on port 6432: it dropped the "
+                "startup options")]
+    state.setup["dsn"] = GateState(status="failed", detail="WARNING x")
+    assert rules.setup_notes(runbook, state) == []  # a failed check is shown as failed

@@ -13,7 +13,7 @@ def test_a_role_in_its_own_database_lacks_only_the_stats(backend: Backend) -> No
     assert found.warnings == [
         f"WARNING role {backend.role} lacks pg_read_all_stats: the lock radar and the halt "
         "diagnostics will see <insufficient privilege> for other roles' queries — GRANT "
-        f'pg_read_all_stats TO "{backend.role}";']
+        f'pg_read_all_stats TO "{backend.role}"']
     assert found.server.startswith("server: PostgreSQL ")
     assert "managed:" not in found.server  # neither Azure's nor AWS's settings here
 
@@ -31,8 +31,8 @@ def test_a_schema_it_cannot_create_in_and_a_table_it_does_not_own_are_named(
     owner = pg_cluster.superuser
     assert found.warnings == [
         f"WARNING role {backend.role} cannot CREATE in schema app: a revision that adds a "
-        f'table fails — GRANT CREATE ON SCHEMA "app" TO "{backend.role}";',
+        f'table fails — GRANT CREATE ON SCHEMA "app" TO "{backend.role}"',
         f"WARNING role {backend.role} does not own alembic_version (owner {owner}), orders "
         f"(owner {owner}) in schema app: a revision that alters them fails — ALTER TABLE "
-        f'"app"."alembic_version" OWNER TO "{backend.role}"; (as its owner), and each of the '
+        f'"app"."alembic_version" OWNER TO "{backend.role}" (as its owner), and each of the '
         "others alike"]

@@ -40,3 +40,14 @@ def test_a_multi_host_dsn_is_said_to_be_checked_on_the_host_reached(backend: Bac
     assert said.ok and said.detail.startswith(
         f"DATABASE_URL: direct to the server (port {backend.port}); NOTE DATABASE_URL names "
         "2 hosts: this is the one libpq reached first"), said.detail
+
+
+def test_a_driver_that_does_not_read_pgoptions_is_refused() -> None:
+    from cockpit.probes.serverpath import driver_verdict
+
+    said = driver_verdict("DATABASE_URL", "postgresql+asyncpg://u:p@db/app")
+    assert said is not None and not said.ok
+    assert said.detail.startswith("DATABASE_URL names the driver `asyncpg`, which does not "
+                                  "read PGOPTIONS or PGAPPNAME")
+    for fine in ("postgresql+psycopg://u@db/app", "postgresql://u@db/app", "host=db dbname=a"):
+        assert driver_verdict("DATABASE_URL", fine) is None

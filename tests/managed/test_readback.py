@@ -18,8 +18,9 @@ def test_direct_to_the_server_the_settings_take(backend: Backend) -> None:
     said = read_back(backend.url(), ENV, WANTED)
     assert said.ok, said.detail
     assert said.observed == WANTED
-    assert said.detail == ("read back: lock_timeout 1234, statement_timeout 600000, "
+    assert said.detail == ("read back: lock_timeout 1234ms, statement_timeout 600000ms, "
                            "application_name cockpit:prod_upgrade.1")
+    assert said.who == (backend.role, backend.database)
 
 
 def test_a_transaction_pooler_refuses_the_startup_options(backend: Backend,
@@ -37,9 +38,9 @@ def test_a_pooler_that_drops_the_options_is_caught(backend: Backend,
     said = read_back(backend.url(port), ENV, WANTED)
     assert not said.ok
     assert said.observed["lock_timeout"] == "0" and said.observed["statement_timeout"] == "0"
-    assert said.detail.startswith("lock_timeout is 0, expected 1234; statement_timeout is 0, "
-                                  "expected 600000 — the settings did not take: a connection "
-                                  "pooler dropped the startup options")
+    assert said.detail.startswith("lock_timeout is 0ms, expected 1234ms, statement_timeout is "
+                                  "0ms, expected 600000ms — the settings did not take: a "
+                                  "connection pooler dropped the startup options")
 
 
 def test_settings_from_the_roles_defaults_survive_the_pooler(backend: Backend,
@@ -53,3 +54,14 @@ def test_settings_from_the_roles_defaults_survive_the_pooler(backend: Backend,
     port = pgbouncer("transaction", ignore_options=True)
     said = read_back(backend.url(port), {"PGAPPNAME": "cockpit:prod_upgrade.1"}, WANTED)
     assert said.ok, said.detail
+
+
+def test_a_dsn_that_sets_its_own_options_is_caught_as_libpq_reads_it(backend: Backend) -> None:
+    """libpq takes a DSN's own `options` over PGOPTIONS: the step's timeouts never arrive,
+    and the read-back, made the same way, says so and why."""
+    own = backend.url() + "?options=-c%20search_path%3Dpublic&application_name=app"
+    said = read_back(own, ENV, WANTED)
+    assert not said.ok
+    assert said.observed["lock_timeout"] == "0" and said.observed["application_name"] == "app"
+    assert ("the DSN sets `options` and `application_name` itself, and libpq takes the DSN's "
+            "over the environment's") in said.detail

@@ -162,8 +162,11 @@ def setup_notes(runbook: Runbook, state: SessionState) -> list[tuple[str, str]]:
     for check in setup_checks(runbook):
         s = state.setup.get(check.id)
         if s is not None and s.status == "passed" and s.detail:
-            out += [(check.id, part) for part in s.detail.split("; ")
-                    if part.startswith(("WARNING", "NOTE"))]
+            for part in s.detail.split("; "):
+                at = min((i for i in (part.find("WARNING "), part.find("NOTE ")) if i >= 0),
+                         default=-1)
+                if at >= 0:
+                    out.append((check.id, part[at:]))
     return out
 
 
