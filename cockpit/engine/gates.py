@@ -110,6 +110,9 @@ class GateVerbs:
             self.core.refresh_credentials()
             no_password = None
         except CredentialFailed as exc:
+            if self.core.state.steps:  # mid-cutover: the operator's to fix, never a halt
+                raise ActionRefused(f"{exc}; nothing was checked again: fix it, then resume "
+                                    "(the session is as it was)") from None
             no_password = str(exc)
         for gate in rules.gates(self.core.runbook):
             if isinstance(gate, AttestationFileGate):
@@ -149,6 +152,9 @@ class GateVerbs:
                 "var": item.name, "database": item.database, "require": item.require,
                 "same_as": env_names})
             ok, detail = live.ok, f"{detail}; {live.detail}"
+            if not ok and item.password_command and "authentication failed" in live.detail:
+                detail = (f"{detail}; the password came from password_command "
+                          f"`{item.password_command}`: check what it prints for this role")
         if ok:
             ok, detail = self._connections_as_asked(item, detail)
         return ok, detail, ca_pins
@@ -159,7 +165,8 @@ class GateVerbs:
         from cockpit.probes.tlscheck import tls_verdict  # cryptography on demand
 
         end = rules.maintenance_window_end(self.core.runbook, self.core.state)
-        verdict = tls_verdict(item.name, self.core.env[item.name], self.core.env, end)
+        verdict = tls_verdict(item.name, self.core.env[item.name], self.core.env, end,
+                              self.core.workdir)
         if verdict is None:
             return True, detail, {}
         first: dict[str, str] = {}

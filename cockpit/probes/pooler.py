@@ -6,6 +6,7 @@ are taken, refused or silently dropped."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,8 @@ from psycopg.conninfo import make_conninfo
 from cockpit.probes.dsn import conninfo
 
 Options = Literal["taken", "refused", "dropped"]
+# A custom setting a client leaves on its server connection, for another client to find.
+_MARK = "cockpit.path_probe"
 # A value no server has by default, so one that reads back proves the option arrived.
 _PROBE_OPTION = ("lock_timeout", "4321")
 
@@ -62,19 +65,29 @@ def _options(params: dict[str, str]) -> Options:
 
 
 def _transaction_pooled(params: dict[str, str]) -> tuple[bool, int | None]:
-    """Whether client A's backend changes between two transactions while client B holds a
-    transaction open: a transaction pooler gives B the server connection A let go (with a
-    pool of one, B's is A's — told without A waiting on B), and A another; a session pooler,
-    or the server itself, keeps A's. Also the server's own port, as it says."""
+    """Whether one client's transactions are served by more than one server connection,
+    told three ways, any one enough: A's backend changes across its own transactions (a
+    round-robin pool); client B, opening a transaction after A's, sees the mark A left on
+    its server connection (B was handed it); A's backend changes while B holds a
+    transaction open (A cannot have its old one back). A session pooler, or the server
+    itself, keeps one backend per client through all of it. Also the server's own port."""
+    token = secrets.token_hex(8)
+    mark = "SELECT pg_backend_pid(), inet_server_port(), set_config(%s, %s, false)"
     with _connect(params) as first, _connect(params) as second:
-        with first.transaction():
-            row = first.execute("SELECT pg_backend_pid(), inet_server_port()").fetchone()
-        assert row is not None
-        before, server_port = row
+        seen: set[int] = set()
+        for _ in range(3):
+            with first.transaction():
+                row = first.execute(mark, [_MARK, token]).fetchone()
+            assert row is not None
+            seen.add(row[0])
+        before, server_port = row[0], row[1]
+        if len(seen) > 1:
+            return True, server_port
         with second.transaction():
-            taken = second.execute("SELECT pg_backend_pid()").fetchone()
+            taken = second.execute("SELECT pg_backend_pid(), current_setting(%s, true)",
+                                   [_MARK]).fetchone()
             assert taken is not None
-            if taken[0] == before:
+            if taken[0] == before or taken[1] == token:  # a pool of one, too: A never waits
                 return True, server_port
             with first.transaction():
                 after = first.execute("SELECT pg_backend_pid()").fetchone()

@@ -6,8 +6,11 @@ silently; this is where it is caught."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -16,6 +19,36 @@ from cockpit.probes.dsn import conninfo
 from cockpit.probes.grants import capabilities
 from cockpit.probes.pooler import ServerPath, admin_console, probe_path
 from cockpit.probes.readback import DROPPED, Cause, read_back
+
+ANSWER_S = 30.0  # each check's answer, whatever waits in between
+T = TypeVar("T")
+
+
+class NoAnswer(Exception):
+    """A check got no answer in time."""
+
+
+def within(fn: Callable[[], T], timeout_s: float = ANSWER_S) -> T:
+    """fn's answer, or NoAnswer after `timeout_s`: connect_timeout covers the connection,
+    not a query a full pool keeps waiting (PgBouncer's query_wait_timeout is 120 s by
+    default, or never). The abandoned call ends on its own when the pooler gives up."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["answer"] = fn()
+        except BaseException as exc:  # handed to the caller as it is
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="cockpit-check", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise NoAnswer(f"no answer within {timeout_s:g} s: a pooler with no free server "
+                       "connection (its pool full?), or a server that does not answer")
+    if "error" in box:
+        raise box["error"]
+    return box["answer"]  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -46,7 +79,9 @@ def path_verdict(var: str, dsn: str) -> Verdict:
     backends by name — does not outlast a transaction there); a session-mode pooler or a
     proxy is allowed with a note."""
     try:
-        path = probe_path(dsn)
+        path = within(lambda: probe_path(dsn))
+    except NoAnswer as exc:
+        return Verdict(False, f"{var}: the path to the server could not be probed ({exc})")
     except (psycopg.Error, ValueError) as exc:
         return Verdict(False, f"{var}: the path to the server could not be probed "
                               f"({explain(exc, dsn).cause})")
@@ -91,7 +126,10 @@ def settings_verdict(var: str, dsn: str,
     values its connections must show — read back on `dsn`."""
     said: list[str] = []
     for env, wanted in checks:
-        back = read_back(dsn, env, wanted, cause=cause)
+        try:
+            back = within(partial(read_back, dsn, env, wanted, cause=cause))
+        except NoAnswer as exc:
+            return Verdict(False, f"{var}: the settings could not be read back ({exc})")
         if not back.ok:
             return Verdict(False, f"{var}: {back.detail}")
         if back.detail not in said:
@@ -123,7 +161,9 @@ def role_and_server(var: str, dsn: str, env: Mapping[str, str]) -> str:
     """The migration role's gaps (warnings, each naming its GRANT) and the server's offer:
     shown, never closing the gate."""
     try:
-        found = capabilities(dsn, env)
+        found = within(lambda: capabilities(dsn, env))
+    except NoAnswer as exc:
+        return f"{var}: the role's grants were not read ({exc})"
     except (psycopg.Error, ValueError) as exc:
         return f"{var}: the role's grants were not read ({explain(exc, dsn).cause})"
     return "; ".join([f"{var}: {found.server}", *found.warnings])

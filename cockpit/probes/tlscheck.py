@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from cockpit.probes.dsn import conninfo
+from cockpit.probes.dsn import parameters
 
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
 WARN_WITHIN = timedelta(days=30)
@@ -31,10 +31,13 @@ class TlsVerdict:
     pins: dict[str, str] = field(default_factory=dict)  # CA file -> sha256
 
 
-def _root(params: Mapping[str, str], env: Mapping[str, str]) -> str:
+def _root(params: Mapping[str, str], env: Mapping[str, str], workdir: Path | None) -> str:
     given = params.get("sslrootcert") or env.get("PGSSLROOTCERT")
-    if given:
+    if given == "system":
         return given
+    if given:  # relative: as the steps' libpq reads it, from the working directory
+        return str(workdir / given) if workdir is not None and not Path(given).is_absolute() \
+            else given
     home = env.get("HOME") or str(Path.home())
     return str(Path(home) / ".postgresql" / "root.crt")  # libpq's default
 
@@ -47,11 +50,11 @@ def _context(root: str) -> ssl.SSLContext:
     return context
 
 
-def peer_certificate(host: str, port: int, context: ssl.SSLContext,
-                     timeout_s: float = 10) -> x509.Certificate:
+def peer_certificate(host: str, port: int, context: ssl.SSLContext, timeout_s: float = 10,
+                     address: str | None = None) -> x509.Certificate:
     """The server's certificate, verified by `context` (chain, host name) on PostgreSQL's
     own TLS negotiation (ssl.SSLCertVerificationError: it does not verify)."""
-    with socket.create_connection((host, port), timeout=timeout_s) as raw:
+    with socket.create_connection((address or host, port), timeout=timeout_s) as raw:
         raw.sendall(SSL_REQUEST)
         if raw.recv(1) != b"S":
             raise ssl.SSLError("the server does not offer TLS")
@@ -78,13 +81,14 @@ def _expiry(host: str, cert: x509.Certificate, window_end: datetime | None
     return True, f"{host}: verified, certificate expires {when}"
 
 
-def tls_verdict(var: str, dsn: str, env: Mapping[str, str],
-                window_end: datetime | None) -> TlsVerdict | None:
-    """The verdict for a DSN that asks for `verify-full` (None for any other sslmode)."""
-    params = conninfo(dsn) or {}
-    if params.get("sslmode", env.get("PGSSLMODE")) != "verify-full":
+def tls_verdict(var: str, dsn: str, env: Mapping[str, str], window_end: datetime | None,
+                workdir: Path | None = None) -> TlsVerdict | None:
+    """The verdict for a DSN that asks for `verify-full` (None for any other sslmode), its
+    parameters read as libpq reads them: the DSN, its service, then the environment."""
+    params = parameters(dsn, env) or {}
+    if (params.get("sslmode") or env.get("PGSSLMODE")) != "verify-full":
         return None
-    root = _root(params, env)
+    root = _root(params, env, workdir)
     pins: dict[str, str] = {}
     if root != "system":
         try:
@@ -92,16 +96,20 @@ def tls_verdict(var: str, dsn: str, env: Mapping[str, str],
         except OSError as exc:
             return TlsVerdict(False, f"{var}: the root certificate {root} cannot be read "
                                      f"({exc.strerror or exc}): name it with sslrootcert=")
-    hosts = [h.strip() for h in (params.get("host") or "").split(",")]
-    ports = [p.strip() for p in (params.get("port") or "5432").split(",")]
+    hosts = [h.strip() for h in (params.get("host") or env.get("PGHOST") or "").split(",")]
+    ports = [p.strip() for p in (params.get("port") or env.get("PGPORT") or "5432").split(",")]
+    # hostaddr: where to connect; host: the name the certificate must carry
+    addresses = [a.strip() for a in (params.get("hostaddr") or "").split(",") if a.strip()]
     said: list[str] = []
     for index, host in enumerate(hosts):
         if not host or host.startswith(("/", "@")):
             said.append("a local socket: no TLS to verify")
             continue
-        port = int(ports[index] if index < len(ports) else ports[-1])
+        port_text = ports[index] if index < len(ports) else ports[-1]
+        port = int(port_text) if port_text.isdigit() else 5432
+        address = addresses[index] if index < len(addresses) else host
         try:
-            cert = peer_certificate(host, port, _context(root))
+            cert = peer_certificate(host, port, _context(root), address=address)
         except ssl.SSLCertVerificationError as exc:
             return TlsVerdict(False, f"{var}: {host}:{port} does not verify against {root}: "
                                      f"{exc.verify_message}", pins)

@@ -134,13 +134,14 @@ Pooler = Callable[..., int]
 
 @pytest.fixture
 def pgbouncer(open_tmp: Path, backend: Backend) -> Iterator[Pooler]:
-    """start(mode="transaction", ignore_options=False, admin=False) -> the pooler's port;
-    `admin`: the backend's role may use its admin console."""
+    """start(mode="transaction", ignore_options=False, admin=False, pool_size=20, extra="")
+    -> the pooler's port; `admin`: the backend's role may use its admin console; `extra`:
+    more lines of its [pgbouncer] section."""
     binary = _pgbouncer()
     started: list[subprocess.Popen[bytes]] = []
 
     def start(mode: str = "transaction", ignore_options: bool = False,
-              admin: bool = False) -> int:
+              admin: bool = False, pool_size: int = 20, extra: str = "") -> int:
         folder = open_tmp / f"pgbouncer-{len(started)}"  # its account must read it
         folder.mkdir()
         folder.chmod(0o755)
@@ -154,7 +155,8 @@ def pgbouncer(open_tmp: Path, backend: Backend) -> Iterator[Pooler]:
             f"listen_port = {port}\nunix_socket_dir =\nauth_type = plain\n"
             f"auth_file = {folder / 'userlist.txt'}\npool_mode = {mode}\n"
             f"ignore_startup_parameters = {ignored}\nclient_tls_sslmode = require\n"
-            + (f"admin_users = {backend.role}\n" if admin else "") +
+            + (f"admin_users = {backend.role}\n" if admin else "")
+            + f"default_pool_size = {pool_size}\n{extra}" +
             f"client_tls_cert_file = {cert}\nclient_tls_key_file = {key}\n")
         for path in folder.iterdir():
             if path != key:

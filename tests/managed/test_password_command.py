@@ -24,7 +24,8 @@ PY = shlex.quote(sys.executable)
 # notes what it was given (to show the environment it sees holds no secret).
 TOKEN = """import os, pathlib, sys
 folder = pathlib.Path(sys.argv[1])
-(folder / "seen.txt").write_text("\\n".join(f"{k}={v}" for k, v in sorted(os.environ.items())))
+with open(folder / "seen.txt", "a") as seen:  # every call's environment
+    seen.write("\\n".join(f"{k}={v}" for k, v in sorted(os.environ.items())) + "\\n")
 with open(folder / "calls.txt", "a") as calls:
     calls.write("call\\n")
 print((folder / "pw.txt").read_text())
@@ -101,6 +102,7 @@ def test_a_rotated_password_is_fetched_for_every_connection_and_kept_nowhere(
     assert len(calls) == 5, calls  # gates; rotate, use, again (+ use2 | the diagnostics)
     seen = (tokens / "seen.txt").read_text()
     assert "DATABASE_URL=" not in seen and "PGPASSWORD" not in seen
+    assert seen.count("PATH=") >= 5  # each call's, all of them scrubbed
     rotated = (tokens / "all.txt").read_text().split()
     assert len(rotated) == 3  # the first, and two rotations
     found = _outputs(session, runbook.parent, done.stdout, done.stderr)
@@ -157,6 +159,11 @@ def test_a_command_that_fails_as_a_step_starts_leaves_it_not_started(
             and "failed (exit 1): token expired: az login again" in said), said
     assert "Traceback" not in said and "DECISION" not in said
     assert not (runbook.parent / "logs" / "rotate.log").exists()
+    # resumed while still expired: the gates' fetch fails — refused again, never a halt
+    still = cockpit("resume", str(tmp_path / "s"), "--headless", "--assume-yes", timeout=120)
+    assert still.returncode == 3, still.stdout + still.stderr
+    assert "token expired: az login again" in still.stdout + still.stderr
+    assert "DECISION" not in still.stdout and "halted" not in still.stdout
     expired.unlink()
     resumed = cockpit("resume", str(tmp_path / "s"), "--headless", "--assume-yes",
                       timeout=180)

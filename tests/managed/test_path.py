@@ -51,3 +51,47 @@ def test_a_driver_that_does_not_read_pgoptions_is_refused() -> None:
                                   "read PGOPTIONS or PGAPPNAME")
     for fine in ("postgresql+psycopg://u@db/app", "postgresql://u@db/app", "host=db dbname=a"):
         assert driver_verdict("DATABASE_URL", fine) is None
+
+
+def test_a_full_pool_is_no_answer_in_bounded_time_not_a_hang(
+        backend: Backend, pgbouncer: Pooler) -> None:
+    """A session pool of one, held by another client: the probe's second connection waits
+    in PgBouncer's queue (120 s by default); the check says so within its own limit."""
+    import time
+
+    import psycopg
+
+    from cockpit.probes import serverpath
+
+    port = pgbouncer("session", pool_size=1)
+    with psycopg.connect(backend.url(port) + "?sslmode=require") as holder:
+        holder.execute("SELECT 1")  # holds the one server connection for its session
+        started = time.monotonic()
+        try:
+            serverpath.within(lambda: serverpath.probe_path(backend.url(port)), 2.0)
+        except serverpath.NoAnswer as exc:
+            assert "a pooler with no free server connection (its pool full?)" in str(exc)
+        else:
+            raise AssertionError("the probe answered through a full pool")
+        assert time.monotonic() - started < 10
+
+
+def test_a_round_robin_transaction_pooler_with_idle_connections_is_told(
+        backend: Backend, pgbouncer: Pooler) -> None:
+    """Several idle server connections handed out in turn: A may get its old one back while
+    B holds another; A's own backends changing, or B finding A's mark, still tell."""
+    import psycopg
+
+    port = pgbouncer("transaction", ignore_options=True, extra="server_round_robin = 1\n")
+    clients = [psycopg.connect(backend.url(port) + "?sslmode=require", autocommit=False)
+               for _ in range(4)]
+    for client in clients:  # four server connections opened at once, then idle
+        client.execute("SELECT 1")
+    for client in clients:
+        client.commit()
+    try:
+        for _ in range(3):
+            assert probe_path(backend.url(port)).transaction_pooled
+    finally:
+        for client in clients:
+            client.close()

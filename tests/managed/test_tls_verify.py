@@ -198,3 +198,27 @@ def test_a_changed_ca_file_is_named_on_resume(tmp_path: Path, ca, serve: Serve,
     assert f"the CA file {root} CHANGED" in report
     verified = cockpit("verify", str(tmp_path / "s"))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_verify_full_from_a_service_or_the_environment_is_checked_too(
+        tmp_path: Path, ca, serve: Serve) -> None:
+    """libpq's own reading: a service file's sslmode and host, PGHOST and PGPORT, and a
+    relative sslrootcert from the working directory, as the steps' libpq reads it."""
+    cert, key, root = ca
+    port = serve(*server_cert((cert, key), tmp_path, datetime.timedelta(days=365)))
+    services = tmp_path / "pg_service.conf"
+    services.write_text(f"[prod]\nhost=127.0.0.1\nport={port}\nsslmode=verify-full\n"
+                        f"sslrootcert={root}\n")
+    said = tls_verdict("PG_DSN", "service=prod dbname=db", {"PGSERVICEFILE": str(services)},
+                       None)
+    assert said is not None and said.ok and "127.0.0.1: certificate expires" in said.detail
+    env = {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGSSLMODE": "verify-full"}
+    said = tls_verdict("PG_DSN", "dbname=db sslrootcert=root.crt", env, None, tmp_path)
+    assert said is not None and said.ok and said.pins == {
+        str(tmp_path / "root.crt"): hashlib.sha256(root.read_bytes()).hexdigest()}
+    other = make_ca("another")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "root.crt").write_bytes(_pem(other[0]))
+    said = tls_verdict("PG_DSN", "dbname=db sslrootcert=root.crt", env, None,
+                       tmp_path / "elsewhere")
+    assert said is not None and not said.ok and "unable to get local issuer" in said.detail
