@@ -74,13 +74,14 @@ def _transaction_pooled(params: dict[str, str]) -> tuple[bool, int | None]:
     token = secrets.token_hex(8)
     mark = "SELECT pg_backend_pid(), inet_server_port(), set_config(%s, %s, false)"
     with _connect(params) as first, _connect(params) as second:
-        seen: set[int] = set()
+        rows = []
         for _ in range(3):
             with first.transaction():
                 row = first.execute(mark, [_MARK, token]).fetchone()
             assert row is not None
-            seen.add(row[0])
-        before, server_port = row[0], row[1]
+            rows.append(row)
+        seen = {pid for pid, *_ in rows}
+        before, server_port = rows[-1][0], rows[-1][1]
         if len(seen) > 1:
             return True, server_port
         with second.transaction():
