@@ -70,7 +70,8 @@ def _world(tmp_path: Path, backend: Backend, port: int, fail: bool,
              f'items = [\n  {{ kind = "env", id = "dsn", text = "`DATABASE_URL` names '
              f'`{backend.database}` with `sslmode=require`", name = "DATABASE_URL", '
              f'template = "{template}", database = "{backend.database}", '
-             f"require = {{ sslmode = \"require\" }}, password_command = '{command}' }},\n]\n")
+             f"require = {{ sslmode = \"require\" }}, password_command = {json.dumps(command)} "
+             "},\n]\n")  # a TOML string whatever the clone's path holds (quotes, spaces)
     runbook.write_text(runbook.read_text().replace("\n[[phases]]", setup + "\n[[phases]]", 1))
     return runbook, tokens
 
