@@ -9,7 +9,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 from cockpit.demo.pgcluster import PgCluster, free_port
 from cockpit.demo.pginstall import as_user, server_user
 from cockpit.demo.tls import write_self_signed
+from tests.tlsproxy import tls_terminator
 from tests.waiting import wait_until
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -90,16 +90,8 @@ def tls_server(pg_cluster: PgCluster | None, open_tmp: Path) -> Iterator[TlsPath
 def _terminated(pg_cluster: PgCluster, folder: Path) -> Iterator[TlsPath]:
     cert, key = folder / "proxy.crt", folder / "proxy.key"
     write_self_signed(cert, key)
-    port = free_port()
-    proxy = subprocess.Popen(
-        [sys.executable, "-m", "cockpit.demo.tlsproxy", str(port), str(pg_cluster.socket_dir),
-         str(pg_cluster.port), str(cert), str(key)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proxy.stdout is not None and proxy.stdout.readline().strip() == "listening"
+    with tls_terminator(pg_cluster, cert, key) as port:
         yield TlsPath(port, proxied=True)
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
 
 
 @dataclass(frozen=True)

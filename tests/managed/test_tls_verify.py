@@ -11,8 +11,6 @@ import datetime
 import hashlib
 import ipaddress
 import json
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,11 +20,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from cockpit.demo.pgcluster import PgCluster, free_port
+from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.tlscheck import tls_verdict
 from tests.engine.helpers import phase, write_world
 from tests.managed.conftest import Backend
 from tests.run import cockpit
+from tests.tlsproxy import tls_terminator
 
 NOW = datetime.datetime.now(datetime.UTC)
 Key = ec.EllipticCurvePrivateKey
@@ -82,22 +81,8 @@ def serve(pg_cluster: PgCluster | None) -> Iterator[Serve]:
     """serve(cert, key) -> a port where the demo's TLS terminator shows that certificate in
     front of the suite's server."""
     assert pg_cluster is not None
-    proxies: list[subprocess.Popen[str]] = []
-
-    def start(cert: Path, key: Path) -> int:
-        port = free_port()
-        proxy = subprocess.Popen(
-            [sys.executable, "-m", "cockpit.demo.tlsproxy", str(port),
-             str(pg_cluster.socket_dir), str(pg_cluster.port), str(cert), str(key)],
-            stdout=subprocess.PIPE, text=True)
-        proxies.append(proxy)
-        assert proxy.stdout is not None and proxy.stdout.readline().strip() == "listening"
-        return port
-
-    yield start
-    for proxy in proxies:
-        proxy.terminate()
-        proxy.wait(10)
+    with contextlib.ExitStack() as running:
+        yield lambda cert, key: running.enter_context(tls_terminator(pg_cluster, cert, key))
 
 
 def _dsn(port: int, root: Path, host: str = "127.0.0.1") -> str:

@@ -5,8 +5,6 @@ step, shows the DSN without its password, and never a bare exception class."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import uuid
 from pathlib import Path
@@ -22,6 +20,7 @@ from cockpit.probes.connfail import explain
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, run_probe
 from tests.probes.conftest import ROLE_SECRET
+from tests.tlsproxy import tls_terminator
 
 SECRET = ROLE_SECRET
 
@@ -120,13 +119,7 @@ def test_a_certificate_from_an_unknown_authority_is_rejected(pg_cluster: PgClust
     CA (sslmode=verify-full)."""
     write_self_signed(tmp_path / "server.crt", tmp_path / "server.key")
     write_self_signed(tmp_path / "other.crt", tmp_path / "other.key")
-    port = free_port()
-    proxy = subprocess.Popen(
-        [sys.executable, "-m", "cockpit.demo.tlsproxy", str(port), str(pg_cluster.socket_dir),
-         str(pg_cluster.port), str(tmp_path / "server.crt"), str(tmp_path / "server.key")],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert proxy.stdout is not None and proxy.stdout.readline().strip() == "listening"
+    with tls_terminator(pg_cluster, tmp_path / "server.crt", tmp_path / "server.key") as port:
         base = f"postgresql://{role}:{SECRET}@127.0.0.1:{port}/postgres"
         rejected = _failure(f"{base}?sslmode=verify-full&sslrootcert={tmp_path / 'other.crt'}")
         assert "the server's TLS certificate was rejected" in rejected
@@ -135,9 +128,6 @@ def test_a_certificate_from_an_unknown_authority_is_rejected(pg_cluster: PgClust
         url = f"{base}?sslmode=verify-full&sslrootcert={tmp_path / 'server.crt'}"
         with connect({"DATABASE_URL": url}) as conn:
             assert rows(conn, "SELECT 1 AS one") == [{"one": 1}]
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
 
 
 def test_a_dsn_that_does_not_parse_does_not_show_its_password() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +19,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from cockpit.demo.pgcluster import PgCluster, free_port
+from cockpit.demo.pgcluster import PgCluster
 from cockpit.demo.tls import write_self_signed
 from cockpit.runbook.importer import import_checklist
 from cockpit.runbook.model import CommandStep
 from cockpit.session.rules import watched_rules
 from tests.run import cockpit
+from tests.tlsproxy import tls_terminator
 
 # A shebang cannot name a path with spaces (CI's clone has them): sh starts the venv's Python.
 LAUNCHER = f"""#!/bin/sh
@@ -81,16 +81,8 @@ def tls_port(pg_cluster: PgCluster, tmp_path: Path) -> Iterator[int]:
     """A TLS terminator in front of the cluster: the setup check's live TLS test holds."""
     cert, key = tmp_path / "server.crt", tmp_path / "server.key"
     write_self_signed(cert, key)
-    port = free_port()
-    proxy = subprocess.Popen(
-        [sys.executable, "-m", "cockpit.demo.tlsproxy", str(port), str(pg_cluster.socket_dir),
-         str(pg_cluster.port), str(cert), str(key)], stdout=subprocess.PIPE, text=True)
-    assert proxy.stdout is not None and proxy.stdout.readline().strip() == "listening"
-    try:
+    with tls_terminator(pg_cluster, cert, key) as port:
         yield port
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
 
 
 def world(tmp_path: Path, style: str, user: str, port: int,

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.demo.pgcluster import PgCluster, free_port
+from cockpit.demo.pgcluster import PgCluster
 from cockpit.demo.tls import write_self_signed
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import CheckStep, CommandStep, ProbeGate
 from cockpit.runbook.starter import ProjectFacts, build_starter, dsn_template
 from cockpit.runbook.validate import walk_items
 from tests.run import cockpit
+from tests.tlsproxy import tls_terminator
 
 REVISIONS = [  # (id, down, body of upgrade())
     ("a1_customers", None, 'op.create_table("customers", sa.Column("id", sa.Integer, '
@@ -77,18 +78,10 @@ def tls_database(pg_cluster: PgCluster, folder: Path, name: str) -> Iterator[str
         pg_cluster.create_database(name)
     cert, key = folder / "server.crt", folder / "server.key"
     write_self_signed(cert, key)
-    port = free_port()
-    proxy = subprocess.Popen(
-        [sys.executable, "-m", "cockpit.demo.tlsproxy", str(port), str(pg_cluster.socket_dir),
-         str(pg_cluster.port), str(cert), str(key)], stdout=subprocess.PIPE, text=True)
-    assert proxy.stdout is not None and proxy.stdout.readline().strip() == "listening"
-    try:
+    with tls_terminator(pg_cluster, cert, key) as port:
         # A password with `!`, percent-encoded as the cockpit writes it (trust ignores it).
         yield f"postgresql+psycopg://{pg_cluster.superuser}:p%21ss@127.0.0.1:{port}/{name}" \
               "?sslmode=require"
-    finally:
-        proxy.terminate()
-        proxy.wait(10)
 
 
 @pytest.fixture
