@@ -14,7 +14,8 @@ from cockpit.probes.connfail import explain
 from cockpit.probes.dsn import conninfo, is_url, url_fault
 
 if TYPE_CHECKING:  # SQLAlchemy and psycopg are imported on the first connection, not at
-    import sqlalchemy  # every start (0.5 s, before the first screen)
+    import psycopg  # every start (0.5 s, before the first screen)
+    import sqlalchemy
     from sqlalchemy import URL, Connection, Engine
 
 CONNECT_TIMEOUT_S = 5
@@ -23,6 +24,18 @@ CONNECT_TIMEOUT_S = 5
 class ProbeUnreachable(Exception):
     """The probe's target could not be reached or read; the message names the cause and
     the next step."""
+
+
+def libpq_connect(params: Mapping[str, str], timeout_s: float = 10, autocommit: bool = False,
+                  **more: str) -> psycopg.Connection[Any]:
+    """A psycopg connection from libpq's parameters (`conninfo`'s reading of a DSN), `more`
+    replacing some: the connection a step's own libpq would make, for the probes that must
+    see what it sees (startup options, a pooler in between)."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    return psycopg.connect(make_conninfo("", **{**params, **more}),
+                           connect_timeout=max(1, round(timeout_s)), autocommit=autocommit)
 
 
 def sqlalchemy_url(env: Mapping[str, str], var: str = "DATABASE_URL") -> URL:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import psycopg
-from psycopg.conninfo import make_conninfo
+from psycopg import sql
 
+from cockpit.probes.db import libpq_connect
 from cockpit.probes.dsn import conninfo
 
 _ROLE = """
@@ -43,8 +43,9 @@ class Capabilities:
     server: str = ""  # version, managed service, progress views
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def ident(name: str) -> str:
+    """A name as SQL writes it (psycopg's own quoting), for a statement shown to a DBA."""
+    return sql.Identifier(name).as_string(None)
 
 
 def capabilities(dsn: str, env: Mapping[str, str], timeout_s: int = 10) -> Capabilities:
@@ -53,8 +54,7 @@ def capabilities(dsn: str, env: Mapping[str, str], timeout_s: int = 10) -> Capab
     params = conninfo(dsn)
     if params is None:
         raise ValueError("the DSN does not parse")
-    with psycopg.connect(make_conninfo("", **{**params, "connect_timeout": str(timeout_s)}),
-                         autocommit=True) as conn:
+    with libpq_connect(params, timeout_s, autocommit=True) as conn:
         row = conn.execute(_ROLE).fetchone()
         assert row is not None
         user, schema, superuser, stats, create, version, progress = row
@@ -66,21 +66,21 @@ def capabilities(dsn: str, env: Mapping[str, str], timeout_s: int = 10) -> Capab
     if not (superuser or stats):
         warnings.append(f"WARNING role {user} lacks pg_read_all_stats: the lock radar and the "
                         "halt diagnostics will see <insufficient privilege> for other roles' "
-                        f"queries — GRANT pg_read_all_stats TO {_ident(user)}")
+                        f"queries — GRANT pg_read_all_stats TO {ident(user)}")
     if schema is None:
         warnings.append(f"WARNING role {user} has no schema on its search_path to create in")
     elif not (superuser or create):
         warnings.append(f"WARNING role {user} cannot CREATE in schema {schema}: a revision "
-                        f"that adds a table fails — GRANT CREATE ON SCHEMA {_ident(schema)} "
-                        f"TO {_ident(user)}")
+                        f"that adds a table fails — GRANT CREATE ON SCHEMA {ident(schema)} "
+                        f"TO {ident(user)}")
     if not_owned:
         names = ", ".join(f"{name} (owner {owner})" for name, owner in not_owned[:5])
         more = " and more" if len(not_owned) > 5 else ""
         # the owner's change, never a grant of the owner's role (it may be a superuser)
-        first = f"{_ident(str(schema))}.{_ident(str(not_owned[0][0]))}"
+        first = f"{ident(str(schema))}.{ident(str(not_owned[0][0]))}"
         warnings.append(f"WARNING role {user} does not own {names}{more} in schema {schema}: "
                         f"a revision that alters them fails — ALTER TABLE {first} OWNER TO "
-                        f"{_ident(user)} (as its owner), and each of the others alike")
+                        f"{ident(user)} (as its owner), and each of the others alike")
     offer = [f"PostgreSQL {version}", *(f"managed: {m}" for m in managed),
              "index builds report progress (pg_stat_progress_create_index)" if progress
              else "no pg_stat_progress_create_index"]

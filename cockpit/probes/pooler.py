@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
+from cockpit.probes.db import libpq_connect
 from cockpit.probes.dsn import conninfo
 
 Options = Literal["taken", "refused", "dropped"]
@@ -47,14 +47,12 @@ def first_port(params: dict[str, str]) -> int:
     return int(port) if port.isdigit() else 5432
 
 
-def _connect(params: dict[str, str], **more: str) -> psycopg.Connection:
-    return psycopg.connect(make_conninfo("", **{**params, **more}), connect_timeout=10)
 
 
 def _options(params: dict[str, str]) -> Options:
     name, value = _PROBE_OPTION
     try:
-        with _connect(params, options=f"-c {name}={value}") as conn:
+        with libpq_connect(params, options=f"-c {name}={value}") as conn:
             row = conn.execute("SELECT setting FROM pg_settings WHERE name = %s",
                                [name]).fetchone()
     except psycopg.OperationalError as exc:
@@ -73,7 +71,7 @@ def _transaction_pooled(params: dict[str, str]) -> tuple[bool, int | None]:
     itself, keeps one backend per client through all of it. Also the server's own port."""
     token = secrets.token_hex(8)
     mark = "SELECT pg_backend_pid(), inet_server_port(), set_config(%s, %s, false)"
-    with _connect(params) as first, _connect(params) as second:
+    with libpq_connect(params) as first, libpq_connect(params) as second:
         rows = []
         for _ in range(3):
             with first.transaction():
@@ -100,7 +98,7 @@ def admin_console(params: dict[str, str]) -> str | None:
     """PgBouncer's own answer where its admin console lets this role in (`SHOW VERSION` on
     database `pgbouncer`, for `admin_users` and `stats_users`), else None."""
     try:
-        with _connect(params, dbname="pgbouncer") as conn:
+        with libpq_connect(params, dbname="pgbouncer") as conn:
             conn.autocommit = True  # the console takes no transactions
             row = conn.execute("SHOW VERSION").fetchone()
     except psycopg.Error:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 
+from cockpit.probes.db import libpq_connect
 from cockpit.probes.dsn import conninfo
 
 # pg_settings' `setting` is in the parameter's own unit: milliseconds for both timeouts.
@@ -55,7 +55,7 @@ def read_back(dsn: str, env: Mapping[str, str], wanted: Mapping[str, str],
     params = conninfo(dsn)
     if params is None:
         return ReadBack(False, {}, "the DSN does not parse")
-    asked = {**params, "connect_timeout": str(timeout_s)}
+    asked = dict(params)
     # libpq's order: what the DSN itself sets beats PGOPTIONS and PGAPPNAME, as it will
     # for the step's own connections
     own = [key for key in ("options", "application_name") if key in params]
@@ -64,7 +64,7 @@ def read_back(dsn: str, env: Mapping[str, str], wanted: Mapping[str, str],
     if env.get("PGAPPNAME"):
         asked.setdefault("application_name", env["PGAPPNAME"])
     try:
-        with psycopg.connect(make_conninfo("", **asked), autocommit=True) as conn:
+        with libpq_connect(asked, timeout_s, autocommit=True) as conn:
             found: dict[str, str] = dict(conn.execute(_READ, [list(wanted)]).fetchall())
             row = conn.execute(_WHO).fetchone()
     except psycopg.Error as exc:

@@ -16,7 +16,7 @@ import psycopg
 
 from cockpit.probes.connfail import explain
 from cockpit.probes.dsn import conninfo
-from cockpit.probes.grants import capabilities
+from cockpit.probes.grants import capabilities, ident
 from cockpit.probes.pooler import ServerPath, admin_console, probe_path
 from cockpit.probes.readback import DROPPED, Cause, read_back
 
@@ -140,9 +140,6 @@ def settings_verdict(var: str, dsn: str,
 def role_defaults_cause(settings: Mapping[str, str]) -> Cause:
     """Why the role route's read-back differs, with the statements the DBA runs for the
     role and database the connection had (values in milliseconds)."""
-    def ident(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
     def said(who: tuple[str, str]) -> str:
         role, database = (ident(name) for name in who)
         where = f"ALTER ROLE {role} IN DATABASE {database}"

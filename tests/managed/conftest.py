@@ -121,6 +121,22 @@ def backend(pg_cluster: PgCluster | None) -> Backend:
     return Backend(pg_cluster.port, database, role, password)
 
 
+def with_dsn_setup(runbook: Path, backend: Backend, port: int, sslmode: str = "require",
+                   section: str = "", item: str = "") -> Path:
+    """The runbook with a `[setup]` of one `env` item: DATABASE_URL naming the backend's
+    database on `port` with `sslmode` (a password asked or fetched); `section`: more lines
+    of the section, `item`: more keys of the item (TOML, each ending its own line / `, `)."""
+    template = (f"postgresql://{backend.role}:<PASSWORD>@127.0.0.1:{port}/{backend.database}"
+                f"?sslmode={sslmode}")
+    setup = (f'\n[setup]\nheading = "Setup"\n{section}'
+             f'items = [\n  {{ kind = "env", id = "dsn", text = "`DATABASE_URL` names '
+             f'`{backend.database}` with `sslmode={sslmode}`", name = "DATABASE_URL", '
+             f'template = "{template}", database = "{backend.database}", '
+             f'require = {{ sslmode = "{sslmode}" }}{item} }},\n]\n')
+    runbook.write_text(runbook.read_text().replace("\n[[phases]]", setup + "\n[[phases]]", 1))
+    return runbook
+
+
 Pooler = Callable[..., int]
 
 

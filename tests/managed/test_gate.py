@@ -15,7 +15,7 @@ import psycopg
 
 from cockpit.demo.pgcluster import PgCluster
 from tests.engine.helpers import phase, ran, write_world
-from tests.managed.conftest import Backend, Pooler, TlsPath
+from tests.managed.conftest import Backend, Pooler, TlsPath, with_dsn_setup
 from tests.run import cockpit
 
 PY = shlex.quote(sys.executable)
@@ -26,15 +26,9 @@ SHOW = (f"{PY} -c \"import os, psycopg; c = psycopg.connect(os.environ['DATABASE
 
 def _world(tmp_path: Path, backend: Backend, port: int, role_route: bool = False) -> Path:
     runbook = write_world(tmp_path, [phase("P0", [("show", SHOW)])])
-    template = (f"postgresql://{backend.role}:<PASSWORD>@127.0.0.1:{port}/{backend.database}"
-                "?sslmode=require")
-    setup = ('\n[setup]\nheading = "Setup"\n'
-             + ('timeouts_from = "role"\n' if role_route else "")
-             + f'items = [\n  {{ kind = "env", id = "dsn", text = "`DATABASE_URL` names '
-             f'`{backend.database}` with `sslmode=require`", name = "DATABASE_URL", '
-             f'template = "{template}", database = "{backend.database}", '
-             'require = { sslmode = "require" } },\n]\n')
-    text = runbook.read_text().replace("\n[[phases]]", setup + "\n[[phases]]", 1)
+    with_dsn_setup(runbook, backend, port, section='timeouts_from = "role"\n' if role_route
+                   else "")
+    text = runbook.read_text()
     runbook.write_text(text.replace('log = "logs/show.log" }',
                                     'log = "logs/show.log", lock_timeout = "5s" }'))
     return runbook

@@ -15,7 +15,7 @@ import pytest
 from cockpit.engine.credentials import CredentialFailed, fetch_password, scrubbed
 from tests.engine.helpers import phase, ran, write_world
 from tests.engine.test_secrets import _held, _outputs
-from tests.managed.conftest import Backend, TlsPath
+from tests.managed.conftest import Backend, TlsPath, with_dsn_setup
 from tests.run import cockpit
 
 PY = shlex.quote(sys.executable)
@@ -63,16 +63,9 @@ def _world(tmp_path: Path, backend: Backend, port: int, fail: bool,
     if first is not None:
         steps.insert(0, first)
     runbook = write_world(tmp_path, [phase("P0", steps)])
-    template = (f"postgresql://{backend.role}:<PASSWORD>@127.0.0.1:{port}/{backend.database}"
-                "?sslmode=require")
     command = f"{PY} {shlex.quote(str(tokens / 'idp_token.py'))} {shlex.quote(str(tokens))}"
-    setup = ('\n[setup]\nheading = "Setup"\n'
-             f'items = [\n  {{ kind = "env", id = "dsn", text = "`DATABASE_URL` names '
-             f'`{backend.database}` with `sslmode=require`", name = "DATABASE_URL", '
-             f'template = "{template}", database = "{backend.database}", '
-             f"require = {{ sslmode = \"require\" }}, password_command = {json.dumps(command)} "
-             "},\n]\n")  # a TOML string whatever the clone's path holds (quotes, spaces)
-    runbook.write_text(runbook.read_text().replace("\n[[phases]]", setup + "\n[[phases]]", 1))
+    # a TOML string whatever the clone's path holds (quotes, spaces)
+    with_dsn_setup(runbook, backend, port, item=f", password_command = {json.dumps(command)}")
     return runbook, tokens
 
 

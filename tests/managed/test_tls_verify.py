@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.tlscheck import tls_verdict
 from tests.engine.helpers import phase, write_world
-from tests.managed.conftest import Backend
+from tests.managed.conftest import Backend, with_dsn_setup
 from tests.run import cockpit
 from tests.tlsproxy import tls_terminator
 
@@ -139,16 +139,9 @@ def test_each_certificate_gets_the_gates_answer(tmp_path: Path, ca, serve: Serve
                        {}, window_end) is None
 
 
-def _world(tmp_path: Path, backend: Backend, port: int, root: Path) -> Path:
+def _world(tmp_path: Path, backend: Backend, port: int) -> Path:
     runbook = write_world(tmp_path, [phase("P0", [("hello", "echo hello")])])
-    template = (f"postgresql://{backend.role}:<PASSWORD>@127.0.0.1:{port}/{backend.database}"
-                "?sslmode=verify-full")
-    setup = ('\n[setup]\nheading = "Setup"\n'
-             f'items = [\n  {{ kind = "env", id = "dsn", text = "`DATABASE_URL` names '
-             f'`{backend.database}` with `sslmode=verify-full`", name = "DATABASE_URL", '
-             f'template = "{template}", database = "{backend.database}", '
-             'require = { sslmode = "verify-full" } },\n]\n')
-    runbook.write_text(runbook.read_text().replace("\n[[phases]]", setup + "\n[[phases]]", 1))
+    with_dsn_setup(runbook, backend, port, sslmode="verify-full")
     return runbook
 
 
@@ -161,7 +154,7 @@ def test_a_changed_ca_file_is_named_on_resume(tmp_path: Path, ca, serve: Serve,
                                               backend: Backend) -> None:
     cert, key, root = ca
     port = serve(*server_cert((cert, key), tmp_path, datetime.timedelta(days=365)))
-    runbook = _world(tmp_path, backend, port, root)
+    runbook = _world(tmp_path, backend, port)
     url = (f"{backend.url(port)}?sslmode=verify-full&sslrootcert={root}")
     answers = tmp_path / "answers.toml"
     answers.write_text("[gates]\n")  # the sign-off not given yet: stops at the gates
