@@ -181,14 +181,7 @@ class CloseoutVerbs:
             "recorded_by": f"{self.core.actor.name}@{self.core.actor.host}"}
         if overridden is not None:
             record["recorded_with_note"] = overridden
-        if self.core.state.environment is not None:  # which environment's values were checked
-            record["environment"] = self.core.state.environment
-        if self.core.state.workdir_override is not None:  # what ran is not what was approved
-            record["workdir_override"] = self.core.state.workdir_override.model_dump()
-        if self.core.state.rehearsal is not None:  # the rehearsal, by its identity
-            record["rehearsal"] = {**self.core.state.rehearsal.model_dump(),
-                                   "proved": rules.rehearsal_proved(self.core.runbook,
-                                                                    self.core.state)}
+        record.update(self._circumstances())
         risk = risk_records(self.core.runbook, self.core.state, self.core.folder)
         if risk:  # which findings were accepted, why and by whom — not only how many
             record["risk_waivers"] = waived(risk)
@@ -200,20 +193,7 @@ class CloseoutVerbs:
         if overridden is not None:
             markdown += (f"\nRecorded with a note ({record['recorded_with_note']['note']}) "
                          f"although: {record['recorded_with_note']['refusal']}\n")
-        if self.core.state.environment is not None:
-            markdown += f"\nEnvironment: {self.core.state.environment}\n"
-        if self.core.state.workdir_override is not None:
-            over = self.core.state.workdir_override
-            markdown += (f"\nWorking directory OVERRIDDEN: approved `{over.approved}`, the "
-                         f"session ran in {over.used} (--override-workdir by {over.by})\n")
-        if self.core.state.rehearsal is not None:
-            link = self.core.state.rehearsal
-            proved = rules.rehearsal_proved(self.core.runbook, self.core.state)
-            said = ("Proved by rehearsal" if proved
-                    else "Linked to rehearsal (its proof did not hold)")
-            markdown += (f"\n{said} {link.session_id} ({link.folder}), last event hash "
-                         f"{link.last_hash}\n")
-        markdown += self._signing_note()
+        markdown += self._circumstances_said() + self._signing_note()
         write_atomic(evidence / "decision.md", markdown.encode())
         if status == decisions.BLOCKER:
             cause = decisions.value_of(self.core.runbook, filled, "root_cause") or (note or "")
@@ -230,6 +210,42 @@ class CloseoutVerbs:
             files=inventory(self.core.folder, running_run)))
         self.finish_closing()
         return record
+
+    def _circumstances(self) -> dict[str, Any]:
+        """What the decision record adds about how the session ran: the environment, an
+        overridden working directory, the rehearsal, the restore target."""
+        state, found = self.core.state, dict[str, Any]()
+        if state.environment is not None:  # which environment's values were checked
+            found["environment"] = state.environment
+        if state.workdir_override is not None:  # what ran is not what was approved
+            found["workdir_override"] = state.workdir_override.model_dump()
+        if state.rehearsal is not None:  # the rehearsal, by its identity
+            found["rehearsal"] = {**state.rehearsal.model_dump(),
+                                  "proved": rules.rehearsal_proved(self.core.runbook, state)}
+        if (target := rules.restore_target(state)) is not None:  # for the DBA's PITR
+            first = next((r for r in state.restore_points if r.lsn), None)
+            found["restore_target"] = first.model_dump(exclude_none=True) if first else target
+        return found
+
+    def _circumstances_said(self) -> str:
+        """The same, as the decision record's Markdown says it."""
+        state, said = self.core.state, ""
+        if state.environment is not None:
+            said += f"\nEnvironment: {state.environment}\n"
+        if state.workdir_override is not None:
+            over = state.workdir_override
+            said += (f"\nWorking directory OVERRIDDEN: approved `{over.approved}`, the "
+                     f"session ran in {over.used} (--override-workdir by {over.by})\n")
+        if state.rehearsal is not None:
+            link = state.rehearsal
+            proved = rules.rehearsal_proved(self.core.runbook, state)
+            lead = ("Proved by rehearsal" if proved
+                    else "Linked to rehearsal (its proof did not hold)")
+            said += (f"\n{lead} {link.session_id} ({link.folder}), last event hash "
+                     f"{link.last_hash}\n")
+        if (target := rules.restore_target(state)) is not None:
+            said += f"\n{target[0].upper()}{target[1:]}\n"
+        return said
 
     def finish_closing(self) -> None:
         """After the decision event: the operator's signature, then the filled checklist

@@ -106,6 +106,8 @@ class StepVerbs:
             raise ActionRefused(f"step '{step_id}' changes the database: type "
                                 f"'{step.confirm}' to confirm it")
         self._fresh_credentials(f"step '{step_id}' not started")  # its and the radar's
+        if not step.read_only:
+            self._restore_point(step_id)
         previous = self.core.state.steps.get(step_id)
         run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
         files = RunFiles(self.core.folder / "steps", run)
@@ -407,6 +409,23 @@ class StepVerbs:
             raise ActionRefused("say whether the step 'passed' or 'failed', with a note")
         self.core.append(records.StepResolved(step=step_id, outcome=outcome, note=note,
                                               probe=probe))
+
+    def _restore_point(self, step_id: str) -> None:
+        """The server's WAL position and time just before a changing step starts: what a
+        point-in-time restore aims before after a halt. Not read (no DSN, no answer): said
+        so in the record, and the step starts regardless."""
+        var = rules.radar_dsn_var(self.core.runbook)
+        if not self.core.env.get(var):
+            return
+        from cockpit.probes.db import ProbeUnreachable  # SQLAlchemy on demand
+        from cockpit.probes.walpoint import wal_position
+
+        try:
+            lsn, at = wal_position(self.core.env, var)
+        except ProbeUnreachable as exc:
+            self.core.append(records.RestorePoint(step=step_id, error=str(exc)))
+            return
+        self.core.append(records.RestorePoint(step=step_id, lsn=lsn, server_time=at))
 
     def _fresh_credentials(self, refused: str) -> None:
         """A password fetched now for the connections about to be made (a token read at

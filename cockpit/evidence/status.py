@@ -73,6 +73,8 @@ def status_lines(view: SessionAt) -> list[str]:
             lines.append(f"INTERRUPTED {sid}: {step.detail}")
     if state.halt is not None:
         lines.append(f"HALTED    by {state.halt.by} at {state.halt.at}: {state.halt.reason}")
+        if (target := rules.restore_target(state)) is not None:
+            lines.append(f"restore   {target}")
     if state.decision is not None:
         lines.append(f"decision  {state.decision.status} ({state.decision.at})")
     lines += [f"signature {line}" for line in signature_lines(view.runbook, state)]

@@ -50,6 +50,7 @@ DRIFT_NOTED = "drift_noted"
 SIGNATURE_ATTACHED = "signature_attached"
 CHECKLIST_WRITTEN = "checklist_written"
 PASSWORD_ENTERED = "password_entered"
+RESTORE_POINT = "restore_point"
 
 
 # The envelope is a msgspec Struct, not a pydantic model: reading a long session builds one

@@ -257,6 +257,17 @@ class ManualConfirmed(Record):
     assumed: bool | None = None
 
 
+class RestorePoint(Record):
+    """Where the server's WAL stood just before a changing step started: what a DBA's
+    point-in-time restore aims before, after a halt."""
+
+    KIND = ev.RESTORE_POINT
+    step: str
+    lsn: str | None = None  # pg_current_wal_lsn()
+    server_time: str | None = None  # the server's now(), ISO
+    error: str | None = None  # why it could not be read (the step starts regardless)
+
+
 class Halted(Record):
     KIND = ev.HALTED
     reason: str

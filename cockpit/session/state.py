@@ -126,6 +126,10 @@ class Drift(records.DriftNoted):
     at: str
 
 
+class Restore(records.RestorePoint):
+    at: str
+
+
 class Signature(records.SignatureAttached):
     at: str
     by: str
@@ -163,6 +167,7 @@ class SessionState(_State):
     torn_tails: list[SetAsideTail] = []
     faults: list[Fault] = []  # the cockpit's own failures
     drifts: list[Drift] = []  # behind the rehearsal: slow steps, a late forecast
+    restore_points: list[Restore] = []  # the WAL before each changing step, in order
     sign_keys: list[records.SigningKeyRef] = []  # the operator's, declared with --sign-key
     signatures: list[Signature] = []  # kept in evidence/signatures/, in attach order
     resumes: int = 0
@@ -418,6 +423,11 @@ def _rehearsal_moved(s: SessionState, r: records.RehearsalMoved, t: _Stamp) -> N
 @_folds(records.RehearsalLinked)
 def _rehearsal_linked(s: SessionState, r: records.RehearsalLinked, t: _Stamp) -> None:
     s.rehearsal = r.rehearsal.model_copy()
+
+
+@_folds(records.RestorePoint)
+def _restore_point(s: SessionState, r: records.RestorePoint, t: _Stamp) -> None:
+    s.restore_points.append(_kept(Restore, r, at=t.at))
 
 
 @_folds(records.DriftNoted)

@@ -39,7 +39,10 @@ def test_a_session_written_before_typed_reads_folds_to_its_own_snapshot(
     folded = fold(events)
     written = (folder / "session.json").read_bytes()
     assert folded == SessionState.model_validate_json(written)
-    assert json.loads(folded.model_dump_json()) == json.loads(written)
+    # a part the state gained since (its empty default) is not in the older snapshot
+    dumped, kept = json.loads(folded.model_dump_json()), json.loads(written)
+    gained = {key for key in dumped.keys() - kept.keys() if dumped[key] in ([], {}, None)}
+    assert {key: value for key, value in dumped.items() if key not in gained} == kept
 
 
 @pytest.mark.parametrize("name", WRITTEN_BEFORE)

@@ -11,6 +11,7 @@ from cockpit.session.rules.closeout import (
     may_seal,
     open_protocol_item,
     open_protocol_items,
+    restore_target,
 )
 from cockpit.session.rules.foureyes import (
     Signer,
@@ -159,6 +160,7 @@ __all__ = [
     "radar_dsn_var",
     "refusal_to_run",
     "rehearsal_proved",
+    "restore_target",
     "same_person",
     "self_approval",
     "settings_steps",

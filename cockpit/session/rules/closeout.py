@@ -31,3 +31,15 @@ def may_seal(runbook: Runbook, state: SessionState) -> bool:
 def may_decide(state: SessionState) -> bool:
     """The decision is recorded on sealed evidence, with no step running, once."""
     return not state.ended and state.running_step() is None and state.evidence is not None
+
+
+def restore_target(state: SessionState) -> str | None:
+    """Where a point-in-time restore aims before: the WAL position read just before the
+    first changing step started (nothing of the cutover's changes before it)."""
+    first = next((r for r in state.restore_points if r.lsn), None)
+    if first is None:
+        failed = next((r for r in state.restore_points if r.error), None)
+        return (f"restore target not recorded (before step {failed.step}: {failed.error})"
+                if failed else None)
+    return (f"restore target: before {first.server_time} (LSN {first.lsn}), read before step "
+            f"{first.step}")

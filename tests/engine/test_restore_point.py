@@ -1,0 +1,50 @@
+"""The rollback facts a DBA decides on after a halt: the server's WAL position and time,
+read just before each changing step starts; the first of them is the restore target the
+halt banner, `status` and the decision record give."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import psycopg
+
+from cockpit.demo.pgcluster import PgCluster
+from tests.engine.helpers import phase, write_world
+from tests.run import cockpit
+
+
+def test_a_halted_run_gives_the_restore_target_before_its_first_change(
+        tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
+    database = str(psycopg.conninfo.conninfo_to_dict(pg_db)["dbname"])
+    url = pg_cluster.socket_url(database).render_as_string(hide_password=False)
+    runbook = write_world(tmp_path, [
+        phase("P0", [("look", "echo looking")], read_only=True),
+        phase("P1", [("change", "echo changed"), ("boom", "echo DuplicateTable; exit 1")])])
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes",
+                   "--session", str(tmp_path / "s"), env={"DATABASE_URL": url})
+    assert done.returncode == 2, done.stdout + done.stderr
+    events = [json.loads(x) for x in (tmp_path / "s" / "events.jsonl").read_text().splitlines()]
+    points = [e["data"] for e in events if e["type"] == "restore_point"]
+    assert [p["step"] for p in points] == ["change", "boom"]  # not the read-only step
+    lsn = re.compile(r"^[0-9A-F]+/[0-9A-F]+$")
+    assert all(lsn.match(p["lsn"]) and p["server_time"].endswith("Z") for p in points)
+    first = points[0]
+    said = (f"restore target: before {first['server_time']} (LSN {first['lsn']}), read "
+            "before step change")
+    decision = json.loads((tmp_path / "s" / "evidence" / "decision.json").read_text())
+    target = decision["restore_target"]
+    assert {key: target[key] for key in first} == first and target["at"]  # and when recorded
+    assert f"R{said[1:]}" in (tmp_path / "s" / "evidence" / "decision.md").read_text()
+    assert f"restore   {said}" in cockpit("status", str(tmp_path / "s")).stdout
+    verified = cockpit("verify", str(tmp_path / "s"))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_without_a_database_no_restore_point_is_taken(tmp_path: Path) -> None:
+    runbook = write_world(tmp_path, [phase("P0", [("change", "echo changed")])])
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes",
+                   "--session", str(tmp_path / "s"), env={"DATABASE_URL": ""})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "restore_point" not in (tmp_path / "s" / "events.jsonl").read_text()
