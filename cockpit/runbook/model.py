@@ -252,6 +252,30 @@ class SetupScript(_Model):
 # ---------------------------------------------------------------- phases
 
 
+class Retry(_Model):
+    """A bounded retry of a changing step whose only failure was a lock timeout: the field's
+    answer to a busy table (a short `lock_timeout`, then another try), approved with the
+    runbook."""
+
+    on: Id = Field(
+        description="The id of the pattern abort rule that says a lock timeout (e.g. one "
+        "matching `LockNotAvailable` or `canceling statement due to lock timeout`); it must "
+        "watch the step. Only when it is the one rule that matched is the step tried again.",
+    )
+    attempts: int = Field(
+        ge=2, le=20,
+        description="How many times the step may run in all, the first included (2..20).",
+    )
+    first_delay: Duration = Field(
+        default="1s", description="The wait before the second attempt (a duration).",
+    )
+    cap: Duration = Field(
+        default="30s",
+        description="The longest wait: each wait doubles from `first_delay` up to it, with "
+        "jitter (a duration).",
+    )
+
+
 class CommandStep(_Model):
     """A command whose output is evidence; its line is `command` -> `log`."""
 
@@ -315,6 +339,14 @@ class CommandStep(_Model):
         default=None,
         description="PostgreSQL's `statement_timeout` (a duration) for the command's connections, "
         "given through PGOPTIONS.",
+    )
+
+    retry: Retry | None = Field(
+        default=None,
+        description="A bounded retry when the step fails on a lock timeout alone and the "
+        "database is where the step started (`on`, `attempts`, `first_delay`, `cap`); needs "
+        "`lock_timeout`. In a production runbook the step's typed confirmation covers its "
+        "retries; each is recorded.",
     )
 
     @property

@@ -48,6 +48,7 @@ from cockpit.runbook.model import (
     SetupSection,
     Text,
     WorkingDirectory,
+    duration_seconds,
     items_key,
     section_items,
 )
@@ -173,6 +174,39 @@ def _check_abort_rules(runbook: Runbook, add: Add) -> None:
         _check_abort_rule(f"abort_rules[{index}]", rule, add)
     _check_queue_rules_on_read_only(runbook, add)
     _check_abort_rule_refs(runbook, add)
+    _check_retries(runbook, add)
+
+
+def _watching(runbook: Runbook, step: CommandStep) -> set[str]:
+    """The abort rules that watch a command: its own and its phase's `abort_watch` items'."""
+    found = set(step.abort_rules)
+    for phase in runbook.phases:
+        if step in phase.steps:
+            found.update(r for item in phase.steps if isinstance(item, AbortWatch)
+                         for r in item.rules)
+    return found
+
+
+def _check_retries(runbook: Runbook, add: Add) -> None:
+    """A retry is for a changing step with a lock timeout, on a pattern rule that watches
+    it, its waits within the bounds it names."""
+    for place, step in walk_items(runbook):
+        if not isinstance(step, CommandStep) or step.retry is None:
+            continue
+        retry, at = step.retry, f"{place}.retry"
+        if step.read_only:
+            add(at, "a read-only step is run again anyway; a retry is for a changing step")
+        if step.lock_timeout is None:
+            add(at, "a retry on a lock timeout needs the step's `lock_timeout` (e.g. \"2s\"): "
+                "without it the step waits for the lock as long as it takes")
+        rule = runbook.abort_rule(retry.on)
+        if rule is None or rule.kind != "pattern":
+            add(f"{at}.on", f"'{retry.on}' is no pattern rule of [[abort_rules]]")
+        elif retry.on not in _watching(runbook, step):
+            add(f"{at}.on", f"'{retry.on}' does not watch this step: add it to its "
+                "`abort_rules` (or its phase's abort_watch)")
+        if duration_seconds(retry.first_delay) > duration_seconds(retry.cap):
+            add(f"{at}.first_delay", f"{retry.first_delay} is longer than the cap {retry.cap}")
 
 
 def _check_abort_rule(place: str, rule: AbortRule, add: Add) -> None:

@@ -82,6 +82,7 @@ from cockpit.session.rules.overview import (
     Overview,
     overview,
 )
+from cockpit.session.rules.retry import retry_delay
 from cockpit.session.rules.situation import (
     Situation,
 )
@@ -161,6 +162,7 @@ __all__ = [
     "refusal_to_run",
     "rehearsal_proved",
     "restore_target",
+    "retry_delay",
     "same_person",
     "self_approval",
     "settings_steps",
