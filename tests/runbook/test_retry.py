@@ -73,3 +73,38 @@ def test_each_wait_lies_between_half_the_doubled_delay_and_the_cap(
         doubled = min(duration_seconds(cap), duration_seconds(first) * 2 ** (attempt - 2))
         wait = retry_delay(retry, attempt, jitter)
         assert doubled / 2 <= wait <= doubled <= duration_seconds(cap)
+
+
+def test_a_run_is_tried_again_only_when_nothing_else_could_have_happened() -> None:
+    from cockpit.runbook.model import CommandStep
+    from cockpit.session.rules import retry_verdict
+
+    step = CommandStep(kind="command", id="up", command="alembic upgrade head",
+                       lock_timeout="2s", abort_rules=["lock-timeout"],
+                       retry=Retry(on="lock-timeout", attempts=3))
+    lock = {"rule": "lock-timeout", "line": "LockNotAvailable"}
+    at = ["0019"]
+    said = retry_verdict(step, lock, 1, at, at, None)
+    assert said.retry and said.why == ("a lock timeout alone, the database where the run "
+                                       "started (0019): attempt 2 of 3")
+    cases = [
+        (step.model_copy(update={"retry": None}), lock, 1, at, at, None,
+         "the step declares no retry"),
+        (step, {"rule": "duplicate-table", "line": "x"}, 1, at, at, None,
+         "abort rule 'duplicate-table' ended it, not the lock-timeout rule 'lock-timeout'"),
+        (step, None, 1, at, at, None,
+         "no abort rule ended it, not the lock-timeout rule 'lock-timeout'"),
+        (step, lock, 3, at, at, None, "its retry budget is spent (3 of 3 attempts)"),
+        (step, lock, 1, at, None, None,
+         "the database's revision could not be read back, so a partial change cannot be "
+         "ruled out"),
+        (step, lock, 1, at, ["0020"], None,
+         "the database moved: it is at 0020, the run started at 0019"),
+        (step, lock, 1, [], [], "revision 0021 builds an index CONCURRENTLY in an "
+         "autocommit block", "not retryable: revision 0021 builds an index CONCURRENTLY in "
+         "an autocommit block"),
+    ]
+    for case in cases:
+        *given, why = case
+        said = retry_verdict(*given)
+        assert not said.retry and said.why == why, (given, said)

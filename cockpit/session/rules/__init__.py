@@ -82,7 +82,7 @@ from cockpit.session.rules.overview import (
     Overview,
     overview,
 )
-from cockpit.session.rules.retry import retry_delay
+from cockpit.session.rules.retry import RetryVerdict, retry_delay, retry_verdict
 from cockpit.session.rules.situation import (
     Situation,
 )
@@ -111,6 +111,7 @@ __all__ = [
     "NextAction",
     "NextStep",
     "Overview",
+    "RetryVerdict",
     "SetupCheck",
     "Signer",
     "Situation",
@@ -163,6 +164,7 @@ __all__ = [
     "rehearsal_proved",
     "restore_target",
     "retry_delay",
+    "retry_verdict",
     "same_person",
     "self_approval",
     "settings_steps",
