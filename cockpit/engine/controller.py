@@ -304,6 +304,11 @@ class Controller(SessionCore):
         with self.turn:
             self.steps.cancel_step(step_id)
 
+    def resume_retry(self, step_id: str) -> None:
+        """Go on with a retry left pending by a cockpit that stopped during its wait."""
+        with self.turn:
+            self.steps.retries.resume(step_id)
+
     def poll(self) -> bool:
         """One look of the monitor's, now (it looks by itself; a caller need not)."""
         with self.turn:

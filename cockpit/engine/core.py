@@ -106,8 +106,8 @@ class SessionCore:
         if reason is not None:
             raise ActionRefused(reason)
 
-    def refusal_to_run(self, step_id: str) -> str | None:
-        return rules.refusal_to_run(self.runbook, self.state, step_id, self.clock())
+    def refusal_to_run(self, step_id: str, retrying: bool = False) -> str | None:
+        return rules.refusal_to_run(self.runbook, self.state, step_id, self.clock(), retrying)
 
     def item(self, item_id: str) -> Any:
         from cockpit.runbook.validate import walk_items

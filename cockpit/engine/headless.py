@@ -297,6 +297,9 @@ class Headless:
                              f"record what happened in answers [resolve.{step.id}] "
                              "(outcome = passed|failed, note), or halt")
                     return EXIT_REFUSED
+            if current is not None and current.status == "retry_wait":
+                self._attempts(step.id)  # left pending by a cockpit that stopped
+                continue
             if current is not None and current.status == "failed":
                 ctl.halt(f"step {step.id} failed: {current.detail}", by="failure", step=step.id)
                 break
@@ -305,10 +308,7 @@ class Headless:
                 if confirm is None and self.assume_yes:
                     confirm = step.confirm
                 ctl.run_step(step.id, confirm)
-                self.follow()
-                done = ctl.state.steps[step.id]
-                if done.status == "failed" and ctl.state.halt is None:
-                    ctl.halt(f"step {step.id} failed: {done.detail}", by="failure", step=step.id)
+                self._attempts(step.id)
             elif isinstance(step, CheckStep):
                 result = ctl.evaluate_check(step.id)
                 if not result.ok:
@@ -323,6 +323,39 @@ class Headless:
                 ctl.confirm_manual(step.id, "" if note in (None, True) else str(note),
                                    assumed=note is None)
         return None
+
+    def _attempts(self, step_id: str) -> None:
+        """The step's run followed to its end, and each retry's after its wait (the monitor
+        makes the attempt); a failure that is not retried halts."""
+        ctl = self.ctl
+        while True:
+            self.follow()
+            with ctl.turn:  # the end and a retry it earned are recorded in one turn
+                done = ctl.state.steps[step_id]
+            if done.status != "retry_wait" or ctl.state.halt is not None:
+                break
+            self._await_retry(step_id)
+        if done.status == "failed" and ctl.state.halt is None:
+            ctl.halt(f"step {step_id} failed: {done.detail}", by="failure", step=step_id)
+
+    def _await_retry(self, step_id: str) -> None:
+        """A retry's wait: said once, then until the monitor starts the attempt (or the
+        retry is dropped and the session halted). One left by a cockpit that stopped goes
+        on here if its conditions still hold (the revisions read again)."""
+        ctl = self.ctl
+        pending = ctl.state.steps[step_id].retry
+        if pending is not None and not rules.retry_armed(ctl.state, pending):
+            ctl.resume_retry(step_id)
+        pending = ctl.state.steps[step_id].retry
+        if pending is not None:
+            self.out(f"[{step_id}] RETRY: {rules.retry_text(ctl.state, pending, ctl.clock())}")
+        while ctl.state.steps[step_id].status == "retry_wait" and ctl.state.halt is None:
+            hangup.check()
+            if (fault := ctl.monitor.fault) is not None:
+                raise CockpitError(f"the retry of step {step_id} could not be made: "
+                                   f"{ctl.redactor.describe(fault)}")
+            time.sleep(0.05)
+        self._say_later()
 
     def follow(self) -> None:
         """Print the running step's log as it grows, until its end is recorded (by the

@@ -23,6 +23,7 @@ from cockpit.engine.launcher import (
     write_spec,
 )
 from cockpit.engine.pgoptions import pg_options
+from cockpit.engine.retries import Retries
 from cockpit.engine.upgrade_path import expected_upgrade
 from cockpit.errors import CockpitError
 from cockpit.probes.radar import app_name
@@ -95,14 +96,24 @@ class StepVerbs:
     def __init__(self, core: SessionCore, halt: Halt) -> None:
         self.core = core
         self.halt = halt  # an abort rule's match halts the session (closeout.py)
+        self.retries = Retries(core, self._step_env, halt, self._run_again)
 
-    def run_step(self, step_id: str, confirm: str | None = None) -> str:
+    def _step_env(self, step: CommandStep) -> dict[str, str]:
+        return step_env(self.core.env, step,
+                        from_role=rules.timeouts_from_role(self.core.runbook))
+
+    def _run_again(self, step_id: str) -> str:
+        """A retry's attempt: the operator's confirmation at the step's first start covers
+        it (the runbook approved the retry)."""
+        return self.run_step(step_id, retrying=True)
+
+    def run_step(self, step_id: str, confirm: str | None = None, retrying: bool = False) -> str:
         """Start a command step under its supervisor; returns the run id."""
-        self.core.refuse_if(self.core.refusal_to_run(step_id))
+        self.core.refuse_if(self.core.refusal_to_run(step_id, retrying))
         step = self.core.item(step_id)
         if not isinstance(step, CommandStep):
             raise ActionRefused(f"'{step_id}' is not a command step")
-        if step.confirm is not None and confirm != step.confirm:
+        if step.confirm is not None and confirm != step.confirm and not retrying:
             raise ActionRefused(f"step '{step_id}' changes the database: type "
                                 f"'{step.confirm}' to confirm it")
         self._fresh_credentials(f"step '{step_id}' not started")  # its and the radar's
@@ -164,7 +175,8 @@ class StepVerbs:
         lock_rules = [r for rid in rule_ids if (r := self.core.runbook.abort_rule(rid))
                       and r.kind == "lock_queue"]
         ran = (self.core.clock() - datetime.fromisoformat(started.replace("Z", "+00:00")))
-        if not lock_rules and ran.total_seconds() < RADAR_AFTER_S:
+        # a step that may retry names its blocker: the radar looks from its first second
+        if not lock_rules and step.retry is None and ran.total_seconds() < RADAR_AFTER_S:
             return
         self._start_radar(step, files, lock_rules)
 
@@ -244,6 +256,9 @@ class StepVerbs:
         TERM, then KILL): when its exit record comes, it is recorded cancelled — its log
         kept — and it may be run again. The cutover goes on."""
         self.core.refuse_if(rules.cancel_refusal(self.core.runbook, self.core.state, step_id))
+        if self.core.state.steps[step_id].status == "retry_wait":
+            self.retries.drop(step_id, "its retry was cancelled by the operator")
+            return
         current = self.core.running()
         assert current is not None  # cancel_refusal: it is running
         # the stop first: a cancel is recorded only once its supervisor has it (one verb or
@@ -269,6 +284,7 @@ class StepVerbs:
         current = self.core.running()
         if current is None:
             self.note_drift_if_due()  # between steps too: a forecast past the window
+            self.retries.due()  # a lock-timeout retry at its time
             return False
         step_id, files = current
         if self.check_running():
@@ -338,6 +354,11 @@ class StepVerbs:
         left = leftover_text(record)
         if left is not None:  # what it left running fails it, whatever its exit status
             detail, ok = (f"{detail}; {left}" if detail else left), False
+        # a retry is decided before the end is recorded: the failure and its retry land
+        # together, and nothing reads a failed step that is about to run again
+        halting = abort is not None and self.core.state.halt is None
+        retry = self.retries.verdict(step, record) \
+            if halting and left is None and isinstance(step, CommandStep) else None
         self.core.append(records.StepFinished(
             step=step_id, run=record.run, exit_code=record.exit_code, ok=ok,
             bytes=record.bytes, lines=record.lines, sha256=record.sha256,
@@ -345,13 +366,19 @@ class StepVerbs:
             last_line=record.last_line, publish_error=record.publish_error,
             **({"cancelled": True} if cancelled else {}),
             **self._radar_kept(RunFiles(self.core.folder / "steps", record.run))))
-        if abort is not None and self.core.state.halt is None:
-            self.halt(f"step {step_id} reached its timeout ({step.timeout})"
-                      if abort["rule"] == TIMEOUT_RULE else
-                      f"step {step_id}'s log could not be written; its command was stopped"
-                      if abort["rule"] == LOG_RULE else
-                      f"abort rule '{abort['rule']}' matched in step {step_id}",
-                      by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
+        if not halting or self.core.state.halt is not None:
+            return
+        assert abort is not None
+        if retry is not None and retry[0].retry:
+            self.retries.schedule(step, record, retry[0].why, retry[1] or [])
+            return
+        self.halt((f"step {step_id} reached its timeout ({step.timeout})"
+                   if abort["rule"] == TIMEOUT_RULE else
+                   f"step {step_id}'s log could not be written; its command was stopped"
+                   if abort["rule"] == LOG_RULE else
+                   f"abort rule '{abort['rule']}' matched in step {step_id}")
+                  + (f"; not retried: {retry[0].why}" if retry is not None else ""),
+                  by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
 
     def _radar_kept(self, files: RunFiles, wait_s: float = 3.0) -> dict[str, Any]:
         """The radar's samples of a run, as evidence: once its watcher has seen the exit

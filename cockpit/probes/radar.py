@@ -80,6 +80,15 @@ SELECT 'copy', pid, command, CASE WHEN bytes_total > 0
 """
 
 
+# who holds what the run waits for: pg_stat_activity shows another role's application and
+# state only to pg_read_all_stats, so either may be NULL (said as unknown)
+_HOLDERS = """
+SELECT pid, application_name AS application, state,
+       round(extract(epoch FROM now() - xact_start)::numeric, 1) AS xact_s
+  FROM pg_stat_activity WHERE pid = ANY(CAST(:pids AS int[])) ORDER BY pid
+"""
+
+
 def sample(conn: Connection, app: str, redact: Callable[[str], str]) -> dict[str, Any]:
     """One look: the run's sessions (what each waits on and who blocks it), how many
     sessions wait behind them and the oldest wait, and any long operation's progress. Each
@@ -90,6 +99,8 @@ def sample(conn: Connection, app: str, redact: Callable[[str], str]) -> dict[str
                     for s in found["sessions"] or []]
         pids = [s["pid"] for s in sessions]
         progress = rows(conn, _PROGRESS, pids=pids) if pids else []
+        blockers = sorted({pid for s in sessions for pid in s["blocked_by"] or []})
+        holders = rows(conn, _HOLDERS, pids=blockers) if blockers else []
     finally:
         # PostgreSQL keeps pg_stat_activity as it was for the rest of a transaction: end
         # it, so the next look sees the next moment
@@ -98,7 +109,10 @@ def sample(conn: Connection, app: str, redact: Callable[[str], str]) -> dict[str
         "sessions": sessions,
         "waiting": int(found["waiting"]),
         "oldest_wait_s": float(found["oldest_wait_s"]),
-        "blockers": sorted({pid for s in sessions for pid in s["blocked_by"] or []}),
+        "blockers": blockers,
+        "holders": [{**h, "application": cut_query(h["application"], redact, 64),
+                     "xact_s": float(h["xact_s"]) if h["xact_s"] is not None else None}
+                    for h in holders],
         "progress": [{**p, "pct": float(p["pct"]) if p["pct"] is not None else None}
                      for p in progress],
     }

@@ -51,6 +51,9 @@ SIGNATURE_ATTACHED = "signature_attached"
 CHECKLIST_WRITTEN = "checklist_written"
 PASSWORD_ENTERED = "password_entered"
 RESTORE_POINT = "restore_point"
+RETRY_SCHEDULED = "retry_scheduled"
+RETRY_DROPPED = "retry_dropped"
+RETRY_RESUMED = "retry_resumed"
 
 
 # The envelope is a msgspec Struct, not a pydantic model: reading a long session builds one

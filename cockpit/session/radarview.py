@@ -113,3 +113,20 @@ class RadarNews:
             return None
         self._gist = _gist(samples[-1])
         return _text(samples)
+
+
+def holder_text(samples: list[dict[str, Any]]) -> str | None:
+    """Who held the lock the run waited for, from the last sample that saw one: "pid 4242
+    (billing-worker, idle in transaction, open 12.0 s)"; None if no sample saw a blocker."""
+    for found in reversed(samples):
+        holders = found.get("holders") or []
+        if holders:
+            return "; ".join(
+                f"pid {h.get('pid')} ({h.get('application') or 'application unknown'}, "
+                f"{h.get('state') or 'state unknown'}, "
+                + (f"open {h['xact_s']:.1f} s)" if h.get("xact_s") is not None
+                   else "no open transaction)")
+                for h in holders)
+        if found.get("blockers"):
+            return ", ".join(f"pid {pid}" for pid in found["blockers"])
+    return None

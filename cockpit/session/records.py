@@ -268,6 +268,42 @@ class RestorePoint(Record):
     error: str | None = None  # why it could not be read (the step starts regardless)
 
 
+class RetryScheduled(Record):
+    """A run ended on its lock-timeout rule alone with the database where it started: the
+    step runs again as a new run at `due_at` instead of halting (its [retry], approved with
+    the runbook). `blocker`: who held the lock, as the radar last saw it."""
+
+    KIND = ev.RETRY_SCHEDULED
+    step: str
+    run: str  # the run that failed
+    attempt: int  # the attempt to come, 2..of
+    of: int
+    delay_s: float
+    due_at: str
+    why: str
+    revisions: list[str] = []  # the database's, read back: equal to the run's start
+    blocker: str | None = None
+
+
+class RetryDropped(Record):
+    """A pending retry not made — the operator cancelled it, or at its time the database
+    had moved or the window had closed: the failure stands, and the session halts."""
+
+    KIND = ev.RETRY_DROPPED
+    step: str
+    why: str
+
+
+class RetryResumed(Record):
+    """A cockpit that stopped during a retry's wait, resumed: the pending attempt goes on,
+    its conditions read again (and, on a screen, the operator's say-so)."""
+
+    KIND = ev.RETRY_RESUMED
+    step: str
+    attempt: int
+    revisions: list[str] = []
+
+
 class Halted(Record):
     KIND = ev.HALTED
     reason: str

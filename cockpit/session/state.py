@@ -17,7 +17,7 @@ from cockpit.session.events import Event
 
 GateStatus = Literal["open", "passed", "failed", "confirmed"]  # confirmed: a setup line
 StepStatus = Literal["pending", "running", "passed", "failed", "interrupted", "confirmed",
-                     "cancelled"]
+                     "cancelled", "retry_wait"]
 
 
 class _State(BaseModel):
@@ -33,6 +33,17 @@ class GateState(_State):
     at: str | None = None
     by: str | None = None
     reached: bool = True  # False: its probe could not answer (nothing was found)
+
+
+class RetryPending(_State):
+    attempt: int
+    of: int
+    due_at: str
+    delay_s: float
+    blocker: str | None = None
+    # the cockpit (its count of resumes) that will make the attempt: one that stopped during
+    # the wait leaves it to the next, which asks first (RetryResumed)
+    armed_in: int = 0
 
 
 class StepState(_State):
@@ -56,6 +67,8 @@ class StepState(_State):
     by: str | None = None
     cancel_asked: bool = False  # the operator asked to stop this run (a read-only step)
     path: list[str] | None = None  # an upgrade's expected revisions ([]: not known)
+    start: list[str] | None = None  # the database's revisions the run started from
+    retry: RetryPending | None = None  # retry_wait: the attempt to come
 
 
 class HaltState(_State):
@@ -318,7 +331,7 @@ def _step_started(s: SessionState, r: records.StepStarted, t: _Stamp) -> None:
     old = s.steps.get(r.step, StepState())
     s.steps[r.step] = StepState(status="running", run=r.run, attempts=old.attempts + 1,
                                 log=r.log, published=r.published, started_at=t.at, by=t.by,
-                                path=r.path)
+                                path=r.path, start=r.start)
 
 
 @_folds(records.StepFinished)
@@ -379,8 +392,32 @@ def _manual_confirmed(s: SessionState, r: records.ManualConfirmed, t: _Stamp) ->
     s.steps[r.step] = StepState(status="confirmed", note=r.note, ended_at=t.at, by=t.by)
 
 
+@_folds(records.RetryScheduled)
+def _retry_scheduled(s: SessionState, r: records.RetryScheduled, t: _Stamp) -> None:
+    step = s.steps[r.step]
+    step.status = "retry_wait"
+    step.retry = RetryPending(attempt=r.attempt, of=r.of, due_at=r.due_at, delay_s=r.delay_s,
+                              blocker=r.blocker, armed_in=s.resumes)
+
+
+@_folds(records.RetryResumed)
+def _retry_resumed(s: SessionState, r: records.RetryResumed, t: _Stamp) -> None:
+    if (pending := s.steps[r.step].retry) is not None:
+        pending.armed_in = s.resumes
+
+
+@_folds(records.RetryDropped)
+def _retry_dropped(s: SessionState, r: records.RetryDropped, t: _Stamp) -> None:
+    step = s.steps[r.step]
+    step.status, step.retry = "failed", None
+    step.detail = f"{step.detail}; {r.why}" if step.detail else r.why
+
+
 @_folds(records.Halted)
 def _halted(s: SessionState, r: records.Halted, t: _Stamp) -> None:
+    for step in s.steps.values():  # a halt ends any retry's wait: the failure stands
+        if step.status == "retry_wait":
+            step.status, step.retry = "failed", None
     s.halt = HaltState(reason=r.reason, by=r.by, step=r.step, rule=r.rule, line=r.line,
                        at=t.at, actor=t.by)
 

@@ -82,7 +82,15 @@ from cockpit.session.rules.overview import (
     Overview,
     overview,
 )
-from cockpit.session.rules.retry import RetryVerdict, retry_delay, retry_verdict
+from cockpit.session.rules.retry import (
+    RetryVerdict,
+    retry_armed,
+    retry_delay,
+    retry_text,
+    retry_verdict,
+    retry_waiting,
+    seconds_to_retry,
+)
 from cockpit.session.rules.situation import (
     Situation,
 )
@@ -163,9 +171,13 @@ __all__ = [
     "refusal_to_run",
     "rehearsal_proved",
     "restore_target",
+    "retry_armed",
     "retry_delay",
+    "retry_text",
     "retry_verdict",
+    "retry_waiting",
     "same_person",
+    "seconds_to_retry",
     "self_approval",
     "settings_steps",
     "setup_checks",

@@ -41,6 +41,8 @@ def phase_state(runbook: Runbook, state: SessionState, phase: Phase) -> str:
         return "complete"
     if any(s is not None and s.status == "running" for s in steps):
         return "running"
+    if any(s is not None and s.status == "retry_wait" for s in steps):
+        return "retrying"
     if any(s is not None and s.status in ("failed", "interrupted") for s in steps):
         return "stopped"
     if state.halt is not None:
@@ -66,8 +68,9 @@ def next_step(runbook: Runbook, state: SessionState) -> NextStep | None:
 
 
 def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str,
-                   now: datetime) -> str | None:
-    """Why `step_id` may not be acted on at `now`, or None if it may (invariants 1 and 2)."""
+                   now: datetime, retrying: bool = False) -> str | None:
+    """Why `step_id` may not be acted on at `now`, or None if it may (invariants 1 and 2).
+    A step waiting to retry is run again by the engine alone (`retrying`), at its time."""
     if state.halt is not None:
         return (f"the session is halted ({state.halt.reason}); no further step may run — "
                 "follow the halt-and-contain protocol")
@@ -91,6 +94,9 @@ def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str,
             return closed
     current = state.steps.get(step_id)
     step = upcoming.step
+    if current is not None and current.status == "retry_wait" and not retrying:
+        return (f"step '{step_id}' waits to run again by itself (a lock-timeout retry); "
+                "cancel the retry (c) or halt (x)")
     if (current is not None and current.status in ("failed", "interrupted")
             and isinstance(step, CommandStep) and not step.rerunnable):
         return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
@@ -103,6 +109,8 @@ def cancel_refusal(runbook: Runbook, state: SessionState, step_id: str) -> str |
     one that changes the database is stopped by halt-and-contain, never quietly."""
     if state.halt is not None or state.ended:
         return "the session is halted or ended: its running step is stopped by the halt"
+    if state.steps.get(step_id) is not None and state.steps[step_id].status == "retry_wait":
+        return None  # cancelling a pending retry ends the wait; the failure then halts
     if state.running_step() != step_id:
         return f"step '{step_id}' is not running"
     step = next((s for phase in runbook.phases for s in phase.steps if s.id == step_id), None)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cockpit.runbook.model import CommandStep, Retry, duration_seconds
+from cockpit.session.state import RetryPending, SessionState
 
 
 def retry_delay(retry: Retry, attempt: int, jitter: float) -> float:
@@ -60,3 +62,30 @@ def retry_verdict(step: CommandStep, abort: Mapping[str, Any] | None, attempts: 
 
 def _revisions(found: Sequence[str]) -> str:
     return ", ".join(found) or "no revision"
+
+
+def retry_waiting(state: SessionState) -> str | None:
+    """The step waiting to run again (at most one: steps run one at a time)."""
+    return next((sid for sid, s in state.steps.items() if s.status == "retry_wait"), None)
+
+
+def seconds_to_retry(pending: RetryPending, now: datetime) -> float:
+    due = datetime.fromisoformat(pending.due_at.replace("Z", "+00:00"))
+    return max(0.0, (due - now).total_seconds())
+
+
+def retry_armed(state: SessionState, pending: RetryPending) -> bool:
+    """Whether the cockpit now holding the session makes the attempt by itself: the one that
+    scheduled it, or a resumed one that was told to go on."""
+    return pending.armed_in == state.resumes
+
+
+def retry_text(state: SessionState, pending: RetryPending, now: datetime) -> str:
+    """"attempt 2 of 3, next in 4 s" — the header, `status`, headless and the mirror. A
+    cockpit that stopped during the wait leaves the attempt to a go-ahead."""
+    left = seconds_to_retry(pending, now)
+    when = ("waits for a go-ahead: the cockpit stopped during its wait"
+            if not retry_armed(state, pending) else
+            f"next in {left:.0f} s" if left >= 1 else "due now")
+    return f"attempt {pending.attempt} of {pending.of}, {when}" + (
+        f" · blocked by {pending.blocker}" if pending.blocker else "")
