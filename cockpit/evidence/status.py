@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.evidence.report import signature_lines
@@ -23,6 +24,7 @@ def derived(view: SessionAt) -> dict[str, Any]:
                    for phase in runbook.phases},
         "next_step": upcoming.step.id if upcoming and state.halt is None else None,
         "running_step": state.running_step(),
+        "retry": _retry(state, holder_alive(view.folder) is False),
         "halted": state.halt is not None,
         "ended": state.ended,
         "decision": state.decision.status if state.decision else None,
@@ -33,6 +35,17 @@ def derived(view: SessionAt) -> dict[str, Any]:
         "torn_tail_bytes": len(view.torn.data) if view.torn else 0,
         "read_from": view.source,
     }
+
+
+def _retry(state: Any, stopped: bool) -> dict[str, Any] | None:
+    """The step waiting to run again, and what the wait says now."""
+    step_id = rules.retry_waiting(state)
+    pending = state.steps[step_id].retry if step_id else None
+    if pending is None:
+        return None
+    return {"step": step_id, "attempt": pending.attempt, "of": pending.of,
+            "due_at": pending.due_at, "armed": rules.retry_armed(state, pending) and not stopped,
+            "text": rules.retry_text(state, pending, datetime.now(UTC), stopped)}
 
 
 def status_json(view: SessionAt) -> str:
@@ -68,6 +81,8 @@ def status_lines(view: SessionAt) -> list[str]:
         lines.append(f"running   {d['running_step']}")
     elif d["next_step"] and not state.ended:
         lines.append(f"next      {d['next_step']}")
+    if d["retry"]:
+        lines.append(f"RETRY     {d['retry']['step']}: {d['retry']['text']}")
     for sid, step in state.steps.items():
         if step.status == "interrupted":
             lines.append(f"INTERRUPTED {sid}: {step.detail}")

@@ -27,6 +27,7 @@ STATE_MARKS = {
     "confirmed": "✓ confirmed",
     "interrupted": "! interrupted",
     "cancelled": "⊖ cancelled",
+    "retry_wait": "↻ waiting to retry",
     "halted": "⊘ skipped by halt",
 }
 

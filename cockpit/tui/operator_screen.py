@@ -268,6 +268,17 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
             return
         self.action_tab("phase-tab")  # where the step and its output show
         step = upcoming.step
+        pending = self.ctl.state.steps[step.id].retry if step.id in self.ctl.state.steps \
+            else None
+        if pending is not None:  # left by a cockpit that stopped during its wait
+            self.app.push_screen(
+                AskText(f"Go on with {step.id}'s retry?",
+                        f"Attempt {pending.attempt} of {pending.of} was pending when the "
+                        "cockpit stopped. The database's revision is read again first; if it "
+                        "moved, the retry is dropped and the session halts. Type RETRY.",
+                        must_equal="RETRY"),
+                given(lambda _word: self._verb(self.ctl.resume_retry, step.id)))
+            return
         if isinstance(step, CommandStep):
             if step.confirm is None:
                 self._verb(self.ctl.run_step, step.id, None)
@@ -288,7 +299,14 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
 
     def action_cancel(self) -> None:
         step_id = self.ctl.state.running_step()
-        if step_id is None or not self.allowed("cancel"):
+        waiting = rules.retry_waiting(self.ctl.state)
+        if (step_id or waiting) is None or not self.allowed("cancel"):
+            return
+        if step_id is None and waiting is not None:  # the retry's wait: dropping it halts
+            self.app.push_screen(
+                AskText(f"Cancel {waiting}'s retry?", "The lock timeout it answered then "
+                        "halts the session (final). Type CANCEL.", must_equal="CANCEL"),
+                given(lambda _word: self._verb(self.ctl.cancel_step, waiting)))
             return
 
         def asked(_result: None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.markup import escape
@@ -105,6 +106,10 @@ def _result(view: RunnerView, step: PhaseItem) -> tuple[Text, Text | None]:
         result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
     if s.status == "running":  # the cell: its clock; the strip: the rest
         result, detail = _running(view, step, s)
+    elif s.status == "retry_wait" and s.retry is not None:  # a lock timeout, tried again
+        said = rules.retry_text(view.state, s.retry, datetime.now(UTC))
+        result = Text(f"↻ attempt {s.retry.attempt} of {s.retry.of}", style="bold yellow")
+        detail = Text(f"↻ {step.id} · lock timeout · {said}", style="bold yellow")
     if step.id in view.damaged:
         result = Text.assemble("✗ LOG DAMAGED · ", result)
     return result, detail

@@ -80,12 +80,14 @@ def retry_armed(state: SessionState, pending: RetryPending) -> bool:
     return pending.armed_in == state.resumes
 
 
-def retry_text(state: SessionState, pending: RetryPending, now: datetime) -> str:
+def retry_text(state: SessionState, pending: RetryPending, now: datetime,
+               stopped: bool = False) -> str:
     """"attempt 2 of 3, next in 4 s" — the header, `status`, headless and the mirror. A
-    cockpit that stopped during the wait leaves the attempt to a go-ahead."""
+    cockpit that stopped during the wait (`stopped`: its lock's holder is gone) leaves the
+    attempt to a go-ahead."""
     left = seconds_to_retry(pending, now)
     when = ("waits for a go-ahead: the cockpit stopped during its wait"
-            if not retry_armed(state, pending) else
+            if stopped or not retry_armed(state, pending) else
             f"next in {left:.0f} s" if left >= 1 else "due now")
     return f"attempt {pending.attempt} of {pending.of}, {when}" + (
         f" · blocked by {pending.blocker}" if pending.blocker else "")

@@ -10,6 +10,7 @@ from cockpit.runbook.model import Runbook
 from cockpit.session.rules.closeout import may_decide, may_seal
 from cockpit.session.rules.gates import password_dsns, password_refusal
 from cockpit.session.rules.order import cancel_refusal
+from cockpit.session.rules.retry import retry_armed, retry_waiting
 from cockpit.session.rules.situation import Situation
 from cockpit.session.state import SessionState
 
@@ -25,8 +26,16 @@ def _halt(now: Situation) -> bool:
 
 
 def _cancel(now: Situation) -> bool:
-    return now.running is not None and cancel_refusal(now.runbook, now.state,
-                                                      now.running) is None
+    """A running read-only step, or a lock-timeout retry's wait."""
+    target = now.running or retry_waiting(now.state)
+    return target is not None and cancel_refusal(now.runbook, now.state, target) is None
+
+
+def _unarmed_retry(now: Situation) -> bool:
+    """A retry left pending by a cockpit that stopped during its wait: the go-ahead."""
+    step = retry_waiting(now.state)
+    pending = now.state.steps[step].retry if step else None
+    return not now.halted and pending is not None and not retry_armed(now.state, pending)
 
 
 def _gates(now: Situation) -> bool:
@@ -48,7 +57,7 @@ def _attest(now: Situation) -> bool:
 
 
 def _run_next(now: Situation) -> bool:
-    return now.may_run_next
+    return now.may_run_next or _unarmed_retry(now)
 
 
 def _resolve(now: Situation) -> bool:
