@@ -32,22 +32,22 @@ def retryability(parts: Sequence[RevisionSQL], failed: Mapping[str, str],
     and counts as one that can."""
     sql = {part.revision: part.sql for part in parts}
     found: list[Retryable] = []
-    cause: str | None = None
+    first: str | None = None  # the first revision that can leave a partial change
     for revision in path:
-        if cause is None:
-            cause = _partial_cause(revision, sql.get(revision), failed.get(revision))
-            if cause is not None:
-                found.append(Retryable(revision, False, cause))
-                continue
-            found.append(Retryable(revision, True, "one transaction up to here: a lock "
-                                                   "timeout rolls it back whole"))
-        else:
-            found.append(Retryable(revision, False, f"after {cause.split(':')[0]}"))
+        if first is not None:
+            found.append(Retryable(revision, False, f"{revision}: it runs after {first}, "
+                                                    "which can leave a partial change"))
+            continue
+        cause = _partial_cause(revision, sql.get(revision), failed.get(revision))
+        if cause is not None:
+            first = revision
+        found.append(Retryable(revision, cause is None, cause or (
+            "no autocommit block up to here: a lock timeout rolls it back whole")))
     return found
 
 
 def _partial_cause(revision: str, sql: str | None, failure: str | None) -> str | None:
-    if sql is None:
+    if sql is None or failure is not None:  # a part rendered before a failure is not all
         return (f"{revision}: its offline SQL could not be rendered "
                 f"({failure or 'Alembic wrote no part for it'}), so a partial change "
                 "cannot be ruled out")

@@ -19,6 +19,7 @@ from alembic.util import CommandError
 from cockpit.probes.alembic_probes import alembic_walk, current_revisions, script_directory
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
+from cockpit.probes.retryable import retryability
 from cockpit.probes.risklocks import IndexResolver, held_to_end, index_tables, named_indexes
 from cockpit.probes.riskreport import report_markdown, size_text
 from cockpit.probes.risktools import (
@@ -404,6 +405,8 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
         "transaction": {"one_transaction": one, "held_to_end": [
             {**asdict(h), **_size_of(sizes.get(h.table))} for h in held]},
         "findings": [asdict(f) for f in findings],
+        # per revision: may a lock timeout in it be retried (a step's [retry])
+        "retryable": [asdict(r) for r in retryability(parts, failed, path)],
     }
     files = (("migration-risk.json", (json.dumps(report, indent=2) + "\n").encode()),
              ("migration-risk.md", report_markdown(report).encode()))

@@ -28,9 +28,13 @@ def report_markdown(report: dict[str, Any]) -> str:
     by_revision: dict[str, list[dict[str, Any]]] = {}
     for finding in report["findings"]:
         by_revision.setdefault(finding["revision"], []).append(finding)
+    retry = {r["revision"]: r for r in report.get("retryable", [])}
     for revision in [*report["path"], *[r for r in by_revision if r not in report["path"]]]:
         found = by_revision.get(revision, [])
         lines += [f"## {revision}", ""]
+        if (told := retry.get(revision)) is not None:
+            lines += [f"Retryable on a lock timeout: {'yes' if told['retryable'] else 'no'} "
+                      f"({told['why']}).", ""]
         if not found:
             lines += ["No finding.", ""]
             continue

@@ -19,7 +19,9 @@ import pytest
 from cockpit.demo.lineage import ANCHOR, HEAD, write_backend
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.probes.registry import ProbeContext, run_probe
+from cockpit.probes.retryable import last_revision_run, retryability
 from cockpit.probes.risk import Limits, Size, assess, table_sizes
+from cockpit.probes.riskreport import report_markdown
 from cockpit.probes.sqlrisk import RevisionSQL, Statement, split_revisions, statements
 from cockpit.runbook.model import Waiver
 from tests.engine.helpers import cockpit, phase, write_world
@@ -152,6 +154,14 @@ def test_each_revision_is_judged_on_its_own_against_the_live_table_size(
                and f["revision"] == "r2" for f in findings)
     assert not ok and "r2 index-without-concurrently on public.accounts" in detail
     assert "[[waivers]]" in detail
+    # a lock timeout may be retried up to the first revision that cannot be told or that
+    # commits part way (r4 is not rendered whole offline; r5 has an autocommit block)
+    told = {r["revision"]: (r["retryable"], r["why"]) for r in report["retryable"]}
+    assert [told[r][0] for r in report["path"]] == [True, True, False, False]
+    assert told["r4_reads_data"][1].startswith("r4_reads_data: its offline SQL could not")
+    assert told["r5"][1] == "r5: it runs after r4_reads_data, which can leave a partial change"
+    page = report_markdown(report)
+    assert "Retryable on a lock timeout: no (r4_reads_data: its offline SQL" in page
 
 
 def test_a_table_under_the_limits_makes_warnings_only(hazards: SimpleNamespace,
@@ -289,6 +299,21 @@ def test_an_autocommit_block_that_only_builds_concurrently_is_no_partial_commit(
     parts = [RevisionSQL("r9", "r8", sql)]
     findings = assess(parts, {}, {"r9": statements(sql)}, {}, {}, Limits(), "public", ["r9"])
     assert [f.rule for f in findings] == [rule]
+
+
+def test_a_concurrent_build_in_an_autocommit_block_is_not_retryable_nor_what_follows(
+        ) -> None:
+    first = "CREATE TABLE n (id int);\n"
+    block = "CREATE TABLE m (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY i ON m (id);\nBEGIN;\n"
+    parts = [RevisionSQL("r1", "", first), RevisionSQL("r2", "r1", block),
+             RevisionSQL("r3", "r2", first)]
+    told = retryability(parts, {}, ["r1", "r2", "r3"])
+    assert [t.retryable for t in told] == [True, False, False]
+    assert told[1].why.startswith("r2: an autocommit block (line 3: CREATE INDEX "
+                                  "CONCURRENTLY i ON m (id)) commits part way")
+    assert last_revision_run("INFO Running upgrade  -> r1, first\nINFO Running upgrade "
+                             "r1 -> r2, second\nERROR lock timeout") == "r2"
+    assert last_revision_run("nothing ran") is None
 
 
 def test_a_revision_neither_rendered_nor_failed_is_not_passed_over() -> None:
