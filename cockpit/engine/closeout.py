@@ -225,6 +225,10 @@ class CloseoutVerbs:
         if (target := rules.restore_target(state)) is not None:  # for the DBA's PITR
             first = next((r for r in state.restore_points if r.lsn), None)
             found["restore_target"] = first.model_dump(exclude_none=True) if first else target
+        per_revision = {sid: {"committed": s.committed, "of": s.of}
+                        for sid, s in state.steps.items() if s.of is not None}
+        if per_revision:  # what a halt part way left committed
+            found["revisions_committed"] = per_revision
         return found
 
     def _circumstances_said(self) -> str:
@@ -245,6 +249,8 @@ class CloseoutVerbs:
                      f"{link.last_hash}\n")
         if (target := rules.restore_target(state)) is not None:
             said += f"\n{target[0].upper()}{target[1:]}\n"
+        for text in rules.committed_lines(state):
+            said += f"\nRevisions, {text}\n"
         return said
 
     def finish_closing(self) -> None:

@@ -304,6 +304,14 @@ class Controller(SessionCore):
         with self.turn:
             self.steps.cancel_step(step_id)
 
+    def release_hold(self, step_id: str, typed: str, note: str = "") -> None:
+        with self.turn:
+            self.steps.release_hold(step_id, typed, note)
+
+    def pause_step(self, step_id: str) -> None:
+        with self.turn:
+            self.steps.pause_step(step_id)
+
     def resume_retry(self, step_id: str) -> None:
         """Go on with a retry left pending by a cockpit that stopped during its wait."""
         with self.turn:

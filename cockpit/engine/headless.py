@@ -51,7 +51,7 @@ from cockpit.session.stepfollow import StepLogFollower
 
 Print = Callable[[str], None]
 ASSUMED = "assumed (--assume-yes rehearsal)"  # what an answer nobody gave is recorded as
-ANSWER_TABLES = ("gates", "confirm", "manual", "halt", "decision", "resolve")
+ANSWER_TABLES = ("gates", "confirm", "manual", "halt", "decision", "resolve", "holds")
 
 
 @dataclass
@@ -62,6 +62,7 @@ class Answers:
     halt: dict[str, str] = field(default_factory=dict)
     decision: dict[str, Any] = field(default_factory=dict)  # [decision.PASS]: sub-tables
     resolve: dict[str, dict[str, str]] = field(default_factory=dict)
+    holds: dict[str, str] = field(default_factory=dict)  # step: the revision let past
 
 
 def load_answers(path: Path | None) -> Answers:
@@ -297,6 +298,14 @@ class Headless:
                              f"record what happened in answers [resolve.{step.id}] "
                              "(outcome = passed|failed, note), or halt")
                     return EXIT_REFUSED
+            if current is not None and current.status == "held":
+                if not self._past_hold(step.id):
+                    return EXIT_REFUSED  # waiting for a person: resumable
+                continue
+            if current is not None and current.status == "paused":  # a screen's pause
+                ctl.run_step(step.id)
+                self._attempts(step.id)
+                continue
             if current is not None and current.status == "retry_wait":
                 self._attempts(step.id)  # left pending by a cockpit that stopped
                 continue
@@ -323,6 +332,26 @@ class Headless:
                 ctl.confirm_manual(step.id, "" if note in (None, True) else str(note),
                                    assumed=note is None)
         return None
+
+    def _past_hold(self, step_id: str) -> bool:
+        """A hold point: gone past with the answers' [holds] go-ahead (the revision's id, as
+        the operator types it; --assume-yes never gives it), else said, and the run stops."""
+        ctl = self.ctl
+        held = ctl.state.steps[step_id]
+        before = held.stopped_before or ""
+        if self.answers.holds.get(step_id) != before:
+            self.out(f"HELD: step {step_id} stops before revision {before}"
+                     + (f" ({len(held.committed) + 1} of {held.of})" if held.of else "")
+                     + "; it goes on only on a person's go-ahead")
+            if (said := rules.committed_text(ctl.state, step_id)) is not None:
+                self.out(f"  {said}")
+            self.out(f"  to go on: answers [holds] {step_id} = \"{before}\", then "
+                     f"{self.resume_command()}")
+            return False
+        ctl.release_hold(step_id, before, "headless: the answers' [holds]")
+        ctl.run_step(step_id)
+        self._attempts(step_id)
+        return True
 
     def _attempts(self, step_id: str) -> None:
         """The step's run followed to its end, and each retry's after its wait (the monitor

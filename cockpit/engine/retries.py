@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from cockpit.engine.core import ActionRefused, SessionCore
+from cockpit.engine.perrevision import run_result
 from cockpit.errors import CockpitError
 from cockpit.runbook.alembic_config import command_config
 from cockpit.runbook.model import CommandStep
@@ -48,11 +49,16 @@ class Retries:
         cheap = rules.retry_verdict(step, record.abort, now.attempts, [], [], None)
         if not cheap.retry:
             return cheap, None
+        start, path = now.start, now.path or []
+        if step.per_revision:  # the revisions it committed stay: the failing one's start
+            done = run_result(RunFiles(self.core.folder / "steps", record.run)).get("done")
+            if done:
+                start, path = [str(done[-1])], path[len(done):]
         revisions = self._revisions()
         partial = None
-        if revisions is not None and sorted(revisions) == sorted(now.start or []):
-            partial = self._partial(step, record, now.start or [], now.path or [])
-        return rules.retry_verdict(step, record.abort, now.attempts, now.start, revisions,
+        if revisions is not None and sorted(revisions) == sorted(start or []):
+            partial = self._partial(step, record, start or [], path)
+        return rules.retry_verdict(step, record.abort, now.attempts, start, revisions,
                                    partial), revisions
 
     def schedule(self, step: CommandStep, record: ExitRecord, why: str,
@@ -126,7 +132,8 @@ class Retries:
 
     def _moved(self, step_id: str) -> str | None:
         """Why the database is no longer verifiably where the failed run started."""
-        start = self.core.state.steps[step_id].start
+        now = self.core.state.steps[step_id]
+        start = [now.committed[-1]] if now.committed and now.of is not None else now.start
         revisions = self._revisions()
         if start is None or revisions is None:
             return "the database's revision could not be read back"

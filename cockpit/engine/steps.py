@@ -22,6 +22,7 @@ from cockpit.engine.launcher import (
     void_claim,
     write_spec,
 )
+from cockpit.engine.perrevision import plan_run, run_result
 from cockpit.engine.pgoptions import pg_options
 from cockpit.engine.retries import Retries
 from cockpit.engine.upgrade_path import expected_upgrade
@@ -113,15 +114,22 @@ class StepVerbs:
         step = self.core.item(step_id)
         if not isinstance(step, CommandStep):
             raise ActionRefused(f"'{step_id}' is not a command step")
-        if step.confirm is not None and confirm != step.confirm and not retrying:
+        previous = self.core.state.steps.get(step_id)
+        # a held or paused step goes on from where it stopped: confirmed at its first start
+        going_on = previous is not None and previous.status in ("held", "paused")
+        if step.confirm is not None and confirm != step.confirm and not (retrying or going_on):
             raise ActionRefused(f"step '{step_id}' changes the database: type "
                                 f"'{step.confirm}' to confirm it")
         self._fresh_credentials(f"step '{step_id}' not started")  # its and the radar's
-        if not step.read_only:
-            self._restore_point(step_id)
-        previous = self.core.state.steps.get(step_id)
         run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
         files = RunFiles(self.core.folder / "steps", run)
+        from_role = rules.timeouts_from_role(self.core.runbook)
+        upgrade = expected_upgrade(step.command, self.core.workdir,
+                                   step_env(self.core.env, step, from_role=from_role))
+        plan = plan_run(step, upgrade[0] if upgrade else None, previous, files) \
+            if step.per_revision else None
+        if not step.read_only:
+            self._restore_point(step_id)
         published = resolve(self.core.workdir, step.log) if step.log else None
         if published is not None:
             self._displace(step_id, run, published)
@@ -129,7 +137,9 @@ class StepVerbs:
         watched = [r for rid in rule_ids if (r := self.core.runbook.abort_rule(rid))]
         # the output's patterns are the supervisor's; the lock queue is the radar's
         abort_rules = [r.model_dump() for r in watched if r.kind == "pattern"]
-        write_spec(files, {"step": step_id, "command": step.command, "cwd": str(self.core.workdir),
+        write_spec(files, {"step": step_id,
+                           "command": plan.command if plan else step.command,
+                           "cwd": str(self.core.workdir),
                            "log": str(files.log),
                            "publish": str(published) if published else None,
                            "rules": abort_rules, "grace": 5.0,
@@ -137,15 +147,14 @@ class StepVerbs:
                            "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE,
                            "log_rule": LOG_RULE})
         phase = next(p.id for p in self.core.runbook.phases if step in p.steps)
-        from_role = rules.timeouts_from_role(self.core.runbook)
-        upgrade = expected_upgrade(step.command, self.core.workdir,
-                                   step_env(self.core.env, step, from_role=from_role))
         self.core.append(records.StepStarted(
             step=step_id, phase=phase, run=run, command=step.command,
             log=files.log.relative_to(self.core.folder).as_posix(),
             published=str(published) if published else None, abort_rules=rule_ids,
             **({} if upgrade is None else {"path": upgrade[0]}),
-            **({} if upgrade is None or upgrade[1] is None else {"start": upgrade[1]})))
+            **({} if upgrade is None or upgrade[1] is None else {"start": upgrade[1]}),
+            **({} if plan is None else {"plan": plan.revisions,
+                                        "stop_before": plan.stop_before})))
         try:
             env = step_env(self.core.env, step, run, from_role=from_role)
             self.core.children[run] = launch(files, env, self.core.secrets)
@@ -250,6 +259,27 @@ class StepVerbs:
             self.core.append(records.LogDisplaced(
                 step=step_id, run=run, from_=str(published),
                 to=kept.relative_to(self.core.folder).as_posix(), sha256=moved[0], bytes=moved[1]))
+
+    def release_hold(self, step_id: str, typed: str, note: str = "") -> None:
+        """The operator's go-ahead past a hold point: the revision's id, typed."""
+        self.core.refuse_if(self.core.halted_reason())
+        current = self.core.state.steps.get(step_id)
+        if current is None or current.status != "held" or current.stopped_before is None:
+            raise ActionRefused(f"step '{step_id}' is not held")
+        if typed != current.stopped_before:
+            raise ActionRefused(f"step '{step_id}' is held before revision "
+                                f"{current.stopped_before}: type {current.stopped_before} "
+                                "to go on")
+        self.core.append(records.HoldReleased(step=step_id, revision=current.stopped_before,
+                                              note=note or None))
+
+    def pause_step(self, step_id: str) -> None:
+        """Ask the running `per_revision` step to stop after the revision now running."""
+        self.core.refuse_if(rules.pause_refusal(self.core.runbook, self.core.state, step_id))
+        current = self.core.running()
+        assert current is not None
+        current[1].pause.write_bytes(b"")
+        self.core.append(records.StepPauseAsked(step=step_id, run=current[1].run))
 
     def cancel_step(self, step_id: str) -> None:
         """Stop a running read-only step the way the supervisor stops any (SIGINT, then
@@ -365,7 +395,8 @@ class StepVerbs:
             abort=abort, ended_at=record.ended_at, detail=detail,
             last_line=record.last_line, publish_error=record.publish_error,
             **({"cancelled": True} if cancelled else {}),
-            **self._radar_kept(RunFiles(self.core.folder / "steps", record.run))))
+            **self._radar_kept(RunFiles(self.core.folder / "steps", record.run)),
+            **self._revisions_done(step, record, ok)))
         if not halting or self.core.state.halt is not None:
             return
         assert abort is not None
@@ -379,6 +410,17 @@ class StepVerbs:
                    f"abort rule '{abort['rule']}' matched in step {step_id}")
                   + (f"; not retried: {retry[0].why}" if retry is not None else ""),
                   by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
+
+    def _revisions_done(self, step: Any, record: ExitRecord, ok: bool) -> dict[str, Any]:
+        """A `per_revision` run: the revisions it committed, and where it stopped between two
+        (a hold by plan, a pause asked) — only a run that ended well stopped there."""
+        if not (isinstance(step, CommandStep) and step.per_revision):
+            return {}
+        found = run_result(RunFiles(self.core.folder / "steps", record.run))
+        stop = found.get("stop") if ok else None
+        return {"done": [str(r) for r in found.get("done", [])],
+                **({"stopped_before": str(found.get("stopped_before")), "stop": stop}
+                   if stop in ("hold", "pause") else {})}
 
     def _radar_kept(self, files: RunFiles, wait_s: float = 3.0) -> dict[str, Any]:
         """The radar's samples of a run, as evidence: once its watcher has seen the exit

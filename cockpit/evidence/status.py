@@ -83,6 +83,12 @@ def status_lines(view: SessionAt) -> list[str]:
         lines.append(f"next      {d['next_step']}")
     if d["retry"]:
         lines.append(f"RETRY     {d['retry']['step']}: {d['retry']['text']}")
+    for sid, step in state.steps.items():  # stopped between revisions, for a person
+        if step.status in ("held", "paused") and step.stopped_before:
+            word = "HELD  " if step.status == "held" else "PAUSED"
+            lines.append(f"{word}    {sid} before revision {step.stopped_before} "
+                         f"({len(step.committed) + 1} of {step.of})")
+    lines += [f"revisions {text}" for text in rules.committed_lines(state)]
     for sid, step in state.steps.items():
         if step.status == "interrupted":
             lines.append(f"INTERRUPTED {sid}: {step.detail}")

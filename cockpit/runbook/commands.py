@@ -100,3 +100,22 @@ def confirm_word(command: str) -> str:
         return path_name(scripts[0]).rsplit(".", 1)[0]
     program = path_name(command.split()[0])
     return re.sub(r"[^A-Za-z0-9_.-]", "", program) or "run"
+
+
+def with_target(command: str, target: str, revision: str) -> str | None:
+    """The command with its `alembic upgrade` target (`target`, as written) changed to
+    `revision`, and nothing else; None when the target cannot be found as one word after
+    `upgrade` (the command is then not run a revision at a time)."""
+    match = _ALEMBIC.search(command)
+    if match is None:
+        return None
+    rest_at = match.start("rest")
+    verb = re.search(r"\supgrade(?=\s)", command[rest_at:])
+    if verb is None:
+        return None
+    after = rest_at + verb.end()
+    word = re.compile(rf"(?<=\s){re.escape(target)}(?=$|[\s;&|])")
+    found = word.search(command, after)
+    if found is None:
+        return None
+    return command[:found.start()] + shlex.quote(revision) + command[found.end():]

@@ -349,6 +349,32 @@ class CommandStep(_Model):
         "retries; each is recorded.",
     )
 
+    per_revision: bool = Field(
+        default=False,
+        description="An `alembic upgrade` run one revision at a time: the approved command "
+        "once per revision of the path, only its target changed, one log with a section per "
+        "revision. A halt part way leaves the revisions before it committed: the step must "
+        "say what that means in `halt_leaves`.",
+    )
+    halt_leaves: Line | None = Field(
+        default=None,
+        description="With `per_revision`: what a halt part way leaves behind and what the "
+        "team does then (e.g. \"revisions before the failing one stay committed; the DBA "
+        "decides roll forward or restore\"). Shown in the transcript, the risk report and the "
+        "halt banner.",
+    )
+    hold_before: list[Id] | Id = Field(
+        default=[],
+        description="With `per_revision`: the revision(s) the upgrade stops before (the point "
+        "of no return, a long rewrite, a backfill); it goes on only on the operator's typed "
+        "confirmation (the revision's id), and headless stops there (exit 3).",
+    )
+
+    @property
+    def holds(self) -> list[str]:
+        """The revisions this step stops before, as a list whichever way they were given."""
+        return [self.hold_before] if isinstance(self.hold_before, str) else list(self.hold_before)
+
     @property
     def rerunnable(self) -> bool:
         """May run again after an interruption: it only reads, or its author says so."""

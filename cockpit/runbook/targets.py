@@ -102,6 +102,9 @@ def runbook_targets(runbook: Runbook) -> Iterator[AlembicTarget]:
         config = command_config(item.command)
         for target in targets:
             yield AlembicTarget(item.id, place, verb, target, offline, config)
+        for index, hold in enumerate(item.holds):  # a hold that names nothing never holds
+            yield AlembicTarget(item.id, f"{place.removesuffix('.command')}.hold_before"
+                                f"[{index}]", "hold", hold, offline, config)
 
 
 def config_verb(command: str) -> str | None:
@@ -241,6 +244,7 @@ def target_problems(runbook: Runbook, runbook_path: Path
             continue
         why = unknown_target(script, found.target)
         if why is not None:
-            problems.append((found.place, f"step '{found.step}': `alembic {found.verb} "
-                             f"{found.target}`: {why}"))
+            what = f"hold_before {found.target}" if found.verb == "hold" else \
+                f"`alembic {found.verb} {found.target}`"
+            problems.append((found.place, f"step '{found.step}': {what}: {why}"))
     return problems, notes + unread_configs(runbook, runbook_path)

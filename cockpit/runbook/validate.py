@@ -175,6 +175,7 @@ def _check_abort_rules(runbook: Runbook, add: Add) -> None:
     _check_queue_rules_on_read_only(runbook, add)
     _check_abort_rule_refs(runbook, add)
     _check_retries(runbook, add)
+    _check_per_revision(runbook, add)
 
 
 def _watching(runbook: Runbook, step: CommandStep) -> set[str]:
@@ -207,6 +208,35 @@ def _check_retries(runbook: Runbook, add: Add) -> None:
                 "`abort_rules` (or its phase's abort_watch)")
         if duration_seconds(retry.first_delay) > duration_seconds(retry.cap):
             add(f"{at}.first_delay", f"{retry.first_delay} is longer than the cap {retry.cap}")
+
+
+def _check_per_revision(runbook: Runbook, add: Add) -> None:
+    """A revision at a time is for an online `alembic upgrade`, and changes what a halt
+    leaves behind: the step says so. A hold is a revision of such a step."""
+    from cockpit.runbook.targets import command_targets
+
+    for place, step in walk_items(runbook):
+        if not isinstance(step, CommandStep):
+            continue
+        if step.holds and not step.per_revision:
+            add(f"{place}.hold_before", "a hold stops between revisions: it needs "
+                "`per_revision = true`")
+        if not step.per_revision:
+            if step.halt_leaves is not None:
+                add(f"{place}.halt_leaves", "is for a `per_revision` step")
+            continue
+        found = command_targets(step.command)
+        if found is None or found[0] != "upgrade" or found[2] or ":" in "".join(found[1]):
+            add(f"{place}.per_revision", "runs an online `alembic upgrade <target>` one "
+                "revision at a time; this command is none")
+        if step.read_only:
+            add(f"{place}.per_revision", "a read-only step changes no revision")
+        if not step.halt_leaves:
+            add(f"{place}.halt_leaves", "a halt part way through a `per_revision` step leaves "
+                "the revisions before it committed: say what that leaves and what the team "
+                "does then (halt_leaves = \"...\")")
+        if len(set(step.holds)) != len(step.holds):
+            add(f"{place}.hold_before", "names a revision twice")
 
 
 def _check_abort_rule(place: str, rule: AbortRule, add: Add) -> None:

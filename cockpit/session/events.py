@@ -54,6 +54,8 @@ RESTORE_POINT = "restore_point"
 RETRY_SCHEDULED = "retry_scheduled"
 RETRY_DROPPED = "retry_dropped"
 RETRY_RESUMED = "retry_resumed"
+HOLD_RELEASED = "hold_released"
+STEP_PAUSE_ASKED = "step_pause_asked"
 
 
 # The envelope is a msgspec Struct, not a pydantic model: reading a long session builds one

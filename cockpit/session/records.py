@@ -165,6 +165,10 @@ class StepStarted(Record):
     # the database's revisions it starts from (a later session's path is worked out from them)
     path: list[str] | None = None
     start: list[str] | None = None
+    # a `per_revision` step: the revisions this run upgrades one at a time, and the hold it
+    # stops before (None: none on its path, or all released)
+    plan: list[str] | None = None
+    stop_before: str | None = None
 
 
 class StepCancelAsked(Record):
@@ -195,6 +199,11 @@ class StepFinished(Record):
     radar: str | None = None
     radar_sha256: str | None = None
     radar_samples: int | None = None
+    # a `per_revision` run: the revisions it committed, and where it stopped between two
+    # (`stop`: hold | pause) — the step is then held or paused, not passed
+    done: list[str] | None = None
+    stopped_before: str | None = None
+    stop: str | None = None
 
 
 class _StepUnfinished(Record):
@@ -266,6 +275,23 @@ class RestorePoint(Record):
     lsn: str | None = None  # pg_current_wal_lsn()
     server_time: str | None = None  # the server's now(), ISO
     error: str | None = None  # why it could not be read (the step starts regardless)
+
+
+class HoldReleased(Record):
+    """The operator's typed go-ahead past a hold point of a `per_revision` step."""
+
+    KIND = ev.HOLD_RELEASED
+    step: str
+    revision: str
+    note: str | None = None
+
+
+class StepPauseAsked(Record):
+    """The operator asks a `per_revision` run to stop after the revision now running."""
+
+    KIND = ev.STEP_PAUSE_ASKED
+    step: str
+    run: str
 
 
 class RetryScheduled(Record):

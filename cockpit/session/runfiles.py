@@ -68,6 +68,21 @@ class RunFiles:
         sends as SIGTERM; the supervisor looks for it every tick."""
         return self.folder / f"{self.run}.operator-stop.json"
 
+    @property
+    def revisions(self) -> Path:
+        """A `per_revision` run's plan: each revision's command, in order (revisions.py)."""
+        return self.folder / f"{self.run}.revisions.json"
+
+    @property
+    def revisions_done(self) -> Path:
+        """What the plan's runner did: the revisions committed, where it stopped and why."""
+        return self.folder / f"{self.run}.revisions.done.json"
+
+    @property
+    def pause(self) -> Path:
+        """The operator's request to stop after the revision now running."""
+        return self.folder / f"{self.run}.pause"
+
     def exit_record(self) -> ExitRecord | None:
         """How the run ended, once its supervisor (or the cockpit in its place) wrote it."""
         return ExitRecord.read(self.record)

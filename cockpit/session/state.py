@@ -17,7 +17,7 @@ from cockpit.session.events import Event
 
 GateStatus = Literal["open", "passed", "failed", "confirmed"]  # confirmed: a setup line
 StepStatus = Literal["pending", "running", "passed", "failed", "interrupted", "confirmed",
-                     "cancelled", "retry_wait"]
+                     "cancelled", "retry_wait", "held", "paused"]
 
 
 class _State(BaseModel):
@@ -69,6 +69,13 @@ class StepState(_State):
     path: list[str] | None = None  # an upgrade's expected revisions ([]: not known)
     start: list[str] | None = None  # the database's revisions the run started from
     retry: RetryPending | None = None  # retry_wait: the attempt to come
+    # a `per_revision` step: what its runs committed so far, in order, and of how many; where
+    # it stands held or paused; the holds the operator let it past; a pause asked of the run
+    committed: list[str] = []
+    of: int | None = None
+    stopped_before: str | None = None
+    released: list[str] = []
+    pause_asked: bool = False
 
 
 class HaltState(_State):
@@ -331,7 +338,10 @@ def _step_started(s: SessionState, r: records.StepStarted, t: _Stamp) -> None:
     old = s.steps.get(r.step, StepState())
     s.steps[r.step] = StepState(status="running", run=r.run, attempts=old.attempts + 1,
                                 log=r.log, published=r.published, started_at=t.at, by=t.by,
-                                path=r.path, start=r.start)
+                                path=r.path, start=r.start, committed=old.committed,
+                                released=old.released,
+                                of=len(old.committed) + len(r.path or []) if r.plan is not None
+                                else None)
 
 
 @_folds(records.StepFinished)
@@ -342,6 +352,21 @@ def _step_finished(s: SessionState, r: records.StepFinished, t: _Stamp) -> None:
     step.exit_code, step.bytes, step.lines = r.exit_code, r.bytes, r.lines
     step.sha256, step.abort, step.ended_at = r.sha256, r.abort, r.ended_at
     step.detail, step.last_line = r.detail, r.last_line
+    step.committed = [*step.committed, *(r.done or [])]
+    step.pause_asked = False
+    if r.ok and r.stop in ("hold", "pause"):  # stopped between revisions, by plan or asked
+        step.status, step.stopped_before = "held" if r.stop == "hold" else "paused", \
+            r.stopped_before
+
+
+@_folds(records.HoldReleased)
+def _hold_released(s: SessionState, r: records.HoldReleased, t: _Stamp) -> None:
+    s.steps[r.step].released = [*s.steps[r.step].released, r.revision]
+
+
+@_folds(records.StepPauseAsked)
+def _step_pause_asked(s: SessionState, r: records.StepPauseAsked, t: _Stamp) -> None:
+    s.steps[r.step].pause_asked = True
 
 
 @_folds(records.StepCancelAsked)

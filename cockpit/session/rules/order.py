@@ -43,6 +43,9 @@ def phase_state(runbook: Runbook, state: SessionState, phase: Phase) -> str:
         return "running"
     if any(s is not None and s.status == "retry_wait" for s in steps):
         return "retrying"
+    for word in ("held", "paused"):
+        if any(s is not None and s.status == word for s in steps):
+            return word
     if any(s is not None and s.status in ("failed", "interrupted") for s in steps):
         return "stopped"
     if state.halt is not None:
@@ -94,6 +97,10 @@ def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str,
             return closed
     current = state.steps.get(step_id)
     step = upcoming.step
+    if current is not None and current.status == "held" \
+            and current.stopped_before not in current.released:
+        return (f"step '{step_id}' is HELD before revision {current.stopped_before}: it goes "
+                f"on only on the operator's typed confirmation ({current.stopped_before})")
     if current is not None and current.status == "retry_wait" and not retrying:
         return (f"step '{step_id}' waits to run again by itself (a lock-timeout retry); "
                 "cancel the retry (c) or halt (x)")
@@ -102,6 +109,38 @@ def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str,
         return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
                 "run again; record a decision after a reconciliation probe, or halt")
     return None
+
+
+def pause_refusal(runbook: Runbook, state: SessionState, step_id: str) -> str | None:
+    """Why the running step may not be asked to stop after its current revision: only a
+    `per_revision` step stops between revisions, and once."""
+    if state.halt is not None or state.ended:
+        return "the session is halted or ended"
+    if state.running_step() != step_id:
+        return f"step '{step_id}' is not running"
+    step = next((s for phase in runbook.phases for s in phase.steps if s.id == step_id), None)
+    if not (isinstance(step, CommandStep) and step.per_revision):
+        return f"step '{step_id}' does not run one revision at a time: it cannot pause"
+    if state.steps[step_id].pause_asked:
+        return f"step '{step_id}' pauses after the revision now running already"
+    return None
+
+
+def committed_text(state: SessionState, step_id: str) -> str | None:
+    """What a `per_revision` step has left committed: "committed through revision 2 of 5
+    (r2)", or that none is; None for a step that does not run a revision at a time."""
+    s = state.steps.get(step_id)
+    if s is None or s.of is None:
+        return None
+    if not s.committed:
+        return f"step {step_id}: no revision committed (0 of {s.of})"
+    return (f"step {step_id}: committed through revision {len(s.committed)} of {s.of} "
+            f"({s.committed[-1]})")
+
+
+def committed_lines(state: SessionState) -> list[str]:
+    """`committed_text` of every step that ran a revision at a time, in the order they ran."""
+    return [text for sid in state.steps if (text := committed_text(state, sid)) is not None]
 
 
 def cancel_refusal(runbook: Runbook, state: SessionState, step_id: str) -> str | None:
