@@ -49,7 +49,7 @@ class Retries:
         cheap = rules.retry_verdict(step, record.abort, now.attempts, [], [], None)
         if not cheap.retry:
             return cheap, None
-        start, path = now.start, now.path or []
+        start, path = self._run_start(step.id), now.path or []
         if step.per_revision:  # the revisions it committed stay: the failing one's start
             done = run_result(RunFiles(self.core.folder / "steps", record.run)).get("done")
             if done:
@@ -133,7 +133,8 @@ class Retries:
     def _moved(self, step_id: str) -> str | None:
         """Why the database is no longer verifiably where the failed run started."""
         now = self.core.state.steps[step_id]
-        start = [now.committed[-1]] if now.committed and now.of is not None else now.start
+        start = [now.committed[-1]] if now.committed and now.of is not None \
+            else self._run_start(step_id)
         revisions = self._revisions()
         if start is None or revisions is None:
             return "the database's revision could not be read back"
@@ -141,6 +142,13 @@ class Retries:
             return (f"the database moved: it is at {', '.join(revisions) or 'no revision'}, "
                     f"the run started at {', '.join(start) or 'no revision'}")
         return None
+
+    def _run_start(self, step_id: str) -> list[str] | None:
+        """The database's revisions the step's last run started from, as its start recorded
+        them (None: not read then)."""
+        started = [r for r in records.of_kind(self.core.store.events, records.StepStarted)
+                   if r.step == step_id]
+        return started[-1].start if started else None
 
     def _revisions(self) -> list[str] | None:
         from cockpit.probes.alembic_probes import current_revisions  # SQLAlchemy on demand

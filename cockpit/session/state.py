@@ -67,7 +67,6 @@ class StepState(_State):
     by: str | None = None
     cancel_asked: bool = False  # the operator asked to stop this run (a read-only step)
     path: list[str] | None = None  # an upgrade's expected revisions ([]: not known)
-    start: list[str] | None = None  # the database's revisions the run started from
     retry: RetryPending | None = None  # retry_wait: the attempt to come
     # a `per_revision` step: what its runs committed so far, in order, and of how many; where
     # it stands held or paused; the holds the operator let it past; a pause asked of the run
@@ -338,7 +337,7 @@ def _step_started(s: SessionState, r: records.StepStarted, t: _Stamp) -> None:
     old = s.steps.get(r.step, StepState())
     s.steps[r.step] = StepState(status="running", run=r.run, attempts=old.attempts + 1,
                                 log=r.log, published=r.published, started_at=t.at, by=t.by,
-                                path=r.path, start=r.start, committed=old.committed,
+                                path=r.path, committed=old.committed,
                                 released=old.released,
                                 of=len(old.committed) + len(r.path or []) if r.plan is not None
                                 else None)
