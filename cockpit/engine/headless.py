@@ -348,8 +348,7 @@ class Headless:
             self.out(f"  to go on: answers [holds] {step_id} = \"{before}\", then "
                      f"{self.resume_command()}")
             return False
-        ctl.release_hold(step_id, before, "headless: the answers' [holds]")
-        ctl.run_step(step_id)
+        ctl.go_past_hold(step_id, before, "headless: the answers' [holds]")
         self._attempts(step_id)
         return True
 

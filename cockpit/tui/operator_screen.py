@@ -24,6 +24,7 @@ from cockpit.engine.controller import Controller
 from cockpit.engine.signatures import read_signature_file
 from cockpit.errors import CockpitError
 from cockpit.evidence.decision import decision_fields
+from cockpit.evidence.holdfacts import standstill_facts
 from cockpit.runbook.model import (
     AttestationGate,
     CheckStep,
@@ -46,6 +47,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "run_next": ("r", "Run next"),
     "halt": ("x", "HALT"),
     "cancel": ("c", "Cancel step"),
+    "pause": ("z", "Pause/continue"),
     "protocol": ("e", "Protocol item"),
     "resolve": ("i", "Resolve interrupted"),
     "seal": ("s", "Seal evidence"),
@@ -60,6 +62,8 @@ FLOW = [
     "     until every gate is green.",
     "  2. Phases in order: r runs the next step (a step that changes the database asks",
     "     for its word first). A read-only step may be cancelled (c) and run again.",
+    "     A step run one revision at a time stops at its holds (r, then the revision's",
+    "     id goes on) and pauses after its current revision on z (z again continues).",
     "  3. x halts at any moment: halt-and-contain is final; e works the protocol.",
     "  4. s seals the evidence, d records the decision: the session is closed.",
     "  5. k attaches a reviewer's countersignature (`cockpit countersign` wrote it): of",
@@ -268,8 +272,11 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
             return
         self.action_tab("phase-tab")  # where the step and its output show
         step = upcoming.step
-        pending = self.ctl.state.steps[step.id].retry if step.id in self.ctl.state.steps \
-            else None
+        current = self.ctl.state.steps.get(step.id)
+        if current is not None and current.status == "held" and current.stopped_before:
+            self._go_past_hold(step.id, current.stopped_before)
+            return
+        pending = current.retry if current is not None else None
         if pending is not None:  # left by a cockpit that stopped during its wait
             self.app.push_screen(
                 AskText(f"Go on with {step.id}'s retry?",
@@ -296,6 +303,34 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
                         allow_empty=True),
                 given(lambda note: self._verb(self.ctl.confirm_manual, step.id, note),
                       allow_empty=True))
+
+    def _go_past_hold(self, step_id: str, revision: str) -> None:
+        facts = standstill_facts(self.ctl.runbook, self.ctl.state, self.ctl.folder)
+        said = rules.committed_text(self.ctl.state, step_id) or ""
+
+        def go(_typed: str) -> None:
+            self._verb(self.ctl.go_past_hold, step_id, revision)
+
+        self.app.push_screen(
+            AskText(f"HELD before revision {revision}",
+                    "\n".join([said, *facts, "",
+                               f"The upgrade goes on only when you type {revision}."]),
+                    must_equal=revision),
+            given(go))
+
+    def action_pause(self) -> None:
+        """Pause the running `per_revision` step after its current revision; continue a
+        paused one."""
+        if not self.allowed("pause"):
+            return
+        running = self.ctl.state.running_step()
+        if running is not None:
+            self._verb(self.ctl.pause_step, running)
+            return
+        paused = next((sid for sid, s in self.ctl.state.steps.items()
+                       if s.status == "paused"), None)
+        if paused is not None:
+            self._verb(self.ctl.run_step, paused)
 
     def action_cancel(self) -> None:
         step_id = self.ctl.state.running_step()

@@ -90,6 +90,8 @@ class SessionHeader(TextStrip):
         lead = f"▌{escape(banner)}▐  " if banner else ""
         # what matters most first: a narrow terminal cuts the line's end
         upgrade = f" · [b]{escape(progress)}[/b]" if progress else ""
+        if (still := rules.standstill_text(state)) is not None:  # a person's move next
+            upgrade += f" · [b reverse] ⏸ {escape(still)} [/b reverse]"
         # early on the line, as the verdict is: the clone is never taken for production
         where = f" · environment [b]{escape(state.environment)}[/b]" if state.environment else ""
         self.text = (f"[b]{lead}{escape(runbook.title)}[/b]\n[b]{mode}[/b]{where} · "

@@ -49,6 +49,7 @@ class RunnerView:
     progress: UpgradeProgress | None = None  # a running upgrade's revisions counted off
     radar: str = ""  # the lock radar's last look at the running step's sessions
     forecast: timing.Forecast | None = None  # against the linked rehearsal's times
+    standstill: list[str] = field(default_factory=list)  # a hold's or pause's revision, weighed
 
 
 def running_parts(step: Any, s: StepState, quiet_s: float | None) -> tuple[list[str], bool]:
@@ -106,6 +107,11 @@ def _result(view: RunnerView, step: PhaseItem) -> tuple[Text, Text | None]:
         result = Text(f"expected {s.expected!r}, observed {s.observed!r}")
     if s.status == "running":  # the cell: its clock; the strip: the rest
         result, detail = _running(view, step, s)
+    elif s.status in ("held", "paused") and s.stopped_before:  # a person's move next
+        still = rules.standstill_text(view.state) or ""
+        result = Text(f"⏸ {still}", style="bold reverse")
+        detail = Text(" · ".join([f"⏸ {step.id} {still}", *view.standstill]),
+                      style="bold yellow")
     elif s.status == "retry_wait" and s.retry is not None:  # a lock timeout, tried again
         said = rules.retry_text(view.state, s.retry, datetime.now(UTC))
         result = Text(f"↻ attempt {s.retry.attempt} of {s.retry.of}", style="bold yellow")

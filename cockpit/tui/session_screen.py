@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, Tree
 
+from cockpit.evidence.holdfacts import standstill_facts
 from cockpit.runbook.render import item_text
 from cockpit.session import rules, timing
 from cockpit.session.clock import system_clock
@@ -204,7 +205,8 @@ class SessionScreen(Screen[None]):
         progress = self.follower.progress if self.follower.following else None
         self.query_one(PhaseRunner).show(RunnerView(
             self.view.runbook, self.view.state, self.overview(), self.clock, self.damaged_logs(),
-            self._quiet_s(), progress, self._radar(), self.forecast()))
+            self._quiet_s(), progress, self._radar(), self.forecast(),
+            standstill_facts(self.view.runbook, self.view.state, self.view.folder)))
 
     def _radar(self) -> str:
         """The lock radar's last look at the running step (its watcher's samples)."""

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.engine.controller import Controller
+from cockpit.engine.core import ActionRefused
 from tests.engine.helpers import phase, write_world
 from tests.probes.test_risk import ENV_PY, REVISION
 from tests.run import cockpit, db_url
@@ -177,3 +179,28 @@ def test_validate_asks_the_runbook_to_say_what_a_halt_leaves(tmp_path: Path,
     assert done.returncode == 1
     assert ("phases[0].steps[0].hold_before[0]: step 'up': hold_before r33: 'r33' is no "
             "revision or branch of the lineage; did you mean r3?") in done.stdout + done.stderr
+
+
+def test_a_halt_while_held_leaves_what_was_committed_and_says_so(
+        tmp_path: Path, pg_cluster: PgCluster) -> None:
+    runbook, env = project(tmp_path, pg_cluster,
+                           f', per_revision = true, hold_before = "r3", {LEAVES}', revisions())
+    session = tmp_path / "s"
+    ctl = Controller.start(runbook, folder=session, env={**os.environ, **env}, halt_hooks=[])
+    try:
+        ctl.attest_gate("signoff", "GOV-1")
+        assert ctl.evaluate_gates() == []
+        ctl.run_step("up")
+        wait_until(lambda: ctl.state.steps["up"].status == "held", "the hold", 60)
+        with pytest.raises(ActionRefused, match="HELD before revision r3"):
+            ctl.run_step("up")  # not without its go-ahead
+        ctl.halt("the DBA stops at the hold")
+        assert ctl.state.halt is not None
+    finally:
+        ctl.close()
+    assert version(env["PG_TEST"]) == ["r2"]
+    from cockpit.tui.panes import halt_lines
+
+    lines = halt_lines(ctl.runbook, ctl.state, clock=False, keys=False, markup=False)
+    assert "  step up: committed through revision 2 of 5 (r2)" in lines
+    assert "HELD      up before revision r3 (3 of 5)" in cockpit("status", str(session)).stdout

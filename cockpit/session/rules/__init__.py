@@ -78,6 +78,7 @@ from cockpit.session.rules.order import (
     phase_complete,
     phase_state,
     refusal_to_run,
+    standstill_text,
     step_done,
     watched_rules,
 )
@@ -190,6 +191,7 @@ __all__ = [
     "setup_confirmations",
     "setup_confirmed",
     "setup_notes",
+    "standstill_text",
     "step_done",
     "timeouts_from_role",
     "unconfirmed_setup",

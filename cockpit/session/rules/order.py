@@ -138,6 +138,19 @@ def committed_text(state: SessionState, step_id: str) -> str | None:
             f"({s.committed[-1]})")
 
 
+def standstill_text(state: SessionState) -> str | None:
+    """A `per_revision` step stopped between revisions, or about to: "HELD before r3 (3 of
+    5)", "PAUSED before r2 (2 of 5)", "PAUSING after the revision running" — the header's
+    and the mirror's word for it (None: none is)."""
+    for s in state.steps.values():
+        if s.status in ("held", "paused") and s.stopped_before:
+            word = "HELD" if s.status == "held" else "PAUSED"
+            return f"{word} before {s.stopped_before} ({len(s.committed) + 1} of {s.of})"
+        if s.status == "running" and s.pause_asked:
+            return "PAUSING after the revision running"
+    return None
+
+
 def committed_lines(state: SessionState) -> list[str]:
     """`committed_text` of every step that ran a revision at a time, in the order they ran."""
     return [text for sid in state.steps if (text := committed_text(state, sid)) is not None]

@@ -9,7 +9,7 @@ from datetime import datetime
 from cockpit.runbook.model import Runbook
 from cockpit.session.rules.closeout import may_decide, may_seal
 from cockpit.session.rules.gates import password_dsns, password_refusal
-from cockpit.session.rules.order import cancel_refusal
+from cockpit.session.rules.order import cancel_refusal, pause_refusal
 from cockpit.session.rules.retry import retry_armed, retry_waiting
 from cockpit.session.rules.situation import Situation
 from cockpit.session.state import SessionState
@@ -56,8 +56,22 @@ def _attest(now: Situation) -> bool:
                                                      or now.unconfirmed_setup)
 
 
+def _held(now: Situation) -> bool:
+    return not now.halted and not now.ended and any(
+        s.status == "held" for s in now.state.steps.values())
+
+
 def _run_next(now: Situation) -> bool:
-    return now.may_run_next or _unarmed_retry(now)
+    """The next step; a retry's go-ahead; a hold's go-ahead (typed)."""
+    return now.may_run_next or _unarmed_retry(now) or _held(now)
+
+
+def _pause(now: Situation) -> bool:
+    """Pause a `per_revision` run after its current revision, or continue a paused one."""
+    if now.running is not None:
+        return pause_refusal(now.runbook, now.state, now.running) is None
+    return not now.halted and not now.ended and any(
+        s.status == "paused" for s in now.state.steps.values())
 
 
 def _resolve(now: Situation) -> bool:
@@ -86,6 +100,7 @@ VERB_RULES: dict[str, VerbRule] = {
     "diagnostics": _diagnostics,
     "halt": _halt,
     "cancel": _cancel,
+    "pause": _pause,
     "gates": _gates,
     "password": _password,
     "attest": _attest,
