@@ -40,12 +40,17 @@ def verify(*, folder: str | Path, allowed_signers: str | Path | None = None) -> 
 
 
 def countersign(*, folder: str | Path, key: str | Path, output: str | None = None,
-                force: bool = False, transcript: bool = False, confirm: str | None = None,
-                identity: str | None = None) -> int:
+                force: bool = False, transcript: bool = False, hold: bool = False,
+                confirm: str | None = None, identity: str | None = None) -> int:
     """As a reviewer with read access only: verify, show what is signed, and sign it."""
     from cockpit.evidence.countersign import countersign as signed
 
-    return signed(Path(folder), Path(key), kind="transcript" if transcript else "decision",
+    if transcript and hold:
+        from cockpit.errors import CockpitError
+
+        raise CockpitError("--transcript and --hold: one statement at a time")
+    return signed(Path(folder), Path(key),
+                  kind="transcript" if transcript else "hold" if hold else "decision",
                   output=output, confirm=confirm, identity=identity, force=force,
                   say=err, out=out)
 

@@ -169,6 +169,9 @@ COMMANDS: tuple[Command, ...] = (
                 Arg("--transcript", switch=True,
                     help="countersign the session's runbook transcript (before GO) instead of "
                     "its decision"),
+                Arg("--hold", switch=True,
+                    help="countersign the hold a `per_revision` step stands at (its runbook "
+                    "asks it: hold_countersign) instead of the decision"),
                 Arg("--confirm", metavar="WORD",
                     help="the word `countersign`, for scripts (default: asked on the terminal)"),
                 Arg("--identity", help="who you are, as your allowed_signers line names you "

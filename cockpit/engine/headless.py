@@ -345,8 +345,13 @@ class Headless:
                      + "; it goes on only on a person's go-ahead")
             if (said := rules.committed_text(ctl.state, step_id)) is not None:
                 self.out(f"  {said}")
+            if (asked := rules.hold_countersign_refusal(ctl.runbook, ctl.state, step_id)):
+                self.out(f"  {asked}")
             self.out(f"  to go on: answers [holds] {step_id} = \"{before}\", then "
                      f"{self.resume_command()}")
+            return False
+        if (asked := rules.hold_countersign_refusal(ctl.runbook, ctl.state, step_id)):
+            self.out(f"HELD: step {step_id} before revision {before}: {asked}")
             return False
         ctl.go_past_hold(step_id, before, "headless: the answers' [holds]")
         self._attempts(step_id)

@@ -53,14 +53,16 @@ class SignatureVerbs:
         doc, statement = check_attachment(self.core.state, self._events(), raw, where,
                                           self.core.folder)
         count = sum(s.kind == doc.kind and s.role == "reviewer" for s in self.core.state.signatures)
-        record = self._keep(raw, f"{doc.kind}-reviewer-{count + 1}.json", doc, statement)
+        record = self._keep(raw, f"{doc.kind}-reviewer-{count + 1}.json", doc, statement,
+                            signing.hold_subject(statement) if doc.kind == "hold" else None)
         if doc.kind == "transcript":
             for gate in rules.countersign_gates(self.core.runbook):
                 self.gates.evaluate_countersign_gate(gate)
         return record
 
     def _keep(self, raw: bytes, name: str, doc: signing.SignatureFile,
-              statement: dict[str, object]) -> records.SignatureAttached:
+              statement: dict[str, object], subject: str | None = None
+              ) -> records.SignatureAttached:
         path = self.core.folder / SIGNATURES / name
         kept = f"{SIGNATURES}/{name}"
         if any(s.file == kept for s in self.core.state.signatures):  # never overwritten
@@ -71,7 +73,8 @@ class SignatureVerbs:
         record = records.SignatureAttached(
             role=doc.role, kind=doc.kind, file=kept, sha256=file_sha256(path),
             fingerprint=doc.fingerprint, identity=doc.identity,
-            statement_sha256=signing.statement_sha256(statement))
+            statement_sha256=signing.statement_sha256(statement),
+            **({"subject": subject} if subject else {}))
         self.core.append(record)
         return record
 
@@ -85,8 +88,9 @@ def check_attachment(state: SessionState, events: list[Event], raw: bytes, where
         raise ActionRefused(f"{where}: an operator's signature is made by the cockpit at "
                             "the decision (--sign-key), not attached")
     if signing.statement_for(doc.kind, events) is None:
-        raise ActionRefused(f"{where}: a countersignature of the decision, but no decision "
-                            "is recorded yet")
+        missing = "hold was reached" if doc.kind == "hold" else f"{doc.kind} is recorded"
+        raise ActionRefused(f"{where}: a countersignature of the {doc.kind}, but no "
+                            f"{missing} yet")
     try:
         statement, made_by = signing.check_against(doc, events)
     except signing.OtherStatement as exc:
@@ -95,7 +99,8 @@ def check_attachment(state: SessionState, events: list[Event], raw: bytes, where
     except signing.SigningError as exc:  # edited or forged: refused, as a wrong file is
         raise ActionRefused(f"{where}: {exc.message}") from None
     reviewer = rules.Signer(made_by, frozenset({doc.identity} - {""}))
-    if (refused := rules.countersign_refusal(state, doc.kind, reviewer)) is not None:
+    subject = signing.hold_subject(statement) if doc.kind == "hold" else None
+    if (refused := rules.countersign_refusal(state, doc.kind, reviewer, subject)) is not None:
         raise ActionRefused(f"{where}: {refused}")
     return doc, statement
 

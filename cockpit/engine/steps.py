@@ -266,6 +266,8 @@ class StepVerbs:
         current = self.core.state.steps.get(step_id)
         if current is None or current.status != "held" or current.stopped_before is None:
             raise ActionRefused(f"step '{step_id}' is not held")
+        self.core.refuse_if(rules.hold_countersign_refusal(self.core.runbook, self.core.state,
+                                                           step_id))
         if typed != current.stopped_before:
             raise ActionRefused(f"step '{step_id}' is held before revision "
                                 f"{current.stopped_before}: type {current.stopped_before} "

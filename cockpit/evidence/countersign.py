@@ -43,12 +43,17 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
         raise CockpitError(f"{folder}: does not verify, nothing signed:\n  "
                            + "\n  ".join(checked.problems))
     statement = signing.statement_for(kind, view.events)
+    subject = signing.hold_subject(statement) if kind == "hold" and statement else None
+    if kind == "hold" and (statement is None or subject not in {
+            rules.hold_subject(view.state, sid) for sid in view.state.steps}):
+        raise CockpitError(f"{folder}: no step is held now; a hold is countersigned while "
+                           "its step stands at it")
     if statement is None:
         raise CockpitError(f"{folder}: no decision is recorded yet; to countersign the "
                            "runbook transcript before GO, add --transcript")
     key = signing.load_key(key_path, identity, interactive=True)
     reviewer = rules.Signer(key.fingerprint, frozenset({key.identity} - {""}))
-    if (refused := rules.countersign_refusal(view.state, kind, reviewer)) is not None:
+    if (refused := rules.countersign_refusal(view.state, kind, reviewer, subject)) is not None:
         raise Refused(f"{folder}: {refused}; nothing signed")
     say(f"Countersigning the {kind} of {folder} ({checked.summary}):")
     for line in signing.describe(statement):

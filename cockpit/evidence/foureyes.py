@@ -5,6 +5,7 @@ the operator (`rules.self_approval`, the one choke point). Reports who signed wh
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +32,14 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
     operators: list[rules.Signer] = []
     reviewers: list[tuple[rules.Signer, str, str]] = []  # signer, kind, where
     past_go = False  # a step has started, or the decision is recorded
+    held: dict[str, str] = {}  # step -> the run that stopped at its hold
+    released: list[str] = []  # the holds gone past, by their subject
     for event in events:
         past_go = past_go or event.type in (ev.STEP_STARTED, ev.DECISION_RECORDED)
+        if (f := records.typed(event, records.StepFinished)) is not None and f.stop == "hold":
+            held[f.step] = f.run
+        if (h := records.typed(event, records.HoldReleased)) is not None:
+            released.append(f"{h.step}:{h.revision}:{held.get(h.step)}")
         if (d := records.typed(event, records.SignatureAttached)) is None:
             continue
         where = f"{d.file} ({d.role}, {d.kind})"
@@ -45,7 +52,8 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
         if d.role == "operator":
             operators.append(signer)
         else:
-            reviewers.append((signer, d.kind, where))
+            reviewers.append((signer, f"hold {d.subject}" if d.kind == "hold" else d.kind,
+                              where))
         verb = "signed" if d.role == "operator" else "countersigned"
         status = f" ({state.decision.status})" if d.kind == "decision" and state.decision \
             else ""
@@ -54,6 +62,7 @@ def check_signatures(folder: Path, events: Sequence[Event], state: SessionState,
     operators += rules.operator_signers(state)  # the keys declared with --sign-key too
     counted = _count_reviewers(operators, reviewers, out)
     _check_counts(state, runbook, counted, out)
+    _check_holds(runbook, released, counted, out)
     if out.signed and allowed is None:
         out.notes.append("identities not checked against an allowed_signers file (keys "
                          "only): give --allowed-signers FILE")
@@ -65,7 +74,7 @@ def _count_reviewers(operators: list[rules.Signer],
                      out: FourEyes) -> dict[str, list[rules.Signer]]:
     """Each kind's reviewers who count as four eyes: none who is the operator, each person
     once."""
-    counted: dict[str, list[rules.Signer]] = {"decision": [], "transcript": []}
+    counted: dict[str, list[rules.Signer]] = defaultdict(list)
     for reviewer, kind, where in reviewers:
         why = rules.self_approval(operators, reviewer)
         if why is not None:
@@ -75,6 +84,17 @@ def _count_reviewers(operators: list[rules.Signer],
         else:
             counted[kind].append(reviewer)
     return counted
+
+
+def _check_holds(runbook: Runbook | None, released: Sequence[str],
+                 counted: Mapping[str, Sequence[rules.Signer]], out: FourEyes) -> None:
+    """Every hold the runbook asks countersigned, gone past with a reviewer's file."""
+    asked = {step.id for phase in (runbook.phases if runbook else [])
+             for step in phase.steps if getattr(step, "hold_countersign", False)}
+    for subject in released:
+        if subject.split(":", 1)[0] in asked and not counted.get(f"hold {subject}"):
+            out.problems.append(f"hold {subject}: gone past without a reviewer's "
+                                "countersignature, which the runbook asks")
 
 
 def _check_counts(state: SessionState, runbook: Runbook | None,

@@ -33,7 +33,7 @@ from cockpit.session.events import Event
 T = TypeVar("T")
 NAMESPACE = "cutover-cockpit"
 FORMAT = "cutover-cockpit-signature/1"
-Kind = Literal["decision", "transcript"]
+Kind = Literal["decision", "transcript", "hold"]
 Role = Literal["operator", "reviewer"]
 _TIMEOUT_S = 60  # a hardware token waits for a touch; longer than that, something hangs
 
@@ -238,9 +238,10 @@ def decision_event(events: Sequence[Event]) -> Event | None:
     return next((e for e in events if e.type == ev.DECISION_RECORDED), None)
 
 
-def statement_for(kind: Kind, events: Sequence[Event]) -> dict[str, Any] | None:
+def statement_for(kind: Kind, events: Sequence[Event], hold_seq: int | None = None
+                  ) -> dict[str, Any] | None:
     """What a signature of `kind` signs in this session; None while there is none to sign
-    (no decision yet)."""
+    (no decision yet, no hold). A hold's: the one at event `hold_seq`, else the latest."""
     started = records.typed(events[0], records.SessionStarted) if events else None
     if started is None:
         return None
@@ -249,6 +250,8 @@ def statement_for(kind: Kind, events: Sequence[Event]) -> dict[str, Any] | None:
               "transcript_sha256": started.transcript_sha256}
     if kind == "transcript":  # this session's runbook, approved for this session only
         return {**common, "session_started_hash": events[0].hash}
+    if kind == "hold":
+        return _hold_statement(common, events, hold_seq)
     decided = decision_event(events)
     d = records.typed(decided, records.DecisionRecorded) if decided is not None else None
     if decided is None or d is None:
@@ -261,6 +264,28 @@ def statement_for(kind: Kind, events: Sequence[Event]) -> dict[str, Any] | None:
             "decision_markdown_sha256": d.markdown_sha256}
 
 
+def _hold_statement(common: dict[str, Any], events: Sequence[Event], seq: int | None
+                    ) -> dict[str, Any] | None:
+    """A hold point of a `per_revision` step: the run that stopped there (its end's event),
+    the revision it stands before and what it has committed by then."""
+    committed: dict[str, list[str]] = {}
+    found: dict[str, Any] | None = None
+    for event in events:
+        if (r := records.typed(event, records.StepFinished)) is None:
+            continue
+        committed[r.step] = [*committed.get(r.step, []), *(r.done or [])]
+        if r.stop == "hold" and (seq is None or event.seq == seq):
+            found = {"step": r.step, "revision": r.stopped_before, "run": r.run,
+                     "seq": event.seq, "hash": event.hash,
+                     "committed": list(committed[r.step])}
+    return None if found is None else {**common, "hold": found}
+
+
+def hold_subject(statement: dict[str, Any]) -> str:
+    hold = statement["hold"]
+    return f"{hold['step']}:{hold['revision']}:{hold['run']}"
+
+
 class OtherStatement(SigningError):
     """A signature file that signs a statement other than the one this session gives."""
 
@@ -270,7 +295,9 @@ def check_against(doc: SignatureFile, events: Sequence[Event]) -> tuple[dict[str
     it checks: the statement the chain gives for its kind; the signature over it and over
     the signer's role and identity; made by the key the file names. Else SigningError
     (OtherStatement for another session's, or another decision's, statement)."""
-    statement = statement_for(doc.kind, events)
+    held = doc.statement.get("hold")
+    seq = held.get("seq") if doc.kind == "hold" and isinstance(held, dict) else None
+    statement = statement_for(doc.kind, events, seq if isinstance(seq, int) else None)
     if statement is None or doc.statement != statement:
         verb = "countersigns" if doc.role == "reviewer" else "signs"
         raise OtherStatement(f"it {verb} another statement ({_which(doc)}), not this "
@@ -299,6 +326,11 @@ def describe(statement: dict[str, Any]) -> list[str]:
                   f"manifest:    sha256 {statement['manifest_sha256']}",
                   f"record:      decision.json sha256 {statement['decision_json_sha256']}",
                   f"             decision.md sha256 {statement['decision_markdown_sha256']}"]
+    elif statement["kind"] == "hold":
+        h = statement["hold"]
+        lines += [f"hold:        step {h['step']} before revision {h['revision']} (run "
+                  f"{h['run']}, event {h['seq']}, hash {h['hash']})",
+                  f"committed:   {', '.join(h['committed']) or 'no revision'}"]
     else:
         lines.append(f"started:     event hash {statement['session_started_hash']}")
     return lines

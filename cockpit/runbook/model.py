@@ -370,6 +370,12 @@ class CommandStep(_Model):
         "confirmation (the revision's id), and headless stops there (exit 3).",
     )
 
+    hold_countersign: bool = Field(
+        default=False,
+        description="With `hold_before`: the operator goes past a hold only once a reviewer's "
+        "countersignature of it (`cockpit countersign SESSION --hold`) is attached.",
+    )
+
     @property
     def holds(self) -> list[str]:
         """The revisions this step stops before, as a list whichever way they were given."""

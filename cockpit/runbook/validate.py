@@ -218,6 +218,8 @@ def _check_per_revision(runbook: Runbook, add: Add) -> None:
     for place, step in walk_items(runbook):
         if not isinstance(step, CommandStep):
             continue
+        if step.hold_countersign and not step.holds:
+            add(f"{place}.hold_countersign", "countersigns a hold: it needs `hold_before`")
         if step.holds and not step.per_revision:
             add(f"{place}.hold_before", "a hold stops between revisions: it needs "
                 "`per_revision = true`")

@@ -397,6 +397,7 @@ class SignatureAttached(Record):
     fingerprint: str
     identity: str
     statement_sha256: str
+    subject: str | None = None  # a hold's: "step:revision:run", the hold it lets past
 
 
 class PasswordEntered(Record):

@@ -204,3 +204,49 @@ def test_a_halt_while_held_leaves_what_was_committed_and_says_so(
     lines = halt_lines(ctl.runbook, ctl.state, clock=False, keys=False, markup=False)
     assert "  step up: committed through revision 2 of 5 (r2)" in lines
     assert "HELD      up before revision r3 (3 of 5)" in cockpit("status", str(session)).stdout
+
+
+def test_a_hold_the_runbook_asks_countersigned_goes_on_only_with_a_reviewers_file(
+        tmp_path: Path, pg_cluster: PgCluster) -> None:
+    from tests.four_eyes import make_keys
+
+    keys = make_keys(tmp_path / "keys")
+    runbook, env = project(tmp_path, pg_cluster,
+                           f', per_revision = true, hold_before = "r3", '
+                           f'hold_countersign = true, {LEAVES}', revisions())
+    session, signed = tmp_path / "s", tmp_path / "hold-bob.json"
+    answers = tmp_path / "answers.toml"
+    answers.write_text('[holds]\nup = "r3"\n')
+    sign = ["--sign-key", str(keys.operator)]
+    done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--answers",
+                   str(answers), "--session", str(session), *sign, env=env)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "HELD: step up before revision r3: the runbook asks a reviewer's countersignature" \
+        in done.stdout
+    assert version(env["PG_TEST"]) == ["r2"]
+    # the operator's own key is no second pair of eyes
+    own = cockpit("countersign", str(session), "--hold", "--key", str(keys.operator),
+                  "--confirm", "countersign", "--output", str(tmp_path / "own.json"))
+    assert own.returncode == 3 and "self-approval" in own.stderr
+    made = cockpit("countersign", str(session), "--hold", "--key", str(keys.reviewer),
+                   "--confirm", "countersign", "--output", str(signed))
+    assert made.returncode == 0, made.stderr
+    assert "hold:        step up before revision r3 (run up.1" in made.stderr
+    assert "committed:   r1, r2" in made.stderr
+    waiting = cockpit("resume", str(session), "--headless", "--assume-yes", "--answers",
+                      str(answers), *sign, env=env)  # signed, not yet attached: still held
+    assert waiting.returncode == 3 and version(env["PG_TEST"]) == ["r2"]
+    attached = cockpit("attach-signature", str(session), str(signed))
+    assert attached.returncode == 0, attached.stdout + attached.stderr
+    went = cockpit("resume", str(session), "--headless", "--assume-yes", "--answers",
+                   str(answers), *sign, env=env)
+    assert went.returncode == 0, went.stdout + went.stderr
+    assert version(env["PG_TEST"]) == ["r5"]
+    attached_sig = of(session, "signature_attached")
+    assert any(s["kind"] == "hold" and s["subject"] == "up:r3:up.1" for s in attached_sig)
+    verified = cockpit("verify", str(session), "--allowed-signers", str(keys.allowed))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    # a hold countersigned once is not countersigned again (nothing is held now)
+    again = cockpit("countersign", str(session), "--hold", "--key", str(keys.reviewer),
+                    "--confirm", "countersign")
+    assert again.returncode == 1 and "no step is held now" in again.stderr

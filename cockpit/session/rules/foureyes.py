@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cockpit.runbook.model import ProbeGate, Runbook
+from cockpit.runbook.model import CommandStep, ProbeGate, Runbook
 from cockpit.session.rules.gates import COUNTERSIGN_PROBE, gates
 from cockpit.session.state import SessionState
 
@@ -64,15 +64,17 @@ def same_person(a: Signer, b: Signer) -> bool:
         {i.strip().lower() for i in a.identities} & {i.strip().lower() for i in b.identities})
 
 
-def countersigned_already(state: SessionState, kind: str, reviewer: Signer) -> str | None:
+def countersigned_already(state: SessionState, kind: str, reviewer: Signer,
+                          subject: str | None = None) -> str | None:
     """Who, of the reviewers counted for `kind`, `reviewer` already is (by key or name)."""
-    for counted in countersigners(state, kind):
+    for counted in countersigners(state, kind, subject):
         if same_person(counted, reviewer):
             return next(iter(sorted(counted.identities)), counted.fingerprint)
     return None
 
 
-def countersign_refusal(state: SessionState, kind: str, reviewer: Signer) -> str | None:
+def countersign_refusal(state: SessionState, kind: str, reviewer: Signer,
+                        subject: str | None = None) -> str | None:
     """Why `reviewer` may not countersign this session's `kind` now — asked by `countersign`
     before it signs and by the attach before it keeps the file: a transcript after GO, the
     operator (no self-approval), or a reviewer already counted."""
@@ -85,19 +87,21 @@ def countersign_refusal(state: SessionState, kind: str, reviewer: Signer) -> str
     if (why := self_approval(operator_signers(state), reviewer)) is not None:
         return (f"refused as self-approval: {why}; a countersignature is a second person's, "
                 "with their own key")
-    if (who := countersigned_already(state, kind, reviewer)) is not None:
+    if (who := countersigned_already(state, kind, reviewer, subject)) is not None:
         return f"{who} has already countersigned the {kind}"
     return None
 
 
-def countersigners(state: SessionState, kind: str) -> list[Signer]:
-    """The reviewers who count for `kind`: one per person (a second key, or the same name,
-    is the same reviewer), none of them the operator."""
+def countersigners(state: SessionState, kind: str, subject: str | None = None
+                   ) -> list[Signer]:
+    """The reviewers who count for `kind` (a hold's: of `subject`, that hold): one per
+    person (a second key, or the same name, is the same reviewer), none of them the
+    operator."""
     operators = operator_signers(state)
     counted: list[Signer] = []
     for sig in state.signatures:
         signer = Signer(sig.fingerprint, frozenset({sig.identity} - {""}))
-        if (sig.role == "reviewer" and sig.kind == kind
+        if (sig.role == "reviewer" and sig.kind == kind and sig.subject == subject
                 and not any(same_person(c, signer) for c in counted)
                 and self_approval(operators, signer) is None):
             counted.append(signer)
@@ -111,7 +115,32 @@ def countersignatures_required(runbook: Runbook) -> int:
 def asks_four_eyes(runbook: Runbook) -> bool:
     """Whether the runbook wants countersignatures: then the operator must sign with a key
     (four eyes are two known people, and the operator is known by theirs)."""
-    return countersignatures_required(runbook) > 0 or bool(countersign_gates(runbook))
+    return countersignatures_required(runbook) > 0 or bool(countersign_gates(runbook)) \
+        or any(step.hold_countersign for phase in runbook.phases for step in phase.steps
+               if isinstance(step, CommandStep))
+
+
+def hold_subject(state: SessionState, step_id: str) -> str | None:
+    """The hold a held step stands at, as its countersignature names it."""
+    s = state.steps.get(step_id)
+    if s is None or s.status != "held" or not s.stopped_before:
+        return None
+    return f"{step_id}:{s.stopped_before}:{s.run}"
+
+
+def hold_countersign_refusal(runbook: Runbook, state: SessionState, step_id: str
+                             ) -> str | None:
+    """Why a hold may not be gone past yet: the runbook asks a reviewer's countersignature
+    of it, and none is attached."""
+    step = next((s for phase in runbook.phases for s in phase.steps if s.id == step_id), None)
+    subject = hold_subject(state, step_id)
+    if not (isinstance(step, CommandStep) and step.hold_countersign) or subject is None:
+        return None
+    if countersigners(state, "hold", subject):
+        return None
+    return ("the runbook asks a reviewer's countersignature of this hold: the reviewer runs "
+            "`cockpit countersign SESSION --hold`, and the file is attached (k, or `cockpit "
+            "attach-signature`)")
 
 
 def awaiting_countersign(runbook: Runbook, state: SessionState) -> tuple[int, int] | None:

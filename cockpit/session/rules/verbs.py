@@ -8,6 +8,7 @@ from datetime import datetime
 
 from cockpit.runbook.model import Runbook
 from cockpit.session.rules.closeout import may_decide, may_seal
+from cockpit.session.rules.foureyes import hold_countersign_refusal
 from cockpit.session.rules.gates import password_dsns, password_refusal
 from cockpit.session.rules.order import cancel_refusal, pause_refusal
 from cockpit.session.rules.retry import retry_armed, retry_waiting
@@ -91,9 +92,11 @@ def _decision(now: Situation) -> bool:
 
 
 def _countersignature(now: Situation) -> bool:
-    """The decision's, or the transcript's before GO."""
-    return now.ended or (not now.halted and not now.state.steps
-                         and bool(now.open_countersign_gates))
+    """The decision's, the transcript's before GO, or a hold's the runbook asks for."""
+    held = any(hold_countersign_refusal(now.runbook, now.state, sid) is not None
+               for sid in now.state.steps)
+    return now.ended or (not now.halted and (held or (not now.state.steps
+                                                      and bool(now.open_countersign_gates))))
 
 
 VERB_RULES: dict[str, VerbRule] = {
