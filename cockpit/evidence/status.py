@@ -52,6 +52,27 @@ def status_json(view: SessionAt) -> str:
     return json.dumps({"state": view.state.model_dump(), "derived": derived(view)}, indent=2)
 
 
+def _step_lines(state: Any, d: dict[str, Any]) -> list[str]:
+    """The steps: running or next, a retry's wait, a stop between revisions, what a
+    revision at a time has committed, an interruption."""
+    lines = []
+    if d["running_step"]:
+        lines.append(f"running   {d['running_step']}")
+    elif d["next_step"] and not state.ended:
+        lines.append(f"next      {d['next_step']}")
+    if d["retry"]:
+        lines.append(f"RETRY     {d['retry']['step']}: {d['retry']['text']}")
+    for sid, step in state.steps.items():  # stopped between revisions, for a person
+        if step.status in ("held", "paused") and step.stopped_before:
+            word = "HELD  " if step.status == "held" else "PAUSED"
+            lines.append(f"{word}    {sid} before revision {step.stopped_before} "
+                         f"({len(step.committed) + 1} of {step.of})")
+    lines += [f"revisions {text}" for text in rules.committed_lines(state)]
+    lines += [f"INTERRUPTED {sid}: {step.detail}" for sid, step in state.steps.items()
+              if step.status == "interrupted"]
+    return lines
+
+
 def status_lines(view: SessionAt) -> list[str]:
     state, d = view.state, derived(view)
     lines = [
@@ -77,21 +98,7 @@ def status_lines(view: SessionAt) -> list[str]:
             if drift.kind == "step_slow" else
             f": forecast end {drift.forecast_end}, window ends {drift.window_end}"))
     lines += [f"phase {pid:<4}{status}" for pid, status in d["phases"].items()]
-    if d["running_step"]:
-        lines.append(f"running   {d['running_step']}")
-    elif d["next_step"] and not state.ended:
-        lines.append(f"next      {d['next_step']}")
-    if d["retry"]:
-        lines.append(f"RETRY     {d['retry']['step']}: {d['retry']['text']}")
-    for sid, step in state.steps.items():  # stopped between revisions, for a person
-        if step.status in ("held", "paused") and step.stopped_before:
-            word = "HELD  " if step.status == "held" else "PAUSED"
-            lines.append(f"{word}    {sid} before revision {step.stopped_before} "
-                         f"({len(step.committed) + 1} of {step.of})")
-    lines += [f"revisions {text}" for text in rules.committed_lines(state)]
-    for sid, step in state.steps.items():
-        if step.status == "interrupted":
-            lines.append(f"INTERRUPTED {sid}: {step.detail}")
+    lines += _step_lines(state, d)
     if state.halt is not None:
         lines.append(f"HALTED    by {state.halt.by} at {state.halt.at}: {state.halt.reason}")
         if (target := rules.restore_target(state)) is not None:

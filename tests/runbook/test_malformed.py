@@ -184,7 +184,8 @@ CASES = [
     Case("unknown-step-key-lgo", broken('log = "logs/upgrade.log"', 'lgo = "logs/upgrade.log"'),
          "phases[0].steps[1].lgo",
          "unknown key (allowed here: kind, id, command, log, expect_exit, read_only, "
-         "idempotent, abort_rules, confirm, timeout, lock_timeout, statement_timeout, retry)"),
+         "idempotent, abort_rules, confirm, timeout, lock_timeout, statement_timeout, retry, "
+         "per_revision, halt_leaves, hold_before, hold_countersign)"),
     Case("unknown-section-key", broken('heading = "Halt"', 'heading = "Halt"\ntitle = "x"'),
          "halt.title", "unknown key (allowed here: heading, spaced, items)"),
     Case("unknown-key-in-inline-item",
