@@ -72,6 +72,7 @@ class StepState(_State):
     # it stands held or paused; the holds the operator let it past; a pause asked of the run
     committed: list[str] = []
     of: int | None = None
+    retried_from: str | None = None  # a retried step: its first attempt's start
     stopped_before: str | None = None
     released: list[str] = []
     pause_asked: bool = False
@@ -339,6 +340,8 @@ def _step_started(s: SessionState, r: records.StepStarted, t: _Stamp) -> None:
                                 log=r.log, published=r.published, started_at=t.at, by=t.by,
                                 path=r.path, committed=old.committed,
                                 released=old.released,
+                                retried_from=(old.retried_from or old.started_at)
+                                if old.status == "retry_wait" else None,
                                 of=len(old.committed) + len(r.path or []) if r.plan is not None
                                 else None)
 

@@ -24,9 +24,11 @@ def parse_at(stamp: str) -> datetime:
 
 
 def took(step: StepState) -> float | None:
-    if not (step.started_at and step.ended_at):
+    """A step's time, its lock-timeout retries (attempts and waits) included."""
+    began = step.retried_from or step.started_at
+    if not (began and step.ended_at):
         return None
-    return (parse_at(step.ended_at) - parse_at(step.started_at)).total_seconds()
+    return (parse_at(step.ended_at) - parse_at(began)).total_seconds()
 
 
 def rehearsed_durations(state: SessionState) -> dict[str, float]:

@@ -23,6 +23,8 @@ import psycopg
 import pytest
 
 from cockpit.demo.pgcluster import PgCluster
+from cockpit.session.state import SessionState
+from cockpit.session.timing import took
 from tests.engine.helpers import phase, write_world
 from tests.probes.test_risk import ENV_PY, REVISION
 from tests.run import cockpit, db_url, start_cockpit
@@ -136,6 +138,11 @@ def test_a_lock_held_for_3s_is_outlasted_by_the_retries(
     published = (runbook.parent / "logs" / "up.log").read_text()
     assert published == logs[-1] and "lock timeout" not in published
     assert current(env["PG_TEST"]) == ["r2"]
+    # its time (a rehearsal's, for the cutover it proves) counts every attempt and wait
+    state = SessionState.model_validate_json((session / "session.json").read_bytes())
+    spent = took(state.steps["up"])
+    assert spent is not None and spent >= 1.0 * len(scheduled) + sum(
+        s["delay_s"] for s in scheduled)
     verified = cockpit("verify", str(session))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
