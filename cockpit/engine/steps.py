@@ -3,7 +3,9 @@ interruption), reconciling after a crash, checks and manual confirmations."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import subprocess
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -432,7 +434,15 @@ class StepVerbs:
         deadline = time.monotonic() + wait_s
         while not files.radar_done.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        if (watcher := self.core.watchers.pop(files.run, None)) is not None:
+        watcher = self.core.watchers.pop(files.run, None)
+        if watcher is not None and not files.radar_done.exists():
+            # not done in time (a loaded machine, a stuck connect): stopped now, so that it
+            # writes nothing into the session after its end is recorded (a decision's
+            # inventory would then miss it)
+            watcher.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                watcher.wait(5)
+        elif watcher is not None:
             watcher.poll()
         if not files.radar_done.exists() or not files.radar.exists():
             return {}  # a watcher not done (stuck in a connect) keeps a series not evidence
