@@ -24,6 +24,14 @@ FAULTS: dict[str, tuple[str, str]] = {
                       "P3 halts on DuplicateObject; BLOCKER"),
     "lock-timeout": ("another session holds a lock on facilities all along",
                      "P3 halts on LockNotAvailable (lock_timeout via PGOPTIONS); BLOCKER"),
+    "lock-retry": ("another session holds a lock on facilities until 4 s after the upgrade "
+                   "first waits for it; the upgrade step declares a retry (lock_timeout 2s)",
+                   "P3's upgrade times out on the lock, is tried again, and passes on a later "
+                   "attempt (every attempt in evidence); PASS"),
+    "hold-point": ("the upgrade runs one revision at a time and holds before 0022 (a data "
+                   "backfill)",
+                   "P3 stops at the hold; it goes on when the operator types 0022 (headless: "
+                   "exit 3, then [holds] in the answers); PASS"),
     "lock-queue": ("0020 holds its lock on facilities for 20 s while the application keeps "
                    "reading it; the migration itself never errors",
                    "P3 halted by the lock radar (sessions queue behind the migration), its "
@@ -84,6 +92,48 @@ time.sleep(86400)
 """
 
 
+BRIEF_LOCKER = """
+import sys, time, psycopg
+conn = psycopg.connect(sys.argv[1], application_name="netz-report")
+conn.execute("LOCK TABLE facilities IN ACCESS SHARE MODE")  # a report, for a while
+print("locked", flush=True)
+look = psycopg.connect(sys.argv[1], autocommit=True)
+waiting = ("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+           "WHERE c.relname = 'facilities' AND NOT l.granted")
+while not look.execute(waiting).fetchone()[0]:
+    time.sleep(0.2)  # until the migration first waits behind it
+time.sleep(4)
+conn.rollback()  # the report ends: the lock is let go
+time.sleep(86400)
+"""
+
+# the upgrade step of the demo runbook, as the runbook gives it, and what each fault adds
+_UPGRADE = 'confirm = "70a79686336c"\n'
+_STEP_FAULTS = {
+    "lock-retry": ('lock_timeout = "2s"\n'
+                   'retry = { on = "lock-timeout-deadlock", attempts = 5, first_delay = "1s", '
+                   'cap = "4s" }\n'),
+    "hold-point": ('per_revision = true\n'
+                   'halt_leaves = "the revisions before the failing one stay committed; the DBA '
+                   'decides roll forward or restore"\n'
+                   'hold_before = "0022"\n'),
+}
+
+
+def fault_runbook(fault: str | None, bundled: Path, workspace: Path) -> Path:
+    """The runbook the demo runs: the bundled one, or for a fault that changes how the
+    upgrade step runs (a retry, a revision at a time), a copy in the world with that added
+    — approved as written there, so the session's transcript says what ran."""
+    added = _STEP_FAULTS.get(fault or "")
+    if added is None:
+        return bundled
+    text = bundled.read_text(encoding="utf-8")
+    assert text.count(_UPGRADE) == 1, "the demo runbook's upgrade step moved"
+    path = workspace / f"demo-cutover-{fault}.toml"
+    path.write_text(text.replace(_UPGRADE, _UPGRADE + added), encoding="utf-8")
+    return path
+
+
 TRAFFIC = """
 import sys, threading, time, psycopg
 def reader():
@@ -114,6 +164,8 @@ def apply_database_fault(world: World, conn: psycopg.Connection, fault: str | No
         conn.execute("ANALYZE facilities")
     elif fault == "lock-timeout":
         return _client(world, LOCKER, "locked")
+    elif fault == "lock-retry":
+        return _client(world, BRIEF_LOCKER, "locked")
     elif fault == "lock-queue":
         return _client(world, TRAFFIC, "reading")
     return None

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.demo.faults import describe
+from cockpit.demo.faults import describe, fault_runbook
 from cockpit.demo.world import World
 from cockpit.engine import hangup
 from cockpit.engine.controller import Controller, exit_code, utc_stamp
@@ -54,7 +54,8 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
             world = World.build(workspace, fault, idle_stop)
         hangup.add_cleanup(lambda: release_if_mine(session))
         hangup.add_cleanup(lambda: stop_unless_step_runs(world, session))
-        ctl = Controller.start(bundled_runbook("demo-cutover.toml"), folder=session,
+        runbook = fault_runbook(fault, bundled_runbook("demo-cutover.toml"), workspace)
+        ctl = Controller.start(runbook, folder=session,
                                operator=operator, workdir=world.backend, override_workdir=True,
                                env=world.env(),
                                secrets=[world.password], rehearsal=rehearsal, signer=signer)
@@ -117,7 +118,8 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
             return exit_code(ctl.state)
         print(f"session: {ctl.folder}", flush=True)
         assert plan_ is not None
-        return Headless(ctl, plan_, False, print, answers).drive()
+        return Headless(ctl, plan_, False, print,
+                        answers or bundled_runbook("demo-answers.toml")).drive()
     finally:
         close_demo(world, ctl)
 

@@ -104,7 +104,10 @@ def missing_answers(runbook: Runbook, answers: Answers, assume_yes: bool,
     for _place, item in walk_items(runbook):
         if rules.step_done(state, item.id):
             continue
-        if isinstance(item, CommandStep) and item.confirm is not None \
+        # a step that stopped part way goes on without its word again (confirmed at its start)
+        going_on = (s := state.steps.get(item.id)) is not None and s.status in (
+            "held", "paused", "retry_wait")
+        if isinstance(item, CommandStep) and item.confirm is not None and not going_on \
                 and item.id not in answers.confirm and not assume_yes:
             out.append(f"[confirm] {item.id} = \"{item.confirm}\"")
         elif isinstance(item, Manual) and any(item in p.steps for p in runbook.phases) \
@@ -347,8 +350,11 @@ class Headless:
                 self.out(f"  {said}")
             if (asked := rules.hold_countersign_refusal(ctl.runbook, ctl.state, step_id)):
                 self.out(f"  {asked}")
-            self.out(f"  to go on: answers [holds] {step_id} = \"{before}\", then "
-                     f"{self.resume_command()}")
+            where = f"{self.answers_path} (or a copy of it)" if self.answers_path \
+                else "an answers file"
+            self.out(f"  to go on: add [holds] {step_id} = \"{before}\" to {where}, then "
+                     f"{self.resume_command()}" + ("" if self.answers_path else
+                                                   " --answers FILE"))
             return False
         if (asked := rules.hold_countersign_refusal(ctl.runbook, ctl.state, step_id)):
             self.out(f"HELD: step {step_id} before revision {before}: {asked}")

@@ -25,10 +25,8 @@ def upgrade_target(command: str) -> str | None:
 
 def path_from(target: str, workdir: Path, start: list[str],
               config: AlembicConfig | None = None) -> list[str]:
-    """The revisions from the database's revisions `start` to `target`, in order ([] for a
-    start of several heads: not one path), in the lineage `config` (the step's `-c`) reads."""
-    if len(start) > 1:
-        return []
+    """The revisions from the database's revisions `start` (several heads too: a branch run
+    part way) to `target`, in order, in the lineage `config` (the step's `-c`) reads."""
     # as `alembic upgrade` walks it: partial ids, `branch@head` and `+N` included
     return alembic_walk(script_directory(workdir, config), "upgrade", target, start)
 

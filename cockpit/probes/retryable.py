@@ -85,8 +85,9 @@ def partial_possible(workdir: Path, options: Sequence[str], env: Mapping[str, st
     if not upto:
         return "the upgrade's path is not known, so a partial change cannot be ruled out"
     begin = start[0] if start else "base"
-    try:
-        parts, failed, _one = render_offline(workdir, begin, upto[-1], env, upto, options)
+    try:  # the whole path, as the upgrade walks it (a branch's revision need not be an
+        # ancestor of the failing one), judged up to the failing one
+        parts, failed, _one = render_offline(workdir, begin, path[-1], env, path, options)
     except Exception as exc:  # a render that cannot run: not told, so not retried
         return f"the offline SQL could not be rendered ({exc})"
     for item in retryability(parts, failed, upto):

@@ -29,6 +29,7 @@ EXPECTED: dict[str | None, tuple[int, str | None, list[str]]] = {
     "enum-conflict": (2, "P3", ["DuplicateObject", "drift_severity"]),
     "lock-timeout": (2, "P3", ["LockNotAvailable", "lock timeout"]),
     "lock-queue": (2, "P3", ["lock-queue", "lock queue:", "waiting behind the step's locks"]),
+    "lock-retry": (0, None, []),
     "drift": (2, "P0", ["PARITY: DRIFT"]),
     "fk-renamed": (0, None, []),
     "width": (2, "P1", ["width-is-64", "observed 32"]),
@@ -107,6 +108,12 @@ def test_fault_ends_where_a_careful_operator_stops(runs: dict[str | None, Run],
         assert halted["data"]["step"] is not None
     if fault == "drift":  # halted before anything was written: no P1 or later step
         assert set(started) == {"P0"}
+    if code == 2 and phase in ("P1", "P2", "P3", "P4"):  # the DBA's restore target
+        target = run.decision()["restore_target"]
+        assert re.fullmatch(r"[0-9A-F]+/[0-9A-F]+", target["lsn"]), target
+        assert target["server_time"].endswith("Z") and target["step"]
+        assert f"Restore target: before {target['server_time']} (LSN {target['lsn']})" in (
+            run.session / "evidence" / "decision.md").read_text()
 
 
 def test_list_faults_names_each_fault() -> None:
