@@ -20,6 +20,7 @@ from cockpit.probes.alembic_probes import alembic_walk, current_revisions, scrip
 from cockpit.probes.db import ProbeUnreachable, connect, rows
 from cockpit.probes.registry import ProbeContext, ProbeResult, register
 from cockpit.probes.retryable import retryability
+from cockpit.probes.reversal import render_downgrades, reversal
 from cockpit.probes.risklocks import IndexResolver, held_to_end, index_tables, named_indexes
 from cockpit.probes.riskreport import report_markdown, size_text
 from cockpit.probes.risktools import (
@@ -407,11 +408,24 @@ def _probe(ctx: ProbeContext, args: Mapping[str, Any]) -> ProbeResult:
         "findings": [asdict(f) for f in findings],
         # per revision: may a lock timeout in it be retried (a step's [retry])
         "retryable": [asdict(r) for r in retryability(parts, failed, path)],
+        # per revision: what undoing it takes (the DBA's rollback decision after a halt)
+        "reversal": _reversal(ctx, config, str(start), path, parts, parsed),
     }
     files = (("migration-risk.json", (json.dumps(report, indent=2) + "\n").encode()),
              ("migration-risk.md", report_markdown(report).encode()))
     observed = {"revisions": len(path), **totals}
     return ProbeResult(not totals["blocking"], observed, _summary(findings), files=files)
+
+
+def _reversal(ctx: ProbeContext, config: AlembicConfig, start: str, path: list[str],
+              parts: Sequence[RevisionSQL], parsed: Mapping[str, list[Statement] | str]
+              ) -> list[dict[str, object]]:
+    if not path:
+        return []
+    below = {part.revision: part.down for part in parts}
+    downs, failed = render_downgrades(ctx.workdir / config.folder, start, path, ctx.env,
+                                      below, config.options())
+    return reversal(path, downs, failed, parsed)
 
 
 def _current(env: Mapping[str, str]) -> str:

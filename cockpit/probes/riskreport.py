@@ -29,12 +29,15 @@ def report_markdown(report: dict[str, Any]) -> str:
     for finding in report["findings"]:
         by_revision.setdefault(finding["revision"], []).append(finding)
     retry = {r["revision"]: r for r in report.get("retryable", [])}
+    undo = {r["revision"]: r for r in report.get("reversal", [])}
     for revision in [*report["path"], *[r for r in by_revision if r not in report["path"]]]:
         found = by_revision.get(revision, [])
         lines += [f"## {revision}", ""]
         if (told := retry.get(revision)) is not None:
             lines += [f"Retryable on a lock timeout: {'yes' if told['retryable'] else 'no'} "
                       f"({told['why']}).", ""]
+        if (undone := undo.get(revision)) is not None:
+            lines += [f"Reversal: {undone['said']}.", ""]
         if not found:
             lines += ["No finding.", ""]
             continue

@@ -162,6 +162,11 @@ def test_each_revision_is_judged_on_its_own_against_the_live_table_size(
     assert told["r5"][1] == "r5: it runs after r4_reads_data, which can leave a partial change"
     page = report_markdown(report)
     assert "Retryable on a lock timeout: no (r4_reads_data: its offline SQL" in page
+    # what undoing each takes (these revisions have no downgrade at all)
+    undo = {r["revision"]: r["said"] for r in report["reversal"]}
+    assert list(undo) == report["path"]
+    assert all(said.startswith("no downgrade offline (AttributeError") for said in undo.values())
+    assert "Reversal: no downgrade offline (" in page
 
 
 def test_a_table_under_the_limits_makes_warnings_only(hazards: SimpleNamespace,
