@@ -222,14 +222,44 @@ class CloseoutVerbs:
         if state.rehearsal is not None:  # the rehearsal, by its identity
             found["rehearsal"] = {**state.rehearsal.model_dump(),
                                   "proved": rules.rehearsal_proved(self.core.runbook, state)}
-        if (target := rules.restore_target(state)) is not None:  # for the DBA's PITR
+        return {**found, **self._rollback_facts()}
+
+    def _rollback_facts(self) -> dict[str, Any]:
+        """For the DBA's rollback or PITR decision: the restore target, whether it lies in
+        the backup's attested window, and what a revision-at-a-time step left committed."""
+        state, found = self.core.state, dict[str, Any]()
+        if (target := rules.restore_target(state)) is not None:
             first = next((r for r in state.restore_points if r.lsn), None)
             found["restore_target"] = first.model_dump(exclude_none=True) if first else target
+            if (window := self._backup_window()) is not None:
+                found["backup_window"] = window
         per_revision = {sid: {"committed": s.committed, "of": s.of}
                         for sid, s in state.steps.items() if s.of is not None}
         if per_revision:  # what a halt part way left committed
             found["revisions_committed"] = per_revision
         return found
+
+    def _backup_window(self) -> dict[str, Any] | None:
+        """The backup attestation's window against the restore target (None: the runbook
+        attests no backup). Read from what the session kept: the typed reference, or the
+        attestation file's captured copy."""
+        state = self.core.state
+        gate = next((g for g in rules.gates(self.core.runbook) if rules.is_backup_gate(g)),
+                    None)
+        kept = state.gates.get(gate.id) if gate is not None else None
+        if gate is None or kept is None:
+            return None
+        text = kept.reference
+        captured = kept.observed.get("captured") if isinstance(kept.observed, dict) else None
+        if text is None and isinstance(captured, str):
+            try:
+                text = (self.core.folder / captured).read_text(encoding="utf-8",
+                                                               errors="replace")[:65536]
+            except OSError:
+                text = None
+        first = next((r for r in state.restore_points if r.server_time), None)
+        return {"gate": gate.id, **rules.backup_window_verdict(
+            text, first.server_time if first else None)}
 
     def _circumstances_said(self) -> str:
         """The same, as the decision record's Markdown says it."""
@@ -249,6 +279,8 @@ class CloseoutVerbs:
                      f"{link.last_hash}\n")
         if (target := rules.restore_target(state)) is not None:
             said += f"\n{target[0].upper()}{target[1:]}\n"
+            if (window := self._backup_window()) is not None:
+                said += f"\nBackup window ({window['gate']}): {window['said']}\n"
         for text in rules.committed_lines(state):
             said += f"\nRevisions, {text}\n"
         return said

@@ -48,3 +48,40 @@ def test_without_a_database_no_restore_point_is_taken(tmp_path: Path) -> None:
                    "--session", str(tmp_path / "s"), env={"DATABASE_URL": ""})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "restore_point" not in (tmp_path / "s" / "events.jsonl").read_text()
+
+
+BACKUP = ('  { kind = "attestation", id = "pitr-backup", '
+          'text = "PITR/backup rollback window attested" },\n')
+
+
+def test_the_record_weighs_the_restore_target_against_the_backup_window(
+        tmp_path: Path, pg_cluster: PgCluster, pg_db: str) -> None:
+    database = str(psycopg.conninfo.conninfo_to_dict(pg_db)["dbname"])
+    url = pg_cluster.socket_url(database).render_as_string(hide_password=False)
+    said = {}
+    for name, window in (("inside", "BKP-7 2020-01-01T00:00Z to 2099-01-01T00:00Z"),
+                         ("outside", "BKP-7 2020-01-01T00:00Z to 2020-01-02T00:00Z"),
+                         ("unstated", "BKP-7 verified by the DBA")):
+        (tmp_path / name).mkdir()
+        runbook = write_world(tmp_path / name, [
+            phase("P1", [("change", "echo changed"), ("boom", "echo boom; exit 1")])])
+        text = runbook.read_text()
+        assert text.count("items = [\n") >= 1
+        runbook.write_text(text.replace('heading = "Gates"\nitems = [\n',
+                                        'heading = "Gates"\nitems = [\n' + BACKUP, 1))
+        answers = tmp_path / f"{name}.toml"
+        answers.write_text(f'[gates]\nsignoff = "GOV-1"\npitr-backup = "{window}"\n')
+        done = cockpit("run", str(runbook), "--headless", "--answers", str(answers),
+                       "--session", str(tmp_path / name / "s"), env={"DATABASE_URL": url})
+        assert done.returncode == 2, done.stdout + done.stderr
+        evidence = tmp_path / name / "s" / "evidence"
+        window_said = json.loads((evidence / "decision.json").read_text())["backup_window"]
+        assert window_said["gate"] == "pitr-backup"
+        assert f"Backup window (pitr-backup): {window_said['said']}" in (
+            evidence / "decision.md").read_text()
+        said[name] = window_said
+    assert said["inside"]["inside"] is True and "lies inside it" in said["inside"]["said"]
+    assert said["outside"]["inside"] is False and "lies OUTSIDE it" in said["outside"]["said"]
+    assert said["unstated"] == {"gate": "pitr-backup", "stated": False,
+                                "said": "backup window not stated (the attestation gives no "
+                                        "ISO time range)"}

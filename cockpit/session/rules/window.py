@@ -94,3 +94,31 @@ def window_changes_at(window: Window | None, now: datetime) -> datetime | None:
         return None
     start, end = window
     return start if start is not None and now < start else end
+
+
+def is_backup_gate(gate: GateItem) -> bool:
+    """The attestation of the backup a rollback restores from (its PITR window)."""
+    said = f"{gate.id.replace('-', ' ')} {getattr(gate, 'text', '')}".lower()
+    return "backup" in said or "pitr" in said
+
+
+def backup_window_verdict(attested: str | None, target: str | None) -> dict[str, object]:
+    """Whether the restore target (the server's time before the first change) lies inside
+    the window the backup attestation states as an ISO time range (two stamps or more);
+    `stated` False when it states none."""
+    stamps = sorted(datetime.fromisoformat(m.replace("Z", "+00:00").replace(" ", "T"))
+                    for m in _ISO.findall(attested or ""))
+    if len(stamps) < 2:
+        return {"stated": False, "said": "backup window not stated (the attestation gives "
+                                         "no ISO time range)"}
+    start, end = stamps[0], stamps[-1]
+    found: dict[str, object] = {"stated": True, "start": start.isoformat(),
+                                "end": end.isoformat()}
+    if target is None:
+        return {**found, "said": f"backup window {start.isoformat()} to {end.isoformat()}; "
+                                 "no restore target to weigh"}
+    at = datetime.fromisoformat(target.replace("Z", "+00:00"))
+    inside = start <= at <= end
+    return {**found, "inside": inside,
+            "said": f"backup window {start.isoformat()} to {end.isoformat()}: the restore "
+                    f"target lies {'inside' if inside else 'OUTSIDE'} it"}
