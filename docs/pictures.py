@@ -6,7 +6,8 @@ On a fresh rehearsal world with the `lock-queue` fault (application sessions que
 the upgrade's lock until the lock radar stops it), the operator's screen is saved as SVG
 (Textual's own screenshot) at four moments — every gate green; P3 streaming with the
 upgrade's progress and the radar; halted; and the reviewer's read-only mirror — then the
-session's timeline from `cockpit report --html`. Written to docs/pictures/. The last line
+session's timeline from `cockpit report --html`; and, on a second world with the
+`hold-point` fault, the upgrade HELD before 0022. Written to docs/pictures/. The last line
 printed is one JSON object naming the files.
 """
 
@@ -95,6 +96,23 @@ async def _operator(ctl: Controller, upgrade_confirm: str | None) -> list[Path]:
     return saved
 
 
+async def _held(ctl: Controller, upgrade_confirm: str | None) -> Path:
+    """The `hold-point` fault's upgrade, a revision at a time, stopped at its hold."""
+    app = CockpitApp(ctl)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")  # the phase tab
+        ctl.run_step(UPGRADE, upgrade_confirm)
+        for _ in range(1200):
+            if ctl.state.steps[UPGRADE].status == "held" and not app.operator.busy:
+                break
+            await pilot.pause(0.05)
+        else:
+            raise SystemExit("the upgrade did not reach its hold")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        return Path(app.save_screenshot("held.svg", str(OUT)))
+
+
 async def _mirror(folder: Path) -> Path:
     app = MirrorApp(MirrorSource(folder))
     async with app.run_test(size=SIZE) as pilot:
@@ -114,6 +132,13 @@ def main() -> None:
             answers = load_answers(bundled_runbook("demo-answers.toml"))
             saved = asyncio.run(_operator(ctl, answers.confirm.get(UPGRADE)))
             saved.append(asyncio.run(_mirror(session)))
+        finally:
+            close_demo(world, ctl)
+        world, ctl = open_demo("hold-point", Path(tmp) / "held", Path(tmp) / "held-world")
+        try:
+            _to_the_upgrade(ctl)
+            answers = load_answers(bundled_runbook("demo-answers.toml"))
+            saved.append(asyncio.run(_held(ctl, answers.confirm.get(UPGRADE))))
         finally:
             close_demo(world, ctl)
         found = open_session(session)
