@@ -94,6 +94,7 @@ def main() -> None:
         cluster.start()
         try:
             for number in range(RUNS):
+                (root / f"run{number}").mkdir()
                 runs.append(one_run(root / f"run{number}", cluster))
         finally:
             cluster.destroy()
