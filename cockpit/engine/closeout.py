@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from cockpit.engine.core import ActionRefused, HaltHook, SessionCore
@@ -14,6 +15,7 @@ from cockpit.engine.signatures import SignatureVerbs
 from cockpit.evidence import decision as decisions
 from cockpit.evidence.inventory import inventory
 from cockpit.evidence.manifest import build_manifest
+from cockpit.evidence.rehearsal import rehearsed_downgrades
 from cockpit.evidence.report import render_report
 from cockpit.evidence.riskrecord import risk_records, waived, waivers_said
 from cockpit.runbook.model import HaltItem
@@ -237,6 +239,10 @@ class CloseoutVerbs:
                         for sid, s in state.steps.items() if s.of is not None}
         if per_revision:  # what a halt part way left committed
             found["revisions_committed"] = per_revision
+        if state.rehearsal is not None:  # the way back, proved by the rehearsal or not
+            ran = rehearsed_downgrades(Path(state.rehearsal.folder))
+            found["rehearsal_downgrades"] = ran if ran is not None else \
+                "the rehearsal could not be read"
         return found
 
     def _backup_window(self) -> dict[str, Any] | None:
@@ -281,6 +287,11 @@ class CloseoutVerbs:
             said += f"\n{target[0].upper()}{target[1:]}\n"
             if (window := self._backup_window()) is not None:
                 said += f"\nBackup window ({window['gate']}): {window['said']}\n"
+        if state.rehearsal is not None:
+            ran = rehearsed_downgrades(Path(state.rehearsal.folder))
+            said += ("\nThe rehearsal ran a downgrade path: " + "; ".join(ran) + "\n" if ran
+                     else "\nThe rehearsal ran no downgrade path.\n" if ran is not None
+                     else "\nThe rehearsal could not be read for its downgrade path.\n")
         for text in rules.committed_lines(state):
             said += f"\nRevisions, {text}\n"
         return said

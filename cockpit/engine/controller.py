@@ -318,6 +318,13 @@ class Controller(SessionCore):
         with self.turn:
             self.steps.pause_step(step_id)
 
+    def defer_retry(self, step_id: str, deferred: bool = True) -> None:
+        """While the operator is asked whether to cancel a retry, its attempt is not made
+        (not recorded: the question is the screen's; the attempt follows an answer of no)."""
+        with self.turn:
+            (self.steps.retries.deferred.add if deferred
+             else self.steps.retries.deferred.discard)(step_id)
+
     def resume_retry(self, step_id: str) -> None:
         """Go on with a retry left pending by a cockpit that stopped during its wait."""
         with self.turn:

@@ -49,6 +49,13 @@ def plan_run(step: CommandStep, path: list[str] | None, so_far: StepState | None
     target = found[1][0] if found and found[1] else None
     released = so_far.released if so_far else []
     committed = len(so_far.committed) if so_far else 0
+    done = set(so_far.committed if so_far else []) | set(released)
+    for hold in step.holds:  # a hold the path does not hold would silently never hold
+        if hold not in path and hold not in done:
+            raise ActionRefused(f"step '{step.id}': hold_before {hold} is not on this "
+                                f"upgrade's path ({', '.join(path)}): already applied, or not "
+                                "on the way to the target, so it cannot hold; fix the "
+                                "runbook (nothing was started)")
     revisions: list[dict[str, Any]] = []
     stop_before: dict[str, Any] | None = None
     for index, revision in enumerate(path, start=committed + 1):

@@ -35,6 +35,7 @@ class Retries:
         self.env_of = env_of  # the step's environment (its PGOPTIONS), as its command gets it
         self.halt = halt
         self.launch = launch  # run the step again (a new run), refusals checked for a retry
+        self.deferred: set[str] = set()  # the operator is asked whether to cancel: not now
 
     # ------------------------------------------------------------------ at a run's end
 
@@ -66,11 +67,14 @@ class Retries:
         assert step.retry is not None
         attempt = self.core.state.steps[step.id].attempts + 1
         delay = rules.retry_delay(step.retry, attempt, random.random())
-        samples = last_samples(RunFiles(self.core.folder / "steps", record.run).radar)
         self.core.append(records.RetryScheduled(
             step=step.id, run=record.run, attempt=attempt, of=step.retry.attempts,
             delay_s=round(delay, 2), due_at=_stamp(self.core, delay), why=why,
-            revisions=revisions, blocker=holder_text(samples)))
+            revisions=revisions, blocker=self.blocker(record)))
+
+    def blocker(self, record: ExitRecord) -> str | None:
+        """Who held the lock the run waited for, as the radar last saw it."""
+        return holder_text(last_samples(RunFiles(self.core.folder / "steps", record.run).radar))
 
     # ------------------------------------------------------------------ when it falls due
 
@@ -78,7 +82,7 @@ class Retries:
         """The monitor's look between runs: a pending retry this cockpit makes, at its time."""
         state = self.core.state
         step_id = rules.retry_waiting(state)
-        if step_id is None or state.halt is not None:
+        if step_id is None or state.halt is not None or step_id in self.deferred:
             return
         pending = state.steps[step_id].retry
         if pending is None or not rules.retry_armed(state, pending) \

@@ -412,7 +412,9 @@ class StepVerbs:
                    f"step {step_id}'s log could not be written; its command was stopped"
                    if abort["rule"] == LOG_RULE else
                    f"abort rule '{abort['rule']}' matched in step {step_id}")
-                  + (f"; not retried: {retry[0].why}" if retry is not None else ""),
+                  + (f"; not retried: {retry[0].why}" if retry is not None else "")
+                  + (f"; blocked by {who}" if retry is not None
+                     and (who := self.retries.blocker(record)) else ""),
                   by="abort_rule", step=step_id, rule=abort["rule"], line=abort["line"])
 
     def _revisions_done(self, step: Any, record: ExitRecord, ok: bool) -> dict[str, Any]:

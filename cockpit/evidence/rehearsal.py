@@ -227,3 +227,22 @@ def _paths(found: SessionSnapshot, path_for: PathFor) -> list[ProofItem]:
             f"the rehearsal ran {' → '.join(d.path) or 'nothing counted'}; from the same "
             f"start here: {' → '.join(here) if here else 'not known'}"))
     return items
+
+
+def rehearsed_downgrades(folder: Path) -> list[str] | None:
+    """The `alembic downgrade` steps the rehearsal at `folder` ran to a pass — its proof that
+    the way back works, for the DBA's rollback decision — one line each; None if the
+    rehearsal cannot be read."""
+    from cockpit.runbook.targets import command_targets
+
+    try:
+        found = open_session(folder)
+    except CockpitError:
+        return None
+    passed = {r.run for r in records.of_kind(found.events, records.StepFinished) if r.ok}
+    lines = []
+    for started in records.of_kind(found.events, records.StepStarted):
+        targets = command_targets(started.command or "")
+        if targets and targets[0] == "downgrade" and not targets[2] and started.run in passed:
+            lines.append(f"step {started.step} ran `{started.command}` to a pass")
+    return lines

@@ -24,7 +24,7 @@ def derived(view: SessionAt) -> dict[str, Any]:
                    for phase in runbook.phases},
         "next_step": upcoming.step.id if upcoming and state.halt is None else None,
         "running_step": state.running_step(),
-        "retry": _retry(state, holder_alive(view.folder) is False),
+        "retry": _retry(state, holder_alive(view.folder) is not True),
         "halted": state.halt is not None,
         "ended": state.ended,
         "decision": state.decision.status if state.decision else None,
@@ -103,6 +103,7 @@ def status_lines(view: SessionAt) -> list[str]:
         lines.append(f"HALTED    by {state.halt.by} at {state.halt.at}: {state.halt.reason}")
         if (target := rules.restore_target(state)) is not None:
             lines.append(f"restore   {target}")
+        lines += [f"leaves    {text}" for text in rules.halt_leaves_lines(view.runbook, state)]
     if state.decision is not None:
         lines.append(f"decision  {state.decision.status} ({state.decision.at})")
     lines += [f"signature {line}" for line in signature_lines(view.runbook, state)]

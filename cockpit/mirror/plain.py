@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cockpit.errors import CockpitError
@@ -61,10 +60,10 @@ class PlainMirror:
             self.state = apply(self.state, event)
             if live:
                 self.out(format_event(event))
-            if live and isinstance(record, records.RetryScheduled) \
-                    and (pending := self.state.steps[record.step].retry) is not None:
-                self.out(f"[{record.step}] RETRY: "
-                         f"{rules.retry_text(self.state, pending, self.clock())}")
+            if live and isinstance(record, records.RetryScheduled):
+                self.out(f"[{record.step}] RETRY: attempt {record.attempt} of {record.of} in "
+                         f"{record.delay_s:.1f} s (at {record.due_at})"
+                         + (f" · blocked by {record.blocker}" if record.blocker else ""))
             if isinstance(record, records.StepStarted) and record.log:
                 logs.start(record.step, record.run, record.log, path=record.path)
                 if logs.path is not None:
@@ -73,10 +72,6 @@ class PlainMirror:
             self.say_damage("events", f"!! DAMAGED event log: {self.follower.damage}",
                             "!! the session is shown as it stood before that line; nothing is "
                             "followed past it (`cockpit verify` names every mismatch)")
-
-    @staticmethod
-    def clock() -> datetime:
-        return datetime.now(UTC)
 
     def check_log(self, run: str, step: str, tail_damage: str | None, size: int | None,
                   sha: str | None) -> None:

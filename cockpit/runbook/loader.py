@@ -251,6 +251,11 @@ def _message(error: ErrorDetails, owner: type[BaseModel] | None, annotation: Any
         return f"expected {meaning}; got {_shown(got)}"
     if kind in ("too_short", "string_too_short"):
         return "must not be empty"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {"greater_than_equal": "at least", "less_than_equal": "at most",
+                 "greater_than": "more than", "less_than": "less than"}[kind]
+        limit = next(iter(ctx.values()), "?")
+        return f"expected {bound} {limit}; got {_shown(got)}"
     if kind == "literal_error":
         return f"expected {ctx.get('expected')}; got {_shown(got)}"
     if expected:

@@ -267,12 +267,13 @@ class Retry(_Model):
         description="How many times the step may run in all, the first included (2..20).",
     )
     first_delay: Duration = Field(
-        default="1s", description="The wait before the second attempt (a duration).",
+        default="1s", description="The wait before the second attempt (a duration; "
+        "default 1s).",
     )
     cap: Duration = Field(
         default="30s",
         description="The longest wait: each wait doubles from `first_delay` up to it, with "
-        "jitter (a duration).",
+        "jitter (a duration; default 30s).",
     )
 
 
@@ -360,8 +361,8 @@ class CommandStep(_Model):
         default=None,
         description="With `per_revision`: what a halt part way leaves behind and what the "
         "team does then (e.g. \"revisions before the failing one stay committed; the DBA "
-        "decides roll forward or restore\"). Shown in the transcript, the risk report and the "
-        "halt banner.",
+        "decides roll forward or restore\"). Shown in the transcript, the halt banner and "
+        "`cockpit status`.",
     )
     hold_before: list[Id] | Id = Field(
         default=[],

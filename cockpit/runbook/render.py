@@ -66,7 +66,28 @@ def item_children(item: AnyItem, runbook: Runbook) -> list[SubItem]:
         ]
     if isinstance(item, CheckStep) and item.list_items and isinstance(item.expected, list):
         return [SubItem(text=f"`{value}`") for value in item.expected]
+    if isinstance(item, CommandStep):
+        return _governed(item)
     return []
+
+
+def _governed(step: CommandStep) -> list[SubItem]:
+    """What the approver signs up to beyond the command itself: its retry, a revision at a
+    time and what a halt then leaves, its holds (empty for a plain command: its line alone)."""
+    lines = []
+    if step.retry is not None:
+        r = step.retry
+        lines.append(f"On a lock timeout alone (`{r.on}`), with the database where the step "
+                     f"started: tried again, up to {r.attempts} attempts in all, waiting "
+                     f"{r.first_delay} doubling to {r.cap}")
+    if step.per_revision:
+        lines.append("One revision at a time; a halt part way leaves: "
+                     f"{step.halt_leaves or '(not said)'}")
+    for revision in step.holds:
+        lines.append(f"Held before revision `{revision}` until the operator's typed go-ahead"
+                     + (" and a reviewer's countersignature" if step.hold_countersign
+                        else ""))
+    return [SubItem(text=line) for line in lines]
 
 
 def code_lines(text: str) -> list[str]:

@@ -188,6 +188,22 @@ def _watching(runbook: Runbook, step: CommandStep) -> set[str]:
     return found
 
 
+# what PostgreSQL and psycopg say when lock_timeout cancels a statement
+LOCK_TIMEOUT_SAMPLES = ("canceling statement due to lock timeout",
+                        "psycopg.errors.LockNotAvailable: canceling statement due to lock "
+                        "timeout", "SQLSTATE 55P03")
+
+
+def _says_lock_timeout(rule: AbortRule) -> bool:
+    for pattern in rule.patterns:
+        try:
+            if any(re.search(pattern, sample) for sample in LOCK_TIMEOUT_SAMPLES):
+                return True
+        except re.error:
+            continue  # a pattern this engine cannot read: its own check names it
+    return False
+
+
 def _check_retries(runbook: Runbook, add: Add) -> None:
     """A retry is for a changing step with a lock timeout, on a pattern rule that watches
     it, its waits within the bounds it names."""
@@ -206,6 +222,10 @@ def _check_retries(runbook: Runbook, add: Add) -> None:
         elif retry.on not in _watching(runbook, step):
             add(f"{at}.on", f"'{retry.on}' does not watch this step: add it to its "
                 "`abort_rules` (or its phase's abort_watch)")
+        elif not _says_lock_timeout(rule):
+            add(f"{at}.on", f"'{retry.on}' matches none of PostgreSQL's lock-timeout errors "
+                f"({', '.join(repr(s) for s in LOCK_TIMEOUT_SAMPLES)}): a retry is for a lock "
+                "timeout alone")
         if duration_seconds(retry.first_delay) > duration_seconds(retry.cap):
             add(f"{at}.first_delay", f"{retry.first_delay} is longer than the cap {retry.cap}")
 

@@ -273,6 +273,9 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         self.action_tab("phase-tab")  # where the step and its output show
         step = upcoming.step
         current = self.ctl.state.steps.get(step.id)
+        if current is not None and current.status == "paused":  # as z: it goes on
+            self._verb(self.ctl.run_step, step.id)
+            return
         if current is not None and current.status == "held" and current.stopped_before:
             self._go_past_hold(step.id, current.stopped_before)
             return
@@ -338,10 +341,18 @@ class OperatorScreen(SessionScreen, inherit_bindings=False):
         if (step_id or waiting) is None or not self.allowed("cancel"):
             return
         if step_id is None and waiting is not None:  # the retry's wait: dropping it halts
+            self.ctl.defer_retry(waiting)  # no attempt while the operator decides
+
+            def answered(word: str | None) -> None:
+                if word:  # dropped: no attempt may slip in before the verb takes its turn
+                    self._verb(self.ctl.cancel_step, waiting)
+                else:
+                    self.ctl.defer_retry(waiting, deferred=False)
+
             self.app.push_screen(
                 AskText(f"Cancel {waiting}'s retry?", "The lock timeout it answered then "
-                        "halts the session (final). Type CANCEL.", must_equal="CANCEL"),
-                given(lambda _word: self._verb(self.ctl.cancel_step, waiting)))
+                        "halts the session (final); until you answer, no attempt is made. "
+                        "Type CANCEL.", must_equal="CANCEL"), answered)
             return
 
         def asked(_result: None) -> None:

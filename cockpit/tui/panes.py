@@ -156,6 +156,7 @@ def halt_lines(runbook: Runbook, state: SessionState, clock: bool, keys: bool,
     if (target := rules.restore_target(state)) is not None:  # for the DBA's PITR decision
         lines.append(f"  {plain(target)}")
     lines += [f"  {plain(text)}" for text in rules.committed_lines(state)]
+    lines += [f"  {plain(text)}" for text in rules.halt_leaves_lines(runbook, state)]
     for item in runbook.protocol_items():  # the halt protocol, then the rollback plan
         done = state.halt_items.get(item.id)
         text = item_text(item, runbook)

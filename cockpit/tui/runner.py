@@ -115,7 +115,7 @@ def _result(view: RunnerView, step: PhaseItem) -> tuple[Text, Text | None]:
     elif s.status == "retry_wait" and s.retry is not None:  # a lock timeout, tried again
         said = rules.retry_text(view.state, s.retry, datetime.now(UTC))
         result = Text(f"↻ attempt {s.retry.attempt} of {s.retry.of}", style="bold yellow")
-        detail = Text(f"↻ {step.id} · lock timeout · {said}", style="bold yellow")
+        detail = Text(f"↻ {step.id} {said} (lock timeout)", style="bold yellow")
     if step.id in view.damaged:
         result = Text.assemble("✗ LOG DAMAGED · ", result)
     return result, detail

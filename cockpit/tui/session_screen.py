@@ -168,8 +168,9 @@ class SessionScreen(Screen[None]):
 
     def refresh_header(self) -> None:
         self.show_header()
-        if self.clock and self.view.state.running_step() is not None:
-            self._show_runner()  # the running row's clocks
+        state = self.view.state
+        if self.clock and (state.running_step() is not None or rules.retry_waiting(state)):
+            self._show_runner()  # the running row's clocks, a retry's countdown
 
     def show_header(self) -> None:
         self.query_one(SessionHeader).show(self.view.runbook, self.view.state, self.MODE,

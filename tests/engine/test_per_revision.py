@@ -121,7 +121,7 @@ def test_a_hold_stops_headless_with_3_and_goes_on_with_the_go_ahead(
                    str(session), env=env)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "HELD: step up stops before revision r3 (3 of 5)" in done.stdout
-    assert 'answers [holds] up = "r3"' in done.stdout
+    assert 'add [holds] up = "r3" to an answers file' in done.stdout
     assert version(env["PG_TEST"]) == ["r2"]
     assert "HELD      up before revision r3 (3 of 5)" in cockpit("status", str(session)).stdout
     # --assume-yes does not go past a hold; a wrong revision does not either

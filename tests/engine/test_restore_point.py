@@ -85,3 +85,29 @@ def test_the_record_weighs_the_restore_target_against_the_backup_window(
     assert said["unstated"] == {"gate": "pitr-backup", "stated": False,
                                 "said": "backup window not stated (the attestation gives no "
                                         "ISO time range)"}
+
+
+def test_the_record_says_whether_the_rehearsal_ran_a_downgrade_path(
+        tmp_path: Path, pg_cluster: PgCluster) -> None:
+    from tests.engine.test_per_revision import PY, project, revisions
+
+    (tmp_path / "r").mkdir()
+    # each revision with its downgrade (it drops the table it made): the way back passes
+    runbook, env = project(tmp_path / "r", pg_cluster, "", [
+        (rev, down, body + f'\n\n\ndef downgrade():\n    op.execute("DROP TABLE t{rev[1:]}")')
+        for rev, down, body in revisions()])
+    down = f"{PY} -m alembic downgrade base"
+    runbook.write_text(runbook.read_text().replace(
+        'log = "logs/up.log" },', 'log = "logs/up.log" },\n  { kind = "command", id = '
+        f'"down", command = "{down}", log = "logs/down.log" }},', 1))
+    rehearsal = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                        str(tmp_path / "rs"), env=env)
+    assert rehearsal.returncode == 0, rehearsal.stdout + rehearsal.stderr
+    cutover = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                      str(tmp_path / "cs"), "--rehearsal", str(tmp_path / "rs"), env=env)
+    assert cutover.returncode == 0, cutover.stdout + cutover.stderr
+    evidence = tmp_path / "cs" / "evidence"
+    said = json.loads((evidence / "decision.json").read_text())["rehearsal_downgrades"]
+    assert said == [f"step down ran `{down}` to a pass"]
+    assert f"The rehearsal ran a downgrade path: step down ran `{down}`" in (
+        evidence / "decision.md").read_text()

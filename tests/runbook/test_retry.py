@@ -108,3 +108,26 @@ def test_a_run_is_tried_again_only_when_nothing_else_could_have_happened() -> No
         *given, why = case
         said = retry_verdict(*given)
         assert not said.retry and said.why == why, (given, said)
+
+
+def test_a_retry_on_a_rule_that_no_lock_timeout_trips_is_refused(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    runbook = write_world(tmp_path, [phase("P0", [("up", "alembic upgrade head")])])
+    runbook.write_text(runbook.read_text().replace(
+        'log = "logs/up.log" }', 'log = "logs/up.log", abort_rules = ["dup"], lock_timeout = '
+        '"2s", retry = { on = "dup", attempts = 3 } }') + '''
+[[abort_rules]]
+id = "dup"
+label = "`DuplicateTable`"
+patterns = ['\\\\bDuplicateTable\\\\b']
+''')
+    done = cockpit("validate", str(runbook))
+    assert done.returncode == 1
+    assert ("retry.on: 'dup' matches none of PostgreSQL's lock-timeout errors"
+            in done.stdout + done.stderr)
+
+
+def test_attempts_out_of_bounds_are_said_as_bounds(tmp_path: Path) -> None:
+    said = _validated(tmp_path, ', lock_timeout = "2s", retry = { on = "lock-timeout", '
+                                'attempts = 21 }')
+    assert said.startswith("1\n") and "retry.attempts: expected at most 20; got 21" in said

@@ -9,8 +9,9 @@ from cockpit.runbook.model import CheckStep, CommandStep, Runbook
 from cockpit.session.rules.foureyes import awaiting_countersign
 from cockpit.session.rules.gates import password_dsns, password_refusal
 from cockpit.session.rules.order import actionable, cancel_refusal
+from cockpit.session.rules.retry import retry_armed
 from cockpit.session.rules.situation import Situation
-from cockpit.session.state import SessionState
+from cockpit.session.state import SessionState, StepState
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ def _next_in_phases(now: Situation) -> NextAction:
         if now.state.evidence is None:
             return NextAction("seal", "Seal the evidence: every phase is complete")
         return NextAction("decision", "Record the decision")
+    standing = now.state.steps.get(upcoming.step.id)
+    if standing is not None and standing.status in ("held", "paused", "retry_wait"):
+        return _standing(now, upcoming.step.id, standing)
     if now.refusal is not None:
         return NextAction(None, f"{upcoming.step.id} may not run: {now.refusal}")
     step = upcoming.step
@@ -80,6 +84,24 @@ def _next_in_phases(now: Situation) -> NextAction:
     if isinstance(step, CheckStep):
         return NextAction("run_next", f"Check {where}: {step.id}")
     return NextAction("run_next", f"Confirm {where}: {step.text}")
+
+
+def _standing(now: Situation, step_id: str, s: StepState) -> NextAction:
+    """A step stopped part way, waiting for a person (or its retry's time)."""
+    where = f"{s.stopped_before} ({len(s.committed) + 1} of {s.of})"
+    if s.status == "held":
+        return NextAction("run_next", f"HELD: {step_id} before {where} — r, then type "
+                          f"{s.stopped_before}, goes on")
+    if s.status == "paused":
+        return NextAction("pause", f"PAUSED: {step_id} before {where} — z continues")
+    pending = s.retry
+    if pending is not None and not retry_armed(now.state, pending):
+        return NextAction("run_next", f"The retry of {step_id} (attempt {pending.attempt} of "
+                          f"{pending.of}) was pending when the cockpit stopped — r, then "
+                          "type RETRY, goes on; c cancels it")
+    return NextAction("cancel", f"{step_id} runs again by itself (a lock-timeout retry"
+                      + (f", attempt {pending.attempt} of {pending.of}" if pending else "")
+                      + "); c cancels the retry")
 
 
 def _next_for_gates(now: Situation) -> NextAction:

@@ -44,7 +44,7 @@ def phase_state(runbook: Runbook, state: SessionState, phase: Phase) -> str:
     if any(s is not None and s.status == "retry_wait" for s in steps):
         return "retrying"
     for word in ("held", "paused"):
-        if any(s is not None and s.status == word for s in steps):
+        if state.halt is None and any(s is not None and s.status == word for s in steps):
             return word
     if any(s is not None and s.status in ("failed", "interrupted") for s in steps):
         return "stopped"
@@ -100,10 +100,10 @@ def refusal_to_run(runbook: Runbook, state: SessionState, step_id: str,
     if current is not None and current.status == "held" \
             and current.stopped_before not in current.released:
         return (f"step '{step_id}' is HELD before revision {current.stopped_before}: it goes "
-                f"on only on the operator's typed confirmation ({current.stopped_before})")
+                f"on only on the operator's typed go-ahead (r, then {current.stopped_before})")
     if current is not None and current.status == "retry_wait" and not retrying:
-        return (f"step '{step_id}' waits to run again by itself (a lock-timeout retry); "
-                "cancel the retry (c) or halt (x)")
+        return (f"step '{step_id}' waits for its lock-timeout retry (it runs again by itself, "
+                "or, left by a cockpit that stopped, on r and RETRY); cancel it (c) or halt (x)")
     if (current is not None and current.status in ("failed", "interrupted")
             and isinstance(step, CommandStep) and not step.rerunnable):
         return (f"step '{step_id}' is {current.status} and not idempotent: it may not be "
@@ -142,6 +142,8 @@ def standstill_text(state: SessionState) -> str | None:
     """A `per_revision` step stopped between revisions, or about to: "HELD before r3 (3 of
     5)", "PAUSED before r2 (2 of 5)", "PAUSING after the revision running" — the header's
     and the mirror's word for it (None: none is)."""
+    if state.halt is not None:
+        return None  # halted: nothing goes on from there
     for s in state.steps.values():
         if s.status in ("held", "paused") and s.stopped_before:
             word = "HELD" if s.status == "held" else "PAUSED"
@@ -149,6 +151,16 @@ def standstill_text(state: SessionState) -> str | None:
         if s.status == "running" and s.pause_asked:
             return "PAUSING after the revision running"
     return None
+
+
+def halt_leaves_lines(runbook: Runbook, state: SessionState) -> list[str]:
+    """What the runbook says a halt part way through each `per_revision` step that ran
+    leaves behind (its `halt_leaves`)."""
+    steps = {s.id: s for phase in runbook.phases for s in phase.steps
+             if isinstance(s, CommandStep)}
+    return [f"step {sid}: the runbook says a halt part way leaves: {steps[sid].halt_leaves}"
+            for sid, s in state.steps.items()
+            if s.of is not None and sid in steps and steps[sid].halt_leaves]
 
 
 def committed_lines(state: SessionState) -> list[str]:
