@@ -13,7 +13,6 @@ import shlex
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,9 +24,8 @@ import pytest
 from cockpit.demo.pgcluster import PgCluster
 from cockpit.session.state import SessionState
 from cockpit.session.timing import took
-from tests.engine.helpers import phase, write_world
-from tests.probes.test_risk import ENV_PY, REVISION
-from tests.run import cockpit, db_url, start_cockpit
+from tests.engine.test_per_revision import project as alembic_world
+from tests.run import cockpit, start_cockpit
 from tests.waiting import wait_until
 
 PY = shlex.quote(sys.executable)
@@ -45,27 +43,15 @@ CONCURRENT = ('    with op.get_context().autocommit_block():\n'
 def project(tmp_path: Path, cluster: PgCluster, r2: str, retry: str) -> tuple[Path, dict[str, str]]:
     """A database at r1 (the table `accounts`), and a runbook whose one step upgrades to r2
     with a 1 s lock_timeout and the given retry."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    cluster.create_database(name)
-    runbook = write_world(tmp_path, [phase("P0", [("up", f"{PY} -m alembic upgrade head")])])
-    world = runbook.parent
-    versions = world / "migrations" / "versions"
-    versions.mkdir(parents=True)
-    (world / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
-    (world / "migrations" / "env.py").write_text(ENV_PY)
-    revisions = [("r1", None, '    op.execute("CREATE TABLE accounts (id int)")'),
-                 ("r2", "r1", r2)]
-    for rev, down, body in revisions:
-        (versions / f"{rev}.py").write_text(REVISION.format(rev=rev, down=down, body=body))
-    env = {"DATABASE_URL": db_url(cluster, cluster.socket_conninfo(name)),
-           "PG_TEST": cluster.socket_conninfo(name)}
-    done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"], cwd=world,
-                          env={**os.environ, **env}, capture_output=True, text=True)
+    runbook, env = alembic_world(
+        tmp_path, cluster, ', abort_rules = ["lock-timeout"], lock_timeout = "1s", '
+        f'retry = {{ {retry} }}',
+        [("r1", None, '    op.execute("CREATE TABLE accounts (id int)")'), ("r2", "r1", r2)])
+    runbook.write_text(runbook.read_text() + LOCK_RULE)
+    done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"],
+                          cwd=runbook.parent, env={**os.environ, **env}, capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr
-    runbook.write_text(runbook.read_text().replace(
-        'log = "logs/up.log" }',
-        f'log = "logs/up.log", abort_rules = ["lock-timeout"], lock_timeout = "1s", '
-        f'retry = {{ {retry} }} }}') + LOCK_RULE)
     return runbook, env
 
 
