@@ -304,10 +304,6 @@ class Controller(SessionCore):
         with self.turn:
             self.steps.cancel_step(step_id)
 
-    def release_hold(self, step_id: str, typed: str, note: str = "") -> None:
-        with self.turn:
-            self.steps.release_hold(step_id, typed, note)
-
     def go_past_hold(self, step_id: str, typed: str, note: str = "") -> str:
         """The operator's typed go-ahead past a hold, and the upgrade goes on (a new run)."""
         with self.turn:

@@ -343,9 +343,9 @@ class Headless:
         held = ctl.state.steps[step_id]
         before = held.stopped_before or ""
         if self.answers.holds.get(step_id) != before:
-            self.out(f"HELD: step {step_id} stops before revision {before}"
-                     + (f" ({len(held.committed) + 1} of {held.of})" if held.of else "")
-                     + "; it goes on only on a person's go-ahead")
+            self.out(f"HELD: step {step_id} stops before revision "
+                     f"{rules.stopped_where(held) if held.of else before}; it goes on only on "
+                     "a person's go-ahead")
             if (said := rules.committed_text(ctl.state, step_id)) is not None:
                 self.out(f"  {said}")
             if (asked := rules.hold_countersign_refusal(ctl.runbook, ctl.state, step_id)):

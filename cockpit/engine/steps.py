@@ -126,8 +126,7 @@ class StepVerbs:
         run = f"{step_id}.{(previous.attempts if previous else 0) + 1}"
         files = RunFiles(self.core.folder / "steps", run)
         from_role = rules.timeouts_from_role(self.core.runbook)
-        upgrade = expected_upgrade(step.command, self.core.workdir,
-                                   step_env(self.core.env, step, from_role=from_role))
+        upgrade = expected_upgrade(step.command, self.core.workdir, self._step_env(step))
         plan = plan_run(step, upgrade[0] if upgrade else None, previous, files) \
             if step.per_revision else None
         if not step.read_only:

@@ -65,8 +65,7 @@ def _step_lines(state: Any, d: dict[str, Any]) -> list[str]:
     for sid, step in state.steps.items():  # stopped between revisions, for a person
         if step.status in ("held", "paused") and step.stopped_before:
             word = "HELD  " if step.status == "held" else "PAUSED"
-            lines.append(f"{word}    {sid} before revision {step.stopped_before} "
-                         f"({len(step.committed) + 1} of {step.of})")
+            lines.append(f"{word}    {sid} before revision {rules.stopped_where(step)}")
     lines += [f"revisions {text}" for text in rules.committed_lines(state)]
     lines += [f"INTERRUPTED {sid}: {step.detail}" for sid, step in state.steps.items()
               if step.status == "interrupted"]

@@ -11,12 +11,13 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cockpit.probes.sqlrisk import Statement
+from pglast.parser import ParseError
+
+from cockpit.probes.sqlrisk import Statement, statements
 
 # `-- Running downgrade 70a79686336c -> 0023, 0009b`: Alembic's comment before each one
 _MARKER = re.compile(r"^-- Running downgrade (?P<rev>\S+) -> ?(?P<down>.*?)\s*$", re.MULTILINE)
 _BOOKKEEPING = re.compile(r"\balembic_version\b", re.IGNORECASE)
-_EDGES = re.compile(r"^\s*(?:BEGIN|COMMIT)\s*;?\s*$", re.IGNORECASE)
 _RENDER_TIMEOUT_S = 120
 # statements whose effect on data no downgrade can bring back, and how to say it
 _LOSSES = (
@@ -77,14 +78,15 @@ def _last_line(text: str) -> str:
 
 def _doing(sql: str) -> list[str]:
     """The statements of a downgrade's SQL that do something (Alembic's bookkeeping and
-    transaction edges left out), one line each."""
-    found = []
-    for raw in sql.split(";"):
-        text = " ".join(line for line in raw.splitlines()
-                        if not line.strip().startswith("--")).strip()
-        if text and not _BOOKKEEPING.search(text) and not _EDGES.match(text + ";"):
-            found.append(" ".join(text.split()))
-    return found
+    transaction edges left out), one line each — read by pglast, as the risk gate reads
+    the upgrade's; SQL it refuses is given whole, on one line."""
+    try:
+        found = statements(sql)
+    except ParseError:
+        text = " ".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+        return [" ".join(text.split())] if text.strip() else []
+    return [s.text for s in found
+            if s.kind != "TransactionStmt" and not _BOOKKEEPING.search(s.text)]
 
 
 def losses(upgrade: Sequence[Statement] | str | None) -> list[str]:

@@ -39,7 +39,6 @@ class RetryPending(_State):
     attempt: int
     of: int
     due_at: str
-    delay_s: float
     blocker: str | None = None
     # the cockpit (its count of resumes) that will make the attempt: one that stopped during
     # the wait leaves it to the next, which asks first (RetryResumed)
@@ -423,7 +422,7 @@ def _manual_confirmed(s: SessionState, r: records.ManualConfirmed, t: _Stamp) ->
 def _retry_scheduled(s: SessionState, r: records.RetryScheduled, t: _Stamp) -> None:
     step = s.steps[r.step]
     step.status = "retry_wait"
-    step.retry = RetryPending(attempt=r.attempt, of=r.of, due_at=r.due_at, delay_s=r.delay_s,
+    step.retry = RetryPending(attempt=r.attempt, of=r.of, due_at=r.due_at,
                               blocker=r.blocker, armed_in=s.resumes)
 
 

@@ -22,7 +22,7 @@ from cockpit.demo.pgcluster import PgCluster
 from cockpit.engine.controller import Controller
 from cockpit.engine.core import ActionRefused
 from tests.engine.helpers import phase, write_world
-from tests.probes.test_risk import ENV_PY, REVISION
+from tests.probes.test_risk import alembic_project
 from tests.run import cockpit, db_url
 from tests.waiting import wait_until
 
@@ -48,13 +48,7 @@ def project(tmp_path: Path, cluster: PgCluster, extra: str,
     name = f"t_{uuid.uuid4().hex[:12]}"
     cluster.create_database(name)
     runbook = write_world(tmp_path, [phase("P0", [("up", f"{PY} -m alembic upgrade head")])])
-    world = runbook.parent
-    versions = world / "migrations" / "versions"
-    versions.mkdir(parents=True)
-    (world / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
-    (world / "migrations" / "env.py").write_text(ENV_PY)
-    for rev, down, body in revs:
-        (versions / f"{rev}.py").write_text(REVISION.format(rev=rev, down=down, body=body))
+    alembic_project(runbook.parent, revs)
     runbook.write_text(runbook.read_text().replace(
         'log = "logs/up.log" }', f'log = "logs/up.log"{extra} }}'))
     return runbook, {"DATABASE_URL": db_url(cluster, cluster.socket_conninfo(name)),

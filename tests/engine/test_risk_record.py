@@ -28,7 +28,7 @@ from cockpit.evidence.riskrecord import (
 from cockpit.runbook.loader import load_runbook
 from cockpit.session.state import GateState, SessionState
 from tests.engine.helpers import cockpit, phase, write_world
-from tests.probes.test_risk import ENV_PY, REVISION
+from tests.probes.test_risk import alembic_project
 from tests.run import db_url
 
 # past 160 characters, and its end is what the approver signed up to
@@ -65,13 +65,7 @@ def _world(tmp_path: Path, cluster: PgCluster) -> tuple[Path, dict[str, str]]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     cluster.create_database(name)
     runbook = write_world(tmp_path, [phase("P0", [("hello", "echo hello")])])
-    world = runbook.parent
-    versions = world / "migrations" / "versions"
-    versions.mkdir(parents=True)
-    (world / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
-    (world / "migrations" / "env.py").write_text(ENV_PY)
-    for rev, down, body in REVISIONS:
-        (versions / f"{rev}.py").write_text(REVISION.format(rev=rev, down=down, body=body))
+    world = alembic_project(runbook.parent, REVISIONS)
     env = {"DATABASE_URL": db_url(cluster, cluster.socket_conninfo(name))}
     done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"], cwd=world,
                           env={**os.environ, **env}, capture_output=True, text=True)

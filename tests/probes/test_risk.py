@@ -10,8 +10,10 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import psycopg
 import pytest
@@ -79,12 +81,15 @@ HAZARDS = [
 ]
 
 
-def _project(root: Path) -> Path:
+def alembic_project(root: Path,
+                    revisions: Sequence[tuple[str, Any, str]] = HAZARDS) -> Path:
+    """An Alembic project in `root`: alembic.ini, env.py (DATABASE_URL) and one file per
+    (revision, down revision, upgrade body)."""
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True)
     (root / "alembic.ini").write_text("[alembic]\nscript_location = migrations\n")
     (root / "migrations" / "env.py").write_text(ENV_PY)
-    for rev, down, body in HAZARDS:
+    for rev, down, body in revisions:
         (versions / f"{rev}.py").write_text(REVISION.format(rev=rev, down=down, body=body))
     return root
 
@@ -97,7 +102,7 @@ def hazards(tmp_path_factory: pytest.TempPathFactory, pg_cluster: PgCluster) -> 
     name = f"t_{uuid.uuid4().hex[:12]}"
     pg_cluster.create_database(name)
     pg_db = pg_cluster.socket_conninfo(name)
-    project = _project(tmp_path_factory.mktemp("hazards") / "project")
+    project = alembic_project(tmp_path_factory.mktemp("hazards") / "project")
     env = {**os.environ, "DATABASE_URL": db_url(pg_cluster, pg_db)}
     done = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "r1"], cwd=project,
                           env=env, capture_output=True, text=True)

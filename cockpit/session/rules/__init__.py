@@ -83,6 +83,7 @@ from cockpit.session.rules.order import (
     refusal_to_run,
     standstill_text,
     step_done,
+    stopped_where,
     watched_rules,
 )
 from cockpit.session.rules.overview import (
@@ -203,6 +204,7 @@ __all__ = [
     "setup_notes",
     "standstill_text",
     "step_done",
+    "stopped_where",
     "timeouts_from_role",
     "unconfirmed_setup",
     "verb_allowed",

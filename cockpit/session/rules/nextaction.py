@@ -8,7 +8,7 @@ from datetime import datetime
 from cockpit.runbook.model import CheckStep, CommandStep, Runbook
 from cockpit.session.rules.foureyes import awaiting_countersign
 from cockpit.session.rules.gates import password_dsns, password_refusal
-from cockpit.session.rules.order import actionable, cancel_refusal
+from cockpit.session.rules.order import actionable, cancel_refusal, stopped_where
 from cockpit.session.rules.retry import retry_armed
 from cockpit.session.rules.situation import Situation
 from cockpit.session.state import SessionState, StepState
@@ -88,7 +88,7 @@ def _next_in_phases(now: Situation) -> NextAction:
 
 def _standing(now: Situation, step_id: str, s: StepState) -> NextAction:
     """A step stopped part way, waiting for a person (or its retry's time)."""
-    where = f"{s.stopped_before} ({len(s.committed) + 1} of {s.of})"
+    where = stopped_where(s)
     if s.status == "held":
         return NextAction("run_next", f"HELD: {step_id} before {where} — r, then type "
                           f"{s.stopped_before}, goes on")

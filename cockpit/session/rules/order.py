@@ -9,7 +9,7 @@ from datetime import datetime
 from cockpit.runbook.model import AbortWatch, CheckStep, CommandStep, Manual, Phase, Runbook
 from cockpit.session.rules.gates import open_gates
 from cockpit.session.rules.window import current_window, window_refusal
-from cockpit.session.state import SessionState
+from cockpit.session.state import SessionState, StepState
 
 Actionable = CommandStep | CheckStep | Manual
 
@@ -138,6 +138,11 @@ def committed_text(state: SessionState, step_id: str) -> str | None:
             f"({s.committed[-1]})")
 
 
+def stopped_where(s: StepState) -> str:
+    """Where a held or paused `per_revision` step stands: "r3 (3 of 5)"."""
+    return f"{s.stopped_before} ({len(s.committed) + 1} of {s.of})"
+
+
 def standstill_text(state: SessionState) -> str | None:
     """A `per_revision` step stopped between revisions, or about to: "HELD before r3 (3 of
     5)", "PAUSED before r2 (2 of 5)", "PAUSING after the revision running" — the header's
@@ -147,7 +152,7 @@ def standstill_text(state: SessionState) -> str | None:
     for s in state.steps.values():
         if s.status in ("held", "paused") and s.stopped_before:
             word = "HELD" if s.status == "held" else "PAUSED"
-            return f"{word} before {s.stopped_before} ({len(s.committed) + 1} of {s.of})"
+            return f"{word} before {stopped_where(s)}"
         if s.status == "running" and s.pause_asked:
             return "PAUSING after the revision running"
     return None
