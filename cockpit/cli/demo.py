@@ -16,7 +16,7 @@ def demo(*, headless: bool = False, fault: str | None = None, list_faults: bool 
          answers: Path | None = None, operator: str | None = None,
          rehearsal: str | Path | None = None, sign_key: str | Path | None = None,
          idle_stop: float | None = None, worlds: bool = False, stop: str | Path | None = None,
-         force: bool = False) -> int:
+         force: bool = False, notify: str | Path | None = None) -> int:
     """Build the rehearsal world and drive the demo cutover on it (the screen, or
     `headless`); or list faults / worlds, or `stop` one world, and return."""
     if os.name == "nt" and not list_faults:
@@ -46,4 +46,5 @@ def demo(*, headless: bool = False, fault: str | None = None, list_faults: bool 
     return run_demo(fault, Path(session) if session else None,
                     Path(workspace) if workspace else None, answers, operator,
                     headless=headless, rehearsal=driving.rehearsal_folder(rehearsal),
-                    signer=driving.signer(sign_key, operator), idle_stop=idle_stop)
+                    signer=driving.signer(sign_key, operator), idle_stop=idle_stop,
+                    notify=Path(notify) if notify else None)

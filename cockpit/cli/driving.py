@@ -108,6 +108,7 @@ def drive_headless(ctl: Controller, answers: Answers, assume_yes: bool,
                    answers_path: Path | None = None) -> int:
     from cockpit.engine import hangup
     from cockpit.engine.headless import Headless
+    from cockpit.engine.notify.notifier import DRAIN_S
     from cockpit.session.lock import release_if_mine
 
     hangup.add_cleanup(lambda: release_if_mine(ctl.folder))
@@ -116,7 +117,7 @@ def drive_headless(ctl: Controller, answers: Answers, assume_yes: bool,
         print(f"session: {ctl.folder}", flush=True)
         return Headless(ctl, answers, assume_yes, print, answers_path).drive()
     finally:
-        ctl.close()
+        ctl.close(notify_wait=DRAIN_S)
 
 
 def screen(ctl: Controller) -> int:

@@ -231,6 +231,20 @@ COMMANDS: tuple[Command, ...] = (
                     help="stop that rehearsal world's database and exit (refused while a "
                     "step runs there, or a cockpit uses it, unless --force)"),
                 Arg("--force", switch=True, help="--stop: even while it is in use"),
+                Arg("--notify", metavar="FILE",
+                    help="a TOML file of [[notify]] tables: the demo's moments are sent "
+                    "there too (docs/notify.md)"),
+            )),
+    Command("notify-test", "send a test message to each of a runbook's [[notify]] "
+            "destinations and print each answer", "cockpit.cli.notices:notify_test", (
+                RUNBOOK,
+                Arg("--destination", metavar="NAME", help="only this destination"),
+            )),
+    Command("notify", "the session's undelivered notifications; --flush sends them",
+            "cockpit.cli.notices:notify", (
+                _session(),
+                Arg("--flush", switch=True,
+                    help="take the session's lock and deliver what is undelivered"),
             )),
     Command("snapshot", "print a schema snapshot as JSON, or compare one",
             "cockpit.cli.database:snapshot", (

@@ -21,6 +21,7 @@ from cockpit.engine.headless import (
     plan,
 )
 from cockpit.engine.launcher import find_supervisor
+from cockpit.engine.notify.notifier import DRAIN_S
 from cockpit.errors import CockpitError
 from cockpit.evidence.signing import SigningKey
 from cockpit.resources import bundled_runbook
@@ -37,8 +38,8 @@ def list_faults() -> int:
 
 def open_demo(fault: str | None, session: Path | None = None, workspace: Path | None = None,
               operator: str | None = None, rehearsal: Path | None = None,
-              signer: SigningKey | None = None,
-              idle_stop: float | None = None) -> tuple[World, Controller]:
+              signer: SigningKey | None = None, idle_stop: float | None = None,
+              notify: Path | None = None) -> tuple[World, Controller]:
     """A new rehearsal world and a session on the demo runbook over it (`rehearsal`: an
     earlier demo session that proves this one). Should the process be ended the hard way
     by a hang-up from here on, the world is stopped and the session's lock released."""
@@ -55,6 +56,8 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
         hangup.add_cleanup(lambda: release_if_mine(session))
         hangup.add_cleanup(lambda: stop_unless_step_runs(world, session))
         runbook = fault_runbook(fault, bundled_runbook("demo-cutover.toml"), workspace)
+        if notify is not None:
+            runbook = with_notify(runbook, notify, workspace)
         ctl = Controller.start(runbook, folder=session,
                                operator=operator, workdir=world.backend, override_workdir=True,
                                env=world.env(),
@@ -94,8 +97,22 @@ def leave_or_stop(world: World, session: Path, user: int | None = None) -> None:
         world.stop()
 
 
-def close_demo(world: World, ctl: Controller) -> None:
-    ctl.close()
+def with_notify(runbook: Path, notify: Path, workspace: Path) -> Path:
+    """A copy of the demo runbook in the world with the `[[notify]]` tables of `notify`
+    added — approved as written there, as a fault's copy is."""
+    try:
+        added = notify.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CockpitError(f"{notify}: cannot be read ({exc}); give a TOML file of "
+                           "[[notify]] tables") from None
+    path = workspace / f"{runbook.stem}-notify.toml"
+    path.write_text(runbook.read_text(encoding="utf-8") + "\n" + added, encoding="utf-8")
+    load_runbook(path)  # a mistake in the tables is named now, by line, in the copy
+    return path
+
+
+def close_demo(world: World, ctl: Controller, notify_wait: float = 2.0) -> None:
+    ctl.close(notify_wait)
     if ctl.running() is None:
         world.stop()  # no cockpit uses it any more
     else:
@@ -105,10 +122,11 @@ def close_demo(world: World, ctl: Controller) -> None:
 def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
              answers: Path | None, operator: str | None, headless: bool = True,
              rehearsal: Path | None = None, signer: SigningKey | None = None,
-             idle_stop: float | None = None) -> int:
+             idle_stop: float | None = None, notify: Path | None = None) -> int:
     plan_ = plan(load_runbook(bundled_runbook("demo-cutover.toml")),
                  answers or bundled_runbook("demo-answers.toml"), False) if headless else None
-    world, ctl = open_demo(fault, session, workspace, operator, rehearsal, signer, idle_stop)
+    world, ctl = open_demo(fault, session, workspace, operator, rehearsal, signer, idle_stop,
+                           notify)
     try:
         hangup.check()  # one that came while the session was being started
         if not headless:
@@ -121,7 +139,7 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
         return Headless(ctl, plan_, False, print,
                         answers or bundled_runbook("demo-answers.toml")).drive()
     finally:
-        close_demo(world, ctl)
+        close_demo(world, ctl, DRAIN_S if headless else 2.0)
 
 
 def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], None],

@@ -24,6 +24,8 @@ from cockpit.engine.closeout import CloseoutVerbs, default_halt_hooks
 from cockpit.engine.core import HaltHook, SessionCore
 from cockpit.engine.gates import GateVerbs, rehearsal_repo
 from cockpit.engine.monitor import StepMonitor
+from cockpit.engine.notify.destinations import Destination, destinations, url_secrets
+from cockpit.engine.notify.notifier import Notifier
 from cockpit.engine.opening import check_resumable, check_signer, checked_link, resolve_workdir
 from cockpit.engine.setup import (
     dsn_passwords,
@@ -94,6 +96,7 @@ class Controller(SessionCore):
         self.closeout = CloseoutVerbs(self, self.signatures)
         self.steps = StepVerbs(self, self.closeout.halt)
         self.monitor = StepMonitor(self.steps.watch, self.turn, folder, self._monitor_fault)
+        self.notifier: Notifier | None = None
 
     def _monitor_fault(self, error: BaseException) -> None:
         self.note_fault("record the running step", error)
@@ -138,6 +141,9 @@ class Controller(SessionCore):
                                "operator signs too — give --sign-key KEY")
         identity = runbook_identity(runbook_path)
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
+        env = os.environ if env is None else env
+        # a destination that cannot be sent to is refused now, before anything is made
+        sends = destinations(runbook, env, resolve_workdir(applied, runbook_path, workdir))
         if folder is not None:
             check_new_session_folder(folder)
         # Absolute: the supervisors' command lines name their spec by this path, and a
@@ -156,7 +162,7 @@ class Controller(SessionCore):
             actor = make_actor(operator)
             ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock, actor=actor,
                       workdir=resolve_workdir(applied, runbook_path, workdir),
-                      env=os.environ if env is None else env, secrets=secrets,
+                      env=env, secrets=[*secrets, *url_secrets(sends)],
                       halt_hooks=halt_hooks, clock=clock, signer=signer)
             repo = rehearsal_repo(runbook, ctl.workdir)  # what a later cutover proves against
             ctl.append(records.SessionStarted(
@@ -182,6 +188,7 @@ class Controller(SessionCore):
         if override is not None:
             ctl.append(records.WorkdirOverridden(**override))
         ctl.monitor.start()
+        ctl.open_notices(sends)
         return ctl
 
     @classmethod
@@ -204,6 +211,9 @@ class Controller(SessionCore):
         try:
             state, runbook = check_resumable(folder)  # again, now that it is ours
             check_signer(folder, state, runbook, signer, allow_unsigned)
+            env = os.environ if env is None else env
+            sends = destinations(for_environment(runbook, state.environment), env,
+                                 Path(state.workdir))
             store = SessionStore(folder)  # verifies the chain; sets a torn tail aside
         except BaseException:
             lock.release()
@@ -211,8 +221,8 @@ class Controller(SessionCore):
         # the session's operator acts unless another is named: that change is an event
         ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock,
                   actor=make_actor(operator or state.operator or None),
-                  workdir=Path(state.workdir),
-                  env=os.environ if env is None else env, secrets=secrets,
+                  workdir=Path(state.workdir), env=env,
+                  secrets=[*secrets, *url_secrets(sends)],
                   halt_hooks=halt_hooks, clock=clock, signer=signer,
                   allow_unsigned=allow_unsigned)
         if lock.taken_over is not None:
@@ -228,6 +238,7 @@ class Controller(SessionCore):
         ctl.reconcile()
         ctl.finish_closing()
         ctl.monitor.start()  # a step still running: its end is recorded here
+        ctl.open_notices(sends)  # what is undelivered goes out, a halt meanwhile too
         return ctl
 
     @classmethod
@@ -249,10 +260,50 @@ class Controller(SessionCore):
         return cls(runbook=runbook, folder=folder, store=store, lock=lock,
                    actor=make_actor(operator), workdir=Path(state.workdir or folder), env={})
 
-    def close(self) -> None:
+    @classmethod
+    def for_notices(cls, folder: Path) -> Controller:
+        """A session opened only to deliver its undelivered notifications (`cockpit notify
+        --flush`): its lock taken, its approved runbook's destinations, no step started."""
+        folder = Path(os.path.abspath(folder))
+        if not (folder / EVENTS).exists():
+            raise CockpitError(f"{folder}: not a session folder (no {EVENTS})")
+        runbook = session_runbook(folder)
+        if not runbook.notify:
+            raise CockpitError(f"{folder}: its runbook has no [[notify]] destination: "
+                               "nothing to send")
+        lock = SessionLock.acquire(folder)
+        try:
+            store = SessionStore(folder)
+            state = fold(store.events)
+            sends = destinations(for_environment(runbook, state.environment), os.environ,
+                                 Path(state.workdir or folder))
+        except BaseException:
+            lock.release()
+            raise
+        ctl = cls(runbook=runbook, folder=folder, store=store, lock=lock,
+                  actor=make_actor(None), workdir=Path(state.workdir or folder),
+                  env=os.environ, secrets=url_secrets(sends))
+        ctl.open_notices(sends)
+        return ctl
+
+    def open_notices(self, sends: list[Destination]) -> None:
+        """Start delivering the session's moments to `sends`; no child of this cockpit is
+        given a webhook's URL (its token) from now on."""
+        if not sends:
+            return
+        hidden = {d.url_env for d in self.runbook.notify if d.url_env}
+        self.env = {k: v for k, v in self.env.items() if k not in hidden}
+        self.notifier = Notifier(self, sends)
+        self.notifier.start()
+
+    def close(self, notify_wait: float = 2.0) -> None:
         """Release the session; running supervisors go on without us (a resume records
-        their end). The monitor stops first: nothing is written once the lock is let go."""
+        their end). The monitor stops first: nothing is written once the lock is let go.
+        Deliveries get `notify_wait` seconds; what is left is recorded undelivered."""
         self.monitor.stop()
+        if self.notifier is not None:
+            self.notifier.drain(notify_wait)
+            self.notifier.close()
         with self.turn:
             for child in [*self.children.values(), *self.watchers.values()]:
                 child.poll()

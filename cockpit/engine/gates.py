@@ -140,7 +140,11 @@ class GateVerbs:
         pins = {script.path: script.sha256 for script in self.core.runbook.scripts}
         for path in rules.pinned_scripts(self.core.runbook):
             self._check_script(path, pins.get(path), listed=path in pins)
-        return rules.open_gates(self.core.runbook, self.core.state)
+        still = rules.open_gates(self.core.runbook, self.core.state)
+        # the check's verdict, one event: the GO (or NO-GO) the people who wait are told
+        self.core.append(records.GatesChecked(go=not still, **({"open": still} if still
+                                                                  else {})))
+        return still
 
     def _live_dsn(self, item: EnvVar, detail: str, env_names: list[str]
                   ) -> tuple[bool, str, dict[str, str]]:

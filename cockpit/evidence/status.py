@@ -105,6 +105,8 @@ def status_lines(view: SessionAt) -> list[str]:
         lines += [f"leaves    {text}" for text in rules.halt_leaves_lines(view.runbook, state)]
     if state.decision is not None:
         lines.append(f"decision  {state.decision.status} ({state.decision.at})")
+    if (untold := rules.undelivered_text(state)) is not None:
+        lines.append(inert(f"NOTIFY    {untold}"))
     lines += [f"signature {line}" for line in signature_lines(view.runbook, state)]
     holder = holder_text(d["lock"]) if d["lock"] else "free"
     if d["lock_stale"]:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from cockpit.runbook.notify import Notify
 from cockpit.runbook.probes import PROBES
 
 # A duration: 500ms, 30s, 10min (or 10m), 2h.
@@ -801,6 +802,12 @@ class Runbook(_Model):
         default=[],
         description="Risk findings of `migration.risk` accepted for this cutover; an error not "
         "waived keeps its gate closed.",
+    )
+    notify: list[Notify] = Field(
+        default=[],
+        description="Where the cutover's moments are sent (`[[notify]]`): GO, a phase, "
+        "HALTED and why, the decision... — by the cockpit that drives the session, outside "
+        "the operator's path; each attempt is an event.",
     )
     environments: dict[Id, Environment] = Field(
         default={},

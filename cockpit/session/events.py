@@ -56,6 +56,8 @@ RETRY_DROPPED = "retry_dropped"
 RETRY_RESUMED = "retry_resumed"
 HOLD_RELEASED = "hold_released"
 STEP_PAUSE_ASKED = "step_pause_asked"
+GATES_CHECKED = "gates_checked"
+NOTICE_SENT = "notice_sent"
 
 
 # The envelope is a msgspec Struct, not a pydantic model: reading a long session builds one

@@ -446,6 +446,31 @@ class DriftNoted(Record):
     window_end: str | None = None
 
 
+class GatesChecked(Record):
+    """A check of every automated gate ended: GO, or what it left open (NO-GO)."""
+
+    KIND = ev.GATES_CHECKED
+    go: bool
+    open: list[str] = []
+
+
+class NoticeSent(Record):
+    """One attempt to deliver one message to one destination, and how it went — never its
+    body: `delivered`, `failed` (tried again after `retry_in` seconds unless the attempts
+    are spent), or `undelivered` (given up in this cockpit; the next resume or `cockpit
+    notify --flush` tries again)."""
+
+    KIND = ev.NOTICE_SENT
+    destination: str
+    message: str  # the message's id: the session and the moment's event seq
+    moment: str
+    outcome: str
+    attempt: int | None = None
+    status: int | None = None  # the HTTP status, or the command's exit code
+    detail: str | None = None
+    retry_in: float | None = None
+
+
 def _kinds(base: type[Record]) -> list[type[Record]]:
     """The record classes defined here (the state's subclasses elsewhere are not kinds)."""
     found = []

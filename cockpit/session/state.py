@@ -149,6 +149,13 @@ class Restore(records.RestorePoint):
     at: str
 
 
+class Notice(records.NoticeSent):
+    """A message's last attempt to one destination, and how many there were."""
+
+    at: str
+    attempts: int = 0
+
+
 class Signature(records.SignatureAttached):
     at: str
     by: str
@@ -189,6 +196,8 @@ class SessionState(_State):
     restore_points: list[Restore] = []  # the WAL before each changing step, in order
     sign_keys: list[records.SigningKeyRef] = []  # the operator's, declared with --sign-key
     signatures: list[Signature] = []  # kept in evidence/signatures/, in attach order
+    gates_checked: records.GatesChecked | None = None  # the last check's verdict
+    notices: dict[str, Notice] = {}  # "destination message-id" -> its last attempt
     resumes: int = 0
     seq: int = 0
     last_hash: str = ev.GENESIS
@@ -491,6 +500,19 @@ def _rehearsal_linked(s: SessionState, r: records.RehearsalLinked, t: _Stamp) ->
 @_folds(records.RestorePoint)
 def _restore_point(s: SessionState, r: records.RestorePoint, t: _Stamp) -> None:
     s.restore_points.append(_kept(Restore, r, at=t.at))
+
+
+@_folds(records.GatesChecked)
+def _gates_checked(s: SessionState, r: records.GatesChecked, t: _Stamp) -> None:
+    s.gates_checked = r
+
+
+@_folds(records.NoticeSent)
+def _notice_sent(s: SessionState, r: records.NoticeSent, t: _Stamp) -> None:
+    key = f"{r.destination} {r.message}"
+    before = s.notices.get(key)
+    tried = (before.attempts if before else 0) + (r.outcome != "undelivered")
+    s.notices[key] = Notice.model_validate({**r.data(), "at": t.at, "attempts": tried})
 
 
 @_folds(records.DriftNoted)

@@ -92,6 +92,8 @@ class SessionHeader(TextStrip):
         upgrade = f" · [b]{escape(progress)}[/b]" if progress else ""
         if (still := rules.standstill_text(state)) is not None:  # a person's move next
             upgrade += f" · [b reverse] ⏸ {escape(still)} [/b reverse]"
+        if (left := len(rules.undelivered(state))) > 0:  # the people who wait may not know
+            upgrade += f" · [b]✉ {left} undelivered[/b]"
         # early on the line, as the verdict is: the clone is never taken for production
         where = f" · environment [b]{escape(state.environment)}[/b]" if state.environment else ""
         self.text = (f"[b]{lead}{escape(runbook.title)}[/b]\n[b]{mode}[/b]{where} · "

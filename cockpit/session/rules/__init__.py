@@ -67,6 +67,7 @@ from cockpit.session.rules.nextaction import (
     next_action,
     next_action_in,
 )
+from cockpit.session.rules.notices import undelivered, undelivered_text
 from cockpit.session.rules.order import (
     Actionable,
     NextStep,
@@ -207,6 +208,8 @@ __all__ = [
     "stopped_where",
     "timeouts_from_role",
     "unconfirmed_setup",
+    "undelivered",
+    "undelivered_text",
     "verb_allowed",
     "watched_rules",
     "window_changes_at",
