@@ -431,7 +431,20 @@ class StepVerbs:
         """The radar's samples of a run, as evidence: once its watcher has seen the exit
         record and stopped (a moment), the series' file, sha256 and number of samples."""
         if not files.radar_spec.exists() or not _sampled(files.radar):
-            return {}  # a step shorter than the watcher's start: nothing seen, none kept
+            # a step shorter than the watcher's first sample: nothing seen, none kept — and
+            # the watcher stopped, so it writes nothing into the session after this end
+            self._stop_watcher(files, wait_s=0.0)
+            return {}
+        self._stop_watcher(files, wait_s)
+        if not files.radar_done.exists() or not files.radar.exists():
+            return {}  # a watcher not done (stuck in a connect) keeps a series not evidence
+        data = files.radar.read_bytes()
+        return {"radar": files.radar.relative_to(self.core.folder).as_posix(),
+                "radar_sha256": hashlib.sha256(data).hexdigest(),
+                "radar_samples": data.count(b"\n")}
+
+    def _stop_watcher(self, files: RunFiles, wait_s: float) -> None:
+        """The run's radar watcher ended: done by itself within `wait_s`, else stopped."""
         deadline = time.monotonic() + wait_s
         while not files.radar_done.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -445,12 +458,6 @@ class StepVerbs:
                 watcher.wait(5)
         elif watcher is not None:
             watcher.poll()
-        if not files.radar_done.exists() or not files.radar.exists():
-            return {}  # a watcher not done (stuck in a connect) keeps a series not evidence
-        data = files.radar.read_bytes()
-        return {"radar": files.radar.relative_to(self.core.folder).as_posix(),
-                "radar_sha256": hashlib.sha256(data).hexdigest(),
-                "radar_samples": data.count(b"\n")}
 
     def reconcile(self) -> str | None:
         """After a crash: a running step is re-attached, finished from its exit record, or

@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from cockpit.resources import bundled_runbook
 from cockpit.runbook import model as m
 from cockpit.runbook.abort_library import LIBRARY
+from cockpit.runbook.notify import Notify
 from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.schema import SCHEMA_FILE
 from cockpit.runbook.toml_writer import toml_string, toml_value
@@ -66,8 +67,9 @@ def _item_models(hint: Any) -> list[type[BaseModel]]:
 
 
 def _is_item(cls: type[BaseModel]) -> bool:
-    """A checklist item, which its `kind` names; an abort rule's `kind` is a field like any."""
-    return "kind" in cls.model_fields and cls is not m.AbortRule
+    """A checklist item, which its `kind` names; an abort rule's and a notify destination's
+    `kind` is a field like any."""
+    return "kind" in cls.model_fields and cls not in (m.AbortRule, Notify)
 
 
 def kind_of(cls: type[BaseModel]) -> str:
@@ -248,6 +250,7 @@ def _model_link(cls: type[BaseModel]) -> str:
              m.AbortRule: ("abort rule", "`[[abort_rules]]`"),
              m.Script: ("script", "`[[scripts]]`"),
              m.Waiver: ("waiver", "`[[waivers]]`"),
+             Notify: ("notify destination", "`[[notify]]`"),
              m.Environment: ("environment", "`[environments.NAME]`")}
     if cls in names:
         word, heading = names[cls]
@@ -546,6 +549,16 @@ def _waivers() -> list[str]:
             'approved_by = "DBA lead (CHG-4821)"', "```"]
 
 
+def _notify() -> list[str]:
+    return ["## `[[notify]]`", "",
+            f"{_doc(Notify)} Each moment's message has a stable id (the session and the "
+            "event's seq), the session, the runbook, the environment and the time in UTC; "
+            "every attempt is a `notice_sent` event ([notify.md](notify.md)).", "",
+            *_fields_table(Notify), "", "```toml", "[[notify]]", 'name = "governance"',
+            'kind = "slack"', 'url_env = "SLACK_WEBHOOK_URL"',
+            'moments = ["gates", "halted", "countersign", "decision"]', "```"]
+
+
 def _environments() -> list[str]:
     return ["## `[environments.NAME]`", "",
             f"{_doc(m.Environment)} One approved runbook runs on the clone and in production: "
@@ -658,6 +671,7 @@ def reference_markdown() -> str:
         _abort_rules(),
         _scripts(),
         _waivers(),
+        _notify(),
         _environments(),
         _halt_actions_section(),
         _decision_roles_section(),

@@ -149,7 +149,7 @@ class Notifier:
             return answer.retry_after
         first = duration_seconds(job.dest.spec.first_delay)
         cap = duration_seconds(job.dest.spec.cap)
-        return min(cap, first * 2 ** (job.tries - 1)) * random.uniform(0.5, 1.0)
+        return float(min(cap, first * 2 ** (job.tries - 1)) * random.uniform(0.5, 1.0))
 
     # ------------------------------------------------------------------ the end
 

@@ -19,8 +19,6 @@ from http.client import HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cockpit import __version__
-
 BODY_SHOWN = 200  # of an answer's body, in the attempt's event: enough to say why
 RETRY_AFTER_MAX = 300.0  # a Retry-After longer than this is waited no longer
 
@@ -37,7 +35,7 @@ def post(url: str, body: bytes, timeout: float, env: Mapping[str, str],
          ca_file: Path | None = None) -> Answer:
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8",
-        "User-Agent": f"cutover-cockpit/{__version__}"})
+        "User-Agent": "cutover-cockpit"})
     context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler(_proxies(url, env)),
