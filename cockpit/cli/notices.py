@@ -13,7 +13,7 @@ from cockpit.errors import EXIT_BLOCKER, EXIT_OK, CockpitError
 FLUSH_WAIT_S = 600.0  # --flush: long enough for every destination's attempts
 
 
-def notify_test(runbook: str, destination: str | None = None) -> int:
+def notify_test(*, runbook: str, destination: str | None = None) -> int:
     from cockpit.engine.notify.destinations import command_env, destinations, url_secrets
     from cockpit.engine.notify.notifier import send
     from cockpit.engine.notify.payloads import About
@@ -50,7 +50,7 @@ def notify_test(runbook: str, destination: str | None = None) -> int:
     return EXIT_BLOCKER if failed else EXIT_OK
 
 
-def notify(folder: str, flush: bool = False) -> int:
+def notify(*, folder: str, flush: bool = False) -> int:
     from cockpit.session import rules
     from cockpit.session.inert import inert
     from cockpit.session.reader import open_session

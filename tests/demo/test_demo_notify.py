@@ -62,3 +62,17 @@ def test_the_halted_demo_says_its_cause_first(tmp_path: Path) -> None:
     assert halted["title"].startswith("HALTED at step ")
     assert got["teams"] == Counter(moment_ids(session, {"halted", "decision"}))
     assert got["hook"] == Counter(moment_ids(session, MOMENTS))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fault", "code", "kind", "title"), [
+    ("lock-retry", 0, "retry", "RETRY: step "),
+    ("hold-point", 3, "hold", "HOLD: step "),
+])
+def test_a_retry_and_a_hold_are_told(tmp_path: Path, fault: str, code: int, kind: str,
+                                     title: str) -> None:
+    session, codes, got, told = _demo(tmp_path, "--fault", fault)
+    assert codes == Counter([code])
+    said = [m for m in told if m["moment"] == kind]
+    assert said and all(m["title"].startswith(title) for m in said)
+    assert got["hook"] == Counter(moment_ids(session, MOMENTS))

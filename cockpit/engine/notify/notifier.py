@@ -86,7 +86,11 @@ class Notifier:
         self._thread.start()
 
     def _event(self, event: Event) -> None:
-        before, self._state = self._state, apply(self._state, event)
+        # the core's state is this event's when it is the last appended (the usual case):
+        # no second fold of it
+        after = self.core.state if event.seq == self.core.state.seq else apply(self._state,
+                                                                               event)
+        before, self._state = self._state, after
         for moment in moments_of(self.core.runbook, before, event, self._state):
             self._queue(moment, {})
 
