@@ -110,14 +110,17 @@ def _hold(after: SessionState, r: records.StepFinished) -> _Found:
 
 
 def _halted(after: SessionState, r: records.Halted) -> _Found:
+    """The cause first: what the abort rule matched (the line, or the radar's queue), else
+    why it halted; the rest after."""
     where = " ".join(part for part in (f"at step {r.step}" if r.step else "",
                                        f"by rule {r.rule}" if r.rule else "") if part)
-    title = f"HALTED{' ' + where if where else ''}: {r.reason}"
-    step = after.steps.get(r.step) if r.step else None
-    last = step.last_line if step is not None and not r.line else None
-    lines = [f"the line: {r.line}"] if r.line else [f"its last line: {last}"] if last else []
+    head = f"HALTED{' ' + where if where else ''}: "
     facts = {k: v for k, v in (("step", r.step), ("rule", r.rule), ("by", r.by)) if v}
-    return ("halted", title, lines, facts)
+    if r.rule and r.line:
+        return ("halted", head + r.line, [r.reason], facts)
+    step = after.steps.get(r.step) if r.step else None
+    last = step.last_line if step is not None else None
+    return ("halted", head + r.reason, [f"its last line: {last}"] if last else [], facts)
 
 
 def _decision(runbook: Runbook, after: SessionState, r: records.DecisionRecorded,

@@ -58,8 +58,8 @@ def test_the_halted_demo_says_its_cause_first(tmp_path: Path) -> None:
     session, code, got, told = _demo(tmp_path, "--fault", "duplicate-table")
     assert code == Counter([2])
     [halted] = [m for m in told if m["moment"] == "halted"]
-    assert "DuplicateTable" in halted["title"] or "duplicate-table" in halted["title"]
     assert halted["title"].startswith("HALTED at step ")
+    assert "DuplicateTable" in halted["title"] and "active_investments" in halted["title"]
     assert got["teams"] == Counter(moment_ids(session, {"halted", "decision"}))
     assert got["hook"] == Counter(moment_ids(session, MOMENTS))
 

@@ -61,8 +61,8 @@ def test_behind_retry_and_halt(tmp_path: Any) -> None:
     assert said[0][2] == "BEHIND: step hello has run 61 s, over twice its rehearsed 20 s"
     assert "2026-12-06T12:10:00Z is past" in said[1][2]
     assert said[2][2].startswith("RETRY: step hello failed on a lock timeout; attempt 2 of 3")
-    assert said[3][2] == ("HALTED at step up by rule lock-queue: abort rule 'lock-queue' "
-                          "matched in step up; 3 sessions wait")
+    assert said[3][2] == ("HALTED at step up by rule lock-queue: lock queue: 3 sessions "
+                          "waiting behind the step's locks")
 
 
 def test_phases_start_and_finish_once(tmp_path: Any) -> None:
