@@ -5,6 +5,7 @@ ways a session is driven once it is open — on the screen, or headless."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from cockpit.cli.console import err
 
 if TYPE_CHECKING:
     from cockpit.engine.controller import Controller
-    from cockpit.engine.headless import Answers
+    from cockpit.engine.headless import Answers, Headless
     from cockpit.evidence.signing import SigningKey
     from cockpit.session.state import SessionState
 
@@ -112,12 +113,25 @@ def drive_headless(ctl: Controller, answers: Answers, assume_yes: bool,
     from cockpit.session.lock import release_if_mine
 
     hangup.add_cleanup(lambda: release_if_mine(ctl.folder))
+    headless: Headless | None = None
     try:
         hangup.check()
         print(f"session: {ctl.folder}", flush=True)
-        return Headless(ctl, answers, assume_yes, print, answers_path).drive()
+        headless = Headless(ctl, answers, assume_yes, print, answers_path)
+        return headless.drive()
     finally:
         ctl.close(notify_wait=DRAIN_S)
+        if headless is not None:
+            headless.say_later()  # the deliveries recorded while it closed
+        say_notices(ctl, print)
+
+
+def say_notices(ctl: Controller, out: Callable[[str], None]) -> None:
+    """A closed cockpit's last word on its notifications: all delivered, or what is not."""
+    from cockpit.session import rules
+
+    if ctl.notifier is not None and (line := rules.closing_line(ctl.state, str(ctl.folder))):
+        out(line)
 
 
 def screen(ctl: Controller) -> int:
@@ -133,4 +147,5 @@ def screen(ctl: Controller) -> int:
         ctl.close()
         # The screen is gone: say where the session is, for report, mirror and resume.
         err(f"session: {ctl.folder}")
+        say_notices(ctl, err)
     return exit_code(ctl.state)

@@ -3,6 +3,7 @@ drive it; and the world's part in resuming a demo session."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import time
@@ -21,11 +22,14 @@ from cockpit.engine.headless import (
     plan,
 )
 from cockpit.engine.launcher import find_supervisor
+from cockpit.engine.notify.destinations import destinations
 from cockpit.engine.notify.notifier import DRAIN_S
 from cockpit.errors import CockpitError
 from cockpit.evidence.signing import SigningKey
 from cockpit.resources import bundled_runbook
 from cockpit.runbook.loader import load_runbook
+from cockpit.runbook.notify import load_notify_tables
+from cockpit.session import rules
 from cockpit.session.lock import release_if_mine
 from cockpit.session.reader import session_at
 from cockpit.session.runfiles import running_files
@@ -48,6 +52,10 @@ def open_demo(fault: str | None, session: Path | None = None, workspace: Path | 
     workspace = (workspace or session.with_name(f"{session.name}-world")).resolve()
     if session.exists() and any(session.iterdir()):  # refused before a world is built
         raise CockpitError(f"{session}: already exists and is not empty; name a new folder")
+    if notify is not None:  # a mistake in the file, or a URL not set: refused before a world
+        tables = load_notify_tables(notify)
+        destinations([t.model_copy(update={"ca_file": None}) for t in tables], os.environ,
+                     workspace)
     print(f"building the rehearsal world in {workspace} ...", file=sys.stderr, flush=True)
     world: World | None = None
     try:
@@ -127,6 +135,7 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
                  answers or bundled_runbook("demo-answers.toml"), False) if headless else None
     world, ctl = open_demo(fault, session, workspace, operator, rehearsal, signer, idle_stop,
                            notify)
+    driver: Headless | None = None
     try:
         hangup.check()  # one that came while the session was being started
         if not headless:
@@ -136,10 +145,16 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
             return exit_code(ctl.state)
         print(f"session: {ctl.folder}", flush=True)
         assert plan_ is not None
-        return Headless(ctl, plan_, False, print,
-                        answers or bundled_runbook("demo-answers.toml")).drive()
+        driver = Headless(ctl, plan_, False, print,
+                          answers or bundled_runbook("demo-answers.toml"))
+        return driver.drive()
     finally:
         close_demo(world, ctl, DRAIN_S if headless else 2.0)
+        if driver is not None:
+            driver.say_later()  # the deliveries recorded while it closed
+        if ctl.notifier is not None and (line := rules.closing_line(ctl.state,
+                                                                    str(ctl.folder))):
+            print(line, file=sys.stdout if headless else sys.stderr, flush=True)
 
 
 def open_world_for_resume(folder: Path, workspace: Path, out: Callable[[str], None],

@@ -143,7 +143,7 @@ class Controller(SessionCore):
         session_id = f"{utc_stamp()}-{runbook.id}-{random_tokens.token_hex(2)}"
         env = os.environ if env is None else env
         # a destination that cannot be sent to is refused now, before anything is made
-        sends = destinations(runbook, env, resolve_workdir(applied, runbook_path, workdir))
+        sends = destinations(runbook.notify, env, resolve_workdir(applied, runbook_path, workdir))
         if folder is not None:
             check_new_session_folder(folder)
         # Absolute: the supervisors' command lines name their spec by this path, and a
@@ -212,8 +212,7 @@ class Controller(SessionCore):
             state, runbook = check_resumable(folder)  # again, now that it is ours
             check_signer(folder, state, runbook, signer, allow_unsigned)
             env = os.environ if env is None else env
-            sends = destinations(for_environment(runbook, state.environment), env,
-                                 Path(state.workdir))
+            sends = destinations(runbook.notify, env, Path(state.workdir))
             store = SessionStore(folder)  # verifies the chain; sets a torn tail aside
         except BaseException:
             lock.release()
@@ -275,8 +274,7 @@ class Controller(SessionCore):
         try:
             store = SessionStore(folder)
             state = fold(store.events)
-            sends = destinations(for_environment(runbook, state.environment), os.environ,
-                                 Path(state.workdir or folder))
+            sends = destinations(runbook.notify, os.environ, Path(state.workdir or folder))
         except BaseException:
             lock.release()
             raise

@@ -178,10 +178,10 @@ class Headless:
         if threading.get_ident() != self._thread:
             self._later.put(event)
             return
-        self._say_later()
+        self.say_later()
         self.out(format_event(event))
 
-    def _say_later(self) -> None:
+    def say_later(self) -> None:
         while not self._later.empty():
             self.out(format_event(self._later.get_nowait()))
 
@@ -394,7 +394,7 @@ class Headless:
                 raise CockpitError(f"the retry of step {step_id} could not be made: "
                                    f"{ctl.redactor.describe(fault)}")
             time.sleep(0.05)
-        self._say_later()
+        self.say_later()
 
     def follow(self) -> None:
         """Print the running step's log as it grows, until its end is recorded (by the
@@ -417,10 +417,10 @@ class Headless:
             if (said := radar.news(current[1].radar if current else None)) is not None:
                 self.out(f"[{step_id}] {said}")
             if follower.following and not follower.behind:
-                self._say_later()  # a drift noted meanwhile
+                self.say_later()  # a drift noted meanwhile
                 time.sleep(0.05)
         self.ctl.await_end(run or "", hangup.check)
-        self._say_later()  # the step's end (and a halt), after every line it printed
+        self.say_later()  # the step's end (and a halt), after every line it printed
 
     # ------------------------------------------------------------------ the end
 

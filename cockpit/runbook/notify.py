@@ -5,9 +5,14 @@ it, never the URL."""
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from cockpit.errors import CockpitError
 
 Moment = Literal["gates", "phase", "behind", "retry", "hold", "halted", "countersign",
                  "decision"]
@@ -68,3 +73,61 @@ class Notify(BaseModel):
         "against instead of the system's, relative to the working directory. An HTTPS proxy "
         "is taken from `HTTPS_PROXY`/`NO_PROXY` as usual.",
     )
+
+
+def notify_problems(dests: Sequence[Notify]) -> list[tuple[str, str]]:
+    """(place, message) for each destination that lacks what its kind needs, or has what it
+    cannot use; names are unique."""
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for index, dest in enumerate(dests):
+        place, who = f"notify[{index}]", f"destination '{dest.name}'"
+        if dest.name in seen:
+            problems.append((f"{place}.name", f"{who}: another destination has this name"))
+        seen.add(dest.name)
+        http = dest.kind in HTTP_KINDS
+        wrong = [
+            (http and dest.url_env is None, "url_env", f"a `{dest.kind}` destination needs "
+             "`url_env`: the environment variable that holds its URL (never the URL itself)"),
+            (not http and dest.url_env is not None, "url_env", "a `command` destination is "
+             "given the message on stdin; it has no URL"),
+            (dest.kind == "command" and dest.command is None, "command",
+             "a `command` destination needs `command`"),
+            (dest.kind != "command" and dest.command is not None, "command",
+             f"a `{dest.kind}` destination sends to its URL; `command` is for kind = "
+             "\"command\""),
+            (not http and dest.ca_file is not None, "ca_file",
+             "only a webhook destination has TLS to check"),
+            (not dest.moments or len(set(dest.moments)) != len(dest.moments), "moments",
+             "name each moment once, at least one"),
+        ]
+        problems += [(f"{place}.{key}", f"{who}: {why}") for bad, key, why in wrong if bad]
+    return problems
+
+
+def load_notify_tables(path: Path) -> list[Notify]:
+    """The `[[notify]]` tables of a file of their own (`cockpit demo --notify`), checked as
+    a runbook's are; a mistake is named by the file and the destination."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CockpitError(f"{path}: cannot be read as TOML ({exc}); give a file of "
+                           "[[notify]] tables") from None
+    tables = data.get("notify")
+    if set(data) != {"notify"} or not isinstance(tables, list) or not tables:
+        raise CockpitError(f"{path}: holds [[notify]] tables only, at least one "
+                           f"(found: {', '.join(sorted(data)) or 'nothing'})")
+    found = []
+    for index, table in enumerate(tables):
+        name = table.get("name") if isinstance(table, dict) else None
+        try:
+            found.append(Notify.model_validate(table))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "the table"
+            raise CockpitError(f"{path}: [[notify]] {index + 1}"
+                               f"{f' ({name!r})' if name else ''}: {where}: {first['msg']}"
+                               ) from None
+    if problems := notify_problems(found):
+        raise CockpitError(f"{path}: " + "; ".join(message for _place, message in problems))
+    return found

@@ -52,7 +52,7 @@ from cockpit.runbook.model import (
     items_key,
     section_items,
 )
-from cockpit.runbook.notify import HTTP_KINDS
+from cockpit.runbook.notify import notify_problems
 from cockpit.runbook.paths import path_name
 from cockpit.runbook.probes import PROBES, ProbeSpec
 from cockpit.runbook.render import render_markdown
@@ -98,7 +98,7 @@ def consistency_problems(runbook: Runbook) -> list[tuple[str, str]]:
     _check_scripts(runbook, add)
     _check_decision(runbook, add)
     _check_order(runbook, add)
-    _check_notify(runbook, add)
+    problems += notify_problems(runbook.notify)
     problems += environment_problems(runbook)
     for place, item in walk_items(runbook):
         if isinstance(item, CheckStep | ProbeGate):
@@ -137,32 +137,6 @@ def _check_command(place: str, step: CommandStep, production: bool, add: Add) ->
                "or read_only = true if it only reads")
         add(f"{place}.confirm", "a production runbook needs a typed confirmation before every "
             f"command that changes something: {fix}")
-
-
-def _check_notify(runbook: Runbook, add: Add) -> None:
-    """Each destination has what its kind needs, and only that; names are unique."""
-    seen: set[str] = set()
-    for index, dest in enumerate(runbook.notify):
-        place = f"notify[{index}]"
-        if dest.name in seen:
-            add(f"{place}.name", f"'{dest.name}' names another destination too")
-        seen.add(dest.name)
-        http = dest.kind in HTTP_KINDS
-        if http and dest.url_env is None:
-            add(f"{place}.url_env", f"a `{dest.kind}` destination needs `url_env`: the "
-                "environment variable that holds its URL (never the URL itself)")
-        if not http and dest.url_env is not None:
-            add(f"{place}.url_env", "only a webhook destination has a URL; a `command` "
-                "destination is given the message on stdin")
-        if dest.kind == "command" and dest.command is None:
-            add(f"{place}.command", "a `command` destination needs `command`")
-        if dest.kind != "command" and dest.command is not None:
-            add(f"{place}.command", f"a `{dest.kind}` destination sends to its URL; "
-                "`command` is for kind = \"command\"")
-        if not http and dest.ca_file is not None:
-            add(f"{place}.ca_file", "only a webhook destination has TLS to check")
-        if not dest.moments or len(set(dest.moments)) != len(dest.moments):
-            add(f"{place}.moments", "name each moment once, at least one")
 
 
 def _check_order(runbook: Runbook, add: Add) -> None:

@@ -340,7 +340,10 @@ class SessionScreen(Screen[None]):
 
     def help_lines(self) -> list[str]:
         """The keys, for the help screen: what this screen adds, then what every one has."""
-        return [*self.help_intro(), *READ_KEYS, f"  q   {self.QUIT_HELP}"]
+        return [*self.help_intro(), *READ_KEYS, f"  q   {self.QUIT_HELP}", "",
+                "In the header, ✉ N undelivered: notifications ([[notify]]) not yet delivered; "
+                "they are tried again, and after the cockpit closes `cockpit notify SESSION "
+                "--flush` sends them (docs/notify.md)."]
 
     def help_intro(self) -> list[str]:
         return []

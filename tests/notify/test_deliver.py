@@ -251,12 +251,16 @@ def test_notify_test_says_each_answer(tmp_path: Path) -> None:
                "DOWN_URL": f"http://127.0.0.1:{refused_port()}/slack/{TOKEN}"}
         done = cockpit("notify-test", str(runbook), env=env)
         only = cockpit("notify-test", str(runbook), "--destination", "hook", env=env)
+        tables = tmp_path / "notify.toml"  # a `demo --notify` file, tried on its own
+        tables.write_text(notify_table("hook", "webhook", url_env="HOOK_URL"))
+        alone = cockpit("notify-test", str(tables), env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "hook (webhook): delivered — HTTP 200 ok" in done.stdout
     assert "down (slack): NOT DELIVERED — not reached: Connection refused" in done.stdout
     assert TOKEN not in done.stdout + done.stderr
     assert only.returncode == 0 and "down" not in only.stdout
-    assert [r.json()["moment"] for r in seen.received] == ["test", "test"]
+    assert alone.returncode == 0 and "hook (webhook): delivered" in alone.stdout
+    assert [r.json()["moment"] for r in seen.received] == ["test"] * 3
 
 
 def _blackhole() -> tuple[socket.socket, int]:

@@ -29,8 +29,13 @@ def test_flush_delivers_what_a_down_destination_missed_and_a_mirror_sends_nothin
                    str(session), env=down)
     assert done.returncode == 0, done.stdout + done.stderr
     expected = moment_ids(session, {"gates", "phase", "decision"})
+    assert f"notifications: {len(expected)} notifications undelivered: hook " in done.stdout
+    assert "(not reached: Connection refused, 2 attempts)" in done.stdout
+    assert f"`cockpit notify {session} --flush` sends them" in done.stdout
     listed = cockpit("notify", str(session))
-    assert listed.returncode == 0 and f"0 delivered, {len(expected)} undelivered" in listed.stdout
+    assert listed.returncode == 2 and f"hook: 0 of {len(expected)} messages delivered" in \
+        listed.stdout
+    assert "undelivered: hook gates " in listed.stdout and "Connection refused" in listed.stdout
     assert "NOTIFY    " in cockpit("status", str(session)).stdout
     with webhook() as (base, seen):
         up = {"HOOK_URL": url(base, "hook")}
@@ -39,7 +44,9 @@ def test_flush_delivers_what_a_down_destination_missed_and_a_mirror_sends_nothin
         flushed = cockpit("notify", str(session), "--flush", env=up)
         again = cockpit("notify", str(session), "--flush", env=up)
     assert flushed.returncode == 0, flushed.stdout + flushed.stderr
-    assert "0 undelivered" in flushed.stdout and again.returncode == 0
+    assert flushed.stdout.count("delivered: hook ") == len(expected)
+    assert f"hook: {len(expected)} of {len(expected)} messages delivered" in flushed.stdout
+    assert again.returncode == 0 and "delivered: hook" not in again.stdout
     assert received_ids(seen, "hook") == Counter(expected)  # once each: the second sent none
     assert {n["message"] for n in notices(session) if n["outcome"] == "delivered"} == expected
     assert "NOTIFY" not in cockpit("status", str(session)).stdout
@@ -70,3 +77,21 @@ def test_a_halt_while_no_cockpit_ran_is_told_at_the_resume(tmp_path: Path) -> No
     [halted] = [r.json() for r in seen.received]
     assert halted["moment"] == "halted" and "duplicate-table" in halted["title"]
     assert {halted["id"]} == moment_ids(session, {"halted"})
+
+
+def test_a_demo_notify_file_with_a_mistake_is_refused_before_a_world_is_built(
+        tmp_path: Path) -> None:
+    bad = tmp_path / "notify.toml"
+    bad.write_text(notify_table("governance", "slack", moments=["gates"]))
+    done = cockpit("demo", "--headless", "--notify", str(bad), "--workspace",
+                   str(tmp_path / "w"), "--session", str(tmp_path / "s"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (f"{bad}: destination 'governance': a `slack` destination needs `url_env`"
+            in done.stderr)
+    unset = tmp_path / "unset.toml"
+    unset.write_text(notify_table("governance", "slack", url_env="NOT_SET_URL"))
+    missing = cockpit("demo", "--headless", "--notify", str(unset), "--workspace",
+                      str(tmp_path / "w"), "--session", str(tmp_path / "s"))
+    assert missing.returncode == 1 and "$NOT_SET_URL is not set" in missing.stderr
+    assert not (tmp_path / "w").exists() and not (tmp_path / "s").exists()
+    assert "building the rehearsal world" not in done.stderr + missing.stderr

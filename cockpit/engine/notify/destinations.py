@@ -4,7 +4,7 @@ in — without the DSN variables, PGPASSWORD, the webhook URLs or any value hold
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -25,15 +25,14 @@ class Destination:
         return self.spec.name
 
 
-def destinations(runbook: Runbook, env: Mapping[str, str], workdir: Path,
+def destinations(notify: Sequence[Notify], env: Mapping[str, str], workdir: Path,
                  only: str | None = None) -> list[Destination]:
     """Each destination with its URL, or a CockpitError naming what is missing and the fix
     (a destination cannot be sent to silently: refused before anything starts)."""
-    chosen = [d for d in runbook.notify if only is None or d.name == only]
+    chosen = [d for d in notify if only is None or d.name == only]
     if only is not None and not chosen:
-        named = ", ".join(d.name for d in runbook.notify) or "none"
-        raise CockpitError(f"no notify destination '{only}' in runbook '{runbook.id}' "
-                           f"(it has: {named})")
+        named = ", ".join(d.name for d in notify) or "none"
+        raise CockpitError(f"no notify destination '{only}' (there are: {named})")
     found = []
     for dest in chosen:
         url = None
@@ -70,13 +69,17 @@ def url_secrets(found: Iterable[Destination]) -> list[str]:
     return list(dict.fromkeys(secrets))
 
 
-def command_env(runbook: Runbook, env: Mapping[str, str], secrets: Iterable[str]
-                ) -> dict[str, str]:
+def command_env(notify: Sequence[Notify], dsn_vars: Iterable[str], env: Mapping[str, str],
+                secrets: Iterable[str]) -> dict[str, str]:
     """The environment a notification command gets: the cockpit's, less every variable
     that is or holds a secret."""
-    dropped = {"PGPASSWORD", "PGPASSFILE", *(d.url_env for d in runbook.notify if d.url_env)}
-    dropped |= {item.name for item in (runbook.setup.items if runbook.setup else [])
-                if isinstance(item, EnvVar)}
+    dropped = {"PGPASSWORD", "PGPASSFILE", *dsn_vars, *(d.url_env for d in notify if d.url_env)}
     hidden = [s for s in secrets if len(s) >= 4]
     return {k: v for k, v in env.items()
             if k not in dropped and not any(s in v for s in hidden)}
+
+
+def dsn_vars(runbook: Runbook) -> list[str]:
+    """The names of the runbook's DSN variables."""
+    return [item.name for item in (runbook.setup.items if runbook.setup else [])
+            if isinstance(item, EnvVar)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cockpit.engine.core import SessionCore
-from cockpit.engine.notify.destinations import Destination, command_env
+from cockpit.engine.notify.destinations import Destination, command_env, dsn_vars
 from cockpit.engine.notify.payloads import About, body
 from cockpit.engine.notify.transport import Answer, post, run_command
 from cockpit.runbook.model import duration_seconds
@@ -27,6 +27,8 @@ from cockpit.session.moments import Moment, all_moments, moments_of
 from cockpit.session.state import apply
 
 DRAIN_S = 10.0  # headless, at its end: how long deliveries may still take
+UNDELIVERED = ("; not delivered when this cockpit closed: sent again at the next resume or "
+               "by `cockpit notify SESSION --flush`")
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Job:
     moment: Moment
     attempt: int  # of this message to this destination, over every cockpit
     tries: int = 0  # made by this cockpit: its budget is the destination's `attempts`
+    last: str | None = None  # the last attempt's answer, in words
 
     @property
     def key(self) -> str:
@@ -128,10 +131,12 @@ class Notifier:
         try:
             core = self.core
             answer = send(job.dest, job.moment, self._about, core.workdir,
-                          command_env(core.runbook, core.env, core.secrets), core.env)
+                          command_env(core.runbook.notify, dsn_vars(core.runbook), core.env,
+                                      core.secrets), core.env)
         except Exception as exc:  # an attempt must end in an event, whatever it met
             answer = Answer(False, None, f"not sent: {type(exc).__name__}: {exc}")
         job.tries += 1
+        job.last = self.core.redactor.redact_text(answer.detail)
         again = not answer.delivered and job.tries < job.dest.spec.attempts
         wait = self._delay(job, answer) if again else None
         with self.core.turn:
@@ -141,7 +146,7 @@ class Notifier:
             self.core.append(records.NoticeSent(
                 destination=job.dest.name, message=job.moment.id, moment=job.moment.kind,
                 outcome="delivered" if answer.delivered else "failed", attempt=job.attempt,
-                status=answer.status, detail=self.core.redactor.redact_text(answer.detail),
+                status=answer.status, detail=job.last,
                 **({"retry_in": round(wait, 2)} if wait is not None else {})))
         if wait is not None:
             job.attempt += 1
@@ -184,5 +189,4 @@ class Notifier:
             for job in left:
                 self.core.append(records.NoticeSent(
                     destination=job.dest.name, message=job.moment.id, moment=job.moment.kind,
-                    outcome="undelivered", detail="not delivered when this cockpit closed; "
-                    "sent again at the next resume or `cockpit notify SESSION --flush`"))
+                    outcome="undelivered", detail=(job.last or "not tried yet") + UNDELIVERED))

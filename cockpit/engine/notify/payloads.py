@@ -50,8 +50,11 @@ def body(kind: str, moment: Moment, about: About) -> bytes:
 
 
 def _context(plain: dict[str, Any]) -> list[tuple[str, str]]:
-    where = plain["runbook"] + (f" ({plain['environment']})" if plain["environment"] else "")
-    return [("Session", plain["session"]), ("Runbook", where), ("Time (UTC)", plain["time"]),
+    # which database it is about, plainly: a rehearsal's GO is not production's
+    runbook = f"{plain['runbook']} ({'production' if plain['production'] else 'rehearsal'}"
+    runbook += f" runbook, environment {plain['environment']})" if plain["environment"] \
+        else " runbook)"
+    return [("Session", plain["session"]), ("Runbook", runbook), ("Time (UTC)", plain["time"]),
             ("Evidence", plain["evidence"]), ("Message id", plain["id"])]
 
 

@@ -103,6 +103,8 @@ def run_command(command: str, body: bytes, workdir: Path, env: Mapping[str, str]
     """The command, by the shell, the body on its stdin; exit 0 is delivered. On its
     timeout it is stopped with everything it started."""
     posix = sys.platform != "win32"
+    if not workdir.is_dir():
+        return Answer(False, None, f"not started: its working directory {workdir} is not there")
     try:
         child = subprocess.Popen(command, shell=True, cwd=workdir, env=dict(env),
                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,

@@ -67,7 +67,7 @@ from cockpit.session.rules.nextaction import (
     next_action,
     next_action_in,
 )
-from cockpit.session.rules.notices import undelivered, undelivered_text
+from cockpit.session.rules.notices import cause, closing_line, undelivered, undelivered_text
 from cockpit.session.rules.order import (
     Actionable,
     NextStep,
@@ -146,6 +146,8 @@ __all__ = [
     "awaiting_countersign",
     "backup_window_verdict",
     "cancel_refusal",
+    "cause",
+    "closing_line",
     "command_dsns",
     "committed_lines",
     "committed_text",

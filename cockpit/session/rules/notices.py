@@ -10,13 +10,31 @@ def undelivered(state: SessionState) -> list[Notice]:
     return [n for n in state.notices.values() if n.outcome != "delivered"]
 
 
+def cause(notice: Notice) -> str:
+    """The last answer, short: "HTTP 500", "not reached: Connection refused"."""
+    said = (notice.detail or notice.outcome).split(";")[0]
+    return said if len(said) <= 80 else said[:79] + "…"
+
+
 def undelivered_text(state: SessionState) -> str | None:
     """"2 notifications undelivered: slack halted (HTTP 500, 3 attempts), ..." or None."""
     left = undelivered(state)
     if not left:
         return None
-    said = ", ".join(f"{n.destination} {n.moment} ({n.detail or n.outcome}, {n.attempts} "
+    said = ", ".join(f"{n.destination} {n.moment} ({cause(n)}, {n.attempts} "
                      f"attempt{'' if n.attempts == 1 else 's'})" for n in left[:3])
     more = f", and {len(left) - 3} more" if len(left) > 3 else ""
     return (f"{len(left)} notification{'' if len(left) == 1 else 's'} undelivered: "
             f"{said}{more}")
+
+
+def closing_line(state: SessionState, folder: str) -> str | None:
+    """What a closing cockpit says of its notifications: all delivered, or how many are
+    not and how to send them (None: the session has none)."""
+    if not state.notices:
+        return None
+    left = undelivered(state)
+    if not left:
+        return f"notifications: all {len(state.notices)} delivered"
+    return (f"notifications: {undelivered_text(state)} — `cockpit notify {folder} --flush` "
+            "sends them")
