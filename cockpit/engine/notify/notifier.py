@@ -148,9 +148,9 @@ class Notifier:
                 outcome="delivered" if answer.delivered else "failed", attempt=job.attempt,
                 status=answer.status, detail=job.last,
                 **({"retry_in": round(wait, 2)} if wait is not None else {})))
-        if wait is not None:
-            job.attempt += 1
-            self._push(job, time.monotonic() + wait)
+            if wait is not None:  # queued in the turn: a close now records it undelivered
+                job.attempt += 1
+                self._push(job, time.monotonic() + wait)
 
     @staticmethod
     def _delay(job: Job, answer: Answer) -> float:
