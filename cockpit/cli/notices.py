@@ -102,9 +102,11 @@ def _listing(state: SessionState) -> list[str]:
         by.setdefault(notice.destination, []).append(notice)
     lines = [f"{name}: {sum(n.outcome == 'delivered' for n in got)} of {len(got)} messages "
              "delivered" for name, got in sorted(by.items())] or ["no notification yet"]
-    lines += [inert(f"  undelivered: {n.destination} {n.moment} {n.message} — "
-                    f"{rules.cause(n)} ({n.attempts} attempt{'' if n.attempts == 1 else 's'})")
-              for n in _left(state)]
+    if left := _left(state):
+        lines.append(f"undelivered ({len(left)}), the most needed first:")
+        lines += [inert(f"  {n.destination} {n.moment} {n.message} — {rules.cause(n)} "
+                        f"({n.attempts} attempt{'' if n.attempts == 1 else 's'})")
+                  for n in left]
     return lines
 
 

@@ -20,6 +20,7 @@ from cockpit.evidence.report import render_report
 from cockpit.evidence.riskrecord import risk_records, waived, waivers_said
 from cockpit.runbook.model import HaltItem
 from cockpit.session import records, rules
+from cockpit.session.errorline import error_line
 from cockpit.session.integrity import file_sha256
 from cockpit.session.radarview import last_samples
 from cockpit.session.runfiles import RunFiles
@@ -95,6 +96,9 @@ class CloseoutVerbs:
         current = self.core.running()
         if current is not None:
             stop_supervisor(current[1])
+        if line is None and step is not None and (done := self.core.state.steps.get(step)) \
+                and done.log:  # a step that failed: the line that says why, not its last
+            line = error_line(self.core.folder / done.log)
         self.core.append(records.Halted(reason=reason, by=by, step=step, rule=rule, line=line))
         self._capture_diagnostics()
         items = self.core.runbook.halt.items if self.core.runbook.halt else []

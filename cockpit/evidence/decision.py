@@ -73,7 +73,10 @@ def session_errors(runbook: Runbook, state: SessionState) -> list[str]:
             if step.abort:
                 errors.append(f"{step_id}: abort rule {step.abort['rule']}: {step.abort['line']}")
             elif step.exit_code is not None:
-                last = f" — last output: {step.last_line}" if step.last_line else ""
+                halt = state.halt
+                last = (f" — {halt.line}" if halt is not None and halt.step == step_id
+                        and halt.rule is None and halt.line else
+                        f" — last output: {step.last_line}" if step.last_line else "")
                 errors.append(f"{step_id}: exited {step.exit_code}{last}")
             else:
                 errors.append(f"{step_id}: expected {step.expected!r}, observed "

@@ -116,7 +116,7 @@ def _halted(after: SessionState, r: records.Halted) -> _Found:
                                        f"by rule {r.rule}" if r.rule else "") if part)
     head = f"HALTED{' ' + where if where else ''}: "
     facts = {k: v for k, v in (("step", r.step), ("rule", r.rule), ("by", r.by)) if v}
-    if r.rule and r.line:
+    if r.line:  # what the abort rule matched, or the failed step's error line
         return ("halted", head + r.line, [r.reason], facts)
     step = after.steps.get(r.step) if r.step else None
     last = step.last_line if step is not None else None

@@ -17,6 +17,7 @@ from typing import Any
 from cockpit.session.store import read_event_log
 from tests.engine.helpers import cockpit
 from tests.engine.secret_encodings import telltales
+from tests.session.test_errorline import ALEMBIC_FAILURE
 from tests.notify.payload_checks import check_slack, check_teams
 from tests.notify.servers import Behaviour, refused_port, webhook
 from tests.notify.worlds import TOKEN, notify_table, notify_world, url
@@ -230,6 +231,27 @@ def test_the_halt_names_its_cause_first(tmp_path: Path) -> None:
     assert halted["title"] == ('HALTED at step boom by rule duplicate-table: ERROR: relation '
                                '"t" already exists DuplicateTable')
     assert halted["lines"] == ["abort rule 'duplicate-table' matched in step boom"]
+
+
+def test_a_failed_step_is_told_by_its_error_line_not_its_last(tmp_path: Path) -> None:
+    """No abort rule matched: the halt's first line is the database's error, which an
+    Alembic failure prints a few lines before its end; the decision's errors say it too."""
+    script = tmp_path / "fail.txt"
+    script.write_text(ALEMBIC_FAILURE)
+    with webhook() as (base, seen):
+        runbook = notify_world(tmp_path, [notify_table(
+            "hook", "webhook", url_env="HOOK_URL", moments=["halted"], **FAST)], steps=[
+            ("upgrade", f"cat {script}; exit 1")])
+        session = tmp_path / "s"
+        done = cockpit("run", str(runbook), "--headless", "--assume-yes", "--session",
+                       str(session), env={"HOOK_URL": url(base, "hook")})
+        assert done.returncode == 2, done.stdout + done.stderr
+    [halted] = [r.json() for r in seen.received]
+    cause = "sqlalchemy.exc.DataError: (psycopg.errors.DivisionByZero) division by zero"
+    assert halted["title"] == f"HALTED at step upgrade: {cause}"
+    assert halted["lines"] == ["step upgrade failed: exit status 1, expected 0"]
+    decision = json.loads((session / "evidence" / "decision.json").read_text())
+    assert f"upgrade: exited 1 — {cause}" in json.dumps(decision, ensure_ascii=False)
 
 
 def test_an_unset_url_refuses_the_run(tmp_path: Path) -> None:

@@ -29,13 +29,16 @@ def test_flush_delivers_what_a_down_destination_missed_and_a_mirror_sends_nothin
                    str(session), env=down)
     assert done.returncode == 0, done.stdout + done.stderr
     expected = moment_ids(session, {"gates", "phase", "decision"})
-    assert f"notifications: {len(expected)} notifications undelivered: hook " in done.stdout
+    # the decision first: what the people who wait most need
+    assert f"notifications: {len(expected)} notifications undelivered: hook decision " in \
+        done.stdout
     assert "(not reached: Connection refused, 2 attempts)" in done.stdout
     assert f"`cockpit notify {session} --flush` sends them" in done.stdout
     listed = cockpit("notify", str(session))
     assert listed.returncode == 2 and f"hook: 0 of {len(expected)} messages delivered" in \
         listed.stdout
-    assert "undelivered: hook gates " in listed.stdout and "Connection refused" in listed.stdout
+    assert "undelivered (6), the most needed first:\n  hook decision " in listed.stdout
+    assert "Connection refused" in listed.stdout
     assert "NOTIFY    " in cockpit("status", str(session)).stdout
     with webhook() as (base, seen):
         up = {"HOOK_URL": url(base, "hook")}

@@ -34,7 +34,8 @@ class About:
 
 def message(moment: Moment, about: About) -> dict[str, Any]:
     """The plain message: a webhook's body and a command's stdin."""
-    return {"id": moment.id, "moment": moment.kind, "title": inert(moment.title),
+    return {"id": moment.id, "seq": moment.seq, "moment": moment.kind,
+            "title": inert(moment.title),
             "lines": [inert(line) for line in moment.lines],
             "facts": {inert(k): inert(v) for k, v in moment.facts.items()},
             "session": about.session, "runbook": about.runbook,

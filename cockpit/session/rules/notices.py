@@ -5,9 +5,21 @@ from __future__ import annotations
 
 from cockpit.session.state import Notice, SessionState
 
+# what the people who wait most need to have had, first
+_FIRST = ["halted", "decision", "countersign", "hold", "retry", "behind", "gates", "phase"]
+
 
 def undelivered(state: SessionState) -> list[Notice]:
-    return [n for n in state.notices.values() if n.outcome != "delivered"]
+    """The messages not delivered, the most needed first (a halt, the decision), each kind
+    in the order it happened."""
+    left = [n for n in state.notices.values() if n.outcome != "delivered"]
+    return sorted(left, key=lambda n: (_FIRST.index(n.moment) if n.moment in _FIRST
+                                       else len(_FIRST), _seq(n.message)))
+
+
+def _seq(message: str) -> float:
+    tail = message.rsplit("#", 1)[-1].split(".")[0]
+    return int(tail) if tail.isdigit() else float("inf")
 
 
 def cause(notice: Notice) -> str:
@@ -35,6 +47,9 @@ def closing_line(state: SessionState, folder: str) -> str | None:
         return None
     left = undelivered(state)
     if not left:
-        return f"notifications: all {len(state.notices)} delivered"
+        messages = len({n.message for n in state.notices.values()})
+        places = len({n.destination for n in state.notices.values()})
+        return (f"notifications: all {messages} message{'' if messages == 1 else 's'} "
+                f"delivered to {places} destination{'' if places == 1 else 's'}")
     return (f"notifications: {undelivered_text(state)} — `cockpit notify {folder} --flush` "
             "sends them")
