@@ -17,11 +17,11 @@ from typing import Any
 from cockpit.session.store import read_event_log
 from tests.engine.helpers import cockpit
 from tests.engine.secret_encodings import telltales
-from tests.session.test_errorline import ALEMBIC_FAILURE
 from tests.notify.payload_checks import check_slack, check_teams
 from tests.notify.servers import Behaviour, refused_port, webhook
 from tests.notify.worlds import TOKEN, notify_table, notify_world, url
 from tests.run import start_cockpit
+from tests.session.test_errorline import ALEMBIC_FAILURE
 from tests.waiting import wait_until
 
 FAST = {"first_delay": "100ms", "cap": "300ms"}
