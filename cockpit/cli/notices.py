@@ -3,13 +3,10 @@ notify` (a session's undelivered notifications; `--flush` sends them)."""
 
 from __future__ import annotations
 
-import os
-import secrets as random_tokens
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cockpit.errors import EXIT_BLOCKER, EXIT_OK, CockpitError
+from cockpit.errors import EXIT_BLOCKER, EXIT_OK
 
 if TYPE_CHECKING:
     from cockpit.session.state import Notice, SessionState
@@ -18,60 +15,14 @@ FLUSH_WAIT_S = 600.0  # --flush: long enough for every destination's attempts
 
 
 def notify_test(*, runbook: str, destination: str | None = None) -> int:
-    from cockpit.engine.notify.destinations import (
-        command_env,
-        destinations,
-        dsn_vars,
-        url_secrets,
-    )
-    from cockpit.engine.notify.notifier import send
-    from cockpit.engine.notify.payloads import About
-    from cockpit.engine.opening import resolve_workdir
-    from cockpit.runbook.loader import load_runbook
-    from cockpit.runbook.notify import load_notify_tables
+    from cockpit.engine.notify.trial import try_destinations
     from cockpit.session.inert import inert
-    from cockpit.session.moments import Moment
-    from cockpit.session.redact import Redactor
 
-    path = Path(runbook)
-    if _only_notify_tables(path):  # a `cockpit demo --notify` file, tried before the demo
-        notify, name, production = load_notify_tables(path), path.stem, False
-        workdir, dsns = path.resolve().parent, []
-    else:
-        book = load_runbook(path)
-        notify, name, production = book.notify, book.id, book.production
-        workdir, dsns = resolve_workdir(book, path, None), dsn_vars(book)
-    if not notify:
-        raise CockpitError(f"{path}: no [[notify]] destination to test — add one "
-                           "(docs/notify.md)")
-    found = destinations(notify, os.environ, workdir, only=destination)
-    hidden = url_secrets(found)
-    redact = Redactor(hidden).redact_text
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    moment = Moment(id=f"test-{random_tokens.token_hex(4)}", seq=0, kind="test", at=now,
-                    title=f"TEST: Cutover Cockpit can reach this destination for runbook "
-                    f"{name}", lines=["a test message from `cockpit notify-test`; no "
-                                         "session and no cutover behind it"])
-    about = About(session="(none: a test message)", runbook=name, environment=None,
-                  production=production, evidence="(none)")
-    failed = 0
-    for dest in found:
-        answer = send(dest, moment, about, workdir, command_env(notify, dsns, os.environ, hidden),
-                      os.environ)
-        failed += not answer.delivered
-        print(inert(f"{dest.name} ({dest.spec.kind}): "
-                    f"{'delivered' if answer.delivered else 'NOT DELIVERED'} — "
-                    f"{redact(answer.detail)}"))
-    return EXIT_BLOCKER if failed else EXIT_OK
-
-
-def _only_notify_tables(path: Path) -> bool:
-    import tomllib
-
-    try:
-        return set(tomllib.loads(path.read_text(encoding="utf-8"))) == {"notify"}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False  # the runbook loader says what is wrong with it
+    tried = try_destinations(Path(runbook), destination)
+    for one in tried:
+        print(inert(f"{one.name} ({one.kind}): "
+                    f"{'delivered' if one.delivered else 'NOT DELIVERED'} — {one.detail}"))
+    return EXIT_OK if all(one.delivered for one in tried) else EXIT_BLOCKER
 
 
 def notify(*, folder: str, flush: bool = False) -> int:
