@@ -40,10 +40,10 @@ def destinations(notify: Sequence[Notify], env: Mapping[str, str], workdir: Path
             url = env.get(dest.url_env, "").strip()
             if not url:
                 raise CockpitError(
-                    f"notify destination '{dest.name}': ${dest.url_env} is not set — export "
-                    f"its {dest.kind} webhook URL in {dest.url_env} (the runbook names the "
-                    "variable, never the URL) and run again")
-            if urlsplit(url).scheme not in ("https", "http") or not urlsplit(url).hostname:
+                    f"notify destination '{dest.name}': ${dest.url_env} is not set (or "
+                    f"empty) — export its {dest.kind} webhook URL in {dest.url_env} (the "
+                    "runbook names the variable, never the URL) and run again")
+            if not _http_url(url):  # never quoted: it holds the token
                 raise CockpitError(f"notify destination '{dest.name}': ${dest.url_env} holds "
                                    "no http(s) URL — set it to the webhook's URL")
         ca = (workdir / dest.ca_file) if dest.ca_file else None
@@ -54,6 +54,14 @@ def destinations(notify: Sequence[Notify], env: Mapping[str, str], workdir: Path
     return found
 
 
+def _http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("https", "http") and bool(parts.hostname)
+    except ValueError:  # a malformed one (an unclosed IPv6 bracket, a bad port)
+        return False
+
+
 def url_secrets(found: Iterable[Destination]) -> list[str]:
     """What of each URL is its token: the whole URL, its path and query, each as written
     and decoded (an error message may quote a part)."""
@@ -61,7 +69,7 @@ def url_secrets(found: Iterable[Destination]) -> list[str]:
     for dest in found:
         if dest.url is None:
             continue
-        parts = urlsplit(dest.url)
+        parts = urlsplit(dest.url)  # checked by _http_url: it splits
         tail = parts.path + (f"?{parts.query}" if parts.query else "")
         secrets += [dest.url, unquote(dest.url)]
         if len(tail.strip("/")) >= 8:  # a bare host has no token to hide
