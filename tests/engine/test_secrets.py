@@ -301,7 +301,14 @@ def _every_form(cluster: PgCluster, password: str, radar_at: int, probe_at: int)
                        1 + probe_at % (escaped - 1))
 
 
-PASSWORDS = passwords(distinct=6).filter(lambda p: "\0" not in p)  # no NUL in a variable
+# Ordinary text of these sessions: a password whose first 6 characters are a piece of it
+# (`DATABA01` of `DATABASE_URL`) would be "found" cut in every file, leaked or not.
+_ORDINARY = "\n".join(Path(name).read_text(encoding="utf-8") for name in (
+    __file__, Path(__file__).with_name("helpers.py"),
+    Path(__file__).parents[2] / "cockpit" / "session" / "records.py",
+    Path(__file__).parents[2] / "cockpit" / "session" / "events.py"))
+PASSWORDS = passwords(distinct=6).filter(
+    lambda p: "\0" not in p and p[:6] not in _ORDINARY)  # no NUL in a variable
 
 
 @pytest.mark.system_slow
