@@ -15,27 +15,19 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cockpit.runbook.notify import Notify
 from cockpit.runbook.probes import PROBES
+from cockpit.runbook.values import Duration as Duration  # re-exported: the model's users
+from cockpit.runbook.values import EnvName as EnvName
+from cockpit.runbook.values import Id as Id
+from cockpit.runbook.values import duration_seconds as duration_seconds
 
-# A duration: 500ms, 30s, 10min (or 10m), 2h.
-Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,6}(?:ms|s|m|min|h)$")]
 # The abort rule a step's ending names when its `timeout` stopped it; no runbook rule has it.
 TIMEOUT_RULE = "timeout"
 # ... and when its log could not be written (a full disk): its output would not be evidence.
 LOG_RULE = "log_unwritable"
 COCKPIT_RULES = (TIMEOUT_RULE, LOG_RULE)
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "min": 60, "h": 3600}
 
-
-def duration_seconds(duration: str) -> float:
-    """Seconds in a `Duration` ("500ms", "30s", "10m", "10min", "2h")."""
-    number = duration.rstrip("minsh")
-    return int(number) * _UNIT_SECONDS[duration[len(number):]]
-
-
-Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")]
 # One line of checklist text: not empty, no line break.
 Line = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^\r\n]*$")]
-EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Expected = str | int | bool | list[str]
 ArgValue = str | int | bool | list[str]

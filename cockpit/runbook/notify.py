@@ -8,20 +8,18 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cockpit.errors import CockpitError
+from cockpit.runbook.values import Duration, EnvName, Id
 
 Moment = Literal["gates", "phase", "behind", "retry", "hold", "halted", "countersign",
                  "decision"]
 MOMENTS: tuple[str, ...] = get_args(Moment)
 HTTP_KINDS = ("webhook", "slack", "teams")
 
-_Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")]
-_EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-_Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,6}(?:ms|s|m|min|h)$")]
 
 
 class Notify(BaseModel):
@@ -29,14 +27,14 @@ class Notify(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    name: _Id = Field(description="The destination's name: its events and `cockpit "
+    name: Id = Field(description="The destination's name: its events and `cockpit "
                       "notify-test --destination` name it.")
     kind: Literal["webhook", "slack", "teams", "command"] = Field(
         description="`webhook`: a JSON POST of the message; `slack`: a Slack incoming webhook "
         "(Block Kit); `teams`: a Microsoft Teams Workflows webhook (an Adaptive Card); "
         "`command`: a command run with the message as JSON on its stdin.",
     )
-    url_env: _EnvName | None = Field(
+    url_env: EnvName | None = Field(
         default=None,
         description="`webhook`, `slack`, `teams`: the environment variable holding the URL. "
         "The URL carries the destination's token: it is a secret — redacted everywhere, "
@@ -56,17 +54,17 @@ class Notify(BaseModel):
         "window), `retry`, `hold` (waiting at a hold point), `halted`, `countersign` "
         "(AWAITING COUNTERSIGN), `decision`. Default: all.",
     )
-    timeout: _Duration = Field(default="10s", description="Each attempt's time limit.")
+    timeout: Duration = Field(default="10s", description="Each attempt's time limit.")
     attempts: int = Field(
         default=8, ge=1, le=50,
         description="Attempts per message before it is recorded undelivered (it is tried "
         "again at the next `resume` or `cockpit notify SESSION --flush`).",
     )
-    first_delay: _Duration = Field(
+    first_delay: Duration = Field(
         default="1s", description="The wait before the second attempt; each wait doubles, "
         "with jitter, up to `cap` (a `429` or `503` answer's `Retry-After` is waited instead).",
     )
-    cap: _Duration = Field(default="60s", description="The longest wait between attempts.")
+    cap: Duration = Field(default="60s", description="The longest wait between attempts.")
     ca_file: str | None = Field(
         default=None, min_length=1,
         description="A PEM file of the CA(s) the destination's TLS certificate is checked "
