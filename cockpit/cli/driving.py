@@ -128,9 +128,7 @@ def drive_headless(ctl: Controller, answers: Answers, assume_yes: bool,
 
 def say_notices(ctl: Controller, out: Callable[[str], None]) -> None:
     """A closed cockpit's last word on its notifications: all delivered, or what is not."""
-    from cockpit.session import rules
-
-    if ctl.notifier is not None and (line := rules.closing_line(ctl.state, str(ctl.folder))):
+    if (line := ctl.notices_line()) is not None:
         out(line)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK
+from cockpit.session import rules
 
 if TYPE_CHECKING:
     from cockpit.session.state import Notice, SessionState
@@ -33,19 +34,12 @@ def notify(*, folder: str, flush: bool = False) -> int:
     state = open_session(Path(folder)).state
     for line in _listing(state):
         print(line)
-    return EXIT_BLOCKER if _left(state) else EXIT_OK
-
-
-def _left(state: SessionState) -> list[Notice]:
-    from cockpit.session import rules
-
-    return rules.undelivered(state)
+    return EXIT_BLOCKER if rules.undelivered(state) else EXIT_OK
 
 
 def _listing(state: SessionState) -> list[str]:
     """Per destination, how many of its messages were delivered; then each one that was
     not, with its last answer."""
-    from cockpit.session import rules
     from cockpit.session.inert import inert
 
     by: dict[str, list[Notice]] = {}
@@ -53,7 +47,7 @@ def _listing(state: SessionState) -> list[str]:
         by.setdefault(notice.destination, []).append(notice)
     lines = [f"{name}: {sum(n.outcome == 'delivered' for n in got)} of {len(got)} messages "
              "delivered" for name, got in sorted(by.items())] or ["no notification yet"]
-    if left := _left(state):
+    if left := rules.undelivered(state):
         lines.append(f"undelivered ({len(left)}), the most needed first:")
         lines += [inert(f"  {n.destination} {n.moment} {n.message} — {rules.cause(n)} "
                         f"({n.attempts} attempt{'' if n.attempts == 1 else 's'})")
@@ -77,4 +71,4 @@ def _flush(folder: Path) -> int:
             print(inert(f"delivered: {n.destination} {n.moment} {n.message} ({n.detail})"))
     for line in _listing(ctl.state):
         print(line)
-    return EXIT_BLOCKER if _left(ctl.state) else EXIT_OK
+    return EXIT_BLOCKER if rules.undelivered(ctl.state) else EXIT_OK

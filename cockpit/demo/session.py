@@ -29,7 +29,6 @@ from cockpit.evidence.signing import SigningKey
 from cockpit.resources import bundled_runbook
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.notify import load_notify_tables
-from cockpit.session import rules
 from cockpit.session.lock import release_if_mine
 from cockpit.session.reader import session_at
 from cockpit.session.runfiles import running_files
@@ -152,8 +151,7 @@ def run_demo(fault: str | None, session: Path | None, workspace: Path | None,
         close_demo(world, ctl, DRAIN_S if headless else 2.0)
         if driver is not None:
             driver.say_later()  # the deliveries recorded while it closed
-        if ctl.notifier is not None and (line := rules.closing_line(ctl.state,
-                                                                    str(ctl.folder))):
+        if (line := ctl.notices_line()) is not None:
             print(line, file=sys.stdout if headless else sys.stderr, flush=True)
 
 

@@ -294,6 +294,12 @@ class Controller(SessionCore):
         self.notifier = Notifier(self, sends)
         self.notifier.start()
 
+    def notices_line(self) -> str | None:
+        """A closed cockpit's last word on its notifications (None: it sent none)."""
+        if self.notifier is None:
+            return None
+        return rules.closing_line(self.state, str(self.folder))
+
     def close(self, notify_wait: float = 2.0) -> None:
         """Release the session; running supervisors go on without us (a resume records
         their end). The monitor stops first: nothing is written once the lock is let go.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,7 +17,6 @@ from cockpit.runbook.values import Duration, EnvName, Id
 
 Moment = Literal["gates", "phase", "behind", "retry", "hold", "halted", "countersign",
                  "decision"]
-MOMENTS: tuple[str, ...] = get_args(Moment)
 HTTP_KINDS = ("webhook", "slack", "teams")
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from cockpit.session.format import clip
+
 TAIL_BYTES = 64 * 1024  # the error is near the end: nothing else of a long log is read
 # best first: the database's own error class, then any `...Error:`/`...Exception:` line,
 # then a line a server or a logger marked ERROR or FATAL
@@ -29,5 +31,5 @@ def error_line(log: Path) -> str | None:
     for kind in _KINDS:
         found = next((line for line in reversed(lines) if kind.search(line)), None)
         if found is not None:
-            return found if len(found) <= _WIDTH else found[:_WIDTH - 1] + "…"
+            return clip(found, _WIDTH)
     return None

@@ -11,6 +11,11 @@ from cockpit.session.inert import inert
 from cockpit.session.records import written
 
 
+def clip(text: str, limit: int) -> str:
+    """`text`, or its first `limit` - 1 characters and an ellipsis."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _brief(value: Any) -> str:
     """A value short enough for one line; the event log keeps it whole."""
     if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
@@ -18,7 +23,7 @@ def _brief(value: Any) -> str:
     if isinstance(value, list) and len(value) > 4:
         return f"[{len(value)} items]"
     text = " ⏎ ".join(inert(str(value)).splitlines())  # one event, one line, whatever it holds
-    return text if len(text) <= 100 else text[:99] + "…"
+    return clip(text, 100)
 
 
 def format_event(event: Event) -> str:

@@ -10,6 +10,7 @@ from cockpit.runbook.model import Runbook
 from cockpit.session import events as ev
 from cockpit.session import records
 from cockpit.session.events import Event
+from cockpit.session.format import clip
 from cockpit.session.rules.foureyes import awaiting_countersign
 from cockpit.session.rules.order import actionable, phase_complete
 from cockpit.session.state import SessionState, apply
@@ -77,8 +78,7 @@ def all_moments(runbook: Runbook, events: list[Event]) -> list[Moment]:
 
 
 def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_MAX else line[:TITLE_MAX - 1] + "…"
+    return clip(" ".join(text.split()), TITLE_MAX)
 
 
 _Found = tuple[str, str, list[str], dict[str, str]]

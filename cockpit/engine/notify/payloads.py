@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cockpit.session.format import clip
 from cockpit.session.inert import inert
 from cockpit.session.moments import Moment
 
@@ -63,26 +64,22 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
 def slack(plain: dict[str, Any]) -> dict[str, Any]:
     """A Slack incoming webhook's message: the title as its notification text and header,
     the lines, the facts and where it comes from."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "emoji": False,
-                                    "text": _cut(plain["title"], SLACK_HEADER_MAX)}}]
+                                    "text": clip(plain["title"], SLACK_HEADER_MAX)}}]
     said = [plain["title"]] if len(plain["title"]) > SLACK_HEADER_MAX else []
     said += plain["lines"]
     if said:
         blocks.append({"type": "section", "text": {
-            "type": "mrkdwn", "text": _cut(_slack_escape("\n".join(said)), SLACK_TEXT_MAX)}})
+            "type": "mrkdwn", "text": clip(_slack_escape("\n".join(said)), SLACK_TEXT_MAX)}})
     pairs = [*plain["facts"].items(), *_context(plain)][:SLACK_FIELDS_MAX]
     blocks.append({"type": "section", "fields": [
-        {"type": "mrkdwn", "text": _cut(f"*{_slack_escape(k)}*\n{_slack_escape(v)}", 2000)}
+        {"type": "mrkdwn", "text": clip(f"*{_slack_escape(k)}*\n{_slack_escape(v)}", 2000)}
         for k, v in pairs]})
-    return {"text": _cut(_slack_escape(plain["title"]), SLACK_TEXT_MAX), "blocks": blocks}
+    return {"text": clip(_slack_escape(plain["title"]), SLACK_TEXT_MAX), "blocks": blocks}
 
 
 def _card_text(text: str) -> str:

@@ -20,7 +20,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 BODY_SHOWN = 200  # of an answer's body, in the attempt's event: enough to say why
-RETRY_AFTER_MAX = 300.0  # a Retry-After longer than this is waited no longer
+RETRY_AFTER_MAX = 300.0
+# urllib's own reading of NO_PROXY (`*`, hosts, domain suffixes, ports), given the cockpit's
+# environment rather than the process's; typeshed does not declare it
+_BYPASS = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009  # a Retry-After longer than this is waited no longer
 
 
 @dataclass(frozen=True)
@@ -71,19 +74,9 @@ def _proxies(url: str, env: Mapping[str, str]) -> dict[str, str]:
 
     parts = urlsplit(url)
     proxy = get(f"{parts.scheme}_proxy")
-    if not proxy or _bypassed(parts.hostname or "", get("no_proxy")):
+    if not proxy or _BYPASS(parts.netloc.rsplit("@", 1)[-1], {"no": get("no_proxy")}):
         return {}
     return {parts.scheme: proxy}
-
-
-def _bypassed(host: str, no_proxy: str) -> bool:
-    """NO_PROXY as curl and Python read it: `*`, or hosts and domain suffixes."""
-    for entry in (e.strip().lower() for e in no_proxy.split(",")):
-        name = entry.split(":")[0].lstrip(".")
-        if entry == "*" or (name and (host.lower() == name
-                                      or host.lower().endswith("." + name))):
-            return True
-    return False
 
 
 def _retry_after(value: str | None) -> float | None:

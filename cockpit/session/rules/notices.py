@@ -3,6 +3,7 @@ deliver them (the header, `status`)."""
 
 from __future__ import annotations
 
+from cockpit.session.format import clip
 from cockpit.session.state import Notice, SessionState
 
 # what the people who wait most need to have had, first
@@ -24,8 +25,7 @@ def _seq(message: str) -> float:
 
 def cause(notice: Notice) -> str:
     """The last answer, short: "HTTP 500", "not reached: Connection refused"."""
-    said = (notice.detail or notice.outcome).split(";")[0]
-    return said if len(said) <= 80 else said[:79] + "…"
+    return clip((notice.detail or notice.outcome).split(";")[0], 80)
 
 
 def undelivered_text(state: SessionState) -> str | None:
