@@ -16,6 +16,15 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(action.choices)
 
 
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    """A command's options; a group's (`fleet`): those of each of its commands."""
+    known = {opt for a in parser._actions for opt in a.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            known |= {o for sub in action.choices.values() for o in _options(sub)}
+    return known
+
+
 def test_every_option_the_docs_give_a_command_is_one_it_takes() -> None:
     commands = _subcommands()
     pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -25,7 +34,7 @@ def test_every_option_the_docs_give_a_command_is_one_it_takes() -> None:
         name, rest = match.group(1), match.group(2)
         if name not in commands:
             continue
-        known = {opt for a in commands[name]._actions for opt in a.option_strings}
+        known = _options(commands[name])
         for flag in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", rest):
             assert flag in known, f"docs: `cockpit {name} … {flag}`: {name} takes no {flag}"
             checked += 1

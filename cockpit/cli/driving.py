@@ -106,7 +106,7 @@ def drive(ctl: Controller, headless: bool, answers: Answers | None, assume_yes: 
 
 
 def drive_headless(ctl: Controller, answers: Answers, assume_yes: bool,
-                   answers_path: Path | None = None) -> int:
+                   answers_path: Path | None = None, stop_file: Path | None = None) -> int:
     from cockpit.engine import hangup
     from cockpit.engine.headless import Headless
     from cockpit.engine.notify.notifier import DRAIN_S
@@ -117,7 +117,7 @@ def drive_headless(ctl: Controller, answers: Answers, assume_yes: bool,
     try:
         hangup.check()
         print(f"session: {ctl.folder}", flush=True)
-        headless = Headless(ctl, answers, assume_yes, print, answers_path)
+        headless = Headless(ctl, answers, assume_yes, print, answers_path, stop_file)
         return headless.drive()
     finally:
         ctl.close(notify_wait=DRAIN_S)

@@ -255,6 +255,39 @@ COMMANDS: tuple[Command, ...] = (
             )),
     Command("preview", "browse a runbook's checklist and each item's meaning",
             "cockpit.cli.runbooks:preview", (RUNBOOK,)),
+    Command("fleet run", "run one approved runbook across many databases, in waves with a "
+            "canary: each target a session of its own, the fleet's ledger a session too",
+            "cockpit.cli.fleet:run", (
+                RUNBOOK,
+                Arg("--targets", required=True, metavar="FILE",
+                    help="the targets file (TOML): each target's values, the waves, the "
+                    "limits and the stop rule (docs/fleet.md); pinned by its sha256"),
+                Arg("--answers", type=Path, help="answers every target is given, and the "
+                    "fleet's own approvals in its [fleet] table"),
+                Arg("--folder", help="the fleet's folder (default: a new one under sessions/)"),
+                Arg("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)"),
+            )),
+    Command("fleet resume", "take a fleet up again where its ledger stands (after its "
+            "process stopped, or with the next wave's approval)", "cockpit.cli.fleet:resume", (
+                Arg("folder", help="the fleet's folder", metavar="fleet"),
+                Arg("--answers", type=Path, help="an answers file whose [fleet] table "
+                    "approves the GO or the next wave (the targets keep the answers pinned "
+                    "at the start)"),
+                Arg("--operator", help="operator name (default: the fleet's)"),
+                Arg("--take-over", switch=True,
+                    help="take over the lock a dead fleet process left (recorded)"),
+            )),
+    Command("fleet status", "where a fleet stands: its waves, its targets, what halted",
+            "cockpit.cli.fleet:status", (
+                Arg("folder", help="the fleet's folder", metavar="fleet"),
+                Arg("--json", switch=True, help="as JSON", dest="as_json"),
+            )),
+    Command("fleet target", "run one target of a fleet, headless (what each dispatch "
+            "starts; started again, it takes the target's session up where it stands)",
+            "cockpit.cli.fleet:target", (
+                Arg("folder", help="the fleet's folder", metavar="fleet"),
+                Arg("name", help="the target's name"),
+            )),
 )
 
 
@@ -275,8 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, typing.Any] = {}  # a group's own subparsers
     for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.help)
+        group, _space, name = command.name.rpartition(" ")
+        if group and group not in groups:  # `fleet run`: a command of the `fleet` group
+            names = [c.name.split()[-1] for c in COMMANDS if c.name.startswith(f"{group} ")]
+            parent = sub.add_parser(group, help=f"{group} commands: {', '.join(names)}")
+            groups[group] = parent.add_subparsers(dest="command", metavar="COMMAND",
+                                                  required=True)
+        p = (groups[group] if group else sub).add_parser(name, help=command.help,
+                                                          description=command.help)
         p.set_defaults(calls=command.calls)
         for one in command.args:
             p.add_argument(*one.flags, **_options(one))

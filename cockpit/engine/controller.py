@@ -122,15 +122,22 @@ class Controller(SessionCore):
               env: Mapping[str, str] | None = None, secrets: Iterable[str] = (),
               halt_hooks: Iterable[HaltHook] | None = None,
               clock: Clock = system_clock, rehearsal: Path | None = None,
-              signer: SigningKey | None = None, environment: str | None = None) -> Controller:
+              signer: SigningKey | None = None, environment: str | None = None,
+              values: Mapping[str, str] | None = None,
+              fleet: records.FleetTarget | None = None,
+              publish_root: Path | None = None) -> Controller:
         """A new session. `rehearsal`: the session that proves this cutover (its identity
         is recorded now; one that is no PASS of this runbook at this commit refuses the run,
         nothing made); `signer`: the operator's key the decision will be signed with
         (declared now); `environment`: which of the runbook's environments it runs in
-        (required when it declares several)."""
+        (required when it declares several); `values`: a fleet target's own (database,
+        host, workdir) in place of the environment's, `fleet` the fleet it is one target
+        of, and `publish_root` where its named logs are published in place of the working
+        directory (a fleet's targets share one) — recorded at the start."""
         runbook = load_runbook(runbook_path)
         environment = choose_environment(runbook, environment, str(runbook_path))
-        applied = for_environment(runbook, environment)  # the setup as this environment has it
+        # the setup as this environment (this target) has it
+        applied = for_environment(runbook, environment, values)
         refuse_foreign_paths(applied, runbook_path, workdir_given=workdir is not None)
         override = workdir_override(applied, runbook_path, workdir, override_workdir)
         link = (checked_link(runbook, resolve_workdir(applied, runbook_path, workdir), rehearsal)
@@ -174,7 +181,11 @@ class Controller(SessionCore):
                 **{k: v for k, v in (("git_head", git_head(repo)),
                                      ("git_dirty", git_dirty(repo) or None),
                                      ("rehearsal", link), ("sign_key", _key_ref(signer)),
-                                     ("environment", environment))
+                                     ("environment", environment),
+                                     ("environment_values", dict(values) if values else None),
+                                     ("fleet", fleet),
+                                     ("publish_root", str(publish_root) if publish_root
+                                      else None))
                    if v is not None}))
         except (OSError, SessionWriteFailed) as exc:
             if lock is not None:

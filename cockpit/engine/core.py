@@ -77,13 +77,21 @@ class SessionCore:
         self.redactor = Redactor(self.secrets)
         self.store._redact = self.redactor.redact_text
 
+    @property
+    def publish_root(self) -> Path:
+        """Where the steps' named logs are published: the working directory, or the folder
+        a fleet gives each of its targets (they share one working directory)."""
+        root = self.state.publish_root
+        return Path(root) if root else self.workdir
+
     def refresh_credentials(self) -> None:
         """A fresh password in each DSN that has a `password_command`, made a secret before
         anything sees it: called before every new connection the cockpit makes or hands on
         (CredentialFailed: one gave none; the environment is as it was)."""
         if not rules.command_dsns(self.runbook):
             return
-        runbook = for_environment(self.runbook, self.state.environment)
+        runbook = for_environment(self.runbook, self.state.environment,
+                                  self.state.environment_values)
         env, fetched = fresh_credentials(runbook, self.env, self.workdir, self.secrets,
                                          self.redactor.redact_text)
         self.add_secrets(fetched)

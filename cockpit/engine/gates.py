@@ -126,9 +126,13 @@ class GateVerbs:
                                                     self._placeholder())
             if no_password and isinstance(item, EnvVar) and item.password_command:
                 ok, detail = False, no_password
-            if self.core.state.environment is not None:  # checked against that one's values
-                detail = (f"{detail} (environment {self.core.state.environment}: "
-                          f"{environment_values(self.core.runbook, self.core.state.environment)})")
+            state = self.core.state
+            if state.environment is not None or state.environment_values:
+                target = f"target {state.fleet.target}" if state.fleet else None
+                named = " ".join(filter(None, (state.environment, target)))
+                values = environment_values(self.core.runbook, state.environment,
+                                            state.environment_values)
+                detail = f"{detail} (environment {named}: {values})"  # checked against those
             over = self.core.state.workdir_override
             if over is not None and over.item == item.id:
                 detail = f"{detail}; OVERRIDDEN: the runbook approves `{over.approved}`"
@@ -226,7 +230,8 @@ class GateVerbs:
     def in_environment(self) -> Runbook:
         """The runbook with the session's environment's values in its setup items (the
         runbook as written when it runs in none): what the setup is checked against."""
-        return for_environment(self.core.runbook, self.core.state.environment)
+        return for_environment(self.core.runbook, self.core.state.environment,
+                               self.core.state.environment_values)
 
     def relink(self, link: records.RehearsalLink) -> None:
         """Be proved by another rehearsal (checked by the caller: a PASS of this runbook at

@@ -74,9 +74,14 @@ def load_answers(path: Path | None) -> Answers:
         raise CockpitError(f"{path}: no such answers file") from None
     except tomllib.TOMLDecodeError as exc:
         raise CockpitError(f"{path}: not valid TOML: {exc}") from None
+    return parse_answers(data, str(path))
+
+
+def parse_answers(data: dict[str, Any], where: str) -> Answers:
+    """Answers from a TOML file's tables (`where`: the file, as messages name it)."""
     unknown = sorted(set(data) - set(ANSWER_TABLES))
     if unknown:
-        raise CockpitError(f"{path}: unknown table(s) {', '.join(unknown)}; "
+        raise CockpitError(f"{where}: unknown table(s) {', '.join(unknown)}; "
                            f"expected: {', '.join(ANSWER_TABLES)}")
     return Answers(**{k: dict(v) for k, v in data.items()})
 
@@ -160,8 +165,10 @@ def decision_note(answers: Answers, status: str) -> str | None:
 
 class Headless:
     def __init__(self, ctl: Controller, answers: Answers, assume_yes: bool, out: Print,
-                 answers_path: Path | None = None) -> None:
+                 answers_path: Path | None = None, stop_file: Path | None = None) -> None:
         self.ctl = ctl
+        # once this file exists, no new step starts: the run stops, resumable (a fleet's halt)
+        self.stop_file = stop_file
         self.answers = answers
         self.assume_yes = assume_yes
         self.answers_path = answers_path  # for the `cockpit resume` line it prints
@@ -289,6 +296,8 @@ class Headless:
         ctl = self.ctl
         while ctl.state.halt is None and (upcoming := rules.next_step(ctl.runbook, ctl.state)):
             step = upcoming.step
+            if self._asked_to_stop(step.id):
+                return EXIT_REFUSED
             current = ctl.state.steps.get(step.id)
             if current is not None and current.status == "interrupted":
                 resolution = self.answers.resolve.get(step.id)
@@ -335,6 +344,19 @@ class Headless:
                 ctl.confirm_manual(step.id, "" if note in (None, True) else str(note),
                                    assumed=note is None)
         return None
+
+    def _asked_to_stop(self, step_id: str) -> bool:
+        """The stop file is there: said with the reason it holds, and nothing more starts."""
+        if self.stop_file is None or not self.stop_file.exists():
+            return False
+        try:
+            why = self.stop_file.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError as exc:
+            why = f"(its reason unreadable: {exc.strerror})"
+        self.out(f"STOPPED before step {step_id}: {why.splitlines()[0] if why else 'asked to'}"
+                 f" ({self.stop_file}); the session stands, resumable: "
+                 f"{self.resume_command()}")
+        return True
 
     def _past_hold(self, step_id: str) -> bool:
         """A hold point: gone past with the answers' [holds] go-ahead (the revision's id, as

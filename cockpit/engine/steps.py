@@ -131,7 +131,7 @@ class StepVerbs:
             if step.per_revision else None
         if not step.read_only:
             self._restore_point(step_id)
-        published = resolve(self.core.workdir, step.log) if step.log else None
+        published = resolve(self.core.publish_root, step.log) if step.log else None
         if published is not None:
             self._displace(step_id, run, published)
         rule_ids = rules.watched_rules(self.core.runbook, step)
@@ -143,6 +143,7 @@ class StepVerbs:
                            "cwd": str(self.core.workdir),
                            "log": str(files.log),
                            "publish": str(published) if published else None,
+                           "publish_root": str(self.core.publish_root),
                            "rules": abort_rules, "grace": 5.0,
                            "timeout": duration_seconds(step.timeout) if step.timeout else None,
                            "timeout_text": step.timeout, "timeout_rule": TIMEOUT_RULE,
@@ -252,7 +253,8 @@ class StepVerbs:
             return kept
 
         try:
-            moved = move_named(self.core.workdir, published, into, file_mode(self.core.folder))
+            moved = move_named(self.core.publish_root, published, into,
+                               file_mode(self.core.folder))
         except UnsafePath as exc:
             raise ActionRefused(f"step '{step_id}' publishes its log at {published}: "
                                 f"{exc.message}; nothing was started") from None

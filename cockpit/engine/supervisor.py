@@ -371,7 +371,7 @@ class StepRun:
         self.log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | BINARY,
                               file_mode(log.parent))
         if spec.publish:
-            self._open_published(Path(spec.publish), Path(spec.cwd))
+            self._open_published(Path(spec.publish), Path(spec.publish_root or spec.cwd))
         started_at = utc_now()
         child = subprocess.Popen(
             spec.command, shell=True, cwd=spec.cwd, env=env, stdin=subprocess.DEVNULL,

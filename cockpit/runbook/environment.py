@@ -10,6 +10,7 @@ runbooks are equal exactly when everything else is."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import quote, urlsplit
 
 from cockpit.errors import CockpitError
@@ -49,14 +50,27 @@ def _applied_dsn(item: EnvVar, environment: Environment) -> EnvVar:
     return item.model_copy(update={"template": template, "database": database})
 
 
-def for_environment(runbook: Runbook, name: str | None) -> Runbook:
+def _effective(runbook: Runbook, name: str | None,
+               values: Mapping[str, str] | None) -> Environment | None:
+    """Environment `name` with `values` (a fleet target's: its database, host, working
+    directory) in place of its own; None when neither gives anything."""
+    base = runbook.environments[name] if name is not None else None
+    if not values:
+        return base
+    merged = {**(base.model_dump(exclude_none=True) if base else {}), **values}
+    return Environment.model_validate(merged)
+
+
+def for_environment(runbook: Runbook, name: str | None,
+                    values: Mapping[str, str] | None = None) -> Runbook:
     """The runbook with environment `name`'s values in its setup items' fields (each `env`
-    item's DSN template and database, the working directory's path); a key the environment
-    leaves out keeps the value as written. None, or a runbook without setup: as it is. The
-    items' lines are left as written: they are what was approved and what the screen shows."""
-    if name is None or runbook.setup is None:
+    item's DSN template and database, the working directory's path); `values`, a fleet
+    target's own, in place of the environment's; a key left out keeps the value as written.
+    Neither, or a runbook without setup: as it is. The items' lines are left as written:
+    they are what was approved and what the screen shows."""
+    environment = _effective(runbook, name, values)
+    if environment is None or runbook.setup is None:
         return runbook
-    environment = runbook.environments[name]
     items = []
     for item in runbook.setup.items:
         if isinstance(item, WorkingDirectory) and environment.workdir:
@@ -68,11 +82,13 @@ def for_environment(runbook: Runbook, name: str | None) -> Runbook:
         "setup": runbook.setup.model_copy(update={"items": items})})
 
 
-def environment_values(runbook: Runbook, name: str) -> str:
-    """What environment `name` sets, for a person: "database ledger_clone, host clone:5432"
-    ("the values as written" when it sets nothing)."""
-    environment = runbook.environments[name]
-    said = [f"{key} {value}" for key, value in environment.model_dump().items() if value]
+def environment_values(runbook: Runbook, name: str | None,
+                       values: Mapping[str, str] | None = None) -> str:
+    """What environment `name` (with a fleet target's `values`) sets, for a person:
+    "database ledger_clone, host clone:5432" ("the values as written" when it sets nothing)."""
+    environment = _effective(runbook, name, values)
+    said = [f"{key} {value}" for key, value in
+            (environment.model_dump() if environment else {}).items() if value]
     return ", ".join(said) or "the values as written"
 
 

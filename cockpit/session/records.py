@@ -11,7 +11,7 @@ number: no coercion that would change a byte).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +47,19 @@ class SigningKeyRef(BaseModel):
     identity: str
 
 
+class FleetTarget(BaseModel):
+    """The fleet a session is one target of (`cockpit fleet run`): the fleet's folder and id,
+    the target's name and wave, who approved that wave (the session's operator), and the pin
+    of the targets file its environment values came from."""
+
+    fleet_id: str
+    folder: str
+    target: str
+    wave: str
+    approved_by: str
+    targets_sha256: str
+
+
 class SessionStarted(Record):
     KIND = ev.SESSION_STARTED
     session_id: str
@@ -65,6 +78,12 @@ class SessionStarted(Record):
     rehearsal: RehearsalLink | None = None
     sign_key: SigningKeyRef | None = None  # --sign-key: the decision will be signed with it
     environment: str | None = None  # --environment: whose values the setup is checked against
+    # a fleet target's own values (database, host, workdir) in place of the environment's
+    environment_values: dict[str, str] | None = None
+    fleet: FleetTarget | None = None  # the fleet this session is one target of
+    # where the named logs are published in place of the working directory (a fleet's
+    # targets share one working directory; each publishes in a folder of its own)
+    publish_root: str | None = None
 
 
 class WorkdirOverridden(Record):
@@ -495,6 +514,17 @@ def record_of(event: Event) -> Record | None:
     kept = event.__dict__
     if _KEPT not in kept:
         kind = RECORDS.get(event.type)
+        kept[_KEPT] = None if kind is None else kind.model_validate(event.data)
+    record: Record | None = kept[_KEPT]
+    return record
+
+
+def record_in(event: Event, kinds: Mapping[str, type[Record]]) -> Record | None:
+    """The event's record among the kinds of another log written in the same envelope (a
+    fleet's ledger), decoded once and kept on the event as `record_of` keeps its own."""
+    kept = event.__dict__
+    if _KEPT not in kept:
+        kind = kinds.get(event.type)
         kept[_KEPT] = None if kind is None else kind.model_validate(event.data)
     record: Record | None = kept[_KEPT]
     return record

@@ -74,6 +74,7 @@ class RunSpec(_RunFile):
     stop_request: str | None = None  # the radar watcher's request to stop
     operator_stop: str | None = None  # Windows: the cockpit's request to stop (POSIX: TERM)
     publish: str | None = None  # the runbook's log path: the same bytes, published
+    publish_root: str | None = None  # the folder `publish` must lie in (default: cwd)
     rules: list[dict[str, Any]] = field(default_factory=list)  # pattern abort rules
     grace: float = 5.0  # seconds between SIGINT, SIGTERM and SIGKILL
     timeout: float | None = None

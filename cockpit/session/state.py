@@ -175,6 +175,9 @@ class SessionState(_State):
     git_dirty: bool | None = None
     rehearsal: records.RehearsalLink | None = None
     environment: str | None = None  # the runbook's environment the session runs in
+    environment_values: dict[str, str] | None = None  # a fleet target's, in place of its
+    fleet: records.FleetTarget | None = None  # the fleet this session is one target of
+    publish_root: str | None = None  # where named logs are published, if not the workdir
     operator: str = ""
     host: str = ""
     started_at: str = ""
@@ -285,6 +288,9 @@ def _session_started(s: SessionState, r: records.SessionStarted, t: _Stamp) -> N
     if r.rehearsal:
         s.rehearsal = r.rehearsal.model_copy()
     s.environment = r.environment
+    s.environment_values = dict(r.environment_values) if r.environment_values else None
+    s.fleet = r.fleet.model_copy() if r.fleet else None
+    s.publish_root = r.publish_root
     s.operator, s.host, s.started_at = t.name, t.host, t.at
     _declare_key(s, r.sign_key)
 

@@ -1,0 +1,136 @@
+"""The fleet commands: `fleet run` starts one (a runbook across the targets file's
+databases, in waves), `fleet resume` goes on after its process stopped, `fleet status` says
+where it stands, and `fleet target` is what each dispatch runs: one target's own headless
+cockpit session, started or taken up again."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from cockpit.cli import driving
+from cockpit.cli.console import out
+from cockpit.errors import EXIT_BLOCKER, EXIT_OK
+
+
+def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None,
+        folder: str | Path | None = None, operator: str | None = None) -> int:
+    """Start a fleet on `runbook` across the databases of `targets`."""
+    from cockpit.fleet.opening import start_fleet
+
+    opened = start_fleet(Path(runbook), Path(targets), answers,
+                         Path(folder) if folder else None, operator)
+    return _drive(opened)
+
+
+def resume(*, folder: str | Path, answers: Path | None = None, operator: str | None = None,
+           take_over: bool = False) -> int:
+    """Take a fleet up again where its ledger stands."""
+    from cockpit.fleet.ledger import read_fleet
+    from cockpit.fleet.opening import resume_fleet
+    from cockpit.fleet.status import ended_line
+
+    state = read_fleet(Path(folder))
+    if state.ended is not None:  # final: nothing is taken up, nothing written
+        print(ended_line(Path(folder), state))
+        return EXIT_OK if state.ended.status == "PASS" else EXIT_BLOCKER
+    return _drive(resume_fleet(Path(folder), answers, operator, take_over))
+
+
+def _drive(opened: object) -> int:
+    from cockpit.engine import hangup
+    from cockpit.fleet.approvals import AnswerApprovals
+    from cockpit.fleet.driver import FleetDriver
+    from cockpit.fleet.local import LocalPool
+    from cockpit.fleet.opening import OpenFleet
+    from cockpit.session.lock import release_if_mine
+
+    assert isinstance(opened, OpenFleet)
+    hangup.install()
+    ledger = opened.lock.folder
+    hangup.add_cleanup(lambda: release_if_mine(ledger))
+    print(f"fleet: {opened.folder}", flush=True)
+    approvals = AnswerApprovals(opened.approvals_table, opened.actor.name, "the answers")
+    driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan,
+                         LocalPool(opened.folder), approvals, lambda s: print(s, flush=True))
+    try:
+        return driver.drive()
+    except KeyboardInterrupt:
+        running = sorted(driver.dispatcher.running)
+        print("interrupted: " + (f"{', '.join(running)} go on by themselves; " if running
+                                 else "") + f"to take the fleet up again: cockpit fleet "
+              f"resume {opened.folder}", flush=True)
+        raise
+    finally:
+        opened.lock.release()
+
+
+def status(*, folder: str | Path, as_json: bool = False) -> int:
+    """Print where the fleet in `folder` stands."""
+    from cockpit.fleet.ledger import read_fleet
+    from cockpit.fleet.status import status_json, status_lines
+
+    where = Path(folder)
+    state = read_fleet(where)
+    if as_json:
+        out(status_json(where, state) + "\n")
+    else:
+        print("\n".join(status_lines(where, state)))
+    return 0
+
+
+def target(*, folder: str | Path, name: str) -> int:
+    """Run (or take up again) target `name` of the fleet in `folder`, headless."""
+    import os
+
+    from cockpit.engine import hangup
+    from cockpit.engine.controller import Controller
+    from cockpit.fleet.target import target_run
+
+    hangup.install()
+    fleet = Path(os.path.abspath(folder))
+    one = target_run(fleet, name, os.environ)
+    print(f"target {name} of fleet {fleet.name}: approved by {one.ref.approved_by}",
+          flush=True)
+    if one.started:
+        return _resume_target(one)
+    plan = driving.plan(one.runbook_path, True, one.answers, False)
+    assert plan is not None  # headless: the answers, checked
+    ctl = Controller.start(one.runbook_path, folder=one.folder, operator=one.operator,
+                           env=one.env, environment=one.environment, values=one.values,
+                           fleet=one.ref, publish_root=one.published)
+    return driving.drive_headless(ctl, plan, False, one.answers, stop_file=one.stop_file)
+
+
+WAIT_S = 1.0
+
+
+def _resume_target(one: object) -> int:
+    """A target whose session exists: taken up where it stands. Its lock held by a live
+    cockpit (a duplicate delivery) is waited on, never fought; one left by a dead cockpit on
+    this machine is taken over (an event says so)."""
+    from cockpit.engine.controller import Controller
+    from cockpit.engine.opening import check_resumable
+    from cockpit.fleet.target import TargetRun
+    from cockpit.session.lock import SessionLock, SessionLocked, holder_alive
+
+    assert isinstance(one, TargetRun)
+    said = False
+    while True:
+        state, _approved = check_resumable(one.folder)
+        if state.ended:
+            decided = state.decision.status if state.decision else "-"
+            print(f"target {one.ref.target}: already decided ({decided})", flush=True)
+            return 0
+        try:
+            lock = SessionLock.acquire(one.folder, take_over=holder_alive(one.folder) is False)
+            break
+        except SessionLocked as exc:
+            if not said:
+                print(f"waiting: {exc.message}", flush=True)
+                said = True
+            time.sleep(WAIT_S)
+    plan = driving.plan(one.runbook_path, True, one.answers, False, state)
+    assert plan is not None  # headless: the answers, checked
+    ctl = Controller.resume(one.folder, operator=one.operator, lock=lock, env=one.env)
+    return driving.drive_headless(ctl, plan, False, one.answers, stop_file=one.stop_file)

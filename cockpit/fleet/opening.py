@@ -1,0 +1,129 @@
+"""Opening a fleet: `fleet run` checks everything a target would refuse before anything is
+made (the runbook, the targets file against it, the answers every target is given, each
+target's DSN variable), then makes the fleet's folder, takes its lock and pins what was
+approved in its first event; `fleet resume` takes the lock again (a dead holder's with
+--take-over) and records that it did."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cockpit.engine.controller import make_actor, utc_stamp
+from cockpit.engine.headless import check_answers, missing_answers, parse_answers
+from cockpit.errors import CockpitError
+from cockpit.fleet import records as fr
+from cockpit.fleet.approvals import split_answers
+from cockpit.fleet.folder import create_fleet_folder, ledger_folder, sha256_of
+from cockpit.fleet.ledger import fold_fleet, read_fleet
+from cockpit.fleet.plan import FleetPlan, load_plan
+from cockpit.fleet.target import fleet_plan, target_env
+from cockpit.runbook.environment import for_environment
+from cockpit.runbook.identity import runbook_identity
+from cockpit.runbook.loader import load_runbook
+from cockpit.session.events import Actor
+from cockpit.session.lock import SessionLock
+from cockpit.session.place import check_new_session_folder
+from cockpit.session.state import SessionState
+from cockpit.session.store import SessionStore
+
+
+@dataclass
+class OpenFleet:
+    folder: Path
+    store: SessionStore
+    lock: SessionLock
+    actor: Actor
+    plan: FleetPlan
+    approvals_table: dict[str, object]
+
+
+def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | None,
+                folder: Path | None, operator: str | None,
+                environ: Mapping[str, str] | None = None,
+                sessions_root: Path = Path("sessions"), dispatch: str | None = None,
+                ) -> OpenFleet:
+    environ = os.environ if environ is None else environ
+    runbook = load_runbook(runbook_path)
+    plan = load_plan(targets_path, runbook)
+    mode = dispatch or plan.shape.dispatch
+    table: dict[str, object] = {}
+    shared: bytes | None = None
+    if answers_path is not None:
+        try:
+            raw = answers_path.read_bytes()
+        except OSError as exc:
+            raise CockpitError(f"{answers_path}: cannot be read ({exc.strerror})") from None
+        table, shared = split_answers(raw, answers_path)
+    answers = parse_answers(tomllib.loads(shared.decode("utf-8")) if shared else {},
+                            str(answers_path or "no --answers file"))
+    check_answers(runbook, answers, assume_yes=False)
+    missing = missing_answers(runbook, answers, False, SessionState())
+    if missing:
+        raise CockpitError(f"the answers ({answers_path or 'no --answers file given'}) lack "
+                           f"what every target will ask, so each would stop halfway: "
+                           f"{'; '.join(missing)}")
+    if mode == "local":  # a worker elsewhere has its own environment
+        for target in plan.file.targets:
+            applied = for_environment(runbook, plan.environment_of(target),
+                                      plan.values_of(target))
+            target_env(applied, target, environ)  # a DSN variable missing: refused now
+    if folder is not None:
+        check_new_session_folder(folder)
+    identity = runbook_identity(runbook_path)
+    fleet_id = f"{utc_stamp()}-fleet-{runbook.id}-{secrets.token_hex(2)}"
+    folder = Path(os.path.abspath(folder or sessions_root / fleet_id))
+    store = create_fleet_folder(folder, runbook_path.read_bytes(), targets_path.read_bytes(),
+                                shared)
+    try:
+        lock = SessionLock.acquire(ledger_folder(folder))
+        actor = make_actor(operator)
+        started = fr.FleetStarted(
+            fleet_id=folder.name, runbook_path=str(runbook_path.resolve()),
+            runbook_id=runbook.id, runbook_sha256=identity.runbook_sha256,
+            transcript_sha256=identity.transcript_sha256, production=runbook.production,
+            targets_path=str(targets_path.resolve()),
+            targets_sha256=sha256_of(targets_path),
+            waves=[fr.WaveLine(name=w.name, targets=list(w.targets), parallel=w.parallel)
+                   for w in plan.waves],
+            stop_after_halts=plan.shape.stop_after_halts,
+            approve_waves=plan.shape.approve_waves, countersign=plan.shape.countersign,
+            dispatch=mode, pid=os.getpid(),
+            **({"per_server": plan.shape.per_server} if plan.shape.per_server else {}),
+            **({"answers_sha256": sha256_of(ledger_folder(folder) / "answers.toml")}
+               if shared is not None else {}))
+        store.append(actor, started.KIND, started.data())
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # made just now, by us: nothing else
+        raise
+    return OpenFleet(folder, store, lock, actor, plan, table)
+
+
+def resume_fleet(folder: Path, answers_path: Path | None, operator: str | None,
+                 take_over: bool = False) -> OpenFleet:
+    folder = Path(os.path.abspath(folder))
+    state = read_fleet(folder)  # not a fleet: refused before the lock is touched
+    table: dict[str, object] = {}
+    if answers_path is not None:
+        try:
+            table, _rest = split_answers(answers_path.read_bytes(), answers_path)
+        except OSError as exc:
+            raise CockpitError(f"{answers_path}: cannot be read ({exc.strerror})") from None
+    lock = SessionLock.acquire(ledger_folder(folder), take_over=take_over)
+    try:
+        store = SessionStore(ledger_folder(folder))
+        state = fold_fleet(store.events)
+        plan = fleet_plan(folder, state)
+        actor = make_actor(operator or state.operator or None)
+        resumed = fr.FleetResumed(pid=os.getpid(), **(
+            {"taken_over": lock.taken_over} if lock.taken_over else {}))
+        store.append(actor, resumed.KIND, resumed.data())
+    except BaseException:
+        lock.release()
+        raise
+    return OpenFleet(folder, store, lock, actor, plan, table)

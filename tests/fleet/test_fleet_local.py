@@ -1,0 +1,152 @@
+"""A fleet on one machine (issue #33): twenty tenant databases on the embedded PostgreSQL,
+a 3-step runbook, a canary of 1 then waves of 5 and 14, at most 4 at once — each target a
+session of its own, the fleet's ledger a session too. A failing target of the second wave
+halts the fleet (nothing new starts; the others verify); a fleet whose process is killed
+mid-wave is resumed and ends PASS, each changing step run once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fleet.world import FleetWorld, Server, build_world
+from tests.run import cockpit, start_cockpit
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow  # whole fleets of headless cutovers
+
+
+def ledger(fleet: Path) -> list[dict]:
+    return [json.loads(line) for line in
+            (fleet / "ledger" / "events.jsonl").read_text().splitlines()]
+
+
+def of_type(events: list[dict], kind: str) -> list[dict]:
+    return [e["data"] for e in events if e["type"] == kind]
+
+
+def session_events(session: Path) -> list[dict]:
+    return [json.loads(line) for line in (session / "events.jsonl").read_text().splitlines()]
+
+
+def most_at_once(events: list[dict]) -> int:
+    """The most targets the ledger had running at once (dispatched, not yet ended)."""
+    running, most = 0, 0
+    for event in events:
+        running += {"target_dispatched": 1, "target_ended": -1}.get(event["type"], 0)
+        most = max(most, running)
+    return most
+
+
+def most_sessions_at_once(fleet: Path) -> int:
+    """The most target sessions alive at once, by their own first and last events."""
+    spans = []
+    for session in (fleet / "targets").iterdir():
+        events = session_events(session)
+        spans += [(events[0]["ts"], 1), (events[-1]["ts"], -1)]
+    running, most = 0, 0
+    for _ts, change in sorted(spans, key=lambda s: (s[0], s[1])):
+        running += change
+        most = max(most, running)
+    return most
+
+
+def run_fleet(world: FleetWorld, fleet: Path) -> subprocess.CompletedProcess[str]:
+    return cockpit("fleet", "run", str(world.runbook), "--targets", str(world.targets),
+                   "--answers", str(world.answers), "--folder", str(fleet),
+                   env=world.env(), timeout=600)
+
+
+def test_a_failed_target_of_the_second_wave_halts_the_fleet(server: Server,
+                                                            tmp_path: Path) -> None:
+    # t02 is the second wave's first: its table is there already, so its upgrade fails
+    world = build_world(tmp_path / "world", server, broken=("t02",), after=" && sleep 1")
+    fleet = tmp_path / "fleet"
+    done = run_fleet(world, fleet)
+    assert done.returncode == 2, done.stdout + done.stderr
+    events = ledger(fleet)
+    halted = of_type(events, "fleet_halted")
+    assert len(halted) == 1 and halted[0]["wave"] == "second" and halted[0]["targets"] == ["t02"]
+    assert of_type(events, "fleet_ended")[0]["status"] == "HALTED"
+    dispatched = [d["target"] for d in of_type(events, "target_dispatched")]
+    # the canary, then the second wave's first four (at most 4 at once): its fifth never
+    # started, nor any target of the last wave
+    assert dispatched[0] == "t01" and sorted(dispatched[1:]) == ["t02", "t03", "t04", "t05"]
+    assert [w["wave"] for w in of_type(events, "wave_started")] == ["canary", "second"]
+    assert most_at_once(events) <= 4 and most_sessions_at_once(fleet) <= 4
+    ended = {e["target"]: e for e in of_type(events, "target_ended")}
+    assert ended["t02"]["outcome"] == "BLOCKER"
+    assert "DuplicateTable" in ended["t02"]["detail"]
+    assert {ended[t]["outcome"] for t in ("t03", "t04", "t05")} <= {"PASS", "stopped"}
+    # every decided target verifies, and its manifest is the one the ledger pinned
+    for name, end in ended.items():
+        session = fleet / "targets" / name
+        if end["outcome"] in ("PASS", "BLOCKER"):
+            checked = cockpit("verify", str(session))
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            manifest = (session / "evidence" / "manifest.json").read_bytes()
+            assert end["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
+            assert end["decision_hash"] == session_events(session)[
+                end["decision_seq"] - 1]["hash"]
+        else:  # stopped before its next step: resumable, not decided, no step after it ran
+            assert "before step after" in end["detail"]
+            assert not any(e["type"] == "decision_recorded" for e in session_events(session))
+    assert world.version("tenant_t01") == "r2" and world.version("tenant_t06") is None
+    assert world.version("tenant_t20") is None
+    # each target's session says which fleet, which target, who approved its wave
+    started = session_events(fleet / "targets" / "t03")[0]["data"]
+    assert started["fleet"]["target"] == "t03" and started["fleet"]["wave"] == "second"
+    assert started["fleet"]["approved_by"] == "alice"
+    assert started["environment_values"] == {"database": "tenant_t03"}
+    status = cockpit("fleet", "status", str(fleet))
+    assert status.returncode == 0, status.stderr
+    assert "HALTED" in status.stdout.splitlines()[0]
+    failed = [line for line in status.stdout.splitlines() if line.startswith("FAILED")]
+    assert len(failed) == 1 and " t02 " in failed[0] and "DuplicateTable" in failed[0]
+    # a fleet halt is final: resumed, it says so and runs nothing
+    again = cockpit("fleet", "resume", str(fleet), env=world.env())
+    assert again.returncode == 2 and "nothing more runs" in again.stdout
+    assert ledger(fleet) == events
+
+
+def test_a_fleet_killed_mid_wave_is_resumed_to_pass(server: Server, tmp_path: Path) -> None:
+    world = build_world(tmp_path / "world", server, after=" && sleep 1")
+    fleet = tmp_path / "fleet"
+    first = start_cockpit("fleet", "run", str(world.runbook), "--targets", str(world.targets),
+                          "--answers", str(world.answers), "--folder", str(fleet),
+                          env=world.env(), stdout=subprocess.DEVNULL)
+    try:
+        def mid_last_wave() -> bool:
+            events = ledger(fleet) if (fleet / "ledger" / "events.jsonl").exists() else []
+            return sum(1 for d in of_type(events, "target_dispatched")
+                       if d["wave"] == "rest") >= 2
+        wait_until(mid_last_wave, "the fleet to be in its last wave", 300, every_s=0.2)
+        os.kill(first.pid, signal.SIGKILL)
+    finally:
+        first.wait(30)
+    before = ledger(fleet)
+    assert not of_type(before, "fleet_ended")
+    refused = cockpit("fleet", "resume", str(fleet), env=world.env())
+    assert refused.returncode == 3 and "--take-over" in refused.stderr, refused.stderr
+    done = cockpit("fleet", "resume", str(fleet), "--take-over", env=world.env(), timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    events = ledger(fleet)
+    assert events[:len(before)] == before  # the ledger went on, never rewritten
+    resumed = of_type(events, "fleet_resumed")
+    assert len(resumed) == 1 and resumed[0]["taken_over"]["pid"] == first.pid
+    assert of_type(events, "fleet_ended")[0] == {"status": "PASS", "outcomes": {"PASS": 20}}
+    assert most_at_once(events) <= 4 and most_sessions_at_once(fleet) <= 4
+    for name in world.names:
+        session = fleet / "targets" / name
+        mine = session_events(session)
+        assert [e["data"]["step"] for e in mine if e["type"] == "step_started"] == [
+            "before", "upgrade", "after"], name  # one run per step, none run twice
+        assert world.version(f"tenant_{name}") == "r2"
+    checked = cockpit("verify", str(fleet / "targets" / "t20"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr

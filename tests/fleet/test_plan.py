@@ -1,0 +1,117 @@
+"""The targets file: waves worked out in the file's order (a canary by name, then by count,
+percent or the rest), and every mistake named by its place before anything is made."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from cockpit.errors import CockpitError
+from cockpit.fleet.approvals import AnswerApprovals, go_words, split_answers
+from cockpit.fleet.plan import TargetsError, parse_plan
+from cockpit.runbook.loader import parse_runbook
+from cockpit.runbook.model import Runbook
+from tests.fleet.world import RUNBOOK, WAVES_1_5_14, targets_toml
+from tests.run import cockpit
+
+
+def _runbook(extra: str = "") -> Runbook:
+    return parse_runbook(RUNBOOK.format(role="fleet", port=5432, after="") + extra, "r.toml")
+
+
+def _plan(text: str, runbook: Runbook | None = None):  # type: ignore[no-untyped-def]
+    return parse_plan(tomllib.loads(text), runbook or _runbook(), "targets.toml")
+
+
+NAMES = [f"t{i:02d}" for i in range(1, 21)]
+
+
+def test_a_canary_then_waves_of_5_and_14() -> None:
+    plan = _plan(targets_toml(NAMES, WAVES_1_5_14, "parallel = 4"))
+    assert [(w.name, len(w.targets), w.parallel) for w in plan.waves] == [
+        ("canary", 1, 4), ("second", 5, 4), ("rest", 14, 4)]
+    assert plan.waves[1].targets == ("t02", "t03", "t04", "t05", "t06")
+    assert plan.values_of(plan.target("t07")) == {"database": "tenant_t07"}
+    assert plan.environment_of(plan.target("t07")) == "tenant"
+
+
+def test_a_percentage_rounds_up_and_a_canary_anywhere_in_the_file_is_left_out() -> None:
+    waves = ('[[waves]]\nname = "canary"\ntargets = ["t10"]\n\n[[waves]]\nname = "quarter"\n'
+             'percent = 25\nparallel = 2\n\n[[waves]]\nname = "rest"\nrest = true\n')
+    plan = _plan(targets_toml(NAMES[:10], waves))
+    assert plan.waves[1].targets == ("t01", "t02", "t03")  # 25 % of 10, rounded up
+    assert plan.waves[1].parallel == 2
+    assert "t10" not in plan.waves[2].targets and len(plan.waves[2].targets) == 6
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda t: t.replace('count = 5', 'count = 25'),
+     "targets.toml: waves[1]: asks for 25 targets; 19 are left"),
+    (lambda t: t.replace('rest = true', 'count = 3'),
+     "targets.toml: waves: 11 target(s) are in no wave (t10, t11, t12, t13, t14 …); add a "
+     "last wave with rest = true"),
+    (lambda t: t.replace('targets = ["t01"]', 'targets = ["t99"]'),
+     "targets.toml: waves[0].targets: 't99' is no target of the file"),
+    (lambda t: t.replace('count = 5', 'count = 5\npercent = 10'),
+     "targets.toml: waves[1]: give exactly one of `targets` (names), `count`, `percent` or "
+     "`rest = true`"),
+    (lambda t: t.replace('environment = "tenant"', 'environment = "prod"'),
+     "targets.toml: environment: 'prod': no such environment in runbook 'tenant-upgrade'; it "
+     "declares: tenant"),
+    (lambda t: t.replace('name = "t03"', 'name = "t02"'),
+     "targets.toml: targets[2].name: 't02' names another target too"),
+    (lambda t: t.replace('database = "tenant_t04"', 'database = "tenant_t04"\n'
+                         'dsn_env = { PG_URL = "T04" }'),
+     "targets.toml: targets[3].dsn_env.PG_URL: the runbook has no `env` item named PG_URL"),
+    (lambda t: t.replace('database = "tenant_t04"', 'database = "a/b"'),
+     "targets.toml: targets[3].database: String should match pattern"),
+    (lambda t: t.replace('database = "tenant_t05"', 'database = "tenant_t05"\n'
+                         'window = { opens = 2026-12-06T20:00:00 }'),
+     "targets.toml: targets[4].window.opens: give the time zone"),
+    (lambda t: t.replace('parallel = 4', 'parallel = 4\nparalel = 3'),
+     "targets.toml: fleet.paralel: unknown key 'paralel'"),
+])
+def test_a_mistake_is_named_by_its_place(change, said: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TargetsError) as caught:
+        _plan(change(targets_toml(NAMES, WAVES_1_5_14, "parallel = 4")))
+    assert said in caught.value.message
+
+
+def test_the_fleet_table_of_the_answers_is_the_fleets_alone() -> None:
+    raw = (b'[confirm]\nupgrade = "upgrade"\n\n[fleet]\ngo = "GO 0123456789ab"\n\n'
+           b'[fleet.waves]\nsecond = "second"\n\n[manual]\nnote = "x"\n')
+    table, rest = split_answers(raw, Path("a.toml"))
+    assert tomllib.loads(rest.decode()) == {"confirm": {"upgrade": "upgrade"},
+                                            "manual": {"note": "x"}}
+    approvals = AnswerApprovals(table, "alice", "a.toml")
+    assert approvals.go(go_words("0123456789ab" + "f" * 52)).approver == "alice"  # type: ignore[union-attr]
+    assert approvals.wave("second") is not None and approvals.wave("rest") is None
+    with pytest.raises(CockpitError, match="does not approve this targets file"):
+        approvals.go(go_words("f" * 64))
+    with pytest.raises(CockpitError, match=r"\[fleet\] names gone"):
+        split_answers(b'[fleet]\ngone = 1\n', Path("a.toml"))
+
+
+def test_fleet_run_refuses_before_anything_is_made(tmp_path: Path) -> None:
+    """A target's DSN variable that is not set, a targets file that does not fit: refused
+    with the place and the fix, exit 1, no fleet folder."""
+    runbook = tmp_path / "runbook.toml"
+    runbook.write_text(RUNBOOK.format(role="fleet", port=5432, after=""))
+    targets = tmp_path / "targets.toml"
+    targets.write_text(targets_toml(NAMES, WAVES_1_5_14).replace(
+        'database = "tenant_t07"', 'database = "tenant_t07"\ndsn_env = { DATABASE_URL = '
+        '"T07_URL" }'))
+    folder = tmp_path / "fleet"
+    done = cockpit("fleet", "run", str(runbook), "--targets", str(targets), "--folder",
+                   str(folder), env={"T07_URL": ""}, inherit=False)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().endswith("target t07: $T07_URL is not set (it holds the "
+                                        "target's DATABASE_URL); export it where the target runs")
+    assert not folder.exists()
+    targets.write_text(targets_toml(NAMES[:3], WAVES_1_5_14))
+    done = cockpit("fleet", "run", str(runbook), "--targets", str(targets), "--folder",
+                   str(folder))
+    assert done.returncode == 1 and "waves[1]: asks for 5 targets; 2 are left" in done.stderr
+    assert "Traceback" not in done.stderr and not folder.exists()
