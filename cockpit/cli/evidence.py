@@ -20,6 +20,10 @@ def verify(*, folder: str | Path, allowed_signers: str | Path | None = None) -> 
 
         raise CockpitError(f"{allowed}: no such allowed_signers file (lines of `IDENTITY "
                            "namespaces=\"cutover-cockpit\" KEY`; see docs/four-eyes.md)")
+    from cockpit.fleet.pack import is_fleet_pack
+
+    if is_fleet(target) or (target.is_file() and is_fleet_pack(target)):
+        return _verify_fleet(target)
     if target.is_file():  # an exported pack
         from cockpit.evidence.pack import verify_pack
 
@@ -82,11 +86,39 @@ def attach_signature(*, folder: str | Path, file: str, operator: str | None = No
     return 0
 
 
-def export(*, folder: str | Path, output: str | Path, force: bool = False) -> int:
-    """Write the session's evidence pack as one .tar.gz (the same bytes every time)."""
-    from cockpit.evidence.pack import export_pack
+def is_fleet(folder: Path) -> bool:
+    """A fleet's folder (its ledger inside), not a session's."""
+    from cockpit.fleet.folder import ledger_folder
+    from cockpit.session.layout import EVENTS
 
-    files, size = export_pack(Path(folder), Path(output), force=force)
+    return (ledger_folder(folder) / EVENTS).is_file()
+
+
+def _verify_fleet(target: Path) -> int:
+    """A fleet's folder or pack: its ledger, its pins, and every target against it."""
+    from cockpit.fleet.pack import verify_fleet_pack
+    from cockpit.fleet.verify import verify_fleet
+
+    result = verify_fleet(target) if target.is_dir() else verify_fleet_pack(target)
+    for line in result.lines:
+        print(line)
+    for problem in result.problems:
+        err(f"MISMATCH: {problem}")
+    if result.problems:
+        err(f"verify: {len(result.problems)} problem(s) in the fleet {target}")
+        return 1
+    print(f"verify: ok — {result.summary}")
+    return 0
+
+
+def export(*, folder: str | Path, output: str | Path, force: bool = False) -> int:
+    """Write the session's (or a fleet's) evidence pack as one .tar.gz (the same bytes
+    every time)."""
+    from cockpit.evidence.pack import export_pack
+    from cockpit.fleet.pack import export_fleet
+
+    exporting = export_fleet if is_fleet(Path(folder)) else export_pack
+    files, size = exporting(Path(folder), Path(output), force=force)
     err(f"wrote {output}: {files} files, {size:,} bytes; `cockpit verify {output}` checks it")
     return 0
 

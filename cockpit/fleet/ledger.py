@@ -57,6 +57,7 @@ class FleetState:
     operator: str = ""
     seq: int = 0
     last_hash: str = ""
+    last_ts: str = ""
 
     def wave_targets(self, wave: str) -> list[TargetLine]:
         return [t for t in self.targets.values() if t.wave == wave]
@@ -77,7 +78,7 @@ def fold_fleet(events: list[Event]) -> FleetState:
     state = FleetState()
     for event in events:
         record = fleet_record(event)
-        state.seq, state.last_hash = event.seq, event.hash
+        state.seq, state.last_hash, state.last_ts = event.seq, event.hash, event.ts
         if isinstance(record, fr.FleetStarted):
             state.started = record
             state.operator = event.actor.name

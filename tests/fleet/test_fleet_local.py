@@ -113,6 +113,26 @@ def test_a_failed_target_of_the_second_wave_halts_the_fleet(server: Server,
     again = cockpit("fleet", "resume", str(fleet), env=world.env())
     assert again.returncode == 2 and "nothing more runs" in again.stdout
     assert ledger(fleet) == events
+    verified(fleet, tmp_path)
+
+
+def verified(fleet: Path, tmp_path: Path) -> None:
+    """`verify` checks the ledger and every target against it; `export` makes one archive,
+    the same bytes twice, which verifies away from its folder; a changed byte is named."""
+    checked = cockpit("verify", str(fleet))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "t01: PASS — verify ok" in checked.stdout
+    assert checked.stdout.rstrip().splitlines()[-1].startswith("verify: ok — ledger: ")
+    packs = [tmp_path / "fleet.tar.gz", tmp_path / "again.tar.gz"]
+    for pack in packs:
+        assert cockpit("export", str(fleet), "-o", str(pack)).returncode == 0
+    assert packs[0].read_bytes() == packs[1].read_bytes()
+    from_pack = cockpit("verify", str(packs[0]))
+    assert from_pack.returncode == 0, from_pack.stdout + from_pack.stderr
+    manifest = fleet / "targets" / "t01" / "evidence" / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes() + b" ")
+    tampered = cockpit("verify", str(fleet))
+    assert tampered.returncode == 1 and "MISMATCH: t01: " in tampered.stderr
 
 
 def test_a_fleet_killed_mid_wave_is_resumed_to_pass(server: Server, tmp_path: Path) -> None:
@@ -150,3 +170,46 @@ def test_a_fleet_killed_mid_wave_is_resumed_to_pass(server: Server, tmp_path: Pa
         assert world.version(f"tenant_{name}") == "r2"
     checked = cockpit("verify", str(fleet / "targets" / "t20"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_go_and_each_wave_wait_for_a_typed_approval(server: Server, tmp_path: Path) -> None:
+    """Headless, from the answers' [fleet] table: no GO, nothing is sent; the canary's wave
+    ends, and the next waits for its name typed (exit 3, resumable) — then goes on."""
+    waves = '[[waves]]\nname = "canary"\ntargets = ["t01"]\n\n[[waves]]\nname = "rest"\nrest = true\n'
+    world = build_world(tmp_path / "world", server, count=3, waves=waves)
+    go = world.answers.read_text().split("\n")[1]  # go = "GO …", as the world typed it
+    fleet = tmp_path / "fleet"
+    none = tmp_path / "none.toml"
+    none.write_text("")
+    first = cockpit("fleet", "run", str(world.runbook), "--targets", str(world.targets),
+                    "--answers", str(none), "--folder", str(fleet), env=world.env())
+    assert first.returncode == 3, first.stdout + first.stderr
+    assert "WAITING: the fleet's GO" in first.stdout and go.split('"')[1] in first.stdout
+    assert not of_type(ledger(fleet), "target_dispatched")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[fleet]\ngo = "GO 000000000000"\n')
+    refused = cockpit("fleet", "resume", str(fleet), "--answers", str(wrong), env=world.env())
+    assert refused.returncode == 1 and "does not approve this targets file" in refused.stderr
+    only_go = tmp_path / "go.toml"
+    only_go.write_text(f"[fleet]\n{go}\n")
+    second = cockpit("fleet", "resume", str(fleet), "--answers", str(only_go), env=world.env(),
+                     timeout=600)
+    assert second.returncode == 3, second.stdout + second.stderr
+    assert "WAITING: wave rest (2 targets) needs a person's approval after canary" in \
+        second.stdout
+    events = ledger(fleet)
+    assert [d["target"] for d in of_type(events, "target_dispatched")] == ["t01"]
+    assert of_type(events, "fleet_go")[0]["approver"] == "alice"
+    assert world.version("tenant_t02") is None
+    wave = tmp_path / "wave.toml"
+    wave.write_text('[fleet.waves]\nrest = "rest"\n')
+    third = cockpit("fleet", "resume", str(fleet), "--answers", str(wave), "--operator", "bob",
+                    env=world.env(), timeout=600)
+    assert third.returncode == 0, third.stdout + third.stderr
+    events = ledger(fleet)
+    approved = of_type(events, "wave_approved")
+    assert approved == [{"wave": "rest", "approver": "bob", "typed": "rest", "how": "answers"}]
+    started = session_events(fleet / "targets" / "t03")[0]
+    assert started["data"]["fleet"]["approved_by"] == "bob"
+    assert of_type(events, "fleet_ended")[0]["status"] == "PASS"
+    assert all(world.version(f"tenant_{n}") == "r2" for n in world.names)
