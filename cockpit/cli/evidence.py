@@ -49,6 +49,16 @@ def countersign(*, folder: str | Path, key: str | Path, output: str | None = Non
     """As a reviewer with read access only: verify, show what is signed, and sign it."""
     from cockpit.evidence.countersign import countersign as signed
 
+    if is_fleet(Path(folder)):  # its GO or next wave, as the ledger states it
+        from cockpit.fleet.countersign import countersign_fleet
+
+        if transcript or hold:
+            from cockpit.errors import CockpitError
+
+            raise CockpitError(f"{folder}: a fleet; its approvals are countersigned (no "
+                               "--transcript or --hold)")
+        return countersign_fleet(Path(folder), Path(key), output=output, confirm=confirm,
+                                 identity=identity, force=force, say=err, out=out)
     if transcript and hold:
         from cockpit.errors import CockpitError
 
@@ -68,6 +78,12 @@ def attach_signature(*, folder: str | Path, file: str, operator: str | None = No
     from cockpit.session.reader import open_session
 
     raw = read_signature_file(Path(file))
+    if is_fleet(Path(folder)):
+        from cockpit.fleet.opening import attach_fleet_signature
+
+        said = attach_fleet_signature(Path(folder), raw, file, operator)
+        print(said)
+        return 0
     view = open_session(Path(folder))  # refused now, read-only, before the lock
     check_attachment(view.state, view.events, raw, file, Path(folder))
     try:

@@ -14,12 +14,17 @@ from cockpit.errors import EXIT_BLOCKER, EXIT_OK
 
 
 def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None,
-        folder: str | Path | None = None, operator: str | None = None) -> int:
+        folder: str | Path | None = None, operator: str | None = None,
+        sign_key: str | Path | None = None) -> int:
     """Start a fleet on `runbook` across the databases of `targets`."""
     from cockpit.fleet.opening import start_fleet
+    from cockpit.session.records import SigningKeyRef
 
+    key = driving.signer(sign_key, operator)  # it must read and sign: checked now
     opened = start_fleet(Path(runbook), Path(targets), answers,
-                         Path(folder) if folder else None, operator)
+                         Path(folder) if folder else None, operator,
+                         sign_key=SigningKeyRef(fingerprint=key.fingerprint,
+                                                identity=key.identity) if key else None)
     return _drive(opened)
 
 

@@ -266,6 +266,9 @@ COMMANDS: tuple[Command, ...] = (
                     "fleet's own approvals in its [fleet] table"),
                 Arg("--folder", help="the fleet's folder (default: a new one under sessions/)"),
                 Arg("--operator", help="operator name (default: $COCKPIT_OPERATOR or login)"),
+                Arg("--sign-key", metavar="KEY", help="the operator's SSH key, declared at the "
+                    "start (required when the targets file asks countersign = true: a "
+                    "reviewer's key or name that is the operator's is refused)"),
             )),
     Command("fleet resume", "take a fleet up again where its ledger stands (after its "
             "process stopped, or with the next wave's approval)", "cockpit.cli.fleet:resume", (

@@ -70,7 +70,7 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
         say("  operator:    UNSIGNED (no --sign-key at the decision)")
     say(f"  you:         {key.identity or '(no identity: give --identity)'} ({key.fingerprint})")
     if confirm is None:
-        confirm = _ask()
+        confirm = ask_word()
     if confirm.strip() != WORD:
         raise CockpitError(f"not confirmed (typed {confirm.strip()!r}, not {WORD!r}); nothing "
                            "signed")
@@ -85,7 +85,7 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     return 0
 
 
-def _ask() -> str:
+def ask_word() -> str:
     """The word, typed at the reviewer's own terminal (stdout may be the signature file)."""
     try:
         with open("/dev/tty", "r+", encoding="utf-8") as tty:

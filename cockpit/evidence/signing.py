@@ -33,7 +33,8 @@ from cockpit.session.events import Event
 T = TypeVar("T")
 NAMESPACE = "cutover-cockpit"
 FORMAT = "cutover-cockpit-signature/1"
-Kind = Literal["decision", "transcript", "hold"]
+# "approval": a fleet's GO or wave, whose statement the fleet's ledger gives
+Kind = Literal["decision", "transcript", "hold", "approval"]
 Role = Literal["operator", "reviewer"]
 _TIMEOUT_S = 60  # a hardware token waits for a touch; longer than that, something hangs
 

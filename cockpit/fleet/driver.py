@@ -21,6 +21,7 @@ from cockpit.fleet.ledger import HALTED_OUTCOMES, PASS, FleetState, fold_fleet
 from cockpit.fleet.local import Ended
 from cockpit.fleet.outcome import target_outcome
 from cockpit.fleet.plan import FleetPlan, PlannedWave
+from cockpit.fleet.statements import GO, wave_subject
 from cockpit.session.events import HALTED, Actor
 from cockpit.session.inert import inert
 from cockpit.session.layout import EVENTS
@@ -104,6 +105,8 @@ class FleetDriver:
     def _go(self) -> bool:
         started = self.state.started
         assert started is not None
+        if not self._countersigned(GO, "the fleet's GO"):
+            return False
         expected = go_words(started.targets_sha256)
         approval = self.approvals.go(expected)
         if approval is None:
@@ -157,6 +160,8 @@ class FleetDriver:
         if wave.name == started.waves[0].name or not started.approve_waves \
                 or wave.name in self.state.approved:
             return True
+        if not self._countersigned(wave_subject(wave.name), f"wave {wave.name}"):
+            return False
         approval = self.approvals.wave(wave.name)
         if approval is None:
             done = [w for w in self.state.waves_ended]
@@ -169,6 +174,20 @@ class FleetDriver:
                                     typed=approval.typed, how=approval.how))
         self.out(f"wave {wave.name}: approved by {approval.approver} ({approval.how})")
         return True
+
+    def _countersigned(self, subject: str, what: str) -> bool:
+        """Four eyes, when the fleet asks them: a reviewer's countersignature of `subject`
+        is kept in the ledger before the operator's own approval is taken."""
+        started = self.state.started
+        assert started is not None
+        if not started.countersign or subject in self.state.countersigned:
+            return True
+        self.out(f"WAITING: {what} needs a reviewer's countersignature (countersign = true): "
+                 f"the reviewer runs `cockpit countersign {self.folder} --key KEY -o "
+                 f"{subject.replace(' ', '-')}.sig`, then `cockpit attach-signature "
+                 f"{self.folder} FILE` keeps it, and `cockpit fleet resume {self.folder} "
+                 "--answers FILE` goes on")
+        return False
 
     def _dispatch_within_limits(self, wave: PlannedWave) -> None:
         running = self.dispatcher.running

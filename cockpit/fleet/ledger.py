@@ -18,7 +18,8 @@ from cockpit.session.store import read_event_log
 
 RECORDS: dict[str, type[Record]] = {cls.KIND: cls for cls in (
     fr.FleetStarted, fr.FleetResumed, fr.FleetGo, fr.WaveApproved, fr.WaveStarted,
-    fr.TargetDispatched, fr.TargetEnded, fr.WaveEnded, fr.FleetHalted, fr.FleetEnded)}
+    fr.TargetDispatched, fr.TargetEnded, fr.WaveEnded, fr.FleetHalted, fr.FleetEnded,
+    fr.ApprovalCountersigned)}
 
 PASS = "PASS"
 BLOCKER = "BLOCKER"
@@ -49,6 +50,7 @@ class FleetState:
     started: fr.FleetStarted | None = None
     go: fr.FleetGo | None = None
     approved: dict[str, fr.WaveApproved] = field(default_factory=dict)
+    countersigned: dict[str, fr.ApprovalCountersigned] = field(default_factory=dict)
     waves_started: list[str] = field(default_factory=list)
     waves_ended: dict[str, fr.WaveEnded] = field(default_factory=dict)
     targets: dict[str, TargetLine] = field(default_factory=dict)
@@ -103,6 +105,8 @@ def fold_fleet(events: list[Event]) -> FleetState:
             state.halted = record
         elif isinstance(record, fr.FleetEnded):
             state.ended = record
+        elif isinstance(record, fr.ApprovalCountersigned):
+            state.countersigned[record.subject] = record
     return state
 
 

@@ -27,10 +27,12 @@ from cockpit.runbook.environment import for_environment
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
 from cockpit.session.events import Actor
+from cockpit.session.layout import EVENTS
 from cockpit.session.lock import SessionLock
 from cockpit.session.place import check_new_session_folder
+from cockpit.session.records import SigningKeyRef
 from cockpit.session.state import SessionState
-from cockpit.session.store import SessionStore
+from cockpit.session.store import SessionStore, read_event_log
 
 
 @dataclass
@@ -47,11 +49,15 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
                 folder: Path | None, operator: str | None,
                 environ: Mapping[str, str] | None = None,
                 sessions_root: Path = Path("sessions"), dispatch: str | None = None,
-                ) -> OpenFleet:
+                sign_key: SigningKeyRef | None = None) -> OpenFleet:
     environ = os.environ if environ is None else environ
     runbook = load_runbook(runbook_path)
     plan = load_plan(targets_path, runbook)
     mode = dispatch or plan.shape.dispatch
+    if plan.shape.countersign and sign_key is None:
+        raise CockpitError(f"{targets_path}: this fleet asks for a reviewer's "
+                           "countersignature (countersign = true), and four eyes are two known "
+                           "people: the operator declares a key too — give --sign-key KEY")
     table: dict[str, object] = {}
     shared: bytes | None = None
     if answers_path is not None:
@@ -94,6 +100,7 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
             stop_after_halts=plan.shape.stop_after_halts,
             approve_waves=plan.shape.approve_waves, countersign=plan.shape.countersign,
             dispatch=mode, pid=os.getpid(),
+            **({"sign_key": sign_key} if sign_key is not None else {}),
             **({"per_server": plan.shape.per_server} if plan.shape.per_server else {}),
             **({"answers_sha256": sha256_of(ledger_folder(folder) / "answers.toml")}
                if shared is not None else {}))
@@ -127,3 +134,32 @@ def resume_fleet(folder: Path, answers_path: Path | None, operator: str | None,
         lock.release()
         raise
     return OpenFleet(folder, store, lock, actor, plan, table)
+
+
+def attach_fleet_signature(folder: Path, raw: bytes, where: str,
+                           operator: str | None) -> str:
+    """A reviewer's countersignature kept in the fleet's ledger (no fleet process holding
+    it): checked before the lock is taken, and again once it is ours."""
+    from cockpit.fleet.countersign import (
+        checked_countersignature,
+        countersigned_record,
+        kept_file,
+    )
+
+    folder = Path(os.path.abspath(folder))
+    ledger = ledger_folder(folder)
+    state = read_fleet(folder)
+    checked_countersignature(state, read_event_log(ledger / EVENTS).events, raw, where)
+    lock = SessionLock.acquire(ledger)
+    try:
+        store = SessionStore(ledger)
+        state = fold_fleet(store.events)
+        doc, subject = checked_countersignature(state, store.events, raw, where)
+        name, digest = kept_file(ledger, subject, raw)
+        record = countersigned_record(doc, subject, name, digest)
+        store.append(make_actor(operator or state.operator or None), record.KIND,
+                     record.data())
+    finally:
+        lock.release()
+    return (f"attached: {doc.identity} ({doc.fingerprint}) countersigned {subject} of the "
+            f"fleet; `cockpit fleet resume {folder} --answers FILE` goes on")

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cockpit.session.records import Record
+from cockpit.session.records import Record, SigningKeyRef
 
 FLEET_STARTED = "fleet_started"
 FLEET_RESUMED = "fleet_resumed"
@@ -19,6 +19,7 @@ TARGET_ENDED = "target_ended"
 WAVE_ENDED = "wave_ended"
 FLEET_HALTED = "fleet_halted"
 FLEET_ENDED = "fleet_ended"
+APPROVAL_COUNTERSIGNED = "approval_countersigned"
 
 
 class WaveLine(BaseModel):
@@ -48,6 +49,7 @@ class FleetStarted(Record):
     countersign: bool
     dispatch: str
     pid: int | None = None
+    sign_key: SigningKeyRef | None = None  # the operator's (--sign-key): four eyes are two keys
 
 
 class FleetResumed(Record):
@@ -132,3 +134,15 @@ class FleetEnded(Record):
     KIND = FLEET_ENDED
     status: str  # PASS, HALTED
     outcomes: dict[str, int]
+
+
+class ApprovalCountersigned(Record):
+    """A reviewer's countersignature of the GO (`go`) or of a wave (`wave NAME`), kept in
+    the ledger's folder: its file, sha256, and who signed with which key."""
+
+    KIND = APPROVAL_COUNTERSIGNED
+    subject: str
+    file: str
+    sha256: str
+    identity: str
+    fingerprint: str

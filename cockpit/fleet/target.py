@@ -26,6 +26,7 @@ from cockpit.fleet.folder import (
 )
 from cockpit.fleet.ledger import FleetState, read_fleet
 from cockpit.fleet.plan import FleetPlan, Target, load_plan
+from cockpit.fleet.statements import GO, wave_subject
 from cockpit.runbook.environment import for_environment
 from cockpit.runbook.loader import load_runbook
 from cockpit.runbook.model import EnvVar, Runbook
@@ -104,9 +105,13 @@ def target_run(fleet: Path, name: str, environ: Mapping[str, str]) -> TargetRun:
     environment = plan.environment_of(target)
     values = plan.values_of(target)
     answers = ledger_folder(fleet) / ANSWERS_COPY
+    signed = state.countersigned.get(GO if line.wave == started.waves[0].name
+                                     else wave_subject(line.wave))
     ref = FleetTarget(fleet_id=started.fleet_id, folder=str(fleet.resolve()), target=name,
                       wave=line.wave, approved_by=approval,
-                      targets_sha256=started.targets_sha256)
+                      targets_sha256=started.targets_sha256,
+                      **({"countersigned_by": f"{signed.identity} ({signed.fingerprint})"}
+                         if signed is not None else {}))
     env = target_env(for_environment(runbook, environment, values), target, environ)
     return TargetRun(runbook_path=runbook_path, runbook=runbook, environment=environment,
                      values=values, ref=ref, folder=folder,

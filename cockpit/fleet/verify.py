@@ -5,11 +5,14 @@ are the ones the ledger pinned when it ended. A session the ledger never sent is
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cockpit.errors import CockpitError
+from cockpit.evidence import signing
 from cockpit.evidence.verify import verify_session
+from cockpit.fleet import records as fr
 from cockpit.fleet.folder import (
     ANSWERS_COPY,
     TARGETS,
@@ -18,8 +21,9 @@ from cockpit.fleet.folder import (
     sha256_of,
     target_folder,
 )
-from cockpit.fleet.ledger import FleetState, TargetLine, fold_fleet
+from cockpit.fleet.ledger import FleetState, TargetLine, fleet_record, fold_fleet
 from cockpit.fleet.outcome import MANIFEST
+from cockpit.fleet.statements import approval_statement
 from cockpit.session import records as sr
 from cockpit.session.events import Event
 from cockpit.session.layout import EVENTS, RUNBOOK_COPY
@@ -47,6 +51,7 @@ def verify_fleet(folder: Path, contained: bool = False) -> FleetVerification:
         result.problems.append(f"{ledger / EVENTS}: no fleet_started event: not a fleet")
         return result
     _check_pins(ledger, state, result)
+    _check_countersignatures(ledger, log.events, result)
     sent = 0
     for line in state.targets.values():
         if line.dispatched:
@@ -81,6 +86,40 @@ def _check_pins(ledger: Path, state: FleetState, result: FleetVerification) -> N
         if found != pinned:
             result.problems.append(f"{ledger / name}: sha256 {found[:16]}… is not the one "
                                    f"the fleet pinned ({pinned[:16]}…)")
+
+
+def _check_countersignatures(ledger: Path, events: list[Event],
+                             result: FleetVerification) -> None:
+    """Each countersignature the ledger kept: its file as recorded, a reviewer's signature
+    by the key it names, over the statement the ledger gave when it was attached."""
+    for index, event in enumerate(events):
+        record = fleet_record(event)
+        if not isinstance(record, fr.ApprovalCountersigned):
+            continue
+        path = ledger / record.file
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            result.problems.append(f"{path}: countersignature of {record.subject} cannot be "
+                                   f"read ({exc.strerror})")
+            continue
+        if hashlib.sha256(raw).hexdigest() != record.sha256:
+            result.problems.append(f"{path}: countersignature of {record.subject} changed "
+                                   "since it was attached (its sha256 differs)")
+            continue
+        try:
+            doc = signing.read_signature(raw, str(path))
+            made_by = signing.signer_of(doc.signature, signing.file_signed_bytes(doc))
+        except CockpitError as exc:
+            result.problems.append(exc.message)
+            continue
+        if doc.statement != approval_statement(record.subject, events[:index]) or \
+                made_by != record.fingerprint:
+            result.problems.append(f"{path}: does not countersign the fleet's "
+                                   f"{record.subject} as its ledger stood")
+        else:
+            result.lines.append(f"countersigned {record.subject}: {record.identity} "
+                                f"({record.fingerprint})")
 
 
 def _check_target(folder: Path, state: FleetState, line: TargetLine, contained: bool,

@@ -49,8 +49,9 @@ class SigningKeyRef(BaseModel):
 
 class FleetTarget(BaseModel):
     """The fleet a session is one target of (`cockpit fleet run`): the fleet's folder and id,
-    the target's name and wave, who approved that wave (the session's operator), and the pin
-    of the targets file its environment values came from."""
+    the target's name and wave, who approved that wave (and the reviewer who countersigned
+    it, when the fleet asks for four eyes), and the pin of the targets file its environment
+    values came from."""
 
     fleet_id: str
     folder: str
@@ -58,6 +59,7 @@ class FleetTarget(BaseModel):
     wave: str
     approved_by: str
     targets_sha256: str
+    countersigned_by: str | None = None  # the reviewer who countersigned that approval
 
 
 class SessionStarted(Record):

@@ -213,3 +213,62 @@ def test_the_go_and_each_wave_wait_for_a_typed_approval(server: Server, tmp_path
     assert started["data"]["fleet"]["approved_by"] == "bob"
     assert of_type(events, "fleet_ended")[0]["status"] == "PASS"
     assert all(world.version(f"tenant_{n}") == "r2" for n in world.names)
+
+
+def test_a_countersigned_fleet_waits_for_a_reviewer_at_its_go_and_each_wave(
+        server: Server, tmp_path: Path) -> None:
+    """`countersign = true`: the GO, then the next wave, each wait for a reviewer's
+    countersignature of what the ledger states (the wave's: how the wave before ended),
+    besides the operator's typed approval; the operator's own key is refused."""
+    from tests.four_eyes import make_keys
+
+    keys = make_keys(tmp_path / "keys")
+    waves = '[[waves]]\nname = "canary"\ntargets = ["t01"]\n\n[[waves]]\nname = "rest"\nrest = true\n'
+    world = build_world(tmp_path / "world", server, count=3, waves=waves,
+                        fleet="parallel = 2\ncountersign = true")
+    fleet = tmp_path / "fleet"
+    args = ["fleet", "run", str(world.runbook), "--targets", str(world.targets), "--answers",
+            str(world.answers), "--folder", str(fleet)]
+    unkeyed = cockpit(*args, env=world.env())
+    assert unkeyed.returncode == 1 and "give --sign-key KEY" in unkeyed.stderr
+    assert not fleet.exists()
+    first = cockpit(*args, "--sign-key", str(keys.operator), env=world.env())
+    assert first.returncode == 3, first.stdout + first.stderr
+    assert "WAITING: the fleet's GO needs a reviewer's countersignature" in first.stdout
+    assert not of_type(ledger(fleet), "target_dispatched")
+
+    def countersign(key: Path, name: str) -> subprocess.CompletedProcess[str]:
+        return cockpit("countersign", str(fleet), "--key", str(key), "--confirm",
+                       "countersign", "-o", str(tmp_path / name))
+
+    own = countersign(keys.operator, "own.sig")
+    assert own.returncode == 3 and "self-approval" in own.stderr, own.stderr
+    signed = countersign(keys.reviewer, "go.sig")
+    assert signed.returncode == 0, signed.stderr
+    assert "approval of go" in signed.stderr and world.answers.read_text() != ""
+    attached = cockpit("attach-signature", str(fleet), str(tmp_path / "go.sig"))
+    assert attached.returncode == 0, attached.stderr
+    second = cockpit("fleet", "resume", str(fleet), "--answers", str(world.answers),
+                     env=world.env(), timeout=600)
+    assert second.returncode == 3, second.stdout + second.stderr
+    assert "WAITING: wave rest needs a reviewer's countersignature" in second.stdout
+    assert [d["target"] for d in of_type(ledger(fleet), "target_dispatched")] == ["t01"]
+    again = cockpit("attach-signature", str(fleet), str(tmp_path / "go.sig"))
+    assert again.returncode == 3 and "the fleet waits for wave rest" in again.stderr
+    wave = countersign(keys.reviewer, "wave.sig")
+    assert wave.returncode == 0 and "after:       wave canary ended 1 PASS" in wave.stderr
+    assert cockpit("attach-signature", str(fleet), str(tmp_path / "wave.sig")).returncode == 0
+    third = cockpit("fleet", "resume", str(fleet), "--answers", str(world.answers),
+                    env=world.env(), timeout=600)
+    assert third.returncode == 0, third.stdout + third.stderr
+    ref = session_events(fleet / "targets" / "t03")[0]["data"]["fleet"]
+    assert ref["approved_by"] == "alice" and ref["countersigned_by"].startswith("bob@example.com")
+    checked = cockpit("verify", str(fleet))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "countersigned go: bob@example.com" in checked.stdout
+    assert "countersigned wave rest: bob@example.com" in checked.stdout
+    kept = next((fleet / "ledger" / "signatures").glob("wave-rest-*.json"))
+    kept.write_text(kept.read_text().replace('"rest"', '"REST"', 1))
+    tampered = cockpit("verify", str(fleet))
+    assert tampered.returncode == 1 and "countersignature of wave rest changed" in \
+        tampered.stderr
