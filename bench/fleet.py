@@ -62,7 +62,8 @@ def _run(world: FleetWorld, parallel: int, folder: Path) -> dict[str, float]:
     answers.write_text(f'[fleet]\ngo = "GO {sha[:12]}"\n')
     _reset(world)
     started = time.monotonic()
-    proc = subprocess.Popen([*COCKPIT, "fleet", "run", str(world.runbook), "--targets",
+    proc = subprocess.Popen([*COCKPIT, "fleet", "run", "--headless", str(world.runbook),
+                             "--targets",
                              str(targets), "--answers", str(answers), "--folder", str(folder)],
                             env=world.env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

@@ -15,7 +15,7 @@ from cockpit.errors import EXIT_BLOCKER, EXIT_OK
 
 def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None,
         folder: str | Path | None = None, operator: str | None = None,
-        sign_key: str | Path | None = None) -> int:
+        sign_key: str | Path | None = None, headless: bool = False) -> int:
     """Start a fleet on `runbook` across the databases of `targets`."""
     from cockpit.fleet.opening import start_fleet
     from cockpit.session.records import SigningKeyRef
@@ -25,11 +25,11 @@ def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None
                          Path(folder) if folder else None, operator,
                          sign_key=SigningKeyRef(fingerprint=key.fingerprint,
                                                 identity=key.identity) if key else None)
-    return _drive(opened)
+    return _drive(opened, headless)
 
 
 def resume(*, folder: str | Path, answers: Path | None = None, operator: str | None = None,
-           take_over: bool = False) -> int:
+           take_over: bool = False, headless: bool = False) -> int:
     """Take a fleet up again where its ledger stands."""
     from cockpit.fleet.ledger import read_fleet
     from cockpit.fleet.opening import resume_fleet
@@ -39,12 +39,12 @@ def resume(*, folder: str | Path, answers: Path | None = None, operator: str | N
     if state.ended is not None:  # final: nothing is taken up, nothing written
         print(ended_line(Path(folder), state))
         return EXIT_OK if state.ended.status == "PASS" else EXIT_BLOCKER
-    return _drive(resume_fleet(Path(folder), answers, operator, take_over))
+    return _drive(resume_fleet(Path(folder), answers, operator, take_over), headless)
 
 
-def _drive(opened: object) -> int:
+def _drive(opened: object, headless: bool) -> int:
     from cockpit.engine import hangup
-    from cockpit.fleet.approvals import AnswerApprovals
+    from cockpit.fleet.approvals import AnswerApprovals, Approvals, TypedApprovals
     from cockpit.fleet.driver import FleetDriver
     from cockpit.fleet.local import LocalPool
     from cockpit.fleet.opening import OpenFleet
@@ -54,11 +54,19 @@ def _drive(opened: object) -> int:
     hangup.install()
     ledger = opened.lock.folder
     hangup.add_cleanup(lambda: release_if_mine(ledger))
-    print(f"fleet: {opened.folder}", flush=True)
-    approvals = AnswerApprovals(opened.approvals_table, opened.actor.name, "the answers")
+    typed = TypedApprovals(opened.actor.name)
+    approvals: Approvals = AnswerApprovals(opened.approvals_table, opened.actor.name,
+                                           "the answers") if headless else typed
     driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan,
                          LocalPool(opened.folder), approvals, lambda s: print(s, flush=True))
     try:
+        if not headless:
+            from cockpit.tui.fleet_app import FleetApp, FleetControl
+
+            app = FleetApp(opened.folder, FleetControl(driver, typed))
+            app.run()
+            return app.return_code if app.return_code is not None else app.code
+        print(f"fleet: {opened.folder}", flush=True)
         return driver.drive()
     except KeyboardInterrupt:
         running = sorted(driver.dispatcher.running)

@@ -15,6 +15,11 @@ def mirror(*, folder: str | Path, plain: bool = False, from_start: bool = False,
 
     yield_to_operator()  # the web server and every mirror it starts inherit this
     session = Path(folder)
+    from cockpit.fleet.folder import ledger_folder
+    from cockpit.session.layout import EVENTS
+
+    if (ledger_folder(session) / EVENTS).is_file():  # a fleet: its board, or its ledger
+        return _fleet(session, plain, web)
     if plain:
         return _plain(session, from_start, wait)
     if web:
@@ -40,3 +45,19 @@ def _plain(session: Path, from_start: bool, wait: float) -> int:
     except BrokenPipeError:  # `| head`, a pager quit early: the reader has had enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _fleet(folder: Path, plain: bool, web: bool) -> int:
+    from cockpit.errors import CockpitError
+
+    if web:
+        raise CockpitError(f"{folder}: a fleet; its mirror is on a screen or --plain (each "
+                           "target's session has its own --web mirror)")
+    if plain:
+        from cockpit.mirror.fleet_plain import follow_fleet
+
+        return follow_fleet(folder, lambda line: print(line, flush=True))
+    from cockpit.tui.fleet_app import FleetApp
+
+    FleetApp(folder).run()
+    return 0

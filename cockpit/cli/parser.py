@@ -269,6 +269,8 @@ COMMANDS: tuple[Command, ...] = (
                 Arg("--sign-key", metavar="KEY", help="the operator's SSH key, declared at the "
                     "start (required when the targets file asks countersign = true: a "
                     "reviewer's key or name that is the operator's is refused)"),
+                Arg("--headless", switch=True, help="drive the fleet without a screen, its "
+                    "approvals from the answers' [fleet] table, printing its lines"),
             )),
     Command("fleet resume", "take a fleet up again where its ledger stands (after its "
             "process stopped, or with the next wave's approval)", "cockpit.cli.fleet:resume", (
@@ -279,6 +281,7 @@ COMMANDS: tuple[Command, ...] = (
                 Arg("--operator", help="operator name (default: the fleet's)"),
                 Arg("--take-over", switch=True,
                     help="take over the lock a dead fleet process left (recorded)"),
+                Arg("--headless", switch=True, help="without a screen (as fleet run)"),
             )),
     Command("fleet status", "where a fleet stands: its waves, its targets, what halted",
             "cockpit.cli.fleet:status", (

@@ -91,3 +91,22 @@ class AnswerApprovals:
             raise CockpitError(f"{self.where}: [fleet.waves] {wave} = {typed!r}; type the "
                                f"wave's name, {wave!r}, to approve it")
         return Approval(self.operator, typed, "answers")
+
+
+class TypedApprovals:
+    """Approvals typed on the operator's board: each kept until the driver asks for it (the
+    board's dialog accepts only the exact words)."""
+
+    def __init__(self, operator: str) -> None:
+        self.operator = operator
+        self.go_typed: str | None = None
+        self.waves: dict[str, str] = {}
+
+    def go(self, expected: str) -> Approval | None:
+        if self.go_typed != expected:
+            return None
+        return Approval(self.operator, self.go_typed, "screen")
+
+    def wave(self, wave: str) -> Approval | None:
+        typed = self.waves.get(wave)
+        return Approval(self.operator, typed, "screen") if typed == wave else None

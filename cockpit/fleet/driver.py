@@ -7,6 +7,7 @@ event before it is said; a fleet resumed after its process died goes on from the
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -65,18 +66,25 @@ class FleetDriver:
         self._sent: set[str] = set()  # dispatched by this process: never sent twice by it
         self._sizes: dict[str, int] = {}  # each running target's events, as last read
         self._halted_seen: set[str] = set()  # running targets whose session has halted
+        self.stopping = False  # set from another thread (the board's quit): the drive returns
+        self.turn = threading.RLock()  # the ledger's one writer at a time (the board attaches)
 
     def append(self, record: Record) -> None:
-        self.store.append(self.actor, record.KIND, record.data())
-        self.state = fold_fleet(self.store.events)
+        with self.turn:
+            self.store.append(self.actor, record.KIND, record.data())
+            self.state = fold_fleet(self.store.events)
 
     # ------------------------------------------------------------------ the drive
 
     def drive(self) -> int:
+        with self.turn:
+            self.state = fold_fleet(self.store.events)  # a countersignature kept meanwhile
         self._adopt()
         if self.state.ended is None and self.state.go is None and not self._go():
             return EXIT_REFUSED
         while self.state.ended is None:
+            if self.stopping:  # the targets go on by themselves; a resume follows them again
+                return EXIT_REFUSED
             self._reap()
             if self.state.halted is not None:
                 if not self.dispatcher.running:

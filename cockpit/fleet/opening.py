@@ -140,11 +140,7 @@ def attach_fleet_signature(folder: Path, raw: bytes, where: str,
                            operator: str | None) -> str:
     """A reviewer's countersignature kept in the fleet's ledger (no fleet process holding
     it): checked before the lock is taken, and again once it is ours."""
-    from cockpit.fleet.countersign import (
-        checked_countersignature,
-        countersigned_record,
-        kept_file,
-    )
+    from cockpit.fleet.countersign import checked_countersignature
 
     folder = Path(os.path.abspath(folder))
     ledger = ledger_folder(folder)
@@ -153,13 +149,25 @@ def attach_fleet_signature(folder: Path, raw: bytes, where: str,
     lock = SessionLock.acquire(ledger)
     try:
         store = SessionStore(ledger)
-        state = fold_fleet(store.events)
-        doc, subject = checked_countersignature(state, store.events, raw, where)
-        name, digest = kept_file(ledger, subject, raw)
-        record = countersigned_record(doc, subject, name, digest)
-        store.append(make_actor(operator or state.operator or None), record.KIND,
-                     record.data())
+        actor = make_actor(operator or fold_fleet(store.events).operator or None)
+        return keep_countersignature(folder, store, actor, raw, where)
     finally:
         lock.release()
+
+
+def keep_countersignature(folder: Path, store: SessionStore, actor: Actor, raw: bytes,
+                          where: str) -> str:
+    """The file checked against the ledger as it stands, kept there and recorded, by the
+    holder of the fleet's lock (the attach above, or the operator's board)."""
+    from cockpit.fleet.countersign import (
+        checked_countersignature,
+        countersigned_record,
+        kept_file,
+    )
+
+    doc, subject = checked_countersignature(fold_fleet(store.events), store.events, raw, where)
+    name, digest = kept_file(store.folder, subject, raw)
+    record = countersigned_record(doc, subject, name, digest)
+    store.append(actor, record.KIND, record.data())
     return (f"attached: {doc.identity} ({doc.fingerprint}) countersigned {subject} of the "
             f"fleet; `cockpit fleet resume {folder} --answers FILE` goes on")

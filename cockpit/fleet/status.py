@@ -5,9 +5,12 @@ the next action."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.fleet.ledger import PASS, FleetState, TargetLine
+from cockpit.fleet import records as fr
+from cockpit.fleet.ledger import PASS, FleetState, TargetLine, fleet_record
+from cockpit.session.events import Event
 from cockpit.session.inert import inert
 
 
@@ -86,3 +89,41 @@ def status_json(folder: Path, state: FleetState) -> str:
                              "dispatches": len(t.dispatched)}
                     for t in state.targets.values()},
     }, indent=2)
+
+
+def _counts(outcomes: dict[str, int]) -> str:
+    return ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+
+
+def _started(r: fr.FleetStarted) -> str:
+    targets = sum(len(w.targets) for w in r.waves)
+    return f"fleet started: runbook {r.runbook_id}, {targets} targets in {len(r.waves)} waves"
+
+
+def _ended(r: fr.TargetEnded) -> str:
+    return f"{r.target}: {r.outcome}" + (f" — {r.detail}" if r.detail else "")
+
+
+_LINES: dict[type, Callable[..., str]] = {
+    fr.FleetStarted: _started,
+    fr.FleetGo: lambda r: f"GO approved by {r.approver}",
+    fr.WaveApproved: lambda r: f"wave {r.wave} approved by {r.approver} ({r.how})",
+    fr.ApprovalCountersigned:
+        lambda r: f"{r.subject} countersigned by {r.identity} ({r.fingerprint})",
+    fr.WaveStarted: lambda r: f"wave {r.wave} started: {len(r.targets)} targets",
+    fr.TargetDispatched:
+        lambda r: f"{r.target}: {'resumed' if r.resume else 'dispatched'} ({r.how})",
+    fr.TargetEnded: _ended,
+    fr.WaveEnded: lambda r: f"wave {r.wave} ended: {_counts(r.outcomes)}",
+    fr.FleetHalted: lambda r: f"FLEET HALTED: {r.reason}",
+    fr.FleetEnded: lambda r: f"FLEET: {r.status} — {_counts(r.outcomes)}",
+    fr.FleetResumed: lambda r: "fleet resumed" + (" (a dead holder's lock taken over)"
+                                                  if r.taken_over else ""),
+}
+
+
+def event_line(event: Event) -> str:
+    """One ledger event as a line, for the plain mirror of a fleet."""
+    record = fleet_record(event)
+    said = _LINES[type(record)](record) if type(record) in _LINES else event.type
+    return inert(f"{event.ts[11:19]} {event.actor.name} {said}")

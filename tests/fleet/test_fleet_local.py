@@ -58,7 +58,7 @@ def most_sessions_at_once(fleet: Path) -> int:
 
 
 def run_fleet(world: FleetWorld, fleet: Path) -> subprocess.CompletedProcess[str]:
-    return cockpit("fleet", "run", str(world.runbook), "--targets", str(world.targets),
+    return cockpit("fleet", "run", "--headless", str(world.runbook), "--targets", str(world.targets),
                    "--answers", str(world.answers), "--folder", str(fleet),
                    env=world.env(), timeout=600)
 
@@ -110,7 +110,7 @@ def test_a_failed_target_of_the_second_wave_halts_the_fleet(server: Server,
     failed = [line for line in status.stdout.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1 and " t02 " in failed[0] and "DuplicateTable" in failed[0]
     # a fleet halt is final: resumed, it says so and runs nothing
-    again = cockpit("fleet", "resume", str(fleet), env=world.env())
+    again = cockpit("fleet", "resume", "--headless", str(fleet), env=world.env())
     assert again.returncode == 2 and "nothing more runs" in again.stdout
     assert ledger(fleet) == events
     verified(fleet, tmp_path)
@@ -138,7 +138,7 @@ def verified(fleet: Path, tmp_path: Path) -> None:
 def test_a_fleet_killed_mid_wave_is_resumed_to_pass(server: Server, tmp_path: Path) -> None:
     world = build_world(tmp_path / "world", server, after=" && sleep 1")
     fleet = tmp_path / "fleet"
-    first = start_cockpit("fleet", "run", str(world.runbook), "--targets", str(world.targets),
+    first = start_cockpit("fleet", "run", "--headless", "--headless", str(world.runbook), "--targets", str(world.targets),
                           "--answers", str(world.answers), "--folder", str(fleet),
                           env=world.env(), stdout=subprocess.DEVNULL)
     try:
@@ -152,9 +152,9 @@ def test_a_fleet_killed_mid_wave_is_resumed_to_pass(server: Server, tmp_path: Pa
         first.wait(30)
     before = ledger(fleet)
     assert not of_type(before, "fleet_ended")
-    refused = cockpit("fleet", "resume", str(fleet), env=world.env())
+    refused = cockpit("fleet", "resume", "--headless", str(fleet), env=world.env())
     assert refused.returncode == 3 and "--take-over" in refused.stderr, refused.stderr
-    done = cockpit("fleet", "resume", str(fleet), "--take-over", env=world.env(), timeout=600)
+    done = cockpit("fleet", "resume", "--headless", str(fleet), "--take-over", env=world.env(), timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     events = ledger(fleet)
     assert events[:len(before)] == before  # the ledger went on, never rewritten
@@ -181,18 +181,18 @@ def test_the_go_and_each_wave_wait_for_a_typed_approval(server: Server, tmp_path
     fleet = tmp_path / "fleet"
     none = tmp_path / "none.toml"
     none.write_text("")
-    first = cockpit("fleet", "run", str(world.runbook), "--targets", str(world.targets),
+    first = cockpit("fleet", "run", "--headless", str(world.runbook), "--targets", str(world.targets),
                     "--answers", str(none), "--folder", str(fleet), env=world.env())
     assert first.returncode == 3, first.stdout + first.stderr
     assert "WAITING: the fleet's GO" in first.stdout and go.split('"')[1] in first.stdout
     assert not of_type(ledger(fleet), "target_dispatched")
     wrong = tmp_path / "wrong.toml"
     wrong.write_text('[fleet]\ngo = "GO 000000000000"\n')
-    refused = cockpit("fleet", "resume", str(fleet), "--answers", str(wrong), env=world.env())
+    refused = cockpit("fleet", "resume", "--headless", str(fleet), "--answers", str(wrong), env=world.env())
     assert refused.returncode == 1 and "does not approve this targets file" in refused.stderr
     only_go = tmp_path / "go.toml"
     only_go.write_text(f"[fleet]\n{go}\n")
-    second = cockpit("fleet", "resume", str(fleet), "--answers", str(only_go), env=world.env(),
+    second = cockpit("fleet", "resume", "--headless", str(fleet), "--answers", str(only_go), env=world.env(),
                      timeout=600)
     assert second.returncode == 3, second.stdout + second.stderr
     assert "WAITING: wave rest (2 targets) needs a person's approval after canary" in \
@@ -203,7 +203,7 @@ def test_the_go_and_each_wave_wait_for_a_typed_approval(server: Server, tmp_path
     assert world.version("tenant_t02") is None
     wave = tmp_path / "wave.toml"
     wave.write_text('[fleet.waves]\nrest = "rest"\n')
-    third = cockpit("fleet", "resume", str(fleet), "--answers", str(wave), "--operator", "bob",
+    third = cockpit("fleet", "resume", "--headless", str(fleet), "--answers", str(wave), "--operator", "bob",
                     env=world.env(), timeout=600)
     assert third.returncode == 0, third.stdout + third.stderr
     events = ledger(fleet)
@@ -227,7 +227,7 @@ def test_a_countersigned_fleet_waits_for_a_reviewer_at_its_go_and_each_wave(
     world = build_world(tmp_path / "world", server, count=3, waves=waves,
                         fleet="parallel = 2\ncountersign = true")
     fleet = tmp_path / "fleet"
-    args = ["fleet", "run", str(world.runbook), "--targets", str(world.targets), "--answers",
+    args = ["fleet", "run", "--headless", str(world.runbook), "--targets", str(world.targets), "--answers",
             str(world.answers), "--folder", str(fleet)]
     unkeyed = cockpit(*args, env=world.env())
     assert unkeyed.returncode == 1 and "give --sign-key KEY" in unkeyed.stderr
@@ -248,7 +248,7 @@ def test_a_countersigned_fleet_waits_for_a_reviewer_at_its_go_and_each_wave(
     assert "approval of go" in signed.stderr and world.answers.read_text() != ""
     attached = cockpit("attach-signature", str(fleet), str(tmp_path / "go.sig"))
     assert attached.returncode == 0, attached.stderr
-    second = cockpit("fleet", "resume", str(fleet), "--answers", str(world.answers),
+    second = cockpit("fleet", "resume", "--headless", str(fleet), "--answers", str(world.answers),
                      env=world.env(), timeout=600)
     assert second.returncode == 3, second.stdout + second.stderr
     assert "WAITING: wave rest needs a reviewer's countersignature" in second.stdout
@@ -258,7 +258,7 @@ def test_a_countersigned_fleet_waits_for_a_reviewer_at_its_go_and_each_wave(
     wave = countersign(keys.reviewer, "wave.sig")
     assert wave.returncode == 0 and "after:       wave canary ended 1 PASS" in wave.stderr
     assert cockpit("attach-signature", str(fleet), str(tmp_path / "wave.sig")).returncode == 0
-    third = cockpit("fleet", "resume", str(fleet), "--answers", str(world.answers),
+    third = cockpit("fleet", "resume", "--headless", str(fleet), "--answers", str(world.answers),
                     env=world.env(), timeout=600)
     assert third.returncode == 0, third.stdout + third.stderr
     ref = session_events(fleet / "targets" / "t03")[0]["data"]["fleet"]

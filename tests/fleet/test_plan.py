@@ -104,14 +104,14 @@ def test_fleet_run_refuses_before_anything_is_made(tmp_path: Path) -> None:
         'database = "tenant_t07"', 'database = "tenant_t07"\ndsn_env = { DATABASE_URL = '
         '"T07_URL" }'))
     folder = tmp_path / "fleet"
-    done = cockpit("fleet", "run", str(runbook), "--targets", str(targets), "--folder",
+    done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets), "--folder",
                    str(folder), env={"T07_URL": ""}, inherit=False)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().endswith("target t07: $T07_URL is not set (it holds the "
                                         "target's DATABASE_URL); export it where the target runs")
     assert not folder.exists()
     targets.write_text(targets_toml(NAMES[:3], WAVES_1_5_14))
-    done = cockpit("fleet", "run", str(runbook), "--targets", str(targets), "--folder",
+    done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets), "--folder",
                    str(folder))
     assert done.returncode == 1 and "waves[1]: asks for 5 targets; 2 are left" in done.stderr
     assert "Traceback" not in done.stderr and not folder.exists()
