@@ -17,9 +17,9 @@ from typing import Protocol
 from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED, CockpitError
 from cockpit.fleet import records as fr
 from cockpit.fleet.approvals import Approvals, go_words
-from cockpit.fleet.folder import target_folder, write_stop
+from cockpit.fleet.folder import console_file, target_folder, write_stop
 from cockpit.fleet.ledger import HALTED_OUTCOMES, PASS, FleetState, fold_fleet
-from cockpit.fleet.local import Ended
+from cockpit.fleet.local import Ended, last_line
 from cockpit.fleet.outcome import target_outcome
 from cockpit.fleet.plan import FleetPlan, PlannedWave
 from cockpit.fleet.statements import GO, wave_subject
@@ -107,8 +107,9 @@ class FleetDriver:
             last = line.dispatched[-1]
             if self.dispatcher.adopt(line.name, last.how):
                 self.out(f"{line.name}: still running ({last.how}); followed again")
-            else:
-                self._record_end(Ended(line.name, None, ""))
+            else:  # what it said last tells a stop from a wait
+                self._record_end(Ended(line.name, None,
+                                       last_line(console_file(self.folder, line.name))))
 
     def _go(self) -> bool:
         started = self.state.started

@@ -97,6 +97,8 @@ def test_a_failed_target_of_the_second_wave_halts_the_fleet(server: Server,
         else:  # stopped before its next step: resumable, not decided, no step after it ran
             assert "before step after" in end["detail"]
             assert not any(e["type"] == "decision_recorded" for e in session_events(session))
+    secret = world.password.encode()  # the DSN's password: in no file of the fleet
+    assert not [p for p in fleet.rglob("*") if p.is_file() and secret in p.read_bytes()]
     assert world.version("tenant_t01") == "r2" and world.version("tenant_t06") is None
     assert world.version("tenant_t20") is None
     # each target's session says which fleet, which target, who approved its wave
