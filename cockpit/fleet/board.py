@@ -148,7 +148,9 @@ def next_action(folder: Path, state: FleetState, operator: bool) -> str:
             return (f"wave {wave.name}: {len(running)} running, {done} of {len(lines)} "
                     "ended")
         if waiting:
+            again = "press r to send them again" if operator else \
+                "the operator sends them again"
             return (f"wave {wave.name}: {', '.join(waiting)} wait for a person (their "
-                    f"sessions under {folder}/targets); `cockpit fleet resume` sends them again")
+                    f"sessions under {folder}/targets); once seen to, {again}")
         return f"wave {wave.name}: starting"
     return "every wave ended"

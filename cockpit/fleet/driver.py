@@ -184,6 +184,14 @@ class FleetDriver:
         self.out(f"wave {wave.name}: approved by {approval.approver} ({approval.how})")
         return True
 
+    def send_again(self) -> None:
+        """The targets that ended for a person to see to may be sent again by this process
+        (the board's r, once the person saw to them); a new `fleet resume` does so anyway."""
+        with self.turn:
+            self._sent = {n for n in self._sent
+                          if (t := self.state.targets[n]).ended is None
+                          or t.ended.outcome not in REDISPATCH}
+
     def _countersigned(self, subject: str, what: str) -> bool:
         """Four eyes, when the fleet asks them: a reviewer's countersignature of `subject`
         is kept in the ledger before the operator's own approval is taken."""

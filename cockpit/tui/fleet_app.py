@@ -1,9 +1,10 @@
 """The fleet board: a row per target (wave, phase, progress k of N, radar, outcome), the
 waves' totals, the next action and the fleet's own lines. On the operator's board the fleet
-is driven by a worker thread, and the GO (g), a wave's approval (a) and a reviewer's
-countersignature (k) are typed here; a mirror's board (`cockpit mirror FLEET`) has none of
-those keys. Enter (or o) opens the selected target's own session, read-only, as `cockpit mirror`
-shows it. Everything shown is worked out in cockpit/fleet/board.py; this only draws it."""
+is driven by a worker thread; the GO (g), a wave's approval (a) and a reviewer's
+countersignature (k) are typed here, and targets that waited for a person are sent again
+(r). A mirror's board (`cockpit mirror FLEET`) has none of those keys. Enter (or o) opens
+the selected target's own session, read-only, as `cockpit mirror` shows it. Everything
+shown is worked out in cockpit/fleet/board.py; this only draws it."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class FleetApp(App[int]):
         Binding("g", "go", "GO"),
         Binding("a", "approve_wave", "approve wave"),
         Binding("k", "attach", "attach countersignature"),
+        Binding("r", "send_again", "send waiting targets again"),
         Binding("o", "open_target", "open target"),
         Binding("q", "quit_board", "quit"),
     ]
@@ -86,7 +88,7 @@ class FleetApp(App[int]):
             self.drive()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("go", "approve_wave", "attach"):
+        if action in ("go", "approve_wave", "attach", "send_again"):
             return self.control is not None  # a mirror has no verb
         return True
 
@@ -216,6 +218,13 @@ class FleetApp(App[int]):
             said = exc.message
         self.say(said)
         self.read_board()
+
+    def action_send_again(self) -> None:
+        """The targets that waited for a person, sent again (their sessions resumed)."""
+        if self.control is None:
+            return
+        self.control.driver.send_again()
+        self.drive()
 
     def action_open_target(self) -> None:
         table = self.query_one("#fleet-targets", DataTable)
