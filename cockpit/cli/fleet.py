@@ -15,7 +15,8 @@ from cockpit.errors import EXIT_BLOCKER, EXIT_OK
 
 def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None,
         folder: str | Path | None = None, operator: str | None = None,
-        sign_key: str | Path | None = None, headless: bool = False) -> int:
+        sign_key: str | Path | None = None, headless: bool = False,
+        rehearsal: str | Path | None = None) -> int:
     """Start a fleet on `runbook` across the databases of `targets`."""
     from cockpit.fleet.opening import start_fleet
     from cockpit.session.records import SigningKeyRef
@@ -23,6 +24,7 @@ def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None
     key = driving.signer(sign_key, operator)  # it must read and sign: checked now
     opened = start_fleet(Path(runbook), Path(targets), answers,
                          Path(folder) if folder else None, operator,
+                         rehearsal=driving.rehearsal_folder(rehearsal),
                          sign_key=SigningKeyRef(fingerprint=key.fingerprint,
                                                 identity=key.identity) if key else None)
     return _drive(opened, headless)
@@ -111,7 +113,8 @@ def target(*, folder: str | Path, name: str) -> int:
     assert plan is not None  # headless: the answers, checked
     ctl = Controller.start(one.runbook_path, folder=one.folder, operator=one.operator,
                            env=one.env, environment=one.environment, values=one.values,
-                           fleet=one.ref, publish_root=one.published)
+                           fleet=one.ref, publish_root=one.published,
+                           rehearsal=one.rehearsal)
     return driving.drive_headless(ctl, plan, False, one.answers, stop_file=one.stop_file)
 
 

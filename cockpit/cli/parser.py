@@ -271,6 +271,10 @@ COMMANDS: tuple[Command, ...] = (
                     "reviewer's key or name that is the operator's is refused)"),
                 Arg("--headless", switch=True, help="drive the fleet without a screen, its "
                     "approvals from the answers' [fleet] table, printing its lines"),
+                Arg("--rehearsal", metavar="SESSION",
+                    help="the rehearsal session (PASS) that proves this cutover for every "
+                    "target: each target's `rehearsal.pass` gate is answered from it; one "
+                    "that is no PASS of this runbook at this commit is refused, nothing made"),
             )),
     Command("fleet resume", "take a fleet up again where its ledger stands (after its "
             "process stopped, or with the next wave's approval)", "cockpit.cli.fleet:resume", (

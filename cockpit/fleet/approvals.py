@@ -30,6 +30,10 @@ class Approvals(Protocol):
 
     def wave(self, wave: str) -> Approval | None: ...
 
+    def how_to(self, answer: str, folder: Path) -> str:
+        """Where the person gives an approval not given yet (`answer`: its answers line)."""
+        ...
+
 
 def split_answers(raw: bytes, path: Path) -> tuple[dict[str, Any], bytes]:
     """An answers file's `[fleet]` table, and the file without it (what every target is
@@ -82,6 +86,10 @@ class AnswerApprovals:
                                "digits) once you have read it")
         return Approval(self.operator, typed, "answers")
 
+    def how_to(self, answer: str, folder: Path) -> str:
+        return (f"(in the answers file: {answer}), then: cockpit fleet resume {folder} "
+                "--headless --answers FILE")
+
     def wave(self, wave: str) -> Approval | None:
         waves = self.table.get("waves", {})
         typed = waves.get(wave) if isinstance(waves, dict) else None
@@ -110,3 +118,6 @@ class TypedApprovals:
     def wave(self, wave: str) -> Approval | None:
         typed = self.waves.get(wave)
         return Approval(self.operator, typed, "screen") if typed == wave else None
+
+    def how_to(self, answer: str, folder: Path) -> str:
+        return "on the board (g for the GO, a for a wave)"

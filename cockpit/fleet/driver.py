@@ -122,8 +122,7 @@ class FleetDriver:
             self.out(f"WAITING: the fleet's GO — {len(self.state.targets)} targets in "
                      f"{len(started.waves)} waves, targets file sha256 "
                      f"{started.targets_sha256}; to approve it, type {expected!r} "
-                     "([fleet] go in the answers file), then: cockpit fleet resume "
-                     f"{self.folder} --answers FILE")
+                     f"{self.approvals.how_to(f'[fleet] go = {expected!r}', self.folder)}")
             return False
         self.append(fr.FleetGo(approver=approval.approver, typed=approval.typed,
                                targets_sha256=started.targets_sha256))
@@ -159,8 +158,8 @@ class FleetDriver:
                 detail = line.ended.detail if line.ended else ""
                 self.out(f"  {line.name}: {line.outcome} — {detail}")
         self.out(f"WAITING: wave {wave.name} has {_counts(outcomes)}; see to those targets "
-                 f"(their sessions: {self.folder}/targets/NAME), then: cockpit fleet resume "
-                 f"{self.folder}")
+                 f"(their sessions: {self.folder}/targets/NAME), then send them again: "
+                 f"cockpit fleet resume {self.folder} (on the board: r)")
         return EXIT_REFUSED
 
     def _wave_approved(self, wave: PlannedWave) -> bool:
@@ -176,8 +175,8 @@ class FleetDriver:
             done = [w for w in self.state.waves_ended]
             self.out(f"WAITING: wave {wave.name} ({len(wave.targets)} targets) needs a "
                      f"person's approval after {', '.join(done)}; type {wave.name!r} "
-                     f"([fleet.waves] {wave.name} = \"{wave.name}\" in the answers file), "
-                     f"then: cockpit fleet resume {self.folder} --answers FILE")
+                     + self.approvals.how_to(f"[fleet.waves] {wave.name} = {wave.name!r}",
+                                             self.folder))
             return False
         self.append(fr.WaveApproved(wave=wave.name, approver=approval.approver,
                                     typed=approval.typed, how=approval.how))
@@ -202,8 +201,8 @@ class FleetDriver:
         self.out(f"WAITING: {what} needs a reviewer's countersignature (countersign = true): "
                  f"the reviewer runs `cockpit countersign {self.folder} --key KEY -o "
                  f"{subject.replace(' ', '-')}.sig`, then `cockpit attach-signature "
-                 f"{self.folder} FILE` keeps it, and `cockpit fleet resume {self.folder} "
-                 "--answers FILE` goes on")
+                 f"{self.folder} FILE` keeps it (on the board: k), then the operator's "
+                 "approval goes on")
         return False
 
     def _dispatch_within_limits(self, wave: PlannedWave) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cockpit.engine.controller import make_actor, utc_stamp
 from cockpit.engine.headless import check_answers, missing_answers, parse_answers
+from cockpit.engine.opening import checked_link, resolve_workdir
 from cockpit.errors import CockpitError
 from cockpit.fleet import records as fr
 from cockpit.fleet.approvals import split_answers
@@ -49,7 +50,8 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
                 folder: Path | None, operator: str | None,
                 environ: Mapping[str, str] | None = None,
                 sessions_root: Path = Path("sessions"), dispatch: str | None = None,
-                sign_key: SigningKeyRef | None = None) -> OpenFleet:
+                sign_key: SigningKeyRef | None = None,
+                rehearsal: Path | None = None) -> OpenFleet:
     environ = os.environ if environ is None else environ
     runbook = load_runbook(runbook_path)
     plan = load_plan(targets_path, runbook)
@@ -79,6 +81,12 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
             applied = for_environment(runbook, plan.environment_of(target),
                                       plan.values_of(target))
             target_env(applied, target, environ)  # a DSN variable missing: refused now
+    if rehearsal is not None:  # a PASS of this runbook at each target's commit, or refused
+        for workdir in {resolve_workdir(for_environment(runbook, plan.environment_of(t),
+                                                        plan.values_of(t)), runbook_path,
+                                        None)
+                        for t in plan.file.targets}:
+            checked_link(runbook, workdir, rehearsal)
     if folder is not None:
         check_new_session_folder(folder)
     identity = runbook_identity(runbook_path)
@@ -101,6 +109,7 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
             approve_waves=plan.shape.approve_waves, countersign=plan.shape.countersign,
             dispatch=mode, pid=os.getpid(),
             **({"sign_key": sign_key} if sign_key is not None else {}),
+            **({"rehearsal": str(rehearsal.resolve())} if rehearsal is not None else {}),
             **({"per_server": plan.shape.per_server} if plan.shape.per_server else {}),
             **({"answers_sha256": sha256_of(ledger_folder(folder) / "answers.toml")}
                if shared is not None else {}))

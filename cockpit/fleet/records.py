@@ -50,6 +50,7 @@ class FleetStarted(Record):
     dispatch: str
     pid: int | None = None
     sign_key: SigningKeyRef | None = None  # the operator's (--sign-key): four eyes are two keys
+    rehearsal: str | None = None  # --rehearsal: the PASS every target is proved by (its folder)
 
 
 class FleetResumed(Record):

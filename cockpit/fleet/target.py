@@ -53,6 +53,7 @@ class TargetRun:
     stop_file: Path
     operator: str
     env: dict[str, str]  # this process's environment with the target's DSN variables
+    rehearsal: Path | None  # the PASS every target of the fleet is proved by
 
     @property
     def started(self) -> bool:
@@ -117,7 +118,8 @@ def target_run(fleet: Path, name: str, environ: Mapping[str, str]) -> TargetRun:
                      values=values, ref=ref, folder=folder,
                      published=published_folder(fleet, name),
                      answers=answers if answers.is_file() else None, stop_file=fleet / STOP,
-                     operator=state.operator, env=env)
+                     operator=state.operator, env=env,
+                     rehearsal=Path(started.rehearsal) if started.rehearsal else None)
 
 
 def _approver(state: FleetState, wave: str) -> str | None:
