@@ -183,8 +183,18 @@ def test_the_go_and_each_wave_wait_for_a_typed_approval(server: Server, tmp_path
     fleet = tmp_path / "fleet"
     none = tmp_path / "none.toml"
     none.write_text("")
-    first = cockpit("fleet", "run", "--headless", str(world.runbook), "--targets", str(world.targets),
-                    "--answers", str(none), "--folder", str(fleet), env=world.env())
+    # the rehearsal every target is proved by: a PASS of this runbook, on the base database
+    rehearsal = tmp_path / "rehearsal"
+    rehearsed = cockpit("run", str(world.runbook), "--headless", "--session", str(rehearsal),
+                        env=world.env())
+    assert rehearsed.returncode == 0, rehearsed.stdout[-2000:] + rehearsed.stderr
+    not_one = cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
+                      str(world.targets), "--rehearsal", str(tmp_path), "--folder", str(fleet),
+                      env=world.env())
+    assert not_one.returncode == 1 and not fleet.exists(), not_one.stderr
+    first = cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
+                    str(world.targets), "--answers", str(none), "--folder", str(fleet),
+                    "--rehearsal", str(rehearsal), env=world.env())
     assert first.returncode == 3, first.stdout + first.stderr
     assert "WAITING: the fleet's GO" in first.stdout and go.split('"')[1] in first.stdout
     assert not of_type(ledger(fleet), "target_dispatched")
@@ -213,6 +223,7 @@ def test_the_go_and_each_wave_wait_for_a_typed_approval(server: Server, tmp_path
     assert approved == [{"wave": "rest", "approver": "bob", "typed": "rest", "how": "answers"}]
     started = session_events(fleet / "targets" / "t03")[0]
     assert started["data"]["fleet"]["approved_by"] == "bob"
+    assert started["data"]["rehearsal"]["folder"] == str(rehearsal.resolve())
     assert of_type(events, "fleet_ended")[0]["status"] == "PASS"
     assert all(world.version(f"tenant_{n}") == "r2" for n in world.names)
 
