@@ -8,6 +8,7 @@ shown is worked out in cockpit/fleet/board.py; this only draws it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Log, Static
 
+from cockpit.engine.setup import environment_secrets
 from cockpit.errors import EXIT_REFUSED, CockpitError
 from cockpit.fleet.approvals import TypedApprovals, go_words
 from cockpit.fleet.board import Board, BoardReader
@@ -30,6 +32,7 @@ from cockpit.fleet.statements import pending_subject
 from cockpit.resources import styles_dir
 from cockpit.session.inert import inert
 from cockpit.session.layout import EVENTS
+from cockpit.session.redact import Redactor
 from cockpit.tui.screens import AskText
 
 COLUMNS = ("target", "wave", "phase", "progress", "radar", "outcome")
@@ -74,6 +77,15 @@ class FleetApp(App[int]):
         yield Static("", id="next", markup=False)
         yield Log(id="fleet-log", max_lines=2000)
         yield Footer()
+
+    def _fatal_error(self) -> None:
+        """Textual's crash screen prints local variables, DSNs among them: print the error's
+        kind and its message instead, every password of this environment masked."""
+        error = sys.exc_info()[1]
+        redactor = Redactor(environment_secrets(os.environ))
+        text = redactor.describe(error) if error is not None else "unknown error"
+        self._exit_renderables.append(f"cockpit: internal error: {text}")
+        self._close_messages_no_wait()
 
     def on_mount(self) -> None:
         if self.control is None:
