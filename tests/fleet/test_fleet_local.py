@@ -115,6 +115,12 @@ def test_a_failed_target_of_the_second_wave_halts_the_fleet(server: Server,
     again = cockpit("fleet", "resume", "--headless", str(fleet), env=world.env())
     assert again.returncode == 2 and "nothing more runs" in again.stdout
     assert ledger(fleet) == events
+    # a reviewer's plain mirror of the fleet: its ledger as lines, to its end
+    plain = cockpit("mirror", "--plain", str(fleet))
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert len(lines) == len(events) and "FLEET HALTED: stop rule" in plain.stdout
+    assert lines[-1].split(" ", 2)[2].startswith("FLEET: HALTED — ")
     verified(fleet, tmp_path)
 
 
