@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cockpit.cli import driving
 from cockpit.cli.console import out
-from cockpit.errors import EXIT_BLOCKER, EXIT_OK
+from cockpit.errors import EXIT_BLOCKER, EXIT_OK, EXIT_REFUSED
 
 
 def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None,
@@ -67,7 +67,7 @@ def _drive(opened: object, headless: bool) -> int:
 
             app = FleetApp(opened.folder, FleetControl(driver, typed))
             app.run()
-            return app.return_code if app.return_code is not None else app.code
+            return app.return_code if app.return_code is not None else EXIT_REFUSED
         print(f"fleet: {opened.folder}", flush=True)
         return driver.drive()
     except KeyboardInterrupt:

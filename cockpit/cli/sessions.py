@@ -15,6 +15,7 @@ from cockpit.cli.console import out
 if TYPE_CHECKING:
     from cockpit.engine.controller import Controller
     from cockpit.session.lock import SessionLock
+    from cockpit.session.state import SessionState
 
 T = TypeVar("T")
 
@@ -91,8 +92,9 @@ def resume(*, folder: str | Path, take_over: bool = False, rehearsal: str | Path
                      rehearsal_moved=moved, signer=key, allow_unsigned=no_sign,
                      rehearsal_linked=link)
     if workspace is None:
-        env, secrets = _or_release(lock, lambda: driving.environment(where / RUNBOOK_COPY,
-                                                                      state.environment))
+        env, secrets = _or_release(lock, lambda: (
+            fleet_target_environment(state) if state.fleet is not None
+            else driving.environment(where / RUNBOOK_COPY, state.environment)))
         return driving.drive(reopen(env=env, secrets=secrets), headless, plan, assume_yes,
                              answers)
     opened = workspace  # named for the lambda: a narrowed Optional does not reach into one
@@ -133,3 +135,22 @@ def status(*, folder: str | Path, as_json: bool = False) -> int:
     else:
         print("\n".join(status_lines(view)))
     return 0
+
+
+def fleet_target_environment(state: SessionState) -> tuple[dict[str, str], list[str]]:
+    """A fleet target's environment, its DSN derived as its fleet derives it (the runbook's
+    variable with the target's host and database): a plain `resume` of one of a fleet's
+    sessions reaches its own database, never the base one."""
+    import os
+
+    from cockpit.errors import CockpitError
+    from cockpit.fleet.target import target_run
+
+    assert state.fleet is not None
+    fleet = Path(state.fleet.folder)
+    try:
+        one = target_run(fleet, state.fleet.target, os.environ, resumed=True)
+    except CockpitError as exc:
+        raise CockpitError(f"this session is target {state.fleet.target} of the fleet {fleet}, "
+                           f"whose values it needs: {exc.message}") from None
+    return one.env, []

@@ -92,6 +92,9 @@ class BoardReader:
         outcome = line.outcome
         if line.running and session.halt is not None:
             outcome = "HALTED"
+        decided = session.decision.status if session.decision else None
+        if line.ended is not None and decided is not None and decided != line.outcome:
+            outcome = f"{line.outcome} (now {decided})"  # taken up after the ledger's record
         return TargetRow(line.name, line.wave, phase, f"{done} of {len(self.steps)}",
                          radar.removeprefix("radar: "), outcome)
 

@@ -53,6 +53,9 @@ def create_fleet_folder(folder: Path, runbook: bytes, targets: bytes,
                         answers: bytes | None) -> SessionStore:
     """A new fleet folder with its copies written and an empty ledger; as open as the
     folder it is made in, never more (as a session's)."""
+    if (folder / LEDGER / EVENTS).is_file():
+        raise CockpitError(f"{folder}: is a fleet already; `cockpit fleet resume {folder}` "
+                           "takes it up, or name a new folder")
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise CockpitError(f"{folder}: already exists and is not empty; name a new folder")
     mode = inherited_mode(folder)

@@ -95,13 +95,16 @@ TELLING = ("STOPPED", "REFUSED", "WAITING", "HELD", "NO-GO", "DECISION", "cockpi
 
 def last_line(path: Path, tail: int = 16384) -> str:
     """What a target's console said last that tells where it stopped (a STOPPED, REFUSED,
-    HELD... line, or the error it ended with), else its last line."""
+    NO-GO... line, with the indented lines under it that say why), else its last line."""
     try:
         with open(path, "rb") as handle:
             handle.seek(max(0, handle.seek(0, os.SEEK_END) - tail))
-            lines = [line.strip() for line in
+            lines = [line.rstrip() for line in
                      handle.read().decode("utf-8", "replace").splitlines() if line.strip()]
     except OSError:
         return ""
-    telling = next((line for line in reversed(lines) if line.startswith(TELLING)), None)
-    return telling or (lines[-1] if lines else "")
+    at = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith(TELLING)), None)
+    if at is None:
+        return lines[-1].strip() if lines else ""
+    why = [line.strip() for line in lines[at + 1:at + 3] if line.startswith("  ")]
+    return " — ".join([lines[at].strip(), *why])

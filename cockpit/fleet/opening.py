@@ -19,7 +19,7 @@ from cockpit.engine.headless import check_answers, missing_answers, parse_answer
 from cockpit.engine.opening import checked_link, resolve_workdir
 from cockpit.errors import CockpitError
 from cockpit.fleet import records as fr
-from cockpit.fleet.approvals import split_answers
+from cockpit.fleet.approvals import go_words, split_answers
 from cockpit.fleet.folder import create_fleet_folder, ledger_folder, sha256_of
 from cockpit.fleet.ledger import fold_fleet, read_fleet
 from cockpit.fleet.plan import FleetPlan, load_plan
@@ -87,6 +87,11 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
                                         None)
                         for t in plan.file.targets}:
             checked_link(runbook, workdir, rehearsal)
+    typed = table.get("go")
+    if typed is not None and typed != go_words(sha256_of(targets_path)):
+        raise CockpitError(f"{answers_path}: [fleet] go = {typed!r} does not approve this "
+                           f"targets file; type {go_words(sha256_of(targets_path))!r} (its "
+                           "sha256's first 12 digits) once you have read it; nothing was made")
     if folder is not None:
         check_new_session_folder(folder)
     identity = runbook_identity(runbook_path)

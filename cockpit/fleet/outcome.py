@@ -60,3 +60,16 @@ def _sealed_manifest(events: list[Event]) -> str | None:
         if isinstance(record, sr.EvidenceSealed):
             return record.sha256
     return None
+
+
+def session_now(folder: Path) -> str | None:
+    """Where a target's session stands now, in the ledger's words (its decision, `halted`),
+    None while it has neither (or no session): a target taken up after the ledger recorded
+    its end — by a person, or by its own process after the fleet's stopped — shows here."""
+    try:
+        state = fold(read_event_log(folder / EVENTS).events)
+    except (CockpitError, OSError):
+        return None
+    if state.decision is not None:
+        return state.decision.status
+    return "halted" if state.halt is not None else None

@@ -162,7 +162,8 @@ def parse_plan(data: object, runbook: Runbook, name: str = "<targets>") -> Fleet
     except ValidationError as exc:
         raise TargetsError([Problem(name, _place(e["loc"]), _said(e["msg"], e["loc"]))
                             for e in exc.errors(include_url=False)]) from None
-    problems = [Problem(name, place, message) for place, message in _problems(file, runbook)]
+    found = list(dict.fromkeys(_problems(file, runbook)))  # one line per place and message
+    problems = [Problem(name, place, message) for place, message in found]
     if problems:
         raise TargetsError(problems)
     waves, wave_problems = _waves(file)
@@ -195,9 +196,35 @@ def _problems(file: TargetsFile, runbook: Runbook) -> list[tuple[str, str]]:
         problems += _environment_problems(place, target, file, runbook)
         problems += _dsn_problems(place, target, runbook)
         problems += _window_problems(place, target.window)
+    problems += _database_problems(file, runbook)
     if file.fleet.dispatch == "local" and any(t.queue for t in file.targets):
         problems.append(("fleet.dispatch", "targets name a `queue`, which only Celery "
                          "dispatch uses; set dispatch = \"celery\" or drop the queues"))
+    return problems
+
+
+def _database_problems(file: TargetsFile, runbook: Runbook) -> list[tuple[str, str]]:
+    """Each target names its own database — never the environment's by leaving it out, and
+    never another target's: the same upgrade twice on one database is no fleet."""
+    problems: list[tuple[str, str]] = []
+    seen: dict[tuple[str, ...], str] = {}
+    for index, target in enumerate(file.targets):
+        place = f"targets[{index}]"
+        if not (target.database or target.host or target.dsn_env):
+            problems.append((place, f"'{target.name}' names no database: give `database` (or "
+                             "`host`, or a `dsn_env` variable); without one it would run on "
+                             "the environment's own database"))
+            continue
+        chosen = runbook.environments.get(target.environment or file.environment or "")
+        key = (("dsn_env", *sorted(f"{k}={v}" for k, v in target.dsn_env.items()))
+               if target.dsn_env else
+               (target.host or (chosen.host if chosen else None) or "",
+                target.database or (chosen.database if chosen else None) or ""))
+        if key in seen:
+            problems.append((place, f"'{target.name}' names the same database as "
+                             f"'{seen[key]}' ({' '.join(k for k in key if k)}); each target "
+                             "is a database of its own"))
+        seen.setdefault(key, target.name)
     return problems
 
 
@@ -248,7 +275,7 @@ def _waves(file: TargetsFile) -> tuple[tuple[PlannedWave, ...], list[tuple[str, 
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for index, wave in enumerate(file.waves):
-        place = f"waves[{index}]"
+        place = f"waves[{index}] ({wave.name})"
         given = [bool(wave.targets), wave.count is not None, wave.percent is not None,
                  wave.rest]
         if sum(given) != 1:
@@ -256,15 +283,15 @@ def _waves(file: TargetsFile) -> tuple[tuple[PlannedWave, ...], list[tuple[str, 
                              "`percent` or `rest = true`"))
             continue
         if wave.name in seen:
-            problems.append((f"{place}.name", f"'{wave.name}' names another wave too"))
+            problems.append((place, f"'{wave.name}' names another wave too"))
         seen.add(wave.name)
         if wave.targets:
             chosen = []
             for name in wave.targets:
                 if name not in order:
-                    problems.append((f"{place}.targets", f"'{name}' is no target of the file"))
+                    problems.append((place, f"targets: '{name}' is no target of the file"))
                 elif name not in left:
-                    problems.append((f"{place}.targets", f"'{name}' is in an earlier wave"))
+                    problems.append((place, f"targets: '{name}' is in an earlier wave"))
                 else:
                     chosen.append(name)
         else:

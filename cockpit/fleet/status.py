@@ -9,9 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cockpit.fleet import records as fr
+from cockpit.fleet.folder import ledger_folder, target_folder
 from cockpit.fleet.ledger import PASS, FleetState, TargetLine, fleet_record
+from cockpit.fleet.outcome import session_now
 from cockpit.session.events import Event
 from cockpit.session.inert import inert
+from cockpit.session.lock import holder_alive, holder_text, read_lock_info
 
 
 def fleet_word(state: FleetState) -> str:
@@ -21,7 +24,16 @@ def fleet_word(state: FleetState) -> str:
         return "HALTING"
     if state.go is None:
         return "WAITING FOR GO"
-    return "RUNNING" if any(t.running for t in state.targets.values()) else "STOPPED"
+    if any(t.running for t in state.targets.values()):
+        return "RUNNING"
+    started = state.started
+    assert started is not None
+    waiting = [t for t in state.targets.values() if t.ended is not None and t.outcome != PASS]
+    if waiting:
+        return "WAITING FOR A PERSON"
+    if any(w.name not in state.waves_started for w in started.waves):
+        return "WAITING FOR APPROVAL"
+    return "NOT RUNNING"
 
 
 def wave_word(state: FleetState, wave: str) -> str:
@@ -60,14 +72,30 @@ def status_lines(folder: Path, state: FleetState) -> list[str]:
         approved = state.approved.get(wave.name)
         by = f"  approved by {approved.approver}" if approved else ""
         lines.append(f"wave {wave.name:<10} {wave_word(state, wave.name):<12} {said}{by}")
+    if (held := lock_line(folder)) is not None:
+        lines.append(held)
     trouble = [t for t in state.targets.values()
                if t.ended is not None and t.ended.outcome != PASS]
     for line in trouble:
         lines.append(f"{_label(line):<8} {line.name}  {line.outcome} — "
                      f"{inert(line.ended.detail if line.ended else '')}")
     lines.append("")
-    lines += [f"  {t.name:<16} {t.wave:<10} {t.outcome}" for t in state.targets.values()]
+    for t in state.targets.values():
+        now = session_now(target_folder(folder, t.name)) if t.dispatched else None
+        later = f"  (its session now: {now})" if now is not None and now != t.outcome else ""
+        lines.append(f"  {t.name:<16} {t.wave:<10} {t.outcome}{later}")
     return lines
+
+
+def lock_line(folder: Path) -> str | None:
+    """Who holds the fleet's lock, and whether that process is alive (on this machine)."""
+    info = read_lock_info(ledger_folder(folder))
+    if not info:
+        return None
+    alive = holder_alive(ledger_folder(folder))
+    said = {True: "alive", False: "gone without releasing it: `cockpit fleet resume "
+            f"{folder} --take-over`", None: "on another host"}[alive]
+    return f"lock     held by {holder_text(info)} — {said}"
 
 
 def _label(line: TargetLine) -> str:

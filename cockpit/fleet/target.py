@@ -50,7 +50,7 @@ class TargetRun:
     folder: Path  # the target's session folder
     published: Path  # where it publishes its named logs
     answers: Path | None
-    stop_file: Path
+    stop_file: Path | None  # the fleet's, while it has not ended
     operator: str
     env: dict[str, str]  # this process's environment with the target's DSN variables
     rehearsal: Path | None  # the PASS every target of the fleet is proved by
@@ -73,7 +73,10 @@ def fleet_plan(fleet: Path, state: FleetState) -> FleetPlan:
     return load_plan(copy, load_runbook(ledger / "runbook.toml"))
 
 
-def target_run(fleet: Path, name: str, environ: Mapping[str, str]) -> TargetRun:
+def target_run(fleet: Path, name: str, environ: Mapping[str, str],
+               resumed: bool = False) -> TargetRun:
+    """What target `name` runs with; `resumed`: its session exists and a person takes it up
+    (`cockpit resume`, after the fleet ended): no approval or halt is asked of the fleet."""
     state = read_fleet(fleet)
     started = state.started
     assert started is not None
@@ -86,7 +89,7 @@ def target_run(fleet: Path, name: str, environ: Mapping[str, str]) -> TargetRun:
     if state.halted is not None and not begun:
         raise FleetRefused(f"target {name}: the fleet halted ({state.halted.reason}); "
                            "nothing new starts")
-    approval = _approver(state, line.wave)
+    approval = _approver(state, line.wave) or ("-" if resumed and begun else None)
     if approval is None:
         raise FleetRefused(f"target {name}: its wave '{line.wave}' is not approved; "
                            f"`cockpit fleet resume {fleet}` asks for it")
@@ -117,7 +120,8 @@ def target_run(fleet: Path, name: str, environ: Mapping[str, str]) -> TargetRun:
     return TargetRun(runbook_path=runbook_path, runbook=runbook, environment=environment,
                      values=values, ref=ref, folder=folder,
                      published=published_folder(fleet, name),
-                     answers=answers if answers.is_file() else None, stop_file=fleet / STOP,
+                     answers=answers if answers.is_file() else None,
+                     stop_file=fleet / STOP if state.ended is None else None,
                      operator=state.operator, env=env,
                      rehearsal=Path(started.rehearsal) if started.rehearsal else None)
 
@@ -139,7 +143,7 @@ def target_env(applied: Runbook, target: Target, environ: Mapping[str, str]) -> 
     """The environment a target's cockpit runs with: each DSN variable of the runbook from
     the variable the target names (`dsn_env`), else the one set here with the target's host
     and database put in (checked by the session's own setup against its values); one set
-    nowhere stays unset — a `password_command` builds it."""
+    nowhere is refused, unless a `password_command` builds it from the template."""
     env = dict(environ)
     items = [i for i in (applied.setup.items if applied.setup else []) if isinstance(i, EnvVar)]
     for item in items:
@@ -149,8 +153,14 @@ def target_env(applied: Runbook, target: Target, environ: Mapping[str, str]) -> 
                 raise CockpitError(f"target {target.name}: ${source} is not set (it holds the "
                                    f"target's {item.name}); export it where the target runs")
             env[item.name] = environ[source]
-        elif item.name in environ and (target.host or target.database):
-            env[item.name] = _retargeted(environ[item.name], item)
+        elif environ.get(item.name):
+            if target.host or target.database:
+                env[item.name] = _retargeted(environ[item.name], item)
+        elif item.password_command is None:  # else the template and the command build it
+            raise CockpitError(f"target {target.name}: ${item.name} is not set: each target's "
+                               f"DSN is built from it (its host and database replaced by the "
+                               f"target's); export it, password included — or name a "
+                               f"variable per target (dsn_env)")
     return env
 
 

@@ -22,7 +22,7 @@ from cockpit.fleet.folder import (
     target_folder,
 )
 from cockpit.fleet.ledger import FleetState, TargetLine, fleet_record, fold_fleet
-from cockpit.fleet.outcome import MANIFEST
+from cockpit.fleet.outcome import MANIFEST, session_now
 from cockpit.fleet.statements import approval_statement
 from cockpit.session import records as sr
 from cockpit.session.events import Event
@@ -139,7 +139,10 @@ def _check_target(folder: Path, state: FleetState, line: TargetLine, contained: 
     result.problems += [f"{name}: {p}" for p in _against_ledger(state, line, events)]
     outcome = line.ended.outcome if line.ended else "running"
     said = "verify ok" if not checked.problems else f"{len(checked.problems)} problem(s)"
-    result.lines.append(f"{name}: {outcome} — {said} ({checked.summary})")
+    now = session_now(session)
+    later = f"; its session now: {now} (after the ledger's record)" \
+        if now is not None and now != outcome else ""
+    result.lines.append(f"{name}: {outcome}{later} — {said} ({checked.summary})")
 
 
 def _against_ledger(state: FleetState, line: TargetLine, events: list[Event]) -> list[str]:

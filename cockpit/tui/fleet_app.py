@@ -18,21 +18,23 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Log, Static
+from textual.widgets import DataTable, Footer, RichLog, Static
 
 from cockpit.engine.setup import environment_secrets
-from cockpit.errors import EXIT_REFUSED, CockpitError
+from cockpit.errors import EXIT_BLOCKER, EXIT_REFUSED, CockpitError
 from cockpit.fleet.approvals import TypedApprovals, go_words
 from cockpit.fleet.board import Board, BoardReader
 from cockpit.fleet.driver import FleetDriver
-from cockpit.fleet.folder import target_folder
+from cockpit.fleet.folder import ledger_folder, target_folder
 from cockpit.fleet.ledger import fold_fleet
 from cockpit.fleet.opening import keep_countersignature
 from cockpit.fleet.statements import pending_subject
+from cockpit.fleet.status import event_line
 from cockpit.resources import styles_dir
 from cockpit.session.inert import inert
 from cockpit.session.layout import EVENTS
 from cockpit.session.redact import Redactor
+from cockpit.session.store import read_event_log
 from cockpit.tui.screens import AskText
 
 COLUMNS = ("target", "wave", "phase", "progress", "radar", "outcome")
@@ -75,7 +77,7 @@ class FleetApp(App[int]):
         yield Static("", id="fleet-waves", markup=False)
         yield DataTable(id="fleet-targets", cursor_type="row", zebra_stripes=True)
         yield Static("", id="next", markup=False)
-        yield Log(id="fleet-log", max_lines=2000)
+        yield RichLog(id="fleet-log", max_lines=2000, wrap=True, markup=False)
         yield Footer()
 
     def _fatal_error(self) -> None:
@@ -93,6 +95,8 @@ class FleetApp(App[int]):
         table = self.query_one("#fleet-targets", DataTable)
         for name in COLUMNS:
             table.add_column(name, key=name)
+        for event in read_event_log(ledger_folder(self.folder) / EVENTS).events:
+            self.say(event_line(event))  # the fleet so far, then what happens from here
         self.read_board()
         self.set_interval(READ_S, self.read_board)
         if self.control is not None:
@@ -101,7 +105,9 @@ class FleetApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("go", "approve_wave", "attach", "send_again"):
-            return self.control is not None  # a mirror has no verb
+            # a mirror has no verb, and an ended fleet none left
+            ended = self.board is not None and self.board.state.ended is not None
+            return self.control is not None and not ended
         return True
 
     # ------------------------------------------------------------------ reading
@@ -132,7 +138,7 @@ class FleetApp(App[int]):
                 table.add_row(*cells, key=row.name)
 
     def say(self, line: str) -> None:
-        self.query_one("#fleet-log", Log).write_line(inert(line))
+        self.query_one("#fleet-log", RichLog).write(inert(line))
 
     def say_from_thread(self, line: str) -> None:
         self.call_from_thread(self.say, line)
@@ -192,7 +198,11 @@ class FleetApp(App[int]):
             return
         wave = next((w.name for w in state.started.waves if w.name not in state.waves_started),
                     None)
-        if wave is None or state.go is None:
+        if state.go is None:
+            self.notify("the fleet's GO comes first (g)")
+            return
+        if wave is None:
+            self.notify("every wave has started")
             return
         if pending_subject(state) is not None:
             self.notify(f"wave {wave} waits for a reviewer's countersignature first (k)")
@@ -207,7 +217,12 @@ class FleetApp(App[int]):
             self.drive()
 
     def action_attach(self) -> None:
-        if self.control is None:
+        started = self.board.state.started if self.board else None
+        if self.control is None or started is None:
+            return
+        if not started.countersign:
+            self.notify("this fleet asks for no countersignature (countersign = true in its "
+                        "targets file would)")
             return
         self.push_screen(AskText("Attach a countersignature",
                                  "The file `cockpit countersign` wrote (its path):"),
@@ -256,6 +271,16 @@ class FleetApp(App[int]):
         self.action_open_target()
 
     def action_quit_board(self) -> None:
-        if self.control is not None:
-            self.control.driver.stopping = True
-        self.exit(self.code)
+        state = self.board.state if self.board else None
+        if self.control is None or state is None:
+            self.exit(return_code=0)
+            return
+        self.control.driver.stopping = True
+        if state.ended is not None:
+            self.exit(return_code=0 if state.ended.status == "PASS" else EXIT_BLOCKER)
+            return
+        running = [t.name for t in state.targets.values() if t.running]
+        going = (f"{', '.join(running)} go on by themselves; " if running else "")
+        self.exit(return_code=EXIT_REFUSED, message=(
+            f"the board closed before the fleet ended: {going}nothing more is sent until "
+            f"`cockpit fleet resume {self.folder}`"))

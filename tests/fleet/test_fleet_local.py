@@ -291,3 +291,33 @@ def test_a_countersigned_fleet_waits_for_a_reviewer_at_its_go_and_each_wave(
     tampered = cockpit("verify", str(fleet))
     assert tampered.returncode == 1 and "countersignature of wave rest changed" in \
         tampered.stderr
+
+
+def test_a_target_stopped_by_the_halt_is_taken_up_by_hand_on_its_own_database(
+        server: Server, tmp_path: Path) -> None:
+    """t01's upgrade fails while t02 is still in its first step: the fleet halts, t02 stops
+    before its upgrade. The resume its console prints, run with the operator's own
+    environment (the base DSN), reaches t02's database — never the base one — and ends PASS;
+    the ledger keeps its record, and status and verify show where t02 stands now."""
+    world = build_world(tmp_path / "world", server, count=4, broken=("t01",),
+                        waves='[[waves]]\nname = "all"\nrest = true\n', fleet="parallel = 2",
+                        before=' && case "$DATABASE_URL" in *tenant_t02*) sleep 4;; esac')
+    fleet = tmp_path / "fleet"
+    done = run_fleet(world, fleet)
+    assert done.returncode == 2, done.stdout + done.stderr
+    ended = {e["target"]: e for e in of_type(ledger(fleet), "target_ended")}
+    assert ended["t01"]["outcome"] == "BLOCKER" and set(ended) == {"t01", "t02"}
+    assert ended["t02"] == {**ended["t02"], "outcome": "stopped",
+                            "detail": "before step upgrade"}
+    printed = (fleet / "console" / "t02.log").read_text()
+    command = next(line for line in printed.splitlines() if line.startswith("STOPPED"))
+    resume = command.rsplit("resumable: ", 1)[1].split()
+    assert resume[:2] == ["cockpit", "resume"]
+    taken_up = cockpit(*resume[1:], env=world.env(), timeout=600)
+    assert taken_up.returncode == 0, taken_up.stdout[-3000:] + taken_up.stderr
+    assert world.version("tenant_t02") == "r2" and world.version("tenant_base") is None
+    status = cockpit("fleet", "status", str(fleet))
+    assert "t02" in status.stdout and "stopped  (its session now: PASS)" in status.stdout
+    checked = cockpit("verify", str(fleet))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "t02: stopped; its session now: PASS (after the ledger's record)" in checked.stdout

@@ -18,7 +18,7 @@ from tests.run import cockpit
 
 
 def _runbook(extra: str = "") -> Runbook:
-    return parse_runbook(RUNBOOK.format(role="fleet", port=5432, after="") + extra, "r.toml")
+    return parse_runbook(RUNBOOK.format(role="fleet", port=5432, after="", before="") + extra, "r.toml")
 
 
 def _plan(text: str, runbook: Runbook | None = None):  # type: ignore[no-untyped-def]
@@ -48,14 +48,14 @@ def test_a_percentage_rounds_up_and_a_canary_anywhere_in_the_file_is_left_out() 
 
 @pytest.mark.parametrize(("change", "said"), [
     (lambda t: t.replace('count = 5', 'count = 25'),
-     "targets.toml: waves[1]: asks for 25 targets; 19 are left"),
+     "targets.toml: waves[1] (second): asks for 25 targets; 19 are left"),
     (lambda t: t.replace('rest = true', 'count = 3'),
      "targets.toml: waves: 11 target(s) are in no wave (t10, t11, t12, t13, t14 …); add a "
      "last wave with rest = true"),
     (lambda t: t.replace('targets = ["t01"]', 'targets = ["t99"]'),
-     "targets.toml: waves[0].targets: 't99' is no target of the file"),
+     "targets.toml: waves[0] (canary): targets: 't99' is no target of the file"),
     (lambda t: t.replace('count = 5', 'count = 5\npercent = 10'),
-     "targets.toml: waves[1]: give exactly one of `targets` (names), `count`, `percent` or "
+     "targets.toml: waves[1] (second): give exactly one of `targets` (names), `count`, `percent` or "
      "`rest = true`"),
     (lambda t: t.replace('environment = "tenant"', 'environment = "prod"'),
      "targets.toml: environment: 'prod': no such environment in runbook 'tenant-upgrade'; it "
@@ -72,6 +72,10 @@ def test_a_percentage_rounds_up_and_a_canary_anywhere_in_the_file_is_left_out() 
      "targets.toml: targets[4].window.opens: give the time zone"),
     (lambda t: t.replace('parallel = 4', 'parallel = 4\nparalel = 3'),
      "targets.toml: fleet.paralel: unknown key 'paralel'"),
+    (lambda t: t.replace('database = "tenant_t08"\n', ''),
+     "targets.toml: targets[7]: 't08' names no database: give `database`"),
+    (lambda t: t.replace('database = "tenant_t09"', 'database = "tenant_t02"'),
+     "targets.toml: targets[8]: 't09' names the same database as 't02' (tenant_t02)"),
 ])
 def test_a_mistake_is_named_by_its_place(change, said: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TargetsError) as caught:
@@ -98,14 +102,22 @@ def test_fleet_run_refuses_before_anything_is_made(tmp_path: Path) -> None:
     """A target's DSN variable that is not set, a targets file that does not fit: refused
     with the place and the fix, exit 1, no fleet folder."""
     runbook = tmp_path / "runbook.toml"
-    runbook.write_text(RUNBOOK.format(role="fleet", port=5432, after=""))
+    runbook.write_text(RUNBOOK.format(role="fleet", port=5432, after="", before=""))
     targets = tmp_path / "targets.toml"
     targets.write_text(targets_toml(NAMES, WAVES_1_5_14).replace(
         'database = "tenant_t07"', 'database = "tenant_t07"\ndsn_env = { DATABASE_URL = '
         '"T07_URL" }'))
     folder = tmp_path / "fleet"
-    done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets), "--folder",
-                   str(folder), env={"T07_URL": ""}, inherit=False)
+    unset = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                    "--folder", str(folder), env={}, inherit=False)
+    assert unset.returncode == 1 and unset.stderr.strip() == (
+        "target t01: $DATABASE_URL is not set: each target's DSN is built from it (its host and "
+        "database replaced by the target's); export it, password included — or name a "
+        "variable per target (dsn_env)")
+    base = "postgresql+psycopg://fleet:pw@127.0.0.1:5432/tenant_base?sslmode=require"
+    done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                   "--folder", str(folder), env={"T07_URL": "", "DATABASE_URL": base},
+                   inherit=False)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().endswith("target t07: $T07_URL is not set (it holds the "
                                         "target's DATABASE_URL); export it where the target runs")
@@ -113,5 +125,5 @@ def test_fleet_run_refuses_before_anything_is_made(tmp_path: Path) -> None:
     targets.write_text(targets_toml(NAMES[:3], WAVES_1_5_14))
     done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets), "--folder",
                    str(folder))
-    assert done.returncode == 1 and "waves[1]: asks for 5 targets; 2 are left" in done.stderr
+    assert done.returncode == 1 and "waves[1] (second): asks for 5 targets; 2 are left" in done.stderr
     assert "Traceback" not in done.stderr and not folder.exists()

@@ -52,7 +52,7 @@ items = [
 id = "P1"
 heading = "P1 before"
 steps = [
-  {{ kind = "command", id = "before", command = "alembic current", log = "logs/before.log", read_only = true }},
+  {{ kind = "command", id = "before", command = "alembic current{before}", log = "logs/before.log", read_only = true }},
 ]
 
 [[phases]]
@@ -165,11 +165,12 @@ rest = "rest"
 '''
 
 
-def build_world(root: Path, server: Server, count: int = 20, after: str = "",
+def build_world(root: Path, server: Server, count: int = 20, after: str = "", before: str = "",
                 broken: tuple[str, ...] = (), fleet: str = "parallel = 4",
                 waves: str = WAVES_1_5_14) -> FleetWorld:
     """`count` tenants t01..; each in `broken` already has the table r1 makes (its upgrade
-    fails on DuplicateTable). `after`: appended to the last step's command."""
+    fails on DuplicateTable). `before`, `after`: appended to the first and the last step's
+    command (shell)."""
     root.mkdir(parents=True, exist_ok=True)
     cluster = server.cluster
     password = f"Fl33t-{secrets.token_hex(8)}"
@@ -193,7 +194,8 @@ def build_world(root: Path, server: Server, count: int = 20, after: str = "",
             f"depends_on = None\n\n\ndef upgrade():\n    {body}\n\n\ndef downgrade():\n"
             "    pass\n")
     runbook = root / "runbook.toml"
-    runbook.write_text(RUNBOOK.format(role=ROLE, port=server.port, after=after))
+    runbook.write_text(RUNBOOK.format(role=ROLE, port=server.port, after=_toml(after),
+                                      before=_toml(before)))
     targets = root / "targets.toml"
     targets.write_text(targets_toml(names, waves, fleet))
     sha = subprocess.run(["sha256sum", str(targets)], capture_output=True, text=True,
@@ -201,3 +203,8 @@ def build_world(root: Path, server: Server, count: int = 20, after: str = "",
     answers = root / "answers.toml"
     answers.write_text(ANSWERS.format(go=f"GO {sha[:12]}"))
     return FleetWorld(root, server, password, runbook, targets, answers, names)
+
+
+def _toml(text: str) -> str:
+    """Text inside a TOML basic string."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
