@@ -123,12 +123,14 @@ WAIT_S = 1.0
 
 def _resume_target(one: object) -> int:
     """A target whose session exists: taken up where it stands. Its lock held by a live
-    cockpit (a duplicate delivery) is waited on, never fought; one left by a dead cockpit on
-    this machine is taken over (an event says so)."""
+    cockpit (a duplicate delivery) is waited on, never fought; one left by a cockpit that is
+    gone — dead on this machine, or on another whose lease and step heartbeat expired — is
+    taken over (an event says so)."""
     from cockpit.engine.controller import Controller
     from cockpit.engine.opening import check_resumable
+    from cockpit.fleet.takeover import take_over_reason
     from cockpit.fleet.target import TargetRun
-    from cockpit.session.lock import SessionLock, SessionLocked, holder_alive
+    from cockpit.session.lock import SessionLock, SessionLocked
 
     assert isinstance(one, TargetRun)
     said = False
@@ -138,8 +140,11 @@ def _resume_target(one: object) -> int:
             decided = state.decision.status if state.decision else "-"
             print(f"target {one.ref.target}: already decided ({decided})", flush=True)
             return 0
+        reason = take_over_reason(one.folder, one.lease_s)
         try:
-            lock = SessionLock.acquire(one.folder, take_over=holder_alive(one.folder) is False)
+            lock = SessionLock.acquire(one.folder, take_over=reason is not None)
+            if reason is not None:
+                print(f"taking over target {one.ref.target}: {reason}", flush=True)
             break
         except SessionLocked as exc:
             if not said:

@@ -27,6 +27,7 @@ from cockpit.fleet.target import fleet_plan, target_env
 from cockpit.runbook.environment import for_environment
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
+from cockpit.runbook.values import duration_seconds
 from cockpit.session.events import Actor
 from cockpit.session.layout import EVENTS
 from cockpit.session.lock import SessionLock
@@ -113,6 +114,9 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
             stop_after_halts=plan.shape.stop_after_halts,
             approve_waves=plan.shape.approve_waves, countersign=plan.shape.countersign,
             dispatch=mode, pid=os.getpid(),
+            lease_s=duration_seconds(plan.shape.lease),
+            **({"visibility_timeout_s": duration_seconds(plan.shape.visibility_timeout),
+                "broker_env": plan.shape.broker_env} if mode == "celery" else {}),
             **({"sign_key": sign_key} if sign_key is not None else {}),
             **({"rehearsal": str(rehearsal.resolve())} if rehearsal is not None else {}),
             **({"per_server": plan.shape.per_server} if plan.shape.per_server else {}),
