@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from cockpit.cli import driving
 from cockpit.cli.console import out
@@ -59,8 +60,10 @@ def _drive(opened: object, headless: bool) -> int:
     typed = TypedApprovals(opened.actor.name)
     approvals: Approvals = AnswerApprovals(opened.approvals_table, opened.actor.name,
                                            "the answers") if headless else typed
-    driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan,
-                         LocalPool(opened.folder), approvals, lambda s: print(s, flush=True))
+    pool = celery_pool(opened) if opened.plan.shape.dispatch == "celery" \
+        else LocalPool(opened.folder)
+    driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan, pool,
+                         approvals, lambda s: print(s, flush=True))
     try:
         if not headless:
             from cockpit.tui.fleet_app import FleetApp, FleetControl
@@ -155,3 +158,54 @@ def _resume_target(one: object) -> int:
     assert plan is not None  # headless: the answers, checked
     ctl = Controller.resume(one.folder, operator=one.operator, lock=lock, env=one.env)
     return driving.drive_headless(ctl, plan, False, one.answers, stop_file=one.stop_file)
+
+
+def celery_pool(opened: object) -> object:
+    """The fleet's Celery dispatch (imported only now: the optional extra)."""
+    import os
+
+    from cockpit.fleet.opening import OpenFleet
+    from cockpit.runbook.values import duration_seconds
+
+    assert isinstance(opened, OpenFleet)
+    shape = opened.plan.shape
+    make_app, pool = _celery()
+    app = make_app(os.environ[shape.broker_env], duration_seconds(shape.visibility_timeout))
+    return pool(opened.folder, app, {t.name: t.queue for t in opened.plan.file.targets
+                                    if t.queue})
+
+
+def _celery() -> tuple[Any, Any]:
+    from cockpit.errors import CockpitError
+
+    try:
+        from cockpit.fleet.celery_dispatch import CeleryPool, make_app
+    except ImportError as exc:
+        raise CockpitError(f"dispatch = \"celery\" needs Celery ({exc.name} is not "
+                           "installed): install the fleet extra — `uv sync --extra fleet`, "
+                           "or pip install 'cutover-cockpit[fleet]'") from None
+    return make_app, CeleryPool
+
+
+def worker(*, queue: str = "cockpit", concurrency: int = 4,
+           broker_env: str = "COCKPIT_BROKER_URL", visibility_timeout: str = "6h") -> int:
+    """A Celery worker taking this host's share of fleets' targets from `queue`."""
+    import os
+    import re
+
+    from cockpit.errors import CockpitError
+    from cockpit.runbook.values import duration_seconds
+
+    broker = os.environ.get(broker_env)
+    if not broker:
+        raise CockpitError(f"${broker_env} is not set: export the Redis broker's URL "
+                           "(redis://HOST:6379/0), as the fleet's host has it")
+    if not re.fullmatch(r"[1-9][0-9]{0,6}(?:ms|s|m|min|h)", visibility_timeout):
+        raise CockpitError(f"--visibility-timeout {visibility_timeout}: a duration (30s, 10m, "
+                           "6h), the fleet's visibility_timeout")
+    make_app, _pool = _celery()
+    from cockpit.fleet.celery_dispatch import worker_argv
+
+    app = make_app(broker, duration_seconds(visibility_timeout))
+    app.worker_main(worker_argv(queue, concurrency))
+    return 0

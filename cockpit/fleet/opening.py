@@ -77,6 +77,10 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
         raise CockpitError(f"the answers ({answers_path or 'no --answers file given'}) lack "
                            f"what every target will ask, so each would stop halfway: "
                            f"{'; '.join(missing)}")
+    if mode == "celery" and not environ.get(plan.shape.broker_env):
+        raise CockpitError(f"{targets_path}: dispatch = \"celery\", and "
+                           f"${plan.shape.broker_env} is not set: export the Redis broker's "
+                           "URL (redis://HOST:6379/0), as the workers have it")
     if mode == "local":  # a worker elsewhere has its own environment
         for target in plan.file.targets:
             applied = for_environment(runbook, plan.environment_of(target),
