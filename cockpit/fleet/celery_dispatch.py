@@ -31,7 +31,13 @@ DEFAULT_QUEUE = "cockpit"
 
 def make_app(broker: str, visibility_s: float) -> Celery:
     app = Celery("cockpit", broker=broker, backend=broker)
-    options = {"visibility_timeout": visibility_s}
+    # A lost worker's messages come back once the visibility timeout passed: kombu looks
+    # for them every `unacked_restore_interval` s (its default, 10 s x a throttle of 10,
+    # would add up to 100 s), here a tenth of the timeout, between 1 s and 60 s.
+    options: dict[str, float] = {
+        "visibility_timeout": visibility_s,
+        "unacked_restore_interval": max(1.0, min(60.0, visibility_s / 10)),
+        "unacked_restore_throttle": 1}
     app.conf.update(
         task_acks_late=True,  # acknowledged at the target's end: a lost worker's goes back
         task_reject_on_worker_lost=True,
