@@ -160,7 +160,7 @@ def _resume_target(one: object) -> int:
     return driving.drive_headless(ctl, plan, False, one.answers, stop_file=one.stop_file)
 
 
-def celery_pool(opened: object) -> object:
+def celery_pool(opened: object) -> Any:
     """The fleet's Celery dispatch (imported only now: the optional extra)."""
     import os
 

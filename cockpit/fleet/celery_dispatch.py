@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
-from celery.result import AsyncResult
+from celery import Celery  # type: ignore[import-untyped]
+from celery.result import AsyncResult  # type: ignore[import-untyped]
 
 from cockpit.fleet.folder import console_file
 from cockpit.fleet.local import TARGET_COMMAND, Ended, last_line

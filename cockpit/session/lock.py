@@ -37,6 +37,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # before its cockpit let go (it shares the lock until exec): waited for, this long.
 NAMELESS_GRACE = 2.0
 LEASE_RENEW_S = 2.0  # how often a holder renews its lease in the holder file
+_LEASES: dict[Path, threading.Event] = {}  # this process's leases being renewed, by folder
 
 def _try_lock_windows(fd: int, msvcrt: Any = None) -> bool:
     """A non-blocking lock of the file's first byte (`locking` starts at the position, 0)."""
@@ -198,6 +199,7 @@ class SessionLock:
                     write_holder(self.folder, {**self.info, "renewed": _now()})
 
         self._lease = stop
+        _LEASES[self.folder] = stop  # release_if_mine stops it too (a hang-up's last resort)
         self._renewer = threading.Thread(target=renew, name="lease", daemon=True)
         self._renewer.start()
 
@@ -235,6 +237,7 @@ class SessionLock:
         if self._lease is not None and self._renewer is not None:
             self._lease.set()
             self._renewer.join(5)
+            _LEASES.pop(self.folder, None)
         with contextlib.suppress(FileNotFoundError):
             (self.folder / HOLDER).unlink()
         fsync_dir(self.folder)
@@ -246,6 +249,8 @@ def release_if_mine(folder: Path) -> None:
     """The holder file removed if it names this process: a cockpit ended the hard way (a
     hang-up's last resort) then leaves a lock `resume` takes without --take-over — the OS
     lets the lock itself go with the process."""
+    if (lease := _LEASES.pop(folder, None)) is not None:
+        lease.set()  # no renewal may write the holder file again after this
     info = read_lock_info(folder) or {}
     if info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
         with contextlib.suppress(FileNotFoundError):
