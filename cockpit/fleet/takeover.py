@@ -45,7 +45,7 @@ def supervisor_beat_age(folder: Path) -> float | None:
     its claim); None when no step runs or it never started."""
     try:
         state = fold(read_event_log(folder / EVENTS).events)
-    except CockpitError:
+    except (CockpitError, OSError):  # no session yet, or one that cannot be read
         return None
     found = running_files(folder, state)
     if found is None:

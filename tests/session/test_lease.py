@@ -1,0 +1,46 @@
+"""One writer across machines (issue #33): the holder of a session's lock renews a lease in
+its holder file while it holds it, and stops at its release; a cockpit on another host takes
+the lock over only once that lease and the running step's heartbeat have both expired."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from cockpit.fleet.takeover import take_over_reason
+from cockpit.session.lock import HOLDER, SessionLock, lease_age, read_lock_info
+from tests.waiting import let_time_pass, wait_until
+
+
+def test_the_holder_renews_its_lease_until_it_lets_go(tmp_path: Path) -> None:
+    lock = SessionLock.acquire(tmp_path)
+    first = read_lock_info(tmp_path)
+    assert first is not None and first["renewed"] == first["since"]
+    lock.keep_lease(every_s=0.05)
+    wait_until(lambda: (read_lock_info(tmp_path) or {}).get("renewed") != first["renewed"],
+               "the lease to be renewed", 5)
+    lock.release()
+    assert not (tmp_path / HOLDER).exists()
+    let_time_pass(0.2)  # a renewal after the release would write the holder file again
+    assert not (tmp_path / HOLDER).exists()
+
+
+def _holder(folder: Path, host: str, age_s: float) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - age_s))
+    (folder / HOLDER).write_text(json.dumps({"pid": 4242, "host": host, "user": "u",
+                                             "since": stamp, "renewed": stamp}))
+
+
+def test_a_lock_on_another_host_is_taken_over_only_once_its_lease_expired(
+        tmp_path: Path) -> None:
+    _holder(tmp_path, "elsewhere", age_s=2)
+    age = lease_age(read_lock_info(tmp_path) or {})
+    assert age is not None and 1 <= age < 10
+    assert take_over_reason(tmp_path, lease_s=30) is None  # renewed 2 s ago: alive there
+    _holder(tmp_path, "elsewhere", age_s=45)
+    reason = take_over_reason(tmp_path, lease_s=30)
+    assert reason is not None and "stopped renewing its lease 45 s ago" in reason
+    os.utime(tmp_path / HOLDER)  # the file's own time says nothing: the lease is its content
+    assert take_over_reason(tmp_path, lease_s=30) is not None
