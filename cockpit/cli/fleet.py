@@ -171,8 +171,23 @@ def celery_pool(opened: object) -> Any:
     shape = opened.plan.shape
     make_app, pool = _celery()
     app = make_app(os.environ[shape.broker_env], duration_seconds(shape.visibility_timeout))
+    reach_broker(app, shape.broker_env)
     return pool(opened.folder, app, {t.name: t.queue for t in opened.plan.file.targets
                                     if t.queue})
+
+
+def reach_broker(app: Any, variable: str) -> None:
+    """The broker answers, or a clear refusal naming its variable (never its URL: it may
+    hold a password) — before any target is sent."""
+    from cockpit.errors import CockpitError
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=2, interval_start=0.5, interval_step=0.5)
+    except Exception as exc:  # kombu's and redis-py's errors alike
+        raise CockpitError(f"the Celery broker ${variable} names cannot be reached "
+                           f"({type(exc).__name__}); start it, or export the right URL, then: "
+                           "cockpit fleet resume FLEET") from None
 
 
 def _celery() -> tuple[Any, Any]:

@@ -127,3 +127,24 @@ def test_fleet_run_refuses_before_anything_is_made(tmp_path: Path) -> None:
                    str(folder))
     assert done.returncode == 1 and "waves[1] (second): asks for 5 targets; 2 are left" in done.stderr
     assert "Traceback" not in done.stderr and not folder.exists()
+
+
+def test_a_celery_fleet_whose_broker_is_unreachable_is_refused_before_a_target_is_sent(
+        tmp_path: Path) -> None:
+    from cockpit.demo.pgcluster import free_port
+
+    runbook = tmp_path / "runbook.toml"
+    runbook.write_text(RUNBOOK.format(role="fleet", port=5432, after="", before=""))
+    targets = tmp_path / "targets.toml"
+    targets.write_text(targets_toml(NAMES[:3], '[[waves]]\nname = "all"\nrest = true\n',
+                                    'dispatch = "celery"'))
+    url = f"redis://:s3cret-broker@127.0.0.1:{free_port()}/0"
+    unset = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                    "--folder", str(tmp_path / "f0"))
+    assert unset.returncode == 1 and "$COCKPIT_BROKER_URL is not set" in unset.stderr
+    done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                   "--folder", str(tmp_path / "f1"), env={"COCKPIT_BROKER_URL": url})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the Celery broker $COCKPIT_BROKER_URL names cannot be reached" in done.stderr
+    assert "s3cret-broker" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    assert not list((tmp_path / "f1" / "targets").iterdir())  # nothing was sent
