@@ -148,3 +148,21 @@ def test_a_celery_fleet_whose_broker_is_unreachable_is_refused_before_a_target_i
     assert "the Celery broker $COCKPIT_BROKER_URL names cannot be reached" in done.stderr
     assert "s3cret-broker" not in done.stdout + done.stderr and "Traceback" not in done.stderr
     assert not list((tmp_path / "f1" / "targets").iterdir())  # nothing was sent
+
+
+def test_celery_is_imported_only_by_a_celery_fleet() -> None:
+    """The extra is optional: a fleet on this machine (and every other command) never loads
+    Celery; only the dispatch module that uses it does."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, pkgutil, importlib, cockpit.fleet as f, cockpit.cli.fleet\n"
+             "for m in pkgutil.iter_modules(f.__path__):\n"
+             "    if m.name != 'celery_dispatch': importlib.import_module(f'cockpit.fleet.{m.name}')\n"
+             "import cockpit.tui.fleet_app\n"
+             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('celery', 'kombu')))\n"
+             "import cockpit.fleet.celery_dispatch\n"
+             "print('celery' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines() == ["[]", "True"], done.stdout + done.stderr
