@@ -44,3 +44,28 @@ def test_a_lock_on_another_host_is_taken_over_only_once_its_lease_expired(
     assert reason is not None and "stopped renewing its lease 45 s ago" in reason
     os.utime(tmp_path / HOLDER)  # the file's own time says nothing: the lease is its content
     assert take_over_reason(tmp_path, lease_s=30) is not None
+
+
+def test_a_step_still_running_on_the_lost_host_keeps_its_session(tmp_path: Path) -> None:
+    """The holder's lease expired, but its step's supervisor still beats (a host that is up,
+    its cockpit gone): no take-over; once the step has ended, the lease alone decides."""
+    from cockpit.engine.controller import Controller
+    from tests.engine.helpers import phase, write_world
+    from tests.waiting import finish_running
+
+    runbook = write_world(tmp_path, [phase("P0", [("slow", "sleep 3; echo done")])])
+    ctl = Controller.start(runbook, folder=tmp_path / "s", operator="op", env=dict(os.environ))
+    try:
+        ctl.attest_gate("signoff", "GOV-1")
+        assert ctl.evaluate_gates() == []
+        ctl.run_step("slow")
+        session = tmp_path / "s"
+        wait_until(lambda: (session / "steps" / "slow.1.run.json").exists(), "the supervisor")
+        ctl.lock.release()  # as if its cockpit died on another host, its lease long expired
+        _holder(session, "elsewhere", age_s=60)
+        let_time_pass(1.5)  # the supervisor beats meanwhile
+        assert take_over_reason(session, lease_s=30) is None
+        finish_running(ctl)
+        assert take_over_reason(session, lease_s=30) is not None
+    finally:
+        ctl.close()
