@@ -28,16 +28,7 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
                 confirm: str | None, identity: str | None, force: bool,
                 say: Callable[[str], None], out: Callable[[str], None]) -> int:
     view = open_session(folder)  # read-only; a clear error for a folder that is none
-    target = Path(output) if output else None
-    if target is not None:
-        if (target.is_dir() and not target.is_symlink()) or not target.parent.is_dir():
-            raise CockpitError(f"{target}: not a file in an existing folder; name the file to "
-                               "write (its folder must exist)")
-        check_output(target, force)
-        if target.resolve().is_relative_to(folder.resolve()):
-            raise CockpitError(f"{target}: inside the session folder, which only the "
-                               "operator's cockpit writes; write it elsewhere and give it to "
-                               "the operator to attach")
+    target = output_target(output, folder, force, "session")
     checked = verify_session(folder)
     if checked.problems:
         raise CockpitError(f"{folder}: does not verify, nothing signed:\n  "
@@ -69,20 +60,47 @@ def countersign(folder: Path, key_path: Path, *, kind: signing.Kind, output: str
     if kind == "decision" and not rules.operator_signed(view.state):
         say("  operator:    UNSIGNED (no --sign-key at the decision)")
     say(f"  you:         {key.identity or '(no identity: give --identity)'} ({key.fingerprint})")
-    if confirm is None:
-        confirm = ask_word()
-    if confirm.strip() != WORD:
-        raise CockpitError(f"not confirmed (typed {confirm.strip()!r}, not {WORD!r}); nothing "
-                           "signed")
+    confirmed(confirm)
     signed = signing.make_signature(key, "reviewer", kind, statement, interactive=True)
-    data = signed.dumps()
+    hand_over(signed.dumps(), target, folder, force, say, out)
+    return 0
+
+
+def output_target(output: str | None, folder: Path, force: bool, what: str) -> Path | None:
+    """Where the signature goes (None: stdout), refused now if it cannot be written there or
+    lies inside the `what` (session, fleet) folder, which only the operator's cockpit
+    writes."""
+    target = Path(output) if output else None
+    if target is None:
+        return None
+    if (target.is_dir() and not target.is_symlink()) or not target.parent.is_dir():
+        raise CockpitError(f"{target}: not a file in an existing folder; name the file to "
+                           "write (its folder must exist)")
+    check_output(target, force)
+    if target.resolve().is_relative_to(folder.resolve()):
+        raise CockpitError(f"{target}: inside the {what} folder, which only the operator's "
+                           "cockpit writes; write it elsewhere and give it to the operator to "
+                           "attach")
+    return target
+
+
+def confirmed(confirm: str | None) -> None:
+    """The reviewer typed the word (given, or asked on their terminal); else nothing signs."""
+    typed = confirm if confirm is not None else ask_word()
+    if typed.strip() != WORD:
+        raise CockpitError(f"not confirmed (typed {typed.strip()!r}, not {WORD!r}); nothing "
+                           "signed")
+
+
+def hand_over(data: bytes, target: Path | None, folder: Path, force: bool,
+              say: Callable[[str], None], out: Callable[[str], None]) -> None:
+    """The signature to its file (and how the operator attaches it), or to stdout."""
     if target is None:
         out(data.decode())
-    else:
-        write_output_bytes(target, data, force=force)
-        say(f"wrote {target}; the operator attaches it: cockpit attach-signature {folder} "
-            f"{target} (or k in the cockpit)")
-    return 0
+        return
+    write_output_bytes(target, data, force=force)
+    say(f"wrote {target}; the operator attaches it: cockpit attach-signature {folder} "
+        f"{target} (or k in the cockpit)")
 
 
 def ask_word() -> str:

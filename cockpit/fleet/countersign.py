@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cockpit.errors import CockpitError
 from cockpit.evidence import signing
-from cockpit.evidence.countersign import WORD, Refused, ask_word
+from cockpit.evidence.countersign import Refused, confirmed, hand_over, output_target
 from cockpit.fleet import records as fr
 from cockpit.fleet.folder import ledger_folder
 from cockpit.fleet.ledger import FleetState, read_fleet
@@ -23,7 +23,6 @@ from cockpit.fleet.verify import verify_fleet
 from cockpit.session.events import Event
 from cockpit.session.layout import EVENTS
 from cockpit.session.rules import Signer, self_approval
-from cockpit.session.safefs import check_output, write_output_bytes
 from cockpit.session.store import read_event_log, write_atomic
 
 SIGNATURES = "signatures"  # in the ledger's folder: the countersignatures attached
@@ -43,12 +42,7 @@ def countersign_fleet(folder: Path, key_path: Path, *, output: str | None,
     """As a reviewer, with read access only: verify the fleet, show the statement of what it
     waits for, and sign it once `countersign` is typed."""
     state = read_fleet(folder)
-    target = Path(output) if output else None
-    if target is not None:
-        check_output(target, force)
-        if target.resolve().is_relative_to(folder.resolve()):
-            raise CockpitError(f"{target}: inside the fleet's folder, which only the "
-                               "operator's cockpit writes; write it elsewhere")
+    target = output_target(output, folder, force, "fleet's")
     checked = verify_fleet(folder)
     if checked.problems:
         raise CockpitError(f"{folder}: does not verify, nothing signed:\n  "
@@ -68,18 +62,10 @@ def countersign_fleet(folder: Path, key_path: Path, *, output: str | None,
     for line in describe(statement):
         say(f"  {line}")
     say(f"  you:         {key.identity or '(no identity: give --identity)'} ({key.fingerprint})")
-    typed = confirm if confirm is not None else ask_word()
-    if typed.strip() != WORD:
-        raise CockpitError(f"not confirmed (typed {typed.strip()!r}, not {WORD!r}); nothing "
-                           "signed")
+    confirmed(confirm)
     data = signing.make_signature(key, "reviewer", "approval", statement,
                                   interactive=True).dumps()
-    if target is None:
-        out(data.decode())
-    else:
-        write_output_bytes(target, data, force=force)
-        say(f"wrote {target}; the operator attaches it: cockpit attach-signature {folder} "
-            f"{target}")
+    hand_over(data, target, folder, force, say, out)
     return 0
 
 
