@@ -30,16 +30,21 @@ def verify(*, folder: str | Path, allowed_signers: str | Path | None = None) -> 
         result = verify_pack(target, allowed)
     else:
         result = verify_session(target, allowed_signers=allowed)
-    for problem in result.problems:
-        err(f"MISMATCH: {problem}")
     for note in result.notes:
         print(f"note: {note}")
     for line in result.signed:
         print(f"signed: {line}")
-    if result.problems:
-        err(f"verify: {len(result.problems)} problem(s) in {folder}")
+    return _verdict(result.problems, result.summary, str(folder))
+
+
+def _verdict(problems: list[str], summary: str, where: str) -> int:
+    """Each mismatch on stderr and exit 1, or the summary and exit 0."""
+    for problem in problems:
+        err(f"MISMATCH: {problem}")
+    if problems:
+        err(f"verify: {len(problems)} problem(s) in {where}")
         return 1
-    print(f"verify: ok — {result.summary}")
+    print(f"verify: ok — {summary}")
     return 0
 
 
@@ -118,13 +123,7 @@ def _verify_fleet(target: Path) -> int:
     result = verify_fleet(target) if target.is_dir() else verify_fleet_pack(target)
     for line in result.lines:
         print(line)
-    for problem in result.problems:
-        err(f"MISMATCH: {problem}")
-    if result.problems:
-        err(f"verify: {len(result.problems)} problem(s) in the fleet {target}")
-        return 1
-    print(f"verify: ok — {result.summary}")
-    return 0
+    return _verdict(result.problems, result.summary, f"the fleet {target}")
 
 
 def export(*, folder: str | Path, output: str | Path, force: bool = False) -> int:
