@@ -170,7 +170,8 @@ def celery_pool(opened: object) -> Any:
     assert isinstance(opened, OpenFleet)
     shape = opened.plan.shape
     make_app, pool = _celery()
-    app = make_app(os.environ[shape.broker_env], duration_seconds(shape.visibility_timeout))
+    broker = redis_url(os.environ[shape.broker_env], shape.broker_env)
+    app = make_app(broker, duration_seconds(shape.visibility_timeout))
     reach_broker(app, shape.broker_env)
     return pool(opened.folder, app, {t.name: t.queue for t in opened.plan.file.targets
                                     if t.queue})
@@ -218,9 +219,22 @@ def worker(*, queue: str = "cockpit", concurrency: int = 4,
     if not re.fullmatch(r"[1-9][0-9]{0,6}(?:ms|s|m|min|h)", visibility_timeout):
         raise CockpitError(f"--visibility-timeout {visibility_timeout}: a duration (30s, 10m, "
                            "6h), the fleet's visibility_timeout")
+    redis_url(broker, broker_env)
     make_app, _pool = _celery()
     from cockpit.fleet.celery_dispatch import worker_argv
 
     app = make_app(broker, duration_seconds(visibility_timeout))
     app.worker_main(worker_argv(queue, concurrency))
     return 0
+
+
+def redis_url(url: str, variable: str) -> str:
+    """The broker's URL, once it names Redis: a fleet keeps its tasks and their results there
+    (another broker is refused here, not by a Celery traceback)."""
+    from cockpit.errors import CockpitError
+
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        scheme = url.split("://", 1)[0] if "://" in url else "no scheme"
+        raise CockpitError(f"${variable} names a {scheme} broker; fleets use Redis as Celery's "
+                           "broker and result store: redis://HOST:6379/0 (rediss:// for TLS)")
+    return url
