@@ -235,6 +235,7 @@ def redis_url(url: str, variable: str) -> str:
 
     if not url.startswith(("redis://", "rediss://", "unix://")):
         scheme = url.split("://", 1)[0] if "://" in url else "no scheme"
-        raise CockpitError(f"${variable} names a {scheme} broker; fleets use Redis as Celery's "
-                           "broker and result store: redis://HOST:6379/0 (rediss:// for TLS)")
+        raise CockpitError(f"${variable} names a broker of scheme {scheme}; fleets use Redis "
+                           "as Celery's broker and result store: redis://HOST:6379/0 "
+                           "(rediss:// for TLS)")
     return url
