@@ -27,7 +27,9 @@ def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None
                          Path(folder) if folder else None, operator,
                          rehearsal=driving.rehearsal_folder(rehearsal),
                          sign_key=SigningKeyRef(fingerprint=key.fingerprint,
-                                                identity=key.identity) if key else None)
+                                                identity=key.identity) if key else None,
+                         check_dispatch=lambda shape: celery_app(shape, "then run it again")
+                         if shape.dispatch == "celery" else None)
     return _drive(opened, headless)
 
 
@@ -60,11 +62,11 @@ def _drive(opened: object, headless: bool) -> int:
     typed = TypedApprovals(opened.actor.name)
     approvals: Approvals = AnswerApprovals(opened.approvals_table, opened.actor.name,
                                            "the answers") if headless else typed
-    pool = celery_pool(opened) if opened.plan.shape.dispatch == "celery" \
-        else LocalPool(opened.folder)
-    driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan, pool,
-                         approvals, lambda s: print(s, flush=True))
     try:
+        pool = celery_pool(opened) if opened.plan.shape.dispatch == "celery" \
+            else LocalPool(opened.folder)
+        driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan, pool,
+                             approvals, lambda s: print(s, flush=True))
         if not headless:
             from cockpit.tui.fleet_app import FleetApp, FleetControl
 
@@ -133,7 +135,7 @@ def _resume_target(one: object) -> int:
     from cockpit.engine.opening import check_resumable
     from cockpit.fleet.takeover import take_over_reason
     from cockpit.fleet.target import TargetRun
-    from cockpit.session.lock import SessionLock, SessionLocked
+    from cockpit.session.lock import SessionLock, SessionLocked, holder_text, read_lock_info
 
     assert isinstance(one, TargetRun)
     said = False
@@ -149,9 +151,14 @@ def _resume_target(one: object) -> int:
             if reason is not None:
                 print(f"taking over target {one.ref.target}: {reason}", flush=True)
             break
-        except SessionLocked as exc:
-            if not said:
-                print(f"waiting: {exc.message}", flush=True)
+        except SessionLocked:
+            if not said:  # not the lock's own advice: this process takes over by itself
+                info = read_lock_info(one.folder) or {}
+                print(f"waiting: target {one.ref.target}'s session is held by "
+                      f"{holder_text(info)}; it is taken over here only once that cockpit "
+                      f"is gone (on another host: its lease and its step's heartbeat older "
+                      f"than {one.lease_s:g} s), else this delivery finds it decided",
+                      flush=True)
                 said = True
             time.sleep(WAIT_S)
     plan = driving.plan(one.runbook_path, True, one.answers, False, state)
@@ -160,24 +167,39 @@ def _resume_target(one: object) -> int:
     return driving.drive_headless(ctl, plan, False, one.answers, stop_file=one.stop_file)
 
 
-def celery_pool(opened: object) -> Any:
-    """The fleet's Celery dispatch (imported only now: the optional extra)."""
+def celery_app(shape: Any, then: str) -> Any:
+    """The fleet's Celery app (imported only now: the optional extra), its broker reached."""
     import os
 
+    from cockpit.errors import CockpitError
+    from cockpit.runbook.values import duration_seconds
+
+    make_app, _pool = _celery()
+    url = os.environ.get(shape.broker_env)
+    if not url:
+        raise CockpitError(f"dispatch = \"celery\", and ${shape.broker_env} is not set: "
+                           f"export the Redis broker's URL (redis://HOST:6379/0), {then}")
+    app = make_app(redis_url(url, shape.broker_env), duration_seconds(shape.visibility_timeout))
+    reach_broker(app, shape.broker_env, then)
+    return app
+
+
+def celery_pool(opened: object) -> Any:
+    """The fleet's Celery dispatch, its broker reached before any target is sent."""
     from cockpit.fleet.opening import OpenFleet
     from cockpit.runbook.values import duration_seconds
 
     assert isinstance(opened, OpenFleet)
     shape = opened.plan.shape
-    make_app, pool = _celery()
-    broker = redis_url(os.environ[shape.broker_env], shape.broker_env)
-    app = make_app(broker, duration_seconds(shape.visibility_timeout))
-    reach_broker(app, shape.broker_env)
+    _make_app, pool = _celery()
+    app = celery_app(shape, f"then: cockpit fleet resume {opened.folder}")
     return pool(opened.folder, app, {t.name: t.queue for t in opened.plan.file.targets
-                                    if t.queue})
+                                    if t.queue},
+                visibility_s=duration_seconds(shape.visibility_timeout),
+                lease_s=duration_seconds(shape.lease))
 
 
-def reach_broker(app: Any, variable: str) -> None:
+def reach_broker(app: Any, variable: str, then: str) -> None:
     """The broker answers, or a clear refusal naming its variable (never its URL: it may
     hold a password) — before any target is sent."""
     from cockpit.errors import CockpitError
@@ -187,8 +209,8 @@ def reach_broker(app: Any, variable: str) -> None:
             connection.ensure_connection(max_retries=2, interval_start=0.5, interval_step=0.5)
     except Exception as exc:  # kombu's and redis-py's errors alike
         raise CockpitError(f"the Celery broker ${variable} names cannot be reached "
-                           f"({type(exc).__name__}); start it, or export the right URL, then: "
-                           "cockpit fleet resume FLEET") from None
+                           f"({type(exc).__name__}); start it, or export the right URL, "
+                           f"{then}") from None
 
 
 def _celery() -> tuple[Any, Any]:
@@ -212,6 +234,9 @@ def worker(*, queue: str = "cockpit", concurrency: int = 4,
     from cockpit.errors import CockpitError
     from cockpit.runbook.values import duration_seconds
 
+    if concurrency < 1:
+        raise CockpitError(f"--concurrency {concurrency}: at least 1 (how many targets this "
+                           "worker runs at once)")
     broker = os.environ.get(broker_env)
     if not broker:
         raise CockpitError(f"${broker_env} is not set: export the Redis broker's URL "

@@ -40,6 +40,11 @@ def take_over_reason(folder: Path, lease_s: float) -> str | None:
             f"(more than {lease_s:g} s){said}")
 
 
+def held_by_a_live_cockpit(folder: Path, lease_s: float) -> bool:
+    """Whether some cockpit, here or on another host, holds the session in `folder` now."""
+    return bool(read_lock_info(folder)) and take_over_reason(folder, lease_s) is None
+
+
 def supervisor_beat_age(folder: Path) -> float | None:
     """Seconds since the running step's supervisor last touched its run record (or made
     its claim); None when no step runs or it never started."""

@@ -37,6 +37,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # before its cockpit let go (it shares the lock until exec): waited for, this long.
 NAMELESS_GRACE = 2.0
 LEASE_RENEW_S = 2.0  # how often a holder renews its lease in the holder file
+PRESENT_S = 5 * LEASE_RENEW_S  # a lease not renewed for this long: its holder is gone
 _LEASES: dict[Path, threading.Event] = {}  # this process's leases being renewed, by folder
 
 def _try_lock_windows(fd: int, msvcrt: Any = None) -> bool:
@@ -273,6 +274,20 @@ def _user() -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def holder_present(folder: Path, now: datetime | None = None) -> bool | None:
+    """For a mirror: whether the cockpit holding the session is there — by its pid on this
+    host, by its lease on another (renewed lately: there; not for a while: gone); None
+    when nobody holds the session, or a holder on another host keeps no lease."""
+    alive = holder_alive(folder)
+    if alive is not None:
+        return alive
+    info = read_lock_info(folder)
+    if not info or not isinstance(info.get("renewed"), str):
+        return None
+    age = lease_age(info, now)
+    return None if age is None else age < PRESENT_S
 
 
 def lease_age(info: dict[str, Any], now: datetime | None = None) -> float | None:

@@ -343,7 +343,8 @@ def test_a_duplicate_delivery_waits_on_the_target_s_lock_and_runs_nothing(
         first.wait(300)
     assert first.returncode == 0
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "waiting: " in again.stdout and "already decided (PASS)" in again.stdout
+    assert "waiting: target t01's session is held by" in again.stdout, again.stdout
+    assert "--take-over" not in again.stdout and "already decided (PASS)" in again.stdout
     kinds = [e["type"] for e in session_events(session)]
     assert kinds.count("session_started") == 1 and "session_resumed" not in kinds
     assert "lock_taken_over" not in kinds

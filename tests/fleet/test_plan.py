@@ -146,8 +146,28 @@ def test_a_celery_fleet_whose_broker_is_unreachable_is_refused_before_a_target_i
                    "--folder", str(tmp_path / "f1"), env={"COCKPIT_BROKER_URL": url})
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the Celery broker $COCKPIT_BROKER_URL names cannot be reached" in done.stderr
+    assert done.stderr.strip().endswith("then run it again")
     assert "s3cret-broker" not in done.stdout + done.stderr and "Traceback" not in done.stderr
-    assert not list((tmp_path / "f1" / "targets").iterdir())  # nothing was sent
+    assert not (tmp_path / "f1").exists()  # nothing made: no folder, no lock left behind
+    amqp = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                   "--folder", str(tmp_path / "f2"),
+                   env={"COCKPIT_BROKER_URL": "amqp://guest:guest@127.0.0.1//"})
+    assert amqp.returncode == 1 and "names a broker of scheme amqp; fleets use Redis" in \
+        amqp.stderr and "guest" not in amqp.stderr and not (tmp_path / "f2").exists()
+
+
+@pytest.mark.parametrize(("args", "url", "said"), [
+    ([], "amqp://guest:s3cret@127.0.0.1//", "names a broker of scheme amqp; fleets use Redis"),
+    (["--concurrency", "0"], "redis://127.0.0.1:1/0", "--concurrency 0: at least 1"),
+    (["--concurrency", "-2"], "redis://127.0.0.1:1/0", "--concurrency -2: at least 1"),
+    (["--visibility-timeout", "soon"], "redis://127.0.0.1:1/0", "--visibility-timeout soon"),
+    ([], "", "$COCKPIT_BROKER_URL is not set")])
+def test_a_worker_is_refused_with_a_word_before_celery_starts(
+        args: list[str], url: str, said: str) -> None:
+    done = cockpit("fleet", "worker", *args, env={"COCKPIT_BROKER_URL": url})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
 
 
 def test_celery_is_imported_only_by_a_celery_fleet() -> None:

@@ -69,3 +69,24 @@ def test_a_step_still_running_on_the_lost_host_keeps_its_session(tmp_path: Path)
         assert take_over_reason(session, lease_s=30) is not None
     finally:
         ctl.close()
+
+
+def test_a_mirror_sees_a_holder_on_another_host_by_its_lease(tmp_path: Path) -> None:
+    """A target running on a worker elsewhere: its pid means nothing here, its lease says
+    whether it is there (the mirror said CLOSED of a cockpit running on another host)."""
+    from cockpit.mirror.presence import WATCHING, presence_text
+    from cockpit.session.lock import PRESENT_S, holder_present
+
+    assert holder_present(tmp_path) is None  # nobody holds it
+    _holder(tmp_path, "worker-a", age_s=1)
+    assert holder_present(tmp_path) is True
+    assert presence_text(holder_present(tmp_path), ended=False) == WATCHING
+    _holder(tmp_path, "worker-a", age_s=PRESENT_S + 5)
+    assert holder_present(tmp_path) is False
+    assert "GONE" in presence_text(holder_present(tmp_path), ended=False)
+    (tmp_path / HOLDER).write_text(json.dumps({"pid": 4242, "host": "worker-a"}))
+    assert holder_present(tmp_path) is None  # no lease kept: not known
+    lock = SessionLock.acquire(tmp_path, take_over=True)  # here: by its pid
+    assert holder_present(tmp_path) is True
+    lock.release()
+    assert holder_present(tmp_path) is None
