@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from cockpit.cli import driving
 from cockpit.cli.console import out
@@ -26,7 +27,9 @@ def run(*, runbook: str | Path, targets: str | Path, answers: Path | None = None
                          Path(folder) if folder else None, operator,
                          rehearsal=driving.rehearsal_folder(rehearsal),
                          sign_key=SigningKeyRef(fingerprint=key.fingerprint,
-                                                identity=key.identity) if key else None)
+                                                identity=key.identity) if key else None,
+                         check_dispatch=lambda shape: celery_app(shape, "then run it again")
+                         if shape.dispatch == "celery" else None)
     return _drive(opened, headless)
 
 
@@ -59,9 +62,11 @@ def _drive(opened: object, headless: bool) -> int:
     typed = TypedApprovals(opened.actor.name)
     approvals: Approvals = AnswerApprovals(opened.approvals_table, opened.actor.name,
                                            "the answers") if headless else typed
-    driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan,
-                         LocalPool(opened.folder), approvals, lambda s: print(s, flush=True))
     try:
+        pool = celery_pool(opened) if opened.plan.shape.dispatch == "celery" \
+            else LocalPool(opened.folder)
+        driver = FleetDriver(opened.folder, opened.store, opened.actor, opened.plan, pool,
+                             approvals, lambda s: print(s, flush=True))
         if not headless:
             from cockpit.tui.fleet_app import FleetApp, FleetControl
 
@@ -123,12 +128,14 @@ WAIT_S = 1.0
 
 def _resume_target(one: object) -> int:
     """A target whose session exists: taken up where it stands. Its lock held by a live
-    cockpit (a duplicate delivery) is waited on, never fought; one left by a dead cockpit on
-    this machine is taken over (an event says so)."""
+    cockpit (a duplicate delivery) is waited on, never fought; one left by a cockpit that is
+    gone — dead on this machine, or on another whose lease and step heartbeat expired — is
+    taken over (an event says so)."""
     from cockpit.engine.controller import Controller
     from cockpit.engine.opening import check_resumable
+    from cockpit.fleet.takeover import take_over_reason
     from cockpit.fleet.target import TargetRun
-    from cockpit.session.lock import SessionLock, SessionLocked, holder_alive
+    from cockpit.session.lock import SessionLock, SessionLocked, holder_text, read_lock_info
 
     assert isinstance(one, TargetRun)
     said = False
@@ -138,15 +145,122 @@ def _resume_target(one: object) -> int:
             decided = state.decision.status if state.decision else "-"
             print(f"target {one.ref.target}: already decided ({decided})", flush=True)
             return 0
+        reason = take_over_reason(one.folder, one.lease_s)
         try:
-            lock = SessionLock.acquire(one.folder, take_over=holder_alive(one.folder) is False)
+            lock = SessionLock.acquire(one.folder, take_over=reason is not None)
+            if reason is not None:
+                print(f"taking over target {one.ref.target}: {reason}", flush=True)
             break
-        except SessionLocked as exc:
-            if not said:
-                print(f"waiting: {exc.message}", flush=True)
+        except SessionLocked:
+            if not said:  # not the lock's own advice: this process takes over by itself
+                info = read_lock_info(one.folder) or {}
+                print(f"waiting: target {one.ref.target}'s session is held by "
+                      f"{holder_text(info)}; it is taken over here only once that cockpit "
+                      f"is gone (on another host: its lease and its step's heartbeat older "
+                      f"than {one.lease_s:g} s), else this delivery finds it decided",
+                      flush=True)
                 said = True
             time.sleep(WAIT_S)
     plan = driving.plan(one.runbook_path, True, one.answers, False, state)
     assert plan is not None  # headless: the answers, checked
     ctl = Controller.resume(one.folder, operator=one.operator, lock=lock, env=one.env)
     return driving.drive_headless(ctl, plan, False, one.answers, stop_file=one.stop_file)
+
+
+def celery_app(shape: Any, then: str) -> Any:
+    """The fleet's Celery app (imported only now: the optional extra), its broker reached."""
+    import os
+
+    from cockpit.errors import CockpitError
+    from cockpit.runbook.values import duration_seconds
+
+    make_app, _pool = _celery()
+    url = os.environ.get(shape.broker_env)
+    if not url:
+        raise CockpitError(f"dispatch = \"celery\", and ${shape.broker_env} is not set: "
+                           f"export the Redis broker's URL (redis://HOST:6379/0), {then}")
+    app = make_app(redis_url(url, shape.broker_env), duration_seconds(shape.visibility_timeout))
+    reach_broker(app, shape.broker_env, then)
+    return app
+
+
+def celery_pool(opened: object) -> Any:
+    """The fleet's Celery dispatch, its broker reached before any target is sent."""
+    from cockpit.fleet.opening import OpenFleet
+    from cockpit.runbook.values import duration_seconds
+
+    assert isinstance(opened, OpenFleet)
+    shape = opened.plan.shape
+    _make_app, pool = _celery()
+    app = celery_app(shape, f"then: cockpit fleet resume {opened.folder}")
+    return pool(opened.folder, app, {t.name: t.queue for t in opened.plan.file.targets
+                                    if t.queue},
+                visibility_s=duration_seconds(shape.visibility_timeout),
+                lease_s=duration_seconds(shape.lease))
+
+
+def reach_broker(app: Any, variable: str, then: str) -> None:
+    """The broker answers, or a clear refusal naming its variable (never its URL: it may
+    hold a password) — before any target is sent."""
+    from cockpit.errors import CockpitError
+
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=2, interval_start=0.5, interval_step=0.5)
+    except Exception as exc:  # kombu's and redis-py's errors alike
+        raise CockpitError(f"the Celery broker ${variable} names cannot be reached "
+                           f"({type(exc).__name__}); start it, or export the right URL, "
+                           f"{then}") from None
+
+
+def _celery() -> tuple[Any, Any]:
+    from cockpit.errors import CockpitError
+
+    try:
+        from cockpit.fleet.celery_dispatch import CeleryPool, make_app
+    except ImportError as exc:
+        raise CockpitError(f"dispatch = \"celery\" needs Celery ({exc.name} is not "
+                           "installed): install the fleet extra — `uv sync --extra fleet`, "
+                           "or pip install 'cutover-cockpit[fleet]'") from None
+    return make_app, CeleryPool
+
+
+def worker(*, queue: str = "cockpit", concurrency: int = 4,
+           broker_env: str = "COCKPIT_BROKER_URL", visibility_timeout: str = "6h") -> int:
+    """A Celery worker taking this host's share of fleets' targets from `queue`."""
+    import os
+    import re
+
+    from cockpit.errors import CockpitError
+    from cockpit.runbook.values import duration_seconds
+
+    if concurrency < 1:
+        raise CockpitError(f"--concurrency {concurrency}: at least 1 (how many targets this "
+                           "worker runs at once)")
+    broker = os.environ.get(broker_env)
+    if not broker:
+        raise CockpitError(f"${broker_env} is not set: export the Redis broker's URL "
+                           "(redis://HOST:6379/0), as the fleet's host has it")
+    if not re.fullmatch(r"[1-9][0-9]{0,6}(?:ms|s|m|min|h)", visibility_timeout):
+        raise CockpitError(f"--visibility-timeout {visibility_timeout}: a duration (30s, 10m, "
+                           "6h), the fleet's visibility_timeout")
+    redis_url(broker, broker_env)
+    make_app, _pool = _celery()
+    from cockpit.fleet.celery_dispatch import worker_argv
+
+    app = make_app(broker, duration_seconds(visibility_timeout))
+    app.worker_main(worker_argv(queue, concurrency))
+    return 0
+
+
+def redis_url(url: str, variable: str) -> str:
+    """The broker's URL, once it names Redis: a fleet keeps its tasks and their results there
+    (another broker is refused here, not by a Celery traceback)."""
+    from cockpit.errors import CockpitError
+
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        scheme = url.split("://", 1)[0] if "://" in url else "no scheme"
+        raise CockpitError(f"${variable} names a broker of scheme {scheme}; fleets use Redis "
+                           "as Celery's broker and result store: redis://HOST:6379/0 "
+                           "(rediss:// for TLS)")
+    return url

@@ -292,6 +292,19 @@ COMMANDS: tuple[Command, ...] = (
                 Arg("folder", help="the fleet's folder", metavar="fleet"),
                 Arg("--json", switch=True, help="as JSON", dest="as_json"),
             )),
+    Command("fleet worker", "a Celery worker for fleets dispatched beyond one machine "
+            "(the optional extra cockpit[fleet]): takes targets from a queue of the Redis "
+            "broker and runs each as `fleet target`", "cockpit.cli.fleet:worker", (
+                Arg("--queue", default="cockpit", help="the queue to take targets from "
+                    "(default: cockpit; a targets file's `queue` names others)"),
+                Arg("--concurrency", type=int, default=4, metavar="N",
+                    help="at most N targets at once on this host (default 4)"),
+                Arg("--broker-env", default="COCKPIT_BROKER_URL", metavar="VAR",
+                    help="the variable holding the broker's URL (default COCKPIT_BROKER_URL)"),
+                Arg("--visibility-timeout", default="6h", metavar="DURATION",
+                    help="the fleet's visibility_timeout: a lost worker's target goes to "
+                    "another after this long (default 6h)"),
+            )),
     Command("fleet target", "run one target of a fleet, headless (what each dispatch "
             "starts; started again, it takes the target's session up where it stands)",
             "cockpit.cli.fleet:target", (

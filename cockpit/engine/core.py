@@ -54,6 +54,7 @@ class SessionCore:
         self.folder = folder
         self.store = store
         self.lock = lock
+        lock.keep_lease()  # renewed while this cockpit holds the session (another host reads it)
         self.actor = actor
         self.workdir = workdir
         self.env = dict(env)

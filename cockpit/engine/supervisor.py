@@ -17,6 +17,7 @@ spec and exit record are the typed ones of `session/runrecords.py`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -49,6 +50,7 @@ SECRETS_ENV = "COCKPIT_SECRETS"  # JSON list of strings, for redaction; removed 
 CHUNK = 1 << 20
 PIPE_SIZE = 1 << 20  # Linux's default pipe-max-size: the child may run 1 MiB ahead
 TICK = 0.05  # seconds: how long a partial line may wait before it is written
+HEARTBEAT_S = 1.0  # how often the run record's mtime is touched while the child runs
 LINE_SCAN_LIMIT = 1 << 16  # a "line" longer than this is scanned in pieces
 MATCHED_LINE_LIMIT = 2000
 LEFTOVER_GRACE = 10.0  # seconds between TERM and KILL for processes a step leaves behind
@@ -335,7 +337,12 @@ class StepRun:
         spec = self.spec
         exited_at: float | None = None
         deadline = time.monotonic() + self.timeout if self.timeout else None
+        beat = 0.0
         while True:
+            if time.monotonic() - beat >= HEARTBEAT_S:  # alive, for a cockpit on another host
+                beat = time.monotonic()
+                with contextlib.suppress(OSError):
+                    os.utime(spec.started)
             if self.timeout and deadline and self.abort is None and time.monotonic() > deadline:
                 self._abort(spec.timeout_rule, f"no end within {spec.timeout_text} (the "
                             "step's timeout)".encode())

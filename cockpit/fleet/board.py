@@ -12,7 +12,7 @@ from cockpit.errors import CockpitError
 from cockpit.fleet.folder import ledger_folder, target_folder
 from cockpit.fleet.ledger import PASS, FleetState, TargetLine, read_fleet
 from cockpit.fleet.statements import GO, pending_subject
-from cockpit.fleet.status import fleet_word, wave_word
+from cockpit.fleet.status import fleet_word, held_on, wave_word
 from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session import rules
@@ -90,6 +90,8 @@ class BoardReader:
             found = running_files(target_folder(self.folder, line.name), session)
             radar = radar_text(found[1].radar) if found else ""
         outcome = line.outcome
+        if line.running and (host := held_on(self.folder, line.name)) is not None:
+            outcome = f"running on {host}"
         if line.running and session.halt is not None:
             outcome = "HALTED"
         decided = session.decision.status if session.decision else None

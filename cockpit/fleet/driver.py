@@ -19,7 +19,7 @@ from cockpit.fleet import records as fr
 from cockpit.fleet.approvals import Approvals, go_words
 from cockpit.fleet.folder import console_file, target_folder, write_stop
 from cockpit.fleet.ledger import HALTED_OUTCOMES, PASS, FleetState, fold_fleet
-from cockpit.fleet.local import Ended, last_line
+from cockpit.fleet.local import DispatchTrouble, Ended, Note, last_line
 from cockpit.fleet.outcome import target_outcome
 from cockpit.fleet.plan import FleetPlan, PlannedWave
 from cockpit.fleet.statements import GO, wave_subject
@@ -45,6 +45,8 @@ class Dispatcher(Protocol):
     def running(self) -> set[str]: ...
 
     def ended(self) -> list[Ended]: ...
+
+    def notes(self) -> list[Note]: ...
 
     def close(self) -> None: ...
 
@@ -236,7 +238,10 @@ class FleetDriver:
                                                f"{target.window.closes.isoformat()}"))
                     continue
             resume = (target_folder(self.folder, name) / EVENTS).is_file()
-            how = self.dispatcher.dispatch(name)
+            try:
+                how = self.dispatcher.dispatch(name)
+            except DispatchTrouble:
+                return  # said by the dispatcher's note; sent at a later turn
             self._sent.add(name)
             self.append(fr.TargetDispatched(target=name, wave=wave.name,
                                             folder=f"targets/{name}", how=how, resume=resume))
@@ -246,11 +251,21 @@ class FleetDriver:
     def _reap(self) -> None:
         for ended in self.dispatcher.ended():
             self._record_end(ended)
+        for note in self.dispatcher.notes():
+            self._note(note)
         if self.state.halted is None:
             for name in sorted(self.dispatcher.running - self._halted_seen):
                 if self._session_halted(name):  # the stop rule acts at the halt, not later
                     self._halted_seen.add(name)
                     self._apply_stop_rule(self.state.targets[name].wave)
+
+    def _note(self, note: Note) -> None:
+        if note.resent is not None and note.target is not None:
+            line = self.state.targets[note.target]
+            self.append(fr.TargetDispatched(target=note.target, wave=line.wave,
+                                            folder=f"targets/{note.target}", how=note.resent,
+                                            resume=True))
+        self.out(note.said)
 
     def _session_halted(self, name: str) -> bool:
         """Whether a running target's session has halted (read again only once it grew)."""

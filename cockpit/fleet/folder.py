@@ -49,6 +49,12 @@ def console_file(fleet: Path, name: str) -> Path:
     return fleet / CONSOLE / f"{name}.log"
 
 
+def end_file(fleet: Path, name: str) -> Path:
+    """A worker's word that a target's process ended (its task, its exit code), on the
+    storage every host reaches: read even when the broker lost its results."""
+    return fleet / CONSOLE / f"{name}.end.json"
+
+
 def create_fleet_folder(folder: Path, runbook: bytes, targets: bytes,
                         answers: bytes | None) -> SessionStore:
     """A new fleet folder with its copies written and an empty ledger; as open as the

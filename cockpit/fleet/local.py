@@ -25,6 +25,20 @@ class Ended:
     said: str  # the last line it printed
 
 
+@dataclass(frozen=True)
+class Note:
+    """What a dispatcher has to say between ends: trouble with its broker, a target sent
+    again (`resent`: how, for the ledger), a target running past a limit."""
+
+    said: str
+    target: str | None = None
+    resent: str | None = None
+
+
+class DispatchTrouble(Exception):
+    """The dispatch cannot send now (its broker unreachable): said, and tried again."""
+
+
 class LocalPool:
     """Target processes started here, and those a dead fleet process left running (adopted
     by pid on resume); `ended()` says which have finished since it was last asked."""
@@ -78,6 +92,9 @@ class LocalPool:
                 del self._adopted[target]
                 done.append(Ended(target, None, last_line(console_file(self.fleet, target))))
         return done
+
+    def notes(self) -> list[Note]:
+        return []  # a child process here ends or runs: nothing between
 
     def close(self) -> None:
         """Nothing is stopped: a target runs to its end (or its next step, after a halt)."""

@@ -10,7 +10,7 @@ import os
 import secrets
 import shutil
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,11 +22,12 @@ from cockpit.fleet import records as fr
 from cockpit.fleet.approvals import go_words, split_answers
 from cockpit.fleet.folder import create_fleet_folder, ledger_folder, sha256_of
 from cockpit.fleet.ledger import fold_fleet, read_fleet
-from cockpit.fleet.plan import FleetPlan, load_plan
+from cockpit.fleet.plan import FleetPlan, FleetShape, load_plan
 from cockpit.fleet.target import fleet_plan, target_env
 from cockpit.runbook.environment import for_environment
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
+from cockpit.runbook.values import duration_seconds
 from cockpit.session.events import Actor
 from cockpit.session.layout import EVENTS
 from cockpit.session.lock import SessionLock
@@ -51,7 +52,10 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
                 environ: Mapping[str, str] | None = None,
                 sessions_root: Path = Path("sessions"), dispatch: str | None = None,
                 sign_key: SigningKeyRef | None = None,
-                rehearsal: Path | None = None) -> OpenFleet:
+                rehearsal: Path | None = None,
+                check_dispatch: Callable[[FleetShape], object] | None = None) -> OpenFleet:
+    """A new fleet, once everything it needs is checked — `check_dispatch` too (a Celery
+    broker reached): a refusal leaves nothing made."""
     environ = os.environ if environ is None else environ
     runbook = load_runbook(runbook_path)
     plan = load_plan(targets_path, runbook)
@@ -76,6 +80,10 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
         raise CockpitError(f"the answers ({answers_path or 'no --answers file given'}) lack "
                            f"what every target will ask, so each would stop halfway: "
                            f"{'; '.join(missing)}")
+    if mode == "celery" and not environ.get(plan.shape.broker_env):
+        raise CockpitError(f"{targets_path}: dispatch = \"celery\", and "
+                           f"${plan.shape.broker_env} is not set: export the Redis broker's "
+                           "URL (redis://HOST:6379/0), as the workers have it")
     if mode == "local":  # a worker elsewhere has its own environment
         for target in plan.file.targets:
             applied = for_environment(runbook, plan.environment_of(target),
@@ -92,6 +100,8 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
         raise CockpitError(f"{answers_path}: [fleet] go = {typed!r} does not approve this "
                            f"targets file; type {go_words(sha256_of(targets_path))!r} (its "
                            "sha256's first 12 digits) once you have read it; nothing was made")
+    if check_dispatch is not None:
+        check_dispatch(plan.shape)
     if folder is not None:
         check_new_session_folder(folder)
     identity = runbook_identity(runbook_path)
@@ -113,6 +123,9 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
             stop_after_halts=plan.shape.stop_after_halts,
             approve_waves=plan.shape.approve_waves, countersign=plan.shape.countersign,
             dispatch=mode, pid=os.getpid(),
+            lease_s=duration_seconds(plan.shape.lease),
+            **({"visibility_timeout_s": duration_seconds(plan.shape.visibility_timeout),
+                "broker_env": plan.shape.broker_env} if mode == "celery" else {}),
             **({"sign_key": sign_key} if sign_key is not None else {}),
             **({"rehearsal": str(rehearsal.resolve())} if rehearsal is not None else {}),
             **({"per_server": plan.shape.per_server} if plan.shape.per_server else {}),

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from cockpit.errors import CockpitError, Problem
 from cockpit.runbook.model import Runbook
-from cockpit.runbook.values import EnvName, Id
+from cockpit.runbook.values import Duration, EnvName, Id
 
 # A value of a DSN: no URL delimiter, no space (the runbook's Environment takes the same).
 DsnPart = Annotated[str, StringConstraints(min_length=1, pattern=r"^[^/?#@\s]*$")]
@@ -85,6 +85,15 @@ class FleetShape(_Model):
                               description="The fleet's GO waits for a reviewer's "
                               "countersignature too.")
     dispatch: Literal["local", "celery"] = "local"
+    lease: Duration = Field(default="30s", description="A target's session is taken over "
+                            "from a cockpit on another host only once its lease and its "
+                            "step's heartbeat are this old.")
+    visibility_timeout: Duration = Field(default="6h", description="Celery: how long a "
+                                         "target's message stays with a worker before it "
+                                         "is given to another; longer than the longest "
+                                         "target.")
+    broker_env: EnvName = Field(default="COCKPIT_BROKER_URL", description="Celery: the "
+                                "variable holding the Redis broker's URL.")
 
 
 class TargetsFile(_Model):

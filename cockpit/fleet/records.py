@@ -51,6 +51,9 @@ class FleetStarted(Record):
     pid: int | None = None
     sign_key: SigningKeyRef | None = None  # the operator's (--sign-key): four eyes are two keys
     rehearsal: str | None = None  # --rehearsal: the PASS every target is proved by (its folder)
+    lease_s: float = 30.0  # a target is taken over from another host only after this long
+    visibility_timeout_s: float | None = None  # Celery: a message's time with one worker
+    broker_env: str | None = None  # Celery: the variable holding the broker's URL
 
 
 class FleetResumed(Record):

@@ -5,6 +5,7 @@ the next action."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,8 +84,19 @@ def status_lines(folder: Path, state: FleetState) -> list[str]:
     for t in state.targets.values():
         now = session_now(target_folder(folder, t.name)) if t.dispatched else None
         later = f"  (its session now: {now})" if now is not None and now != t.outcome else ""
+        host = held_on(folder, t.name) if t.running else None
+        later += f"  on {host}" if host else ""
+        later += f"  (sent {len(t.dispatched)} times)" if len(t.dispatched) > 1 else ""
         lines.append(f"  {t.name:<16} {t.wave:<10} {t.outcome}{later}")
     return lines
+
+
+def held_on(folder: Path, name: str) -> str | None:
+    """The host whose cockpit holds target `name`'s session now (a worker, in a Celery
+    fleet), when that is not this one."""
+    info = read_lock_info(target_folder(folder, name)) or {}
+    host = info.get("host")
+    return inert(host) if isinstance(host, str) and host != socket.gethostname() else None
 
 
 def lock_line(folder: Path) -> str | None:
@@ -114,7 +126,8 @@ def status_json(folder: Path, state: FleetState) -> str:
                            "outcomes": state.outcomes(w.name)} for w in started.waves},
         "targets": {t.name: {"wave": t.wave, "outcome": t.outcome,
                              "detail": t.ended.detail if t.ended else None,
-                             "dispatches": len(t.dispatched)}
+                             "dispatches": len(t.dispatched),
+                             "held_on": held_on(folder, t.name) if t.running else None}
                     for t in state.targets.values()},
     }, indent=2)
 

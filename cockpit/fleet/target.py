@@ -54,6 +54,7 @@ class TargetRun:
     operator: str
     env: dict[str, str]  # this process's environment with the target's DSN variables
     rehearsal: Path | None  # the PASS every target of the fleet is proved by
+    lease_s: float  # taken over from another host only after its lease is this old
 
     @property
     def started(self) -> bool:
@@ -123,7 +124,8 @@ def target_run(fleet: Path, name: str, environ: Mapping[str, str],
                      answers=answers if answers.is_file() else None,
                      stop_file=fleet / STOP if state.ended is None else None,
                      operator=state.operator, env=env,
-                     rehearsal=Path(started.rehearsal) if started.rehearsal else None)
+                     rehearsal=Path(started.rehearsal) if started.rehearsal else None,
+                     lease_s=started.lease_s)
 
 
 def _approver(state: FleetState, wave: str) -> str | None:

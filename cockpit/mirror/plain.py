@@ -17,7 +17,7 @@ from cockpit.session.format import format_event
 from cockpit.session.inert import inert
 from cockpit.session.integrity import file_problem
 from cockpit.session.layout import EVENTS
-from cockpit.session.lock import holder_alive
+from cockpit.session.lock import holder_present
 from cockpit.session.notify import POLL_S, ChangeWaiter
 from cockpit.session.reader import session_runbook
 from cockpit.session.state import SessionState, apply
@@ -97,7 +97,7 @@ class PlainMirror:
         if time.monotonic() - self.looked < PRESENCE_S or self.state.ended:
             return
         self.looked = time.monotonic()
-        present = holder_alive(self.folder)
+        present = holder_present(self.folder)
         if present is not True:
             self.take_events(live=True)  # it may have just ended the session and let go
         if present is not True and present != self.present and not self.state.ended:

@@ -11,7 +11,7 @@ from cockpit.session.events import Event
 from cockpit.session.follow import EventFollower
 from cockpit.session.integrity import file_problem
 from cockpit.session.layout import session_file
-from cockpit.session.lock import holder_alive
+from cockpit.session.lock import holder_present
 from cockpit.session.notify import ChangeWaiter
 from cockpit.session.reader import session_events, session_runbook
 from cockpit.session.redact import Redactor
@@ -81,4 +81,4 @@ class MirrorSource:
 
     def operator_present(self) -> bool | None:
         """Whether the operator's cockpit is alive (None: nobody holds the session)."""
-        return holder_alive(self.folder)
+        return holder_present(self.folder)

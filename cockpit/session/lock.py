@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +36,9 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # A lock no holder file names is a cockpit about to name itself, or a child forked just
 # before its cockpit let go (it shares the lock until exec): waited for, this long.
 NAMELESS_GRACE = 2.0
+LEASE_RENEW_S = 2.0  # how often a holder renews its lease in the holder file
+PRESENT_S = 5 * LEASE_RENEW_S  # a lease not renewed for this long: its holder is gone
+_LEASES: dict[Path, threading.Event] = {}  # this process's leases being renewed, by folder
 
 def _try_lock_windows(fd: int, msvcrt: Any = None) -> bool:
     """A non-blocking lock of the file's first byte (`locking` starts at the position, 0)."""
@@ -179,6 +183,26 @@ class SessionLock:
     fd: int
     info: dict[str, Any]
     taken_over: dict[str, Any] | None  # the stale holder's info, when we took over
+    _lease: threading.Event | None = None  # set to stop renewing
+    _renewer: threading.Thread | None = None
+
+    def keep_lease(self, every_s: float = LEASE_RENEW_S) -> None:
+        """Renew the lease in the holder file (`renewed`) every `every_s` until released: a
+        cockpit on another host tells a live holder from a dead one by it (the OS lock and
+        the pid say nothing across machines)."""
+        if self._renewer is not None:
+            return
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(every_s):
+                with contextlib.suppress(OSError):  # a full disk: the lease ages, as it would
+                    write_holder(self.folder, {**self.info, "renewed": _now()})
+
+        self._lease = stop
+        _LEASES[self.folder] = stop  # release_if_mine stops it too (a hang-up's last resort)
+        self._renewer = threading.Thread(target=renew, name="lease", daemon=True)
+        self._renewer.start()
 
     @classmethod
     def acquire(cls, folder: Path, take_over: bool = False) -> SessionLock:
@@ -201,15 +225,20 @@ class SessionLock:
         if hasattr(os, "fchmod") and os.fstat(fd).st_mode & 0o077:
             os.fchmod(fd, 0o600)  # an old session's lock, 0644: no one else may lock it
         os.ftruncate(fd, 0)  # an old session's holder info: the holder file has it now
+        now = _now()
         info = {"pid": os.getpid(), "host": socket.gethostname(), "user": _user(),
-                "since": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
+                "since": now, "renewed": now}
         write_holder(folder, info)
         return cls(folder, fd, info, previous if previous else None)
 
     def release(self) -> None:
-        """Clear our info, then let the OS lock go."""
+        """Stop renewing, clear our info, then let the OS lock go."""
         if self.fd < 0:
             return
+        if self._lease is not None and self._renewer is not None:
+            self._lease.set()
+            self._renewer.join(5)
+            _LEASES.pop(self.folder, None)
         with contextlib.suppress(FileNotFoundError):
             (self.folder / HOLDER).unlink()
         fsync_dir(self.folder)
@@ -221,6 +250,8 @@ def release_if_mine(folder: Path) -> None:
     """The holder file removed if it names this process: a cockpit ended the hard way (a
     hang-up's last resort) then leaves a lock `resume` takes without --take-over — the OS
     lets the lock itself go with the process."""
+    if (lease := _LEASES.pop(folder, None)) is not None:
+        lease.set()  # no renewal may write the holder file again after this
     info = read_lock_info(folder) or {}
     if info.get("pid") == os.getpid() and info.get("host") == socket.gethostname():
         with contextlib.suppress(FileNotFoundError):
@@ -239,3 +270,34 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return str(os.getuid()) if hasattr(os, "getuid") else "?"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def holder_present(folder: Path, now: datetime | None = None) -> bool | None:
+    """For a mirror: whether the cockpit holding the session is there — by its pid on this
+    host, by its lease on another (renewed lately: there; not for a while: gone); None
+    when nobody holds the session, or a holder on another host keeps no lease."""
+    alive = holder_alive(folder)
+    if alive is not None:
+        return alive
+    info = read_lock_info(folder)
+    if not info or not isinstance(info.get("renewed"), str):
+        return None
+    age = lease_age(info, now)
+    return None if age is None else age < PRESENT_S
+
+
+def lease_age(info: dict[str, Any], now: datetime | None = None) -> float | None:
+    """Seconds since the holder last renewed its lease (or took the lock, before any
+    renewal); None when the holder file says neither."""
+    stamp = info.get("renewed") or info.get("since")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ((now or datetime.now(UTC)) - when).total_seconds()

@@ -321,3 +321,32 @@ def test_a_target_stopped_by_the_halt_is_taken_up_by_hand_on_its_own_database(
     checked = cockpit("verify", str(fleet))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "t02: stopped; its session now: PASS (after the ledger's record)" in checked.stdout
+
+
+def test_a_duplicate_delivery_waits_on_the_target_s_lock_and_runs_nothing(
+        server: Server, tmp_path: Path) -> None:
+    """The same target sent twice (a broker's redelivery while the first still runs): the
+    second `fleet target` waits on the target's lock, never beside it, and once the first
+    has decided it says so and runs nothing."""
+    world = build_world(tmp_path / "world", server, count=1, after=" && sleep 3",
+                        waves='[[waves]]\nname = "all"\nrest = true\n')
+    fleet = tmp_path / "fleet"
+    first = start_cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
+                          str(world.targets), "--answers", str(world.answers), "--folder",
+                          str(fleet), env=world.env(), stdout=subprocess.DEVNULL)
+    try:
+        session = fleet / "targets" / "t01"
+        wait_until(lambda: (session / "steps" / "after.1.log").exists(),
+                   "the target's last step to run", 120, 0.1)
+        again = cockpit("fleet", "target", str(fleet), "t01", env=world.env(), timeout=300)
+    finally:
+        first.wait(300)
+    assert first.returncode == 0
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "waiting: target t01's session is held by" in again.stdout, again.stdout
+    assert "--take-over" not in again.stdout and "already decided (PASS)" in again.stdout
+    kinds = [e["type"] for e in session_events(session)]
+    assert kinds.count("session_started") == 1 and "session_resumed" not in kinds
+    assert "lock_taken_over" not in kinds
+    assert [e["data"]["step"] for e in session_events(session)
+            if e["type"] == "step_started"] == ["before", "upgrade", "after"]

@@ -127,3 +127,62 @@ def test_fleet_run_refuses_before_anything_is_made(tmp_path: Path) -> None:
                    str(folder))
     assert done.returncode == 1 and "waves[1] (second): asks for 5 targets; 2 are left" in done.stderr
     assert "Traceback" not in done.stderr and not folder.exists()
+
+
+def test_a_celery_fleet_whose_broker_is_unreachable_is_refused_before_a_target_is_sent(
+        tmp_path: Path) -> None:
+    from cockpit.demo.pgcluster import free_port
+
+    runbook = tmp_path / "runbook.toml"
+    runbook.write_text(RUNBOOK.format(role="fleet", port=5432, after="", before=""))
+    targets = tmp_path / "targets.toml"
+    targets.write_text(targets_toml(NAMES[:3], '[[waves]]\nname = "all"\nrest = true\n',
+                                    'dispatch = "celery"'))
+    url = f"redis://:s3cret-broker@127.0.0.1:{free_port()}/0"
+    unset = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                    "--folder", str(tmp_path / "f0"))
+    assert unset.returncode == 1 and "$COCKPIT_BROKER_URL is not set" in unset.stderr
+    done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                   "--folder", str(tmp_path / "f1"), env={"COCKPIT_BROKER_URL": url})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the Celery broker $COCKPIT_BROKER_URL names cannot be reached" in done.stderr
+    assert done.stderr.strip().endswith("then run it again")
+    assert "s3cret-broker" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "f1").exists()  # nothing made: no folder, no lock left behind
+    amqp = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                   "--folder", str(tmp_path / "f2"),
+                   env={"COCKPIT_BROKER_URL": "amqp://guest:guest@127.0.0.1//"})
+    assert amqp.returncode == 1 and "names a broker of scheme amqp; fleets use Redis" in \
+        amqp.stderr and "guest" not in amqp.stderr and not (tmp_path / "f2").exists()
+
+
+@pytest.mark.parametrize(("args", "url", "said"), [
+    ([], "amqp://guest:s3cret@127.0.0.1//", "names a broker of scheme amqp; fleets use Redis"),
+    (["--concurrency", "0"], "redis://127.0.0.1:1/0", "--concurrency 0: at least 1"),
+    (["--concurrency", "-2"], "redis://127.0.0.1:1/0", "--concurrency -2: at least 1"),
+    (["--visibility-timeout", "soon"], "redis://127.0.0.1:1/0", "--visibility-timeout soon"),
+    ([], "", "$COCKPIT_BROKER_URL is not set")])
+def test_a_worker_is_refused_with_a_word_before_celery_starts(
+        args: list[str], url: str, said: str) -> None:
+    done = cockpit("fleet", "worker", *args, env={"COCKPIT_BROKER_URL": url})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert said in done.stderr and "Traceback" not in done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_celery_is_imported_only_by_a_celery_fleet() -> None:
+    """The extra is optional: a fleet on this machine (and every other command) never loads
+    Celery; only the dispatch module that uses it does."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, pkgutil, importlib, cockpit.fleet as f, cockpit.cli.fleet\n"
+             "for m in pkgutil.iter_modules(f.__path__):\n"
+             "    if m.name != 'celery_dispatch': importlib.import_module(f'cockpit.fleet.{m.name}')\n"
+             "import cockpit.tui.fleet_app\n"
+             "print(sorted(n for n in sys.modules if n.split('.')[0] in ('celery', 'kombu')))\n"
+             "import cockpit.fleet.celery_dispatch\n"
+             "print('celery' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines() == ["[]", "True"], done.stdout + done.stderr
