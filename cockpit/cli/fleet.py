@@ -114,6 +114,8 @@ def target(*, folder: str | Path, name: str) -> int:
           flush=True)
     if one.started:
         return _resume_target(one)
+    if not _host_ready(one):
+        return EXIT_REFUSED
     plan = driving.plan(one.runbook_path, True, one.answers, False)
     assert plan is not None  # headless: the answers, checked
     ctl = Controller.start(one.runbook_path, folder=one.folder, operator=one.operator,
@@ -124,6 +126,24 @@ def target(*, folder: str | Path, name: str) -> int:
 
 
 WAIT_S = 1.0
+
+
+def _host_ready(one: object) -> bool:
+    """The programs the target's steps name resolve on this host, or a NO-GO that names
+    them — before its session starts a step (a failed changing step would halt it)."""
+    import socket
+
+    from cockpit.fleet.preflight import missing_programs
+    from cockpit.fleet.target import TargetRun
+
+    assert isinstance(one, TargetRun)
+    missing = missing_programs(one.runbook, one.env)
+    if not missing:
+        return True
+    print(f"NO-GO on host {socket.gethostname()}: {'; '.join(missing)} — install them or "
+          "put their folder on this host's PATH (a worker's own environment), then send the "
+          "target again (on the board: r; or cockpit fleet resume FLEET)", flush=True)
+    return False
 
 
 def _resume_target(one: object) -> int:
@@ -145,6 +165,8 @@ def _resume_target(one: object) -> int:
             decided = state.decision.status if state.decision else "-"
             print(f"target {one.ref.target}: already decided ({decided})", flush=True)
             return 0
+        if not _host_ready(one):
+            return EXIT_REFUSED
         reason = take_over_reason(one.folder, one.lease_s)
         try:
             lock = SessionLock.acquire(one.folder, take_over=reason is not None)

@@ -57,10 +57,11 @@ def most_sessions_at_once(fleet: Path) -> int:
     return most
 
 
-def run_fleet(world: FleetWorld, fleet: Path) -> subprocess.CompletedProcess[str]:
+def run_fleet(world: FleetWorld, fleet: Path,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return cockpit("fleet", "run", "--headless", str(world.runbook), "--targets", str(world.targets),
                    "--answers", str(world.answers), "--folder", str(fleet),
-                   env=world.env(), timeout=600)
+                   env=env or world.env(), timeout=600)
 
 
 def test_a_failed_target_of_the_second_wave_halts_the_fleet(server: Server,
@@ -350,3 +351,31 @@ def test_a_duplicate_delivery_waits_on_the_target_s_lock_and_runs_nothing(
     assert "lock_taken_over" not in kinds
     assert [e["data"]["step"] for e in session_events(session)
             if e["type"] == "step_started"] == ["before", "upgrade", "after"]
+
+
+def test_a_host_without_alembic_on_its_path_says_no_go_before_a_step(
+        server: Server, tmp_path: Path) -> None:
+    """The targets' processes run with a PATH that lacks `alembic`: each says NO-GO naming
+    the step and the program, before its session starts a step (nothing halted, no
+    database touched); with the PATH put right, `fleet resume` sends them again to PASS."""
+    world = build_world(tmp_path / "world", server, count=2,
+                        waves='[[waves]]\nname = "all"\nrest = true\n')
+    fleet = tmp_path / "fleet"
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                           if p and not (Path(p) / "alembic").exists())
+    done = run_fleet(world, fleet, env={**world.env(), "PATH": path})
+    assert done.returncode == 3, done.stdout + done.stderr
+    ended = {e["target"]: e for e in of_type(ledger(fleet), "target_ended")}
+    assert set(ended) == {"t01", "t02"}
+    for name, record in ended.items():
+        assert record["outcome"] == "failed" and record["detail"].startswith(
+            "NO-GO on host "), record
+        assert "step before: `alembic` not found on this host's PATH; step upgrade: " \
+               "`alembic` not found" in record["detail"]
+        assert not (fleet / "targets" / name / "events.jsonl").exists()
+        assert world.version(f"tenant_{name}") is None
+    assert "put their folder on this host's PATH" in done.stdout
+    again = cockpit("fleet", "resume", "--headless", str(fleet), "--answers",
+                    str(world.answers), env=world.env(), timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert all(world.version(f"tenant_{n}") == "r2" for n in world.names)
