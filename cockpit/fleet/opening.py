@@ -33,6 +33,7 @@ from cockpit.session.layout import EVENTS
 from cockpit.session.lock import SessionLock
 from cockpit.session.place import check_new_session_folder
 from cockpit.session.records import SigningKeyRef
+from cockpit.session.rules import asks_four_eyes
 from cockpit.session.state import SessionState
 from cockpit.session.store import SessionStore, read_event_log
 
@@ -60,6 +61,13 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
     runbook = load_runbook(runbook_path)
     plan = load_plan(targets_path, runbook)
     mode = dispatch or plan.shape.dispatch
+    if asks_four_eyes(runbook):  # each target would be refused at its start, one by one
+        raise CockpitError(f"{runbook_path}: this runbook asks for reviewers' "
+                           "countersignatures of each session (a decision's, a hold's or a "
+                           "gate's); a fleet's targets are headless sessions that cannot wait "
+                           "for them. A fleet's four eyes are at its GO and between waves: "
+                           "`countersign = true` in the targets file's [fleet], with a "
+                           "runbook that asks none itself; nothing was made")
     if plan.shape.countersign and sign_key is None:
         raise CockpitError(f"{targets_path}: this fleet asks for a reviewer's "
                            "countersignature (countersign = true), and four eyes are two known "

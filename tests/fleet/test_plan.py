@@ -186,3 +186,21 @@ def test_celery_is_imported_only_by_a_celery_fleet() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           check=True)
     assert done.stdout.splitlines() == ["[]", "True"], done.stdout + done.stderr
+
+
+def test_a_runbook_that_asks_each_session_for_countersignatures_is_refused_as_a_fleet(
+        tmp_path: Path) -> None:
+    """Each target is a headless session that cannot wait for reviewers: such a runbook is
+    refused once, at the fleet's start, not target after target."""
+    runbook = tmp_path / "runbook.toml"
+    text = RUNBOOK.format(role="fleet", port=5432, after="", before="")
+    runbook.write_text(text.replace('heading = "Decision"\n',
+                                    'heading = "Decision"\ncountersignatures = 1\n', 1))
+    targets = tmp_path / "targets.toml"
+    targets.write_text(targets_toml(NAMES[:3], '[[waves]]\nname = "all"\nrest = true\n'))
+    done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
+                   "--folder", str(tmp_path / "f"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "this runbook asks for reviewers' countersignatures of each session" in done.stderr
+    assert "`countersign = true`" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "f").exists()
