@@ -106,7 +106,8 @@ def header_line(folder: Path, state: FleetState) -> str:
     assert started is not None
     go = f"GO by {state.go.approver}" if state.go else "GO not yet approved"
     return (f"FLEET {folder.name} · {fleet_word(state)} · runbook {started.runbook_id} · "
-            f"{len(state.targets)} targets (sha256 {started.targets_sha256[:12]}) · {go}")
+            f"{len(state.targets)} targets (sha256 {started.targets_sha256[:12]}) · "
+            f"dispatch {started.dispatch} · {go}")
 
 
 def wave_lines(state: FleetState) -> list[str]:

@@ -25,6 +25,7 @@ from typing import Any
 
 from celery import Celery  # type: ignore[import-untyped]
 from celery.result import AsyncResult  # type: ignore[import-untyped]
+from celery.utils.log import get_task_logger  # type: ignore[import-untyped]
 
 from cockpit.fleet.folder import console_file, end_file, target_folder
 from cockpit.fleet.local import TARGET_COMMAND, DispatchTrouble, Ended, Note, last_line
@@ -32,6 +33,7 @@ from cockpit.fleet.takeover import held_by_a_live_cockpit
 
 TASK = "cockpit.fleet.target"
 DEFAULT_QUEUE = "cockpit"
+LOG = get_task_logger(__name__)
 RETRY_S = 2.0  # a broker found down is asked again after this long, not at every poll
 
 
@@ -69,6 +71,8 @@ def run_target(task: Any, fleet: str, name: str) -> int:
     the storage every host reaches); its exit code is the task's result, and is written
     beside the console too — the fleet reads it there when the broker lost its results."""
     redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+    # the worker's own log names the target, not only the task's id
+    LOG.info("target %s of fleet %s%s", name, fleet, " (redelivered)" if redelivered else "")
     with open(console_file(Path(fleet), name), "ab") as out:
         out.write(f"-- worker {socket.gethostname()} (pid {os.getpid()}), task "
                   f"{task.request.id}{' redelivered' if redelivered else ''}\n".encode())
@@ -76,6 +80,7 @@ def run_target(task: Any, fleet: str, name: str) -> int:
         done = subprocess.run([sys.executable, *TARGET_COMMAND, fleet, name],
                               stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"}, check=False)
+    LOG.info("target %s of fleet %s: its process ended, exit %s", name, fleet, done.returncode)
     path = end_file(Path(fleet), name)
     kept = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     kept.write_text(json.dumps({"task": task.request.id, "code": done.returncode,

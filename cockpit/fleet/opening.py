@@ -27,6 +27,7 @@ from cockpit.fleet.target import fleet_plan, target_env
 from cockpit.runbook.environment import for_environment
 from cockpit.runbook.identity import runbook_identity
 from cockpit.runbook.loader import load_runbook
+from cockpit.runbook.model import Runbook
 from cockpit.runbook.values import duration_seconds
 from cockpit.session.events import Actor
 from cockpit.session.layout import EVENTS
@@ -61,48 +62,9 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
     runbook = load_runbook(runbook_path)
     plan = load_plan(targets_path, runbook)
     mode = dispatch or plan.shape.dispatch
-    if asks_four_eyes(runbook):  # each target would be refused at its start, one by one
-        raise CockpitError(f"{runbook_path}: this runbook asks for reviewers' "
-                           "countersignatures of each session (a decision's, a hold's or a "
-                           "gate's); a fleet's targets are headless sessions that cannot wait "
-                           "for them. A fleet's four eyes are at its GO and between waves: "
-                           "`countersign = true` in the targets file's [fleet], with a "
-                           "runbook that asks none itself; nothing was made")
-    if plan.shape.countersign and sign_key is None:
-        raise CockpitError(f"{targets_path}: this fleet asks for a reviewer's "
-                           "countersignature (countersign = true), and four eyes are two known "
-                           "people: the operator declares a key too — give --sign-key KEY")
-    table: dict[str, object] = {}
-    shared: bytes | None = None
-    if answers_path is not None:
-        try:
-            raw = answers_path.read_bytes()
-        except OSError as exc:
-            raise CockpitError(f"{answers_path}: cannot be read ({exc.strerror})") from None
-        table, shared = split_answers(raw, answers_path)
-    answers = parse_answers(tomllib.loads(shared.decode("utf-8")) if shared else {},
-                            str(answers_path or "no --answers file"))
-    check_answers(runbook, answers, assume_yes=False)
-    missing = missing_answers(runbook, answers, False, SessionState())
-    if missing:
-        raise CockpitError(f"the answers ({answers_path or 'no --answers file given'}) lack "
-                           f"what every target will ask, so each would stop halfway: "
-                           f"{'; '.join(missing)}")
-    if mode == "celery" and not environ.get(plan.shape.broker_env):
-        raise CockpitError(f"{targets_path}: dispatch = \"celery\", and "
-                           f"${plan.shape.broker_env} is not set: export the Redis broker's "
-                           "URL (redis://HOST:6379/0), as the workers have it")
-    if mode == "local":  # a worker elsewhere has its own environment
-        for target in plan.file.targets:
-            applied = for_environment(runbook, plan.environment_of(target),
-                                      plan.values_of(target))
-            target_env(applied, target, environ)  # a DSN variable missing: refused now
-    if rehearsal is not None:  # a PASS of this runbook at each target's commit, or refused
-        for workdir in {resolve_workdir(for_environment(runbook, plan.environment_of(t),
-                                                        plan.values_of(t)), runbook_path,
-                                        None)
-                        for t in plan.file.targets}:
-            checked_link(runbook, workdir, rehearsal)
+    _refuse_four_eyes(runbook, runbook_path, targets_path, plan, sign_key)
+    table, shared = _read_answers(runbook, answers_path)
+    _check_targets(runbook, runbook_path, targets_path, plan, mode, environ, rehearsal)
     typed = table.get("go")
     if typed is not None and typed != go_words(sha256_of(targets_path)):
         raise CockpitError(f"{answers_path}: [fleet] go = {typed!r} does not approve this "
@@ -144,6 +106,65 @@ def start_fleet(runbook_path: Path, targets_path: Path, answers_path: Path | Non
         shutil.rmtree(folder, ignore_errors=True)  # made just now, by us: nothing else
         raise
     return OpenFleet(folder, store, lock, actor, plan, table)
+
+
+def _refuse_four_eyes(runbook: Runbook, runbook_path: Path, targets_path: Path,
+                      plan: FleetPlan, sign_key: SigningKeyRef | None) -> None:
+    if asks_four_eyes(runbook):  # each target would be refused at its start, one by one
+        raise CockpitError(f"{runbook_path}: this runbook asks for reviewers' "
+                           "countersignatures of each session (a decision's, a hold's or a "
+                           "gate's); a fleet's targets are headless sessions that cannot wait "
+                           "for them. A fleet's four eyes are at its GO and between waves: "
+                           "`countersign = true` in the targets file's [fleet], with a "
+                           "runbook that asks none itself; nothing was made")
+    if plan.shape.countersign and sign_key is None:
+        raise CockpitError(f"{targets_path}: this fleet asks for a reviewer's "
+                           "countersignature (countersign = true), and four eyes are two known "
+                           "people: the operator declares a key too — give --sign-key KEY")
+
+
+def _read_answers(runbook: Runbook,
+                  answers_path: Path | None) -> tuple[dict[str, object], bytes | None]:
+    """The answers' `[fleet]` table and the rest (shared by every target), checked to hold
+    all a target will ask."""
+    table: dict[str, object] = {}
+    shared: bytes | None = None
+    if answers_path is not None:
+        try:
+            raw = answers_path.read_bytes()
+        except OSError as exc:
+            raise CockpitError(f"{answers_path}: cannot be read ({exc.strerror})") from None
+        table, shared = split_answers(raw, answers_path)
+    answers = parse_answers(tomllib.loads(shared.decode("utf-8")) if shared else {},
+                            str(answers_path or "no --answers file"))
+    check_answers(runbook, answers, assume_yes=False)
+    missing = missing_answers(runbook, answers, False, SessionState())
+    if missing:
+        raise CockpitError(f"the answers ({answers_path or 'no --answers file given'}) lack "
+                           f"what every target will ask, so each would stop halfway: "
+                           f"{'; '.join(missing)}")
+    return table, shared
+
+
+def _check_targets(runbook: Runbook, runbook_path: Path, targets_path: Path, plan: FleetPlan,
+                   mode: str, environ: Mapping[str, str], rehearsal: Path | None) -> None:
+    """What each target needs from here: its DSN variable (on this machine), the broker's
+    variable (Celery), a rehearsal's PASS at its commit."""
+    if mode == "celery" and not environ.get(plan.shape.broker_env):
+        raise CockpitError(f"{targets_path}: dispatch = \"celery\", and "
+                           f"${plan.shape.broker_env} is not set: export the Redis broker's "
+                           "URL (redis://HOST:6379/0), as the workers have it")
+    if mode == "local":  # a worker elsewhere has its own environment
+        for target in plan.file.targets:
+            applied = for_environment(runbook, plan.environment_of(target),
+                                      plan.values_of(target))
+            target_env(applied, target, environ)  # a DSN variable missing: refused now
+    if rehearsal is not None:  # a PASS of this runbook at each target's commit, or refused
+        for workdir in {resolve_workdir(for_environment(runbook, plan.environment_of(t),
+                                                        plan.values_of(t)), runbook_path,
+                                        None)
+                        for t in plan.file.targets}:
+            checked_link(runbook, workdir, rehearsal)
 
 
 def resume_fleet(folder: Path, answers_path: Path | None, operator: str | None,

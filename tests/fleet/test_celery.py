@@ -143,6 +143,8 @@ def test_a_lost_worker_s_target_is_taken_over_by_the_other_and_ends_pass(
     checked = cockpit("verify", str(fleet))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert all(world.version(f"tenant_{n}") == "r2" for n in world.names)
+    said = (tmp_path / "worker-b.log").read_text(errors="replace")
+    assert f"target {lost} of fleet {fleet} (redelivered)" in said  # the worker's own log
 
 
 def test_a_broker_outage_neither_stops_the_fleet_nor_loses_a_target(
