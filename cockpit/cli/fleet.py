@@ -102,14 +102,20 @@ def status(*, folder: str | Path, as_json: bool = False) -> int:
 def target(*, folder: str | Path, name: str) -> int:
     """Run (or take up again) target `name` of the fleet in `folder`, headless."""
     import os
+    import socket
 
     from cockpit.engine import hangup
     from cockpit.engine.controller import Controller
+    from cockpit.errors import CockpitError
     from cockpit.fleet.target import target_run
 
     hangup.install()
     fleet = Path(os.path.abspath(folder))
-    one = target_run(fleet, name, os.environ)
+    try:
+        one = target_run(fleet, name, os.environ)
+    except CockpitError as exc:  # on a worker, which host lacks what is said matters
+        exc.message = f"on host {socket.gethostname()}: {exc.message}"
+        raise
     print(f"target {name} of fleet {fleet.name}: approved by {one.ref.approved_by}",
           flush=True)
     if one.started:
@@ -164,7 +170,7 @@ def _resume_target(one: object) -> int:
         if state.ended:
             decided = state.decision.status if state.decision else "-"
             print(f"target {one.ref.target}: already decided ({decided})", flush=True)
-            return 0
+            return EXIT_OK if decided == "PASS" else EXIT_BLOCKER  # as its own run ended
         if not _host_ready(one):
             return EXIT_REFUSED
         reason = take_over_reason(one.folder, one.lease_s)
@@ -230,9 +236,10 @@ def reach_broker(app: Any, variable: str, then: str) -> None:
         with app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=2, interval_start=0.5, interval_step=0.5)
     except Exception as exc:  # kombu's and redis-py's errors alike
-        raise CockpitError(f"the Celery broker ${variable} names cannot be reached "
-                           f"({type(exc).__name__}); start it, or export the right URL, "
-                           f"{then}") from None
+        raise CockpitError(f"the Celery broker ${variable} names "
+                           f"({app.connection_for_write().as_uri()}, password hidden) cannot "
+                           f"be reached ({type(exc).__name__}); start it, or export the right "
+                           f"URL, {then}") from None
 
 
 def _celery() -> tuple[Any, Any]:
@@ -256,6 +263,9 @@ def worker(*, queue: str = "cockpit", concurrency: int = 4,
     from cockpit.errors import CockpitError
     from cockpit.runbook.values import duration_seconds
 
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]+", queue):
+        raise CockpitError(f"--queue {queue!r}: a queue's name (letters, digits, . _ : -), "
+                           "as the targets file's `queue` names it")
     if concurrency < 1:
         raise CockpitError(f"--concurrency {concurrency}: at least 1 (how many targets this "
                            "worker runs at once)")

@@ -11,8 +11,9 @@ from pathlib import Path
 from cockpit.errors import CockpitError
 from cockpit.fleet.folder import ledger_folder, target_folder
 from cockpit.fleet.ledger import PASS, FleetState, TargetLine, read_fleet
+from cockpit.fleet.outcome import taken_over
 from cockpit.fleet.statements import GO, pending_subject
-from cockpit.fleet.status import fleet_word, held_on, wave_word
+from cockpit.fleet.status import fleet_word, running_word, wave_word
 from cockpit.runbook.loader import parse_runbook
 from cockpit.runbook.model import Runbook
 from cockpit.session import rules
@@ -80,7 +81,8 @@ class BoardReader:
         session = self._session(line.name) if line.dispatched else None
         if session is None:
             return TargetRow(line.name, line.wave, "-", f"0 of {len(self.steps)}", "",
-                             line.outcome)
+                             running_word(self.folder, line.name) if line.running
+                             else line.outcome)
         done = sum(1 for step in self.steps if rules.step_done(session, step))
         running = session.running_step()
         last = running or next((s for s in reversed(self.steps) if s in session.steps), None)
@@ -89,9 +91,8 @@ class BoardReader:
         if running is not None:
             found = running_files(target_folder(self.folder, line.name), session)
             radar = radar_text(found[1].radar) if found else ""
-        outcome = line.outcome
-        if line.running and (host := held_on(self.folder, line.name)) is not None:
-            outcome = f"running on {host}"
+        outcome = running_word(self.folder, line.name) if line.running else line.outcome
+        outcome += taken_over(session)
         if line.running and session.halt is not None:
             outcome = "HALTED"
         decided = session.decision.status if session.decision else None

@@ -27,14 +27,19 @@ from celery import Celery  # type: ignore[import-untyped]
 from celery.result import AsyncResult  # type: ignore[import-untyped]
 from celery.utils.log import get_task_logger  # type: ignore[import-untyped]
 
+from cockpit.fleet.celery_watch import Holder, Sent, look
 from cockpit.fleet.folder import console_file, end_file, target_folder
 from cockpit.fleet.local import TARGET_COMMAND, DispatchTrouble, Ended, Note, last_line
+from cockpit.fleet.outcome import session_now
 from cockpit.fleet.takeover import held_by_a_live_cockpit
+from cockpit.session.layout import EVENTS
+from cockpit.session.lock import read_lock_info
 
 TASK = "cockpit.fleet.target"
 DEFAULT_QUEUE = "cockpit"
 LOG = get_task_logger(__name__)
 RETRY_S = 2.0  # a broker found down is asked again after this long, not at every poll
+LOOK_S = 0.5  # how often the running targets' ends and signs of life are read
 
 
 def make_app(broker: str, visibility_s: float) -> Celery:
@@ -91,11 +96,9 @@ def run_target(task: Any, fleet: str, name: str) -> int:
 
 class CeleryPool:
     """The fleet's side: each target sent as a task to its queue; its end read from the
-    worker's end file on the shared storage, else from Celery's result. The broker may go
-    away and come back: said, never fatal. A target that shows no sign of life (no result,
-    no end, no live holder of its session) for the visibility timeout and the lease is sent
-    again — a message the broker lost; a duplicate of one it did not lose waits on the
-    target's lock and runs nothing."""
+    worker's end file on the shared storage, or from its session (decided, nobody holding
+    it), else from Celery's result. The broker may go away and come back: said, never
+    fatal. What a target shows meanwhile is `celery_watch.look`'s to judge."""
 
     name = "celery"
 
@@ -107,13 +110,13 @@ class CeleryPool:
         self.visibility_s = visibility_s
         self.lease_s = lease_s
         self.clock = clock
-        self._tasks: dict[str, list[str]] = {}  # every task sent for it, the last one last
-        self._since: dict[str, float] = {}  # when it was sent, or last showed life
-        self._running_since: dict[str, float] = {}  # first seen held by its cockpit
-        self._long: set[str] = set()  # said: running past the visibility timeout
+        self._sent: dict[str, Sent] = {}
+        self._sizes: dict[str, int] = {}  # each session's events, as last read
         self._notes: list[Note] = []
         self._trouble: str | None = None
         self._tried_at = 0.0
+        self._looked_at = -LOOK_S
+        self._run: tuple[float, str | None] | None = None  # (when read, the broker's run id)
 
     def _send(self, target: str) -> str:
         queue = self.queues.get(target) or DEFAULT_QUEUE
@@ -124,47 +127,62 @@ class CeleryPool:
         except Exception as exc:  # kombu's and redis-py's errors alike
             raise DispatchTrouble(self._broker_down(exc)) from None
         self._broker_up()
-        self._tasks.setdefault(target, []).append(sent.id)
-        self._since[target] = self.clock()
-        return f"celery task {sent.id} queue {queue}"
+        run = self._broker_run()
+        known = self._sent.get(target)
+        tasks = [*(known.tasks if known else []), sent.id]
+        self._sent[target] = Sent(queue, tasks, run, self.clock())
+        return f"celery task {sent.id} queue {queue}" + (f" broker-run {run}" if run else "")
 
     def dispatch(self, target: str) -> str:
-        self._long.discard(target)
-        self._running_since.pop(target, None)
+        self._sent.pop(target, None)
         return self._send(target)
 
     def adopt(self, target: str, how: str) -> bool:
-        """A task an earlier fleet process sent: followed again by its id."""
+        """A task an earlier fleet process sent: followed again by its id — unless its end
+        is on the storage already (then it is not running: its end is read now)."""
         words = how.split()
         if len(words) < 3 or words[:2] != ["celery", "task"]:
             return False
-        self._tasks[target] = [words[2]]
-        self._since[target] = self.clock()
+        if self._end_said(target, [words[2]]) is not None:
+            return False
+        run = words[words.index("broker-run") + 1] if "broker-run" in words[:-1] else None
+        queue = words[words.index("queue") + 1] if "queue" in words[:-1] else DEFAULT_QUEUE
+        self._sent[target] = Sent(queue, [words[2]], run, self.clock())
         return True
 
     @property
     def running(self) -> set[str]:
-        return set(self._tasks)
+        return set(self._sent)
 
     def ended(self) -> list[Ended]:
+        now = self.clock()
+        if now - self._looked_at < LOOK_S:
+            return []
+        self._looked_at = now
         done = []
-        for target, tasks in list(self._tasks.items()):
-            code, finished = self._end_of(target, tasks)
+        for target, sent in list(self._sent.items()):
+            code, finished = self._end_of(target, sent.tasks)
             if not finished:
-                self._watch(target, tasks)
+                self._watch(target, sent)
                 continue
-            del self._tasks[target]
+            del self._sent[target]
             done.append(Ended(target, code, last_line(console_file(self.fleet, target))))
         return done
 
-    def _end_of(self, target: str, tasks: list[str]) -> tuple[int | None, bool]:
+    def _end_said(self, target: str, tasks: list[str]) -> dict[str, Any] | None:
         try:
             said = json.loads(end_file(self.fleet, target).read_text())
         except (OSError, ValueError):
-            said = None
-        if isinstance(said, dict) and said.get("task") in tasks:
+            return None
+        return said if isinstance(said, dict) and said.get("task") in tasks else None
+
+    def _end_of(self, target: str, tasks: list[str]) -> tuple[int | None, bool]:
+        said = self._end_said(target, tasks)
+        if said is not None:
             code = said.get("code")
             return (code if isinstance(code, int) else None), True
+        if self._decided_and_free(target):  # ended by another hand (a person's resume)
+            return None, True
         if self._trouble is not None and self.clock() - self._tried_at < RETRY_S:
             return None, False  # the broker was down a moment ago: asked again shortly
         try:
@@ -180,39 +198,56 @@ class CeleryPool:
         self._broker_up()
         return code, True
 
-    def _watch(self, target: str, tasks: list[str]) -> None:
-        now = self.clock()
-        if held_by_a_live_cockpit(target_folder(self.fleet, target), self.lease_s):
-            self._since[target] = now
-            self._running_since.setdefault(target, now)
-        if target not in self._long and \
-                now - self._running_since.get(target, now) > self.visibility_s:
-            self._long.add(target)
-            self._notes.append(Note(
-                f"{target}: running longer than the visibility timeout "
-                f"({self.visibility_s:g} s): the broker hands its message to another worker, "
-                "which waits on the target's lock (a worker slot taken); raise [fleet] "
-                "visibility_timeout, and the workers' --visibility-timeout, above the "
-                "longest target", target))
-        if self._trouble is not None or now - self._since[target] < \
-                self.visibility_s + self.lease_s:
+    def _decided_and_free(self, target: str) -> bool:
+        folder = target_folder(self.fleet, target)
+        try:
+            size = (folder / EVENTS).stat().st_size
+        except OSError:
+            return False
+        if self._sizes.get(target) == size or read_lock_info(folder):
+            return False
+        self._sizes[target] = size
+        return session_now(folder) is not None
+
+    def _watch(self, target: str, sent: Sent) -> None:
+        folder = target_folder(self.fleet, target)
+        info = read_lock_info(folder)
+        holder = Holder(str(info.get("host", "?")), held_by_a_live_cockpit(folder, self.lease_s)) \
+            if info else None
+        said, again = look(target, sent, self.clock(), holder,
+                           self._broker_run() if self._trouble is None else None,
+                           self.visibility_s, self.lease_s)
+        self._notes += [Note(line, target) for line in said]
+        if not again:
             return
         try:
-            state = AsyncResult(tasks[-1], app=self.app).state
+            state = AsyncResult(sent.tasks[-1], app=self.app).state
         except Exception as exc:
             self._broker_down(exc)
             return
         if state != "PENDING":  # a worker has it (or had it: the broker gives it back)
             return
-        silent = now - self._since[target]
         try:
             how = self._send(target)
         except DispatchTrouble:
             return
-        self._notes.append(Note(
-            f"{target}: no sign of life for {silent:.0f} s (no result, no end, no live "
-            f"holder of its session; its message lost with the broker?): sent again ({how})",
-            target, how))
+        self._notes.append(Note(f"{target}: sent again ({how})", target, how))
+
+    def _broker_run(self) -> str | None:
+        """The broker's run id (Redis's INFO server), read at most every RETRY_S: a new
+        one means it restarted. None when it cannot be read."""
+        now = self.clock()
+        if self._run is not None and now - self._run[0] < RETRY_S:
+            return self._run[1]
+        run: str | None
+        try:
+            with self.app.connection_for_write() as connection:
+                client = connection.default_channel.client
+                run = str(client.info("server").get("run_id") or "") or None
+        except Exception:  # an INFO refused (an ACL), or the broker away: not known
+            run = None
+        self._run = (now, run)
+        return run
 
     def _broker_down(self, exc: Exception) -> str:
         said = (f"the Celery broker cannot be reached ({type(exc).__name__}); the targets "

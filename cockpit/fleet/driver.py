@@ -304,7 +304,7 @@ class FleetDriver:
                   f"{self.plan.shape.stop_after_halts}")
         write_stop(self.folder, f"the fleet halted — {reason}")
         self.append(fr.FleetHalted(wave=wave, targets=halts, reason=reason))
-        running = sorted(self.dispatcher.running)
+        running = sorted(self.dispatcher.running - set(halts))
         self.out(f"FLEET HALTED: {reason}; nothing new starts"
                  + (f"; {', '.join(running)} stop before their next step" if running else ""))
 

@@ -10,9 +10,10 @@ from cockpit.errors import CockpitError
 from cockpit.fleet import records as fr
 from cockpit.session import records as sr
 from cockpit.session.events import Event
+from cockpit.session.inert import inert
 from cockpit.session.layout import EVENTS
 from cockpit.session.records import record_of
-from cockpit.session.state import fold
+from cockpit.session.state import SessionState, fold
 from cockpit.session.store import read_event_log
 
 MANIFEST = "evidence/manifest.json"
@@ -60,6 +61,14 @@ def _sealed_manifest(events: list[Event]) -> str | None:
         if isinstance(record, sr.EvidenceSealed):
             return record.sha256
     return None
+
+
+def taken_over(state: SessionState) -> str:
+    """", taken over from HOST" for each time the session's lock was taken from a cockpit
+    that was gone (a lost worker), else ""."""
+    hosts = [str(t.previous.get("host", "?")) if isinstance(t.previous, dict) else "?"
+             for t in state.takeovers]
+    return "".join(f", taken over from {inert(host)}" for host in hosts)
 
 
 def session_now(folder: Path) -> str | None:

@@ -9,13 +9,17 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from cockpit.errors import CockpitError
 from cockpit.fleet import records as fr
 from cockpit.fleet.folder import ledger_folder, target_folder
 from cockpit.fleet.ledger import PASS, FleetState, TargetLine, fleet_record
-from cockpit.fleet.outcome import session_now
+from cockpit.fleet.outcome import session_now, taken_over
 from cockpit.session.events import Event
 from cockpit.session.inert import inert
+from cockpit.session.layout import EVENTS
 from cockpit.session.lock import holder_alive, holder_text, read_lock_info
+from cockpit.session.state import fold
+from cockpit.session.store import read_event_log
 
 
 def fleet_word(state: FleetState) -> str:
@@ -84,11 +88,30 @@ def status_lines(folder: Path, state: FleetState) -> list[str]:
     for t in state.targets.values():
         now = session_now(target_folder(folder, t.name)) if t.dispatched else None
         later = f"  (its session now: {now})" if now is not None and now != t.outcome else ""
-        host = held_on(folder, t.name) if t.running else None
-        later += f"  on {host}" if host else ""
         later += f"  (sent {len(t.dispatched)} times)" if len(t.dispatched) > 1 else ""
-        lines.append(f"  {t.name:<16} {t.wave:<10} {t.outcome}{later}")
+        later += f"  ({over.lstrip(', ')})" if (over := _taken_over(folder, t)) else ""
+        word = running_word(folder, t.name) if t.running else t.outcome
+        lines.append(f"  {t.name:<16} {t.wave:<10} {word}{later}")
     return lines
+
+
+def running_word(folder: Path, name: str) -> str:
+    """What a running target is doing: held by its cockpit (here, or on which host), or
+    sent and not taken yet (queued for a worker)."""
+    info = read_lock_info(target_folder(folder, name))
+    if not info:
+        return "sent, not taken yet"
+    host = held_on(folder, name)
+    return f"running on {host}" if host else "running"
+
+
+def _taken_over(folder: Path, line: TargetLine) -> str:
+    if not line.dispatched:
+        return ""
+    try:
+        return taken_over(fold(read_event_log(target_folder(folder, line.name) / EVENTS).events))
+    except (CockpitError, OSError):
+        return ""
 
 
 def held_on(folder: Path, name: str) -> str | None:
@@ -127,7 +150,8 @@ def status_json(folder: Path, state: FleetState) -> str:
         "targets": {t.name: {"wave": t.wave, "outcome": t.outcome,
                              "detail": t.ended.detail if t.ended else None,
                              "dispatches": len(t.dispatched),
-                             "held_on": held_on(folder, t.name) if t.running else None}
+                             "held_on": held_on(folder, t.name) if t.running else None,
+                             "now": running_word(folder, t.name) if t.running else None}
                     for t in state.targets.values()},
     }, indent=2)
 

@@ -133,7 +133,7 @@ class FleetApp(App[int]):
                      row.outcome)
             if row.name in table.rows:
                 for column, value in zip(COLUMNS, cells, strict=True):
-                    table.update_cell(row.name, column, value)
+                    table.update_cell(row.name, column, value, update_width=True)
             else:
                 table.add_row(*cells, key=row.name)
 

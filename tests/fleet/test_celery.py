@@ -145,6 +145,12 @@ def test_a_lost_worker_s_target_is_taken_over_by_the_other_and_ends_pass(
     assert all(world.version(f"tenant_{n}") == "r2" for n in world.names)
     said = (tmp_path / "worker-b.log").read_text(errors="replace")
     assert f"target {lost} of fleet {fleet} (redelivered)" in said  # the worker's own log
+    assert f"{lost}: its cockpit on worker-a stopped renewing its lease — that host looks " \
+           "lost" in out  # named as lost, not as a timeout
+    assert f"{lost}: running on worker-a for longer than the visibility" not in out
+    assert "sent again" not in out  # the broker kept every message: nothing sent twice
+    status = cockpit("fleet", "status", str(fleet)).stdout
+    assert "(taken over from worker-a)" in status, status
 
 
 def test_a_broker_outage_neither_stops_the_fleet_nor_loses_a_target(

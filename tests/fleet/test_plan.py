@@ -145,7 +145,8 @@ def test_a_celery_fleet_whose_broker_is_unreachable_is_refused_before_a_target_i
     done = cockpit("fleet", "run", "--headless", str(runbook), "--targets", str(targets),
                    "--folder", str(tmp_path / "f1"), env={"COCKPIT_BROKER_URL": url})
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "the Celery broker $COCKPIT_BROKER_URL names cannot be reached" in done.stderr
+    assert "the Celery broker $COCKPIT_BROKER_URL names (redis://:**@127.0.0.1:" in done.stderr
+    assert "password hidden) cannot be reached (OperationalError)" in done.stderr
     assert done.stderr.strip().endswith("then run it again")
     assert "s3cret-broker" not in done.stdout + done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "f1").exists()  # nothing made: no folder, no lock left behind
