@@ -69,8 +69,10 @@ def destinations(base: str) -> tuple[list[str], dict[str, str]]:
               notify_table("slack", "slack", url_env="SLACK_URL", **FAST),
               notify_table("teams", "teams", url_env="TEAMS_URL", **FAST,
                            moments=["halted", "decision"]),
-              notify_table("script", "command", command="cat >> told.jsonl; echo >> told.jsonl"
-                           "; env > told-env.txt")]
+              # one message at a time: a second run of the command meanwhile is recorded
+              notify_table("script", "command", command="mkdir told.busy || echo x >> "
+                           "told.overlap; cat >> told.jsonl; sleep 0.2; echo >> told.jsonl; "
+                           "env > told-env.txt; rmdir told.busy")]
     env = {"HOOK_URL": url(base, "hook"), "SLACK_URL": url(base, "slack"),
            "TEAMS_URL": url(base, "teams")}
     return tables, env
@@ -89,9 +91,11 @@ def test_every_chosen_moment_reaches_each_destination_once(tmp_path: Path) -> No
     for kind in ("hook", "slack"):
         assert received_ids(seen, kind) == Counter(every), kind
     assert received_ids(seen, "teams") == Counter(moment_ids(session, {"decision"}))
+    assert not (runbook.parent / "told.overlap").exists()  # never two at once, in order
     told = [json.loads(line) for line in
             (runbook.parent / "told.jsonl").read_text().splitlines() if line.strip()]
     assert Counter(t["id"] for t in told) == Counter(every)
+    assert [t["seq"] for t in told] == sorted(t["seq"] for t in told)
     assert {t["session"] for t in told} == {"s"} and {t["runbook"] for t in told} == {
         "shell-rehearsal"}
     decision = next(t for t in told if t["moment"] == "decision")

@@ -1,7 +1,9 @@
 """Delivery of the cutover's moments, outside the operator's path. The cockpit holding the
 session's lock listens to its own events; each moment a destination chose becomes a job,
-and each attempt runs on a thread of its own — a destination that hangs or refuses delays
-no step, no screen and no other message. Every attempt's outcome is an event (never the
+and each destination's attempts run in order on a thread of its own — a destination that
+hangs or refuses delays no step, no screen and no other destination's message, and one
+destination never gets two messages at once (a command's output never interleaves, a
+channel reads them in order). Every attempt's outcome is an event (never the
 body), so what is undelivered is read from the session again after any crash, and sent
 again with the same id: at least once."""
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import queue
 import random
 import threading
 import time
@@ -76,6 +79,7 @@ class Notifier:
         self._closing = False
         self._state = core.state
         self._thread = threading.Thread(target=self._schedule, name="notify", daemon=True)
+        self._lanes: dict[str, queue.SimpleQueue[Job | None]] = {}  # one per destination
 
     # ------------------------------------------------------------------ life
 
@@ -124,8 +128,23 @@ class Notifier:
                     return
                 _due, _n, job = heapq.heappop(self._heap)
                 self._inflight[job.key] = job
-            threading.Thread(target=self._attempt, args=(job,), daemon=True,
-                             name=f"notify {job.dest.name}").start()
+            self._lane(job.dest.name).put(job)
+
+    def _lane(self, name: str) -> queue.SimpleQueue[Job | None]:
+        """The destination's queue and its one thread (made by the scheduler's thread)."""
+        lane = self._lanes.get(name)
+        if lane is None:
+            lane = self._lanes[name] = queue.SimpleQueue()
+            threading.Thread(target=self._deliver, args=(lane,), daemon=True,
+                             name=f"notify {name}").start()
+        return lane
+
+    def _deliver(self, lane: queue.SimpleQueue[Job | None]) -> None:
+        while (job := lane.get()) is not None:
+            with self._cond:
+                if self._closing:
+                    return
+            self._attempt(job)
 
     def _attempt(self, job: Job) -> None:
         try:
@@ -184,6 +203,8 @@ class Notifier:
                 self._heap.clear()
                 self._inflight.clear()
                 self._cond.notify_all()
+                for lane in list(self._lanes.values()):
+                    lane.put(None)  # its thread ends
             if self._event in self.core.listeners:
                 self.core.listeners.remove(self._event)
             for job in left:
