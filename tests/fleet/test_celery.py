@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -71,11 +72,28 @@ def _worker(name: str, env: dict[str, str], log: Path,
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     # one target at a time: killed, a worker takes down exactly the target the test chose (a
     # second one mid-upgrade would be `interrupted`, rightly left for a person's word)
-    inner = (f"hostname {name} && exec {sys.executable} -m cockpit fleet worker --queue "
-             f"cockpit --concurrency {concurrency} --visibility-timeout 8s")
+    inner = (f"hostname {shlex.quote(name)} && exec {shlex.quote(sys.executable)} -m cockpit "
+             f"fleet worker --queue cockpit --concurrency {concurrency} --visibility-timeout 8s")
     return subprocess.Popen(["unshare", *user, "--pid", "--fork", "--uts", "--mount-proc",
                              "sh", "-c", inner], env=env, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _up(workers: dict[str, subprocess.Popen[bytes]], logs: Path) -> bool:
+    """True while every worker runs; one that ended fails the test at once, with its log
+    (rather than a wait for targets that nobody takes)."""
+    for name, proc in workers.items():
+        if proc.poll() is not None:
+            said = (logs / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"worker {name} ended (exit {proc.returncode}):\n{said}")
+    return True
+
+
+def _stop(run: subprocess.Popen[str] | None) -> None:
+    """The fleet's process, if a failed test left it waiting."""
+    if run is not None and run.poll() is None:
+        run.kill()
+        run.wait(10)
 
 
 def _namespace_init(unshare: subprocess.Popen[bytes]) -> psutil.Process:
@@ -95,6 +113,7 @@ def test_a_lost_worker_s_target_is_taken_over_by_the_other_and_ends_pass(
     workers = {name: _worker(name, env, tmp_path / f"{name}.log")
                for name in ("worker-a", "worker-b")}
     fleet = tmp_path / "fleet"
+    run = None
     try:
         run = start_cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
                             str(world.targets), "--answers", str(world.answers), "--folder",
@@ -116,7 +135,8 @@ def test_a_lost_worker_s_target_is_taken_over_by_the_other_and_ends_pass(
                     return session.name
             return None
 
-        wait_until(on_a_in_its_last_step, "a target of worker-a in its last step", 300, 0.1)
+        wait_until(lambda: _up(workers, tmp_path) and on_a_in_its_last_step(),
+                   "a target of worker-a in its last step", 300, 0.1)
         lost = on_a_in_its_last_step()
         assert lost is not None
         seen = json.loads(cockpit("fleet", "status", "--json", str(fleet)).stdout)
@@ -125,6 +145,7 @@ def test_a_lost_worker_s_target_is_taken_over_by_the_other_and_ends_pass(
         out, _ = run.communicate(timeout=600)
         assert run.returncode == 0, out
     finally:
+        _stop(run)
         for proc in workers.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -168,8 +189,9 @@ def test_a_broker_outage_neither_stops_the_fleet_nor_loses_a_target(
                               'lease = "4s"')
     env = {**world.env(), "COCKPIT_BROKER_URL": f"redis://127.0.0.1:{port}/0",
            "PYTHONUNBUFFERED": "1"}
-    worker = _worker("worker-a", env, tmp_path / "worker.log", concurrency=3)
+    worker = _worker("worker-a", env, tmp_path / "worker-a.log", concurrency=3)
     fleet = tmp_path / "fleet"
+    run = None
     try:
         run = start_cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
                             str(world.targets), "--answers", str(world.answers), "--folder",
@@ -179,8 +201,8 @@ def test_a_broker_outage_neither_stops_the_fleet_nor_loses_a_target(
             return [s.name for s in sorted((fleet / "targets").glob("*"))
                     if (s / "steps" / "after.1.log").exists()]
 
-        wait_until(lambda: len(in_last_step()) == 3, "three targets in their last step", 300,
-                   0.1)
+        wait_until(lambda: _up({"worker-a": worker}, tmp_path) and len(in_last_step()) == 3,
+                   "three targets in their last step", 300, 0.1)
         queued = sorted(set(world.names) - set(in_last_step()))
         assert len(queued) == 1 and not (fleet / "targets" / queued[0] / "events.jsonl").exists()
         redis_server.terminate()  # its queue (the fourth target's message) and results: gone
@@ -192,6 +214,7 @@ def test_a_broker_outage_neither_stops_the_fleet_nor_loses_a_target(
         out, _ = run.communicate(timeout=300)
         assert run.returncode == 0, out
     finally:
+        _stop(run)
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait(10)
