@@ -243,7 +243,8 @@ class CeleryPool:
         try:
             with self.app.connection_for_write() as connection:
                 client = connection.default_channel.client
-                run = str(client.info("server").get("run_id") or "") or None
+                # its first 12 digits: enough to tell a restart, short in a person's line
+                run = str(client.info("server").get("run_id") or "")[:12] or None
         except Exception:  # an INFO refused (an ACL), or the broker away: not known
             run = None
         self._run = (now, run)
