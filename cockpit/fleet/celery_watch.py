@@ -6,7 +6,8 @@ now. Kept apart from Celery itself so that each case is a plain test.
 - Held by a live cockpit: it runs (on that host); past the visibility timeout, the broker
   hands its message to a second worker, which waits — said once.
 - Held by a cockpit whose lease stopped: that host looks lost — said once; the broker gives
-  the message to another worker after the visibility timeout, which takes it over.
+  the message to another worker after the visibility timeout, which takes it over (said
+  too, when the holder's host changes).
 - Never taken, silent past the visibility timeout and the lease: if the broker restarted
   since it was sent (its run id changed), its message may have been lost with it — sent
   again (a duplicate waits on the lock and runs nothing); else it waits in its queue, and
@@ -39,19 +40,22 @@ def look(name: str, sent: Sent, now: float, holder: Holder | None, broker_run: s
          visibility_s: float, lease_s: float) -> tuple[list[str], bool]:
     """(what to say, whether to send it again) about target `name` now."""
     if holder is not None and holder.alive:
-        if sent.alive_since is None or holder.host != sent.host:  # its first run, or a take-over
+        moved = sent.host is not None and holder.host != sent.host  # a take-over
+        said = [f"{name}: now running on {holder.host} (taken over from {sent.host})"] \
+            if moved else []
+        if sent.alive_since is None or moved:
             sent.alive_since = now
         sent.since, sent.host = now, holder.host
         sent.said.discard("lost")
         if now - sent.alive_since > visibility_s and "long" not in sent.said:
             sent.said.add("long")
-            return [f"{name}: running on {holder.host} for longer than the visibility timeout "
-                    f"({visibility_s:g} s): the broker hands its message to another worker, "
-                    "which waits on the target's lock (a worker slot taken); raise [fleet] "
-                    "visibility_timeout, and the workers' --visibility-timeout, above the "
-                    "longest target"], False
-        return [], False
-    said: list[str] = []
+            said.append(f"{name}: running on {holder.host} for longer than the visibility "
+                        f"timeout ({visibility_s:g} s): the broker hands its message to another "
+                        "worker, which waits on the target's lock (a worker slot taken); raise "
+                        "[fleet] visibility_timeout, and the workers' --visibility-timeout, "
+                        "above the longest target")
+        return said, False
+    said = []
     if holder is not None and "lost" not in sent.said:
         sent.said.add("lost")
         said.append(f"{name}: its cockpit on {holder.host} stopped renewing its lease — that "

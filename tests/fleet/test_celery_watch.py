@@ -58,6 +58,8 @@ def test_a_holder_whose_lease_stopped_is_named_as_lost_not_as_a_timeout() -> Non
     # a stale holder is never "not taken" and never sent again, however long
     assert look("t02", target, 500.0, Holder("worker-a", alive=False), "run-b", V, L) == \
         ([], False)
-    # taken over by worker-b: running again, said nothing more
+    # taken over by worker-b: running again, said
     assert look("t02", target, 501.0, Holder("worker-b", alive=True), "run-b", V, L) == \
+        (["t02: now running on worker-b (taken over from worker-a)"], False)
+    assert look("t02", target, 502.0, Holder("worker-b", alive=True), "run-b", V, L) == \
         ([], False)
