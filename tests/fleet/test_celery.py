@@ -25,7 +25,7 @@ import pytest
 
 from cockpit.demo.pgcluster import free_port
 from tests.fleet.test_fleet_local import ledger, of_type, session_events
-from tests.fleet.world import Server, build_world
+from tests.fleet.world import FleetWorld, Server, build_world
 from tests.run import cockpit, start_cockpit
 from tests.waiting import wait_until
 
@@ -96,6 +96,12 @@ def _stop(run: subprocess.Popen[str] | None) -> None:
         run.wait(10)
 
 
+def _run_fleet(world: FleetWorld, fleet: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return start_cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
+                         str(world.targets), "--answers", str(world.answers), "--folder",
+                         str(fleet), env=env, stdout=subprocess.PIPE)
+
+
 def _namespace_init(unshare: subprocess.Popen[bytes]) -> psutil.Process:
     """The worker's namespace's PID 1, as this host sees it: killing it ends the namespace."""
     children = psutil.Process(unshare.pid).children()
@@ -115,9 +121,7 @@ def test_a_lost_worker_s_target_is_taken_over_by_the_other_and_ends_pass(
     fleet = tmp_path / "fleet"
     run = None
     try:
-        run = start_cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
-                            str(world.targets), "--answers", str(world.answers), "--folder",
-                            str(fleet), env=env, stdout=subprocess.PIPE)
+        run = _run_fleet(world, fleet, env)
 
         def on_a_in_its_last_step() -> str | None:
             for session in sorted((fleet / "targets").glob("*")):
@@ -193,9 +197,7 @@ def test_a_broker_outage_neither_stops_the_fleet_nor_loses_a_target(
     fleet = tmp_path / "fleet"
     run = None
     try:
-        run = start_cockpit("fleet", "run", "--headless", str(world.runbook), "--targets",
-                            str(world.targets), "--answers", str(world.answers), "--folder",
-                            str(fleet), env=env, stdout=subprocess.PIPE)
+        run = _run_fleet(world, fleet, env)
 
         def in_last_step() -> list[str]:
             return [s.name for s in sorted((fleet / "targets").glob("*"))
