@@ -157,7 +157,7 @@ def _resume_target(one: object) -> int:
     cockpit (a duplicate delivery) is waited on, never fought; one left by a cockpit that is
     gone — dead on this machine, or on another whose lease and step heartbeat expired — is
     taken over (an event says so)."""
-    from cockpit.engine.controller import Controller
+    from cockpit.engine.controller import Controller, exit_code
     from cockpit.engine.opening import check_resumable
     from cockpit.fleet.takeover import take_over_reason
     from cockpit.fleet.target import TargetRun
@@ -170,7 +170,7 @@ def _resume_target(one: object) -> int:
         if state.ended:
             decided = state.decision.status if state.decision else "-"
             print(f"target {one.ref.target}: already decided ({decided})", flush=True)
-            return EXIT_OK if decided == "PASS" else EXIT_BLOCKER  # as its own run ended
+            return exit_code(state)  # as its own run ended
         if not _host_ready(one):
             return EXIT_REFUSED
         reason = take_over_reason(one.folder, one.lease_s)

@@ -75,10 +75,19 @@ def session_now(folder: Path) -> str | None:
     """Where a target's session stands now, in the ledger's words (its decision, `halted`),
     None while it has neither (or no session): a target taken up after the ledger recorded
     its end — by a person, or by its own process after the fleet's stopped — shows here."""
-    try:
-        state = fold(read_event_log(folder / EVENTS).events)
-    except (CockpitError, OSError):
-        return None
+    state = session_state(folder)
+    return None if state is None else decided_word(state)
+
+
+def decided_word(state: SessionState) -> str | None:
     if state.decision is not None:
         return state.decision.status
     return "halted" if state.halt is not None else None
+
+
+def session_state(folder: Path) -> SessionState | None:
+    """The session in `folder` as its events fold; None: none yet, or it cannot be read."""
+    try:
+        return fold(read_event_log(folder / EVENTS).events)
+    except (CockpitError, OSError):
+        return None

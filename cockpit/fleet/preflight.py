@@ -1,8 +1,8 @@
 """Before a target starts a step: do the programs its runbook's commands name resolve on
 this host? A worker whose PATH lacks `alembic` would otherwise fail the target's first
 step, and a failed changing step halts its session for good — for a cause that is the
-host's, not the database's. Found here, the target ends `waiting` (NO-GO, this host),
-nothing started, and is sent again once the host is put right.
+host's, not the database's. Found here, the target says NO-GO (naming this host) and ends
+`failed` with nothing started; it is sent again once the host is put right.
 
 Only what is certain is refused: the first word of each simple command, when it is a
 plain program name (no variable, no path, no shell keyword or built-in) that PATH does

@@ -9,17 +9,13 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from cockpit.errors import CockpitError
 from cockpit.fleet import records as fr
 from cockpit.fleet.folder import ledger_folder, target_folder
 from cockpit.fleet.ledger import PASS, FleetState, TargetLine, fleet_record
-from cockpit.fleet.outcome import session_now, taken_over
+from cockpit.fleet.outcome import decided_word, session_state, taken_over
 from cockpit.session.events import Event
 from cockpit.session.inert import inert
-from cockpit.session.layout import EVENTS
 from cockpit.session.lock import holder_alive, holder_text, read_lock_info
-from cockpit.session.state import fold
-from cockpit.session.store import read_event_log
 
 
 def fleet_word(state: FleetState) -> str:
@@ -86,10 +82,12 @@ def status_lines(folder: Path, state: FleetState) -> list[str]:
                      f"{inert(line.ended.detail if line.ended else '')}")
     lines.append("")
     for t in state.targets.values():
-        now = session_now(target_folder(folder, t.name)) if t.dispatched else None
+        session = session_state(target_folder(folder, t.name)) if t.dispatched else None
+        now = decided_word(session) if session is not None else None
         later = f"  (its session now: {now})" if now is not None and now != t.outcome else ""
         later += f"  (sent {len(t.dispatched)} times)" if len(t.dispatched) > 1 else ""
-        later += f"  ({over.lstrip(', ')})" if (over := _taken_over(folder, t)) else ""
+        over = taken_over(session) if session is not None else ""
+        later += f"  ({over.lstrip(', ')})" if over else ""
         word = running_word(folder, t.name) if t.running else t.outcome
         lines.append(f"  {t.name:<16} {t.wave:<10} {word}{later}")
     return lines
@@ -101,23 +99,17 @@ def running_word(folder: Path, name: str) -> str:
     info = read_lock_info(target_folder(folder, name))
     if not info:
         return "sent, not taken yet"
-    host = held_on(folder, name)
+    host = _elsewhere(info)
     return f"running on {host}" if host else "running"
-
-
-def _taken_over(folder: Path, line: TargetLine) -> str:
-    if not line.dispatched:
-        return ""
-    try:
-        return taken_over(fold(read_event_log(target_folder(folder, line.name) / EVENTS).events))
-    except (CockpitError, OSError):
-        return ""
 
 
 def held_on(folder: Path, name: str) -> str | None:
     """The host whose cockpit holds target `name`'s session now (a worker, in a Celery
     fleet), when that is not this one."""
-    info = read_lock_info(target_folder(folder, name)) or {}
+    return _elsewhere(read_lock_info(target_folder(folder, name)) or {})
+
+
+def _elsewhere(info: dict[str, object]) -> str | None:
     host = info.get("host")
     return inert(host) if isinstance(host, str) and host != socket.gethostname() else None
 
